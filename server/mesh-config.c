@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "mesh-config"
+
+#include "config.h"
+
+#include "mesh-config.h"
+#include "mesh-listener.h"
+
+char *
+mesh_config_default_data_dir (void)
+{
+  /* systemd's StateDirectory= tells us where to keep state. */
+  const char *state = g_getenv ("STATE_DIRECTORY");
+
+  if (state != NULL && *state != '\0')
+    return g_strdup (state);
+  return g_build_filename (g_get_user_data_dir (), "mesh-server", NULL);
+}
+
+MeshConfig *
+mesh_config_new (void)
+{
+  MeshConfig *config = g_new0 (MeshConfig, 1);
+
+  config->listen = g_strdup (MESH_DEFAULT_LISTEN);
+  config->legacy_listen = g_strdup (MESH_DEFAULT_LEGACY_LISTEN);
+  config->legacy_enabled = TRUE;
+  config->data_dir = mesh_config_default_data_dir ();
+  config->hello_timeout_s = 10;
+  mesh_ws_limits_init_default (&config->limits);
+
+  /* The legacy relay carries trickled ICE for several calls through one
+   * socket: it must take bursts of thousands of signals (legacy-relay.md). */
+  mesh_ws_limits_init_default (&config->legacy_limits);
+  config->legacy_limits.messages_per_second = 20000;
+  config->legacy_limits.burst = 20000;
+  config->legacy_limits.abuse_limit = 100000;
+  config->legacy_limits.max_queued_bytes = 16 * 1024 * 1024;
+  return config;
+}
+
+void
+mesh_config_free (MeshConfig *config)
+{
+  if (config == NULL)
+    return;
+  g_free (config->listen);
+  g_free (config->legacy_listen);
+  g_free (config->data_dir);
+  g_free (config->tls_cert);
+  g_free (config->tls_key);
+  g_free (config);
+}
+
+static gboolean
+read_string (GKeyFile    *kf,
+             const char  *group,
+             const char  *key,
+             char       **out,
+             GError     **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  char *value = g_key_file_get_string (kf, group, key, &local_error);
+
+  if (value == NULL) {
+    if (g_error_matches (local_error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND) ||
+        g_error_matches (local_error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND))
+      return TRUE;
+    g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "[%s] %s: ", group, key);
+    return FALSE;
+  }
+  g_free (*out);
+  *out = value;
+  return TRUE;
+}
+
+static gboolean
+read_bool (GKeyFile    *kf,
+           const char  *group,
+           const char  *key,
+           gboolean    *out,
+           GError     **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  gboolean value;
+
+  if (!g_key_file_has_key (kf, group, key, NULL))
+    return TRUE;
+  value = g_key_file_get_boolean (kf, group, key, &local_error);
+  if (local_error != NULL) {
+    g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "[%s] %s: ", group, key);
+    return FALSE;
+  }
+  *out = value;
+  return TRUE;
+}
+
+static gboolean
+read_number (GKeyFile    *kf,
+             const char  *group,
+             const char  *key,
+             double       min,
+             double       max,
+             double      *out,
+             GError     **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  double value;
+
+  if (!g_key_file_has_key (kf, group, key, NULL))
+    return TRUE;
+  value = g_key_file_get_double (kf, group, key, &local_error);
+  if (local_error != NULL) {
+    g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "[%s] %s: ", group, key);
+    return FALSE;
+  }
+  if (value < min || value > max) {
+    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                 "[%s] %s: %g is outside %g..%g", group, key, value, min, max);
+    return FALSE;
+  }
+  *out = value;
+  return TRUE;
+}
+
+static gboolean
+read_limits (GKeyFile      *kf,
+             const char    *group,
+             MeshWsLimits  *limits,
+             GError       **error)
+{
+  double frame = limits->max_frame_bytes, rate = limits->messages_per_second;
+  double burst = limits->burst, queue = limits->max_queued_bytes;
+  double ping = limits->ping_interval_s, silence = limits->silence_timeout_s;
+  double abuse = limits->abuse_limit;
+
+  if (!read_number (kf, group, "max-frame-bytes", 1024, 16 * 1024 * 1024, &frame, error) ||
+      !read_number (kf, group, "messages-per-second", 1, 1e7, &rate, error) ||
+      !read_number (kf, group, "burst", 1, 1e7, &burst, error) ||
+      !read_number (kf, group, "abuse-limit", 1, 1e9, &abuse, error) ||
+      !read_number (kf, group, "max-queued-bytes", 64 * 1024, 1024.0 * 1024 * 1024, &queue, error) ||
+      !read_number (kf, group, "ping-interval", 0, 3600, &ping, error) ||
+      !read_number (kf, group, "silence-timeout", 0, 86400, &silence, error))
+    return FALSE;
+
+  limits->max_frame_bytes = (gsize) frame;
+  limits->messages_per_second = rate;
+  limits->burst = burst;
+  limits->abuse_limit = (guint) abuse;
+  limits->max_queued_bytes = (gsize) queue;
+  limits->ping_interval_s = (guint) ping;
+  limits->silence_timeout_s = (guint) silence;
+  return TRUE;
+}
+
+gboolean
+mesh_config_load_file (MeshConfig  *config,
+                       const char  *path,
+                       GError     **error)
+{
+  g_autoptr(GKeyFile) kf = g_key_file_new ();
+  gboolean no_legacy = !config->legacy_enabled;
+  double hello = config->hello_timeout_s;
+
+  if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, error)) {
+    g_prefix_error (error, "%s: ", path);
+    return FALSE;
+  }
+
+  if (!read_string (kf, "server", "listen", &config->listen, error) ||
+      !read_string (kf, "server", "data-dir", &config->data_dir, error) ||
+      !read_bool (kf, "server", "open-registration", &config->open_registration, error) ||
+      !read_string (kf, "server", "tls-cert", &config->tls_cert, error) ||
+      !read_string (kf, "server", "tls-key", &config->tls_key, error) ||
+      !read_number (kf, "server", "hello-timeout", 1, 3600, &hello, error) ||
+      !read_string (kf, "legacy", "listen", &config->legacy_listen, error) ||
+      !read_bool (kf, "legacy", "disabled", &no_legacy, error) ||
+      !read_limits (kf, "limits", &config->limits, error) ||
+      !read_limits (kf, "legacy", &config->legacy_limits, error)) {
+    g_prefix_error (error, "%s: ", path);
+    return FALSE;
+  }
+  config->legacy_enabled = !no_legacy;
+  config->hello_timeout_s = (guint) hello;
+  return TRUE;
+}
+
+static gboolean
+check_listen (const char  *what,
+              const char  *host_port,
+              gboolean     has_tls,
+              GError     **error)
+{
+  g_autofree char *host = NULL;
+  guint16 port;
+
+  if (!mesh_parse_host_port (host_port, &host, &port, error)) {
+    g_prefix_error (error, "%s: ", what);
+    return FALSE;
+  }
+  if (!has_tls && !mesh_host_is_loopback (host)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "%s %s is not a loopback address: plain HTTP/WebSocket is only allowed on "
+                 "loopback; give --tls-cert and --tls-key (or listen on 127.0.0.1)",
+                 what, host_port);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+mesh_config_validate (MeshConfig  *config,
+                      GError     **error)
+{
+  gboolean has_tls = config->tls_cert != NULL || config->tls_key != NULL;
+
+  if ((config->tls_cert == NULL) != (config->tls_key == NULL)) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                         "--tls-cert and --tls-key go together");
+    return FALSE;
+  }
+  if (config->data_dir == NULL || *config->data_dir == '\0') {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "no data folder");
+    return FALSE;
+  }
+  if (!check_listen ("--listen", config->listen, has_tls, error))
+    return FALSE;
+  /* The legacy relay serves wss:// with the same certificate when there is one. */
+  if (config->legacy_enabled &&
+      !check_listen ("--legacy-listen", config->legacy_listen, has_tls, error))
+    return FALSE;
+  return TRUE;
+}

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+/* What the hub's modules share: mesh-hub.c (connections, rooms, chat, rtc,
+ * the handler table), mesh-hub-p2p.c (§5 sessions) and mesh-hub-terminal.c
+ * (§7 shares). */
+
+#include "mesh-envelope.h"
+#include "mesh-error.h"
+#include "mesh-hub.h"
+
+G_BEGIN_DECLS
+
+typedef struct _HubPeer HubPeer;
+typedef struct _HubRoom HubRoom;
+
+struct _HubPeer {
+  MeshHub    *hub;              /* borrowed: the hub owns the peer */
+  MeshWsPeer *ws;
+  char       *peer_id;
+  char       *user_id;
+  char       *username;
+  char       *device_id;        /* set when the socket used a device token */
+  gboolean    is_agent;
+  gboolean    hello_done;
+  const char *status;           /* a static string: "online", "busy", "sharing" */
+  GPtrArray  *rooms;            /* HubRoom*, borrowed */
+  gint64      last_rate_error;
+  /* An agent's QUIC endpoint, from its system.hello (§3.1). */
+  guint16     quic_port;
+  char       *quic_fingerprint;
+  GStrv       quic_addrs;
+};
+
+struct _HubRoom {
+  char      *room_id;
+  GPtrArray *peers;             /* HubPeer*, borrowed */
+};
+
+struct _MeshHub {
+  GObject       parent_instance;
+
+  MeshStore    *store;
+  MeshCapKey   *cap_key;
+  MeshWsLimits  limits;
+  guint         hello_timeout_s;
+
+  GHashTable   *peers;          /* peer_id → HubPeer (owned) */
+  GHashTable   *devices;        /* device_id → HubPeer (borrowed) */
+  GHashTable   *rooms;          /* room_id → HubRoom (owned) */
+  GHashTable   *handlers;       /* type → HubHandler* (static) */
+  GHashTable   *sessions;       /* session_id → HubSession (owned), mesh-hub-p2p.c */
+  GHashTable   *shares;         /* share_id → HubShare (owned), mesh-hub-terminal.c */
+  guint         sweep_id;
+  guint         sweep_count;
+};
+
+typedef gboolean (*HubHandlerFunc) (MeshHub      *self,
+                                    HubPeer      *peer,
+                                    MeshEnvelope *env,
+                                    GError      **error);
+
+const char *hub_peer_wire_id        (HubPeer       *peer);
+GBytes     *hub_build_frame         (const char    *type,
+                                     const char    *from,
+                                     const char    *to,
+                                     JsonObject    *payload);
+void        hub_send_event          (HubPeer       *peer,
+                                     const char    *type,
+                                     JsonObject    *payload);
+void        hub_send_error          (HubPeer       *peer,
+                                     MeshErrorCode  code,
+                                     const char    *message,
+                                     const char    *ref);
+void        hub_send_gerror         (HubPeer       *peer,
+                                     const GError  *error,
+                                     const char    *ref);
+void        hub_room_send           (HubRoom       *room,
+                                     GBytes        *frame,
+                                     HubPeer       *except);
+HubRoom    *hub_peer_find_room      (HubPeer       *peer,
+                                     const char    *room_id);
+HubRoom    *hub_require_joined_room (MeshHub       *self,
+                                     HubPeer       *peer,
+                                     JsonObject    *payload,
+                                     const char   **room_id_out,
+                                     GError       **error);
+HubPeer    *hub_room_find_peer      (HubRoom       *room,
+                                     const char    *peer_id);
+
+/* mesh-hub-p2p.c: §5 sessions */
+void        hub_p2p_init             (MeshHub *self);
+void        hub_p2p_peer_gone        (MeshHub *self, HubPeer *peer);
+gboolean    hub_handle_p2p_request   (MeshHub *self, HubPeer *peer, MeshEnvelope *env, GError **error);
+gboolean    hub_handle_p2p_accept    (MeshHub *self, HubPeer *peer, MeshEnvelope *env, GError **error);
+gboolean    hub_handle_p2p_reject    (MeshHub *self, HubPeer *peer, MeshEnvelope *env, GError **error);
+gboolean    hub_handle_p2p_completed (MeshHub *self, HubPeer *peer, MeshEnvelope *env, GError **error);
+
+/* mesh-hub-terminal.c: §7 shares and control */
+void        hub_terminal_init          (MeshHub *self);
+void        hub_terminal_peer_gone     (MeshHub *self, HubPeer *peer);
+gboolean    hub_terminal_user_controls (MeshHub *self, const char *room_id, const char *user_id);
+gboolean    hub_terminal_share_runs_on (MeshHub *self, const char *share_id, const char *room_id,
+                                        const char *device_id);
+gboolean    hub_handle_terminal_start  (MeshHub *self, HubPeer *peer, MeshEnvelope *env, GError **error);
+gboolean    hub_handle_terminal_stop   (MeshHub *self, HubPeer *peer, MeshEnvelope *env, GError **error);
+gboolean    hub_handle_control_take    (MeshHub *self, HubPeer *peer, MeshEnvelope *env, GError **error);
+gboolean    hub_handle_control_grant   (MeshHub *self, HubPeer *peer, MeshEnvelope *env, GError **error);
+gboolean    hub_handle_control_deny    (MeshHub *self, HubPeer *peer, MeshEnvelope *env, GError **error);
+gboolean    hub_handle_control_release (MeshHub *self, HubPeer *peer, MeshEnvelope *env, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,1020 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "mesh-hub"
+
+#include "config.h"
+
+#include "mesh-envelope.h"
+#include "mesh-error.h"
+#include "mesh-hub-private.h"
+#include "mesh-ids.h"
+#include "mesh-json.h"
+#include "mesh-rest.h"
+
+#include <string.h>
+
+#define CHAT_MAX_BYTES      16384
+#define CLIENT_MSG_ID_MAX   128
+#define SWEEP_INTERVAL_MS   1000
+#define SILENCE_SWEEP_EVERY 5
+
+G_DEFINE_FINAL_TYPE (MeshHub, mesh_hub, G_TYPE_OBJECT)
+
+typedef struct {
+  const char     *type;
+  HubHandlerFunc  func;
+} HubHandler;
+
+/* Identity of a peer on the wire: a client is its peer_id, an agent its
+ * device_id (§3: from = "peer_id|device_id|server"). */
+const char *
+hub_peer_wire_id (HubPeer *peer)
+{
+  return peer->is_agent ? peer->device_id : peer->peer_id;
+}
+
+static const char *
+peer_type_name (HubPeer *peer)
+{
+  return peer->is_agent ? "agent" : "client";
+}
+
+static void
+hub_room_free (HubRoom *room)
+{
+  g_free (room->room_id);
+  g_ptr_array_unref (room->peers);
+  g_free (room);
+}
+
+static void
+hub_peer_free (HubPeer *peer)
+{
+  if (peer->ws != NULL)
+    mesh_ws_peer_set_user_data (peer->ws, NULL);
+  g_clear_object (&peer->ws);
+  g_free (peer->peer_id);
+  g_free (peer->user_id);
+  g_free (peer->username);
+  g_free (peer->device_id);
+  g_free (peer->quic_fingerprint);
+  g_strfreev (peer->quic_addrs);
+  g_ptr_array_unref (peer->rooms);
+  g_free (peer);
+}
+
+GBytes *
+hub_build_frame (const char *type,
+             const char *from,
+             const char *to,
+             JsonObject *payload)
+{
+  gsize len;
+  char *text = mesh_envelope_build (type, from, to, payload, &len);
+
+  return g_bytes_new_take (text, len);
+}
+
+void
+hub_send_event (HubPeer    *peer,
+            const char *type,
+            JsonObject *payload)
+{
+  g_autoptr(GBytes) frame = hub_build_frame (type, "server", hub_peer_wire_id (peer), payload);
+
+  mesh_ws_peer_send_bytes (peer->ws, frame);
+}
+
+void
+hub_send_error (HubPeer       *peer,
+            MeshErrorCode  code,
+            const char    *message,
+            const char    *ref)
+{
+  g_autoptr(JsonObject) payload = json_object_new ();
+
+  json_object_set_string_member (payload, "code", mesh_error_code_to_string (code));
+  json_object_set_string_member (payload, "message", message);
+  if (ref != NULL)
+    json_object_set_string_member (payload, "ref", ref);
+  hub_send_event (peer, "error", payload);
+}
+
+void
+hub_send_gerror (HubPeer      *peer,
+             const GError *error,
+             const char   *ref)
+{
+  hub_send_error (peer, mesh_error_get_code (error), error->message, ref);
+}
+
+/* Sends one frame to every peer of @room but @except. */
+void
+hub_room_send (HubRoom *room,
+           GBytes  *frame,
+           HubPeer *except)
+{
+  for (guint i = 0; i < room->peers->len; i++) {
+    HubPeer *member = g_ptr_array_index (room->peers, i);
+
+    if (member != except)
+      mesh_ws_peer_send_bytes (member->ws, frame);
+  }
+}
+
+HubRoom *
+hub_peer_find_room (HubPeer    *peer,
+                const char *room_id)
+{
+  for (guint i = 0; i < peer->rooms->len; i++) {
+    HubRoom *room = g_ptr_array_index (peer->rooms, i);
+
+    if (g_str_equal (room->room_id, room_id))
+      return room;
+  }
+  return NULL;
+}
+
+/* The room @peer has joined, or an error saying why it may not use it. */
+HubRoom *
+hub_require_joined_room (MeshHub     *self,
+                     HubPeer     *peer,
+                     JsonObject  *payload,
+                     const char **room_id_out,
+                     GError     **error)
+{
+  const char *room_id;
+  HubRoom *room;
+
+  if (!mesh_json_get_string (payload, "room_id", TRUE, &room_id, error))
+    return NULL;
+  room = hub_peer_find_room (peer, room_id);
+  if (room == NULL) {
+    if (!mesh_store_room_exists (self->store, room_id))
+      g_set_error (error, MESH_ERROR, MESH_ERROR_ROOM_NOT_FOUND, "no room '%s'", room_id);
+    else
+      g_set_error (error, MESH_ERROR, MESH_ERROR_FORBIDDEN,
+                   "join room '%s' first (room.join)", room_id);
+    return NULL;
+  }
+  if (room_id_out != NULL)
+    *room_id_out = room_id;
+  return room;
+}
+
+static JsonObject *
+member_json (HubPeer *member)
+{
+  JsonObject *obj = json_object_new ();
+
+  json_object_set_string_member (obj, "peer_id", member->peer_id);
+  json_object_set_string_member (obj, "user_id", member->user_id);
+  json_object_set_string_member (obj, "username", member->username);
+  json_object_set_string_member (obj, "peer_type", peer_type_name (member));
+  if (member->is_agent)
+    json_object_set_string_member (obj, "device_id", member->device_id);
+  json_object_set_string_member (obj, "status", member->status);
+  return obj;
+}
+
+/* §3.1 system.hello */
+static gboolean
+handle_hello (MeshHub      *self,
+              HubPeer      *peer,
+              MeshEnvelope *env,
+              GError      **error)
+{
+  g_autoptr(JsonObject) welcome = json_object_new ();
+  g_auto(GStrv) parts = NULL;
+  const char *peer_type;
+  const char *version;
+  JsonObject *quic = NULL;
+  guint64 major;
+
+  if (peer->hello_done) {
+    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "system.hello was already received");
+    return FALSE;
+  }
+
+  if (!mesh_json_get_string (env->payload, "peer_type", TRUE, &peer_type, error) ||
+      !mesh_json_get_string (env->payload, "version", TRUE, &version, error))
+    return FALSE;
+  if (!g_str_equal (peer_type, "client") && !g_str_equal (peer_type, "agent")) {
+    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                         "field 'peer_type' must be \"client\" or \"agent\"");
+    return FALSE;
+  }
+
+  parts = g_strsplit (version, ".", 4);
+  if (g_strv_length (parts) != 3 ||
+      !g_ascii_string_to_unsigned (parts[0], 10, 0, G_MAXUINT32, &major, NULL) ||
+      !g_ascii_string_to_unsigned (parts[1], 10, 0, G_MAXUINT32, NULL, NULL) ||
+      !g_ascii_string_to_unsigned (parts[2], 10, 0, G_MAXUINT32, NULL, NULL)) {
+    g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                 "field 'version' must be x.y.z, not '%s'", version);
+    return FALSE;
+  }
+  if (major != 2) {
+    g_set_error (error, MESH_ERROR, MESH_ERROR_VERSION_UNSUPPORTED,
+                 "protocol %s is not supported: this server speaks %s", version,
+                 MESH_PROTOCOL_VERSION);
+    return FALSE;
+  }
+
+  peer->is_agent = g_str_equal (peer_type, "agent");
+  if (peer->is_agent != (peer->device_id != NULL)) {
+    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_FORBIDDEN,
+                         peer->is_agent ? "an agent must connect with its device token"
+                                        : "a device token may only connect an agent");
+    return FALSE;
+  }
+
+  if (peer->is_agent) {
+    g_auto(GStrv) addrs = NULL;
+    const char *fingerprint;
+    gint64 port;
+
+    if (!mesh_json_get_object (env->payload, "quic", TRUE, &quic, error) ||
+        !mesh_json_get_int (quic, "port", TRUE, &port, error) ||
+        !mesh_json_get_string (quic, "fingerprint", TRUE, &fingerprint, error) ||
+        !mesh_json_get_strv (quic, "addrs", FALSE, &addrs, error))
+      return FALSE;
+    if (port < 1 || port > 65535) {
+      g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                           "field 'quic.port' must be 1..65535");
+      return FALSE;
+    }
+    if (!mesh_fingerprint_is_valid (fingerprint)) {
+      g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                           "field 'quic.fingerprint' must be 64 lower-case hex digits");
+      return FALSE;
+    }
+    for (guint i = 0; addrs != NULL && addrs[i] != NULL; i++) {
+      g_autoptr(GInetAddress) addr = g_inet_address_new_from_string (addrs[i]);
+
+      if (addr == NULL) {
+        g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                     "'%s' in 'quic.addrs' is not an IP address", addrs[i]);
+        return FALSE;
+      }
+    }
+    /* Sessions pin the registered certificate: an agent whose identity
+     * changed must register its device again. */
+    {
+      g_autoptr(MeshStoreDevice) device = mesh_store_get_device (self->store, peer->device_id);
+
+      if (device == NULL || g_strcmp0 (device->fingerprint, fingerprint) != 0) {
+        g_set_error_literal (error, MESH_ERROR, MESH_ERROR_FORBIDDEN,
+                             "'quic.fingerprint' is not the one registered for this device "
+                             "(register the device again)");
+        return FALSE;
+      }
+    }
+    peer->quic_port = (guint16) port;
+    peer->quic_fingerprint = g_strdup (fingerprint);
+    peer->quic_addrs = g_steal_pointer (&addrs);
+  }
+
+  peer->hello_done = TRUE;
+
+  if (peer->is_agent) {
+    HubPeer *old = g_hash_table_lookup (self->devices, peer->device_id);
+
+    /* One socket per device: a reconnecting agent replaces its old one. */
+    g_hash_table_insert (self->devices, peer->device_id, peer);
+    if (old != NULL && old != peer)
+      mesh_ws_peer_close (old->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, "replaced by a new connection");
+  }
+
+  json_object_set_string_member (welcome, "peer_id", peer->peer_id);
+  json_object_set_string_member (welcome, "user_id", peer->user_id);
+  json_object_set_string_member (welcome, "protocol_version", MESH_PROTOCOL_VERSION);
+  json_object_set_string_member (welcome, "server_version", PACKAGE_VERSION);
+  if (peer->is_agent)
+    json_object_set_string_member (welcome, "device_id", peer->device_id);
+  if (env->id != NULL)
+    json_object_set_string_member (welcome, "ref", env->id);
+  hub_send_event (peer, "system.welcome", welcome);
+  return TRUE;
+}
+
+/* room.joined: §3.2 names peer_id, role and room_id; who joined (user,
+ * type, device, status) is added so that others need no second look-up. */
+static JsonObject *
+joined_payload (HubPeer    *peer,
+                const char *room_id,
+                const char *role)
+{
+  JsonObject *obj = member_json (peer);
+
+  json_object_set_string_member (obj, "role", role);
+  json_object_set_string_member (obj, "room_id", room_id);
+  return obj;
+}
+
+/* §3.2 room.join */
+static gboolean
+handle_room_join (MeshHub      *self,
+                  HubPeer      *peer,
+                  MeshEnvelope *env,
+                  GError      **error)
+{
+  g_autoptr(JsonObject) to_joiner = NULL;
+  g_autoptr(JsonObject) to_others = NULL;
+  g_autofree char *role = NULL;
+  JsonArray *members;
+  const char *room_id;
+  HubRoom *room;
+  gboolean already;
+
+  if (!mesh_json_get_string (env->payload, "room_id", TRUE, &room_id, error))
+    return FALSE;
+  if (!mesh_store_room_exists (self->store, room_id)) {
+    g_set_error (error, MESH_ERROR, MESH_ERROR_ROOM_NOT_FOUND, "no room '%s'", room_id);
+    return FALSE;
+  }
+  role = mesh_store_get_member_role (self->store, room_id, peer->user_id);
+  if (role == NULL) {
+    g_set_error (error, MESH_ERROR, MESH_ERROR_FORBIDDEN, "you are not a member of room '%s'", room_id);
+    return FALSE;
+  }
+
+  room = g_hash_table_lookup (self->rooms, room_id);
+  if (room == NULL) {
+    room = g_new0 (HubRoom, 1);
+    room->room_id = g_strdup (room_id);
+    room->peers = g_ptr_array_new ();
+    g_hash_table_insert (self->rooms, room->room_id, room);
+  }
+  already = hub_peer_find_room (peer, room_id) != NULL;
+  if (!already) {
+    g_ptr_array_add (room->peers, peer);
+    g_ptr_array_add (peer->rooms, room);
+  }
+
+  to_others = joined_payload (peer, room_id, role);
+  to_joiner = joined_payload (peer, room_id, role);
+  members = json_array_new ();
+  for (guint i = 0; i < room->peers->len; i++)
+    json_array_add_object_element (members, member_json (g_ptr_array_index (room->peers, i)));
+  json_object_set_array_member (to_joiner, "members", members);
+  if (env->id != NULL)
+    json_object_set_string_member (to_joiner, "ref", env->id);
+  hub_send_event (peer, "room.joined", to_joiner);
+
+  if (!already) {
+    g_autoptr(GBytes) frame = hub_build_frame ("room.joined", "server", room_id, to_others);
+
+    hub_room_send (room, frame, peer);
+  }
+  return TRUE;
+}
+
+static void
+room_remove_peer (MeshHub *self,
+                  HubRoom *room,
+                  HubPeer *peer)
+{
+  g_ptr_array_remove (room->peers, peer);
+  g_ptr_array_remove (peer->rooms, room);
+  if (room->peers->len == 0)
+    g_hash_table_remove (self->rooms, room->room_id);
+}
+
+static GBytes *
+left_frame (HubPeer *peer,
+            HubRoom *room)
+{
+  g_autoptr(JsonObject) payload = json_object_new ();
+
+  json_object_set_string_member (payload, "peer_id", peer->peer_id);
+  json_object_set_string_member (payload, "room_id", room->room_id);
+  return hub_build_frame ("room.left", "server", room->room_id, payload);
+}
+
+/* §3.2 room.leave: room.left goes to the whole room, the leaver included. */
+static gboolean
+handle_room_leave (MeshHub      *self,
+                   HubPeer      *peer,
+                   MeshEnvelope *env,
+                   GError      **error)
+{
+  g_autoptr(GBytes) frame = NULL;
+  HubRoom *room = hub_require_joined_room (self, peer, env->payload, NULL, error);
+
+  if (room == NULL)
+    return FALSE;
+  frame = left_frame (peer, room);
+  hub_room_send (room, frame, NULL);
+  room_remove_peer (self, room, peer);
+  return TRUE;
+}
+
+/* Sends @frame once to every peer sharing a room with @peer. */
+static void
+send_to_room_mates (HubPeer *peer,
+                    GBytes  *frame)
+{
+  g_autoptr(GHashTable) done = g_hash_table_new (NULL, NULL);
+
+  for (guint i = 0; i < peer->rooms->len; i++) {
+    HubRoom *room = g_ptr_array_index (peer->rooms, i);
+
+    for (guint j = 0; j < room->peers->len; j++) {
+      HubPeer *mate = g_ptr_array_index (room->peers, j);
+
+      if (mate != peer && g_hash_table_add (done, mate))
+        mesh_ws_peer_send_bytes (mate->ws, frame);
+    }
+  }
+}
+
+static GBytes *
+presence_frame (HubPeer *peer)
+{
+  g_autoptr(JsonObject) payload = json_object_new ();
+
+  json_object_set_string_member (payload, "peer_id", peer->peer_id);
+  json_object_set_string_member (payload, "status", peer->status);
+  return hub_build_frame ("presence.update", hub_peer_wire_id (peer), NULL, payload);
+}
+
+/* §3.2 presence.update: to the peer's room mates (the sender knows). */
+static gboolean
+handle_presence_update (MeshHub      *self,
+                        HubPeer      *peer,
+                        MeshEnvelope *env,
+                        GError      **error)
+{
+  static const char * const statuses[] = { "online", "busy", "sharing" };
+  g_autoptr(GBytes) frame = NULL;
+  const char *status;
+
+  if (!mesh_json_get_string (env->payload, "status", TRUE, &status, error))
+    return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (statuses); i++) {
+    if (g_str_equal (status, statuses[i]))
+      peer->status = statuses[i];
+  }
+  if (!g_str_equal (peer->status, status)) {
+    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                         "field 'status' must be \"online\", \"busy\" or \"sharing\"");
+    return FALSE;
+  }
+  frame = presence_frame (peer);
+  send_to_room_mates (peer, frame);
+  return TRUE;
+}
+
+/* §3.3 chat.message.send: stored first, then sent to the room. */
+static gboolean
+handle_chat_send (MeshHub      *self,
+                  HubPeer      *peer,
+                  MeshEnvelope *env,
+                  GError      **error)
+{
+  g_autoptr(MeshStoreMessage) message = NULL;
+  g_autoptr(JsonObject) payload = NULL;
+  g_autoptr(GBytes) frame = NULL;
+  g_autoptr(GBytes) own_frame = NULL;
+  const char *room_id, *content, *client_msg_id;
+  gboolean duplicate = FALSE;
+  HubRoom *room;
+  gsize len;
+
+  room = hub_require_joined_room (self, peer, env->payload, &room_id, error);
+  if (room == NULL ||
+      !mesh_json_get_string (env->payload, "content", TRUE, &content, error) ||
+      !mesh_json_get_string (env->payload, "client_msg_id", FALSE, &client_msg_id, error))
+    return FALSE;
+
+  len = strlen (content);
+  if (len == 0) {
+    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "field 'content' is empty");
+    return FALSE;
+  }
+  if (len > CHAT_MAX_BYTES) {
+    g_set_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE,
+                 "field 'content' is %" G_GSIZE_FORMAT " bytes; at most %d", len, CHAT_MAX_BYTES);
+    return FALSE;
+  }
+  if (client_msg_id != NULL && (client_msg_id[0] == '\0' || strlen (client_msg_id) > CLIENT_MSG_ID_MAX)) {
+    g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                 "field 'client_msg_id' must be 1..%d characters", CLIENT_MSG_ID_MAX);
+    return FALSE;
+  }
+
+  message = mesh_store_add_message (self->store, room_id, peer->user_id, hub_peer_wire_id (peer),
+                                    content, client_msg_id, &duplicate, error);
+  if (message == NULL)
+    return FALSE;
+
+  payload = mesh_store_message_to_json (message);
+  if (!duplicate) {
+    frame = hub_build_frame ("chat.message.created", hub_peer_wire_id (peer), room_id, payload);
+    hub_room_send (room, frame, peer);
+  }
+  /* The sender's copy carries the ref; a re-sent message is confirmed to
+   * its sender only, with the message_id it got the first time. */
+  if (env->id != NULL)
+    json_object_set_string_member (payload, "ref", env->id);
+  own_frame = hub_build_frame ("chat.message.created", hub_peer_wire_id (peer), room_id, payload);
+  mesh_ws_peer_send_bytes (peer->ws, own_frame);
+  return TRUE;
+}
+
+HubPeer *
+hub_room_find_peer (HubRoom    *room,
+                const char *peer_id)
+{
+  for (guint i = 0; i < room->peers->len; i++) {
+    HubPeer *member = g_ptr_array_index (room->peers, i);
+
+    if (g_str_equal (member->peer_id, peer_id))
+      return member;
+  }
+  return NULL;
+}
+
+/* §3.4: the token must allow @cap (or, for answer and ice, either media cap)
+ * in this room, for this target, and belong to the sender. */
+static gboolean
+check_rtc_token (MeshHub     *self,
+                 HubPeer     *peer,
+                 JsonObject  *payload,
+                 const char  *room_id,
+                 const char  *target_peer_id,
+                 const char  *cap,
+                 GError     **error)
+{
+  const MeshCapClaims *claims;
+  const char *token;
+
+  if (!mesh_json_get_string (payload, "cap_token", FALSE, &token, error))
+    return FALSE;
+
+  if (cap != NULL) {
+    claims = mesh_cap_key_check (self->cap_key, token, room_id, cap, target_peer_id, NULL, 0, error);
+  } else {
+    g_autoptr(GError) call_error = NULL;
+
+    claims = mesh_cap_key_check (self->cap_key, token, room_id, MESH_CAP_CALL, target_peer_id,
+                                 NULL, 0, &call_error);
+    if (claims == NULL && g_error_matches (call_error, MESH_ERROR, MESH_ERROR_CAP_INVALID))
+      claims = mesh_cap_key_check (self->cap_key, token, room_id, MESH_CAP_SCREENSHARE,
+                                   target_peer_id, NULL, 0, error);
+    else if (claims == NULL)
+      g_propagate_error (error, g_steal_pointer (&call_error));
+  }
+  if (claims == NULL)
+    return FALSE;
+
+  if (g_strcmp0 (claims->sub, peer->user_id) != 0) {
+    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_CAP_INVALID,
+                         "the capability token was issued to another user");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* §3.4 rtc.offer, rtc.answer, rtc.ice, rtc.hangup: checked, then forwarded
+ * to the target with `from` = the sender and without the token. */
+static gboolean
+relay_rtc (MeshHub      *self,
+           HubPeer      *peer,
+           MeshEnvelope *env,
+           gboolean      needs_token,
+           GError      **error)
+{
+  g_autoptr(GBytes) frame = NULL;
+  const char *room_id, *target_peer_id, *cap = NULL;
+  HubPeer *target;
+  HubRoom *room;
+
+  room = hub_require_joined_room (self, peer, env->payload, &room_id, error);
+  if (room == NULL ||
+      !mesh_json_get_string (env->payload, "target_peer_id", TRUE, &target_peer_id, error))
+    return FALSE;
+
+  if (g_str_equal (env->type, "rtc.offer")) {
+    const char *media;
+
+    if (!mesh_json_get_string (env->payload, "media", TRUE, &media, error))
+      return FALSE;
+    if (g_str_equal (media, "call")) {
+      cap = MESH_CAP_CALL;
+    } else if (g_str_equal (media, "screenshare")) {
+      cap = MESH_CAP_SCREENSHARE;
+    } else {
+      g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                           "field 'media' must be \"call\" or \"screenshare\"");
+      return FALSE;
+    }
+  }
+
+  if (g_str_equal (env->type, "rtc.ice")) {
+    JsonObject *candidate;
+
+    if (!mesh_json_get_object (env->payload, "candidate", TRUE, &candidate, error))
+      return FALSE;
+  } else if (!g_str_equal (env->type, "rtc.hangup")) {
+    const char *sdp;
+
+    if (!mesh_json_get_string (env->payload, "sdp", TRUE, &sdp, error))
+      return FALSE;
+  }
+
+  if (needs_token &&
+      !check_rtc_token (self, peer, env->payload, room_id, target_peer_id, cap, error))
+    return FALSE;
+
+  target = hub_room_find_peer (room, target_peer_id);
+  if (target == NULL || target == peer) {
+    g_set_error (error, MESH_ERROR, MESH_ERROR_UNROUTABLE,
+                 "peer '%s' is not connected to room '%s'", target_peer_id, room_id);
+    return FALSE;
+  }
+
+  json_object_remove_member (env->payload, "cap_token");
+  frame = hub_build_frame (env->type, hub_peer_wire_id (peer), target_peer_id, env->payload);
+  mesh_ws_peer_send_bytes (target->ws, frame);
+  return TRUE;
+}
+
+static gboolean
+handle_rtc (MeshHub      *self,
+            HubPeer      *peer,
+            MeshEnvelope *env,
+            GError      **error)
+{
+  return relay_rtc (self, peer, env, TRUE, error);
+}
+
+/* A hang-up needs no token: ending a call must work after it expired. */
+static gboolean
+handle_rtc_hangup (MeshHub      *self,
+                   HubPeer      *peer,
+                   MeshEnvelope *env,
+                   GError      **error)
+{
+  return relay_rtc (self, peer, env, FALSE, error);
+}
+
+/* The one table from event type to handler. */
+static const HubHandler hub_handlers[] = {
+  { "system.hello",      handle_hello },
+  { "room.join",         handle_room_join },
+  { "room.leave",        handle_room_leave },
+  { "presence.update",   handle_presence_update },
+  { "chat.message.send", handle_chat_send },
+  { "rtc.offer",         handle_rtc },
+  { "rtc.answer",        handle_rtc },
+  { "rtc.ice",           handle_rtc },
+  { "rtc.hangup",        handle_rtc_hangup },
+  /* §5, mesh-hub-p2p.c */
+  { "p2p.session.request",   hub_handle_p2p_request },
+  { "p2p.session.accept",    hub_handle_p2p_accept },
+  { "p2p.session.reject",    hub_handle_p2p_reject },
+  { "p2p.session.completed", hub_handle_p2p_completed },
+  /* §7, mesh-hub-terminal.c */
+  { "terminal.share.start",     hub_handle_terminal_start },
+  { "terminal.share.stop",      hub_handle_terminal_stop },
+  { "terminal.control.take",    hub_handle_control_take },
+  { "terminal.control.grant",   hub_handle_control_grant },
+  { "terminal.control.deny",    hub_handle_control_deny },
+  { "terminal.control.release", hub_handle_control_release },
+};
+
+static void
+peer_message_cb (MeshWsPeer *ws,
+                 GBytes     *frame,
+                 gpointer    user_data)
+{
+  HubPeer *peer = mesh_ws_peer_get_user_data (ws);
+  MeshHub *self = user_data;
+  g_autoptr(MeshEnvelope) env = NULL;
+  g_autoptr(GError) error = NULL;
+  const HubHandler *handler;
+  gsize len;
+  const char *data = g_bytes_get_data (frame, &len);
+
+  if (peer == NULL)
+    return;
+
+  env = mesh_envelope_parse (data, len, &error);
+  if (env == NULL) {
+    hub_send_gerror (peer, error, NULL);
+    if (!peer->hello_done)
+      mesh_ws_peer_close (ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "expected system.hello");
+    return;
+  }
+
+  if (!peer->hello_done && !g_str_equal (env->type, "system.hello")) {
+    hub_send_error (peer, MESH_ERROR_BAD_REQUEST, "the first message must be system.hello", env->id);
+    mesh_ws_peer_close (ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "expected system.hello");
+    return;
+  }
+
+  handler = g_hash_table_lookup (self->handlers, env->type);
+  if (handler == NULL) {
+    g_autofree char *message = g_strdup_printf ("unknown event type '%s'", env->type);
+
+    hub_send_error (peer, MESH_ERROR_BAD_REQUEST, message, env->id);
+    return;
+  }
+
+  if (!handler->func (self, peer, env, &error)) {
+    hub_send_gerror (peer, error, env->id);
+    /* A peer that failed its hello cannot go on. */
+    if (!peer->hello_done)
+      mesh_ws_peer_close (ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "system.hello refused");
+  }
+}
+
+static void
+peer_refused_cb (MeshWsPeer *ws,
+                 gsize       size,
+                 gboolean    binary,
+                 gpointer    user_data)
+{
+  HubPeer *peer = mesh_ws_peer_get_user_data (ws);
+  MeshHub *self = user_data;
+  g_autofree char *message = NULL;
+
+  if (peer == NULL)
+    return;
+  if (binary) {
+    hub_send_error (peer, MESH_ERROR_BAD_REQUEST, "binary frames are not part of the protocol", NULL);
+    return;
+  }
+  message = g_strdup_printf ("frame of %" G_GSIZE_FORMAT " bytes; at most %" G_GSIZE_FORMAT,
+                             size, self->limits.max_frame_bytes);
+  hub_send_error (peer, MESH_ERROR_PAYLOAD_TOO_LARGE, message, NULL);
+}
+
+static void
+peer_rate_limited_cb (MeshWsPeer *ws,
+                      gpointer    user_data)
+{
+  HubPeer *peer = mesh_ws_peer_get_user_data (ws);
+  MeshHub *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  g_autofree char *message = NULL;
+
+  /* One error a second is enough to tell a flooding client. */
+  if (peer == NULL || now - peer->last_rate_error < G_USEC_PER_SEC)
+    return;
+  peer->last_rate_error = now;
+  message = g_strdup_printf ("over %.0f messages/s (burst %.0f): message dropped",
+                             self->limits.messages_per_second, self->limits.burst);
+  hub_send_error (peer, MESH_ERROR_RATE_LIMITED, message, NULL);
+}
+
+static void
+peer_closed_cb (MeshWsPeer *ws,
+                gpointer    user_data)
+{
+  HubPeer *peer = mesh_ws_peer_get_user_data (ws);
+  MeshHub *self = user_data;
+  gboolean was_in_rooms;
+
+  if (peer == NULL)
+    return;
+
+  /* Its shares stop and its pending sessions end while it is still in its
+   * rooms, so the room hears about it. */
+  hub_terminal_peer_gone (self, peer);
+  hub_p2p_peer_gone (self, peer);
+
+  /* presence "offline" once to each mate, then room.left to each room. */
+  was_in_rooms = peer->rooms->len > 0;
+  if (was_in_rooms) {
+    g_autoptr(GBytes) offline = NULL;
+
+    peer->status = "offline";
+    offline = presence_frame (peer);
+    send_to_room_mates (peer, offline);
+    while (peer->rooms->len > 0) {
+      HubRoom *room = g_ptr_array_index (peer->rooms, 0);
+      g_autoptr(GBytes) frame = left_frame (peer, room);
+
+      hub_room_send (room, frame, peer);
+      room_remove_peer (self, room, peer);
+    }
+  }
+
+  if (peer->device_id != NULL && g_hash_table_lookup (self->devices, peer->device_id) == peer)
+    g_hash_table_remove (self->devices, peer->device_id);
+  g_hash_table_remove (self->peers, peer->peer_id);
+}
+
+static const MeshWsPeerCallbacks peer_callbacks = {
+  .message = peer_message_cb,
+  .refused = peer_refused_cb,
+  .rate_limited = peer_rate_limited_cb,
+  .closed = peer_closed_cb,
+};
+
+/* Every second: peers that did not say hello in time; every few seconds:
+ * peers silent too long.  One timer for all sockets keeps the main loop's
+ * per-iteration cost down (research/server.md, pitfall 3). */
+static gboolean
+sweep_cb (gpointer user_data)
+{
+  MeshHub *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  gboolean check_silence = ++self->sweep_count % SILENCE_SWEEP_EVERY == 0;
+  g_autoptr(GPtrArray) to_close = g_ptr_array_new ();
+  GHashTableIter iter;
+  HubPeer *peer;
+
+  g_hash_table_iter_init (&iter, self->peers);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &peer)) {
+    if (!peer->hello_done &&
+        now - mesh_ws_peer_get_connected_at (peer->ws) >= (gint64) self->hello_timeout_s * G_USEC_PER_SEC)
+      g_ptr_array_add (to_close, peer);
+    else if (check_silence)
+      mesh_ws_peer_check_silence (peer->ws, now);
+  }
+
+  for (guint i = 0; i < to_close->len; i++) {
+    g_autofree char *message = NULL;
+
+    peer = g_ptr_array_index (to_close, i);
+    message = g_strdup_printf ("no system.hello within %u s", self->hello_timeout_s);
+    hub_send_error (peer, MESH_ERROR_BAD_REQUEST, message, NULL);
+    mesh_ws_peer_close (peer->ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "no hello");
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+/* The HTTP side of the upgrade: refuse it (401) without a valid token. */
+static void
+ws_http_cb (SoupServer        *server,
+            SoupServerMessage *msg,
+            const char        *path,
+            GHashTable        *query,
+            gpointer           user_data)
+{
+  MeshHub *self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *token = mesh_rest_get_bearer (msg);
+  g_autofree char *user_id = NULL;
+  char *device_id = NULL;
+
+  if (token == NULL) {
+    g_set_error_literal (&error, MESH_ERROR, MESH_ERROR_UNAUTHORIZED,
+                         "a bearer token is required (Authorization header or access_token)");
+  } else {
+    user_id = mesh_store_authenticate (self->store, token, &device_id, &error);
+  }
+
+  if (user_id == NULL) {
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                  "WWW-Authenticate", "Bearer");
+    mesh_rest_reply_error (msg, error);
+    return;
+  }
+
+  if (!soup_websocket_server_check_handshake (msg, NULL, NULL, NULL, &error)) {
+    mesh_rest_reply_error (msg, &(GError) { MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                                            error->message });
+    g_free (device_id);
+    return;
+  }
+
+  g_object_set_data_full (G_OBJECT (msg), "mesh-user-id", g_steal_pointer (&user_id), g_free);
+  g_object_set_data_full (G_OBJECT (msg), "mesh-device-id", device_id, g_free);
+}
+
+static void
+ws_connected_cb (SoupServer              *server,
+                 SoupServerMessage       *msg,
+                 const char              *path,
+                 SoupWebsocketConnection *connection,
+                 gpointer                 user_data)
+{
+  MeshHub *self = user_data;
+  const char *user_id = g_object_get_data (G_OBJECT (msg), "mesh-user-id");
+  const char *device_id = g_object_get_data (G_OBJECT (msg), "mesh-device-id");
+  HubPeer *peer;
+
+  if (user_id == NULL) {
+    soup_websocket_connection_close (connection, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, NULL);
+    return;
+  }
+
+  peer = g_new0 (HubPeer, 1);
+  peer->hub = self;
+  peer->peer_id = mesh_id_new ();
+  peer->user_id = g_strdup (user_id);
+  peer->username = mesh_store_get_username (self->store, user_id);
+  if (peer->username == NULL)
+    peer->username = g_strdup ("");
+  peer->device_id = g_strdup (device_id);
+  peer->status = "online";
+  peer->rooms = g_ptr_array_new ();
+  peer->ws = mesh_ws_peer_new (connection, &self->limits,
+                               soup_server_message_get_remote_host (msg),
+                               &peer_callbacks, self);
+  mesh_ws_peer_set_user_data (peer->ws, peer);
+  g_hash_table_insert (self->peers, peer->peer_id, peer);
+}
+
+static void
+mesh_hub_dispose (GObject *object)
+{
+  MeshHub *self = MESH_HUB (object);
+
+  g_clear_handle_id (&self->sweep_id, g_source_remove);
+  g_clear_pointer (&self->devices, g_hash_table_unref);
+  g_clear_pointer (&self->rooms, g_hash_table_unref);
+  g_clear_pointer (&self->peers, g_hash_table_unref);
+  g_clear_pointer (&self->handlers, g_hash_table_unref);
+  g_clear_pointer (&self->sessions, g_hash_table_unref);
+  g_clear_pointer (&self->shares, g_hash_table_unref);
+  g_clear_object (&self->store);
+  g_clear_object (&self->cap_key);
+  G_OBJECT_CLASS (mesh_hub_parent_class)->dispose (object);
+}
+
+static void
+mesh_hub_class_init (MeshHubClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = mesh_hub_dispose;
+}
+
+static void
+mesh_hub_init (MeshHub *self)
+{
+  self->peers = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) hub_peer_free);
+  self->devices = g_hash_table_new (g_str_hash, g_str_equal);
+  self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) hub_room_free);
+  self->handlers = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < G_N_ELEMENTS (hub_handlers); i++)
+    g_hash_table_insert (self->handlers, (gpointer) hub_handlers[i].type, (gpointer) &hub_handlers[i]);
+  hub_p2p_init (self);
+  hub_terminal_init (self);
+}
+
+MeshHub *
+mesh_hub_new (MeshStore          *store,
+              MeshCapKey         *cap_key,
+              const MeshWsLimits *limits,
+              guint               hello_timeout_s)
+{
+  MeshHub *self;
+
+  g_return_val_if_fail (MESH_IS_STORE (store), NULL);
+  g_return_val_if_fail (MESH_IS_CAP_KEY (cap_key), NULL);
+  g_return_val_if_fail (limits != NULL, NULL);
+
+  self = g_object_new (MESH_TYPE_HUB, NULL);
+  self->store = g_object_ref (store);
+  self->cap_key = g_object_ref (cap_key);
+  self->limits = *limits;
+  self->hello_timeout_s = hello_timeout_s;
+  self->sweep_id = g_timeout_add (SWEEP_INTERVAL_MS, sweep_cb, self);
+  return self;
+}
+
+void
+mesh_hub_attach (MeshHub    *self,
+                 SoupServer *server,
+                 const char *path)
+{
+  g_return_if_fail (MESH_IS_HUB (self));
+  g_return_if_fail (SOUP_IS_SERVER (server));
+
+  soup_server_add_handler (server, path, ws_http_cb, g_object_ref (self), g_object_unref);
+  soup_server_add_websocket_handler (server, path, NULL, NULL, ws_connected_cb,
+                                     g_object_ref (self), g_object_unref);
+}
+
+void
+mesh_hub_close_all (MeshHub *self)
+{
+  GHashTableIter iter;
+  HubPeer *peer;
+
+  g_return_if_fail (MESH_IS_HUB (self));
+
+  g_hash_table_iter_init (&iter, self->peers);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &peer))
+    mesh_ws_peer_close (peer->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "server shutting down");
+}
+
+guint
+mesh_hub_get_n_peers (MeshHub *self)
+{
+  g_return_val_if_fail (MESH_IS_HUB (self), 0);
+  return g_hash_table_size (self->peers);
+}
+
+gboolean
+mesh_hub_user_controls_terminal (MeshHub    *self,
+                                 const char *room_id,
+                                 const char *user_id)
+{
+  g_return_val_if_fail (MESH_IS_HUB (self), FALSE);
+  return hub_terminal_user_controls (self, room_id, user_id);
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "mesh-cap-token.h"
+#include "mesh-store.h"
+
+G_BEGIN_DECLS
+
+/* The REST API of protocol §2 under /api/v1, plus GET /health. */
+
+typedef gboolean (*MeshRestControlFunc) (gpointer    user_data,
+                                         const char *room_id,
+                                         const char *user_id);
+
+typedef struct {
+  MeshStore           *store;
+  MeshCapKey          *cap_key;
+  gboolean             open_registration;
+  gsize                max_body_size;          /* bytes; 0 = 64 KiB */
+  /* Asked before a `terminal:control` cap is issued (§4, §7): TRUE only when
+   * @user_id holds control of a terminal share in @room_id.  NULL: never. */
+  MeshRestControlFunc  may_control_terminal;
+  gpointer             hook_data;
+} MeshRestConfig;
+
+/* Adds the handlers to @server.  The config's objects are referenced. */
+void   mesh_rest_add_handlers   (SoupServer           *server,
+                                 const MeshRestConfig *config);
+
+/* The bearer token of a request: `Authorization: Bearer …`, else the
+ * `access_token` query parameter.  NULL when there is none. */
+char  *mesh_rest_get_bearer     (SoupServerMessage    *msg);
+
+/* Answers @msg with a JSON body and `Connection: close` (libsoup 3.2 leaks
+ * idle keep-alive connections, research/server.md pitfall 7). */
+void   mesh_rest_reply_json     (SoupServerMessage    *msg,
+                                 guint                 status,
+                                 const char           *body);
+void   mesh_rest_reply_error    (SoupServerMessage    *msg,
+                                 const GError         *error);
+
+G_END_DECLS

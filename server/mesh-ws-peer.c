@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "mesh-ws-peer"
+
+#include "config.h"
+
+#include "mesh-counting-stream.h"
+#include "mesh-ws-peer.h"
+
+/* Frames larger than the limit are reported (so the owner can answer with
+ * its own error) up to this multiple; libsoup drops the socket beyond it. */
+#define HARD_FRAME_FACTOR 4
+
+struct _MeshWsPeer {
+  GObject                  parent_instance;
+
+  SoupWebsocketConnection *connection;
+  MeshCountingStream      *counting;     /* borrowed: the connection owns it */
+  MeshWsLimits             limits;
+  MeshWsPeerCallbacks      callbacks;
+  gpointer                 callbacks_data;
+  gpointer                 user_data;
+  char                    *remote_host;
+
+  gint64                   connected_at;
+  gint64                   last_heard;
+  double                   tokens;
+  gint64                   tokens_at;
+  guint                    refused_in_a_row;
+
+  guint64                  handed_bytes; /* framed bytes given to libsoup */
+  guint64                  written_base; /* bytes written before the upgrade */
+  gsize                    handed_frames;
+  gboolean                 closed_notified;
+};
+
+G_DEFINE_FINAL_TYPE (MeshWsPeer, mesh_ws_peer, G_TYPE_OBJECT)
+
+void
+mesh_ws_limits_init_default (MeshWsLimits *limits)
+{
+  limits->max_frame_bytes = 64 * 1024;
+  limits->messages_per_second = 100;
+  limits->burst = 200;
+  limits->abuse_limit = 400;
+  limits->max_queued_bytes = 4 * 1024 * 1024;
+  limits->ping_interval_s = 20;
+  limits->silence_timeout_s = 60;
+}
+
+/* The size of a server frame on the wire: payloads are not masked. */
+static guint64
+framed_size (gsize len)
+{
+  if (len < 126)
+    return len + 2;
+  if (len < 65536)
+    return len + 4;
+  return len + 10;
+}
+
+static gboolean
+take_token (MeshWsPeer *self,
+            gint64      now)
+{
+  double elapsed = (now - self->tokens_at) / (double) G_USEC_PER_SEC;
+
+  self->tokens = MIN (self->limits.burst, self->tokens + elapsed * self->limits.messages_per_second);
+  self->tokens_at = now;
+  if (self->tokens < 1.0)
+    return FALSE;
+  self->tokens -= 1.0;
+  return TRUE;
+}
+
+static void
+notify_closed (MeshWsPeer *self)
+{
+  if (self->closed_notified)
+    return;
+  self->closed_notified = TRUE;
+  if (self->callbacks.closed)
+    self->callbacks.closed (self, self->callbacks_data);
+}
+
+static void
+message_cb (SoupWebsocketConnection *connection,
+            SoupWebsocketDataType    type,
+            GBytes                  *frame,
+            MeshWsPeer              *self)
+{
+  gint64 now = g_get_monotonic_time ();
+  gsize size = g_bytes_get_size (frame);
+
+  self->last_heard = now;
+
+  if (!take_token (self, now)) {
+    if (++self->refused_in_a_row >= self->limits.abuse_limit) {
+      g_message ("Closing %s: %u messages over the rate limit in a row",
+                 self->remote_host, self->refused_in_a_row);
+      mesh_ws_peer_close (self, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "rate limit");
+      return;
+    }
+    if (self->callbacks.rate_limited)
+      self->callbacks.rate_limited (self, self->callbacks_data);
+    return;
+  }
+  self->refused_in_a_row = 0;
+
+  if (type != SOUP_WEBSOCKET_DATA_TEXT || size > self->limits.max_frame_bytes) {
+    if (self->callbacks.refused)
+      self->callbacks.refused (self, size, type != SOUP_WEBSOCKET_DATA_TEXT, self->callbacks_data);
+    return;
+  }
+
+  if (self->callbacks.message)
+    self->callbacks.message (self, frame, self->callbacks_data);
+}
+
+static void
+pong_cb (SoupWebsocketConnection *connection,
+         GBytes                  *message,
+         MeshWsPeer              *self)
+{
+  self->last_heard = g_get_monotonic_time ();
+}
+
+static void
+closed_cb (SoupWebsocketConnection *connection,
+           MeshWsPeer              *self)
+{
+  g_autoptr(MeshWsPeer) keep = g_object_ref (self);
+
+  notify_closed (self);
+}
+
+static void
+error_cb (SoupWebsocketConnection *connection,
+          GError                  *error,
+          MeshWsPeer              *self)
+{
+  g_debug ("WebSocket error from %s: %s", self->remote_host, error->message);
+}
+
+static void
+mesh_ws_peer_dispose (GObject *object)
+{
+  MeshWsPeer *self = MESH_WS_PEER (object);
+
+  if (self->connection != NULL) {
+    g_signal_handlers_disconnect_by_data (self->connection, self);
+    if (soup_websocket_connection_get_state (self->connection) == SOUP_WEBSOCKET_STATE_OPEN)
+      soup_websocket_connection_close (self->connection, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
+    g_clear_object (&self->connection);
+  }
+  G_OBJECT_CLASS (mesh_ws_peer_parent_class)->dispose (object);
+}
+
+static void
+mesh_ws_peer_finalize (GObject *object)
+{
+  MeshWsPeer *self = MESH_WS_PEER (object);
+
+  g_free (self->remote_host);
+  G_OBJECT_CLASS (mesh_ws_peer_parent_class)->finalize (object);
+}
+
+static void
+mesh_ws_peer_class_init (MeshWsPeerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = mesh_ws_peer_dispose;
+  object_class->finalize = mesh_ws_peer_finalize;
+}
+
+static void
+mesh_ws_peer_init (MeshWsPeer *self)
+{
+}
+
+MeshWsPeer *
+mesh_ws_peer_new (SoupWebsocketConnection   *connection,
+                  const MeshWsLimits        *limits,
+                  const char                *remote_host,
+                  const MeshWsPeerCallbacks *callbacks,
+                  gpointer                   user_data)
+{
+  MeshWsPeer *self;
+
+  g_return_val_if_fail (SOUP_IS_WEBSOCKET_CONNECTION (connection), NULL);
+  g_return_val_if_fail (limits != NULL, NULL);
+  g_return_val_if_fail (callbacks != NULL, NULL);
+
+  self = g_object_new (MESH_TYPE_WS_PEER, NULL);
+  self->connection = g_object_ref (connection);
+  self->limits = *limits;
+  self->callbacks = *callbacks;
+  self->callbacks_data = user_data;
+  self->remote_host = g_strdup (remote_host ? remote_host : "unknown");
+  self->connected_at = self->last_heard = self->tokens_at = g_get_monotonic_time ();
+  self->tokens = limits->burst;
+
+  self->counting = mesh_counting_stream_find (soup_websocket_connection_get_io_stream (connection));
+  if (self->counting != NULL)
+    self->written_base = mesh_counting_stream_get_written (self->counting);
+
+  soup_websocket_connection_set_max_incoming_payload_size (connection,
+                                                           limits->max_frame_bytes * HARD_FRAME_FACTOR);
+  soup_websocket_connection_set_keepalive_interval (connection, limits->ping_interval_s);
+
+  g_signal_connect (connection, "message", G_CALLBACK (message_cb), self);
+  g_signal_connect (connection, "pong", G_CALLBACK (pong_cb), self);
+  g_signal_connect (connection, "closed", G_CALLBACK (closed_cb), self);
+  g_signal_connect (connection, "error", G_CALLBACK (error_cb), self);
+  return self;
+}
+
+gsize
+mesh_ws_peer_get_queued_bytes (MeshWsPeer *self)
+{
+  guint64 written;
+
+  g_return_val_if_fail (MESH_IS_WS_PEER (self), 0);
+
+  if (self->counting == NULL)
+    return 0;
+  /* Pings, pongs and the close frame are written too, so written bytes can
+   * run slightly ahead of what we handed over. */
+  written = mesh_counting_stream_get_written (self->counting) - self->written_base;
+  return written >= self->handed_bytes ? 0 : (gsize) (self->handed_bytes - written);
+}
+
+gboolean
+mesh_ws_peer_is_open (MeshWsPeer *self)
+{
+  g_return_val_if_fail (MESH_IS_WS_PEER (self), FALSE);
+  return self->connection != NULL &&
+         soup_websocket_connection_get_state (self->connection) == SOUP_WEBSOCKET_STATE_OPEN;
+}
+
+gboolean
+mesh_ws_peer_send_bytes (MeshWsPeer *self,
+                         GBytes     *frame)
+{
+  gsize len = g_bytes_get_size (frame);
+  gsize queued;
+
+  g_return_val_if_fail (MESH_IS_WS_PEER (self), FALSE);
+
+  /* Sending on a closing socket is a critical in libsoup 3.2. */
+  if (!mesh_ws_peer_is_open (self))
+    return FALSE;
+
+  queued = mesh_ws_peer_get_queued_bytes (self);
+  if (queued + len > self->limits.max_queued_bytes) {
+    g_message ("Closing %s: it does not read fast enough (%" G_GSIZE_FORMAT
+               " bytes queued, limit %" G_GSIZE_FORMAT ")",
+               self->remote_host, queued, self->limits.max_queued_bytes);
+    mesh_ws_peer_close (self, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "too slow");
+    return FALSE;
+  }
+
+  self->handed_bytes += framed_size (len);
+  self->handed_frames++;
+  soup_websocket_connection_send_message (self->connection, SOUP_WEBSOCKET_DATA_TEXT, frame);
+  return TRUE;
+}
+
+gboolean
+mesh_ws_peer_send (MeshWsPeer *self,
+                   const char *text,
+                   gsize       len)
+{
+  g_autoptr(GBytes) frame = g_bytes_new (text, len);
+
+  return mesh_ws_peer_send_bytes (self, frame);
+}
+
+void
+mesh_ws_peer_close (MeshWsPeer *self,
+                    gushort     code,
+                    const char *reason)
+{
+  g_return_if_fail (MESH_IS_WS_PEER (self));
+
+  if (mesh_ws_peer_is_open (self))
+    soup_websocket_connection_close (self->connection, code, reason);
+}
+
+const char *
+mesh_ws_peer_get_remote_host (MeshWsPeer *self)
+{
+  g_return_val_if_fail (MESH_IS_WS_PEER (self), NULL);
+  return self->remote_host;
+}
+
+gint64
+mesh_ws_peer_get_connected_at (MeshWsPeer *self)
+{
+  g_return_val_if_fail (MESH_IS_WS_PEER (self), 0);
+  return self->connected_at;
+}
+
+gboolean
+mesh_ws_peer_check_silence (MeshWsPeer *self,
+                            gint64      now_usec)
+{
+  g_return_val_if_fail (MESH_IS_WS_PEER (self), FALSE);
+
+  if (self->limits.silence_timeout_s == 0 || !mesh_ws_peer_is_open (self))
+    return FALSE;
+  if (now_usec - self->last_heard < (gint64) self->limits.silence_timeout_s * G_USEC_PER_SEC)
+    return FALSE;
+  g_message ("Closing %s: silent for %u s", self->remote_host, self->limits.silence_timeout_s);
+  mesh_ws_peer_close (self, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "silent too long");
+  return TRUE;
+}
+
+void
+mesh_ws_peer_set_user_data (MeshWsPeer *self,
+                            gpointer    data)
+{
+  g_return_if_fail (MESH_IS_WS_PEER (self));
+  self->user_data = data;
+}
+
+gpointer
+mesh_ws_peer_get_user_data (MeshWsPeer *self)
+{
+  g_return_val_if_fail (MESH_IS_WS_PEER (self), NULL);
+  return self->user_data;
+}

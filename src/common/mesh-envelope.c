@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "mesh-envelope"
+
+#include "config.h"
+
+#include "mesh-envelope.h"
+#include "mesh-error.h"
+#include "mesh-ids.h"
+#include "mesh-json.h"
+
+#include <string.h>
+
+MeshEnvelope *
+mesh_envelope_new (const char *type,
+                   const char *from,
+                   const char *to,
+                   JsonObject *payload)
+{
+  MeshEnvelope *self = g_new0 (MeshEnvelope, 1);
+
+  g_return_val_if_fail (type != NULL, NULL);
+
+  self->type = g_strdup (type);
+  self->id = mesh_id_new ();
+  self->timestamp = mesh_timestamp_now ();
+  self->from = g_strdup (from);
+  self->to = g_strdup (to);
+  self->payload = payload ? json_object_ref (payload) : json_object_new ();
+  return self;
+}
+
+void
+mesh_envelope_free (MeshEnvelope *self)
+{
+  if (self == NULL)
+    return;
+  g_free (self->type);
+  g_free (self->id);
+  g_free (self->timestamp);
+  g_free (self->from);
+  g_free (self->to);
+  g_clear_pointer (&self->payload, json_object_unref);
+  g_free (self);
+}
+
+static gboolean
+check_short_string (JsonObject  *root,
+                    const char  *field,
+                    gboolean     required,
+                    gsize        max_len,
+                    char       **out,
+                    GError     **error)
+{
+  const char *value;
+
+  if (!mesh_json_get_string (root, field, required, &value, error))
+    return FALSE;
+  if (value != NULL && (value[0] == '\0' || strlen (value) > max_len)) {
+    g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                 "field '%s' must be 1..%" G_GSIZE_FORMAT " characters", field, max_len);
+    return FALSE;
+  }
+  *out = g_strdup (value);
+  return TRUE;
+}
+
+/* Parses one untrusted frame.  Only `type` is required; `id`, `to` and
+ * `timestamp` are kept when they are strings of sane length; `from` is read
+ * but a server must overwrite it; a missing `payload` is an empty object. */
+MeshEnvelope *
+mesh_envelope_parse (const char  *data,
+                     gsize        len,
+                     GError     **error)
+{
+  g_autoptr(MeshEnvelope) self = g_new0 (MeshEnvelope, 1);
+  g_autoptr(JsonObject) root = NULL;
+  JsonObject *payload;
+
+  root = mesh_json_parse_object (data, len, error);
+  if (root == NULL)
+    return NULL;
+
+  if (!check_short_string (root, "type", TRUE, MESH_ENVELOPE_MAX_TYPE_LEN, &self->type, error) ||
+      !check_short_string (root, "id", FALSE, MESH_ENVELOPE_MAX_ID_LEN, &self->id, error) ||
+      !check_short_string (root, "timestamp", FALSE, 64, &self->timestamp, error) ||
+      !check_short_string (root, "from", FALSE, MESH_ENVELOPE_MAX_ID_LEN, &self->from, error) ||
+      !check_short_string (root, "to", FALSE, MESH_ENVELOPE_MAX_ID_LEN, &self->to, error))
+    return NULL;
+
+  if (!mesh_json_get_object (root, "payload", FALSE, &payload, error))
+    return NULL;
+  self->payload = payload ? json_object_ref (payload) : json_object_new ();
+
+  return g_steal_pointer (&self);
+}
+
+char *
+mesh_envelope_to_string (const MeshEnvelope *self,
+                         gsize              *len)
+{
+  g_autoptr(JsonObject) root = json_object_new ();
+
+  g_return_val_if_fail (self != NULL, NULL);
+
+  json_object_set_string_member (root, "type", self->type);
+  json_object_set_string_member (root, "id", self->id);
+  json_object_set_string_member (root, "timestamp", self->timestamp);
+  json_object_set_string_member (root, "from", self->from ? self->from : "server");
+  if (self->to != NULL)
+    json_object_set_string_member (root, "to", self->to);
+  json_object_set_object_member (root, "payload", json_object_ref (self->payload));
+  return mesh_json_object_to_string (root, len);
+}
+
+/* One-shot: a fresh id and timestamp around @payload. */
+char *
+mesh_envelope_build (const char *type,
+                     const char *from,
+                     const char *to,
+                     JsonObject *payload,
+                     gsize      *len)
+{
+  g_autoptr(MeshEnvelope) env = mesh_envelope_new (type, from, to, payload);
+
+  return mesh_envelope_to_string (env, len);
+}

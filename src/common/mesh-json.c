@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "mesh-json"
+
+#include "config.h"
+
+#include "mesh-error.h"
+#include "mesh-json.h"
+
+static JsonNode *
+get_member (JsonObject  *object,
+            const char  *field,
+            gboolean     required,
+            GError     **error)
+{
+  JsonNode *node = json_object_get_member (object, field);
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node)) {
+    if (required)
+      g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "missing field '%s'", field);
+    return NULL;
+  }
+  return node;
+}
+
+static gboolean
+wrong_type (const char  *field,
+            const char  *expected,
+            GError     **error)
+{
+  g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+               "field '%s' must be %s", field, expected);
+  return FALSE;
+}
+
+gboolean
+mesh_json_get_string (JsonObject  *object,
+                      const char  *field,
+                      gboolean     required,
+                      const char **value,
+                      GError     **error)
+{
+  JsonNode *node = get_member (object, field, required, error);
+
+  *value = NULL;
+  if (node == NULL)
+    return !required;
+  if (json_node_get_value_type (node) != G_TYPE_STRING)
+    return wrong_type (field, "a string", error);
+  *value = json_node_get_string (node);
+  return TRUE;
+}
+
+gboolean
+mesh_json_get_int (JsonObject  *object,
+                   const char  *field,
+                   gboolean     required,
+                   gint64      *value,
+                   GError     **error)
+{
+  JsonNode *node = get_member (object, field, required, error);
+
+  if (node == NULL)
+    return !required;
+  /* json-glib parses integral numbers as gint64 and anything with a
+   * fraction or exponent as double: only the first is an integer here. */
+  if (json_node_get_value_type (node) != G_TYPE_INT64)
+    return wrong_type (field, "an integer", error);
+  *value = json_node_get_int (node);
+  return TRUE;
+}
+
+gboolean
+mesh_json_get_bool (JsonObject  *object,
+                    const char  *field,
+                    gboolean     required,
+                    gboolean    *value,
+                    GError     **error)
+{
+  JsonNode *node = get_member (object, field, required, error);
+
+  if (node == NULL)
+    return !required;
+  if (json_node_get_value_type (node) != G_TYPE_BOOLEAN)
+    return wrong_type (field, "a boolean", error);
+  *value = json_node_get_boolean (node);
+  return TRUE;
+}
+
+gboolean
+mesh_json_get_object (JsonObject  *object,
+                      const char  *field,
+                      gboolean     required,
+                      JsonObject **value,
+                      GError     **error)
+{
+  JsonNode *node = get_member (object, field, required, error);
+
+  *value = NULL;
+  if (node == NULL)
+    return !required;
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    return wrong_type (field, "an object", error);
+  *value = json_node_get_object (node);
+  return TRUE;
+}
+
+gboolean
+mesh_json_get_array (JsonObject  *object,
+                     const char  *field,
+                     gboolean     required,
+                     JsonArray  **value,
+                     GError     **error)
+{
+  JsonNode *node = get_member (object, field, required, error);
+
+  *value = NULL;
+  if (node == NULL)
+    return !required;
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    return wrong_type (field, "an array", error);
+  *value = json_node_get_array (node);
+  return TRUE;
+}
+
+gboolean
+mesh_json_get_strv (JsonObject  *object,
+                    const char  *field,
+                    gboolean     required,
+                    GStrv       *value,
+                    GError     **error)
+{
+  g_autoptr(GPtrArray) strv = NULL;
+  JsonArray *array;
+  guint n;
+
+  *value = NULL;
+  if (!mesh_json_get_array (object, field, required, &array, error))
+    return FALSE;
+  if (array == NULL)
+    return TRUE;
+
+  n = json_array_get_length (array);
+  strv = g_ptr_array_new_full (n + 1, g_free);
+  for (guint i = 0; i < n; i++) {
+    JsonNode *item = json_array_get_element (array, i);
+
+    if (json_node_get_value_type (item) != G_TYPE_STRING)
+      return wrong_type (field, "an array of strings", error);
+    g_ptr_array_add (strv, g_strdup (json_node_get_string (item)));
+  }
+  g_ptr_array_add (strv, NULL);
+  *value = (GStrv) g_ptr_array_free (g_steal_pointer (&strv), FALSE);
+  return TRUE;
+}
+
+JsonNode *
+mesh_json_parse (const char  *data,
+                 gssize       len,
+                 GError     **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) local_error = NULL;
+  JsonNode *root;
+
+  if (len < 0)
+    len = data ? (gssize) strlen (data) : 0;
+  if (data == NULL || len == 0) {
+    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "empty body: expected JSON");
+    return NULL;
+  }
+  if (!g_utf8_validate (data, len, NULL)) {
+    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "invalid JSON: not UTF-8");
+    return NULL;
+  }
+  if (!json_parser_load_from_data (parser, data, len, &local_error)) {
+    g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "invalid JSON: %s", local_error->message);
+    return NULL;
+  }
+  root = json_parser_get_root (parser);
+  if (root == NULL) {
+    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "invalid JSON: empty document");
+    return NULL;
+  }
+  return json_node_ref (root);
+}
+
+JsonObject *
+mesh_json_parse_object (const char  *data,
+                        gssize       len,
+                        GError     **error)
+{
+  g_autoptr(JsonNode) root = mesh_json_parse (data, len, error);
+
+  if (root == NULL)
+    return NULL;
+  if (!JSON_NODE_HOLDS_OBJECT (root)) {
+    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "expected a JSON object");
+    return NULL;
+  }
+  return json_object_ref (json_node_get_object (root));
+}
+
+char *
+mesh_json_to_string (JsonNode *node,
+                     gsize    *len)
+{
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+
+  json_generator_set_root (gen, node);
+  return json_generator_to_data (gen, len);
+}
+
+char *
+mesh_json_object_to_string (JsonObject *object,
+                            gsize      *len)
+{
+  g_autoptr(JsonNode) node = json_node_init_object (json_node_alloc (), object);
+
+  return mesh_json_to_string (node, len);
+}
+
+/* The error body shared by REST answers and the WebSocket `error` payload. */
+char *
+mesh_json_error_body (const char *code,
+                      const char *message,
+                      const char *ref)
+{
+  g_autoptr(JsonObject) obj = json_object_new ();
+
+  json_object_set_string_member (obj, "code", code);
+  json_object_set_string_member (obj, "message", message);
+  if (ref != NULL)
+    json_object_set_string_member (obj, "ref", ref);
+  return mesh_json_object_to_string (obj, NULL);
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+/* Typed field access for untrusted JSON objects.  Each getter fails with
+ * MESH_ERROR_BAD_REQUEST naming the field when it is missing (and required)
+ * or of the wrong type. */
+gboolean    mesh_json_get_string    (JsonObject   *object,
+                                     const char   *field,
+                                     gboolean      required,
+                                     const char  **value,
+                                     GError      **error);
+gboolean    mesh_json_get_int       (JsonObject   *object,
+                                     const char   *field,
+                                     gboolean      required,
+                                     gint64       *value,
+                                     GError      **error);
+gboolean    mesh_json_get_bool      (JsonObject   *object,
+                                     const char   *field,
+                                     gboolean      required,
+                                     gboolean     *value,
+                                     GError      **error);
+gboolean    mesh_json_get_object    (JsonObject   *object,
+                                     const char   *field,
+                                     gboolean      required,
+                                     JsonObject  **value,
+                                     GError      **error);
+gboolean    mesh_json_get_array     (JsonObject   *object,
+                                     const char   *field,
+                                     gboolean      required,
+                                     JsonArray   **value,
+                                     GError      **error);
+gboolean    mesh_json_get_strv      (JsonObject   *object,
+                                     const char   *field,
+                                     gboolean      required,
+                                     GStrv        *value,
+                                     GError      **error);
+JsonNode   *mesh_json_parse         (const char   *data,
+                                     gssize        len,
+                                     GError      **error);
+JsonObject *mesh_json_parse_object  (const char   *data,
+                                     gssize        len,
+                                     GError      **error);
+char       *mesh_json_to_string     (JsonNode     *node,
+                                     gsize        *len);
+char       *mesh_json_object_to_string (JsonObject *object,
+                                        gsize      *len);
+char       *mesh_json_error_body    (const char   *code,
+                                     const char   *message,
+                                     const char   *ref);
+
+G_END_DECLS
