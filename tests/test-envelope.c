@@ -114,6 +114,33 @@ test_parse_not_utf8 (void)
   g_assert_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST);
 }
 
+/* Found by fuzz/fuzz-envelope: json-glib 1.6 turns bad \\u escapes into
+ * invalid UTF-8 instead of refusing them. */
+static void
+test_parse_bad_escapes (void)
+{
+  static const char * const cases[] = {
+    "{\"type\":\"a\",\"payload\":{\"c\":\"h\\u00e\xce\xa3x\"}}",
+    "{\"type\":\"a\",\"payload\":{\"c\":\"\\ud800\"}}",
+    "{\"type\":\"a\",\"payload\":{\"\\u00e\xce\xa3\":1}}",
+    "{\"type\":\"a\",\"payload\":{\"l\":[\"ok\",\"\\udc00x\"]}}",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(MeshEnvelope) env = mesh_envelope_parse (cases[i], strlen (cases[i]), &error);
+
+    if (env != NULL) {
+      g_autofree char *again = mesh_envelope_to_string (env, NULL);
+
+      /* Accepting is fine only if what comes out is valid UTF-8. */
+      g_assert_true (g_utf8_validate (again, -1, NULL));
+    } else {
+      g_assert_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST);
+    }
+  }
+}
+
 static void
 test_json_getters (void)
 {
@@ -225,6 +252,7 @@ main (int    argc,
   g_test_add_func ("/mesh/unit/envelope/minimal", test_parse_minimal);
   g_test_add_func ("/mesh/unit/envelope/rejects", test_parse_rejects);
   g_test_add_func ("/mesh/unit/envelope/not-utf8", test_parse_not_utf8);
+  g_test_add_func ("/mesh/unit/envelope/bad-escapes", test_parse_bad_escapes);
   g_test_add_func ("/mesh/unit/json/getters", test_json_getters);
   g_test_add_func ("/mesh/unit/ids/uuid", test_ids);
   g_test_add_func ("/mesh/unit/ids/timestamps", test_timestamps);

@@ -153,6 +153,44 @@ mesh_json_get_strv (JsonObject  *object,
   return TRUE;
 }
 
+/* json-glib 1.6 accepts malformed escapes ("\u00e" followed by a non-hex
+ * character, lone surrogates) and turns them into invalid UTF-8, which would
+ * then fail (or be dropped) when sent on as a WebSocket text frame. */
+static gboolean
+node_is_valid_utf8 (JsonNode *node)
+{
+  switch (JSON_NODE_TYPE (node)) {
+  case JSON_NODE_OBJECT: {
+    JsonObjectIter iter;
+    const char *name;
+    JsonNode *member;
+
+    json_object_iter_init (&iter, json_node_get_object (node));
+    while (json_object_iter_next (&iter, &name, &member)) {
+      if (!g_utf8_validate (name, -1, NULL) || !node_is_valid_utf8 (member))
+        return FALSE;
+    }
+    return TRUE;
+  }
+  case JSON_NODE_ARRAY: {
+    JsonArray *array = json_node_get_array (node);
+    guint n = json_array_get_length (array);
+
+    for (guint i = 0; i < n; i++) {
+      if (!node_is_valid_utf8 (json_array_get_element (array, i)))
+        return FALSE;
+    }
+    return TRUE;
+  }
+  case JSON_NODE_VALUE:
+    return json_node_get_value_type (node) != G_TYPE_STRING ||
+           g_utf8_validate (json_node_get_string (node), -1, NULL);
+  case JSON_NODE_NULL:
+  default:
+    return TRUE;
+  }
+}
+
 JsonNode *
 mesh_json_parse (const char  *data,
                  gssize       len,
@@ -179,6 +217,11 @@ mesh_json_parse (const char  *data,
   root = json_parser_get_root (parser);
   if (root == NULL) {
     g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "invalid JSON: empty document");
+    return NULL;
+  }
+  if (!node_is_valid_utf8 (root)) {
+    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                         "invalid JSON: a \\u escape is malformed or a lone surrogate");
     return NULL;
   }
   return json_node_ref (root);
