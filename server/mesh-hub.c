@@ -857,7 +857,7 @@ ws_http_cb (SoupServer        *server,
 {
   MeshHub *self = user_data;
   g_autoptr(GError) error = NULL;
-  g_autofree char *token = mesh_rest_get_bearer (msg);
+  g_autofree char *token = mesh_rest_get_bearer (msg, TRUE);
   g_autofree char *user_id = NULL;
   char *device_id = NULL;
 

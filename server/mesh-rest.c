@@ -623,7 +623,7 @@ static gboolean
 request_authenticate (MeshRestRequest *request)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *token = mesh_rest_get_bearer (request->msg);
+  g_autofree char *token = mesh_rest_get_bearer (request->msg, FALSE);
 
   if (token == NULL) {
     reply_error_code (request->msg, MESH_ERROR_UNAUTHORIZED,
@@ -812,7 +812,8 @@ mesh_rest_add_handlers (SoupServer           *server,
 }
 
 char *
-mesh_rest_get_bearer (SoupServerMessage *msg)
+mesh_rest_get_bearer (SoupServerMessage *msg,
+                      gboolean           allow_query)
 {
   const char *header;
   const char *query;
@@ -832,7 +833,7 @@ mesh_rest_get_bearer (SoupServerMessage *msg)
     }
   }
 
-  query = g_uri_get_query (soup_server_message_get_uri (msg));
+  query = allow_query ? g_uri_get_query (soup_server_message_get_uri (msg)) : NULL;
   if (query != NULL) {
     g_autoptr(GHashTable) form = soup_form_decode (query);
     const char *token = g_hash_table_lookup (form, "access_token");

@@ -29,9 +29,12 @@ typedef struct {
 void   mesh_rest_add_handlers   (SoupServer           *server,
                                  const MeshRestConfig *config);
 
-/* The bearer token of a request: `Authorization: Bearer …`, else the
- * `access_token` query parameter.  NULL when there is none. */
-char  *mesh_rest_get_bearer     (SoupServerMessage    *msg);
+/* The bearer token of a request: `Authorization: Bearer …`, else, when
+ * @allow_query (the WebSocket upgrade: browsers cannot set headers there),
+ * the `access_token` query parameter.  NULL when there is none.  REST routes
+ * take only the header, so tokens stay out of URLs and proxy logs. */
+char  *mesh_rest_get_bearer     (SoupServerMessage    *msg,
+                                 gboolean              allow_query);
 
 /* Answers @msg with a JSON body and `Connection: close` (libsoup 3.2 leaks
  * idle keep-alive connections, research/server.md pitfall 7). */

@@ -91,6 +91,9 @@ message_cb (SoupWebsocketConnection *connection,
   gint64 now = g_get_monotonic_time ();
   gsize size = g_bytes_get_size (frame);
 
+  /* Frames read after we decided to close are not worth a look. */
+  if (!mesh_ws_peer_is_open (self))
+    return;
   self->last_heard = now;
 
   if (!take_token (self, now)) {

@@ -125,6 +125,18 @@ test_parse_bad_escapes (void)
     "{\"type\":\"a\",\"payload\":{\"\\u00e\xce\xa3\":1}}",
     "{\"type\":\"a\",\"payload\":{\"l\":[\"ok\",\"\\udc00x\"]}}",
   };
+  g_autoptr(GError) nul_error = NULL;
+  const char *nul = "{\"type\":\"a\",\"payload\":{\"content\":\"a\\u0000b\"}}";
+  const char *not_nul = "{\"type\":\"a\",\"payload\":{\"content\":\"a\\\\u0000b\"}}";
+  g_autoptr(MeshEnvelope) nul_env = mesh_envelope_parse (nul, strlen (nul), &nul_error);
+  g_autoptr(MeshEnvelope) not_nul_env = mesh_envelope_parse (not_nul, strlen (not_nul), NULL);
+
+  /* An escaped NUL would silently cut the string: refused.  An escaped
+   * backslash followed by "u0000" is ordinary text. */
+  g_assert_null (nul_env);
+  g_assert_error (nul_error, MESH_ERROR, MESH_ERROR_BAD_REQUEST);
+  g_assert_nonnull (not_nul_env);
+  g_assert_cmpstr (json_object_get_string_member (not_nul_env->payload, "content"), ==, "a\\u0000b");
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
     g_autoptr(GError) error = NULL;

@@ -6,6 +6,8 @@
 #include "mesh-error.h"
 #include "mesh-json.h"
 
+#include <string.h>
+
 static JsonNode *
 get_member (JsonObject  *object,
             const char  *field,
@@ -191,6 +193,23 @@ node_is_valid_utf8 (JsonNode *node)
   }
 }
 
+/* json-glib 1.6 cuts strings at an escaped NUL ("a\u0000b" reads as "a"),
+ * so a name or a message would be stored shorter than it was sent.  Escapes
+ * only occur inside strings, so a scan of backslash pairs finds them. */
+static gboolean
+has_escaped_nul (const char *data,
+                 gsize       len)
+{
+  for (gsize i = 0; i + 1 < len; i++) {
+    if (data[i] != '\\')
+      continue;
+    if (data[i + 1] == 'u' && i + 5 < len && memcmp (data + i + 2, "0000", 4) == 0)
+      return TRUE;
+    i++;
+  }
+  return FALSE;
+}
+
 JsonNode *
 mesh_json_parse (const char  *data,
                  gssize       len,
@@ -208,6 +227,11 @@ mesh_json_parse (const char  *data,
   }
   if (!g_utf8_validate (data, len, NULL)) {
     g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "invalid JSON: not UTF-8");
+    return NULL;
+  }
+  if (has_escaped_nul (data, len)) {
+    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                         "invalid JSON: \\u0000 is not allowed in strings");
     return NULL;
   }
   if (!json_parser_load_from_data (parser, data, len, &local_error)) {
