@@ -1,0 +1,1435 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "mesh-file-transfer"
+#define _GNU_SOURCE
+
+#include "config.h"
+
+#include "mesh-file-transfer.h"
+
+#include "mesh-error.h"
+#include "mesh-frame-reader.h"
+#include "mesh-frame-writer.h"
+#include "mesh-json.h"
+#include "mesh-safe-path.h"
+#include "mesh-transfer-util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* File I/O runs in GTask threads, one job at a time per transfer, so that a
+ * slow disk never stalls the context that also drives QUIC. */
+#define CHUNK_SIZE         (256 * 1024)
+#define SENDER_IN_FLIGHT   4
+#define ACK_INTERVAL       (8 * 1024 * 1024)
+#define MAX_UNIQUE_TRIES   10000
+
+enum {
+  PROGRESS,
+  N_SIGNALS
+};
+
+static guint sender_signals[N_SIGNALS];
+static guint receiver_signals[N_SIGNALS];
+
+struct _MeshFileSender {
+  GObject          parent_instance;
+
+  GIOStream       *stream;
+  MeshFrameReader *reader;
+  MeshFrameWriter *writer;
+  GFile           *file;
+  char            *name;
+  GTask           *task;
+  int              fd;
+  guint64          size;
+  char            *hash;
+  guint64          resumed_from;
+  guint64          next_offset;  /* next byte to read from disk */
+  guint64          bytes_done;   /* bytes the stream accepted */
+  GQueue           in_flight;    /* data lengths of chunks queued in the writer */
+  gboolean         reading_disk;
+  gboolean         done_sent;
+};
+
+struct _MeshFileReceiver {
+  GObject          parent_instance;
+
+  GIOStream       *stream;
+  MeshFrameReader *reader;
+  MeshFrameWriter *writer;
+  GFile           *download_dir;
+  guint64          max_size;
+  GTask           *task;
+  int              dir_fd;
+  int              fd;
+  MeshSha256      *sha;
+  char            *name;
+  char            *safe_name;
+  char            *part_name;
+  char            *meta_name;
+  guint64          size;
+  char            *hash;
+  char            *done_hash;
+  GFile           *result_file;
+  guint64          resumed_from;
+  guint64          received;     /* bytes taken off the stream */
+  guint64          bytes_done;   /* bytes written to the .part file */
+  guint64          last_ack;
+  GBytes          *held_chunk;   /* waits while the previous chunk is written */
+  GError          *error;        /* the failure, once decided */
+  gboolean         telling;      /* an ERROR frame is on its way to the peer */
+  gboolean         writing;
+  gboolean         reading;
+};
+
+G_DEFINE_FINAL_TYPE (MeshFileSender, mesh_file_sender, G_TYPE_OBJECT)
+G_DEFINE_FINAL_TYPE (MeshFileReceiver, mesh_file_receiver, G_TYPE_OBJECT)
+
+static gboolean
+set_error_from_errno (GError     **error,
+                      int          saved_errno,
+                      const char  *what,
+                      const char  *name)
+{
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+               "%s “%s”: %s", what, name, g_strerror (saved_errno));
+  return FALSE;
+}
+
+static gboolean
+is_cancelled (GTask *task)
+{
+  return g_cancellable_is_cancelled (g_task_get_cancellable (task));
+}
+
+/* ------------------------------------------------------------------ */
+/* Sender                                                               */
+/* ------------------------------------------------------------------ */
+
+static void
+sender_complete (MeshFileSender *self,
+                 GError         *error)
+{
+  g_autoptr(GTask) task = g_steal_pointer (&self->task);
+
+  if (task == NULL) {
+    g_clear_error (&error);
+    return;
+  }
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+sender_emit_progress (MeshFileSender *self)
+{
+  g_signal_emit (self, sender_signals[PROGRESS], 0, self->bytes_done, self->size);
+}
+
+static void
+sender_open_thread (GTask        *task,
+                    gpointer      source_object,
+                    gpointer      task_data,
+                    GCancellable *cancellable)
+{
+  MeshFileSender *self = source_object;
+  g_autoptr(MeshSha256) sha = mesh_sha256_new ();
+  g_autofree guint8 *buffer = g_malloc (4 * CHUNK_SIZE);
+  GError *error = NULL;
+  const char *path = g_file_peek_path (self->file);
+  struct stat st;
+  guint64 offset = 0;
+
+  if (path == NULL) {
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                             "only local files can be sent");
+    return;
+  }
+  self->fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+  if (self->fd < 0 || fstat (self->fd, &st) != 0) {
+    set_error_from_errno (&error, errno, "Cannot open", path);
+    g_task_return_error (task, error);
+    return;
+  }
+  if (!S_ISREG (st.st_mode)) {
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,
+                             "“%s” is not a regular file", path);
+    return;
+  }
+
+  /* FILE_META carries the hash, so the whole file is read once up front. */
+  for (;;) {
+    gssize n = pread (self->fd, buffer, 4 * CHUNK_SIZE, offset);
+
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      set_error_from_errno (&error, errno, "Cannot read", path);
+      g_task_return_error (task, error);
+      return;
+    }
+    if (n == 0)
+      break;
+    mesh_sha256_update (sha, buffer, n);
+    offset += n;
+    if (g_task_return_error_if_cancelled (task))
+      return;
+  }
+  self->size = offset;
+  self->hash = mesh_sha256_free_to_hex (g_steal_pointer (&sha));
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+sender_read_chunk_thread (GTask        *task,
+                          gpointer      source_object,
+                          gpointer      task_data,
+                          GCancellable *cancellable)
+{
+  MeshFileSender *self = source_object;
+  guint64 offset = self->next_offset;
+  gsize want = MIN (CHUNK_SIZE, self->size - offset);
+  g_autofree guint8 *payload = g_malloc (MESH_FRAME_CHUNK_HEADER_SIZE + want);
+  guint64 be_offset = GUINT64_TO_BE (offset);
+  gsize have = 0;
+
+  memcpy (payload, &be_offset, sizeof be_offset);
+  while (have < want) {
+    gssize n = pread (self->fd, payload + MESH_FRAME_CHUNK_HEADER_SIZE + have,
+                      want - have, offset + have);
+
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      GError *error = NULL;
+
+      set_error_from_errno (&error, errno, "Cannot read", self->name);
+      g_task_return_error (task, error);
+      return;
+    }
+    if (n == 0) {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED,
+                               "“%s” shrank while it was being sent", self->name);
+      return;
+    }
+    have += n;
+  }
+  g_task_return_pointer (task,
+                         g_bytes_new_take (g_steal_pointer (&payload),
+                                           MESH_FRAME_CHUNK_HEADER_SIZE + want),
+                         (GDestroyNotify) g_bytes_unref);
+}
+
+static void sender_pump (MeshFileSender *self);
+
+static void
+on_sender_done_written (GObject      *source,
+                        GAsyncResult *result,
+                        gpointer      user_data)
+{
+  g_autoptr(MeshFileSender) self = user_data;
+  GError *error = NULL;
+
+  if (!mesh_frame_writer_write_finish (MESH_FRAME_WRITER (source), result, &error))
+    sender_complete (self, error);
+}
+
+static void
+on_sender_chunk_written (GObject      *source,
+                         GAsyncResult *result,
+                         gpointer      user_data)
+{
+  g_autoptr(MeshFileSender) self = user_data;
+  GError *error = NULL;
+  /* The writer completes frames in the order they were queued. */
+  gsize len = GPOINTER_TO_SIZE (g_queue_pop_head (&self->in_flight));
+
+  if (!mesh_frame_writer_write_finish (MESH_FRAME_WRITER (source), result, &error)) {
+    sender_complete (self, error);
+    return;
+  }
+  self->bytes_done += len;
+  sender_emit_progress (self);
+  sender_pump (self);
+}
+
+static void
+on_sender_chunk_read (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  MeshFileSender *self = MESH_FILE_SENDER (source);
+  g_autoptr(GBytes) payload = NULL;
+  GError *error = NULL;
+  gsize len;
+
+  self->reading_disk = FALSE;
+  payload = g_task_propagate_pointer (G_TASK (result), &error);
+  if (payload == NULL) {
+    sender_complete (self, error);
+    return;
+  }
+  if (self->task == NULL)
+    return;
+
+  len = g_bytes_get_size (payload) - MESH_FRAME_CHUNK_HEADER_SIZE;
+  g_queue_push_tail (&self->in_flight, GSIZE_TO_POINTER (len));
+  self->next_offset += len;
+  mesh_frame_writer_write_async (self->writer, MESH_FRAME_CHUNK, payload, NULL,
+                                 on_sender_chunk_written, g_object_ref (self));
+  sender_pump (self);
+}
+
+/* Keeps up to SENDER_IN_FLIGHT chunks queued in the writer while the next
+ * one is read from disk: the pipe stays full and memory stays bounded. */
+static void
+sender_pump (MeshFileSender *self)
+{
+  if (self->task == NULL)
+    return;
+  if (is_cancelled (self->task)) {
+    sender_complete (self, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                                "the transfer was cancelled"));
+    return;
+  }
+
+  if (self->next_offset < self->size) {
+    if (!self->reading_disk && self->in_flight.length < SENDER_IN_FLIGHT) {
+      g_autoptr(GTask) job = g_task_new (self, NULL, on_sender_chunk_read, NULL);
+
+      self->reading_disk = TRUE;
+      g_task_run_in_thread (job, sender_read_chunk_thread);
+    }
+    return;
+  }
+
+  if (g_queue_is_empty (&self->in_flight) && !self->reading_disk && !self->done_sent) {
+    g_autoptr(JsonObject) done = mesh_frame_control_new ("FILE_DONE");
+
+    self->done_sent = TRUE;
+    json_object_set_string_member (done, "hash", self->hash);
+    mesh_frame_writer_write_control_async (self->writer, done, NULL,
+                                           on_sender_done_written, g_object_ref (self));
+  }
+}
+
+static void sender_read_next (MeshFileSender *self);
+
+static gboolean
+sender_handle_frame (MeshFileSender  *self,
+                     MeshFrameType    type,
+                     GBytes          *payload,
+                     GError         **error)
+{
+  g_autoptr(JsonObject) control = NULL;
+  const char *t = NULL;
+
+  if (type != MESH_FRAME_CONTROL) {
+    g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                 "unexpected %s frame from the receiver", mesh_frame_type_to_string (type));
+    return FALSE;
+  }
+  control = mesh_frame_control_parse (payload, &t, error);
+  if (control == NULL)
+    return FALSE;
+
+  if (g_str_equal (t, "ERROR")) {
+    mesh_frame_error_to_gerror (control, error);
+    return FALSE;
+  }
+
+  if (g_str_equal (t, "FILE_ACK")) {
+    gint64 last_offset = 0;
+
+    if (!mesh_json_get_int (control, "last_offset", TRUE, &last_offset, error))
+      return FALSE;
+    if (last_offset < 0 || (guint64) last_offset > self->size) {
+      g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                   "FILE_ACK offset %" G_GINT64_FORMAT " is outside the file", last_offset);
+      return FALSE;
+    }
+    return TRUE;
+  }
+
+  if (g_str_equal (t, "FILE_DONE") && self->done_sent) {
+    gboolean ok = FALSE;
+    const char *hash = NULL;
+
+    if (!mesh_json_get_bool (control, "ok", TRUE, &ok, error) ||
+        !mesh_json_get_string (control, "hash", FALSE, &hash, error))
+      return FALSE;
+    if (!ok || (hash != NULL && !g_str_equal (hash, self->hash))) {
+      g_set_error (error, MESH_FRAME_ERROR, MESH_FRAME_ERROR_HASH_MISMATCH,
+                   "the receiver did not confirm the file's hash");
+      return FALSE;
+    }
+    sender_complete (self, NULL);
+    return TRUE;
+  }
+
+  g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+               "unexpected %s from the receiver", t);
+  return FALSE;
+}
+
+static void
+on_sender_frame (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(MeshFileSender) self = user_data;
+  g_autoptr(GBytes) payload = NULL;
+  GError *error = NULL;
+  MeshFrameType type;
+
+  if (!mesh_frame_reader_read_finish (MESH_FRAME_READER (source), result, &type, &payload,
+                                      &error)) {
+    if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED)) {
+      g_clear_error (&error);
+      g_set_error (&error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                   "the receiver closed the stream after %" G_GUINT64_FORMAT " of %"
+                   G_GUINT64_FORMAT " bytes", self->bytes_done, self->size);
+    }
+    sender_complete (self, error);
+    return;
+  }
+  if (!sender_handle_frame (self, type, payload, &error)) {
+    sender_complete (self, error);
+    return;
+  }
+  sender_read_next (self);
+}
+
+static void
+sender_read_next (MeshFileSender *self)
+{
+  if (self->task == NULL)
+    return;
+  mesh_frame_reader_read_async (self->reader, g_task_get_cancellable (self->task),
+                                on_sender_frame, g_object_ref (self));
+}
+
+static void
+on_sender_first_ack (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(MeshFileSender) self = user_data;
+  g_autoptr(GBytes) payload = NULL;
+  g_autoptr(JsonObject) control = NULL;
+  GError *error = NULL;
+  MeshFrameType type;
+  const char *t = NULL;
+  gint64 last_offset = 0;
+
+  if (!mesh_frame_reader_read_finish (MESH_FRAME_READER (source), result, &type, &payload,
+                                      &error)) {
+    sender_complete (self, error);
+    return;
+  }
+  if (type == MESH_FRAME_CONTROL)
+    control = mesh_frame_control_parse (payload, &t, &error);
+  else
+    g_set_error (&error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "expected FILE_ACK");
+  if (control != NULL && g_str_equal (t, "ERROR"))
+    mesh_frame_error_to_gerror (control, &error);
+  else if (control != NULL && !g_str_equal (t, "FILE_ACK"))
+    g_set_error (&error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "expected FILE_ACK, got %s", t);
+  else if (control != NULL &&
+           mesh_json_get_int (control, "last_offset", TRUE, &last_offset, &error) &&
+           (last_offset < 0 || (guint64) last_offset > self->size))
+    g_set_error (&error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                 "FILE_ACK offset %" G_GINT64_FORMAT " is outside the file", last_offset);
+  if (error != NULL) {
+    sender_complete (self, error);
+    return;
+  }
+
+  self->resumed_from = last_offset;
+  self->next_offset = last_offset;
+  self->bytes_done = last_offset;
+  if (last_offset > 0)
+    g_debug ("resuming “%s” at %" G_GINT64_FORMAT " of %" G_GUINT64_FORMAT,
+             self->name, last_offset, self->size);
+  sender_emit_progress (self);
+  sender_read_next (self);
+  sender_pump (self);
+}
+
+static void
+on_sender_opened (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  MeshFileSender *self = MESH_FILE_SENDER (source);
+  g_autoptr(JsonObject) meta = NULL;
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error)) {
+    sender_complete (self, error);
+    return;
+  }
+  if (self->task == NULL)
+    return;
+
+  meta = mesh_frame_control_new ("FILE_META");
+  json_object_set_string_member (meta, "name", self->name);
+  json_object_set_int_member (meta, "size", self->size);
+  json_object_set_string_member (meta, "hash", self->hash);
+  mesh_frame_writer_write_control_async (self->writer, meta, NULL, NULL, NULL);
+  mesh_frame_reader_read_async (self->reader, g_task_get_cancellable (self->task),
+                                on_sender_first_ack, g_object_ref (self));
+}
+
+static void
+mesh_file_sender_finalize (GObject *object)
+{
+  MeshFileSender *self = MESH_FILE_SENDER (object);
+
+  if (self->fd >= 0)
+    close (self->fd);
+  g_clear_object (&self->stream);
+  g_clear_object (&self->reader);
+  g_clear_object (&self->writer);
+  g_clear_object (&self->file);
+  g_clear_pointer (&self->name, g_free);
+  g_clear_pointer (&self->hash, g_free);
+  g_queue_clear (&self->in_flight);
+
+  G_OBJECT_CLASS (mesh_file_sender_parent_class)->finalize (object);
+}
+
+static void
+mesh_file_sender_class_init (MeshFileSenderClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = mesh_file_sender_finalize;
+
+  /**
+   * MeshFileSender::progress:
+   * @done: bytes the receiver holds or the stream accepted
+   * @total: the file's size
+   */
+  sender_signals[PROGRESS] =
+    g_signal_new ("progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_UINT64);
+}
+
+static void
+mesh_file_sender_init (MeshFileSender *self)
+{
+  self->fd = -1;
+  g_queue_init (&self->in_flight);
+}
+
+MeshFileSender *
+mesh_file_sender_new (GIOStream *stream,
+                      GFile     *file)
+{
+  MeshFileSender *self;
+
+  g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
+  g_return_val_if_fail (G_IS_FILE (file), NULL);
+
+  self = g_object_new (MESH_TYPE_FILE_SENDER, NULL);
+  self->stream = g_object_ref (stream);
+  self->reader = mesh_frame_reader_get_for_stream (stream);
+  self->writer = mesh_frame_writer_get_for_stream (stream);
+  self->file = g_object_ref (file);
+  self->name = g_file_get_basename (file);
+  return self;
+}
+
+/* The name the receiver is offered; the file's own name by default. */
+void
+mesh_file_sender_set_name (MeshFileSender *self,
+                           const char     *name)
+{
+  g_return_if_fail (MESH_IS_FILE_SENDER (self));
+  g_return_if_fail (name != NULL);
+
+  g_free (self->name);
+  self->name = g_strdup (name);
+}
+
+const char *
+mesh_file_sender_get_name (MeshFileSender *self)
+{
+  g_return_val_if_fail (MESH_IS_FILE_SENDER (self), NULL);
+
+  return self->name;
+}
+
+/**
+ * mesh_file_sender_send_async:
+ *
+ * Hashes the file, offers it with FILE_META, resumes at the receiver's
+ * FILE_ACK offset and sends the rest.  Completes once the receiver confirmed
+ * the hash.  The stream is left open for the caller to close.
+ */
+void
+mesh_file_sender_send_async (MeshFileSender      *self,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_autoptr(GTask) job = NULL;
+
+  g_return_if_fail (MESH_IS_FILE_SENDER (self));
+  g_return_if_fail (self->task == NULL && self->hash == NULL);
+
+  self->task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (self->task, mesh_file_sender_send_async);
+
+  job = g_task_new (self, cancellable, on_sender_opened, NULL);
+  g_task_run_in_thread (job, sender_open_thread);
+}
+
+gboolean
+mesh_file_sender_send_finish (MeshFileSender  *self,
+                              GAsyncResult    *result,
+                              GError         **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+guint64
+mesh_file_sender_get_bytes_done (MeshFileSender *self)
+{
+  g_return_val_if_fail (MESH_IS_FILE_SENDER (self), 0);
+
+  return self->bytes_done;
+}
+
+guint64
+mesh_file_sender_get_total (MeshFileSender *self)
+{
+  g_return_val_if_fail (MESH_IS_FILE_SENDER (self), 0);
+
+  return self->size;
+}
+
+/* The offset of the receiver's first FILE_ACK: 0 unless this resumed. */
+guint64
+mesh_file_sender_get_resumed_from (MeshFileSender *self)
+{
+  g_return_val_if_fail (MESH_IS_FILE_SENDER (self), 0);
+
+  return self->resumed_from;
+}
+
+const char *
+mesh_file_sender_get_hash (MeshFileSender *self)
+{
+  g_return_val_if_fail (MESH_IS_FILE_SENDER (self), NULL);
+
+  return self->hash;
+}
+
+/* ------------------------------------------------------------------ */
+/* Receiver                                                             */
+/* ------------------------------------------------------------------ */
+
+/* A failure completes the transfer only once no disk write is in flight and
+ * the peer was told, so that the .part file is final when the caller hears
+ * about it (and a retry cannot race with a late write). */
+static void
+receiver_maybe_fail (MeshFileReceiver *self)
+{
+  g_autoptr(GTask) task = NULL;
+
+  if (self->task == NULL || self->error == NULL || self->telling || self->writing)
+    return;
+  task = g_steal_pointer (&self->task);
+  g_task_return_error (task, g_steal_pointer (&self->error));
+}
+
+static void
+receiver_complete (MeshFileReceiver *self,
+                   GError           *error)
+{
+  if (self->task == NULL || self->error != NULL) {
+    g_clear_error (&error);
+    return;
+  }
+  if (error == NULL) {
+    g_autoptr(GTask) task = g_steal_pointer (&self->task);
+
+    g_task_return_boolean (task, TRUE);
+    return;
+  }
+  self->error = error;
+  receiver_maybe_fail (self);
+}
+
+static void
+on_receiver_error_sent (GObject      *source,
+                        GAsyncResult *result,
+                        gpointer      user_data)
+{
+  g_autoptr(MeshFileReceiver) self = user_data;
+
+  /* The peer may already be gone; our own error is the one that matters. */
+  mesh_frame_writer_write_finish (MESH_FRAME_WRITER (source), result, NULL);
+  self->telling = FALSE;
+  receiver_maybe_fail (self);
+}
+
+/* Tells the peer why with ERROR {code, message}, then fails. */
+static void
+receiver_fail_and_tell (MeshFileReceiver *self,
+                        GError           *error)
+{
+  g_autoptr(JsonObject) control = NULL;
+
+  if (self->task == NULL || self->error != NULL) {
+    g_error_free (error);
+    return;
+  }
+  control = mesh_frame_error_new_from_gerror (error);
+  self->telling = TRUE;
+  mesh_frame_writer_write_control_async (self->writer, control, NULL,
+                                         on_receiver_error_sent, g_object_ref (self));
+  receiver_complete (self, error);
+}
+
+static void
+receiver_emit_progress (MeshFileReceiver *self)
+{
+  g_signal_emit (self, receiver_signals[PROGRESS], 0, self->bytes_done, self->size);
+}
+
+static gboolean
+write_all_at (int           fd,
+              const guint8 *data,
+              gsize         len,
+              guint64       offset,
+              const char   *name,
+              GError      **error)
+{
+  while (len > 0) {
+    gssize n = pwrite (fd, data, len, offset);
+
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return set_error_from_errno (error, errno, "Cannot write", name);
+    data += n;
+    len -= n;
+    offset += n;
+  }
+  return TRUE;
+}
+
+/* Whether the sidecar of an earlier try describes the very same file. */
+static gboolean
+receiver_sidecar_matches (MeshFileReceiver *self)
+{
+  g_autofree char *contents = NULL;
+  g_autoptr(JsonObject) meta = NULL;
+  const char *hash = NULL;
+  gint64 size = -1;
+  gssize len = 0;
+  char buffer[1024];
+  int fd;
+
+  fd = openat (self->dir_fd, self->meta_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return FALSE;
+  len = read (fd, buffer, sizeof buffer);
+  close (fd);
+  if (len <= 0)
+    return FALSE;
+  meta = mesh_json_parse_object (buffer, len, NULL);
+  return meta != NULL &&
+         mesh_json_get_int (meta, "size", TRUE, &size, NULL) &&
+         mesh_json_get_string (meta, "hash", TRUE, &hash, NULL) &&
+         (guint64) size == self->size && g_str_equal (hash, self->hash);
+}
+
+static gboolean
+receiver_write_sidecar (MeshFileReceiver  *self,
+                        GError           **error)
+{
+  g_autoptr(JsonObject) meta = json_object_new ();
+  g_autofree char *json = NULL;
+  gsize len;
+  int fd;
+  gboolean ok;
+
+  json_object_set_int_member (meta, "size", self->size);
+  json_object_set_string_member (meta, "hash", self->hash);
+  json = mesh_json_object_to_string (meta, &len);
+
+  fd = openat (self->dir_fd, self->meta_name,
+               O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0)
+    return set_error_from_errno (error, errno, "Cannot create", self->meta_name);
+  ok = write_all_at (fd, (const guint8 *) json, len, 0, self->meta_name, error);
+  close (fd);
+  return ok;
+}
+
+/* Opens (or reopens) name.part and decides where to resume: an earlier
+ * .part counts only when its sidecar records the same size and hash, and
+ * its bytes are hashed again so that the final check covers the whole file. */
+static void
+receiver_prepare_thread (GTask        *task,
+                         gpointer      source_object,
+                         gpointer      task_data,
+                         GCancellable *cancellable)
+{
+  MeshFileReceiver *self = source_object;
+  const char *dir = g_file_peek_path (self->download_dir);
+  GError *error = NULL;
+  struct stat st;
+  guint64 offset = 0;
+
+  if (dir == NULL) {
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                             "the download folder must be local");
+    return;
+  }
+  if (g_mkdir_with_parents (dir, 0755) != 0 ||
+      (self->dir_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+    set_error_from_errno (&error, errno, "Cannot open the download folder", dir);
+    g_task_return_error (task, error);
+    return;
+  }
+
+  self->fd = openat (self->dir_fd, self->part_name,
+                     O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (self->fd < 0 || fstat (self->fd, &st) != 0 || !S_ISREG (st.st_mode)) {
+    set_error_from_errno (&error, self->fd < 0 ? errno : EINVAL, "Cannot create",
+                          self->part_name);
+    g_task_return_error (task, error);
+    return;
+  }
+
+  self->sha = mesh_sha256_new ();
+  if ((guint64) st.st_size <= self->size && st.st_size > 0 && receiver_sidecar_matches (self)) {
+    g_autofree guint8 *buffer = g_malloc (4 * CHUNK_SIZE);
+
+    while (offset < (guint64) st.st_size) {
+      gssize n = pread (self->fd, buffer, MIN (4 * CHUNK_SIZE, st.st_size - offset), offset);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      mesh_sha256_update (self->sha, buffer, n);
+      offset += n;
+      if (g_task_return_error_if_cancelled (task))
+        return;
+    }
+  }
+
+  if (offset == 0) {
+    mesh_sha256_free (self->sha);
+    self->sha = mesh_sha256_new ();
+    if (ftruncate (self->fd, 0) != 0) {
+      set_error_from_errno (&error, errno, "Cannot truncate", self->part_name);
+      g_task_return_error (task, error);
+      return;
+    }
+    if (!receiver_write_sidecar (self, &error)) {
+      g_task_return_error (task, error);
+      return;
+    }
+  }
+  self->resumed_from = offset;
+  self->received = offset;
+  self->bytes_done = offset;
+  self->last_ack = offset;
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+receiver_write_thread (GTask        *task,
+                       gpointer      source_object,
+                       gpointer      task_data,
+                       GCancellable *cancellable)
+{
+  MeshFileReceiver *self = source_object;
+  GBytes *chunk = task_data;
+  gsize len;
+  const guint8 *data = g_bytes_get_data (chunk, &len);
+  GError *error = NULL;
+
+  if (!write_all_at (self->fd, data, len, self->bytes_done, self->part_name, &error)) {
+    g_task_return_error (task, error);
+    return;
+  }
+  mesh_sha256_update (self->sha, data, len);
+  g_task_return_boolean (task, TRUE);
+}
+
+/* Checks the hash and moves name.part to a free name; on a mismatch the
+ * .part and its sidecar go, since resuming them could never succeed. */
+static void
+receiver_finish_thread (GTask        *task,
+                        gpointer      source_object,
+                        gpointer      task_data,
+                        GCancellable *cancellable)
+{
+  MeshFileReceiver *self = source_object;
+  g_autofree char *hash = mesh_sha256_free_to_hex (g_steal_pointer (&self->sha));
+  GError *error = NULL;
+
+  close (self->fd);
+  self->fd = -1;
+
+  if (!g_str_equal (hash, self->hash) || !g_str_equal (hash, self->done_hash)) {
+    unlinkat (self->dir_fd, self->part_name, 0);
+    unlinkat (self->dir_fd, self->meta_name, 0);
+    g_task_return_new_error (task, MESH_FRAME_ERROR, MESH_FRAME_ERROR_HASH_MISMATCH,
+                             "“%s” arrived with SHA-256 %s, expected %s",
+                             self->safe_name, hash, self->hash);
+    return;
+  }
+
+  for (guint n = 0; n < MAX_UNIQUE_TRIES; n++) {
+    g_autofree char *target = mesh_safe_path_unique_name (self->safe_name, n);
+    int r = renameat2 (self->dir_fd, self->part_name, self->dir_fd, target, RENAME_NOREPLACE);
+
+    /* Some file systems cannot rename without replacing: link, then unlink. */
+    if (r != 0 && (errno == EINVAL || errno == ENOSYS)) {
+      r = linkat (self->dir_fd, self->part_name, self->dir_fd, target, 0);
+      if (r == 0)
+        unlinkat (self->dir_fd, self->part_name, 0);
+    }
+    if (r == 0) {
+      unlinkat (self->dir_fd, self->meta_name, 0);
+      self->result_file = g_file_get_child (self->download_dir, target);
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+    if (errno != EEXIST) {
+      set_error_from_errno (&error, errno, "Cannot rename", self->part_name);
+      g_task_return_error (task, error);
+      return;
+    }
+  }
+  g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                           "no free name for “%s” in the download folder", self->safe_name);
+}
+
+static void
+on_receiver_done_sent (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  g_autoptr(MeshFileReceiver) self = user_data;
+  GError *error = NULL;
+
+  /* The file is complete on disk even if the confirmation got lost. */
+  if (!mesh_frame_writer_write_finish (MESH_FRAME_WRITER (source), result, &error))
+    g_debug ("FILE_DONE not delivered: %s", error->message);
+  g_clear_error (&error);
+  receiver_complete (self, NULL);
+}
+
+static void
+on_receiver_finished (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  MeshFileReceiver *self = MESH_FILE_RECEIVER (source);
+  g_autoptr(JsonObject) done = NULL;
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error)) {
+    receiver_fail_and_tell (self, error);
+    return;
+  }
+  done = mesh_frame_control_new ("FILE_DONE");
+  json_object_set_string_member (done, "hash", self->hash);
+  json_object_set_boolean_member (done, "ok", TRUE);
+  mesh_frame_writer_write_control_async (self->writer, done, NULL, on_receiver_done_sent,
+                                         g_object_ref (self));
+}
+
+static void receiver_read_next (MeshFileReceiver *self);
+
+static void
+receiver_start_finish (MeshFileReceiver *self)
+{
+  g_autoptr(GTask) job = g_task_new (self, NULL, on_receiver_finished, NULL);
+
+  g_task_run_in_thread (job, receiver_finish_thread);
+}
+
+static void receiver_start_write (MeshFileReceiver *self,
+                                  GBytes           *chunk);
+
+static void
+on_receiver_written (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  MeshFileReceiver *self = MESH_FILE_RECEIVER (source);
+  GBytes *chunk = g_task_get_task_data (G_TASK (result));
+  GError *error = NULL;
+
+  self->writing = FALSE;
+  if (!g_task_propagate_boolean (G_TASK (result), &error)) {
+    receiver_fail_and_tell (self, error);
+    return;
+  }
+  self->bytes_done += g_bytes_get_size (chunk);
+  if (self->task == NULL || self->error != NULL) {
+    receiver_maybe_fail (self);
+    return;
+  }
+  if (is_cancelled (self->task)) {
+    receiver_complete (self, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                                  "the transfer was cancelled"));
+    return;
+  }
+  receiver_emit_progress (self);
+
+  if (self->bytes_done - self->last_ack >= ACK_INTERVAL && self->bytes_done < self->size) {
+    g_autoptr(JsonObject) ack = mesh_frame_control_new ("FILE_ACK");
+
+    json_object_set_int_member (ack, "last_offset", self->bytes_done);
+    mesh_frame_writer_write_control_async (self->writer, ack, NULL, NULL, NULL);
+    self->last_ack = self->bytes_done;
+  }
+
+  if (self->held_chunk != NULL) {
+    g_autoptr(GBytes) held = g_steal_pointer (&self->held_chunk);
+
+    receiver_start_write (self, held);
+    receiver_read_next (self);
+  } else if (self->done_hash != NULL) {
+    receiver_start_finish (self);
+  }
+}
+
+static void
+receiver_start_write (MeshFileReceiver *self,
+                      GBytes           *chunk)
+{
+  g_autoptr(GTask) job = g_task_new (self, NULL, on_receiver_written, NULL);
+
+  self->writing = TRUE;
+  g_task_set_task_data (job, g_bytes_ref (chunk), (GDestroyNotify) g_bytes_unref);
+  g_task_run_in_thread (job, receiver_write_thread);
+}
+
+static gboolean
+receiver_handle_chunk (MeshFileReceiver  *self,
+                       GBytes            *payload,
+                       GError           **error)
+{
+  g_autoptr(GBytes) data = NULL;
+  guint64 offset;
+  gsize len;
+
+  if (!mesh_frame_chunk_parse (payload, &offset, &data, error))
+    return FALSE;
+  len = g_bytes_get_size (data);
+  if (offset != self->received) {
+    g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                 "FILE_CHUNK at offset %" G_GUINT64_FORMAT ", expected %" G_GUINT64_FORMAT,
+                 offset, self->received);
+    return FALSE;
+  }
+  if (len > self->size - self->received) {
+    g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                 "FILE_CHUNK goes past the announced size of %" G_GUINT64_FORMAT " bytes",
+                 self->size);
+    return FALSE;
+  }
+  self->received += len;
+  if (len == 0)
+    return TRUE;
+  if (self->writing)
+    self->held_chunk = g_steal_pointer (&data);
+  else
+    receiver_start_write (self, data);
+  return TRUE;
+}
+
+/* Returns FALSE with @error set for a protocol error; a finished transfer
+ * returns TRUE without asking for more frames. */
+static gboolean
+receiver_handle_frame (MeshFileReceiver  *self,
+                       MeshFrameType      type,
+                       GBytes            *payload,
+                       gboolean          *read_more,
+                       gboolean          *tell_peer,
+                       GError           **error)
+{
+  g_autoptr(JsonObject) control = NULL;
+  const char *t = NULL;
+  const char *hash = NULL;
+
+  *read_more = FALSE;
+  *tell_peer = TRUE;
+  if (type == MESH_FRAME_CHUNK) {
+    if (!receiver_handle_chunk (self, payload, error))
+      return FALSE;
+    *read_more = self->held_chunk == NULL;
+    return TRUE;
+  }
+  if (type != MESH_FRAME_CONTROL) {
+    g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                 "unexpected %s frame during a file transfer", mesh_frame_type_to_string (type));
+    return FALSE;
+  }
+
+  control = mesh_frame_control_parse (payload, &t, error);
+  if (control == NULL)
+    return FALSE;
+  if (g_str_equal (t, "ERROR")) {
+    *tell_peer = FALSE;
+    mesh_frame_error_to_gerror (control, error);
+    return FALSE;
+  }
+  if (!g_str_equal (t, "FILE_DONE")) {
+    g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                 "unexpected %s during a file transfer", t);
+    return FALSE;
+  }
+  if (!mesh_json_get_string (control, "hash", TRUE, &hash, error))
+    return FALSE;
+  if (self->received != self->size) {
+    g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                 "FILE_DONE after %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " bytes",
+                 self->received, self->size);
+    return FALSE;
+  }
+  self->done_hash = g_strdup (hash);
+  if (!self->writing)
+    receiver_start_finish (self);
+  return TRUE;
+}
+
+static void
+on_receiver_frame (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(MeshFileReceiver) self = user_data;
+  g_autoptr(GBytes) payload = NULL;
+  GError *error = NULL;
+  MeshFrameType type;
+  gboolean read_more = FALSE;
+  gboolean tell_peer = FALSE;
+
+  self->reading = FALSE;
+  if (!mesh_frame_reader_read_finish (MESH_FRAME_READER (source), result, &type, &payload,
+                                      &error)) {
+    if (error->domain == G_IO_ERROR && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+      GError *lost = g_error_new (G_IO_ERROR, error->code,
+                                  "the sender went away after %" G_GUINT64_FORMAT " of %"
+                                  G_GUINT64_FORMAT " bytes (%s); “%s” is kept to resume later",
+                                  self->received, self->size, error->message, self->part_name);
+      g_error_free (error);
+      error = lost;
+    }
+    if (error->domain == MESH_ERROR)
+      receiver_fail_and_tell (self, error);
+    else
+      receiver_complete (self, error);
+    return;
+  }
+  if (!receiver_handle_frame (self, type, payload, &read_more, &tell_peer, &error)) {
+    if (tell_peer)
+      receiver_fail_and_tell (self, error);
+    else
+      receiver_complete (self, error);
+    return;
+  }
+  if (read_more)
+    receiver_read_next (self);
+}
+
+static void
+receiver_read_next (MeshFileReceiver *self)
+{
+  if (self->task == NULL || self->error != NULL || self->reading)
+    return;
+  self->reading = TRUE;
+  mesh_frame_reader_read_async (self->reader, g_task_get_cancellable (self->task),
+                                on_receiver_frame, g_object_ref (self));
+}
+
+static void
+on_receiver_prepared (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  MeshFileReceiver *self = MESH_FILE_RECEIVER (source);
+  g_autoptr(JsonObject) ack = NULL;
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error)) {
+    receiver_fail_and_tell (self, error);
+    return;
+  }
+  if (self->task == NULL || self->error != NULL)
+    return;
+
+  ack = mesh_frame_control_new ("FILE_ACK");
+  json_object_set_int_member (ack, "last_offset", self->resumed_from);
+  mesh_frame_writer_write_control_async (self->writer, ack, NULL, NULL, NULL);
+  receiver_emit_progress (self);
+  receiver_read_next (self);
+}
+
+static gboolean
+receiver_parse_meta (MeshFileReceiver  *self,
+                     MeshFrameType      type,
+                     GBytes            *payload,
+                     GError           **error)
+{
+  g_autoptr(JsonObject) control = NULL;
+  const char *t = NULL;
+  const char *name = NULL;
+  const char *hash = NULL;
+  gint64 size = 0;
+
+  if (type != MESH_FRAME_CONTROL) {
+    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "expected FILE_META");
+    return FALSE;
+  }
+  control = mesh_frame_control_parse (payload, &t, error);
+  if (control == NULL)
+    return FALSE;
+  if (!g_str_equal (t, "FILE_META")) {
+    g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "expected FILE_META, got %s", t);
+    return FALSE;
+  }
+  if (!mesh_json_get_string (control, "name", TRUE, &name, error) ||
+      !mesh_json_get_int (control, "size", TRUE, &size, error) ||
+      !mesh_json_get_string (control, "hash", TRUE, &hash, error))
+    return FALSE;
+  if (size < 0) {
+    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "negative file size");
+    return FALSE;
+  }
+  if (!mesh_sha256_hex_is_valid (hash)) {
+    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                         "hash must be 64 lower-case hex digits (SHA-256)");
+    return FALSE;
+  }
+  if (self->max_size > 0 && (guint64) size > self->max_size) {
+    g_set_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE,
+                 "the file has %" G_GINT64_FORMAT " bytes, this session allows %"
+                 G_GUINT64_FORMAT, size, self->max_size);
+    return FALSE;
+  }
+
+  self->name = g_strdup (name);
+  self->size = size;
+  self->hash = g_strdup (hash);
+  self->safe_name = mesh_safe_path_sanitize_name (name);
+  self->part_name = g_strconcat (self->safe_name, ".part", NULL);
+  self->meta_name = g_strconcat (".", self->safe_name, ".part.meta", NULL);
+  return TRUE;
+}
+
+static void
+on_receiver_meta (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(MeshFileReceiver) self = user_data;
+  g_autoptr(GBytes) payload = NULL;
+  g_autoptr(GTask) job = NULL;
+  GError *error = NULL;
+  MeshFrameType type;
+
+  self->reading = FALSE;
+  if (!mesh_frame_reader_read_finish (MESH_FRAME_READER (source), result, &type, &payload,
+                                      &error)) {
+    receiver_complete (self, error);
+    return;
+  }
+  if (!receiver_parse_meta (self, type, payload, &error)) {
+    receiver_fail_and_tell (self, error);
+    return;
+  }
+
+  job = g_task_new (self, g_task_get_cancellable (self->task), on_receiver_prepared, NULL);
+  g_task_run_in_thread (job, receiver_prepare_thread);
+}
+
+static void
+mesh_file_receiver_finalize (GObject *object)
+{
+  MeshFileReceiver *self = MESH_FILE_RECEIVER (object);
+
+  if (self->fd >= 0)
+    close (self->fd);
+  if (self->dir_fd >= 0)
+    close (self->dir_fd);
+  g_clear_pointer (&self->sha, mesh_sha256_free);
+  g_clear_object (&self->stream);
+  g_clear_object (&self->reader);
+  g_clear_object (&self->writer);
+  g_clear_object (&self->download_dir);
+  g_clear_object (&self->result_file);
+  g_clear_pointer (&self->held_chunk, g_bytes_unref);
+  g_clear_pointer (&self->name, g_free);
+  g_clear_pointer (&self->safe_name, g_free);
+  g_clear_pointer (&self->part_name, g_free);
+  g_clear_pointer (&self->meta_name, g_free);
+  g_clear_pointer (&self->hash, g_free);
+  g_clear_pointer (&self->done_hash, g_free);
+  g_clear_error (&self->error);
+
+  G_OBJECT_CLASS (mesh_file_receiver_parent_class)->finalize (object);
+}
+
+static void
+mesh_file_receiver_class_init (MeshFileReceiverClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = mesh_file_receiver_finalize;
+
+  /**
+   * MeshFileReceiver::progress:
+   * @done: bytes written to disk (including a resumed prefix)
+   * @total: the announced size
+   */
+  receiver_signals[PROGRESS] =
+    g_signal_new ("progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_UINT64);
+}
+
+static void
+mesh_file_receiver_init (MeshFileReceiver *self)
+{
+  self->fd = -1;
+  self->dir_fd = -1;
+}
+
+MeshFileReceiver *
+mesh_file_receiver_new (GIOStream *stream,
+                        GFile     *download_dir)
+{
+  MeshFileReceiver *self;
+
+  g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
+  g_return_val_if_fail (G_IS_FILE (download_dir), NULL);
+
+  self = g_object_new (MESH_TYPE_FILE_RECEIVER, NULL);
+  self->stream = g_object_ref (stream);
+  self->reader = mesh_frame_reader_get_for_stream (stream);
+  self->writer = mesh_frame_writer_get_for_stream (stream);
+  self->download_dir = g_object_ref (download_dir);
+  return self;
+}
+
+/* The cap token's max_size: a larger FILE_META is refused with
+ * PAYLOAD_TOO_LARGE.  0 means no limit. */
+void
+mesh_file_receiver_set_max_size (MeshFileReceiver *self,
+                                 guint64           max_size)
+{
+  g_return_if_fail (MESH_IS_FILE_RECEIVER (self));
+
+  self->max_size = max_size;
+}
+
+/**
+ * mesh_file_receiver_receive_async:
+ *
+ * Reads FILE_META, answers FILE_ACK (resuming a matching name.part), stores
+ * the chunks and checks the SHA-256 on FILE_DONE.  If the stream breaks, the
+ * .part and its sidecar stay for the next try.  The caller closes the stream.
+ */
+void
+mesh_file_receiver_receive_async (MeshFileReceiver    *self,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  g_return_if_fail (MESH_IS_FILE_RECEIVER (self));
+  g_return_if_fail (self->task == NULL && self->name == NULL);
+
+  self->task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (self->task, mesh_file_receiver_receive_async);
+
+  self->reading = TRUE;
+  mesh_frame_reader_read_async (self->reader, cancellable, on_receiver_meta,
+                                g_object_ref (self));
+}
+
+gboolean
+mesh_file_receiver_receive_finish (MeshFileReceiver  *self,
+                                   GAsyncResult      *result,
+                                   GError           **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* The name the sender offered (not sanitised), or NULL before FILE_META. */
+const char *
+mesh_file_receiver_get_name (MeshFileReceiver *self)
+{
+  g_return_val_if_fail (MESH_IS_FILE_RECEIVER (self), NULL);
+
+  return self->name;
+}
+
+/**
+ * mesh_file_receiver_get_file:
+ *
+ * Returns: (transfer none) (nullable): where the file landed, once done
+ */
+GFile *
+mesh_file_receiver_get_file (MeshFileReceiver *self)
+{
+  g_return_val_if_fail (MESH_IS_FILE_RECEIVER (self), NULL);
+
+  return self->result_file;
+}
+
+guint64
+mesh_file_receiver_get_bytes_done (MeshFileReceiver *self)
+{
+  g_return_val_if_fail (MESH_IS_FILE_RECEIVER (self), 0);
+
+  return self->bytes_done;
+}
+
+guint64
+mesh_file_receiver_get_total (MeshFileReceiver *self)
+{
+  g_return_val_if_fail (MESH_IS_FILE_RECEIVER (self), 0);
+
+  return self->size;
+}
+
+guint64
+mesh_file_receiver_get_resumed_from (MeshFileReceiver *self)
+{
+  g_return_val_if_fail (MESH_IS_FILE_RECEIVER (self), 0);
+
+  return self->resumed_from;
+}
+
+const char *
+mesh_file_receiver_get_hash (MeshFileReceiver *self)
+{
+  g_return_val_if_fail (MESH_IS_FILE_RECEIVER (self), NULL);
+
+  return self->hash;
+}

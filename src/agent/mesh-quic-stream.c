@@ -1,0 +1,1014 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "mesh-quic-stream"
+
+#include "config.h"
+
+#include "mesh-quic-stream.h"
+
+#include "mesh-quic-endpoint.h"
+
+#include <string.h>
+
+/* One bidirectional QUIC stream as a GIOStream.
+ *
+ * Send side: writes are copied into a fixed ring (SEND_BUFFER_SIZE).  ngtcp2 keeps pointers
+ * into it until the peer acknowledges the bytes, so the ring never moves and a write completes
+ * as soon as it found room, i.e. once the data is accepted into the stream.  When the ring is
+ * full the write waits for acknowledgements: that is the back-pressure, and memory stays flat
+ * whatever the stream's size.
+ *
+ * Receive side: ngtcp2 delivers bytes in order; they wait in a ring that grows up to the
+ * flow-control window (the peer cannot send more than we granted).  Credit is returned to the
+ * peer only as the application reads, so a slow consumer slows the sender.
+ *
+ * Every asynchronous operation finishes from _mesh_quic_stream_dispatch(), which the connection
+ * calls outside ngtcp2 callbacks, so user callbacks never re-enter ngtcp2. */
+
+#define SEND_BUFFER_SIZE (8 * 1024 * 1024)
+#define RECV_BUFFER_MIN (64 * 1024)
+
+/* A pending write is resumed once this much room is free (or its whole request fits), so a
+ * trickle of acknowledgements does not turn into a trickle of tiny writes. */
+#define SEND_LOW_WATER (SEND_BUFFER_SIZE / 4)
+
+/* Application error code sent with STOP_SENDING / RESET_STREAM when the application gives up. */
+#define APP_ERROR_CANCELLED 0x1
+
+typedef struct {
+  guint8  *data;
+  gsize    capacity;  /* a power of two */
+  guint64  head;      /* absolute stream offset of the first held byte */
+  guint64  tail;      /* absolute stream offset one past the last held byte */
+} Ring;
+
+static inline gsize
+ring_length (const Ring *ring)
+{
+  return (gsize) (ring->tail - ring->head);
+}
+
+/* Up to two pointers covering [from, ring->tail). */
+static gsize
+ring_vectors (const Ring *ring,
+              guint64     from,
+              ngtcp2_vec  vec[2])
+{
+  gsize length = (gsize) (ring->tail - from);
+  gsize start = (gsize) (from & (ring->capacity - 1));
+  gsize first = MIN (length, ring->capacity - start);
+
+  if (length == 0)
+    return 0;
+  vec[0].base = ring->data + start;
+  vec[0].len = first;
+  if (first == length)
+    return 1;
+  vec[1].base = ring->data;
+  vec[1].len = length - first;
+  return 2;
+}
+
+static void
+ring_grow (Ring  *ring,
+           gsize  needed)
+{
+  gsize capacity = MAX (ring->capacity, RECV_BUFFER_MIN);
+  guint8 *data;
+  ngtcp2_vec vec[2];
+  gsize n, copied = 0;
+
+  while (capacity < needed)
+    capacity *= 2;
+  if (capacity == ring->capacity)
+    return;
+
+  /* Keep absolute offsets: re-place the held bytes where the new mask puts them. */
+  data = g_malloc (capacity);
+  n = ring->data != NULL ? ring_vectors (ring, ring->head, vec) : 0;
+  for (gsize i = 0; i < n; i++) {
+    for (gsize done = 0; done < vec[i].len;) {
+      guint64 offset = ring->head + copied;
+      gsize at = (gsize) (offset & (capacity - 1));
+      gsize chunk = MIN (vec[i].len - done, capacity - at);
+
+      memcpy (data + at, vec[i].base + done, chunk);
+      done += chunk;
+      copied += chunk;
+    }
+  }
+  g_free (ring->data);
+  ring->data = data;
+  ring->capacity = capacity;
+}
+
+static void
+ring_push (Ring         *ring,
+           const guint8 *src,
+           gsize         length)
+{
+  while (length > 0) {
+    gsize at = (gsize) (ring->tail & (ring->capacity - 1));
+    gsize chunk = MIN (length, ring->capacity - at);
+
+    memcpy (ring->data + at, src, chunk);
+    ring->tail += chunk;
+    src += chunk;
+    length -= chunk;
+  }
+}
+
+static gsize
+ring_pop (Ring   *ring,
+          guint8 *dst,
+          gsize   length)
+{
+  gsize total = MIN (length, ring_length (ring));
+
+  for (gsize done = 0; done < total;) {
+    gsize at = (gsize) (ring->head & (ring->capacity - 1));
+    gsize chunk = MIN (total - done, ring->capacity - at);
+
+    memcpy (dst + done, ring->data + at, chunk);
+    ring->head += chunk;
+    done += chunk;
+  }
+  return total;
+}
+
+static void
+ring_clear (Ring *ring)
+{
+  g_clear_pointer (&ring->data, g_free);
+  ring->capacity = 0;
+}
+
+/* A pending operation with the cancellable watch that may end it early. */
+typedef struct {
+  GTask   *task;
+  GSource *cancel_source;
+} Pending;
+
+struct _MeshQuicStream {
+  GIOStream           parent_instance;
+
+  MeshQuicConnection *connection;  /* not owned; NULL once the connection went away */
+  gint64              id;
+  GInputStream       *input;
+  GOutputStream      *output;
+
+  /* Send side: the ring holds [acked, written); [sent, written) is still unsent. */
+  Ring                send;
+  guint64             send_sent;
+  gboolean            fin_requested;
+  gboolean            fin_sent;
+  gboolean            fin_alone;   /* FIN went in a frame of its own */
+  gboolean            fin_acked;
+  GError             *send_error;
+  Pending             write;
+  const guint8       *write_buffer;
+  gsize               write_count;
+  Pending             close_output;
+
+  /* Receive side. */
+  Ring                recv;
+  gboolean            recv_fin;
+  gboolean            input_closed;
+  GError             *recv_error;
+  Pending             read;
+  guint8             *read_buffer;
+  gsize               read_count;
+};
+
+G_DEFINE_FINAL_TYPE (MeshQuicStream, mesh_quic_stream, G_TYPE_IO_STREAM)
+
+/* The input and output halves: thin views that forward to their MeshQuicStream. */
+
+#define MESH_TYPE_QUIC_INPUT_STREAM (mesh_quic_input_stream_get_type ())
+G_DECLARE_FINAL_TYPE (MeshQuicInputStream, mesh_quic_input_stream, MESH, QUIC_INPUT_STREAM,
+                      GInputStream)
+
+struct _MeshQuicInputStream {
+  GInputStream    parent_instance;
+  MeshQuicStream *owner;  /* not owned: the owner owns us and clears this in dispose */
+};
+
+G_DEFINE_FINAL_TYPE (MeshQuicInputStream, mesh_quic_input_stream, G_TYPE_INPUT_STREAM)
+
+#define MESH_TYPE_QUIC_OUTPUT_STREAM (mesh_quic_output_stream_get_type ())
+G_DECLARE_FINAL_TYPE (MeshQuicOutputStream, mesh_quic_output_stream, MESH, QUIC_OUTPUT_STREAM,
+                      GOutputStream)
+
+struct _MeshQuicOutputStream {
+  GOutputStream   parent_instance;
+  MeshQuicStream *owner;
+};
+
+G_DEFINE_FINAL_TYPE (MeshQuicOutputStream, mesh_quic_output_stream, G_TYPE_OUTPUT_STREAM)
+
+static GError *
+gone_error (void)
+{
+  return g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, "The QUIC stream was disposed");
+}
+
+static void
+pending_clear (Pending *pending)
+{
+  if (pending->cancel_source != NULL) {
+    g_source_destroy (pending->cancel_source);
+    g_clear_pointer (&pending->cancel_source, g_source_unref);
+  }
+  g_clear_object (&pending->task);
+}
+
+static void
+pending_return_int (Pending *pending,
+                    gssize   value)
+{
+  g_autoptr(GTask) task = g_steal_pointer (&pending->task);
+
+  pending_clear (pending);
+  g_task_return_int (task, value);
+}
+
+static void
+pending_return_boolean (Pending *pending)
+{
+  g_autoptr(GTask) task = g_steal_pointer (&pending->task);
+
+  pending_clear (pending);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+pending_return_error (Pending      *pending,
+                      const GError *error)
+{
+  g_autoptr(GTask) task = g_steal_pointer (&pending->task);
+
+  pending_clear (pending);
+  g_task_return_error (task, g_error_copy (error));
+}
+
+static gboolean
+on_pending_cancelled (GCancellable *cancellable,
+                      gpointer      user_data)
+{
+  Pending *pending = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (pending->task != NULL) {
+    g_cancellable_set_error_if_cancelled (cancellable, &error);
+    pending_return_error (pending, error);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* Parks @task in @pending; a cancellation finishes it from this thread's main context. */
+static void
+pending_set (Pending      *pending,
+             GTask        *task,
+             GCancellable *cancellable)
+{
+  pending->task = g_object_ref (task);
+  if (cancellable != NULL) {
+    pending->cancel_source = g_cancellable_source_new (cancellable);
+    g_source_set_callback (pending->cancel_source, G_SOURCE_FUNC (on_pending_cancelled),
+                           pending, NULL);
+    g_source_attach (pending->cancel_source, g_task_get_context (task));
+  }
+}
+
+static void
+stream_send_ready (MeshQuicStream *self)
+{
+  if (self->connection != NULL)
+    _mesh_quic_connection_stream_send_ready (self->connection, self);
+}
+
+static gboolean
+stream_check_writable (MeshQuicStream  *self,
+                       GError         **error)
+{
+  if (self->send_error != NULL) {
+    g_propagate_error (error, g_error_copy (self->send_error));
+    return FALSE;
+  }
+  if (self->fin_requested) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CLOSED, "The QUIC stream's output is closed");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Copies what fits of a write into the send ring; 0 when the ring is full. */
+static gsize
+stream_accept_write (MeshQuicStream *self,
+                     const guint8   *buffer,
+                     gsize           count)
+{
+  gsize room, n;
+
+  if (self->send.data == NULL) {
+    self->send.data = g_malloc (SEND_BUFFER_SIZE);
+    self->send.capacity = SEND_BUFFER_SIZE;
+  }
+  room = self->send.capacity - ring_length (&self->send);
+  n = MIN (room, count);
+  if (n == 0)
+    return 0;
+  ring_push (&self->send, buffer, n);
+  stream_send_ready (self);
+  return n;
+}
+
+/* Copies buffered bytes out and gives the peer that much flow-control credit back. */
+static gsize
+stream_consume (MeshQuicStream *self,
+                guint8         *buffer,
+                gsize           count)
+{
+  gsize n = ring_pop (&self->recv, buffer, count);
+
+  if (n > 0 && self->connection != NULL)
+    _mesh_quic_connection_stream_consumed (self->connection, self, n);
+  return n;
+}
+
+static gboolean
+stream_send_done (MeshQuicStream *self)
+{
+  return self->fin_acked ||
+         (self->fin_sent && self->send.head == self->send.tail && !self->fin_alone);
+}
+
+/* GInputStream */
+
+static gssize
+mesh_quic_input_stream_read (GInputStream  *stream,
+                             void          *buffer,
+                             gsize          count,
+                             GCancellable  *cancellable,
+                             GError       **error)
+{
+  MeshQuicStream *owner = MESH_QUIC_INPUT_STREAM (stream)->owner;
+
+  if (owner == NULL) {
+    g_propagate_error (error, gone_error ());
+    return -1;
+  }
+  if (ring_length (&owner->recv) > 0)
+    return (gssize) stream_consume (owner, buffer, count);
+  if (owner->recv_fin)
+    return 0;
+  if (owner->recv_error != NULL) {
+    g_propagate_error (error, g_error_copy (owner->recv_error));
+    return -1;
+  }
+  /* Everything runs on the agent's main context: blocking here would stall the very loop that
+   * feeds the stream. */
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
+                       "No QUIC stream data yet; use g_input_stream_read_async()");
+  return -1;
+}
+
+static void
+mesh_quic_input_stream_read_async (GInputStream        *stream,
+                                   void                *buffer,
+                                   gsize                count,
+                                   int                  io_priority,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  MeshQuicStream *owner = MESH_QUIC_INPUT_STREAM (stream)->owner;
+  g_autoptr(GTask) task = g_task_new (stream, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, mesh_quic_input_stream_read_async);
+  g_task_set_priority (task, io_priority);
+
+  if (owner == NULL) {
+    g_task_return_error (task, gone_error ());
+    return;
+  }
+  g_return_if_fail (owner->read.task == NULL);
+
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  if (count == 0) {
+    g_task_return_int (task, 0);
+    return;
+  }
+  owner->read_buffer = buffer;
+  owner->read_count = count;
+  pending_set (&owner->read, task, cancellable);
+  _mesh_quic_stream_dispatch (owner);
+}
+
+static gssize
+mesh_quic_input_stream_read_finish (GInputStream  *stream,
+                                    GAsyncResult  *result,
+                                    GError       **error)
+{
+  return g_task_propagate_int (G_TASK (result), error);
+}
+
+static void
+stream_close_input (MeshQuicStream *self)
+{
+  gsize unread;
+
+  if (self->input_closed)
+    return;
+  self->input_closed = TRUE;
+
+  /* Bytes nobody will read still count against the connection's window: hand them back. */
+  unread = ring_length (&self->recv);
+  self->recv.head = self->recv.tail;
+  ring_clear (&self->recv);
+  if (self->connection != NULL) {
+    if (unread > 0)
+      _mesh_quic_connection_stream_consumed (self->connection, self, unread);
+    if (!self->recv_fin && self->recv_error == NULL)
+      _mesh_quic_connection_stream_stop_reading (self->connection, self, APP_ERROR_CANCELLED);
+  }
+}
+
+static gboolean
+mesh_quic_input_stream_close (GInputStream  *stream,
+                              GCancellable  *cancellable,
+                              GError       **error)
+{
+  MeshQuicStream *owner = MESH_QUIC_INPUT_STREAM (stream)->owner;
+
+  if (owner != NULL)
+    stream_close_input (owner);
+  return TRUE;
+}
+
+static void
+mesh_quic_input_stream_close_async (GInputStream        *stream,
+                                    int                  io_priority,
+                                    GCancellable        *cancellable,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (stream, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, mesh_quic_input_stream_close_async);
+  mesh_quic_input_stream_close (stream, cancellable, NULL);
+  g_task_return_boolean (task, TRUE);
+}
+
+static gboolean
+mesh_quic_input_stream_close_finish (GInputStream  *stream,
+                                     GAsyncResult  *result,
+                                     GError       **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+mesh_quic_input_stream_class_init (MeshQuicInputStreamClass *klass)
+{
+  GInputStreamClass *input_class = G_INPUT_STREAM_CLASS (klass);
+
+  input_class->read_fn = mesh_quic_input_stream_read;
+  input_class->read_async = mesh_quic_input_stream_read_async;
+  input_class->read_finish = mesh_quic_input_stream_read_finish;
+  input_class->close_fn = mesh_quic_input_stream_close;
+  input_class->close_async = mesh_quic_input_stream_close_async;
+  input_class->close_finish = mesh_quic_input_stream_close_finish;
+}
+
+static void
+mesh_quic_input_stream_init (MeshQuicInputStream *self)
+{
+}
+
+/* GOutputStream */
+
+static gssize
+mesh_quic_output_stream_write (GOutputStream  *stream,
+                               const void     *buffer,
+                               gsize           count,
+                               GCancellable   *cancellable,
+                               GError        **error)
+{
+  MeshQuicStream *owner = MESH_QUIC_OUTPUT_STREAM (stream)->owner;
+  gsize n;
+
+  if (owner == NULL) {
+    g_propagate_error (error, gone_error ());
+    return -1;
+  }
+  if (!stream_check_writable (owner, error))
+    return -1;
+  if (count == 0)
+    return 0;
+  n = stream_accept_write (owner, buffer, count);
+  if (n == 0) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
+                         "The QUIC send buffer is full; use g_output_stream_write_async()");
+    return -1;
+  }
+  return (gssize) n;
+}
+
+static void
+mesh_quic_output_stream_write_async (GOutputStream       *stream,
+                                     const void          *buffer,
+                                     gsize                count,
+                                     int                  io_priority,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  MeshQuicStream *owner = MESH_QUIC_OUTPUT_STREAM (stream)->owner;
+  g_autoptr(GTask) task = g_task_new (stream, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, mesh_quic_output_stream_write_async);
+  g_task_set_priority (task, io_priority);
+
+  if (owner == NULL) {
+    g_task_return_error (task, gone_error ());
+    return;
+  }
+  g_return_if_fail (owner->write.task == NULL);
+
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  if (count == 0) {
+    g_task_return_int (task, 0);
+    return;
+  }
+  owner->write_buffer = buffer;
+  owner->write_count = count;
+  pending_set (&owner->write, task, cancellable);
+  _mesh_quic_stream_dispatch (owner);
+}
+
+static gssize
+mesh_quic_output_stream_write_finish (GOutputStream  *stream,
+                                      GAsyncResult   *result,
+                                      GError        **error)
+{
+  return g_task_propagate_int (G_TASK (result), error);
+}
+
+static void
+mesh_quic_output_stream_flush_async (GOutputStream       *stream,
+                                     int                  io_priority,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (stream, cancellable, callback, user_data);
+
+  /* Data in the send ring is already the stream's: nothing to flush. */
+  g_task_set_source_tag (task, mesh_quic_output_stream_flush_async);
+  g_task_return_boolean (task, TRUE);
+}
+
+static gboolean
+mesh_quic_output_stream_flush_finish (GOutputStream  *stream,
+                                      GAsyncResult   *result,
+                                      GError        **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+stream_request_fin (MeshQuicStream *self)
+{
+  if (self->fin_requested || self->send_error != NULL)
+    return;
+  self->fin_requested = TRUE;
+  stream_send_ready (self);
+}
+
+static gboolean
+mesh_quic_output_stream_close (GOutputStream  *stream,
+                               GCancellable   *cancellable,
+                               GError        **error)
+{
+  MeshQuicStream *owner = MESH_QUIC_OUTPUT_STREAM (stream)->owner;
+
+  if (owner != NULL)
+    stream_request_fin (owner);
+  return TRUE;
+}
+
+/* Completes once the peer acknowledged every byte, so the caller may then close the
+ * connection without losing the tail of the stream. */
+static void
+mesh_quic_output_stream_close_async (GOutputStream       *stream,
+                                     int                  io_priority,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  MeshQuicStream *owner = MESH_QUIC_OUTPUT_STREAM (stream)->owner;
+  g_autoptr(GTask) task = g_task_new (stream, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, mesh_quic_output_stream_close_async);
+  g_task_set_priority (task, io_priority);
+
+  if (owner == NULL) {
+    g_task_return_boolean (task, TRUE);
+    return;
+  }
+  g_return_if_fail (owner->close_output.task == NULL);
+
+  stream_request_fin (owner);
+  pending_set (&owner->close_output, task, cancellable);
+  _mesh_quic_stream_dispatch (owner);
+}
+
+static gboolean
+mesh_quic_output_stream_close_finish (GOutputStream  *stream,
+                                      GAsyncResult   *result,
+                                      GError        **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+mesh_quic_output_stream_class_init (MeshQuicOutputStreamClass *klass)
+{
+  GOutputStreamClass *output_class = G_OUTPUT_STREAM_CLASS (klass);
+
+  output_class->write_fn = mesh_quic_output_stream_write;
+  output_class->write_async = mesh_quic_output_stream_write_async;
+  output_class->write_finish = mesh_quic_output_stream_write_finish;
+  output_class->flush_async = mesh_quic_output_stream_flush_async;
+  output_class->flush_finish = mesh_quic_output_stream_flush_finish;
+  output_class->close_fn = mesh_quic_output_stream_close;
+  output_class->close_async = mesh_quic_output_stream_close_async;
+  output_class->close_finish = mesh_quic_output_stream_close_finish;
+}
+
+static void
+mesh_quic_output_stream_init (MeshQuicOutputStream *self)
+{
+}
+
+/* GIOStream */
+
+static GInputStream *
+mesh_quic_stream_get_input_stream (GIOStream *stream)
+{
+  return MESH_QUIC_STREAM (stream)->input;
+}
+
+static GOutputStream *
+mesh_quic_stream_get_output_stream (GIOStream *stream)
+{
+  return MESH_QUIC_STREAM (stream)->output;
+}
+
+static gboolean
+mesh_quic_stream_close (GIOStream     *stream,
+                        GCancellable  *cancellable,
+                        GError       **error)
+{
+  MeshQuicStream *self = MESH_QUIC_STREAM (stream);
+
+  stream_request_fin (self);
+  stream_close_input (self);
+  return TRUE;
+}
+
+static void
+on_input_closed (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (!g_input_stream_close_finish (G_INPUT_STREAM (source), result, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_output_closed (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MeshQuicStream *self = g_task_get_source_object (task);
+  GError *error = NULL;
+
+  if (!g_output_stream_close_finish (G_OUTPUT_STREAM (source), result, &error)) {
+    stream_close_input (self);
+    g_task_return_error (task, error);
+    return;
+  }
+  g_input_stream_close_async (self->input, g_task_get_priority (task),
+                              g_task_get_cancellable (task), on_input_closed,
+                              g_object_ref (task));
+}
+
+/* GIO's default runs close_fn in a worker thread; ngtcp2 state must stay on ours. */
+static void
+mesh_quic_stream_close_async (GIOStream           *stream,
+                              int                  io_priority,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  MeshQuicStream *self = MESH_QUIC_STREAM (stream);
+  GTask *task = g_task_new (stream, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, mesh_quic_stream_close_async);
+  g_task_set_priority (task, io_priority);
+  g_output_stream_close_async (self->output, io_priority, cancellable, on_output_closed, task);
+}
+
+static gboolean
+mesh_quic_stream_close_finish (GIOStream     *stream,
+                               GAsyncResult  *result,
+                               GError       **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+mesh_quic_stream_dispose (GObject *object)
+{
+  MeshQuicStream *self = MESH_QUIC_STREAM (object);
+  g_autoptr(GError) error = gone_error ();
+
+  if (self->read.task != NULL)
+    pending_return_error (&self->read, error);
+  if (self->write.task != NULL)
+    pending_return_error (&self->write, error);
+  if (self->close_output.task != NULL)
+    pending_return_error (&self->close_output, error);
+
+  if (self->input != NULL)
+    MESH_QUIC_INPUT_STREAM (self->input)->owner = NULL;
+  if (self->output != NULL)
+    MESH_QUIC_OUTPUT_STREAM (self->output)->owner = NULL;
+  g_clear_object (&self->input);
+  g_clear_object (&self->output);
+
+  G_OBJECT_CLASS (mesh_quic_stream_parent_class)->dispose (object);
+}
+
+static void
+mesh_quic_stream_finalize (GObject *object)
+{
+  MeshQuicStream *self = MESH_QUIC_STREAM (object);
+
+  ring_clear (&self->send);
+  ring_clear (&self->recv);
+  g_clear_error (&self->send_error);
+  g_clear_error (&self->recv_error);
+
+  G_OBJECT_CLASS (mesh_quic_stream_parent_class)->finalize (object);
+}
+
+static void
+mesh_quic_stream_class_init (MeshQuicStreamClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GIOStreamClass *io_class = G_IO_STREAM_CLASS (klass);
+
+  object_class->dispose = mesh_quic_stream_dispose;
+  object_class->finalize = mesh_quic_stream_finalize;
+
+  io_class->get_input_stream = mesh_quic_stream_get_input_stream;
+  io_class->get_output_stream = mesh_quic_stream_get_output_stream;
+  io_class->close_fn = mesh_quic_stream_close;
+  io_class->close_async = mesh_quic_stream_close_async;
+  io_class->close_finish = mesh_quic_stream_close_finish;
+}
+
+static void
+mesh_quic_stream_init (MeshQuicStream *self)
+{
+  MeshQuicInputStream *input = g_object_new (MESH_TYPE_QUIC_INPUT_STREAM, NULL);
+  MeshQuicOutputStream *output = g_object_new (MESH_TYPE_QUIC_OUTPUT_STREAM, NULL);
+
+  input->owner = self;
+  output->owner = self;
+  self->input = G_INPUT_STREAM (input);
+  self->output = G_OUTPUT_STREAM (output);
+}
+
+/* Internal API for MeshQuicConnection */
+
+MeshQuicStream *
+_mesh_quic_stream_new (MeshQuicConnection *connection,
+                       gint64              stream_id)
+{
+  MeshQuicStream *self = g_object_new (MESH_TYPE_QUIC_STREAM, NULL);
+
+  self->connection = connection;
+  self->id = stream_id;
+  return self;
+}
+
+gsize
+_mesh_quic_stream_peek_unsent (MeshQuicStream *self,
+                               ngtcp2_vec      vec[2],
+                               gsize          *n_vec,
+                               gboolean       *fin)
+{
+  gsize length = (gsize) (self->send.tail - self->send_sent);
+
+  *n_vec = length > 0 ? ring_vectors (&self->send, self->send_sent, vec) : 0;
+  *fin = self->fin_requested && !self->fin_sent && self->send_error == NULL;
+  return length;
+}
+
+void
+_mesh_quic_stream_mark_sent (MeshQuicStream *self,
+                             gsize           n_bytes,
+                             gboolean        fin)
+{
+  self->send_sent += n_bytes;
+  if (fin && !self->fin_sent) {
+    self->fin_sent = TRUE;
+    self->fin_alone = n_bytes == 0;
+  }
+}
+
+void
+_mesh_quic_stream_acked (MeshQuicStream *self,
+                         guint64         offset,
+                         guint64         length)
+{
+  guint64 end = offset + length;
+
+  /* A zero-length acknowledgement is the one for a FIN sent on its own. */
+  if (length == 0 && self->fin_sent)
+    self->fin_acked = TRUE;
+  if (end > self->send.head && end <= self->send.tail)
+    self->send.head = end;
+}
+
+gboolean
+_mesh_quic_stream_received (MeshQuicStream *self,
+                            const guint8   *data,
+                            gsize           length,
+                            gboolean        fin)
+{
+  if (self->input_closed) {
+    /* Nobody will read: return the credit at once. */
+    if (length > 0 && self->connection != NULL)
+      _mesh_quic_connection_stream_consumed (self->connection, self, length);
+  } else if (length > 0) {
+    ring_grow (&self->recv, ring_length (&self->recv) + length);
+    ring_push (&self->recv, data, length);
+  }
+  if (fin)
+    self->recv_fin = TRUE;
+  return TRUE;
+}
+
+void
+_mesh_quic_stream_peer_reset (MeshQuicStream *self,
+                              guint64         app_error_code)
+{
+  if (self->recv_fin || self->recv_error != NULL)
+    return;
+  self->recv_error = g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                                  "The peer reset the QUIC stream (application error %"
+                                  G_GUINT64_FORMAT ")", app_error_code);
+}
+
+void
+_mesh_quic_stream_peer_stop_sending (MeshQuicStream *self,
+                                     guint64         app_error_code)
+{
+  if (self->send_error != NULL || stream_send_done (self))
+    return;
+  self->send_error = g_error_new (G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE,
+                                  "The peer stopped reading the QUIC stream (application error %"
+                                  G_GUINT64_FORMAT ")", app_error_code);
+}
+
+void
+_mesh_quic_stream_closed (MeshQuicStream *self,
+                          gboolean        app_error_set,
+                          guint64         app_error_code)
+{
+  /* ngtcp2 closes a stream once both directions are finished; with an error code set, one
+   * of them was cut short. */
+  if (app_error_set) {
+    _mesh_quic_stream_peer_reset (self, app_error_code);
+    _mesh_quic_stream_peer_stop_sending (self, app_error_code);
+  } else if (self->fin_sent) {
+    self->fin_acked = TRUE;
+  }
+  self->connection = NULL;
+}
+
+void
+_mesh_quic_stream_detach (MeshQuicStream *self,
+                          const GError   *error)
+{
+  self->connection = NULL;
+  if (!self->recv_fin && self->recv_error == NULL)
+    self->recv_error = g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                                    "QUIC connection lost: %s", error->message);
+  if (!stream_send_done (self) && self->send_error == NULL)
+    self->send_error = g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                                    "QUIC connection lost: %s", error->message);
+}
+
+void
+_mesh_quic_stream_dispatch (MeshQuicStream *self)
+{
+  g_autoptr(MeshQuicStream) hold = g_object_ref (self);
+
+  if (self->read.task != NULL) {
+    if (ring_length (&self->recv) > 0)
+      pending_return_int (&self->read, (gssize) stream_consume (self, self->read_buffer,
+                                                                self->read_count));
+    else if (self->recv_fin)
+      pending_return_int (&self->read, 0);
+    else if (self->recv_error != NULL)
+      pending_return_error (&self->read, self->recv_error);
+  }
+
+  if (self->write.task != NULL) {
+    gsize room = SEND_BUFFER_SIZE - ring_length (&self->send);
+
+    g_autoptr(GError) error = NULL;
+
+    if (!stream_check_writable (self, &error))
+      pending_return_error (&self->write, error);
+    else if (room >= MIN (self->write_count, SEND_LOW_WATER))
+      pending_return_int (&self->write, (gssize) stream_accept_write (self, self->write_buffer,
+                                                                      self->write_count));
+  }
+
+  if (self->close_output.task != NULL) {
+    if (stream_send_done (self))
+      pending_return_boolean (&self->close_output);
+    else if (self->send_error != NULL)
+      pending_return_error (&self->close_output, self->send_error);
+  }
+}
+
+/* Public API */
+
+/* The QUIC stream id: client-opened bidirectional streams are 0, 4, 8, ... */
+gint64
+mesh_quic_stream_get_id (MeshQuicStream *self)
+{
+  g_return_val_if_fail (MESH_IS_QUIC_STREAM (self), -1);
+
+  return self->id;
+}
+
+/**
+ * mesh_quic_stream_get_connection:
+ *
+ * Returns: (transfer none) (nullable): the connection, or %NULL once it is gone
+ */
+MeshQuicConnection *
+mesh_quic_stream_get_connection (MeshQuicStream *self)
+{
+  g_return_val_if_fail (MESH_IS_QUIC_STREAM (self), NULL);
+
+  return self->connection;
+}
+
+/**
+ * mesh_quic_stream_abort:
+ * @app_error_code: sent to the peer in RESET_STREAM and STOP_SENDING
+ *
+ * Abandons both directions at once (a cancelled transfer): the peer's reads and writes fail,
+ * and so do ours that are pending.
+ */
+void
+mesh_quic_stream_abort (MeshQuicStream *self,
+                        guint64         app_error_code)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_return_if_fail (MESH_IS_QUIC_STREAM (self));
+
+  error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "The QUIC stream was aborted");
+  if (self->connection != NULL) {
+    gsize unread = ring_length (&self->recv);
+
+    if (unread > 0)
+      _mesh_quic_connection_stream_consumed (self->connection, self, unread);
+    _mesh_quic_connection_stream_abort (self->connection, self, app_error_code);
+  }
+  if (self->recv_error == NULL)
+    self->recv_error = g_error_copy (error);
+  self->recv_fin = FALSE;
+  self->recv.head = self->recv.tail;
+  if (self->send_error == NULL)
+    self->send_error = g_error_copy (error);
+  _mesh_quic_stream_dispatch (self);
+}

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* Longest name we hand out, in bytes: leaves room within NAME_MAX (255) for
+ * " (NNNN)", ".part" and the ".…part.meta" sidecar. */
+#define MESH_SAFE_NAME_MAX 200
+
+gboolean  mesh_safe_path_component_is_safe (const char    *name,
+                                            gsize          len);
+char     *mesh_safe_path_sanitize_name     (const char    *name);
+gboolean  mesh_safe_path_relative_is_safe  (const char    *path,
+                                            GError       **error);
+gboolean  mesh_safe_path_link_target_is_safe (const char  *link_path,
+                                              const char  *target);
+char     *mesh_safe_path_unique_name       (const char    *name,
+                                            guint          n);
+
+G_END_DECLS

@@ -1,0 +1,842 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "mesh-terminal-host"
+
+#include "config.h"
+
+#include "mesh-terminal-host.h"
+
+#include "mesh-error.h"
+#include "mesh-frame-reader.h"
+#include "mesh-frame-writer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <pty.h>
+#include <pwd.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SCROLLBACK_SIZE    (64 * 1024)
+#define READ_SIZE          (256 * 1024)
+/* Flow control: the PTY is read only while the quickest viewer has less
+ * than PAUSE_BACKLOG unsent, so a fast producer (cat of a big file) is
+ * paced by the viewers instead of piling up output.  A viewer that lags
+ * more than MAX_VIEWER_BACKLOG behind while others keep up is cut off;
+ * it can reattach and gets the scrollback. */
+#define PAUSE_BACKLOG      (256 * 1024)
+#define MAX_VIEWER_BACKLOG (2 * 1024 * 1024)
+#define MAX_PENDING_INPUT  (256 * 1024)
+
+enum {
+  OUTPUT,
+  VIEWER_REMOVED,
+  EXITED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+typedef struct {
+  MeshTerminalHost *host;         /* NULL once removed */
+  char             *id;
+  GIOStream        *stream;
+  MeshFrameReader  *reader;
+  MeshFrameWriter  *writer;
+  GCancellable     *cancellable;
+  gboolean          may_control;
+  gboolean          draining;       /* a flush is pending to resume the PTY */
+  gboolean          reading;
+  gboolean          flushing;
+  gboolean          closed;
+} Viewer;
+
+struct _MeshTerminalHost {
+  GObject     parent_instance;
+
+  GStrv       argv;
+  GPid        pid;
+  int         master;
+  guint       read_source;
+  guint       write_source;
+  guint       child_watch;
+  guint       cols;
+  guint       rows;
+  GByteArray *scrollback;
+  GByteArray *pending_input;
+  GHashTable *viewers;            /* id → Viewer */
+  char       *controller;
+  guint       next_viewer;
+  gboolean    running;
+  gboolean    paused;
+};
+
+G_DEFINE_FINAL_TYPE (MeshTerminalHost, mesh_terminal_host, G_TYPE_OBJECT)
+
+static Viewer *
+viewer_ref (Viewer *viewer)
+{
+  return g_rc_box_acquire (viewer);
+}
+
+static void
+viewer_clear (Viewer *viewer)
+{
+  g_free (viewer->id);
+  g_clear_object (&viewer->stream);
+  g_clear_object (&viewer->reader);
+  g_clear_object (&viewer->writer);
+  g_clear_object (&viewer->cancellable);
+}
+
+static void
+viewer_unref (Viewer *viewer)
+{
+  g_rc_box_release_full (viewer, (GDestroyNotify) viewer_clear);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Viewer, viewer_unref)
+
+static void host_update_gate (MeshTerminalHost *self);
+
+static void
+on_viewer_closed (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(Viewer) viewer = user_data;
+
+  g_io_stream_close_finish (G_IO_STREAM (source), result, NULL);
+}
+
+/* Closes the stream once the last frame is out and the read came back, so
+ * that no operation is pending on it. */
+static void
+viewer_maybe_close (Viewer *viewer)
+{
+  if (viewer->host != NULL || viewer->reading || viewer->flushing || viewer->closed)
+    return;
+  viewer->closed = TRUE;
+  g_io_stream_close_async (viewer->stream, G_PRIORITY_DEFAULT, NULL, on_viewer_closed,
+                           viewer_ref (viewer));
+}
+
+static void
+on_viewer_flushed (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(Viewer) viewer = user_data;
+
+  mesh_frame_writer_write_finish (MESH_FRAME_WRITER (source), result, NULL);
+  viewer->flushing = FALSE;
+  viewer_maybe_close (viewer);
+}
+
+/* Detaches @viewer.  @graceful lets queued output reach it first (the shell
+ * ended); otherwise whatever is queued is dropped (a viewer too slow to
+ * keep up, or one whose stream already failed). */
+static void
+host_drop_viewer (MeshTerminalHost *self,
+                  Viewer           *viewer,
+                  gboolean          graceful)
+{
+  g_autoptr(Viewer) keep = viewer_ref (viewer);
+
+  if (viewer->host == NULL)
+    return;
+  viewer->host = NULL;
+  if (g_strcmp0 (self->controller, viewer->id) == 0)
+    g_clear_pointer (&self->controller, g_free);
+  g_hash_table_remove (self->viewers, viewer->id);
+
+  g_cancellable_cancel (viewer->cancellable);
+  if (graceful) {
+    viewer->flushing = TRUE;
+    mesh_frame_writer_flush_async (viewer->writer, NULL, on_viewer_flushed, viewer_ref (viewer));
+  } else {
+    mesh_frame_writer_abort (viewer->writer);
+  }
+  viewer_maybe_close (viewer);
+  host_update_gate (self);
+  g_signal_emit (self, signals[VIEWER_REMOVED], 0, viewer->id);
+}
+
+static void
+host_send (Viewer        *viewer,
+           MeshFrameType  type,
+           GBytes        *payload)
+{
+  mesh_frame_writer_write_async (viewer->writer, type, payload, NULL, NULL, NULL);
+}
+
+static void
+host_send_control (Viewer     *viewer,
+                   JsonObject *control)
+{
+  mesh_frame_writer_write_control_async (viewer->writer, control, NULL, NULL, NULL);
+}
+
+static void
+host_broadcast_output (MeshTerminalHost *self,
+                       GBytes           *output)
+{
+  g_autoptr(GPtrArray) slow = g_ptr_array_new ();
+  GHashTableIter iter;
+  Viewer *viewer;
+  gsize len;
+  const guint8 *data = g_bytes_get_data (output, &len);
+
+  g_byte_array_append (self->scrollback, data, len);
+  if (self->scrollback->len > SCROLLBACK_SIZE) {
+    gsize cut = self->scrollback->len - SCROLLBACK_SIZE;
+
+    /* Start the kept part on a character, not inside a UTF-8 sequence. */
+    while (cut < self->scrollback->len && (self->scrollback->data[cut] & 0xc0) == 0x80)
+      cut++;
+    g_byte_array_remove_range (self->scrollback, 0, cut);
+  }
+
+  g_signal_emit (self, signals[OUTPUT], 0, output);
+
+  g_hash_table_iter_init (&iter, self->viewers);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &viewer)) {
+    if (mesh_frame_writer_get_queued_bytes (viewer->writer) > MAX_VIEWER_BACKLOG)
+      g_ptr_array_add (slow, viewer);
+    else
+      host_send (viewer, MESH_FRAME_TERM_OUT, output);
+  }
+  for (guint i = 0; i < slow->len; i++) {
+    viewer = g_ptr_array_index (slow, i);
+    g_debug ("viewer %s fell too far behind; disconnecting it", viewer->id);
+    host_drop_viewer (self, viewer, FALSE);
+  }
+}
+
+/* Reads what the PTY holds now, up to READ_SIZE, as one TERM_OUT frame;
+ * FALSE once it is closed (EIO on Linux when the last process holding the
+ * terminal exited). */
+static gboolean
+host_read_pty (MeshTerminalHost *self)
+{
+  g_autofree guint8 *buffer = g_malloc (READ_SIZE);
+  gsize have = 0;
+  gboolean open = TRUE;
+
+  while (have < READ_SIZE) {
+    gssize n = read (self->master, buffer + have, READ_SIZE - have);
+
+    if (n > 0) {
+      have += n;
+      continue;
+    }
+    if (n < 0 && errno == EINTR)
+      continue;
+    open = n < 0 && errno == EAGAIN;
+    break;
+  }
+  if (have > 0) {
+    g_autoptr(GBytes) output = g_bytes_new_take (g_steal_pointer (&buffer), have);
+
+    host_broadcast_output (self, output);
+  }
+  return open;
+}
+
+static void
+host_finish (MeshTerminalHost *self,
+             int               status)
+{
+  g_autoptr(GList) viewers = NULL;
+
+  if (!self->running)
+    return;
+  self->running = FALSE;
+  g_clear_handle_id (&self->read_source, g_source_remove);
+  g_clear_handle_id (&self->write_source, g_source_remove);
+  if (self->master >= 0) {
+    close (self->master);
+    self->master = -1;
+  }
+
+  viewers = g_hash_table_get_values (self->viewers);
+  for (GList *l = viewers; l != NULL; l = l->next)
+    host_drop_viewer (self, l->data, TRUE);
+
+  g_signal_emit (self, signals[EXITED], 0, status);
+}
+
+static gboolean
+on_pty_readable (int          fd,
+                 GIOCondition condition,
+                 gpointer     user_data)
+{
+  MeshTerminalHost *self = user_data;
+
+  /* A pause removes this source; returning CONTINUE then is harmless. */
+  if (host_read_pty (self)) {
+    host_update_gate (self);
+    return G_SOURCE_CONTINUE;
+  }
+  self->read_source = 0;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_viewer_drained (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(Viewer) viewer = user_data;
+
+  mesh_frame_writer_write_finish (MESH_FRAME_WRITER (source), result, NULL);
+  viewer->draining = FALSE;
+  if (viewer->host != NULL)
+    host_update_gate (viewer->host);
+}
+
+/* Pauses reading the PTY while even the quickest viewer is behind, and
+ * resumes as soon as one of them has caught up. */
+static void
+host_update_gate (MeshTerminalHost *self)
+{
+  gsize least = G_MAXSIZE;
+  GHashTableIter iter;
+  Viewer *viewer;
+
+  if (!self->running)
+    return;
+  g_hash_table_iter_init (&iter, self->viewers);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &viewer))
+    least = MIN (least, mesh_frame_writer_get_queued_bytes (viewer->writer));
+
+  if (least != G_MAXSIZE && least > PAUSE_BACKLOG) {
+    self->paused = TRUE;
+    g_clear_handle_id (&self->read_source, g_source_remove);
+    g_hash_table_iter_init (&iter, self->viewers);
+    while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &viewer)) {
+      if (!viewer->draining) {
+        viewer->draining = TRUE;
+        mesh_frame_writer_flush_async (viewer->writer, NULL, on_viewer_drained,
+                                       viewer_ref (viewer));
+      }
+    }
+  } else if (self->paused) {
+    self->paused = FALSE;
+    self->read_source = g_unix_fd_add (self->master, G_IO_IN | G_IO_HUP | G_IO_ERR,
+                                       on_pty_readable, self);
+  }
+}
+
+static void
+on_child_exited (GPid     pid,
+                 int      status,
+                 gpointer user_data)
+{
+  g_autoptr(MeshTerminalHost) self = g_object_ref (user_data);
+
+  self->child_watch = 0;
+  self->pid = 0;
+  /* Output written just before the exit is still in the PTY. */
+  if (self->master >= 0)
+    host_read_pty (self);
+  host_finish (self, status);
+}
+
+static gboolean
+on_pty_writable (int          fd,
+                 GIOCondition condition,
+                 gpointer     user_data)
+{
+  MeshTerminalHost *self = user_data;
+
+  while (self->pending_input->len > 0) {
+    gssize n = write (self->master, self->pending_input->data, self->pending_input->len);
+
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && errno == EAGAIN)
+      return G_SOURCE_CONTINUE;
+    if (n < 0)
+      break;
+    g_byte_array_remove_range (self->pending_input, 0, n);
+  }
+  g_byte_array_set_size (self->pending_input, 0);
+  self->write_source = 0;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+host_write_input (MeshTerminalHost *self,
+                  const guint8     *data,
+                  gsize             len)
+{
+  if (self->master < 0 || len == 0)
+    return;
+  if (self->pending_input->len + len > MAX_PENDING_INPUT) {
+    g_debug ("dropping %" G_GSIZE_FORMAT " bytes of input: the shell is not reading", len);
+    return;
+  }
+  g_byte_array_append (self->pending_input, data, len);
+  if (self->write_source == 0)
+    self->write_source = g_unix_fd_add (self->master, G_IO_OUT, on_pty_writable, self);
+}
+
+static void
+host_apply_size (MeshTerminalHost *self,
+                 guint             cols,
+                 guint             rows)
+{
+  struct winsize ws = { .ws_row = rows, .ws_col = cols };
+  g_autoptr(JsonObject) resize = mesh_frame_term_resize_new (cols, rows);
+  GHashTableIter iter;
+  Viewer *viewer;
+
+  self->cols = cols;
+  self->rows = rows;
+  /* TIOCSWINSZ also sends SIGWINCH to the shell's foreground job. */
+  if (self->master >= 0 && ioctl (self->master, TIOCSWINSZ, &ws) != 0)
+    g_debug ("TIOCSWINSZ failed: %s", g_strerror (errno));
+
+  g_hash_table_iter_init (&iter, self->viewers);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &viewer))
+    host_send_control (viewer, resize);
+}
+
+static void
+host_refuse (Viewer     *viewer,
+             const char *code,
+             const char *message)
+{
+  g_autoptr(JsonObject) control = mesh_frame_error_new (code, message);
+
+  host_send_control (viewer, control);
+}
+
+static void
+host_handle_frame (MeshTerminalHost *self,
+                   Viewer           *viewer,
+                   MeshFrameType     type,
+                   GBytes           *payload)
+{
+  g_autoptr(JsonObject) control = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean in_control = g_strcmp0 (self->controller, viewer->id) == 0;
+  const char *t = NULL;
+  guint cols, rows;
+
+  switch (type) {
+  case MESH_FRAME_TERM_IN:
+    if (!in_control) {
+      host_refuse (viewer, "CAP_REQUIRED", "terminal input needs terminal control");
+      return;
+    }
+    host_write_input (self, g_bytes_get_data (payload, NULL), g_bytes_get_size (payload));
+    return;
+
+  case MESH_FRAME_CONTROL:
+    control = mesh_frame_control_parse (payload, &t, &error);
+    if (control == NULL) {
+      host_refuse (viewer, "BAD_REQUEST", error->message);
+      return;
+    }
+    if (g_str_equal (t, "ERROR")) {
+      g_debug ("viewer %s reported an error", viewer->id);
+      return;
+    }
+    if (!g_str_equal (t, "TERM_RESIZE")) {
+      host_refuse (viewer, "BAD_REQUEST", "a terminal viewer may only send TERM_RESIZE");
+      return;
+    }
+    if (!in_control) {
+      host_refuse (viewer, "CAP_REQUIRED", "resizing the terminal needs terminal control");
+      return;
+    }
+    if (!mesh_frame_term_resize_parse (control, &cols, &rows, &error)) {
+      host_refuse (viewer, "BAD_REQUEST", error->message);
+      return;
+    }
+    host_apply_size (self, cols, rows);
+    return;
+
+  default:
+    host_refuse (viewer, "BAD_REQUEST", "unexpected frame type on a terminal stream");
+    return;
+  }
+}
+
+static void viewer_read_next (Viewer *viewer);
+
+static void
+on_viewer_frame (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(Viewer) viewer = user_data;
+  g_autoptr(GBytes) payload = NULL;
+  g_autoptr(GError) error = NULL;
+  MeshFrameType type;
+
+  viewer->reading = FALSE;
+  if (!mesh_frame_reader_read_finish (MESH_FRAME_READER (source), result, &type, &payload,
+                                      &error)) {
+    if (viewer->host != NULL) {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
+        g_debug ("viewer %s: %s", viewer->id, error->message);
+      host_drop_viewer (viewer->host, viewer, FALSE);
+    }
+    viewer_maybe_close (viewer);
+    return;
+  }
+  if (viewer->host == NULL) {
+    viewer_maybe_close (viewer);
+    return;
+  }
+  host_handle_frame (viewer->host, viewer, type, payload);
+  viewer_read_next (viewer);
+}
+
+static void
+viewer_read_next (Viewer *viewer)
+{
+  if (viewer->host == NULL)
+    return;
+  viewer->reading = TRUE;
+  mesh_frame_reader_read_async (viewer->reader, viewer->cancellable, on_viewer_frame,
+                                viewer_ref (viewer));
+}
+
+static char *
+host_default_shell (void)
+{
+  const char *shell = g_getenv ("SHELL");
+  struct passwd *pw;
+
+  if (shell != NULL && g_path_is_absolute (shell) && g_file_test (shell, G_FILE_TEST_IS_EXECUTABLE))
+    return g_strdup (shell);
+  pw = getpwuid (getuid ());
+  if (pw != NULL && pw->pw_shell != NULL && g_path_is_absolute (pw->pw_shell) &&
+      g_file_test (pw->pw_shell, G_FILE_TEST_IS_EXECUTABLE))
+    return g_strdup (pw->pw_shell);
+  return g_strdup ("/bin/sh");
+}
+
+static void
+reap_only (GPid     pid,
+           int      status,
+           gpointer user_data)
+{
+}
+
+static void
+mesh_terminal_host_dispose (GObject *object)
+{
+  MeshTerminalHost *self = MESH_TERMINAL_HOST (object);
+
+  /* The shell outlives us for a moment: hang it up and still reap it. */
+  if (self->pid > 0) {
+    kill (self->pid, SIGHUP);
+    g_clear_handle_id (&self->child_watch, g_source_remove);
+    g_child_watch_add (self->pid, reap_only, NULL);
+    self->pid = 0;
+  }
+  host_finish (self, -1);
+
+  G_OBJECT_CLASS (mesh_terminal_host_parent_class)->dispose (object);
+}
+
+static void
+mesh_terminal_host_finalize (GObject *object)
+{
+  MeshTerminalHost *self = MESH_TERMINAL_HOST (object);
+
+  g_clear_pointer (&self->argv, g_strfreev);
+  g_clear_pointer (&self->scrollback, g_byte_array_unref);
+  g_clear_pointer (&self->pending_input, g_byte_array_unref);
+  g_clear_pointer (&self->viewers, g_hash_table_unref);
+  g_clear_pointer (&self->controller, g_free);
+
+  G_OBJECT_CLASS (mesh_terminal_host_parent_class)->finalize (object);
+}
+
+static void
+mesh_terminal_host_class_init (MeshTerminalHostClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = mesh_terminal_host_dispose;
+  object_class->finalize = mesh_terminal_host_finalize;
+
+  /**
+   * MeshTerminalHost::output:
+   * @output: bytes the shell wrote, also sent to every viewer
+   */
+  signals[OUTPUT] =
+    g_signal_new ("output", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_BYTES);
+
+  /**
+   * MeshTerminalHost::viewer-removed:
+   * @viewer_id: the viewer that left, failed or was too slow
+   */
+  signals[VIEWER_REMOVED] =
+    g_signal_new ("viewer-removed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+
+  /**
+   * MeshTerminalHost::exited:
+   * @status: the shell's wait status (see g_spawn_check_wait_status())
+   *
+   * The shell ended: every viewer stream has been closed after its output.
+   */
+  signals[EXITED] =
+    g_signal_new ("exited", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_INT);
+}
+
+static void
+mesh_terminal_host_init (MeshTerminalHost *self)
+{
+  self->master = -1;
+  self->scrollback = g_byte_array_new ();
+  self->pending_input = g_byte_array_new ();
+  self->viewers = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                         (GDestroyNotify) viewer_unref);
+}
+
+/**
+ * mesh_terminal_host_new:
+ * @argv: (nullable): the command to run; %NULL for the user's shell
+ *   ($SHELL, else the passwd entry, else /bin/sh)
+ */
+MeshTerminalHost *
+mesh_terminal_host_new (const char * const *argv)
+{
+  MeshTerminalHost *self = g_object_new (MESH_TYPE_TERMINAL_HOST, NULL);
+
+  if (argv != NULL && argv[0] != NULL) {
+    self->argv = g_strdupv ((char **) argv);
+  } else {
+    self->argv = g_new0 (char *, 2);
+    self->argv[0] = host_default_shell ();
+  }
+  return self;
+}
+
+/* Starts the command on a new PTY of @cols × @rows. */
+gboolean
+mesh_terminal_host_start (MeshTerminalHost  *self,
+                          guint              cols,
+                          guint              rows,
+                          GError           **error)
+{
+  struct winsize ws = { .ws_row = rows, .ws_col = cols };
+  g_autofree char *program = NULL;
+  g_auto(GStrv) envp = NULL;
+  int master = -1;
+  pid_t pid;
+
+  g_return_val_if_fail (MESH_IS_TERMINAL_HOST (self), FALSE);
+  g_return_val_if_fail (!self->running && self->master < 0, FALSE);
+  g_return_val_if_fail (cols > 0 && rows > 0, FALSE);
+
+  /* Everything the child needs is prepared here: after fork() only
+   * async-signal-safe calls are allowed in a threaded process. */
+  program = g_path_is_absolute (self->argv[0]) ? g_strdup (self->argv[0])
+                                               : g_find_program_in_path (self->argv[0]);
+  if (program == NULL) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                 "“%s” was not found", self->argv[0]);
+    return FALSE;
+  }
+  envp = g_get_environ ();
+  envp = g_environ_setenv (envp, "TERM", "xterm-256color", TRUE);
+
+  pid = forkpty (&master, NULL, NULL, &ws);
+  if (pid < 0) {
+    int saved_errno = errno;
+
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                 "Cannot open a terminal: %s", g_strerror (saved_errno));
+    return FALSE;
+  }
+  if (pid == 0) {
+    sigset_t none;
+
+    sigemptyset (&none);
+    sigprocmask (SIG_SETMASK, &none, NULL);
+    signal (SIGPIPE, SIG_DFL);
+    execve (program, self->argv, envp);
+    _exit (127);
+  }
+
+  fcntl (master, F_SETFL, fcntl (master, F_GETFL) | O_NONBLOCK);
+  fcntl (master, F_SETFD, FD_CLOEXEC);
+  self->master = master;
+  self->pid = pid;
+  self->cols = cols;
+  self->rows = rows;
+  self->running = TRUE;
+  self->read_source = g_unix_fd_add (master, G_IO_IN | G_IO_HUP | G_IO_ERR, on_pty_readable, self);
+  self->child_watch = g_child_watch_add (pid, on_child_exited, self);
+  return TRUE;
+}
+
+/**
+ * mesh_terminal_host_add_viewer:
+ * @stream: a session stream whose P2P_HELLO was accepted
+ * @may_control: whether this viewer may ever be given control
+ *
+ * Sends the size and the scrollback, then every new output.  TERM_IN and
+ * TERM_RESIZE from the viewer count only while it holds control.
+ *
+ * Returns: (transfer full): the viewer's id
+ */
+char *
+mesh_terminal_host_add_viewer (MeshTerminalHost *self,
+                               GIOStream        *stream,
+                               gboolean          may_control)
+{
+  g_autoptr(JsonObject) resize = NULL;
+  Viewer *viewer;
+  char *id;
+
+  g_return_val_if_fail (MESH_IS_TERMINAL_HOST (self), NULL);
+  g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
+
+  viewer = g_rc_box_new0 (Viewer);
+  viewer->host = self;
+  viewer->id = g_strdup_printf ("viewer-%u", ++self->next_viewer);
+  viewer->stream = g_object_ref (stream);
+  viewer->reader = mesh_frame_reader_get_for_stream (stream);
+  viewer->writer = mesh_frame_writer_get_for_stream (stream);
+  viewer->cancellable = g_cancellable_new ();
+  viewer->may_control = may_control;
+  g_hash_table_insert (self->viewers, viewer->id, viewer);
+
+  resize = mesh_frame_term_resize_new (self->cols, self->rows);
+  host_send_control (viewer, resize);
+  if (self->scrollback->len > 0) {
+    g_autoptr(GBytes) history = g_bytes_new (self->scrollback->data, self->scrollback->len);
+
+    host_send (viewer, MESH_FRAME_TERM_OUT, history);
+  }
+  viewer_read_next (viewer);
+  host_update_gate (self);
+
+  /* After the shell ended a late viewer still gets the last screen. */
+  id = g_strdup (viewer->id);
+  if (!self->running)
+    host_drop_viewer (self, viewer, TRUE);
+  return id;
+}
+
+void
+mesh_terminal_host_remove_viewer (MeshTerminalHost *self,
+                                  const char       *viewer_id)
+{
+  Viewer *viewer;
+
+  g_return_if_fail (MESH_IS_TERMINAL_HOST (self));
+  g_return_if_fail (viewer_id != NULL);
+
+  viewer = g_hash_table_lookup (self->viewers, viewer_id);
+  if (viewer != NULL)
+    host_drop_viewer (self, viewer, TRUE);
+}
+
+guint
+mesh_terminal_host_get_n_viewers (MeshTerminalHost *self)
+{
+  g_return_val_if_fail (MESH_IS_TERMINAL_HOST (self), 0);
+
+  return g_hash_table_size (self->viewers);
+}
+
+/**
+ * mesh_terminal_host_set_controller:
+ * @viewer_id: (nullable): the viewer granted control, or %NULL to release it
+ *
+ * At most one viewer holds control (protocol §7).  Fails for an unknown
+ * viewer or one added without @may_control.
+ */
+gboolean
+mesh_terminal_host_set_controller (MeshTerminalHost  *self,
+                                   const char        *viewer_id,
+                                   GError           **error)
+{
+  Viewer *viewer;
+
+  g_return_val_if_fail (MESH_IS_TERMINAL_HOST (self), FALSE);
+
+  if (viewer_id == NULL) {
+    g_clear_pointer (&self->controller, g_free);
+    return TRUE;
+  }
+  viewer = g_hash_table_lookup (self->viewers, viewer_id);
+  if (viewer == NULL) {
+    g_set_error (error, MESH_ERROR, MESH_ERROR_NOT_FOUND, "no viewer “%s”", viewer_id);
+    return FALSE;
+  }
+  if (!viewer->may_control) {
+    g_set_error (error, MESH_ERROR, MESH_ERROR_FORBIDDEN,
+                 "viewer “%s” may not take control", viewer_id);
+    return FALSE;
+  }
+  g_free (self->controller);
+  self->controller = g_strdup (viewer_id);
+  return TRUE;
+}
+
+const char *
+mesh_terminal_host_get_controller (MeshTerminalHost *self)
+{
+  g_return_val_if_fail (MESH_IS_TERMINAL_HOST (self), NULL);
+
+  return self->controller;
+}
+
+/* The host's own window changed size: the PTY and every viewer follow. */
+void
+mesh_terminal_host_resize (MeshTerminalHost *self,
+                           guint             cols,
+                           guint             rows)
+{
+  g_return_if_fail (MESH_IS_TERMINAL_HOST (self));
+  g_return_if_fail (cols > 0 && rows > 0);
+
+  host_apply_size (self, cols, rows);
+}
+
+/* Input typed at the host itself, which always has control. */
+void
+mesh_terminal_host_send_input (MeshTerminalHost *self,
+                               const void       *data,
+                               gsize             len)
+{
+  g_return_if_fail (MESH_IS_TERMINAL_HOST (self));
+
+  host_write_input (self, data, len);
+}
+
+/* Hangs up the shell (SIGHUP, as closing a terminal window does); the share
+ * ends when it exits. */
+void
+mesh_terminal_host_stop (MeshTerminalHost *self)
+{
+  g_return_if_fail (MESH_IS_TERMINAL_HOST (self));
+
+  if (self->pid > 0)
+    kill (self->pid, SIGHUP);
+}
+
+gboolean
+mesh_terminal_host_is_running (MeshTerminalHost *self)
+{
+  g_return_val_if_fail (MESH_IS_TERMINAL_HOST (self), FALSE);
+
+  return self->running;
+}
