@@ -91,6 +91,20 @@ test_parse_rejects (void)
     { "{\"type\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}", "type" },
   };
 
+  g_autofree char *deep = g_strnfill (MESH_JSON_MAX_DEPTH + 1, '[');
+  g_autofree char *deep_env = g_strdup_printf ("{\"type\":\"a\",\"payload\":{\"x\":%s}}", deep);
+  g_autofree char *ok_env = g_strdup_printf ("{\"type\":\"a\",\"payload\":{\"x\":\"%s\"}}", deep);
+  g_autoptr(GError) deep_error = NULL;
+  g_autoptr(MeshEnvelope) deep_parsed = mesh_envelope_parse (deep_env, strlen (deep_env), &deep_error);
+  g_autoptr(MeshEnvelope) ok_parsed = mesh_envelope_parse (ok_env, strlen (ok_env), NULL);
+
+  /* Nesting is bounded before json-glib recurses; brackets in strings do
+   * not count. */
+  g_assert_null (deep_parsed);
+  g_assert_error (deep_error, MESH_ERROR, MESH_ERROR_BAD_REQUEST);
+  g_assert_nonnull (strstr (deep_error->message, "nested"));
+  g_assert_nonnull (ok_parsed);
+
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
     g_autoptr(GError) error = NULL;
     g_autoptr(MeshEnvelope) env = mesh_envelope_parse (cases[i].text, strlen (cases[i].text), &error);
@@ -185,6 +199,7 @@ test_json_getters (void)
   g_assert_false (mesh_json_get_string (obj, "missing", TRUE, &s, &error));
   g_assert_nonnull (strstr (error->message, "missing field 'missing'"));
   g_clear_error (&error);
+  g_clear_pointer (&strv, g_strfreev);
   g_assert_false (mesh_json_get_strv (obj, "bad", TRUE, &strv, &error));
   g_assert_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST);
 }

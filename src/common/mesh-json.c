@@ -193,21 +193,46 @@ node_is_valid_utf8 (JsonNode *node)
   }
 }
 
-/* json-glib 1.6 cuts strings at an escaped NUL ("a\u0000b" reads as "a"),
- * so a name or a message would be stored shorter than it was sent.  Escapes
- * only occur inside strings, so a scan of backslash pairs finds them. */
+/* Checks what json-glib 1.6 gets wrong before it parses: it cuts strings at
+ * an escaped NUL ("a\\u0000b" reads as "a"), so a name or a message would be
+ * stored shorter than sent; and it recurses once per nesting level, as does
+ * node_is_valid_utf8, so a 64 KiB frame of "[" could exhaust a thread's stack.
+ * One pass that knows where strings are finds both. */
 static gboolean
-has_escaped_nul (const char *data,
-                 gsize       len)
+prescan (const char  *data,
+         gsize        len,
+         GError     **error)
 {
-  for (gsize i = 0; i + 1 < len; i++) {
-    if (data[i] != '\\')
-      continue;
-    if (data[i + 1] == 'u' && i + 5 < len && memcmp (data + i + 2, "0000", 4) == 0)
-      return TRUE;
-    i++;
+  gboolean in_string = FALSE;
+  guint depth = 0;
+
+  for (gsize i = 0; i < len; i++) {
+    char c = data[i];
+
+    if (in_string) {
+      if (c == '"') {
+        in_string = FALSE;
+      } else if (c == '\\' && i + 1 < len) {
+        if (data[i + 1] == 'u' && i + 5 < len && memcmp (data + i + 2, "0000", 4) == 0) {
+          g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                               "invalid JSON: \\u0000 is not allowed in strings");
+          return FALSE;
+        }
+        i++;
+      }
+    } else if (c == '"') {
+      in_string = TRUE;
+    } else if (c == '{' || c == '[') {
+      if (++depth > MESH_JSON_MAX_DEPTH) {
+        g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                     "invalid JSON: nested deeper than %d levels", MESH_JSON_MAX_DEPTH);
+        return FALSE;
+      }
+    } else if ((c == '}' || c == ']') && depth > 0) {
+      depth--;
+    }
   }
-  return FALSE;
+  return TRUE;
 }
 
 JsonNode *
@@ -229,11 +254,8 @@ mesh_json_parse (const char  *data,
     g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "invalid JSON: not UTF-8");
     return NULL;
   }
-  if (has_escaped_nul (data, len)) {
-    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
-                         "invalid JSON: \\u0000 is not allowed in strings");
+  if (!prescan (data, len, error))
     return NULL;
-  }
   if (!json_parser_load_from_data (parser, data, len, &local_error)) {
     g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "invalid JSON: %s", local_error->message);
     return NULL;

@@ -5,6 +5,10 @@
 
 G_BEGIN_DECLS
 
+/* Deeper JSON is refused: no message of the protocol nests past a few
+ * levels, and json-glib parses recursively. */
+#define MESH_JSON_MAX_DEPTH 64
+
 /* Typed field access for untrusted JSON objects.  Each getter fails with
  * MESH_ERROR_BAD_REQUEST naming the field when it is missing (and required)
  * or of the wrong type. */
