@@ -28,6 +28,7 @@ mesh_config_new (void)
   config->data_dir = mesh_config_default_data_dir ();
   config->hello_timeout_s = 10;
   mesh_ws_limits_init_default (&config->limits);
+  mesh_notify_config_init_default (&config->notify);
 
   /* The legacy relay carries trickled ICE for several calls through one
    * socket: it must take bursts of thousands of signals (legacy-relay.md). */
@@ -153,6 +154,51 @@ read_limits (GKeyFile      *kf,
   return TRUE;
 }
 
+static gboolean
+read_notify (GKeyFile          *kf,
+             MeshNotifyConfig  *notify,
+             GError           **error)
+{
+  /* The key of each kind's default priority, in MeshNotifyKind order. */
+  static const char * const priority_keys[MESH_NOTIFY_N_KINDS] = {
+    "chat-priority", "call-priority", "share-priority", "terminal-priority", "agent-priority",
+  };
+  gboolean disabled = !notify->gotify_enabled;
+  double timeout = notify->gotify.request_timeout_s;
+  double retry_min = notify->gotify.retry_min_s, retry_max = notify->gotify.retry_max_s;
+  double max_pending = notify->gotify.max_pending;
+  double agent_delay = notify->agent_offline_delay_s, call_timeout = notify->call_timeout_s;
+
+  if (!read_bool (kf, "gotify", "disabled", &disabled, error) ||
+      !read_number (kf, "gotify", "request-timeout", 0.1, 600, &timeout, error) ||
+      !read_number (kf, "gotify", "retry-min", 0.01, 3600, &retry_min, error) ||
+      !read_number (kf, "gotify", "retry-max", 0.01, 86400, &retry_max, error) ||
+      !read_number (kf, "gotify", "max-pending", 1, 1e6, &max_pending, error) ||
+      !read_number (kf, "gotify", "agent-offline-delay", 0.1, 86400, &agent_delay, error) ||
+      !read_number (kf, "gotify", "call-timeout", 0.1, 3600, &call_timeout, error))
+    return FALSE;
+  for (guint i = 0; i < MESH_NOTIFY_N_KINDS; i++) {
+    double priority = notify->priorities[i];
+
+    if (!read_number (kf, "gotify", priority_keys[i], 0, 10, &priority, error))
+      return FALSE;
+    notify->priorities[i] = (gint64) priority;
+  }
+  if (retry_max < retry_min) {
+    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                 "[gotify] retry-max (%g) is below retry-min (%g)", retry_max, retry_min);
+    return FALSE;
+  }
+  notify->gotify_enabled = !disabled;
+  notify->gotify.request_timeout_s = timeout;
+  notify->gotify.retry_min_s = retry_min;
+  notify->gotify.retry_max_s = retry_max;
+  notify->gotify.max_pending = (guint) max_pending;
+  notify->agent_offline_delay_s = agent_delay;
+  notify->call_timeout_s = call_timeout;
+  return TRUE;
+}
+
 gboolean
 mesh_config_load_file (MeshConfig  *config,
                        const char  *path,
@@ -176,7 +222,8 @@ mesh_config_load_file (MeshConfig  *config,
       !read_string (kf, "legacy", "listen", &config->legacy_listen, error) ||
       !read_bool (kf, "legacy", "disabled", &no_legacy, error) ||
       !read_limits (kf, "limits", &config->limits, error) ||
-      !read_limits (kf, "legacy", &config->legacy_limits, error)) {
+      !read_limits (kf, "legacy", &config->legacy_limits, error) ||
+      !read_notify (kf, &config->notify, error)) {
     g_prefix_error (error, "%s: ", path);
     return FALSE;
   }

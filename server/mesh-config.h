@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
+#include "mesh-notify.h"
 #include "mesh-ws-peer.h"
 
 G_BEGIN_DECLS
@@ -18,6 +19,7 @@ typedef struct {
   guint         hello_timeout_s;
   MeshWsLimits  limits;             /* the v2 hub's */
   MeshWsLimits  legacy_limits;      /* the legacy relay's */
+  MeshNotifyConfig notify;          /* [gotify]: notifications (§9) */
 } MeshConfig;
 
 #define MESH_DEFAULT_LISTEN        "127.0.0.1:8080"

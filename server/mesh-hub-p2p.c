@@ -382,6 +382,13 @@ hub_handle_p2p_completed (MeshHub      *self,
     g_set_error_literal (error, MESH_ERROR, MESH_ERROR_FORBIDDEN, "not your session");
     return FALSE;
   }
+  /* §9 share.completed: the receiver (B) checked the data; its user is told,
+   * once, since the sender's user acted. */
+  if (ok && session->b == peer && !session->b_completed && session->a != NULL &&
+      !g_str_equal (session->kind, "terminal") && self->notifier != NULL)
+    mesh_notifier_share_completed (self->notifier, session->room_id, session->session_id,
+                                   session->kind, session->meta, bytes, session->a->user_id,
+                                   session->a->username, peer->user_id, peer->device_id);
   if (session->a == peer)
     session->a_completed = TRUE;
   else

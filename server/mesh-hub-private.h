@@ -8,6 +8,7 @@
 #include "mesh-envelope.h"
 #include "mesh-error.h"
 #include "mesh-hub.h"
+#include "mesh-notify.h"
 
 G_BEGIN_DECLS
 
@@ -51,6 +52,7 @@ struct _MeshHub {
   GHashTable   *handlers;       /* type → HubHandler* (static) */
   GHashTable   *sessions;       /* session_id → HubSession (owned), mesh-hub-p2p.c */
   GHashTable   *shares;         /* share_id → HubShare (owned), mesh-hub-terminal.c */
+  MeshNotifier *notifier;       /* §9; NULL: no notifications */
   guint         sweep_id;
   guint         sweep_count;
 };

@@ -175,6 +175,10 @@ hub_handle_terminal_start (MeshHub      *self,
   if (env->id != NULL)
     json_object_set_string_member (payload, "ref", env->id);
   hub_send_event (peer, "terminal.share.started", payload);
+  /* §9: the room's other users, connected or not. */
+  if (self->notifier != NULL)
+    mesh_notifier_terminal_started (self->notifier, room_id, share->share_id, peer->user_id,
+                                    peer->username);
   return TRUE;
 }
 

@@ -281,6 +281,8 @@ handle_hello (MeshHub      *self,
 
     /* One socket per device: a reconnecting agent replaces its old one. */
     g_hash_table_insert (self->devices, peer->device_id, peer);
+    if (self->notifier != NULL)
+      mesh_notifier_agent_connected (self->notifier, peer->device_id);
     if (old != NULL && old != peer)
       mesh_ws_peer_close (old->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, "replaced by a new connection");
   }
@@ -519,6 +521,9 @@ handle_chat_send (MeshHub      *self,
     json_object_set_string_member (payload, "ref", env->id);
   own_frame = hub_build_frame ("chat.message.created", hub_peer_wire_id (peer), room_id, payload);
   mesh_ws_peer_send_bytes (peer->ws, own_frame);
+  /* §9: every other member, connected or not; a re-send is no news. */
+  if (!duplicate && self->notifier != NULL)
+    mesh_notifier_chat_message (self->notifier, message);
   return TRUE;
 }
 
@@ -637,6 +642,13 @@ relay_rtc (MeshHub      *self,
   json_object_remove_member (env->payload, "cap_token");
   frame = hub_build_frame (env->type, hub_peer_wire_id (peer), target_peer_id, env->payload);
   mesh_ws_peer_send_bytes (target->ws, frame);
+  /* §3.4, §9: offers, answers and hang-ups decide what is a missed call. */
+  if (self->notifier != NULL)
+    mesh_notifier_rtc_relayed (self->notifier, env->type, room_id,
+                               json_object_get_string_member_with_default (env->payload, "media",
+                                                                           NULL),
+                               peer->peer_id, peer->user_id, peer->username,
+                               target->peer_id, target->user_id);
   return TRUE;
 }
 
@@ -802,6 +814,15 @@ peer_closed_cb (MeshWsPeer *ws,
     }
   }
 
+  /* §9: calls it made or was offered end unanswered; an agent that is not
+   * replaced by a new socket may be "offline" after a grace period. */
+  if (self->notifier != NULL) {
+    mesh_notifier_peer_gone (self->notifier, peer->peer_id);
+    if (peer->is_agent && peer->hello_done &&
+        g_hash_table_lookup (self->devices, peer->device_id) == peer)
+      mesh_notifier_agent_disconnected (self->notifier, peer->device_id, peer->user_id);
+  }
+
   if (peer->device_id != NULL && g_hash_table_lookup (self->devices, peer->device_id) == peer)
     g_hash_table_remove (self->devices, peer->device_id);
   g_hash_table_remove (self->peers, peer->peer_id);
@@ -920,6 +941,24 @@ ws_connected_cb (SoupServer              *server,
   g_hash_table_insert (self->peers, peer->peer_id, peer);
 }
 
+/* §9: the callee's clients hear of the call they missed. */
+static void
+call_missed_cb (MeshNotifier *notifier,
+                const char   *callee_user_id,
+                JsonObject   *payload,
+                gpointer      user_data)
+{
+  MeshHub *self = user_data;
+  GHashTableIter iter;
+  HubPeer *peer;
+
+  g_hash_table_iter_init (&iter, self->peers);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &peer)) {
+    if (peer->hello_done && !peer->is_agent && g_str_equal (peer->user_id, callee_user_id))
+      hub_send_event (peer, "call.missed", payload);
+  }
+}
+
 static void
 mesh_hub_dispose (GObject *object)
 {
@@ -932,6 +971,7 @@ mesh_hub_dispose (GObject *object)
   g_clear_pointer (&self->handlers, g_hash_table_unref);
   g_clear_pointer (&self->sessions, g_hash_table_unref);
   g_clear_pointer (&self->shares, g_hash_table_unref);
+  g_clear_object (&self->notifier);
   g_clear_object (&self->store);
   g_clear_object (&self->cap_key);
   G_OBJECT_CLASS (mesh_hub_parent_class)->dispose (object);
@@ -988,6 +1028,20 @@ mesh_hub_attach (MeshHub    *self,
   soup_server_add_handler (server, path, ws_http_cb, g_object_ref (self), g_object_unref);
   soup_server_add_websocket_handler (server, path, NULL, NULL, ws_connected_cb,
                                      g_object_ref (self), g_object_unref);
+}
+
+void
+mesh_hub_set_notifier (MeshHub      *self,
+                       MeshNotifier *notifier)
+{
+  g_return_if_fail (MESH_IS_HUB (self));
+  g_return_if_fail (notifier == NULL || MESH_IS_NOTIFIER (notifier));
+
+  if (self->notifier != NULL)
+    g_signal_handlers_disconnect_by_data (self->notifier, self);
+  g_set_object (&self->notifier, notifier);
+  if (notifier != NULL)
+    g_signal_connect_object (notifier, "call-missed", G_CALLBACK (call_missed_cb), self, 0);
 }
 
 void

@@ -4,6 +4,7 @@
 #include <libsoup/soup.h>
 
 #include "mesh-cap-token.h"
+#include "mesh-notify.h"
 #include "mesh-store.h"
 #include "mesh-ws-peer.h"
 
@@ -23,6 +24,9 @@ MeshHub  *mesh_hub_new                    (MeshStore          *store,
 void      mesh_hub_attach                 (MeshHub            *self,
                                            SoupServer         *server,
                                            const char         *path);
+/* Where notifiable events (§9) go; NULL: nowhere. */
+void      mesh_hub_set_notifier           (MeshHub            *self,
+                                           MeshNotifier       *notifier);
 /* Closes every socket (server shutdown). */
 void      mesh_hub_close_all              (MeshHub            *self);
 guint     mesh_hub_get_n_peers            (MeshHub            *self);

@@ -6,6 +6,7 @@
 #include "mesh-rest.h"
 
 #include "mesh-error.h"
+#include "mesh-gotify.h"
 #include "mesh-ids.h"
 #include "mesh-json.h"
 
@@ -15,6 +16,7 @@
 #define DEFAULT_MAX_BODY  (64 * 1024)
 #define DEFAULT_LIMIT     50
 #define MAX_LIMIT         200
+#define MAX_GOTIFY_TOKEN  512
 
 /* The handlers' shared state, reference-counted (g_rc_box): the server
  * holds one reference per handler, each pending login one more. */
@@ -25,6 +27,7 @@ typedef struct {
   gsize                max_body_size;
   MeshRestControlFunc  may_control_terminal;
   gpointer             hook_data;
+  MeshNotifier        *notifier;
 } MeshRest;
 
 /* One request on its way through the route table. */
@@ -60,6 +63,7 @@ rest_clear (MeshRest *rest)
 {
   g_clear_object (&rest->store);
   g_clear_object (&rest->cap_key);
+  g_clear_object (&rest->notifier);
 }
 
 static void
@@ -574,6 +578,233 @@ handle_get_keys (MeshRestRequest *request)
   reply_object (request->msg, SOUP_STATUS_OK, reply);
 }
 
+/* §9 Gotify settings: the user's own, never through a device token (a
+ * stolen agent token must not redirect the user's notifications). */
+static gboolean
+request_check_gotify (MeshRestRequest *request)
+{
+  MeshNotifier *notifier = request->rest->notifier;
+
+  if (notifier == NULL || !mesh_notifier_gotify_enabled (notifier)) {
+    reply_error_code (request->msg, MESH_ERROR_FORBIDDEN,
+                      "Gotify push is turned off on this server");
+    return FALSE;
+  }
+  if (request->device_id != NULL) {
+    reply_error_code (request->msg, MESH_ERROR_FORBIDDEN,
+                      "a device token cannot manage Gotify settings: use the user's access token");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* The view of GET and PUT: {url, token_set, priority, events, priorities,
+ * pending, last_error?, retry_error?}; never the token. */
+static JsonObject *
+gotify_view (MeshRest              *rest,
+             const MeshStoreGotify *gotify)
+{
+  JsonObject *view = json_object_new ();
+  JsonObject *priorities = json_object_new ();
+  JsonArray *events = json_array_new ();
+
+  json_object_set_string_member (view, "url", gotify->url);
+  json_object_set_boolean_member (view, "token_set", gotify->token[0] != '\0');
+  if (gotify->priority >= 0)
+    json_object_set_int_member (view, "priority", gotify->priority);
+  else
+    json_object_set_null_member (view, "priority");
+  for (guint i = 0; i < MESH_NOTIFY_N_KINDS; i++) {
+    const char *kind = mesh_notify_kind_to_string (i);
+
+    if (gotify->events == NULL || g_strv_contains ((const char * const *) gotify->events, kind))
+      json_array_add_string_element (events, kind);
+    json_object_set_int_member (priorities, kind,
+                                gotify->priority >= 0 ? gotify->priority
+                                                      : mesh_notifier_get_priority (rest->notifier, i));
+  }
+  json_object_set_array_member (view, "events", events);
+  json_object_set_object_member (view, "priorities", priorities);
+  json_object_set_int_member (view, "pending", mesh_store_outbox_count (rest->store, gotify->user_id));
+  if (gotify->last_error != NULL)
+    json_object_set_string_member (view, "last_error", gotify->last_error);
+  if (gotify->retry_error != NULL)
+    json_object_set_string_member (view, "retry_error", gotify->retry_error);
+  return view;
+}
+
+static void
+reply_gotify_view (MeshRestRequest *request)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshStoreGotify) gotify = mesh_store_get_gotify (request->rest->store,
+                                                            request->user_id, &error);
+  g_autoptr(JsonObject) view = NULL;
+
+  if (gotify == NULL) {
+    if (error != NULL)
+      mesh_rest_reply_error (request->msg, error);
+    else
+      reply_error_code (request->msg, MESH_ERROR_NOT_FOUND, "no Gotify target is set");
+    return;
+  }
+  view = gotify_view (request->rest, gotify);
+  reply_object (request->msg, SOUP_STATUS_OK, view);
+}
+
+static void
+handle_get_gotify (MeshRestRequest *request)
+{
+  if (request_check_gotify (request))
+    reply_gotify_view (request);
+}
+
+static void
+handle_put_gotify (MeshRestRequest *request)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshStoreGotify) previous = NULL;
+  g_autoptr(GPtrArray) events = NULL;
+  g_autofree char *message_url = NULL;
+  g_auto(GStrv) requested = NULL;
+  const char *url, *token;
+  gint64 priority = -1;
+
+  if (!request_check_gotify (request) ||
+      !request_get_string (request, "url", TRUE, &url) ||
+      !request_get_string (request, "token", FALSE, &token) ||
+      !request_get_int (request, "priority", 0, 10, &priority))
+    return;
+
+  message_url = mesh_gotify_message_url (url, &error);
+  if (message_url == NULL) {
+    mesh_rest_reply_error (request->msg, error);
+    return;
+  }
+  /* The token is kept as it is (Gotify's formats changed with v3), but it
+   * goes into a header: visible ASCII only. */
+  if (token != NULL) {
+    gsize len = strlen (token);
+
+    for (gsize i = 0; i < len; i++) {
+      if (token[i] <= ' ' || token[i] > '~') {
+        reply_error_code (request->msg, MESH_ERROR_BAD_REQUEST,
+                          "field 'token' must be visible ASCII characters only");
+        return;
+      }
+    }
+    if (len > MAX_GOTIFY_TOKEN) {
+      reply_error_code (request->msg, MESH_ERROR_BAD_REQUEST,
+                        "field 'token' is longer than %d bytes", MAX_GOTIFY_TOKEN);
+      return;
+    }
+  } else {
+    /* GET never shows the token: a client changing other settings may
+     * leave it out and keep the stored one. */
+    previous = mesh_store_get_gotify (request->rest->store, request->user_id, &error);
+    if (previous == NULL) {
+      if (error != NULL)
+        mesh_rest_reply_error (request->msg, error);
+      else
+        reply_error_code (request->msg, MESH_ERROR_BAD_REQUEST, "missing field 'token'");
+      return;
+    }
+    token = previous->token;
+  }
+
+  if (!mesh_json_get_strv (request->body, "events", FALSE, &requested, &error)) {
+    mesh_rest_reply_error (request->msg, error);
+    return;
+  }
+  if (requested != NULL) {
+    events = g_ptr_array_new ();
+    for (guint i = 0; requested[i] != NULL; i++) {
+      if (!mesh_notify_kind_from_string (requested[i], NULL)) {
+        reply_error_code (request->msg, MESH_ERROR_BAD_REQUEST,
+                          "field 'events': unknown kind '%s' (known: chat.message.created, "
+                          "call.missed, share.completed, terminal.share.started, agent.offline)",
+                          requested[i]);
+        return;
+      }
+      if (!g_ptr_array_find_with_equal_func (events, requested[i], g_str_equal, NULL))
+        g_ptr_array_add (events, requested[i]);
+    }
+    g_ptr_array_add (events, NULL);
+  }
+
+  if (!mesh_store_set_gotify (request->rest->store, request->user_id, url, token, priority,
+                              events ? (const char * const *) events->pdata : NULL, &error)) {
+    mesh_rest_reply_error (request->msg, error);
+    return;
+  }
+  mesh_gotify_target_changed (mesh_notifier_get_gotify (request->rest->notifier),
+                              request->user_id);
+  reply_gotify_view (request);
+}
+
+static void
+handle_delete_gotify (MeshRestRequest *request)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!request_check_gotify (request))
+    return;
+  /* Idempotent: deleting nothing is done as well. */
+  if (!mesh_store_delete_gotify (request->rest->store, request->user_id, NULL, &error)) {
+    mesh_rest_reply_error (request->msg, error);
+    return;
+  }
+  mesh_gotify_target_changed (mesh_notifier_get_gotify (request->rest->notifier),
+                              request->user_id);
+  soup_server_message_set_status (request->msg, SOUP_STATUS_NO_CONTENT, NULL);
+  soup_message_headers_replace (soup_server_message_get_response_headers (request->msg),
+                                "Connection", "close");
+}
+
+static void
+gotify_tested (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(PendingReply) pending = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) report = mesh_gotify_test_finish (MESH_GOTIFY (source), result, &error);
+  SoupServerMessage *msg = pending_reply_get_message (pending);
+
+  if (msg == NULL)
+    return;
+  if (report == NULL)
+    mesh_rest_reply_error (msg, error);
+  else
+    reply_object (msg, SOUP_STATUS_OK, report);
+  soup_server_message_unpause (msg);
+}
+
+/* Gotify's refusal is reported as {ok:false}, never as an error of ours. */
+static void
+handle_test_gotify (MeshRestRequest *request)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshStoreGotify) gotify = NULL;
+  MeshNotifier *notifier = request->rest->notifier;
+
+  if (!request_check_gotify (request))
+    return;
+  gotify = mesh_store_get_gotify (request->rest->store, request->user_id, &error);
+  if (gotify == NULL) {
+    if (error != NULL)
+      mesh_rest_reply_error (request->msg, error);
+    else
+      reply_error_code (request->msg, MESH_ERROR_NOT_FOUND, "no Gotify target is set");
+    return;
+  }
+  mesh_gotify_test_async (mesh_notifier_get_gotify (notifier), gotify->url, gotify->token,
+                          gotify->priority >= 0 ? gotify->priority
+                                                : mesh_notifier_get_priority (notifier,
+                                                                              MESH_NOTIFY_CHAT_MESSAGE),
+                          NULL, gotify_tested, pending_reply_new (request));
+}
+
 /* Every route of protocol §2 below /api/v1 ('*' is one path segment). */
 static const struct {
   const char      *method;
@@ -592,6 +823,10 @@ static const struct {
   { "POST", "rooms/*/caps",      ROUTE_AUTH | ROUTE_BODY,   handle_issue_caps },
   { "POST", "invites/*/accept",  ROUTE_AUTH,                handle_accept_invite },
   { "GET",  "keys",              ROUTE_AUTH,                handle_get_keys },
+  { "GET",    "me/gotify",       ROUTE_AUTH,                handle_get_gotify },
+  { "PUT",    "me/gotify",       ROUTE_AUTH | ROUTE_BODY,   handle_put_gotify },
+  { "DELETE", "me/gotify",       ROUTE_AUTH,                handle_delete_gotify },
+  { "POST",   "me/gotify/test",  ROUTE_AUTH,                handle_test_gotify },
 };
 
 /* Matches @segments against @pattern; '*' takes one non-empty segment,
@@ -800,6 +1035,7 @@ mesh_rest_add_handlers (SoupServer           *server,
   rest->max_body_size = config->max_body_size ? config->max_body_size : DEFAULT_MAX_BODY;
   rest->may_control_terminal = config->may_control_terminal;
   rest->hook_data = config->hook_data;
+  rest->notifier = config->notifier ? g_object_ref (config->notifier) : NULL;
 
   soup_server_add_early_handler (server, API_PREFIX, api_early_handler,
                                  g_rc_box_acquire (rest), rest_release);

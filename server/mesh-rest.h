@@ -4,6 +4,7 @@
 #include <libsoup/soup.h>
 
 #include "mesh-cap-token.h"
+#include "mesh-notify.h"
 #include "mesh-store.h"
 
 G_BEGIN_DECLS
@@ -23,6 +24,8 @@ typedef struct {
    * @user_id holds control of a terminal share in @room_id.  NULL: never. */
   MeshRestControlFunc  may_control_terminal;
   gpointer             hook_data;
+  /* /me/gotify (§9) settings, test and delivery; NULL: those routes 404. */
+  MeshNotifier        *notifier;
 } MeshRestConfig;
 
 /* Adds the handlers to @server.  The config's objects are referenced. */

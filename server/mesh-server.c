@@ -6,6 +6,7 @@
 #include "mesh-cap-token.h"
 #include "mesh-legacy-relay.h"
 #include "mesh-listener.h"
+#include "mesh-notify.h"
 #include "mesh-rest.h"
 #include "mesh-server.h"
 
@@ -23,6 +24,7 @@ struct _MeshServer {
   SoupServer      *soup;
   MeshListener    *listener;
   MeshHub         *hub;
+  MeshNotifier    *notifier;
 
   SoupServer      *legacy_soup;
   MeshListener    *legacy_listener;
@@ -135,8 +137,11 @@ mesh_server_new (const MeshConfig  *config,
   if (self->cap_key == NULL)
     return NULL;
 
+  self->notifier = mesh_notifier_new (self->store, &self->config->notify);
+
   self->soup = new_soup_server ();
   rest.store = self->store;
+  rest.notifier = self->notifier;
   rest.cap_key = self->cap_key;
   rest.open_registration = self->config->open_registration;
   rest.may_control_terminal = may_control_terminal;
@@ -145,6 +150,7 @@ mesh_server_new (const MeshConfig  *config,
 
   self->hub = mesh_hub_new (self->store, self->cap_key, &self->config->limits,
                             self->config->hello_timeout_s);
+  mesh_hub_set_notifier (self->hub, self->notifier);
   mesh_hub_attach (self->hub, self->soup, "/ws");
   self->listener = mesh_listener_new (self->soup, self->certificate);
 
@@ -173,6 +179,8 @@ mesh_server_start (MeshServer  *self,
     mesh_listener_stop (self->listener);
     return FALSE;
   }
+  /* What the outbox held at the last stop goes out now. */
+  mesh_notifier_start (self->notifier);
   return TRUE;
 }
 
@@ -187,6 +195,9 @@ mesh_server_stop (MeshServer *self)
     mesh_listener_stop (self->legacy_listener);
   if (self->hub != NULL)
     mesh_hub_close_all (self->hub);
+  /* After the sockets: closing agents must not leave offline timers. */
+  if (self->notifier != NULL)
+    mesh_notifier_stop (self->notifier);
   if (self->legacy != NULL)
     mesh_legacy_relay_close_all (self->legacy);
   if (self->soup != NULL)
@@ -197,6 +208,7 @@ mesh_server_stop (MeshServer *self)
   g_clear_object (&self->listener);
   g_clear_object (&self->legacy_listener);
   g_clear_object (&self->hub);
+  g_clear_object (&self->notifier);
   g_clear_object (&self->legacy);
   g_clear_object (&self->soup);
   g_clear_object (&self->legacy_soup);

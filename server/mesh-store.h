@@ -13,6 +13,8 @@ G_BEGIN_DECLS
  * protocol code (UNAUTHORIZED, ROOM_NOT_FOUND, ROOM_FULL, NOT_FOUND, CONFLICT,
  * BAD_REQUEST), MESH_ERROR_INTERNAL for SQLite failures. */
 
+/* The schema version this build migrates to (one migration per version). */
+#define MESH_STORE_SCHEMA_VERSION  2
 #define MESH_STORE_ROOM_MAX_USERS  4
 #define MESH_STORE_ACCESS_TTL      (30 * 24 * 3600)   /* seconds */
 #define MESH_STORE_INVITE_TTL      (24 * 3600)        /* seconds */
@@ -41,7 +43,34 @@ typedef struct {
   gint64  created_usec;   /* unix time, microseconds */
 } MeshStoreMessage;
 
+/* A user's Gotify target (§9). */
+typedef struct {
+  char   *user_id;
+  char   *url;            /* the base URL, as given (checked by the caller) */
+  char   *token;          /* the application token: never handed to clients */
+  gint64  priority;       /* 0..10, or -1: the server's default per kind */
+  GStrv   events;         /* kinds to push; NULL: every kind */
+  char   *last_error;     /* why delivery stopped (a refusal); NULL while it runs */
+  char   *retry_error;    /* the last passing failure while messages wait */
+} MeshStoreGotify;
+
+/* One message waiting in the Gotify outbox. */
+typedef struct {
+  gint64  id;             /* increasing: the delivery order */
+  char   *user_id;
+  char   *kind;
+  char   *title;
+  char   *message;
+  gint64  priority;
+  char   *extras;         /* JSON object text, or NULL */
+  gint64  created_usec;
+  gint64  attempts;       /* failed tries so far */
+  gint64  next_attempt_usec;  /* unix µs; 0: now */
+} MeshStoreOutboxItem;
+
 void mesh_store_member_free  (MeshStoreMember  *member);
+void mesh_store_gotify_free  (MeshStoreGotify  *gotify);
+void mesh_store_outbox_item_free (MeshStoreOutboxItem *item);
 void mesh_store_device_free  (MeshStoreDevice  *device);
 void mesh_store_message_free (MeshStoreMessage *message);
 /* The JSON view of a message: {message_id, room_id, from, user_id, username,
@@ -51,6 +80,8 @@ JsonObject *mesh_store_message_to_json (const MeshStoreMessage *message);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MeshStoreMember, mesh_store_member_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MeshStoreDevice, mesh_store_device_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MeshStoreMessage, mesh_store_message_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MeshStoreGotify, mesh_store_gotify_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MeshStoreOutboxItem, mesh_store_outbox_item_free)
 
 #define MESH_TYPE_STORE (mesh_store_get_type ())
 G_DECLARE_FINAL_TYPE (MeshStore, mesh_store, MESH, STORE, GObject)
@@ -192,5 +223,62 @@ GPtrArray  *mesh_store_list_messages     (MeshStore    *self,
                                           const char   *before_message_id,
                                           guint         limit,
                                           GError      **error);
+
+/* Gotify (§9).  Setting a target replaces the user's previous one and
+ * clears its errors; deleting it also drops the user's outbox (@existed says
+ * whether there was one).  get: NULL without @error when the user has none. */
+gboolean    mesh_store_set_gotify        (MeshStore           *self,
+                                          const char          *user_id,
+                                          const char          *url,
+                                          const char          *token,
+                                          gint64               priority,
+                                          const char * const  *events,
+                                          GError             **error);
+MeshStoreGotify *mesh_store_get_gotify   (MeshStore           *self,
+                                          const char          *user_id,
+                                          GError             **error);
+gboolean    mesh_store_delete_gotify     (MeshStore           *self,
+                                          const char          *user_id,
+                                          gboolean            *existed,
+                                          GError             **error);
+gboolean    mesh_store_set_gotify_status (MeshStore           *self,
+                                          const char          *user_id,
+                                          const char          *last_error,
+                                          const char          *retry_error,
+                                          GError             **error);
+/* Appends a message to @user_id's outbox and returns its id (0 on error).
+ * With @max_pending > 0 the oldest messages beyond the newest @max_pending
+ * are dropped; @n_dropped (optional) says how many. */
+gint64      mesh_store_outbox_add        (MeshStore           *self,
+                                          const char          *user_id,
+                                          const char          *kind,
+                                          const char          *title,
+                                          const char          *message,
+                                          gint64               priority,
+                                          const char          *extras,
+                                          guint                max_pending,
+                                          guint               *n_dropped,
+                                          GError             **error);
+/* The oldest waiting message of @user_id; NULL without @error when none. */
+MeshStoreOutboxItem *mesh_store_outbox_head (MeshStore        *self,
+                                          const char          *user_id,
+                                          GError             **error);
+gboolean    mesh_store_outbox_remove     (MeshStore           *self,
+                                          gint64               id,
+                                          GError             **error);
+gboolean    mesh_store_outbox_defer      (MeshStore           *self,
+                                          gint64               id,
+                                          gint64               attempts,
+                                          gint64               next_attempt_usec,
+                                          GError             **error);
+/* Makes every waiting message of @user_id due now (new settings). */
+gboolean    mesh_store_outbox_reset_user (MeshStore           *self,
+                                          const char          *user_id,
+                                          GError             **error);
+gint64      mesh_store_outbox_count      (MeshStore           *self,
+                                          const char          *user_id);
+/* GPtrArray of char* user_ids with waiting messages. */
+GPtrArray  *mesh_store_outbox_list_users (MeshStore           *self,
+                                          GError             **error);
 
 G_END_DECLS

@@ -108,9 +108,9 @@ test_schema (Fixture       *fixture,
   g_autoptr(MeshStore) newer = NULL;
   GStatBuf st;
 
-  g_assert_cmpint (mesh_store_get_schema_version (fixture->store), ==, 1);
+  g_assert_cmpint (mesh_store_get_schema_version (fixture->store), ==, MESH_STORE_SCHEMA_VERSION);
   version = sql_query (fixture, "PRAGMA user_version");
-  g_assert_cmpstr (version, ==, "1");
+  g_assert_cmpint (atoi (version), ==, MESH_STORE_SCHEMA_VERSION);
   mode = sql_query (fixture, "PRAGMA journal_mode");
   g_assert_cmpstr (mode, ==, "wal");
 
@@ -121,7 +121,7 @@ test_schema (Fixture       *fixture,
   /* Reopening migrates nothing and keeps the data. */
   user_id = add_user (fixture, "alice");
   reopen (fixture);
-  g_assert_cmpint (mesh_store_get_schema_version (fixture->store), ==, 1);
+  g_assert_cmpint (mesh_store_get_schema_version (fixture->store), ==, MESH_STORE_SCHEMA_VERSION);
   username = mesh_store_get_username (fixture->store, user_id);
   g_assert_cmpstr (username, ==, "alice");
 
@@ -132,7 +132,7 @@ test_schema (Fixture       *fixture,
   g_assert_error (error, MESH_ERROR, MESH_ERROR_INTERNAL);
   g_assert_null (newer);
   g_assert_nonnull (strstr (error->message, "99"));
-  g_free (sql_query (fixture, "PRAGMA user_version = 1"));
+  g_free (sql_query (fixture, "PRAGMA user_version = " G_STRINGIFY (MESH_STORE_SCHEMA_VERSION)));
   reopen (fixture);
 }
 

@@ -1,0 +1,950 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-legacy-relay"
+
+#include "config.h"
+
+#include "mesh-config.h"
+#include "mesh-json.h"
+#include "mesh-legacy-relay.h"
+#include "mesh-listener.h"
+
+#include <string.h>
+
+/* The TEMPORARY legacy relay (spec/legacy-relay.md), run in-process on
+ * 127.0.0.1 and driven by real libsoup WebSocket clients. */
+
+/* Only a safety net for a hang: no test waits for time to pass. */
+#define WAIT_TIMEOUT_S 60
+
+typedef struct {
+  SoupServer      *server;
+  MeshListener    *listener;
+  MeshLegacyRelay *relay;
+  SoupSession     *session;
+  char            *ws_url;
+  char            *http_url;
+  GPtrArray       *clients;
+  guint            barriers;
+} Fixture;
+
+typedef struct {
+  SoupWebsocketConnection *conn;
+  GQueue                   frames;   /* GBytes*, oldest first */
+  gboolean                 closed;
+} Client;
+
+static gboolean
+wait_timeout_cb (gpointer data)
+{
+  g_error ("timed out waiting for %s", (const char *) data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+wait_until (gboolean   (*done) (gpointer data),
+            gpointer     data,
+            const char  *what)
+{
+  guint timeout_id = g_timeout_add_seconds (WAIT_TIMEOUT_S, wait_timeout_cb, (gpointer) what);
+
+  while (!done (data))
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (timeout_id);
+}
+
+static gboolean
+pointer_set (gpointer data)
+{
+  return *(gpointer *) data != NULL;
+}
+
+static gboolean
+client_has_frame (gpointer data)
+{
+  Client *client = data;
+
+  return !g_queue_is_empty (&client->frames) || client->closed;
+}
+
+static gboolean
+client_is_closed (gpointer data)
+{
+  return ((Client *) data)->closed;
+}
+
+static void
+client_message_cb (SoupWebsocketConnection *conn,
+                   SoupWebsocketDataType    type,
+                   GBytes                  *message,
+                   Client                  *client)
+{
+  g_assert_cmpint (type, ==, SOUP_WEBSOCKET_DATA_TEXT);
+  g_queue_push_tail (&client->frames, g_bytes_ref (message));
+}
+
+static void
+client_closed_cb (SoupWebsocketConnection *conn,
+                  Client                  *client)
+{
+  client->closed = TRUE;
+}
+
+static void
+client_free (Client *client)
+{
+  g_signal_handlers_disconnect_by_data (client->conn, client);
+  g_clear_object (&client->conn);
+  g_queue_clear_full (&client->frames, (GDestroyNotify) g_bytes_unref);
+  g_free (client);
+}
+
+static void
+connect_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  SoupWebsocketConnection **conn = user_data;
+  g_autoptr(GError) error = NULL;
+
+  *conn = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
+  g_assert_no_error (error);
+}
+
+static Client *
+client_new (Fixture *fixture)
+{
+  g_autoptr(SoupMessage) msg = soup_message_new ("GET", fixture->ws_url);
+  Client *client = g_new0 (Client, 1);
+
+  soup_session_websocket_connect_async (fixture->session, msg, NULL, NULL, G_PRIORITY_DEFAULT,
+                                        NULL, connect_cb, &client->conn);
+  wait_until (pointer_set, &client->conn, "a WebSocket connection");
+  /* The relay's participants frames grow with the test; the limit does not
+   * matter here. */
+  soup_websocket_connection_set_max_incoming_payload_size (client->conn, 0);
+  g_signal_connect (client->conn, "message", G_CALLBACK (client_message_cb), client);
+  g_signal_connect (client->conn, "closed", G_CALLBACK (client_closed_cb), client);
+  g_ptr_array_add (fixture->clients, client);
+  return client;
+}
+
+static void
+client_send (Client     *client,
+             const char *text)
+{
+  soup_websocket_connection_send_text (client->conn, text);
+}
+
+static GBytes *
+client_next (Client *client)
+{
+  wait_until (client_has_frame, client, "a frame");
+  g_assert_false (g_queue_is_empty (&client->frames));
+  return g_queue_pop_head (&client->frames);
+}
+
+static void
+client_close (Client *client)
+{
+  soup_websocket_connection_close (client->conn, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  wait_until (client_is_closed, client, "the close");
+}
+
+static JsonNode *
+parse (const char *text,
+       gsize       len)
+{
+  g_autoptr(GError) error = NULL;
+  JsonNode *node = mesh_json_parse (text, len, &error);
+
+  g_assert_no_error (error);
+  return node;
+}
+
+/* The next frame of @client must mean the same JSON as @expected. */
+static void
+expect_json (Client     *client,
+             const char *expected)
+{
+  g_autoptr(GBytes) frame = client_next (client);
+  gsize len;
+  const char *data = g_bytes_get_data (frame, &len);
+  g_autoptr(JsonNode) want = parse (expected, -1);
+  g_autoptr(JsonNode) got = parse (data, len);
+
+  if (!json_node_equal (want, got))
+    g_error ("expected %s, got %.*s", expected, (int) len, data);
+}
+
+/* The next frame of @client must be these very bytes. */
+static void
+expect_bytes (Client     *client,
+              const char *expected)
+{
+  g_autoptr(GBytes) frame = client_next (client);
+  gsize len;
+  const char *data = g_bytes_get_data (frame, &len);
+
+  if (len != strlen (expected) || memcmp (data, expected, len) != 0)
+    g_error ("expected the bytes %s, got %.*s", expected, (int) len, data);
+}
+
+/* The next frame of @client must be one `error` whose text has @fragment. */
+static void
+expect_error (Client     *client,
+              const char *fragment)
+{
+  g_autoptr(GBytes) frame = client_next (client);
+  gsize len;
+  const char *data = g_bytes_get_data (frame, &len);
+  g_autoptr(JsonNode) node = parse (data, len);
+  JsonObject *object = json_node_get_object (node);
+
+  if (json_object_get_size (object) != 2 ||
+      g_strcmp0 (json_object_get_string_member_with_default (object, "type", NULL), "error") != 0 ||
+      strstr (json_object_get_string_member_with_default (object, "error", ""), fragment) == NULL)
+    g_error ("expected an error about '%s', got %.*s", fragment, (int) len, data);
+}
+
+/* Proves that nothing was sent to @client before now: the relay handles a
+ * socket's frames in order and every frame it sends because of earlier
+ * events is queued ahead of the answer to this one. */
+static void
+expect_quiet (Fixture *fixture,
+              Client  *client)
+{
+  g_autofree char *type = g_strdup_printf ("barrier-%u", ++fixture->barriers);
+  g_autofree char *frame = g_strdup_printf ("{\"type\":\"%s\"}", type);
+  g_autofree char *answer = g_strdup_printf ("unknown type '%s'", type);
+
+  client_send (client, frame);
+  expect_error (client, answer);
+}
+
+static void
+client_register (Client     *client,
+                 const char *node_id,
+                 const char *username)
+{
+  g_autofree char *frame =
+    g_strdup_printf ("{\"type\":\"register\",\"nodeId\":\"%s\",\"username\":\"%s\"}",
+                     node_id, username);
+
+  client_send (client, frame);
+}
+
+static void
+fixture_set_up_with (Fixture            *fixture,
+                     const MeshWsLimits *limits)
+{
+  g_autoptr(GError) error = NULL;
+  guint16 port;
+
+  fixture->server = soup_server_new ("server-header", "mesh-test", NULL);
+  soup_server_remove_websocket_extension (fixture->server, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
+  fixture->relay = mesh_legacy_relay_new (limits);
+  mesh_legacy_relay_attach (fixture->relay, fixture->server);
+  fixture->listener = mesh_listener_new (fixture->server, NULL);
+  mesh_listener_listen (fixture->listener, "127.0.0.1:0", &error);
+  g_assert_no_error (error);
+
+  port = mesh_listener_get_port (fixture->listener);
+  g_assert_cmpuint (port, >, 0);
+  fixture->ws_url = g_strdup_printf ("ws://127.0.0.1:%u/", port);
+  fixture->http_url = g_strdup_printf ("http://127.0.0.1:%u", port);
+  fixture->session = soup_session_new_with_options ("max-conns", 1000,
+                                                    "max-conns-per-host", 1000, NULL);
+  fixture->clients = g_ptr_array_new_with_free_func ((GDestroyNotify) client_free);
+}
+
+/* The limits mesh-server really uses for the relay. */
+static void
+fixture_set_up (Fixture       *fixture,
+                gconstpointer  data)
+{
+  g_autoptr(MeshConfig) config = mesh_config_new ();
+
+  fixture_set_up_with (fixture, &config->legacy_limits);
+}
+
+static gboolean
+relay_is_empty (gpointer data)
+{
+  return mesh_legacy_relay_get_n_participants (data) == 0;
+}
+
+static void
+fixture_tear_down (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  for (guint i = 0; i < fixture->clients->len; i++) {
+    Client *client = g_ptr_array_index (fixture->clients, i);
+
+    if (soup_websocket_connection_get_state (client->conn) == SOUP_WEBSOCKET_STATE_OPEN)
+      client_close (client);
+    else
+      wait_until (client_is_closed, client, "the close");
+  }
+  /* The relay sees each close a moment after the client does. */
+  wait_until (relay_is_empty, fixture->relay, "the relay to see every close");
+
+  mesh_legacy_relay_close_all (fixture->relay);
+  mesh_listener_stop (fixture->listener);
+  soup_server_disconnect (fixture->server);
+  g_clear_pointer (&fixture->clients, g_ptr_array_unref);
+  g_clear_object (&fixture->session);
+  g_clear_object (&fixture->listener);
+  g_clear_object (&fixture->relay);
+  g_clear_object (&fixture->server);
+  g_free (fixture->ws_url);
+  g_free (fixture->http_url);
+}
+
+typedef struct {
+  gboolean  done;
+  guint     status;
+  char     *content_type;
+  GBytes   *body;
+} HttpReply;
+
+static void
+http_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  HttpReply *reply = user_data;
+  SoupMessage *msg = soup_session_get_async_result_message (SOUP_SESSION (source), result);
+  g_autoptr(GError) error = NULL;
+
+  reply->body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
+  g_assert_no_error (error);
+  reply->status = soup_message_get_status (msg);
+  reply->content_type = g_strdup (soup_message_headers_get_content_type (
+                                    soup_message_get_response_headers (msg), NULL));
+  reply->done = TRUE;
+}
+
+static gboolean
+reply_done (gpointer data)
+{
+  return ((HttpReply *) data)->done;
+}
+
+static void
+http_get (Fixture    *fixture,
+          const char *path,
+          HttpReply  *reply)
+{
+  g_autofree char *url = g_strconcat (fixture->http_url, path, NULL);
+  g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
+
+  soup_session_send_and_read_async (fixture->session, msg, G_PRIORITY_DEFAULT, NULL,
+                                    http_cb, reply);
+  wait_until (reply_done, reply, "an HTTP answer");
+}
+
+static void
+http_reply_clear (HttpReply *reply)
+{
+  g_free (reply->content_type);
+  g_bytes_unref (reply->body);
+}
+
+static void
+test_health (Fixture       *fixture,
+             gconstpointer  data)
+{
+  HttpReply health = { 0 }, plain = { 0 }, other = { 0 };
+  g_autoptr(JsonNode) body = NULL;
+  gsize len;
+  const char *text;
+
+  http_get (fixture, "/health", &health);
+  g_assert_cmpuint (health.status, ==, 200);
+  g_assert_cmpstr (health.content_type, ==, "application/json");
+  text = g_bytes_get_data (health.body, &len);
+  g_assert_cmpmem (text, len, "{\"status\":\"ok\"}", 15);
+
+  /* A plain GET where the WebSocket lives: a JSON error, not a hang. */
+  http_get (fixture, "/", &plain);
+  g_assert_cmpuint (plain.status, ==, 400);
+  g_assert_cmpstr (plain.content_type, ==, "application/json");
+  text = g_bytes_get_data (plain.body, &len);
+  body = parse (text, len);
+  g_assert_true (json_object_has_member (json_node_get_object (body), "error"));
+
+  http_get (fixture, "/elsewhere", &other);
+  g_assert_cmpuint (other.status, ==, 404);
+  g_assert_cmpstr (other.content_type, ==, "application/json");
+
+  http_reply_clear (&health);
+  http_reply_clear (&plain);
+  http_reply_clear (&other);
+}
+
+static void
+test_register (Fixture       *fixture,
+               gconstpointer  data)
+{
+  Client *a = client_new (fixture);
+  Client *b = client_new (fixture);
+  Client *idle = client_new (fixture);
+
+  client_send (a, "{\"type\":\"register\",\"nodeId\":\"a\",\"username\":\"alice\","
+                  "\"publicKey\":\"pk-a\",\"encryptionKey\":\"ek-a\"}");
+  /* The participants list carries the encryption key, never the public key. */
+  expect_json (a, "{\"type\":\"participants\",\"participants\":"
+                  "[{\"nodeId\":\"a\",\"username\":\"alice\",\"encryptionKey\":\"ek-a\"}]}");
+
+  client_register (b, "b", "bob");
+  expect_json (b, "{\"type\":\"participants\",\"participants\":["
+                  "{\"nodeId\":\"a\",\"username\":\"alice\",\"encryptionKey\":\"ek-a\"},"
+                  "{\"nodeId\":\"b\",\"username\":\"bob\"}]}");
+  expect_json (a, "{\"type\":\"participants\",\"participants\":["
+                  "{\"nodeId\":\"a\",\"username\":\"alice\",\"encryptionKey\":\"ek-a\"},"
+                  "{\"nodeId\":\"b\",\"username\":\"bob\"}]}");
+  /* Keys that were not given are left out, not null. */
+  expect_json (a, "{\"type\":\"presence\",\"action\":\"join\",\"nodeId\":\"b\","
+                  "\"username\":\"bob\"}");
+
+  /* No presence about oneself, nothing to a socket that did not register. */
+  expect_quiet (fixture, a);
+  expect_quiet (fixture, b);
+  expect_quiet (fixture, idle);
+  g_assert_cmpuint (mesh_legacy_relay_get_n_participants (fixture->relay), ==, 2);
+}
+
+static void
+test_register_errors (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  static const struct {
+    const char *frame;
+    const char *error;
+  } cases[] = {
+    { "{\"type\":\"register\",\"username\":\"alice\"}", "nodeId" },
+    { "{\"type\":\"register\",\"nodeId\":\"a\"}", "username" },
+    { "{\"type\":\"register\",\"nodeId\":7,\"username\":\"alice\"}", "nodeId" },
+    { "{\"type\":\"register\",\"nodeId\":\"a\",\"username\":[\"alice\"]}", "username" },
+    { "{\"type\":\"register\",\"nodeId\":\"\",\"username\":\"alice\"}", "nodeId" },
+    { "{\"type\":\"register\",\"nodeId\":\"a\",\"username\":\"alice\",\"publicKey\":1}",
+      "publicKey" },
+    { "{\"type\":\"register\",\"nodeId\":\"a\",\"username\":\"alice\",\"encryptionKey\":{}}",
+      "encryptionKey" },
+  };
+  Client *a = client_new (fixture);
+  Client *watcher = client_new (fixture);
+
+  client_register (watcher, "w", "walter");
+  expect_json (watcher, "{\"type\":\"participants\",\"participants\":"
+                        "[{\"nodeId\":\"w\",\"username\":\"walter\"}]}");
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    client_send (a, cases[i].frame);
+    expect_error (a, cases[i].error);
+  }
+  g_assert_cmpuint (mesh_legacy_relay_get_n_participants (fixture->relay), ==, 1);
+  /* Nobody heard of the refused registrations. */
+  expect_quiet (fixture, watcher);
+
+  /* The socket is still usable. */
+  client_register (a, "a", "alice");
+  expect_json (a, "{\"type\":\"participants\",\"participants\":["
+                  "{\"nodeId\":\"w\",\"username\":\"walter\"},"
+                  "{\"nodeId\":\"a\",\"username\":\"alice\"}]}");
+}
+
+static void
+test_errors (Fixture       *fixture,
+             gconstpointer  data)
+{
+  static const struct {
+    const char *frame;
+    const char *error;
+  } cases[] = {
+    { "{\"type\":\"signal\"", "invalid JSON" },
+    { "", "invalid JSON" },
+    { "{'type':'heartbeat'}", "invalid JSON" },
+    { "{\"type\":\"heartbeat\"} trailing", "invalid JSON" },
+    { "{\"type\":\"heartbeat\",}", "invalid JSON" },
+    { "{\"n\":01}", "invalid JSON" },
+    { "[{\"type\":\"heartbeat\"}]", "JSON object" },
+    { "42", "JSON object" },
+    { "\"register\"", "JSON object" },
+    { "{}", "type" },
+    { "{\"type\":5}", "type" },
+    { "{\"type\":null}", "type" },
+    { "{\"type\":\"dance\"}", "unknown type 'dance'" },
+    { "{\"type\":\"participants\",\"participants\":[]}", "unknown type" },
+    { "{\"type\":\"signal\",\"from\":\"a\",\"payload\":{}}", "to" },
+    { "{\"type\":\"signal\",\"to\":\"b\",\"payload\":{}}", "from" },
+    { "{\"type\":\"signal\",\"from\":\"a\",\"to\":[\"b\"],\"payload\":{}}", "to" },
+    { "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"nobody\",\"payload\":{}}",
+      "unknown target peer 'nobody'" },
+    { "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"b\\u0000\",\"payload\":{}}",
+      "U+0000" },
+    { "{\"type\":\"register\",\"nodeId\":\"b\\u0000x\",\"username\":\"eve\"}", "U+0000" },
+    { "{\"type\":\"register\",\"nodeId\":\"e\\ud83dx\",\"username\":\"eve\"}", "surrogate" },
+    { "{\"type\":\"register\",\"nodeId\":\"e\",\"username\":\"\\udc00\"}", "invalid JSON" },
+    { "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"\\ud83dx\",\"payload\":{}}",
+      "unknown target peer" },
+    { "{\"type\":\"role-assign\",\"roles\":[\"relay\"]}", "nodeId" },
+    { "{\"type\":\"role-assign\",\"nodeId\":\"b\"}", "roles" },
+    { "{\"type\":\"role-assign\",\"nodeId\":\"b\",\"roles\":\"relay\"}", "roles" },
+    { "{\"type\":\"role-assign\",\"nodeId\":\"b\",\"roles\":[\"relay\",3]}", "roles" },
+  };
+  Client *a = client_new (fixture);
+  Client *b = client_new (fixture);
+  Client *stranger = client_new (fixture);
+
+  client_register (a, "a", "alice");
+  expect_json (a, "{\"type\":\"participants\",\"participants\":"
+                  "[{\"nodeId\":\"a\",\"username\":\"alice\"}]}");
+  client_register (b, "b", "bob");
+  for (guint i = 0; i < 3; i++)
+    g_bytes_unref (client_next (i == 2 ? b : a));
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    client_send (a, cases[i].frame);
+    expect_error (a, cases[i].error);
+  }
+  /* One error each and nothing else, to anyone. */
+  expect_quiet (fixture, a);
+  expect_quiet (fixture, b);
+
+  /* Signals need a registered sender, even with a valid target. */
+  client_send (stranger, "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"b\",\"payload\":1}");
+  expect_error (stranger, "register");
+  expect_quiet (fixture, b);
+
+  /* After all that, a's socket still relays. */
+  client_send (a, "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"b\",\"payload\":\"hi\"}");
+  expect_bytes (b, "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"b\",\"payload\":\"hi\"}");
+}
+
+static void
+test_heartbeat (Fixture       *fixture,
+                gconstpointer  data)
+{
+  Client *a = client_new (fixture);
+  Client *b = client_new (fixture);
+  Client *c = client_new (fixture);
+  Client *stranger = client_new (fixture);
+
+  client_register (a, "a", "alice");
+  g_bytes_unref (client_next (a));
+  client_register (b, "b", "bob");
+  g_bytes_unref (client_next (a));
+  g_bytes_unref (client_next (a));
+  g_bytes_unref (client_next (b));
+  client_register (c, "c", "carol");
+  for (guint i = 0; i < 2; i++) {
+    g_bytes_unref (client_next (a));
+    g_bytes_unref (client_next (b));
+  }
+  g_bytes_unref (client_next (c));
+
+  client_send (a, "{\"type\":\"heartbeat\"}");
+  expect_json (b, "{\"type\":\"heartbeat\",\"from\":\"a\"}");
+  expect_json (c, "{\"type\":\"heartbeat\",\"from\":\"a\"}");
+  expect_quiet (fixture, a);
+
+  /* Extra fields change nothing: the relay says who it is from. */
+  client_send (b, "{ \"type\" : \"heartbeat\", \"from\": \"mallory\", \"at\": 12 }");
+  expect_json (a, "{\"type\":\"heartbeat\",\"from\":\"b\"}");
+  expect_json (c, "{\"type\":\"heartbeat\",\"from\":\"b\"}");
+  expect_quiet (fixture, b);
+
+  /* From a socket that did not register: not relayed, no error either. */
+  client_send (stranger, "{\"type\":\"heartbeat\"}");
+  expect_quiet (fixture, stranger);
+  expect_quiet (fixture, a);
+  expect_quiet (fixture, b);
+  expect_quiet (fixture, c);
+}
+
+static void
+test_role_assign (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  const char *assign = "{ \"type\":\"role-assign\", \"nodeId\":\"b\","
+                       " \"roles\":[\"relay\",\"seed\"],"
+                       " \"extra\": {\"n\": 1.50}, \"epoch\":18446744073709551617 }";
+  const char *empty = "{\"type\":\"role-assign\",\"nodeId\":\"zed\",\"roles\":[]}";
+  Client *a = client_new (fixture);
+  Client *b = client_new (fixture);
+  Client *stranger = client_new (fixture);
+
+  client_register (a, "a", "alice");
+  g_bytes_unref (client_next (a));
+  client_register (b, "b", "bob");
+  g_bytes_unref (client_next (a));
+  g_bytes_unref (client_next (a));
+  g_bytes_unref (client_next (b));
+
+  /* Unchanged, to everyone, the sender included. */
+  client_send (a, assign);
+  expect_bytes (a, assign);
+  expect_bytes (b, assign);
+  expect_quiet (fixture, stranger);
+
+  /* An unregistered sender gets its own copy too. */
+  client_send (stranger, empty);
+  expect_bytes (stranger, empty);
+  expect_bytes (a, empty);
+  expect_bytes (b, empty);
+  expect_quiet (fixture, a);
+}
+
+static gboolean
+has_n_frames (gpointer data)
+{
+  gpointer *args = data;
+  Client *client = args[0];
+
+  return client->frames.length >= GPOINTER_TO_UINT (args[1]) || client->closed;
+}
+
+static void
+test_signal_burst (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  const guint n = 2000;
+  g_autoptr(GPtrArray) sent = g_ptr_array_new_with_free_func (g_free);
+  Client *a = client_new (fixture);
+  Client *b = client_new (fixture);
+  gpointer args[2] = { b, GUINT_TO_POINTER (n) };
+
+  client_register (a, "a", "alice");
+  g_bytes_unref (client_next (a));
+  client_register (b, "b", "bob");
+  g_bytes_unref (client_next (a));
+  g_bytes_unref (client_next (a));
+  g_bytes_unref (client_next (b));
+
+  /* Trickled ICE for several calls: all at once, without waiting. */
+  for (guint i = 0; i < n; i++) {
+    char *frame = g_strdup_printf ("{\"type\":\"signal\",\"from\":\"a\",\"to\":\"b\",\"payload\":"
+                                   "{\"call\":%u,\"seq\":%u,\"candidate\":\"candidate:%u 1 udp "
+                                   "2122260223 192.168.1.%u 5%04u typ host\",\"t\":%u.%03u}}",
+                                   i % 7, i, i * 7919, i % 255, i, i, i % 1000);
+
+    client_send (a, frame);
+    g_ptr_array_add (sent, frame);
+  }
+
+  wait_until (has_n_frames, args, "the burst");
+  g_assert_false (b->closed);
+  for (guint i = 0; i < n; i++)
+    expect_bytes (b, g_ptr_array_index (sent, i));
+  expect_quiet (fixture, a);
+  expect_quiet (fixture, b);
+}
+
+static void
+test_signal_exact (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  /* Things a re-encoding would change: a NUL inside a string (json-glib
+   * cuts there), numbers beyond double precision, a lone surrogate (json-glib
+   * refuses it), escapes, spacing and key order. */
+  static const char *const frames[] = {
+    "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"b\",\"payload\":{\"sdp\":\"v=0\\u0000x\"}}",
+    "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"b\",\"payload\":"
+      "[123456789012345678901234567890,-0.10000000000000000555,1E+400,0]}",
+    "{\"payload\":\"\\ud83d\",\"to\":\"b\",\"type\":\"signal\",\"from\":\"a\"}",
+    " {\n\t\"type\" : \"signal\" ,\"from\":\"a\",\"to\":\"b\",\"payload\":"
+      "\"caf\\u00e9 \\\"q\\\" \\\\ \\/ \\b\\f\\n\\r\\t\"}\n",
+    "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"b\",\"payload\":"
+      "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}",
+    "{\"type\":\"sig\\u006eal\",\"from\":\"a\",\"to\":\"b\",\"payload\":null}",
+    "{\"type\":\"signal\",\"from\":\"spoofed\",\"to\":\"b\",\"payload\":{\"to\":\"c\",\"type\":1}}",
+    "{\"type\":\"heartbeat\",\"type\":\"signal\",\"from\":\"a\",\"to\":\"c\",\"to\":\"b\"}",
+  };
+  Client *a = client_new (fixture);
+  Client *b = client_new (fixture);
+
+  client_register (a, "a", "alice");
+  g_bytes_unref (client_next (a));
+  client_register (b, "b", "bob");
+  g_bytes_unref (client_next (a));
+  g_bytes_unref (client_next (a));
+  g_bytes_unref (client_next (b));
+
+  for (guint i = 0; i < G_N_ELEMENTS (frames); i++) {
+    client_send (a, frames[i]);
+    expect_bytes (b, frames[i]);
+  }
+  expect_quiet (fixture, a);
+}
+
+/* Garbage from one client, interleaved with another's signals. */
+static void
+test_isolation (Fixture       *fixture,
+                gconstpointer  data)
+{
+  static const char *const garbage[] = {
+    "{", "null", "{\"type\":\"signal\",\"from\":\"c\",\"to\":\"nobody\"}",
+    "{\"type\":\"register\"}", "]]]]", "{\"type\":\"role-assign\"}", "{\"type\":7}",
+  };
+  const guint rounds = 50;
+  g_autoptr(GPtrArray) sent = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *deep = NULL;
+  Client *a = client_new (fixture);
+  Client *b = client_new (fixture);
+  Client *c = client_new (fixture);
+
+  client_register (a, "a", "alice");
+  g_bytes_unref (client_next (a));
+  client_register (b, "b", "bob");
+  g_bytes_unref (client_next (a));
+  g_bytes_unref (client_next (a));
+  g_bytes_unref (client_next (b));
+
+  for (guint i = 0; i < rounds; i++) {
+    char *frame = g_strdup_printf ("{\"type\":\"signal\",\"from\":\"a\",\"to\":\"b\","
+                                   "\"payload\":%u}", i);
+
+    client_send (a, frame);
+    g_ptr_array_add (sent, frame);
+    client_send (c, garbage[i % G_N_ELEMENTS (garbage)]);
+  }
+  /* Nesting deep enough to exhaust a recursive parser. */
+  deep = g_strnfill (60000, '[');
+  client_send (c, deep);
+
+  for (guint i = 0; i < rounds; i++)
+    expect_bytes (b, g_ptr_array_index (sent, i));
+  for (guint i = 0; i < rounds; i++)
+    expect_error (c, "");
+  expect_error (c, "invalid JSON");
+  g_assert_false (c->closed);
+  expect_quiet (fixture, a);
+  expect_quiet (fixture, b);
+  expect_quiet (fixture, c);
+}
+
+static void
+test_frame_limits (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autoptr(GString) big = g_string_new ("{\"type\":\"signal\",\"from\":\"a\",\"to\":\"a\","
+                                         "\"payload\":\"");
+  Client *a = client_new (fixture);
+
+  client_register (a, "a", "alice");
+  g_bytes_unref (client_next (a));
+
+  while (big->len < 64 * 1024 + 10)
+    g_string_append (big, "0123456789abcdef");
+  g_string_append (big, "\"}");
+  client_send (a, big->str);
+  expect_error (a, "limit");
+
+  soup_websocket_connection_send_binary (a->conn, "\x01\x02", 2);
+  expect_error (a, "binary");
+
+  /* Still open and still registered: a signal to oneself comes back. */
+  client_send (a, "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"a\",\"payload\":1}");
+  expect_bytes (a, "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"a\",\"payload\":1}");
+}
+
+static void
+rate_fixture_set_up (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  g_autoptr(MeshConfig) config = mesh_config_new ();
+  MeshWsLimits limits = config->legacy_limits;
+
+  /* A bucket that never refills within a test run. */
+  limits.burst = 3;
+  limits.messages_per_second = 1e-6;
+  fixture_set_up_with (fixture, &limits);
+}
+
+static void
+test_rate_limit (Fixture       *fixture,
+                 gconstpointer  data)
+{
+  Client *a = client_new (fixture);
+
+  client_register (a, "a", "alice");
+  g_bytes_unref (client_next (a));
+  client_send (a, "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"a\",\"payload\":1}");
+  expect_bytes (a, "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"a\",\"payload\":1}");
+  client_send (a, "{\"type\":\"heartbeat\"}");
+  client_send (a, "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"a\",\"payload\":2}");
+  client_send (a, "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"a\",\"payload\":3}");
+
+  expect_error (a, "messages/s");
+  g_assert_cmpint (soup_websocket_connection_get_state (a->conn), ==, SOUP_WEBSOCKET_STATE_OPEN);
+  g_assert_cmpuint (mesh_legacy_relay_get_n_participants (fixture->relay), ==, 1);
+}
+
+static void
+test_presence_on_close (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  Client *a = client_new (fixture);
+  Client *b = client_new (fixture);
+  Client *stranger = client_new (fixture);
+
+  client_send (a, "{\"type\":\"register\",\"nodeId\":\"a\",\"username\":\"alice\","
+                  "\"publicKey\":\"pk-a\",\"encryptionKey\":\"ek-a\"}");
+  g_bytes_unref (client_next (a));
+  client_send (b, "{\"type\":\"register\",\"nodeId\":\"b\",\"username\":\"bob\","
+                  "\"publicKey\":\"pk-b\"}");
+  g_bytes_unref (client_next (b));
+  g_bytes_unref (client_next (a));
+  g_bytes_unref (client_next (a));
+
+  client_close (a);
+  /* The same fields as the join, then the list without a. */
+  expect_json (b, "{\"type\":\"presence\",\"action\":\"leave\",\"nodeId\":\"a\","
+                  "\"username\":\"alice\",\"publicKey\":\"pk-a\",\"encryptionKey\":\"ek-a\"}");
+  expect_json (b, "{\"type\":\"participants\",\"participants\":"
+                  "[{\"nodeId\":\"b\",\"username\":\"bob\"}]}");
+  g_assert_cmpuint (mesh_legacy_relay_get_n_participants (fixture->relay), ==, 1);
+
+  /* An unregistered socket leaves without a word. */
+  client_close (stranger);
+  expect_quiet (fixture, b);
+
+  client_send (b, "{\"type\":\"signal\",\"from\":\"b\",\"to\":\"a\",\"payload\":{}}");
+  expect_error (b, "unknown target peer 'a'");
+}
+
+/* A second socket registering a live nodeId takes it over. */
+static void
+test_duplicate_register (Fixture       *fixture,
+                         gconstpointer  data)
+{
+  Client *old = client_new (fixture);
+  Client *b = client_new (fixture);
+  Client *new = client_new (fixture);
+
+  client_send (old, "{\"type\":\"register\",\"nodeId\":\"a\",\"username\":\"alice-laptop\","
+                    "\"encryptionKey\":\"ek-1\"}");
+  g_bytes_unref (client_next (old));
+  client_register (b, "b", "bob");
+  g_bytes_unref (client_next (old));
+  g_bytes_unref (client_next (old));
+  g_bytes_unref (client_next (b));
+
+  client_register (new, "a", "alice-phone");
+
+  /* The others see the old entry leave, then the new one join. */
+  expect_json (b, "{\"type\":\"presence\",\"action\":\"leave\",\"nodeId\":\"a\","
+                  "\"username\":\"alice-laptop\",\"encryptionKey\":\"ek-1\"}");
+  expect_json (b, "{\"type\":\"participants\",\"participants\":["
+                  "{\"nodeId\":\"b\",\"username\":\"bob\"},"
+                  "{\"nodeId\":\"a\",\"username\":\"alice-phone\"}]}");
+  expect_json (b, "{\"type\":\"presence\",\"action\":\"join\",\"nodeId\":\"a\","
+                  "\"username\":\"alice-phone\"}");
+  expect_json (new, "{\"type\":\"participants\",\"participants\":["
+                    "{\"nodeId\":\"b\",\"username\":\"bob\"},"
+                    "{\"nodeId\":\"a\",\"username\":\"alice-phone\"}]}");
+
+  /* The old socket is told why, then closed. */
+  expect_error (old, "registered by another connection");
+  wait_until (client_is_closed, old, "the replaced socket to close");
+  g_assert_true (g_queue_is_empty (&old->frames));
+
+  /* Its close announces nothing more; signals go to the new socket. */
+  expect_quiet (fixture, b);
+  client_send (b, "{\"type\":\"signal\",\"from\":\"b\",\"to\":\"a\",\"payload\":\"x\"}");
+  expect_bytes (new, "{\"type\":\"signal\",\"from\":\"b\",\"to\":\"a\",\"payload\":\"x\"}");
+  g_assert_cmpuint (mesh_legacy_relay_get_n_participants (fixture->relay), ==, 2);
+}
+
+/* The same socket registering again: a new nodeId leaves the old one, the
+ * same nodeId updates the entry. */
+static void
+test_reregister (Fixture       *fixture,
+                 gconstpointer  data)
+{
+  Client *a = client_new (fixture);
+  Client *b = client_new (fixture);
+
+  client_register (a, "a", "alice");
+  g_bytes_unref (client_next (a));
+  client_register (b, "b", "bob");
+  g_bytes_unref (client_next (a));
+  g_bytes_unref (client_next (a));
+  g_bytes_unref (client_next (b));
+
+  client_register (a, "a2", "alice");
+  expect_json (b, "{\"type\":\"presence\",\"action\":\"leave\",\"nodeId\":\"a\","
+                  "\"username\":\"alice\"}");
+  expect_json (b, "{\"type\":\"participants\",\"participants\":["
+                  "{\"nodeId\":\"b\",\"username\":\"bob\"},"
+                  "{\"nodeId\":\"a2\",\"username\":\"alice\"}]}");
+  expect_json (b, "{\"type\":\"presence\",\"action\":\"join\",\"nodeId\":\"a2\","
+                  "\"username\":\"alice\"}");
+  expect_json (a, "{\"type\":\"participants\",\"participants\":["
+                  "{\"nodeId\":\"b\",\"username\":\"bob\"},"
+                  "{\"nodeId\":\"a2\",\"username\":\"alice\"}]}");
+
+  client_send (b, "{\"type\":\"signal\",\"from\":\"b\",\"to\":\"a\",\"payload\":0}");
+  expect_error (b, "unknown target peer 'a'");
+  client_send (b, "{\"type\":\"signal\",\"from\":\"b\",\"to\":\"a2\",\"payload\":0}");
+  expect_bytes (a, "{\"type\":\"signal\",\"from\":\"b\",\"to\":\"a2\",\"payload\":0}");
+
+  /* Same id, new details: the entry keeps its place. */
+  client_send (a, "{\"type\":\"register\",\"nodeId\":\"a2\",\"username\":\"Alice\","
+                  "\"encryptionKey\":\"ek\"}");
+  expect_json (b, "{\"type\":\"participants\",\"participants\":["
+                  "{\"nodeId\":\"b\",\"username\":\"bob\"},"
+                  "{\"nodeId\":\"a2\",\"username\":\"Alice\",\"encryptionKey\":\"ek\"}]}");
+  expect_json (b, "{\"type\":\"presence\",\"action\":\"join\",\"nodeId\":\"a2\","
+                  "\"username\":\"Alice\",\"encryptionKey\":\"ek\"}");
+  g_bytes_unref (client_next (a));
+  expect_quiet (fixture, a);
+  g_assert_cmpuint (mesh_legacy_relay_get_n_participants (fixture->relay), ==, 2);
+}
+
+static void
+test_close_all (Fixture       *fixture,
+                gconstpointer  data)
+{
+  Client *a = client_new (fixture);
+  Client *b = client_new (fixture);
+
+  client_register (a, "a", "alice");
+  g_bytes_unref (client_next (a));
+  mesh_legacy_relay_close_all (fixture->relay);
+  wait_until (client_is_closed, a, "the shutdown close");
+  wait_until (client_is_closed, b, "the shutdown close");
+  g_assert_cmpint (soup_websocket_connection_get_close_code (a->conn), ==,
+                   SOUP_WEBSOCKET_CLOSE_GOING_AWAY);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) \
+  g_test_add ("/mesh/legacy-relay/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+
+  ADD ("health", test_health);
+  ADD ("register", test_register);
+  ADD ("register-errors", test_register_errors);
+  ADD ("errors", test_errors);
+  ADD ("heartbeat", test_heartbeat);
+  ADD ("role-assign", test_role_assign);
+  ADD ("signal-burst", test_signal_burst);
+  ADD ("signal-exact", test_signal_exact);
+  ADD ("isolation", test_isolation);
+  ADD ("frame-limits", test_frame_limits);
+  ADD ("presence-on-close", test_presence_on_close);
+  ADD ("duplicate-register", test_duplicate_register);
+  ADD ("reregister", test_reregister);
+  ADD ("close-all", test_close_all);
+  g_test_add ("/mesh/legacy-relay/rate-limit", Fixture, NULL, rate_fixture_set_up,
+              test_rate_limit, fixture_tear_down);
+#undef ADD
+
+  return g_test_run ();
+}
