@@ -9,6 +9,7 @@
 #include "mesh-listener.h"
 
 #include <string.h>
+#include <sys/socket.h>
 
 /* The TEMPORARY legacy relay (spec/legacy-relay.md), run in-process on
  * 127.0.0.1 and driven by real libsoup WebSocket clients. */
@@ -919,6 +920,90 @@ test_close_all (Fixture       *fixture,
                    SOUP_WEBSOCKET_CLOSE_GOING_AWAY);
 }
 
+static void
+queue_fixture_set_up (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  g_autoptr(MeshConfig) config = mesh_config_new ();
+  MeshWsLimits limits = config->legacy_limits;
+
+  limits.max_queued_bytes = 256 * 1024;
+  fixture_set_up_with (fixture, &limits);
+}
+
+static gboolean
+participants_at_most_one (gpointer data)
+{
+  return mesh_legacy_relay_get_n_participants (data) <= 1;
+}
+
+/* A reader that stops reading must cost the server a bounded amount of
+ * memory: it is dropped once its outgoing queue passes the limit, and the
+ * sender goes on.  The stalled reader is a raw socket that does the
+ * WebSocket handshake and registers, then never reads again. */
+static void
+test_slow_reader_dropped (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  static const char register_text[] = "{\"type\":\"register\",\"nodeId\":\"slow\",\"username\":\"s\"}";
+  g_autoptr(GSocketClient) socket_client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) raw = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GByteArray) frame = g_byte_array_new ();
+  g_autofree char *request = NULL;
+  g_autofree char *filler = g_strnfill (60 * 1024, 'x');
+  g_autofree char *signal = NULL;
+  static const guint8 zero_mask[4] = { 0, 0, 0, 0 };
+  GOutputStream *out;
+  Client *a = client_new (fixture);
+  guint8 header[2];
+
+  raw = g_socket_client_connect_to_host (socket_client, fixture->http_url + strlen ("http://"),
+                                         0, NULL, &error);
+  g_assert_no_error (error);
+  /* A tiny receive buffer so the server's side fills up quickly. */
+  g_socket_set_option (g_socket_connection_get_socket (raw), SOL_SOCKET, SO_RCVBUF, 4096, NULL);
+  out = g_io_stream_get_output_stream (G_IO_STREAM (raw));
+  request = g_strdup ("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      "Sec-WebSocket-Version: 13\r\n\r\n");
+  g_assert_true (g_output_stream_write_all (out, request, strlen (request), NULL, NULL, &error));
+  /* A masked text frame (a zero mask leaves the payload as is). */
+  header[0] = 0x81;
+  header[1] = 0x80 | (sizeof register_text - 1);
+  g_byte_array_append (frame, header, 2);
+  g_byte_array_append (frame, zero_mask, 4);
+  g_byte_array_append (frame, (const guint8 *) register_text, sizeof register_text - 1);
+  g_assert_true (g_output_stream_write_all (out, frame->data, frame->len, NULL, NULL, &error));
+  g_assert_no_error (error);
+
+  client_register (a, "a", "alice");
+  while (mesh_legacy_relay_get_n_participants (fixture->relay) < 2)
+    g_main_context_iteration (NULL, TRUE);
+
+  /* About 12 MiB towards the stalled reader: far over its 256 KiB queue
+   * plus what the kernel buffers hold. */
+  signal = g_strdup_printf ("{\"type\":\"signal\",\"from\":\"a\",\"to\":\"slow\",\"payload\":\"%s\"}",
+                            filler);
+  for (guint i = 0; i < 200 && mesh_legacy_relay_get_n_participants (fixture->relay) == 2; i++) {
+    client_send (a, signal);
+    g_main_context_iteration (NULL, FALSE);
+  }
+  wait_until (participants_at_most_one, fixture->relay, "the stalled reader to be dropped");
+
+  /* The sender is untouched. */
+  g_assert_cmpint (soup_websocket_connection_get_state (a->conn), ==, SOUP_WEBSOCKET_STATE_OPEN);
+  client_send (a, "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"a\",\"payload\":\"still here\"}");
+  while (TRUE) {
+    g_autoptr(GBytes) next = client_next (a);
+    gsize len;
+    const char *text = g_bytes_get_data (next, &len);
+
+    if (g_strstr_len (text, len, "still here") != NULL)
+      break;
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -944,6 +1029,8 @@ main (int   argc,
   ADD ("close-all", test_close_all);
   g_test_add ("/mesh/legacy-relay/rate-limit", Fixture, NULL, rate_fixture_set_up,
               test_rate_limit, fixture_tear_down);
+  g_test_add ("/mesh/legacy-relay/slow-reader-dropped", Fixture, NULL, queue_fixture_set_up,
+              test_slow_reader_dropped, fixture_tear_down);
 #undef ADD
 
   return g_test_run ();
