@@ -1,0 +1,499 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "mesh-client"
+
+#include "config.h"
+
+#include "mesh-chat-model.h"
+#include "mesh-client-private.h"
+
+enum {
+  PROP_0,
+  PROP_SESSION,
+  PROP_ROOM_ID,
+  PROP_HAS_MORE,
+  PROP_LOADING,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+struct _MeshChatModel {
+  GObject            parent_instance;
+
+  MeshClientSession *session;
+  char              *room_id;
+  GPtrArray         *messages;        /* MeshChatMessage, oldest first */
+  GHashTable        *by_message_id;   /* message_id → MeshChatMessage (borrowed) */
+  GHashTable        *by_client_id;    /* client_msg_id → MeshChatMessage (borrowed) */
+  gboolean           has_more;
+  gboolean           loading;
+  gboolean           loaded;          /* a page came in: the model is in sync */
+  GCancellable      *catch_up;        /* while catching up after a rejoin */
+};
+
+static void mesh_chat_model_model_init (GListModelInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (MeshChatModel, mesh_chat_model, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_LIST_MODEL, mesh_chat_model_model_init))
+
+static GType
+mesh_chat_model_get_item_type (GListModel *model)
+{
+  return MESH_TYPE_CHAT_MESSAGE;
+}
+
+static guint
+mesh_chat_model_get_n_items (GListModel *model)
+{
+  return MESH_CHAT_MODEL (model)->messages->len;
+}
+
+static gpointer
+mesh_chat_model_get_item (GListModel *model,
+                          guint       position)
+{
+  MeshChatModel *self = MESH_CHAT_MODEL (model);
+
+  if (position >= self->messages->len)
+    return NULL;
+  return g_object_ref (self->messages->pdata[position]);
+}
+
+static void
+mesh_chat_model_model_init (GListModelInterface *iface)
+{
+  iface->get_item_type = mesh_chat_model_get_item_type;
+  iface->get_n_items = mesh_chat_model_get_n_items;
+  iface->get_item = mesh_chat_model_get_item;
+}
+
+static void
+index_message (MeshChatModel   *self,
+               MeshChatMessage *message)
+{
+  const char *message_id = mesh_chat_message_get_message_id (message);
+  const char *client_msg_id = mesh_chat_message_get_client_msg_id (message);
+
+  /* Keys are the message's own strings: it outlives its entries. */
+  if (message_id != NULL)
+    g_hash_table_replace (self->by_message_id, (gpointer) message_id, message);
+  if (client_msg_id != NULL)
+    g_hash_table_replace (self->by_client_id, (gpointer) client_msg_id, message);
+}
+
+/* Whether the model shows @message already (the same object, the same
+ * message_id, or an own pending copy with its client_msg_id). */
+static gboolean
+is_known (MeshChatModel   *self,
+          MeshChatMessage *message)
+{
+  const char *message_id = mesh_chat_message_get_message_id (message);
+  const char *client_msg_id = mesh_chat_message_get_client_msg_id (message);
+
+  return (message_id != NULL && g_hash_table_contains (self->by_message_id, message_id)) ||
+         (client_msg_id != NULL && mesh_chat_message_get_is_own (message) &&
+          g_hash_table_contains (self->by_client_id, client_msg_id));
+}
+
+static void
+append (MeshChatModel   *self,
+        MeshChatMessage *message)
+{
+  g_ptr_array_add (self->messages, g_object_ref (message));
+  index_message (self, message);
+  g_list_model_items_changed (G_LIST_MODEL (self), self->messages->len - 1, 0, 1);
+}
+
+static void
+chat_queued_cb (MeshChatModel   *self,
+                MeshChatMessage *message)
+{
+  if (g_str_equal (mesh_chat_message_get_room_id (message), self->room_id) &&
+      !is_known (self, message))
+    append (self, message);
+}
+
+static void
+chat_message_cb (MeshChatModel   *self,
+                 MeshChatMessage *message)
+{
+  const char *client_msg_id = mesh_chat_message_get_client_msg_id (message);
+  MeshChatMessage *shown;
+
+  if (!g_str_equal (mesh_chat_message_get_room_id (message), self->room_id))
+    return;
+
+  /* Our own pending message, now confirmed: the session updated the very
+   * object we show; it only needs its message_id indexed. */
+  shown = client_msg_id ? g_hash_table_lookup (self->by_client_id, client_msg_id) : NULL;
+  if (shown == message) {
+    index_message (self, message);
+    return;
+  }
+  if (is_known (self, message))
+    return;
+  append (self, message);
+}
+
+static void catch_up_page (MeshChatModel *self,
+                           const char    *before,
+                           GPtrArray     *missed);
+
+/* A model that never loaded nor received anything gets it all with its
+ * first load_older; one that did must not miss what came meanwhile. */
+static gboolean
+is_synced (MeshChatModel *self)
+{
+  return self->loaded || g_hash_table_size (self->by_message_id) > 0;
+}
+
+typedef struct {
+  MeshChatModel *self;
+  GPtrArray     *missed;   /* MeshChatMessage, newest first */
+} CatchUp;
+
+static void
+catch_up_free (CatchUp *catch_up)
+{
+  g_object_unref (catch_up->self);
+  g_clear_pointer (&catch_up->missed, g_ptr_array_unref);
+  g_free (catch_up);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CatchUp, catch_up_free)
+
+/* Pages back from the newest message until one we show, then appends what
+ * was missed, oldest first. */
+static void
+catch_up_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(CatchUp) catch_up = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) page = NULL;
+  MeshChatModel *self = catch_up->self;
+  gboolean reached_known = FALSE;
+
+  page = mesh_client_rest_list_messages_finish (MESH_CLIENT_REST (source), result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (page == NULL) {
+    g_debug ("cannot catch up with room %s: %s", self->room_id, error->message);
+    g_clear_object (&self->catch_up);
+    return;
+  }
+
+  for (guint i = page->len; i-- > 0 && !reached_known;) {
+    if (is_known (self, page->pdata[i]))
+      reached_known = TRUE;
+    else
+      g_ptr_array_add (catch_up->missed, g_object_ref (page->pdata[i]));
+  }
+  if (!reached_known && page->len == MESH_CHAT_MODEL_PAGE_SIZE) {
+    catch_up_page (self, mesh_chat_message_get_message_id (page->pdata[0]),
+                   g_steal_pointer (&catch_up->missed));
+    return;
+  }
+
+  g_clear_object (&self->catch_up);
+  for (guint i = catch_up->missed->len; i-- > 0;) {
+    MeshChatMessage *message = catch_up->missed->pdata[i];
+
+    /* It may have come live meanwhile. */
+    if (!is_known (self, message))
+      append (self, message);
+  }
+}
+
+static void
+catch_up_page (MeshChatModel *self,
+               const char    *before,
+               GPtrArray     *missed)
+{
+  CatchUp *catch_up = g_new0 (CatchUp, 1);
+
+  catch_up->self = g_object_ref (self);
+  catch_up->missed = missed;
+  mesh_client_rest_list_messages_async (mesh_client_session_get_rest (self->session),
+                                        self->room_id, before, MESH_CHAT_MODEL_PAGE_SIZE,
+                                        self->catch_up, catch_up_cb, catch_up);
+}
+
+/* Messages sent while we were away from the room (reconnecting) never come
+ * live: after our own room.joined, fetch them. */
+static void
+room_joined_cb (MeshChatModel *self,
+                const char    *room_id,
+                MeshPeerInfo  *peer)
+{
+  if (!g_str_equal (room_id, self->room_id) ||
+      g_strcmp0 (peer->peer_id, mesh_client_session_get_peer_id (self->session)) != 0 ||
+      !is_synced (self) || self->catch_up != NULL)
+    return;
+  self->catch_up = g_cancellable_new ();
+  catch_up_page (self, NULL, g_ptr_array_new_with_free_func (g_object_unref));
+}
+
+static void
+mesh_chat_model_get_property (GObject    *object,
+                              guint       prop_id,
+                              GValue     *value,
+                              GParamSpec *pspec)
+{
+  MeshChatModel *self = MESH_CHAT_MODEL (object);
+
+  switch (prop_id) {
+  case PROP_SESSION:
+    g_value_set_object (value, self->session);
+    break;
+  case PROP_ROOM_ID:
+    g_value_set_string (value, self->room_id);
+    break;
+  case PROP_HAS_MORE:
+    g_value_set_boolean (value, self->has_more);
+    break;
+  case PROP_LOADING:
+    g_value_set_boolean (value, self->loading);
+    break;
+  default:
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+mesh_chat_model_set_property (GObject      *object,
+                              guint         prop_id,
+                              const GValue *value,
+                              GParamSpec   *pspec)
+{
+  MeshChatModel *self = MESH_CHAT_MODEL (object);
+
+  switch (prop_id) {
+  case PROP_SESSION:
+    self->session = g_value_dup_object (value);
+    break;
+  case PROP_ROOM_ID:
+    self->room_id = g_value_dup_string (value);
+    break;
+  default:
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+mesh_chat_model_constructed (GObject *object)
+{
+  MeshChatModel *self = MESH_CHAT_MODEL (object);
+  g_autoptr(GPtrArray) pending = NULL;
+
+  G_OBJECT_CLASS (mesh_chat_model_parent_class)->constructed (object);
+
+  g_signal_connect_object (self->session, "chat-queued", G_CALLBACK (chat_queued_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->session, "chat-message", G_CALLBACK (chat_message_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->session, "room-joined", G_CALLBACK (room_joined_cb), self,
+                           G_CONNECT_SWAPPED);
+
+  /* Messages queued before the model existed are shown too. */
+  pending = mesh_client_session_dup_outbox (self->session, self->room_id);
+  for (guint i = 0; i < pending->len; i++)
+    append (self, pending->pdata[i]);
+}
+
+static void
+mesh_chat_model_dispose (GObject *object)
+{
+  MeshChatModel *self = MESH_CHAT_MODEL (object);
+
+  if (self->catch_up != NULL)
+    g_cancellable_cancel (self->catch_up);
+  g_clear_object (&self->catch_up);
+  g_clear_object (&self->session);
+  G_OBJECT_CLASS (mesh_chat_model_parent_class)->dispose (object);
+}
+
+static void
+mesh_chat_model_finalize (GObject *object)
+{
+  MeshChatModel *self = MESH_CHAT_MODEL (object);
+
+  g_hash_table_unref (self->by_message_id);
+  g_hash_table_unref (self->by_client_id);
+  g_ptr_array_unref (self->messages);
+  g_free (self->room_id);
+  G_OBJECT_CLASS (mesh_chat_model_parent_class)->finalize (object);
+}
+
+static void
+mesh_chat_model_class_init (MeshChatModelClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GParamFlags construct = G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS;
+  GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY;
+
+  object_class->get_property = mesh_chat_model_get_property;
+  object_class->set_property = mesh_chat_model_set_property;
+  object_class->constructed = mesh_chat_model_constructed;
+  object_class->dispose = mesh_chat_model_dispose;
+  object_class->finalize = mesh_chat_model_finalize;
+
+  properties[PROP_SESSION] = g_param_spec_object ("session", NULL, NULL,
+                                                  MESH_TYPE_CLIENT_SESSION, construct);
+  properties[PROP_ROOM_ID] = g_param_spec_string ("room-id", NULL, NULL, NULL, construct);
+  properties[PROP_HAS_MORE] = g_param_spec_boolean ("has-more", NULL, NULL, TRUE, ro);
+  properties[PROP_LOADING] = g_param_spec_boolean ("loading", NULL, NULL, FALSE, ro);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+mesh_chat_model_init (MeshChatModel *self)
+{
+  self->messages = g_ptr_array_new_with_free_func (g_object_unref);
+  self->by_message_id = g_hash_table_new (g_str_hash, g_str_equal);
+  self->by_client_id = g_hash_table_new (g_str_hash, g_str_equal);
+  self->has_more = TRUE;
+}
+
+MeshChatModel *
+mesh_chat_model_new (MeshClientSession *session,
+                     const char        *room_id)
+{
+  g_return_val_if_fail (MESH_IS_CLIENT_SESSION (session), NULL);
+  g_return_val_if_fail (room_id != NULL, NULL);
+
+  return g_object_new (MESH_TYPE_CHAT_MODEL, "session", session, "room-id", room_id, NULL);
+}
+
+const char *
+mesh_chat_model_get_room_id (MeshChatModel *self)
+{
+  g_return_val_if_fail (MESH_IS_CHAT_MODEL (self), NULL);
+  return self->room_id;
+}
+
+gboolean
+mesh_chat_model_get_has_more (MeshChatModel *self)
+{
+  g_return_val_if_fail (MESH_IS_CHAT_MODEL (self), FALSE);
+  return self->has_more;
+}
+
+gboolean
+mesh_chat_model_get_loading (MeshChatModel *self)
+{
+  g_return_val_if_fail (MESH_IS_CHAT_MODEL (self), FALSE);
+  return self->loading;
+}
+
+static void
+set_loading (MeshChatModel *self,
+             gboolean       loading)
+{
+  self->loading = loading;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOADING]);
+}
+
+static void
+page_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) page = NULL;
+  g_autoptr(GPtrArray) added = NULL;
+  MeshChatModel *self = g_task_get_source_object (task);
+
+  set_loading (self, FALSE);
+  page = mesh_client_rest_list_messages_finish (MESH_CLIENT_REST (source), result, &error);
+  if (page == NULL) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+
+  self->loaded = TRUE;
+  /* A short page is the start of the room. */
+  if (page->len < MESH_CHAT_MODEL_PAGE_SIZE && self->has_more) {
+    self->has_more = FALSE;
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HAS_MORE]);
+  }
+
+  /* Older than everything shown: inserted at the top in one change. */
+  added = g_ptr_array_new ();
+  for (guint i = 0; i < page->len; i++) {
+    MeshChatMessage *message = page->pdata[i];
+
+    if (!is_known (self, message))
+      g_ptr_array_add (added, message);
+  }
+  for (guint i = 0; i < added->len; i++) {
+    g_ptr_array_insert (self->messages, (gint) i, g_object_ref (added->pdata[i]));
+    index_message (self, added->pdata[i]);
+  }
+  if (added->len > 0)
+    g_list_model_items_changed (G_LIST_MODEL (self), 0, 0, added->len);
+  g_task_return_int (task, added->len);
+}
+
+void
+mesh_chat_model_load_older_async (MeshChatModel       *self,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  const char *before = NULL;
+
+  g_return_if_fail (MESH_IS_CHAT_MODEL (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mesh_chat_model_load_older_async);
+  if (self->loading) {
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
+                             "older messages are being loaded already");
+    return;
+  }
+
+  /* The oldest message the server knows; own pending ones have no id. */
+  for (guint i = 0; i < self->messages->len && before == NULL; i++)
+    before = mesh_chat_message_get_message_id (self->messages->pdata[i]);
+
+  set_loading (self, TRUE);
+  mesh_client_rest_list_messages_async (mesh_client_session_get_rest (self->session),
+                                        self->room_id, before, MESH_CHAT_MODEL_PAGE_SIZE,
+                                        cancellable, page_cb, g_steal_pointer (&task));
+}
+
+gboolean
+mesh_chat_model_load_older_finish (MeshChatModel  *self,
+                                   GAsyncResult   *result,
+                                   guint          *n_added,
+                                   GError        **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  gssize n;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  n = g_task_propagate_int (G_TASK (result), &local_error);
+  if (local_error != NULL) {
+    g_propagate_error (error, g_steal_pointer (&local_error));
+    return FALSE;
+  }
+  if (n_added != NULL)
+    *n_added = (guint) n;
+  return TRUE;
+}
+
+char *
+mesh_chat_model_send (MeshChatModel  *self,
+                      const char     *content,
+                      GError        **error)
+{
+  g_return_val_if_fail (MESH_IS_CHAT_MODEL (self), NULL);
+  g_return_val_if_fail (content != NULL, NULL);
+
+  return mesh_client_session_send_chat (self->session, self->room_id, content, error);
+}
