@@ -22,6 +22,7 @@ struct _HubPeer {
   char       *user_id;
   char       *username;
   char       *device_id;        /* set when the socket used a device token */
+  char       *device_name;      /* the registered name, for agents */
   gboolean    is_agent;
   gboolean    hello_done;
   const char *status;           /* a static string: "online", "busy", "sharing" */
@@ -102,6 +103,7 @@ gboolean    hub_handle_p2p_completed (MeshHub *self, HubPeer *peer, MeshEnvelope
 void        hub_terminal_init          (MeshHub *self);
 void        hub_terminal_peer_gone     (MeshHub *self, HubPeer *peer);
 gboolean    hub_terminal_user_controls (MeshHub *self, const char *room_id, const char *user_id);
+JsonArray  *hub_terminal_room_shares   (MeshHub *self, const char *room_id);
 gboolean    hub_terminal_share_runs_on (MeshHub *self, const char *share_id, const char *room_id,
                                         const char *device_id);
 gboolean    hub_handle_terminal_start  (MeshHub *self, HubPeer *peer, MeshEnvelope *env, GError **error);

@@ -371,3 +371,29 @@ hub_terminal_share_runs_on (MeshHub    *self,
   return share != NULL && g_str_equal (share->room_id, room_id) &&
          g_str_equal (share->host_device_id, device_id);
 }
+
+/* [{share_id, host_device_id, host_peer_id, controller_peer_id?}] of a room. */
+JsonArray *
+hub_terminal_room_shares (MeshHub    *self,
+                          const char *room_id)
+{
+  JsonArray *array = json_array_new ();
+  GHashTableIter iter;
+  HubShare *share;
+
+  g_hash_table_iter_init (&iter, self->shares);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &share)) {
+    JsonObject *obj;
+
+    if (!g_str_equal (share->room_id, room_id))
+      continue;
+    obj = json_object_new ();
+    json_object_set_string_member (obj, "share_id", share->share_id);
+    json_object_set_string_member (obj, "host_device_id", share->host_device_id);
+    json_object_set_string_member (obj, "host_peer_id", share->host->peer_id);
+    if (share->controller_peer_id != NULL)
+      json_object_set_string_member (obj, "controller_peer_id", share->controller_peer_id);
+    json_array_add_object_element (array, obj);
+  }
+  return array;
+}

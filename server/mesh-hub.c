@@ -56,6 +56,7 @@ hub_peer_free (HubPeer *peer)
   g_free (peer->user_id);
   g_free (peer->username);
   g_free (peer->device_id);
+  g_free (peer->device_name);
   g_free (peer->quic_fingerprint);
   g_strfreev (peer->quic_addrs);
   g_ptr_array_unref (peer->rooms);
@@ -170,8 +171,10 @@ member_json (HubPeer *member)
   json_object_set_string_member (obj, "user_id", member->user_id);
   json_object_set_string_member (obj, "username", member->username);
   json_object_set_string_member (obj, "peer_type", peer_type_name (member));
-  if (member->is_agent)
+  if (member->is_agent) {
     json_object_set_string_member (obj, "device_id", member->device_id);
+    json_object_set_string_member (obj, "device_name", member->device_name);
+  }
   json_object_set_string_member (obj, "status", member->status);
   return obj;
 }
@@ -268,6 +271,7 @@ handle_hello (MeshHub      *self,
                              "(register the device again)");
         return FALSE;
       }
+      peer->device_name = g_strdup (device->name);
     }
     peer->quic_port = (guint16) port;
     peer->quic_fingerprint = g_strdup (fingerprint);
@@ -359,6 +363,8 @@ handle_room_join (MeshHub      *self,
   for (guint i = 0; i < room->peers->len; i++)
     json_array_add_object_element (members, member_json (g_ptr_array_index (room->peers, i)));
   json_object_set_array_member (to_joiner, "members", members);
+  /* Shares already running, so a late joiner can view them. */
+  json_object_set_array_member (to_joiner, "shares", hub_terminal_room_shares (self, room_id));
   if (env->id != NULL)
     json_object_set_string_member (to_joiner, "ref", env->id);
   hub_send_event (peer, "room.joined", to_joiner);

@@ -625,6 +625,67 @@ test_bulk (Fixture       *fixture,
 }
 
 static void
+on_writev_all (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  Op *op = user_data;
+
+  op->ok = g_output_stream_writev_all_finish (G_OUTPUT_STREAM (source), result, NULL, &op->error);
+  op->done = TRUE;
+}
+
+/* The frame writer batches frames with writev: more than the 8 MiB send
+ * buffer in three vectors must arrive whole, written on the endpoint's own
+ * context (GIO would run a writev without writev_async in a thread). */
+static void
+test_writev (Fixture       *fixture,
+             gconstpointer  data)
+{
+  const gsize part = 4 * 1024 * 1024;
+  g_autoptr(MeshQuicStream) stream = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *buffer = g_malloc (3 * part);
+  g_autofree char *sent_hex = NULL;
+  g_autofree char *received_hex = NULL;
+  gnutls_hash_hd_t sent_sum = NULL;
+  GOutputVector vectors[3];
+  guint64 state = 42;
+  Op op = { 0 };
+
+  fill_pattern (&state, buffer, 3 * part);
+  for (guint i = 0; i < 3; i++) {
+    vectors[i].buffer = buffer + i * part;
+    vectors[i].size = part;
+  }
+
+  fixture_bind (fixture, "127.0.0.1");
+  mesh_quic_endpoint_expect_peer (fixture->server,
+                                  mesh_agent_identity_get_fingerprint (fixture->client_id));
+  fixture_connect (fixture, "127.0.0.1", mesh_agent_identity_get_fingerprint (fixture->server_id));
+  g_assert_no_error (fixture->connect_error);
+  stream = mesh_quic_connection_open_stream (fixture->client_connection, &error);
+  g_assert_no_error (error);
+
+  g_output_stream_writev_all_async (g_io_stream_get_output_stream (G_IO_STREAM (stream)),
+                                    vectors, G_N_ELEMENTS (vectors), G_PRIORITY_DEFAULT, NULL,
+                                    on_writev_all, &op);
+  wait_for (&op.done);
+  g_assert_no_error (op.error);
+  g_assert_true (op.ok);
+  close_output (stream);
+  wait_for (&fixture->received_eof);
+
+  g_assert_no_error (fixture->received_error);
+  g_assert_cmpuint (fixture->received, ==, 3 * part);
+  g_assert_cmpint (gnutls_hash_init (&sent_sum, GNUTLS_DIG_SHA256), ==, 0);
+  gnutls_hash (sent_sum, buffer, 3 * part);
+  sent_hex = hash_finish (sent_sum);
+  received_hex = hash_finish (g_steal_pointer (&fixture->received_sum));
+  g_assert_cmpstr (received_hex, ==, sent_hex);
+}
+
+static void
 test_unexpected_client (Fixture       *fixture,
                         gconstpointer  data)
 {
@@ -920,6 +981,7 @@ main (int   argc,
   ADD ("echo", test_echo);
   ADD ("echo-ipv6", test_echo_ipv6);
   ADD ("bulk-256MiB", test_bulk);
+  ADD ("writev", test_writev);
   ADD ("unexpected-client", test_unexpected_client);
   ADD ("forgotten-client", test_forgotten_client);
   ADD ("wrong-pin", test_wrong_pin);

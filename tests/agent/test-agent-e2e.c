@@ -1,0 +1,1117 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-agent-e2e"
+
+#include "config.h"
+
+#include "mesh-agent-controller.h"
+#include "mesh-agent-identity.h"
+#include "mesh-agent-session.h"
+#include "mesh-agent-state.h"
+#include "mesh-error.h"
+#include "mesh-file-transfer.h"
+#include "mesh-frame-reader.h"
+#include "mesh-frame-writer.h"
+#include "mesh-quic-endpoint.h"
+#include "mesh-test-server.h"
+#include "mesh-transfer-util.h"
+
+#include <glib/gstdio.h>
+#include <locale.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* End-to-end: a real mesh-server, real `mesh-agent` processes and, where
+ * the test must see or forge the data plane, in-process controllers and a
+ * raw QUIC client.  Everything on 127.0.0.1. */
+
+#define PASSWORD    "correct horse battery"
+#define WAIT_MS     60000
+#define LARGE_SIZE  (256 * 1024 * 1024)
+
+enum { ALICE, BOB, CAROL, N_USERS };
+static const char *usernames[N_USERS] = { "alice", "bob", "carol" };
+
+static struct {
+  MeshTestServer *server;
+  char           *tmp;
+  char           *token[N_USERS];
+  char           *user_id[N_USERS];
+  char           *state_dir[N_USERS];
+  char           *device_id[N_USERS];
+  char           *room_id;
+  char           *download_dir;
+  GSubprocess    *bob_run;
+  char           *bob_log;
+  MeshTestClient *watcher;   /* alice's client in the room: sees agents join */
+} shared;
+
+/* Helpers: processes */
+
+static const char *
+agent_bin (void)
+{
+  static char *path;
+
+  if (path == NULL)
+    path = g_test_build_filename (G_TEST_BUILT, "mesh-agent", NULL);
+  return path;
+}
+
+static GSubprocessLauncher *
+launcher_new (GSubprocessFlags flags)
+{
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new (flags);
+
+  /* A warning in an agent must not abort it here: the test judges its output. */
+  g_subprocess_launcher_unsetenv (launcher, "G_DEBUG");
+  g_subprocess_launcher_setenv (launcher, "SHELL", "/bin/sh", TRUE);
+  return launcher;
+}
+
+/* Runs mesh-agent to the end; returns its exit status. */
+static int
+agent_run (const char  *stdin_text,
+           char       **out,
+           char       **err,
+           ...)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *o = NULL, *e = NULL;
+  const char *arg;
+  va_list ap;
+
+  g_ptr_array_add (argv, (char *) agent_bin ());
+  va_start (ap, err);
+  while ((arg = va_arg (ap, const char *)) != NULL)
+    g_ptr_array_add (argv, (char *) arg);
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+
+  launcher = launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                           G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, stdin_text, NULL, &o, &e, &error);
+  g_assert_no_error (error);
+  g_test_message ("mesh-agent %s → %d\nstdout: %s\nstderr: %s", (char *) argv->pdata[1],
+                  g_subprocess_get_exit_status (process), o, e);
+  if (out != NULL)
+    *out = g_steal_pointer (&o);
+  if (err != NULL)
+    *err = g_steal_pointer (&e);
+  return g_subprocess_get_if_exited (process) ? g_subprocess_get_exit_status (process) : -1;
+}
+
+/* Starts mesh-agent with stdout and stderr going to @log. */
+static GSubprocess *
+agent_spawn (const char *log,
+             ...)
+{
+  g_autoptr(GSubprocessLauncher) launcher = launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                                          G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  GSubprocess *process;
+  const char *arg;
+  va_list ap;
+
+  g_ptr_array_add (argv, (char *) agent_bin ());
+  va_start (ap, log);
+  while ((arg = va_arg (ap, const char *)) != NULL)
+    g_ptr_array_add (argv, (char *) arg);
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+  g_subprocess_launcher_set_stdout_file_path (launcher, log);
+  process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  return process;
+}
+
+static int
+wait_process (GSubprocess *process)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_subprocess_wait (process, NULL, &error);
+  g_assert_no_error (error);
+  return g_subprocess_get_if_exited (process) ? g_subprocess_get_exit_status (process) : -1;
+}
+
+static char *
+read_text (const char *path)
+{
+  char *text = NULL;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return g_strdup ("");
+  return text;
+}
+
+/* Pumps until @path contains @needle. */
+static gboolean
+wait_for_text (const char *path,
+               const char *needle)
+{
+  gint64 end = g_get_monotonic_time () + WAIT_MS * 1000;
+
+  while (g_get_monotonic_time () < end) {
+    g_autofree char *text = read_text (path);
+
+    if (strstr (text, needle) != NULL)
+      return TRUE;
+    mesh_test_pump (50);
+  }
+  return FALSE;
+}
+
+/* Waits until the watcher saw @device_id join the room. */
+static void
+wait_agent_joined (const char *device_id)
+{
+  gint64 end = g_get_monotonic_time () + WAIT_MS * 1000;
+
+  while (g_get_monotonic_time () < end) {
+    g_autoptr(JsonObject) frame = mesh_test_client_wait_for_type (shared.watcher, "room.joined",
+                                                                  1000);
+    const char *joined;
+
+    if (frame == NULL)
+      continue;
+    joined = json_object_get_string_member_with_default (mesh_test_frame_payload (frame),
+                                                         "device_id", "");
+    if (g_str_equal (joined, device_id))
+      return;
+  }
+  g_error ("agent %s never joined the room", device_id);
+}
+
+/* Helpers: files */
+
+static void
+write_random_file (const char *path,
+                   gsize       size,
+                   guint32     seed)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed (seed);
+  g_autofree guint32 *block = g_new (guint32, 1024 * 1024 / 4);
+  FILE *f = fopen (path, "wb");
+
+  g_assert_nonnull (f);
+  for (gsize done = 0; done < size;) {
+    gsize n = MIN (size - done, 1024 * 1024);
+
+    for (gsize i = 0; i < (n + 3) / 4; i++)
+      block[i] = g_rand_int (rand);
+    g_assert_cmpuint (fwrite (block, 1, n, f), ==, n);
+    done += n;
+  }
+  fclose (f);
+}
+
+static char *
+file_sha256 (const char *path)
+{
+  g_autoptr(MeshSha256) sha = mesh_sha256_new ();
+  g_autofree guint8 *buffer = g_malloc (1024 * 1024);
+  FILE *f = fopen (path, "rb");
+  gsize n;
+
+  g_assert_nonnull (f);
+  while ((n = fread (buffer, 1, 1024 * 1024, f)) > 0)
+    mesh_sha256_update (sha, buffer, n);
+  fclose (f);
+  return mesh_sha256_free_to_hex (g_steal_pointer (&sha));
+}
+
+static char *
+received (const char *name)
+{
+  return g_build_filename (shared.download_dir, name, NULL);
+}
+
+/* Helpers: async waits on the main context */
+
+typedef struct {
+  GAsyncResult *result;
+} AsyncWait;
+
+static void
+on_async_done (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  AsyncWait *wait = user_data;
+
+  wait->result = g_object_ref (result);
+}
+
+static GAsyncResult *
+wait_result (AsyncWait *wait)
+{
+  gint64 end = g_get_monotonic_time () + WAIT_MS * 1000;
+
+  while (wait->result == NULL && g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_nonnull (wait->result);
+  return wait->result;
+}
+
+/* Tests: accounts */
+
+static void
+test_login (void)
+{
+  g_autofree char *nowhere = g_build_filename (shared.tmp, "nowhere", NULL);
+  g_autofree char *agent_json = NULL;
+  g_autofree char *out = NULL, *err = NULL;
+  const char *url = mesh_test_server_get_base_url (shared.server);
+  struct stat st;
+
+  /* Usage errors. */
+  g_assert_cmpint (agent_run (NULL, NULL, NULL, NULL), ==, 2);
+  g_assert_cmpint (agent_run (NULL, NULL, NULL, "frobnicate", NULL), ==, 2);
+  g_assert_cmpint (agent_run (NULL, NULL, NULL, "send", "--state-dir", nowhere, NULL), ==, 2);
+  g_assert_cmpint (agent_run (NULL, &out, NULL, "send", "--help", NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "--room"));
+  /* Not logged in. */
+  g_assert_cmpint (agent_run (NULL, NULL, NULL, "devices", "--state-dir", nowhere, NULL), ==, 3);
+  g_assert_cmpint (agent_run (NULL, NULL, NULL, "run", "--state-dir", nowhere, NULL), ==, 3);
+  /* A wrong password, and a server that is not there. */
+  g_assert_cmpint (agent_run ("not the password\n", NULL, NULL, "login", "--state-dir", nowhere,
+                              "--server", url, "--user", "alice", NULL), ==, 3);
+  g_assert_cmpint (agent_run (PASSWORD "\n", NULL, NULL, "login", "--state-dir", nowhere,
+                              "--server", "http://127.0.0.1:1", "--user", "alice", NULL), ==, 4);
+
+  for (guint i = 0; i < N_USERS; i++) {
+    g_autofree char *device_out = NULL;
+    g_autofree char *name = g_strdup_printf ("%s-box", usernames[i]);
+
+    g_assert_cmpint (agent_run (PASSWORD "\n", &device_out, NULL, "login", "--state-dir",
+                                shared.state_dir[i], "--server", url, "--user", usernames[i],
+                                "--device-name", name, NULL), ==, 0);
+    g_strstrip (device_out);
+    g_assert_cmpuint (strlen (device_out), ==, 36);
+    shared.device_id[i] = g_steal_pointer (&device_out);
+  }
+
+  agent_json = g_build_filename (shared.state_dir[ALICE], "agent.json", NULL);
+  g_assert_cmpint (g_stat (agent_json, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+
+  g_assert_cmpint (agent_run (NULL, &out, &err, "devices", "--state-dir", shared.state_dir[ALICE],
+                              NULL), ==, 0);
+  g_assert_nonnull (strstr (out, shared.device_id[ALICE]));
+  g_assert_nonnull (strstr (out, "alice-box"));
+  g_assert_nonnull (strstr (out, "(this device)"));
+  g_assert_null (strstr (out, shared.device_id[BOB]));
+}
+
+static void
+start_bob (void)
+{
+  if (shared.bob_run != NULL)
+    return;
+  shared.bob_log = g_build_filename (shared.tmp, "bob-run.log", NULL);
+  shared.bob_run = agent_spawn (shared.bob_log, "run", "--state-dir", shared.state_dir[BOB],
+                                "--download-dir", shared.download_dir, "--accept-from", "alice",
+                                "--listen", "127.0.0.1", NULL);
+  wait_agent_joined (shared.device_id[BOB]);
+}
+
+static int
+send_path (guint        user,
+           const char  *path,
+           char       **err)
+{
+  start_bob ();
+  return agent_run (NULL, NULL, err, "send", "--state-dir", shared.state_dir[user], "--room", "lab",
+                    "--to", shared.device_id[BOB], "--listen", "127.0.0.1", path, NULL);
+}
+
+/* Tests: files */
+
+static void
+test_small_file (void)
+{
+  g_autofree char *path = g_build_filename (shared.tmp, "hello.txt", NULL);
+  g_autofree char *got = received ("hello.txt");
+  g_autofree char *contents = NULL;
+
+  start_bob ();
+  g_assert_true (g_file_set_contents (path, "Hello, Bob!\n", -1, NULL));
+  g_assert_cmpint (send_path (ALICE, path, NULL), ==, 0);
+  g_assert_true (g_file_get_contents (got, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, "Hello, Bob!\n");
+  g_assert_true (wait_for_text (shared.bob_log, "file session"));
+}
+
+static void
+test_large_file (void)
+{
+  g_autofree char *path = g_build_filename (shared.tmp, "large.bin", NULL);
+  g_autofree char *got = received ("large.bin");
+  g_autofree char *want = NULL, *have = NULL;
+
+  write_random_file (path, LARGE_SIZE, 1);
+  want = file_sha256 (path);
+  g_assert_cmpint (send_path (ALICE, path, NULL), ==, 0);
+  have = file_sha256 (got);
+  g_assert_cmpstr (have, ==, want);
+  g_unlink (path);
+  g_unlink (got);
+}
+
+static void
+test_resume (void)
+{
+  g_autofree char *path = g_build_filename (shared.tmp, "resume.bin", NULL);
+  g_autofree char *part = received ("resume.bin.part");
+  g_autofree char *got = received ("resume.bin");
+  g_autofree char *log = g_build_filename (shared.tmp, "send-killed.log", NULL);
+  g_autofree char *want = NULL, *have = NULL, *text = NULL;
+  g_autoptr(GSubprocess) sender = NULL;
+  gint64 end = g_get_monotonic_time () + WAIT_MS * 1000;
+  const char *line;
+  struct stat st = { 0 };
+  guint64 resumed;
+
+  write_random_file (path, LARGE_SIZE, 2);
+  want = file_sha256 (path);
+  sender = agent_spawn (log, "send", "--state-dir", shared.state_dir[ALICE], "--room", "lab",
+                        "--to", shared.device_id[BOB], "--listen", "127.0.0.1", path, NULL);
+  /* Kill the sender once the receiver holds a good part of the file. */
+  while ((g_stat (part, &st) != 0 || st.st_size < 32 * 1024 * 1024) &&
+         g_get_monotonic_time () < end)
+    mesh_test_pump (20);
+  g_assert_cmpint (st.st_size, >=, 32 * 1024 * 1024);
+  g_subprocess_send_signal (sender, SIGKILL);
+  wait_process (sender);
+  g_assert_true (g_file_test (part, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (got, G_FILE_TEST_EXISTS));
+
+  g_assert_cmpint (send_path (ALICE, path, NULL), ==, 0);
+  have = file_sha256 (got);
+  g_assert_cmpstr (have, ==, want);
+  g_assert_false (g_file_test (part, G_FILE_TEST_EXISTS));
+
+  /* The receiver says where it resumed. */
+  g_assert_true (wait_for_text (shared.bob_log, "“resume.bin” from alice"));
+  text = read_text (shared.bob_log);
+  line = strstr (text, "“resume.bin” from alice");
+  line = strstr (line, "resumed at ");
+  g_assert_nonnull (line);
+  resumed = g_ascii_strtoull (line + strlen ("resumed at "), NULL, 10);
+  g_test_message ("resumed at %" G_GUINT64_FORMAT, resumed);
+  g_assert_cmpuint (resumed, >=, 32 * 1024 * 1024);
+  g_unlink (path);
+  g_unlink (got);
+}
+
+static void
+test_rejected (void)
+{
+  g_autofree char *path = g_build_filename (shared.tmp, "from-carol.txt", NULL);
+  g_autofree char *got = received ("from-carol.txt");
+  g_autofree char *err = NULL;
+
+  g_assert_true (g_file_set_contents (path, "unwanted", -1, NULL));
+  g_assert_cmpint (send_path (CAROL, path, &err), ==, 1);
+  g_assert_nonnull (strstr (err, "P2P_SESSION_DENIED"));
+  g_assert_false (g_file_test (got, G_FILE_TEST_EXISTS));
+  g_assert_true (wait_for_text (shared.bob_log, "Refused file session"));
+}
+
+/* Tests: folders */
+
+static void
+assert_same_tree (const char *a,
+                  const char *b)
+{
+  g_autoptr(GDir) dir = g_dir_open (a, 0, NULL);
+  g_autoptr(GDir) other = g_dir_open (b, 0, NULL);
+  guint n_a = 0, n_b = 0;
+  const char *name;
+
+  g_assert_nonnull (dir);
+  g_assert_nonnull (other);
+  while (g_dir_read_name (other) != NULL)
+    n_b++;
+  while ((name = g_dir_read_name (dir)) != NULL) {
+    g_autofree char *pa = g_build_filename (a, name, NULL);
+    g_autofree char *pb = g_build_filename (b, name, NULL);
+    struct stat sa, sb;
+
+    n_a++;
+    g_assert_cmpint (lstat (pa, &sa), ==, 0);
+    if (lstat (pb, &sb) != 0)
+      g_error ("%s is missing", pb);
+    g_assert_cmpuint (sa.st_mode & S_IFMT, ==, sb.st_mode & S_IFMT);
+    if (S_ISDIR (sa.st_mode)) {
+      assert_same_tree (pa, pb);
+    } else if (S_ISLNK (sa.st_mode)) {
+      g_autofree char *ta = g_file_read_link (pa, NULL);
+      g_autofree char *tb = g_file_read_link (pb, NULL);
+
+      g_assert_cmpstr (ta, ==, tb);
+    } else {
+      g_autofree char *ca = NULL, *cb = NULL;
+      gsize la, lb;
+
+      g_assert_true (g_file_get_contents (pa, &ca, &la, NULL));
+      g_assert_true (g_file_get_contents (pb, &cb, &lb, NULL));
+      g_assert_cmpmem (ca, la, cb, lb);
+    }
+  }
+  g_assert_cmpuint (n_a, ==, n_b);
+}
+
+static void
+test_folder (void)
+{
+  g_autofree char *root = g_build_filename (shared.tmp, "tree", NULL);
+  g_autofree char *deep = g_build_filename (root, "a", "b", "c", NULL);
+  g_autofree char *unicode = g_build_filename (root, "ünïcødé 名前", NULL);
+  g_autofree char *empty_dir = g_build_filename (root, "empty-dir", NULL);
+  g_autofree char *got = received ("tree");
+  g_autofree char *p = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (deep, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (unicode, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (empty_dir, 0755), ==, 0);
+  p = g_build_filename (deep, "deep.txt", NULL);
+  g_assert_true (g_file_set_contents (p, "deep down\n", -1, NULL));
+  g_free (p);
+  p = g_build_filename (unicode, "файл ☃.txt", NULL);
+  g_assert_true (g_file_set_contents (p, "snow\n", -1, NULL));
+  g_free (p);
+  p = g_build_filename (root, "empty.txt", NULL);
+  g_assert_true (g_file_set_contents (p, "", 0, NULL));
+  g_free (p);
+  p = g_build_filename (root, "link", NULL);
+  g_assert_cmpint (symlink ("a/b/c/deep.txt", p), ==, 0);
+  g_free (p);
+  p = g_build_filename (root, "big.bin", NULL);
+  write_random_file (p, 3 * 1024 * 1024 + 17, 3);
+
+  g_assert_cmpint (send_path (ALICE, root, NULL), ==, 0);
+  assert_same_tree (root, got);
+}
+
+/* Tests: the data plane against a forged client */
+
+typedef struct {
+  MeshAgentIdentity *identity;
+  MeshQuicEndpoint  *endpoint;
+  MeshTestClient    *client;
+  char              *device_id;
+} Raw;
+
+static void
+raw_free (Raw *raw)
+{
+  g_clear_pointer (&raw->client, mesh_test_client_free);
+  if (raw->endpoint != NULL)
+    mesh_quic_endpoint_shutdown (raw->endpoint);
+  g_clear_object (&raw->endpoint);
+  g_clear_object (&raw->identity);
+  g_free (raw->device_id);
+  g_free (raw);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Raw, raw_free)
+
+/* An agent of alice's made by hand: its own identity, device and socket. */
+static Raw *
+raw_new (void)
+{
+  g_autofree char *dir = g_build_filename (shared.tmp, "raw-agent", NULL);
+  g_autofree char *body = NULL, *quic = NULL, *join = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) bind = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(MeshTestResponse) r = NULL;
+  g_autoptr(JsonObject) joined = NULL;
+  Raw *raw = g_new0 (Raw, 1);
+  JsonObject *obj;
+
+  g_mkdir_with_parents (dir, 0700);
+  raw->identity = mesh_agent_identity_load_or_create (dir, &error);
+  g_assert_no_error (error);
+  raw->endpoint = mesh_quic_endpoint_new (raw->identity, G_INET_SOCKET_ADDRESS (bind), &error);
+  g_assert_no_error (error);
+  body = g_strdup_printf ("{\"name\":\"raw\",\"fingerprint\":\"%s\"}",
+                          mesh_agent_identity_get_fingerprint (raw->identity));
+  r = mesh_test_request (shared.server, "POST", "/api/v1/devices", shared.token[ALICE], body);
+  g_assert_cmpuint (r->status, ==, 201);
+  obj = mesh_test_response_object (r);
+  raw->device_id = g_strdup (json_object_get_string_member (obj, "device_id"));
+  quic = g_strdup_printf ("\"quic\":{\"port\":%u,\"fingerprint\":\"%s\"}",
+                          mesh_quic_endpoint_get_port (raw->endpoint),
+                          mesh_agent_identity_get_fingerprint (raw->identity));
+  raw->client = mesh_test_client_new_hello (shared.server,
+                                            json_object_get_string_member (obj, "device_token"),
+                                            "agent", quic, NULL);
+  join = g_strdup_printf ("{\"room_id\":\"%s\"}", shared.room_id);
+  mesh_test_client_send (raw->client, "room.join", join);
+  joined = mesh_test_client_wait_for_type (raw->client, "room.joined", MESH_TEST_TIMEOUT_MS);
+  g_assert_nonnull (joined);
+  return raw;
+}
+
+static char *
+issue_cap (const char *cap,
+           const char *target_device_id,
+           gint64      max_size)
+{
+  g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s/caps", shared.room_id);
+  g_autofree char *body = NULL;
+  g_autoptr(MeshTestResponse) r = NULL;
+
+  body = max_size >= 0
+    ? g_strdup_printf ("{\"caps\":[\"%s\"],\"target_device_id\":\"%s\",\"max_size\":%" G_GINT64_FORMAT
+                       "}", cap, target_device_id, max_size)
+    : g_strdup_printf ("{\"caps\":[\"%s\"],\"target_device_id\":\"%s\"}", cap, target_device_id);
+  r = mesh_test_request (shared.server, "POST", path, shared.token[ALICE], body);
+  g_assert_cmpuint (r->status, ==, 200);
+  return g_strdup (json_object_get_string_member (mesh_test_response_object (r), "cap_token"));
+}
+
+/* Sends p2p.session.request and returns the answer (created or error). */
+static JsonObject *
+raw_request (Raw        *raw,
+             const char *target,
+             const char *cap_token,
+             const char *name,
+             gint64      size)
+{
+  g_autofree char *cap = cap_token != NULL ? g_strdup_printf (",\"cap_token\":\"%s\"", cap_token)
+                                           : g_strdup ("");
+  g_autofree char *payload = g_strdup_printf (
+    "{\"room_id\":\"%s\",\"target_device_id\":\"%s\",\"kind\":\"file\"%s,"
+    "\"meta\":{\"name\":\"%s\",\"size\":%" G_GINT64_FORMAT "}}",
+    shared.room_id, target, cap, name, size);
+  const char *id = mesh_test_client_send (raw->client, "p2p.session.request", payload);
+  JsonObject *answer = mesh_test_client_wait_for_ref (raw->client, id, WAIT_MS);
+
+  g_assert_nonnull (answer);
+  return answer;
+}
+
+static const char *
+answer_error_code (JsonObject *answer)
+{
+  if (!g_str_equal (json_object_get_string_member (answer, "type"), "error"))
+    return NULL;
+  return json_object_get_string_member (mesh_test_frame_payload (answer), "code");
+}
+
+/* A created session that the target accepted. */
+static JsonObject *
+raw_open_session (Raw        *raw,
+                  const char *target,
+                  gint64      max_size,
+                  gint64      size)
+{
+  g_autofree char *cap = issue_cap ("file", target, max_size);
+  g_autoptr(JsonObject) answer = raw_request (raw, target, cap, "forged.bin", size);
+  g_autoptr(JsonObject) accept = NULL;
+  JsonObject *created;
+
+  g_assert_cmpstr (json_object_get_string_member (answer, "type"), ==, "p2p.session.created");
+  created = json_object_ref (mesh_test_frame_payload (answer));
+  accept = mesh_test_client_wait_for_type (raw->client, "p2p.session.accept", WAIT_MS);
+  g_assert_nonnull (accept);
+  g_assert_cmpstr (json_object_get_string_member (mesh_test_frame_payload (accept), "session_id"),
+                   ==, json_object_get_string_member (created, "session_id"));
+  return created;
+}
+
+static MeshQuicConnection *
+raw_connect (Raw        *raw,
+             JsonObject *created,
+             const char *pin,
+             GError    **error)
+{
+  JsonObject *b = json_object_get_object_member (json_object_get_object_member (created,
+                                                                                "endpoints"), "b");
+  g_autoptr(GInetAddress) ip = g_inet_address_new_from_string (json_object_get_string_member (b,
+                                                                                              "ip"));
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (ip,
+                                                                 json_object_get_int_member (b, "port"));
+  AsyncWait wait = { NULL };
+  MeshQuicConnection *connection;
+
+  if (pin == NULL)
+    pin = json_object_get_string_member (json_object_get_object_member (created, "auth"),
+                                         "fingerprint");
+  mesh_quic_endpoint_connect_async (raw->endpoint, address, pin, NULL, on_async_done, &wait);
+  connection = mesh_quic_endpoint_connect_finish (raw->endpoint, wait_result (&wait), error);
+  g_object_unref (wait.result);
+  return connection;
+}
+
+/* Opens a stream, sends P2P_HELLO and returns the answer's error (NULL: P2P_OK). */
+static GError *
+raw_hello (MeshQuicConnection *connection,
+           const char         *session_id,
+           const char         *token,
+           const char         *device_id,
+           GIOStream         **stream_out)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshQuicStream) quic = mesh_quic_connection_open_stream (connection, &error);
+  g_autoptr(MeshAgentSessionStream) stream = NULL;
+  g_autoptr(MeshFrameWriter) writer = NULL;
+  g_autoptr(MeshFrameReader) reader = NULL;
+  g_autoptr(JsonObject) hello = mesh_frame_p2p_hello_new (session_id, token, device_id);
+  g_autoptr(JsonObject) control = NULL;
+  g_autoptr(GBytes) payload = NULL;
+  AsyncWait wait = { NULL };
+  MeshFrameType type;
+  const char *t;
+
+  g_assert_no_error (error);
+  /* Writes must stay on this thread (see mesh-agent-session.h). */
+  stream = mesh_agent_session_stream_new (G_IO_STREAM (quic), NULL, NULL, NULL, NULL);
+  writer = mesh_frame_writer_get_for_stream (G_IO_STREAM (stream));
+  reader = mesh_frame_reader_get_for_stream (G_IO_STREAM (stream));
+  mesh_frame_writer_write_control_async (writer, hello, NULL, on_async_done, &wait);
+  g_assert_true (mesh_frame_writer_write_finish (writer, wait_result (&wait), NULL));
+  g_clear_object (&wait.result);
+  mesh_frame_reader_read_async (reader, NULL, on_async_done, &wait);
+  g_assert_true (mesh_frame_reader_read_finish (reader, wait_result (&wait), &type, &payload,
+                                                &error));
+  g_clear_object (&wait.result);
+  g_assert_cmpint (type, ==, MESH_FRAME_CONTROL);
+  control = mesh_frame_control_parse (payload, &t, &error);
+  g_assert_no_error (error);
+  mesh_frame_p2p_reply_parse (control, &error);
+  if (stream_out != NULL)
+    *stream_out = G_IO_STREAM (g_object_ref (stream));
+  return g_steal_pointer (&error);
+}
+
+static void
+assert_denied (GError     *error,
+               const char *reason)
+{
+  g_assert_error (error, MESH_ERROR, MESH_ERROR_P2P_SESSION_DENIED);
+  g_assert_nonnull (strstr (error->message, reason));
+  g_error_free (error);
+}
+
+static void
+test_session_tokens (void)
+{
+  g_autoptr(Raw) raw = (start_bob (), raw_new ());
+  g_autoptr(JsonObject) created = raw_open_session (raw, shared.device_id[BOB], -1, 6);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshQuicConnection) connection = NULL;
+  g_autoptr(MeshQuicConnection) wrong_pin = NULL;
+  g_autoptr(GIOStream) stream = NULL;
+  g_autoptr(MeshFileSender) sender = NULL;
+  g_autoptr(GFile) file = NULL;
+  g_autofree char *path = g_build_filename (shared.tmp, "forged.bin", NULL);
+  g_autofree char *got = received ("forged.bin");
+  g_autofree char *contents = NULL;
+  const char *session_id = json_object_get_string_member (created, "session_id");
+  const char *token = json_object_get_string_member (json_object_get_object_member (created, "auth"),
+                                                     "session_token");
+  AsyncWait wait = { NULL };
+
+  /* Pinning another certificate than the peer's: no connection. */
+  wrong_pin = raw_connect (raw, created, mesh_agent_identity_get_fingerprint (raw->identity),
+                           &error);
+  g_assert_null (wrong_pin);
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+
+  connection = raw_connect (raw, created, NULL, &error);
+  g_assert_no_error (error);
+  assert_denied (raw_hello (connection, session_id, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                            raw->device_id, NULL), "wrong session token");
+  assert_denied (raw_hello (connection, session_id, token, shared.device_id[CAROL], NULL),
+                 "another device");
+  assert_denied (raw_hello (connection, "00000000-0000-4000-8000-000000000000", token,
+                            raw->device_id, NULL), "unknown");
+
+  g_assert_null (raw_hello (connection, session_id, token, raw->device_id, &stream));
+  /* The session works... */
+  g_assert_true (g_file_set_contents (path, "forged", -1, NULL));
+  file = g_file_new_for_path (path);
+  sender = mesh_file_sender_new (stream, file);
+  mesh_file_sender_send_async (sender, NULL, on_async_done, &wait);
+  g_assert_true (mesh_file_sender_send_finish (sender, wait_result (&wait), &error));
+  g_assert_no_error (error);
+  g_clear_object (&wait.result);
+  g_assert_true (g_file_get_contents (got, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, "forged");
+  /* ...once: the token is single use. */
+  assert_denied (raw_hello (connection, session_id, token, raw->device_id, NULL), "already used");
+  mesh_quic_connection_close (connection, 0, NULL);
+}
+
+static void
+on_ready (MeshAgentController *controller,
+          gboolean            *flag)
+{
+  *flag = TRUE;
+}
+
+static MeshAgentController *
+controller_new (guint user)
+{
+  g_autoptr(MeshAgentState) state = mesh_agent_state_new (shared.state_dir[user]);
+  g_autoptr(MeshAgentIdentity) identity = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) bind = g_inet_socket_address_new (loopback, 0);
+  MeshAgentController *controller;
+  gboolean ready = FALSE;
+  gint64 end = g_get_monotonic_time () + WAIT_MS * 1000;
+
+  g_assert_true (mesh_agent_state_load (state, &error));
+  identity = mesh_agent_state_load_identity (state, &error);
+  g_assert_no_error (error);
+  controller = mesh_agent_controller_new (state, identity);
+  mesh_agent_controller_set_quic_address (controller, G_INET_SOCKET_ADDRESS (bind));
+  g_signal_connect (controller, "ready", G_CALLBACK (on_ready), &ready);
+  g_assert_true (mesh_agent_controller_start (controller, &error));
+  while (!ready && g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (ready);
+  g_signal_handlers_disconnect_by_func (controller, on_ready, &ready);
+  return controller;
+}
+
+static void
+test_session_expired (void)
+{
+  g_autoptr(Raw) raw = raw_new ();
+  g_autoptr(MeshAgentController) carol = controller_new (CAROL);
+  g_autoptr(JsonObject) created = NULL;
+  g_autoptr(MeshQuicConnection) connection = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 end;
+
+  /* carol's agent takes alice's offers, with tokens that live one second. */
+  mesh_agent_controller_set_accept_offers (carol, TRUE);
+  mesh_agent_controller_set_accept_from (carol, (const char * const[]) { "alice", NULL });
+  mesh_agent_controller_set_max_token_lifetime (carol, 1);
+  created = raw_open_session (raw, shared.device_id[CAROL], -1, 6);
+  connection = raw_connect (raw, created, NULL, &error);
+  g_assert_no_error (error);
+  end = g_get_monotonic_time () + 1500 * 1000;
+  while (g_get_monotonic_time () < end)
+    mesh_test_pump (100);
+  assert_denied (raw_hello (connection, json_object_get_string_member (created, "session_id"),
+                            json_object_get_string_member (json_object_get_object_member (created,
+                                                                                         "auth"),
+                                                           "session_token"),
+                            raw->device_id, NULL), "expired");
+  mesh_quic_connection_close (connection, 0, NULL);
+  mesh_agent_controller_stop (carol);
+}
+
+static void
+test_session_caps (void)
+{
+  g_autoptr(Raw) raw = (start_bob (), raw_new ());
+  g_autoptr(JsonObject) no_cap = NULL;
+  g_autoptr(JsonObject) too_big = NULL;
+  g_autoptr(JsonObject) created = NULL;
+  g_autoptr(MeshQuicConnection) connection = NULL;
+  g_autoptr(GIOStream) stream = NULL;
+  g_autoptr(MeshFileSender) sender = NULL;
+  g_autoptr(GFile) file = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *cap = issue_cap ("file", shared.device_id[BOB], 100);
+  g_autofree char *path = g_build_filename (shared.tmp, "liar.bin", NULL);
+  g_autofree char *liar_got = received ("liar.bin");
+  AsyncWait wait = { NULL };
+
+  no_cap = raw_request (raw, shared.device_id[BOB], NULL, "x.bin", 10);
+  g_assert_cmpstr (answer_error_code (no_cap), ==, "CAP_REQUIRED");
+  too_big = raw_request (raw, shared.device_id[BOB], cap, "x.bin", 1000);
+  g_assert_cmpstr (answer_error_code (too_big), ==, "PAYLOAD_TOO_LARGE");
+
+  /* A sender announcing less than it sends: the receiver holds it to max_size. */
+  created = raw_open_session (raw, shared.device_id[BOB], 100, 50);
+  g_assert_cmpint (json_object_get_int_member (created, "max_size"), ==, 100);
+  connection = raw_connect (raw, created, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_null (raw_hello (connection, json_object_get_string_member (created, "session_id"),
+                            json_object_get_string_member (json_object_get_object_member (created,
+                                                                                         "auth"),
+                                                           "session_token"),
+                            raw->device_id, &stream));
+  write_random_file (path, 4000, 4);
+  file = g_file_new_for_path (path);
+  sender = mesh_file_sender_new (stream, file);
+  mesh_file_sender_send_async (sender, NULL, on_async_done, &wait);
+  g_assert_false (mesh_file_sender_send_finish (sender, wait_result (&wait), &error));
+  g_assert_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE);
+  g_clear_object (&wait.result);
+  g_assert_false (g_file_test (liar_got, G_FILE_TEST_EXISTS));
+  mesh_quic_connection_close (connection, 0, NULL);
+}
+
+/* Tests: terminal sharing */
+
+typedef struct {
+  GString *output;
+  guint    refused;
+  char    *controller;
+  gboolean control_changed;
+  gboolean closed;
+} ViewerLog;
+
+static void
+on_term_output (MeshTerminalViewer *viewer,
+                GBytes             *data,
+                ViewerLog          *log)
+{
+  g_string_append_len (log->output, g_bytes_get_data (data, NULL), g_bytes_get_size (data));
+}
+
+static void
+on_term_host_error (MeshTerminalViewer *viewer,
+                    const char         *code,
+                    const char         *message,
+                    ViewerLog          *log)
+{
+  if (g_str_equal (code, "CAP_REQUIRED"))
+    log->refused++;
+}
+
+static void
+on_term_closed (MeshTerminalViewer *viewer,
+                GError             *error,
+                ViewerLog          *log)
+{
+  log->closed = TRUE;
+}
+
+static void
+on_term_control (MeshAgentController *controller,
+                 const char          *share_id,
+                 const char          *peer_id,
+                 ViewerLog           *log)
+{
+  g_free (log->controller);
+  log->controller = g_strdup (peer_id);
+  log->control_changed = TRUE;
+}
+
+static void
+pump_until (gboolean (*done) (ViewerLog *), ViewerLog *log)
+{
+  gint64 end = g_get_monotonic_time () + WAIT_MS * 1000;
+
+  while (!done (log) && g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (done (log));
+}
+
+static gboolean has_mark (ViewerLog *log) { return strstr (log->output->str, "MARK-42") != NULL; }
+static gboolean control_changed (ViewerLog *log) { return log->control_changed; }
+static gboolean is_closed (ViewerLog *log) { return log->closed; }
+static guint refused_target;
+static gboolean refused_enough (ViewerLog *log) { return log->refused >= refused_target; }
+
+static char *
+find_share_id (const char *log_path)
+{
+  gint64 end = g_get_monotonic_time () + WAIT_MS * 1000;
+
+  while (g_get_monotonic_time () < end) {
+    g_autofree char *text = read_text (log_path);
+    g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
+
+    for (guint i = 0; lines[i] != NULL; i++) {
+      if (strlen (lines[i]) == 36 && lines[i][8] == '-' && lines[i][14] == '4')
+        return g_strdup (lines[i]);
+    }
+    mesh_test_pump (50);
+  }
+  g_error ("share-terminal printed no share id");
+}
+
+static void
+test_terminal (void)
+{
+  g_autofree char *bob_term = g_build_filename (shared.tmp, "bob-term", NULL);
+  g_autofree char *share_log = g_build_filename (shared.tmp, "share.log", NULL);
+  g_autofree char *carol_log = g_build_filename (shared.tmp, "carol-view.log", NULL);
+  g_autofree char *share_id = NULL, *device_out = NULL, *join = NULL, *take = NULL;
+  g_autoptr(GSubprocess) share = NULL;
+  g_autoptr(GSubprocess) carol_view = NULL;
+  g_autoptr(MeshAgentController) alice = NULL;
+  g_autoptr(MeshTerminalViewer) viewer = NULL;
+  g_autoptr(MeshTestClient) carol = NULL;
+  g_autoptr(JsonObject) denied = NULL;
+  g_autoptr(GError) error = NULL;
+  ViewerLog log = { g_string_new (NULL) };
+  AsyncWait wait = { NULL };
+
+  /* Bob's second device hosts the shell; only alice may take control. */
+  g_assert_cmpint (agent_run (PASSWORD "\n", &device_out, NULL, "login", "--state-dir", bob_term,
+                              "--server", mesh_test_server_get_base_url (shared.server), "--user",
+                              "bob", "--device-name", "bob-term", NULL), ==, 0);
+  share = agent_spawn (share_log, "share-terminal", "--state-dir", bob_term, "--room", "lab",
+                       "--allow-control", "alice", "--listen", "127.0.0.1", "--", "/bin/sh", NULL);
+  share_id = find_share_id (share_log);
+
+  /* Two viewers: carol through the command, alice in process. */
+  carol_view = agent_spawn (carol_log, "view-terminal", "--state-dir", shared.state_dir[CAROL],
+                            "--room", "lab", "--share", share_id, "--listen", "127.0.0.1", NULL);
+  alice = controller_new (ALICE);
+  g_signal_connect (alice, "control-changed", G_CALLBACK (on_term_control), &log);
+  mesh_agent_controller_view_terminal_async (alice, shared.room_id, share_id, NULL, on_async_done,
+                                             &wait);
+  viewer = mesh_agent_controller_view_terminal_finish (alice, wait_result (&wait), &error);
+  g_assert_no_error (error);
+  g_clear_object (&wait.result);
+  g_signal_connect (viewer, "output", G_CALLBACK (on_term_output), &log);
+  g_signal_connect (viewer, "host-error", G_CALLBACK (on_term_host_error), &log);
+  g_signal_connect (viewer, "closed", G_CALLBACK (on_term_closed), &log);
+
+  /* Without control, input is refused. */
+  mesh_terminal_viewer_send_input (viewer, "echo NOPE-$((40+1))\n", 21);
+  refused_target = 1;
+  pump_until (refused_enough, &log);
+  g_assert_null (strstr (log.output->str, "NOPE-41"));
+
+  /* With control, it runs, and both viewers see the output. */
+  mesh_agent_controller_take_control (alice, share_id);
+  pump_until (control_changed, &log);
+  g_assert_cmpstr (log.controller, ==, mesh_agent_controller_get_peer_id (alice));
+  mesh_terminal_viewer_send_input (viewer, "echo MARK-$((6*7))\n", 19);
+  pump_until (has_mark, &log);
+  g_assert_true (wait_for_text (carol_log, "MARK-42"));
+
+  /* After release, input is refused again.  carol asks for control (and is
+   * denied) so that the host has surely seen the release first. */
+  log.control_changed = FALSE;
+  mesh_agent_controller_release_control (alice, share_id);
+  pump_until (control_changed, &log);
+  g_assert_null (log.controller);
+  carol = mesh_test_client_new_hello (shared.server, shared.token[CAROL], "client", NULL, NULL);
+  join = g_strdup_printf ("{\"room_id\":\"%s\"}", shared.room_id);
+  mesh_test_client_send (carol, "room.join", join);
+  g_assert_nonnull (mesh_test_client_wait_for_type (carol, "room.joined", WAIT_MS));
+  take = g_strdup_printf ("{\"share_id\":\"%s\"}", share_id);
+  mesh_test_client_send (carol, "terminal.control.take", take);
+  denied = mesh_test_client_wait_for_type (carol, "terminal.control.denied", WAIT_MS);
+  g_assert_nonnull (denied);
+  mesh_terminal_viewer_send_input (viewer, "echo AFTER-$((2+2))\n", 20);
+  refused_target = 2;
+  pump_until (refused_enough, &log);
+  g_assert_null (strstr (log.output->str, "AFTER-4"));
+
+  /* Stopping the host ends every viewer. */
+  g_subprocess_send_signal (share, SIGTERM);
+  g_assert_cmpint (wait_process (share), ==, 0);
+  pump_until (is_closed, &log);
+  g_assert_cmpint (wait_process (carol_view), ==, 0);
+
+  mesh_agent_controller_stop (alice);
+  g_string_free (log.output, TRUE);
+  g_free (log.controller);
+}
+
+/* Setup */
+
+static void
+setup_shared (void)
+{
+  g_autoptr(MeshTestResponse) room = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *invite_path = NULL, *join = NULL;
+
+  shared.tmp = g_dir_make_tmp ("mesh-agent-e2e-XXXXXX", &error);
+  g_assert_no_error (error);
+  shared.download_dir = g_build_filename (shared.tmp, "bob-downloads", NULL);
+  shared.server = mesh_test_server_new (NULL);
+  for (guint i = 0; i < N_USERS; i++) {
+    shared.user_id[i] = mesh_test_server_add_user (shared.server, usernames[i], PASSWORD);
+    shared.state_dir[i] = g_build_filename (shared.tmp, usernames[i], NULL);
+  }
+  mesh_test_server_start (shared.server);
+  for (guint i = 0; i < N_USERS; i++)
+    shared.token[i] = mesh_test_login (shared.server, usernames[i], PASSWORD, NULL);
+
+  room = mesh_test_request (shared.server, "POST", "/api/v1/rooms", shared.token[ALICE],
+                            "{\"name\":\"lab\"}");
+  g_assert_cmpuint (room->status, ==, 201);
+  shared.room_id = g_strdup (json_object_get_string_member (mesh_test_response_object (room),
+                                                            "room_id"));
+  invite_path = g_strdup_printf ("/api/v1/rooms/%s/invites", shared.room_id);
+  for (guint i = BOB; i < N_USERS; i++) {
+    g_autoptr(MeshTestResponse) invite = mesh_test_request (shared.server, "POST", invite_path,
+                                                            shared.token[ALICE], NULL);
+    g_autoptr(MeshTestResponse) accepted = NULL;
+    g_autofree char *accept_path = NULL;
+
+    g_assert_cmpuint (invite->status, ==, 201);
+    accept_path = g_strdup_printf ("/api/v1/invites/%s/accept",
+                                   json_object_get_string_member (mesh_test_response_object (invite),
+                                                                  "code"));
+    accepted = mesh_test_request (shared.server, "POST", accept_path, shared.token[i], NULL);
+    g_assert_cmpuint (accepted->status, ==, 200);
+  }
+
+  shared.watcher = mesh_test_client_new_hello (shared.server, shared.token[ALICE], "client", NULL,
+                                               NULL);
+  join = g_strdup_printf ("{\"room_id\":\"%s\"}", shared.room_id);
+  mesh_test_client_send (shared.watcher, "room.join", join);
+  g_assert_nonnull (mesh_test_client_wait_for_type (shared.watcher, "room.joined", WAIT_MS));
+}
+
+static void
+teardown_shared (void)
+{
+  g_autofree char *rm = NULL;
+
+  if (shared.bob_run != NULL) {
+    g_subprocess_send_signal (shared.bob_run, SIGTERM);
+    g_assert_cmpint (wait_process (shared.bob_run), ==, 0);
+    g_clear_object (&shared.bob_run);
+  }
+  g_clear_pointer (&shared.watcher, mesh_test_client_free);
+  mesh_test_server_stop (shared.server);
+  g_clear_pointer (&shared.server, mesh_test_server_free);
+  rm = g_strdup_printf ("rm -rf '%s'", shared.tmp);
+  g_spawn_command_line_sync (rm, NULL, NULL, NULL, NULL);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  int status;
+
+  setlocale (LC_ALL, "");
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/mesh/agent-e2e/login", test_login);
+  g_test_add_func ("/mesh/agent-e2e/file-small", test_small_file);
+  g_test_add_func ("/mesh/agent-e2e/file-large", test_large_file);
+  g_test_add_func ("/mesh/agent-e2e/file-resume", test_resume);
+  g_test_add_func ("/mesh/agent-e2e/file-rejected", test_rejected);
+  g_test_add_func ("/mesh/agent-e2e/folder", test_folder);
+  g_test_add_func ("/mesh/agent-e2e/session-tokens", test_session_tokens);
+  g_test_add_func ("/mesh/agent-e2e/session-expired", test_session_expired);
+  g_test_add_func ("/mesh/agent-e2e/session-caps", test_session_caps);
+  g_test_add_func ("/mesh/agent-e2e/terminal", test_terminal);
+
+  setup_shared ();
+  status = g_test_run ();
+  teardown_shared ();
+  return status;
+}
