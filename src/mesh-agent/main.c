@@ -927,6 +927,23 @@ main (int   argc,
     g_print ("mesh-agent %s (protocol %s)\n", PACKAGE_VERSION, MESH_PROTOCOL_VERSION);
     return EXIT_OK;
   }
+  /* Options may come before the command ("mesh-agent --state-dir D send …"):
+   * move the first command word to the front, keeping the rest in order. */
+  for (int i = 2; i < argc && argv[1][0] == '-'; i++) {
+    const char *previous = argv[i - 1];
+    gboolean is_value = g_str_equal (previous, "--state-dir") || g_str_equal (previous, "--listen");
+    gboolean is_command = FALSE;
+
+    for (guint j = 0; j < G_N_ELEMENTS (commands); j++)
+      is_command |= g_str_equal (argv[i], commands[j].name);
+    if (is_command && !is_value) {
+      char *word = argv[i];
+
+      memmove (&argv[2], &argv[1], (i - 1) * sizeof (char *));
+      argv[1] = word;
+      break;
+    }
+  }
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++) {
     if (g_str_equal (argv[1], commands[i].name))
       command = &commands[i];
