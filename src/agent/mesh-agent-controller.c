@@ -223,6 +223,9 @@ session_clear (Session *session)
   g_clear_object (&session->cancellable);
   g_clear_object (&session->attempt);
   g_clear_pointer (&session->candidates, g_ptr_array_unref);
+  /* The connection can outlive the session (the endpoint holds it). */
+  if (session->connection != NULL)
+    g_signal_handlers_disconnect_by_data (session->connection, session);
   g_clear_object (&session->connection);
   g_clear_object (&session->stream);
   if (session->engine != NULL)
@@ -1306,10 +1309,12 @@ static GTask *
 take_pending (MeshAgentController *self,
               const char          *ref)
 {
+  gpointer key = NULL;
   gpointer task = NULL;
 
-  if (ref == NULL || !g_hash_table_steal_extended (self->pending, ref, NULL, &task))
+  if (ref == NULL || !g_hash_table_steal_extended (self->pending, ref, &key, &task))
     return NULL;
+  g_free (key);
   return task;
 }
 
@@ -1656,13 +1661,18 @@ static void
 fail_pending (MeshAgentController *self,
               const GError        *error)
 {
-  g_autoptr(GList) tasks = g_hash_table_get_values (self->pending);
+  g_autoptr(GPtrArray) tasks = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer task;
 
-  g_hash_table_steal_all (self->pending);
-  for (GList *l = tasks; l != NULL; l = l->next) {
-    g_task_return_error (l->data, g_error_copy (error));
-    g_object_unref (l->data);
+  /* Taken out first: completing a task may queue a new request. */
+  g_hash_table_iter_init (&iter, self->pending);
+  while (g_hash_table_iter_next (&iter, NULL, &task)) {
+    g_ptr_array_add (tasks, g_object_ref (task));
+    g_hash_table_iter_remove (&iter);
   }
+  for (guint i = 0; i < tasks->len; i++)
+    g_task_return_error (g_ptr_array_index (tasks, i), g_error_copy (error));
 }
 
 static void
