@@ -23,6 +23,7 @@ struct _MeshWsPeer {
 
   gint64                   connected_at;
   gint64                   last_heard;
+  gint64                   last_ping;
   double                   tokens;
   gint64                   tokens_at;
   guint                    refused_in_a_row;
@@ -209,7 +210,9 @@ mesh_ws_peer_new (SoupWebsocketConnection   *connection,
 
   soup_websocket_connection_set_max_incoming_payload_size (connection,
                                                            limits->max_frame_bytes * HARD_FRAME_FACTOR);
-  soup_websocket_connection_set_keepalive_interval (connection, limits->ping_interval_s);
+  /* No keepalive-interval: it adds a timer source per socket, and GLib's
+   * main loop checks every source on every iteration.  The owner's sweep
+   * pings silent sockets instead (mesh_ws_peer_check_silence). */
 
   g_signal_connect (connection, "message", G_CALLBACK (message_cb), self);
   g_signal_connect (connection, "pong", G_CALLBACK (pong_cb), self);
@@ -304,15 +307,37 @@ mesh_ws_peer_get_connected_at (MeshWsPeer *self)
   return self->connected_at;
 }
 
+/* A WebSocket ping.  libsoup 3.2 has no ping call; send_message() writes
+ * the opcode it is given, and 0x9 is what its own keepalive timer sends
+ * (soup-websocket-connection.c, on_queue_ping). */
+static void
+send_ping (MeshWsPeer *self)
+{
+  static const char payload[] = "mesh";
+  g_autoptr(GBytes) bytes = g_bytes_new_static (payload, sizeof payload - 1);
+
+  soup_websocket_connection_send_message (self->connection, (SoupWebsocketDataType) 0x9, bytes);
+}
+
 gboolean
 mesh_ws_peer_check_silence (MeshWsPeer *self,
                             gint64      now_usec)
 {
+  gint64 silent;
+
   g_return_val_if_fail (MESH_IS_WS_PEER (self), FALSE);
 
-  if (self->limits.silence_timeout_s == 0 || !mesh_ws_peer_is_open (self))
+  if (!mesh_ws_peer_is_open (self))
     return FALSE;
-  if (now_usec - self->last_heard < (gint64) self->limits.silence_timeout_s * G_USEC_PER_SEC)
+  silent = now_usec - self->last_heard;
+  if (self->limits.ping_interval_s > 0 &&
+      silent >= (gint64) self->limits.ping_interval_s * G_USEC_PER_SEC &&
+      now_usec - self->last_ping >= (gint64) self->limits.ping_interval_s * G_USEC_PER_SEC) {
+    self->last_ping = now_usec;
+    send_ping (self);
+  }
+  if (self->limits.silence_timeout_s == 0 ||
+      silent < (gint64) self->limits.silence_timeout_s * G_USEC_PER_SEC)
     return FALSE;
   g_message ("Closing %s: silent for %u s", self->remote_host, self->limits.silence_timeout_s);
   mesh_ws_peer_close (self, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "silent too long");

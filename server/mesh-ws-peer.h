@@ -57,7 +57,8 @@ gboolean    mesh_ws_peer_is_open          (MeshWsPeer   *self);
 const char *mesh_ws_peer_get_remote_host  (MeshWsPeer   *self);
 gint64      mesh_ws_peer_get_connected_at (MeshWsPeer   *self);
 gsize       mesh_ws_peer_get_queued_bytes (MeshWsPeer   *self);
-/* Closes the peer when it has been silent past the limit; TRUE if it did. */
+/* Call every few seconds: pings a peer silent for ping_interval_s, closes
+ * one silent for silence_timeout_s (TRUE when it did). */
 gboolean    mesh_ws_peer_check_silence    (MeshWsPeer   *self,
                                            gint64        now_usec);
 void        mesh_ws_peer_set_user_data    (MeshWsPeer   *self,

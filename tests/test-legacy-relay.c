@@ -1004,6 +1004,69 @@ test_slow_reader_dropped (Fixture       *fixture,
   }
 }
 
+static void
+liveness_fixture_set_up (Fixture       *fixture,
+                         gconstpointer  data)
+{
+  g_autoptr(MeshConfig) config = mesh_config_new ();
+  MeshWsLimits limits = config->legacy_limits;
+
+  limits.ping_interval_s = 1;
+  limits.silence_timeout_s = 12;
+  fixture_set_up_with (fixture, &limits);
+}
+
+/* The server pings silent sockets and drops those that do not answer: a
+ * raw socket that never reads again goes, an idle libsoup client (which
+ * answers pings with pongs) stays. */
+static void
+test_liveness (Fixture       *fixture,
+               gconstpointer  data)
+{
+  static const char register_text[] = "{\"type\":\"register\",\"nodeId\":\"mute\",\"username\":\"m\"}";
+  static const guint8 zero_mask[4] = { 0, 0, 0, 0 };
+  g_autoptr(GSocketClient) socket_client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) raw = NULL;
+  g_autoptr(GByteArray) frame = g_byte_array_new ();
+  g_autoptr(GError) error = NULL;
+  const char *request = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                        "Sec-WebSocket-Version: 13\r\n\r\n";
+  Client *idle = client_new (fixture);
+  GOutputStream *out;
+  guint8 header[2];
+
+  raw = g_socket_client_connect_to_host (socket_client, fixture->http_url + strlen ("http://"),
+                                         0, NULL, &error);
+  g_assert_no_error (error);
+  out = g_io_stream_get_output_stream (G_IO_STREAM (raw));
+  header[0] = 0x81;
+  header[1] = 0x80 | (sizeof register_text - 1);
+  g_byte_array_append (frame, (const guint8 *) request, strlen (request));
+  g_byte_array_append (frame, header, 2);
+  g_byte_array_append (frame, zero_mask, 4);
+  g_byte_array_append (frame, (const guint8 *) register_text, sizeof register_text - 1);
+  g_assert_true (g_output_stream_write_all (out, frame->data, frame->len, NULL, NULL, &error));
+
+  client_register (idle, "idle", "i");
+  while (mesh_legacy_relay_get_n_participants (fixture->relay) < 2)
+    g_main_context_iteration (NULL, TRUE);
+
+  wait_until (participants_at_most_one, fixture->relay, "the mute socket to be dropped");
+  /* The one left is the idle client, still registered and relaying. */
+  g_assert_cmpuint (mesh_legacy_relay_get_n_participants (fixture->relay), ==, 1);
+  client_send (idle, "{\"type\":\"signal\",\"from\":\"idle\",\"to\":\"idle\",\"payload\":\"alive\"}");
+  while (TRUE) {
+    g_autoptr(GBytes) next = client_next (idle);
+    gsize len;
+    const char *text = g_bytes_get_data (next, &len);
+
+    g_assert_false (idle->closed);
+    if (g_strstr_len (text, len, "alive") != NULL)
+      break;
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1031,6 +1094,8 @@ main (int   argc,
               test_rate_limit, fixture_tear_down);
   g_test_add ("/mesh/legacy-relay/slow-reader-dropped", Fixture, NULL, queue_fixture_set_up,
               test_slow_reader_dropped, fixture_tear_down);
+  g_test_add ("/mesh/legacy-relay/liveness", Fixture, NULL, liveness_fixture_set_up,
+              test_liveness, fixture_tear_down);
 #undef ADD
 
   return g_test_run ();
