@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "mesh-message-row"
+
+#include "config.h"
+
+#include "mesh-message-row.h"
+#include "mesh-ui-util.h"
+
+#include <glib/gi18n.h>
+
+/* A new run (with the sender's name) starts after this long a pause. */
+#define RUN_GAP_SECONDS (5 * 60)
+
+struct _MeshMessageRow {
+  AdwBin           parent_instance;
+
+  /* Template widgets */
+  GtkLabel        *day_label;
+  GtkLabel        *sender_label;
+  GtkBox          *bubble;
+  GtkLabel        *content_label;
+  GtkLabel        *time_label;
+  GtkImage        *state_image;
+
+  /* Owned references */
+  MeshChatMessage *message;
+  guint            name_color;
+};
+
+G_DEFINE_FINAL_TYPE (MeshMessageRow, mesh_message_row, ADW_TYPE_BIN)
+
+static GDateTime *
+local_time (MeshChatMessage *message)
+{
+  GDateTime *utc = message ? mesh_chat_message_get_date_time (message) : NULL;
+
+  return utc != NULL ? g_date_time_to_local (utc) : g_date_time_new_now_local ();
+}
+
+static char *
+format_day (GDateTime *when)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  int days_ago;
+
+  days_ago = (g_date_time_get_year (now) - g_date_time_get_year (when)) * 366 +
+             g_date_time_get_day_of_year (now) - g_date_time_get_day_of_year (when);
+  if (days_ago == 0)
+    return g_strdup (_("Today"));
+  if (days_ago == 1)
+    return g_strdup (_("Yesterday"));
+  if (g_date_time_get_year (now) == g_date_time_get_year (when))
+    /* Translators: a day in this year, see g_date_time_format(). */
+    return g_date_time_format (when, _("%A, %B %e"));
+  /* Translators: a day in another year, see g_date_time_format(). */
+  return g_date_time_format (when, _("%B %e, %Y"));
+}
+
+static void
+update_state (MeshMessageRow *self)
+{
+  const char *icon = NULL;
+  const char *tooltip = NULL;
+
+  if (self->message == NULL || !mesh_chat_message_get_is_own (self->message)) {
+    gtk_widget_set_visible (GTK_WIDGET (self->state_image), FALSE);
+    return;
+  }
+
+  switch (mesh_chat_message_get_delivery_state (self->message)) {
+  case MESH_DELIVERY_PENDING:
+    icon = "document-open-recent-symbolic";
+    tooltip = _("Sending");
+    break;
+  case MESH_DELIVERY_FAILED:
+    icon = "dialog-error-symbolic";
+    tooltip = _("Not delivered: the server refused this message");
+    break;
+  case MESH_DELIVERY_SENT:
+  default:
+    icon = "emblem-ok-symbolic";
+    tooltip = _("Delivered");
+    break;
+  }
+  gtk_image_set_from_icon_name (self->state_image, icon);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->state_image), tooltip);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->state_image),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, tooltip, -1);
+  gtk_widget_set_visible (GTK_WIDGET (self->state_image), TRUE);
+  if (mesh_chat_message_get_delivery_state (self->message) == MESH_DELIVERY_FAILED)
+    gtk_widget_add_css_class (GTK_WIDGET (self->bubble), "failed");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self->bubble), "failed");
+}
+
+static void
+mesh_message_row_dispose (GObject *object)
+{
+  MeshMessageRow *self = MESH_MESSAGE_ROW (object);
+
+  if (self->message != NULL)
+    g_signal_handlers_disconnect_by_data (self->message, self);
+  g_clear_object (&self->message);
+  gtk_widget_dispose_template (GTK_WIDGET (self), MESH_TYPE_MESSAGE_ROW);
+
+  G_OBJECT_CLASS (mesh_message_row_parent_class)->dispose (object);
+}
+
+static void
+mesh_message_row_class_init (MeshMessageRowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = mesh_message_row_dispose;
+
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/org/mesh/Mesh/ui/mesh-message-row.ui");
+  gtk_widget_class_bind_template_child (widget_class, MeshMessageRow, day_label);
+  gtk_widget_class_bind_template_child (widget_class, MeshMessageRow, sender_label);
+  gtk_widget_class_bind_template_child (widget_class, MeshMessageRow, bubble);
+  gtk_widget_class_bind_template_child (widget_class, MeshMessageRow, content_label);
+  gtk_widget_class_bind_template_child (widget_class, MeshMessageRow, time_label);
+  gtk_widget_class_bind_template_child (widget_class, MeshMessageRow, state_image);
+}
+
+static void
+mesh_message_row_init (MeshMessageRow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+}
+
+GtkWidget *
+mesh_message_row_new (void)
+{
+  return g_object_new (MESH_TYPE_MESSAGE_ROW, NULL);
+}
+
+void
+mesh_message_row_set_message (MeshMessageRow  *self,
+                              MeshChatMessage *message,
+                              gboolean         show_day,
+                              gboolean         show_sender)
+{
+  g_autoptr(GDateTime) when = NULL;
+  g_autofree char *day = NULL;
+  g_autofree char *time = NULL;
+  g_autofree char *color_class = NULL;
+  gboolean own;
+
+  g_return_if_fail (MESH_IS_MESSAGE_ROW (self));
+  g_return_if_fail (message == NULL || MESH_IS_CHAT_MESSAGE (message));
+
+  if (self->message != message) {
+    if (self->message != NULL)
+      g_signal_handlers_disconnect_by_data (self->message, self);
+    g_set_object (&self->message, message);
+    if (message != NULL)
+      g_signal_connect_object (message, "notify::delivery-state", G_CALLBACK (update_state),
+                               self, G_CONNECT_SWAPPED);
+  }
+  if (message == NULL)
+    return;
+
+  own = mesh_chat_message_get_is_own (message);
+  when = local_time (message);
+  day = format_day (when);
+  /* Translators: the time of a message, see g_date_time_format(). */
+  time = g_date_time_format (when, _("%H:%M"));
+
+  gtk_label_set_label (self->day_label, day);
+  gtk_widget_set_visible (GTK_WIDGET (self->day_label), show_day);
+
+  if (self->name_color != 0) {
+    color_class = g_strdup_printf ("name-color-%u", self->name_color);
+    gtk_widget_remove_css_class (GTK_WIDGET (self->sender_label), color_class);
+    g_clear_pointer (&color_class, g_free);
+  }
+  self->name_color = mesh_ui_name_color (mesh_chat_message_get_username (message));
+  color_class = g_strdup_printf ("name-color-%u", self->name_color);
+  gtk_widget_add_css_class (GTK_WIDGET (self->sender_label), color_class);
+  gtk_label_set_label (self->sender_label, mesh_chat_message_get_username (message));
+  gtk_widget_set_visible (GTK_WIDGET (self->sender_label), show_sender && !own);
+
+  gtk_label_set_label (self->content_label, mesh_chat_message_get_content (message));
+  gtk_label_set_label (self->time_label, time);
+
+  gtk_widget_set_halign (GTK_WIDGET (self->bubble), own ? GTK_ALIGN_END : GTK_ALIGN_START);
+  if (own)
+    gtk_widget_add_css_class (GTK_WIDGET (self->bubble), "own");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self->bubble), "own");
+  if (show_sender)
+    gtk_widget_add_css_class (GTK_WIDGET (self), "run-start");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self), "run-start");
+  update_state (self);
+}
+
+MeshChatMessage *
+mesh_message_row_get_message (MeshMessageRow *self)
+{
+  g_return_val_if_fail (MESH_IS_MESSAGE_ROW (self), NULL);
+
+  return self->message;
+}
+
+gboolean
+mesh_message_row_starts_day (MeshChatMessage *message,
+                             MeshChatMessage *previous)
+{
+  g_autoptr(GDateTime) a = NULL;
+  g_autoptr(GDateTime) b = NULL;
+
+  if (previous == NULL)
+    return TRUE;
+  a = local_time (message);
+  b = local_time (previous);
+  return g_date_time_get_year (a) != g_date_time_get_year (b) ||
+         g_date_time_get_day_of_year (a) != g_date_time_get_day_of_year (b);
+}
+
+gboolean
+mesh_message_row_starts_run (MeshChatMessage *message,
+                             MeshChatMessage *previous)
+{
+  g_autoptr(GDateTime) a = NULL;
+  g_autoptr(GDateTime) b = NULL;
+
+  if (previous == NULL || mesh_message_row_starts_day (message, previous))
+    return TRUE;
+  if (g_strcmp0 (mesh_chat_message_get_user_id (message),
+                 mesh_chat_message_get_user_id (previous)) != 0)
+    return TRUE;
+  a = local_time (message);
+  b = local_time (previous);
+  return g_date_time_difference (a, b) > (GTimeSpan) RUN_GAP_SECONDS * G_TIME_SPAN_SECOND;
+}

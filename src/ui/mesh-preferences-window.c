@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "mesh-preferences-window"
+
+#include "config.h"
+
+#include "mesh-preferences-window.h"
+
+#include <glib/gi18n.h>
+
+struct _MeshPreferencesWindow {
+  AdwPreferencesWindow  parent_instance;
+
+  /* Template widgets */
+  AdwComboRow          *style_row;
+  GtkSwitch            *notify_chat_switch;
+  AdwActionRow         *download_row;
+  GtkSwitch            *auto_accept_switch;
+  AdwActionRow         *server_row;
+  AdwActionRow         *username_row;
+
+  /* Owned references */
+  GSettings            *settings;
+  GtkNativeDialog      *chooser;
+};
+
+G_DEFINE_FINAL_TYPE (MeshPreferencesWindow, mesh_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
+
+static const char *style_names[] = { "system", "light", "dark" };
+
+static gboolean
+style_get_mapping (GValue   *value,
+                   GVariant *variant,
+                   gpointer  user_data)
+{
+  const char *name = g_variant_get_string (variant, NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (style_names); i++) {
+    if (g_strcmp0 (name, style_names[i]) == 0) {
+      g_value_set_uint (value, i);
+      return TRUE;
+    }
+  }
+  g_value_set_uint (value, 0);
+  return TRUE;
+}
+
+static GVariant *
+style_set_mapping (const GValue       *value,
+                   const GVariantType *expected_type,
+                   gpointer            user_data)
+{
+  guint i = g_value_get_uint (value);
+
+  return g_variant_new_string (style_names[i < G_N_ELEMENTS (style_names) ? i : 0]);
+}
+
+static void
+update_download_row (MeshPreferencesWindow *self)
+{
+  g_autofree char *folder = g_settings_get_string (self->settings, "download-folder");
+  const char *shown = *folder != '\0' ? folder
+                                      : g_get_user_special_dir (G_USER_DIRECTORY_DOWNLOAD);
+  g_autofree char *display = NULL;
+
+  if (shown == NULL)
+    shown = g_get_home_dir ();
+  display = g_filename_display_name (shown);
+  adw_action_row_set_subtitle (self->download_row, display);
+}
+
+static void
+chooser_response_cb (GtkNativeDialog       *chooser,
+                     int                    response,
+                     MeshPreferencesWindow *self)
+{
+  if (response == GTK_RESPONSE_ACCEPT) {
+    g_autoptr(GFile) folder = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (chooser));
+    g_autofree char *path = folder ? g_file_get_path (folder) : NULL;
+
+    if (path != NULL)
+      g_settings_set_string (self->settings, "download-folder", path);
+  }
+  g_clear_object (&self->chooser);
+}
+
+static void
+download_row_activated_cb (MeshPreferencesWindow *self)
+{
+  GtkFileChooserNative *chooser;
+
+  if (self->chooser != NULL)
+    return;
+  chooser = gtk_file_chooser_native_new (_("Download Folder"), GTK_WINDOW (self),
+                                         GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Select"),
+                                         _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  g_signal_connect_object (chooser, "response", G_CALLBACK (chooser_response_cb), self, 0);
+  self->chooser = GTK_NATIVE_DIALOG (chooser);
+  gtk_native_dialog_show (self->chooser);
+}
+
+static void
+mesh_preferences_window_dispose (GObject *object)
+{
+  MeshPreferencesWindow *self = MESH_PREFERENCES_WINDOW (object);
+
+  if (self->chooser != NULL)
+    gtk_native_dialog_destroy (self->chooser);
+  g_clear_object (&self->chooser);
+  g_clear_object (&self->settings);
+  gtk_widget_dispose_template (GTK_WIDGET (self), MESH_TYPE_PREFERENCES_WINDOW);
+
+  G_OBJECT_CLASS (mesh_preferences_window_parent_class)->dispose (object);
+}
+
+static void
+mesh_preferences_window_class_init (MeshPreferencesWindowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = mesh_preferences_window_dispose;
+
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/org/mesh/Mesh/ui/mesh-preferences-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, MeshPreferencesWindow, style_row);
+  gtk_widget_class_bind_template_child (widget_class, MeshPreferencesWindow, notify_chat_switch);
+  gtk_widget_class_bind_template_child (widget_class, MeshPreferencesWindow, download_row);
+  gtk_widget_class_bind_template_child (widget_class, MeshPreferencesWindow, auto_accept_switch);
+  gtk_widget_class_bind_template_child (widget_class, MeshPreferencesWindow, server_row);
+  gtk_widget_class_bind_template_child (widget_class, MeshPreferencesWindow, username_row);
+  gtk_widget_class_bind_template_callback (widget_class, download_row_activated_cb);
+}
+
+static void
+mesh_preferences_window_init (MeshPreferencesWindow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+}
+
+GtkWindow *
+mesh_preferences_window_new (GSettings *settings)
+{
+  MeshPreferencesWindow *self;
+  g_autofree char *server = NULL;
+  g_autofree char *username = NULL;
+
+  g_return_val_if_fail (G_IS_SETTINGS (settings), NULL);
+
+  self = g_object_new (MESH_TYPE_PREFERENCES_WINDOW, NULL);
+  self->settings = g_object_ref (settings);
+
+  g_settings_bind_with_mapping (settings, "style-variant", self->style_row, "selected",
+                                G_SETTINGS_BIND_DEFAULT, style_get_mapping, style_set_mapping,
+                                NULL, NULL);
+  g_settings_bind (settings, "notify-chat", self->notify_chat_switch, "active",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (settings, "auto-accept-own-devices", self->auto_accept_switch, "active",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_signal_connect_object (settings, "changed::download-folder", G_CALLBACK (update_download_row),
+                           self, G_CONNECT_SWAPPED);
+  update_download_row (self);
+
+  server = g_settings_get_string (settings, "server-url");
+  username = g_settings_get_string (settings, "username");
+  adw_action_row_set_subtitle (self->server_row, *server ? server : _("Not signed in"));
+  adw_action_row_set_subtitle (self->username_row, *username ? username : _("Not signed in"));
+  return GTK_WINDOW (self);
+}

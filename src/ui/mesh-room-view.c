@@ -1,0 +1,624 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "mesh-room-view"
+
+#include "config.h"
+
+#include "mesh-connection-banner.h"
+#include "mesh-member-list.h"
+#include "mesh-member-row.h"
+#include "mesh-message-row.h"
+#include "mesh-room-view.h"
+#include "mesh-ui-util.h"
+
+#include <glib/gi18n.h>
+
+enum {
+  PROP_0,
+  PROP_FOLDED,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+struct _MeshRoomView {
+  AdwBin                parent_instance;
+
+  /* Template widgets */
+  AdwWindowTitle       *title;
+  MeshConnectionBanner *banner;
+  GtkStack             *stack;
+  GtkStack             *chat_stack;
+  GtkSpinner           *spinner;
+  GtkScrolledWindow    *scroller;
+  GtkListView          *list_view;
+  GtkListBox           *members_list;
+  GtkWidget            *members_button;
+  GtkWidget            *room_menu_button;
+  GtkEntry             *entry;
+
+  /* Owned references */
+  MeshClientSession    *session;
+  MeshRoom             *room;
+  MeshChatModel        *chat;
+  MeshMemberList       *members;
+  GHashTable           *chats;        /* room_id → MeshChatModel */
+  GCancellable         *cancellable;  /* the current room's requests */
+  gboolean              folded;
+  /* Follow new messages while the user is reading the newest ones. */
+  gboolean              stick_to_bottom;
+  double                last_upper;
+  guint                 scroll_idle_id;
+};
+
+G_DEFINE_FINAL_TYPE (MeshRoomView, mesh_room_view, ADW_TYPE_BIN)
+
+static void load_older (MeshRoomView *self);
+
+static void
+update_chat_stack (MeshRoomView *self)
+{
+  guint n;
+
+  if (self->chat == NULL)
+    return;
+  n = g_list_model_get_n_items (G_LIST_MODEL (self->chat));
+  if (n > 0)
+    gtk_stack_set_visible_child_name (self->chat_stack, "chat");
+  else if (mesh_chat_model_get_loading (self->chat))
+    gtk_stack_set_visible_child_name (self->chat_stack, "loading");
+  else
+    gtk_stack_set_visible_child_name (self->chat_stack, "empty");
+  gtk_spinner_set_spinning (self->spinner, n == 0 && mesh_chat_model_get_loading (self->chat));
+}
+
+static void
+update_title (MeshRoomView *self)
+{
+  g_autofree char *subtitle = NULL;
+  guint n_members, n_online = 0;
+
+  if (self->room == NULL) {
+    adw_window_title_set_title (self->title, NULL);
+    adw_window_title_set_subtitle (self->title, NULL);
+    return;
+  }
+
+  n_members = g_list_model_get_n_items (G_LIST_MODEL (self->members));
+  for (guint i = 0; i < n_members; i++) {
+    g_autoptr(MeshMember) member = g_list_model_get_item (G_LIST_MODEL (self->members), i);
+
+    if (mesh_member_get_status (member) != MESH_PRESENCE_OFFLINE)
+      n_online++;
+  }
+  /* Who is online is not known while disconnected. */
+  if (mesh_client_session_get_state (self->session) != MESH_CLIENT_SESSION_CONNECTED)
+    subtitle = g_strdup_printf (ngettext ("%u member", "%u members", n_members), n_members);
+  else
+    /* Translators: the room's member count, then how many are online. */
+    subtitle = g_strdup_printf (ngettext ("%u member, %u online", "%u members, %u online",
+                                          n_members), n_members, n_online);
+  adw_window_title_set_title (self->title, mesh_room_get_name (self->room));
+  adw_window_title_set_subtitle (self->title, subtitle);
+}
+
+static gboolean
+scroll_to_bottom_idle_cb (gpointer user_data)
+{
+  MeshRoomView *self = user_data;
+  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (self->scroller);
+  guint n = self->chat ? g_list_model_get_n_items (G_LIST_MODEL (self->chat)) : 0;
+
+  self->scroll_idle_id = 0;
+  if (n == 0 || !self->stick_to_bottom)
+    return G_SOURCE_REMOVE;
+  /* The list view estimates the height of rows it has not measured: bring
+   * the last row in (which measures it), then go to the very end. */
+  gtk_widget_activate_action (GTK_WIDGET (self->list_view), "list.scroll-to-item", "u", n - 1);
+  gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
+  return G_SOURCE_REMOVE;
+}
+
+/* Not from inside the list's size allocation, which is where the
+ * adjustment changes, but before the next frame is drawn. */
+static void
+scroll_to_bottom (MeshRoomView *self)
+{
+  if (self->scroll_idle_id == 0)
+    self->scroll_idle_id = g_idle_add_full (G_PRIORITY_HIGH_IDLE, scroll_to_bottom_idle_cb, self,
+                                            NULL);
+}
+
+static void
+adjustment_changed_cb (MeshRoomView *self)
+{
+  if (self->stick_to_bottom)
+    scroll_to_bottom (self);
+}
+
+static void
+adjustment_value_changed_cb (MeshRoomView  *self,
+                             GtkAdjustment *adj)
+{
+  double upper = gtk_adjustment_get_upper (adj);
+  double bottom = upper - gtk_adjustment_get_page_size (adj);
+
+  /* Only a move with the same content height is the user scrolling; the
+   * list moves the view itself when its estimate of the height changes. */
+  if (upper == self->last_upper)
+    self->stick_to_bottom = gtk_adjustment_get_value (adj) >= bottom - 2;
+  self->last_upper = upper;
+}
+
+static void
+load_older_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+  MeshRoomView *self;
+  GtkAdjustment *adj;
+  guint n_added = 0;
+
+  if (!mesh_chat_model_load_older_finish (MESH_CHAT_MODEL (source), result, &n_added, &error)) {
+    if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+        g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PENDING))
+      return;
+    mesh_ui_toast_error (GTK_WIDGET (user_data), error);
+    return;
+  }
+
+  self = user_data;
+  if (MESH_CHAT_MODEL (source) != self->chat)
+    return;
+  /* A page that does not fill the view leaves nothing to scroll up to:
+   * fetch the next one now. */
+  adj = gtk_scrolled_window_get_vadjustment (self->scroller);
+  if (n_added > 0 && mesh_chat_model_get_has_more (self->chat) &&
+      gtk_adjustment_get_upper (adj) <= gtk_adjustment_get_page_size (adj))
+    load_older (self);
+}
+
+static void
+load_older (MeshRoomView *self)
+{
+  if (self->chat == NULL || mesh_chat_model_get_loading (self->chat) ||
+      !mesh_chat_model_get_has_more (self->chat))
+    return;
+  mesh_chat_model_load_older_async (self->chat, self->cancellable, load_older_cb, self);
+}
+
+static void
+edge_reached_cb (MeshRoomView    *self,
+                 GtkPositionType  position)
+{
+  if (position == GTK_POS_TOP)
+    load_older (self);
+}
+
+static void
+bind_row (MeshRoomView *self,
+          GtkListItem  *item)
+{
+  MeshChatMessage *message = gtk_list_item_get_item (item);
+  guint position = gtk_list_item_get_position (item);
+  g_autoptr(MeshChatMessage) previous = NULL;
+  GtkWidget *row = gtk_list_item_get_child (item);
+
+  if (message == NULL || row == NULL)
+    return;
+  if (position > 0 && position != GTK_INVALID_LIST_POSITION)
+    previous = g_list_model_get_item (G_LIST_MODEL (self->chat), position - 1);
+  mesh_message_row_set_message (MESH_MESSAGE_ROW (row), message,
+                                mesh_message_row_starts_day (message, previous),
+                                mesh_message_row_starts_run (message, previous));
+}
+
+/* GTK 4.8 has no list sections: a row draws its own day separator, so it
+ * is bound again when older messages arrive above it. */
+static void
+item_position_changed_cb (GtkListItem  *item,
+                          GParamSpec   *pspec,
+                          MeshRoomView *self)
+{
+  if (gtk_list_item_get_item (item) != NULL && self->chat != NULL)
+    bind_row (self, item);
+}
+
+static void
+factory_setup_cb (MeshRoomView             *self,
+                  GtkListItem              *item,
+                  GtkSignalListItemFactory *factory)
+{
+  gtk_list_item_set_activatable (item, FALSE);
+  gtk_list_item_set_selectable (item, FALSE);
+  gtk_list_item_set_child (item, mesh_message_row_new ());
+  g_signal_connect_object (item, "notify::position", G_CALLBACK (item_position_changed_cb), self,
+                           0);
+}
+
+static void
+factory_bind_cb (MeshRoomView             *self,
+                 GtkListItem              *item,
+                 GtkSignalListItemFactory *factory)
+{
+  bind_row (self, item);
+}
+
+static void
+factory_unbind_cb (MeshRoomView             *self,
+                   GtkListItem              *item,
+                   GtkSignalListItemFactory *factory)
+{
+  mesh_message_row_set_message (MESH_MESSAGE_ROW (gtk_list_item_get_child (item)), NULL,
+                                FALSE, FALSE);
+}
+
+static GtkWidget *
+create_member_row (gpointer item,
+                   gpointer user_data)
+{
+  return mesh_member_row_new (MESH_MEMBER (item));
+}
+
+static void
+update_send_action (MeshRoomView *self)
+{
+  g_autofree char *text = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->entry))));
+
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.send", self->chat != NULL && *text != '\0');
+}
+
+static void
+entry_changed_cb (MeshRoomView *self)
+{
+  update_send_action (self);
+}
+
+static void
+send (MeshRoomView *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *text = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->entry))));
+
+  if (self->chat == NULL || *text == '\0')
+    return;
+
+  id = mesh_chat_model_send (self->chat, text, &error);
+  if (id == NULL) {
+    mesh_ui_toast_error (GTK_WIDGET (self), error);
+    return;
+  }
+  gtk_editable_set_text (GTK_EDITABLE (self->entry), "");
+  self->stick_to_bottom = TRUE;
+  scroll_to_bottom (self);
+}
+
+static void
+entry_activate_cb (MeshRoomView *self)
+{
+  send (self);
+}
+
+static void
+send_activated (GtkWidget  *widget,
+                const char *action_name,
+                GVariant   *parameter)
+{
+  send (MESH_ROOM_VIEW (widget));
+}
+
+static void
+create_invite_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *code = NULL;
+  g_autofree char *message = NULL;
+  MeshRoomView *self;
+
+  code = mesh_client_rest_create_invite_finish (MESH_CLIENT_REST (source), result, NULL, &error);
+  if (code == NULL) {
+    if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      mesh_ui_toast_error (GTK_WIDGET (user_data), error);
+    return;
+  }
+
+  self = user_data;
+  gdk_clipboard_set_text (gtk_widget_get_clipboard (GTK_WIDGET (self)), code);
+  message = g_strdup_printf (_("Invite code %s copied"), code);
+  mesh_ui_toast (GTK_WIDGET (self), message);
+}
+
+static void
+copy_invite_activated (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  MeshRoomView *self = MESH_ROOM_VIEW (widget);
+
+  if (self->room == NULL || self->session == NULL)
+    return;
+  mesh_client_rest_create_invite_async (mesh_client_session_get_rest (self->session),
+                                        mesh_room_get_room_id (self->room), self->cancellable,
+                                        create_invite_cb, self);
+}
+
+static void
+unread_changed_cb (MeshRoomView *self)
+{
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+
+  if (root != NULL && gtk_window_is_active (GTK_WINDOW (root)) &&
+      gtk_widget_get_child_visible (GTK_WIDGET (self)))
+    mesh_room_view_mark_read (self);
+}
+
+static void
+mesh_room_view_get_property (GObject    *object,
+                             guint       prop_id,
+                             GValue     *value,
+                             GParamSpec *pspec)
+{
+  MeshRoomView *self = MESH_ROOM_VIEW (object);
+
+  switch (prop_id) {
+  case PROP_FOLDED:
+    g_value_set_boolean (value, self->folded);
+    break;
+  default:
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+mesh_room_view_set_property (GObject      *object,
+                             guint         prop_id,
+                             const GValue *value,
+                             GParamSpec   *pspec)
+{
+  MeshRoomView *self = MESH_ROOM_VIEW (object);
+
+  switch (prop_id) {
+  case PROP_FOLDED:
+    if (self->folded != g_value_get_boolean (value)) {
+      self->folded = g_value_get_boolean (value);
+      g_object_notify_by_pspec (object, pspec);
+    }
+    break;
+  default:
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+mesh_room_view_dispose (GObject *object)
+{
+  MeshRoomView *self = MESH_ROOM_VIEW (object);
+
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  g_clear_handle_id (&self->scroll_idle_id, g_source_remove);
+  if (self->room != NULL)
+    g_signal_handlers_disconnect_by_data (self->room, self);
+  g_clear_object (&self->room);
+  g_clear_object (&self->chat);
+  g_clear_object (&self->members);
+  g_clear_object (&self->session);
+  g_clear_pointer (&self->chats, g_hash_table_unref);
+  gtk_widget_dispose_template (GTK_WIDGET (self), MESH_TYPE_ROOM_VIEW);
+
+  G_OBJECT_CLASS (mesh_room_view_parent_class)->dispose (object);
+}
+
+static void
+mesh_room_view_class_init (MeshRoomViewClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->get_property = mesh_room_view_get_property;
+  object_class->set_property = mesh_room_view_set_property;
+  object_class->dispose = mesh_room_view_dispose;
+
+  properties[PROP_FOLDED] =
+    g_param_spec_boolean ("folded", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  g_type_ensure (MESH_TYPE_CONNECTION_BANNER);
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/org/mesh/Mesh/ui/mesh-room-view.ui");
+  gtk_widget_class_bind_template_child (widget_class, MeshRoomView, title);
+  gtk_widget_class_bind_template_child (widget_class, MeshRoomView, banner);
+  gtk_widget_class_bind_template_child (widget_class, MeshRoomView, stack);
+  gtk_widget_class_bind_template_child (widget_class, MeshRoomView, chat_stack);
+  gtk_widget_class_bind_template_child (widget_class, MeshRoomView, spinner);
+  gtk_widget_class_bind_template_child (widget_class, MeshRoomView, scroller);
+  gtk_widget_class_bind_template_child (widget_class, MeshRoomView, list_view);
+  gtk_widget_class_bind_template_child (widget_class, MeshRoomView, members_list);
+  gtk_widget_class_bind_template_child (widget_class, MeshRoomView, members_button);
+  gtk_widget_class_bind_template_child (widget_class, MeshRoomView, room_menu_button);
+  gtk_widget_class_bind_template_child (widget_class, MeshRoomView, entry);
+  gtk_widget_class_bind_template_callback (widget_class, edge_reached_cb);
+  gtk_widget_class_bind_template_callback (widget_class, factory_setup_cb);
+  gtk_widget_class_bind_template_callback (widget_class, factory_bind_cb);
+  gtk_widget_class_bind_template_callback (widget_class, factory_unbind_cb);
+  gtk_widget_class_bind_template_callback (widget_class, entry_activate_cb);
+  gtk_widget_class_bind_template_callback (widget_class, entry_changed_cb);
+
+  gtk_widget_class_install_action (widget_class, "room.send", NULL, send_activated);
+  gtk_widget_class_install_action (widget_class, "room.copy-invite", NULL, copy_invite_activated);
+}
+
+static void
+mesh_room_view_init (MeshRoomView *self)
+{
+  GtkAdjustment *adj;
+
+  gtk_widget_init_template (GTK_WIDGET (self));
+  self->chats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->stick_to_bottom = TRUE;
+
+  adj = gtk_scrolled_window_get_vadjustment (self->scroller);
+  g_signal_connect_object (adj, "notify::upper", G_CALLBACK (adjustment_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (adj, "notify::page-size", G_CALLBACK (adjustment_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (adj, "value-changed", G_CALLBACK (adjustment_value_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.copy-invite", FALSE);
+  update_send_action (self);
+}
+
+GtkWidget *
+mesh_room_view_new (void)
+{
+  return g_object_new (MESH_TYPE_ROOM_VIEW, NULL);
+}
+
+void
+mesh_room_view_set_session (MeshRoomView      *self,
+                            MeshClientSession *session)
+{
+  g_return_if_fail (MESH_IS_ROOM_VIEW (self));
+  g_return_if_fail (session == NULL || MESH_IS_CLIENT_SESSION (session));
+
+  mesh_room_view_set_room (self, NULL);
+  g_hash_table_remove_all (self->chats);
+  if (self->session != NULL)
+    g_signal_handlers_disconnect_by_data (self->session, self);
+  g_set_object (&self->session, session);
+  mesh_connection_banner_set_session (self->banner, session);
+  if (session == NULL)
+    return;
+  /* A member's presence changes the online count but not the list.  After
+   * the member lists, which update their statuses on the same signals. */
+  g_signal_connect_object (session, "presence-changed", G_CALLBACK (update_title), self,
+                           G_CONNECT_SWAPPED | G_CONNECT_AFTER);
+  g_signal_connect_object (session, "room-joined", G_CALLBACK (update_title), self,
+                           G_CONNECT_SWAPPED | G_CONNECT_AFTER);
+  g_signal_connect_object (session, "room-left", G_CALLBACK (update_title), self,
+                           G_CONNECT_SWAPPED | G_CONNECT_AFTER);
+  g_signal_connect_object (session, "notify::state", G_CALLBACK (update_title), self,
+                           G_CONNECT_SWAPPED);
+}
+
+void
+mesh_room_view_set_room (MeshRoomView *self,
+                         MeshRoom     *room)
+{
+  g_autofree char *placeholder = NULL;
+  g_autoptr(GtkSelectionModel) selection = NULL;
+  MeshChatModel *chat;
+
+  g_return_if_fail (MESH_IS_ROOM_VIEW (self));
+  g_return_if_fail (room == NULL || MESH_IS_ROOM (room));
+  g_return_if_fail (room == NULL || self->session != NULL);
+
+  if (room == self->room)
+    return;
+
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  if (self->room != NULL)
+    g_signal_handlers_disconnect_by_data (self->room, self);
+  if (self->chat != NULL)
+    g_signal_handlers_disconnect_by_data (self->chat, self);
+  if (self->members != NULL)
+    g_signal_handlers_disconnect_by_data (self->members, self);
+  g_set_object (&self->room, room);
+  g_clear_object (&self->chat);
+  g_clear_object (&self->members);
+  gtk_list_view_set_model (self->list_view, NULL);
+  gtk_list_box_bind_model (self->members_list, NULL, NULL, NULL, NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.copy-invite", room != NULL);
+  gtk_widget_set_visible (self->members_button, room != NULL);
+  gtk_widget_set_visible (self->room_menu_button, room != NULL);
+
+  if (room == NULL) {
+    gtk_stack_set_visible_child_name (self->stack, "none");
+    update_title (self);
+    update_send_action (self);
+    return;
+  }
+
+  self->cancellable = g_cancellable_new ();
+  chat = g_hash_table_lookup (self->chats, mesh_room_get_room_id (room));
+  if (chat == NULL) {
+    chat = mesh_chat_model_new (self->session, mesh_room_get_room_id (room));
+    g_hash_table_insert (self->chats, g_strdup (mesh_room_get_room_id (room)), chat);
+  }
+  self->chat = g_object_ref (chat);
+  self->members = mesh_member_list_new (self->session, room);
+
+  g_signal_connect_object (room, "notify::name", G_CALLBACK (update_title), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (room, "notify::unread-count", G_CALLBACK (unread_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->chat, "items-changed", G_CALLBACK (update_chat_stack), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->chat, "items-changed", G_CALLBACK (adjustment_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->chat, "notify::loading", G_CALLBACK (update_chat_stack), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->members, "items-changed", G_CALLBACK (update_title), self,
+                           G_CONNECT_SWAPPED);
+
+  selection = GTK_SELECTION_MODEL (gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->chat))));
+  gtk_list_view_set_model (self->list_view, selection);
+  /* After the model: the list view resets the position to the top, which
+   * is not the user scrolling away from the newest messages. */
+  self->stick_to_bottom = TRUE;
+  self->last_upper = -1;
+  scroll_to_bottom (self);
+  gtk_list_box_bind_model (self->members_list, G_LIST_MODEL (self->members), create_member_row,
+                           NULL, NULL);
+
+  /* Translators: the placeholder of the message entry, with the room's name. */
+  placeholder = g_strdup_printf (_("Message %s"), mesh_room_get_name (room));
+  gtk_entry_set_placeholder_text (self->entry, placeholder);
+
+  gtk_stack_set_visible_child_name (self->stack, "room");
+  update_title (self);
+  update_send_action (self);
+  if (g_list_model_get_n_items (G_LIST_MODEL (self->chat)) == 0)
+    load_older (self);
+  update_chat_stack (self);
+  unread_changed_cb (self);
+}
+
+MeshRoom *
+mesh_room_view_get_room (MeshRoomView *self)
+{
+  g_return_val_if_fail (MESH_IS_ROOM_VIEW (self), NULL);
+
+  return self->room;
+}
+
+MeshChatModel *
+mesh_room_view_get_chat (MeshRoomView *self)
+{
+  g_return_val_if_fail (MESH_IS_ROOM_VIEW (self), NULL);
+
+  return self->chat;
+}
+
+void
+mesh_room_view_mark_read (MeshRoomView *self)
+{
+  g_return_if_fail (MESH_IS_ROOM_VIEW (self));
+
+  if (self->room != NULL && mesh_room_get_unread_count (self->room) > 0)
+    mesh_room_set_unread_count (self->room, 0);
+}
+
+void
+mesh_room_view_focus_entry (MeshRoomView *self)
+{
+  g_return_if_fail (MESH_IS_ROOM_VIEW (self));
+
+  if (self->room != NULL)
+    gtk_widget_grab_focus (GTK_WIDGET (self->entry));
+}

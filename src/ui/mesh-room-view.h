@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <adwaita.h>
+
+#include "mesh-chat-model.h"
+#include "mesh-client-session.h"
+#include "mesh-room.h"
+
+G_BEGIN_DECLS
+
+#define MESH_TYPE_ROOM_VIEW (mesh_room_view_get_type ())
+
+G_DECLARE_FINAL_TYPE (MeshRoomView, mesh_room_view, MESH, ROOM_VIEW, AdwBin)
+
+/* The room on screen: its name and members (with presence) in the header,
+ * its chat (older pages loaded as the user scrolls up) and a message
+ * entry.  Each room's chat model is kept while the session lives, so
+ * switching rooms is instant and no live message is missed. */
+GtkWidget     *mesh_room_view_new         (void);
+void           mesh_room_view_set_session (MeshRoomView      *self,
+                                           MeshClientSession *session);
+void           mesh_room_view_set_room    (MeshRoomView      *self,
+                                           MeshRoom          *room);
+MeshRoom      *mesh_room_view_get_room    (MeshRoomView      *self);
+MeshChatModel *mesh_room_view_get_chat    (MeshRoomView      *self);
+/* Clears the room's unread count (the user is looking at it). */
+void           mesh_room_view_mark_read   (MeshRoomView      *self);
+void           mesh_room_view_focus_entry (MeshRoomView      *self);
+
+G_END_DECLS

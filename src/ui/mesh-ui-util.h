@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gtk/gtk.h>
+
+G_BEGIN_DECLS
+
+/* A sentence for an error a person can act on (the server's codes and the
+ * transport's failures in words); never NULL. */
+char     *mesh_ui_describe_error     (const GError *error);
+/* "AB:CD:…" in groups of 16 bytes per line, for reading aloud. */
+char     *mesh_ui_format_fingerprint (const char   *hex);
+/* Shows @message as a toast of the window holding @widget. */
+void      mesh_ui_toast              (GtkWidget    *widget,
+                                      const char   *message);
+void      mesh_ui_toast_error        (GtkWidget    *widget,
+                                      const GError *error);
+/* A stable colour 1..8 for a user name (the .name-color-N style classes),
+ * so that the same person always has the same colour. */
+guint     mesh_ui_name_color         (const char   *name);
+
+G_END_DECLS

@@ -1,0 +1,759 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-ui"
+
+#include "config.h"
+
+#include "client-test-server.h"
+#include "mesh-application.h"
+#include "mesh-connection-banner.h"
+#include "mesh-client-rest.h"
+#include "mesh-client-session.h"
+#include "mesh-notifier.h"
+#include "mesh-preferences-window.h"
+#include "mesh-room-list.h"
+#include "mesh-saved-session.h"
+#include "mesh-signin-page.h"
+#include "mesh-window.h"
+#include "ui-test-util.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define WAIT_S 60
+
+/* One application for the whole run, as in the app: windows come and go. */
+static MeshApplication *app;
+
+/* Bob, the other side of the chat, through the client library. */
+typedef struct {
+  MeshClientRest    *rest;
+  MeshClientSession *session;
+  char              *room_id;
+  char              *invite;
+  GPtrArray         *received;   /* contents of chat-message from others */
+} Peer;
+
+static gboolean
+page_is (gpointer user_data)
+{
+  MeshWindow *window = ((gpointer *) user_data)[0];
+
+  return g_strcmp0 (mesh_window_get_page (window), ((gpointer *) user_data)[1]) == 0;
+}
+
+static void
+wait_page (MeshWindow *window,
+           const char *page)
+{
+  gpointer data[2] = { window, (gpointer) page };
+  g_autofree char *what = g_strdup_printf ("the “%s” page", page);
+
+  ui_test_wait_until (page_is, data, WAIT_S, what);
+}
+
+static gboolean
+session_connected (gpointer user_data)
+{
+  MeshClientSession *session = mesh_window_get_session (user_data);
+
+  return session != NULL && mesh_client_session_get_state (session) == MESH_CLIENT_SESSION_CONNECTED;
+}
+
+static gboolean
+not_busy (gpointer user_data)
+{
+  return !mesh_signin_page_get_busy (user_data);
+}
+
+static gboolean
+is_busy (gpointer user_data)
+{
+  return mesh_signin_page_get_busy (user_data);
+}
+
+static gboolean
+toplevel_message_dialog (gpointer user_data)
+{
+  return ui_test_find_toplevel (ADW_TYPE_MESSAGE_DIALOG) != NULL;
+}
+
+static gboolean
+async_done (gpointer user_data)
+{
+  return *(GAsyncResult **) user_data != NULL;
+}
+
+static void
+store_result_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static MeshWindow *
+new_window (int width,
+            int height)
+{
+  MeshWindow *window = mesh_window_new (app);
+  int dw, dh;
+
+  gtk_window_set_default_size (GTK_WINDOW (window), width, height);
+  gtk_window_present (GTK_WINDOW (window));
+  /* Client-side decorations take a margin of the size asked for: ask again
+   * so that the window itself has the size of the screenshots' names. */
+  ui_test_wait_drawn (GTK_WIDGET (window));
+  dw = width - gtk_widget_get_width (GTK_WIDGET (window));
+  dh = height - gtk_widget_get_height (GTK_WIDGET (window));
+  if (dw != 0 || dh != 0) {
+    gtk_window_set_default_size (GTK_WINDOW (window), width + dw, height + dh);
+    ui_test_wait_drawn (GTK_WIDGET (window));
+  }
+  return window;
+}
+
+/* Types into the sign-in page's rows and clicks a button, as a person would. */
+static void
+fill_sign_in (MeshWindow *window,
+              const char *server,
+              const char *username,
+              const char *password)
+{
+  GtkWidget *page = GTK_WIDGET (mesh_window_get_signin_page (window));
+  GtkWidget *rows[3] = { NULL };
+  guint n = 0;
+
+  for (GtkWidget *w = ui_test_find_widget (page, ADW_TYPE_ENTRY_ROW, NULL, NULL); w != NULL && n < 3;
+       w = gtk_widget_get_next_sibling (w))
+    rows[n++] = w;
+  g_assert_cmpuint (n, ==, 3);
+  gtk_editable_set_text (GTK_EDITABLE (rows[0]), server);
+  gtk_editable_set_text (GTK_EDITABLE (rows[1]), username);
+  gtk_editable_set_text (GTK_EDITABLE (rows[2]), password);
+}
+
+static void
+click_sign_in (MeshWindow *window)
+{
+  GtkWidget *page = GTK_WIDGET (mesh_window_get_signin_page (window));
+  GtkWidget *button = ui_test_find_button_for_action (page, "signin.sign-in");
+
+  g_assert_nonnull (button);
+  g_assert_true (gtk_widget_is_sensitive (button));
+  gtk_widget_activate (button);
+}
+
+static void
+close_window (MeshWindow *window)
+{
+  gtk_window_destroy (GTK_WINDOW (window));
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+static void
+test_sign_in (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autofree char *alice_id = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *shot = NULL;
+  g_autoptr(MeshSavedSession) saved = NULL;
+  g_autofree char *saved_url = NULL;
+  GSettings *settings = mesh_application_get_settings (app);
+  MeshWindow *window;
+  GStatBuf st;
+
+  alice_id = client_test_server_add_user (server, "alice", "alice-password");
+  client_test_server_start (server);
+
+  window = new_window (1280, 800);
+  g_assert_cmpstr (mesh_window_get_page (window), ==, "signin");
+  shot = ui_test_screenshot (GTK_WIDGET (window), "signin-1280x800");
+
+  /* A wrong password keeps the page and marks the field. */
+  fill_sign_in (window, client_test_server_get_url (server), "alice", "wrong");
+  click_sign_in (window);
+  ui_test_wait_until (is_busy, mesh_window_get_signin_page (window), WAIT_S, "the request");
+  ui_test_wait_until (not_busy, mesh_window_get_signin_page (window), WAIT_S, "the refusal");
+  g_assert_cmpstr (mesh_window_get_page (window), ==, "signin");
+  g_assert_nonnull (ui_test_find_widget (GTK_WIDGET (window), ADW_TYPE_PASSWORD_ENTRY_ROW, NULL,
+                                         NULL));
+  g_assert_true (gtk_widget_has_css_class (ui_test_find_widget (GTK_WIDGET (window),
+                                                                ADW_TYPE_PASSWORD_ENTRY_ROW,
+                                                                NULL, NULL), "error"));
+
+  fill_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  click_sign_in (window);
+  wait_page (window, "rooms");
+  ui_test_wait_until (session_connected, window, WAIT_S, "the session");
+  g_assert_cmpstr (mesh_client_session_get_user_id (mesh_window_get_session (window)), ==,
+                   alice_id);
+
+  /* The sign-in is kept for the next start, readable by its owner only. */
+  saved_url = g_settings_get_string (settings, "server-url");
+  g_assert_cmpstr (saved_url, ==, client_test_server_get_url (server));
+  path = mesh_saved_session_path ("test");
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  saved = mesh_saved_session_load ("test", NULL);
+  g_assert_nonnull (saved);
+  g_assert_cmpstr (saved->user_id, ==, alice_id);
+  g_assert_cmpstr (saved->username, ==, "alice");
+  close_window (window);
+
+  /* A new window starts signed in. */
+  window = new_window (1280, 800);
+  g_assert_cmpstr (mesh_window_get_page (window), ==, "rooms");
+  ui_test_wait_until (session_connected, window, WAIT_S, "the restored session");
+
+  /* Signing out forgets it. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  g_assert_cmpstr (mesh_window_get_page (window), ==, "signin");
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  close_window (window);
+}
+
+static void
+test_certificate (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autofree char *cert = NULL;
+  g_autofree char *key = NULL;
+  g_autofree char *fingerprint = NULL;
+  g_autofree char *pinned = NULL;
+  g_autofree char *first_group = NULL;
+  GSettings *settings = mesh_application_get_settings (app);
+  AdwMessageDialog *dialog;
+  MeshWindow *window;
+
+  fingerprint = client_test_make_certificate (client_test_server_get_data_dir (server), &cert, &key);
+  client_test_server_set_tls (server, cert, key);
+  g_free (client_test_server_add_user (server, "carol", "carol-password"));
+  client_test_server_start (server);
+  g_assert_true (g_str_has_prefix (client_test_server_get_url (server), "https://"));
+
+  window = new_window (1280, 800);
+  fill_sign_in (window, client_test_server_get_url (server), "carol", "carol-password");
+  click_sign_in (window);
+
+  /* The unknown certificate is shown by its fingerprint before anything is sent. */
+  ui_test_wait_until (toplevel_message_dialog, NULL, WAIT_S, "the trust question");
+  dialog = ADW_MESSAGE_DIALOG (ui_test_find_toplevel (ADW_TYPE_MESSAGE_DIALOG));
+  first_group = g_ascii_strup (fingerprint, 2);
+  g_assert_nonnull (strstr (adw_message_dialog_get_body (dialog), first_group));
+  g_assert_cmpstr (mesh_window_get_page (window), ==, "signin");
+
+  adw_message_dialog_response (dialog, "trust");
+  wait_page (window, "rooms");
+  ui_test_wait_until (session_connected, window, WAIT_S, "the TLS session");
+
+  pinned = g_settings_get_string (settings, "pinned-fingerprint");
+  g_assert_cmpint (g_ascii_strcasecmp (pinned, fingerprint), ==, 0);
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  close_window (window);
+  g_settings_reset (settings, "pinned-fingerprint");
+}
+
+static void
+chat_message_cb (MeshClientSession *session,
+                 MeshChatMessage   *message,
+                 Peer              *peer)
+{
+  if (!mesh_chat_message_get_is_own (message))
+    g_ptr_array_add (peer->received, g_strdup (mesh_chat_message_get_content (message)));
+}
+
+static void
+peer_start (Peer       *peer,
+            const char *url,
+            const char *username,
+            const char *password)
+{
+  g_autoptr(GError) error = NULL;
+  GAsyncResult *result = NULL;
+
+  peer->rest = mesh_client_rest_new (url);
+  peer->received = g_ptr_array_new_with_free_func (g_free);
+  mesh_client_rest_login_async (peer->rest, username, password, NULL, store_result_cb, &result);
+  ui_test_wait_until (async_done, &result, WAIT_S, "the peer's login");
+  g_assert_true (mesh_client_rest_login_finish (peer->rest, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  peer->session = mesh_client_session_new (peer->rest);
+  g_signal_connect (peer->session, "chat-message", G_CALLBACK (chat_message_cb), peer);
+  mesh_client_session_connect_async (peer->session, NULL, store_result_cb, &result);
+  ui_test_wait_until (async_done, &result, WAIT_S, "the peer's session");
+  g_assert_true (mesh_client_session_connect_finish (peer->session, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+}
+
+/* Creates a room, joins it and makes an invite code for it. */
+static char *
+peer_create_room (Peer       *peer,
+                  const char *name,
+                  char      **invite)
+{
+  g_autoptr(GError) error = NULL;
+  GAsyncResult *result = NULL;
+  g_autofree char *room_id = NULL;
+
+  mesh_client_rest_create_room_async (peer->rest, name, NULL, store_result_cb, &result);
+  ui_test_wait_until (async_done, &result, WAIT_S, "the room");
+  room_id = mesh_client_rest_create_room_finish (peer->rest, result, &error);
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  mesh_client_session_join_room_async (peer->session, room_id, NULL, store_result_cb, &result);
+  ui_test_wait_until (async_done, &result, WAIT_S, "the peer to join");
+  g_assert_true (mesh_client_session_join_room_finish (peer->session, result, &error));
+  g_clear_object (&result);
+
+  mesh_client_rest_create_invite_async (peer->rest, room_id, NULL, store_result_cb, &result);
+  ui_test_wait_until (async_done, &result, WAIT_S, "the invite");
+  *invite = mesh_client_rest_create_invite_finish (peer->rest, result, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  return g_steal_pointer (&room_id);
+}
+
+static void
+peer_clear (Peer *peer)
+{
+  mesh_client_session_disconnect (peer->session);
+  g_clear_object (&peer->session);
+  g_clear_object (&peer->rest);
+  g_clear_pointer (&peer->received, g_ptr_array_unref);
+}
+
+typedef struct {
+  MeshWindow *window;
+  guint       n;
+} ChatWait;
+
+static gboolean
+chat_has_n (gpointer user_data)
+{
+  ChatWait *wait = user_data;
+  MeshChatModel *chat = mesh_room_view_get_chat (mesh_window_get_room_view (wait->window));
+
+  return chat != NULL && !mesh_chat_model_get_loading (chat) &&
+         g_list_model_get_n_items (G_LIST_MODEL (chat)) >= wait->n;
+}
+
+static gboolean
+outbox_empty (gpointer user_data)
+{
+  Peer *peer = user_data;
+  g_autoptr(GPtrArray) outbox = mesh_client_session_dup_outbox (peer->session, peer->room_id);
+
+  return outbox->len == 0;
+}
+
+static gboolean
+peer_received_n (gpointer user_data)
+{
+  Peer *peer = user_data;
+
+  return peer->received->len >= GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (peer->session),
+                                                                     "expect"));
+}
+
+static gboolean
+room_is_open (gpointer user_data)
+{
+  MeshWindow *window = ((gpointer *) user_data)[0];
+  MeshRoom *room = mesh_room_view_get_room (mesh_window_get_room_view (window));
+
+  return room != NULL && g_strcmp0 (mesh_room_get_room_id (room), ((gpointer *) user_data)[1]) == 0;
+}
+
+static gboolean
+label_shown (gpointer user_data)
+{
+  MeshWindow *window = ((gpointer *) user_data)[0];
+  GtkWidget *label = ui_test_find_label (GTK_WIDGET (window), ((gpointer *) user_data)[1]);
+
+  return label != NULL && gtk_widget_get_mapped (label);
+}
+
+static gboolean
+last_own_sent (gpointer user_data)
+{
+  MeshChatModel *chat = mesh_room_view_get_chat (mesh_window_get_room_view (user_data));
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (chat));
+  g_autoptr(MeshChatMessage) last = n ? g_list_model_get_item (G_LIST_MODEL (chat), n - 1) : NULL;
+
+  return last != NULL && mesh_chat_message_get_is_own (last) &&
+         mesh_chat_message_get_delivery_state (last) == MESH_DELIVERY_SENT;
+}
+
+static gboolean
+unread_is_one (gpointer user_data)
+{
+  return mesh_room_get_unread_count (user_data) == 1;
+}
+
+static gboolean
+banner_revealed (gpointer user_data)
+{
+  GtkWidget *banner = ui_test_find_widget (user_data, MESH_TYPE_CONNECTION_BANNER, NULL, NULL);
+
+  return gtk_revealer_get_reveal_child (GTK_REVEALER (adw_bin_get_child (ADW_BIN (banner))));
+}
+
+static gboolean
+banner_hidden (gpointer user_data)
+{
+  return !banner_revealed (user_data);
+}
+
+static gboolean
+last_own_pending (gpointer user_data)
+{
+  MeshChatModel *chat = mesh_room_view_get_chat (mesh_window_get_room_view (user_data));
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (chat));
+  g_autoptr(MeshChatMessage) last = n ? g_list_model_get_item (G_LIST_MODEL (chat), n - 1) : NULL;
+
+  return last != NULL && mesh_chat_message_get_is_own (last) &&
+         mesh_chat_message_get_delivery_state (last) == MESH_DELIVERY_PENDING;
+}
+
+static void
+read_text_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  char **text = user_data;
+
+  *text = gdk_clipboard_read_text_finish (GDK_CLIPBOARD (source), result, NULL);
+  if (*text == NULL)
+    *text = g_strdup ("");
+}
+
+static gboolean
+text_read (gpointer user_data)
+{
+  return *(char **) user_data != NULL;
+}
+
+static void
+set_true (gboolean *flag)
+{
+  *flag = TRUE;
+}
+
+static gboolean
+is_true (gpointer user_data)
+{
+  return *(gboolean *) user_data;
+}
+
+static gboolean
+garden_joined (gpointer user_data)
+{
+  MeshWindow *window = ((gpointer *) user_data)[0];
+
+  return mesh_client_session_is_room_joined (mesh_window_get_session (window),
+                                             ((gpointer *) user_data)[1]);
+}
+
+static void
+test_room_chat (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(GError) error = NULL;
+  Peer bob = { NULL };
+  g_autofree char *invite = NULL;
+  g_autofree char *garden_invite = NULL;
+  g_autofree char *garden_id = NULL;
+  g_autoptr(MeshChatMessage) first = NULL;
+  g_autofree char *shot = NULL;
+  AdwMessageDialog *dialog;
+  MeshWindow *window, *narrow;
+  MeshNotifier *notifier;
+  MeshRoom *garden;
+  GtkWidget *entry;
+  ChatWait wait;
+  guint shown;
+
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  g_free (client_test_server_add_user (server, "bob", "bob-password"));
+  client_test_server_start (server);
+
+  /* Bob has a room with more history than one page. */
+  peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+  bob.room_id = peer_create_room (&bob, "Kitchen", &invite);
+  for (guint i = 1; i <= 60; i++) {
+    g_autofree char *text = g_strdup_printf ("Message number %u", i);
+    g_autofree char *id = mesh_client_session_send_chat (bob.session, bob.room_id, text, &error);
+
+    g_assert_no_error (error);
+  }
+  ui_test_wait_until (outbox_empty, &bob, WAIT_S, "bob's messages to be stored");
+
+  window = new_window (1280, 800);
+  fill_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  click_sign_in (window);
+  wait_page (window, "rooms");
+
+  /* No rooms yet: the empty state offers to create or join one. */
+  ui_test_wait_until (session_connected, window, WAIT_S, "alice's session");
+  g_assert_nonnull (ui_test_find_label (GTK_WIDGET (window), "No Rooms"));
+  g_free (ui_test_screenshot (GTK_WIDGET (window), "no-rooms-1280x800"));
+
+  /* Join with the invite code through the dialog. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.join-room", NULL));
+  ui_test_wait_until (toplevel_message_dialog, NULL, WAIT_S, "the join dialog");
+  dialog = ADW_MESSAGE_DIALOG (ui_test_find_toplevel (ADW_TYPE_MESSAGE_DIALOG));
+  entry = adw_message_dialog_get_extra_child (dialog);
+  gtk_editable_set_text (GTK_EDITABLE (entry), invite);
+  adw_message_dialog_response (dialog, "ok");
+  {
+    gpointer data[2] = { window, bob.room_id };
+
+    ui_test_wait_until (room_is_open, data, WAIT_S, "the joined room to open");
+  }
+
+  /* The newest page is shown, the newest message on screen. */
+  wait = (ChatWait) { window, MESH_CHAT_MODEL_PAGE_SIZE };
+  ui_test_wait_until (chat_has_n, &wait, WAIT_S, "the first page");
+  {
+    gpointer data[2] = { window, "Message number 60" };
+
+    ui_test_wait_until (label_shown, data, WAIT_S, "the newest message on screen");
+  }
+  g_assert_nonnull (ui_test_find_label (GTK_WIDGET (window), "Today"));
+
+  /* Scrolling to the top brings the older page. */
+  {
+    GtkScrolledWindow *scroller;
+    GtkWidget *list = ui_test_find_widget (GTK_WIDGET (mesh_window_get_room_view (window)),
+                                           GTK_TYPE_LIST_VIEW, NULL, NULL);
+
+    scroller = GTK_SCROLLED_WINDOW (gtk_widget_get_ancestor (list, GTK_TYPE_SCROLLED_WINDOW));
+    ui_test_wait_drawn (GTK_WIDGET (window));
+    gtk_adjustment_set_value (gtk_scrolled_window_get_vadjustment (scroller), 0);
+    wait.n = 60;
+    ui_test_wait_until (chat_has_n, &wait, WAIT_S, "the older page");
+  }
+  first = g_list_model_get_item (G_LIST_MODEL (mesh_room_view_get_chat (
+                                   mesh_window_get_room_view (window))), 0);
+  g_assert_cmpstr (mesh_chat_message_get_content (first), ==, "Message number 1");
+
+  /* Enter sends; bob gets it and alice sees it delivered. */
+  entry = ui_test_find_widget (GTK_WIDGET (mesh_window_get_room_view (window)), GTK_TYPE_ENTRY,
+                               NULL, NULL);
+  gtk_editable_set_text (GTK_EDITABLE (entry), "Hello from Alice");
+  /* What Enter in the entry emits. */
+  g_signal_emit_by_name (entry, "activate");
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (entry)), ==, "");
+  g_object_set_data (G_OBJECT (bob.session), "expect", GUINT_TO_POINTER (1));
+  ui_test_wait_until (peer_received_n, &bob, WAIT_S, "bob to receive alice's message");
+  g_assert_cmpstr (g_ptr_array_index (bob.received, 0), ==, "Hello from Alice");
+  ui_test_wait_until (last_own_sent, window, WAIT_S, "the delivery confirmation");
+  {
+    gpointer data[2] = { window, "Hello from Alice" };
+
+    ui_test_wait_until (label_shown, data, WAIT_S, "alice's message on screen");
+  }
+
+  /* A reply, and an answer to it: runs of messages with their senders. */
+  g_free (mesh_client_session_send_chat (bob.session, bob.room_id,
+                                         "Hi Alice! The coffee machine is fixed, by the way.",
+                                         &error));
+  g_assert_no_error (error);
+  {
+    gpointer data[2] = { window, "Hi Alice! The coffee machine is fixed, by the way." };
+
+    ui_test_wait_until (label_shown, data, WAIT_S, "bob's reply");
+  }
+  gtk_editable_set_text (GTK_EDITABLE (entry), "Great news. See you at lunch?");
+  g_signal_emit_by_name (entry, "activate");
+  ui_test_wait_until (last_own_sent, window, WAIT_S, "the second confirmation");
+  shot = ui_test_screenshot (GTK_WIDGET (window), "room-1280x800");
+
+
+  /* A message in a room alice is not looking at: unread badge and a
+   * notification; her own message there notifies nobody. */
+  garden_id = peer_create_room (&bob, "Garden", &garden_invite);
+  {
+    GAsyncResult *result = NULL;
+    g_autoptr(MeshRoom) joined = NULL;
+
+    mesh_room_list_accept_invite_async (mesh_window_get_room_list (window), garden_invite, NULL,
+                                        store_result_cb, &result);
+    ui_test_wait_until (async_done, &result, WAIT_S, "alice to join the garden");
+    joined = mesh_room_list_accept_invite_finish (mesh_window_get_room_list (window), result,
+                                                  &error);
+    g_assert_no_error (error);
+    g_clear_object (&result);
+  }
+  garden = mesh_room_list_find (mesh_window_get_room_list (window), garden_id, NULL);
+  g_assert_nonnull (garden);
+  {
+    gpointer data[2] = { window, garden_id };
+
+    ui_test_wait_until (garden_joined, data, WAIT_S, "alice's session to join the garden");
+  }
+  notifier = mesh_window_get_notifier (window);
+  shown = mesh_notifier_get_n_shown (notifier);
+  g_free (mesh_client_session_send_chat (bob.session, garden_id, "Tomatoes are ripe", &error));
+  g_assert_no_error (error);
+  ui_test_wait_until (unread_is_one, garden, WAIT_S, "the unread count");
+  g_assert_cmpuint (mesh_notifier_get_n_shown (notifier), ==, shown + 1);
+
+  /* Opening it (what activating the notification does) shows it. */
+  g_assert_true (mesh_window_open_room (window, garden_id));
+  {
+    gpointer data[2] = { window, garden_id };
+    gpointer label[2] = { window, "Tomatoes are ripe" };
+
+    ui_test_wait_until (room_is_open, data, WAIT_S, "the garden");
+    ui_test_wait_until (label_shown, label, WAIT_S, "bob's garden message");
+  }
+  g_assert_true (mesh_window_open_room (window, bob.room_id));
+
+  /* "Copy Invite Code" puts a fresh code on the clipboard. */
+  {
+    GdkClipboard *clipboard = gtk_widget_get_clipboard (GTK_WIDGET (window));
+    g_autofree char *code = NULL;
+    gboolean changed = FALSE;
+    gulong id;
+
+    id = g_signal_connect_swapped (clipboard, "changed", G_CALLBACK (set_true), &changed);
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (mesh_window_get_room_view (window)),
+                                               "room.copy-invite", NULL));
+    ui_test_wait_until (is_true, &changed, WAIT_S, "the invite on the clipboard");
+    g_signal_handler_disconnect (clipboard, id);
+    gdk_clipboard_read_text_async (clipboard, NULL, read_text_cb, &code);
+    ui_test_wait_until (text_read, &code, WAIT_S, "the clipboard's text");
+    g_assert_cmpstr (code, !=, invite);
+    g_assert_cmpuint (strlen (code), >=, 6);
+  }
+
+  /* Offline: the banner says so, and a message waits (pending) until the
+   * server is back, then is delivered once. */
+  client_test_server_stop (server);
+  ui_test_wait_until (banner_revealed, mesh_window_get_room_view (window), WAIT_S,
+                      "the disconnected banner");
+  g_free (ui_test_screenshot (GTK_WIDGET (window), "offline-1280x800"));
+  gtk_editable_set_text (GTK_EDITABLE (entry), "Sent while offline");
+  g_signal_emit_by_name (entry, "activate");
+  g_assert_true (last_own_pending (window));
+  client_test_server_start (server);
+  mesh_client_session_reconnect_now (mesh_window_get_session (window));
+  mesh_client_session_reconnect_now (bob.session);
+  ui_test_wait_until (last_own_sent, window, WAIT_S, "the waiting message to be delivered");
+  ui_test_wait_until (banner_hidden, mesh_window_get_room_view (window), WAIT_S,
+                      "the banner to go");
+
+  /* The same account in a phone-sized window: the list, then the room. */
+  narrow = new_window (360, 720);
+  g_assert_cmpstr (mesh_window_get_page (narrow), ==, "rooms");
+  ui_test_wait_until (session_connected, narrow, WAIT_S, "the narrow window's session");
+  g_free (ui_test_screenshot (GTK_WIDGET (narrow), "rooms-360x720"));
+  g_assert_true (mesh_window_open_room (narrow, bob.room_id));
+  wait = (ChatWait) { narrow, MESH_CHAT_MODEL_PAGE_SIZE };
+  ui_test_wait_until (chat_has_n, &wait, WAIT_S, "the narrow window's chat");
+  g_free (ui_test_screenshot (GTK_WIDGET (narrow), "room-360x720"));
+  close_window (narrow);
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  close_window (window);
+  peer_clear (&bob);
+}
+
+static gboolean
+toplevel_of_type (gpointer user_data)
+{
+  return ui_test_find_toplevel (GPOINTER_TO_SIZE (user_data)) != NULL;
+}
+
+static void
+test_preferences (void)
+{
+  GSettings *settings = mesh_application_get_settings (app);
+  AdwStyleManager *style = adw_style_manager_get_default ();
+  MeshWindow *window = new_window (1280, 800);
+  GtkWindow *preferences;
+  AdwComboRow *style_row;
+  GtkWidget *notify_switch;
+
+  /* Ctrl+, opens the preferences on this profile's settings. */
+  g_action_group_activate_action (G_ACTION_GROUP (app), "preferences", NULL);
+  ui_test_wait_until (toplevel_of_type, GSIZE_TO_POINTER (MESH_TYPE_PREFERENCES_WINDOW), WAIT_S,
+                      "the preferences");
+  preferences = ui_test_find_toplevel (MESH_TYPE_PREFERENCES_WINDOW);
+  g_free (ui_test_screenshot (GTK_WIDGET (preferences), "preferences"));
+
+  /* The style follows the combo row, through GSettings. */
+  style_row = ADW_COMBO_ROW (ui_test_find_widget (GTK_WIDGET (preferences), ADW_TYPE_COMBO_ROW,
+                                                  NULL, NULL));
+  adw_combo_row_set_selected (style_row, 2);
+  g_assert_cmpint (g_settings_get_enum (settings, "style-variant"), ==, 2);
+  g_assert_cmpint (adw_style_manager_get_color_scheme (style), ==, ADW_COLOR_SCHEME_FORCE_DARK);
+  g_free (ui_test_screenshot (GTK_WIDGET (window), "signin-dark-1280x800"));
+  adw_combo_row_set_selected (style_row, 0);
+  g_assert_cmpint (adw_style_manager_get_color_scheme (style), ==, ADW_COLOR_SCHEME_DEFAULT);
+
+  notify_switch = ui_test_find_widget (GTK_WIDGET (preferences), GTK_TYPE_SWITCH, NULL, NULL);
+  g_assert_true (gtk_switch_get_active (GTK_SWITCH (notify_switch)));
+  gtk_switch_set_active (GTK_SWITCH (notify_switch), FALSE);
+  g_assert_false (g_settings_get_boolean (settings, "notify-chat"));
+  g_settings_reset (settings, "notify-chat");
+  gtk_window_destroy (preferences);
+
+  /* About and the shortcuts window. */
+  g_action_group_activate_action (G_ACTION_GROUP (app), "about", NULL);
+  ui_test_wait_until (toplevel_of_type, GSIZE_TO_POINTER (ADW_TYPE_ABOUT_WINDOW), WAIT_S,
+                      "the about window");
+  gtk_window_destroy (ui_test_find_toplevel (ADW_TYPE_ABOUT_WINDOW));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.show-help-overlay", NULL));
+  ui_test_wait_until (toplevel_of_type, GSIZE_TO_POINTER (GTK_TYPE_SHORTCUTS_WINDOW), WAIT_S,
+                      "the shortcuts window");
+  g_free (ui_test_screenshot (GTK_WIDGET (ui_test_find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW)),
+                              "shortcuts"));
+  gtk_window_destroy (ui_test_find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW));
+  close_window (window);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autofree char *config = NULL;
+  g_autoptr(GError) error = NULL;
+  int ret;
+
+  /* The saved sign-in goes to a throwaway folder, not the user's. */
+  config = g_dir_make_tmp ("mesh-ui-test-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_setenv ("XDG_CONFIG_HOME", config, TRUE);
+
+  g_test_init (&argc, &argv, NULL);
+  gtk_init ();
+  /* Screenshots show the end of a transition, not its middle. */
+  g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
+
+  app = mesh_application_new ();
+  mesh_application_set_profile (app, "test");
+  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
+  g_assert_no_error (error);
+  /* Windows are created by the tests, so hold the application meanwhile. */
+  g_application_hold (G_APPLICATION (app));
+
+  g_test_add_func ("/mesh/ui/sign-in", test_sign_in);
+  g_test_add_func ("/mesh/ui/certificate", test_certificate);
+  g_test_add_func ("/mesh/ui/room-chat", test_room_chat);
+  g_test_add_func ("/mesh/ui/preferences", test_preferences);
+  ret = g_test_run ();
+
+  g_application_release (G_APPLICATION (app));
+  g_clear_object (&app);
+  return ret;
+}
