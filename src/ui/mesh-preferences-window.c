@@ -5,6 +5,9 @@
 
 #include "mesh-preferences-window.h"
 
+#include "mesh-gotify-page.h"
+#include "mesh-window.h"
+
 #include <glib/gi18n.h>
 
 struct _MeshPreferencesWindow {
@@ -21,6 +24,8 @@ struct _MeshPreferencesWindow {
   /* Owned references */
   GSettings            *settings;
   GtkNativeDialog      *chooser;
+  MeshClientRest       *rest;
+  GtkWidget            *gotify_page;
 };
 
 G_DEFINE_FINAL_TYPE (MeshPreferencesWindow, mesh_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
@@ -99,6 +104,18 @@ download_row_activated_cb (MeshPreferencesWindow *self)
   gtk_native_dialog_show (self->chooser);
 }
 
+/* The application makes the window transient for the active main window:
+ * its signed-in session is the account whose server settings are shown. */
+static void
+transient_for_changed_cb (MeshPreferencesWindow *self)
+{
+  GtkWindow *parent = gtk_window_get_transient_for (GTK_WINDOW (self));
+  MeshClientSession *session = MESH_IS_WINDOW (parent) ? mesh_window_get_session (MESH_WINDOW (parent))
+                                                       : NULL;
+
+  mesh_preferences_window_set_rest (self, session ? mesh_client_session_get_rest (session) : NULL);
+}
+
 static void
 mesh_preferences_window_dispose (GObject *object)
 {
@@ -108,6 +125,7 @@ mesh_preferences_window_dispose (GObject *object)
     gtk_native_dialog_destroy (self->chooser);
   g_clear_object (&self->chooser);
   g_clear_object (&self->settings);
+  g_clear_object (&self->rest);
   gtk_widget_dispose_template (GTK_WIDGET (self), MESH_TYPE_PREFERENCES_WINDOW);
 
   G_OBJECT_CLASS (mesh_preferences_window_parent_class)->dispose (object);
@@ -136,6 +154,7 @@ static void
 mesh_preferences_window_init (MeshPreferencesWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  g_signal_connect (self, "notify::transient-for", G_CALLBACK (transient_for_changed_cb), NULL);
 }
 
 GtkWindow *
@@ -166,4 +185,34 @@ mesh_preferences_window_new (GSettings *settings)
   adw_action_row_set_subtitle (self->server_row, *server ? server : _("Not signed in"));
   adw_action_row_set_subtitle (self->username_row, *username ? username : _("Not signed in"));
   return GTK_WINDOW (self);
+}
+
+void
+mesh_preferences_window_set_rest (MeshPreferencesWindow *self,
+                                  MeshClientRest        *rest)
+{
+  g_return_if_fail (MESH_IS_PREFERENCES_WINDOW (self));
+  g_return_if_fail (rest == NULL || MESH_IS_CLIENT_REST (rest));
+
+  if (self->rest == rest)
+    return;
+  if (self->gotify_page != NULL) {
+    adw_preferences_window_remove (ADW_PREFERENCES_WINDOW (self),
+                                   ADW_PREFERENCES_PAGE (self->gotify_page));
+    self->gotify_page = NULL;
+  }
+  g_set_object (&self->rest, rest);
+  if (rest != NULL) {
+    self->gotify_page = mesh_gotify_page_new (rest);
+    adw_preferences_window_add (ADW_PREFERENCES_WINDOW (self),
+                                ADW_PREFERENCES_PAGE (self->gotify_page));
+  }
+}
+
+GtkWidget *
+mesh_preferences_window_get_gotify_page (MeshPreferencesWindow *self)
+{
+  g_return_val_if_fail (MESH_IS_PREFERENCES_WINDOW (self), NULL);
+
+  return self->gotify_page;
 }

@@ -3,6 +3,8 @@
 
 #include <adwaita.h>
 
+#include "mesh-client-rest.h"
+
 G_BEGIN_DECLS
 
 #define MESH_TYPE_PREFERENCES_WINDOW (mesh_preferences_window_get_type ())
@@ -12,6 +14,12 @@ G_DECLARE_FINAL_TYPE (MeshPreferencesWindow, mesh_preferences_window, MESH, PREF
 
 /* The settings of one profile: style, notifications, the server signed in
  * to (read-only: sign out to change it), download folder and auto-accept. */
-GtkWindow *mesh_preferences_window_new (GSettings *settings);
+GtkWindow *mesh_preferences_window_new             (GSettings             *settings);
+/* The signed-in account (NULL for none): adds the Gotify page for it.  Set
+ * from the main window the preferences are made transient for. */
+void       mesh_preferences_window_set_rest        (MeshPreferencesWindow *self,
+                                                    MeshClientRest        *rest);
+/* The MeshGotifyPage, or NULL when not signed in. */
+GtkWidget *mesh_preferences_window_get_gotify_page (MeshPreferencesWindow *self);
 
 G_END_DECLS

@@ -7,6 +7,8 @@
 #include "mesh-application.h"
 #include "mesh-connection-banner.h"
 #include "mesh-client-rest.h"
+#include "mesh-error.h"
+#include "mesh-gotify-page.h"
 #include "mesh-client-session.h"
 #include "mesh-notifier.h"
 #include "mesh-preferences-window.h"
@@ -722,6 +724,157 @@ test_preferences (void)
   close_window (window);
 }
 
+static gboolean
+gotify_idle (gpointer user_data)
+{
+  return !mesh_gotify_page_get_busy (user_data);
+}
+
+static gboolean
+button_labelled (GtkWidget    *widget,
+                 gconstpointer label)
+{
+  return g_strcmp0 (gtk_button_get_label (GTK_BUTTON (widget)), label) == 0;
+}
+
+static gboolean
+row_titled (GtkWidget    *widget,
+            gconstpointer title)
+{
+  return g_strcmp0 (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (widget)), title) == 0;
+}
+
+static void
+click_labelled (GtkWidget  *page,
+                const char *label)
+{
+  GtkWidget *button = ui_test_find_widget (page, GTK_TYPE_BUTTON, button_labelled, label);
+
+  g_assert_nonnull (button);
+  g_assert_true (gtk_widget_is_sensitive (button));
+  /* "clicked" at once: activating animates the press and clicks later. */
+  g_signal_emit_by_name (button, "clicked");
+  g_assert_true (mesh_gotify_page_get_busy (MESH_GOTIFY_PAGE (page)));
+  ui_test_wait_until (gotify_idle, page, WAIT_S, label);
+}
+
+/* Opens the preferences through the application, on the Gotify page once
+ * it has loaded what the server holds. */
+static GtkWindow *
+open_gotify (GtkWidget **page)
+{
+  GtkWindow *preferences;
+
+  g_action_group_activate_action (G_ACTION_GROUP (app), "preferences", NULL);
+  ui_test_wait_until (toplevel_of_type, GSIZE_TO_POINTER (MESH_TYPE_PREFERENCES_WINDOW), WAIT_S,
+                      "the preferences");
+  preferences = ui_test_find_toplevel (MESH_TYPE_PREFERENCES_WINDOW);
+  *page = mesh_preferences_window_get_gotify_page (MESH_PREFERENCES_WINDOW (preferences));
+  g_assert_nonnull (*page);
+  adw_preferences_window_set_visible_page (ADW_PREFERENCES_WINDOW (preferences),
+                                           ADW_PREFERENCES_PAGE (*page));
+  ui_test_wait_until (gotify_idle, *page, WAIT_S, "the Gotify settings");
+  return preferences;
+}
+
+static JsonNode *
+get_gotify (MeshClientRest *rest,
+            GError        **error)
+{
+  GAsyncResult *result = NULL;
+  JsonNode *node;
+
+  mesh_client_rest_call_async (rest, "GET", "me/gotify", NULL, NULL, store_result_cb, &result);
+  ui_test_wait_until (async_done, &result, WAIT_S, "GET me/gotify");
+  node = mesh_client_rest_call_finish (rest, result, error);
+  g_object_unref (result);
+  return node;
+}
+
+static void
+test_gotify (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) stored = NULL;
+  g_autoptr(JsonNode) gone = NULL;
+  g_autofree char *alice_id = NULL;
+  Peer alice = { NULL };
+  GtkWindow *preferences;
+  GtkWidget *page;
+  GtkWidget *url_row;
+  GtkWidget *token_row;
+  GtkWidget *calls_row;
+  JsonObject *view;
+  JsonArray *events;
+  MeshWindow *window;
+
+  alice_id = client_test_server_add_user (server, "alice", "alice-password");
+  client_test_server_start (server);
+  window = new_window (1280, 800);
+  if (g_strcmp0 (mesh_window_get_page (window), "signin") != 0)
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  fill_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  click_sign_in (window);
+  wait_page (window, "rooms");
+
+  /* Nothing set yet: an empty form that can only be saved. */
+  preferences = open_gotify (&page);
+  url_row = ui_test_find_widget (page, ADW_TYPE_ENTRY_ROW, NULL, NULL);
+  token_row = ui_test_find_widget (page, ADW_TYPE_PASSWORD_ENTRY_ROW, NULL, NULL);
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (url_row)), ==, "");
+  g_assert_false (gtk_widget_is_sensitive (ui_test_find_widget (page, GTK_TYPE_BUTTON,
+                                                                button_labelled, "_Remove")));
+
+  /* Nothing listens on port 9: messages only queue, nothing leaves the host. */
+  gtk_editable_set_text (GTK_EDITABLE (url_row), "http://127.0.0.1:9/");
+  gtk_editable_set_text (GTK_EDITABLE (token_row), "AbCdEf.123");
+  calls_row = ui_test_find_widget (page, ADW_TYPE_ACTION_ROW, row_titled, "_Missed Calls");
+  gtk_switch_set_active (GTK_SWITCH (ui_test_find_widget (calls_row, GTK_TYPE_SWITCH, NULL, NULL)),
+                         FALSE);
+  click_labelled (page, "_Save");
+  g_assert_nonnull (ui_test_find_label (GTK_WIDGET (preferences), "Gotify settings saved"));
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (token_row)), ==, "");
+
+  /* The server stored it, as its owner sees through the client library. */
+  peer_start (&alice, client_test_server_get_url (server), "alice", "alice-password");
+  stored = get_gotify (alice.rest, &error);
+  g_assert_no_error (error);
+  view = json_node_get_object (stored);
+  g_assert_cmpstr (json_object_get_string_member (view, "url"), ==, "http://127.0.0.1:9/");
+  g_assert_true (json_object_get_boolean_member (view, "token_set"));
+  g_assert_true (json_object_get_null_member (view, "priority"));
+  events = json_object_get_array_member (view, "events");
+  g_assert_cmpuint (json_array_get_length (events), ==, 4);
+  for (guint i = 0; i < json_array_get_length (events); i++)
+    g_assert_cmpstr (json_array_get_string_element (events, i), !=, "call.missed");
+
+  /* The test message cannot be delivered: the reason is shown, not "delivered". */
+  click_labelled (page, "Send _Test");
+  g_assert_null (ui_test_find_label (GTK_WIDGET (preferences), "Gotify answered: delivered"));
+  gtk_window_destroy (preferences);
+
+  /* Opened again, the page shows what the server holds. */
+  preferences = open_gotify (&page);
+  url_row = ui_test_find_widget (page, ADW_TYPE_ENTRY_ROW, NULL, NULL);
+  calls_row = ui_test_find_widget (page, ADW_TYPE_ACTION_ROW, row_titled, "_Missed Calls");
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (url_row)), ==, "http://127.0.0.1:9/");
+  g_assert_false (gtk_switch_get_active (GTK_SWITCH (ui_test_find_widget (calls_row,
+                                                                           GTK_TYPE_SWITCH,
+                                                                           NULL, NULL))));
+  g_free (ui_test_screenshot (GTK_WIDGET (preferences), "preferences-gotify"));
+
+  click_labelled (page, "_Remove");
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (url_row)), ==, "");
+  gone = get_gotify (alice.rest, &error);
+  g_assert_error (error, MESH_ERROR, MESH_ERROR_NOT_FOUND);
+  gtk_window_destroy (preferences);
+
+  peer_clear (&alice);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  close_window (window);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -751,6 +904,7 @@ main (int   argc,
   g_test_add_func ("/mesh/ui/certificate", test_certificate);
   g_test_add_func ("/mesh/ui/room-chat", test_room_chat);
   g_test_add_func ("/mesh/ui/preferences", test_preferences);
+  g_test_add_func ("/mesh/ui/gotify", test_gotify);
   ret = g_test_run ();
 
   g_application_release (G_APPLICATION (app));
