@@ -19,6 +19,7 @@
 #include <locale.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,10 +60,20 @@ agent_bin (void)
   return path;
 }
 
+/* An agent left running by a test that aborted would hold the test's output
+ * open and keep meson waiting until its timeout. */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
 static GSubprocessLauncher *
 launcher_new (GSubprocessFlags flags)
 {
   GSubprocessLauncher *launcher = g_subprocess_launcher_new (flags);
+
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
 
   /* A warning in an agent must not abort it here: the test judges its output. */
   g_subprocess_launcher_unsetenv (launcher, "G_DEBUG");
