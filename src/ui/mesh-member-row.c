@@ -24,6 +24,7 @@ struct _MeshMemberRow {
   GtkWidget     *presence_dot;
   GtkLabel      *name_label;
   GtkLabel      *status_label;
+  GtkWidget     *send_button;
 
   /* Owned references */
   MeshMember    *member;
@@ -67,6 +68,11 @@ update (MeshMemberRow *self)
   else
     line = g_strdup (text);
   gtk_label_set_label (self->status_label, line);
+
+  /* Files go to a device the member has connected to the room. */
+  gtk_widget_set_visible (self->send_button, mesh_member_get_devices (self->member)[0] != NULL);
+  gtk_actionable_set_action_target (GTK_ACTIONABLE (self->send_button), "s",
+                                    mesh_member_get_user_id (self->member));
 }
 
 static void
@@ -109,6 +115,16 @@ mesh_member_row_constructed (GObject *object)
   MeshMemberRow *self = MESH_MEMBER_ROW (object);
 
   G_OBJECT_CLASS (mesh_member_row_parent_class)->constructed (object);
+
+  self->send_button = gtk_button_new_from_icon_name ("document-send-symbolic");
+  gtk_widget_set_valign (self->send_button, GTK_ALIGN_CENTER);
+  gtk_widget_set_tooltip_text (self->send_button, _("Send Files…"));
+  gtk_widget_add_css_class (self->send_button, "flat");
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->send_button),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, _("Send Files…"), -1);
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (self->send_button), "room.send-files");
+  gtk_box_append (GTK_BOX (gtk_list_box_row_get_child (GTK_LIST_BOX_ROW (self))),
+                  self->send_button);
 
   g_signal_connect_object (self->member, "notify", G_CALLBACK (update), self, G_CONNECT_SWAPPED);
   update (self);

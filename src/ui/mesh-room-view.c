@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "mesh-connection-banner.h"
+#include "mesh-embedded-agent.h"
 #include "mesh-member-list.h"
 #include "mesh-member-row.h"
 #include "mesh-message-row.h"
@@ -42,6 +43,8 @@ struct _MeshRoomView {
   MeshChatModel        *chat;
   MeshMemberList       *members;
   GHashTable           *chats;        /* room_id → MeshChatModel */
+  MeshEmbeddedAgent    *agent;
+  GHashTable           *transfers;    /* transfer id → file name, for the toasts */
   GCancellable         *cancellable;  /* the current room's requests */
   gboolean              folded;
   /* Follow new messages while the user is reading the newest ones. */
@@ -392,6 +395,148 @@ mesh_room_view_set_property (GObject      *object,
   }
 }
 
+/* The room's member @user_id, or when NULL the first one other than us with
+ * a device connected. */
+static MeshMember *
+find_recipient (MeshRoomView *self,
+                const char   *user_id)
+{
+  guint n;
+
+  if (self->members == NULL || self->agent == NULL)
+    return NULL;
+  n = g_list_model_get_n_items (G_LIST_MODEL (self->members));
+  for (guint i = 0; i < n; i++) {
+    g_autoptr(MeshMember) member = g_list_model_get_item (G_LIST_MODEL (self->members), i);
+
+    if (mesh_member_get_devices (member)[0] == NULL)
+      continue;
+    if (user_id != NULL ? g_strcmp0 (mesh_member_get_user_id (member), user_id) == 0
+                        : g_strcmp0 (mesh_member_get_user_id (member),
+                                     mesh_embedded_agent_get_user_id (self->agent)) != 0)
+      return g_steal_pointer (&member);
+  }
+  return NULL;
+}
+
+static void
+send_to (MeshRoomView *self,
+         MeshMember   *member,
+         GList        *files)
+{
+  const char *device_id = mesh_member_get_devices (member)[0];
+
+  for (GList *l = files; l != NULL; l = l->next) {
+    guint id = mesh_embedded_agent_send (self->agent, mesh_room_get_room_id (self->room),
+                                         device_id, l->data);
+
+    g_hash_table_insert (self->transfers, GUINT_TO_POINTER (id), g_file_get_basename (l->data));
+  }
+}
+
+static void
+transfer_finished_cb (MeshRoomView *self,
+                      guint         id,
+                      const char   *error_message)
+{
+  const char *name = g_hash_table_lookup (self->transfers, GUINT_TO_POINTER (id));
+  g_autofree char *message = NULL;
+
+  if (name == NULL)
+    return;
+  if (error_message == NULL)
+    message = g_strdup_printf (_("Sent %s"), name);
+  else
+    /* Translators: a file's name, then why it could not be sent. */
+    message = g_strdup_printf (_("Could not send %s: %s"), name, error_message);
+  g_hash_table_remove (self->transfers, GUINT_TO_POINTER (id));
+  mesh_ui_toast (GTK_WIDGET (self), message);
+}
+
+typedef struct {
+  MeshRoomView *self;
+  char         *user_id;
+} ChooserData;
+
+static void
+chooser_data_free (ChooserData *data)
+{
+  g_object_unref (data->self);
+  g_free (data->user_id);
+  g_free (data);
+}
+
+static void
+chooser_response_cb (GtkNativeDialog *chooser,
+                     int              response,
+                     ChooserData     *data)
+{
+  MeshRoomView *self = data->self;
+  g_autoptr(GListModel) files = NULL;
+  g_autoptr(MeshMember) member = NULL;
+  GList *list = NULL;
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    files = gtk_file_chooser_get_files (GTK_FILE_CHOOSER (chooser));
+  gtk_native_dialog_destroy (chooser);
+  g_object_unref (chooser);
+  if (files != NULL) {
+    member = find_recipient (self, data->user_id);
+    if (member == NULL) {
+      mesh_ui_toast (GTK_WIDGET (self), _("This member no longer has a device connected"));
+    } else {
+      for (guint i = g_list_model_get_n_items (files); i > 0; i--)
+        list = g_list_prepend (list, g_list_model_get_item (files, i - 1));
+      send_to (self, member, list);
+      g_list_free_full (list, g_object_unref);
+    }
+  }
+  chooser_data_free (data);
+}
+
+static void
+send_files_activated (GtkWidget  *widget,
+                      const char *action_name,
+                      GVariant   *parameter)
+{
+  MeshRoomView *self = MESH_ROOM_VIEW (widget);
+  GtkFileChooserNative *chooser;
+  ChooserData *data;
+
+  if (self->agent == NULL || self->room == NULL)
+    return;
+  chooser = gtk_file_chooser_native_new (_("Send Files"),
+                                         GTK_WINDOW (gtk_widget_get_root (widget)),
+                                         GTK_FILE_CHOOSER_ACTION_OPEN, _("_Send"), NULL);
+  gtk_file_chooser_set_select_multiple (GTK_FILE_CHOOSER (chooser), TRUE);
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  data = g_new0 (ChooserData, 1);
+  data->self = g_object_ref (self);
+  data->user_id = g_variant_dup_string (parameter, NULL);
+  g_signal_connect (chooser, "response", G_CALLBACK (chooser_response_cb), data);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+static gboolean
+drop_cb (GtkDropTarget *target,
+         const GValue  *value,
+         double         x,
+         double         y,
+         MeshRoomView  *self)
+{
+  GSList *files = g_value_get_boxed (value);
+  GList *list = NULL;
+
+  if (self->room == NULL || self->agent == NULL)
+    return FALSE;
+  for (GSList *l = files; l != NULL; l = l->next)
+    list = g_list_prepend (list, l->data);
+  list = g_list_reverse (list);
+  mesh_room_view_send_files (self, list);
+  g_list_free (list);
+  return TRUE;
+}
+
 static void
 mesh_room_view_dispose (GObject *object)
 {
@@ -407,6 +552,8 @@ mesh_room_view_dispose (GObject *object)
   g_clear_object (&self->members);
   g_clear_object (&self->session);
   g_clear_pointer (&self->chats, g_hash_table_unref);
+  g_clear_object (&self->agent);
+  g_clear_pointer (&self->transfers, g_hash_table_unref);
   gtk_widget_dispose_template (GTK_WIDGET (self), MESH_TYPE_ROOM_VIEW);
 
   G_OBJECT_CLASS (mesh_room_view_parent_class)->dispose (object);
@@ -450,15 +597,21 @@ mesh_room_view_class_init (MeshRoomViewClass *klass)
 
   gtk_widget_class_install_action (widget_class, "room.send", NULL, send_activated);
   gtk_widget_class_install_action (widget_class, "room.copy-invite", NULL, copy_invite_activated);
+  gtk_widget_class_install_action (widget_class, "room.send-files", "s", send_files_activated);
 }
 
 static void
 mesh_room_view_init (MeshRoomView *self)
 {
+  GtkDropTarget *drop;
   GtkAdjustment *adj;
 
   gtk_widget_init_template (GTK_WIDGET (self));
   self->chats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->transfers = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  drop = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
+  g_signal_connect (drop, "drop", G_CALLBACK (drop_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drop));
   self->stick_to_bottom = TRUE;
 
   adj = gtk_scrolled_window_get_vadjustment (self->scroller);
@@ -469,6 +622,7 @@ mesh_room_view_init (MeshRoomView *self)
   g_signal_connect_object (adj, "value-changed", G_CALLBACK (adjustment_value_changed_cb), self,
                            G_CONNECT_SWAPPED);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.copy-invite", FALSE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.send-files", FALSE);
   update_send_action (self);
 }
 
@@ -621,4 +775,39 @@ mesh_room_view_focus_entry (MeshRoomView *self)
 
   if (self->room != NULL)
     gtk_widget_grab_focus (GTK_WIDGET (self->entry));
+}
+
+void
+mesh_room_view_set_agent (MeshRoomView      *self,
+                          MeshEmbeddedAgent *agent)
+{
+  g_return_if_fail (MESH_IS_ROOM_VIEW (self));
+  g_return_if_fail (agent == NULL || MESH_IS_EMBEDDED_AGENT (agent));
+
+  if (self->agent != NULL)
+    g_signal_handlers_disconnect_by_data (self->agent, self);
+  g_set_object (&self->agent, agent);
+  g_hash_table_remove_all (self->transfers);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.send-files", agent != NULL);
+  if (agent != NULL)
+    g_signal_connect_object (agent, "transfer-finished", G_CALLBACK (transfer_finished_cb), self,
+                             G_CONNECT_SWAPPED);
+}
+
+void
+mesh_room_view_send_files (MeshRoomView *self,
+                           GList        *files)
+{
+  g_autoptr(MeshMember) member = NULL;
+
+  g_return_if_fail (MESH_IS_ROOM_VIEW (self));
+
+  if (files == NULL || self->room == NULL || self->agent == NULL)
+    return;
+  member = find_recipient (self, NULL);
+  if (member == NULL) {
+    mesh_ui_toast (GTK_WIDGET (self), _("Nobody in this room has a device connected"));
+    return;
+  }
+  send_to (self, member, files);
 }

@@ -5,6 +5,7 @@
 
 #include "mesh-chat-model.h"
 #include "mesh-client-session.h"
+#include "mesh-embedded-agent.h"
 #include "mesh-room.h"
 
 G_BEGIN_DECLS
@@ -27,5 +28,11 @@ MeshChatModel *mesh_room_view_get_chat    (MeshRoomView      *self);
 /* Clears the room's unread count (the user is looking at it). */
 void           mesh_room_view_mark_read   (MeshRoomView      *self);
 void           mesh_room_view_focus_entry (MeshRoomView      *self);
+/* The agent that sends files dropped on the room or chosen for a member. */
+void           mesh_room_view_set_agent   (MeshRoomView      *self,
+                                           MeshEmbeddedAgent *agent);
+/* Sends @files (GFile) to the first other member with a device connected. */
+void           mesh_room_view_send_files  (MeshRoomView      *self,
+                                           GList             *files);
 
 G_END_DECLS

@@ -36,6 +36,7 @@ struct _MeshWindow {
   MeshClientSession    *session;
   MeshRoomList         *room_list;
   MeshNotifier         *notifier;
+  MeshEmbeddedAgent    *agent;
   GCancellable         *cancellable;  /* the signed-in session's requests */
 };
 
@@ -131,6 +132,16 @@ connect_cb (GObject      *source,
 }
 
 static void
+agent_failed_cb (MeshWindow *self,
+                 const char *message)
+{
+  g_autofree char *text = g_strdup_printf (_("This computer cannot send or receive files: %s"),
+                                           message);
+
+  mesh_ui_toast (GTK_WIDGET (self), text);
+}
+
+static void
 start_session (MeshWindow     *self,
                MeshClientRest *rest,
                const char     *username)
@@ -144,6 +155,14 @@ start_session (MeshWindow     *self,
 
   mesh_room_sidebar_set_room_list (self->sidebar, self->room_list, self->session, username);
   mesh_room_view_set_session (self->room_view, self->session);
+
+  self->agent = mesh_embedded_agent_new (self->profile, mesh_client_rest_get_base_url (rest),
+                                         mesh_client_rest_get_user_id (rest), username,
+                                         mesh_client_rest_get_access_token (rest), self->settings);
+  g_signal_connect_object (self->agent, "failed", G_CALLBACK (agent_failed_cb), self,
+                           G_CONNECT_SWAPPED);
+  mesh_embedded_agent_start (self->agent);
+  mesh_room_view_set_agent (self->room_view, self->agent);
   adw_leaflet_set_visible_child (self->leaflet, GTK_WIDGET (self->sidebar));
   set_page (self, "rooms");
 
@@ -355,6 +374,9 @@ clear_session (MeshWindow *self)
 {
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
+  if (self->agent != NULL)
+    mesh_embedded_agent_stop (self->agent);
+  g_clear_object (&self->agent);
   if (self->session != NULL)
     mesh_client_session_disconnect (self->session);
   g_clear_object (&self->notifier);
@@ -482,6 +504,14 @@ mesh_window_get_notifier (MeshWindow *self)
   return self->notifier;
 }
 
+MeshEmbeddedAgent *
+mesh_window_get_agent (MeshWindow *self)
+{
+  g_return_val_if_fail (MESH_IS_WINDOW (self), NULL);
+
+  return self->agent;
+}
+
 MeshSigninPage *
 mesh_window_get_signin_page (MeshWindow *self)
 {
@@ -526,6 +556,7 @@ mesh_window_sign_out (MeshWindow *self)
 
   mesh_saved_session_forget (self->profile);
   mesh_room_view_set_session (self->room_view, NULL);
+  mesh_room_view_set_agent (self->room_view, NULL);
   mesh_room_sidebar_set_room_list (self->sidebar, NULL, NULL, NULL);
   clear_session (self);
   mesh_signin_page_set_settings (self->signin_page, self->settings);

@@ -27,6 +27,8 @@ const char        *mesh_window_get_page         (MeshWindow      *self);
 MeshClientSession *mesh_window_get_session      (MeshWindow      *self);
 MeshRoomList      *mesh_window_get_room_list    (MeshWindow      *self);
 MeshNotifier      *mesh_window_get_notifier     (MeshWindow      *self);
+/* The embedded agent while signed in, else NULL. */
+MeshEmbeddedAgent *mesh_window_get_agent        (MeshWindow      *self);
 MeshSigninPage    *mesh_window_get_signin_page  (MeshWindow      *self);
 MeshRoomSidebar   *mesh_window_get_sidebar      (MeshWindow      *self);
 MeshRoomView      *mesh_window_get_room_view    (MeshWindow      *self);

@@ -6,6 +6,8 @@
 #include "client-test-server.h"
 #include "mesh-application.h"
 #include "mesh-connection-banner.h"
+#include "mesh-embedded-agent.h"
+#include "mesh-member-row.h"
 #include "mesh-client-rest.h"
 #include "mesh-error.h"
 #include "mesh-gotify-page.h"
@@ -19,6 +21,8 @@
 #include "ui-test-util.h"
 
 #include <glib/gstdio.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -875,6 +879,220 @@ test_gotify (void)
   close_window (window);
 }
 
+/* An agent left running by a test that aborted would hold the test's output
+ * open and keep meson waiting until its timeout. */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static GSubprocess *
+spawn_agent (const char *stdin_text,
+             GError    **error,
+             ...)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  GSubprocessFlags flags = G_SUBPROCESS_FLAGS_STDOUT_SILENCE;
+  const char *arg;
+  va_list args;
+
+  if (stdin_text != NULL)
+    flags |= G_SUBPROCESS_FLAGS_STDIN_PIPE;
+  launcher = g_subprocess_launcher_new (flags);
+  /* The agent's own warnings are its business, not this test's. */
+  g_subprocess_launcher_unsetenv (launcher, "G_DEBUG");
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  g_ptr_array_add (argv, (gpointer) g_getenv ("MESH_AGENT_BIN"));
+  va_start (args, error);
+  while ((arg = va_arg (args, const char *)) != NULL)
+    g_ptr_array_add (argv, (gpointer) arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+  return g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, error);
+}
+
+static gboolean
+agent_ready (gpointer user_data)
+{
+  MeshEmbeddedAgent *agent = mesh_window_get_agent (user_data);
+
+  return agent != NULL && mesh_embedded_agent_get_device_id (agent) != NULL;
+}
+
+static gboolean
+row_with_device (GtkWidget     *widget,
+                 gconstpointer  username)
+{
+  MeshMember *member = mesh_member_row_get_member (MESH_MEMBER_ROW (widget));
+
+  return g_strcmp0 (mesh_member_get_username (member), username) == 0 &&
+         mesh_member_get_devices (member)[0] != NULL;
+}
+
+static gboolean
+member_has_device (gpointer user_data)
+{
+  MeshWindow *window = ((gpointer *) user_data)[0];
+
+  return ui_test_find_widget (GTK_WIDGET (mesh_window_get_room_view (window)),
+                              MESH_TYPE_MEMBER_ROW, row_with_device,
+                              ((gpointer *) user_data)[1]) != NULL;
+}
+
+typedef struct {
+  guint     id;
+  gboolean  finished;
+  char     *error;
+} TransferWait;
+
+static void
+transfer_finished_cb (MeshEmbeddedAgent *agent,
+                      guint              id,
+                      const char        *error_message,
+                      TransferWait      *wait)
+{
+  wait->finished = TRUE;
+  wait->id = id;
+  wait->error = g_strdup (error_message);
+}
+
+static gboolean
+transfer_finished (gpointer user_data)
+{
+  return ((TransferWait *) user_data)->finished;
+}
+
+static gboolean
+room_opened (gpointer user_data)
+{
+  return mesh_window_open_room (((gpointer *) user_data)[0], ((gpointer *) user_data)[1]);
+}
+
+/* Alice drops a file on the room: her embedded agent sends it to Bob's. */
+static void
+test_send_files (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) login = NULL;
+  g_autoptr(GSubprocess) run = NULL;
+  g_autoptr(GFile) file = NULL;
+  g_autofree char *tmp = g_dir_make_tmp ("mesh-ui-send-XXXXXX", NULL);
+  g_autofree char *bob_state = g_build_filename (tmp, "bob-agent", NULL);
+  g_autofree char *bob_downloads = g_build_filename (tmp, "bob-downloads", NULL);
+  g_autofree char *path = g_build_filename (tmp, "report.bin", NULL);
+  g_autofree char *received_path = g_build_filename (bob_downloads, "report.bin", NULL);
+  g_autofree char *invite = NULL;
+  g_autofree char *received = NULL;
+  g_autofree char *toast = NULL;
+  g_autoptr(GBytes) content = NULL;
+  gsize received_len;
+  g_autoptr(MeshClientRest) alice_rest = NULL;
+  GAsyncResult *result = NULL;
+  Peer bob = { NULL };
+  MeshWindow *window;
+  GList files = { NULL };
+  TransferWait wait = { 0 };
+  guchar *data;
+  gsize size = 300 * 1024;
+
+  g_assert_nonnull (g_getenv ("MESH_AGENT_BIN"));
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  g_free (client_test_server_add_user (server, "bob", "bob-password"));
+  client_test_server_start (server);
+
+  peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+  bob.room_id = peer_create_room (&bob, "Lab", &invite);
+
+  /* Bob's agent, logged in and running as a user would start it. */
+  login = spawn_agent ("bob-password\n", &error, "login", "--state-dir", bob_state, "--server",
+                       client_test_server_get_url (server), "--user", "bob", NULL);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_communicate_utf8 (login, "bob-password\n", NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_successful (login));
+  g_assert_cmpint (g_mkdir_with_parents (bob_downloads, 0700), ==, 0);
+  run = spawn_agent (NULL, &error, "run", "--state-dir", bob_state, "--download-dir",
+                     bob_downloads, "--accept-from", "alice", "--listen", "127.0.0.1", NULL);
+  g_assert_no_error (error);
+
+  /* Alice is in the room before she signs in: the agent joins the rooms it
+   * finds when it connects. */
+  alice_rest = mesh_client_rest_new (client_test_server_get_url (server));
+  mesh_client_rest_login_async (alice_rest, "alice", "alice-password", NULL, store_result_cb,
+                                &result);
+  ui_test_wait_until (async_done, &result, WAIT_S, "alice's login");
+  g_assert_true (mesh_client_rest_login_finish (alice_rest, result, &error));
+  g_clear_object (&result);
+  mesh_client_rest_accept_invite_async (alice_rest, invite, NULL, store_result_cb, &result);
+  ui_test_wait_until (async_done, &result, WAIT_S, "alice to join");
+  g_free (mesh_client_rest_accept_invite_finish (alice_rest, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  window = new_window (1280, 800);
+  fill_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  click_sign_in (window);
+  wait_page (window, "rooms");
+  ui_test_wait_until (session_connected, window, WAIT_S, "alice's session");
+  ui_test_wait_until (agent_ready, window, WAIT_S, "alice's embedded agent");
+
+  {
+    gpointer room_data[2] = { window, bob.room_id };
+    gpointer member_data[2] = { window, "bob" };
+
+    ui_test_wait_until (room_opened, room_data, WAIT_S, "the room to open");
+    ui_test_wait_until (member_has_device, member_data, WAIT_S, "bob's device in the room");
+  }
+
+  /* Not a multiple of any buffer size, and not text. */
+  data = g_malloc (size);
+  for (gsize i = 0; i < size; i++)
+    data[i] = (guchar) g_random_int ();
+  content = g_bytes_new_take (data, size);
+  g_assert_true (g_file_set_contents (path, g_bytes_get_data (content, NULL), size, &error));
+  g_assert_no_error (error);
+
+  g_signal_connect (mesh_window_get_agent (window), "transfer-finished",
+                    G_CALLBACK (transfer_finished_cb), &wait);
+  file = g_file_new_for_path (path);
+  files.data = file;
+  mesh_room_view_send_files (mesh_window_get_room_view (window), &files);
+  ui_test_wait_until (transfer_finished, &wait, WAIT_S, "the transfer");
+  g_assert_cmpstr (wait.error, ==, NULL);
+  g_assert_cmpuint (wait.id, >, 0);
+
+  /* The receiver confirmed the hash: the file is complete on Bob's disk. */
+  g_assert_true (g_file_get_contents (received_path, &received, &received_len, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (received, received_len, g_bytes_get_data (content, NULL), size);
+  toast = g_strdup_printf ("Sent %s", "report.bin");
+  g_assert_nonnull (ui_test_find_label (GTK_WIDGET (window), toast));
+
+  g_signal_handlers_disconnect_by_data (mesh_window_get_agent (window), &wait);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  g_assert_null (mesh_window_get_agent (window));
+  close_window (window);
+
+  g_subprocess_send_signal (run, SIGTERM);
+  g_subprocess_wait_async (run, NULL, store_result_cb, &result);
+  ui_test_wait_until (async_done, &result, WAIT_S, "bob's agent to stop");
+  g_assert_true (g_subprocess_wait_finish (run, result, &error));
+  g_clear_object (&result);
+  g_assert_true (g_subprocess_get_if_exited (run));
+  g_assert_cmpint (g_subprocess_get_exit_status (run), ==, 0);
+  peer_clear (&bob);
+  g_free (bob.room_id);
+  g_free (wait.error);
+  {
+    g_autofree char *rm = g_strdup_printf ("rm -rf %s", tmp);
+
+    g_spawn_command_line_sync (rm, NULL, NULL, NULL, NULL);
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -887,6 +1105,8 @@ main (int   argc,
   config = g_dir_make_tmp ("mesh-ui-test-XXXXXX", &error);
   g_assert_no_error (error);
   g_setenv ("XDG_CONFIG_HOME", config, TRUE);
+  /* So is the embedded agent's state. */
+  g_setenv ("XDG_STATE_HOME", config, TRUE);
 
   g_test_init (&argc, &argv, NULL);
   gtk_init ();
@@ -905,6 +1125,7 @@ main (int   argc,
   g_test_add_func ("/mesh/ui/room-chat", test_room_chat);
   g_test_add_func ("/mesh/ui/preferences", test_preferences);
   g_test_add_func ("/mesh/ui/gotify", test_gotify);
+  g_test_add_func ("/mesh/ui/send-files", test_send_files);
   ret = g_test_run ();
 
   g_application_release (G_APPLICATION (app));
