@@ -41,6 +41,9 @@ enum {
   SIGNAL_CONTROL_CHANGED,
   SIGNAL_CONTROL_DENIED,
   SIGNAL_SHARE_STOPPED,
+  SIGNAL_SESSION_OFFERED,
+  SIGNAL_SESSION_SAVED,
+  SIGNAL_CONTROL_REQUESTED,
   N_SIGNALS
 };
 
@@ -90,6 +93,8 @@ struct _Session {
   gboolean             token_used;
   gboolean             started;
   gboolean             finished;
+  gboolean             asking;        /* server role: waiting for the user's answer */
+  GFile               *download_dir;  /* server role: where the user chose to save */
   guint64              bytes;
   GSource             *expiry;
   GTask               *task;          /* client role: the caller's operation */
@@ -152,6 +157,8 @@ struct _MeshAgentController {
   GStrv                    accept_from;
   GStrv                    allow_control;
   gboolean                 accept_offers;
+  gboolean                 ask_offers;
+  gboolean                 ask_control;
   guint                    max_token_lifetime;
 };
 
@@ -232,6 +239,7 @@ session_clear (Session *session)
     g_signal_handlers_disconnect_by_data (session->engine, session);
   g_clear_object (&session->engine);
   g_clear_object (&session->path);
+  g_clear_object (&session->download_dir);
   g_free (session->share_id);
   g_free (session->viewer_id);
 }
@@ -595,7 +603,7 @@ session_finish (Session      *session,
   else if (session->is_client && session->connection != NULL)
     mesh_quic_connection_close (session->connection, 0, "terminal closed");
 
-  if (self != NULL && session->is_client)
+  if (self != NULL && (session->is_client || session->expiry == NULL))
     g_hash_table_remove (self->sessions, session->session_id);
   if (self != NULL && session->share_id != NULL && session->is_client)
     g_hash_table_remove (self->viewed, session->share_id);
@@ -611,8 +619,22 @@ on_session_expired (gpointer user_data)
 
   g_clear_pointer (&session->expiry, g_source_unref);
   session_forget_peer (session);
-  /* The record stays while the session runs; the token is dead either way. */
-  if (self != NULL)
+  if (self == NULL)
+    return G_SOURCE_REMOVE;
+  if (session->asking) {
+    g_autoptr(JsonObject) reject = json_object_new ();
+    g_autofree char *id = NULL;
+
+    session->asking = FALSE;
+    json_object_set_string_member (reject, "session_id", session->session_id);
+    json_object_set_string_member (reject, "reason", "the offer expired");
+    id = send_event (self, "p2p.session.reject", reject);
+    g_signal_emit (self, signals[SIGNAL_SESSION_REJECTED], 0, session->session_id, session->kind,
+                   session->peer_username, "the offer expired");
+  }
+  /* The record stays while the session runs (it can be cancelled); the token
+   * is dead either way. */
+  if (!session->started || session->finished)
     g_hash_table_remove (self->sessions, session->session_id);
   return G_SOURCE_REMOVE;
 }
@@ -808,6 +830,9 @@ on_file_received (GObject      *source,
     g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
 
     g_set_object (&session->path, file);
+    if (session->controller != NULL)
+      g_signal_emit (session->controller, signals[SIGNAL_SESSION_SAVED], 0, session->session_id,
+                     file);
     g_message ("Received “%s” from %s into %s (%" G_GUINT64_FORMAT " bytes, resumed at %"
                G_GUINT64_FORMAT ")", mesh_file_receiver_get_name (receiver),
                session->peer_username, path, session->bytes,
@@ -831,6 +856,9 @@ on_folder_received (GObject      *source,
     g_autofree char *path = folder != NULL ? g_file_get_path (folder) : NULL;
 
     g_set_object (&session->path, folder);
+    if (session->controller != NULL)
+      g_signal_emit (session->controller, signals[SIGNAL_SESSION_SAVED], 0, session->session_id,
+                     folder);
     g_message ("Received folder “%s” from %s into %s", mesh_folder_receiver_get_name (receiver),
                session->peer_username, path);
   }
@@ -868,7 +896,9 @@ session_start_server_engine (Session *session)
   }
 
   if (g_str_equal (session->kind, "file")) {
-    MeshFileReceiver *receiver = mesh_file_receiver_new (stream, self->download_dir);
+    MeshFileReceiver *receiver = mesh_file_receiver_new (stream, session->download_dir != NULL
+                                                                ? session->download_dir
+                                                                : self->download_dir);
 
     if (session->max_size > 0)
       mesh_file_receiver_set_max_size (receiver, session->max_size);
@@ -877,7 +907,9 @@ session_start_server_engine (Session *session)
     mesh_file_receiver_receive_async (receiver, session->cancellable, on_file_received,
                                       session_ref (session));
   } else {
-    MeshFolderReceiver *receiver = mesh_folder_receiver_new (stream, self->download_dir);
+    MeshFolderReceiver *receiver = mesh_folder_receiver_new (stream, session->download_dir != NULL
+                                                                    ? session->download_dir
+                                                                    : self->download_dir);
 
     if (session->max_size > 0)
       mesh_folder_receiver_set_max_size (receiver, session->max_size);
@@ -1382,7 +1414,29 @@ handle_session_created (MeshAgentController *self,
     return;
   }
 
+  /* The token lives as long as the server said, or less if we were told so. */
+  if (self->max_token_lifetime > 0)
+    expires_in = MIN (expires_in, (gint64) self->max_token_lifetime);
+  expires_in = CLAMP (expires_in, 0, 3600);
+
   reason = policy_refuses (self, session);
+  if (reason != NULL && self->ask_offers && !g_str_equal (kind, "terminal") &&
+      g_hash_table_lookup (self->sessions, session_id) == NULL) {
+    const char *name = payload_string (meta, "name");
+    gint64 size = 0;
+
+    /* The user decides before the token expires; silence is a refusal. */
+    mesh_json_get_int (meta, "size", FALSE, &size, NULL);
+    session->asking = TRUE;
+    session->expires_at = g_get_monotonic_time () + expires_in * G_USEC_PER_SEC;
+    session->expiry = add_timeout (self, (guint) expires_in * 1000, on_session_expired,
+                                   session_ref (session), (GDestroyNotify) session_unref);
+    g_hash_table_replace (self->sessions, session->session_id, session_ref (session));
+    g_signal_emit (self, signals[SIGNAL_SESSION_OFFERED], 0, session_id, kind, session->room_id,
+                   session->peer_username, peer_device_id, name != NULL ? name : "",
+                   (guint64) MAX (size, 0));
+    return;
+  }
   if (reason != NULL) {
     g_autoptr(JsonObject) reject = json_object_new ();
     g_autofree char *id = NULL;
@@ -1395,10 +1449,6 @@ handle_session_created (MeshAgentController *self,
     return;
   }
 
-  /* The token lives as long as the server said, or less if we were told so. */
-  if (self->max_token_lifetime > 0)
-    expires_in = MIN (expires_in, (gint64) self->max_token_lifetime);
-  expires_in = CLAMP (expires_in, 0, 3600);
   session->expires_at = g_get_monotonic_time () + expires_in * G_USEC_PER_SEC;
   session->expiry = add_timeout (self, (guint) expires_in * 1000, on_session_expired,
                                  session_ref (session), (GDestroyNotify) session_unref);
@@ -1543,6 +1593,10 @@ handle_control_request (MeshAgentController *self,
   if (share_id == NULL || peer_id == NULL || !g_hash_table_contains (self->shares, share_id))
     return;
   grant = user_in (username, (const char * const *) self->allow_control);
+  if (!grant && self->ask_control) {
+    g_signal_emit (self, signals[SIGNAL_CONTROL_REQUESTED], 0, share_id, peer_id, username);
+    return;
+  }
   json_object_set_string_member (answer, "share_id", share_id);
   json_object_set_string_member (answer, "peer_id", peer_id);
   if (!grant)
@@ -2231,6 +2285,21 @@ mesh_agent_controller_class_init (MeshAgentControllerClass *klass)
   signals[SIGNAL_SHARE_STOPPED] =
     g_signal_new ("share-stopped", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
                   1, G_TYPE_STRING);
+  /* (session_id, kind, room_id, peer username, peer device_id, name, size): an offer to
+   * answer with mesh_agent_controller_answer_offer() (set_ask_offers). */
+  signals[SIGNAL_SESSION_OFFERED] =
+    g_signal_new ("session-offered", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+                  7, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING,
+                  G_TYPE_STRING, G_TYPE_UINT64);
+  /* (session_id, file): where a received file or folder now is, before "session-finished". */
+  signals[SIGNAL_SESSION_SAVED] =
+    g_signal_new ("session-saved", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+                  2, G_TYPE_STRING, G_TYPE_FILE);
+  /* (share_id, peer_id, username): a viewer asks for control of a share hosted here; answer
+   * with mesh_agent_controller_answer_control() (set_ask_control). */
+  signals[SIGNAL_CONTROL_REQUESTED] =
+    g_signal_new ("control-requested", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void
@@ -2743,4 +2812,153 @@ mesh_agent_controller_release_control (MeshAgentController *self,
   g_return_if_fail (share_id != NULL);
 
   send_simple (self, "terminal.control.release", "share_id", share_id);
+}
+
+/* Whether offers the policy does not accept are asked about ("session-offered")
+ * instead of refused. */
+void
+mesh_agent_controller_set_ask_offers (MeshAgentController *self,
+                                      gboolean             ask)
+{
+  g_return_if_fail (MESH_IS_AGENT_CONTROLLER (self));
+
+  self->ask_offers = ask;
+}
+
+/* Answers a "session-offered": @folder is where to save it, NULL to decline.
+ * FALSE when the offer is no longer waiting (it expired). */
+gboolean
+mesh_agent_controller_answer_offer (MeshAgentController *self,
+                                    const char          *session_id,
+                                    GFile               *folder)
+{
+  Session *session;
+
+  g_return_val_if_fail (MESH_IS_AGENT_CONTROLLER (self), FALSE);
+  g_return_val_if_fail (session_id != NULL, FALSE);
+  g_return_val_if_fail (folder == NULL || G_IS_FILE (folder), FALSE);
+
+  session = g_hash_table_lookup (self->sessions, session_id);
+  if (session == NULL || !session->asking)
+    return FALSE;
+  session->asking = FALSE;
+  if (folder == NULL) {
+    g_autoptr(JsonObject) reject = json_object_new ();
+    g_autofree char *id = NULL;
+
+    json_object_set_string_member (reject, "session_id", session_id);
+    json_object_set_string_member (reject, "reason", "declined");
+    id = send_event (self, "p2p.session.reject", reject);
+    g_hash_table_remove (self->sessions, session_id);
+    return TRUE;
+  }
+  session->download_dir = g_object_ref (folder);
+  mesh_quic_endpoint_expect_peer (self->endpoint, session->peer_fingerprint);
+  session->expected = TRUE;
+  send_simple (self, "p2p.session.accept", "session_id", session_id);
+  return TRUE;
+}
+
+/* Stops a file or folder session in either role; it finishes with
+ * G_IO_ERROR_CANCELLED. */
+void
+mesh_agent_controller_cancel_session (MeshAgentController *self,
+                                      const char          *session_id)
+{
+  Session *session;
+
+  g_return_if_fail (MESH_IS_AGENT_CONTROLLER (self));
+  g_return_if_fail (session_id != NULL);
+
+  session = g_hash_table_lookup (self->sessions, session_id);
+  if (session == NULL || session->finished)
+    return;
+  if (session->asking) {
+    mesh_agent_controller_answer_offer (self, session_id, NULL);
+    return;
+  }
+  g_cancellable_cancel (session->cancellable);
+}
+
+/* Whether control requests from users not in the allow-control list are
+ * asked about ("control-requested") instead of denied. */
+void
+mesh_agent_controller_set_ask_control (MeshAgentController *self,
+                                       gboolean             ask)
+{
+  g_return_if_fail (MESH_IS_AGENT_CONTROLLER (self));
+
+  self->ask_control = ask;
+}
+
+void
+mesh_agent_controller_answer_control (MeshAgentController *self,
+                                      const char          *share_id,
+                                      const char          *peer_id,
+                                      gboolean             grant)
+{
+  g_autoptr(JsonObject) answer = json_object_new ();
+  g_autofree char *id = NULL;
+
+  g_return_if_fail (MESH_IS_AGENT_CONTROLLER (self));
+  g_return_if_fail (share_id != NULL && peer_id != NULL);
+
+  if (!g_hash_table_contains (self->shares, share_id))
+    return;
+  json_object_set_string_member (answer, "share_id", share_id);
+  json_object_set_string_member (answer, "peer_id", peer_id);
+  if (!grant)
+    json_object_set_string_member (answer, "reason", "the host said no");
+  id = send_event (self, grant ? "terminal.control.grant" : "terminal.control.deny", answer);
+}
+
+/* The shell of a share hosted here (for a local view of it), or NULL. */
+MeshTerminalHost *
+mesh_agent_controller_get_share_host (MeshAgentController *self,
+                                      const char          *share_id)
+{
+  Share *share;
+
+  g_return_val_if_fail (MESH_IS_AGENT_CONTROLLER (self), NULL);
+  g_return_val_if_fail (share_id != NULL, NULL);
+
+  share = g_hash_table_lookup (self->shares, share_id);
+  return share != NULL ? share->host : NULL;
+}
+
+/* Joins a room the user entered after the agent connected. */
+void
+mesh_agent_controller_join_room (MeshAgentController *self,
+                                 const char          *room_id)
+{
+  Room *room;
+
+  g_return_if_fail (MESH_IS_AGENT_CONTROLLER (self));
+  g_return_if_fail (room_id != NULL);
+
+  if (!self->ready || g_hash_table_contains (self->rooms, room_id))
+    return;
+  room = g_new0 (Room, 1);
+  room->room_id = g_strdup (room_id);
+  room->members = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                         (GDestroyNotify) member_free);
+  g_hash_table_replace (self->rooms, room->room_id, room);
+  send_simple (self, "room.join", "room_id", room_id);
+}
+
+/* A member's user name as the server told us, or NULL. */
+const char *
+mesh_agent_controller_get_peer_username (MeshAgentController *self,
+                                         const char          *room_id,
+                                         const char          *peer_id)
+{
+  Member *member;
+  Room *room;
+
+  g_return_val_if_fail (MESH_IS_AGENT_CONTROLLER (self), NULL);
+  g_return_val_if_fail (room_id != NULL && peer_id != NULL, NULL);
+
+  room = g_hash_table_lookup (self->rooms, room_id);
+  member = room != NULL ? g_hash_table_lookup (room->members, peer_id) : NULL;
+  return member != NULL ? member->username : NULL;
 }

@@ -5,6 +5,7 @@
 
 #include "mesh-agent-identity.h"
 #include "mesh-agent-state.h"
+#include "mesh-terminal-host.h"
 #include "mesh-terminal-viewer.h"
 
 G_BEGIN_DECLS
@@ -101,5 +102,27 @@ void                 mesh_agent_controller_take_control      (MeshAgentControlle
                                                               const char           *share_id);
 void                 mesh_agent_controller_release_control   (MeshAgentController  *self,
                                                               const char           *share_id);
+
+/* Asking the user (the app) instead of applying a fixed policy. */
+void                 mesh_agent_controller_set_ask_offers    (MeshAgentController  *self,
+                                                              gboolean              ask);
+gboolean             mesh_agent_controller_answer_offer      (MeshAgentController  *self,
+                                                              const char           *session_id,
+                                                              GFile                *folder);
+void                 mesh_agent_controller_cancel_session    (MeshAgentController  *self,
+                                                              const char           *session_id);
+void                 mesh_agent_controller_set_ask_control   (MeshAgentController  *self,
+                                                              gboolean              ask);
+void                 mesh_agent_controller_answer_control    (MeshAgentController  *self,
+                                                              const char           *share_id,
+                                                              const char           *peer_id,
+                                                              gboolean              grant);
+MeshTerminalHost    *mesh_agent_controller_get_share_host    (MeshAgentController  *self,
+                                                              const char           *share_id);
+const char          *mesh_agent_controller_get_peer_username (MeshAgentController *self,
+                                                              const char           *room_id,
+                                                              const char           *peer_id);
+void                 mesh_agent_controller_join_room         (MeshAgentController  *self,
+                                                              const char           *room_id);
 
 G_END_DECLS

@@ -840,3 +840,12 @@ mesh_terminal_host_is_running (MeshTerminalHost *self)
 
   return self->running;
 }
+
+/* What the shell wrote lately (what a viewer joining now is sent first). */
+GBytes *
+mesh_terminal_host_get_scrollback (MeshTerminalHost *self)
+{
+  g_return_val_if_fail (MESH_IS_TERMINAL_HOST (self), NULL);
+
+  return g_bytes_new (self->scrollback->data, self->scrollback->len);
+}

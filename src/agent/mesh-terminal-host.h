@@ -32,5 +32,6 @@ void              mesh_terminal_host_send_input     (MeshTerminalHost    *self,
                                                      gsize                len);
 void              mesh_terminal_host_stop           (MeshTerminalHost    *self);
 gboolean          mesh_terminal_host_is_running     (MeshTerminalHost    *self);
+GBytes           *mesh_terminal_host_get_scrollback (MeshTerminalHost    *self);
 
 G_END_DECLS

@@ -7,6 +7,7 @@
 
 #include "mesh-agent-controller.h"
 #include "mesh-agent-state.h"
+#include "mesh-error.h"
 #include "mesh-json.h"
 
 #include <glib/gi18n.h>
@@ -14,12 +15,20 @@
 enum {
   SIGNAL_READY,
   SIGNAL_FAILED,
-  SIGNAL_TRANSFER_PROGRESS,
-  SIGNAL_TRANSFER_FINISHED,
+  SIGNAL_OFFER,
+  SIGNAL_RECEIVED,
   N_SIGNALS
 };
 
 static guint signals[N_SIGNALS];
+
+/* How a transfer ended, as the thread tells the main thread. */
+typedef enum {
+  END_OK,
+  END_CANCELLED,
+  END_DECLINED,
+  END_FAILED,
+} End;
 
 struct _MeshEmbeddedAgent {
   GObject              parent_instance;
@@ -36,134 +45,418 @@ struct _MeshEmbeddedAgent {
   char                *download_dir;
   char                *listen;
   gboolean             accept_own;
+  GCancellable        *cancellable;
+  /* Transfer and terminal ids, taken by both threads. */
+  guint                next_id;
 
   /* Main thread only. */
   GThread             *thread;
   char                *device_id;
-  guint                next_id;
   gboolean             stopped;
-
-  GCancellable        *cancellable;
+  GListStore          *transfers;        /* MeshTransfer */
+  GHashTable          *transfer_ids;     /* id → MeshTransfer, borrowed from the list or held */
+  GHashTable          *terminals;        /* id → MeshSharedTerminal */
 
   /* Agent thread only. */
   SoupSession         *soup;
   MeshAgentState      *state;
   MeshAgentIdentity   *identity;
   MeshAgentController *controller;
-  GList               *sends;  /* Send, in the order they were asked */
+  GHashTable          *sends;            /* id → Send */
+  GHashTable          *incoming;         /* session_id → id */
+  GHashTable          *terms;            /* id → Term */
 };
 
 G_DEFINE_FINAL_TYPE (MeshEmbeddedAgent, mesh_embedded_agent, G_TYPE_OBJECT)
 
-typedef struct {
-  MeshEmbeddedAgent *self;  /* outlives the thread, which outlives the send */
-  guint              id;
-  char              *room_id;
-  char              *device_id;
-  GFile             *file;
-  char              *name;
-  char              *session_id;  /* once the controller started its session */
-} Send;
+/* A message between the threads: @func runs in the other thread with the
+ * fields it needs.  GFiles cross as paths: they are not thread-safe. */
+typedef struct _Msg Msg;
+typedef void (*MsgFunc) (MeshEmbeddedAgent *self, Msg *msg);
 
-static void
-send_free (Send *send)
-{
-  g_free (send->room_id);
-  g_free (send->device_id);
-  g_object_unref (send->file);
-  g_free (send->name);
-  g_free (send->session_id);
-  g_free (send);
-}
-
-/* Unlike g_main_context_invoke(), never runs @func in the calling thread,
- * even when nobody iterates @context at that moment. */
-static void
-attach_idle (GMainContext   *context,
-             GSourceFunc     func,
-             gpointer        data,
-             GDestroyNotify  destroy)
-{
-  g_autoptr(GSource) source = g_idle_source_new ();
-
-  g_source_set_callback (source, func, data, destroy);
-  g_source_attach (source, context);
-}
-
-/* What the thread reports to the main thread. */
-typedef struct {
+struct _Msg {
   MeshEmbeddedAgent *self;
-  guint              signal;
+  MsgFunc            func;
+  gboolean           to_main;
   guint              id;
-  guint64            done;
-  guint64            total;
   char              *text;
-} Report;
+  char              *text2;
+  char              *text3;
+  char              *path;
+  GBytes            *bytes;
+  guint64            a;
+  guint64            b;
+  gboolean           flag;
+};
+
+static Msg *
+msg_new (MsgFunc func,
+         guint   id)
+{
+  Msg *msg = g_new0 (Msg, 1);
+
+  msg->func = func;
+  msg->id = id;
+  return msg;
+}
 
 static void
-report_free (Report *report)
+msg_free (Msg *msg)
 {
-  g_object_unref (report->self);
-  g_free (report->text);
-  g_free (report);
+  g_object_unref (msg->self);
+  g_free (msg->text);
+  g_free (msg->text2);
+  g_free (msg->text3);
+  g_free (msg->path);
+  g_clear_pointer (&msg->bytes, g_bytes_unref);
+  g_free (msg);
 }
 
 static gboolean
-report_on_main (gpointer user_data)
+msg_dispatch (gpointer user_data)
 {
-  Report *report = user_data;
-  MeshEmbeddedAgent *self = report->self;
+  Msg *msg = user_data;
 
-  if (self->stopped)
-    return G_SOURCE_REMOVE;
-  switch (report->signal) {
-  case SIGNAL_READY:
-    g_free (self->device_id);
-    self->device_id = g_strdup (report->text);
-    g_signal_emit (self, signals[SIGNAL_READY], 0, report->text);
-    break;
-  case SIGNAL_FAILED:
-    g_signal_emit (self, signals[SIGNAL_FAILED], 0, report->text);
-    break;
-  case SIGNAL_TRANSFER_PROGRESS:
-    g_signal_emit (self, signals[SIGNAL_TRANSFER_PROGRESS], 0, report->id, report->done,
-                   report->total);
-    break;
-  case SIGNAL_TRANSFER_FINISHED:
-    g_signal_emit (self, signals[SIGNAL_TRANSFER_FINISHED], 0, report->id, report->text);
-    break;
-  default:
-    g_assert_not_reached ();
-  }
+  /* Nothing reaches the main thread once the agent was stopped. */
+  if (!msg->to_main || !msg->self->stopped)
+    msg->func (msg->self, msg);
   return G_SOURCE_REMOVE;
 }
 
+/* Unlike g_main_context_invoke(), never runs in the calling thread, even
+ * when nobody iterates @context at that moment, so order is kept. */
 static void
-report (MeshEmbeddedAgent *self,
-        guint              signal,
-        guint              id,
-        guint64            done,
-        guint64            total,
-        const char        *text)
+post (MeshEmbeddedAgent *self,
+      GMainContext      *context,
+      Msg               *msg)
 {
-  Report *r = g_new0 (Report, 1);
+  g_autoptr(GSource) source = g_idle_source_new ();
 
-  r->self = g_object_ref (self);
-  r->signal = signal;
-  r->id = id;
-  r->done = done;
-  r->total = total;
-  r->text = g_strdup (text);
-  attach_idle (self->main_context, report_on_main, r, (GDestroyNotify) report_free);
+  msg->self = g_object_ref (self);
+  msg->to_main = context == self->main_context;
+  g_source_set_callback (source, msg_dispatch, msg, (GDestroyNotify) msg_free);
+  g_source_attach (source, context);
+}
+
+#define to_main(self, msg)   post ((self), (self)->main_context, (msg))
+#define to_thread(self, msg) post ((self), (self)->context, (msg))
+
+static guint
+take_id (MeshEmbeddedAgent *self)
+{
+  return (guint) g_atomic_int_add ((int *) &self->next_id, 1) + 1;
+}
+
+/* Main thread: what the thread reports. */
+
+static void
+ready_on_main (MeshEmbeddedAgent *self,
+               Msg               *msg)
+{
+  g_free (self->device_id);
+  self->device_id = g_strdup (msg->text);
+  g_signal_emit (self, signals[SIGNAL_READY], 0, msg->text);
+}
+
+static void
+failed_on_main (MeshEmbeddedAgent *self,
+                Msg               *msg)
+{
+  g_signal_emit (self, signals[SIGNAL_FAILED], 0, msg->text);
+}
+
+static void transfer_accept_cb (MeshTransfer *transfer, GFile *folder, MeshEmbeddedAgent *self);
+static void transfer_decline_cb (MeshTransfer *transfer, MeshEmbeddedAgent *self);
+static void transfer_cancel_cb (MeshTransfer *transfer, MeshEmbeddedAgent *self);
+
+static void
+add_transfer (MeshEmbeddedAgent *self,
+              MeshTransfer      *transfer)
+{
+  g_signal_connect_object (transfer, "accept", G_CALLBACK (transfer_accept_cb), self, 0);
+  g_signal_connect_object (transfer, "decline", G_CALLBACK (transfer_decline_cb), self, 0);
+  g_signal_connect_object (transfer, "cancel", G_CALLBACK (transfer_cancel_cb), self, 0);
+  g_hash_table_insert (self->transfer_ids, GUINT_TO_POINTER (mesh_transfer_get_id (transfer)),
+                       g_object_ref (transfer));
+  g_list_store_append (self->transfers, transfer);
+}
+
+/* text: room_id, text2: sender, text3: name, a: size, flag: asks for an answer,
+ * b: 1 for a folder. */
+static void
+offer_on_main (MeshEmbeddedAgent *self,
+               Msg               *msg)
+{
+  g_autoptr(MeshTransfer) transfer = NULL;
+  g_autoptr(GFile) folder = g_file_new_for_path (self->download_dir);
+
+  transfer = mesh_transfer_new (msg->id, MESH_TRANSFER_INCOMING, msg->text, msg->text2,
+                                msg->text3, msg->b != 0, msg->a);
+  mesh_transfer_set_folder (transfer, folder);
+  if (!msg->flag)
+    mesh_transfer_set_state (transfer, MESH_TRANSFER_WAITING, NULL);
+  add_transfer (self, transfer);
+  if (msg->flag)
+    g_signal_emit (self, signals[SIGNAL_OFFER], 0, transfer);
+}
+
+static void
+progress_on_main (MeshEmbeddedAgent *self,
+                  Msg               *msg)
+{
+  MeshTransfer *transfer = g_hash_table_lookup (self->transfer_ids, GUINT_TO_POINTER (msg->id));
+
+  if (transfer != NULL)
+    mesh_transfer_set_progress (transfer, msg->a, msg->b);
+}
+
+static void
+saved_on_main (MeshEmbeddedAgent *self,
+               Msg               *msg)
+{
+  MeshTransfer *transfer = g_hash_table_lookup (self->transfer_ids, GUINT_TO_POINTER (msg->id));
+  g_autoptr(GFile) file = g_file_new_for_path (msg->path);
+
+  if (transfer != NULL)
+    mesh_transfer_set_file (transfer, file);
+}
+
+static const MeshTransferState end_states[] = {
+  [END_OK] = MESH_TRANSFER_DONE,
+  [END_CANCELLED] = MESH_TRANSFER_CANCELLED,
+  [END_DECLINED] = MESH_TRANSFER_DECLINED,
+  [END_FAILED] = MESH_TRANSFER_FAILED,
+};
+
+/* a: End, text: the error in words */
+static void
+ended_on_main (MeshEmbeddedAgent *self,
+               Msg               *msg)
+{
+  MeshTransfer *transfer = g_hash_table_lookup (self->transfer_ids, GUINT_TO_POINTER (msg->id));
+
+  if (transfer == NULL || mesh_transfer_is_finished (transfer))
+    return;
+  mesh_transfer_set_state (transfer, end_states[msg->a], msg->text);
+  if (msg->a == END_OK && mesh_transfer_get_direction (transfer) == MESH_TRANSFER_INCOMING)
+    g_signal_emit (self, signals[SIGNAL_RECEIVED], 0, transfer);
+}
+
+static MeshSharedTerminal *
+lookup_terminal (MeshEmbeddedAgent *self,
+                 guint              id)
+{
+  return g_hash_table_lookup (self->terminals, GUINT_TO_POINTER (id));
+}
+
+/* text: share_id, a: cols, b: rows */
+static void
+term_started_on_main (MeshEmbeddedAgent *self,
+                      Msg               *msg)
+{
+  MeshSharedTerminal *terminal = lookup_terminal (self, msg->id);
+
+  if (terminal == NULL)
+    return;
+  mesh_shared_terminal_set_share_id (terminal, msg->text);
+  mesh_shared_terminal_set_size (terminal, (guint) msg->a, (guint) msg->b);
+  mesh_shared_terminal_set_state (terminal, MESH_SHARED_TERMINAL_RUNNING, NULL);
+}
+
+static void
+term_output_on_main (MeshEmbeddedAgent *self,
+                     Msg               *msg)
+{
+  MeshSharedTerminal *terminal = lookup_terminal (self, msg->id);
+
+  if (terminal != NULL)
+    mesh_shared_terminal_push_output (terminal, msg->bytes);
+}
+
+static void
+term_size_on_main (MeshEmbeddedAgent *self,
+                   Msg               *msg)
+{
+  MeshSharedTerminal *terminal = lookup_terminal (self, msg->id);
+
+  if (terminal != NULL)
+    mesh_shared_terminal_set_size (terminal, (guint) msg->a, (guint) msg->b);
+}
+
+/* text: controller peer_id or NULL, text2: its name, flag: it is this app */
+static void
+term_control_on_main (MeshEmbeddedAgent *self,
+                      Msg               *msg)
+{
+  MeshSharedTerminal *terminal = lookup_terminal (self, msg->id);
+
+  if (terminal != NULL)
+    mesh_shared_terminal_set_controller (terminal, msg->text, msg->text2, msg->flag);
+}
+
+/* text: peer_id, text2: username */
+static void
+term_ask_on_main (MeshEmbeddedAgent *self,
+                  Msg               *msg)
+{
+  MeshSharedTerminal *terminal = lookup_terminal (self, msg->id);
+
+  if (terminal != NULL)
+    mesh_shared_terminal_ask_control (terminal, msg->text, msg->text2);
+}
+
+static void
+term_denied_on_main (MeshEmbeddedAgent *self,
+                     Msg               *msg)
+{
+  MeshSharedTerminal *terminal = lookup_terminal (self, msg->id);
+
+  if (terminal != NULL)
+    mesh_shared_terminal_report_denied (terminal, msg->text);
+}
+
+/* text: the error in words, or NULL */
+static void
+term_ended_on_main (MeshEmbeddedAgent *self,
+                    Msg               *msg)
+{
+  g_autoptr(MeshSharedTerminal) terminal = NULL;
+
+  if (!g_hash_table_steal_extended (self->terminals, GUINT_TO_POINTER (msg->id), NULL,
+                                    (gpointer *) &terminal))
+    return;
+  g_signal_handlers_disconnect_by_data (terminal, self);
+  mesh_shared_terminal_set_state (terminal, MESH_SHARED_TERMINAL_ENDED, msg->text);
 }
 
 /* Agent thread from here to mesh_embedded_agent_new(). */
 
 static void
+report_failed (MeshEmbeddedAgent *self,
+               const char        *message)
+{
+  Msg *msg = msg_new (failed_on_main, 0);
+
+  msg->text = g_strdup (message);
+  to_main (self, msg);
+}
+
+static void
+report_ended (MeshEmbeddedAgent *self,
+              guint              id,
+              End                end,
+              const char        *message)
+{
+  Msg *msg = msg_new (ended_on_main, id);
+
+  msg->a = end;
+  msg->text = g_strdup (message);
+  to_main (self, msg);
+}
+
+static End
+end_for_error (const GError *error)
+{
+  if (error == NULL)
+    return END_OK;
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return END_CANCELLED;
+  if (g_error_matches (error, MESH_ERROR, MESH_ERROR_P2P_SESSION_DENIED))
+    return END_DECLINED;
+  return END_FAILED;
+}
+
+typedef struct {
+  MeshEmbeddedAgent *self;
+  guint              id;
+  char              *name;
+  char              *session_id;  /* once the controller started its session */
+  GCancellable      *cancellable;
+} Send;
+
+static int
+send_compare (gconstpointer a,
+              gconstpointer b)
+{
+  guint ia = ((const Send *) a)->id, ib = ((const Send *) b)->id;
+
+  return ia < ib ? -1 : ia > ib;
+}
+
+static void
+send_free (Send *send)
+{
+  g_free (send->name);
+  g_free (send->session_id);
+  g_object_unref (send->cancellable);
+  g_free (send);
+}
+
+/* A terminal, hosted or viewed. */
+typedef struct {
+  guint               id;
+  char               *room_id;
+  char               *share_id;
+  MeshTerminalHost   *host;
+  MeshTerminalViewer *viewer;
+  GCancellable       *cancellable;
+} Term;
+
+static void
+term_free (Term *term)
+{
+  g_cancellable_cancel (term->cancellable);
+  g_object_unref (term->cancellable);
+  if (term->host != NULL)
+    g_signal_handlers_disconnect_matched (term->host, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL,
+                                          term);
+  g_clear_object (&term->host);
+  if (term->viewer != NULL) {
+    g_signal_handlers_disconnect_matched (term->viewer, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL,
+                                          term);
+    mesh_terminal_viewer_close (term->viewer);
+  }
+  g_clear_object (&term->viewer);
+  g_free (term->room_id);
+  g_free (term->share_id);
+  g_free (term);
+}
+
+static Term *
+find_term (MeshEmbeddedAgent *self,
+           const char        *share_id)
+{
+  GHashTableIter iter;
+  Term *term;
+
+  g_hash_table_iter_init (&iter, self->terms);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &term)) {
+    if (g_strcmp0 (term->share_id, share_id) == 0)
+      return term;
+  }
+  return NULL;
+}
+
+static void
+end_term (MeshEmbeddedAgent *self,
+          Term              *term,
+          const char        *error)
+{
+  Msg *msg = msg_new (term_ended_on_main, term->id);
+
+  msg->text = g_strdup (error);
+  to_main (self, msg);
+  g_hash_table_remove (self->terms, GUINT_TO_POINTER (term->id));
+}
+
+static void
 controller_ready_cb (MeshAgentController *controller,
                      MeshEmbeddedAgent   *self)
 {
-  report (self, SIGNAL_READY, 0, 0, 0, mesh_agent_controller_get_device_id (controller));
+  Msg *msg = msg_new (ready_on_main, 0);
+
+  msg->text = g_strdup (mesh_agent_controller_get_device_id (controller));
+  to_main (self, msg);
 }
 
 static void
@@ -171,12 +464,57 @@ controller_fatal_cb (MeshAgentController *controller,
                      GError              *error,
                      MeshEmbeddedAgent   *self)
 {
-  report (self, SIGNAL_FAILED, 0, 0, 0, error->message);
+  report_failed (self, error->message);
+}
+
+static guint
+incoming_id (MeshEmbeddedAgent *self,
+             const char        *session_id)
+{
+  return GPOINTER_TO_UINT (g_hash_table_lookup (self->incoming, session_id));
+}
+
+static void
+offer (MeshEmbeddedAgent *self,
+       const char        *session_id,
+       const char        *kind,
+       const char        *room_id,
+       const char        *sender,
+       const char        *name,
+       guint64            size,
+       gboolean           ask)
+{
+  guint id = take_id (self);
+  Msg *msg = msg_new (offer_on_main, id);
+
+  g_hash_table_insert (self->incoming, g_strdup (session_id), GUINT_TO_POINTER (id));
+  msg->text = g_strdup (room_id);
+  msg->text2 = g_strdup (sender);
+  msg->text3 = g_strdup (name);
+  msg->a = size;
+  msg->b = g_strcmp0 (kind, "folder") == 0;
+  msg->flag = ask;
+  to_main (self, msg);
+}
+
+static void
+session_offered_cb (MeshAgentController *controller,
+                    const char          *session_id,
+                    const char          *kind,
+                    const char          *room_id,
+                    const char          *sender,
+                    const char          *device_id,
+                    const char          *name,
+                    guint64              size,
+                    MeshEmbeddedAgent   *self)
+{
+  offer (self, session_id, kind, room_id, sender, name, size, TRUE);
 }
 
 /* The controller names the sessions it starts but not which send they are
  * for: a session we open carries the file's name, taken by the oldest send
- * of that name still waiting for one. */
+ * of that name still waiting for one.  A session opened to us that nobody
+ * was asked about was accepted by the policy (one's own devices). */
 static void
 session_started_cb (MeshAgentController *controller,
                     const char          *session_id,
@@ -186,9 +524,18 @@ session_started_cb (MeshAgentController *controller,
                     const char          *peer,
                     MeshEmbeddedAgent   *self)
 {
-  if (!g_str_equal (role, "client"))
+  g_autoptr(GList) sends = NULL;
+
+  if (g_str_equal (kind, "terminal"))
     return;
-  for (GList *l = self->sends; l != NULL; l = l->next) {
+  if (g_str_equal (role, "server")) {
+    if (incoming_id (self, session_id) == 0)
+      offer (self, session_id, kind, NULL, peer, name, 0, FALSE);
+    return;
+  }
+  sends = g_hash_table_get_values (self->sends);
+  sends = g_list_sort (sends, send_compare);
+  for (GList *l = sends; l != NULL; l = l->next) {
     Send *send = l->data;
 
     if (send->session_id == NULL && g_strcmp0 (send->name, name) == 0) {
@@ -205,14 +552,140 @@ session_progress_cb (MeshAgentController *controller,
                      guint64              total,
                      MeshEmbeddedAgent   *self)
 {
-  for (GList *l = self->sends; l != NULL; l = l->next) {
-    Send *send = l->data;
+  GHashTableIter iter;
+  guint id = incoming_id (self, session_id);
+  Send *send;
+  Msg *msg;
 
-    if (g_strcmp0 (send->session_id, session_id) == 0) {
-      report (self, SIGNAL_TRANSFER_PROGRESS, send->id, done, total, NULL);
-      return;
-    }
+  g_hash_table_iter_init (&iter, self->sends);
+  while (id == 0 && g_hash_table_iter_next (&iter, NULL, (gpointer *) &send)) {
+    if (g_strcmp0 (send->session_id, session_id) == 0)
+      id = send->id;
   }
+  if (id == 0)
+    return;
+  msg = msg_new (progress_on_main, id);
+  msg->a = done;
+  msg->b = total;
+  to_main (self, msg);
+}
+
+static void
+session_saved_cb (MeshAgentController *controller,
+                  const char          *session_id,
+                  GFile               *file,
+                  MeshEmbeddedAgent   *self)
+{
+  guint id = incoming_id (self, session_id);
+  Msg *msg;
+
+  if (id == 0)
+    return;
+  msg = msg_new (saved_on_main, id);
+  msg->path = g_file_get_path (file);
+  to_main (self, msg);
+}
+
+static void
+session_finished_cb (MeshAgentController *controller,
+                     const char          *session_id,
+                     const char          *kind,
+                     const char          *role,
+                     gboolean             ok,
+                     guint64              bytes,
+                     GError              *error,
+                     MeshEmbeddedAgent   *self)
+{
+  guint id = incoming_id (self, session_id);
+
+  if (id == 0 || !g_str_equal (role, "server"))
+    return;
+  report_ended (self, id, end_for_error (error), error != NULL ? error->message : NULL);
+  g_hash_table_remove (self->incoming, session_id);
+}
+
+/* An offer nobody answered in time. */
+static void
+session_rejected_cb (MeshAgentController *controller,
+                     const char          *session_id,
+                     const char          *kind,
+                     const char          *peer,
+                     const char          *reason,
+                     MeshEmbeddedAgent   *self)
+{
+  guint id = incoming_id (self, session_id);
+
+  if (id == 0)
+    return;
+  report_ended (self, id, END_FAILED, _("The offer expired"));
+  g_hash_table_remove (self->incoming, session_id);
+}
+
+static void
+control_changed_cb (MeshAgentController *controller,
+                    const char          *share_id,
+                    const char          *peer_id,
+                    MeshEmbeddedAgent   *self)
+{
+  Term *term = find_term (self, share_id);
+  Msg *msg;
+
+  if (term == NULL)
+    return;
+  msg = msg_new (term_control_on_main, term->id);
+  msg->text = g_strdup (peer_id);
+  if (peer_id != NULL)
+    msg->text2 = g_strdup (mesh_agent_controller_get_peer_username (controller, term->room_id,
+                                                                    peer_id));
+  msg->flag = g_strcmp0 (peer_id, mesh_agent_controller_get_peer_id (controller)) == 0;
+  to_main (self, msg);
+}
+
+static void
+control_requested_cb (MeshAgentController *controller,
+                      const char          *share_id,
+                      const char          *peer_id,
+                      const char          *username,
+                      MeshEmbeddedAgent   *self)
+{
+  Term *term = find_term (self, share_id);
+  Msg *msg;
+
+  if (term == NULL) {
+    mesh_agent_controller_answer_control (controller, share_id, peer_id, FALSE);
+    return;
+  }
+  msg = msg_new (term_ask_on_main, term->id);
+  msg->text = g_strdup (peer_id);
+  msg->text2 = g_strdup (username);
+  to_main (self, msg);
+}
+
+static void
+control_denied_cb (MeshAgentController *controller,
+                   const char          *share_id,
+                   const char          *reason,
+                   MeshEmbeddedAgent   *self)
+{
+  Term *term = find_term (self, share_id);
+  Msg *msg;
+
+  if (term == NULL)
+    return;
+  msg = msg_new (term_denied_on_main, term->id);
+  msg->text = g_strdup (reason);
+  to_main (self, msg);
+}
+
+static void
+share_stopped_cb (MeshAgentController *controller,
+                  const char          *share_id,
+                  MeshEmbeddedAgent   *self)
+{
+  Term *term = find_term (self, share_id);
+
+  if (term != NULL)
+    end_term (self, term, NULL);
 }
 
 static void
@@ -223,33 +696,43 @@ start_controller (MeshEmbeddedAgent *self)
 
   self->controller = mesh_agent_controller_new (self->state, self->identity);
   mesh_agent_controller_set_download_dir (self->controller, download_dir);
-  /* Offers from one's own devices only (the controller always takes those
-   * once offers are accepted); other users' need a dialog this version lacks. */
+  /* One's own devices' offers are taken at once if the user said so; every
+   * other offer, and every control request, is asked about. */
   mesh_agent_controller_set_accept_offers (self->controller, self->accept_own);
   mesh_agent_controller_set_accept_from (self->controller, NULL);
+  mesh_agent_controller_set_ask_offers (self->controller, TRUE);
+  mesh_agent_controller_set_allow_control (self->controller, NULL);
+  mesh_agent_controller_set_ask_control (self->controller, TRUE);
   mesh_agent_controller_set_reconnect (self->controller, TRUE);
   if (self->listen != NULL) {
     g_autoptr(GInetAddress) address = g_inet_address_new_from_string (self->listen);
+    g_autoptr(GSocketAddress) socket_address = NULL;
 
     if (address == NULL) {
       g_autofree char *message = g_strdup_printf (_("“%s” is not an IP address"), self->listen);
 
-      report (self, SIGNAL_FAILED, 0, 0, 0, message);
+      report_failed (self, message);
       return;
     }
-    {
-      g_autoptr(GSocketAddress) socket_address = g_inet_socket_address_new (address, 0);
-
-      mesh_agent_controller_set_quic_address (self->controller,
-                                              G_INET_SOCKET_ADDRESS (socket_address));
-    }
+    socket_address = g_inet_socket_address_new (address, 0);
+    mesh_agent_controller_set_quic_address (self->controller,
+                                            G_INET_SOCKET_ADDRESS (socket_address));
   }
   g_signal_connect (self->controller, "ready", G_CALLBACK (controller_ready_cb), self);
   g_signal_connect (self->controller, "fatal", G_CALLBACK (controller_fatal_cb), self);
+  g_signal_connect (self->controller, "session-offered", G_CALLBACK (session_offered_cb), self);
   g_signal_connect (self->controller, "session-started", G_CALLBACK (session_started_cb), self);
   g_signal_connect (self->controller, "session-progress", G_CALLBACK (session_progress_cb), self);
+  g_signal_connect (self->controller, "session-saved", G_CALLBACK (session_saved_cb), self);
+  g_signal_connect (self->controller, "session-finished", G_CALLBACK (session_finished_cb), self);
+  g_signal_connect (self->controller, "session-rejected", G_CALLBACK (session_rejected_cb), self);
+  g_signal_connect (self->controller, "control-changed", G_CALLBACK (control_changed_cb), self);
+  g_signal_connect (self->controller, "control-requested", G_CALLBACK (control_requested_cb),
+                    self);
+  g_signal_connect (self->controller, "control-denied", G_CALLBACK (control_denied_cb), self);
+  g_signal_connect (self->controller, "share-stopped", G_CALLBACK (share_stopped_cb), self);
   if (!mesh_agent_controller_start (self->controller, &error))
-    report (self, SIGNAL_FAILED, 0, 0, 0, error->message);
+    report_failed (self, error->message);
 }
 
 static char *
@@ -274,20 +757,20 @@ registered_cb (GObject      *source,
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
   if (answer == NULL) {
-    report (self, SIGNAL_FAILED, 0, 0, 0, error->message);
+    report_failed (self, error->message);
     return;
   }
   if (!JSON_NODE_HOLDS_OBJECT (answer) ||
       !mesh_json_get_string (json_node_get_object (answer), "device_id", TRUE, &device_id, NULL) ||
       !mesh_json_get_string (json_node_get_object (answer), "device_token", TRUE, &device_token,
                              NULL)) {
-    report (self, SIGNAL_FAILED, 0, 0, 0, _("The server’s answer is malformed"));
+    report_failed (self, _("The server’s answer is malformed"));
     return;
   }
   name = device_name ();
   mesh_agent_state_set_device (self->state, device_id, name, device_token);
   if (!mesh_agent_state_save (self->state, &error)) {
-    report (self, SIGNAL_FAILED, 0, 0, 0, error->message);
+    report_failed (self, error->message);
     return;
   }
   start_controller (self);
@@ -306,7 +789,7 @@ agent_begin (MeshEmbeddedAgent *self)
     g_autofree char *message = g_strdup_printf (_("Cannot create the folder “%s”"),
                                                 self->state_dir);
 
-    report (self, SIGNAL_FAILED, 0, 0, 0, message);
+    report_failed (self, message);
     return;
   }
   self->state = mesh_agent_state_new (self->state_dir);
@@ -314,7 +797,7 @@ agent_begin (MeshEmbeddedAgent *self)
   mesh_agent_state_load (self->state, NULL);
   self->identity = mesh_agent_state_load_identity (self->state, &error);
   if (self->identity == NULL) {
-    report (self, SIGNAL_FAILED, 0, 0, 0, error->message);
+    report_failed (self, error->message);
     return;
   }
   same_account = mesh_agent_state_is_registered (self->state) &&
@@ -339,6 +822,13 @@ agent_begin (MeshEmbeddedAgent *self)
                                body, self->cancellable, registered_cb, self);
 }
 
+static gboolean
+controller_ready (MeshEmbeddedAgent *self)
+{
+  return !g_cancellable_is_cancelled (self->cancellable) && self->controller != NULL &&
+         mesh_agent_controller_is_ready (self->controller);
+}
+
 static void
 send_done_cb (GObject      *source,
               GAsyncResult *result,
@@ -349,38 +839,347 @@ send_done_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
 
   mesh_agent_controller_send_finish (MESH_AGENT_CONTROLLER (source), result, &error);
-  report (self, SIGNAL_TRANSFER_FINISHED, send->id, 0, 0, error != NULL ? error->message : NULL);
-  self->sends = g_list_remove (self->sends, send);
-  send_free (send);
+  report_ended (self, send->id, end_for_error (error), error != NULL ? error->message : NULL);
+  g_hash_table_remove (self->sends, GUINT_TO_POINTER (send->id));
 }
 
-static gboolean
-send_in_thread (gpointer user_data)
+/* text: room_id, text2: device_id, path */
+static void
+send_in_thread (MeshEmbeddedAgent *self,
+                Msg               *msg)
 {
-  Send *send = user_data;
-  MeshEmbeddedAgent *self = send->self;
+  g_autoptr(GFile) file = g_file_new_for_path (msg->path);
+  Send *send;
 
-  if (g_cancellable_is_cancelled (self->cancellable) || self->controller == NULL ||
-      !mesh_agent_controller_is_ready (self->controller)) {
-    report (self, SIGNAL_TRANSFER_FINISHED, send->id, 0, 0,
-            _("This computer is not connected to the server yet"));
-    send_free (send);
-    return G_SOURCE_REMOVE;
+  if (!controller_ready (self)) {
+    report_ended (self, msg->id, END_FAILED, _("This computer is not connected to the server yet"));
+    return;
   }
-  self->sends = g_list_append (self->sends, send);
-  mesh_agent_controller_send_async (self->controller, send->room_id, send->device_id, send->file,
-                                    self->cancellable, send_done_cb, send);
-  return G_SOURCE_REMOVE;
+  send = g_new0 (Send, 1);
+  send->self = self;
+  send->id = msg->id;
+  send->name = g_file_get_basename (file);
+  send->cancellable = g_cancellable_new ();
+  g_hash_table_insert (self->sends, GUINT_TO_POINTER (send->id), send);
+  g_cancellable_connect (self->cancellable, G_CALLBACK (g_cancellable_cancel),
+                         g_object_ref (send->cancellable), g_object_unref);
+  mesh_agent_controller_send_async (self->controller, msg->text, msg->text2, file,
+                                    send->cancellable, send_done_cb, send);
 }
 
-static gboolean
-quit_in_thread (gpointer user_data)
+static const char *
+incoming_session (MeshEmbeddedAgent *self,
+                  guint              id)
 {
-  MeshEmbeddedAgent *self = user_data;
+  GHashTableIter iter;
+  gpointer key, value;
 
+  g_hash_table_iter_init (&iter, self->incoming);
+  while (g_hash_table_iter_next (&iter, &key, &value)) {
+    if (GPOINTER_TO_UINT (value) == id)
+      return key;
+  }
+  return NULL;
+}
+
+static void
+cancel_in_thread (MeshEmbeddedAgent *self,
+                  Msg               *msg)
+{
+  Send *send = g_hash_table_lookup (self->sends, GUINT_TO_POINTER (msg->id));
+  const char *session_id;
+
+  if (send != NULL) {
+    g_cancellable_cancel (send->cancellable);
+    return;
+  }
+  session_id = incoming_session (self, msg->id);
+  if (session_id != NULL && self->controller != NULL)
+    mesh_agent_controller_cancel_session (self->controller, session_id);
+}
+
+/* path: the folder to save in, NULL to decline */
+static void
+answer_in_thread (MeshEmbeddedAgent *self,
+                  Msg               *msg)
+{
+  g_autofree char *session_id = g_strdup (incoming_session (self, msg->id));
+  g_autoptr(GFile) folder = msg->path != NULL ? g_file_new_for_path (msg->path) : NULL;
+
+  if (session_id == NULL || self->controller == NULL)
+    return;
+  if (!mesh_agent_controller_answer_offer (self->controller, session_id, folder)) {
+    report_ended (self, msg->id, END_FAILED, _("The offer expired"));
+    g_hash_table_remove (self->incoming, session_id);
+  } else if (folder == NULL) {
+    g_hash_table_remove (self->incoming, session_id);
+  }
+}
+
+static void
+join_in_thread (MeshEmbeddedAgent *self,
+                Msg               *msg)
+{
+  if (self->controller != NULL)
+    mesh_agent_controller_join_room (self->controller, msg->text);
+}
+
+/* Terminals */
+
+static void
+term_output_cb (GObject *source,
+                GBytes  *data,
+                Term    *term)
+{
+  MeshEmbeddedAgent *self = g_object_get_data (source, "mesh-embedded-agent");
+  Msg *msg = msg_new (term_output_on_main, term->id);
+
+  msg->bytes = g_bytes_ref (data);
+  to_main (self, msg);
+}
+
+static void
+term_started (MeshEmbeddedAgent *self,
+              Term              *term,
+              guint              cols,
+              guint              rows)
+{
+  Msg *msg = msg_new (term_started_on_main, term->id);
+
+  msg->text = g_strdup (term->share_id);
+  msg->a = cols;
+  msg->b = rows;
+  to_main (self, msg);
+}
+
+typedef struct {
+  MeshEmbeddedAgent *self;
+  guint              id;
+} TermCall;
+
+static Term *
+term_call_finish (TermCall *call)
+{
+  Term *term = g_hash_table_lookup (call->self->terms, GUINT_TO_POINTER (call->id));
+
+  g_free (call);
+  return term;
+}
+
+static void
+shared_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  TermCall *call = user_data;
+  MeshEmbeddedAgent *self = call->self;
+  Term *term = term_call_finish (call);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *share_id = NULL;
+  g_autoptr(GBytes) scrollback = NULL;
+  Msg *msg;
+
+  share_id = mesh_agent_controller_share_terminal_finish (MESH_AGENT_CONTROLLER (source), result,
+                                                          &error);
+  if (term == NULL) {
+    /* Stopped while starting. */
+    if (share_id != NULL)
+      mesh_agent_controller_stop_share (MESH_AGENT_CONTROLLER (source), share_id);
+    return;
+  }
+  if (share_id == NULL) {
+    end_term (self, term, error->message);
+    return;
+  }
+  term->share_id = g_steal_pointer (&share_id);
+  term->host = g_object_ref (mesh_agent_controller_get_share_host (self->controller,
+                                                                   term->share_id));
+  g_object_set_data (G_OBJECT (term->host), "mesh-embedded-agent", self);
+  g_signal_connect (term->host, "output", G_CALLBACK (term_output_cb), term);
+  term_started (self, term, 80, 24);
+  /* What the shell wrote before we listened (its first prompt). */
+  scrollback = mesh_terminal_host_get_scrollback (term->host);
+  if (g_bytes_get_size (scrollback) > 0) {
+    msg = msg_new (term_output_on_main, term->id);
+    msg->bytes = g_steal_pointer (&scrollback);
+    to_main (self, msg);
+  }
+}
+
+static void
+viewer_resize_cb (MeshTerminalViewer *viewer,
+                  guint               cols,
+                  guint               rows,
+                  Term               *term)
+{
+  MeshEmbeddedAgent *self = g_object_get_data (G_OBJECT (viewer), "mesh-embedded-agent");
+  Msg *msg = msg_new (term_size_on_main, term->id);
+
+  msg->a = cols;
+  msg->b = rows;
+  to_main (self, msg);
+}
+
+static void
+viewer_closed_cb (MeshTerminalViewer *viewer,
+                  GError             *error,
+                  Term               *term)
+{
+  MeshEmbeddedAgent *self = g_object_get_data (G_OBJECT (viewer), "mesh-embedded-agent");
+
+  end_term (self, term, error != NULL ? error->message : NULL);
+}
+
+static void
+viewing_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  TermCall *call = user_data;
+  MeshEmbeddedAgent *self = call->self;
+  Term *term = term_call_finish (call);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshTerminalViewer) viewer = NULL;
+
+  viewer = mesh_agent_controller_view_terminal_finish (MESH_AGENT_CONTROLLER (source), result,
+                                                       &error);
+  if (term == NULL) {
+    if (viewer != NULL)
+      mesh_terminal_viewer_close (viewer);
+    return;
+  }
+  if (viewer == NULL) {
+    end_term (self, term, error->message);
+    return;
+  }
+  term->viewer = g_steal_pointer (&viewer);
+  g_object_set_data (G_OBJECT (term->viewer), "mesh-embedded-agent", self);
+  g_signal_connect (term->viewer, "output", G_CALLBACK (term_output_cb), term);
+  g_signal_connect (term->viewer, "resize", G_CALLBACK (viewer_resize_cb), term);
+  g_signal_connect (term->viewer, "closed", G_CALLBACK (viewer_closed_cb), term);
+  term_started (self, term, mesh_terminal_viewer_get_cols (term->viewer),
+                mesh_terminal_viewer_get_rows (term->viewer));
+}
+
+/* text: room_id, text2: share_id (NULL: share this computer's shell) */
+static void
+term_open_in_thread (MeshEmbeddedAgent *self,
+                     Msg               *msg)
+{
+  Term *term;
+  TermCall *call;
+
+  term = g_new0 (Term, 1);
+  term->id = msg->id;
+  term->room_id = g_strdup (msg->text);
+  term->share_id = g_strdup (msg->text2);
+  term->cancellable = g_cancellable_new ();
+  g_hash_table_insert (self->terms, GUINT_TO_POINTER (term->id), term);
+  if (!controller_ready (self)) {
+    end_term (self, term, _("This computer is not connected to the server yet"));
+    return;
+  }
+  call = g_new0 (TermCall, 1);
+  call->self = self;
+  call->id = term->id;
+  if (term->share_id == NULL)
+    mesh_agent_controller_share_terminal_async (self->controller, term->room_id, NULL,
+                                                term->cancellable, shared_cb, call);
+  else
+    mesh_agent_controller_view_terminal_async (self->controller, term->room_id, term->share_id,
+                                               term->cancellable, viewing_cb, call);
+}
+
+static Term *
+term_lookup (MeshEmbeddedAgent *self,
+             guint              id)
+{
+  return g_hash_table_lookup (self->terms, GUINT_TO_POINTER (id));
+}
+
+static void
+term_input_in_thread (MeshEmbeddedAgent *self,
+                      Msg               *msg)
+{
+  Term *term = term_lookup (self, msg->id);
+  gsize len;
+  const void *data = g_bytes_get_data (msg->bytes, &len);
+
+  if (term != NULL && term->host != NULL)
+    mesh_terminal_host_send_input (term->host, data, len);
+  else if (term != NULL && term->viewer != NULL)
+    mesh_terminal_viewer_send_input (term->viewer, data, len);
+}
+
+/* a: cols, b: rows */
+static void
+term_resize_in_thread (MeshEmbeddedAgent *self,
+                       Msg               *msg)
+{
+  Term *term = term_lookup (self, msg->id);
+  Msg *answer;
+
+  /* The host's window sets the shell's size; viewers follow it. */
+  if (term == NULL || term->host == NULL)
+    return;
+  mesh_terminal_host_resize (term->host, (guint) msg->a, (guint) msg->b);
+  answer = msg_new (term_size_on_main, term->id);
+  answer->a = msg->a;
+  answer->b = msg->b;
+  to_main (self, answer);
+}
+
+static void
+term_take_in_thread (MeshEmbeddedAgent *self,
+                     Msg               *msg)
+{
+  Term *term = term_lookup (self, msg->id);
+
+  if (term != NULL && term->share_id != NULL && self->controller != NULL)
+    mesh_agent_controller_take_control (self->controller, term->share_id);
+}
+
+static void
+term_release_in_thread (MeshEmbeddedAgent *self,
+                        Msg               *msg)
+{
+  Term *term = term_lookup (self, msg->id);
+
+  if (term != NULL && term->share_id != NULL && self->controller != NULL)
+    mesh_agent_controller_release_control (self->controller, term->share_id);
+}
+
+/* text: peer_id, flag: grant */
+static void
+term_answer_in_thread (MeshEmbeddedAgent *self,
+                       Msg               *msg)
+{
+  Term *term = term_lookup (self, msg->id);
+
+  if (term != NULL && term->share_id != NULL && self->controller != NULL)
+    mesh_agent_controller_answer_control (self->controller, term->share_id, msg->text,
+                                          msg->flag);
+}
+
+static void
+term_stop_in_thread (MeshEmbeddedAgent *self,
+                     Msg               *msg)
+{
+  Term *term = term_lookup (self, msg->id);
+
+  if (term == NULL)
+    return;
+  if (term->host != NULL && self->controller != NULL)
+    mesh_agent_controller_stop_share (self->controller, term->share_id);
+  end_term (self, term, NULL);
+}
+
+static void
+quit_in_thread (MeshEmbeddedAgent *self,
+                Msg               *msg)
+{
   g_cancellable_cancel (self->cancellable);
   g_main_loop_quit (self->loop);
-  return G_SOURCE_REMOVE;
 }
 
 static gpointer
@@ -392,6 +1191,7 @@ agent_thread (gpointer user_data)
   agent_begin (self);
   g_main_loop_run (self->loop);
 
+  g_hash_table_remove_all (self->terms);
   if (self->controller != NULL) {
     g_signal_handlers_disconnect_by_data (self->controller, self);
     mesh_agent_controller_stop (self->controller);
@@ -405,7 +1205,7 @@ agent_thread (gpointer user_data)
   if (self->soup != NULL)
     soup_session_abort (self->soup);
   g_clear_object (&self->soup);
-  g_list_free_full (g_steal_pointer (&self->sends), (GDestroyNotify) send_free);
+  g_hash_table_remove_all (self->sends);
   while (g_main_context_iteration (self->context, FALSE))
     ;
   g_main_context_pop_thread_default (self->context);
@@ -415,9 +1215,129 @@ agent_thread (gpointer user_data)
 /* Main thread from here on. */
 
 static void
+transfer_accept_cb (MeshTransfer      *transfer,
+                    GFile             *folder,
+                    MeshEmbeddedAgent *self)
+{
+  Msg *msg = msg_new (answer_in_thread, mesh_transfer_get_id (transfer));
+
+  msg->path = folder != NULL ? g_file_get_path (folder) : g_strdup (self->download_dir);
+  to_thread (self, msg);
+}
+
+static void
+transfer_decline_cb (MeshTransfer      *transfer,
+                     MeshEmbeddedAgent *self)
+{
+  to_thread (self, msg_new (answer_in_thread, mesh_transfer_get_id (transfer)));
+}
+
+static void
+transfer_cancel_cb (MeshTransfer      *transfer,
+                    MeshEmbeddedAgent *self)
+{
+  to_thread (self, msg_new (cancel_in_thread, mesh_transfer_get_id (transfer)));
+}
+
+static guint
+terminal_id (MeshEmbeddedAgent  *self,
+             MeshSharedTerminal *terminal)
+{
+  return GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (terminal), "mesh-terminal-id"));
+}
+
+static void
+terminal_input_cb (MeshSharedTerminal *terminal,
+                   GBytes             *data,
+                   MeshEmbeddedAgent  *self)
+{
+  Msg *msg = msg_new (term_input_in_thread, terminal_id (self, terminal));
+
+  msg->bytes = g_bytes_ref (data);
+  to_thread (self, msg);
+}
+
+static void
+terminal_resize_cb (MeshSharedTerminal *terminal,
+                    guint               cols,
+                    guint               rows,
+                    MeshEmbeddedAgent  *self)
+{
+  Msg *msg = msg_new (term_resize_in_thread, terminal_id (self, terminal));
+
+  msg->a = cols;
+  msg->b = rows;
+  to_thread (self, msg);
+}
+
+static void
+terminal_request_control_cb (MeshSharedTerminal *terminal,
+                             MeshEmbeddedAgent  *self)
+{
+  to_thread (self, msg_new (term_take_in_thread, terminal_id (self, terminal)));
+}
+
+static void
+terminal_release_control_cb (MeshSharedTerminal *terminal,
+                             MeshEmbeddedAgent  *self)
+{
+  to_thread (self, msg_new (term_release_in_thread, terminal_id (self, terminal)));
+}
+
+static void
+terminal_answer_control_cb (MeshSharedTerminal *terminal,
+                            const char         *peer_id,
+                            gboolean            grant,
+                            MeshEmbeddedAgent  *self)
+{
+  Msg *msg = msg_new (term_answer_in_thread, terminal_id (self, terminal));
+
+  msg->text = g_strdup (peer_id);
+  msg->flag = grant;
+  to_thread (self, msg);
+}
+
+static void
+terminal_stop_cb (MeshSharedTerminal *terminal,
+                  MeshEmbeddedAgent  *self)
+{
+  to_thread (self, msg_new (term_stop_in_thread, terminal_id (self, terminal)));
+}
+
+static MeshSharedTerminal *
+open_terminal (MeshEmbeddedAgent      *self,
+               MeshSharedTerminalRole  role,
+               const char             *room_id,
+               const char             *share_id,
+               const char             *host_name)
+{
+  MeshSharedTerminal *terminal = mesh_shared_terminal_new (role, room_id, host_name);
+  guint id = take_id (self);
+  Msg *msg = msg_new (term_open_in_thread, id);
+
+  g_object_set_data (G_OBJECT (terminal), "mesh-terminal-id", GUINT_TO_POINTER (id));
+  g_hash_table_insert (self->terminals, GUINT_TO_POINTER (id), g_object_ref (terminal));
+  g_signal_connect (terminal, "input", G_CALLBACK (terminal_input_cb), self);
+  g_signal_connect (terminal, "resize", G_CALLBACK (terminal_resize_cb), self);
+  g_signal_connect (terminal, "request-control", G_CALLBACK (terminal_request_control_cb), self);
+  g_signal_connect (terminal, "release-control", G_CALLBACK (terminal_release_control_cb), self);
+  g_signal_connect (terminal, "answer-control", G_CALLBACK (terminal_answer_control_cb), self);
+  g_signal_connect (terminal, "stop", G_CALLBACK (terminal_stop_cb), self);
+  msg->text = g_strdup (room_id);
+  msg->text2 = g_strdup (share_id);
+  to_thread (self, msg);
+  return terminal;
+}
+
+static void
 mesh_embedded_agent_dispose (GObject *object)
 {
-  mesh_embedded_agent_stop (MESH_EMBEDDED_AGENT (object));
+  MeshEmbeddedAgent *self = MESH_EMBEDDED_AGENT (object);
+
+  mesh_embedded_agent_stop (self);
+  g_clear_pointer (&self->terminals, g_hash_table_unref);
+  g_clear_pointer (&self->transfer_ids, g_hash_table_unref);
+  g_clear_object (&self->transfers);
 
   G_OBJECT_CLASS (mesh_embedded_agent_parent_class)->dispose (object);
 }
@@ -431,6 +1351,9 @@ mesh_embedded_agent_finalize (GObject *object)
   g_main_loop_unref (self->loop);
   g_main_context_unref (self->context);
   g_object_unref (self->cancellable);
+  g_hash_table_unref (self->sends);
+  g_hash_table_unref (self->incoming);
+  g_hash_table_unref (self->terms);
   g_free (self->state_dir);
   g_free (self->server_url);
   g_free (self->user_id);
@@ -458,12 +1381,12 @@ mesh_embedded_agent_class_init (MeshEmbeddedAgentClass *klass)
   signals[SIGNAL_FAILED] =
     g_signal_new ("failed", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
                   G_TYPE_STRING);
-  signals[SIGNAL_TRANSFER_PROGRESS] =
-    g_signal_new ("transfer-progress", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
-                  3, G_TYPE_UINT, G_TYPE_UINT64, G_TYPE_UINT64);
-  signals[SIGNAL_TRANSFER_FINISHED] =
-    g_signal_new ("transfer-finished", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
-                  2, G_TYPE_UINT, G_TYPE_STRING);
+  signals[SIGNAL_OFFER] =
+    g_signal_new ("offer", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
+                  MESH_TYPE_TRANSFER);
+  signals[SIGNAL_RECEIVED] =
+    g_signal_new ("received", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
+                  MESH_TYPE_TRANSFER);
 }
 
 static void
@@ -473,6 +1396,12 @@ mesh_embedded_agent_init (MeshEmbeddedAgent *self)
   self->context = g_main_context_new ();
   self->loop = g_main_loop_new (self->context, FALSE);
   self->cancellable = g_cancellable_new ();
+  self->transfers = g_list_store_new (MESH_TYPE_TRANSFER);
+  self->transfer_ids = g_hash_table_new_full (NULL, NULL, NULL, g_object_unref);
+  self->terminals = g_hash_table_new_full (NULL, NULL, NULL, g_object_unref);
+  self->sends = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) send_free);
+  self->incoming = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->terms = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) term_free);
 }
 
 MeshEmbeddedAgent *
@@ -521,13 +1450,27 @@ mesh_embedded_agent_start (MeshEmbeddedAgent *self)
 void
 mesh_embedded_agent_stop (MeshEmbeddedAgent *self)
 {
+  GHashTableIter iter;
+  gpointer value;
+
   g_return_if_fail (MESH_IS_EMBEDDED_AGENT (self));
 
-  self->stopped = TRUE;
-  if (self->thread == NULL)
+  if (self->stopped)
     return;
-  attach_idle (self->context, quit_in_thread, self, NULL);
-  g_thread_join (g_steal_pointer (&self->thread));
+  self->stopped = TRUE;
+  if (self->thread != NULL) {
+    to_thread (self, msg_new (quit_in_thread, 0));
+    g_thread_join (g_steal_pointer (&self->thread));
+  }
+  g_hash_table_iter_init (&iter, self->transfer_ids);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    mesh_transfer_set_state (value, MESH_TRANSFER_FAILED, _("Signed out"));
+  g_hash_table_iter_init (&iter, self->terminals);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    g_signal_handlers_disconnect_by_data (value, self);
+    mesh_shared_terminal_set_state (value, MESH_SHARED_TERMINAL_ENDED, NULL);
+    g_hash_table_iter_remove (&iter);
+  }
 }
 
 const char *
@@ -546,27 +1489,104 @@ mesh_embedded_agent_get_device_id (MeshEmbeddedAgent *self)
   return self->device_id;
 }
 
-guint
+GListModel *
+mesh_embedded_agent_get_transfers (MeshEmbeddedAgent *self)
+{
+  g_return_val_if_fail (MESH_IS_EMBEDDED_AGENT (self), NULL);
+
+  return G_LIST_MODEL (self->transfers);
+}
+
+void
+mesh_embedded_agent_clear_finished (MeshEmbeddedAgent *self)
+{
+  g_return_if_fail (MESH_IS_EMBEDDED_AGENT (self));
+
+  for (guint i = g_list_model_get_n_items (G_LIST_MODEL (self->transfers)); i > 0; i--) {
+    g_autoptr(MeshTransfer) transfer = g_list_model_get_item (G_LIST_MODEL (self->transfers),
+                                                              i - 1);
+
+    if (mesh_transfer_is_finished (transfer)) {
+      g_hash_table_remove (self->transfer_ids,
+                           GUINT_TO_POINTER (mesh_transfer_get_id (transfer)));
+      g_list_store_remove (self->transfers, i - 1);
+    }
+  }
+}
+
+MeshTransfer *
 mesh_embedded_agent_send (MeshEmbeddedAgent *self,
                           const char        *room_id,
                           const char        *device_id,
+                          const char        *peer_name,
                           GFile             *file)
 {
-  Send *send;
+  g_autoptr(MeshTransfer) transfer = NULL;
+  g_autofree char *name = NULL;
+  GFileType type;
+  Msg *msg;
 
-  g_return_val_if_fail (MESH_IS_EMBEDDED_AGENT (self), 0);
-  g_return_val_if_fail (room_id != NULL && device_id != NULL, 0);
-  g_return_val_if_fail (G_IS_FILE (file), 0);
-  g_return_val_if_fail (self->thread != NULL, 0);
+  g_return_val_if_fail (MESH_IS_EMBEDDED_AGENT (self), NULL);
+  g_return_val_if_fail (room_id != NULL && device_id != NULL, NULL);
+  g_return_val_if_fail (G_IS_FILE (file), NULL);
+  g_return_val_if_fail (!self->stopped, NULL);
 
-  send = g_new0 (Send, 1);
-  send->self = self;
-  send->id = ++self->next_id;
-  send->room_id = g_strdup (room_id);
-  send->device_id = g_strdup (device_id);
-  /* GFile is not thread-safe to share: the thread gets its own. */
-  send->file = g_file_dup (file);
-  send->name = g_file_get_basename (file);
-  attach_idle (self->context, send_in_thread, send, NULL);
-  return send->id;
+  name = g_file_get_basename (file);
+  /* Local files only (a drop can carry other URIs): the agent reads paths. */
+  type = g_file_is_native (file)
+         ? g_file_query_file_type (file, G_FILE_QUERY_INFO_NONE, NULL) : G_FILE_TYPE_UNKNOWN;
+  transfer = mesh_transfer_new (take_id (self), MESH_TRANSFER_OUTGOING, room_id, peer_name,
+                                name != NULL ? name : "", type == G_FILE_TYPE_DIRECTORY, 0);
+  mesh_transfer_set_file (transfer, file);
+  add_transfer (self, transfer);
+  if (!g_file_is_native (file)) {
+    mesh_transfer_set_state (transfer, MESH_TRANSFER_FAILED, _("Only local files can be sent"));
+    return transfer;
+  }
+  msg = msg_new (send_in_thread, mesh_transfer_get_id (transfer));
+  msg->text = g_strdup (room_id);
+  msg->text2 = g_strdup (device_id);
+  msg->path = g_file_get_path (file);
+  to_thread (self, msg);
+  return transfer;
+}
+
+MeshSharedTerminal *
+mesh_embedded_agent_share_terminal (MeshEmbeddedAgent *self,
+                                    const char        *room_id)
+{
+  g_return_val_if_fail (MESH_IS_EMBEDDED_AGENT (self), NULL);
+  g_return_val_if_fail (room_id != NULL, NULL);
+  g_return_val_if_fail (!self->stopped, NULL);
+
+  return open_terminal (self, MESH_SHARED_TERMINAL_HOST, room_id, NULL, self->username);
+}
+
+MeshSharedTerminal *
+mesh_embedded_agent_view_terminal (MeshEmbeddedAgent *self,
+                                   const char        *room_id,
+                                   const char        *share_id,
+                                   const char        *host_name)
+{
+  g_return_val_if_fail (MESH_IS_EMBEDDED_AGENT (self), NULL);
+  g_return_val_if_fail (room_id != NULL && share_id != NULL, NULL);
+  g_return_val_if_fail (!self->stopped, NULL);
+
+  return open_terminal (self, MESH_SHARED_TERMINAL_VIEWER, room_id, share_id, host_name);
+}
+
+void
+mesh_embedded_agent_join_room (MeshEmbeddedAgent *self,
+                               const char        *room_id)
+{
+  Msg *msg;
+
+  g_return_if_fail (MESH_IS_EMBEDDED_AGENT (self));
+  g_return_if_fail (room_id != NULL);
+
+  if (self->stopped)
+    return;
+  msg = msg_new (join_in_thread, 0);
+  msg->text = g_strdup (room_id);
+  to_thread (self, msg);
 }

@@ -44,7 +44,6 @@ struct _MeshRoomView {
   MeshMemberList       *members;
   GHashTable           *chats;        /* room_id → MeshChatModel */
   MeshEmbeddedAgent    *agent;
-  GHashTable           *transfers;    /* transfer id → file name, for the toasts */
   GCancellable         *cancellable;  /* the current room's requests */
   gboolean              folded;
   /* Follow new messages while the user is reading the newest ones. */
@@ -419,6 +418,36 @@ find_recipient (MeshRoomView *self,
   return NULL;
 }
 
+/* A toast when a transfer sent from this view ends: the transfers list
+ * says more, but it may be closed. */
+static void
+transfer_state_cb (MeshTransfer *transfer,
+                   GParamSpec   *pspec,
+                   MeshRoomView *self)
+{
+  g_autofree char *message = NULL;
+  const char *name = mesh_transfer_get_name (transfer);
+
+  switch (mesh_transfer_get_state (transfer)) {
+  case MESH_TRANSFER_DONE:
+    message = g_strdup_printf (_("Sent %s"), name);
+    break;
+  case MESH_TRANSFER_DECLINED:
+    /* Translators: a member's name, then a file's name. */
+    message = g_strdup_printf (_("%s declined %s"), mesh_transfer_get_peer_name (transfer), name);
+    break;
+  case MESH_TRANSFER_FAILED:
+    /* Translators: a file's name, then why it could not be sent. */
+    message = g_strdup_printf (_("Could not send %s: %s"), name,
+                               mesh_transfer_get_error (transfer));
+    break;
+  default:
+    return;
+  }
+  g_signal_handlers_disconnect_by_func (transfer, transfer_state_cb, self);
+  mesh_ui_toast (GTK_WIDGET (self), message);
+}
+
 static void
 send_to (MeshRoomView *self,
          MeshMember   *member,
@@ -427,30 +456,15 @@ send_to (MeshRoomView *self,
   const char *device_id = mesh_member_get_devices (member)[0];
 
   for (GList *l = files; l != NULL; l = l->next) {
-    guint id = mesh_embedded_agent_send (self->agent, mesh_room_get_room_id (self->room),
-                                         device_id, l->data);
+    MeshTransfer *transfer = mesh_embedded_agent_send (self->agent,
+                                                       mesh_room_get_room_id (self->room),
+                                                       device_id,
+                                                       mesh_member_get_username (member),
+                                                       l->data);
 
-    g_hash_table_insert (self->transfers, GUINT_TO_POINTER (id), g_file_get_basename (l->data));
+    g_signal_connect_object (transfer, "notify::state", G_CALLBACK (transfer_state_cb), self, 0);
+    transfer_state_cb (transfer, NULL, self);
   }
-}
-
-static void
-transfer_finished_cb (MeshRoomView *self,
-                      guint         id,
-                      const char   *error_message)
-{
-  const char *name = g_hash_table_lookup (self->transfers, GUINT_TO_POINTER (id));
-  g_autofree char *message = NULL;
-
-  if (name == NULL)
-    return;
-  if (error_message == NULL)
-    message = g_strdup_printf (_("Sent %s"), name);
-  else
-    /* Translators: a file's name, then why it could not be sent. */
-    message = g_strdup_printf (_("Could not send %s: %s"), name, error_message);
-  g_hash_table_remove (self->transfers, GUINT_TO_POINTER (id));
-  mesh_ui_toast (GTK_WIDGET (self), message);
 }
 
 typedef struct {
@@ -553,7 +567,6 @@ mesh_room_view_dispose (GObject *object)
   g_clear_object (&self->session);
   g_clear_pointer (&self->chats, g_hash_table_unref);
   g_clear_object (&self->agent);
-  g_clear_pointer (&self->transfers, g_hash_table_unref);
   gtk_widget_dispose_template (GTK_WIDGET (self), MESH_TYPE_ROOM_VIEW);
 
   G_OBJECT_CLASS (mesh_room_view_parent_class)->dispose (object);
@@ -608,7 +621,6 @@ mesh_room_view_init (MeshRoomView *self)
 
   gtk_widget_init_template (GTK_WIDGET (self));
   self->chats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
-  self->transfers = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   drop = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
   g_signal_connect (drop, "drop", G_CALLBACK (drop_cb), self);
   gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drop));
@@ -787,11 +799,7 @@ mesh_room_view_set_agent (MeshRoomView      *self,
   if (self->agent != NULL)
     g_signal_handlers_disconnect_by_data (self->agent, self);
   g_set_object (&self->agent, agent);
-  g_hash_table_remove_all (self->transfers);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.send-files", agent != NULL);
-  if (agent != NULL)
-    g_signal_connect_object (agent, "transfer-finished", G_CALLBACK (transfer_finished_cb), self,
-                             G_CONNECT_SWAPPED);
 }
 
 void

@@ -941,27 +941,10 @@ member_has_device (gpointer user_data)
                               ((gpointer *) user_data)[1]) != NULL;
 }
 
-typedef struct {
-  guint     id;
-  gboolean  finished;
-  char     *error;
-} TransferWait;
-
-static void
-transfer_finished_cb (MeshEmbeddedAgent *agent,
-                      guint              id,
-                      const char        *error_message,
-                      TransferWait      *wait)
-{
-  wait->finished = TRUE;
-  wait->id = id;
-  wait->error = g_strdup (error_message);
-}
-
 static gboolean
 transfer_finished (gpointer user_data)
 {
-  return ((TransferWait *) user_data)->finished;
+  return mesh_transfer_is_finished (user_data);
 }
 
 static gboolean
@@ -994,7 +977,8 @@ test_send_files (void)
   Peer bob = { NULL };
   MeshWindow *window;
   GList files = { NULL };
-  TransferWait wait = { 0 };
+  GListModel *transfers;
+  g_autoptr(MeshTransfer) transfer = NULL;
   guchar *data;
   gsize size = 300 * 1024;
 
@@ -1055,14 +1039,18 @@ test_send_files (void)
   g_assert_true (g_file_set_contents (path, g_bytes_get_data (content, NULL), size, &error));
   g_assert_no_error (error);
 
-  g_signal_connect (mesh_window_get_agent (window), "transfer-finished",
-                    G_CALLBACK (transfer_finished_cb), &wait);
   file = g_file_new_for_path (path);
   files.data = file;
+  transfers = mesh_embedded_agent_get_transfers (mesh_window_get_agent (window));
   mesh_room_view_send_files (mesh_window_get_room_view (window), &files);
-  ui_test_wait_until (transfer_finished, &wait, WAIT_S, "the transfer");
-  g_assert_cmpstr (wait.error, ==, NULL);
-  g_assert_cmpuint (wait.id, >, 0);
+  g_assert_cmpuint (g_list_model_get_n_items (transfers), ==, 1);
+  transfer = g_list_model_get_item (transfers, 0);
+  g_assert_cmpint (mesh_transfer_get_direction (transfer), ==, MESH_TRANSFER_OUTGOING);
+  g_assert_cmpstr (mesh_transfer_get_peer_name (transfer), ==, "bob");
+  ui_test_wait_until (transfer_finished, transfer, WAIT_S, "the transfer");
+  g_assert_cmpstr (mesh_transfer_get_error (transfer), ==, NULL);
+  g_assert_cmpint (mesh_transfer_get_state (transfer), ==, MESH_TRANSFER_DONE);
+  g_assert_cmpuint (mesh_transfer_get_done (transfer), ==, size);
 
   /* The receiver confirmed the hash: the file is complete on Bob's disk. */
   g_assert_true (g_file_get_contents (received_path, &received, &received_len, &error));
@@ -1071,7 +1059,6 @@ test_send_files (void)
   toast = g_strdup_printf ("Sent %s", "report.bin");
   g_assert_nonnull (ui_test_find_label (GTK_WIDGET (window), toast));
 
-  g_signal_handlers_disconnect_by_data (mesh_window_get_agent (window), &wait);
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
   g_assert_null (mesh_window_get_agent (window));
   close_window (window);
@@ -1085,7 +1072,6 @@ test_send_files (void)
   g_assert_cmpint (g_subprocess_get_exit_status (run), ==, 0);
   peer_clear (&bob);
   g_free (bob.room_id);
-  g_free (wait.error);
   {
     g_autofree char *rm = g_strdup_printf ("rm -rf %s", tmp);
 
