@@ -39,6 +39,7 @@ enum {
   CHAT_QUEUED,
   CHAT_FAILED,
   TERMINAL_SHARE_STARTED,
+  TERMINAL_SHARE_RUNNING,
   TERMINAL_SHARE_STOPPED,
   TERMINAL_CONTROL_REQUEST,
   TERMINAL_CONTROL_GRANTED,
@@ -116,6 +117,7 @@ mesh_peer_info_copy (const MeshPeerInfo *info)
   copy->username = g_strdup (info->username);
   copy->peer_type = g_strdup (info->peer_type);
   copy->device_id = g_strdup (info->device_id);
+  copy->device_name = g_strdup (info->device_name);
   copy->role = g_strdup (info->role);
   copy->status = info->status;
   return copy;
@@ -131,6 +133,7 @@ mesh_peer_info_free (MeshPeerInfo *info)
   g_free (info->username);
   g_free (info->peer_type);
   g_free (info->device_id);
+  g_free (info->device_name);
   g_free (info->role);
   g_free (info);
 }
@@ -141,13 +144,14 @@ peer_info_from_json (JsonObject  *object,
                      GError     **error)
 {
   g_autoptr(MeshPeerInfo) info = g_new0 (MeshPeerInfo, 1);
-  const char *peer_id, *user_id, *username, *peer_type, *device_id, *status, *role;
+  const char *peer_id, *user_id, *username, *peer_type, *device_id, *device_name, *status, *role;
 
   if (!mesh_json_get_string (object, "peer_id", TRUE, &peer_id, error) ||
       !mesh_json_get_string (object, "user_id", TRUE, &user_id, error) ||
       !mesh_json_get_string (object, "username", FALSE, &username, error) ||
       !mesh_json_get_string (object, "peer_type", FALSE, &peer_type, error) ||
       !mesh_json_get_string (object, "device_id", FALSE, &device_id, error) ||
+      !mesh_json_get_string (object, "device_name", FALSE, &device_name, error) ||
       !mesh_json_get_string (object, "status", FALSE, &status, error) ||
       !mesh_json_get_string (object, "role", FALSE, &role, error))
     return NULL;
@@ -157,6 +161,7 @@ peer_info_from_json (JsonObject  *object,
   info->username = g_strdup (username);
   info->peer_type = g_strdup (peer_type != NULL ? peer_type : "client");
   info->device_id = g_strdup (device_id);
+  info->device_name = g_strdup (device_name);
   info->role = g_strdup (role);
   if (!mesh_presence_from_string (status, &info->status))
     info->status = MESH_PRESENCE_ONLINE;
@@ -703,6 +708,36 @@ handle_welcome (MeshClientSession *self,
   complete_waiters (self, WAIT_CONNECT, NULL, NULL, NULL);
 }
 
+/* Our copy of room.joined lists the shares already running (the joiner
+ * missed their terminal.share.started). */
+static void
+announce_running_shares (MeshClientSession *self,
+                         SessionRoom       *room,
+                         JsonObject        *payload)
+{
+  JsonArray *shares = NULL;
+
+  if (!mesh_json_get_array (payload, "shares", FALSE, &shares, NULL) || shares == NULL)
+    return;
+  for (guint i = 0; i < json_array_get_length (shares); i++) {
+    JsonNode *node = json_array_get_element (shares, i);
+    const char *share_id = NULL, *device_id = NULL, *peer_id = NULL;
+    MeshPeerInfo *host;
+
+    if (!JSON_NODE_HOLDS_OBJECT (node) ||
+        !mesh_json_get_string (json_node_get_object (node), "share_id", TRUE, &share_id, NULL) ||
+        !mesh_json_get_string (json_node_get_object (node), "host_device_id", FALSE, &device_id,
+                               NULL) ||
+        !mesh_json_get_string (json_node_get_object (node), "host_peer_id", FALSE, &peer_id,
+                               NULL))
+      continue;
+    host = peer_id != NULL ? g_hash_table_lookup (room->peers, peer_id) : NULL;
+    g_signal_emit (self, signals[TERMINAL_SHARE_RUNNING], 0, room->room_id, share_id, device_id,
+                   peer_id, host != NULL ? host->user_id : NULL,
+                   host != NULL ? host->username : NULL);
+  }
+}
+
 static void
 handle_room_joined (MeshClientSession *self,
                     MeshEnvelope      *env)
@@ -748,8 +783,10 @@ handle_room_joined (MeshClientSession *self,
   }
 
   g_signal_emit (self, signals[ROOM_JOINED], 0, room_id, info);
-  if (g_strcmp0 (info->peer_id, self->peer_id) == 0)
+  if (g_strcmp0 (info->peer_id, self->peer_id) == 0) {
+    announce_running_shares (self, room, env->payload);
     complete_waiters (self, WAIT_JOIN, room_id, NULL, NULL);
+  }
 }
 
 static void
@@ -1131,6 +1168,9 @@ mesh_client_session_class_init (MeshClientSessionClass *klass)
   signals[CHAT_FAILED] =
     g_signal_new ("chat-failed", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 2, MESH_TYPE_CHAT_MESSAGE, G_TYPE_ERROR);
+  signals[TERMINAL_SHARE_RUNNING] =
+    g_signal_new ("terminal-share-running", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 6, STR, STR, STR, STR, STR, STR);
   signals[TERMINAL_SHARE_STARTED] =
     g_signal_new ("terminal-share-started", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 6, STR, STR, STR, STR, STR, STR);

@@ -17,6 +17,7 @@ typedef struct {
   char         *username;
   char         *peer_type;   /* "client" or "agent" */
   char         *device_id;   /* agents only */
+  char         *device_name; /* agents only, when the server said it */
   char         *role;        /* when the server said it */
   MeshPresence  status;
 } MeshPeerInfo;
@@ -52,6 +53,8 @@ G_DECLARE_FINAL_TYPE (MeshClientSession, mesh_client_session, MESH, CLIENT_SESSI
  *   chat-failed (MeshChatMessage *message, GError *error): the server refused it.
  *   terminal-share-started (room_id, share_id, host_device_id, host_peer_id,
  *     user_id, username), terminal-share-stopped (room_id, share_id),
+ *   terminal-share-running (the same as started): a share that was already running
+ *     when this session joined the room,
  *   terminal-control-request (share_id, peer_id, user_id, username) (to the host),
  *   terminal-control-granted (room_id, share_id, controller_peer_id),
  *   terminal-control-released (room_id, share_id),

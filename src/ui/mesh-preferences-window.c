@@ -16,6 +16,10 @@ struct _MeshPreferencesWindow {
   /* Template widgets */
   AdwComboRow          *style_row;
   GtkSwitch            *notify_chat_switch;
+  GtkSwitch            *notify_terminal_switch;
+  GtkSwitch            *notify_calls_switch;
+  GtkSwitch            *notify_files_switch;
+  GtkSwitch            *notify_agents_switch;
   AdwActionRow         *download_row;
   GtkSwitch            *auto_accept_switch;
   AdwActionRow         *server_row;
@@ -143,6 +147,11 @@ mesh_preferences_window_class_init (MeshPreferencesWindowClass *klass)
                                                "/org/mesh/Mesh/ui/mesh-preferences-window.ui");
   gtk_widget_class_bind_template_child (widget_class, MeshPreferencesWindow, style_row);
   gtk_widget_class_bind_template_child (widget_class, MeshPreferencesWindow, notify_chat_switch);
+  gtk_widget_class_bind_template_child (widget_class, MeshPreferencesWindow,
+                                        notify_terminal_switch);
+  gtk_widget_class_bind_template_child (widget_class, MeshPreferencesWindow, notify_calls_switch);
+  gtk_widget_class_bind_template_child (widget_class, MeshPreferencesWindow, notify_files_switch);
+  gtk_widget_class_bind_template_child (widget_class, MeshPreferencesWindow, notify_agents_switch);
   gtk_widget_class_bind_template_child (widget_class, MeshPreferencesWindow, download_row);
   gtk_widget_class_bind_template_child (widget_class, MeshPreferencesWindow, auto_accept_switch);
   gtk_widget_class_bind_template_child (widget_class, MeshPreferencesWindow, server_row);
@@ -173,6 +182,14 @@ mesh_preferences_window_new (GSettings *settings)
                                 G_SETTINGS_BIND_DEFAULT, style_get_mapping, style_set_mapping,
                                 NULL, NULL);
   g_settings_bind (settings, "notify-chat", self->notify_chat_switch, "active",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (settings, "notify-terminal", self->notify_terminal_switch, "active",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (settings, "notify-calls", self->notify_calls_switch, "active",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (settings, "notify-files", self->notify_files_switch, "active",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (settings, "notify-agents", self->notify_agents_switch, "active",
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (settings, "auto-accept-own-devices", self->auto_accept_switch, "active",
                    G_SETTINGS_BIND_DEFAULT);

@@ -8,6 +8,9 @@
 #include "mesh-member-list.h"
 #include "mesh-member-row.h"
 #include "mesh-message-row.h"
+#include "mesh-share-bar.h"
+#include "mesh-terminal-window.h"
+#include "mesh-transfer-list.h"
 #include "mesh-room-view.h"
 #include "mesh-ui-util.h"
 
@@ -27,6 +30,8 @@ struct _MeshRoomView {
   /* Template widgets */
   AdwWindowTitle       *title;
   MeshConnectionBanner *banner;
+  MeshShareBar         *share_bar;
+  MeshTransferList     *transfer_list;
   GtkStack             *stack;
   GtkStack             *chat_stack;
   GtkSpinner           *spinner;
@@ -531,6 +536,100 @@ send_files_activated (GtkWidget  *widget,
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
 }
 
+/* The terminal window showing @share_id, if one is open. */
+static GtkWindow *
+find_terminal_window (MeshRoomView *self,
+                      const char   *share_id)
+{
+  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))));
+
+  for (GList *l = app != NULL ? gtk_application_get_windows (app) : NULL; l != NULL; l = l->next) {
+    MeshSharedTerminal *terminal = MESH_IS_TERMINAL_WINDOW (l->data)
+                                   ? mesh_terminal_window_get_terminal (l->data) : NULL;
+
+    if (terminal != NULL &&
+        mesh_shared_terminal_get_state (terminal) != MESH_SHARED_TERMINAL_ENDED &&
+        g_strcmp0 (mesh_shared_terminal_get_share_id (terminal), share_id) == 0)
+      return l->data;
+  }
+  return NULL;
+}
+
+static void
+show_terminal (MeshRoomView       *self,
+               MeshSharedTerminal *terminal)
+{
+  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))));
+  gtk_window_present (GTK_WINDOW (mesh_terminal_window_new (app, terminal)));
+}
+
+static void
+share_terminal_activated (GtkWidget  *widget,
+                          const char *action_name,
+                          GVariant   *parameter)
+{
+  MeshRoomView *self = MESH_ROOM_VIEW (widget);
+  g_autoptr(MeshSharedTerminal) terminal = NULL;
+
+  if (self->agent == NULL || self->room == NULL)
+    return;
+  if (mesh_embedded_agent_get_device_id (self->agent) == NULL) {
+    mesh_ui_toast (widget, _("This computer is not connected to the server yet"));
+    return;
+  }
+  terminal = mesh_embedded_agent_share_terminal (self->agent, mesh_room_get_room_id (self->room));
+  show_terminal (self, terminal);
+}
+
+static void
+share_watch_cb (MeshRoomView *self,
+                const char   *room_id,
+                const char   *share_id,
+                const char   *username,
+                const char   *device_id)
+{
+  g_autoptr(MeshSharedTerminal) terminal = NULL;
+  GtkWindow *window = find_terminal_window (self, share_id);
+
+  if (window != NULL) {
+    gtk_window_present (window);
+    return;
+  }
+  if (self->agent == NULL)
+    return;
+  if (g_strcmp0 (device_id, mesh_embedded_agent_get_device_id (self->agent)) == 0) {
+    mesh_ui_toast (GTK_WIDGET (self), _("This terminal is shared from this computer"));
+    return;
+  }
+  terminal = mesh_embedded_agent_view_terminal (self->agent, room_id, share_id, username);
+  show_terminal (self, terminal);
+}
+
+static gboolean
+clear_finished_cb (MeshRoomView *self)
+{
+  if (self->agent != NULL)
+    mesh_embedded_agent_clear_finished (self->agent);
+  return TRUE;
+}
+
+static void
+transfers_changed_cb (MeshRoomView *self)
+{
+  GListModel *transfers = mesh_transfer_list_get_model (self->transfer_list);
+
+  gtk_widget_set_visible (GTK_WIDGET (self->transfer_list),
+                          transfers != NULL && g_list_model_get_n_items (transfers) > 0);
+}
+
+static void
+agent_ready_cb (MeshRoomView      *self,
+                const char        *device_id)
+{
+  mesh_share_bar_set_own_device (self->share_bar, device_id);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.share-terminal", self->room != NULL);
+}
+
 static gboolean
 drop_cb (GtkDropTarget *target,
          const GValue  *value,
@@ -588,10 +687,14 @@ mesh_room_view_class_init (MeshRoomViewClass *klass)
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   g_type_ensure (MESH_TYPE_CONNECTION_BANNER);
+  g_type_ensure (MESH_TYPE_SHARE_BAR);
+  g_type_ensure (MESH_TYPE_TRANSFER_LIST);
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/mesh/Mesh/ui/mesh-room-view.ui");
   gtk_widget_class_bind_template_child (widget_class, MeshRoomView, title);
   gtk_widget_class_bind_template_child (widget_class, MeshRoomView, banner);
+  gtk_widget_class_bind_template_child (widget_class, MeshRoomView, share_bar);
+  gtk_widget_class_bind_template_child (widget_class, MeshRoomView, transfer_list);
   gtk_widget_class_bind_template_child (widget_class, MeshRoomView, stack);
   gtk_widget_class_bind_template_child (widget_class, MeshRoomView, chat_stack);
   gtk_widget_class_bind_template_child (widget_class, MeshRoomView, spinner);
@@ -607,10 +710,14 @@ mesh_room_view_class_init (MeshRoomViewClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, factory_unbind_cb);
   gtk_widget_class_bind_template_callback (widget_class, entry_activate_cb);
   gtk_widget_class_bind_template_callback (widget_class, entry_changed_cb);
+  gtk_widget_class_bind_template_callback (widget_class, share_watch_cb);
+  gtk_widget_class_bind_template_callback (widget_class, clear_finished_cb);
 
   gtk_widget_class_install_action (widget_class, "room.send", NULL, send_activated);
   gtk_widget_class_install_action (widget_class, "room.copy-invite", NULL, copy_invite_activated);
   gtk_widget_class_install_action (widget_class, "room.send-files", "s", send_files_activated);
+  gtk_widget_class_install_action (widget_class, "room.share-terminal", NULL,
+                                   share_terminal_activated);
 }
 
 static void
@@ -635,6 +742,7 @@ mesh_room_view_init (MeshRoomView *self)
                            G_CONNECT_SWAPPED);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.copy-invite", FALSE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.send-files", FALSE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.share-terminal", FALSE);
   update_send_action (self);
 }
 
@@ -657,6 +765,7 @@ mesh_room_view_set_session (MeshRoomView      *self,
     g_signal_handlers_disconnect_by_data (self->session, self);
   g_set_object (&self->session, session);
   mesh_connection_banner_set_session (self->banner, session);
+  mesh_share_bar_set_session (self->share_bar, session);
   if (session == NULL)
     return;
   /* A member's presence changes the online count but not the list.  After
@@ -707,6 +816,8 @@ mesh_room_view_set_room (MeshRoomView *self,
     gtk_stack_set_visible_child_name (self->stack, "none");
     update_title (self);
     update_send_action (self);
+    mesh_share_bar_set_room_id (self->share_bar, NULL);
+    gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.share-terminal", FALSE);
     return;
   }
 
@@ -749,6 +860,10 @@ mesh_room_view_set_room (MeshRoomView *self,
   gtk_stack_set_visible_child_name (self->stack, "room");
   update_title (self);
   update_send_action (self);
+  mesh_share_bar_set_room_id (self->share_bar, mesh_room_get_room_id (room));
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.share-terminal",
+                                 self->agent != NULL &&
+                                 mesh_embedded_agent_get_device_id (self->agent) != NULL);
   if (g_list_model_get_n_items (G_LIST_MODEL (self->chat)) == 0)
     load_older (self);
   update_chat_stack (self);
@@ -796,26 +911,109 @@ mesh_room_view_set_agent (MeshRoomView      *self,
   g_return_if_fail (MESH_IS_ROOM_VIEW (self));
   g_return_if_fail (agent == NULL || MESH_IS_EMBEDDED_AGENT (agent));
 
-  if (self->agent != NULL)
+  if (self->agent != NULL) {
     g_signal_handlers_disconnect_by_data (self->agent, self);
+    g_signal_handlers_disconnect_by_data (mesh_embedded_agent_get_transfers (self->agent), self);
+  }
   g_set_object (&self->agent, agent);
+  mesh_transfer_list_set_model (self->transfer_list,
+                                agent != NULL ? mesh_embedded_agent_get_transfers (agent) : NULL);
+  if (agent != NULL)
+    g_signal_connect_object (mesh_embedded_agent_get_transfers (agent), "items-changed",
+                             G_CALLBACK (transfers_changed_cb), self, G_CONNECT_SWAPPED);
+  transfers_changed_cb (self);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.send-files", agent != NULL);
+  mesh_share_bar_set_own_device (self->share_bar,
+                                 agent != NULL ? mesh_embedded_agent_get_device_id (agent) : NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.share-terminal",
+                                 agent != NULL && self->room != NULL &&
+                                 mesh_embedded_agent_get_device_id (agent) != NULL);
+  if (agent != NULL)
+    g_signal_connect_object (agent, "ready", G_CALLBACK (agent_ready_cb), self,
+                             G_CONNECT_SWAPPED);
 }
 
+typedef struct {
+  MeshRoomView *self;
+  GList        *files;    /* GFile */
+  GPtrArray    *members;  /* MeshMember, in the order of the responses */
+} PickData;
+
+static void
+pick_data_free (PickData *data)
+{
+  g_object_unref (data->self);
+  g_list_free_full (data->files, g_object_unref);
+  g_ptr_array_unref (data->members);
+  g_free (data);
+}
+
+static void
+pick_response_cb (AdwMessageDialog *dialog,
+                  const char       *response,
+                  PickData         *data)
+{
+  guint64 index;
+
+  if (g_ascii_string_to_unsigned (response, 10, 0, data->members->len - 1, &index, NULL) &&
+      data->self->agent != NULL && data->self->room != NULL)
+    send_to (data->self, data->members->pdata[index], data->files);
+  pick_data_free (data);
+}
+
+/* Sends @files to the only other member with a device, or asks whom to. */
 void
 mesh_room_view_send_files (MeshRoomView *self,
                            GList        *files)
 {
-  g_autoptr(MeshMember) member = NULL;
+  g_autoptr(GPtrArray) members = NULL;
+  GtkWidget *dialog;
+  PickData *data;
+  guint n;
 
   g_return_if_fail (MESH_IS_ROOM_VIEW (self));
 
   if (files == NULL || self->room == NULL || self->agent == NULL)
     return;
-  member = find_recipient (self, NULL);
-  if (member == NULL) {
+  members = g_ptr_array_new_with_free_func (g_object_unref);
+  n = g_list_model_get_n_items (G_LIST_MODEL (self->members));
+  for (guint i = 0; i < n; i++) {
+    g_autoptr(MeshMember) member = g_list_model_get_item (G_LIST_MODEL (self->members), i);
+
+    if (mesh_member_get_devices (member)[0] != NULL &&
+        g_strcmp0 (mesh_member_get_user_id (member),
+                   mesh_embedded_agent_get_user_id (self->agent)) != 0)
+      g_ptr_array_add (members, g_steal_pointer (&member));
+  }
+  if (members->len == 0) {
     mesh_ui_toast (GTK_WIDGET (self), _("Nobody in this room has a device connected"));
     return;
   }
-  send_to (self, member, files);
+  if (members->len == 1) {
+    send_to (self, members->pdata[0], files);
+    return;
+  }
+
+  dialog = adw_message_dialog_new (GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))),
+                                   _("Send to Whom?"), NULL);
+  adw_message_dialog_set_body (ADW_MESSAGE_DIALOG (dialog),
+                               ngettext ("Pick the member who gets the file.",
+                                         "Pick the member who gets the files.",
+                                         g_list_length (files)));
+  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "cancel", _("_Cancel"));
+  for (guint i = 0; i < members->len; i++) {
+    g_autofree char *id = g_strdup_printf ("%u", i);
+
+    adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), id,
+                                     mesh_member_get_username (members->pdata[i]));
+  }
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  data = g_new0 (PickData, 1);
+  data->self = g_object_ref (self);
+  for (GList *l = files; l != NULL; l = l->next)
+    data->files = g_list_prepend (data->files, g_object_ref (l->data));
+  data->files = g_list_reverse (data->files);
+  data->members = g_steal_pointer (&members);
+  g_signal_connect (dialog, "response", G_CALLBACK (pick_response_cb), data);
+  gtk_window_present (GTK_WINDOW (dialog));
 }

@@ -31,7 +31,8 @@ void           mesh_room_view_focus_entry (MeshRoomView      *self);
 /* The agent that sends files dropped on the room or chosen for a member. */
 void           mesh_room_view_set_agent   (MeshRoomView      *self,
                                            MeshEmbeddedAgent *agent);
-/* Sends @files (GFile) to the first other member with a device connected. */
+/* Sends @files (GFile) to the only other member with a device connected, or
+ * asks the user whom to send them to. */
 void           mesh_room_view_send_files  (MeshRoomView      *self,
                                            GList             *files);
 

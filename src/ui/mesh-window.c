@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include "mesh-offer-dialog.h"
 #include "mesh-saved-session.h"
 #include "mesh-ui-util.h"
 #include "mesh-window.h"
@@ -141,6 +142,42 @@ agent_failed_cb (MeshWindow *self,
   mesh_ui_toast (GTK_WIDGET (self), text);
 }
 
+/* The agent joined the rooms of its start; rooms created or joined since
+ * are handed to it here. */
+static void
+rooms_changed_cb (MeshWindow *self,
+                  guint       position,
+                  guint       removed,
+                  guint       added)
+{
+  for (guint i = position; i < position + added && self->agent != NULL; i++) {
+    g_autoptr(MeshRoom) room = g_list_model_get_item (G_LIST_MODEL (self->room_list), i);
+
+    mesh_embedded_agent_join_room (self->agent, mesh_room_get_room_id (room));
+  }
+}
+
+static void
+agent_offer_cb (MeshWindow   *self,
+                MeshTransfer *transfer)
+{
+  GtkWidget *dialog = mesh_offer_dialog_new (GTK_WINDOW (self), transfer);
+
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+agent_received_cb (MeshWindow   *self,
+                   MeshTransfer *transfer)
+{
+  mesh_notifier_notify_received (self->notifier, mesh_transfer_get_room_id (transfer),
+                                 mesh_transfer_get_peer_name (transfer),
+                                 mesh_transfer_get_name (transfer),
+                                 mesh_transfer_get_size (transfer),
+                                 mesh_transfer_get_is_folder (transfer),
+                                 mesh_transfer_get_file (transfer));
+}
+
 static void
 start_session (MeshWindow     *self,
                MeshClientRest *rest,
@@ -160,6 +197,15 @@ start_session (MeshWindow     *self,
                                          mesh_client_rest_get_user_id (rest), username,
                                          mesh_client_rest_get_access_token (rest), self->settings);
   g_signal_connect_object (self->agent, "failed", G_CALLBACK (agent_failed_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->agent, "offer", G_CALLBACK (agent_offer_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->agent, "received", G_CALLBACK (agent_received_cb), self,
+                           G_CONNECT_SWAPPED);
+  /* The app's own agent going away is the user's doing, not news. */
+  g_signal_connect_object (self->agent, "ready", G_CALLBACK (mesh_notifier_set_own_device_id),
+                           self->notifier, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->room_list, "items-changed", G_CALLBACK (rooms_changed_cb), self,
                            G_CONNECT_SWAPPED);
   mesh_embedded_agent_start (self->agent);
   mesh_room_view_set_agent (self->room_view, self->agent);

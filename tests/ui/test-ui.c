@@ -13,10 +13,14 @@
 #include "mesh-gotify-page.h"
 #include "mesh-client-session.h"
 #include "mesh-notifier.h"
+#include "mesh-offer-dialog.h"
 #include "mesh-preferences-window.h"
 #include "mesh-room-list.h"
 #include "mesh-saved-session.h"
+#include "mesh-share-bar.h"
 #include "mesh-signin-page.h"
+#include "mesh-terminal-view.h"
+#include "mesh-terminal-window.h"
 #include "mesh-window.h"
 #include "ui-test-util.h"
 
@@ -25,6 +29,7 @@
 #include <sys/prctl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <vte/vte.h>
 
 #define WAIT_S 60
 
@@ -947,13 +952,64 @@ transfer_finished (gpointer user_data)
   return mesh_transfer_is_finished (user_data);
 }
 
+static void
+offer_cb (MeshEmbeddedAgent  *agent,
+          MeshTransfer       *transfer,
+          MeshTransfer      **out)
+{
+  g_set_object (out, transfer);
+}
+
+static gboolean
+is_set (gpointer user_data)
+{
+  return *(gpointer *) user_data != NULL;
+}
+
+static gboolean
+share_shown (gpointer user_data)
+{
+  GtkWidget *bar = ui_test_find_widget (user_data, MESH_TYPE_SHARE_BAR, NULL, NULL);
+
+  return bar != NULL && mesh_share_bar_get_n_shares (MESH_SHARE_BAR (bar)) > 0;
+}
+
+static gboolean
+terminal_shows (gpointer user_data)
+{
+  GtkWindow *window = ui_test_find_toplevel (MESH_TYPE_TERMINAL_WINDOW);
+  GtkWidget *view, *vte;
+  g_autofree char *text = NULL;
+
+  if (window == NULL)
+    return FALSE;
+  view = ui_test_find_widget (GTK_WIDGET (window), MESH_TYPE_TERMINAL_VIEW, NULL, NULL);
+  vte = mesh_terminal_view_get_vte (MESH_TERMINAL_VIEW (view));
+  text = vte_terminal_get_text (VTE_TERMINAL (vte), NULL, NULL, NULL);
+  return text != NULL && strstr (text, user_data) != NULL;
+}
+
+static gboolean
+terminal_ended (gpointer user_data)
+{
+  return mesh_shared_terminal_get_state (user_data) == MESH_SHARED_TERMINAL_ENDED;
+}
+
+static gboolean
+process_exited (gpointer user_data)
+{
+  return g_subprocess_get_identifier (user_data) == NULL;
+}
+
 static gboolean
 room_opened (gpointer user_data)
 {
   return mesh_window_open_room (((gpointer *) user_data)[0], ((gpointer *) user_data)[1]);
 }
 
-/* Alice drops a file on the room: her embedded agent sends it to Bob's. */
+/* Alice drops a file on the room: her embedded agent sends it to Bob's.
+ * Bob's agent sends one back: Alice accepts it in a dialog.  Bob shares a
+ * terminal: Alice watches it in a terminal window. */
 static void
 test_send_files (void)
 {
@@ -979,6 +1035,16 @@ test_send_files (void)
   GList files = { NULL };
   GListModel *transfers;
   g_autoptr(MeshTransfer) transfer = NULL;
+  g_autoptr(MeshTransfer) offered = NULL;
+  g_autoptr(MeshSharedTerminal) terminal = NULL;
+  g_autoptr(GSubprocess) send = NULL;
+  g_autoptr(GSubprocess) share = NULL;
+  g_autofree char *notes_path = g_build_filename (tmp, "notes.txt", NULL);
+  g_autofree char *alice_downloads = g_build_filename (tmp, "alice-downloads", NULL);
+  g_autofree char *alice_saved = g_build_filename (alice_downloads, "notes.txt", NULL);
+  g_autofree char *saved_path = NULL;
+  g_autofree char *received_back = NULL;
+  GtkWindow *dialog, *terminal_window;
   guchar *data;
   gsize size = 300 * 1024;
 
@@ -1016,6 +1082,9 @@ test_send_files (void)
   g_assert_no_error (error);
   g_clear_object (&result);
 
+  /* Files offered to Alice's computer go there unless she picks another folder. */
+  g_assert_cmpint (g_mkdir_with_parents (alice_downloads, 0700), ==, 0);
+  g_settings_set_string (mesh_application_get_settings (app), "download-folder", alice_downloads);
   window = new_window (1280, 800);
   fill_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
   click_sign_in (window);
@@ -1059,10 +1128,6 @@ test_send_files (void)
   toast = g_strdup_printf ("Sent %s", "report.bin");
   g_assert_nonnull (ui_test_find_label (GTK_WIDGET (window), toast));
 
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  g_assert_null (mesh_window_get_agent (window));
-  close_window (window);
-
   g_subprocess_send_signal (run, SIGTERM);
   g_subprocess_wait_async (run, NULL, store_result_cb, &result);
   ui_test_wait_until (async_done, &result, WAIT_S, "bob's agent to stop");
@@ -1070,6 +1135,67 @@ test_send_files (void)
   g_clear_object (&result);
   g_assert_true (g_subprocess_get_if_exited (run));
   g_assert_cmpint (g_subprocess_get_exit_status (run), ==, 0);
+
+  /* Bob sends a file back: Alice is asked (with who, what and where) and accepts. */
+  g_assert_true (g_file_set_contents (notes_path, "from bob\n", -1, &error));
+  g_signal_connect (mesh_window_get_agent (window), "offer", G_CALLBACK (offer_cb), &offered);
+  send = spawn_agent (NULL, &error, "send", "--state-dir", bob_state, "--room", "Lab", "--to",
+                      mesh_embedded_agent_get_device_id (mesh_window_get_agent (window)),
+                      notes_path, NULL);
+  g_assert_no_error (error);
+  ui_test_wait_until (is_set, &offered, WAIT_S, "bob's offer");
+  g_signal_handlers_disconnect_by_data (mesh_window_get_agent (window), &offered);
+  g_assert_cmpint (mesh_transfer_get_direction (offered), ==, MESH_TRANSFER_INCOMING);
+  g_assert_cmpint (mesh_transfer_get_state (offered), ==, MESH_TRANSFER_OFFERED);
+  g_assert_cmpstr (mesh_transfer_get_peer_name (offered), ==, "bob");
+  g_assert_cmpstr (mesh_transfer_get_name (offered), ==, "notes.txt");
+  g_assert_cmpuint (mesh_transfer_get_size (offered), ==, strlen ("from bob\n"));
+  dialog = ui_test_find_toplevel (MESH_TYPE_OFFER_DIALOG);
+  g_assert_nonnull (dialog);
+  g_free (ui_test_screenshot (GTK_WIDGET (dialog), "offer-dialog"));
+  adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "accept");
+  ui_test_wait_until (transfer_finished, offered, WAIT_S, "the file from bob");
+  g_assert_cmpstr (mesh_transfer_get_error (offered), ==, NULL);
+  g_assert_cmpint (mesh_transfer_get_state (offered), ==, MESH_TRANSFER_DONE);
+  g_assert_nonnull (mesh_transfer_get_file (offered));
+  saved_path = g_file_get_path (mesh_transfer_get_file (offered));
+  g_assert_cmpstr (saved_path, ==, alice_saved);
+  g_assert_true (g_file_get_contents (alice_saved, &received_back, NULL, &error));
+  g_assert_cmpstr (received_back, ==, "from bob\n");
+  ui_test_wait_until (process_exited, send, WAIT_S, "bob's send to end");
+  g_assert_true (g_subprocess_get_successful (send));
+
+  /* Bob shares a terminal: Alice sees it in the room, watches, and sees its output. */
+  share = spawn_agent (NULL, &error, "share-terminal", "--state-dir", bob_state, "--room", "Lab",
+                       "--", "sh", "-c", "echo hello-from-bob; exec sleep 60", NULL);
+  g_assert_no_error (error);
+  ui_test_wait_until (share_shown, mesh_window_get_room_view (window), WAIT_S,
+                      "bob's share in the room");
+  g_assert_nonnull (ui_test_find_label (GTK_WIDGET (window), "bob is sharing a terminal"));
+  {
+    GtkWidget *watch = ui_test_find_widget (GTK_WIDGET (mesh_window_get_room_view (window)),
+                                            GTK_TYPE_BUTTON, button_labelled, "_Watch");
+
+    g_assert_nonnull (watch);
+    g_signal_emit_by_name (watch, "clicked");
+  }
+  ui_test_wait_until (terminal_shows, "hello-from-bob", WAIT_S, "bob's terminal output");
+  terminal_window = ui_test_find_toplevel (MESH_TYPE_TERMINAL_WINDOW);
+  terminal = g_object_ref (mesh_terminal_window_get_terminal (MESH_TERMINAL_WINDOW (terminal_window)));
+  g_assert_cmpint (mesh_shared_terminal_get_role (terminal), ==, MESH_SHARED_TERMINAL_VIEWER);
+  g_assert_false (mesh_shared_terminal_get_has_control (terminal));
+  ui_test_wait_drawn (GTK_WIDGET (terminal_window));
+  g_free (ui_test_screenshot (GTK_WIDGET (terminal_window), "terminal-viewer"));
+
+  /* Bob stops sharing: Alice's view says so. */
+  g_subprocess_send_signal (share, SIGTERM);
+  ui_test_wait_until (terminal_ended, terminal, WAIT_S, "the share to end");
+  ui_test_wait_until (process_exited, share, WAIT_S, "bob's share to end");
+  gtk_window_destroy (terminal_window);
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  g_assert_null (mesh_window_get_agent (window));
+  close_window (window);
   peer_clear (&bob);
   g_free (bob.room_id);
   {
@@ -1111,7 +1237,7 @@ main (int   argc,
   g_test_add_func ("/mesh/ui/room-chat", test_room_chat);
   g_test_add_func ("/mesh/ui/preferences", test_preferences);
   g_test_add_func ("/mesh/ui/gotify", test_gotify);
-  g_test_add_func ("/mesh/ui/send-files", test_send_files);
+  g_test_add_func ("/mesh/ui/files-and-terminal", test_send_files);
   ret = g_test_run ();
 
   g_application_release (G_APPLICATION (app));

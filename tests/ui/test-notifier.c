@@ -1,0 +1,1156 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-notifier"
+
+#include "config.h"
+
+#include "client-test-server.h"
+#include "mesh-application.h"
+#include "mesh-cap-token.h"
+#include "mesh-client-rest.h"
+#include "mesh-client-session.h"
+#include "mesh-embedded-agent.h"
+#include "mesh-notifier.h"
+#include "mesh-preferences-window.h"
+#include "mesh-room-list.h"
+#include "mesh-signin-page.h"
+#include "mesh-window.h"
+#include "ui-test-util.h"
+
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#define WAIT_S 60
+
+#define NOTIFY_PATH "/org/freedesktop/Notifications"
+#define NOTIFY_IFACE "org.freedesktop.Notifications"
+
+/* A notification server on the test's session bus, in a thread of its own:
+ * libnotify calls it synchronously from the main thread. */
+static const char notify_xml[] =
+  "<node>"
+  "  <interface name='org.freedesktop.Notifications'>"
+  "    <method name='Notify'>"
+  "      <arg type='s' direction='in'/><arg type='u' direction='in'/>"
+  "      <arg type='s' direction='in'/><arg type='s' direction='in'/>"
+  "      <arg type='s' direction='in'/><arg type='as' direction='in'/>"
+  "      <arg type='a{sv}' direction='in'/><arg type='i' direction='in'/>"
+  "      <arg type='u' direction='out'/>"
+  "    </method>"
+  "    <method name='CloseNotification'><arg type='u' direction='in'/></method>"
+  "    <method name='GetCapabilities'><arg type='as' direction='out'/></method>"
+  "    <method name='GetServerInformation'>"
+  "      <arg type='s' direction='out'/><arg type='s' direction='out'/>"
+  "      <arg type='s' direction='out'/><arg type='s' direction='out'/>"
+  "    </method>"
+  "    <signal name='NotificationClosed'><arg type='u'/><arg type='u'/></signal>"
+  "    <signal name='ActionInvoked'><arg type='u'/><arg type='s'/></signal>"
+  "  </interface>"
+  "</node>";
+
+/* One Notify call as the server received it. */
+typedef struct {
+  guint32  id;
+  guint32  replaces_id;
+  char    *summary;
+  char    *body;
+  char   **actions;   /* key, label, key, label… */
+  char    *category;
+  char    *desktop_entry;
+} Notified;
+
+static struct {
+  GMutex           lock;
+  GCond            cond;
+  GThread         *thread;
+  GMainContext    *context;
+  GMainLoop       *loop;
+  GDBusConnection *connection;
+  gboolean         owned;
+  gboolean         lost;
+  guint32          last_id;
+  GPtrArray       *notified;  /* Notified, never freed during the run */
+  GArray          *closed;    /* guint32 ids */
+} bus;
+
+/* One application for the whole run, as in the app: windows come and go. */
+static MeshApplication *app;
+static char *tmp_dir;
+
+static void
+notified_free (Notified *notified)
+{
+  g_free (notified->summary);
+  g_free (notified->body);
+  g_strfreev (notified->actions);
+  g_free (notified->category);
+  g_free (notified->desktop_entry);
+  g_free (notified);
+}
+
+static void
+bus_method_cb (GDBusConnection       *connection,
+               const char            *sender,
+               const char            *path,
+               const char            *interface,
+               const char            *method,
+               GVariant              *parameters,
+               GDBusMethodInvocation *invocation,
+               gpointer               user_data)
+{
+  if (g_str_equal (method, "Notify")) {
+    Notified *notified = g_new0 (Notified, 1);
+    g_autoptr(GVariant) hints = NULL;
+    const char *app_name, *icon, *summary, *body;
+    g_autofree const char **actions = NULL;
+    gint32 timeout;
+
+    g_variant_get (parameters, "(&su&s&s&s^a&s@a{sv}i)", &app_name, &notified->replaces_id, &icon,
+                   &summary, &body, &actions, &hints, &timeout);
+    notified->summary = g_strdup (summary);
+    notified->body = g_strdup (body);
+    notified->actions = g_strdupv ((char **) actions);
+    g_variant_lookup (hints, "category", "s", &notified->category);
+    g_variant_lookup (hints, "desktop-entry", "s", &notified->desktop_entry);
+    g_mutex_lock (&bus.lock);
+    notified->id = notified->replaces_id != 0 ? notified->replaces_id : ++bus.last_id;
+    g_ptr_array_add (bus.notified, notified);
+    g_mutex_unlock (&bus.lock);
+    g_dbus_method_invocation_return_value (invocation, g_variant_new ("(u)", notified->id));
+  } else if (g_str_equal (method, "CloseNotification")) {
+    guint32 id;
+
+    g_variant_get (parameters, "(u)", &id);
+    g_mutex_lock (&bus.lock);
+    g_array_append_val (bus.closed, id);
+    g_mutex_unlock (&bus.lock);
+    /* 3: closed by a call to CloseNotification. */
+    g_dbus_connection_emit_signal (connection, NULL, NOTIFY_PATH, NOTIFY_IFACE,
+                                   "NotificationClosed", g_variant_new ("(uu)", id, 3), NULL);
+    g_dbus_method_invocation_return_value (invocation, NULL);
+  } else if (g_str_equal (method, "GetCapabilities")) {
+    const char *caps[] = { "actions", "body", NULL };
+
+    g_dbus_method_invocation_return_value (invocation, g_variant_new ("(^as)", caps));
+  } else if (g_str_equal (method, "GetServerInformation")) {
+    g_dbus_method_invocation_return_value (invocation,
+                                           g_variant_new ("(ssss)", "test-notifier", "Mesh",
+                                                          "1.0", "1.2"));
+  } else {
+    g_dbus_method_invocation_return_dbus_error (invocation,
+                                                "org.freedesktop.DBus.Error.UnknownMethod",
+                                                method);
+  }
+}
+
+static void
+name_acquired_cb (GDBusConnection *connection,
+                  const char      *name,
+                  gpointer         user_data)
+{
+  g_mutex_lock (&bus.lock);
+  bus.owned = TRUE;
+  g_cond_signal (&bus.cond);
+  g_mutex_unlock (&bus.lock);
+}
+
+static void
+name_lost_cb (GDBusConnection *connection,
+              const char      *name,
+              gpointer         user_data)
+{
+  g_mutex_lock (&bus.lock);
+  bus.lost = TRUE;
+  g_cond_signal (&bus.cond);
+  g_mutex_unlock (&bus.lock);
+}
+
+static gpointer
+bus_thread (gpointer user_data)
+{
+  static const GDBusInterfaceVTable vtable = { bus_method_cb, NULL, NULL, { NULL } };
+  g_autoptr(GDBusNodeInfo) node = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *address = NULL;
+
+  g_main_context_push_thread_default (bus.context);
+  address = g_dbus_address_get_for_bus_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  g_assert_no_error (error);
+  /* Its own connection, as a real notification daemon has. */
+  bus.connection = g_dbus_connection_new_for_address_sync (
+    address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+    G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL, NULL, &error);
+  g_assert_no_error (error);
+  node = g_dbus_node_info_new_for_xml (notify_xml, &error);
+  g_assert_no_error (error);
+  g_dbus_connection_register_object (bus.connection, NOTIFY_PATH, node->interfaces[0], &vtable,
+                                     NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_bus_own_name_on_connection (bus.connection, NOTIFY_IFACE, G_BUS_NAME_OWNER_FLAGS_NONE,
+                                name_acquired_cb, name_lost_cb, NULL, NULL);
+  g_main_loop_run (bus.loop);
+  g_main_context_pop_thread_default (bus.context);
+  return NULL;
+}
+
+static void
+bus_start (void)
+{
+  g_mutex_init (&bus.lock);
+  g_cond_init (&bus.cond);
+  bus.notified = g_ptr_array_new_with_free_func ((GDestroyNotify) notified_free);
+  bus.closed = g_array_new (FALSE, FALSE, sizeof (guint32));
+  bus.context = g_main_context_new ();
+  bus.loop = g_main_loop_new (bus.context, FALSE);
+  bus.thread = g_thread_new ("notification-server", bus_thread, NULL);
+
+  g_mutex_lock (&bus.lock);
+  while (!bus.owned && !bus.lost)
+    g_cond_wait (&bus.cond, &bus.lock);
+  g_mutex_unlock (&bus.lock);
+  /* Run under dbus-run-session: nobody else may hold the name. */
+  g_assert_true (bus.owned);
+}
+
+static void
+bus_stop (void)
+{
+  g_main_loop_quit (bus.loop);
+  g_thread_join (bus.thread);
+  g_clear_object (&bus.connection);
+  g_main_loop_unref (bus.loop);
+  g_main_context_unref (bus.context);
+  g_ptr_array_unref (bus.notified);
+  g_array_unref (bus.closed);
+}
+
+static guint
+n_notified (void)
+{
+  guint n;
+
+  g_mutex_lock (&bus.lock);
+  n = bus.notified->len;
+  g_mutex_unlock (&bus.lock);
+  return n;
+}
+
+static gboolean
+more_than (gpointer user_data)
+{
+  return n_notified () > GPOINTER_TO_UINT (user_data);
+}
+
+/* The notification number @index (from 0) of the run, once it is there. */
+static Notified *
+wait_notified (guint       index,
+               const char *what)
+{
+  Notified *notified;
+
+  ui_test_wait_until (more_than, GUINT_TO_POINTER (index), WAIT_S, what);
+  g_mutex_lock (&bus.lock);
+  notified = bus.notified->pdata[index];
+  g_mutex_unlock (&bus.lock);
+  return notified;
+}
+
+static gboolean
+is_closed (gpointer user_data)
+{
+  guint32 id = GPOINTER_TO_UINT (user_data);
+  gboolean found = FALSE;
+
+  g_mutex_lock (&bus.lock);
+  for (guint i = 0; i < bus.closed->len && !found; i++)
+    found = g_array_index (bus.closed, guint32, i) == id;
+  g_mutex_unlock (&bus.lock);
+  return found;
+}
+
+/* The desktop's answer to a click: ActionInvoked to every listener. */
+static void
+invoke (Notified   *notified,
+        const char *action)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_dbus_connection_emit_signal (bus.connection, NULL, NOTIFY_PATH, NOTIFY_IFACE, "ActionInvoked",
+                                 g_variant_new ("(us)", notified->id, action), &error);
+  g_assert_no_error (error);
+}
+
+static const char *
+action_label (Notified   *notified,
+              const char *key)
+{
+  for (guint i = 0; notified->actions[i] != NULL && notified->actions[i + 1] != NULL; i += 2) {
+    if (g_str_equal (notified->actions[i], key))
+      return notified->actions[i + 1];
+  }
+  return NULL;
+}
+
+/* Bob, the other user, through the client library. */
+typedef struct {
+  MeshClientRest    *rest;
+  MeshClientSession *session;
+} Peer;
+
+typedef struct {
+  ClientTestServer *server;
+  Peer              bob;
+  char             *kitchen_id;
+  char             *garden_id;
+  char             *kitchen_invite;
+  char             *garden_invite;
+  MeshWindow       *window;
+  MeshNotifier     *notifier;
+  GPtrArray        *agents;   /* GSubprocess */
+} Fixture;
+
+static gboolean
+async_done (gpointer user_data)
+{
+  return *(GAsyncResult **) user_data != NULL;
+}
+
+static void
+store_result_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static gboolean
+is_true (gpointer user_data)
+{
+  return *(gboolean *) user_data;
+}
+
+static void
+set_true (gboolean *flag)
+{
+  *flag = TRUE;
+}
+
+static gboolean
+page_is_rooms (gpointer user_data)
+{
+  return g_strcmp0 (mesh_window_get_page (user_data), "rooms") == 0;
+}
+
+static gboolean
+session_connected (gpointer user_data)
+{
+  MeshClientSession *session = mesh_window_get_session (user_data);
+
+  return session != NULL && mesh_client_session_get_state (session) == MESH_CLIENT_SESSION_CONNECTED;
+}
+
+static gboolean
+room_joined (gpointer user_data)
+{
+  MeshWindow *window = ((gpointer *) user_data)[0];
+
+  return mesh_client_session_is_room_joined (mesh_window_get_session (window),
+                                             ((gpointer *) user_data)[1]);
+}
+
+static gboolean
+room_is_open (gpointer user_data)
+{
+  MeshWindow *window = ((gpointer *) user_data)[0];
+  MeshRoom *room = mesh_room_view_get_room (mesh_window_get_room_view (window));
+
+  return room != NULL && g_strcmp0 (mesh_room_get_room_id (room), ((gpointer *) user_data)[1]) == 0;
+}
+
+static gboolean
+room_focused (gpointer user_data)
+{
+  MeshNotifier *notifier = ((gpointer *) user_data)[0];
+
+  return g_strcmp0 (mesh_notifier_get_focused_room_id (notifier), ((gpointer *) user_data)[1]) == 0;
+}
+
+static gboolean
+label_shown (gpointer user_data)
+{
+  MeshWindow *window = ((gpointer *) user_data)[0];
+  GtkWidget *label = ui_test_find_label (GTK_WIDGET (window), ((gpointer *) user_data)[1]);
+
+  return label != NULL && gtk_widget_get_mapped (label);
+}
+
+static gboolean
+unread_is (gpointer user_data)
+{
+  MeshRoom *room = ((gpointer *) user_data)[0];
+
+  return mesh_room_get_unread_count (room) == GPOINTER_TO_UINT (((gpointer *) user_data)[1]);
+}
+
+static gboolean
+outbox_empty (gpointer user_data)
+{
+  g_autoptr(GPtrArray) outbox = mesh_client_session_dup_outbox (user_data, NULL);
+
+  return outbox->len == 0;
+}
+
+static void
+peer_start (Peer       *peer,
+            const char *url,
+            const char *username,
+            const char *password)
+{
+  g_autoptr(GError) error = NULL;
+  GAsyncResult *result = NULL;
+
+  peer->rest = mesh_client_rest_new (url);
+  mesh_client_rest_login_async (peer->rest, username, password, NULL, store_result_cb, &result);
+  ui_test_wait_until (async_done, &result, WAIT_S, "the peer's login");
+  g_assert_true (mesh_client_rest_login_finish (peer->rest, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  peer->session = mesh_client_session_new (peer->rest);
+  mesh_client_session_connect_async (peer->session, NULL, store_result_cb, &result);
+  ui_test_wait_until (async_done, &result, WAIT_S, "the peer's session");
+  g_assert_true (mesh_client_session_connect_finish (peer->session, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+}
+
+/* Creates a room, joins it and makes an invite code for it. */
+static char *
+peer_create_room (Peer       *peer,
+                  const char *name,
+                  char      **invite)
+{
+  g_autoptr(GError) error = NULL;
+  GAsyncResult *result = NULL;
+  g_autofree char *room_id = NULL;
+
+  mesh_client_rest_create_room_async (peer->rest, name, NULL, store_result_cb, &result);
+  ui_test_wait_until (async_done, &result, WAIT_S, "the room");
+  room_id = mesh_client_rest_create_room_finish (peer->rest, result, &error);
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  mesh_client_session_join_room_async (peer->session, room_id, NULL, store_result_cb, &result);
+  ui_test_wait_until (async_done, &result, WAIT_S, "the peer to join");
+  g_assert_true (mesh_client_session_join_room_finish (peer->session, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  mesh_client_rest_create_invite_async (peer->rest, room_id, NULL, store_result_cb, &result);
+  ui_test_wait_until (async_done, &result, WAIT_S, "the invite");
+  *invite = mesh_client_rest_create_invite_finish (peer->rest, result, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  return g_steal_pointer (&room_id);
+}
+
+static void
+peer_chat (Peer       *peer,
+           const char *room_id,
+           const char *text)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_free (mesh_client_session_send_chat (peer->session, room_id, text, &error));
+  g_assert_no_error (error);
+}
+
+/* An agent left running by a test that aborted would hold the test's output
+ * open and keep meson waiting until its timeout. */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static GSubprocess *
+spawn_agent (GSubprocessFlags   flags,
+             const char * const *args)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  GSubprocess *process;
+
+  launcher = g_subprocess_launcher_new (flags | G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+
+  /* The agent's own warnings are its business, not this test's. */
+  g_subprocess_launcher_unsetenv (launcher, "G_DEBUG");
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  g_ptr_array_add (argv, (gpointer) g_getenv ("MESH_AGENT_BIN"));
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  return process;
+}
+
+/* `mesh-agent login` once (the device is registered under @device_name),
+ * then `mesh-agent run`, as a user would start it. */
+static GSubprocess *
+start_agent (Fixture    *fixture,
+             const char *username,
+             const char *device_name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) login = NULL;
+  g_autofree char *state = g_build_filename (tmp_dir, device_name, NULL);
+  g_autofree char *downloads = g_build_filename (state, "downloads", NULL);
+  g_autofree char *password = g_strdup_printf ("%s-password\n", username);
+  const char *login_args[] = { "login", "--state-dir", state, "--server",
+                               client_test_server_get_url (fixture->server), "--user", username,
+                               "--device-name", device_name, NULL };
+  const char *run_args[] = { "run", "--state-dir", state, "--download-dir", downloads,
+                             "--listen", "127.0.0.1", NULL };
+  GSubprocess *run;
+
+  if (!g_file_test (state, G_FILE_TEST_IS_DIR)) {
+    login = spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, login_args);
+    g_assert_true (g_subprocess_communicate_utf8 (login, password, NULL, NULL, NULL, &error));
+    g_assert_no_error (error);
+    g_assert_true (g_subprocess_get_successful (login));
+    g_assert_cmpint (g_mkdir_with_parents (downloads, 0700), ==, 0);
+  }
+  run = spawn_agent (G_SUBPROCESS_FLAGS_NONE, run_args);
+  g_ptr_array_add (fixture->agents, run);
+  return run;
+}
+
+static void
+stop_agent (Fixture     *fixture,
+            GSubprocess *agent)
+{
+  g_autoptr(GError) error = NULL;
+  GAsyncResult *result = NULL;
+
+  g_subprocess_send_signal (agent, SIGTERM);
+  g_subprocess_wait_async (agent, NULL, store_result_cb, &result);
+  ui_test_wait_until (async_done, &result, WAIT_S, "an agent to stop");
+  g_assert_true (g_subprocess_wait_finish (agent, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_ptr_array_remove (fixture->agents, agent);
+}
+
+typedef struct {
+  MeshClientSession *session;
+  const char        *room_id;
+  const char        *device_name;
+  char              *device_id;
+} DeviceWait;
+
+/* Whether @session sees the agent named device_name in the room. */
+static gboolean
+device_in_room (gpointer user_data)
+{
+  DeviceWait *wait = user_data;
+  g_autoptr(GPtrArray) peers = mesh_client_session_dup_room_peers (wait->session, wait->room_id);
+
+  for (guint i = 0; i < peers->len; i++) {
+    MeshPeerInfo *info = peers->pdata[i];
+
+    if (info->device_id != NULL && g_strcmp0 (info->device_name, wait->device_name) == 0) {
+      g_free (wait->device_id);
+      wait->device_id = g_strdup (info->device_id);
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+static gboolean
+device_gone (gpointer user_data)
+{
+  return !device_in_room (user_data);
+}
+
+static char *
+wait_device (MeshClientSession *session,
+             const char        *room_id,
+             const char        *device_name)
+{
+  DeviceWait wait = { session, room_id, device_name, NULL };
+  g_autofree char *what = g_strdup_printf ("the agent “%s” in the room", device_name);
+
+  ui_test_wait_until (device_in_room, &wait, WAIT_S, what);
+  return wait.device_id;
+}
+
+static void
+fill_sign_in (MeshWindow *window,
+              const char *server,
+              const char *username,
+              const char *password)
+{
+  GtkWidget *page = GTK_WIDGET (mesh_window_get_signin_page (window));
+  GtkWidget *rows[3] = { NULL };
+  guint n = 0;
+
+  for (GtkWidget *w = ui_test_find_widget (page, ADW_TYPE_ENTRY_ROW, NULL, NULL); w != NULL && n < 3;
+       w = gtk_widget_get_next_sibling (w))
+    rows[n++] = w;
+  g_assert_cmpuint (n, ==, 3);
+  gtk_editable_set_text (GTK_EDITABLE (rows[0]), server);
+  gtk_editable_set_text (GTK_EDITABLE (rows[1]), username);
+  gtk_editable_set_text (GTK_EDITABLE (rows[2]), password);
+}
+
+static void
+accept_invite (MeshWindow *window,
+               const char *invite,
+               const char *room_id)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshRoom) joined = NULL;
+  GAsyncResult *result = NULL;
+  gpointer data[2] = { window, (gpointer) room_id };
+
+  mesh_room_list_accept_invite_async (mesh_window_get_room_list (window), invite, NULL,
+                                      store_result_cb, &result);
+  ui_test_wait_until (async_done, &result, WAIT_S, "alice to accept an invite");
+  joined = mesh_room_list_accept_invite_finish (mesh_window_get_room_list (window), result, &error);
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  ui_test_wait_until (room_joined, data, WAIT_S, "alice's session to join");
+}
+
+/* Alice's window, signed in, in Bob's Kitchen and Garden. */
+static void
+fixture_set_up (Fixture *fixture)
+{
+  GtkWidget *page;
+  GtkWidget *button;
+
+  fixture->agents = g_ptr_array_new_with_free_func (g_object_unref);
+  fixture->server = client_test_server_new ();
+  g_free (client_test_server_add_user (fixture->server, "alice", "alice-password"));
+  g_free (client_test_server_add_user (fixture->server, "bob", "bob-password"));
+  client_test_server_start (fixture->server);
+
+  peer_start (&fixture->bob, client_test_server_get_url (fixture->server), "bob", "bob-password");
+  fixture->kitchen_id = peer_create_room (&fixture->bob, "Kitchen", &fixture->kitchen_invite);
+  fixture->garden_id = peer_create_room (&fixture->bob, "Garden", &fixture->garden_invite);
+
+  fixture->window = mesh_window_new (app);
+  gtk_window_set_default_size (GTK_WINDOW (fixture->window), 1280, 800);
+  gtk_window_present (GTK_WINDOW (fixture->window));
+  ui_test_wait_drawn (GTK_WIDGET (fixture->window));
+  fill_sign_in (fixture->window, client_test_server_get_url (fixture->server), "alice",
+                "alice-password");
+  page = GTK_WIDGET (mesh_window_get_signin_page (fixture->window));
+  button = ui_test_find_button_for_action (page, "signin.sign-in");
+  g_assert_nonnull (button);
+  gtk_widget_activate (button);
+  ui_test_wait_until (page_is_rooms, fixture->window, WAIT_S, "the rooms page");
+  ui_test_wait_until (session_connected, fixture->window, WAIT_S, "alice's session");
+  fixture->notifier = mesh_window_get_notifier (fixture->window);
+  g_assert_nonnull (fixture->notifier);
+
+  accept_invite (fixture->window, fixture->kitchen_invite, fixture->kitchen_id);
+  accept_invite (fixture->window, fixture->garden_invite, fixture->garden_id);
+}
+
+/* Shows @room_id in the window and waits until it counts as looked at. */
+static void
+look_at (Fixture    *fixture,
+         const char *room_id)
+{
+  gpointer open[2] = { fixture->window, (gpointer) room_id };
+  gpointer focus[2] = { fixture->notifier, (gpointer) room_id };
+
+  g_assert_true (mesh_window_open_room (fixture->window, room_id));
+  ui_test_wait_until (room_is_open, open, WAIT_S, "the room to open");
+  ui_test_wait_until (room_focused, focus, WAIT_S, "the room to be the one on screen");
+}
+
+static void
+fixture_tear_down (Fixture *fixture)
+{
+  GSettings *settings = mesh_application_get_settings (app);
+  const char *keys[] = { "notify-chat", "notify-terminal", "notify-calls", "notify-files",
+                         "notify-agents" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+    g_settings_reset (settings, keys[i]);
+  while (fixture->agents->len > 0)
+    stop_agent (fixture, fixture->agents->pdata[0]);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fixture->window), "win.sign-out", NULL));
+  gtk_window_destroy (GTK_WINDOW (fixture->window));
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  mesh_client_session_disconnect (fixture->bob.session);
+  g_clear_object (&fixture->bob.session);
+  g_clear_object (&fixture->bob.rest);
+  g_clear_pointer (&fixture->server, client_test_server_free);
+  g_clear_pointer (&fixture->agents, g_ptr_array_unref);
+  g_free (fixture->kitchen_id);
+  g_free (fixture->garden_id);
+  g_free (fixture->kitchen_invite);
+  g_free (fixture->garden_invite);
+}
+
+static char *
+bob_share_terminal (Fixture    *fixture,
+                    const char *device_id)
+{
+  g_autoptr(GError) error = NULL;
+  GAsyncResult *result = NULL;
+  char *share_id;
+
+  mesh_client_session_terminal_share_start_async (fixture->bob.session, fixture->kitchen_id,
+                                                  device_id, NULL, store_result_cb, &result);
+  ui_test_wait_until (async_done, &result, WAIT_S, "bob's share to start");
+  share_id = mesh_client_session_terminal_share_start_finish (fixture->bob.session, result, &error);
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  return share_id;
+}
+
+/* Bob rings Alice's window in the kitchen and hangs up before she answers. */
+static void
+bob_missed_call (Fixture *fixture)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) offer = json_object_new ();
+  g_autoptr(JsonObject) hangup = json_object_new ();
+  const char *caps[] = { MESH_CAP_CALL, NULL };
+  MeshClientSession *alice = mesh_window_get_session (fixture->window);
+  const char *alice_peer = mesh_client_session_get_peer_id (alice);
+  g_autofree char *token = NULL;
+  GAsyncResult *result = NULL;
+
+  mesh_client_rest_request_caps_async (fixture->bob.rest, fixture->kitchen_id, caps, alice_peer,
+                                       NULL, 0, NULL, store_result_cb, &result);
+  ui_test_wait_until (async_done, &result, WAIT_S, "bob's call capability");
+  token = mesh_client_rest_request_caps_finish (fixture->bob.rest, result, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  json_object_set_string_member (offer, "room_id", fixture->kitchen_id);
+  json_object_set_string_member (offer, "target_peer_id", alice_peer);
+  json_object_set_string_member (offer, "sdp", "v=0\r\n");
+  json_object_set_string_member (offer, "media", "call");
+  json_object_set_string_member (offer, "cap_token", token);
+  g_free (mesh_client_session_send_event (fixture->bob.session, "rtc.offer", NULL, offer, &error));
+  g_assert_no_error (error);
+  json_object_set_string_member (hangup, "room_id", fixture->kitchen_id);
+  json_object_set_string_member (hangup, "target_peer_id", alice_peer);
+  g_free (mesh_client_session_send_event (fixture->bob.session, "rtc.hangup", NULL, hangup,
+                                          &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_room_events (void)
+{
+  Fixture fixture = { NULL };
+  GSettings *settings = mesh_application_get_settings (app);
+  MeshClientSession *alice;
+  MeshRoom *kitchen;
+  g_autofree char *bob_device = NULL;
+  g_autofree char *share_id = NULL;
+  g_autofree char *second_share = NULL;
+  gboolean started = FALSE, missed = FALSE;
+  Notified *notified;
+  guint n;
+
+  g_assert_nonnull (g_getenv ("MESH_AGENT_BIN"));
+  fixture_set_up (&fixture);
+  alice = mesh_window_get_session (fixture.window);
+  kitchen = mesh_room_list_find (mesh_window_get_room_list (fixture.window), fixture.kitchen_id,
+                                 NULL);
+  g_assert_nonnull (kitchen);
+  g_signal_connect_swapped (alice, "terminal-share-started", G_CALLBACK (set_true), &started);
+  g_signal_connect_swapped (alice, "event::call.missed", G_CALLBACK (set_true), &missed);
+
+  /* A message in the room on screen tells nobody: the window shows it. */
+  look_at (&fixture, fixture.kitchen_id);
+  n = n_notified ();
+  peer_chat (&fixture.bob, fixture.kitchen_id, "The kettle is on");
+  {
+    gpointer data[2] = { fixture.window, "The kettle is on" };
+
+    ui_test_wait_until (label_shown, data, WAIT_S, "bob's message on screen");
+  }
+  g_assert_cmpuint (n_notified (), ==, n);
+
+  /* One in a room that is not on screen does. */
+  peer_chat (&fixture.bob, fixture.garden_id, "Tomatoes are ripe");
+  notified = wait_notified (n, "the garden message's notification");
+  g_assert_cmpstr (notified->summary, ==, "bob in Garden");
+  g_assert_cmpstr (notified->body, ==, "Tomatoes are ripe");
+  g_assert_cmpstr (notified->category, ==, "im.received");
+  g_assert_cmpstr (notified->desktop_entry, ==, APP_ID);
+  g_assert_cmpstr (action_label (notified, "default"), ==, "Open Room");
+
+  /* Clicking it shows the garden. */
+  invoke (notified, "default");
+  {
+    gpointer data[2] = { fixture.window, fixture.garden_id };
+
+    ui_test_wait_until (room_is_open, data, WAIT_S, "the garden to open");
+  }
+  look_at (&fixture, fixture.garden_id);
+
+  /* Bob shares a terminal from his agent in the kitchen. */
+  start_agent (&fixture, "bob", "bob-box");
+  bob_device = wait_device (fixture.bob.session, fixture.kitchen_id, "bob-box");
+  n = n_notified ();
+  share_id = bob_share_terminal (&fixture, bob_device);
+  notified = wait_notified (n, "the shared terminal's notification");
+  g_assert_cmpstr (notified->summary, ==, "bob is sharing a terminal");
+  g_assert_cmpstr (notified->body, ==, "In “Kitchen”");
+  g_assert_cmpstr (action_label (notified, "default"), ==, "Open Room");
+
+  /* The share ends: its notification goes. */
+  g_assert_true (mesh_client_session_terminal_share_stop (fixture.bob.session, share_id, NULL));
+  ui_test_wait_until (is_closed, GUINT_TO_POINTER (notified->id), WAIT_S,
+                      "the terminal notification to be withdrawn");
+
+  /* Bob calls and hangs up before Alice answers. */
+  n = n_notified ();
+  bob_missed_call (&fixture);
+  notified = wait_notified (n, "the missed call's notification");
+  g_assert_cmpstr (notified->summary, ==, "Missed call from bob");
+  g_assert_true (g_str_has_prefix (notified->body, "bob called you in “Kitchen” at "));
+  g_assert_cmpstr (notified->category, ==, "call.unanswered");
+  g_assert_true (is_true (&missed));
+
+  /* Turned off, a kind takes its notification away and shows no more. */
+  g_settings_set_boolean (settings, "notify-calls", FALSE);
+  ui_test_wait_until (is_closed, GUINT_TO_POINTER (notified->id), WAIT_S,
+                      "the call notification to be withdrawn");
+  missed = FALSE;
+  n = n_notified ();
+  bob_missed_call (&fixture);
+  ui_test_wait_until (is_true, &missed, WAIT_S, "the second call.missed");
+  g_assert_cmpuint (n_notified (), ==, n);
+
+  g_settings_set_boolean (settings, "notify-terminal", FALSE);
+  started = FALSE;
+  second_share = bob_share_terminal (&fixture, bob_device);
+  ui_test_wait_until (is_true, &started, WAIT_S, "alice to hear of the second share");
+  g_assert_cmpuint (n_notified (), ==, n);
+
+  g_settings_set_boolean (settings, "notify-chat", FALSE);
+  peer_chat (&fixture.bob, fixture.kitchen_id, "Nobody is told");
+  {
+    gpointer data[2] = { kitchen, GUINT_TO_POINTER (1) };
+
+    ui_test_wait_until (unread_is, data, WAIT_S, "the kitchen's unread count");
+  }
+  g_assert_cmpuint (n_notified (), ==, n);
+
+  /* On again; Alice's own message in the kitchen tells her nothing, Bob's does. */
+  g_settings_set_boolean (settings, "notify-chat", TRUE);
+  g_free (mesh_client_session_send_chat (alice, fixture.kitchen_id, "My own words", NULL));
+  ui_test_wait_until (outbox_empty, alice, WAIT_S, "alice's message to be confirmed");
+  g_assert_cmpuint (n_notified (), ==, n);
+  peer_chat (&fixture.bob, fixture.kitchen_id, "Bob's words");
+  notified = wait_notified (n, "the kitchen message's notification");
+  g_assert_cmpstr (notified->summary, ==, "bob in Kitchen");
+  g_assert_cmpstr (notified->body, ==, "Bob's words");
+
+  fixture_tear_down (&fixture);
+}
+
+static gboolean
+file_has (gpointer user_data)
+{
+  const char *path = ((gpointer *) user_data)[0];
+  g_autofree char *contents = NULL;
+
+  return g_file_get_contents (path, &contents, NULL, NULL) &&
+         g_strcmp0 (contents, ((gpointer *) user_data)[1]) == 0;
+}
+
+static gboolean
+links_to (gpointer user_data)
+{
+  g_autofree char *target = g_file_read_link (((gpointer *) user_data)[0], NULL);
+
+  return g_strcmp0 (target, ((gpointer *) user_data)[1]) == 0;
+}
+
+static gboolean
+tick_cb (gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+test_received (void)
+{
+  Fixture fixture = { NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_build_filename (tmp_dir, "received", NULL);
+  g_autofree char *path = g_build_filename (dir, "notes.txt", NULL);
+  g_autofree char *folder_path = g_build_filename (dir, "photos", NULL);
+  g_autofree char *opened = g_build_filename (tmp_dir, "opened", NULL);
+  g_autofree char *shown = g_build_filename (tmp_dir, "shown", NULL);
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GFile) folder = g_file_new_for_path (folder_path);
+  Notified *notified;
+  guint32 first_id;
+  guint n, tick;
+
+  fixture_set_up (&fixture);
+  g_assert_cmpint (g_mkdir_with_parents (folder_path, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (path, "shopping list\n", -1, &error));
+  g_assert_no_error (error);
+  look_at (&fixture, fixture.garden_id);
+
+  /* Not for the room on screen, nor for a file from this same account. */
+  n = n_notified ();
+  mesh_notifier_notify_received (fixture.notifier, fixture.garden_id, "bob", "notes.txt", 14, FALSE,
+                                 file);
+  mesh_notifier_notify_received (fixture.notifier, fixture.kitchen_id, "alice", "notes.txt", 14,
+                                 FALSE, file);
+  g_assert_cmpuint (n_notified (), ==, n);
+
+  mesh_notifier_notify_received (fixture.notifier, fixture.kitchen_id, "bob", "notes.txt", 14,
+                                 FALSE, file);
+  notified = wait_notified (n, "the received file's notification");
+  g_assert_cmpuint (notified->replaces_id, ==, 0);
+  g_assert_cmpstr (notified->summary, ==, "File received: notes.txt");
+  g_assert_cmpstr (notified->body, ==, "bob sent you “notes.txt” (14 bytes) in “Kitchen”");
+  g_assert_cmpstr (notified->category, ==, "transfer.complete");
+  g_assert_cmpstr (action_label (notified, "default"), ==, "Open Room");
+  g_assert_cmpstr (action_label (notified, "open"), ==, "Open");
+  first_id = notified->id;
+
+  /* A folder in the same room replaces it; "Show in Folder" opens where it is. */
+  mesh_notifier_notify_received (fixture.notifier, fixture.kitchen_id, "bob", "photos", 2500000,
+                                 TRUE, folder);
+  notified = wait_notified (n + 1, "the received folder's notification");
+  g_assert_cmpuint (notified->replaces_id, ==, first_id);
+  g_assert_cmpstr (notified->summary, ==, "Folder received: photos");
+  g_assert_cmpstr (notified->body, ==, "bob sent you “photos” (2.5\u00a0MB) in “Kitchen”");
+  g_assert_cmpstr (action_label (notified, "default"), ==, "Open Room");
+  g_assert_cmpstr (action_label (notified, "open"), ==, "Show in Folder");
+  /* What the launched applications do wakes nobody up here: look every 50 ms. */
+  tick = g_timeout_add (50, tick_cb, NULL);
+  invoke (notified, "open");
+  ui_test_wait_until (links_to, (gpointer[]) { shown, dir }, WAIT_S, "the folder to be shown");
+
+  /* Clicked, it was done with: the next file has a notification of its own,
+   * whose "Open" hands the file to its default application. */
+  mesh_notifier_notify_received (fixture.notifier, fixture.kitchen_id, "bob", "notes.txt", 14,
+                                 FALSE, file);
+  notified = wait_notified (n + 2, "the second file's notification");
+  g_assert_cmpuint (notified->replaces_id, ==, 0);
+  invoke (notified, "open");
+  ui_test_wait_until (file_has, (gpointer[]) { opened, "shopping list\n" }, WAIT_S,
+                      "the file to be opened");
+  g_source_remove (tick);
+
+  /* Its default action opens its room. */
+  mesh_notifier_notify_received (fixture.notifier, fixture.kitchen_id, "bob", "notes.txt", 14,
+                                 FALSE, file);
+  notified = wait_notified (n + 3, "the third file's notification");
+  invoke (notified, "default");
+  ui_test_wait_until (room_is_open, (gpointer[]) { fixture.window, fixture.kitchen_id }, WAIT_S,
+                      "the kitchen to open");
+
+  /* Turned off: nothing. */
+  look_at (&fixture, fixture.garden_id);
+  g_settings_set_boolean (mesh_application_get_settings (app), "notify-files", FALSE);
+  n = n_notified ();
+  mesh_notifier_notify_received (fixture.notifier, fixture.kitchen_id, "bob", "notes.txt", 14,
+                                 FALSE, file);
+  g_assert_cmpuint (n_notified (), ==, n);
+
+  fixture_tear_down (&fixture);
+}
+
+static gboolean
+embedded_agent_ready (gpointer user_data)
+{
+  MeshEmbeddedAgent *agent = mesh_window_get_agent (user_data);
+
+  return agent != NULL && mesh_embedded_agent_get_device_id (agent) != NULL;
+}
+
+/* Two more agents of Alice's: the one standing for this app's own is never
+ * reported; the other is, once it stays away, and withdrawn when it is back. */
+static void
+test_agent_offline (void)
+{
+  Fixture fixture = { NULL };
+  MeshClientSession *alice;
+  GSubprocess *laptop, *desktop;
+  g_autofree char *laptop_id = NULL;
+  g_autofree char *desktop_id = NULL;
+  Notified *notified;
+  guint n;
+
+  g_assert_nonnull (g_getenv ("MESH_AGENT_BIN"));
+  fixture_set_up (&fixture);
+  alice = mesh_window_get_session (fixture.window);
+  ui_test_wait_until (embedded_agent_ready, fixture.window, WAIT_S, "the embedded agent");
+
+  laptop = start_agent (&fixture, "alice", "alice-laptop");
+  desktop = start_agent (&fixture, "alice", "alice-desktop");
+  laptop_id = wait_device (alice, fixture.kitchen_id, "alice-laptop");
+  desktop_id = wait_device (alice, fixture.kitchen_id, "alice-desktop");
+
+  g_object_set (fixture.notifier, "agent-offline-delay", 1, NULL);
+  mesh_notifier_set_own_device_id (fixture.notifier, laptop_id);
+
+  /* The laptop goes first: were it reported, its notification would come first. */
+  n = n_notified ();
+  stop_agent (&fixture, laptop);
+  {
+    DeviceWait wait = { alice, fixture.kitchen_id, "alice-laptop", NULL };
+
+    ui_test_wait_until (device_gone, &wait, WAIT_S, "the laptop to leave the room");
+    g_free (wait.device_id);
+  }
+  stop_agent (&fixture, desktop);
+  notified = wait_notified (n, "the offline agent's notification");
+  g_assert_cmpstr (notified->summary, ==, "Agent offline: alice-desktop");
+  g_assert_true (g_str_has_prefix (notified->body, "Your agent “alice-desktop” disconnected at "));
+  g_assert_cmpstr (notified->category, ==, "network.disconnected");
+  g_assert_null (action_label (notified, "default"));
+
+  /* Back: the notification is withdrawn. */
+  start_agent (&fixture, "alice", "alice-desktop");
+  g_free (wait_device (alice, fixture.kitchen_id, "alice-desktop"));
+  ui_test_wait_until (is_closed, GUINT_TO_POINTER (notified->id), WAIT_S,
+                      "the offline notification to be withdrawn");
+  g_assert_cmpuint (n_notified (), ==, n + 1);
+
+  fixture_tear_down (&fixture);
+}
+
+static gboolean
+row_titled (GtkWidget    *widget,
+            gconstpointer title)
+{
+  return g_strcmp0 (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (widget)), title) == 0;
+}
+
+/* Each kind has its switch, bound to its setting. */
+static void
+test_preferences (void)
+{
+  GSettings *settings = mesh_application_get_settings (app);
+  GtkWindow *preferences = mesh_preferences_window_new (settings);
+  const struct {
+    const char *title;
+    const char *key;
+  } rows[] = {
+    { "_Messages", "notify-chat" },
+    { "_Terminal Sharing", "notify-terminal" },
+    { "Missed _Calls", "notify-calls" },
+    { "_Received Files", "notify-files" },
+    { "_Offline Devices", "notify-agents" },
+  };
+
+  gtk_window_present (preferences);
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++) {
+    GtkWidget *row = ui_test_find_widget (GTK_WIDGET (preferences), ADW_TYPE_ACTION_ROW,
+                                          row_titled, rows[i].title);
+    GtkSwitch *toggle;
+
+    g_assert_nonnull (row);
+    toggle = GTK_SWITCH (ui_test_find_widget (row, GTK_TYPE_SWITCH, NULL, NULL));
+    g_assert_true (g_settings_get_boolean (settings, rows[i].key));
+    g_assert_true (gtk_switch_get_active (toggle));
+    gtk_switch_set_active (toggle, FALSE);
+    g_assert_false (g_settings_get_boolean (settings, rows[i].key));
+    g_settings_reset (settings, rows[i].key);
+    g_assert_true (gtk_switch_get_active (toggle));
+  }
+  gtk_window_destroy (preferences);
+}
+
+/* A default application for text files that copies the file it opens to
+ * TMP/opened, and one for folders that links TMP/shown to the folder. */
+static void
+install_openers (const char *data_home,
+                 const char *config_home)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *apps = g_build_filename (data_home, "applications", NULL);
+  g_autofree char *open_path = g_build_filename (apps, "mesh-test-open.desktop", NULL);
+  g_autofree char *show_path = g_build_filename (apps, "mesh-test-show.desktop", NULL);
+  g_autofree char *mimeapps = g_build_filename (config_home, "mimeapps.list", NULL);
+  g_autofree char *open = NULL;
+  g_autofree char *show = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (apps, 0700), ==, 0);
+  open = g_strdup_printf ("[Desktop Entry]\nType=Application\nName=Open\n"
+                          "Exec=cp %%f %s/opened\nMimeType=text/plain;\n", tmp_dir);
+  show = g_strdup_printf ("[Desktop Entry]\nType=Application\nName=Show\n"
+                          "Exec=ln -s %%f %s/shown\nMimeType=inode/directory;\n", tmp_dir);
+  g_assert_true (g_file_set_contents (open_path, open, -1, &error));
+  g_assert_true (g_file_set_contents (show_path, show, -1, &error));
+  g_assert_true (g_file_set_contents (mimeapps, "[Default Applications]\n"
+                                      "text/plain=mesh-test-open.desktop\n"
+                                      "inode/directory=mesh-test-show.desktop\n", -1, &error));
+  g_assert_no_error (error);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *data = NULL;
+  int ret;
+
+  /* The saved sign-in, the embedded agent's state and the default
+   * applications go to throwaway folders, not the user's. */
+  tmp_dir = g_dir_make_tmp ("mesh-notifier-test-XXXXXX", &error);
+  g_assert_no_error (error);
+  config = g_build_filename (tmp_dir, "config", NULL);
+  data = g_build_filename (tmp_dir, "data", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (config, 0700), ==, 0);
+  g_setenv ("XDG_CONFIG_HOME", config, TRUE);
+  g_setenv ("XDG_STATE_HOME", config, TRUE);
+  g_setenv ("XDG_DATA_HOME", data, TRUE);
+  install_openers (data, config);
+
+  g_test_init (&argc, &argv, NULL);
+  bus_start ();
+  gtk_init ();
+  g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
+
+  app = mesh_application_new ();
+  mesh_application_set_profile (app, "test");
+  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
+  g_assert_no_error (error);
+  /* Windows are created by the tests, so hold the application meanwhile. */
+  g_application_hold (G_APPLICATION (app));
+
+  g_test_add_func ("/mesh/notifier/room-events", test_room_events);
+  g_test_add_func ("/mesh/notifier/received", test_received);
+  g_test_add_func ("/mesh/notifier/agent-offline", test_agent_offline);
+  g_test_add_func ("/mesh/notifier/preferences", test_preferences);
+  ret = g_test_run ();
+
+  g_application_release (G_APPLICATION (app));
+  g_clear_object (&app);
+  bus_stop ();
+  {
+    g_autofree char *rm = g_strdup_printf ("rm -rf %s", tmp_dir);
+
+    g_spawn_command_line_sync (rm, NULL, NULL, NULL, NULL);
+  }
+  g_free (tmp_dir);
+  return ret;
+}
