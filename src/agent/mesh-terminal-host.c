@@ -60,9 +60,12 @@ struct _MeshTerminalHost {
   GStrv       argv;
   GPid        pid;
   int         master;
-  guint       read_source;
-  guint       write_source;
-  guint       child_watch;
+  /* On the context that was thread-default at creation: the app hosts
+   * shells on its agent thread, not the main one. */
+  GMainContext *context;
+  GSource    *read_source;
+  GSource    *write_source;
+  GSource    *child_watch;
   guint       cols;
   guint       rows;
   GByteArray *scrollback;
@@ -247,6 +250,27 @@ host_read_pty (MeshTerminalHost *self)
 }
 
 static void
+clear_source (GSource **source)
+{
+  if (*source == NULL)
+    return;
+  g_source_destroy (*source);
+  g_clear_pointer (source, g_source_unref);
+}
+
+static GSource *
+add_fd_source (MeshTerminalHost  *self,
+               GIOCondition       condition,
+               GUnixFDSourceFunc  func)
+{
+  GSource *source = g_unix_fd_source_new (self->master, condition);
+
+  g_source_set_callback (source, G_SOURCE_FUNC (func), self, NULL);
+  g_source_attach (source, self->context);
+  return source;
+}
+
+static void
 host_finish (MeshTerminalHost *self,
              int               status)
 {
@@ -255,8 +279,8 @@ host_finish (MeshTerminalHost *self,
   if (!self->running)
     return;
   self->running = FALSE;
-  g_clear_handle_id (&self->read_source, g_source_remove);
-  g_clear_handle_id (&self->write_source, g_source_remove);
+  clear_source (&self->read_source);
+  clear_source (&self->write_source);
   if (self->master >= 0) {
     close (self->master);
     self->master = -1;
@@ -281,7 +305,8 @@ on_pty_readable (int          fd,
     host_update_gate (self);
     return G_SOURCE_CONTINUE;
   }
-  self->read_source = 0;
+  if (self->read_source == g_main_current_source ())
+    g_clear_pointer (&self->read_source, g_source_unref);
   return G_SOURCE_REMOVE;
 }
 
@@ -315,7 +340,7 @@ host_update_gate (MeshTerminalHost *self)
 
   if (least != G_MAXSIZE && least > PAUSE_BACKLOG) {
     self->paused = TRUE;
-    g_clear_handle_id (&self->read_source, g_source_remove);
+    clear_source (&self->read_source);
     g_hash_table_iter_init (&iter, self->viewers);
     while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &viewer)) {
       if (!viewer->draining) {
@@ -326,8 +351,7 @@ host_update_gate (MeshTerminalHost *self)
     }
   } else if (self->paused) {
     self->paused = FALSE;
-    self->read_source = g_unix_fd_add (self->master, G_IO_IN | G_IO_HUP | G_IO_ERR,
-                                       on_pty_readable, self);
+    self->read_source = add_fd_source (self, G_IO_IN | G_IO_HUP | G_IO_ERR, on_pty_readable);
   }
 }
 
@@ -338,7 +362,7 @@ on_child_exited (GPid     pid,
 {
   g_autoptr(MeshTerminalHost) self = g_object_ref (user_data);
 
-  self->child_watch = 0;
+  g_clear_pointer (&self->child_watch, g_source_unref);
   self->pid = 0;
   /* Output written just before the exit is still in the PTY. */
   if (self->master >= 0)
@@ -365,7 +389,8 @@ on_pty_writable (int          fd,
     g_byte_array_remove_range (self->pending_input, 0, n);
   }
   g_byte_array_set_size (self->pending_input, 0);
-  self->write_source = 0;
+  if (self->write_source == g_main_current_source ())
+    g_clear_pointer (&self->write_source, g_source_unref);
   return G_SOURCE_REMOVE;
 }
 
@@ -381,8 +406,8 @@ host_write_input (MeshTerminalHost *self,
     return;
   }
   g_byte_array_append (self->pending_input, data, len);
-  if (self->write_source == 0)
-    self->write_source = g_unix_fd_add (self->master, G_IO_OUT, on_pty_writable, self);
+  if (self->write_source == NULL)
+    self->write_source = add_fd_source (self, G_IO_OUT, on_pty_writable);
 }
 
 static void
@@ -539,7 +564,7 @@ mesh_terminal_host_dispose (GObject *object)
   /* The shell outlives us for a moment: hang it up and still reap it. */
   if (self->pid > 0) {
     kill (self->pid, SIGHUP);
-    g_clear_handle_id (&self->child_watch, g_source_remove);
+    clear_source (&self->child_watch);
     g_child_watch_add (self->pid, reap_only, NULL);
     self->pid = 0;
   }
@@ -554,6 +579,7 @@ mesh_terminal_host_finalize (GObject *object)
   MeshTerminalHost *self = MESH_TERMINAL_HOST (object);
 
   g_clear_pointer (&self->argv, g_strfreev);
+  g_main_context_unref (self->context);
   g_clear_pointer (&self->scrollback, g_byte_array_unref);
   g_clear_pointer (&self->pending_input, g_byte_array_unref);
   g_clear_pointer (&self->viewers, g_hash_table_unref);
@@ -601,6 +627,7 @@ static void
 mesh_terminal_host_init (MeshTerminalHost *self)
 {
   self->master = -1;
+  self->context = g_main_context_ref_thread_default ();
   self->scrollback = g_byte_array_new ();
   self->pending_input = g_byte_array_new ();
   self->viewers = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
@@ -680,8 +707,10 @@ mesh_terminal_host_start (MeshTerminalHost  *self,
   self->cols = cols;
   self->rows = rows;
   self->running = TRUE;
-  self->read_source = g_unix_fd_add (master, G_IO_IN | G_IO_HUP | G_IO_ERR, on_pty_readable, self);
-  self->child_watch = g_child_watch_add (pid, on_child_exited, self);
+  self->read_source = add_fd_source (self, G_IO_IN | G_IO_HUP | G_IO_ERR, on_pty_readable);
+  self->child_watch = g_child_watch_source_new (pid);
+  g_source_set_callback (self->child_watch, G_SOURCE_FUNC (on_child_exited), self, NULL);
+  g_source_attach (self->child_watch, self->context);
   return TRUE;
 }
 

@@ -989,6 +989,30 @@ terminal_shows (gpointer user_data)
   return text != NULL && strstr (text, user_data) != NULL;
 }
 
+/* As a user does: the dialog answers and closes. */
+static void
+click_response (GtkWindow  *dialog,
+                const char *label)
+{
+  GtkWidget *button = ui_test_find_widget (GTK_WIDGET (dialog), GTK_TYPE_BUTTON, button_labelled,
+                                           label);
+
+  g_assert_nonnull (button);
+  g_signal_emit_by_name (button, "clicked");
+}
+
+static gboolean
+terminal_running (gpointer user_data)
+{
+  return mesh_shared_terminal_get_state (user_data) == MESH_SHARED_TERMINAL_RUNNING;
+}
+
+static gboolean
+controlled_by_bob (gpointer user_data)
+{
+  return g_strcmp0 (mesh_shared_terminal_get_controller_name (user_data), "bob") == 0;
+}
+
 static gboolean
 terminal_ended (gpointer user_data)
 {
@@ -1039,6 +1063,8 @@ test_send_files (void)
   g_autoptr(MeshSharedTerminal) terminal = NULL;
   g_autoptr(GSubprocess) send = NULL;
   g_autoptr(GSubprocess) share = NULL;
+  g_autoptr(GSubprocess) view = NULL;
+  GtkWindow *control_dialog;
   g_autofree char *notes_path = g_build_filename (tmp, "notes.txt", NULL);
   g_autofree char *alice_downloads = g_build_filename (tmp, "alice-downloads", NULL);
   g_autofree char *alice_saved = g_build_filename (alice_downloads, "notes.txt", NULL);
@@ -1153,7 +1179,7 @@ test_send_files (void)
   dialog = ui_test_find_toplevel (MESH_TYPE_OFFER_DIALOG);
   g_assert_nonnull (dialog);
   g_free (ui_test_screenshot (GTK_WIDGET (dialog), "offer-dialog"));
-  adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "accept");
+  click_response (dialog, "_Accept");
   ui_test_wait_until (transfer_finished, offered, WAIT_S, "the file from bob");
   g_assert_cmpstr (mesh_transfer_get_error (offered), ==, NULL);
   g_assert_cmpint (mesh_transfer_get_state (offered), ==, MESH_TRANSFER_DONE);
@@ -1191,6 +1217,47 @@ test_send_files (void)
   g_subprocess_send_signal (share, SIGTERM);
   ui_test_wait_until (terminal_ended, terminal, WAIT_S, "the share to end");
   ui_test_wait_until (process_exited, share, WAIT_S, "bob's share to end");
+  gtk_window_destroy (terminal_window);
+  g_clear_object (&terminal);
+
+  /* Alice shares her shell; Bob watches, asks for control, Alice allows it
+   * in a dialog, and what Bob types runs in Alice's shell. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (mesh_window_get_room_view (window)),
+                                             "room.share-terminal", NULL));
+  terminal_window = ui_test_find_toplevel (MESH_TYPE_TERMINAL_WINDOW);
+  g_assert_nonnull (terminal_window);
+  terminal = g_object_ref (mesh_terminal_window_get_terminal (MESH_TERMINAL_WINDOW (terminal_window)));
+  g_assert_cmpint (mesh_shared_terminal_get_role (terminal), ==, MESH_SHARED_TERMINAL_HOST);
+  ui_test_wait_until (terminal_running, terminal, WAIT_S, "alice's share to start");
+  view = spawn_agent ("", &error, "view-terminal", "--state-dir", bob_state, "--room", "Lab",
+                      "--share", mesh_shared_terminal_get_share_id (terminal), "--control", NULL);
+  g_assert_no_error (error);
+  ui_test_wait_until (toplevel_message_dialog, NULL, WAIT_S, "bob's request for control");
+  control_dialog = ui_test_find_toplevel (ADW_TYPE_MESSAGE_DIALOG);
+  g_assert_cmpstr (adw_message_dialog_get_heading (ADW_MESSAGE_DIALOG (control_dialog)), ==,
+                   "bob wants to control your terminal");
+  g_free (ui_test_screenshot (GTK_WIDGET (terminal_window), "terminal-host-request"));
+  click_response (control_dialog, "_Allow");
+  ui_test_wait_until (controlled_by_bob, terminal, WAIT_S, "bob to get control");
+  g_assert_true (mesh_shared_terminal_get_has_control (terminal));
+  {
+    GOutputStream *input = g_subprocess_get_stdin_pipe (view);
+
+    const char *command = "echo typed-by-$((6*7))\n";
+
+    /* Bob's terminal echoes the command; only the shell prints the product. */
+    g_assert_true (g_output_stream_write_all (input, command, strlen (command), NULL, NULL, &error));
+    g_assert_no_error (error);
+  }
+  ui_test_wait_until (terminal_shows, "typed-by-42", WAIT_S, "bob's command to run in alice's shell");
+  ui_test_wait_drawn (GTK_WIDGET (terminal_window));
+  g_free (ui_test_screenshot (GTK_WIDGET (terminal_window), "terminal-host-controlled"));
+
+  /* Alice stops sharing: Bob's viewer ends normally. */
+  mesh_shared_terminal_stop (terminal);
+  ui_test_wait_until (terminal_ended, terminal, WAIT_S, "alice's share to end");
+  ui_test_wait_until (process_exited, view, WAIT_S, "bob's viewer to end");
+  g_assert_true (g_subprocess_get_successful (view));
   gtk_window_destroy (terminal_window);
 
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
