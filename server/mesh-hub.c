@@ -283,8 +283,10 @@ handle_hello (MeshHub      *self,
   if (peer->is_agent) {
     HubPeer *old = g_hash_table_lookup (self->devices, peer->device_id);
 
-    /* One socket per device: a reconnecting agent replaces its old one. */
-    g_hash_table_insert (self->devices, peer->device_id, peer);
+    /* One socket per device: a reconnecting agent replaces its old one.
+     * Replace, not insert: the key is the peer's own string, and the old
+     * peer's goes away with it. */
+    g_hash_table_replace (self->devices, peer->device_id, peer);
     if (self->notifier != NULL)
       mesh_notifier_agent_connected (self->notifier, peer->device_id);
     if (old != NULL && old != peer)
