@@ -69,6 +69,7 @@ typedef struct {
   char             *room_id;
   MeshTerminalHost *host;
   char             *controller_peer_id;  /* as the server last said; NULL: nobody */
+  char             *granted_peer_id;     /* whom we last granted control, before the server says so */
   Session          *controller;          /* the viewer session holding control, borrowed */
   GPtrArray        *viewers;             /* Session*, owned */
 } Share;
@@ -108,6 +109,7 @@ struct _Session {
   GFile               *path;
   char                *share_id;      /* terminal */
   char                *viewer_id;     /* terminal host side */
+  JsonObject          *early_control; /* TERM_CONTROL that came before the server's grant */
 };
 
 /* What a pending request (p2p.session.request, terminal.share.start) is for. */
@@ -242,6 +244,7 @@ session_clear (Session *session)
   g_clear_object (&session->download_dir);
   g_free (session->share_id);
   g_free (session->viewer_id);
+  g_clear_pointer (&session->early_control, json_object_unref);
 }
 
 static void
@@ -263,6 +266,7 @@ share_free (Share *share)
   g_free (share->share_id);
   g_free (share->room_id);
   g_free (share->controller_peer_id);
+  g_free (share->granted_peer_id);
   g_ptr_array_unref (share->viewers);
   g_free (share);
 }
@@ -737,6 +741,21 @@ hello_deny (Hello      *hello,
 }
 
 /* Host side: a viewer presents its terminal:control token (docs/agent.md). */
+/* Whether @peer_id (a member of the share's room) is the device at the other
+ * end of @session. */
+static gboolean
+peer_is_session_device (MeshAgentController *self,
+                        Share               *share,
+                        const char          *peer_id,
+                        Session             *session)
+{
+  Room *room = g_hash_table_lookup (self->rooms, share->room_id);
+  Member *member = room != NULL && peer_id != NULL ? g_hash_table_lookup (room->members, peer_id)
+                                                   : NULL;
+
+  return member != NULL && g_strcmp0 (member->device_id, session->peer_device_id) == 0;
+}
+
 static void
 on_term_control (JsonObject *control,
                  gpointer    user_data)
@@ -747,8 +766,6 @@ on_term_control (JsonObject *control,
   g_autoptr(MeshFrameWriter) writer = NULL;
   const MeshCapClaims *claims;
   const char *cap_token = NULL;
-  Member *member = NULL;
-  Room *room;
   Share *share;
 
   if (self == NULL || session->finished ||
@@ -767,10 +784,14 @@ on_term_control (JsonObject *control,
   } else if (g_strcmp0 (claims->sub, session->peer_user_id) != 0) {
     g_set_error_literal (&error, MESH_ERROR, MESH_ERROR_CAP_INVALID,
                          "the token was issued to another user");
-  } else if (share->controller_peer_id == NULL ||
-             (room = g_hash_table_lookup (self->rooms, share->room_id)) == NULL ||
-             (member = g_hash_table_lookup (room->members, share->controller_peer_id)) == NULL ||
-             g_strcmp0 (member->device_id, session->peer_device_id) != 0) {
+  } else if (g_strcmp0 (share->controller_peer_id, share->granted_peer_id) != 0 &&
+             peer_is_session_device (self, share, share->granted_peer_id, session)) {
+    /* The viewer's token travelled faster than the server's
+     * terminal.control.granted to us: check it again once that arrives. */
+    g_clear_pointer (&session->early_control, json_object_unref);
+    session->early_control = json_object_ref (control);
+    return;
+  } else if (!peer_is_session_device (self, share, share->controller_peer_id, session)) {
     g_set_error_literal (&error, MESH_ERROR, MESH_ERROR_FORBIDDEN,
                          "this viewer does not hold terminal control");
   } else if (mesh_terminal_host_set_controller (share->host, session->viewer_id, &error)) {
@@ -785,6 +806,14 @@ on_term_control (JsonObject *control,
 
     mesh_frame_writer_write_control_async (writer, reply, NULL, NULL, NULL);
   }
+}
+
+static void
+share_note_grant (Share      *share,
+                  const char *peer_id)
+{
+  g_free (share->granted_peer_id);
+  share->granted_peer_id = g_strdup (peer_id);
 }
 
 static void
@@ -1597,6 +1626,8 @@ handle_control_request (MeshAgentController *self,
     g_signal_emit (self, signals[SIGNAL_CONTROL_REQUESTED], 0, share_id, peer_id, username);
     return;
   }
+  if (grant)
+    share_note_grant (g_hash_table_lookup (self->shares, share_id), peer_id);
   json_object_set_string_member (answer, "share_id", share_id);
   json_object_set_string_member (answer, "peer_id", peer_id);
   if (!grant)
@@ -1672,6 +1703,13 @@ handle_control_granted (MeshAgentController *self,
       if (member == NULL || g_strcmp0 (member->device_id, share->controller->peer_device_id) != 0)
         share_revoke (share);
     }
+    for (guint i = 0; i < share->viewers->len; i++) {
+      Session *viewer = share->viewers->pdata[i];
+      g_autoptr(JsonObject) early = g_steal_pointer (&viewer->early_control);
+
+      if (early != NULL)
+        on_term_control (early, viewer);
+    }
   }
   viewed = g_hash_table_lookup (self->viewed, share_id);
   if (viewed != NULL && g_strcmp0 (controller, self->peer_id) == 0) {
@@ -1704,6 +1742,9 @@ handle_control_released (MeshAgentController *self,
   share = g_hash_table_lookup (self->shares, share_id);
   if (share != NULL) {
     g_clear_pointer (&share->controller_peer_id, g_free);
+    g_clear_pointer (&share->granted_peer_id, g_free);
+    for (guint i = 0; i < share->viewers->len; i++)
+      g_clear_pointer (&((Session *) share->viewers->pdata[i])->early_control, json_object_unref);
     share_revoke (share);
   }
   g_signal_emit (self, signals[SIGNAL_CONTROL_CHANGED], 0, share_id, NULL);
@@ -1958,6 +1999,7 @@ connect_ws (MeshAgentController *self)
   SoupMessage *msg = soup_message_new ("GET", url);
 
   g_return_if_fail (msg != NULL);
+  mesh_agent_state_pin_message (self->state, msg);
   soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", auth);
   g_object_set_data_full (G_OBJECT (self), "mesh-ws-message", g_object_ref (msg), g_object_unref);
   soup_session_websocket_connect_async (self->soup, msg, NULL, NULL, G_PRIORITY_DEFAULT,
@@ -2905,6 +2947,8 @@ mesh_agent_controller_answer_control (MeshAgentController *self,
 
   if (!g_hash_table_contains (self->shares, share_id))
     return;
+  if (grant)
+    share_note_grant (g_hash_table_lookup (self->shares, share_id), peer_id);
   json_object_set_string_member (answer, "share_id", share_id);
   json_object_set_string_member (answer, "peer_id", peer_id);
   if (!grant)
