@@ -5,6 +5,7 @@
 
 #include "mesh-agent-state.h"
 #include "mesh-error.h"
+#include "mesh-ids.h"
 #include "mesh-json.h"
 
 #include <errno.h>
@@ -20,6 +21,7 @@ struct _MeshAgentState {
 
   char       *dir;
   char       *server_url;
+  char       *server_fingerprint;
   char       *username;
   char       *user_id;
   char       *device_id;
@@ -37,6 +39,7 @@ mesh_agent_state_finalize (GObject *object)
 
   g_free (self->dir);
   g_free (self->server_url);
+  g_free (self->server_fingerprint);
   g_free (self->username);
   g_free (self->user_id);
   g_free (self->device_id);
@@ -134,6 +137,7 @@ mesh_agent_state_load (MeshAgentState  *self,
   }
 
   take_string (&self->server_url, root, "server_url");
+  take_string (&self->server_fingerprint, root, "server_fingerprint");
   take_string (&self->username, root, "username");
   take_string (&self->user_id, root, "user_id");
   take_string (&self->device_id, root, "device_id");
@@ -172,6 +176,7 @@ mesh_agent_state_save (MeshAgentState  *self,
     return FALSE;
   }
   put_string (root, "server_url", self->server_url);
+  put_string (root, "server_fingerprint", self->server_fingerprint);
   put_string (root, "username", self->username);
   put_string (root, "user_id", self->user_id);
   put_string (root, "device_id", self->device_id);
@@ -394,6 +399,7 @@ mesh_agent_state_rest_async (MeshAgentState      *self,
                              "'%s' is not a valid server URL", self->server_url);
     return;
   }
+  mesh_agent_state_pin_message (self, msg);
   g_task_set_task_data (task, msg, g_object_unref);
   if (token == NULL)
     token = self->device_token;
@@ -428,4 +434,58 @@ mesh_agent_error_is_unreachable (const GError *error)
 {
   return error != NULL && error->domain != MESH_ERROR &&
          !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
+const char *
+mesh_agent_state_get_server_fingerprint (MeshAgentState *self)
+{
+  g_return_val_if_fail (MESH_IS_AGENT_STATE (self), NULL);
+
+  return self->server_fingerprint;
+}
+
+/* The SHA-256 (hex) of a self-signed server certificate the user accepted;
+ * NULL: only certificates the system trusts. */
+void
+mesh_agent_state_set_server_fingerprint (MeshAgentState *self,
+                                         const char     *fingerprint)
+{
+  g_return_if_fail (MESH_IS_AGENT_STATE (self));
+
+  g_free (self->server_fingerprint);
+  self->server_fingerprint = fingerprint != NULL && *fingerprint != '\0'
+                             ? g_ascii_strdown (fingerprint, -1) : NULL;
+}
+
+static gboolean
+accept_pinned_cb (SoupMessage          *msg,
+                  GTlsCertificate      *certificate,
+                  GTlsCertificateFlags  errors,
+                  const char           *pinned)
+{
+  g_autoptr(GByteArray) der = NULL;
+  g_autofree char *fingerprint = NULL;
+
+  g_object_get (certificate, "certificate", &der, NULL);
+  if (der == NULL)
+    return FALSE;
+  fingerprint = mesh_sha256_hex (der->data, der->len);
+  return g_str_equal (fingerprint, pinned);
+}
+
+/* Lets @msg accept the pinned certificate (the system's trust still applies
+ * to any other). */
+void
+mesh_agent_state_pin_message (MeshAgentState *self,
+                              SoupMessage    *msg)
+{
+  g_return_if_fail (MESH_IS_AGENT_STATE (self));
+  g_return_if_fail (SOUP_IS_MESSAGE (msg));
+
+  if (self->server_fingerprint == NULL)
+    return;
+  g_object_set_data_full (G_OBJECT (msg), "mesh-pinned-fingerprint",
+                          g_strdup (self->server_fingerprint), g_free);
+  g_signal_connect (msg, "accept-certificate", G_CALLBACK (accept_pinned_cb),
+                    g_object_get_data (G_OBJECT (msg), "mesh-pinned-fingerprint"));
 }

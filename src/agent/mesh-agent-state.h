@@ -34,6 +34,11 @@ gboolean           mesh_agent_state_is_registered    (MeshAgentState  *self);
 const char        *mesh_agent_state_get_server_url   (MeshAgentState  *self);
 void               mesh_agent_state_set_server_url   (MeshAgentState  *self,
                                                       const char      *url);
+const char        *mesh_agent_state_get_server_fingerprint (MeshAgentState *self);
+void               mesh_agent_state_set_server_fingerprint (MeshAgentState *self,
+                                                            const char     *fingerprint);
+void               mesh_agent_state_pin_message      (MeshAgentState  *self,
+                                                      SoupMessage     *msg);
 const char        *mesh_agent_state_get_username     (MeshAgentState  *self);
 const char        *mesh_agent_state_get_user_id      (MeshAgentState  *self);
 void               mesh_agent_state_set_user         (MeshAgentState  *self,

@@ -39,6 +39,7 @@ struct _MeshEmbeddedAgent {
   GMainLoop           *loop;
   char                *state_dir;
   char                *server_url;
+  char                *server_fingerprint;  /* the certificate the user accepted, or NULL */
   char                *user_id;
   char                *username;
   char                *access_token;
@@ -804,6 +805,7 @@ agent_begin (MeshEmbeddedAgent *self)
                  g_strcmp0 (mesh_agent_state_get_server_url (self->state), self->server_url) == 0 &&
                  g_strcmp0 (mesh_agent_state_get_user_id (self->state), self->user_id) == 0;
   mesh_agent_state_set_server_url (self->state, self->server_url);
+  mesh_agent_state_set_server_fingerprint (self->state, self->server_fingerprint);
   mesh_agent_state_set_user (self->state, self->username, self->user_id);
   if (same_account) {
     start_controller (self);
@@ -1356,6 +1358,7 @@ mesh_embedded_agent_finalize (GObject *object)
   g_hash_table_unref (self->terms);
   g_free (self->state_dir);
   g_free (self->server_url);
+  g_free (self->server_fingerprint);
   g_free (self->user_id);
   g_free (self->username);
   g_free (self->access_token);
@@ -1415,12 +1418,14 @@ mesh_embedded_agent_new (const char *profile,
   MeshEmbeddedAgent *self;
   const char *listen;
 
-  g_return_val_if_fail (profile != NULL && server_url != NULL && user_id != NULL, NULL);
+  g_return_val_if_fail (server_url != NULL && user_id != NULL, NULL);
   g_return_val_if_fail (username != NULL && access_token != NULL, NULL);
   g_return_val_if_fail (G_IS_SETTINGS (settings), NULL);
 
   self = g_object_new (MESH_TYPE_EMBEDDED_AGENT, NULL);
-  self->state_dir = g_build_filename (g_get_user_state_dir (), "mesh", profile, "agent", NULL);
+  /* The same folder names as the saved sign-in (mesh-saved-session.c). */
+  self->state_dir = g_build_filename (g_get_user_state_dir (), "mesh",
+                                      profile != NULL ? profile : "default", "agent", NULL);
   self->server_url = g_strdup (server_url);
   self->user_id = g_strdup (user_id);
   self->username = g_strdup (username);
@@ -1433,6 +1438,7 @@ mesh_embedded_agent_new (const char *profile,
     self->download_dir = g_strdup (downloads != NULL ? downloads : g_get_home_dir ());
   }
   self->accept_own = g_settings_get_boolean (settings, "auto-accept-own-devices");
+  self->server_fingerprint = g_settings_get_string (settings, "pinned-fingerprint");
   listen = g_getenv ("MESH_AGENT_LISTEN");
   self->listen = listen != NULL && *listen != '\0' ? g_strdup (listen) : NULL;
   return self;

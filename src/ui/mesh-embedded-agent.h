@@ -14,7 +14,7 @@ G_DECLARE_FINAL_TYPE (MeshEmbeddedAgent, mesh_embedded_agent, MESH, EMBEDDED_AGE
 
 /* The app's own agent, signed in with the app's account: a thread with its
  * own GMainContext runs a MeshAgentController whose state lives in
- * $XDG_STATE_HOME/mesh/PROFILE/agent (the device is registered with the
+ * $XDG_STATE_HOME/mesh/PROFILE/agent (PROFILE "default" when NULL; the device is registered with the
  * app's access token on first use).  Use it from the main thread only: what
  * the thread does is shown through main-thread models (MeshTransfer,
  * MeshSharedTerminal) and these signals, all emitted on the main thread:
