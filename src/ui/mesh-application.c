@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "mesh-application.h"
+#include "mesh-bench-probe.h"
 #include "mesh-preferences-window.h"
 #include "mesh-window.h"
 
@@ -176,6 +177,8 @@ mesh_application_startup (GApplication *application)
   g_settings_bind_with_mapping (mesh_application_get_settings (self), "style-variant",
                                 adw_style_manager_get_default (), "color-scheme",
                                 G_SETTINGS_BIND_GET, style_variant_get_mapping, NULL, NULL, NULL);
+  /* Does nothing unless bench/app-start asks for it. */
+  mesh_bench_probe_attach (GTK_APPLICATION (self));
 }
 
 static void

@@ -6,22 +6,13 @@
 #include "client-test-server.h"
 #include "mesh-application.h"
 #include "mesh-cap-token.h"
-#include "mesh-client-rest.h"
-#include "mesh-client-session.h"
-#include "mesh-embedded-agent.h"
 #include "mesh-notifier.h"
 #include "mesh-preferences-window.h"
-#include "mesh-room-list.h"
-#include "mesh-signin-page.h"
 #include "mesh-window.h"
+#include "ui-test-session.h"
 #include "ui-test-util.h"
 
 #include <glib/gstdio.h>
-#include <signal.h>
-#include <string.h>
-#include <sys/prctl.h>
-
-#define WAIT_S 60
 
 #define NOTIFY_PATH "/org/freedesktop/Notifications"
 #define NOTIFY_IFACE "org.freedesktop.Notifications"
@@ -144,24 +135,14 @@ bus_method_cb (GDBusConnection       *connection,
   }
 }
 
+/* Sets @flag (bus.owned or bus.lost) and wakes bus_start (). */
 static void
-name_acquired_cb (GDBusConnection *connection,
-                  const char      *name,
-                  gpointer         user_data)
+name_cb (GDBusConnection *connection,
+         const char      *name,
+         gboolean        *flag)
 {
   g_mutex_lock (&bus.lock);
-  bus.owned = TRUE;
-  g_cond_signal (&bus.cond);
-  g_mutex_unlock (&bus.lock);
-}
-
-static void
-name_lost_cb (GDBusConnection *connection,
-              const char      *name,
-              gpointer         user_data)
-{
-  g_mutex_lock (&bus.lock);
-  bus.lost = TRUE;
+  *flag = TRUE;
   g_cond_signal (&bus.cond);
   g_mutex_unlock (&bus.lock);
 }
@@ -187,8 +168,10 @@ bus_thread (gpointer user_data)
   g_dbus_connection_register_object (bus.connection, NOTIFY_PATH, node->interfaces[0], &vtable,
                                      NULL, NULL, &error);
   g_assert_no_error (error);
-  g_bus_own_name_on_connection (bus.connection, NOTIFY_IFACE, G_BUS_NAME_OWNER_FLAGS_NONE,
-                                name_acquired_cb, name_lost_cb, NULL, NULL);
+  g_bus_own_name_on_connection_with_closures (
+    bus.connection, NOTIFY_IFACE, G_BUS_NAME_OWNER_FLAGS_NONE,
+    g_cclosure_new (G_CALLBACK (name_cb), &bus.owned, NULL),
+    g_cclosure_new (G_CALLBACK (name_cb), &bus.lost, NULL));
   g_main_loop_run (bus.loop);
   g_main_context_pop_thread_default (bus.context);
   return NULL;
@@ -249,7 +232,7 @@ wait_notified (guint       index,
 {
   Notified *notified;
 
-  ui_test_wait_until (more_than, GUINT_TO_POINTER (index), WAIT_S, what);
+  ui_test_wait_until (more_than, GUINT_TO_POINTER (index), UI_TEST_WAIT_S, what);
   g_mutex_lock (&bus.lock);
   notified = bus.notified->pdata[index];
   g_mutex_unlock (&bus.lock);
@@ -292,15 +275,9 @@ action_label (Notified   *notified,
   return NULL;
 }
 
-/* Bob, the other user, through the client library. */
-typedef struct {
-  MeshClientRest    *rest;
-  MeshClientSession *session;
-} Peer;
-
 typedef struct {
   ClientTestServer *server;
-  Peer              bob;
+  UiTestPeer        bob;
   char             *kitchen_id;
   char             *garden_id;
   char             *kitchen_invite;
@@ -311,64 +288,6 @@ typedef struct {
 } Fixture;
 
 static gboolean
-async_done (gpointer user_data)
-{
-  return *(GAsyncResult **) user_data != NULL;
-}
-
-static void
-store_result_cb (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
-
-static gboolean
-is_true (gpointer user_data)
-{
-  return *(gboolean *) user_data;
-}
-
-static void
-set_true (gboolean *flag)
-{
-  *flag = TRUE;
-}
-
-static gboolean
-page_is_rooms (gpointer user_data)
-{
-  return g_strcmp0 (mesh_window_get_page (user_data), "rooms") == 0;
-}
-
-static gboolean
-session_connected (gpointer user_data)
-{
-  MeshClientSession *session = mesh_window_get_session (user_data);
-
-  return session != NULL && mesh_client_session_get_state (session) == MESH_CLIENT_SESSION_CONNECTED;
-}
-
-static gboolean
-room_joined (gpointer user_data)
-{
-  MeshWindow *window = ((gpointer *) user_data)[0];
-
-  return mesh_client_session_is_room_joined (mesh_window_get_session (window),
-                                             ((gpointer *) user_data)[1]);
-}
-
-static gboolean
-room_is_open (gpointer user_data)
-{
-  MeshWindow *window = ((gpointer *) user_data)[0];
-  MeshRoom *room = mesh_room_view_get_room (mesh_window_get_room_view (window));
-
-  return room != NULL && g_strcmp0 (mesh_room_get_room_id (room), ((gpointer *) user_data)[1]) == 0;
-}
-
-static gboolean
 room_focused (gpointer user_data)
 {
   MeshNotifier *notifier = ((gpointer *) user_data)[0];
@@ -377,124 +296,11 @@ room_focused (gpointer user_data)
 }
 
 static gboolean
-label_shown (gpointer user_data)
-{
-  MeshWindow *window = ((gpointer *) user_data)[0];
-  GtkWidget *label = ui_test_find_label (GTK_WIDGET (window), ((gpointer *) user_data)[1]);
-
-  return label != NULL && gtk_widget_get_mapped (label);
-}
-
-static gboolean
 unread_is (gpointer user_data)
 {
   MeshRoom *room = ((gpointer *) user_data)[0];
 
   return mesh_room_get_unread_count (room) == GPOINTER_TO_UINT (((gpointer *) user_data)[1]);
-}
-
-static gboolean
-outbox_empty (gpointer user_data)
-{
-  g_autoptr(GPtrArray) outbox = mesh_client_session_dup_outbox (user_data, NULL);
-
-  return outbox->len == 0;
-}
-
-static void
-peer_start (Peer       *peer,
-            const char *url,
-            const char *username,
-            const char *password)
-{
-  g_autoptr(GError) error = NULL;
-  GAsyncResult *result = NULL;
-
-  peer->rest = mesh_client_rest_new (url);
-  mesh_client_rest_login_async (peer->rest, username, password, NULL, store_result_cb, &result);
-  ui_test_wait_until (async_done, &result, WAIT_S, "the peer's login");
-  g_assert_true (mesh_client_rest_login_finish (peer->rest, result, &error));
-  g_assert_no_error (error);
-  g_clear_object (&result);
-
-  peer->session = mesh_client_session_new (peer->rest);
-  mesh_client_session_connect_async (peer->session, NULL, store_result_cb, &result);
-  ui_test_wait_until (async_done, &result, WAIT_S, "the peer's session");
-  g_assert_true (mesh_client_session_connect_finish (peer->session, result, &error));
-  g_assert_no_error (error);
-  g_clear_object (&result);
-}
-
-/* Creates a room, joins it and makes an invite code for it. */
-static char *
-peer_create_room (Peer       *peer,
-                  const char *name,
-                  char      **invite)
-{
-  g_autoptr(GError) error = NULL;
-  GAsyncResult *result = NULL;
-  g_autofree char *room_id = NULL;
-
-  mesh_client_rest_create_room_async (peer->rest, name, NULL, store_result_cb, &result);
-  ui_test_wait_until (async_done, &result, WAIT_S, "the room");
-  room_id = mesh_client_rest_create_room_finish (peer->rest, result, &error);
-  g_assert_no_error (error);
-  g_clear_object (&result);
-
-  mesh_client_session_join_room_async (peer->session, room_id, NULL, store_result_cb, &result);
-  ui_test_wait_until (async_done, &result, WAIT_S, "the peer to join");
-  g_assert_true (mesh_client_session_join_room_finish (peer->session, result, &error));
-  g_assert_no_error (error);
-  g_clear_object (&result);
-
-  mesh_client_rest_create_invite_async (peer->rest, room_id, NULL, store_result_cb, &result);
-  ui_test_wait_until (async_done, &result, WAIT_S, "the invite");
-  *invite = mesh_client_rest_create_invite_finish (peer->rest, result, NULL, &error);
-  g_assert_no_error (error);
-  g_clear_object (&result);
-  return g_steal_pointer (&room_id);
-}
-
-static void
-peer_chat (Peer       *peer,
-           const char *room_id,
-           const char *text)
-{
-  g_autoptr(GError) error = NULL;
-
-  g_free (mesh_client_session_send_chat (peer->session, room_id, text, &error));
-  g_assert_no_error (error);
-}
-
-/* An agent left running by a test that aborted would hold the test's output
- * open and keep meson waiting until its timeout. */
-static void
-die_with_parent (gpointer user_data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-static GSubprocess *
-spawn_agent (GSubprocessFlags   flags,
-             const char * const *args)
-{
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GError) error = NULL;
-  GSubprocess *process;
-
-  launcher = g_subprocess_launcher_new (flags | G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
-
-  /* The agent's own warnings are its business, not this test's. */
-  g_subprocess_launcher_unsetenv (launcher, "G_DEBUG");
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  g_ptr_array_add (argv, (gpointer) g_getenv ("MESH_AGENT_BIN"));
-  for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-  process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
-  g_assert_no_error (error);
-  return process;
 }
 
 /* `mesh-agent login` once (the device is registered under @device_name),
@@ -509,21 +315,19 @@ start_agent (Fixture    *fixture,
   g_autofree char *state = g_build_filename (tmp_dir, device_name, NULL);
   g_autofree char *downloads = g_build_filename (state, "downloads", NULL);
   g_autofree char *password = g_strdup_printf ("%s-password\n", username);
-  const char *login_args[] = { "login", "--state-dir", state, "--server",
-                               client_test_server_get_url (fixture->server), "--user", username,
-                               "--device-name", device_name, NULL };
-  const char *run_args[] = { "run", "--state-dir", state, "--download-dir", downloads,
-                             "--listen", "127.0.0.1", NULL };
   GSubprocess *run;
 
   if (!g_file_test (state, G_FILE_TEST_IS_DIR)) {
-    login = spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, login_args);
+    login = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "login", "--state-dir", state,
+                                 "--server", client_test_server_get_url (fixture->server),
+                                 "--user", username, "--device-name", device_name, NULL);
     g_assert_true (g_subprocess_communicate_utf8 (login, password, NULL, NULL, NULL, &error));
     g_assert_no_error (error);
     g_assert_true (g_subprocess_get_successful (login));
     g_assert_cmpint (g_mkdir_with_parents (downloads, 0700), ==, 0);
   }
-  run = spawn_agent (G_SUBPROCESS_FLAGS_NONE, run_args);
+  run = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_NONE, "run", "--state-dir", state,
+                             "--download-dir", downloads, "--listen", "127.0.0.1", NULL);
   g_ptr_array_add (fixture->agents, run);
   return run;
 }
@@ -532,15 +336,7 @@ static void
 stop_agent (Fixture     *fixture,
             GSubprocess *agent)
 {
-  g_autoptr(GError) error = NULL;
-  GAsyncResult *result = NULL;
-
-  g_subprocess_send_signal (agent, SIGTERM);
-  g_subprocess_wait_async (agent, NULL, store_result_cb, &result);
-  ui_test_wait_until (async_done, &result, WAIT_S, "an agent to stop");
-  g_assert_true (g_subprocess_wait_finish (agent, result, &error));
-  g_assert_no_error (error);
-  g_clear_object (&result);
+  ui_test_stop_agent (agent);
   g_ptr_array_remove (fixture->agents, agent);
 }
 
@@ -584,82 +380,37 @@ wait_device (MeshClientSession *session,
   DeviceWait wait = { session, room_id, device_name, NULL };
   g_autofree char *what = g_strdup_printf ("the agent “%s” in the room", device_name);
 
-  ui_test_wait_until (device_in_room, &wait, WAIT_S, what);
+  ui_test_wait_until (device_in_room, &wait, UI_TEST_WAIT_S, what);
   return wait.device_id;
-}
-
-static void
-fill_sign_in (MeshWindow *window,
-              const char *server,
-              const char *username,
-              const char *password)
-{
-  GtkWidget *page = GTK_WIDGET (mesh_window_get_signin_page (window));
-  GtkWidget *rows[3] = { NULL };
-  guint n = 0;
-
-  for (GtkWidget *w = ui_test_find_widget (page, ADW_TYPE_ENTRY_ROW, NULL, NULL); w != NULL && n < 3;
-       w = gtk_widget_get_next_sibling (w))
-    rows[n++] = w;
-  g_assert_cmpuint (n, ==, 3);
-  gtk_editable_set_text (GTK_EDITABLE (rows[0]), server);
-  gtk_editable_set_text (GTK_EDITABLE (rows[1]), username);
-  gtk_editable_set_text (GTK_EDITABLE (rows[2]), password);
-}
-
-static void
-accept_invite (MeshWindow *window,
-               const char *invite,
-               const char *room_id)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MeshRoom) joined = NULL;
-  GAsyncResult *result = NULL;
-  gpointer data[2] = { window, (gpointer) room_id };
-
-  mesh_room_list_accept_invite_async (mesh_window_get_room_list (window), invite, NULL,
-                                      store_result_cb, &result);
-  ui_test_wait_until (async_done, &result, WAIT_S, "alice to accept an invite");
-  joined = mesh_room_list_accept_invite_finish (mesh_window_get_room_list (window), result, &error);
-  g_assert_no_error (error);
-  g_clear_object (&result);
-  ui_test_wait_until (room_joined, data, WAIT_S, "alice's session to join");
 }
 
 /* Alice's window, signed in, in Bob's Kitchen and Garden. */
 static void
 fixture_set_up (Fixture *fixture)
 {
-  GtkWidget *page;
-  GtkWidget *button;
-
   fixture->agents = g_ptr_array_new_with_free_func (g_object_unref);
   fixture->server = client_test_server_new ();
   g_free (client_test_server_add_user (fixture->server, "alice", "alice-password"));
   g_free (client_test_server_add_user (fixture->server, "bob", "bob-password"));
   client_test_server_start (fixture->server);
 
-  peer_start (&fixture->bob, client_test_server_get_url (fixture->server), "bob", "bob-password");
-  fixture->kitchen_id = peer_create_room (&fixture->bob, "Kitchen", &fixture->kitchen_invite);
-  fixture->garden_id = peer_create_room (&fixture->bob, "Garden", &fixture->garden_invite);
+  ui_test_peer_start (&fixture->bob, client_test_server_get_url (fixture->server), "bob",
+                      "bob-password");
+  fixture->kitchen_id = ui_test_peer_create_room (&fixture->bob, "Kitchen",
+                                                  &fixture->kitchen_invite);
+  fixture->garden_id = ui_test_peer_create_room (&fixture->bob, "Garden", &fixture->garden_invite);
 
   fixture->window = mesh_window_new (app);
   gtk_window_set_default_size (GTK_WINDOW (fixture->window), 1280, 800);
   gtk_window_present (GTK_WINDOW (fixture->window));
   ui_test_wait_drawn (GTK_WIDGET (fixture->window));
-  fill_sign_in (fixture->window, client_test_server_get_url (fixture->server), "alice",
-                "alice-password");
-  page = GTK_WIDGET (mesh_window_get_signin_page (fixture->window));
-  button = ui_test_find_button_for_action (page, "signin.sign-in");
-  g_assert_nonnull (button);
-  gtk_widget_activate (button);
-  ui_test_wait_until (page_is_rooms, fixture->window, WAIT_S, "the rooms page");
-  ui_test_wait_until (session_connected, fixture->window, WAIT_S, "alice's session");
+  ui_test_sign_in (fixture->window, client_test_server_get_url (fixture->server), "alice",
+                   "alice-password");
   fixture->notifier = mesh_window_get_notifier (fixture->window);
   g_assert_nonnull (fixture->notifier);
 
-  accept_invite (fixture->window, fixture->kitchen_invite, fixture->kitchen_id);
-  accept_invite (fixture->window, fixture->garden_invite, fixture->garden_id);
+  ui_test_accept_invite (fixture->window, fixture->kitchen_invite, fixture->kitchen_id);
+  ui_test_accept_invite (fixture->window, fixture->garden_invite, fixture->garden_id);
 }
 
 /* Shows @room_id in the window and waits until it counts as looked at. */
@@ -667,12 +418,11 @@ static void
 look_at (Fixture    *fixture,
          const char *room_id)
 {
-  gpointer open[2] = { fixture->window, (gpointer) room_id };
   gpointer focus[2] = { fixture->notifier, (gpointer) room_id };
 
   g_assert_true (mesh_window_open_room (fixture->window, room_id));
-  ui_test_wait_until (room_is_open, open, WAIT_S, "the room to open");
-  ui_test_wait_until (room_focused, focus, WAIT_S, "the room to be the one on screen");
+  ui_test_wait_room_open (fixture->window, room_id, "the room to open");
+  ui_test_wait_until (room_focused, focus, UI_TEST_WAIT_S, "the room to be the one on screen");
 }
 
 static void
@@ -687,12 +437,8 @@ fixture_tear_down (Fixture *fixture)
   while (fixture->agents->len > 0)
     stop_agent (fixture, fixture->agents->pdata[0]);
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fixture->window), "win.sign-out", NULL));
-  gtk_window_destroy (GTK_WINDOW (fixture->window));
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
-  mesh_client_session_disconnect (fixture->bob.session);
-  g_clear_object (&fixture->bob.session);
-  g_clear_object (&fixture->bob.rest);
+  ui_test_destroy_window (GTK_WINDOW (fixture->window));
+  ui_test_peer_clear (&fixture->bob);
   g_clear_pointer (&fixture->server, client_test_server_free);
   g_clear_pointer (&fixture->agents, g_ptr_array_unref);
   g_free (fixture->kitchen_id);
@@ -710,8 +456,9 @@ bob_share_terminal (Fixture    *fixture,
   char *share_id;
 
   mesh_client_session_terminal_share_start_async (fixture->bob.session, fixture->kitchen_id,
-                                                  device_id, NULL, store_result_cb, &result);
-  ui_test_wait_until (async_done, &result, WAIT_S, "bob's share to start");
+                                                  device_id, NULL, ui_test_store_result_cb,
+                                                  &result);
+  ui_test_wait_result (&result, "bob's share to start");
   share_id = mesh_client_session_terminal_share_start_finish (fixture->bob.session, result, &error);
   g_assert_no_error (error);
   g_clear_object (&result);
@@ -732,8 +479,8 @@ bob_missed_call (Fixture *fixture)
   GAsyncResult *result = NULL;
 
   mesh_client_rest_request_caps_async (fixture->bob.rest, fixture->kitchen_id, caps, alice_peer,
-                                       NULL, 0, NULL, store_result_cb, &result);
-  ui_test_wait_until (async_done, &result, WAIT_S, "bob's call capability");
+                                       NULL, 0, NULL, ui_test_store_result_cb, &result);
+  ui_test_wait_result (&result, "bob's call capability");
   token = mesh_client_rest_request_caps_finish (fixture->bob.rest, result, NULL, &error);
   g_assert_no_error (error);
   g_clear_object (&result);
@@ -772,22 +519,20 @@ test_room_events (void)
   kitchen = mesh_room_list_find (mesh_window_get_room_list (fixture.window), fixture.kitchen_id,
                                  NULL);
   g_assert_nonnull (kitchen);
-  g_signal_connect_swapped (alice, "terminal-share-started", G_CALLBACK (set_true), &started);
-  g_signal_connect_swapped (alice, "event::call.missed", G_CALLBACK (set_true), &missed);
+  g_signal_connect_swapped (alice, "terminal-share-started", G_CALLBACK (ui_test_set_flag),
+                            &started);
+  g_signal_connect_swapped (alice, "event::call.missed", G_CALLBACK (ui_test_set_flag), &missed);
 
   /* A message in the room on screen tells nobody: the window shows it. */
   look_at (&fixture, fixture.kitchen_id);
   n = n_notified ();
-  peer_chat (&fixture.bob, fixture.kitchen_id, "The kettle is on");
-  {
-    gpointer data[2] = { fixture.window, "The kettle is on" };
-
-    ui_test_wait_until (label_shown, data, WAIT_S, "bob's message on screen");
-  }
+  ui_test_peer_chat (&fixture.bob, fixture.kitchen_id, "The kettle is on");
+  ui_test_wait_label_shown (GTK_WIDGET (fixture.window), "The kettle is on",
+                            "bob's message on screen");
   g_assert_cmpuint (n_notified (), ==, n);
 
   /* One in a room that is not on screen does. */
-  peer_chat (&fixture.bob, fixture.garden_id, "Tomatoes are ripe");
+  ui_test_peer_chat (&fixture.bob, fixture.garden_id, "Tomatoes are ripe");
   notified = wait_notified (n, "the garden message's notification");
   g_assert_cmpstr (notified->summary, ==, "bob in Garden");
   g_assert_cmpstr (notified->body, ==, "Tomatoes are ripe");
@@ -797,11 +542,7 @@ test_room_events (void)
 
   /* Clicking it shows the garden. */
   invoke (notified, "default");
-  {
-    gpointer data[2] = { fixture.window, fixture.garden_id };
-
-    ui_test_wait_until (room_is_open, data, WAIT_S, "the garden to open");
-  }
+  ui_test_wait_room_open (fixture.window, fixture.garden_id, "the garden to open");
   look_at (&fixture, fixture.garden_id);
 
   /* Bob shares a terminal from his agent in the kitchen. */
@@ -816,7 +557,7 @@ test_room_events (void)
 
   /* The share ends: its notification goes. */
   g_assert_true (mesh_client_session_terminal_share_stop (fixture.bob.session, share_id, NULL));
-  ui_test_wait_until (is_closed, GUINT_TO_POINTER (notified->id), WAIT_S,
+  ui_test_wait_until (is_closed, GUINT_TO_POINTER (notified->id), UI_TEST_WAIT_S,
                       "the terminal notification to be withdrawn");
 
   /* Bob calls and hangs up before Alice answers. */
@@ -826,39 +567,40 @@ test_room_events (void)
   g_assert_cmpstr (notified->summary, ==, "Missed call from bob");
   g_assert_true (g_str_has_prefix (notified->body, "bob called you in “Kitchen” at "));
   g_assert_cmpstr (notified->category, ==, "call.unanswered");
-  g_assert_true (is_true (&missed));
+  g_assert_true (missed);
 
   /* Turned off, a kind takes its notification away and shows no more. */
   g_settings_set_boolean (settings, "notify-calls", FALSE);
-  ui_test_wait_until (is_closed, GUINT_TO_POINTER (notified->id), WAIT_S,
+  ui_test_wait_until (is_closed, GUINT_TO_POINTER (notified->id), UI_TEST_WAIT_S,
                       "the call notification to be withdrawn");
   missed = FALSE;
   n = n_notified ();
   bob_missed_call (&fixture);
-  ui_test_wait_until (is_true, &missed, WAIT_S, "the second call.missed");
+  ui_test_wait_until (ui_test_flag_is_set, &missed, UI_TEST_WAIT_S, "the second call.missed");
   g_assert_cmpuint (n_notified (), ==, n);
 
   g_settings_set_boolean (settings, "notify-terminal", FALSE);
   started = FALSE;
   second_share = bob_share_terminal (&fixture, bob_device);
-  ui_test_wait_until (is_true, &started, WAIT_S, "alice to hear of the second share");
+  ui_test_wait_until (ui_test_flag_is_set, &started, UI_TEST_WAIT_S,
+                      "alice to hear of the second share");
   g_assert_cmpuint (n_notified (), ==, n);
 
   g_settings_set_boolean (settings, "notify-chat", FALSE);
-  peer_chat (&fixture.bob, fixture.kitchen_id, "Nobody is told");
+  ui_test_peer_chat (&fixture.bob, fixture.kitchen_id, "Nobody is told");
   {
     gpointer data[2] = { kitchen, GUINT_TO_POINTER (1) };
 
-    ui_test_wait_until (unread_is, data, WAIT_S, "the kitchen's unread count");
+    ui_test_wait_until (unread_is, data, UI_TEST_WAIT_S, "the kitchen's unread count");
   }
   g_assert_cmpuint (n_notified (), ==, n);
 
   /* On again; Alice's own message in the kitchen tells her nothing, Bob's does. */
   g_settings_set_boolean (settings, "notify-chat", TRUE);
   g_free (mesh_client_session_send_chat (alice, fixture.kitchen_id, "My own words", NULL));
-  ui_test_wait_until (outbox_empty, alice, WAIT_S, "alice's message to be confirmed");
+  ui_test_wait_outbox_empty (alice, "alice's message to be confirmed");
   g_assert_cmpuint (n_notified (), ==, n);
-  peer_chat (&fixture.bob, fixture.kitchen_id, "Bob's words");
+  ui_test_peer_chat (&fixture.bob, fixture.kitchen_id, "Bob's words");
   notified = wait_notified (n, "the kitchen message's notification");
   g_assert_cmpstr (notified->summary, ==, "bob in Kitchen");
   g_assert_cmpstr (notified->body, ==, "Bob's words");
@@ -943,7 +685,8 @@ test_received (void)
   /* What the launched applications do wakes nobody up here: look every 50 ms. */
   tick = g_timeout_add (50, tick_cb, NULL);
   invoke (notified, "open");
-  ui_test_wait_until (links_to, (gpointer[]) { shown, dir }, WAIT_S, "the folder to be shown");
+  ui_test_wait_until (links_to, (gpointer[]) { shown, dir }, UI_TEST_WAIT_S,
+                      "the folder to be shown");
 
   /* Clicked, it was done with: the next file has a notification of its own,
    * whose "Open" hands the file to its default application. */
@@ -952,7 +695,7 @@ test_received (void)
   notified = wait_notified (n + 2, "the second file's notification");
   g_assert_cmpuint (notified->replaces_id, ==, 0);
   invoke (notified, "open");
-  ui_test_wait_until (file_has, (gpointer[]) { opened, "shopping list\n" }, WAIT_S,
+  ui_test_wait_until (file_has, (gpointer[]) { opened, "shopping list\n" }, UI_TEST_WAIT_S,
                       "the file to be opened");
   g_source_remove (tick);
 
@@ -961,8 +704,7 @@ test_received (void)
                                  FALSE, file);
   notified = wait_notified (n + 3, "the third file's notification");
   invoke (notified, "default");
-  ui_test_wait_until (room_is_open, (gpointer[]) { fixture.window, fixture.kitchen_id }, WAIT_S,
-                      "the kitchen to open");
+  ui_test_wait_room_open (fixture.window, fixture.kitchen_id, "the kitchen to open");
 
   /* Turned off: nothing. */
   look_at (&fixture, fixture.garden_id);
@@ -973,14 +715,6 @@ test_received (void)
   g_assert_cmpuint (n_notified (), ==, n);
 
   fixture_tear_down (&fixture);
-}
-
-static gboolean
-embedded_agent_ready (gpointer user_data)
-{
-  MeshEmbeddedAgent *agent = mesh_window_get_agent (user_data);
-
-  return agent != NULL && mesh_embedded_agent_get_device_id (agent) != NULL;
 }
 
 /* Two more agents of Alice's: the one standing for this app's own is never
@@ -999,7 +733,7 @@ test_agent_offline (void)
   g_assert_nonnull (g_getenv ("MESH_AGENT_BIN"));
   fixture_set_up (&fixture);
   alice = mesh_window_get_session (fixture.window);
-  ui_test_wait_until (embedded_agent_ready, fixture.window, WAIT_S, "the embedded agent");
+  ui_test_wait_agent_ready (fixture.window, "the embedded agent");
 
   laptop = start_agent (&fixture, "alice", "alice-laptop");
   desktop = start_agent (&fixture, "alice", "alice-desktop");
@@ -1015,7 +749,7 @@ test_agent_offline (void)
   {
     DeviceWait wait = { alice, fixture.kitchen_id, "alice-laptop", NULL };
 
-    ui_test_wait_until (device_gone, &wait, WAIT_S, "the laptop to leave the room");
+    ui_test_wait_until (device_gone, &wait, UI_TEST_WAIT_S, "the laptop to leave the room");
     g_free (wait.device_id);
   }
   stop_agent (&fixture, desktop);
@@ -1028,18 +762,11 @@ test_agent_offline (void)
   /* Back: the notification is withdrawn. */
   start_agent (&fixture, "alice", "alice-desktop");
   g_free (wait_device (alice, fixture.kitchen_id, "alice-desktop"));
-  ui_test_wait_until (is_closed, GUINT_TO_POINTER (notified->id), WAIT_S,
+  ui_test_wait_until (is_closed, GUINT_TO_POINTER (notified->id), UI_TEST_WAIT_S,
                       "the offline notification to be withdrawn");
   g_assert_cmpuint (n_notified (), ==, n + 1);
 
   fixture_tear_down (&fixture);
-}
-
-static gboolean
-row_titled (GtkWidget    *widget,
-            gconstpointer title)
-{
-  return g_strcmp0 (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (widget)), title) == 0;
 }
 
 /* Each kind has its switch, bound to its setting. */
@@ -1061,8 +788,7 @@ test_preferences (void)
 
   gtk_window_present (preferences);
   for (guint i = 0; i < G_N_ELEMENTS (rows); i++) {
-    GtkWidget *row = ui_test_find_widget (GTK_WIDGET (preferences), ADW_TYPE_ACTION_ROW,
-                                          row_titled, rows[i].title);
+    GtkWidget *row = ui_test_find_action_row (GTK_WIDGET (preferences), rows[i].title);
     GtkSwitch *toggle;
 
     g_assert_nonnull (row);
@@ -1125,17 +851,9 @@ main (int   argc,
   g_setenv ("XDG_DATA_HOME", data, TRUE);
   install_openers (data, config);
 
-  g_test_init (&argc, &argv, NULL);
+  ui_test_init (&argc, &argv);
   bus_start ();
-  gtk_init ();
-  g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
-
-  app = mesh_application_new ();
-  mesh_application_set_profile (app, "test");
-  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
-  g_assert_no_error (error);
-  /* Windows are created by the tests, so hold the application meanwhile. */
-  g_application_hold (G_APPLICATION (app));
+  app = ui_test_app_new ("test");
 
   g_test_add_func ("/mesh/notifier/room-events", test_room_events);
   g_test_add_func ("/mesh/notifier/received", test_received);

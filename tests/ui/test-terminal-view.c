@@ -12,8 +12,6 @@
 #include <string.h>
 #include <vte/vte.h>
 
-#define WAIT_S 30
-
 /* The application loads the style sheet, as in the app. */
 static MeshApplication *app;
 
@@ -120,31 +118,43 @@ push_output (MeshSharedTerminal *terminal,
   mesh_shared_terminal_push_output (terminal, bytes);
 }
 
-static MeshTerminalWindow *
-new_window (MeshSharedTerminal *terminal,
-            int                 width,
-            int                 height)
-{
-  MeshTerminalWindow *window = mesh_terminal_window_new (GTK_APPLICATION (app), terminal);
-  int dw, dh;
+/* A shared terminal in the role the test is added with, the agent's side
+ * of it, and its window once the test opens it. */
+typedef struct {
+  MeshSharedTerminal *terminal;
+  Agent               agent;
+  MeshTerminalWindow *window;
+  GtkWidget          *root;
+  MeshTerminalView   *view;
+  VteTerminal        *vte;
+} Fixture;
 
-  gtk_window_set_default_size (GTK_WINDOW (window), width, height);
-  gtk_window_present (GTK_WINDOW (window));
-  /* Client-side decorations take a margin of the size asked for. */
-  ui_test_wait_drawn (GTK_WIDGET (window));
-  dw = width - gtk_widget_get_width (GTK_WIDGET (window));
-  dh = height - gtk_widget_get_height (GTK_WIDGET (window));
-  if (dw != 0 || dh != 0) {
-    gtk_window_set_default_size (GTK_WINDOW (window), width + dw, height + dh);
-    ui_test_wait_drawn (GTK_WIDGET (window));
-  }
-  return window;
+static void
+fixture_set_up (Fixture       *f,
+                gconstpointer  role)
+{
+  f->terminal = mesh_shared_terminal_new (GPOINTER_TO_INT (role), "room-1", "alice");
+  agent_attach (&f->agent, f->terminal);
 }
 
-static VteTerminal *
-window_vte (MeshTerminalWindow *window)
+static void
+fixture_tear_down (Fixture       *f,
+                   gconstpointer  role)
 {
-  return VTE_TERMINAL (mesh_terminal_view_get_vte (mesh_terminal_window_get_view (window)));
+  agent_clear (&f->agent);
+  g_object_unref (f->terminal);
+}
+
+static void
+open_window (Fixture *f,
+             int      width,
+             int      height)
+{
+  f->window = mesh_terminal_window_new (GTK_APPLICATION (app), f->terminal);
+  ui_test_present (GTK_WINDOW (f->window), width, height);
+  f->root = GTK_WIDGET (f->window);
+  f->view = mesh_terminal_window_get_view (f->window);
+  f->vte = VTE_TERMINAL (mesh_terminal_view_get_vte (f->view));
 }
 
 typedef struct {
@@ -168,7 +178,7 @@ wait_vte_shows (VteTerminal *vte,
   TextWait wait = { vte, text };
   g_autofree char *what = g_strdup_printf ("the terminal to show “%s”", text);
 
-  ui_test_wait_until (vte_shows, &wait, WAIT_S, what);
+  ui_test_wait_until (vte_shows, &wait, UI_TEST_WAIT_S, what);
 }
 
 static gboolean
@@ -200,17 +210,10 @@ find_status_page (GtkWidget  *root,
 }
 
 static gboolean
-button_matches (GtkWidget     *widget,
-                gconstpointer  label)
-{
-  return g_strcmp0 (gtk_button_get_label (GTK_BUTTON (widget)), label) == 0;
-}
-
-static gboolean
 button_shown (GtkWidget  *root,
               const char *label)
 {
-  return is_shown (ui_test_find_widget (root, GTK_TYPE_BUTTON, button_matches, label));
+  return is_shown (ui_test_find_button (root, label));
 }
 
 static GtkWidget *
@@ -222,59 +225,22 @@ badge_of (MeshTerminalWindow *window)
                       : NULL;
 }
 
-typedef struct {
-  GtkWidget  *root;
-  const char *text;
-} LabelWait;
-
-static gboolean
-label_appeared (gpointer user_data)
-{
-  LabelWait *wait = user_data;
-
-  return label_shown (wait->root, wait->text);
-}
-
-/* A toast, or any text that shows up a frame later. */
-static void
-wait_label (GtkWidget  *root,
-            const char *text)
-{
-  LabelWait wait = { root, text };
-  g_autofree char *what = g_strdup_printf ("“%s” to show", text);
-
-  ui_test_wait_until (label_appeared, &wait, WAIT_S, what);
-}
-
-static gboolean
-toplevel_dialog (gpointer user_data)
-{
-  return ui_test_find_toplevel (ADW_TYPE_MESSAGE_DIALOG) != NULL;
-}
-
-static gboolean
-no_toplevel_dialog (gpointer user_data)
-{
-  return ui_test_find_toplevel (ADW_TYPE_MESSAGE_DIALOG) == NULL;
-}
-
 static AdwMessageDialog *
 wait_dialog (void)
 {
-  ui_test_wait_until (toplevel_dialog, NULL, WAIT_S, "a dialog");
-  return ADW_MESSAGE_DIALOG (ui_test_find_toplevel (ADW_TYPE_MESSAGE_DIALOG));
+  return ADW_MESSAGE_DIALOG (ui_test_wait_toplevel (ADW_TYPE_MESSAGE_DIALOG, "a dialog"));
 }
 
-static gboolean
-no_terminal_window (gpointer user_data)
+static void
+wait_dialog_gone (const char *what)
 {
-  return ui_test_find_toplevel (MESH_TYPE_TERMINAL_WINDOW) == NULL;
+  ui_test_wait_no_toplevel (ADW_TYPE_MESSAGE_DIALOG, what);
 }
 
 static void
 wait_window_gone (void)
 {
-  ui_test_wait_until (no_terminal_window, NULL, WAIT_S, "the terminal window to close");
+  ui_test_wait_no_toplevel (MESH_TYPE_TERMINAL_WINDOW, "the terminal window to close");
 }
 
 /* Clicks the dialog's button for a response, as a person would. */
@@ -282,11 +248,7 @@ static void
 click_response (AdwMessageDialog *dialog,
                 const char       *label)
 {
-  GtkWidget *button = ui_test_find_widget (GTK_WIDGET (dialog), GTK_TYPE_BUTTON, button_matches,
-                                           label);
-
-  g_assert_nonnull (button);
-  g_signal_emit_by_name (button, "clicked");
+  ui_test_click_labelled (GTK_WIDGET (dialog), label);
 }
 
 /* Activates the shortcut of a capture-phase controller on @widget whose
@@ -331,250 +293,215 @@ wait_input (Agent      *agent,
 {
   gpointer data[2] = { agent, (gpointer) text };
 
-  ui_test_wait_until (input_is, data, WAIT_S, "the typed text to reach the agent");
+  ui_test_wait_until (input_is, data, UI_TEST_WAIT_S, "the typed text to reach the agent");
 }
 
 static void
-clipboard_text_cb (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      user_data)
+test_viewer (Fixture       *f,
+             gconstpointer  role)
 {
-  *(char **) user_data = gdk_clipboard_read_text_finish (GDK_CLIPBOARD (source), result, NULL);
-}
-
-static gboolean
-string_set (gpointer user_data)
-{
-  return *(char **) user_data != NULL;
-}
-
-static void
-test_viewer (void)
-{
-  g_autoptr(MeshSharedTerminal) terminal =
-    mesh_shared_terminal_new (MESH_SHARED_TERMINAL_VIEWER, "room-1", "alice");
-  MeshTerminalWindow *window;
-  MeshTerminalView *view;
   AdwStatusPage *ended;
-  VteTerminal *vte;
-  GtkWidget *root;
   g_autofree char *copied = NULL;
-  Agent agent;
 
-  agent_attach (&agent, terminal);
-  window = new_window (terminal, 900, 600);
-  root = GTK_WIDGET (window);
-  view = mesh_terminal_window_get_view (window);
-  vte = window_vte (window);
-  g_assert_cmpstr (gtk_window_get_title (GTK_WINDOW (window)), ==, "alice’s terminal");
+  open_window (f, 900, 600);
+  g_assert_cmpstr (gtk_window_get_title (GTK_WINDOW (f->window)), ==, "alice’s terminal");
 
   /* Connecting: a spinner, no terminal yet. */
-  g_assert_true (is_shown (GTK_WIDGET (find_status_page (root, "Connecting…"))));
-  g_assert_false (is_shown (GTK_WIDGET (vte)));
-  g_assert_null (mesh_terminal_view_get_badge (view));
-  g_free (ui_test_screenshot (root, "terminal-viewer-connecting"));
+  g_assert_true (is_shown (GTK_WIDGET (find_status_page (f->root, "Connecting…"))));
+  g_assert_false (is_shown (GTK_WIDGET (f->vte)));
+  g_assert_null (mesh_terminal_view_get_badge (f->view));
+  g_free (ui_test_screenshot (f->root, "terminal-viewer-connecting"));
 
   /* Running: the host's output, at the host's size. */
-  mesh_shared_terminal_set_share_id (terminal, "share-1");
-  mesh_shared_terminal_set_state (terminal, MESH_SHARED_TERMINAL_RUNNING, NULL);
-  push_output (terminal, "alice@desk:~$ ls\r\nnotes.txt  src\r\n"
-                         "alice@desk:~$ echo hello\r\nhello\r\n\x1b[1mworld\x1b[0m\r\n"
-                         "alice@desk:~$ ");
-  wait_vte_shows (vte, "hello\nworld");
-  ui_test_wait_drawn (root);
-  g_assert_true (is_shown (GTK_WIDGET (vte)));
-  g_assert_cmpint (vte_terminal_get_column_count (vte), ==, 80);
-  g_assert_cmpint (vte_terminal_get_row_count (vte), ==, 24);
+  mesh_shared_terminal_set_share_id (f->terminal, "share-1");
+  mesh_shared_terminal_set_state (f->terminal, MESH_SHARED_TERMINAL_RUNNING, NULL);
+  push_output (f->terminal, "alice@desk:~$ ls\r\nnotes.txt  src\r\n"
+                            "alice@desk:~$ echo hello\r\nhello\r\n\x1b[1mworld\x1b[0m\r\n"
+                            "alice@desk:~$ ");
+  wait_vte_shows (f->vte, "hello\nworld");
+  ui_test_wait_drawn (f->root);
+  g_assert_true (is_shown (GTK_WIDGET (f->vte)));
+  g_assert_cmpint (vte_terminal_get_column_count (f->vte), ==, 80);
+  g_assert_cmpint (vte_terminal_get_row_count (f->vte), ==, 24);
   /* Focus goes to the terminal once it runs. */
-  g_assert_true (gtk_widget_is_focus (GTK_WIDGET (vte)));
+  g_assert_true (gtk_widget_is_focus (GTK_WIDGET (f->vte)));
   /* A viewer never resizes the host's shell. */
-  g_assert_cmpuint (agent.n_resize, ==, 0);
+  g_assert_cmpuint (f->agent.n_resize, ==, 0);
 
   /* Read only: the badge says who types, and typing sends nothing. */
-  g_assert_cmpstr (mesh_terminal_view_get_badge (view), ==, "Only alice types");
-  g_assert_true (label_shown (root, "Only alice types"));
-  g_assert_true (label_shown (root, "Read only"));
-  g_assert_true (button_shown (root, "Request Control"));
-  g_assert_false (button_shown (root, "Stop Sharing"));
-  g_assert_false (vte_terminal_get_input_enabled (vte));
-  vte_terminal_feed_child (vte, "rm -rf /\r", -1);
-  vte_terminal_paste_text (vte, "rm -rf /");
-  g_assert_cmpuint (agent.n_input, ==, 0);
-  g_free (ui_test_screenshot (root, "terminal-viewer-read-only"));
+  g_assert_cmpstr (mesh_terminal_view_get_badge (f->view), ==, "Only alice types");
+  g_assert_true (label_shown (f->root, "Only alice types"));
+  g_assert_true (label_shown (f->root, "Read only"));
+  g_assert_true (button_shown (f->root, "Request Control"));
+  g_assert_false (button_shown (f->root, "Stop Sharing"));
+  g_assert_false (vte_terminal_get_input_enabled (f->vte));
+  vte_terminal_feed_child (f->vte, "rm -rf /\r", -1);
+  vte_terminal_paste_text (f->vte, "rm -rf /");
+  g_assert_cmpuint (f->agent.n_input, ==, 0);
+  g_free (ui_test_screenshot (f->root, "terminal-viewer-read-only"));
 
   /* Read only, Tab leaves the terminal: Shift+Tab reaches Request Control. */
-  g_assert_true (press_shortcut (GTK_WIDGET (view), "<Shift>Tab"));
-  g_assert_true (gtk_widget_is_focus (ui_test_find_widget (root, GTK_TYPE_BUTTON, button_matches,
-                                                           "Request Control")));
-  g_assert_true (gtk_widget_grab_focus (GTK_WIDGET (view)));
-  g_assert_true (gtk_widget_is_focus (GTK_WIDGET (vte)));
+  g_assert_true (press_shortcut (GTK_WIDGET (f->view), "<Shift>Tab"));
+  g_assert_true (gtk_widget_is_focus (ui_test_find_button (f->root, "Request Control")));
+  g_assert_true (gtk_widget_grab_focus (GTK_WIDGET (f->view)));
+  g_assert_true (gtk_widget_is_focus (GTK_WIDGET (f->vte)));
 
   /* Ctrl+Shift+C copies what the host's shell shows. */
-  vte_terminal_select_all (vte);
-  g_assert_true (press_shortcut (GTK_WIDGET (view), "<Shift><Control>c"));
-  gdk_clipboard_read_text_async (gtk_widget_get_clipboard (GTK_WIDGET (vte)), NULL,
-                                 clipboard_text_cb, &copied);
-  ui_test_wait_until (string_set, &copied, WAIT_S, "the clipboard");
+  vte_terminal_select_all (f->vte);
+  g_assert_true (press_shortcut (GTK_WIDGET (f->view), "<Shift><Control>c"));
+  copied = ui_test_clipboard_text (GTK_WIDGET (f->vte));
   g_assert_nonnull (strstr (copied, "notes.txt  src"));
-  vte_terminal_unselect_all (vte);
+  vte_terminal_unselect_all (f->vte);
 
   /* Asking for control: one request, and the button says it waits. */
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "terminal.request-control", NULL));
-  g_assert_cmpuint (agent.n_request, ==, 1);
-  g_assert_true (button_shown (root, "Waiting for an Answer…"));
-  g_assert_false (gtk_widget_is_sensitive (ui_test_find_widget (root, GTK_TYPE_BUTTON,
-                                                               button_matches,
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->view), "terminal.request-control",
+                                             NULL));
+  g_assert_cmpuint (f->agent.n_request, ==, 1);
+  g_assert_true (button_shown (f->root, "Waiting for an Answer…"));
+  g_assert_false (gtk_widget_is_sensitive (ui_test_find_button (f->root,
                                                                "Waiting for an Answer…")));
-  gtk_widget_activate_action (GTK_WIDGET (view), "terminal.request-control", NULL);
-  g_assert_cmpuint (agent.n_request, ==, 1);
+  gtk_widget_activate_action (GTK_WIDGET (f->view), "terminal.request-control", NULL);
+  g_assert_cmpuint (f->agent.n_request, ==, 1);
 
   /* Denied: back to asking. */
-  mesh_shared_terminal_report_denied (terminal, NULL);
-  wait_label (root, "alice did not give you control");
-  g_assert_true (button_shown (root, "Request Control"));
-  g_assert_false (vte_terminal_get_input_enabled (vte));
+  mesh_shared_terminal_report_denied (f->terminal, NULL);
+  ui_test_wait_label_shown (f->root, "alice did not give you control", "the denial's toast");
+  g_assert_true (button_shown (f->root, "Request Control"));
+  g_assert_false (vte_terminal_get_input_enabled (f->vte));
 
   /* Granted: typing reaches the shell. */
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "terminal.request-control", NULL));
-  g_assert_cmpuint (agent.n_request, ==, 2);
-  mesh_shared_terminal_set_controller (terminal, "peer-bob", "bob", TRUE);
-  wait_label (root, "alice gave you control: you can type now");
-  g_assert_cmpstr (mesh_terminal_view_get_badge (view), ==, "You have control");
-  g_assert_true (gtk_widget_has_css_class (badge_of (window), "self"));
-  g_assert_true (button_shown (root, "Release Control"));
-  g_assert_false (button_shown (root, "Request Control"));
-  g_assert_false (label_shown (root, "Read only"));
-  g_assert_true (vte_terminal_get_input_enabled (vte));
-  vte_terminal_feed_child (vte, "ls\r", -1);
-  g_assert_cmpstr (agent.input->str, ==, "ls\r");
-  g_string_truncate (agent.input, 0);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->view), "terminal.request-control",
+                                             NULL));
+  g_assert_cmpuint (f->agent.n_request, ==, 2);
+  mesh_shared_terminal_set_controller (f->terminal, "peer-bob", "bob", TRUE);
+  ui_test_wait_label_shown (f->root, "alice gave you control: you can type now",
+                            "the grant's toast");
+  g_assert_cmpstr (mesh_terminal_view_get_badge (f->view), ==, "You have control");
+  g_assert_true (gtk_widget_has_css_class (badge_of (f->window), "self"));
+  g_assert_true (button_shown (f->root, "Release Control"));
+  g_assert_false (button_shown (f->root, "Request Control"));
+  g_assert_false (label_shown (f->root, "Read only"));
+  g_assert_true (vte_terminal_get_input_enabled (f->vte));
+  vte_terminal_feed_child (f->vte, "ls\r", -1);
+  g_assert_cmpstr (f->agent.input->str, ==, "ls\r");
+  g_string_truncate (f->agent.input, 0);
 
   /* With control, Tab is the shell's; Ctrl+Tab still leaves. */
-  g_assert_false (press_shortcut (GTK_WIDGET (view), "Tab"));
-  g_assert_true (gtk_widget_is_focus (GTK_WIDGET (vte)));
-  g_assert_true (press_shortcut (GTK_WIDGET (view), "<Control>Tab"));
-  g_assert_false (gtk_widget_is_focus (GTK_WIDGET (vte)));
-  g_assert_true (gtk_widget_grab_focus (GTK_WIDGET (view)));
+  g_assert_false (press_shortcut (GTK_WIDGET (f->view), "Tab"));
+  g_assert_true (gtk_widget_is_focus (GTK_WIDGET (f->vte)));
+  g_assert_true (press_shortcut (GTK_WIDGET (f->view), "<Control>Tab"));
+  g_assert_false (gtk_widget_is_focus (GTK_WIDGET (f->vte)));
+  g_assert_true (gtk_widget_grab_focus (GTK_WIDGET (f->view)));
 
   /* Ctrl+Shift+V pastes from the clipboard into the shell. */
-  gdk_clipboard_set_text (gtk_widget_get_clipboard (GTK_WIDGET (vte)), "uptime");
-  g_assert_true (press_shortcut (GTK_WIDGET (view), "<Shift><Control>v"));
-  wait_input (&agent, "uptime");
-  g_string_truncate (agent.input, 0);
+  gdk_clipboard_set_text (gtk_widget_get_clipboard (GTK_WIDGET (f->vte)), "uptime");
+  g_assert_true (press_shortcut (GTK_WIDGET (f->view), "<Shift><Control>v"));
+  wait_input (&f->agent, "uptime");
+  g_string_truncate (f->agent.input, 0);
 
   /* Ctrl+W while typing is the shell's delete-word, not "close". */
-  g_assert_true (gtk_widget_grab_focus (GTK_WIDGET (vte)));
-  g_assert_true (gtk_widget_is_focus (GTK_WIDGET (vte)));
-  g_assert_true (press_shortcut (root, "<Control>w"));
-  g_assert_cmpstr (agent.input->str, ==, "\x17");
-  g_assert_true (gtk_widget_get_visible (root));
-  g_assert_cmpuint (agent.n_stop, ==, 0);
-  g_string_truncate (agent.input, 0);
-  g_free (ui_test_screenshot (root, "terminal-viewer-control"));
+  g_assert_true (gtk_widget_grab_focus (GTK_WIDGET (f->vte)));
+  g_assert_true (gtk_widget_is_focus (GTK_WIDGET (f->vte)));
+  g_assert_true (press_shortcut (f->root, "<Control>w"));
+  g_assert_cmpstr (f->agent.input->str, ==, "\x17");
+  g_assert_true (gtk_widget_get_visible (f->root));
+  g_assert_cmpuint (f->agent.n_stop, ==, 0);
+  g_string_truncate (f->agent.input, 0);
+  g_free (ui_test_screenshot (f->root, "terminal-viewer-control"));
 
   /* Giving control back. */
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "terminal.release-control", NULL));
-  g_assert_cmpuint (agent.n_release, ==, 1);
-  mesh_shared_terminal_set_controller (terminal, NULL, NULL, FALSE);
-  g_assert_cmpstr (mesh_terminal_view_get_badge (view), ==, "Only alice types");
-  g_assert_false (vte_terminal_get_input_enabled (vte));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->view), "terminal.release-control",
+                                             NULL));
+  g_assert_cmpuint (f->agent.n_release, ==, 1);
+  mesh_shared_terminal_set_controller (f->terminal, NULL, NULL, FALSE);
+  g_assert_cmpstr (mesh_terminal_view_get_badge (f->view), ==, "Only alice types");
+  g_assert_false (vte_terminal_get_input_enabled (f->vte));
 
   /* Another member types: the badge names them, and this viewer reads only. */
-  mesh_shared_terminal_set_controller (terminal, "peer-carol", "carol", FALSE);
-  g_assert_cmpstr (mesh_terminal_view_get_badge (view), ==, "carol has control");
+  mesh_shared_terminal_set_controller (f->terminal, "peer-carol", "carol", FALSE);
+  g_assert_cmpstr (mesh_terminal_view_get_badge (f->view), ==, "carol has control");
   /* Released by this viewer: no "you no longer have control" news. */
-  g_assert_null (ui_test_find_label (root, "You no longer have control"));
-  g_assert_true (label_shown (root, "carol has control"));
-  g_assert_false (gtk_widget_has_css_class (badge_of (window), "self"));
-  vte_terminal_feed_child (vte, "x", -1);
-  g_assert_cmpstr (agent.input->str, ==, "");
+  g_assert_null (ui_test_find_label (f->root, "You no longer have control"));
+  g_assert_true (label_shown (f->root, "carol has control"));
+  g_assert_false (gtk_widget_has_css_class (badge_of (f->window), "self"));
+  vte_terminal_feed_child (f->vte, "x", -1);
+  g_assert_cmpstr (f->agent.input->str, ==, "");
 
   /* Control taken away rather than given back: the viewer is told. */
-  mesh_shared_terminal_set_controller (terminal, "peer-bob", "bob", TRUE);
-  mesh_shared_terminal_set_controller (terminal, NULL, NULL, FALSE);
-  wait_label (root, "You no longer have control");
-  g_assert_false (vte_terminal_get_input_enabled (vte));
+  mesh_shared_terminal_set_controller (f->terminal, "peer-bob", "bob", TRUE);
+  mesh_shared_terminal_set_controller (f->terminal, NULL, NULL, FALSE);
+  ui_test_wait_label_shown (f->root, "You no longer have control", "the loss of control's toast");
+  g_assert_false (vte_terminal_get_input_enabled (f->vte));
 
   /* The host's grid changes: the viewer follows it, scrolling if need be. */
-  mesh_shared_terminal_set_size (terminal, 120, 40);
-  ui_test_wait_drawn (root);
-  g_assert_cmpint (vte_terminal_get_column_count (vte), ==, 120);
-  g_assert_cmpint (vte_terminal_get_row_count (vte), ==, 40);
-  g_assert_cmpint (gtk_widget_get_width (GTK_WIDGET (vte)), >, gtk_widget_get_width (root));
-  g_free (ui_test_screenshot (root, "terminal-viewer-scrolled"));
+  mesh_shared_terminal_set_size (f->terminal, 120, 40);
+  ui_test_wait_drawn (f->root);
+  g_assert_cmpint (vte_terminal_get_column_count (f->vte), ==, 120);
+  g_assert_cmpint (vte_terminal_get_row_count (f->vte), ==, 40);
+  g_assert_cmpint (gtk_widget_get_width (GTK_WIDGET (f->vte)), >, gtk_widget_get_width (f->root));
+  g_free (ui_test_screenshot (f->root, "terminal-viewer-scrolled"));
   /* A size no screen has is not followed into a giant widget. */
-  mesh_shared_terminal_set_size (terminal, G_MAXUINT16, G_MAXUINT16);
-  ui_test_wait_drawn (root);
-  g_assert_cmpint (vte_terminal_get_column_count (vte), <=, 512);
-  g_assert_cmpint (vte_terminal_get_row_count (vte), <=, 256);
-  mesh_shared_terminal_set_size (terminal, 80, 24);
-  ui_test_wait_drawn (root);
-  g_assert_cmpint (vte_terminal_get_column_count (vte), ==, 80);
+  mesh_shared_terminal_set_size (f->terminal, G_MAXUINT16, G_MAXUINT16);
+  ui_test_wait_drawn (f->root);
+  g_assert_cmpint (vte_terminal_get_column_count (f->vte), <=, 512);
+  g_assert_cmpint (vte_terminal_get_row_count (f->vte), <=, 256);
+  mesh_shared_terminal_set_size (f->terminal, 80, 24);
+  ui_test_wait_drawn (f->root);
+  g_assert_cmpint (vte_terminal_get_column_count (f->vte), ==, 80);
 
   /* The share ends: the last output stays, with the ended page below. */
-  mesh_shared_terminal_set_state (terminal, MESH_SHARED_TERMINAL_ENDED, NULL);
-  ui_test_wait_drawn (root);
-  ended = find_status_page (root, "The terminal share ended");
+  mesh_shared_terminal_set_state (f->terminal, MESH_SHARED_TERMINAL_ENDED, NULL);
+  ui_test_wait_drawn (f->root);
+  ended = find_status_page (f->root, "The terminal share ended");
   g_assert_true (is_shown (GTK_WIDGET (ended)));
   g_assert_cmpstr (adw_status_page_get_description (ended), ==,
                    "alice is no longer sharing this terminal.");
-  g_assert_true (is_shown (GTK_WIDGET (vte)));
-  g_assert_true (vte_shows (&(TextWait) { vte, "hello\nworld" }));
-  g_assert_null (mesh_terminal_view_get_badge (view));
-  g_assert_false (button_shown (root, "Request Control"));
-  g_assert_false (vte_terminal_get_input_enabled (vte));
-  g_free (ui_test_screenshot (root, "terminal-viewer-ended"));
+  g_assert_true (is_shown (GTK_WIDGET (f->vte)));
+  g_assert_true (vte_shows (&(TextWait) { f->vte, "hello\nworld" }));
+  g_assert_null (mesh_terminal_view_get_badge (f->view));
+  g_assert_false (button_shown (f->root, "Request Control"));
+  g_assert_false (vte_terminal_get_input_enabled (f->vte));
+  g_free (ui_test_screenshot (f->root, "terminal-viewer-ended"));
 
   /* Closing an ended share has nothing left to stop. */
-  gtk_window_close (GTK_WINDOW (window));
+  gtk_window_close (GTK_WINDOW (f->window));
   wait_window_gone ();
-  g_assert_cmpuint (agent.n_stop, ==, 0);
-  agent_clear (&agent);
+  g_assert_cmpuint (f->agent.n_stop, ==, 0);
 }
 
 static void
-test_viewer_close (void)
+test_viewer_close (Fixture       *f,
+                   gconstpointer  role)
 {
-  g_autoptr(MeshSharedTerminal) terminal =
-    mesh_shared_terminal_new (MESH_SHARED_TERMINAL_VIEWER, "room-1", "alice");
-  MeshTerminalWindow *window;
-  GtkWidget *root;
-  Agent agent;
-
-  agent_attach (&agent, terminal);
-  window = new_window (terminal, 800, 560);
-  root = GTK_WIDGET (window);
-  mesh_shared_terminal_set_state (terminal, MESH_SHARED_TERMINAL_RUNNING, NULL);
+  open_window (f, 800, 560);
+  mesh_shared_terminal_set_state (f->terminal, MESH_SHARED_TERMINAL_RUNNING, NULL);
 
   /* Read only, Ctrl+W closes the window: the viewer stops watching, with no
    * question asked. */
-  g_assert_true (press_shortcut (root, "<Control>w"));
-  g_assert_cmpuint (agent.n_stop, ==, 1);
+  g_assert_true (press_shortcut (f->root, "<Control>w"));
+  g_assert_cmpuint (f->agent.n_stop, ==, 1);
   g_assert_null (ui_test_find_toplevel (ADW_TYPE_MESSAGE_DIALOG));
   wait_window_gone ();
-  agent_clear (&agent);
 }
 
 static void
-test_connect_failed (void)
+test_connect_failed (Fixture       *f,
+                     gconstpointer  role)
 {
-  g_autoptr(MeshSharedTerminal) terminal =
-    mesh_shared_terminal_new (MESH_SHARED_TERMINAL_VIEWER, "room-1", "alice");
-  MeshTerminalWindow *window = new_window (terminal, 800, 560);
-  GtkWidget *root = GTK_WIDGET (window);
   AdwStatusPage *ended;
 
-  mesh_shared_terminal_set_state (terminal, MESH_SHARED_TERMINAL_ENDED,
+  open_window (f, 800, 560);
+  mesh_shared_terminal_set_state (f->terminal, MESH_SHARED_TERMINAL_ENDED,
                                   "alice’s computer cannot be reached");
-  ui_test_wait_drawn (root);
-  ended = find_status_page (root, "The terminal share ended");
+  ui_test_wait_drawn (f->root);
+  ended = find_status_page (f->root, "The terminal share ended");
   g_assert_true (is_shown (GTK_WIDGET (ended)));
   g_assert_cmpstr (adw_status_page_get_description (ended), ==,
                    "alice’s computer cannot be reached");
   /* Nothing ran, so there is no empty terminal above. */
-  g_assert_false (is_shown (GTK_WIDGET (window_vte (window))));
-  g_assert_false (is_shown (GTK_WIDGET (find_status_page (root, "Connecting…"))));
-  g_free (ui_test_screenshot (root, "terminal-viewer-failed"));
+  g_assert_false (is_shown (GTK_WIDGET (f->vte)));
+  g_assert_false (is_shown (GTK_WIDGET (find_status_page (f->root, "Connecting…"))));
+  g_free (ui_test_screenshot (f->root, "terminal-viewer-failed"));
 
   /* Its Close button closes the window. */
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (ended), "window.close", NULL));
@@ -592,59 +519,51 @@ resized_to_vte (gpointer user_data)
 }
 
 static void
-test_host (void)
+test_host (Fixture       *f,
+           gconstpointer  role)
 {
-  g_autoptr(MeshSharedTerminal) terminal =
-    mesh_shared_terminal_new (MESH_SHARED_TERMINAL_HOST, "room-1", "alice");
-  MeshTerminalWindow *window;
-  MeshTerminalView *view;
   AdwMessageDialog *dialog;
-  VteTerminal *vte;
-  GtkWidget *root;
   gpointer resize_wait[2];
   guint cols_before;
-  Agent agent;
 
-  agent_attach (&agent, terminal);
-  window = new_window (terminal, 800, 560);
-  root = GTK_WIDGET (window);
-  view = mesh_terminal_window_get_view (window);
-  vte = window_vte (window);
-  g_assert_cmpstr (gtk_window_get_title (GTK_WINDOW (window)), ==, "Your shared terminal");
-  g_assert_true (is_shown (GTK_WIDGET (find_status_page (root, "Starting Your Shell…"))));
-  g_assert_true (button_shown (root, "Stop Sharing"));
+  open_window (f, 800, 560);
+  g_assert_cmpstr (gtk_window_get_title (GTK_WINDOW (f->window)), ==, "Your shared terminal");
+  g_assert_true (is_shown (GTK_WIDGET (find_status_page (f->root, "Starting Your Shell…"))));
+  g_assert_true (button_shown (f->root, "Stop Sharing"));
 
-  mesh_shared_terminal_set_state (terminal, MESH_SHARED_TERMINAL_RUNNING, NULL);
-  push_output (terminal, "alice@desk:~$ make\r\n\x1b[32mok\x1b[0m all 42 tests passed\r\n"
-                         "alice@desk:~$ ");
-  wait_vte_shows (vte, "ok all 42 tests passed");
-  ui_test_wait_drawn (root);
+  mesh_shared_terminal_set_state (f->terminal, MESH_SHARED_TERMINAL_RUNNING, NULL);
+  push_output (f->terminal, "alice@desk:~$ make\r\n\x1b[32mok\x1b[0m all 42 tests passed\r\n"
+                            "alice@desk:~$ ");
+  wait_vte_shows (f->vte, "ok all 42 tests passed");
+  ui_test_wait_drawn (f->root);
 
   /* The host's view sets the shell's size to what fits the window. */
-  resize_wait[0] = &agent;
-  resize_wait[1] = vte;
-  ui_test_wait_until (resized_to_vte, resize_wait, WAIT_S, "the shell to get the view's size");
-  g_assert_cmpuint (agent.cols, >, 40);
-  cols_before = agent.cols;
-  gtk_window_set_default_size (GTK_WINDOW (window), 1100, 700);
-  ui_test_wait_drawn (root);
-  ui_test_wait_until (resized_to_vte, resize_wait, WAIT_S, "the shell to follow the window");
-  g_assert_cmpuint (agent.cols, >, cols_before);
-  gtk_window_set_default_size (GTK_WINDOW (window), 800, 560);
-  ui_test_wait_drawn (root);
+  resize_wait[0] = &f->agent;
+  resize_wait[1] = f->vte;
+  ui_test_wait_until (resized_to_vte, resize_wait, UI_TEST_WAIT_S,
+                      "the shell to get the view's size");
+  g_assert_cmpuint (f->agent.cols, >, 40);
+  cols_before = f->agent.cols;
+  gtk_window_set_default_size (GTK_WINDOW (f->window), 1100, 700);
+  ui_test_wait_drawn (f->root);
+  ui_test_wait_until (resized_to_vte, resize_wait, UI_TEST_WAIT_S,
+                      "the shell to follow the window");
+  g_assert_cmpuint (f->agent.cols, >, cols_before);
+  gtk_window_set_default_size (GTK_WINDOW (f->window), 800, 560);
+  ui_test_wait_drawn (f->root);
 
   /* The host always types into its own shell, and focus starts there. */
-  g_assert_true (gtk_widget_is_focus (GTK_WIDGET (vte)));
-  g_assert_cmpstr (mesh_terminal_view_get_badge (view), ==, "You have control");
-  g_assert_false (label_shown (root, "Read only"));
-  g_assert_false (button_shown (root, "Take Back Control"));
-  vte_terminal_feed_child (vte, "git status\r", -1);
-  g_assert_cmpstr (agent.input->str, ==, "git status\r");
-  g_string_truncate (agent.input, 0);
-  g_free (ui_test_screenshot (root, "terminal-host"));
+  g_assert_true (gtk_widget_is_focus (GTK_WIDGET (f->vte)));
+  g_assert_cmpstr (mesh_terminal_view_get_badge (f->view), ==, "You have control");
+  g_assert_false (label_shown (f->root, "Read only"));
+  g_assert_false (button_shown (f->root, "Take Back Control"));
+  vte_terminal_feed_child (f->vte, "git status\r", -1);
+  g_assert_cmpstr (f->agent.input->str, ==, "git status\r");
+  g_string_truncate (f->agent.input, 0);
+  g_free (ui_test_screenshot (f->root, "terminal-host"));
 
   /* bob asks for control: the host allows it. */
-  mesh_shared_terminal_ask_control (terminal, "peer-bob", "bob");
+  mesh_shared_terminal_ask_control (f->terminal, "peer-bob", "bob");
   dialog = wait_dialog ();
   g_assert_cmpstr (adw_message_dialog_get_heading (dialog), ==,
                    "bob wants to control your terminal");
@@ -652,141 +571,128 @@ test_host (void)
   g_assert_cmpint (adw_message_dialog_get_response_appearance (dialog, "allow"), ==,
                    ADW_RESPONSE_SUGGESTED);
   /* Asking again does not stack a second dialog. */
-  mesh_shared_terminal_ask_control (terminal, "peer-bob", "bob");
+  mesh_shared_terminal_ask_control (f->terminal, "peer-bob", "bob");
   g_assert_true (ui_test_find_toplevel (ADW_TYPE_MESSAGE_DIALOG) == GTK_WINDOW (dialog));
   g_free (ui_test_screenshot (GTK_WIDGET (dialog), "terminal-host-request"));
   click_response (dialog, "_Allow");
-  g_assert_cmpuint (agent.n_answer, ==, 1);
-  g_assert_cmpstr (agent.answer_peer, ==, "peer-bob");
-  g_assert_true (agent.answer_grant);
-  ui_test_wait_until (no_toplevel_dialog, NULL, WAIT_S, "the dialog to close");
+  g_assert_cmpuint (f->agent.n_answer, ==, 1);
+  g_assert_cmpstr (f->agent.answer_peer, ==, "peer-bob");
+  g_assert_true (f->agent.answer_grant);
+  wait_dialog_gone ("the dialog to close");
 
   /* The agent reports bob as the controller: the host sees it plainly. */
-  mesh_shared_terminal_set_controller (terminal, "peer-bob", "bob", FALSE);
-  g_assert_cmpstr (mesh_terminal_view_get_badge (view), ==, "bob has control");
-  g_assert_true (gtk_widget_has_css_class (badge_of (window), "other"));
-  g_assert_true (button_shown (root, "Take Back Control"));
-  g_free (ui_test_screenshot (root, "terminal-host-shared"));
+  mesh_shared_terminal_set_controller (f->terminal, "peer-bob", "bob", FALSE);
+  g_assert_cmpstr (mesh_terminal_view_get_badge (f->view), ==, "bob has control");
+  g_assert_true (gtk_widget_has_css_class (badge_of (f->window), "other"));
+  g_assert_true (button_shown (f->root, "Take Back Control"));
+  g_free (ui_test_screenshot (f->root, "terminal-host-shared"));
 
   /* Taking it back. */
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "terminal.release-control", NULL));
-  g_assert_cmpuint (agent.n_release, ==, 1);
-  mesh_shared_terminal_set_controller (terminal, NULL, NULL, FALSE);
-  g_assert_cmpstr (mesh_terminal_view_get_badge (view), ==, "You have control");
-  g_assert_false (button_shown (root, "Take Back Control"));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->view), "terminal.release-control",
+                                             NULL));
+  g_assert_cmpuint (f->agent.n_release, ==, 1);
+  mesh_shared_terminal_set_controller (f->terminal, NULL, NULL, FALSE);
+  g_assert_cmpstr (mesh_terminal_view_get_badge (f->view), ==, "You have control");
+  g_assert_false (button_shown (f->root, "Take Back Control"));
 
   /* carol asks; closing the dialog (Escape) denies. */
-  mesh_shared_terminal_ask_control (terminal, "peer-carol", "carol");
+  mesh_shared_terminal_ask_control (f->terminal, "peer-carol", "carol");
   dialog = wait_dialog ();
   gtk_window_close (GTK_WINDOW (dialog));
-  g_assert_cmpuint (agent.n_answer, ==, 2);
-  g_assert_cmpstr (agent.answer_peer, ==, "peer-carol");
-  g_assert_false (agent.answer_grant);
-  ui_test_wait_until (no_toplevel_dialog, NULL, WAIT_S, "the dialog to close");
+  g_assert_cmpuint (f->agent.n_answer, ==, 2);
+  g_assert_cmpstr (f->agent.answer_peer, ==, "peer-carol");
+  g_assert_false (f->agent.answer_grant);
+  wait_dialog_gone ("the dialog to close");
 
   /* Stop Sharing asks first; Cancel keeps sharing. */
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "terminal.stop", NULL));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->view), "terminal.stop", NULL));
   dialog = wait_dialog ();
   g_assert_cmpint (adw_message_dialog_get_response_appearance (dialog, "stop"), ==,
                    ADW_RESPONSE_DESTRUCTIVE);
   g_free (ui_test_screenshot (GTK_WIDGET (dialog), "terminal-host-stop"));
   click_response (dialog, "_Cancel");
-  ui_test_wait_until (no_toplevel_dialog, NULL, WAIT_S, "the dialog to close");
-  g_assert_cmpuint (agent.n_stop, ==, 0);
+  wait_dialog_gone ("the dialog to close");
+  g_assert_cmpuint (f->agent.n_stop, ==, 0);
 
   /* A request still open when the share ends goes away unanswered. */
-  mesh_shared_terminal_ask_control (terminal, "peer-dave", "dave");
+  mesh_shared_terminal_ask_control (f->terminal, "peer-dave", "dave");
   wait_dialog ();
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "terminal.stop", NULL));
-  ui_test_wait_until (toplevel_dialog, NULL, WAIT_S, "the stop dialog");
-  dialog = ADW_MESSAGE_DIALOG (ui_test_find_toplevel (ADW_TYPE_MESSAGE_DIALOG));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->view), "terminal.stop", NULL));
+  dialog = wait_dialog ();
   g_assert_cmpstr (adw_message_dialog_get_heading (dialog), ==, "Stop Sharing Your Terminal?");
   click_response (dialog, "_Stop Sharing");
-  g_assert_cmpuint (agent.n_stop, ==, 1);
-  mesh_shared_terminal_set_state (terminal, MESH_SHARED_TERMINAL_ENDED, NULL);
-  ui_test_wait_until (no_toplevel_dialog, NULL, WAIT_S, "dave's dialog to close");
-  g_assert_cmpuint (agent.n_answer, ==, 2);
+  g_assert_cmpuint (f->agent.n_stop, ==, 1);
+  mesh_shared_terminal_set_state (f->terminal, MESH_SHARED_TERMINAL_ENDED, NULL);
+  wait_dialog_gone ("dave's dialog to close");
+  g_assert_cmpuint (f->agent.n_answer, ==, 2);
 
-  ui_test_wait_drawn (root);
-  g_assert_true (is_shown (GTK_WIDGET (find_status_page (root, "The terminal share ended"))));
-  g_assert_false (button_shown (root, "Stop Sharing"));
-  g_assert_false (vte_terminal_get_input_enabled (vte));
-  g_free (ui_test_screenshot (root, "terminal-host-ended"));
+  ui_test_wait_drawn (f->root);
+  g_assert_true (is_shown (GTK_WIDGET (find_status_page (f->root, "The terminal share ended"))));
+  g_assert_false (button_shown (f->root, "Stop Sharing"));
+  g_assert_false (vte_terminal_get_input_enabled (f->vte));
+  g_free (ui_test_screenshot (f->root, "terminal-host-ended"));
 
   /* Once ended, closing asks nothing. */
-  gtk_window_close (GTK_WINDOW (window));
+  gtk_window_close (GTK_WINDOW (f->window));
   wait_window_gone ();
-  g_assert_cmpuint (agent.n_stop, ==, 1);
-  agent_clear (&agent);
+  g_assert_cmpuint (f->agent.n_stop, ==, 1);
 }
 
 static void
-test_host_close (void)
+test_host_close (Fixture       *f,
+                 gconstpointer  role)
 {
-  g_autoptr(MeshSharedTerminal) terminal =
-    mesh_shared_terminal_new (MESH_SHARED_TERMINAL_HOST, "room-1", "alice");
-  MeshTerminalWindow *window;
   AdwMessageDialog *dialog;
-  GtkWidget *root;
-  Agent agent;
 
-  agent_attach (&agent, terminal);
-  window = new_window (terminal, 800, 560);
-  root = GTK_WIDGET (window);
-  mesh_shared_terminal_set_state (terminal, MESH_SHARED_TERMINAL_RUNNING, NULL);
+  open_window (f, 800, 560);
+  mesh_shared_terminal_set_state (f->terminal, MESH_SHARED_TERMINAL_RUNNING, NULL);
 
   /* Closing the host's window would stop the share: it asks. */
-  gtk_window_close (GTK_WINDOW (window));
+  gtk_window_close (GTK_WINDOW (f->window));
   dialog = wait_dialog ();
-  g_assert_true (gtk_widget_get_visible (root));
+  g_assert_true (gtk_widget_get_visible (f->root));
   click_response (dialog, "_Cancel");
-  ui_test_wait_until (no_toplevel_dialog, NULL, WAIT_S, "the dialog to close");
-  g_assert_true (gtk_widget_get_visible (root));
-  g_assert_cmpuint (agent.n_stop, ==, 0);
+  wait_dialog_gone ("the dialog to close");
+  g_assert_true (gtk_widget_get_visible (f->root));
+  g_assert_cmpuint (f->agent.n_stop, ==, 0);
 
   /* Ctrl+Shift+W is "close" even while typing; a request still open goes
    * with the window, unanswered. */
-  mesh_shared_terminal_ask_control (terminal, "peer-erin", "erin");
+  mesh_shared_terminal_ask_control (f->terminal, "peer-erin", "erin");
   wait_dialog ();
-  g_assert_true (press_shortcut (root, "<Shift><Control>w"));
+  g_assert_true (press_shortcut (f->root, "<Shift><Control>w"));
   dialog = ADW_MESSAGE_DIALOG (ui_test_find_toplevel (ADW_TYPE_MESSAGE_DIALOG));
   g_assert_cmpstr (adw_message_dialog_get_heading (dialog), ==, "Stop Sharing Your Terminal?");
   click_response (dialog, "_Stop Sharing");
-  g_assert_cmpuint (agent.n_stop, ==, 1);
+  g_assert_cmpuint (f->agent.n_stop, ==, 1);
   wait_window_gone ();
-  ui_test_wait_until (no_toplevel_dialog, NULL, WAIT_S, "erin's dialog to close");
-  g_assert_cmpuint (agent.n_answer, ==, 0);
-  agent_clear (&agent);
+  wait_dialog_gone ("erin's dialog to close");
+  g_assert_cmpuint (f->agent.n_answer, ==, 0);
 }
 
 static void
-test_style (void)
+test_style (Fixture       *f,
+            gconstpointer  role)
 {
-  g_autoptr(MeshSharedTerminal) terminal =
-    mesh_shared_terminal_new (MESH_SHARED_TERMINAL_HOST, "room-1", "alice");
   AdwStyleManager *style = adw_style_manager_get_default ();
   g_autoptr(GSettingsSchema) schema = NULL;
   GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
-  MeshTerminalWindow *window;
-  VteTerminal *vte;
-  GtkWidget *root;
   GdkRGBA background;
 
-  window = new_window (terminal, 800, 560);
-  root = GTK_WIDGET (window);
-  vte = window_vte (window);
-  mesh_shared_terminal_set_state (terminal, MESH_SHARED_TERMINAL_RUNNING, NULL);
-  push_output (terminal, "alice@desk:~$ \x1b[31mred\x1b[0m \x1b[34mblue\x1b[0m\r\nalice@desk:~$ ");
-  wait_vte_shows (vte, "red blue");
+  open_window (f, 800, 560);
+  mesh_shared_terminal_set_state (f->terminal, MESH_SHARED_TERMINAL_RUNNING, NULL);
+  push_output (f->terminal,
+               "alice@desk:~$ \x1b[31mred\x1b[0m \x1b[34mblue\x1b[0m\r\nalice@desk:~$ ");
+  wait_vte_shows (f->vte, "red blue");
 
   /* The terminal's colours follow the light and dark styles. */
   adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_LIGHT);
-  vte_terminal_get_color_background_for_draw (vte, &background);
+  vte_terminal_get_color_background_for_draw (f->vte, &background);
   g_assert_cmpfloat (background.red, >, 0.9);
   adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_DARK);
-  vte_terminal_get_color_background_for_draw (vte, &background);
+  vte_terminal_get_color_background_for_draw (f->vte, &background);
   g_assert_cmpfloat (background.red, <, 0.2);
-  g_free (ui_test_screenshot (root, "terminal-host-dark"));
+  g_free (ui_test_screenshot (f->root, "terminal-host-dark"));
   adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_DEFAULT);
 
   /* The font is the desktop's monospace font, and follows it. */
@@ -796,42 +702,41 @@ test_style (void)
     g_autoptr(GSettings) settings = g_settings_new ("org.gnome.desktop.interface");
 
     g_settings_set_string (settings, "monospace-font-name", "Monospace 15");
-    g_assert_cmpint (pango_font_description_get_size (vte_terminal_get_font (vte)), ==,
+    g_assert_cmpint (pango_font_description_get_size (vte_terminal_get_font (f->vte)), ==,
                      15 * PANGO_SCALE);
     g_settings_reset (settings, "monospace-font-name");
   } else {
-    g_assert_cmpstr (pango_font_description_get_family (vte_terminal_get_font (vte)), ==,
+    g_assert_cmpstr (pango_font_description_get_family (vte_terminal_get_font (f->vte)), ==,
                      "Monospace");
   }
 
-  mesh_shared_terminal_set_state (terminal, MESH_SHARED_TERMINAL_ENDED, NULL);
-  gtk_window_destroy (GTK_WINDOW (window));
+  mesh_shared_terminal_set_state (f->terminal, MESH_SHARED_TERMINAL_ENDED, NULL);
+  gtk_window_destroy (GTK_WINDOW (f->window));
 }
 
 int
 main (int   argc,
       char *argv[])
 {
-  g_autoptr(GError) error = NULL;
+  gconstpointer viewer = GINT_TO_POINTER (MESH_SHARED_TERMINAL_VIEWER);
+  gconstpointer host = GINT_TO_POINTER (MESH_SHARED_TERMINAL_HOST);
   int ret;
 
-  g_test_init (&argc, &argv, NULL);
-  gtk_init ();
-  /* Screenshots show the end of a transition, not its middle. */
-  g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
+  ui_test_init (&argc, &argv);
+  app = ui_test_app_new ("terminal-test");
 
-  app = mesh_application_new ();
-  mesh_application_set_profile (app, "terminal-test");
-  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
-  g_assert_no_error (error);
-  g_application_hold (G_APPLICATION (app));
-
-  g_test_add_func ("/mesh/terminal-ui/viewer", test_viewer);
-  g_test_add_func ("/mesh/terminal-ui/viewer-close", test_viewer_close);
-  g_test_add_func ("/mesh/terminal-ui/connect-failed", test_connect_failed);
-  g_test_add_func ("/mesh/terminal-ui/host", test_host);
-  g_test_add_func ("/mesh/terminal-ui/host-close", test_host_close);
-  g_test_add_func ("/mesh/terminal-ui/style", test_style);
+  g_test_add ("/mesh/terminal-ui/viewer", Fixture, viewer, fixture_set_up, test_viewer,
+              fixture_tear_down);
+  g_test_add ("/mesh/terminal-ui/viewer-close", Fixture, viewer, fixture_set_up,
+              test_viewer_close, fixture_tear_down);
+  g_test_add ("/mesh/terminal-ui/connect-failed", Fixture, viewer, fixture_set_up,
+              test_connect_failed, fixture_tear_down);
+  g_test_add ("/mesh/terminal-ui/host", Fixture, host, fixture_set_up, test_host,
+              fixture_tear_down);
+  g_test_add ("/mesh/terminal-ui/host-close", Fixture, host, fixture_set_up, test_host_close,
+              fixture_tear_down);
+  g_test_add ("/mesh/terminal-ui/style", Fixture, host, fixture_set_up, test_style,
+              fixture_tear_down);
   ret = g_test_run ();
 
   g_application_release (G_APPLICATION (app));

@@ -12,7 +12,6 @@
 #include <adwaita.h>
 #include <glib/gstdio.h>
 
-#define WAIT_S 60
 #define GB     1000000000
 /* g_format_size () keeps the number and its unit together. */
 #define NBSP   "\u00a0"
@@ -77,7 +76,6 @@ new_window (int         width,
   GtkWidget *window = adw_window_new ();
   GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
   GtkWidget *header = adw_header_bar_new ();
-  int dw, dh;
 
   if (header_end != NULL)
     adw_header_bar_pack_end (ADW_HEADER_BAR (header), header_end);
@@ -88,15 +86,7 @@ new_window (int         width,
   }
   adw_window_set_content (ADW_WINDOW (window), box);
   gtk_window_set_title (GTK_WINDOW (window), "Mesh");
-  gtk_window_set_default_size (GTK_WINDOW (window), width, height);
-  gtk_window_present (GTK_WINDOW (window));
-  ui_test_wait_drawn (window);
-  dw = width - gtk_widget_get_width (window);
-  dh = height - gtk_widget_get_height (window);
-  if (dw != 0 || dh != 0) {
-    gtk_window_set_default_size (GTK_WINDOW (window), width + dw, height + dh);
-    ui_test_wait_drawn (window);
-  }
+  ui_test_present (GTK_WINDOW (window), width, height);
   return GTK_WINDOW (window);
 }
 
@@ -170,32 +160,6 @@ shows (GtkWidget  *row,
   return gtk_widget_get_visible (button) && gtk_widget_is_sensitive (button);
 }
 
-static void
-click (GtkWidget *button)
-{
-  g_assert_true (gtk_widget_get_visible (button));
-  g_assert_true (gtk_widget_is_sensitive (button));
-  /* "clicked" at once: activating animates the press and clicks later. */
-  g_signal_emit_by_name (button, "clicked");
-}
-
-static gboolean
-button_label_is (GtkWidget     *widget,
-                 gconstpointer  label)
-{
-  return g_strcmp0 (gtk_button_get_label (GTK_BUTTON (widget)), label) == 0;
-}
-
-static GtkWidget *
-button_labelled (GtkWidget  *widget,
-                 const char *label)
-{
-  GtkWidget *button = ui_test_find_widget (widget, GTK_TYPE_BUTTON, button_label_is, label);
-
-  g_assert_nonnull (button);
-  return button;
-}
-
 static gboolean
 progress_shown (GtkWidget *row)
 {
@@ -258,13 +222,6 @@ advance (MeshTransfer *transfer,
 }
 
 static void
-destroy_window (GtkWindow *window)
-{
-  gtk_window_destroy (window);
-  while (g_main_context_iteration (NULL, FALSE));
-}
-
-static void
 test_row_outgoing (void)
 {
   g_autoptr(MeshTransfer) transfer =
@@ -289,7 +246,7 @@ test_row_outgoing (void)
   mesh_transfer_set_progress (transfer, 1000000, 0);
   advance (transfer, 12300000);
   g_assert_cmpuint (mesh_transfer_get_rate (transfer), >, 0);
-  ui_test_wait_until (shows_running, &running, WAIT_S, "the row to show the progress");
+  ui_test_wait_until (shows_running, &running, UI_TEST_WAIT_S, "the row to show the progress");
   g_assert_true (g_str_has_prefix (status_of (row),
                                    "To bob" SEP "12.3" NBSP "MB of 1.0" NBSP "GB" SEP));
   g_assert_true (progress_shown (row));
@@ -301,12 +258,12 @@ test_row_outgoing (void)
   for (guint i = 1; i <= 500; i++)
     mesh_transfer_set_progress (transfer, 12300000 + i * 1000000, 0);
   g_assert_cmpuint (changes, <, 20);
-  ui_test_wait_until (shows_running, &running, WAIT_S, "the row to show the last progress");
+  ui_test_wait_until (shows_running, &running, UI_TEST_WAIT_S, "the row to show the last progress");
   g_assert_true (g_str_has_prefix (status_of (row),
                                    "To bob" SEP "512.3" NBSP "MB of 1.0" NBSP "GB" SEP));
 
   /* Cancel asks the agent to stop. */
-  click (button_for (row, "transfer.cancel"));
+  ui_test_click (button_for (row, "transfer.cancel"));
   g_assert_cmpuint (answers.n_cancel, ==, 1);
   g_assert_cmpint (mesh_transfer_get_state (transfer), ==, MESH_TRANSFER_CANCELLED);
   g_assert_cmpstr (status_of (row), ==, "To bob" SEP "Cancelled");
@@ -314,7 +271,7 @@ test_row_outgoing (void)
   g_assert_false (progress_shown (row));
 
   answers_clear (&answers);
-  destroy_window (window);
+  ui_test_destroy_window (window);
 }
 
 /* A stand-in file manager on the session bus, as Files offers it. */
@@ -360,12 +317,6 @@ name_acquired_cb (GDBusConnection *connection,
   *(gboolean *) user_data = TRUE;
 }
 
-static gboolean
-flag_set (gpointer user_data)
-{
-  return *(gboolean *) user_data;
-}
-
 static void
 file_manager_start (FileManager *fm)
 {
@@ -386,7 +337,7 @@ file_manager_start (FileManager *fm)
   fm->owner_id = g_bus_own_name_on_connection (bus, "org.freedesktop.FileManager1",
                                                G_BUS_NAME_OWNER_FLAGS_NONE, name_acquired_cb,
                                                NULL, &acquired, NULL);
-  ui_test_wait_until (flag_set, &acquired, WAIT_S, "the file manager's name");
+  ui_test_wait_until (ui_test_flag_is_set, &acquired, UI_TEST_WAIT_S, "the file manager's name");
 }
 
 static void
@@ -428,7 +379,7 @@ test_row_incoming (void)
   g_assert_true (shows (row, "transfer.decline"));
   g_assert_false (shows (row, "transfer.cancel"));
 
-  click (button_for (row, "transfer.accept"));
+  ui_test_click (button_for (row, "transfer.accept"));
   g_assert_cmpuint (answers.n_accept, ==, 1);
   g_assert_true (g_file_equal (answers.folder, folder));
   g_assert_cmpstr (status_of (row), ==, "From alice" SEP "Connecting…");
@@ -450,13 +401,13 @@ test_row_incoming (void)
 
   /* Show in Folder asks the file manager to select the received folder. */
   file_manager_start (&fm);
-  click (button_for (row, "transfer.show-in-folder"));
-  ui_test_wait_until (items_shown, &fm, WAIT_S, "ShowItems");
+  ui_test_click (button_for (row, "transfer.show-in-folder"));
+  ui_test_wait_until (items_shown, &fm, UI_TEST_WAIT_S, "ShowItems");
   g_assert_cmpuint (g_strv_length (fm.uris), ==, 1);
   g_assert_cmpstr (fm.uris[0], ==, uri);
   file_manager_stop (&fm);
 
-  destroy_window (window);
+  ui_test_destroy_window (window);
   g_rmdir (g_file_peek_path (file));
   g_rmdir (dir);
   answers_clear (&answers);
@@ -494,7 +445,7 @@ test_row_ends (void)
 
   /* Declining an offer here tells the agent. */
   watch_answers (declined_here, &answers);
-  click (button_for (declined_here_row, "transfer.decline"));
+  ui_test_click (button_for (declined_here_row, "transfer.decline"));
   g_assert_cmpuint (answers.n_decline, ==, 1);
   g_assert_cmpuint (answers.n_accept, ==, 0);
   g_assert_cmpstr (status_of (declined_here_row), ==, "From alice" SEP "Declined");
@@ -507,7 +458,7 @@ test_row_ends (void)
   g_assert_cmpstr (status_of (declined_there_row), ==, "To bob" SEP "Declined by bob");
 
   answers_clear (&answers);
-  destroy_window (window);
+  ui_test_destroy_window (window);
 }
 
 /* One of each for the screenshots: running, done, failed and offered. */
@@ -569,7 +520,7 @@ test_rows_screenshots (void)
     g_assert_true (shows (rows[2], "transfer.show-in-folder"));
     path = ui_test_screenshot (GTK_WIDGET (window), name);
     g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
-    destroy_window (window);
+    ui_test_destroy_window (window);
   }
 }
 
@@ -641,7 +592,7 @@ test_list (void)
 
   g_free (ui_test_screenshot (GTK_WIDGET (window), "transfer-list-button"));
   mesh_transfer_list_popup (MESH_TRANSFER_LIST (list));
-  ui_test_wait_until (popover_mapped, popover, WAIT_S, "the popover");
+  ui_test_wait_until (popover_mapped, popover, UI_TEST_WAIT_S, "the popover");
   g_assert_false (gtk_widget_get_mapped (empty_label));
   path = ui_test_screenshot (popover, "transfer-list-popover");
   g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
@@ -664,13 +615,13 @@ test_list (void)
   /* A handler that clears (as the agent does) has the last word. */
   handler = g_signal_connect (list, "clear-finished", G_CALLBACK (clear_finished_handled_cb),
                               &handled);
-  click (clear_button);
+  ui_test_click (clear_button);
   g_assert_cmpuint (handled, ==, 1);
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (store)), ==, 4);
   g_signal_handler_disconnect (list, handler);
 
   /* Otherwise Clear Finished removes the failed one from the store. */
-  click (clear_button);
+  ui_test_click (clear_button);
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (store)), ==, 3);
   g_assert_true (transfer_at_row (list_box, 0) == newest);
   g_assert_true (transfer_at_row (list_box, 1) == offered);
@@ -694,7 +645,7 @@ test_list (void)
   path = ui_test_screenshot (popover, "transfer-list-empty");
 
   gtk_popover_popdown (GTK_POPOVER (popover));
-  destroy_window (window);
+  ui_test_destroy_window (window);
 }
 
 typedef struct {
@@ -716,18 +667,6 @@ open_dialog (DialogFixture *f,
   g_object_add_weak_pointer (G_OBJECT (f->dialog), (gpointer *) &f->dialog);
   gtk_window_present (GTK_WINDOW (f->dialog));
   ui_test_wait_drawn (GTK_WIDGET (f->dialog));
-}
-
-static gboolean
-file_chooser_shown (gpointer user_data)
-{
-  return ui_test_find_toplevel (GTK_TYPE_FILE_CHOOSER_DIALOG) != NULL;
-}
-
-static gboolean
-file_chooser_gone (gpointer user_data)
-{
-  return ui_test_find_toplevel (GTK_TYPE_FILE_CHOOSER_DIALOG) == NULL;
 }
 
 /* The chooser shows @folder, and would pick it. */
@@ -789,8 +728,8 @@ test_offer_dialog (void)
     open_dialog (&f, sample);
     g_free (ui_test_screenshot (GTK_WIDGET (f.dialog), name));
     gtk_window_close (GTK_WINDOW (f.dialog));
-    ui_test_wait_until (dialog_gone, &f, WAIT_S, "the dialog to close");
-    destroy_window (f.parent);
+    ui_test_wait_until (dialog_gone, &f, UI_TEST_WAIT_S, "the dialog to close");
+    ui_test_destroy_window (f.parent);
   }
 
   f.parent = new_window (360, 600, NULL, NULL);
@@ -806,27 +745,26 @@ test_offer_dialog (void)
   g_assert_cmpstr (folder_shown (f.dialog), ==, downloads);
 
   /* Change… picks another folder with the file chooser. */
-  click (button_labelled (GTK_WIDGET (f.dialog), "_Change…"));
-  ui_test_wait_until (file_chooser_shown, NULL, WAIT_S, "the file chooser");
-  chooser = ui_test_find_toplevel (GTK_TYPE_FILE_CHOOSER_DIALOG);
+  ui_test_click_labelled (GTK_WIDGET (f.dialog), "_Change…");
+  chooser = ui_test_wait_toplevel (GTK_TYPE_FILE_CHOOSER_DIALOG, "the file chooser");
   g_assert_cmpint (gtk_file_chooser_get_action (GTK_FILE_CHOOSER (chooser)), ==,
                    GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER);
 
   /* It opens in the folder shown; then the user goes elsewhere. */
-  ui_test_wait_until (chooser_in, (gpointer[]) { chooser, downloads_file }, WAIT_S,
+  ui_test_wait_until (chooser_in, (gpointer[]) { chooser, downloads_file }, UI_TEST_WAIT_S,
                       "the file chooser to open the download folder");
   g_assert_true (gtk_file_chooser_set_current_folder (GTK_FILE_CHOOSER (chooser), elsewhere_file,
                                                       NULL));
-  ui_test_wait_until (chooser_in, (gpointer[]) { chooser, elsewhere_file }, WAIT_S,
+  ui_test_wait_until (chooser_in, (gpointer[]) { chooser, elsewhere_file }, UI_TEST_WAIT_S,
                       "the file chooser to go elsewhere");
   gtk_dialog_response (GTK_DIALOG (chooser), GTK_RESPONSE_ACCEPT);
-  ui_test_wait_until (file_chooser_gone, NULL, WAIT_S, "the file chooser to close");
+  ui_test_wait_no_toplevel (GTK_TYPE_FILE_CHOOSER_DIALOG, "the file chooser to close");
   g_assert_cmpstr (folder_shown (f.dialog), ==, elsewhere);
   g_assert_true (g_file_equal (mesh_offer_dialog_get_folder (f.dialog), elsewhere_file));
 
   /* Accept takes it into that folder. */
-  click (button_labelled (GTK_WIDGET (f.dialog), "_Accept"));
-  ui_test_wait_until (dialog_gone, &f, WAIT_S, "the dialog to close");
+  ui_test_click_labelled (GTK_WIDGET (f.dialog), "_Accept");
+  ui_test_wait_until (dialog_gone, &f, UI_TEST_WAIT_S, "the dialog to close");
   g_assert_cmpuint (accepted_answers.n_accept, ==, 1);
   g_assert_cmpuint (accepted_answers.n_decline, ==, 0);
   g_assert_true (g_file_equal (accepted_answers.folder, elsewhere_file));
@@ -837,8 +775,8 @@ test_offer_dialog (void)
   open_dialog (&f, declined);
   g_assert_cmpstr (adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (f.dialog)), ==,
                    "A file of 18.4" NBSP "kB");
-  click (button_labelled (GTK_WIDGET (f.dialog), "_Decline"));
-  ui_test_wait_until (dialog_gone, &f, WAIT_S, "the dialog to close");
+  ui_test_click_labelled (GTK_WIDGET (f.dialog), "_Decline");
+  ui_test_wait_until (dialog_gone, &f, UI_TEST_WAIT_S, "the dialog to close");
   g_assert_cmpuint (declined_answers.n_decline, ==, 1);
   g_assert_cmpuint (declined_answers.n_accept, ==, 0);
   g_assert_cmpint (mesh_transfer_get_state (declined), ==, MESH_TRANSFER_DECLINED);
@@ -847,7 +785,7 @@ test_offer_dialog (void)
   watch_answers (closed, &closed_answers);
   open_dialog (&f, closed);
   gtk_window_close (GTK_WINDOW (f.dialog));
-  ui_test_wait_until (dialog_gone, &f, WAIT_S, "the dialog to close");
+  ui_test_wait_until (dialog_gone, &f, UI_TEST_WAIT_S, "the dialog to close");
   g_assert_cmpuint (closed_answers.n_decline, ==, 1);
   g_assert_cmpuint (closed_answers.n_accept, ==, 0);
 
@@ -855,12 +793,12 @@ test_offer_dialog (void)
   watch_answers (expired, &expired_answers);
   open_dialog (&f, expired);
   mesh_transfer_set_state (expired, MESH_TRANSFER_FAILED, "The offer expired");
-  ui_test_wait_until (dialog_gone, &f, WAIT_S, "the dialog to close");
+  ui_test_wait_until (dialog_gone, &f, UI_TEST_WAIT_S, "the dialog to close");
   g_assert_cmpuint (expired_answers.n_decline, ==, 0);
   g_assert_cmpuint (expired_answers.n_accept, ==, 0);
   g_assert_cmpint (mesh_transfer_get_state (expired), ==, MESH_TRANSFER_FAILED);
 
-  destroy_window (f.parent);
+  ui_test_destroy_window (f.parent);
   answers_clear (&accepted_answers);
   g_rmdir (downloads);
   g_rmdir (elsewhere);
@@ -873,8 +811,7 @@ main (int   argc,
 {
   g_autoptr(GtkCssProvider) css = NULL;
 
-  g_test_init (&argc, &argv, NULL);
-  gtk_init ();
+  ui_test_init (&argc, &argv);
   adw_init ();
   /* The app's style sheet, which AdwApplication would load from its resources. */
   css = gtk_css_provider_new ();
@@ -882,8 +819,6 @@ main (int   argc,
   gtk_style_context_add_provider_for_display (gdk_display_get_default (),
                                               GTK_STYLE_PROVIDER (css),
                                               GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
-  /* Screenshots show the end of a transition, not its middle. */
-  g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
 
   g_test_add_func ("/mesh/transfer-ui/row-outgoing", test_row_outgoing);
   g_test_add_func ("/mesh/transfer-ui/row-incoming", test_row_incoming);

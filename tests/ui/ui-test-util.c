@@ -7,6 +7,28 @@
 
 #include <glib/gstdio.h>
 
+void
+ui_test_init (int    *argc,
+              char ***argv)
+{
+  g_test_init (argc, argv, NULL);
+  gtk_init ();
+  g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
+}
+
+MeshApplication *
+ui_test_app_new (const char *profile)
+{
+  g_autoptr(GError) error = NULL;
+  MeshApplication *app = mesh_application_new ();
+
+  mesh_application_set_profile (app, profile);
+  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
+  g_assert_no_error (error);
+  g_application_hold (G_APPLICATION (app));
+  return app;
+}
+
 static gboolean
 set_flag_cb (gpointer user_data)
 {
@@ -28,6 +50,24 @@ ui_test_wait_until (UiTestCondition  condition,
   if (timed_out)
     g_error ("Gave up waiting for %s", what);
   g_source_remove (id);
+}
+
+gboolean
+ui_test_flag_is_set (gpointer flag)
+{
+  return *(gboolean *) flag;
+}
+
+void
+ui_test_set_flag (gboolean *flag)
+{
+  *flag = TRUE;
+}
+
+gboolean
+ui_test_pointer_is_set (gpointer pointer)
+{
+  return *(gpointer *) pointer != NULL;
 }
 
 static void
@@ -63,6 +103,34 @@ ui_test_wait_drawn (GtkWidget *window)
   g_signal_handler_disconnect (clock, id);
 }
 
+void
+ui_test_present (GtkWindow *window,
+                 int        width,
+                 int        height)
+{
+  int dw, dh;
+
+  gtk_window_set_default_size (window, width, height);
+  gtk_window_present (window);
+  /* Client-side decorations take a margin of the size asked for: ask again
+   * so that the window itself has the size of the screenshots' names. */
+  ui_test_wait_drawn (GTK_WIDGET (window));
+  dw = width - gtk_widget_get_width (GTK_WIDGET (window));
+  dh = height - gtk_widget_get_height (GTK_WIDGET (window));
+  if (dw != 0 || dh != 0) {
+    gtk_window_set_default_size (window, width + dw, height + dh);
+    ui_test_wait_drawn (GTK_WIDGET (window));
+  }
+}
+
+void
+ui_test_destroy_window (GtkWindow *window)
+{
+  gtk_window_destroy (window);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
 GtkWidget *
 ui_test_find_widget (GtkWidget      *widget,
                      GType           type,
@@ -81,32 +149,60 @@ ui_test_find_widget (GtkWidget      *widget,
   return NULL;
 }
 
+typedef struct {
+  const char *name;
+  const char *value;
+} Property;
+
 static gboolean
-label_matches (GtkWidget     *widget,
-               gconstpointer  text)
+property_is (GtkWidget     *widget,
+             gconstpointer  data)
 {
-  return g_strcmp0 (gtk_label_get_label (GTK_LABEL (widget)), text) == 0;
+  const Property *property = data;
+  g_autofree char *value = NULL;
+
+  g_object_get (widget, property->name, &value, NULL);
+  return g_strcmp0 (value, property->value) == 0;
+}
+
+/* The first @type whose string property @name is exactly @value. */
+static GtkWidget *
+find_with_property (GtkWidget  *widget,
+                    GType       type,
+                    const char *name,
+                    const char *value)
+{
+  Property property = { name, value };
+
+  return ui_test_find_widget (widget, type, property_is, &property);
 }
 
 GtkWidget *
 ui_test_find_label (GtkWidget  *widget,
                     const char *text)
 {
-  return ui_test_find_widget (widget, GTK_TYPE_LABEL, label_matches, text);
+  return find_with_property (widget, GTK_TYPE_LABEL, "label", text);
 }
 
-static gboolean
-action_matches (GtkWidget     *widget,
-                gconstpointer  action)
+GtkWidget *
+ui_test_find_button (GtkWidget  *widget,
+                     const char *label)
 {
-  return g_strcmp0 (gtk_actionable_get_action_name (GTK_ACTIONABLE (widget)), action) == 0;
+  return find_with_property (widget, GTK_TYPE_BUTTON, "label", label);
 }
 
 GtkWidget *
 ui_test_find_button_for_action (GtkWidget  *widget,
                                 const char *action_name)
 {
-  return ui_test_find_widget (widget, GTK_TYPE_BUTTON, action_matches, action_name);
+  return find_with_property (widget, GTK_TYPE_BUTTON, "action-name", action_name);
+}
+
+GtkWidget *
+ui_test_find_action_row (GtkWidget  *widget,
+                         const char *title)
+{
+  return find_with_property (widget, ADW_TYPE_ACTION_ROW, "title", title);
 }
 
 GtkWindow *
@@ -122,6 +218,96 @@ ui_test_find_toplevel (GType type)
       return window;
   }
   return NULL;
+}
+
+void
+ui_test_click (GtkWidget *button)
+{
+  g_assert_nonnull (button);
+  g_assert_true (gtk_widget_get_visible (button));
+  g_assert_true (gtk_widget_is_sensitive (button));
+  /* "clicked" at once: activating animates the press and clicks later. */
+  g_signal_emit_by_name (button, "clicked");
+}
+
+void
+ui_test_click_labelled (GtkWidget  *widget,
+                        const char *label)
+{
+  ui_test_click (ui_test_find_button (widget, label));
+}
+
+typedef struct {
+  GtkWidget  *widget;
+  const char *text;
+} LabelWait;
+
+static gboolean
+label_mapped (gpointer user_data)
+{
+  LabelWait *wait = user_data;
+  GtkWidget *label = ui_test_find_label (wait->widget, wait->text);
+
+  return label != NULL && gtk_widget_get_mapped (label);
+}
+
+void
+ui_test_wait_label_shown (GtkWidget  *widget,
+                          const char *text,
+                          const char *what)
+{
+  LabelWait wait = { widget, text };
+
+  ui_test_wait_until (label_mapped, &wait, UI_TEST_WAIT_S, what);
+}
+
+static gboolean
+toplevel_shown (gpointer type)
+{
+  return ui_test_find_toplevel (GPOINTER_TO_SIZE (type)) != NULL;
+}
+
+static gboolean
+no_toplevel_shown (gpointer type)
+{
+  return !toplevel_shown (type);
+}
+
+GtkWindow *
+ui_test_wait_toplevel (GType       type,
+                       const char *what)
+{
+  ui_test_wait_until (toplevel_shown, GSIZE_TO_POINTER (type), UI_TEST_WAIT_S, what);
+  return ui_test_find_toplevel (type);
+}
+
+void
+ui_test_wait_no_toplevel (GType       type,
+                          const char *what)
+{
+  ui_test_wait_until (no_toplevel_shown, GSIZE_TO_POINTER (type), UI_TEST_WAIT_S, what);
+}
+
+static void
+read_text_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  char **text = user_data;
+
+  *text = gdk_clipboard_read_text_finish (GDK_CLIPBOARD (source), result, NULL);
+  if (*text == NULL)
+    *text = g_strdup ("");
+}
+
+char *
+ui_test_clipboard_text (GtkWidget *widget)
+{
+  char *text = NULL;
+
+  gdk_clipboard_read_text_async (gtk_widget_get_clipboard (widget), NULL, read_text_cb, &text);
+  ui_test_wait_until (ui_test_pointer_is_set, &text, UI_TEST_WAIT_S, "the clipboard's text");
+  return text;
 }
 
 char *
