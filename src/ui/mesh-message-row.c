@@ -25,22 +25,38 @@ struct _MeshMessageRow {
   /* Owned references */
   MeshChatMessage *message;
   guint            name_color;
+  gboolean         show_day;
+  gboolean         show_sender;
+  int              shown_state;  /* the MeshDeliveryState shown, -1: none */
 };
 
 G_DEFINE_FINAL_TYPE (MeshMessageRow, mesh_message_row, ADW_TYPE_BIN)
+
+/* The local time zone, read once: g_date_time_to_local() reads (and stats)
+ * it again on every call, several times per row bound. */
+static GTimeZone *
+local_zone (void)
+{
+  static GTimeZone *zone;
+
+  if (g_once_init_enter (&zone))
+    g_once_init_leave (&zone, g_time_zone_new_local ());
+  return zone;
+}
 
 static GDateTime *
 local_time (MeshChatMessage *message)
 {
   GDateTime *utc = message ? mesh_chat_message_get_date_time (message) : NULL;
 
-  return utc != NULL ? g_date_time_to_local (utc) : g_date_time_new_now_local ();
+  return utc != NULL ? g_date_time_to_timezone (utc, local_zone ())
+                     : g_date_time_new_now (local_zone ());
 }
 
 static char *
 format_day (GDateTime *when)
 {
-  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  g_autoptr(GDateTime) now = g_date_time_new_now (local_zone ());
   int days_ago;
 
   days_ago = (g_date_time_get_year (now) - g_date_time_get_year (when)) * 366 +
@@ -61,13 +77,20 @@ update_state (MeshMessageRow *self)
 {
   const char *icon = NULL;
   const char *tooltip = NULL;
+  int state;
 
   if (self->message == NULL || !mesh_chat_message_get_is_own (self->message)) {
+    self->shown_state = -1;
     gtk_widget_set_visible (GTK_WIDGET (self->state_image), FALSE);
     return;
   }
 
-  switch (mesh_chat_message_get_delivery_state (self->message)) {
+  /* Setting a tooltip costs a round trip to the X server: only on change. */
+  state = mesh_chat_message_get_delivery_state (self->message);
+  if (state == self->shown_state)
+    return;
+  self->shown_state = state;
+  switch (state) {
   case MESH_DELIVERY_PENDING:
     icon = "document-open-recent-symbolic";
     tooltip = _("Sending");
@@ -128,6 +151,7 @@ static void
 mesh_message_row_init (MeshMessageRow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->shown_state = -1;
 }
 
 GtkWidget *
@@ -151,6 +175,12 @@ mesh_message_row_set_message (MeshMessageRow  *self,
   g_return_if_fail (MESH_IS_MESSAGE_ROW (self));
   g_return_if_fail (message == NULL || MESH_IS_CHAT_MESSAGE (message));
 
+  /* Rows are bound again whenever older messages arrive above them. */
+  if (self->message == message && message != NULL && self->show_day == show_day &&
+      self->show_sender == show_sender)
+    return;
+  self->show_day = show_day;
+  self->show_sender = show_sender;
   if (self->message != message) {
     if (self->message != NULL)
       g_signal_handlers_disconnect_by_data (self->message, self);
