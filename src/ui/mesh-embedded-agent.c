@@ -43,14 +43,14 @@ struct _MeshEmbeddedAgent {
   char                *user_id;
   char                *username;
   char                *access_token;
-  char                *download_dir;
   char                *listen;
-  gboolean             accept_own;
   GCancellable        *cancellable;
   /* Transfer and terminal ids, taken by both threads. */
   guint                next_id;
 
   /* Main thread only. */
+  GSettings           *settings;
+  char                *download_dir;     /* shown in offers; the thread has its own copy */
   GThread             *thread;
   char                *device_id;
   gboolean             stopped;
@@ -58,7 +58,9 @@ struct _MeshEmbeddedAgent {
   GHashTable          *transfer_ids;     /* id → MeshTransfer, borrowed from the list or held */
   GHashTable          *terminals;        /* id → MeshSharedTerminal */
 
-  /* Agent thread only. */
+  /* Agent thread only (set before it starts). */
+  char                *t_download_dir;
+  gboolean             t_accept_own;
   SoupSession         *soup;
   MeshAgentState      *state;
   MeshAgentIdentity   *identity;
@@ -693,13 +695,13 @@ static void
 start_controller (MeshEmbeddedAgent *self)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GFile) download_dir = g_file_new_for_path (self->download_dir);
+  g_autoptr(GFile) download_dir = g_file_new_for_path (self->t_download_dir);
 
   self->controller = mesh_agent_controller_new (self->state, self->identity);
   mesh_agent_controller_set_download_dir (self->controller, download_dir);
   /* One's own devices' offers are taken at once if the user said so; every
    * other offer, and every control request, is asked about. */
-  mesh_agent_controller_set_accept_offers (self->controller, self->accept_own);
+  mesh_agent_controller_set_accept_offers (self->controller, self->t_accept_own);
   mesh_agent_controller_set_accept_from (self->controller, NULL);
   mesh_agent_controller_set_ask_offers (self->controller, TRUE);
   mesh_agent_controller_set_allow_control (self->controller, NULL);
@@ -1176,6 +1178,22 @@ term_stop_in_thread (MeshEmbeddedAgent *self,
   end_term (self, term, NULL);
 }
 
+/* path: the download folder, flag: accept one's own devices' offers */
+static void
+policy_in_thread (MeshEmbeddedAgent *self,
+                  Msg               *msg)
+{
+  g_autoptr(GFile) folder = g_file_new_for_path (msg->path);
+
+  g_free (self->t_download_dir);
+  self->t_download_dir = g_strdup (msg->path);
+  self->t_accept_own = msg->flag;
+  if (self->controller == NULL)
+    return;
+  mesh_agent_controller_set_download_dir (self->controller, folder);
+  mesh_agent_controller_set_accept_offers (self->controller, msg->flag);
+}
+
 static void
 quit_in_thread (MeshEmbeddedAgent *self,
                 Msg               *msg)
@@ -1215,6 +1233,34 @@ agent_thread (gpointer user_data)
 }
 
 /* Main thread from here on. */
+
+static char *
+settings_download_dir (GSettings *settings)
+{
+  g_autofree char *folder = g_settings_get_string (settings, "download-folder");
+  const char *downloads;
+
+  if (*folder != '\0')
+    return g_steal_pointer (&folder);
+  downloads = g_get_user_special_dir (G_USER_DIRECTORY_DOWNLOAD);
+  return g_strdup (downloads != NULL ? downloads : g_get_home_dir ());
+}
+
+/* Preferences apply at once, not at the next sign-in. */
+static void
+settings_changed_cb (MeshEmbeddedAgent *self)
+{
+  Msg *msg;
+
+  if (self->stopped)
+    return;
+  g_free (self->download_dir);
+  self->download_dir = settings_download_dir (self->settings);
+  msg = msg_new (policy_in_thread, 0);
+  msg->path = g_strdup (self->download_dir);
+  msg->flag = g_settings_get_boolean (self->settings, "auto-accept-own-devices");
+  to_thread (self, msg);
+}
 
 static void
 transfer_accept_cb (MeshTransfer      *transfer,
@@ -1337,6 +1383,9 @@ mesh_embedded_agent_dispose (GObject *object)
   MeshEmbeddedAgent *self = MESH_EMBEDDED_AGENT (object);
 
   mesh_embedded_agent_stop (self);
+  if (self->settings != NULL)
+    g_signal_handlers_disconnect_by_data (self->settings, self);
+  g_clear_object (&self->settings);
   g_clear_pointer (&self->terminals, g_hash_table_unref);
   g_clear_pointer (&self->transfer_ids, g_hash_table_unref);
   g_clear_object (&self->transfers);
@@ -1363,6 +1412,7 @@ mesh_embedded_agent_finalize (GObject *object)
   g_free (self->username);
   g_free (self->access_token);
   g_free (self->download_dir);
+  g_free (self->t_download_dir);
   g_free (self->listen);
   g_free (self->device_id);
 
@@ -1430,14 +1480,14 @@ mesh_embedded_agent_new (const char *profile,
   self->user_id = g_strdup (user_id);
   self->username = g_strdup (username);
   self->access_token = g_strdup (access_token);
-  self->download_dir = g_settings_get_string (settings, "download-folder");
-  if (*self->download_dir == '\0') {
-    const char *downloads = g_get_user_special_dir (G_USER_DIRECTORY_DOWNLOAD);
-
-    g_free (self->download_dir);
-    self->download_dir = g_strdup (downloads != NULL ? downloads : g_get_home_dir ());
-  }
-  self->accept_own = g_settings_get_boolean (settings, "auto-accept-own-devices");
+  self->settings = g_object_ref (settings);
+  self->download_dir = settings_download_dir (settings);
+  self->t_download_dir = g_strdup (self->download_dir);
+  self->t_accept_own = g_settings_get_boolean (settings, "auto-accept-own-devices");
+  g_signal_connect_object (settings, "changed::download-folder", G_CALLBACK (settings_changed_cb),
+                           self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (settings, "changed::auto-accept-own-devices",
+                           G_CALLBACK (settings_changed_cb), self, G_CONNECT_SWAPPED);
   self->server_fingerprint = g_settings_get_string (settings, "pinned-fingerprint");
   listen = g_getenv ("MESH_AGENT_LISTEN");
   self->listen = listen != NULL && *listen != '\0' ? g_strdup (listen) : NULL;

@@ -22,7 +22,8 @@ G_DECLARE_FINAL_TYPE (MeshEmbeddedAgent, mesh_embedded_agent, MESH, EMBEDDED_AGE
  *   offer (MeshTransfer): someone wants to send a file or folder: accept or decline it;
  *   received (MeshTransfer): an incoming file or folder is complete and checked.
  * Offers from the user's own devices are taken without asking when the
- * "auto-accept-own-devices" setting is on.  Control of a terminal shared
+ * "auto-accept-own-devices" setting is on; it and "download-folder" apply
+ * as soon as they change.  Control of a terminal shared
  * from here is asked for with MeshSharedTerminal "control-requested".
  * $MESH_AGENT_LISTEN names the address its QUIC endpoint binds (default: all). */
 MeshEmbeddedAgent  *mesh_embedded_agent_new            (const char        *profile,

@@ -725,12 +725,13 @@ test_send_files (void)
   g_assert_no_error (error);
   g_clear_object (&result);
 
-  /* Files offered to Alice's computer go there unless she picks another folder. */
-  g_assert_cmpint (g_mkdir_with_parents (alice_downloads, 0700), ==, 0);
-  g_settings_set_string (mesh_application_get_settings (app), "download-folder", alice_downloads);
   window = new_window (1280, 800);
   ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
   ui_test_wait_agent_ready (window, "alice's embedded agent");
+  /* Files offered to Alice's computer go there unless she picks another
+   * folder; set while signed in, the preference applies at once. */
+  g_assert_cmpint (g_mkdir_with_parents (alice_downloads, 0700), ==, 0);
+  g_settings_set_string (mesh_application_get_settings (app), "download-folder", alice_downloads);
 
   {
     gpointer room_data[2] = { window, bob.room_id };
