@@ -22,178 +22,11 @@ struct _MeshFilterInputStream {
   gsize                   pending_pos;
 };
 
-/* Writes go to the base stream's asynchronous write, one vector at a time:
- * GLib runs writev on a stream without writev_async in a worker thread,
- * and a QUIC stream may only be used from its own context. */
-#define MESH_TYPE_SERIAL_OUTPUT_STREAM (mesh_serial_output_stream_get_type ())
-
-G_DECLARE_FINAL_TYPE (MeshSerialOutputStream, mesh_serial_output_stream, MESH,
-                      SERIAL_OUTPUT_STREAM, GOutputStream)
-
-struct _MeshSerialOutputStream {
-  GOutputStream  parent_instance;
-
-  GOutputStream *base;
-};
-
-G_DEFINE_FINAL_TYPE (MeshSerialOutputStream, mesh_serial_output_stream, G_TYPE_OUTPUT_STREAM)
-
-static gssize
-mesh_serial_output_stream_write (GOutputStream  *stream,
-                                 const void     *buffer,
-                                 gsize           count,
-                                 GCancellable   *cancellable,
-                                 GError        **error)
-{
-  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                       "a session stream can only be written asynchronously");
-  return -1;
-}
-
-static void
-on_base_written (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  GError *error = NULL;
-  gssize n = g_output_stream_write_finish (G_OUTPUT_STREAM (source), result, &error);
-
-  if (n < 0)
-    g_task_return_error (task, error);
-  else
-    g_task_return_int (task, n);
-}
-
-static void
-mesh_serial_output_stream_write_async (GOutputStream       *stream,
-                                       const void          *buffer,
-                                       gsize                count,
-                                       int                  io_priority,
-                                       GCancellable        *cancellable,
-                                       GAsyncReadyCallback  callback,
-                                       gpointer             user_data)
-{
-  MeshSerialOutputStream *self = MESH_SERIAL_OUTPUT_STREAM (stream);
-  GTask *task = g_task_new (stream, cancellable, callback, user_data);
-
-  g_task_set_source_tag (task, mesh_serial_output_stream_write_async);
-  g_output_stream_write_async (self->base, buffer, count, io_priority, cancellable,
-                               on_base_written, task);
-}
-
-static gssize
-mesh_serial_output_stream_write_finish (GOutputStream  *stream,
-                                        GAsyncResult   *result,
-                                        GError        **error)
-{
-  return g_task_propagate_int (G_TASK (result), error);
-}
-
-/* A partial writev is allowed: writev_all comes back for the rest. */
-static void
-mesh_serial_output_stream_writev_async (GOutputStream        *stream,
-                                        const GOutputVector  *vectors,
-                                        gsize                 n_vectors,
-                                        int                   io_priority,
-                                        GCancellable         *cancellable,
-                                        GAsyncReadyCallback   callback,
-                                        gpointer              user_data)
-{
-  for (gsize i = 0; i < n_vectors; i++) {
-    if (vectors[i].size > 0) {
-      mesh_serial_output_stream_write_async (stream, vectors[i].buffer, vectors[i].size,
-                                             io_priority, cancellable, callback, user_data);
-      return;
-    }
-  }
-  mesh_serial_output_stream_write_async (stream, NULL, 0, io_priority, cancellable, callback,
-                                         user_data);
-}
-
-static gboolean
-mesh_serial_output_stream_writev_finish (GOutputStream  *stream,
-                                         GAsyncResult   *result,
-                                         gsize          *bytes_written,
-                                         GError        **error)
-{
-  gssize n = g_task_propagate_int (G_TASK (result), error);
-
-  if (bytes_written != NULL)
-    *bytes_written = n > 0 ? (gsize) n : 0;
-  return n >= 0;
-}
-
-static void
-on_base_output_closed (GObject      *source,
-                       GAsyncResult *result,
-                       gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  GError *error = NULL;
-
-  if (g_output_stream_close_finish (G_OUTPUT_STREAM (source), result, &error))
-    g_task_return_boolean (task, TRUE);
-  else
-    g_task_return_error (task, error);
-}
-
-static void
-mesh_serial_output_stream_close_async (GOutputStream       *stream,
-                                       int                  io_priority,
-                                       GCancellable        *cancellable,
-                                       GAsyncReadyCallback  callback,
-                                       gpointer             user_data)
-{
-  MeshSerialOutputStream *self = MESH_SERIAL_OUTPUT_STREAM (stream);
-  GTask *task = g_task_new (stream, cancellable, callback, user_data);
-
-  g_task_set_source_tag (task, mesh_serial_output_stream_close_async);
-  g_output_stream_close_async (self->base, io_priority, cancellable, on_base_output_closed, task);
-}
-
-static gboolean
-mesh_serial_output_stream_close_finish (GOutputStream  *stream,
-                                        GAsyncResult   *result,
-                                        GError        **error)
-{
-  return g_task_propagate_boolean (G_TASK (result), error);
-}
-
-static void
-mesh_serial_output_stream_finalize (GObject *object)
-{
-  g_clear_object (&MESH_SERIAL_OUTPUT_STREAM (object)->base);
-
-  G_OBJECT_CLASS (mesh_serial_output_stream_parent_class)->finalize (object);
-}
-
-static void
-mesh_serial_output_stream_class_init (MeshSerialOutputStreamClass *klass)
-{
-  GOutputStreamClass *output_class = G_OUTPUT_STREAM_CLASS (klass);
-
-  G_OBJECT_CLASS (klass)->finalize = mesh_serial_output_stream_finalize;
-  output_class->write_fn = mesh_serial_output_stream_write;
-  output_class->write_async = mesh_serial_output_stream_write_async;
-  output_class->write_finish = mesh_serial_output_stream_write_finish;
-  output_class->writev_async = mesh_serial_output_stream_writev_async;
-  output_class->writev_finish = mesh_serial_output_stream_writev_finish;
-  output_class->close_async = mesh_serial_output_stream_close_async;
-  output_class->close_finish = mesh_serial_output_stream_close_finish;
-}
-
-static void
-mesh_serial_output_stream_init (MeshSerialOutputStream *self)
-{
-}
-
 struct _MeshAgentSessionStream {
   GIOStream              parent_instance;
 
   GIOStream             *base;
   MeshFilterInputStream *input;
-  GOutputStream         *output;
   GStrv                  intercept;
   MeshAgentControlFunc   func;
   gpointer               user_data;
@@ -385,7 +218,7 @@ mesh_agent_session_stream_get_input_stream (GIOStream *stream)
 static GOutputStream *
 mesh_agent_session_stream_get_output_stream (GIOStream *stream)
 {
-  return MESH_AGENT_SESSION_STREAM (stream)->output;
+  return g_io_stream_get_output_stream (MESH_AGENT_SESSION_STREAM (stream)->base);
 }
 
 static void
@@ -443,7 +276,6 @@ mesh_agent_session_stream_finalize (GObject *object)
   MeshAgentSessionStream *self = MESH_AGENT_SESSION_STREAM (object);
 
   g_clear_object (&self->input);
-  g_clear_object (&self->output);
   g_clear_object (&self->base);
   g_strfreev (self->intercept);
 
@@ -493,9 +325,6 @@ mesh_agent_session_stream_new (GIOStream            *base,
   self->func = func;
   self->user_data = user_data;
   self->destroy = destroy;
-  self->output = g_object_new (MESH_TYPE_SERIAL_OUTPUT_STREAM, NULL);
-  MESH_SERIAL_OUTPUT_STREAM (self->output)->base =
-    g_object_ref (g_io_stream_get_output_stream (base));
   if (intercept != NULL) {
     self->input = g_object_new (MESH_TYPE_FILTER_INPUT_STREAM, NULL);
     self->input->owner = self;

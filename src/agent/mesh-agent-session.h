@@ -12,10 +12,9 @@ G_BEGIN_DECLS
  * viewer's TERM_CONTROL, which carries its terminal:control token).  This
  * GIOStream reads frames from the base stream through its one
  * MeshFrameReader, hands the CONTROL frames whose "t" is in @intercept to a
- * callback and passes every other frame on unchanged.  Writes go to the base
- * stream's write_async one at a time (GLib would run writev on a QUIC stream
- * in a worker thread); closing closes the base stream.  Without @intercept
- * it only does the latter. */
+ * callback and passes every other frame on unchanged.  Writes go straight to
+ * the base stream's output; closing closes the base stream.  Without
+ * @intercept it only does the latter. */
 
 #define MESH_TYPE_AGENT_SESSION_STREAM (mesh_agent_session_stream_get_type ())
 
