@@ -154,6 +154,7 @@ struct _MeshAgentController {
   GPtrArray               *connections;    /* incoming MeshQuicConnection */
   GHashTable              *shares;         /* share_id → Share (hosted here) */
   GHashTable              *viewed;         /* share_id → Session (viewed from here) */
+  GHashTable              *share_hosts;    /* share_id → host device_id, of the rooms' shares */
   MeshCapKey              *cap_key;
   GFile                   *download_dir;
   GStrv                    accept_from;
@@ -381,6 +382,46 @@ set_ready (MeshAgentController *self)
   g_signal_emit (self, signals[SIGNAL_READY], 0);
 }
 
+static const char *
+payload_string (JsonObject *payload,
+                const char *member)
+{
+  const char *value = NULL;
+
+  mesh_json_get_string (payload, member, FALSE, &value, NULL);
+  return value;
+}
+
+/* Where each running share of a room is hosted, from our own room.joined
+ * (`shares`) or a terminal.share.started, so that a viewer asks that
+ * device only. */
+static void
+note_share_host (MeshAgentController *self,
+                 JsonObject          *share)
+{
+  const char *share_id = payload_string (share, "share_id");
+  const char *device_id = payload_string (share, "host_device_id");
+
+  if (share_id != NULL && device_id != NULL)
+    g_hash_table_replace (self->share_hosts, g_strdup (share_id), g_strdup (device_id));
+}
+
+static void
+note_share_hosts (MeshAgentController *self,
+                  JsonObject          *payload)
+{
+  JsonArray *shares = NULL;
+
+  if (!mesh_json_get_array (payload, "shares", FALSE, &shares, NULL) || shares == NULL)
+    return;
+  for (guint i = 0; i < json_array_get_length (shares); i++) {
+    JsonNode *node = json_array_get_element (shares, i);
+
+    if (JSON_NODE_HOLDS_OBJECT (node))
+      note_share_host (self, json_node_get_object (node));
+  }
+}
+
 static void
 handle_room_joined (MeshAgentController *self,
                     JsonObject          *payload)
@@ -394,6 +435,7 @@ handle_room_joined (MeshAgentController *self,
       (room = g_hash_table_lookup (self->rooms, room_id)) == NULL)
     return;
   mesh_json_get_array (payload, "members", FALSE, &members, NULL);
+  note_share_hosts (self, payload);
   if (members != NULL) {
     g_hash_table_remove_all (room->members);
     for (guint i = 0; i < json_array_get_length (members); i++) {
@@ -451,6 +493,8 @@ on_rooms_listed (GObject      *source,
   }
   array = json_node_get_array (node);
   g_hash_table_remove_all (self->rooms);
+  /* Our room.joined copies say again which shares run. */
+  g_hash_table_remove_all (self->share_hosts);
   self->joins_pending = 0;
   for (guint i = 0; i < json_array_get_length (array); i++) {
     JsonNode *element = json_array_get_element (array, i);
@@ -1356,16 +1400,6 @@ session_accepted (Session *session)
 
 /* Control-plane events */
 
-static const char *
-payload_string (JsonObject *payload,
-                const char *member)
-{
-  const char *value = NULL;
-
-  mesh_json_get_string (payload, member, FALSE, &value, NULL);
-  return value;
-}
-
 static GTask *
 take_pending (MeshAgentController *self,
               const char          *ref)
@@ -1570,11 +1604,13 @@ static void
 handle_share_started (MeshAgentController *self,
                       JsonObject          *payload)
 {
-  g_autoptr(GTask) task = take_pending (self, payload_string (payload, "ref"));
+  g_autoptr(GTask) task = NULL;
   const char *share_id = payload_string (payload, "share_id");
   Share *share;
   Op *op;
 
+  note_share_host (self, payload);
+  task = take_pending (self, payload_string (payload, "ref"));
   if (task == NULL || share_id == NULL)
     return;
   op = g_task_get_task_data (task);
@@ -1598,6 +1634,7 @@ handle_share_stopped (MeshAgentController *self,
 
   if (share_id == NULL)
     return;
+  g_hash_table_remove (self->share_hosts, share_id);
   if (g_hash_table_remove (self->shares, share_id))
     g_signal_emit (self, signals[SIGNAL_SHARE_STOPPED], 0, share_id);
   viewed = g_hash_table_lookup (self->viewed, share_id);
@@ -2245,6 +2282,7 @@ mesh_agent_controller_dispose (GObject *object)
   g_clear_object (&self->endpoint);
   g_clear_pointer (&self->shares, g_hash_table_unref);
   g_clear_pointer (&self->viewed, g_hash_table_unref);
+  g_clear_pointer (&self->share_hosts, g_hash_table_unref);
   g_clear_pointer (&self->sessions, g_hash_table_unref);
   g_clear_pointer (&self->connections, g_ptr_array_unref);
   g_clear_object (&self->soup);
@@ -2359,6 +2397,7 @@ mesh_agent_controller_init (MeshAgentController *self)
   self->shares = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) share_free);
   self->viewed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify) session_unref);
+  self->share_hosts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->cancellable = g_cancellable_new ();
 }
 
@@ -2782,6 +2821,7 @@ mesh_agent_controller_view_terminal_async (MeshAgentController *self,
 {
   g_autoptr(GTask) task = NULL;
   GHashTableIter iter;
+  const char *host;
   Member *member;
   Room *room;
   Op *op;
@@ -2800,10 +2840,13 @@ mesh_agent_controller_view_terminal_async (MeshAgentController *self,
   if (!require_ready (self, task))
     return;
 
-  /* The share's host device is not announced to late joiners: each agent
-   * of the room is asked in turn and the wrong ones answer UNROUTABLE. */
+  /* Ask the share's host; a share we have not heard of is asked of each
+   * agent of the room in turn, and the wrong ones answer UNROUTABLE. */
+  host = g_hash_table_lookup (self->share_hosts, share_id);
   room = g_hash_table_lookup (self->rooms, room_id);
-  if (room != NULL) {
+  if (host != NULL) {
+    g_ptr_array_add (op->devices, g_strdup (host));
+  } else if (room != NULL) {
     g_hash_table_iter_init (&iter, room->members);
     while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &member)) {
       if (member->device_id != NULL &&
