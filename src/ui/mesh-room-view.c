@@ -399,28 +399,30 @@ mesh_room_view_set_property (GObject      *object,
   }
 }
 
-/* The room's member @user_id, or when NULL the first one other than us with
- * a device connected. */
-static MeshMember *
-find_recipient (MeshRoomView *self,
-                const char   *user_id)
+/* The room's members with a device connected: @user_id, or when NULL
+ * everyone but us. */
+static GPtrArray *
+find_recipients (MeshRoomView *self,
+                 const char   *user_id)
 {
+  GPtrArray *members = g_ptr_array_new_with_free_func (g_object_unref);
   guint n;
 
   if (self->members == NULL || self->agent == NULL)
-    return NULL;
+    return members;
   n = g_list_model_get_n_items (G_LIST_MODEL (self->members));
   for (guint i = 0; i < n; i++) {
     g_autoptr(MeshMember) member = g_list_model_get_item (G_LIST_MODEL (self->members), i);
+    const char *member_user_id = mesh_member_get_user_id (member);
 
     if (mesh_member_get_devices (member)[0] == NULL)
       continue;
-    if (user_id != NULL ? g_strcmp0 (mesh_member_get_user_id (member), user_id) == 0
-                        : g_strcmp0 (mesh_member_get_user_id (member),
+    if (user_id != NULL ? g_strcmp0 (member_user_id, user_id) == 0
+                        : g_strcmp0 (member_user_id,
                                      mesh_embedded_agent_get_user_id (self->agent)) != 0)
-      return g_steal_pointer (&member);
+      g_ptr_array_add (members, g_steal_pointer (&member));
   }
-  return NULL;
+  return members;
 }
 
 /* A toast when a transfer sent from this view ends: the transfers list
@@ -492,7 +494,7 @@ chooser_response_cb (GtkNativeDialog *chooser,
 {
   MeshRoomView *self = data->self;
   g_autoptr(GListModel) files = NULL;
-  g_autoptr(MeshMember) member = NULL;
+  g_autoptr(GPtrArray) members = NULL;
   GList *list = NULL;
 
   if (response == GTK_RESPONSE_ACCEPT)
@@ -500,13 +502,13 @@ chooser_response_cb (GtkNativeDialog *chooser,
   gtk_native_dialog_destroy (chooser);
   g_object_unref (chooser);
   if (files != NULL) {
-    member = find_recipient (self, data->user_id);
-    if (member == NULL) {
+    members = find_recipients (self, data->user_id);
+    if (members->len == 0) {
       mesh_ui_toast (GTK_WIDGET (self), _("This member no longer has a device connected"));
     } else {
       for (guint i = g_list_model_get_n_items (files); i > 0; i--)
         list = g_list_prepend (list, g_list_model_get_item (files, i - 1));
-      send_to (self, member, list);
+      send_to (self, members->pdata[0], list);
       g_list_free_full (list, g_object_unref);
     }
   }
@@ -969,22 +971,12 @@ mesh_room_view_send_files (MeshRoomView *self,
   g_autoptr(GPtrArray) members = NULL;
   GtkWidget *dialog;
   PickData *data;
-  guint n;
 
   g_return_if_fail (MESH_IS_ROOM_VIEW (self));
 
   if (files == NULL || self->room == NULL || self->agent == NULL)
     return;
-  members = g_ptr_array_new_with_free_func (g_object_unref);
-  n = g_list_model_get_n_items (G_LIST_MODEL (self->members));
-  for (guint i = 0; i < n; i++) {
-    g_autoptr(MeshMember) member = g_list_model_get_item (G_LIST_MODEL (self->members), i);
-
-    if (mesh_member_get_devices (member)[0] != NULL &&
-        g_strcmp0 (mesh_member_get_user_id (member),
-                   mesh_embedded_agent_get_user_id (self->agent)) != 0)
-      g_ptr_array_add (members, g_steal_pointer (&member));
-  }
+  members = find_recipients (self, NULL);
   if (members->len == 0) {
     mesh_ui_toast (GTK_WIDGET (self), _("Nobody in this room has a device connected"));
     return;
