@@ -1608,76 +1608,18 @@ mesh_client_session_terminal_share_start_finish (MeshClientSession  *self,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
-/* Sends @type with {share_id, [peer_id], [reason]}. */
-static gboolean
-send_share_event (MeshClientSession  *self,
-                  const char         *type,
-                  const char         *share_id,
-                  const char         *peer_id,
-                  const char         *reason,
-                  GError            **error)
-{
-  g_autoptr(JsonObject) payload = json_object_new ();
-  g_autofree char *id = NULL;
-
-  json_object_set_string_member (payload, "share_id", share_id);
-  if (peer_id != NULL)
-    json_object_set_string_member (payload, "peer_id", peer_id);
-  if (reason != NULL)
-    json_object_set_string_member (payload, "reason", reason);
-  id = mesh_client_session_send_event (self, type, NULL, payload, error);
-  return id != NULL;
-}
-
 gboolean
 mesh_client_session_terminal_share_stop (MeshClientSession  *self,
                                          const char         *share_id,
                                          GError            **error)
 {
+  g_autoptr(JsonObject) payload = json_object_new ();
+  g_autofree char *id = NULL;
+
   g_return_val_if_fail (MESH_IS_CLIENT_SESSION (self), FALSE);
   g_return_val_if_fail (share_id != NULL, FALSE);
-  return send_share_event (self, "terminal.share.stop", share_id, NULL, NULL, error);
-}
 
-gboolean
-mesh_client_session_terminal_control_take (MeshClientSession  *self,
-                                           const char         *share_id,
-                                           GError            **error)
-{
-  g_return_val_if_fail (MESH_IS_CLIENT_SESSION (self), FALSE);
-  g_return_val_if_fail (share_id != NULL, FALSE);
-  return send_share_event (self, "terminal.control.take", share_id, NULL, NULL, error);
-}
-
-gboolean
-mesh_client_session_terminal_control_grant (MeshClientSession  *self,
-                                            const char         *share_id,
-                                            const char         *peer_id,
-                                            GError            **error)
-{
-  g_return_val_if_fail (MESH_IS_CLIENT_SESSION (self), FALSE);
-  g_return_val_if_fail (share_id != NULL && peer_id != NULL, FALSE);
-  return send_share_event (self, "terminal.control.grant", share_id, peer_id, NULL, error);
-}
-
-gboolean
-mesh_client_session_terminal_control_deny (MeshClientSession  *self,
-                                           const char         *share_id,
-                                           const char         *peer_id,
-                                           const char         *reason,
-                                           GError            **error)
-{
-  g_return_val_if_fail (MESH_IS_CLIENT_SESSION (self), FALSE);
-  g_return_val_if_fail (share_id != NULL && peer_id != NULL, FALSE);
-  return send_share_event (self, "terminal.control.deny", share_id, peer_id, reason, error);
-}
-
-gboolean
-mesh_client_session_terminal_control_release (MeshClientSession  *self,
-                                              const char         *share_id,
-                                              GError            **error)
-{
-  g_return_val_if_fail (MESH_IS_CLIENT_SESSION (self), FALSE);
-  g_return_val_if_fail (share_id != NULL, FALSE);
-  return send_share_event (self, "terminal.control.release", share_id, NULL, NULL, error);
+  json_object_set_string_member (payload, "share_id", share_id);
+  id = mesh_client_session_send_event (self, "terminal.share.stop", NULL, payload, error);
+  return id != NULL;
 }

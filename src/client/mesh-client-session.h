@@ -141,8 +141,9 @@ JsonObject             *mesh_client_session_request_finish (MeshClientSession   
                                                             GAsyncResult        *result,
                                                             GError             **error);
 
-/* Terminal sharing and control (protocol §7).  The share runs on
- * @device_id, this user's connected agent; the result is the share_id. */
+/* Terminal sharing (protocol §7).  The share runs on @device_id, this
+ * user's connected agent; the result is the share_id.  Control is the
+ * agents' business (the app's embedded agent asks for and grants it). */
 void                    mesh_client_session_terminal_share_start_async  (MeshClientSession *self,
                                                                          const char        *room_id,
                                                                          const char        *device_id,
@@ -153,21 +154,6 @@ char                   *mesh_client_session_terminal_share_start_finish (MeshCli
                                                                          GAsyncResult      *result,
                                                                          GError           **error);
 gboolean                mesh_client_session_terminal_share_stop      (MeshClientSession *self,
-                                                                      const char        *share_id,
-                                                                      GError           **error);
-gboolean                mesh_client_session_terminal_control_take    (MeshClientSession *self,
-                                                                      const char        *share_id,
-                                                                      GError           **error);
-gboolean                mesh_client_session_terminal_control_grant   (MeshClientSession *self,
-                                                                      const char        *share_id,
-                                                                      const char        *peer_id,
-                                                                      GError           **error);
-gboolean                mesh_client_session_terminal_control_deny    (MeshClientSession *self,
-                                                                      const char        *share_id,
-                                                                      const char        *peer_id,
-                                                                      const char        *reason,
-                                                                      GError           **error);
-gboolean                mesh_client_session_terminal_control_release (MeshClientSession *self,
                                                                       const char        *share_id,
                                                                       GError           **error);
 
