@@ -5,6 +5,7 @@
 
 #include "mesh-quic-endpoint.h"
 
+#include "mesh-escape.h"
 #include "mesh-ids.h"
 
 #include <errno.h>
@@ -571,9 +572,11 @@ connection_close_with (MeshQuicConnection                  *self,
 static GError *
 peer_close_error (const ngtcp2_connection_close_error *ccerr)
 {
-  g_autofree char *reason = g_utf8_make_valid (ccerr->reason != NULL ? (const char *) ccerr->reason
-                                                                     : "",
-                                               (gssize) ccerr->reasonlen);
+  /* The peer chose the reason: it ends up in logs and on the user's terminal. */
+  g_autofree char *reason = mesh_escape_for_display (ccerr->reason != NULL
+                                                     ? (const char *) ccerr->reason : "",
+                                                     ccerr->reason != NULL
+                                                     ? (gssize) ccerr->reasonlen : 0);
   const char *sep = reason[0] != '\0' ? ": " : "";
 
   if (ccerr->type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION)

@@ -6,6 +6,7 @@
 #include "mesh-terminal-host.h"
 
 #include "mesh-error.h"
+#include "mesh-escape.h"
 #include "mesh-frame-reader.h"
 #include "mesh-frame-writer.h"
 
@@ -706,8 +707,11 @@ on_viewer_frame (GObject      *source,
   if (!mesh_frame_reader_read_finish (MESH_FRAME_READER (source), result, &type, &payload,
                                       &error)) {
     if (viewer->host != NULL) {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
-        g_debug ("viewer %s: %s", viewer->id, error->message);
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED)) {
+        g_autofree char *message = mesh_escape_for_display (error->message, -1);
+
+        g_debug ("viewer %s: %s", viewer->id, message);
+      }
       host_drop_viewer (viewer->host, viewer, FALSE);
     }
     viewer_maybe_close (viewer);
