@@ -101,6 +101,7 @@ typedef struct {
   gboolean            received_eof;
   GError             *received_error;
   gboolean            echo;
+  guint64             receive_rate;  /* set on each stream the server gets */
 } Fixture;
 
 static MeshAgentIdentity *
@@ -274,6 +275,8 @@ on_new_stream (MeshQuicConnection *connection,
   ss->fixture = fixture;
   ss->stream = g_object_ref (stream);
   ss->buffer = g_malloc (CHUNK_SIZE);
+  if (fixture->receive_rate > 0)
+    mesh_quic_stream_set_receive_rate (stream, fixture->receive_rate);
   server_read (ss);
 }
 
@@ -977,6 +980,66 @@ test_peer_vanished (Fixture       *fixture,
 }
 
 
+
+#define RATE_SIZE (384 * 1024)
+#define RATE (192 * 1024)
+
+/* Sends RATE_SIZE bytes on a new stream and waits until the server read them all; returns the
+ * microseconds from before @limit_send was applied. */
+static gint64
+run_rate_transfer (Fixture  *fixture,
+                   gboolean  limit_send)
+{
+  g_autoptr(MeshQuicStream) stream = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *data = g_malloc (RATE_SIZE);
+  guint64 state = 42;
+  gint64 start;
+
+  fixture_bind (fixture, "127.0.0.1");
+  mesh_quic_endpoint_expect_peer (fixture->server,
+                                  mesh_agent_identity_get_fingerprint (fixture->client_id));
+  fixture_connect (fixture, "127.0.0.1", mesh_agent_identity_get_fingerprint (fixture->server_id));
+  g_assert_no_error (fixture->connect_error);
+  fill_pattern (&state, data, RATE_SIZE);
+
+  start = g_get_monotonic_time ();
+  stream = mesh_quic_connection_open_stream (fixture->client_connection, &error);
+  g_assert_no_error (error);
+  if (limit_send)
+    mesh_quic_stream_set_send_rate (stream, RATE);
+  write_all (stream, data, RATE_SIZE);
+  close_output (stream);
+  wait_for (&fixture->received_eof);
+  g_assert_no_error (fixture->received_error);
+  g_assert_cmpuint (fixture->received, ==, RATE_SIZE);
+  return g_get_monotonic_time () - start;
+}
+
+/* A session's max_rate on the sending side: the bytes take at least size / rate to arrive. */
+static void
+test_send_rate (Fixture       *fixture,
+                gconstpointer  data)
+{
+  gint64 elapsed = run_rate_transfer (fixture, TRUE);
+
+  g_test_message ("%d bytes at %d B/s took %.2f s", RATE_SIZE, RATE, elapsed / 1e6);
+  g_assert_cmpint (elapsed, >=, (gint64) RATE_SIZE * G_USEC_PER_SEC / RATE);
+}
+
+/* The receiving side enforces it too, whatever the sender does. */
+static void
+test_receive_rate (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  gint64 elapsed;
+
+  fixture->receive_rate = RATE;
+  elapsed = run_rate_transfer (fixture, FALSE);
+  g_test_message ("%d bytes read at %d B/s took %.2f s", RATE_SIZE, RATE, elapsed / 1e6);
+  g_assert_cmpint (elapsed, >=, (gint64) RATE_SIZE * G_USEC_PER_SEC / RATE);
+}
+
 /* A hand-driven ngtcp2 client on its own UDP socket (its own source port): it sends real
  * Initial packets, and follows a Retry only when told to, then never answers again.  That is
  * what a flood of spoofed Initials, or half-open handshakes, look like to the server. */
@@ -1263,6 +1326,8 @@ main (int   argc,
   ADD ("peer-vanished", test_peer_vanished);
   ADD ("retry-flood", test_retry_flood);
   ADD ("handshake-limit", test_handshake_limit);
+  ADD ("send-rate", test_send_rate);
+  ADD ("receive-rate", test_receive_rate);
 #undef ADD
 
   return g_test_run ();
