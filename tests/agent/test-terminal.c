@@ -3,8 +3,10 @@
 
 #include "config.h"
 
+#include "mesh-agent-session.h"
 #include "mesh-error.h"
 #include "mesh-frame.h"
+#include "mesh-frame-writer.h"
 #include "mesh-terminal-host.h"
 #include "mesh-terminal-viewer.h"
 
@@ -506,6 +508,91 @@ test_stalled_viewer (void)
   stop_host (host);
 }
 
+
+/* What the controller does with a viewer's TERM_CONTROL: check it and answer on the stream. */
+static void
+on_term_control (JsonObject *control,
+                 gpointer    user_data)
+{
+  GIOStream **stream = user_data;
+  g_autoptr(MeshFrameWriter) writer = mesh_frame_writer_get_for_stream (*stream);
+  g_autoptr(JsonObject) reply = mesh_frame_error_new ("CAP_INVALID",
+                                                      "the terminal:control token is not valid");
+
+  mesh_frame_writer_write_control_async (writer, reply, NULL, NULL, NULL);
+}
+
+/* A viewer that floods TERM_CONTROL (answered by the session layer, not the host) and never
+ * reads: the answers stop being read for once they pile up. */
+static void
+test_control_flood (void)
+{
+  static const char * const intercept[] = { "TERM_CONTROL", NULL };
+  MeshTerminalHost *host = start_host ("echo ready; cat");
+  Watcher *good = watcher_attach (host, TRUE);
+  g_autoptr(GIOStream) bad_host_side = NULL;
+  g_autoptr(GIOStream) bad_viewer_side = NULL;
+  g_autoptr(MeshAgentSessionStream) filtered = NULL;
+  g_autoptr(JsonObject) control = json_object_new ();
+  g_autoptr(GBytes) payload = NULL;
+  g_autoptr(GBytes) frame = NULL;
+  g_autoptr(GByteArray) flood = g_byte_array_new ();
+  g_autofree char *bad_id = NULL;
+  GSocket *socket;
+  gsize offset = 0, max_queued = 0;
+  guint64 sent = 0;
+  guint stalled = 0;
+
+  make_pair (&bad_host_side, &bad_viewer_side);
+  /* The callback answers on the filtered stream, like the controller. */
+  filtered = mesh_agent_session_stream_new (bad_host_side, intercept, on_term_control,
+                                            &filtered, NULL);
+  bad_id = mesh_terminal_host_add_viewer (host, G_IO_STREAM (filtered), FALSE);
+  wait_for_output (good, "ready");
+  g_assert_true (mesh_terminal_host_set_controller (host, good->id, NULL));
+
+  json_object_set_string_member (control, "t", "TERM_CONTROL");
+  json_object_set_string_member (control, "cap_token", "not-a-token");
+  payload = mesh_frame_control_to_bytes (control);
+  frame = mesh_frame_encode (MESH_FRAME_CONTROL, payload);
+  for (guint i = 0; i < 1024; i++)
+    g_byte_array_append (flood, g_bytes_get_data (frame, NULL), g_bytes_get_size (frame));
+  socket = g_socket_connection_get_socket (G_SOCKET_CONNECTION (bad_viewer_side));
+  g_socket_set_blocking (socket, FALSE);
+
+  /* Until the host side stops reading (its socket then stays full), or 100 MB. */
+  while (stalled < 100 && sent < 100 * 1024 * 1024) {
+    g_autoptr(GError) error = NULL;
+    gssize n = g_socket_send (socket, (char *) flood->data + offset, flood->len - offset, NULL,
+                              &error);
+    gboolean dispatched = FALSE;
+
+    if (n > 0) {
+      offset = (offset + n) % flood->len;
+      sent += n;
+      stalled = 0;
+    } else {
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+    }
+    while (g_main_context_iteration (NULL, FALSE))
+      dispatched = TRUE;
+    if (n <= 0 && !dispatched)
+      stalled++;
+    max_queued = MAX (max_queued, mesh_terminal_host_get_queued_bytes (host, bad_id));
+    g_assert_cmpuint (max_queued, <=, 4 * 1024 * 1024);
+  }
+  g_test_message ("sent %" G_GUINT64_FORMAT " bytes of TERM_CONTROL; at most %" G_GSIZE_FORMAT
+                  " bytes queued for the sender", sent, max_queued);
+
+  /* The shell and the other viewer are fine. */
+  mesh_terminal_viewer_send_input (good->viewer, "after-control-flood\n", 20);
+  wait_for_output (good, "after-control-flood");
+
+  mesh_terminal_host_remove_viewer (host, bad_id);
+  watcher_free (good);
+  stop_host (host);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -522,6 +609,7 @@ main (int   argc,
   g_test_add_func ("/mesh/terminal/slow-viewer", test_slow_viewer);
   g_test_add_func ("/mesh/terminal/hostile-viewer", test_hostile_viewer);
   g_test_add_func ("/mesh/terminal/stalled-viewer", test_stalled_viewer);
+  g_test_add_func ("/mesh/terminal/control-flood", test_control_flood);
 
   return g_test_run ();
 }
