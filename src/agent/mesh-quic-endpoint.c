@@ -85,6 +85,7 @@
 #define MAX_HANDSHAKES 64
 #define MAX_HANDSHAKES_PER_ADDRESS 8
 #define RETRY_TOKEN_TIMEOUT (10 * NGTCP2_SECONDS)
+#define HANDSHAKE_TIMEOUT (10 * NGTCP2_SECONDS)
 #define TOKEN_SECRET_SIZE 32
 #define MAX_STREAMS_BIDI 64
 #define DEFAULT_IDLE_TIMEOUT_MS 30000
@@ -1179,7 +1180,8 @@ connection_settings (MeshQuicConnection      *self,
   settings->cc_algo = NGTCP2_CC_ALGO_CUBIC;
   settings->max_window = 2 * CONNECTION_WINDOW;
   settings->max_stream_window = 2 * STREAM_WINDOW;
-  settings->handshake_timeout = idle;
+  /* A handshake slot held by a client that stopped answering is freed soon. */
+  settings->handshake_timeout = MIN (idle, HANDSHAKE_TIMEOUT);
 
   ngtcp2_transport_params_default (params);
   params->initial_max_stream_data_bidi_local = STREAM_WINDOW;
