@@ -1305,6 +1305,56 @@ test_handshake_limit (Fixture       *fixture,
   g_assert_no_error (fixture->connect_error);
 }
 
+
+typedef struct {
+  gboolean done;
+} Exited;
+
+static void
+on_gtlsclient_exited (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  Exited *exited = user_data;
+
+  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  exited->done = TRUE;
+}
+
+/* An independent client (ngtcp2's C++ example, Debian's ngtcp2-client) follows our Retry: its
+ * second Initial, with the token, makes a connection (which then fails on ALPN and the
+ * missing client certificate, as it should). */
+static void
+test_retry_interop (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  g_autofree char *program = g_find_program_in_path ("gtlsclient");
+  g_autofree char *port = NULL;
+  g_autoptr(GSubprocess) client = NULL;
+  g_autoptr(GError) error = NULL;
+  Exited exited = { FALSE };
+  guint max_connections = 0;
+
+  if (program == NULL) {
+    g_test_skip ("gtlsclient (ngtcp2-client) is not installed");
+    return;
+  }
+  fixture_bind (fixture, "127.0.0.1");
+  port = g_strdup_printf ("%u", mesh_quic_endpoint_get_port (fixture->server));
+  client = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                             &error, program, "--quiet", "--timeout=2s",
+                             "--handshake-timeout=2s", "127.0.0.1", port, NULL);
+  g_assert_no_error (error);
+  g_subprocess_wait_async (client, NULL, on_gtlsclient_exited, &exited);
+  while (!exited.done) {
+    g_main_context_iteration (NULL, TRUE);
+    max_connections = MAX (max_connections,
+                           _mesh_quic_endpoint_get_n_connections (fixture->server));
+  }
+  g_assert_cmpuint (_mesh_quic_endpoint_get_n_retries (fixture->server), ==, 1);
+  g_assert_cmpuint (max_connections, ==, 1);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1328,6 +1378,7 @@ main (int   argc,
   ADD ("handshake-limit", test_handshake_limit);
   ADD ("send-rate", test_send_rate);
   ADD ("receive-rate", test_receive_rate);
+  ADD ("retry-interop", test_retry_interop);
 #undef ADD
 
   return g_test_run ();
