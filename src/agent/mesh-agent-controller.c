@@ -88,6 +88,7 @@ struct _Session {
   JsonObject          *meta;
   JsonObject          *endpoints;
   gint64               max_size;
+  gint64               max_rate;      /* bytes/s, 0: none; paces file and folder data */
   gboolean             is_client;
   gint64               expires_at;    /* monotonic µs; server role */
   gboolean             expected;      /* the peer's fingerprint is registered with the endpoint */
@@ -968,6 +969,10 @@ session_start_server_engine (Session *session)
     return;
   }
 
+  if (session->max_rate > 0 &&
+      MESH_IS_QUIC_STREAM (mesh_agent_session_stream_get_base (MESH_AGENT_SESSION_STREAM (stream))))
+    mesh_quic_stream_set_receive_rate (MESH_QUIC_STREAM (mesh_agent_session_stream_get_base (
+                                         MESH_AGENT_SESSION_STREAM (stream))), session->max_rate);
   if (g_str_equal (session->kind, "file")) {
     MeshFileReceiver *receiver = mesh_file_receiver_new (stream, session->download_dir != NULL
                                                                 ? session->download_dir
@@ -1309,6 +1314,8 @@ on_quic_connected (GObject      *source,
     session_finish (session, error);
     return;
   }
+  if (session->max_rate > 0 && !g_str_equal (session->kind, "terminal"))
+    mesh_quic_stream_set_send_rate (stream, session->max_rate);
   session->stream = G_IO_STREAM (mesh_agent_session_stream_new (G_IO_STREAM (stream), NULL, NULL,
                                                                 NULL, NULL));
   writer = mesh_frame_writer_get_for_stream (session->stream);
@@ -1421,7 +1428,7 @@ handle_session_created (MeshAgentController *self,
   g_autoptr(GTask) task = NULL;
   JsonObject *auth = NULL, *meta = NULL, *endpoints = NULL;
   const char *session_id, *kind, *role, *token, *fingerprint, *peer_device_id;
-  gint64 expires_in = 0, max_size = 0;
+  gint64 expires_in = 0, max_size = 0, max_rate = 0;
   const char *reason;
 
   session_id = payload_string (payload, "session_id");
@@ -1440,6 +1447,7 @@ handle_session_created (MeshAgentController *self,
     return;
   }
   mesh_json_get_int (payload, "max_size", FALSE, &max_size, NULL);
+  mesh_json_get_int (payload, "max_rate", FALSE, &max_rate, NULL);
 
   session = g_rc_box_new0 (Session);
   session->controller = self;
@@ -1454,6 +1462,7 @@ handle_session_created (MeshAgentController *self,
   session->meta = json_object_ref (meta);
   session->endpoints = json_object_ref (endpoints);
   session->max_size = max_size;
+  session->max_rate = max_rate;
   session->share_id = g_strdup (payload_string (meta, "share_id"));
   session->cancellable = g_cancellable_new ();
 

@@ -5,6 +5,7 @@
 
 #include "mesh-agent-session.h"
 #include "mesh-frame-reader.h"
+#include "mesh-frame-writer.h"
 
 #include <string.h>
 
@@ -109,10 +110,35 @@ on_filter_frame (GObject      *source,
   g_task_return_int (task, filter_take_pending (self, data->buffer, data->count));
 }
 
+/* Intercepted frames get their answers on this stream: while those wait unsent (a peer that
+ * sends and never reads), read no further, so they cannot pile up. */
+#define MAX_ANSWER_BACKLOG (1024 * 1024)
+
+static void
+on_answers_flushed (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  GTask *task = user_data;
+
+  mesh_frame_writer_write_finish (MESH_FRAME_WRITER (source), result, NULL);
+  filter_read_frame (g_task_get_source_object (task), task);
+}
+
 static void
 filter_read_frame (MeshFilterInputStream *self,
                    GTask                 *task)
 {
+  if (self->owner != NULL && self->owner->intercept != NULL) {
+    g_autoptr(MeshFrameWriter) writer = NULL;
+
+    writer = mesh_frame_writer_get_for_stream (G_IO_STREAM (self->owner));
+
+    if (mesh_frame_writer_get_queued_bytes (writer) > MAX_ANSWER_BACKLOG) {
+      mesh_frame_writer_flush_async (writer, NULL, on_answers_flushed, task);
+      return;
+    }
+  }
   mesh_frame_reader_read_async (self->reader, g_task_get_cancellable (task), on_filter_frame,
                                 task);
 }

@@ -5,6 +5,7 @@
 
 #include "mesh-quic-endpoint.h"
 
+#include "mesh-escape.h"
 #include "mesh-ids.h"
 
 #include <errno.h>
@@ -29,6 +30,14 @@
  * cut out without state.  Each connection registers its IDs (and, for a server connection, the
  * client's original DCID) in the endpoint's table; an Initial with an unknown DCID creates a
  * server connection.  Several connections, in both roles, share the socket.
+ *
+ * Address validation.  An Initial without a token creates no state: it is answered with a
+ * stateless Retry (RFC 9000 §8.1.2) whose token, sealed with a per-endpoint secret, binds the
+ * client's address and original DCID and expires after RETRY_TOKEN_TIMEOUT.  Only an Initial
+ * with a valid token becomes a connection, so spoofed source addresses cannot fill the table.
+ * A bad or expired token gets a stateless CONNECTION_CLOSE (INVALID_TOKEN).  Validated
+ * handshakes are capped in total (MAX_HANDSHAKES) and per source address
+ * (MAX_HANDSHAKES_PER_ADDRESS); over the cap the client gets CONNECTION_REFUSED.
  *
  * Authentication.  No CA: both sides present their MeshAgentIdentity certificate and check the
  * peer's by SHA-256 fingerprint inside a GnuTLS verify callback.  A server connection requires a
@@ -73,6 +82,11 @@
 
 #define CID_LENGTH 18
 #define MAX_CONNECTIONS 256
+#define MAX_HANDSHAKES 64
+#define MAX_HANDSHAKES_PER_ADDRESS 8
+#define RETRY_TOKEN_TIMEOUT (10 * NGTCP2_SECONDS)
+#define HANDSHAKE_TIMEOUT (10 * NGTCP2_SECONDS)
+#define TOKEN_SECRET_SIZE 32
 #define MAX_STREAMS_BIDI 64
 #define DEFAULT_IDLE_TIMEOUT_MS 30000
 #define SOCKET_BUFFER_SIZE (8 * 1024 * 1024)
@@ -123,6 +137,8 @@ struct _MeshQuicEndpoint {
   GHashTable                       *connections;   /* MeshQuicConnection* (owned), a set */
   GHashTable                       *expected_peers; /* fingerprint → count */
   guint                             idle_timeout_ms;
+  guint8                            token_secret[TOKEN_SECRET_SIZE];
+  guint                             retries_sent;
 
   guint8                           *recv_buffer;
   guint8                           *send_buffer;
@@ -557,9 +573,11 @@ connection_close_with (MeshQuicConnection                  *self,
 static GError *
 peer_close_error (const ngtcp2_connection_close_error *ccerr)
 {
-  g_autofree char *reason = g_utf8_make_valid (ccerr->reason != NULL ? (const char *) ccerr->reason
-                                                                     : "",
-                                               (gssize) ccerr->reasonlen);
+  /* The peer chose the reason: it ends up in logs and on the user's terminal. */
+  g_autofree char *reason = mesh_escape_for_display (ccerr->reason != NULL
+                                                     ? (const char *) ccerr->reason : "",
+                                                     ccerr->reason != NULL
+                                                     ? (gssize) ccerr->reasonlen : 0);
   const char *sep = reason[0] != '\0' ? ": " : "";
 
   if (ccerr->type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION)
@@ -1162,7 +1180,8 @@ connection_settings (MeshQuicConnection      *self,
   settings->cc_algo = NGTCP2_CC_ALGO_CUBIC;
   settings->max_window = 2 * CONNECTION_WINDOW;
   settings->max_stream_window = 2 * STREAM_WINDOW;
-  settings->handshake_timeout = idle;
+  /* A handshake slot held by a client that stopped answering is freed soon. */
+  settings->handshake_timeout = MIN (idle, HANDSHAKE_TIMEOUT);
 
   ngtcp2_transport_params_default (params);
   params->initial_max_stream_data_bidi_local = STREAM_WINDOW;
@@ -1225,10 +1244,13 @@ connection_new (MeshQuicEndpoint      *endpoint,
   return self;
 }
 
-/* Creates the ngtcp2 side (client: @hd is NULL) and registers with the endpoint. */
+/* Creates the ngtcp2 side (client: @hd and @odcid are NULL) and registers with the endpoint.
+ * A server connection starts from an Initial whose Retry token was verified: @odcid is the
+ * client's first DCID, taken from the token, and @hd's DCID the one our Retry gave it. */
 static gboolean
 connection_start (MeshQuicConnection  *self,
                   const ngtcp2_pkt_hd *hd,
+                  const ngtcp2_cid    *odcid,
                   GError             **error)
 {
   MeshQuicEndpoint *endpoint = self->endpoint;
@@ -1253,7 +1275,10 @@ connection_start (MeshQuicConnection  *self,
   connection_callbacks (&callbacks, self->is_server);
   connection_settings (self, &settings, &params);
   if (self->is_server) {
-    params.original_dcid = hd->dcid;
+    params.original_dcid = *odcid;
+    params.retry_scid = hd->dcid;
+    params.retry_scid_present = 1;
+    settings.token = hd->token;
     rv = ngtcp2_conn_server_new (&self->conn, &hd->scid, &scid, &path, hd->version, &callbacks,
                                  &settings, &params, NULL, self);
   } else {
@@ -1385,6 +1410,95 @@ mesh_quic_connection_init (MeshQuicConnection *self)
 
 /* Endpoint: receiving */
 
+/* Two addresses are the same source when their IPs are, whatever the ports. */
+static gboolean
+same_host (const struct sockaddr_storage *a,
+           const struct sockaddr_storage *b)
+{
+  if (a->ss_family != b->ss_family)
+    return FALSE;
+  if (a->ss_family == AF_INET6)
+    return memcmp (&((const struct sockaddr_in6 *) a)->sin6_addr,
+                   &((const struct sockaddr_in6 *) b)->sin6_addr, sizeof (struct in6_addr)) == 0;
+  return ((const struct sockaddr_in *) a)->sin_addr.s_addr ==
+         ((const struct sockaddr_in *) b)->sin_addr.s_addr;
+}
+
+/* Whether one more validated client from @from may start a handshake. */
+static gboolean
+endpoint_may_start_handshake (MeshQuicEndpoint      *self,
+                              const struct sockaddr *from,
+                              socklen_t              from_length)
+{
+  struct sockaddr_storage source = { 0 };
+  guint total = 0, same = 0;
+  GHashTableIter iter;
+  gpointer key;
+
+  if (g_hash_table_size (self->connections) >= MAX_CONNECTIONS)
+    return FALSE;
+  memcpy (&source, from, MIN ((gsize) from_length, sizeof source));
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, &key, NULL)) {
+    MeshQuicConnection *connection = key;
+
+    if (!connection->is_server || connection->state != STATE_HANDSHAKE)
+      continue;
+    total++;
+    if (same_host (&connection->remote_address, &source))
+      same++;
+  }
+  return total < MAX_HANDSHAKES && same < MAX_HANDSHAKES_PER_ADDRESS;
+}
+
+/* Answers an Initial without a token: a Retry carries a token only the address it was sent to
+ * can bring back.  Nothing is kept. */
+static void
+endpoint_send_retry (MeshQuicEndpoint      *self,
+                     const ngtcp2_pkt_hd   *hd,
+                     gsize                  length,
+                     const struct sockaddr *from,
+                     socklen_t              from_length)
+{
+  guint8 token[NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN];
+  guint8 packet[NGTCP2_MAX_UDP_PAYLOAD_SIZE];
+  ngtcp2_ssize token_length, n;
+  ngtcp2_cid scid;
+
+  scid.datalen = CID_LENGTH;
+  if (!random_bytes (scid.data, scid.datalen))
+    return;
+  token_length = ngtcp2_crypto_generate_retry_token (token, self->token_secret,
+                                                     sizeof self->token_secret, hd->version,
+                                                     (const ngtcp2_sockaddr *) from, from_length,
+                                                     &scid, &hd->dcid, timestamp_now ());
+  if (token_length < 0)
+    return;
+  /* Never more than the Initial itself: no amplification towards a spoofed address. */
+  n = ngtcp2_crypto_write_retry (packet, MIN (sizeof packet, length), hd->version, &hd->scid,
+                                 &scid, &hd->dcid, token, (gsize) token_length);
+  if (n <= 0)
+    return;
+  self->retries_sent++;
+  endpoint_send (self, from, from_length, packet, (gsize) n, (gsize) n, FALSE);
+}
+
+static void
+endpoint_send_stateless_close (MeshQuicEndpoint      *self,
+                               const ngtcp2_pkt_hd   *hd,
+                               guint64                code,
+                               const struct sockaddr *from,
+                               socklen_t              from_length)
+{
+  guint8 packet[NGTCP2_MAX_UDP_PAYLOAD_SIZE];
+  ngtcp2_ssize n;
+
+  n = ngtcp2_crypto_write_connection_close (packet, sizeof packet, hd->version, &hd->scid,
+                                            &hd->dcid, code, NULL, 0);
+  if (n > 0)
+    endpoint_send (self, from, from_length, packet, (gsize) n, (gsize) n, FALSE);
+}
+
 static MeshQuicConnection *
 endpoint_accept (MeshQuicEndpoint      *self,
                  const guint8          *data,
@@ -1395,14 +1509,34 @@ endpoint_accept (MeshQuicEndpoint      *self,
   g_autoptr(MeshQuicConnection) connection = NULL;
   g_autoptr(GError) error = NULL;
   ngtcp2_pkt_hd hd;
+  ngtcp2_cid odcid;
 
-  if (g_hash_table_size (self->connections) >= MAX_CONNECTIONS)
+  /* Only a full-size Initial qualifies (0-RTT or garbage do not). */
+  if (ngtcp2_accept (&hd, data, length) != 0 || hd.type != NGTCP2_PKT_INITIAL)
     return NULL;
-  if (ngtcp2_accept (&hd, data, length) != 0)
+
+  if (hd.token.len == 0) {
+    endpoint_send_retry (self, &hd, length, from, from_length);
     return NULL;
+  }
+  if (hd.token.base[0] != NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY ||
+      ngtcp2_crypto_verify_retry_token (&odcid, hd.token.base, hd.token.len, self->token_secret,
+                                        sizeof self->token_secret, hd.version,
+                                        (const ngtcp2_sockaddr *) from, from_length, &hd.dcid,
+                                        RETRY_TOKEN_TIMEOUT, timestamp_now ()) != 0) {
+    /* A client accepts one Retry only: tell it at once instead of letting it time out. */
+    g_debug ("Refused a QUIC Initial with an invalid or expired token");
+    endpoint_send_stateless_close (self, &hd, NGTCP2_INVALID_TOKEN, from, from_length);
+    return NULL;
+  }
+  if (!endpoint_may_start_handshake (self, from, from_length)) {
+    g_debug ("Refused a QUIC connection: too many handshakes in progress");
+    endpoint_send_stateless_close (self, &hd, NGTCP2_CONNECTION_REFUSED, from, from_length);
+    return NULL;
+  }
 
   connection = connection_new (self, TRUE, from, from_length);
-  if (!connection_start (connection, &hd, &error)) {
+  if (!connection_start (connection, &hd, &odcid, &error)) {
     g_debug ("Cannot accept a QUIC connection: %s", error->message);
     connection->state = STATE_DEAD;
     connection_destroy (connection);
@@ -1676,6 +1810,8 @@ mesh_quic_endpoint_init (MeshQuicEndpoint *self)
   self->expected_peers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->recv_buffer = g_malloc (RECV_BUFFER_SIZE);
   self->send_buffer = g_malloc (SEND_BATCH_BYTES + NGTCP2_MAX_UDP_PAYLOAD_SIZE);
+  if (!random_bytes (self->token_secret, sizeof self->token_secret))
+    g_error ("The system random generator failed");
 }
 
 /**
@@ -1884,7 +2020,7 @@ mesh_quic_endpoint_connect_async (MeshQuicEndpoint    *self,
 
   connection = connection_new (self, FALSE, (struct sockaddr *) &address, length);
   connection->pinned_fingerprint = g_strdup (pinned_fingerprint);
-  if (!connection_start (connection, NULL, &error)) {
+  if (!connection_start (connection, NULL, NULL, &error)) {
     connection->state = STATE_DEAD;
     connection_destroy (connection);
     g_task_return_error (task, g_steal_pointer (&error));
@@ -2131,4 +2267,22 @@ _mesh_quic_connection_stream_abort (MeshQuicConnection *self,
   ngtcp2_conn_shutdown_stream (self->conn, mesh_quic_stream_get_id (stream), app_error_code);
   g_queue_remove (&self->send_queue, stream);
   connection_schedule_process (self);
+}
+
+/* < private > For tests: connections in the table (any role, any state), and how many Retry
+ * packets were sent. */
+guint
+_mesh_quic_endpoint_get_n_connections (MeshQuicEndpoint *self)
+{
+  g_return_val_if_fail (MESH_IS_QUIC_ENDPOINT (self), 0);
+
+  return g_hash_table_size (self->connections);
+}
+
+guint
+_mesh_quic_endpoint_get_n_retries (MeshQuicEndpoint *self)
+{
+  g_return_val_if_fail (MESH_IS_QUIC_ENDPOINT (self), 0);
+
+  return self->retries_sent;
 }

@@ -53,6 +53,10 @@ void                mesh_quic_connection_close           (MeshQuicConnection   *
                                                           guint64               app_error_code,
                                                           const char           *reason);
 
+/* < private >  For tests. */
+guint _mesh_quic_endpoint_get_n_connections (MeshQuicEndpoint *self);
+guint _mesh_quic_endpoint_get_n_retries     (MeshQuicEndpoint *self);
+
 /* < private >  Called by MeshQuicStream only, never from inside an ngtcp2 callback. */
 void _mesh_quic_connection_stream_send_ready   (MeshQuicConnection *self,
                                                 MeshQuicStream     *stream);

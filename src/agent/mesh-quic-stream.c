@@ -22,7 +22,13 @@
  * peer only as the application reads, so a slow consumer slows the sender.
  *
  * Every asynchronous operation finishes from _mesh_quic_stream_dispatch(), which the connection
- * calls outside ngtcp2 callbacks, so user callbacks never re-enter ngtcp2. */
+ * calls outside ngtcp2 callbacks, so user callbacks never re-enter ngtcp2.
+ *
+ * Rate limits (a capability token's max_rate): a token bucket per direction.  On the send side
+ * the connection is offered only as many unsent bytes as the bucket holds; on the receive side
+ * a read returns only as many, and since flow-control credit goes back only as the application
+ * reads, the peer cannot run ahead by more than its window either.  A bucket that ran dry wakes
+ * the stream again once it holds a packet's worth. */
 
 #define SEND_BUFFER_SIZE (8 * 1024 * 1024)
 #define RECV_BUFFER_MIN (64 * 1024)
@@ -142,6 +148,67 @@ ring_clear (Ring *ring)
   ring->capacity = 0;
 }
 
+/* A token bucket in bytes; rate 0 means no limit.  It starts empty, so a stream limited from
+ * its start never runs ahead of rate × time. */
+typedef struct {
+  guint64  rate;      /* bytes per second */
+  double   tokens;
+  gint64   refilled;  /* g_get_monotonic_time() of the last refill */
+} Bucket;
+
+#define BUCKET_WAKE_BYTES 1452
+
+static double
+bucket_burst (const Bucket *bucket)
+{
+  /* An eighth of a second's worth, but never less than 16 KiB (or one second's worth). */
+  return MAX ((double) bucket->rate / 8, (double) MIN (bucket->rate, 16 * 1024));
+}
+
+static void
+bucket_set_rate (Bucket  *bucket,
+                 guint64  rate)
+{
+  bucket->rate = rate;
+  bucket->tokens = 0;
+  bucket->refilled = g_get_monotonic_time ();
+}
+
+/* How many of @wanted bytes may go now. */
+static gsize
+bucket_allow (Bucket *bucket,
+              gsize   wanted)
+{
+  gint64 now;
+
+  if (bucket->rate == 0)
+    return wanted;
+  now = g_get_monotonic_time ();
+  bucket->tokens = MIN (bucket_burst (bucket),
+                        bucket->tokens +
+                        (double) (now - bucket->refilled) * (double) bucket->rate / G_USEC_PER_SEC);
+  bucket->refilled = now;
+  return bucket->tokens >= 1 ? MIN (wanted, (gsize) bucket->tokens) : 0;
+}
+
+static void
+bucket_take (Bucket *bucket,
+             gsize   n)
+{
+  if (bucket->rate > 0)
+    bucket->tokens -= (double) n;
+}
+
+/* Milliseconds until the bucket holds a packet's worth (or a full burst, if smaller). */
+static guint
+bucket_wait_ms (const Bucket *bucket)
+{
+  double target = MIN ((double) BUCKET_WAKE_BYTES, bucket_burst (bucket));
+  double missing = MAX (target - bucket->tokens, 1.0);
+
+  return (guint) MAX (1.0, missing * 1000 / (double) bucket->rate + 0.999);
+}
+
 /* A pending operation with the cancellable watch that may end it early. */
 typedef struct {
   GTask   *task;
@@ -169,6 +236,8 @@ struct _MeshQuicStream {
   gsize               write_count;
   Pending             close_output;
 
+  Bucket              send_bucket;
+
   /* Receive side. */
   Ring                recv;
   gboolean            recv_fin;
@@ -177,6 +246,11 @@ struct _MeshQuicStream {
   Pending             read;
   guint8             *read_buffer;
   gsize               read_count;
+  Bucket              recv_bucket;
+
+  GMainContext       *context;      /* where the rate timers run */
+  GSource            *send_timer;   /* a dry send bucket refills */
+  GSource            *recv_timer;   /* a dry receive bucket refills */
 };
 
 G_DEFINE_FINAL_TYPE (MeshQuicStream, mesh_quic_stream, G_TYPE_IO_STREAM)
@@ -287,6 +361,45 @@ stream_send_ready (MeshQuicStream *self)
 }
 
 static gboolean
+on_rate_timer (gpointer user_data)
+{
+  MeshQuicStream *self = user_data;
+  GSource *current = g_main_current_source ();
+
+  if (current == self->send_timer) {
+    g_clear_pointer (&self->send_timer, g_source_unref);
+    stream_send_ready (self);
+  } else if (current == self->recv_timer) {
+    g_clear_pointer (&self->recv_timer, g_source_unref);
+    _mesh_quic_stream_dispatch (self);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* Wakes the stream once @bucket holds a packet's worth again. */
+static void
+stream_arm_timer (MeshQuicStream *self,
+                  GSource       **timer,
+                  const Bucket   *bucket)
+{
+  if (*timer != NULL || bucket->rate == 0)
+    return;
+  *timer = g_timeout_source_new (bucket_wait_ms (bucket));
+  g_source_set_priority (*timer, G_PRIORITY_DEFAULT);
+  g_source_set_callback (*timer, on_rate_timer, self, NULL);
+  g_source_attach (*timer, self->context);
+}
+
+static void
+clear_timer (GSource **timer)
+{
+  if (*timer == NULL)
+    return;
+  g_source_destroy (*timer);
+  g_clear_pointer (timer, g_source_unref);
+}
+
+static gboolean
 stream_check_writable (MeshQuicStream  *self,
                        GError         **error)
 {
@@ -330,6 +443,7 @@ stream_consume (MeshQuicStream *self,
 {
   gsize n = ring_pop (&self->recv, buffer, count);
 
+  bucket_take (&self->recv_bucket, n);
   if (n > 0 && self->connection != NULL)
     _mesh_quic_connection_stream_consumed (self->connection, self, n);
   return n;
@@ -357,8 +471,15 @@ mesh_quic_input_stream_read (GInputStream  *stream,
     g_propagate_error (error, gone_error ());
     return -1;
   }
-  if (ring_length (&owner->recv) > 0)
-    return (gssize) stream_consume (owner, buffer, count);
+  if (ring_length (&owner->recv) > 0) {
+    gsize allowed = bucket_allow (&owner->recv_bucket, MIN (count, ring_length (&owner->recv)));
+
+    if (allowed > 0)
+      return (gssize) stream_consume (owner, buffer, allowed);
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
+                         "The stream's receive rate is exhausted for now");
+    return -1;
+  }
   if (owner->recv_fin)
     return 0;
   if (owner->recv_error != NULL) {
@@ -787,6 +908,9 @@ mesh_quic_stream_dispose (GObject *object)
   if (self->close_output.task != NULL)
     pending_return_error (&self->close_output, error);
 
+  clear_timer (&self->send_timer);
+  clear_timer (&self->recv_timer);
+
   if (self->input != NULL)
     MESH_QUIC_INPUT_STREAM (self->input)->owner = NULL;
   if (self->output != NULL)
@@ -804,6 +928,7 @@ mesh_quic_stream_finalize (GObject *object)
 
   ring_clear (&self->send);
   ring_clear (&self->recv);
+  g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_error (&self->send_error);
   g_clear_error (&self->recv_error);
 
@@ -834,6 +959,7 @@ mesh_quic_stream_init (MeshQuicStream *self)
 
   input->owner = self;
   output->owner = self;
+  self->context = g_main_context_ref_thread_default ();
   self->input = G_INPUT_STREAM (input);
   self->output = G_OUTPUT_STREAM (output);
 }
@@ -858,10 +984,21 @@ _mesh_quic_stream_peek_unsent (MeshQuicStream *self,
                                gboolean       *fin)
 {
   gsize length = (gsize) (self->send.tail - self->send_sent);
+  gsize allowed = bucket_allow (&self->send_bucket, length);
 
-  *n_vec = length > 0 ? ring_vectors (&self->send, self->send_sent, vec) : 0;
-  *fin = self->fin_requested && !self->fin_sent && self->send_error == NULL;
-  return length;
+  *n_vec = allowed > 0 ? ring_vectors (&self->send, self->send_sent, vec) : 0;
+  /* Trim the vectors to what the rate allows. */
+  if (*n_vec > 0 && vec[0].len >= allowed) {
+    vec[0].len = allowed;
+    *n_vec = 1;
+  } else if (*n_vec == 2) {
+    vec[1].len = allowed - vec[0].len;
+  }
+  /* FIN only with the last byte. */
+  *fin = self->fin_requested && !self->fin_sent && self->send_error == NULL && allowed == length;
+  if (allowed < length)
+    stream_arm_timer (self, &self->send_timer, &self->send_bucket);
+  return allowed;
 }
 
 void
@@ -869,6 +1006,7 @@ _mesh_quic_stream_mark_sent (MeshQuicStream *self,
                              gsize           n_bytes,
                              gboolean        fin)
 {
+  bucket_take (&self->send_bucket, n_bytes);
   self->send_sent += n_bytes;
   if (fin && !self->fin_sent) {
     self->fin_sent = TRUE;
@@ -966,9 +1104,14 @@ _mesh_quic_stream_dispatch (MeshQuicStream *self)
   g_autoptr(MeshQuicStream) hold = g_object_ref (self);
 
   if (self->read.task != NULL) {
-    if (ring_length (&self->recv) > 0)
+    gsize allowed = bucket_allow (&self->recv_bucket,
+                                  MIN (self->read_count, ring_length (&self->recv)));
+
+    if (allowed > 0)
       pending_return_int (&self->read, (gssize) stream_consume (self, self->read_buffer,
-                                                                self->read_count));
+                                                                allowed));
+    else if (ring_length (&self->recv) > 0)
+      stream_arm_timer (self, &self->recv_timer, &self->recv_bucket);
     else if (self->recv_fin)
       pending_return_int (&self->read, 0);
     else if (self->recv_error != NULL)
@@ -1048,5 +1191,43 @@ mesh_quic_stream_abort (MeshQuicStream *self,
   self->recv.head = self->recv.tail;
   if (self->send_error == NULL)
     self->send_error = g_error_copy (error);
+  _mesh_quic_stream_dispatch (self);
+}
+
+/**
+ * mesh_quic_stream_set_send_rate:
+ * @bytes_per_second: the most this stream sends per second on average; 0 for no limit
+ *
+ * Paces what this stream hands to the connection (a session's max_rate, on the sending side).
+ * It starts with an empty bucket: N bytes written after this call take at least
+ * N / @bytes_per_second seconds to leave.
+ */
+void
+mesh_quic_stream_set_send_rate (MeshQuicStream *self,
+                                guint64         bytes_per_second)
+{
+  g_return_if_fail (MESH_IS_QUIC_STREAM (self));
+
+  bucket_set_rate (&self->send_bucket, bytes_per_second);
+  clear_timer (&self->send_timer);
+  stream_send_ready (self);
+}
+
+/**
+ * mesh_quic_stream_set_receive_rate:
+ * @bytes_per_second: the most the application reads per second on average; 0 for no limit
+ *
+ * The receiving side of a session's max_rate: reads return no faster than this, and since the
+ * peer gets flow-control credit back only as we read, it cannot send faster for long either
+ * (beyond its current window).
+ */
+void
+mesh_quic_stream_set_receive_rate (MeshQuicStream *self,
+                                   guint64         bytes_per_second)
+{
+  g_return_if_fail (MESH_IS_QUIC_STREAM (self));
+
+  bucket_set_rate (&self->recv_bucket, bytes_per_second);
+  clear_timer (&self->recv_timer);
   _mesh_quic_stream_dispatch (self);
 }

@@ -16,6 +16,10 @@ gint64              mesh_quic_stream_get_id          (MeshQuicStream *self);
 MeshQuicConnection *mesh_quic_stream_get_connection  (MeshQuicStream *self);
 void                mesh_quic_stream_abort           (MeshQuicStream *self,
                                                       guint64         app_error_code);
+void                mesh_quic_stream_set_send_rate   (MeshQuicStream *self,
+                                                      guint64         bytes_per_second);
+void                mesh_quic_stream_set_receive_rate (MeshQuicStream *self,
+                                                       guint64         bytes_per_second);
 
 /* < private >  Called by MeshQuicConnection (mesh-quic-endpoint.c) only, on the endpoint's
  * thread and never from inside an ngtcp2 callback unless noted "callback-safe". */

@@ -6,6 +6,7 @@
 #include "mesh-terminal-host.h"
 
 #include "mesh-error.h"
+#include "mesh-escape.h"
 #include "mesh-frame-reader.h"
 #include "mesh-frame-writer.h"
 
@@ -30,6 +31,23 @@
 #define PAUSE_BACKLOG      (256 * 1024)
 #define MAX_VIEWER_BACKLOG (2 * 1024 * 1024)
 #define MAX_PENDING_INPUT  (256 * 1024)
+/* A viewer's frames are read only while less than READ_BACKLOG is queued
+ * for it: whatever it sends (input, resizes) cannot make us queue answers
+ * it does not read.  Below MAX_VIEWER_BACKLOG, so a controller that pauses
+ * is slowed down, not cut off. */
+#define READ_BACKLOG       (1024 * 1024)
+/* Refused frames (input or resizes without control, bad frames) draw on a
+ * budget that refills slowly: a person typing into a view-only terminal
+ * stays far below it, a flood empties it and the viewer is closed. */
+#define REFUSAL_BURST      256.0
+#define REFUSALS_PER_SEC   16.0
+/* How long a dropped viewer may take to read its last frames (the shell's
+ * final output, the reason it was closed) before its stream is cut. */
+#define DRAIN_TIMEOUT_MS   5000
+/* The PTY is paused while every viewer is behind; a viewer that takes
+ * nothing at all for this long is cut off, so a single viewer that never
+ * reads cannot freeze the host's shell. */
+#define DEFAULT_STALL_TIMEOUT_MS 15000
 
 enum {
   OUTPUT,
@@ -47,11 +65,18 @@ typedef struct {
   MeshFrameReader  *reader;
   MeshFrameWriter  *writer;
   GCancellable     *cancellable;
+  GSource          *drain_timeout;
   gboolean          may_control;
   gboolean          draining;       /* a flush is pending to resume the PTY */
   gboolean          reading;
+  gboolean          read_paused;    /* too much queued for it: not reading its frames */
   gboolean          flushing;
   gboolean          closed;
+  gboolean          overflowed;     /* over MAX_VIEWER_BACKLOG: being dropped */
+  gboolean          refusal_pending; /* an ERROR is queued: later refusals are not answered */
+  double            refusal_budget;
+  gint64            refusal_time;
+  gsize             stall_mark;     /* queued bytes at the last stall check */
 } Viewer;
 
 struct _MeshTerminalHost {
@@ -73,6 +98,8 @@ struct _MeshTerminalHost {
   GHashTable *viewers;            /* id → Viewer */
   char       *controller;
   guint       next_viewer;
+  GSource    *stall_source;
+  guint       stall_timeout_ms;
   gboolean    running;
   gboolean    paused;
 };
@@ -88,6 +115,10 @@ viewer_ref (Viewer *viewer)
 static void
 viewer_clear (Viewer *viewer)
 {
+  if (viewer->drain_timeout != NULL) {
+    g_source_destroy (viewer->drain_timeout);
+    g_source_unref (viewer->drain_timeout);
+  }
   g_free (viewer->id);
   g_clear_object (&viewer->stream);
   g_clear_object (&viewer->reader);
@@ -120,7 +151,8 @@ on_viewer_closed (GObject      *source,
 static void
 viewer_maybe_close (Viewer *viewer)
 {
-  if (viewer->host != NULL || viewer->reading || viewer->flushing || viewer->closed)
+  if (viewer->host != NULL || viewer->reading || viewer->read_paused || viewer->flushing ||
+      viewer->closed)
     return;
   viewer->closed = TRUE;
   g_io_stream_close_async (viewer->stream, G_PRIORITY_DEFAULT, NULL, on_viewer_closed,
@@ -136,7 +168,23 @@ on_viewer_flushed (GObject      *source,
 
   mesh_frame_writer_write_finish (MESH_FRAME_WRITER (source), result, NULL);
   viewer->flushing = FALSE;
+  if (viewer->drain_timeout != NULL) {
+    g_source_destroy (viewer->drain_timeout);
+    g_clear_pointer (&viewer->drain_timeout, g_source_unref);
+  }
   viewer_maybe_close (viewer);
+}
+
+/* The viewer did not take its last frames in time: cut the stream. */
+static gboolean
+on_drain_timeout (gpointer user_data)
+{
+  Viewer *viewer = user_data;
+
+  g_clear_pointer (&viewer->drain_timeout, g_source_unref);
+  g_debug ("viewer %s did not read its last output; closing it", viewer->id);
+  mesh_frame_writer_abort (viewer->writer);
+  return G_SOURCE_REMOVE;
 }
 
 /* Detaches @viewer.  @graceful lets queued output reach it first (the shell
@@ -160,6 +208,14 @@ host_drop_viewer (MeshTerminalHost *self,
   if (graceful) {
     viewer->flushing = TRUE;
     mesh_frame_writer_flush_async (viewer->writer, NULL, on_viewer_flushed, viewer_ref (viewer));
+    /* A viewer that does not read must not keep its stream (and what is
+     * queued for it) alive. */
+    if (viewer->flushing && viewer->drain_timeout == NULL) {
+      viewer->drain_timeout = g_timeout_source_new (DRAIN_TIMEOUT_MS);
+      g_source_set_callback (viewer->drain_timeout, on_drain_timeout, viewer_ref (viewer),
+                             (GDestroyNotify) viewer_unref);
+      g_source_attach (viewer->drain_timeout, self->context);
+    }
   } else {
     mesh_frame_writer_abort (viewer->writer);
   }
@@ -168,26 +224,76 @@ host_drop_viewer (MeshTerminalHost *self,
   g_signal_emit (self, signals[VIEWER_REMOVED], 0, viewer->id);
 }
 
+static gboolean
+on_overflow_drop (gpointer user_data)
+{
+  Viewer *viewer = user_data;
+
+  if (viewer->host != NULL) {
+    g_debug ("viewer %s fell too far behind; disconnecting it", viewer->id);
+    host_drop_viewer (viewer->host, viewer, FALSE);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* Every frame for a viewer goes through here, so nothing it does or fails
+ * to do makes its queue grow past MAX_VIEWER_BACKLOG: a viewer that falls
+ * that far behind is dropped (from an idle callback, as callers may be
+ * walking the viewers) and gets nothing more meanwhile.  It can reattach
+ * and gets the scrollback. */
+static void
+viewer_queue (Viewer              *viewer,
+              MeshFrameType        type,
+              GBytes              *payload,
+              GAsyncReadyCallback  callback,
+              gpointer             user_data)
+{
+  if (viewer->host != NULL && !viewer->overflowed &&
+      mesh_frame_writer_get_queued_bytes (viewer->writer) + g_bytes_get_size (payload) >
+      MAX_VIEWER_BACKLOG) {
+    GSource *source = g_idle_source_new ();
+
+    viewer->overflowed = TRUE;
+    g_source_set_priority (source, G_PRIORITY_HIGH);
+    g_source_set_callback (source, on_overflow_drop, viewer_ref (viewer),
+                           (GDestroyNotify) viewer_unref);
+    g_source_attach (source, viewer->host->context);
+    g_source_unref (source);
+  }
+  if (viewer->host != NULL && !viewer->overflowed) {
+    mesh_frame_writer_write_async (viewer->writer, type, payload, NULL, callback, user_data);
+    return;
+  }
+  /* Not queued: the callback still runs, as the frame's fate is known. */
+  if (callback != NULL) {
+    g_autoptr(GTask) task = g_task_new (viewer->writer, NULL, callback, user_data);
+
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                             "the viewer is too far behind");
+  }
+}
+
 static void
 host_send (Viewer        *viewer,
            MeshFrameType  type,
            GBytes        *payload)
 {
-  mesh_frame_writer_write_async (viewer->writer, type, payload, NULL, NULL, NULL);
+  viewer_queue (viewer, type, payload, NULL, NULL);
 }
 
 static void
 host_send_control (Viewer     *viewer,
                    JsonObject *control)
 {
-  mesh_frame_writer_write_control_async (viewer->writer, control, NULL, NULL, NULL);
+  g_autoptr(GBytes) payload = mesh_frame_control_to_bytes (control);
+
+  viewer_queue (viewer, MESH_FRAME_CONTROL, payload, NULL, NULL);
 }
 
 static void
 host_broadcast_output (MeshTerminalHost *self,
                        GBytes           *output)
 {
-  g_autoptr(GPtrArray) slow = g_ptr_array_new ();
   GHashTableIter iter;
   Viewer *viewer;
   gsize len;
@@ -206,17 +312,8 @@ host_broadcast_output (MeshTerminalHost *self,
   g_signal_emit (self, signals[OUTPUT], 0, output);
 
   g_hash_table_iter_init (&iter, self->viewers);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &viewer)) {
-    if (mesh_frame_writer_get_queued_bytes (viewer->writer) > MAX_VIEWER_BACKLOG)
-      g_ptr_array_add (slow, viewer);
-    else
-      host_send (viewer, MESH_FRAME_TERM_OUT, output);
-  }
-  for (guint i = 0; i < slow->len; i++) {
-    viewer = g_ptr_array_index (slow, i);
-    g_debug ("viewer %s fell too far behind; disconnecting it", viewer->id);
-    host_drop_viewer (self, viewer, FALSE);
-  }
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &viewer))
+    host_send (viewer, MESH_FRAME_TERM_OUT, output);
 }
 
 /* Reads what the PTY holds now, up to READ_SIZE, as one TERM_OUT frame;
@@ -280,6 +377,7 @@ host_finish (MeshTerminalHost *self,
     return;
   self->running = FALSE;
   clear_source (&self->read_source);
+  clear_source (&self->stall_source);
   clear_source (&self->write_source);
   if (self->master >= 0) {
     close (self->master);
@@ -323,6 +421,55 @@ on_viewer_drained (GObject      *source,
     host_update_gate (viewer->host);
 }
 
+/* While the PTY is paused: a viewer whose queue did not shrink at all
+ * since the last check is not reading; it is cut off so that the others,
+ * or the shell alone, go on. */
+static gboolean
+on_stall_check (gpointer user_data)
+{
+  MeshTerminalHost *self = user_data;
+  g_autoptr(GPtrArray) stalled = g_ptr_array_new_with_free_func ((GDestroyNotify) viewer_unref);
+  GHashTableIter iter;
+  Viewer *viewer;
+
+  g_hash_table_iter_init (&iter, self->viewers);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &viewer)) {
+    gsize queued = mesh_frame_writer_get_queued_bytes (viewer->writer);
+
+    if (queued > PAUSE_BACKLOG && queued >= viewer->stall_mark)
+      g_ptr_array_add (stalled, viewer_ref (viewer));
+    viewer->stall_mark = queued;
+  }
+  for (guint i = 0; i < stalled->len; i++) {
+    viewer = g_ptr_array_index (stalled, i);
+    g_debug ("viewer %s took no output for %u ms; disconnecting it", viewer->id,
+             self->stall_timeout_ms);
+    host_drop_viewer (self, viewer, FALSE);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+host_arm_stall_check (MeshTerminalHost *self,
+                      gboolean          paused)
+{
+  GHashTableIter iter;
+  Viewer *viewer;
+
+  if (!paused || !self->running) {
+    clear_source (&self->stall_source);
+    return;
+  }
+  if (self->stall_source != NULL)
+    return;
+  g_hash_table_iter_init (&iter, self->viewers);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &viewer))
+    viewer->stall_mark = mesh_frame_writer_get_queued_bytes (viewer->writer);
+  self->stall_source = g_timeout_source_new (self->stall_timeout_ms);
+  g_source_set_callback (self->stall_source, on_stall_check, self, NULL);
+  g_source_attach (self->stall_source, self->context);
+}
+
 /* Pauses reading the PTY while even the quickest viewer is behind, and
  * resumes as soon as one of them has caught up. */
 static void
@@ -353,6 +500,7 @@ host_update_gate (MeshTerminalHost *self)
     self->paused = FALSE;
     self->read_source = add_fd_source (self, G_IO_IN | G_IO_HUP | G_IO_ERR, on_pty_readable);
   }
+  host_arm_stall_check (self, self->paused);
 }
 
 static void
@@ -432,13 +580,63 @@ host_apply_size (MeshTerminalHost *self,
 }
 
 static void
-host_refuse (Viewer     *viewer,
-             const char *code,
-             const char *message)
+on_refusal_written (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(Viewer) viewer = user_data;
+
+  mesh_frame_writer_write_finish (MESH_FRAME_WRITER (source), result, NULL);
+  viewer->refusal_pending = FALSE;
+}
+
+/* Closes a viewer that abuses the host, telling it why first (if it reads
+ * within DRAIN_TIMEOUT_MS). */
+static void
+host_expel (MeshTerminalHost *self,
+            Viewer           *viewer,
+            const char       *code,
+            const char       *message)
 {
   g_autoptr(JsonObject) control = mesh_frame_error_new (code, message);
 
+  g_debug ("closing viewer %s: %s", viewer->id, message);
   host_send_control (viewer, control);
+  host_drop_viewer (self, viewer, !viewer->overflowed);
+}
+
+/* Answers a frame the viewer may not send.  At most one ERROR is queued at
+ * a time (the others are dropped until the viewer took it), so a viewer
+ * that floods refused frames and never reads costs no memory; one that
+ * keeps doing it is closed. */
+static void
+host_refuse (MeshTerminalHost *self,
+             Viewer           *viewer,
+             const char       *code,
+             const char       *message)
+{
+  g_autoptr(JsonObject) control = NULL;
+  g_autoptr(GBytes) payload = NULL;
+  gint64 now = g_get_monotonic_time ();
+
+  viewer->refusal_budget = MIN (REFUSAL_BURST,
+                                viewer->refusal_budget +
+                                (now - viewer->refusal_time) * REFUSALS_PER_SEC / G_USEC_PER_SEC);
+  viewer->refusal_time = now;
+  if (viewer->refusal_budget < 1.0) {
+    host_expel (self, viewer, "RATE_LIMITED",
+                "too many refused frames (terminal input needs terminal control); "
+                "closing this viewer");
+    return;
+  }
+  viewer->refusal_budget -= 1.0;
+
+  if (viewer->refusal_pending)
+    return;
+  viewer->refusal_pending = TRUE;
+  control = mesh_frame_error_new (code, message);
+  payload = mesh_frame_control_to_bytes (control);
+  viewer_queue (viewer, MESH_FRAME_CONTROL, payload, on_refusal_written, viewer_ref (viewer));
 }
 
 static void
@@ -456,7 +654,7 @@ host_handle_frame (MeshTerminalHost *self,
   switch (type) {
   case MESH_FRAME_TERM_IN:
     if (!in_control) {
-      host_refuse (viewer, "CAP_REQUIRED", "terminal input needs terminal control");
+      host_refuse (self, viewer, "CAP_REQUIRED", "terminal input needs terminal control");
       return;
     }
     host_write_input (self, g_bytes_get_data (payload, NULL), g_bytes_get_size (payload));
@@ -465,7 +663,7 @@ host_handle_frame (MeshTerminalHost *self,
   case MESH_FRAME_CONTROL:
     control = mesh_frame_control_parse (payload, &t, &error);
     if (control == NULL) {
-      host_refuse (viewer, "BAD_REQUEST", error->message);
+      host_refuse (self, viewer, "BAD_REQUEST", error->message);
       return;
     }
     if (g_str_equal (t, "ERROR")) {
@@ -473,22 +671,22 @@ host_handle_frame (MeshTerminalHost *self,
       return;
     }
     if (!g_str_equal (t, "TERM_RESIZE")) {
-      host_refuse (viewer, "BAD_REQUEST", "a terminal viewer may only send TERM_RESIZE");
+      host_refuse (self, viewer, "BAD_REQUEST", "a terminal viewer may only send TERM_RESIZE");
       return;
     }
     if (!in_control) {
-      host_refuse (viewer, "CAP_REQUIRED", "resizing the terminal needs terminal control");
+      host_refuse (self, viewer, "CAP_REQUIRED", "resizing the terminal needs terminal control");
       return;
     }
     if (!mesh_frame_term_resize_parse (control, &cols, &rows, &error)) {
-      host_refuse (viewer, "BAD_REQUEST", error->message);
+      host_refuse (self, viewer, "BAD_REQUEST", error->message);
       return;
     }
     host_apply_size (self, cols, rows);
     return;
 
   default:
-    host_refuse (viewer, "BAD_REQUEST", "unexpected frame type on a terminal stream");
+    host_refuse (self, viewer, "BAD_REQUEST", "unexpected frame type on a terminal stream");
     return;
   }
 }
@@ -509,8 +707,11 @@ on_viewer_frame (GObject      *source,
   if (!mesh_frame_reader_read_finish (MESH_FRAME_READER (source), result, &type, &payload,
                                       &error)) {
     if (viewer->host != NULL) {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
-        g_debug ("viewer %s: %s", viewer->id, error->message);
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED)) {
+        g_autofree char *message = mesh_escape_for_display (error->message, -1);
+
+        g_debug ("viewer %s: %s", viewer->id, message);
+      }
       host_drop_viewer (viewer->host, viewer, FALSE);
     }
     viewer_maybe_close (viewer);
@@ -525,10 +726,33 @@ on_viewer_frame (GObject      *source,
 }
 
 static void
+on_viewer_caught_up (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(Viewer) viewer = user_data;
+
+  mesh_frame_writer_write_finish (MESH_FRAME_WRITER (source), result, NULL);
+  viewer->read_paused = FALSE;
+  if (viewer->host != NULL)
+    viewer_read_next (viewer);
+  else
+    viewer_maybe_close (viewer);
+}
+
+static void
 viewer_read_next (Viewer *viewer)
 {
-  if (viewer->host == NULL)
+  if (viewer->host == NULL || viewer->read_paused)
     return;
+  /* Back-pressure: what it sends waits in its stream (and QUIC flow control
+   * stops it) until it took what we already queued for it. */
+  if (mesh_frame_writer_get_queued_bytes (viewer->writer) > READ_BACKLOG) {
+    viewer->read_paused = TRUE;
+    mesh_frame_writer_flush_async (viewer->writer, NULL, on_viewer_caught_up,
+                                   viewer_ref (viewer));
+    return;
+  }
   viewer->reading = TRUE;
   mesh_frame_reader_read_async (viewer->reader, viewer->cancellable, on_viewer_frame,
                                 viewer_ref (viewer));
@@ -627,6 +851,7 @@ static void
 mesh_terminal_host_init (MeshTerminalHost *self)
 {
   self->master = -1;
+  self->stall_timeout_ms = DEFAULT_STALL_TIMEOUT_MS;
   self->context = g_main_context_ref_thread_default ();
   self->scrollback = g_byte_array_new ();
   self->pending_input = g_byte_array_new ();
@@ -744,6 +969,8 @@ mesh_terminal_host_add_viewer (MeshTerminalHost *self,
   viewer->writer = mesh_frame_writer_get_for_stream (stream);
   viewer->cancellable = g_cancellable_new ();
   viewer->may_control = may_control;
+  viewer->refusal_budget = REFUSAL_BURST;
+  viewer->refusal_time = g_get_monotonic_time ();
   g_hash_table_insert (self->viewers, viewer->id, viewer);
 
   resize = mesh_frame_term_resize_new (self->cols, self->rows);
@@ -877,4 +1104,40 @@ mesh_terminal_host_get_scrollback (MeshTerminalHost *self)
   g_return_val_if_fail (MESH_IS_TERMINAL_HOST (self), NULL);
 
   return g_bytes_new (self->scrollback->data, self->scrollback->len);
+}
+
+/**
+ * mesh_terminal_host_get_queued_bytes:
+ * @viewer_id: a viewer
+ *
+ * What is queued for @viewer_id and not yet taken by its stream: never more
+ * than about MAX_VIEWER_BACKLOG, whatever the viewer does.
+ *
+ * Returns: the bytes, 0 for an unknown viewer
+ */
+gsize
+mesh_terminal_host_get_queued_bytes (MeshTerminalHost *self,
+                                     const char       *viewer_id)
+{
+  Viewer *viewer;
+
+  g_return_val_if_fail (MESH_IS_TERMINAL_HOST (self), 0);
+  g_return_val_if_fail (viewer_id != NULL, 0);
+
+  viewer = g_hash_table_lookup (self->viewers, viewer_id);
+  return viewer != NULL ? mesh_frame_writer_get_queued_bytes (viewer->writer) : 0;
+}
+
+/* How long the PTY stays paused for viewers that take nothing before they
+ * are cut off (DEFAULT_STALL_TIMEOUT_MS); for tests. */
+void
+mesh_terminal_host_set_stall_timeout (MeshTerminalHost *self,
+                                      guint             timeout_ms)
+{
+  g_return_if_fail (MESH_IS_TERMINAL_HOST (self));
+  g_return_if_fail (timeout_ms > 0);
+
+  self->stall_timeout_ms = timeout_ms;
+  clear_source (&self->stall_source);
+  host_arm_stall_check (self, self->paused);
 }

@@ -33,5 +33,9 @@ void              mesh_terminal_host_send_input     (MeshTerminalHost    *self,
 void              mesh_terminal_host_stop           (MeshTerminalHost    *self);
 gboolean          mesh_terminal_host_is_running     (MeshTerminalHost    *self);
 GBytes           *mesh_terminal_host_get_scrollback (MeshTerminalHost    *self);
+gsize             mesh_terminal_host_get_queued_bytes (MeshTerminalHost  *self,
+                                                       const char        *viewer_id);
+void              mesh_terminal_host_set_stall_timeout (MeshTerminalHost *self,
+                                                        guint             timeout_ms);
 
 G_END_DECLS

@@ -5,6 +5,7 @@
 
 #include "mesh-terminal-viewer.h"
 
+#include "mesh-escape.h"
 #include "mesh-frame-reader.h"
 #include "mesh-frame-writer.h"
 #include "mesh-json.h"
@@ -65,14 +66,18 @@ viewer_handle_control (MeshTerminalViewer *self,
 
   control = mesh_frame_control_parse (payload, &t, &error);
   if (control == NULL) {
-    g_debug ("ignoring a malformed CONTROL frame: %s", error->message);
+    g_autofree char *message = mesh_escape_for_display (error->message, -1);
+
+    g_debug ("ignoring a malformed CONTROL frame: %s", message);
     return;
   }
   if (g_str_equal (t, "TERM_RESIZE")) {
     guint cols, rows;
 
     if (!mesh_frame_term_resize_parse (control, &cols, &rows, &error)) {
-      g_debug ("ignoring TERM_RESIZE: %s", error->message);
+      g_autofree char *message = mesh_escape_for_display (error->message, -1);
+
+      g_debug ("ignoring TERM_RESIZE: %s", message);
       return;
     }
     self->cols = cols;
@@ -87,7 +92,9 @@ viewer_handle_control (MeshTerminalViewer *self,
     g_signal_emit (self, signals[HOST_ERROR], 0, code != NULL ? code : "INTERNAL",
                    message != NULL ? message : "");
   } else {
-    g_debug ("ignoring %s on a terminal stream", t);
+    g_autofree char *safe_t = mesh_escape_for_display (t, -1);
+
+    g_debug ("ignoring %s on a terminal stream", safe_t);
   }
 }
 

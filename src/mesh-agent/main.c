@@ -6,6 +6,7 @@
 #include "mesh-agent-controller.h"
 #include "mesh-agent-state.h"
 #include "mesh-error.h"
+#include "mesh-escape.h"
 #include "mesh-json.h"
 
 #include <gio/gunixinputstream.h>
@@ -26,6 +27,57 @@ enum {
 };
 
 #define PASSWORD_MAX 1024
+
+/* Output.  Anything another party chose (file names, user and device names, reasons,
+ * messages, ids, error texts that quote them) goes through safe() before it reaches the
+ * terminal: an escape sequence in a peer's file name must not drive the user's terminal.
+ * The escaped copies live until the line is printed. */
+
+static GPtrArray *scratch;
+
+static const char *
+safe (const char *text)
+{
+  char *escaped = mesh_escape_for_display (text, -1);
+
+  if (scratch == NULL)
+    scratch = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (scratch, escaped);
+  return escaped;
+}
+
+static void say (const char *format, ...) G_GNUC_PRINTF (1, 2);
+static void complain (const char *format, ...) G_GNUC_PRINTF (1, 2);
+
+static void
+say (const char *format,
+     ...)
+{
+  g_autofree char *line = NULL;
+  va_list args;
+
+  va_start (args, format);
+  line = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_print ("%s", line);
+  if (scratch != NULL)
+    g_ptr_array_set_size (scratch, 0);
+}
+
+static void
+complain (const char *format,
+          ...)
+{
+  g_autofree char *line = NULL;
+  va_list args;
+
+  va_start (args, format);
+  line = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_printerr ("%s", line);
+  if (scratch != NULL)
+    g_ptr_array_set_size (scratch, 0);
+}
 
 typedef struct {
   GMainLoop           *loop;
@@ -120,7 +172,7 @@ on_unix_signal (gpointer user_data)
 {
   App *app = user_data;
 
-  g_printerr ("Stopping.\n");
+  complain ("Stopping.\n");
   if (app->share_id != NULL && app->controller != NULL)
     mesh_agent_controller_stop_share (app->controller, app->share_id);
   app_quit (app, EXIT_OK);
@@ -138,15 +190,15 @@ load_state (App  *app,
   app->state = mesh_agent_state_new (app->state_dir);
   if (!mesh_agent_state_load (app->state, &error)) {
     if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
-      g_printerr ("Not logged in (no %s in %s): run `mesh-agent login` first.\n",
-                  MESH_AGENT_STATE_FILE, app->state_dir);
+      complain ("Not logged in (no %s in %s): run `mesh-agent login` first.\n",
+                MESH_AGENT_STATE_FILE, app->state_dir);
     else
-      g_printerr ("%s\n", error->message);
+      complain ("%s\n", safe (error->message));
     *code = EXIT_AUTH;
     return FALSE;
   }
   if (!mesh_agent_state_is_registered (app->state)) {
-    g_printerr ("This agent has no registered device: run `mesh-agent login` first.\n");
+    complain ("This agent has no registered device: run `mesh-agent login` first.\n");
     *code = EXIT_AUTH;
     return FALSE;
   }
@@ -203,7 +255,7 @@ read_password (void)
   gsize len;
 
   if (isatty (STDIN_FILENO))
-    g_printerr ("Password: ");
+    complain ("Password: ");
   if (fgets (buffer, sizeof buffer, stdin) == NULL)
     return NULL;
   len = strlen (buffer);
@@ -228,16 +280,16 @@ cmd_login (App *app)
   const char *name;
 
   if (app->server == NULL || app->user == NULL) {
-    g_printerr ("login needs --server URL and --user NAME (see --help).\n");
+    complain ("login needs --server URL and --user NAME (see --help).\n");
     return EXIT_USAGE;
   }
   if (!g_str_has_prefix (app->server, "http://") && !g_str_has_prefix (app->server, "https://")) {
-    g_printerr ("--server must be an http:// or https:// URL.\n");
+    complain ("--server must be an http:// or https:// URL.\n");
     return EXIT_USAGE;
   }
   password = read_password ();
   if (password == NULL) {
-    g_printerr ("No password on standard input.\n");
+    complain ("No password on standard input.\n");
     return EXIT_USAGE;
   }
 
@@ -247,7 +299,7 @@ cmd_login (App *app)
   mesh_agent_state_set_server_url (app->state, app->server);
   identity = mesh_agent_state_load_identity (app->state, &error);
   if (identity == NULL) {
-    g_printerr ("Cannot create the agent's identity: %s\n", error->message);
+    complain ("Cannot create the agent's identity: %s\n", safe (error->message));
     return EXIT_FAILURE_;
   }
 
@@ -255,13 +307,13 @@ cmd_login (App *app)
   json_object_set_string_member (login, "password", password);
   answer = rest_call (app, "POST", "/auth/login", NULL, login, &error);
   if (answer == NULL) {
-    g_printerr ("Login failed: %s\n", error->message);
+    complain ("Login failed: %s\n", safe (error->message));
     return exit_code_for (error);
   }
   if (!JSON_NODE_HOLDS_OBJECT (answer) ||
       !mesh_json_get_string (json_node_get_object (answer), "access_token", TRUE, &token, NULL) ||
       !mesh_json_get_string (json_node_get_object (answer), "user_id", TRUE, &uid, NULL)) {
-    g_printerr ("Login failed: the server's answer is malformed.\n");
+    complain ("Login failed: the server's answer is malformed.\n");
     return EXIT_FAILURE_;
   }
   access_token = g_strdup (token);
@@ -273,7 +325,7 @@ cmd_login (App *app)
                                  mesh_agent_identity_get_fingerprint (identity));
   registered = rest_call (app, "POST", "/devices", access_token, device, &error);
   if (registered == NULL) {
-    g_printerr ("Cannot register this device: %s\n", error->message);
+    complain ("Cannot register this device: %s\n", safe (error->message));
     return exit_code_for (error);
   }
   if (!JSON_NODE_HOLDS_OBJECT (registered) ||
@@ -281,17 +333,17 @@ cmd_login (App *app)
                              NULL) ||
       !mesh_json_get_string (json_node_get_object (registered), "device_token", TRUE,
                              &device_token, NULL)) {
-    g_printerr ("Cannot register this device: the server's answer is malformed.\n");
+    complain ("Cannot register this device: the server's answer is malformed.\n");
     return EXIT_FAILURE_;
   }
 
   mesh_agent_state_set_user (app->state, app->user, user_id);
   mesh_agent_state_set_device (app->state, device_id, name, device_token);
   if (!mesh_agent_state_save (app->state, &error)) {
-    g_printerr ("Cannot save the agent's state: %s\n", error->message);
+    complain ("Cannot save the agent's state: %s\n", safe (error->message));
     return EXIT_FAILURE_;
   }
-  g_print ("%s\n", device_id);
+  say ("%s\n", safe (device_id));
   return EXIT_OK;
 }
 
@@ -307,11 +359,11 @@ cmd_devices (App *app)
     return code;
   answer = rest_call (app, "GET", "/devices", NULL, NULL, &error);
   if (answer == NULL) {
-    g_printerr ("Cannot list devices: %s\n", error->message);
+    complain ("Cannot list devices: %s\n", safe (error->message));
     return exit_code_for (error);
   }
   if (!JSON_NODE_HOLDS_ARRAY (answer)) {
-    g_printerr ("Cannot list devices: the server's answer is malformed.\n");
+    complain ("Cannot list devices: the server's answer is malformed.\n");
     return EXIT_FAILURE_;
   }
   array = json_node_get_array (answer);
@@ -324,10 +376,10 @@ cmd_devices (App *app)
     mesh_json_get_string (json_node_get_object (node), "device_id", FALSE, &id, NULL);
     mesh_json_get_string (json_node_get_object (node), "name", FALSE, &name, NULL);
     mesh_json_get_string (json_node_get_object (node), "fingerprint", FALSE, &fingerprint, NULL);
-    g_print ("%s\t%s\t%s%s\n", id != NULL ? id : "?", name != NULL ? name : "",
-             fingerprint != NULL ? fingerprint : "",
-             g_strcmp0 (id, mesh_agent_state_get_device_id (app->state)) == 0 ? "\t(this device)"
-                                                                              : "");
+    say ("%s\t%s\t%s%s\n", id != NULL ? safe (id) : "?", name != NULL ? safe (name) : "",
+         fingerprint != NULL ? safe (fingerprint) : "",
+         g_strcmp0 (id, mesh_agent_state_get_device_id (app->state)) == 0 ? "\t(this device)"
+                                                                          : "");
   }
   return EXIT_OK;
 }
@@ -339,7 +391,7 @@ on_fatal (MeshAgentController *controller,
           GError              *error,
           App                 *app)
 {
-  g_printerr ("%s\n", error->message);
+  complain ("%s\n", safe (error->message));
   app_quit (app, exit_code_for (error));
 }
 
@@ -354,7 +406,7 @@ start_controller (App  *app,
     return FALSE;
   identity = mesh_agent_state_load_identity (app->state, &error);
   if (identity == NULL) {
-    g_printerr ("Cannot load the agent's identity: %s\n", error->message);
+    complain ("Cannot load the agent's identity: %s\n", safe (error->message));
     *code = EXIT_FAILURE_;
     return FALSE;
   }
@@ -363,7 +415,7 @@ start_controller (App  *app,
     g_autoptr(GInetAddress) address = g_inet_address_new_from_string (app->listen);
 
     if (address == NULL) {
-      g_printerr ("--listen must be an IP address.\n");
+      complain ("--listen must be an IP address.\n");
       *code = EXIT_USAGE;
       return FALSE;
     }
@@ -385,7 +437,7 @@ run_controller (App *app)
   g_autoptr(GError) error = NULL;
 
   if (!mesh_agent_controller_start (app->controller, &error)) {
-    g_printerr ("%s\n", error->message);
+    complain ("%s\n", safe (error->message));
     return exit_code_for (error);
   }
   g_main_loop_run (app->loop);
@@ -409,9 +461,10 @@ on_session_started (MeshAgentController *controller,
                     App                 *app)
 {
   if (g_str_equal (role, "server"))
-    g_print ("%s session %s from %s: %s\n", kind, session_id, peer, name != NULL ? name : "");
+    say ("%s session %s from %s: %s\n", safe (kind), safe (session_id), safe (peer),
+         name != NULL ? safe (name) : "");
   else
-    g_print ("Sending %s “%s” to %s\n", kind, name != NULL ? name : "", peer);
+    say ("Sending %s “%s” to %s\n", safe (kind), name != NULL ? safe (name) : "", safe (peer));
   app->started_at = g_get_monotonic_time ();
 }
 
@@ -428,8 +481,9 @@ on_session_finished (MeshAgentController *controller,
   g_autofree char *size = format_size (bytes);
 
   if (g_str_equal (role, "server") && !g_str_equal (kind, "terminal"))
-    g_print ("%s session %s %s (%s)%s%s\n", kind, session_id, ok ? "completed" : "failed", size,
-             error != NULL ? ": " : "", error != NULL ? error->message : "");
+    say ("%s session %s %s (%s)%s%s\n", safe (kind), safe (session_id),
+         ok ? "completed" : "failed", size, error != NULL ? ": " : "",
+         error != NULL ? safe (error->message) : "");
 }
 
 static void
@@ -440,7 +494,8 @@ on_session_rejected (MeshAgentController *controller,
                      const char          *reason,
                      App                 *app)
 {
-  g_print ("Refused %s session %s from %s: %s\n", kind, session_id, peer, reason);
+  say ("Refused %s session %s from %s: %s\n", safe (kind), safe (session_id), safe (peer),
+       safe (reason));
 }
 
 static int
@@ -487,13 +542,13 @@ print_progress (App     *app,
     memset (bar, '#', MIN (filled, 30));
     memset (bar + MIN (filled, 30), '-', 30 - MIN (filled, 30));
     bar[30] = '\0';
-    g_print ("\r[%s] %3u%% %s / %s  %s/s  ETA %" G_GUINT64_FORMAT ":%02" G_GUINT64_FORMAT "  ",
-             bar, total > 0 ? (guint) (100 * (double) done / total) : 100, done_s, total_s, rate_s,
-             eta / 60, eta % 60);
+    say ("\r[%s] %3u%% %s / %s  %s/s  ETA %" G_GUINT64_FORMAT ":%02" G_GUINT64_FORMAT "  ",
+         bar, total > 0 ? (guint) (100 * (double) done / total) : 100, done_s, total_s, rate_s,
+         eta / 60, eta % 60);
     if (last)
-      g_print ("\n");
+      say ("\n");
   } else {
-    g_print ("progress %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %s/s\n", done, total, rate_s);
+    say ("progress %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %s/s\n", done, total, rate_s);
   }
 }
 
@@ -517,13 +572,13 @@ on_sent (GObject      *source,
 
   if (!mesh_agent_controller_send_finish (MESH_AGENT_CONTROLLER (source), result, &error)) {
     if (app->tty)
-      g_print ("\n");
-    g_printerr ("Transfer failed: %s\n", error->message);
+      say ("\n");
+    complain ("Transfer failed: %s\n", safe (error->message));
     app_quit (app, g_error_matches (error, MESH_ERROR, MESH_ERROR_UNAUTHORIZED) ? EXIT_AUTH
                                                                                 : EXIT_FAILURE_);
     return;
   }
-  g_print ("%sDone: the receiver confirmed the hash.\n", app->tty ? "\n" : "");
+  say ("%sDone: the receiver confirmed the hash.\n", app->tty ? "\n" : "");
   app_quit (app, EXIT_OK);
 }
 
@@ -534,7 +589,7 @@ resolve_room (App *app)
 
   app->room_id = mesh_agent_controller_resolve_room (app->controller, app->room, &error);
   if (app->room_id == NULL) {
-    g_printerr ("%s\n", error->message);
+    complain ("%s\n", safe (error->message));
     app_quit (app, EXIT_FAILURE_);
     return FALSE;
   }
@@ -555,7 +610,7 @@ on_send_ready (MeshAgentController *controller,
     return;
   device_id = mesh_agent_controller_resolve_device (controller, app->room_id, app->to, &error);
   if (device_id == NULL) {
-    g_printerr ("%s\n", error->message);
+    complain ("%s\n", safe (error->message));
     app_quit (app, EXIT_FAILURE_);
     return;
   }
@@ -571,7 +626,7 @@ cmd_send (App *app)
   int code;
 
   if (app->room == NULL || app->to == NULL || app->rest == NULL || g_strv_length (app->rest) != 1) {
-    g_printerr ("send needs --room ROOM --to DEVICE and one PATH (see --help).\n");
+    complain ("send needs --room ROOM --to DEVICE and one PATH (see --help).\n");
     return EXIT_USAGE;
   }
   if (!start_controller (app, &code))
@@ -597,11 +652,11 @@ on_shared (GObject      *source,
   app->share_id = mesh_agent_controller_share_terminal_finish (MESH_AGENT_CONTROLLER (source),
                                                                result, &error);
   if (app->share_id == NULL) {
-    g_printerr ("Cannot share the terminal: %s\n", error->message);
+    complain ("Cannot share the terminal: %s\n", safe (error->message));
     app_quit (app, EXIT_FAILURE_);
     return;
   }
-  g_print ("%s\n", app->share_id);
+  say ("%s\n", safe (app->share_id));
 }
 
 static void
@@ -611,7 +666,7 @@ on_share_stopped (MeshAgentController *controller,
 {
   if (g_strcmp0 (share_id, app->share_id) != 0)
     return;
-  g_printerr ("The terminal share ended.\n");
+  complain ("The terminal share ended.\n");
   g_clear_pointer (&app->share_id, g_free);
   app_quit (app, EXIT_OK);
 }
@@ -624,7 +679,7 @@ on_share_ready (MeshAgentController *controller,
     /* The server ends a share whose host went away: this one is over. */
     if (app->share_id == NULL)
       return;
-    g_printerr ("The connection to the server was lost, which ended the share.\n");
+    complain ("The connection to the server was lost, which ended the share.\n");
     app_quit (app, EXIT_FAILURE_);
     return;
   }
@@ -641,7 +696,7 @@ cmd_share_terminal (App *app)
   int code;
 
   if (app->room == NULL) {
-    g_printerr ("share-terminal needs --room ROOM (see --help).\n");
+    complain ("share-terminal needs --room ROOM (see --help).\n");
     return EXIT_USAGE;
   }
   if (!start_controller (app, &code))
@@ -703,11 +758,11 @@ on_viewer_closed (MeshTerminalViewer *viewer,
                   App                *app)
 {
   if (error != NULL) {
-    g_printerr ("\nThe terminal session failed: %s\n", error->message);
+    complain ("\nThe terminal session failed: %s\n", safe (error->message));
     app_quit (app, EXIT_FAILURE_);
     return;
   }
-  g_printerr ("\nThe terminal share ended.\n");
+  complain ("\nThe terminal share ended.\n");
   app_quit (app, EXIT_OK);
 }
 
@@ -717,7 +772,7 @@ on_host_error (MeshTerminalViewer *viewer,
                const char         *message,
                App                *app)
 {
-  g_printerr ("\nThe host says %s: %s\n", code, message);
+  complain ("\nThe host says %s: %s\n", safe (code), safe (message));
 }
 
 static void
@@ -730,9 +785,9 @@ on_control_changed (MeshAgentController *controller,
 
   if (g_strcmp0 (share_id, app->share) != 0)
     return;
-  g_printerr ("\n%s\n", mine ? "You have control: standard input goes to the terminal."
-                             : controller_peer_id != NULL ? "Someone else has control."
-                                                          : "Control was released.");
+  complain ("\n%s\n", mine ? "You have control: standard input goes to the terminal."
+                           : controller_peer_id != NULL ? "Someone else has control."
+                                                        : "Control was released.");
   if (mine && !app->forwarding) {
     app->forwarding = TRUE;
     read_stdin (app);
@@ -748,7 +803,8 @@ on_control_denied (MeshAgentController *controller,
                    App                 *app)
 {
   if (g_strcmp0 (share_id, app->share) == 0)
-    g_printerr ("\nControl denied%s%s\n", reason != NULL ? ": " : "", reason != NULL ? reason : "");
+    complain ("\nControl denied%s%s\n", reason != NULL ? ": " : "",
+              reason != NULL ? safe (reason) : "");
 }
 
 static void
@@ -762,7 +818,7 @@ on_viewing (GObject      *source,
   app->viewer = mesh_agent_controller_view_terminal_finish (MESH_AGENT_CONTROLLER (source), result,
                                                            &error);
   if (app->viewer == NULL) {
-    g_printerr ("Cannot view the terminal: %s\n", error->message);
+    complain ("Cannot view the terminal: %s\n", safe (error->message));
     app_quit (app, EXIT_FAILURE_);
     return;
   }
@@ -791,7 +847,7 @@ cmd_view_terminal (App *app)
   int code;
 
   if (app->room == NULL || app->share == NULL) {
-    g_printerr ("view-terminal needs --room ROOM and --share ID (see --help).\n");
+    complain ("view-terminal needs --room ROOM and --share ID (see --help).\n");
     return EXIT_USAGE;
   }
   if (!start_controller (app, &code))
@@ -924,7 +980,7 @@ main (int   argc,
     return argc < 2 ? EXIT_USAGE : EXIT_OK;
   }
   if (g_str_equal (argv[1], "--version")) {
-    g_print ("mesh-agent %s (protocol %s)\n", PACKAGE_VERSION, MESH_PROTOCOL_VERSION);
+    say ("mesh-agent %s (protocol %s)\n", PACKAGE_VERSION, MESH_PROTOCOL_VERSION);
     return EXIT_OK;
   }
   /* Options may come before the command ("mesh-agent --state-dir D send …"):
@@ -949,7 +1005,7 @@ main (int   argc,
       command = &commands[i];
   }
   if (command == NULL) {
-    g_printerr ("Unknown command “%s”.\n\n", argv[1]);
+    complain ("Unknown command “%s”.\n\n", safe (argv[1]));
     print_usage (stderr);
     return EXIT_USAGE;
   }
@@ -963,12 +1019,12 @@ main (int   argc,
   n_args = argc - 1;
   args[0] = argv[0];
   if (!g_option_context_parse (context, &n_args, &args, &error)) {
-    g_printerr ("%s\n", error->message);
+    complain ("%s\n", safe (error->message));
     return EXIT_USAGE;
   }
   if (app.rest != NULL && !g_str_equal (command->name, "send") &&
       !g_str_equal (command->name, "share-terminal")) {
-    g_printerr ("Unexpected argument “%s”.\n", app.rest[0]);
+    complain ("Unexpected argument “%s”.\n", safe (app.rest[0]));
     return EXIT_USAGE;
   }
   if (app.state_dir == NULL)

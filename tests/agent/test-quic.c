@@ -6,9 +6,16 @@
 #include "mesh-agent-identity.h"
 #include "mesh-quic-endpoint.h"
 
+#include <errno.h>
 #include <glib/gstdio.h>
 #include <gnutls/crypto.h>
+#include <netinet/in.h>
+#include <ngtcp2/ngtcp2_crypto.h>
+#include <ngtcp2/ngtcp2_crypto_gnutls.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #define BULK_SIZE (256 * 1024 * 1024)
 #define CHUNK_SIZE (256 * 1024)
@@ -94,6 +101,7 @@ typedef struct {
   gboolean            received_eof;
   GError             *received_error;
   gboolean            echo;
+  guint64             receive_rate;  /* set on each stream the server gets */
 } Fixture;
 
 static MeshAgentIdentity *
@@ -267,6 +275,8 @@ on_new_stream (MeshQuicConnection *connection,
   ss->fixture = fixture;
   ss->stream = g_object_ref (stream);
   ss->buffer = g_malloc (CHUNK_SIZE);
+  if (fixture->receive_rate > 0)
+    mesh_quic_stream_set_receive_rate (stream, fixture->receive_rate);
   server_read (ss);
 }
 
@@ -969,6 +979,382 @@ test_peer_vanished (Fixture       *fixture,
   g_cond_clear (&server.cond);
 }
 
+
+
+#define RATE_SIZE (384 * 1024)
+#define RATE (192 * 1024)
+
+/* Sends RATE_SIZE bytes on a new stream and waits until the server read them all; returns the
+ * microseconds from before @limit_send was applied. */
+static gint64
+run_rate_transfer (Fixture  *fixture,
+                   gboolean  limit_send)
+{
+  g_autoptr(MeshQuicStream) stream = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *data = g_malloc (RATE_SIZE);
+  guint64 state = 42;
+  gint64 start;
+
+  fixture_bind (fixture, "127.0.0.1");
+  mesh_quic_endpoint_expect_peer (fixture->server,
+                                  mesh_agent_identity_get_fingerprint (fixture->client_id));
+  fixture_connect (fixture, "127.0.0.1", mesh_agent_identity_get_fingerprint (fixture->server_id));
+  g_assert_no_error (fixture->connect_error);
+  fill_pattern (&state, data, RATE_SIZE);
+
+  start = g_get_monotonic_time ();
+  stream = mesh_quic_connection_open_stream (fixture->client_connection, &error);
+  g_assert_no_error (error);
+  if (limit_send)
+    mesh_quic_stream_set_send_rate (stream, RATE);
+  write_all (stream, data, RATE_SIZE);
+  close_output (stream);
+  wait_for (&fixture->received_eof);
+  g_assert_no_error (fixture->received_error);
+  g_assert_cmpuint (fixture->received, ==, RATE_SIZE);
+  return g_get_monotonic_time () - start;
+}
+
+/* A session's max_rate on the sending side: the bytes take at least size / rate to arrive. */
+static void
+test_send_rate (Fixture       *fixture,
+                gconstpointer  data)
+{
+  gint64 elapsed = run_rate_transfer (fixture, TRUE);
+
+  g_test_message ("%d bytes at %d B/s took %.2f s", RATE_SIZE, RATE, elapsed / 1e6);
+  g_assert_cmpint (elapsed, >=, (gint64) RATE_SIZE * G_USEC_PER_SEC / RATE);
+}
+
+/* The receiving side enforces it too, whatever the sender does. */
+static void
+test_receive_rate (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  gint64 elapsed;
+
+  fixture->receive_rate = RATE;
+  elapsed = run_rate_transfer (fixture, FALSE);
+  g_test_message ("%d bytes read at %d B/s took %.2f s", RATE_SIZE, RATE, elapsed / 1e6);
+  g_assert_cmpint (elapsed, >=, (gint64) RATE_SIZE * G_USEC_PER_SEC / RATE);
+}
+
+/* A hand-driven ngtcp2 client on its own UDP socket (its own source port): it sends real
+ * Initial packets, and follows a Retry only when told to, then never answers again.  That is
+ * what a flood of spoofed Initials, or half-open handshakes, look like to the server. */
+typedef struct {
+  int                              fd;
+  ngtcp2_conn                     *conn;
+  gnutls_session_t                 session;
+  gnutls_certificate_credentials_t credentials;
+  ngtcp2_crypto_conn_ref           ref;
+  struct sockaddr_in               local;
+  struct sockaddr_in               remote;
+  guint                            retries;  /* Retry packets received */
+  guint                            answers;  /* other long-header packets received */
+} RawClient;
+
+static ngtcp2_tstamp
+raw_now (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (ngtcp2_tstamp) ts.tv_sec * NGTCP2_SECONDS + (ngtcp2_tstamp) ts.tv_nsec;
+}
+
+static ngtcp2_conn *
+raw_get_conn (ngtcp2_crypto_conn_ref *ref)
+{
+  return ((RawClient *) ref->user_data)->conn;
+}
+
+static void
+raw_rand (uint8_t *dest, size_t destlen, const ngtcp2_rand_ctx *rand_ctx)
+{
+  gnutls_rnd (GNUTLS_RND_NONCE, dest, destlen);
+}
+
+static int
+raw_new_cid (ngtcp2_conn *conn, ngtcp2_cid *cid, uint8_t *token, size_t cidlen, void *user_data)
+{
+  gnutls_rnd (GNUTLS_RND_NONCE, cid->data, cidlen);
+  cid->datalen = cidlen;
+  gnutls_rnd (GNUTLS_RND_NONCE, token, NGTCP2_STATELESS_RESET_TOKENLEN);
+  return 0;
+}
+
+static ngtcp2_path
+raw_path (RawClient *raw)
+{
+  ngtcp2_path path = {
+    { (ngtcp2_sockaddr *) &raw->local, sizeof raw->local },
+    { (ngtcp2_sockaddr *) &raw->remote, sizeof raw->remote },
+    NULL,
+  };
+
+  return path;
+}
+
+/* Sends what the connection has to send now (the client's Initial). */
+static void
+raw_client_flush (RawClient *raw)
+{
+  guint8 packet[1500];
+  ngtcp2_path path = raw_path (raw);
+  ngtcp2_pkt_info pi = { 0 };
+  ngtcp2_ssize n;
+
+  for (;;) {
+    n = ngtcp2_conn_write_pkt (raw->conn, &path, &pi, packet, sizeof packet, raw_now ());
+    g_assert_cmpint (n, >=, 0);
+    if (n == 0)
+      break;
+    g_assert_cmpint (send (raw->fd, packet, (size_t) n, 0), ==, n);
+  }
+}
+
+static RawClient *
+raw_client_new (guint16 server_port)
+{
+  static const gnutls_datum_t alpn = { (unsigned char *) MESH_QUIC_ALPN,
+                                       sizeof MESH_QUIC_ALPN - 1 };
+  RawClient *raw = g_new0 (RawClient, 1);
+  ngtcp2_callbacks callbacks = { 0 };
+  ngtcp2_settings settings;
+  ngtcp2_transport_params params;
+  ngtcp2_cid dcid, scid;
+  ngtcp2_path path;
+  socklen_t length = sizeof raw->local;
+
+  raw->fd = socket (AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (raw->fd, >=, 0);
+  raw->remote.sin_family = AF_INET;
+  raw->remote.sin_port = g_htons (server_port);
+  raw->remote.sin_addr.s_addr = g_htonl (INADDR_LOOPBACK);
+  g_assert_no_errno (connect (raw->fd, (struct sockaddr *) &raw->remote, sizeof raw->remote));
+  g_assert_no_errno (getsockname (raw->fd, (struct sockaddr *) &raw->local, &length));
+
+  callbacks.client_initial = ngtcp2_crypto_client_initial_cb;
+  callbacks.recv_retry = ngtcp2_crypto_recv_retry_cb;
+  callbacks.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
+  callbacks.encrypt = ngtcp2_crypto_encrypt_cb;
+  callbacks.decrypt = ngtcp2_crypto_decrypt_cb;
+  callbacks.hp_mask = ngtcp2_crypto_hp_mask_cb;
+  callbacks.update_key = ngtcp2_crypto_update_key_cb;
+  callbacks.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
+  callbacks.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
+  callbacks.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
+  callbacks.version_negotiation = ngtcp2_crypto_version_negotiation_cb;
+  callbacks.rand = raw_rand;
+  callbacks.get_new_connection_id = raw_new_cid;
+
+  dcid.datalen = 18;
+  scid.datalen = 18;
+  gnutls_rnd (GNUTLS_RND_NONCE, dcid.data, dcid.datalen);
+  gnutls_rnd (GNUTLS_RND_NONCE, scid.data, scid.datalen);
+  ngtcp2_settings_default (&settings);
+  settings.initial_ts = raw_now ();
+  ngtcp2_transport_params_default (&params);
+  params.initial_max_streams_bidi = 4;
+  params.initial_max_data = 1 << 20;
+  params.initial_max_stream_data_bidi_local = 1 << 20;
+  path = raw_path (raw);
+  g_assert_cmpint (ngtcp2_conn_client_new (&raw->conn, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1,
+                                           &callbacks, &settings, &params, NULL, raw), ==, 0);
+
+  g_assert_cmpint (gnutls_certificate_allocate_credentials (&raw->credentials), ==, 0);
+  g_assert_cmpint (gnutls_init (&raw->session, GNUTLS_CLIENT), ==, 0);
+  g_assert_cmpint (gnutls_priority_set_direct (raw->session,
+                                               "NORMAL:-VERS-ALL:+VERS-TLS1.3:"
+                                               "%DISABLE_TLS13_COMPAT_MODE", NULL), ==, 0);
+  g_assert_cmpint (ngtcp2_crypto_gnutls_configure_client_session (raw->session), ==, 0);
+  g_assert_cmpint (gnutls_credentials_set (raw->session, GNUTLS_CRD_CERTIFICATE,
+                                           raw->credentials), ==, 0);
+  gnutls_alpn_set_protocols (raw->session, &alpn, 1, GNUTLS_ALPN_MANDATORY);
+  raw->ref.get_conn = raw_get_conn;
+  raw->ref.user_data = raw;
+  gnutls_session_set_ptr (raw->session, &raw->ref);
+  ngtcp2_conn_set_tls_native_handle (raw->conn, raw->session);
+
+  raw_client_flush (raw);
+  return raw;
+}
+
+/* Takes what the server sent so far; a Retry is fed to ngtcp2 when @follow_retry. */
+static void
+raw_client_receive (RawClient *raw,
+                    gboolean   follow_retry)
+{
+  guint8 packet[65536];
+  ssize_t n;
+
+  while ((n = recv (raw->fd, packet, sizeof packet, MSG_DONTWAIT)) > 0) {
+    ngtcp2_path path = raw_path (raw);
+    ngtcp2_pkt_info pi = { 0 };
+
+    /* Long header, type bits 11: Retry (QUIC v1). */
+    if ((packet[0] & 0xf0) == 0xf0) {
+      raw->retries++;
+      if (follow_retry) {
+        g_assert_cmpint (ngtcp2_conn_read_pkt (raw->conn, &path, &pi, packet, (size_t) n,
+                                               raw_now ()), ==, 0);
+        raw_client_flush (raw);
+      }
+    } else if ((packet[0] & 0x80) != 0) {
+      raw->answers++;
+    }
+  }
+}
+
+static void
+raw_client_free (RawClient *raw)
+{
+  ngtcp2_conn_del (raw->conn);
+  gnutls_deinit (raw->session);
+  gnutls_certificate_free_credentials (raw->credentials);
+  close (raw->fd);
+  g_free (raw);
+}
+
+/* Spoofed Initials (each from another port, none answering) make the server send Retries but
+ * keep no state; a real client then still connects, through a Retry. */
+static void
+test_retry_flood (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  g_autoptr(GPtrArray) flood = g_ptr_array_new_with_free_func ((GDestroyNotify) raw_client_free);
+  guint16 port;
+  guint answered = 0, retries_before;
+
+  fixture_bind (fixture, "127.0.0.1");
+  port = mesh_quic_endpoint_get_port (fixture->server);
+  /* Fewer than the table's hard limit (256), which would hide the difference. */
+  for (guint i = 0; i < 200; i++)
+    g_ptr_array_add (flood, raw_client_new (port));
+
+  /* Every Initial is answered (with a Retry), or made a connection. */
+  while (answered < flood->len) {
+    g_main_context_iteration (NULL, FALSE);
+    answered = _mesh_quic_endpoint_get_n_connections (fixture->server);
+    for (guint i = 0; i < flood->len; i++) {
+      RawClient *raw = flood->pdata[i];
+
+      raw_client_receive (raw, FALSE);
+      answered += raw->retries > 0;
+    }
+  }
+  g_assert_cmpuint (_mesh_quic_endpoint_get_n_connections (fixture->server), ==, 0);
+  g_assert_cmpuint (_mesh_quic_endpoint_get_n_retries (fixture->server), >=, flood->len);
+
+  /* The real client goes through a Retry too. */
+  retries_before = _mesh_quic_endpoint_get_n_retries (fixture->server);
+  fixture->echo = TRUE;
+  mesh_quic_endpoint_expect_peer (fixture->server,
+                                  mesh_agent_identity_get_fingerprint (fixture->client_id));
+  fixture_connect (fixture, "127.0.0.1", mesh_agent_identity_get_fingerprint (fixture->server_id));
+  g_assert_no_error (fixture->connect_error);
+  g_assert_cmpuint (_mesh_quic_endpoint_get_n_retries (fixture->server), ==, retries_before + 1);
+  g_assert_cmpuint (_mesh_quic_endpoint_get_n_connections (fixture->server), ==, 1);
+}
+
+/* Clients that prove their address (they follow the Retry) but never finish the handshake:
+ * only a few per source address get a connection; the rest are refused, and once those time
+ * out a real client connects. */
+static void
+test_handshake_limit (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  g_autoptr(GPtrArray) clients = g_ptr_array_new_with_free_func ((GDestroyNotify) raw_client_free);
+  guint16 port;
+
+  fixture_bind (fixture, "127.0.0.1");
+  mesh_quic_endpoint_set_idle_timeout (fixture->server, 500);
+  port = mesh_quic_endpoint_get_port (fixture->server);
+  for (guint i = 0; i < 20; i++) {
+    RawClient *raw = raw_client_new (port);
+
+    g_ptr_array_add (clients, raw);
+    while (raw->retries == 0 && raw->answers == 0) {
+      g_main_context_iteration (NULL, FALSE);
+      raw_client_receive (raw, TRUE);
+    }
+  }
+  /* Each token-bearing Initial is answered: by the server's handshake flight, or by
+   * CONNECTION_CLOSE (CONNECTION_REFUSED) from a server that kept no state. */
+  for (guint i = 0; i < clients->len; i++) {
+    RawClient *raw = clients->pdata[i];
+
+    while (raw->answers == 0) {
+      g_main_context_iteration (NULL, FALSE);
+      raw_client_receive (raw, FALSE);
+    }
+  }
+  g_assert_cmpuint (_mesh_quic_endpoint_get_n_connections (fixture->server), <=, 8);
+  g_assert_cmpuint (_mesh_quic_endpoint_get_n_connections (fixture->server), >, 0);
+
+  /* The half-open handshakes time out; then a real client gets in. */
+  while (_mesh_quic_endpoint_get_n_connections (fixture->server) > 0)
+    g_main_context_iteration (NULL, TRUE);
+  mesh_quic_endpoint_set_idle_timeout (fixture->server, 30000);
+  fixture->echo = TRUE;
+  mesh_quic_endpoint_expect_peer (fixture->server,
+                                  mesh_agent_identity_get_fingerprint (fixture->client_id));
+  fixture_connect (fixture, "127.0.0.1", mesh_agent_identity_get_fingerprint (fixture->server_id));
+  g_assert_no_error (fixture->connect_error);
+}
+
+
+typedef struct {
+  gboolean done;
+} Exited;
+
+static void
+on_gtlsclient_exited (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  Exited *exited = user_data;
+
+  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  exited->done = TRUE;
+}
+
+/* An independent client (ngtcp2's C++ example, Debian's ngtcp2-client) follows our Retry: its
+ * second Initial, with the token, makes a connection (which then fails on ALPN and the
+ * missing client certificate, as it should). */
+static void
+test_retry_interop (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  g_autofree char *program = g_find_program_in_path ("gtlsclient");
+  g_autofree char *port = NULL;
+  g_autoptr(GSubprocess) client = NULL;
+  g_autoptr(GError) error = NULL;
+  Exited exited = { FALSE };
+  guint max_connections = 0;
+
+  if (program == NULL) {
+    g_test_skip ("gtlsclient (ngtcp2-client) is not installed");
+    return;
+  }
+  fixture_bind (fixture, "127.0.0.1");
+  port = g_strdup_printf ("%u", mesh_quic_endpoint_get_port (fixture->server));
+  client = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                             &error, program, "--quiet", "--timeout=2s",
+                             "--handshake-timeout=2s", "127.0.0.1", port, NULL);
+  g_assert_no_error (error);
+  g_subprocess_wait_async (client, NULL, on_gtlsclient_exited, &exited);
+  while (!exited.done) {
+    g_main_context_iteration (NULL, TRUE);
+    max_connections = MAX (max_connections,
+                           _mesh_quic_endpoint_get_n_connections (fixture->server));
+  }
+  g_assert_cmpuint (_mesh_quic_endpoint_get_n_retries (fixture->server), ==, 1);
+  g_assert_cmpuint (max_connections, ==, 1);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -988,6 +1374,11 @@ main (int   argc,
   ADD ("bad-pin-argument", test_bad_pin_argument);
   ADD ("peer-destroyed", test_peer_destroyed);
   ADD ("peer-vanished", test_peer_vanished);
+  ADD ("retry-flood", test_retry_flood);
+  ADD ("handshake-limit", test_handshake_limit);
+  ADD ("send-rate", test_send_rate);
+  ADD ("receive-rate", test_receive_rate);
+  ADD ("retry-interop", test_retry_interop);
 #undef ADD
 
   return g_test_run ();
