@@ -29,6 +29,7 @@
 #define CONNECT_TIMEOUT_S    10
 #define TERM_COLS            80
 #define TERM_ROWS            24
+#define CONNECTION_DEVICE_KEY "mesh-peer-device-id"
 
 enum {
   SIGNAL_READY,
@@ -95,6 +96,7 @@ struct _Session {
   gboolean             started;
   gboolean             finished;
   gboolean             asking;        /* server role: waiting for the user's answer */
+  gboolean             accepted;      /* server role: our policy or our user said yes */
   GFile               *download_dir;  /* server role: where the user chose to save */
   guint64              bytes;
   GSource             *expiry;
@@ -659,6 +661,21 @@ session_finish (Session      *session,
 
 /* Sessions: the server role (B) */
 
+/* A declined or expired offer: its token stops working, and whatever runs for
+ * it stops and leaves nothing behind.  (hello_check refuses a session before
+ * it was accepted, so normally nothing runs.) */
+static void
+session_withdraw (Session *session)
+{
+  session->accepted = FALSE;
+  session_forget_peer (session);
+  if (session->engine != NULL && MESH_IS_FILE_RECEIVER (session->engine))
+    mesh_file_receiver_discard (MESH_FILE_RECEIVER (session->engine));
+  g_cancellable_cancel (session->cancellable);
+  if (session->stream != NULL && !g_io_stream_is_closed (session->stream))
+    g_io_stream_close_async (session->stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+}
+
 static gboolean
 on_session_expired (gpointer user_data)
 {
@@ -674,6 +691,7 @@ on_session_expired (gpointer user_data)
     g_autofree char *id = NULL;
 
     session->asking = FALSE;
+    session_withdraw (session);
     json_object_set_string_member (reject, "session_id", session->session_id);
     json_object_set_string_member (reject, "reason", "the offer expired");
     id = send_event (self, "p2p.session.reject", reject);
@@ -938,15 +956,52 @@ on_folder_received (GObject      *source,
   session_finish (session, error);
 }
 
+/* A sender whose connection broke sends the same file again in a new
+ * session, often before we notice that the old one is dead.  The old one
+ * gives up so that the new one can resume its .part (which is never shared:
+ * the receiver locks it). */
+static void
+replace_older_sessions (Session *session)
+{
+  GHashTableIter iter;
+  Session *other;
+
+  g_hash_table_iter_init (&iter, session->controller->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &other)) {
+    if (other == session || other->is_client || !other->started || other->finished ||
+        !g_str_equal (other->kind, "file") ||
+        g_strcmp0 (other->peer_device_id, session->peer_device_id) != 0 ||
+        !json_object_equal (other->meta, session->meta))
+      continue;
+    g_debug ("session %s replaces session %s for the same file", session->session_id,
+             other->session_id);
+    g_cancellable_cancel (other->cancellable);
+  }
+}
+
 static void
 session_start_server_engine (Session *session)
 {
   MeshAgentController *self = session->controller;
   GIOStream *stream = session->stream;
+  const char *offered_name = NULL, *offered_hash = NULL;
+  gint64 offered_size = -1;
 
   session->started = TRUE;
   g_signal_emit (self, signals[SIGNAL_SESSION_STARTED], 0, session->session_id, session->kind,
                  "server", session_name (session), session->peer_username);
+
+  /* The receivers hold the data to the meta our user (or policy) accepted. */
+  if (!g_str_equal (session->kind, "terminal") &&
+      (!mesh_json_get_string (session->meta, "name", TRUE, &offered_name, NULL) ||
+       !mesh_json_get_int (session->meta, "size", TRUE, &offered_size, NULL) ||
+       offered_size < 0 ||
+       !mesh_json_get_string (session->meta, "hash", FALSE, &offered_hash, NULL))) {
+    g_autoptr(GError) error = g_error_new_literal (MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                                                   "the offer had no valid name and size");
+    session_finish (session, error);
+    return;
+  }
 
   if (g_str_equal (session->kind, "terminal")) {
     Share *share = g_hash_table_lookup (self->shares, session->share_id);
@@ -969,12 +1024,16 @@ session_start_server_engine (Session *session)
   }
 
   if (g_str_equal (session->kind, "file")) {
-    MeshFileReceiver *receiver = mesh_file_receiver_new (stream, session->download_dir != NULL
+    MeshFileReceiver *receiver;
+
+    replace_older_sessions (session);
+    receiver = mesh_file_receiver_new (stream, session->download_dir != NULL
                                                                 ? session->download_dir
                                                                 : self->download_dir);
 
     if (session->max_size > 0)
       mesh_file_receiver_set_max_size (receiver, session->max_size);
+    mesh_file_receiver_set_offer (receiver, offered_name, offered_size, offered_hash);
     session->engine = G_OBJECT (receiver);
     g_signal_connect (receiver, "progress", G_CALLBACK (on_session_progress), session);
     mesh_file_receiver_receive_async (receiver, session->cancellable, on_file_received,
@@ -986,6 +1045,7 @@ session_start_server_engine (Session *session)
 
     if (session->max_size > 0)
       mesh_folder_receiver_set_max_size (receiver, session->max_size);
+    mesh_folder_receiver_set_offer (receiver, offered_name, offered_size);
     session->engine = G_OBJECT (receiver);
     g_signal_connect (receiver, "progress", G_CALLBACK (on_session_progress), session);
     mesh_folder_receiver_receive_async (receiver, session->cancellable, on_folder_received,
@@ -1018,7 +1078,7 @@ hello_check (Hello       *hello,
 {
   MeshAgentController *self = hello->self;
   const char *session_id, *token, *from_device_id;
-  const char *fingerprint;
+  const char *fingerprint, *bound;
   Session *session;
 
   if (!mesh_frame_p2p_hello_parse (control, &session_id, &token, &from_device_id, NULL))
@@ -1028,6 +1088,10 @@ hello_check (Hello       *hello,
     return "unknown or expired session";
   if (!tokens_equal (token, session->token))
     return "wrong session token";
+  /* The peer holds the token as soon as the server created the session; only
+   * our own answer makes it usable. */
+  if (!session->accepted)
+    return "the session was not accepted";
   if (session->token_used)
     return "the session token was already used";
   if (g_get_monotonic_time () >= session->expires_at)
@@ -1037,6 +1101,11 @@ hello_check (Hello       *hello,
   fingerprint = mesh_quic_connection_get_peer_fingerprint (hello->connection);
   if (g_strcmp0 (fingerprint, session->peer_fingerprint) != 0)
     return "the certificate is not the session peer's";
+  /* A connection serves the device of the first session it carried, even if
+   * another device presents the same certificate. */
+  bound = g_object_get_data (G_OBJECT (hello->connection), CONNECTION_DEVICE_KEY);
+  if (bound != NULL && !g_str_equal (bound, session->peer_device_id))
+    return "this connection belongs to another device's sessions";
   *out = session;
   return NULL;
 }
@@ -1076,6 +1145,8 @@ on_hello_frame (GObject      *source,
 
   session->token_used = TRUE;
   session_forget_peer (session);
+  g_object_set_data_full (G_OBJECT (hello->connection), CONNECTION_DEVICE_KEY,
+                          g_strdup (session->peer_device_id), g_free);
   g_set_object (&session->connection, hello->connection);
   g_set_object (&session->stream, hello->stream);
   writer = mesh_frame_writer_get_for_stream (hello->stream);
@@ -1517,6 +1588,7 @@ handle_session_created (MeshAgentController *self,
                                  session_ref (session), (GDestroyNotify) session_unref);
   mesh_quic_endpoint_expect_peer (self->endpoint, fingerprint);
   session->expected = TRUE;
+  session->accepted = TRUE;
   g_hash_table_replace (self->sessions, session->session_id, session_ref (session));
   send_simple (self, "p2p.session.accept", "session_id", session_id);
 }
@@ -2934,12 +3006,14 @@ mesh_agent_controller_answer_offer (MeshAgentController *self,
     json_object_set_string_member (reject, "session_id", session_id);
     json_object_set_string_member (reject, "reason", "declined");
     id = send_event (self, "p2p.session.reject", reject);
+    session_withdraw (session);
     g_hash_table_remove (self->sessions, session_id);
     return TRUE;
   }
   session->download_dir = g_object_ref (folder);
   mesh_quic_endpoint_expect_peer (self->endpoint, session->peer_fingerprint);
   session->expected = TRUE;
+  session->accepted = TRUE;
   send_simple (self, "p2p.session.accept", "session_id", session_id);
   return TRUE;
 }
@@ -2962,6 +3036,9 @@ mesh_agent_controller_cancel_session (MeshAgentController *self,
     mesh_agent_controller_answer_offer (self, session_id, NULL);
     return;
   }
+  /* Our user stopped an incoming transfer: its partial file goes too. */
+  if (session->engine != NULL && MESH_IS_FILE_RECEIVER (session->engine))
+    mesh_file_receiver_discard (MESH_FILE_RECEIVER (session->engine));
   g_cancellable_cancel (session->cancellable);
 }
 

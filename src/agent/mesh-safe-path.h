@@ -2,6 +2,8 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <archive.h>
+#include <archive_entry.h>
 
 G_BEGIN_DECLS
 
@@ -18,5 +20,12 @@ gboolean  mesh_safe_path_link_target_is_safe (const char  *link_path,
                                               const char  *target);
 char     *mesh_safe_path_unique_name       (const char    *name,
                                             guint          n);
+
+gboolean  mesh_safe_path_extract_entry     (int                    root_fd,
+                                            struct archive        *in,
+                                            struct archive_entry  *entry,
+                                            guint64               *bytes,
+                                            guint64                max_bytes,
+                                            GError               **error);
 
 G_END_DECLS
