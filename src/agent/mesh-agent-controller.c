@@ -9,6 +9,7 @@
 #include "mesh-cap-token.h"
 #include "mesh-envelope.h"
 #include "mesh-error.h"
+#include "mesh-escape.h"
 #include "mesh-file-transfer.h"
 #include "mesh-folder-transfer.h"
 #include "mesh-frame-reader.h"
@@ -172,6 +173,14 @@ G_DEFINE_FINAL_TYPE (MeshAgentController, mesh_agent_controller, G_TYPE_OBJECT)
 static void connect_ws (MeshAgentController *self);
 static void session_finish (Session *session, const GError *error);
 static void session_connect_next (Session *session);
+
+/* What a peer or another user chose (names, messages), made harmless for a
+ * terminal or a log line. */
+static char *
+shown (const char *text)
+{
+  return mesh_escape_for_display (text != NULL ? text : "(none)", -1);
+}
 
 /* Small records */
 
@@ -627,8 +636,11 @@ session_finish (Session      *session,
   if (MESH_IS_AGENT_SESSION_STREAM (session->stream))
     mesh_agent_session_stream_disconnect (MESH_AGENT_SESSION_STREAM (session->stream));
 
-  if (!ok)
-    g_debug ("session %s failed: %s", session->session_id, error->message);
+  if (!ok) {
+    g_autofree char *message = shown (error->message);
+
+    g_debug ("session %s failed: %s", session->session_id, message);
+  }
   if (session->started || session->is_client)
     report_completed (session, ok);
   if (self != NULL)
@@ -919,14 +931,16 @@ on_file_received (GObject      *source,
   if (error == NULL) {
     GFile *file = mesh_file_receiver_get_file (receiver);
     g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
+    g_autofree char *name = shown (mesh_file_receiver_get_name (receiver));
+    g_autofree char *user = shown (session->peer_username);
+    g_autofree char *where = shown (path);
 
     g_set_object (&session->path, file);
     if (session->controller != NULL)
       g_signal_emit (session->controller, signals[SIGNAL_SESSION_SAVED], 0, session->session_id,
                      file);
     g_message ("Received “%s” from %s into %s (%" G_GUINT64_FORMAT " bytes, resumed at %"
-               G_GUINT64_FORMAT ")", mesh_file_receiver_get_name (receiver),
-               session->peer_username, path, session->bytes,
+               G_GUINT64_FORMAT ")", name, user, where, session->bytes,
                mesh_file_receiver_get_resumed_from (receiver));
   }
   session_finish (session, error);
@@ -945,13 +959,15 @@ on_folder_received (GObject      *source,
   if (error == NULL) {
     GFile *folder = mesh_folder_receiver_get_folder (receiver);
     g_autofree char *path = folder != NULL ? g_file_get_path (folder) : NULL;
+    g_autofree char *name = shown (mesh_folder_receiver_get_name (receiver));
+    g_autofree char *user = shown (session->peer_username);
+    g_autofree char *where = shown (path);
 
     g_set_object (&session->path, folder);
     if (session->controller != NULL)
       g_signal_emit (session->controller, signals[SIGNAL_SESSION_SAVED], 0, session->session_id,
                      folder);
-    g_message ("Received folder “%s” from %s into %s", mesh_folder_receiver_get_name (receiver),
-               session->peer_username, path);
+    g_message ("Received folder “%s” from %s into %s", name, user, where);
   }
   session_finish (session, error);
 }
@@ -1127,7 +1143,9 @@ on_hello_frame (GObject      *source,
 
   if (!mesh_frame_reader_read_finish (MESH_FRAME_READER (source), result, &type, &payload,
                                       &error)) {
-    g_debug ("no P2P_HELLO: %s", error->message);
+    g_autofree char *message = shown (error->message);
+
+    g_debug ("no P2P_HELLO: %s", message);
     g_io_stream_close_async (hello->stream, G_PRIORITY_DEFAULT, NULL, on_denied_closed, NULL);
     hello_free (hello);
     return;
@@ -1638,7 +1656,9 @@ handle_error (MeshAgentController *self,
     return;
   }
   if (ref != NULL && g_hash_table_remove (self->reports, ref)) {
-    g_debug ("completion report not taken: %s", error->message);
+    g_autofree char *text = shown (error->message);
+
+    g_debug ("completion report not taken: %s", text);
     return;
   }
   session = ref != NULL ? g_hash_table_lookup (self->sessions, ref) : NULL;
@@ -1646,7 +1666,11 @@ handle_error (MeshAgentController *self,
     session_finish (session, error);
     return;
   }
-  g_message ("The server reported %s", error->message);
+  {
+    g_autofree char *text = shown (error->message);
+
+    g_message ("The server reported %s", text);
+  }
 }
 
 /* The shell ended: the share ends with it. */
@@ -1741,8 +1765,11 @@ handle_control_request (MeshAgentController *self,
   json_object_set_string_member (answer, "peer_id", peer_id);
   if (!grant)
     json_object_set_string_member (answer, "reason", "not in this host's --allow-control list");
-  g_message ("%s control of share %s to %s", grant ? "Granting" : "Denying", share_id,
-             username != NULL ? username : peer_id);
+  {
+    g_autofree char *who = shown (username != NULL ? username : peer_id);
+
+    g_message ("%s control of share %s to %s", grant ? "Granting" : "Denying", share_id, who);
+  }
   id = send_event (self, grant ? "terminal.control.grant" : "terminal.control.deny", answer);
 }
 
@@ -1778,8 +1805,9 @@ on_control_cap (GObject      *source,
     return;
   if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node) ||
       !mesh_json_get_string (json_node_get_object (node), "cap_token", TRUE, &cap_token, NULL)) {
-    g_warning ("Cannot get a terminal:control token: %s",
-               error != NULL ? error->message : "malformed answer");
+    g_autofree char *message = shown (error != NULL ? error->message : "malformed answer");
+
+    g_warning ("Cannot get a terminal:control token: %s", message);
     return;
   }
   control = mesh_frame_control_new ("TERM_CONTROL");

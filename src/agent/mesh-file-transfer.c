@@ -823,8 +823,9 @@ receiver_open_part (MeshFileReceiver  *self,
   *fresh = FALSE;
   for (guint n = 0; n < MAX_UNIQUE_TRIES; n++) {
     int flags = O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (n > 0 ? O_EXCL : 0);
-    struct stat st;
-    int fd;
+    struct stat st, now;
+    gboolean locked;
+    int fd, saved_errno;
 
     g_free (self->part_name);
     g_free (self->meta_name);
@@ -842,18 +843,26 @@ receiver_open_part (MeshFileReceiver  *self,
     }
     /* The session this one replaces (mesh-agent-controller.c) may take a
      * moment to let go. */
-    for (guint wait = 0; n == 0 && wait < PART_LOCK_WAIT_MS / 20; wait++) {
-      if (flock (fd, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK)
-        break;
+    locked = flock (fd, LOCK_EX | LOCK_NB) == 0;
+    saved_errno = errno;
+    for (guint wait = 0; !locked && saved_errno == EWOULDBLOCK && n == 0 &&
+                         wait < PART_LOCK_WAIT_MS / 20; wait++) {
       g_usleep (20 * 1000);
+      locked = flock (fd, LOCK_EX | LOCK_NB) == 0;
+      saved_errno = errno;
     }
-    if (flock (fd, LOCK_EX | LOCK_NB) != 0) {
-      int saved_errno = errno;
-
+    if (!locked) {
       close (fd);
       if (saved_errno == EWOULDBLOCK)
         continue;
       return set_error_from_errno (error, saved_errno, "Cannot lock", self->part_name);
+    }
+    /* The holder may have finished meanwhile and given the file its final
+     * name: then this is no longer the .part (a rare race: take a new one). */
+    if (fstatat (self->dir_fd, self->part_name, &now, AT_SYMLINK_NOFOLLOW) != 0 ||
+        now.st_ino != st.st_ino || now.st_dev != st.st_dev) {
+      close (fd);
+      continue;
     }
     self->fd = fd;
     *fresh = n > 0;

@@ -871,8 +871,7 @@ receiver_make_root (MeshFolderReceiver  *self,
                          "the download folder must be local");
     return FALSE;
   }
-  /* Resolved once, so that no symbolic link is left in the prefix that
-   * ARCHIVE_EXTRACT_SECURE_SYMLINKS would refuse to pass. */
+  /* Resolved once: the root's path is used again to remove a partial tree. */
   if (g_mkdir_with_parents (dir, 0755) != 0 || (real = realpath (dir, NULL)) == NULL) {
     saved_errno = errno;
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
