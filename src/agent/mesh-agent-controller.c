@@ -1044,8 +1044,7 @@ session_start_server_engine (Session *session)
 
     replace_older_sessions (session);
     receiver = mesh_file_receiver_new (stream, session->download_dir != NULL
-                                                                ? session->download_dir
-                                                                : self->download_dir);
+                                                 ? session->download_dir : self->download_dir);
 
     if (session->max_size > 0)
       mesh_file_receiver_set_max_size (receiver, session->max_size);

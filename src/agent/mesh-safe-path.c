@@ -130,7 +130,9 @@ mesh_safe_path_relative_is_safe (const char  *path,
     return FALSE;
   }
   if (path[0] == '/') {
-    g_set_error (error, MESH_ERROR, MESH_ERROR_FORBIDDEN, "absolute path “%s”", path);
+    g_autofree char *shown = mesh_escape_for_display (path, -1);
+
+    g_set_error (error, MESH_ERROR, MESH_ERROR_FORBIDDEN, "absolute path “%s”", shown);
     return FALSE;
   }
   parts = g_strsplit (path, "/", -1);
@@ -140,8 +142,10 @@ mesh_safe_path_relative_is_safe (const char  *path,
     if (parts[i][0] == '\0' && last && i > 0)
       break;
     if (!mesh_safe_path_component_is_safe (parts[i], strlen (parts[i]))) {
-      g_set_error (error, MESH_ERROR, MESH_ERROR_FORBIDDEN,
-                   "unsafe path component in “%s”", path);
+      g_autofree char *shown = mesh_escape_for_display (path, -1);
+
+      g_set_error (error, MESH_ERROR, MESH_ERROR_FORBIDDEN, "unsafe path component in “%s”",
+                   shown);
       return FALSE;
     }
     n++;
