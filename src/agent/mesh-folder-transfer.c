@@ -106,11 +106,10 @@ struct _MeshFolderReceiver {
   /* Owned by the extraction thread while it runs. */
   char            *root_path;
   int              root_fd;
-  guint64          entries_done;
+  MeshExtractLimits limits;       /* limits.bytes: atomic, read for progress */
   GBytes          *current;
   MeshSha256      *sha;
   guint64          zip_bytes;
-  guint64          extracted;    /* atomic: file bytes written so far */
 
   /* Written by the main context before it closes the pipe. */
   char            *expected_hash;
@@ -906,7 +905,6 @@ receiver_extract (MeshFolderReceiver  *self,
                   struct archive      *in,
                   GError             **error)
 {
-  guint64 max_bytes = self->total_bytes;
   struct statvfs vfs;
 
   self->root_fd = open (self->root_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -926,8 +924,10 @@ receiver_extract (MeshFolderReceiver  *self,
                  self->total_bytes, (guint64) vfs.f_bavail * vfs.f_frsize);
     return FALSE;
   }
+  self->limits.max_created = self->entries;
+  self->limits.max_bytes = self->total_bytes;
   if (self->max_size > 0)
-    max_bytes = MIN (max_bytes, self->max_size);
+    self->limits.max_bytes = MIN (self->limits.max_bytes, self->max_size);
 
   archive_read_support_format_zip_streamable (in);
   if (archive_read_open (in, self, NULL, zip_read_cb, NULL) != ARCHIVE_OK)
@@ -941,14 +941,7 @@ receiver_extract (MeshFolderReceiver  *self,
       break;
     if (r < ARCHIVE_WARN)
       return archive_failed (in, error);
-    if (++self->entries_done > self->entries) {
-      g_set_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE,
-                   "the folder holds more than the %" G_GUINT64_FORMAT " entries announced",
-                   self->entries);
-      return FALSE;
-    }
-    if (!mesh_safe_path_extract_entry (self->root_fd, in, entry, &self->extracted, max_bytes,
-                                       error))
+    if (!mesh_safe_path_extract_entry (self->root_fd, in, entry, &self->limits, error))
       return FALSE;
   }
   return TRUE;
@@ -1090,7 +1083,7 @@ on_receiver_pipe_notify (gpointer user_data)
   MeshFolderReceiver *self = user_data;
 
   g_signal_emit (self, receiver_signals[PROGRESS], 0,
-                 atomic_get (&self->extracted), self->total_bytes);
+                 atomic_get (&self->limits.bytes), self->total_bytes);
   if (self->paused && !mesh_chunk_pipe_is_full (self->pipe)) {
     self->paused = FALSE;
     receiver_read_next (self);

@@ -233,6 +233,21 @@ entry_failed_errno (GError     **error,
   return FALSE;
 }
 
+/* One more file, folder or link on disk; FALSE when that is one too many. */
+static gboolean
+count_created (MeshExtractLimits  *limits,
+               GError            **error)
+{
+  if (limits->created >= limits->max_created) {
+    g_set_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE,
+                 "the folder holds more than the %" G_GUINT64_FORMAT " entries announced",
+                 limits->max_created);
+    return FALSE;
+  }
+  limits->created++;
+  return TRUE;
+}
+
 /* Opens the folder that holds the last of @parts, creating the missing
  * folders on the way; each step is an openat() with O_NOFOLLOW relative to
  * the previous one, so no link (one an earlier entry made, or one someone
@@ -242,6 +257,7 @@ open_parent (int                 root_fd,
              char              **parts,
              guint               n_parents,
              const char         *path,
+             MeshExtractLimits  *limits,
              GError            **error)
 {
   int fd = openat (root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -253,7 +269,14 @@ open_parent (int                 root_fd,
   for (guint i = 0; i < n_parents; i++) {
     int next;
 
-    if (mkdirat (fd, parts[i], 0755) != 0 && errno != EEXIST) {
+    /* A folder made on the way counts as an entry: what is counted is
+     * what exists on disk, whatever the archive lists. */
+    if (mkdirat (fd, parts[i], 0755) == 0) {
+      if (!count_created (limits, error)) {
+        close (fd);
+        return -1;
+      }
+    } else if (errno != EEXIST) {
       entry_failed_errno (error, errno, path);
       close (fd);
       return -1;
@@ -297,8 +320,7 @@ static gboolean
 extract_data (int                   fd,
               struct archive       *in,
               const char           *path,
-              guint64              *bytes,
-              guint64               max_bytes,
+              MeshExtractLimits    *limits,
               GError              **error)
 {
   guint64 written = 0;
@@ -320,16 +342,17 @@ extract_data (int                   fd,
     if (offset < 0 || (guint64) offset != written)
       return refuse_entry (error, path, "its data is not contiguous");
     /* What is counted is what gets written, whatever the headers said. */
-    if (size > max_bytes - MIN (max_bytes, __atomic_load_n (bytes, __ATOMIC_RELAXED))) {
+    if (size > limits->max_bytes - MIN (limits->max_bytes,
+                                        __atomic_load_n (&limits->bytes, __ATOMIC_RELAXED))) {
       g_set_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE,
                    "the folder holds more than the %" G_GUINT64_FORMAT " bytes announced and "
-                   "accepted", max_bytes);
+                   "accepted", limits->max_bytes);
       return FALSE;
     }
     if (!write_all (fd, block, size))
       return entry_failed_errno (error, errno, path);
     written += size;
-    __atomic_add_fetch (bytes, size, __ATOMIC_RELAXED);
+    __atomic_add_fetch (&limits->bytes, size, __ATOMIC_RELAXED);
   }
 }
 
@@ -337,21 +360,22 @@ extract_data (int                   fd,
  * mesh_safe_path_extract_entry:
  * @root_fd: the folder everything lands in
  * @in: the archive, positioned at @entry's data
- * @bytes: (inout): file bytes written so far (updated atomically)
- * @max_bytes: the most file bytes all entries may write together
+ * @limits: what all entries may create and write together, and what they did
+ *   so far (`bytes` is updated atomically, for progress reports)
  *
  * Creates one archive entry below @root_fd: a relative path without "." or
  * "..", a regular file, folder or symbolic link (with a target that
  * mesh_safe_path_link_target_is_safe() accepts), never through a link and
  * never over an existing entry.  Hard links, devices, FIFOs and sockets are
  * refused.  Folders get at least rwx for the owner so that later entries fit.
+ * Every file, folder and link created counts against @limits, and so does
+ * every byte written (not what the headers announce).
  */
 gboolean
 mesh_safe_path_extract_entry (int                    root_fd,
                               struct archive        *in,
                               struct archive_entry  *entry,
-                              guint64               *bytes,
-                              guint64                max_bytes,
+                              MeshExtractLimits     *limits,
                               GError               **error)
 {
   const char *path = archive_entry_pathname (entry);
@@ -396,12 +420,16 @@ mesh_safe_path_extract_entry (int                    root_fd,
     return refuse_entry (error, path, why);
   }
 
-  parent_fd = open_parent (root_fd, parts, n - 1, path, error);
+  parent_fd = open_parent (root_fd, parts, n - 1, path, limits, error);
   if (parent_fd < 0)
     return FALSE;
 
   switch (archive_entry_filetype (entry)) {
   case AE_IFREG:
+    if (!count_created (limits, error)) {
+      ok = FALSE;
+      break;
+    }
     fd = openat (parent_fd, parts[n - 1], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                  0600);
     if (fd < 0) {
@@ -409,16 +437,19 @@ mesh_safe_path_extract_entry (int                    root_fd,
                            : entry_failed_errno (error, errno, path);
       break;
     }
-    ok = extract_data (fd, in, path, bytes, max_bytes, error);
+    ok = extract_data (fd, in, path, limits, error);
     if (ok && (fchmod (fd, perm) != 0 || futimens (fd, times) != 0))
       ok = entry_failed_errno (error, errno, path);
     close (fd);
     break;
   case AE_IFDIR:
-    if (mkdirat (parent_fd, parts[n - 1], 0700) != 0 && errno != EEXIST) {
+    if (mkdirat (parent_fd, parts[n - 1], 0700) == 0) {
+      ok = count_created (limits, error);
+    } else if (errno != EEXIST) {
       ok = entry_failed_errno (error, errno, path);
-      break;
     }
+    if (!ok)
+      break;
     fd = openat (parent_fd, parts[n - 1], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
       ok = refuse_entry (error, path, "the folder already has a file or link of this name");
@@ -429,6 +460,10 @@ mesh_safe_path_extract_entry (int                    root_fd,
     close (fd);
     break;
   case AE_IFLNK:
+    if (!count_created (limits, error)) {
+      ok = FALSE;
+      break;
+    }
     if (symlinkat (archive_entry_symlink (entry), parent_fd, parts[n - 1]) != 0) {
       ok = errno == EEXIST ? refuse_entry (error, path, "the folder already has this entry")
                            : entry_failed_errno (error, errno, path);

@@ -21,11 +21,18 @@ gboolean  mesh_safe_path_link_target_is_safe (const char  *link_path,
 char     *mesh_safe_path_unique_name       (const char    *name,
                                             guint          n);
 
+/* What an extraction may create and write, and what it did so far. */
+typedef struct {
+  guint64 max_created;  /* files, folders and links */
+  guint64 max_bytes;    /* file data */
+  guint64 created;
+  guint64 bytes;        /* atomic */
+} MeshExtractLimits;
+
 gboolean  mesh_safe_path_extract_entry     (int                    root_fd,
                                             struct archive        *in,
                                             struct archive_entry  *entry,
-                                            guint64               *bytes,
-                                            guint64                max_bytes,
+                                            MeshExtractLimits     *limits,
                                             GError               **error);
 
 G_END_DECLS

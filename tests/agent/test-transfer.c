@@ -1421,7 +1421,7 @@ test_hard_links (Fixture       *fixture,
   struct archive *in = archive_read_new ();
   struct archive_entry *entry;
   const char *targets[] = { outside_file, "../outside/secret", "inside.txt" };
-  guint64 bytes = 0;
+  MeshExtractLimits limits = { .max_created = 10, .max_bytes = 1000 };
   int root_fd;
 
   write_text (fixture->outside, "secret", "secret\n");
@@ -1448,7 +1448,7 @@ test_hard_links (Fixture       *fixture,
   g_assert_cmpint (archive_read_open_memory (in, tar->data, tar->len), ==, ARCHIVE_OK);
   for (guint i = 0; archive_read_next_header (in, &entry) == ARCHIVE_OK; i++) {
     g_autoptr(GError) error = NULL;
-    gboolean ok = mesh_safe_path_extract_entry (root_fd, in, entry, &bytes, 1000, &error);
+    gboolean ok = mesh_safe_path_extract_entry (root_fd, in, entry, &limits, &error);
 
     if (i == 0) {
       g_assert_no_error (error);
@@ -1461,7 +1461,8 @@ test_hard_links (Fixture       *fixture,
   archive_read_free (in);
   close (root_fd);
   g_assert_cmpuint (count_entries (root), ==, 1);
-  g_assert_cmpuint (bytes, ==, strlen ("inside\n"));
+  g_assert_cmpuint (limits.bytes, ==, strlen ("inside\n"));
+  g_assert_cmpuint (limits.created, ==, 1);
 }
 
 /* Issue #10, 2: ZIP_META against the accepted offer, the zip against
@@ -1482,7 +1483,18 @@ test_folder_limits (Fixture       *fixture,
   };
   g_autoptr(GBytes) zip = make_zip (three, G_N_ELEMENTS (three));
   g_autoptr(GBytes) large_zip = NULL;
+  g_autoptr(GBytes) deep_zip = NULL;
+  g_autoptr(GString) deep_path = g_string_new (NULL);
+  Entry deep[] = {
+    { NULL, AE_IFREG | 0644, NULL, "x" },
+  };
   GError *error;
+
+  for (guint i = 0; i < 40; i++)
+    g_string_append (deep_path, "d/");
+  g_string_append (deep_path, "file");
+  deep[0].path = deep_path->str;
+  deep_zip = make_zip (deep, 1);
 
   memset (big, 'x', 100 * 1024);
   large[0].text = big;
@@ -1490,6 +1502,10 @@ test_folder_limits (Fixture       *fixture,
 
   /* More entries, or more bytes, than ZIP_META said. */
   error = send_zip (fixture, zip, NULL, 0, "entries", 2, 8, 0);
+  g_assert_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE);
+  g_clear_error (&error);
+  /* Folders made on the way count: one entry, 40 folders on disk. */
+  error = send_zip (fixture, deep_zip, NULL, 0, "implicit", 1, 1, 0);
   g_assert_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE);
   g_clear_error (&error);
   error = send_zip (fixture, zip, NULL, 0, "bytes", 3, 7, 0);
