@@ -8,7 +8,7 @@
 G_BEGIN_DECLS
 
 /* Longest name we hand out, in bytes: leaves room within NAME_MAX (255) for
- * " (NNNN)", ".part" and the ".…part.meta" sidecar. */
+ * " (NNNN)", ".<16 hex>-NNNN.part" and the ".….part.meta" sidecar (233). */
 #define MESH_SAFE_NAME_MAX 200
 
 gboolean  mesh_safe_path_component_is_safe (const char    *name,
