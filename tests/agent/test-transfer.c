@@ -405,7 +405,12 @@ test_hostile_names (Fixture       *fixture,
                     gconstpointer  data)
 {
   static const char *names[] = { "../x", "/etc/passwd", "a/b", "..", "", ".",
-                                 "../../outside/evil", "ctl\x01\x1b[2J", "..\\..\\win" };
+                                 "../../outside/evil", "ctl\x01\x1b[2J", "..\\..\\win",
+                                 /* the longest name still leaves room for the tagged .part */
+                                 "llllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllll"
+                                 "llllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllll"
+                                 "llllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllll"
+                                 "llllllllllllllllllllllllllllllllllllllllllllllllllllllll.txt" };
   g_autofree char *path = make_file (fixture->root, "payload", 100, 7);
   g_autofree char *downloads = g_file_get_path (fixture->downloads);
 
