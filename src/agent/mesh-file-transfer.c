@@ -649,18 +649,17 @@ mesh_file_sender_get_hash (MeshFileSender *self)
 /* ------------------------------------------------------------------ */
 
 /* After mesh_file_receiver_discard(): a failed transfer leaves no .part to
- * resume.  Called only while no disk job runs. */
+ * resume.  Only while we still hold the .part open (and locked): once let go,
+ * it may be another session's.  Called only while no disk job runs. */
 static void
 receiver_remove_discarded (MeshFileReceiver *self)
 {
-  if (!self->discard || self->result_file != NULL || self->dir_fd < 0 || self->part_name == NULL)
+  if (!self->discard || self->result_file != NULL || self->fd < 0)
     return;
-  if (self->fd >= 0) {
-    close (self->fd);
-    self->fd = -1;
-  }
   unlinkat (self->dir_fd, self->part_name, 0);
   unlinkat (self->dir_fd, self->meta_name, 0);
+  close (self->fd);
+  self->fd = -1;
 }
 
 /* A failure completes the transfer only once no disk write is in flight and
