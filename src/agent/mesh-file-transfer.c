@@ -1003,10 +1003,11 @@ receiver_finish_thread (GTask        *task,
   GError *error = NULL;
 
   if (!g_str_equal (hash, self->hash) || !g_str_equal (hash, self->done_hash)) {
-    close (self->fd);
-    self->fd = -1;
+    /* Removed before the lock goes with the descriptor. */
     unlinkat (self->dir_fd, self->part_name, 0);
     unlinkat (self->dir_fd, self->meta_name, 0);
+    close (self->fd);
+    self->fd = -1;
     g_task_return_new_error (task, MESH_FRAME_ERROR, MESH_FRAME_ERROR_HASH_MISMATCH,
                              "“%s” arrived with SHA-256 %s, expected %s",
                              self->safe_name, hash, self->hash);
@@ -1037,7 +1038,7 @@ receiver_finish_thread (GTask        *task,
       close (self->fd);
       self->fd = -1;
       if (fsync (self->dir_fd) != 0) {
-        set_error_from_errno (&error, errno, "Cannot write the download folder of", target);
+        set_error_from_errno (&error, errno, "Cannot sync the download folder after saving", target);
         g_task_return_error (task, error);
         return;
       }
