@@ -1038,7 +1038,8 @@ receiver_finish_thread (GTask        *task,
       close (self->fd);
       self->fd = -1;
       if (fsync (self->dir_fd) != 0) {
-        set_error_from_errno (&error, errno, "Cannot sync the download folder after saving", target);
+        set_error_from_errno (&error, errno, "Cannot sync the download folder after saving",
+                              target);
         g_task_return_error (task, error);
         return;
       }
