@@ -1002,6 +1002,48 @@ count_dir (const char *path)
   return n;
 }
 
+static void
+write_control (MeshFrameWriter *writer,
+               JsonObject      *control)
+{
+  AsyncWait wait = { NULL };
+
+  mesh_frame_writer_write_control_async (writer, control, NULL, on_async_done, &wait);
+  mesh_frame_writer_write_finish (writer, wait_result (&wait), NULL);
+  g_object_unref (wait.result);
+}
+
+static void
+write_chunk (MeshFrameWriter *writer,
+             guint64          offset,
+             const void      *data,
+             gsize            len)
+{
+  g_autoptr(GBytes) chunk = mesh_frame_chunk_new (offset, data, len);
+  AsyncWait wait = { NULL };
+
+  mesh_frame_writer_write_async (writer, MESH_FRAME_CHUNK, chunk, NULL, on_async_done, &wait);
+  g_assert_true (mesh_frame_writer_write_finish (writer, wait_result (&wait), NULL));
+  g_object_unref (wait.result);
+}
+
+/* Size of the .part in @dir, -1 when there is none. */
+static gint64
+part_size (const char *dir)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *child;
+
+  while (d != NULL && (child = g_dir_read_name (d)) != NULL) {
+    g_autofree char *path = g_build_filename (dir, child, NULL);
+    struct stat st;
+
+    if (g_str_has_suffix (child, ".part") && g_stat (path, &st) == 0)
+      return st.st_size;
+  }
+  return -1;
+}
+
 static MeshAgentController *
 receiver_new (guint        user,
               const char  *dir,
@@ -1086,6 +1128,44 @@ test_consent (void)
                             created_token (third), other->device_id, NULL), "another device");
   g_assert_cmpuint (count_dir (dir), ==, 1);
 
+  /* Accepted and halfway, then the user cancels: the partial file goes. */
+  {
+    const gsize size = 1024 * 1024, half = 512 * 1024;
+    g_autofree guint8 *data = g_malloc0 (size);
+    g_autoptr(JsonObject) fourth = NULL;
+    g_autoptr(GIOStream) halfway = NULL;
+    g_autoptr(MeshFrameWriter) writer = NULL;
+    g_autoptr(MeshSha256) sha = mesh_sha256_new ();
+    g_autoptr(JsonObject) meta = mesh_frame_control_new ("FILE_META");
+    g_autofree char *hash = NULL;
+    g_autofree char *offer = g_strdup_printf ("{\"name\":\"big.bin\",\"size\":%" G_GSIZE_FORMAT "}",
+                                              size);
+    gint64 end = g_get_monotonic_time () + WAIT_MS * 1000;
+
+    mesh_sha256_update (sha, data, size);
+    hash = mesh_sha256_free_to_hex (g_steal_pointer (&sha));
+    fourth = raw_offer (raw, shared.device_id[CAROL], "file", offer);
+    wait_offers (offers, 4);
+    g_assert_true (mesh_agent_controller_answer_offer (carol, offers->pdata[3], folder));
+    wait_accepted (raw, fourth);
+    g_assert_null (raw_hello (connection, json_object_get_string_member (fourth, "session_id"),
+                              created_token (fourth), raw->device_id, &halfway));
+    writer = mesh_frame_writer_get_for_stream (halfway);
+    json_object_set_string_member (meta, "name", "big.bin");
+    json_object_set_int_member (meta, "size", size);
+    json_object_set_string_member (meta, "hash", hash);
+    write_control (writer, meta);
+    write_chunk (writer, 0, data, half);
+    while (part_size (dir) < (gint64) half && g_get_monotonic_time () < end)
+      mesh_test_pump (20);
+    g_assert_cmpint (part_size (dir), ==, half);
+    mesh_agent_controller_cancel_session (carol, offers->pdata[3]);
+    while (part_size (dir) >= 0 && g_get_monotonic_time () < end)
+      mesh_test_pump (20);
+    g_assert_cmpint (part_size (dir), ==, -1);
+    g_assert_cmpuint (count_dir (dir), ==, 1);
+  }
+
   mesh_quic_connection_close (connection, 0, NULL);
   mesh_agent_controller_stop (carol);
 }
@@ -1120,17 +1200,6 @@ zip_add (struct archive *archive,
   if (len > 0)
     g_assert_cmpint (archive_write_data (archive, data, len), ==, len);
   archive_entry_free (entry);
-}
-
-static void
-write_control (MeshFrameWriter *writer,
-               JsonObject      *control)
-{
-  AsyncWait wait = { NULL };
-
-  mesh_frame_writer_write_control_async (writer, control, NULL, on_async_done, &wait);
-  mesh_frame_writer_write_finish (writer, wait_result (&wait), NULL);
-  g_object_unref (wait.result);
 }
 
 /* Sends FOLDER_MODE, ZIP_META and @zip; returns the receiver's answer
