@@ -9,6 +9,7 @@
 #include "mesh-cap-token.h"
 #include "mesh-envelope.h"
 #include "mesh-error.h"
+#include "mesh-escape.h"
 #include "mesh-file-transfer.h"
 #include "mesh-folder-transfer.h"
 #include "mesh-frame-reader.h"
@@ -29,6 +30,7 @@
 #define CONNECT_TIMEOUT_S    10
 #define TERM_COLS            80
 #define TERM_ROWS            24
+#define CONNECTION_DEVICE_KEY "mesh-peer-device-id"
 
 enum {
   SIGNAL_READY,
@@ -96,6 +98,7 @@ struct _Session {
   gboolean             started;
   gboolean             finished;
   gboolean             asking;        /* server role: waiting for the user's answer */
+  gboolean             accepted;      /* server role: our policy or our user said yes */
   GFile               *download_dir;  /* server role: where the user chose to save */
   guint64              bytes;
   GSource             *expiry;
@@ -171,6 +174,14 @@ G_DEFINE_FINAL_TYPE (MeshAgentController, mesh_agent_controller, G_TYPE_OBJECT)
 static void connect_ws (MeshAgentController *self);
 static void session_finish (Session *session, const GError *error);
 static void session_connect_next (Session *session);
+
+/* What a peer or another user chose (names, messages), made harmless for a
+ * terminal or a log line. */
+static char *
+shown (const char *text)
+{
+  return mesh_escape_for_display (text != NULL ? text : "(none)", -1);
+}
 
 /* Small records */
 
@@ -626,8 +637,11 @@ session_finish (Session      *session,
   if (MESH_IS_AGENT_SESSION_STREAM (session->stream))
     mesh_agent_session_stream_disconnect (MESH_AGENT_SESSION_STREAM (session->stream));
 
-  if (!ok)
-    g_debug ("session %s failed: %s", session->session_id, error->message);
+  if (!ok) {
+    g_autofree char *message = shown (error->message);
+
+    g_debug ("session %s failed: %s", session->session_id, message);
+  }
   if (session->started || session->is_client)
     report_completed (session, ok);
   if (self != NULL)
@@ -660,6 +674,21 @@ session_finish (Session      *session,
 
 /* Sessions: the server role (B) */
 
+/* A declined or expired offer: its token stops working, and whatever runs for
+ * it stops and leaves nothing behind.  (hello_check refuses a session before
+ * it was accepted, so normally nothing runs.) */
+static void
+session_withdraw (Session *session)
+{
+  session->accepted = FALSE;
+  session_forget_peer (session);
+  if (session->engine != NULL && MESH_IS_FILE_RECEIVER (session->engine))
+    mesh_file_receiver_discard (MESH_FILE_RECEIVER (session->engine));
+  g_cancellable_cancel (session->cancellable);
+  if (session->stream != NULL && !g_io_stream_is_closed (session->stream))
+    g_io_stream_close_async (session->stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+}
+
 static gboolean
 on_session_expired (gpointer user_data)
 {
@@ -675,6 +704,7 @@ on_session_expired (gpointer user_data)
     g_autofree char *id = NULL;
 
     session->asking = FALSE;
+    session_withdraw (session);
     json_object_set_string_member (reject, "session_id", session->session_id);
     json_object_set_string_member (reject, "reason", "the offer expired");
     id = send_event (self, "p2p.session.reject", reject);
@@ -902,14 +932,16 @@ on_file_received (GObject      *source,
   if (error == NULL) {
     GFile *file = mesh_file_receiver_get_file (receiver);
     g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
+    g_autofree char *name = shown (mesh_file_receiver_get_name (receiver));
+    g_autofree char *user = shown (session->peer_username);
+    g_autofree char *where = shown (path);
 
     g_set_object (&session->path, file);
     if (session->controller != NULL)
       g_signal_emit (session->controller, signals[SIGNAL_SESSION_SAVED], 0, session->session_id,
                      file);
     g_message ("Received “%s” from %s into %s (%" G_GUINT64_FORMAT " bytes, resumed at %"
-               G_GUINT64_FORMAT ")", mesh_file_receiver_get_name (receiver),
-               session->peer_username, path, session->bytes,
+               G_GUINT64_FORMAT ")", name, user, where, session->bytes,
                mesh_file_receiver_get_resumed_from (receiver));
   }
   session_finish (session, error);
@@ -928,15 +960,40 @@ on_folder_received (GObject      *source,
   if (error == NULL) {
     GFile *folder = mesh_folder_receiver_get_folder (receiver);
     g_autofree char *path = folder != NULL ? g_file_get_path (folder) : NULL;
+    g_autofree char *name = shown (mesh_folder_receiver_get_name (receiver));
+    g_autofree char *user = shown (session->peer_username);
+    g_autofree char *where = shown (path);
 
     g_set_object (&session->path, folder);
     if (session->controller != NULL)
       g_signal_emit (session->controller, signals[SIGNAL_SESSION_SAVED], 0, session->session_id,
                      folder);
-    g_message ("Received folder “%s” from %s into %s", mesh_folder_receiver_get_name (receiver),
-               session->peer_username, path);
+    g_message ("Received folder “%s” from %s into %s", name, user, where);
   }
   session_finish (session, error);
+}
+
+/* A sender whose connection broke sends the same file again in a new
+ * session, often before we notice that the old one is dead.  The old one
+ * gives up so that the new one can resume its .part (which is never shared:
+ * the receiver locks it). */
+static void
+replace_older_sessions (Session *session)
+{
+  GHashTableIter iter;
+  Session *other;
+
+  g_hash_table_iter_init (&iter, session->controller->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &other)) {
+    if (other == session || other->is_client || !other->started || other->finished ||
+        !g_str_equal (other->kind, "file") ||
+        g_strcmp0 (other->peer_device_id, session->peer_device_id) != 0 ||
+        !json_object_equal (other->meta, session->meta))
+      continue;
+    g_debug ("session %s replaces session %s for the same file", session->session_id,
+             other->session_id);
+    g_cancellable_cancel (other->cancellable);
+  }
 }
 
 static void
@@ -944,10 +1001,24 @@ session_start_server_engine (Session *session)
 {
   MeshAgentController *self = session->controller;
   GIOStream *stream = session->stream;
+  const char *offered_name = NULL, *offered_hash = NULL;
+  gint64 offered_size = -1;
 
   session->started = TRUE;
   g_signal_emit (self, signals[SIGNAL_SESSION_STARTED], 0, session->session_id, session->kind,
                  "server", session_name (session), session->peer_username);
+
+  /* The receivers hold the data to the meta our user (or policy) accepted. */
+  if (!g_str_equal (session->kind, "terminal") &&
+      (!mesh_json_get_string (session->meta, "name", TRUE, &offered_name, NULL) ||
+       !mesh_json_get_int (session->meta, "size", TRUE, &offered_size, NULL) ||
+       offered_size < 0 ||
+       !mesh_json_get_string (session->meta, "hash", FALSE, &offered_hash, NULL))) {
+    g_autoptr(GError) error = g_error_new_literal (MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                                                   "the offer had no valid name and size");
+    session_finish (session, error);
+    return;
+  }
 
   if (g_str_equal (session->kind, "terminal")) {
     Share *share = g_hash_table_lookup (self->shares, session->share_id);
@@ -974,12 +1045,15 @@ session_start_server_engine (Session *session)
     mesh_quic_stream_set_receive_rate (MESH_QUIC_STREAM (mesh_agent_session_stream_get_base (
                                          MESH_AGENT_SESSION_STREAM (stream))), session->max_rate);
   if (g_str_equal (session->kind, "file")) {
-    MeshFileReceiver *receiver = mesh_file_receiver_new (stream, session->download_dir != NULL
-                                                                ? session->download_dir
-                                                                : self->download_dir);
+    MeshFileReceiver *receiver;
+
+    replace_older_sessions (session);
+    receiver = mesh_file_receiver_new (stream, session->download_dir != NULL
+                                                 ? session->download_dir : self->download_dir);
 
     if (session->max_size > 0)
       mesh_file_receiver_set_max_size (receiver, session->max_size);
+    mesh_file_receiver_set_offer (receiver, offered_name, offered_size, offered_hash);
     session->engine = G_OBJECT (receiver);
     g_signal_connect (receiver, "progress", G_CALLBACK (on_session_progress), session);
     mesh_file_receiver_receive_async (receiver, session->cancellable, on_file_received,
@@ -991,6 +1065,7 @@ session_start_server_engine (Session *session)
 
     if (session->max_size > 0)
       mesh_folder_receiver_set_max_size (receiver, session->max_size);
+    mesh_folder_receiver_set_offer (receiver, offered_name, offered_size);
     session->engine = G_OBJECT (receiver);
     g_signal_connect (receiver, "progress", G_CALLBACK (on_session_progress), session);
     mesh_folder_receiver_receive_async (receiver, session->cancellable, on_folder_received,
@@ -1023,7 +1098,7 @@ hello_check (Hello       *hello,
 {
   MeshAgentController *self = hello->self;
   const char *session_id, *token, *from_device_id;
-  const char *fingerprint;
+  const char *fingerprint, *bound;
   Session *session;
 
   if (!mesh_frame_p2p_hello_parse (control, &session_id, &token, &from_device_id, NULL))
@@ -1033,6 +1108,10 @@ hello_check (Hello       *hello,
     return "unknown or expired session";
   if (!tokens_equal (token, session->token))
     return "wrong session token";
+  /* The peer holds the token as soon as the server created the session; only
+   * our own answer makes it usable. */
+  if (!session->accepted)
+    return "the session was not accepted";
   if (session->token_used)
     return "the session token was already used";
   if (g_get_monotonic_time () >= session->expires_at)
@@ -1042,6 +1121,11 @@ hello_check (Hello       *hello,
   fingerprint = mesh_quic_connection_get_peer_fingerprint (hello->connection);
   if (g_strcmp0 (fingerprint, session->peer_fingerprint) != 0)
     return "the certificate is not the session peer's";
+  /* A connection serves the device of the first session it carried, even if
+   * another device presents the same certificate. */
+  bound = g_object_get_data (G_OBJECT (hello->connection), CONNECTION_DEVICE_KEY);
+  if (bound != NULL && !g_str_equal (bound, session->peer_device_id))
+    return "this connection belongs to another device's sessions";
   *out = session;
   return NULL;
 }
@@ -1063,7 +1147,9 @@ on_hello_frame (GObject      *source,
 
   if (!mesh_frame_reader_read_finish (MESH_FRAME_READER (source), result, &type, &payload,
                                       &error)) {
-    g_debug ("no P2P_HELLO: %s", error->message);
+    g_autofree char *message = shown (error->message);
+
+    g_debug ("no P2P_HELLO: %s", message);
     g_io_stream_close_async (hello->stream, G_PRIORITY_DEFAULT, NULL, on_denied_closed, NULL);
     hello_free (hello);
     return;
@@ -1081,6 +1167,8 @@ on_hello_frame (GObject      *source,
 
   session->token_used = TRUE;
   session_forget_peer (session);
+  g_object_set_data_full (G_OBJECT (hello->connection), CONNECTION_DEVICE_KEY,
+                          g_strdup (session->peer_device_id), g_free);
   g_set_object (&session->connection, hello->connection);
   g_set_object (&session->stream, hello->stream);
   writer = mesh_frame_writer_get_for_stream (hello->stream);
@@ -1526,6 +1614,7 @@ handle_session_created (MeshAgentController *self,
                                  session_ref (session), (GDestroyNotify) session_unref);
   mesh_quic_endpoint_expect_peer (self->endpoint, fingerprint);
   session->expected = TRUE;
+  session->accepted = TRUE;
   g_hash_table_replace (self->sessions, session->session_id, session_ref (session));
   send_simple (self, "p2p.session.accept", "session_id", session_id);
 }
@@ -1575,7 +1664,9 @@ handle_error (MeshAgentController *self,
     return;
   }
   if (ref != NULL && g_hash_table_remove (self->reports, ref)) {
-    g_debug ("completion report not taken: %s", error->message);
+    g_autofree char *text = shown (error->message);
+
+    g_debug ("completion report not taken: %s", text);
     return;
   }
   session = ref != NULL ? g_hash_table_lookup (self->sessions, ref) : NULL;
@@ -1583,7 +1674,11 @@ handle_error (MeshAgentController *self,
     session_finish (session, error);
     return;
   }
-  g_message ("The server reported %s", error->message);
+  {
+    g_autofree char *text = shown (error->message);
+
+    g_message ("The server reported %s", text);
+  }
 }
 
 /* The shell ended: the share ends with it. */
@@ -1678,8 +1773,11 @@ handle_control_request (MeshAgentController *self,
   json_object_set_string_member (answer, "peer_id", peer_id);
   if (!grant)
     json_object_set_string_member (answer, "reason", "not in this host's --allow-control list");
-  g_message ("%s control of share %s to %s", grant ? "Granting" : "Denying", share_id,
-             username != NULL ? username : peer_id);
+  {
+    g_autofree char *who = shown (username != NULL ? username : peer_id);
+
+    g_message ("%s control of share %s to %s", grant ? "Granting" : "Denying", share_id, who);
+  }
   id = send_event (self, grant ? "terminal.control.grant" : "terminal.control.deny", answer);
 }
 
@@ -1715,8 +1813,9 @@ on_control_cap (GObject      *source,
     return;
   if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node) ||
       !mesh_json_get_string (json_node_get_object (node), "cap_token", TRUE, &cap_token, NULL)) {
-    g_warning ("Cannot get a terminal:control token: %s",
-               error != NULL ? error->message : "malformed answer");
+    g_autofree char *message = shown (error != NULL ? error->message : "malformed answer");
+
+    g_warning ("Cannot get a terminal:control token: %s", message);
     return;
   }
   control = mesh_frame_control_new ("TERM_CONTROL");
@@ -2943,12 +3042,14 @@ mesh_agent_controller_answer_offer (MeshAgentController *self,
     json_object_set_string_member (reject, "session_id", session_id);
     json_object_set_string_member (reject, "reason", "declined");
     id = send_event (self, "p2p.session.reject", reject);
+    session_withdraw (session);
     g_hash_table_remove (self->sessions, session_id);
     return TRUE;
   }
   session->download_dir = g_object_ref (folder);
   mesh_quic_endpoint_expect_peer (self->endpoint, session->peer_fingerprint);
   session->expected = TRUE;
+  session->accepted = TRUE;
   send_simple (self, "p2p.session.accept", "session_id", session_id);
   return TRUE;
 }
@@ -2971,6 +3072,9 @@ mesh_agent_controller_cancel_session (MeshAgentController *self,
     mesh_agent_controller_answer_offer (self, session_id, NULL);
     return;
   }
+  /* Our user stopped an incoming transfer: its partial file goes too. */
+  if (session->engine != NULL && MESH_IS_FILE_RECEIVER (session->engine))
+    mesh_file_receiver_discard (MESH_FILE_RECEIVER (session->engine));
   g_cancellable_cancel (session->cancellable);
 }
 

@@ -7,6 +7,7 @@
 #include "mesh-file-transfer.h"
 
 #include "mesh-error.h"
+#include "mesh-escape.h"
 #include "mesh-frame-reader.h"
 #include "mesh-frame-writer.h"
 #include "mesh-json.h"
@@ -18,7 +19,9 @@
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 /* File I/O runs in GTask threads, one job at a time per transfer, so that a
@@ -27,6 +30,7 @@
 #define SENDER_IN_FLIGHT   4
 #define ACK_INTERVAL       (8 * 1024 * 1024)
 #define MAX_UNIQUE_TRIES   10000
+#define PART_LOCK_WAIT_MS  2000
 
 enum {
   PROGRESS,
@@ -64,6 +68,10 @@ struct _MeshFileReceiver {
   MeshFrameWriter *writer;
   GFile           *download_dir;
   guint64          max_size;
+  char            *offered_name;  /* what the user accepted; NULL: no offer to hold to */
+  guint64          offered_size;
+  char            *offered_hash;
+  gboolean         discard;       /* our user gave up: the .part goes on failure */
   GTask           *task;
   int              dir_fd;
   int              fd;
@@ -640,6 +648,20 @@ mesh_file_sender_get_hash (MeshFileSender *self)
 /* Receiver                                                             */
 /* ------------------------------------------------------------------ */
 
+/* After mesh_file_receiver_discard(): a failed transfer leaves no .part to
+ * resume.  Only while we still hold the .part open (and locked): once let go,
+ * it may be another session's.  Called only while no disk job runs. */
+static void
+receiver_remove_discarded (MeshFileReceiver *self)
+{
+  if (!self->discard || self->result_file != NULL || self->fd < 0)
+    return;
+  unlinkat (self->dir_fd, self->part_name, 0);
+  unlinkat (self->dir_fd, self->meta_name, 0);
+  close (self->fd);
+  self->fd = -1;
+}
+
 /* A failure completes the transfer only once no disk write is in flight and
  * the peer was told, so that the .part file is final when the caller hears
  * about it (and a retry cannot race with a late write). */
@@ -650,6 +672,12 @@ receiver_maybe_fail (MeshFileReceiver *self)
 
   if (self->task == NULL || self->error == NULL || self->telling || self->writing)
     return;
+  receiver_remove_discarded (self);
+  /* Closing drops the lock: a new session may resume the .part at once. */
+  if (self->fd >= 0) {
+    close (self->fd);
+    self->fd = -1;
+  }
   task = g_steal_pointer (&self->task);
   g_task_return_error (task, g_steal_pointer (&self->error));
 }
@@ -780,9 +808,77 @@ receiver_write_sidecar (MeshFileReceiver  *self,
   return ok;
 }
 
-/* Opens (or reopens) name.part and decides where to resume: an earlier
+/* Opens the .part file of this content and locks it for this session.  Its
+ * name carries the start of the announced hash, so that another file of the
+ * same name never meets it; a second session for the very same content while
+ * the first still runs gets a fresh file of its own (and starts at 0). */
+static gboolean
+receiver_open_part (MeshFileReceiver  *self,
+                    gboolean          *fresh,
+                    GError           **error)
+{
+  g_autofree char *tag = g_strndup (self->hash, 16);
+
+  *fresh = FALSE;
+  for (guint n = 0; n < MAX_UNIQUE_TRIES; n++) {
+    int flags = O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (n > 0 ? O_EXCL : 0);
+    struct stat st, now;
+    gboolean locked;
+    int fd, saved_errno;
+
+    g_free (self->part_name);
+    g_free (self->meta_name);
+    self->part_name = n == 0 ? g_strdup_printf ("%s.%s.part", self->safe_name, tag)
+                             : g_strdup_printf ("%s.%s-%u.part", self->safe_name, tag, n);
+    self->meta_name = g_strconcat (".", self->part_name, ".meta", NULL);
+    fd = openat (self->dir_fd, self->part_name, flags, 0644);
+    if (fd < 0 && errno == EEXIST)
+      continue;
+    if (fd < 0)
+      return set_error_from_errno (error, errno, "Cannot create", self->part_name);
+    if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode)) {
+      close (fd);
+      return set_error_from_errno (error, EINVAL, "Cannot create", self->part_name);
+    }
+    /* The session this one replaces (mesh-agent-controller.c) may take a
+     * moment to let go. */
+    locked = flock (fd, LOCK_EX | LOCK_NB) == 0;
+    saved_errno = errno;
+    for (guint wait = 0; !locked && saved_errno == EWOULDBLOCK && n == 0 &&
+                         wait < PART_LOCK_WAIT_MS / 20; wait++) {
+      g_usleep (20 * 1000);
+      locked = flock (fd, LOCK_EX | LOCK_NB) == 0;
+      saved_errno = errno;
+    }
+    if (!locked) {
+      close (fd);
+      if (saved_errno == EWOULDBLOCK)
+        continue;
+      return set_error_from_errno (error, saved_errno, "Cannot lock", self->part_name);
+    }
+    /* The holder may have finished meanwhile and given the file its final
+     * name: then this is no longer the .part (a rare race: take a new one). */
+    if (fstatat (self->dir_fd, self->part_name, &now, AT_SYMLINK_NOFOLLOW) != 0 ||
+        now.st_ino != st.st_ino || now.st_dev != st.st_dev) {
+      close (fd);
+      continue;
+    }
+    self->fd = fd;
+    *fresh = n > 0;
+    /* Nothing would ever resume a second file: it goes if this one fails. */
+    if (*fresh)
+      self->discard = TRUE;
+    return TRUE;
+  }
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+               "no free .part name for “%s” in the download folder", self->safe_name);
+  return FALSE;
+}
+
+/* Opens (or reopens) the .part and decides where to resume: an earlier
  * .part counts only when its sidecar records the same size and hash, and
- * its bytes are hashed again so that the final check covers the whole file. */
+ * its bytes are hashed again so that the final check covers the whole file.
+ * What is still to come must fit in the free space of the folder. */
 static void
 receiver_prepare_thread (GTask        *task,
                          gpointer      source_object,
@@ -792,8 +888,10 @@ receiver_prepare_thread (GTask        *task,
   MeshFileReceiver *self = source_object;
   const char *dir = g_file_peek_path (self->download_dir);
   GError *error = NULL;
+  struct statvfs vfs;
   struct stat st;
   guint64 offset = 0;
+  gboolean fresh = FALSE;
 
   if (dir == NULL) {
     g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
@@ -807,17 +905,19 @@ receiver_prepare_thread (GTask        *task,
     return;
   }
 
-  self->fd = openat (self->dir_fd, self->part_name,
-                     O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (self->fd < 0 || fstat (self->fd, &st) != 0 || !S_ISREG (st.st_mode)) {
-    set_error_from_errno (&error, self->fd < 0 ? errno : EINVAL, "Cannot create",
-                          self->part_name);
+  if (!receiver_open_part (self, &fresh, &error)) {
+    g_task_return_error (task, error);
+    return;
+  }
+  if (fstat (self->fd, &st) != 0) {
+    set_error_from_errno (&error, errno, "Cannot read", self->part_name);
     g_task_return_error (task, error);
     return;
   }
 
   self->sha = mesh_sha256_new ();
-  if ((guint64) st.st_size <= self->size && st.st_size > 0 && receiver_sidecar_matches (self)) {
+  if (!fresh && (guint64) st.st_size <= self->size && st.st_size > 0 &&
+      receiver_sidecar_matches (self)) {
     g_autofree guint8 *buffer = g_malloc (4 * CHUNK_SIZE);
 
     while (offset < (guint64) st.st_size) {
@@ -832,6 +932,22 @@ receiver_prepare_thread (GTask        *task,
       if (g_task_return_error_if_cancelled (task))
         return;
     }
+  }
+
+  /* Refused before a byte is written, rather than a full disk halfway. */
+  if (fstatvfs (self->dir_fd, &vfs) == 0 &&
+      self->size - offset > (guint64) vfs.f_bavail * vfs.f_frsize) {
+    if (offset == 0) {
+      unlinkat (self->dir_fd, self->part_name, 0);
+      unlinkat (self->dir_fd, self->meta_name, 0);
+      close (self->fd);
+      self->fd = -1;
+    }
+    g_task_return_new_error (task, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE,
+                             "not enough free space in the download folder: the file needs %"
+                             G_GUINT64_FORMAT " more bytes, %" G_GUINT64_FORMAT " are free",
+                             self->size - offset, (guint64) vfs.f_bavail * vfs.f_frsize);
+    return;
   }
 
   if (offset == 0) {
@@ -886,15 +1002,24 @@ receiver_finish_thread (GTask        *task,
   g_autofree char *hash = mesh_sha256_free_to_hex (g_steal_pointer (&self->sha));
   GError *error = NULL;
 
-  close (self->fd);
-  self->fd = -1;
-
   if (!g_str_equal (hash, self->hash) || !g_str_equal (hash, self->done_hash)) {
+    /* Removed before the lock goes with the descriptor. */
     unlinkat (self->dir_fd, self->part_name, 0);
     unlinkat (self->dir_fd, self->meta_name, 0);
+    close (self->fd);
+    self->fd = -1;
     g_task_return_new_error (task, MESH_FRAME_ERROR, MESH_FRAME_ERROR_HASH_MISMATCH,
                              "“%s” arrived with SHA-256 %s, expected %s",
                              self->safe_name, hash, self->hash);
+    return;
+  }
+
+  /* FILE_DONE {ok:true} promises the file survives a power cut: its data
+   * reaches the disk before it gets its name, and the name after that.  The
+   * .part stays open (and locked) until it has its final name. */
+  if (fsync (self->fd) != 0) {
+    set_error_from_errno (&error, errno, "Cannot write", self->part_name);
+    g_task_return_error (task, error);
     return;
   }
 
@@ -910,6 +1035,14 @@ receiver_finish_thread (GTask        *task,
     }
     if (r == 0) {
       unlinkat (self->dir_fd, self->meta_name, 0);
+      close (self->fd);
+      self->fd = -1;
+      if (fsync (self->dir_fd) != 0) {
+        set_error_from_errno (&error, errno, "Cannot sync the download folder after saving",
+                              target);
+        g_task_return_error (task, error);
+        return;
+      }
       self->result_file = g_file_get_child (self->download_dir, target);
       g_task_return_boolean (task, TRUE);
       return;
@@ -1231,13 +1364,33 @@ receiver_parse_meta (MeshFileReceiver  *self,
                  G_GUINT64_FORMAT, size, self->max_size);
     return FALSE;
   }
+  /* What arrives is what our user accepted. */
+  if (self->offered_name != NULL) {
+    if ((guint64) size > self->offered_size) {
+      g_set_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE,
+                   "the file has %" G_GINT64_FORMAT " bytes, the accepted offer %"
+                   G_GUINT64_FORMAT, size, self->offered_size);
+      return FALSE;
+    }
+    if (!g_str_equal (name, self->offered_name)) {
+      g_autofree char *shown = mesh_escape_for_display (name, -1);
+      g_autofree char *offered = mesh_escape_for_display (self->offered_name, -1);
+
+      g_set_error (error, MESH_ERROR, MESH_ERROR_FORBIDDEN,
+                   "FILE_META names “%s”, the accepted offer “%s”", shown, offered);
+      return FALSE;
+    }
+    if (self->offered_hash != NULL && g_ascii_strcasecmp (hash, self->offered_hash) != 0) {
+      g_set_error_literal (error, MESH_ERROR, MESH_ERROR_FORBIDDEN,
+                           "FILE_META's hash is not the accepted offer's");
+      return FALSE;
+    }
+  }
 
   self->name = g_strdup (name);
   self->size = size;
   self->hash = g_strdup (hash);
   self->safe_name = mesh_safe_path_sanitize_name (name);
-  self->part_name = g_strconcat (self->safe_name, ".part", NULL);
-  self->meta_name = g_strconcat (".", self->safe_name, ".part.meta", NULL);
   return TRUE;
 }
 
@@ -1289,6 +1442,8 @@ mesh_file_receiver_finalize (GObject *object)
   g_clear_pointer (&self->meta_name, g_free);
   g_clear_pointer (&self->hash, g_free);
   g_clear_pointer (&self->done_hash, g_free);
+  g_clear_pointer (&self->offered_name, g_free);
+  g_clear_pointer (&self->offered_hash, g_free);
   g_clear_error (&self->error);
 
   G_OBJECT_CLASS (mesh_file_receiver_parent_class)->finalize (object);
@@ -1344,6 +1499,44 @@ mesh_file_receiver_set_max_size (MeshFileReceiver *self,
   g_return_if_fail (MESH_IS_FILE_RECEIVER (self));
 
   self->max_size = max_size;
+}
+
+/**
+ * mesh_file_receiver_set_offer:
+ * @name: the name of the offer the user accepted
+ * @size: its size: FILE_META may announce less, never more
+ * @hash: (nullable): its SHA-256 hex, when the offer gave one
+ *
+ * Binds the receiver to the accepted offer: a FILE_META with another name or
+ * hash is refused (FORBIDDEN), a larger one too (PAYLOAD_TOO_LARGE), before
+ * anything is written.
+ */
+void
+mesh_file_receiver_set_offer (MeshFileReceiver *self,
+                              const char       *name,
+                              guint64           size,
+                              const char       *hash)
+{
+  g_return_if_fail (MESH_IS_FILE_RECEIVER (self));
+  g_return_if_fail (name != NULL);
+
+  g_free (self->offered_name);
+  self->offered_name = g_strdup (name);
+  self->offered_size = size;
+  g_free (self->offered_hash);
+  self->offered_hash = g_strdup (hash);
+}
+
+/* Our user gave the transfer up: when it ends without a file, its .part
+ * and sidecar are removed instead of kept for a resume. */
+void
+mesh_file_receiver_discard (MeshFileReceiver *self)
+{
+  g_return_if_fail (MESH_IS_FILE_RECEIVER (self));
+
+  self->discard = TRUE;
+  if (self->task == NULL && !self->writing)
+    receiver_remove_discarded (self);
 }
 
 /**

@@ -34,6 +34,11 @@ MeshFileReceiver *mesh_file_receiver_new              (GIOStream            *str
                                                        GFile                *download_dir);
 void              mesh_file_receiver_set_max_size     (MeshFileReceiver     *self,
                                                        guint64               max_size);
+void              mesh_file_receiver_set_offer        (MeshFileReceiver     *self,
+                                                       const char           *name,
+                                                       guint64               size,
+                                                       const char           *hash);
+void              mesh_file_receiver_discard          (MeshFileReceiver     *self);
 void              mesh_file_receiver_receive_async    (MeshFileReceiver     *self,
                                                        GCancellable         *cancellable,
                                                        GAsyncReadyCallback   callback,

@@ -6,6 +6,7 @@
 #include "mesh-folder-transfer.h"
 
 #include "mesh-error.h"
+#include "mesh-escape.h"
 #include "mesh-frame-reader.h"
 #include "mesh-frame-writer.h"
 #include "mesh-json.h"
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 /* Design: libarchive's writer pushes and its reader pulls, both
@@ -35,6 +37,10 @@
 #define PIPE_CAPACITY    (1024 * 1024)
 #define SENDER_IN_FLIGHT 4
 #define MAX_UNIQUE_TRIES 10000
+/* The zip around the files: headers, names, link targets and the central
+ * directory, per entry and once.  Generous (a path may be 4 KiB, twice). */
+#define ZIP_OVERHEAD_PER_ENTRY (16 * 1024)
+#define ZIP_OVERHEAD           (64 * 1024)
 
 /* Entries are stored, not deflated: on a LAN the CPU is the bottleneck and
  * most large files (media, archives) do not shrink anyway. */
@@ -87,19 +93,23 @@ struct _MeshFolderReceiver {
   MeshFrameWriter *writer;
   GFile           *download_dir;
   guint64          max_size;
+  char            *offered_name;  /* what the user accepted; NULL: no offer to hold to */
+  guint64          offered_size;
   GTask           *task;
   MeshChunkPipe   *pipe;
   char            *name;
   char            *safe_name;
   guint64          entries;
   guint64          total_bytes;
+  guint64          zip_limit;     /* most zip bytes ZIP_META allows */
 
   /* Owned by the extraction thread while it runs. */
   char            *root_path;
+  int              root_fd;
+  MeshExtractLimits limits;       /* limits.bytes: atomic, read for progress */
   GBytes          *current;
   MeshSha256      *sha;
   guint64          zip_bytes;
-  guint64          extracted;    /* atomic: file bytes written so far */
 
   /* Written by the main context before it closes the pipe. */
   char            *expected_hash;
@@ -847,84 +857,6 @@ zip_read_cb (struct archive  *archive,
   return len;
 }
 
-/* Our own rules come first (libarchive's SECURE flags are the second line):
- * relative names without "." or "..", only files, folders and links that
- * stay inside, nothing bigger than the session allows. */
-static gboolean
-receiver_check_entry (MeshFolderReceiver    *self,
-                      struct archive_entry  *entry,
-                      GError               **error)
-{
-  const char *path = archive_entry_pathname (entry);
-  g_autoptr(GError) path_error = NULL;
-
-  if (path == NULL || !mesh_safe_path_relative_is_safe (path, &path_error)) {
-    g_set_error (error, MESH_FRAME_ERROR, MESH_FRAME_ERROR_UNSAFE_ENTRY,
-                 "refused entry “%s”: %s", path != NULL ? path : "(no name)",
-                 path_error != NULL ? path_error->message : "no name");
-    return FALSE;
-  }
-  if (archive_entry_hardlink (entry) != NULL) {
-    g_set_error (error, MESH_FRAME_ERROR, MESH_FRAME_ERROR_UNSAFE_ENTRY,
-                 "refused entry “%s”: hard links are not accepted", path);
-    return FALSE;
-  }
-  switch (archive_entry_filetype (entry)) {
-  case AE_IFREG:
-    if (self->max_size > 0 && archive_entry_size_is_set (entry) &&
-        atomic_get (&self->extracted) + archive_entry_size (entry) > self->max_size) {
-      g_set_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE,
-                   "the folder holds more than the %" G_GUINT64_FORMAT " bytes this session "
-                   "allows", self->max_size);
-      return FALSE;
-    }
-    return TRUE;
-  case AE_IFDIR:
-    return TRUE;
-  case AE_IFLNK:
-    if (!mesh_safe_path_link_target_is_safe (path, archive_entry_symlink (entry))) {
-      g_set_error (error, MESH_FRAME_ERROR, MESH_FRAME_ERROR_UNSAFE_ENTRY,
-                   "refused link “%s”: its target “%s” leaves the folder", path,
-                   archive_entry_symlink (entry) != NULL ? archive_entry_symlink (entry) : "");
-      return FALSE;
-    }
-    return TRUE;
-  default:
-    g_set_error (error, MESH_FRAME_ERROR, MESH_FRAME_ERROR_UNSAFE_ENTRY,
-                 "refused entry “%s”: devices, FIFOs and sockets are not accepted", path);
-    return FALSE;
-  }
-}
-
-static gboolean
-receiver_copy_data (MeshFolderReceiver  *self,
-                    struct archive      *in,
-                    struct archive      *out,
-                    GError             **error)
-{
-  for (;;) {
-    const void *block;
-    size_t size;
-    la_int64_t offset;
-    int r = archive_read_data_block (in, &block, &size, &offset);
-
-    if (r == ARCHIVE_EOF)
-      return TRUE;
-    if (r < ARCHIVE_WARN)
-      return archive_failed (in, error);
-    atomic_add (&self->extracted, size);
-    /* A lying size header must not get past the session's limit either. */
-    if (self->max_size > 0 && atomic_get (&self->extracted) > self->max_size) {
-      g_set_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE,
-                   "the folder holds more than the %" G_GUINT64_FORMAT " bytes this session "
-                   "allows", self->max_size);
-      return FALSE;
-    }
-    if (archive_write_data_block (out, block, size, offset) < ARCHIVE_WARN)
-      return archive_failed (out, error);
-  }
-}
-
 static gboolean
 receiver_make_root (MeshFolderReceiver  *self,
                     GError             **error)
@@ -938,8 +870,7 @@ receiver_make_root (MeshFolderReceiver  *self,
                          "the download folder must be local");
     return FALSE;
   }
-  /* Resolved once, so that no symbolic link is left in the prefix that
-   * ARCHIVE_EXTRACT_SECURE_SYMLINKS would refuse to pass. */
+  /* Resolved once: the root's path is used again to remove a partial tree. */
   if (g_mkdir_with_parents (dir, 0755) != 0 || (real = realpath (dir, NULL)) == NULL) {
     saved_errno = errno;
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
@@ -966,47 +897,53 @@ receiver_make_root (MeshFolderReceiver  *self,
   return FALSE;
 }
 
+/* Entries are created by mesh_safe_path_extract_entry() below a descriptor
+ * of the new root, never through a link; ZIP_META's entries and
+ * total_bytes are hard limits on what is created and written. */
 static gboolean
 receiver_extract (MeshFolderReceiver  *self,
                   struct archive      *in,
-                  struct archive      *out,
                   GError             **error)
 {
-  /* ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS cannot be set: entries are given
-   * as absolute paths under the root, because chdir() would move every
-   * thread of the process.  Our own check refuses absolute entry names. */
-  archive_write_disk_set_options (out, ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-                                       ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                                       ARCHIVE_EXTRACT_NO_OVERWRITE |
-                                       ARCHIVE_EXTRACT_TIME);
+  struct statvfs vfs;
+
+  self->root_fd = open (self->root_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (self->root_fd < 0) {
+    int saved_errno = errno;
+
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno), "Cannot open “%s”: %s",
+                 self->root_path, g_strerror (saved_errno));
+    return FALSE;
+  }
+  /* Refused before a byte is written, rather than a full disk halfway. */
+  if (fstatvfs (self->root_fd, &vfs) == 0 &&
+      self->total_bytes > (guint64) vfs.f_bavail * vfs.f_frsize) {
+    g_set_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE,
+                 "not enough free space in the download folder: the folder needs %"
+                 G_GUINT64_FORMAT " bytes, %" G_GUINT64_FORMAT " are free",
+                 self->total_bytes, (guint64) vfs.f_bavail * vfs.f_frsize);
+    return FALSE;
+  }
+  self->limits.max_created = self->entries;
+  self->limits.max_bytes = self->total_bytes;
+  if (self->max_size > 0)
+    self->limits.max_bytes = MIN (self->limits.max_bytes, self->max_size);
+
   archive_read_support_format_zip_streamable (in);
   if (archive_read_open (in, self, NULL, zip_read_cb, NULL) != ARCHIVE_OK)
     return archive_failed (in, error);
 
   for (;;) {
     struct archive_entry *entry;
-    g_autofree char *target = NULL;
     int r = archive_read_next_header (in, &entry);
 
     if (r == ARCHIVE_EOF)
       break;
     if (r < ARCHIVE_WARN)
       return archive_failed (in, error);
-    if (!receiver_check_entry (self, entry, error))
+    if (!mesh_safe_path_extract_entry (self->root_fd, in, entry, &self->limits, error))
       return FALSE;
-
-    target = g_build_filename (self->root_path, archive_entry_pathname (entry), NULL);
-    archive_entry_set_pathname (entry, target);
-    archive_entry_set_perm (entry, archive_entry_perm (entry) & 0777);
-    if (archive_write_header (out, entry) < ARCHIVE_WARN)
-      return archive_failed (out, error);
-    if (archive_entry_filetype (entry) == AE_IFREG && !receiver_copy_data (self, in, out, error))
-      return FALSE;
-    if (archive_write_finish_entry (out) < ARCHIVE_WARN)
-      return archive_failed (out, error);
   }
-  if (archive_write_close (out) != ARCHIVE_OK)
-    return archive_failed (out, error);
   return TRUE;
 }
 
@@ -1018,16 +955,18 @@ receiver_extract_thread (GTask        *task,
 {
   MeshFolderReceiver *self = source_object;
   struct archive *in = archive_read_new ();
-  struct archive *out = archive_write_disk_new ();
   g_autofree char *hash = NULL;
   GError *error = NULL;
   GBytes *rest;
   gboolean ok;
 
   self->sha = mesh_sha256_new ();
-  ok = receiver_make_root (self, &error) && receiver_extract (self, in, out, &error);
+  ok = receiver_make_root (self, &error) && receiver_extract (self, in, &error);
   archive_read_free (in);
-  archive_write_free (out);
+  if (self->root_fd >= 0) {
+    close (self->root_fd);
+    self->root_fd = -1;
+  }
   g_clear_pointer (&self->current, g_bytes_unref);
 
   /* The hash covers every byte sent, also any after the zip's end. */
@@ -1144,7 +1083,7 @@ on_receiver_pipe_notify (gpointer user_data)
   MeshFolderReceiver *self = user_data;
 
   g_signal_emit (self, receiver_signals[PROGRESS], 0,
-                 atomic_get (&self->extracted), self->total_bytes);
+                 atomic_get (&self->limits.bytes), self->total_bytes);
   if (self->paused && !mesh_chunk_pipe_is_full (self->pipe)) {
     self->paused = FALSE;
     receiver_read_next (self);
@@ -1174,6 +1113,12 @@ receiver_handle_frame (MeshFolderReceiver  *self,
       g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
                    "ZIP_CHUNK at offset %" G_GUINT64_FORMAT ", expected %" G_GUINT64_FORMAT,
                    offset, self->received);
+      return FALSE;
+    }
+    if (g_bytes_get_size (data) > self->zip_limit - MIN (self->zip_limit, self->received)) {
+      g_set_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE,
+                   "the zip is larger than %" G_GUINT64_FORMAT " entries of %" G_GUINT64_FORMAT
+                   " bytes in all can be", self->entries, self->total_bytes);
       return FALSE;
     }
     self->received += g_bytes_get_size (data);
@@ -1302,10 +1247,34 @@ receiver_parse_meta (MeshFolderReceiver  *self,
                  G_GUINT64_FORMAT, total, self->max_size);
     return FALSE;
   }
+  /* What arrives is what our user accepted. */
+  if (self->offered_name != NULL) {
+    if ((guint64) total > self->offered_size) {
+      g_set_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE,
+                   "the folder has %" G_GINT64_FORMAT " bytes, the accepted offer %"
+                   G_GUINT64_FORMAT, total, self->offered_size);
+      return FALSE;
+    }
+    if (!g_str_equal (value, self->offered_name)) {
+      g_autofree char *shown = mesh_escape_for_display (value, -1);
+      g_autofree char *offered = mesh_escape_for_display (self->offered_name, -1);
+
+      g_set_error (error, MESH_ERROR, MESH_ERROR_FORBIDDEN,
+                   "ZIP_META names “%s”, the accepted offer “%s”", shown, offered);
+      return FALSE;
+    }
+  }
   self->name = g_strdup (value);
   self->safe_name = mesh_safe_path_sanitize_name (value);
   self->entries = entries;
   self->total_bytes = total;
+  /* Saturating: entries and total_bytes come from the peer. */
+  self->zip_limit = ZIP_OVERHEAD + total;
+  if (self->zip_limit < (guint64) total ||
+      (guint64) entries > (G_MAXUINT64 - self->zip_limit) / ZIP_OVERHEAD_PER_ENTRY)
+    self->zip_limit = G_MAXUINT64;
+  else
+    self->zip_limit += (guint64) entries * ZIP_OVERHEAD_PER_ENTRY;
   return TRUE;
 }
 
@@ -1399,7 +1368,10 @@ mesh_folder_receiver_finalize (GObject *object)
   g_clear_pointer (&self->current, g_bytes_unref);
   g_clear_pointer (&self->sha, mesh_sha256_free);
   g_clear_pointer (&self->expected_hash, g_free);
+  g_clear_pointer (&self->offered_name, g_free);
   g_clear_error (&self->main_error);
+  if (self->root_fd >= 0)
+    close (self->root_fd);
 
   G_OBJECT_CLASS (mesh_folder_receiver_parent_class)->finalize (object);
 }
@@ -1424,6 +1396,7 @@ mesh_folder_receiver_class_init (MeshFolderReceiverClass *klass)
 static void
 mesh_folder_receiver_init (MeshFolderReceiver *self)
 {
+  self->root_fd = -1;
 }
 
 MeshFolderReceiver *
@@ -1452,6 +1425,28 @@ mesh_folder_receiver_set_max_size (MeshFolderReceiver *self,
   g_return_if_fail (MESH_IS_FOLDER_RECEIVER (self));
 
   self->max_size = max_size;
+}
+
+/**
+ * mesh_folder_receiver_set_offer:
+ * @name: the folder name of the offer the user accepted
+ * @size: its size (the sum of its files): ZIP_META's total_bytes may be
+ *   less, never more
+ *
+ * Binds the receiver to the accepted offer: a ZIP_META with another name is
+ * refused (FORBIDDEN), a larger one too (PAYLOAD_TOO_LARGE).
+ */
+void
+mesh_folder_receiver_set_offer (MeshFolderReceiver *self,
+                                const char         *name,
+                                guint64             size)
+{
+  g_return_if_fail (MESH_IS_FOLDER_RECEIVER (self));
+  g_return_if_fail (name != NULL);
+
+  g_free (self->offered_name);
+  self->offered_name = g_strdup (name);
+  self->offered_size = size;
 }
 
 /**

@@ -29,6 +29,9 @@ MeshFolderReceiver *mesh_folder_receiver_new            (GIOStream            *s
                                                          GFile                *download_dir);
 void                mesh_folder_receiver_set_max_size   (MeshFolderReceiver   *self,
                                                          guint64               max_size);
+void                mesh_folder_receiver_set_offer      (MeshFolderReceiver   *self,
+                                                         const char           *name,
+                                                         guint64               size);
 void                mesh_folder_receiver_receive_async  (MeshFolderReceiver   *self,
                                                          GCancellable         *cancellable,
                                                          GAsyncReadyCallback   callback,

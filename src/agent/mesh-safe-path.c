@@ -6,8 +6,14 @@
 #include "mesh-safe-path.h"
 
 #include "mesh-error.h"
+#include "mesh-escape.h"
+#include "mesh-frame.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define NAME_MAX_BYTES 255
 
@@ -124,7 +130,9 @@ mesh_safe_path_relative_is_safe (const char  *path,
     return FALSE;
   }
   if (path[0] == '/') {
-    g_set_error (error, MESH_ERROR, MESH_ERROR_FORBIDDEN, "absolute path “%s”", path);
+    g_autofree char *shown = mesh_escape_for_display (path, -1);
+
+    g_set_error (error, MESH_ERROR, MESH_ERROR_FORBIDDEN, "absolute path “%s”", shown);
     return FALSE;
   }
   parts = g_strsplit (path, "/", -1);
@@ -134,8 +142,10 @@ mesh_safe_path_relative_is_safe (const char  *path,
     if (parts[i][0] == '\0' && last && i > 0)
       break;
     if (!mesh_safe_path_component_is_safe (parts[i], strlen (parts[i]))) {
-      g_set_error (error, MESH_ERROR, MESH_ERROR_FORBIDDEN,
-                   "unsafe path component in “%s”", path);
+      g_autofree char *shown = mesh_escape_for_display (path, -1);
+
+      g_set_error (error, MESH_ERROR, MESH_ERROR_FORBIDDEN, "unsafe path component in “%s”",
+                   shown);
       return FALSE;
     }
     n++;
@@ -143,28 +153,22 @@ mesh_safe_path_relative_is_safe (const char  *path,
   return n > 0;
 }
 
-/* TRUE when a symlink at @link_path (relative to the extraction root) points
- * at something inside that root: a relative target that never climbs above
- * it.  Targets are checked as text: a later entry cannot make them escape
- * because extraction refuses to go through symlinks. */
+/* TRUE when a symlink may hold @target: relative, without any ".."
+ * component and made of safe components.  Such a link can only lead further
+ * down from the folder it sits in, and so can any chain of such links (each
+ * step only descends), whatever else the folder holds on disk.  Checking
+ * ".." as text against the link's depth is not enough: "b -> a/.." climbs
+ * out when "a" is itself a link to ".". */
 gboolean
 mesh_safe_path_link_target_is_safe (const char *link_path,
                                     const char *target)
 {
-  g_auto(GStrv) link_parts = NULL;
   g_auto(GStrv) target_parts = NULL;
-  int depth = 0;
 
   if (link_path == NULL || target == NULL || target[0] == '\0' || target[0] == '/')
     return FALSE;
   if (strchr (target, '\\') != NULL)
     return FALSE;
-
-  link_parts = g_strsplit (link_path, "/", -1);
-  for (guint i = 0; link_parts[i] != NULL && link_parts[i + 1] != NULL; i++) {
-    if (link_parts[i][0] != '\0')
-      depth++;
-  }
 
   target_parts = g_strsplit (target, "/", -1);
   for (guint i = 0; target_parts[i] != NULL; i++) {
@@ -172,14 +176,8 @@ mesh_safe_path_link_target_is_safe (const char *link_path,
 
     if (part[0] == '\0' || g_str_equal (part, "."))
       continue;
-    if (g_str_equal (part, "..")) {
-      if (--depth < 0)
-        return FALSE;
-      continue;
-    }
     if (!mesh_safe_path_component_is_safe (part, strlen (part)))
       return FALSE;
-    depth++;
   }
   return TRUE;
 }
@@ -209,4 +207,273 @@ mesh_safe_path_unique_name (const char *name,
   }
   stem = g_strndup (name, ext - name);
   return g_strdup_printf ("%s (%u)%s", stem, n, ext);
+}
+
+static gboolean
+refuse_entry (GError     **error,
+              const char  *path,
+              const char  *why)
+{
+  g_autofree char *shown = mesh_escape_for_display (path, -1);
+
+  g_set_error (error, MESH_FRAME_ERROR, MESH_FRAME_ERROR_UNSAFE_ENTRY, "refused entry “%s”: %s",
+               shown, why);
+  return FALSE;
+}
+
+static gboolean
+entry_failed_errno (GError     **error,
+                    int          saved_errno,
+                    const char  *path)
+{
+  g_autofree char *shown = mesh_escape_for_display (path, -1);
+
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno), "Cannot create “%s”: %s",
+               shown, g_strerror (saved_errno));
+  return FALSE;
+}
+
+/* One more file, folder or link on disk; FALSE when that is one too many. */
+static gboolean
+count_created (MeshExtractLimits  *limits,
+               GError            **error)
+{
+  if (limits->created >= limits->max_created) {
+    g_set_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE,
+                 "the folder holds more than the %" G_GUINT64_FORMAT " entries announced",
+                 limits->max_created);
+    return FALSE;
+  }
+  limits->created++;
+  return TRUE;
+}
+
+/* Opens the folder that holds the last of @parts, creating the missing
+ * folders on the way; each step is an openat() with O_NOFOLLOW relative to
+ * the previous one, so no link (one an earlier entry made, or one someone
+ * swaps in meanwhile) is ever followed. */
+static int
+open_parent (int                 root_fd,
+             char              **parts,
+             guint               n_parents,
+             const char         *path,
+             MeshExtractLimits  *limits,
+             GError            **error)
+{
+  int fd = openat (root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  if (fd < 0) {
+    entry_failed_errno (error, errno, path);
+    return -1;
+  }
+  for (guint i = 0; i < n_parents; i++) {
+    int next;
+
+    /* A folder made on the way counts as an entry: what is counted is
+     * what exists on disk, whatever the archive lists. */
+    if (mkdirat (fd, parts[i], 0755) == 0) {
+      if (!count_created (limits, error)) {
+        close (fd);
+        return -1;
+      }
+    } else if (errno != EEXIST) {
+      entry_failed_errno (error, errno, path);
+      close (fd);
+      return -1;
+    }
+    next = openat (fd, parts[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (next < 0) {
+      int saved_errno = errno;
+
+      close (fd);
+      if (saved_errno == ELOOP || saved_errno == ENOTDIR)
+        refuse_entry (error, path, "it goes through a link or a file");
+      else
+        entry_failed_errno (error, saved_errno, path);
+      return -1;
+    }
+    close (fd);
+    fd = next;
+  }
+  return fd;
+}
+
+static gboolean
+write_all (int           fd,
+           const guint8 *data,
+           gsize         len)
+{
+  while (len > 0) {
+    gssize n = write (fd, data, len);
+
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return FALSE;
+    data += n;
+    len -= n;
+  }
+  return TRUE;
+}
+
+static gboolean
+extract_data (int                   fd,
+              struct archive       *in,
+              const char           *path,
+              MeshExtractLimits    *limits,
+              GError              **error)
+{
+  guint64 written = 0;
+
+  for (;;) {
+    const void *block;
+    size_t size;
+    la_int64_t offset;
+    int r = archive_read_data_block (in, &block, &size, &offset);
+
+    if (r == ARCHIVE_EOF)
+      return TRUE;
+    if (r < ARCHIVE_WARN) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "zip: %s",
+                   archive_error_string (in) != NULL ? archive_error_string (in) : "read error");
+      return FALSE;
+    }
+    /* Holes would make a file larger on disk than the bytes we count. */
+    if (offset < 0 || (guint64) offset != written)
+      return refuse_entry (error, path, "its data is not contiguous");
+    /* What is counted is what gets written, whatever the headers said. */
+    if (size > limits->max_bytes - MIN (limits->max_bytes,
+                                        __atomic_load_n (&limits->bytes, __ATOMIC_RELAXED))) {
+      g_set_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE,
+                   "the folder holds more than the %" G_GUINT64_FORMAT " bytes announced and "
+                   "accepted", limits->max_bytes);
+      return FALSE;
+    }
+    if (!write_all (fd, block, size))
+      return entry_failed_errno (error, errno, path);
+    written += size;
+    __atomic_add_fetch (&limits->bytes, size, __ATOMIC_RELAXED);
+  }
+}
+
+/**
+ * mesh_safe_path_extract_entry:
+ * @root_fd: the folder everything lands in
+ * @in: the archive, positioned at @entry's data
+ * @limits: what all entries may create and write together, and what they did
+ *   so far (`bytes` is updated atomically, for progress reports)
+ *
+ * Creates one archive entry below @root_fd: a relative path without "." or
+ * "..", a regular file, folder or symbolic link (with a target that
+ * mesh_safe_path_link_target_is_safe() accepts), never through a link and
+ * never over an existing entry.  Hard links, devices, FIFOs and sockets are
+ * refused.  Folders get at least rwx for the owner so that later entries fit.
+ * Every file, folder and link created counts against @limits, and so does
+ * every byte written (not what the headers announce).
+ */
+gboolean
+mesh_safe_path_extract_entry (int                    root_fd,
+                              struct archive        *in,
+                              struct archive_entry  *entry,
+                              MeshExtractLimits     *limits,
+                              GError               **error)
+{
+  const char *path = archive_entry_pathname (entry);
+  g_autoptr(GError) path_error = NULL;
+  g_auto(GStrv) parts = NULL;
+  guint n = 0;
+  int parent_fd, fd;
+  mode_t perm = archive_entry_perm (entry) & 0777;
+  gboolean ok = TRUE;
+  struct timespec times[2] = { { 0, UTIME_OMIT }, { archive_entry_mtime (entry), 0 } };
+
+  if (path == NULL)
+    return refuse_entry (error, "(no name)", "it has no name");
+  if (!mesh_safe_path_relative_is_safe (path, &path_error))
+    return refuse_entry (error, path, path_error != NULL ? path_error->message : "unsafe path");
+  if (archive_entry_hardlink (entry) != NULL)
+    return refuse_entry (error, path, "hard links are not accepted");
+
+  parts = g_strsplit (path, "/", -1);
+  while (parts[n] != NULL && parts[n][0] != '\0')
+    n++;
+  g_return_val_if_fail (n > 0, FALSE);
+  if (!archive_entry_mtime_is_set (entry))
+    times[1].tv_nsec = UTIME_OMIT;
+
+  switch (archive_entry_filetype (entry)) {
+  case AE_IFREG:
+  case AE_IFDIR:
+  case AE_IFLNK:
+    break;
+  default:
+    return refuse_entry (error, path, "devices, FIFOs and sockets are not accepted");
+  }
+  if (archive_entry_filetype (entry) == AE_IFLNK &&
+      !mesh_safe_path_link_target_is_safe (path, archive_entry_symlink (entry))) {
+    g_autofree char *target = mesh_escape_for_display (archive_entry_symlink (entry) != NULL
+                                                         ? archive_entry_symlink (entry) : "",
+                                                       -1);
+    g_autofree char *why = g_strdup_printf ("links must stay inside the folder: no absolute "
+                                            "target and no “..” (target “%s”)", target);
+
+    return refuse_entry (error, path, why);
+  }
+
+  parent_fd = open_parent (root_fd, parts, n - 1, path, limits, error);
+  if (parent_fd < 0)
+    return FALSE;
+
+  switch (archive_entry_filetype (entry)) {
+  case AE_IFREG:
+    if (!count_created (limits, error)) {
+      ok = FALSE;
+      break;
+    }
+    fd = openat (parent_fd, parts[n - 1], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                 0600);
+    if (fd < 0) {
+      ok = errno == EEXIST ? refuse_entry (error, path, "the folder already has this entry")
+                           : entry_failed_errno (error, errno, path);
+      break;
+    }
+    ok = extract_data (fd, in, path, limits, error);
+    if (ok && (fchmod (fd, perm) != 0 || futimens (fd, times) != 0))
+      ok = entry_failed_errno (error, errno, path);
+    close (fd);
+    break;
+  case AE_IFDIR:
+    if (mkdirat (parent_fd, parts[n - 1], 0700) == 0) {
+      ok = count_created (limits, error);
+    } else if (errno != EEXIST) {
+      ok = entry_failed_errno (error, errno, path);
+    }
+    if (!ok)
+      break;
+    fd = openat (parent_fd, parts[n - 1], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      ok = refuse_entry (error, path, "the folder already has a file or link of this name");
+      break;
+    }
+    if (fchmod (fd, perm | 0700) != 0)
+      ok = entry_failed_errno (error, errno, path);
+    close (fd);
+    break;
+  case AE_IFLNK:
+    if (!count_created (limits, error)) {
+      ok = FALSE;
+      break;
+    }
+    if (symlinkat (archive_entry_symlink (entry), parent_fd, parts[n - 1]) != 0) {
+      ok = errno == EEXIST ? refuse_entry (error, path, "the folder already has this entry")
+                           : entry_failed_errno (error, errno, path);
+      break;
+    }
+    utimensat (parent_fd, parts[n - 1], times, AT_SYMLINK_NOFOLLOW);
+    break;
+  default:
+    g_assert_not_reached ();
+  }
+  close (parent_fd);
+  return ok;
 }

@@ -9,10 +9,12 @@
 #include "mesh-frame.h"
 #include "mesh-frame-reader.h"
 #include "mesh-frame-writer.h"
+#include "mesh-safe-path.h"
 #include "mesh-transfer-util.h"
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <locale.h>
 #include <string.h>
@@ -166,6 +168,21 @@ count_entries (const char *path)
   while (g_dir_read_name (dir) != NULL)
     n++;
   return n;
+}
+
+/* The .part file whose name starts with @name (the receiver adds a tag). */
+static char *
+find_part (const char *dir,
+           const char *name)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *child;
+
+  while (d != NULL && (child = g_dir_read_name (d)) != NULL) {
+    if (g_str_has_prefix (child, name) && g_str_has_suffix (child, ".part"))
+      return g_build_filename (dir, child, NULL);
+  }
+  return NULL;
 }
 
 typedef struct {
@@ -326,12 +343,13 @@ test_resume (Fixture       *fixture,
 {
   const gsize size = 64 * 1024 * 1024;
   g_autofree char *path = make_file (fixture->root, "video.mkv", size, 4);
-  g_autofree char *part = g_build_filename (g_file_peek_path (fixture->downloads),
-                                            "video.mkv.part", NULL);
+  g_autofree char *part = NULL;
   GStatBuf st;
   Outcome outcome = { 0 };
 
   run_file_transfer (fixture, path, NULL, 0, size * 4 / 10, &outcome);
+  part = find_part (g_file_peek_path (fixture->downloads), "video.mkv.");
+  g_assert_nonnull (part);
   g_assert_nonnull (outcome.receive_error);
   g_assert_true (outcome.receive_error->domain == G_IO_ERROR);
   g_assert_nonnull (strstr (outcome.receive_error->message, "resume"));
@@ -387,7 +405,12 @@ test_hostile_names (Fixture       *fixture,
                     gconstpointer  data)
 {
   static const char *names[] = { "../x", "/etc/passwd", "a/b", "..", "", ".",
-                                 "../../outside/evil", "ctl\x01\x1b[2J", "..\\..\\win" };
+                                 "../../outside/evil", "ctl\x01\x1b[2J", "..\\..\\win",
+                                 /* the longest name still leaves room for the tagged .part */
+                                 "llllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllll"
+                                 "llllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllll"
+                                 "llllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllll"
+                                 "llllllllllllllllllllllllllllllllllllllllllllllllllllllll.txt" };
   g_autofree char *path = make_file (fixture->root, "payload", 100, 7);
   g_autofree char *downloads = g_file_get_path (fixture->downloads);
 
@@ -564,6 +587,267 @@ test_wrong_offset (Fixture       *fixture,
   g_assert_cmpstr (json_object_get_string_member (answer, "code"), ==, "BAD_REQUEST");
   mesh_file_receiver_receive_finish (receiver, wait_for (&received), &error);
   g_assert_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST);
+}
+
+/* A receiver driven by hand, stopped halfway through a file. */
+typedef struct {
+  GIOStream        *a;
+  GIOStream        *b;
+  MeshFrameReader  *reader;
+  MeshFrameWriter  *writer;
+  MeshFileReceiver *receiver;
+  GAsyncResult     *received;
+  GCancellable     *cancellable;
+} Halfway;
+
+static void
+halfway_start (Halfway    *h,
+               Fixture    *fixture,
+               const char *name,
+               const void *content,
+               gsize       size,
+               gsize       first)
+{
+  g_autofree char *hash = sha256_hex (content, size);
+  g_autoptr(JsonObject) meta = mesh_frame_control_new ("FILE_META");
+  g_autoptr(JsonObject) ack = NULL;
+
+  make_pair (&h->a, &h->b);
+  h->reader = mesh_frame_reader_get_for_stream (h->a);
+  h->writer = mesh_frame_writer_get_for_stream (h->a);
+  h->receiver = mesh_file_receiver_new (h->b, fixture->downloads);
+  h->cancellable = g_cancellable_new ();
+  mesh_file_receiver_receive_async (h->receiver, h->cancellable, on_done, &h->received);
+  json_object_set_string_member (meta, "name", name);
+  json_object_set_int_member (meta, "size", size);
+  json_object_set_string_member (meta, "hash", hash);
+  raw_send_control (h->writer, meta);
+  ack = raw_read_control (h->reader, "FILE_ACK");
+  g_assert_cmpint (json_object_get_int_member (ack, "last_offset"), ==, 0);
+  raw_send_chunk (h->writer, 0, content, first);
+  while (mesh_file_receiver_get_bytes_done (h->receiver) < first)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+/* Sends the rest and FILE_DONE; returns the receiver's outcome. */
+static GError *
+halfway_finish (Halfway    *h,
+                const void *content,
+                gsize       size,
+                gsize       first)
+{
+  g_autofree char *hash = sha256_hex (content, size);
+  g_autoptr(JsonObject) done = mesh_frame_control_new ("FILE_DONE");
+  GError *error = NULL;
+
+  raw_send_chunk (h->writer, first, (const guint8 *) content + first, size - first);
+  json_object_set_string_member (done, "hash", hash);
+  raw_send_control (h->writer, done);
+  mesh_file_receiver_receive_finish (h->receiver, wait_for (&h->received), &error);
+  return error;
+}
+
+static void
+halfway_clear (Halfway *h)
+{
+  g_clear_object (&h->reader);
+  g_clear_object (&h->writer);
+  g_clear_object (&h->receiver);
+  g_clear_object (&h->received);
+  g_clear_object (&h->cancellable);
+  g_clear_object (&h->a);
+  g_clear_object (&h->b);
+}
+
+static guint8 *
+pattern (gsize   size,
+         guint32 seed)
+{
+  guint8 *data = g_malloc (size);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (seed);
+
+  for (gsize i = 0; i < size; i++)
+    data[i] = g_rand_int (rand);
+  return data;
+}
+
+static void
+write_bytes (const char *path,
+             const void *data,
+             gsize       size)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_file_set_contents (path, data, size, &error);
+  g_assert_no_error (error);
+}
+
+/* Issue #10, 6: two sessions for the same name never share a .part, neither
+ * for other content (which used to truncate the first one's) nor for the
+ * same content (which used to write into one file from two sessions). */
+static void
+test_part_per_session (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  const gsize size = 1024 * 1024, first = 512 * 1024;
+  g_autofree guint8 *mine = pattern (size, 21);
+  g_autofree guint8 *theirs = pattern (size, 22);
+  g_autofree char *dir = g_build_filename (fixture->root, "elsewhere", NULL);
+  g_autofree char *other_path = g_build_filename (dir, "same.bin", NULL);
+  g_autofree char *same_path = g_build_filename (dir, "copy", "same.bin", NULL);
+  g_autofree char *copy_dir = g_path_get_dirname (same_path);
+  const char *downloads = g_file_peek_path (fixture->downloads);
+  Halfway h = { 0 };
+  Outcome outcome = { 0 };
+  GError *error;
+
+  g_assert_no_errno (g_mkdir_with_parents (copy_dir, 0755));
+  write_bytes (other_path, theirs, size);
+  write_bytes (same_path, mine, size);
+
+  /* Other content under the same name, while the first is halfway. */
+  halfway_start (&h, fixture, "same.bin", mine, size, first);
+  run_file_transfer (fixture, other_path, NULL, 0, 0, &outcome);
+  g_assert_no_error (outcome.receive_error);
+  g_assert_cmpuint (outcome.resumed_receiver, ==, 0);
+  assert_same_file (other_path, outcome.result_path);
+  outcome_clear (&outcome);
+  error = halfway_finish (&h, mine, size, first);
+  g_assert_no_error (error);
+  {
+    g_autofree char *got = g_file_get_path (mesh_file_receiver_get_file (h.receiver));
+
+    assert_same_file (same_path, got);
+  }
+  halfway_clear (&h);
+
+  /* The same content twice at once: each session has its own file. */
+  halfway_start (&h, fixture, "same.bin", mine, size, first);
+  run_file_transfer (fixture, same_path, NULL, 0, 0, &outcome);
+  g_assert_no_error (outcome.receive_error);
+  g_assert_cmpuint (outcome.resumed_receiver, ==, 0);
+  assert_same_file (same_path, outcome.result_path);
+  outcome_clear (&outcome);
+  error = halfway_finish (&h, mine, size, first);
+  g_assert_no_error (error);
+  {
+    g_autofree char *got = g_file_get_path (mesh_file_receiver_get_file (h.receiver));
+
+    assert_same_file (same_path, got);
+  }
+  halfway_clear (&h);
+
+  /* Four finished files, no .part or sidecar left. */
+  g_assert_cmpuint (count_entries (downloads), ==, 4);
+}
+
+/* Our user cancels an incoming file: its partial data goes (a broken
+ * stream keeps it for a resume, see test_resume). */
+static void
+test_discard (Fixture       *fixture,
+              gconstpointer  data)
+{
+  const gsize size = 1024 * 1024, first = 512 * 1024;
+  g_autofree guint8 *content = pattern (size, 23);
+  Halfway h = { 0 };
+  g_autoptr(GError) error = NULL;
+
+  halfway_start (&h, fixture, "cancelled.bin", content, size, first);
+  g_assert_cmpuint (count_entries (g_file_peek_path (fixture->downloads)), ==, 2);
+  mesh_file_receiver_discard (h.receiver);
+  g_cancellable_cancel (h.cancellable);
+  mesh_file_receiver_receive_finish (h.receiver, wait_for (&h.received), &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpuint (count_entries (g_file_peek_path (fixture->downloads)), ==, 0);
+  halfway_clear (&h);
+}
+
+/* Issue #10, 2: FILE_META against the offer the user accepted, and against
+ * the free space of the download folder. */
+static void
+test_file_offer (Fixture       *fixture,
+                 gconstpointer  data)
+{
+  static const char content[] = "#!/bin/sh\necho pwned\n";
+  g_autofree char *hash = sha256_hex (content, strlen (content));
+  struct {
+    const char *name;
+    gint64      size;
+    const char *hash;
+    int         code;
+  } cases[] = {
+    { "holiday.jpg", 6, NULL, MESH_ERROR_PAYLOAD_TOO_LARGE },      /* more than offered */
+    { "payload.sh", 21, NULL, MESH_ERROR_PAYLOAD_TOO_LARGE },      /* still more */
+    { "payload.sh", G_MAXINT64 / 2, hash, MESH_ERROR_PAYLOAD_TOO_LARGE }, /* no disk that big */
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr(GIOStream) a = NULL;
+    g_autoptr(GIOStream) b = NULL;
+    g_autoptr(MeshFrameReader) reader = NULL;
+    g_autoptr(MeshFrameWriter) writer = NULL;
+    g_autoptr(MeshFileReceiver) receiver = NULL;
+    g_autoptr(GAsyncResult) received = NULL;
+    g_autoptr(JsonObject) meta = mesh_frame_control_new ("FILE_META");
+    g_autoptr(JsonObject) answer = NULL;
+    g_autoptr(GError) error = NULL;
+
+    make_pair (&a, &b);
+    reader = mesh_frame_reader_get_for_stream (a);
+    writer = mesh_frame_writer_get_for_stream (a);
+    receiver = mesh_file_receiver_new (b, fixture->downloads);
+    if (i < 2)
+      mesh_file_receiver_set_offer (receiver, cases[i].name, cases[i].size, cases[i].hash);
+    mesh_file_receiver_receive_async (receiver, NULL, on_done, &received);
+    json_object_set_string_member (meta, "name", "payload.sh");
+    json_object_set_int_member (meta, "size", i < 2 ? (gint64) strlen (content) + 1
+                                                    : cases[i].size);
+    json_object_set_string_member (meta, "hash", hash);
+    raw_send_control (writer, meta);
+    answer = raw_read_control (reader, "ERROR");
+    g_test_message ("case %u: %s", i, json_object_get_string_member (answer, "message"));
+    mesh_file_receiver_receive_finish (receiver, wait_for (&received), &error);
+    g_assert_error (error, MESH_ERROR, cases[i].code);
+    g_assert_cmpuint (count_entries (g_file_peek_path (fixture->downloads)), ==, 0);
+  }
+
+  /* Name and hash: FORBIDDEN; the right ones pass. */
+  for (guint i = 0; i < 3; i++) {
+    g_autofree char *path = g_build_filename (fixture->root, i == 0 ? "payload.sh" : "holiday.jpg",
+                                              NULL);
+    g_autoptr(GIOStream) a = NULL;
+    g_autoptr(GIOStream) b = NULL;
+    g_autoptr(GFile) file = NULL;
+    g_autoptr(MeshFileSender) sender = NULL;
+    g_autoptr(MeshFileReceiver) receiver = NULL;
+    g_autoptr(GAsyncResult) sent = NULL;
+    g_autoptr(GAsyncResult) received = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GError) send_error = NULL;
+    const char *offered_hash = i == 1 ? "00000000000000000000000000000000"
+                                        "00000000000000000000000000000000" : hash;
+
+    write_bytes (path, content, strlen (content));
+    file = g_file_new_for_path (path);
+    make_pair (&a, &b);
+    sender = mesh_file_sender_new (a, file);
+    receiver = mesh_file_receiver_new (b, fixture->downloads);
+    mesh_file_receiver_set_offer (receiver, "holiday.jpg", strlen (content), offered_hash);
+    mesh_file_receiver_receive_async (receiver, NULL, on_done, &received);
+    mesh_file_sender_send_async (sender, NULL, on_done, &sent);
+    mesh_file_receiver_receive_finish (receiver, wait_for (&received), &error);
+    g_io_stream_close (b, NULL, NULL);
+    mesh_file_sender_send_finish (sender, wait_for (&sent), &send_error);
+    if (i < 2) {
+      g_assert_error (error, MESH_ERROR, MESH_ERROR_FORBIDDEN);
+      g_assert_cmpuint (count_entries (g_file_peek_path (fixture->downloads)), ==, 0);
+    } else {
+      g_assert_no_error (error);
+      g_assert_no_error (send_error);
+      g_assert_cmpuint (count_entries (g_file_peek_path (fixture->downloads)), ==, 1);
+    }
+    g_unlink (path);
+  }
 }
 
 /* ---------------------------------------------------------------- */
@@ -928,6 +1212,335 @@ test_folder_hash_mismatch (Fixture       *fixture,
   g_assert_cmpuint (count_entries (g_file_peek_path (fixture->downloads)), ==, 0);
 }
 
+/* A zip of entries written as given (links stored as links). */
+typedef struct {
+  const char *path;
+  mode_t      mode;
+  const char *target;
+  const char *text;
+} Entry;
+
+static GBytes *
+make_zip (const Entry *entries,
+          guint        n)
+{
+  g_autoptr(GByteArray) zip = g_byte_array_new ();
+  struct archive *archive = archive_write_new ();
+
+  archive_write_set_format_zip (archive);
+  archive_write_zip_set_compression_store (archive);
+  archive_write_set_format_option (archive, "zip", "experimental", "1");
+  archive_write_set_bytes_per_block (archive, 0);
+  g_assert_cmpint (archive_write_open2 (archive, zip, NULL, collect_cb, NULL, NULL), ==,
+                   ARCHIVE_OK);
+  for (guint i = 0; i < n; i++)
+    add_entry (archive, entries[i].path, entries[i].mode, entries[i].target, entries[i].text);
+  g_assert_cmpint (archive_write_close (archive), ==, ARCHIVE_OK);
+  archive_write_free (archive);
+  return g_byte_array_free_to_bytes (g_steal_pointer (&zip));
+}
+
+/* Sends @zip as folder @name with that ZIP_META; returns the receiver's
+ * error (NULL: extracted). */
+static GError *
+send_zip (Fixture    *fixture,
+          GBytes     *zip,
+          const char *offered_name,
+          guint64     offered_size,
+          const char *name,
+          gint64      entries,
+          gint64      total_bytes,
+          gsize       pad)
+{
+  g_autofree char *hash = NULL;
+  g_autoptr(GIOStream) a = NULL;
+  g_autoptr(GIOStream) b = NULL;
+  g_autoptr(MeshFrameReader) reader = NULL;
+  g_autoptr(MeshFrameWriter) writer = NULL;
+  g_autoptr(MeshFolderReceiver) receiver = NULL;
+  g_autoptr(GAsyncResult) received = NULL;
+  g_autoptr(JsonObject) mode = mesh_frame_control_new ("FOLDER_MODE");
+  g_autoptr(JsonObject) meta = mesh_frame_control_new ("ZIP_META");
+  g_autoptr(JsonObject) done = mesh_frame_control_new ("ZIP_DONE");
+  g_autoptr(JsonObject) answer = NULL;
+  g_autoptr(MeshSha256) sha = mesh_sha256_new ();
+  g_autofree guint8 *zeros = g_malloc0 (256 * 1024);
+  GError *error = NULL;
+  guint64 offset = 0;
+  const char *t;
+
+  make_pair (&a, &b);
+  reader = mesh_frame_reader_get_for_stream (a);
+  writer = mesh_frame_writer_get_for_stream (a);
+  receiver = mesh_folder_receiver_new (b, fixture->downloads);
+  if (offered_name != NULL)
+    mesh_folder_receiver_set_offer (receiver, offered_name, offered_size);
+  mesh_folder_receiver_receive_async (receiver, NULL, on_done, &received);
+
+  json_object_set_string_member (mode, "mode", "zip");
+  raw_send_control (writer, mode);
+  json_object_set_string_member (meta, "name", name);
+  json_object_set_int_member (meta, "entries", entries);
+  json_object_set_int_member (meta, "total_bytes", total_bytes);
+  raw_send_control (writer, meta);
+  /* A socket pair takes the writes even after the receiver stopped reading
+   * (up to its buffer): stop at the first refusal. */
+  if (received == NULL) {
+    raw_send_chunk (writer, 0, g_bytes_get_data (zip, NULL), g_bytes_get_size (zip));
+    mesh_sha256_update (sha, g_bytes_get_data (zip, NULL), g_bytes_get_size (zip));
+    offset = g_bytes_get_size (zip);
+  }
+  /* Bytes after the zip's end (hashed, never extracted). */
+  while (received == NULL && pad > 0) {
+    gsize n = MIN (pad, 256 * 1024);
+    g_autoptr(GAsyncResult) result = NULL;
+    g_autoptr(GBytes) payload = mesh_frame_chunk_new (offset, zeros, n);
+
+    mesh_frame_writer_write_async (writer, MESH_FRAME_CHUNK, payload, NULL, on_done, &result);
+    while (result == NULL && received == NULL)
+      g_main_context_iteration (NULL, TRUE);
+    /* Refused meanwhile: its answer is already on its way to us; closing
+     * its end unblocks our write. */
+    if (result == NULL)
+      g_io_stream_close (b, NULL, NULL);
+    if (!mesh_frame_writer_write_finish (writer, wait_for (&result), NULL))
+      break;
+    mesh_sha256_update (sha, zeros, n);
+    offset += n;
+    pad -= n;
+  }
+  hash = mesh_sha256_free_to_hex (g_steal_pointer (&sha));
+  json_object_set_string_member (done, "hash", hash);
+  json_object_set_int_member (done, "size", offset);
+  if (received == NULL)
+    raw_send_control (writer, done);
+
+  {
+    g_autoptr(GAsyncResult) result = NULL;
+    g_autoptr(GBytes) payload = NULL;
+    MeshFrameType type;
+
+    mesh_frame_reader_read_async (reader, NULL, on_done, &result);
+    mesh_frame_reader_read_finish (reader, wait_for (&result), &type, &payload, NULL);
+    answer = payload != NULL ? mesh_frame_control_parse (payload, &t, NULL) : NULL;
+  }
+  mesh_folder_receiver_receive_finish (receiver, wait_for (&received), &error);
+  g_test_message ("%s: %s", name, error != NULL ? error->message : "extracted");
+  if (error != NULL) {
+    /* The sender hears why, and nothing stays behind. */
+    g_assert_nonnull (answer);
+    g_assert_null (mesh_folder_receiver_get_folder (receiver));
+    g_assert_cmpuint (count_entries (g_file_peek_path (fixture->downloads)), ==, 0);
+  }
+  g_assert_cmpuint (count_entries (fixture->outside), ==, 0);
+  return error;
+}
+
+/* Issue #10, 3: links checked as text let a chain climb out; now no link may
+ * have ".." or an absolute target, and no entry is created through a link. */
+static void
+test_link_chains (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  g_autofree char *abs_target = g_build_filename (fixture->outside, "x", NULL);
+  const Entry chain[] = {
+    { "a", AE_IFLNK | 0777, ".", NULL },
+    { "b", AE_IFLNK | 0777, "a/..", NULL },
+    { "c", AE_IFLNK | 0777, "b/..", NULL },
+  };
+  const Entry deep_chain[] = {
+    { "d/e", AE_IFLNK | 0777, ".", NULL },
+    { "d/f", AE_IFLNK | 0777, "e/e/e/..", NULL },
+  };
+  const Entry through[] = {
+    { "sub/", AE_IFDIR | 0755, NULL, NULL },
+    { "in", AE_IFLNK | 0777, "sub", NULL },
+    { "in/file.txt", AE_IFREG | 0644, NULL, "through a link\n" },
+  };
+  const Entry dot_through[] = {
+    { "here", AE_IFLNK | 0777, ".", NULL },
+    { "here/here/file.txt", AE_IFREG | 0644, NULL, "x\n" },
+  };
+  const Entry absolute[] = {
+    { "abs", AE_IFLNK | 0777, abs_target, NULL },
+  };
+  const Entry file_as_dir[] = {
+    { "plain", AE_IFREG | 0644, NULL, "x\n" },
+    { "plain/inner", AE_IFREG | 0644, NULL, "x\n" },
+  };
+  const Entry twice[] = {
+    { "same.txt", AE_IFREG | 0644, NULL, "1\n" },
+    { "same.txt", AE_IFREG | 0644, NULL, "2\n" },
+  };
+  const Entry fine[] = {
+    { "dir/", AE_IFDIR | 0755, NULL, NULL },
+    { "dir/file.txt", AE_IFREG | 0644, NULL, "ok\n" },
+    { "dot", AE_IFLNK | 0777, ".", NULL },
+    { "down", AE_IFLNK | 0777, "dir/file.txt", NULL },
+    { "via", AE_IFLNK | 0777, "dot/dot/down", NULL },
+  };
+  struct {
+    const Entry *entries;
+    guint        n;
+  } refused[] = {
+    { chain, G_N_ELEMENTS (chain) },
+    { deep_chain, G_N_ELEMENTS (deep_chain) },
+    { through, G_N_ELEMENTS (through) },
+    { dot_through, G_N_ELEMENTS (dot_through) },
+    { absolute, G_N_ELEMENTS (absolute) },
+    { file_as_dir, G_N_ELEMENTS (file_as_dir) },
+    { twice, G_N_ELEMENTS (twice) },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++) {
+    g_autoptr(GBytes) zip = make_zip (refused[i].entries, refused[i].n);
+    g_autoptr(GError) error = send_zip (fixture, zip, NULL, 0, "links", 10, 100, 0);
+
+    g_assert_nonnull (error);
+  }
+
+  /* Links that only lead down still arrive, chained or not. */
+  {
+    g_autoptr(GBytes) zip = make_zip (fine, G_N_ELEMENTS (fine));
+    g_autoptr(GError) error = send_zip (fixture, zip, NULL, 0, "fine", 5, 3, 0);
+    g_autofree char *via = g_build_filename (g_file_peek_path (fixture->downloads), "fine", "via",
+                                             NULL);
+    g_autofree char *text = NULL;
+
+    g_assert_no_error (error);
+    g_assert_true (g_file_get_contents (via, &text, NULL, NULL));
+    g_assert_cmpstr (text, ==, "ok\n");
+  }
+}
+
+/* Hard links cannot be stored in a zip by libarchive; a tar can carry them,
+ * so the extraction step is fed one directly. */
+static void
+test_hard_links (Fixture       *fixture,
+                 gconstpointer  data)
+{
+  g_autoptr(GByteArray) tar = g_byte_array_new ();
+  g_autofree char *outside_file = g_build_filename (fixture->outside, "secret", NULL);
+  g_autofree char *root = g_build_filename (fixture->root, "extract", NULL);
+  struct archive *out = archive_write_new ();
+  struct archive *in = archive_read_new ();
+  struct archive_entry *entry;
+  const char *targets[] = { outside_file, "../outside/secret", "inside.txt" };
+  MeshExtractLimits limits = { .max_created = 10, .max_bytes = 1000 };
+  int root_fd;
+
+  write_text (fixture->outside, "secret", "secret\n");
+  archive_write_set_format_pax_restricted (out);
+  g_assert_cmpint (archive_write_open2 (out, tar, NULL, collect_cb, NULL, NULL), ==, ARCHIVE_OK);
+  add_entry (out, "inside.txt", AE_IFREG | 0644, NULL, "inside\n");
+  for (guint i = 0; i < G_N_ELEMENTS (targets); i++) {
+    g_autofree char *name = g_strdup_printf ("hard-%u", i);
+
+    entry = archive_entry_new ();
+    archive_entry_set_pathname (entry, name);
+    archive_entry_set_mode (entry, AE_IFREG | 0644);
+    archive_entry_set_hardlink (entry, targets[i]);
+    g_assert_cmpint (archive_write_header (out, entry), ==, ARCHIVE_OK);
+    archive_entry_free (entry);
+  }
+  archive_write_close (out);
+  archive_write_free (out);
+
+  g_assert_no_errno (g_mkdir (root, 0755));
+  root_fd = open (root, O_RDONLY | O_DIRECTORY);
+  g_assert_cmpint (root_fd, >=, 0);
+  archive_read_support_format_tar (in);
+  g_assert_cmpint (archive_read_open_memory (in, tar->data, tar->len), ==, ARCHIVE_OK);
+  for (guint i = 0; archive_read_next_header (in, &entry) == ARCHIVE_OK; i++) {
+    g_autoptr(GError) error = NULL;
+    gboolean ok = mesh_safe_path_extract_entry (root_fd, in, entry, &limits, &error);
+
+    if (i == 0) {
+      g_assert_no_error (error);
+      g_assert_true (ok);
+    } else {
+      g_test_message ("%s", error->message);
+      g_assert_error (error, MESH_FRAME_ERROR, MESH_FRAME_ERROR_UNSAFE_ENTRY);
+    }
+  }
+  archive_read_free (in);
+  close (root_fd);
+  g_assert_cmpuint (count_entries (root), ==, 1);
+  g_assert_cmpuint (limits.bytes, ==, strlen ("inside\n"));
+  g_assert_cmpuint (limits.created, ==, 1);
+}
+
+/* Issue #10, 2: ZIP_META against the accepted offer, the zip against
+ * ZIP_META (counting what is written, not what headers say), and the free
+ * space of the download folder. */
+static void
+test_folder_limits (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  g_autofree char *big = g_malloc0 (100 * 1024 + 1);
+  const Entry three[] = {
+    { "a.txt", AE_IFREG | 0644, NULL, "aaaa" },
+    { "b/", AE_IFDIR | 0755, NULL, NULL },
+    { "b/c.txt", AE_IFREG | 0644, NULL, "cccc" },
+  };
+  Entry large[] = {
+    { "large.bin", AE_IFREG | 0644, NULL, NULL },
+  };
+  g_autoptr(GBytes) zip = make_zip (three, G_N_ELEMENTS (three));
+  g_autoptr(GBytes) large_zip = NULL;
+  g_autoptr(GBytes) deep_zip = NULL;
+  g_autoptr(GString) deep_path = g_string_new (NULL);
+  Entry deep[] = {
+    { NULL, AE_IFREG | 0644, NULL, "x" },
+  };
+  GError *error;
+
+  for (guint i = 0; i < 40; i++)
+    g_string_append (deep_path, "d/");
+  g_string_append (deep_path, "file");
+  deep[0].path = deep_path->str;
+  deep_zip = make_zip (deep, 1);
+
+  memset (big, 'x', 100 * 1024);
+  large[0].text = big;
+  large_zip = make_zip (large, 1);
+
+  /* More entries, or more bytes, than ZIP_META said. */
+  error = send_zip (fixture, zip, NULL, 0, "entries", 2, 8, 0);
+  g_assert_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE);
+  g_clear_error (&error);
+  /* Folders made on the way count: one entry, 40 folders on disk. */
+  error = send_zip (fixture, deep_zip, NULL, 0, "implicit", 1, 1, 0);
+  g_assert_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE);
+  g_clear_error (&error);
+  error = send_zip (fixture, zip, NULL, 0, "bytes", 3, 7, 0);
+  g_assert_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE);
+  g_clear_error (&error);
+  error = send_zip (fixture, large_zip, NULL, 0, "large", 1, 100 * 1024 - 1, 0);
+  g_assert_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE);
+  g_clear_error (&error);
+  /* A zip much larger than its entries can be (padding after its end). */
+  error = send_zip (fixture, zip, NULL, 0, "padded", 3, 8, 4 * 1024 * 1024);
+  g_assert_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE);
+  g_clear_error (&error);
+  /* ZIP_META against the offer: more bytes, another name. */
+  error = send_zip (fixture, zip, "album", 7, "album", 3, 8, 0);
+  g_assert_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE);
+  g_clear_error (&error);
+  error = send_zip (fixture, zip, "album", 8, "other", 3, 8, 0);
+  g_assert_error (error, MESH_ERROR, MESH_ERROR_FORBIDDEN);
+  g_clear_error (&error);
+  /* More than any disk holds. */
+  error = send_zip (fixture, zip, NULL, 0, "huge", 3, G_MAXINT64 / 2, 0);
+  g_assert_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE);
+  g_assert_nonnull (strstr (error->message, "free space"));
+  g_clear_error (&error);
+
+  /* Exactly what was offered and announced arrives. */
+  error = send_zip (fixture, zip, "album", 8, "album", 3, 8, 0);
+  g_assert_no_error (error);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -946,10 +1559,16 @@ main (int   argc,
   ADD ("/mesh/transfer/file/max-size", test_max_size);
   ADD ("/mesh/transfer/file/hash-mismatch", test_hash_mismatch);
   ADD ("/mesh/transfer/file/wrong-offset", test_wrong_offset);
+  ADD ("/mesh/transfer/file/part-per-session", test_part_per_session);
+  ADD ("/mesh/transfer/file/discard", test_discard);
+  ADD ("/mesh/transfer/file/offer", test_file_offer);
   ADD ("/mesh/transfer/folder/tree", test_folder);
   ADD ("/mesh/transfer/folder/max-size", test_folder_max_size);
   ADD ("/mesh/transfer/folder/hostile-archives", test_hostile_archives);
   ADD ("/mesh/transfer/folder/hash-mismatch", test_folder_hash_mismatch);
+  ADD ("/mesh/transfer/folder/link-chains", test_link_chains);
+  ADD ("/mesh/transfer/folder/hard-links", test_hard_links);
+  ADD ("/mesh/transfer/folder/limits", test_folder_limits);
 
 #undef ADD
 
