@@ -164,12 +164,14 @@ read_notify (GKeyFile          *kf,
     "chat-priority", "call-priority", "share-priority", "terminal-priority", "agent-priority",
   };
   gboolean disabled = !notify->gotify_enabled;
+  gboolean allow_private = notify->gotify.allow_private_targets;
   double timeout = notify->gotify.request_timeout_s;
   double retry_min = notify->gotify.retry_min_s, retry_max = notify->gotify.retry_max_s;
   double max_pending = notify->gotify.max_pending;
   double agent_delay = notify->agent_offline_delay_s, call_timeout = notify->call_timeout_s;
 
   if (!read_bool (kf, "gotify", "disabled", &disabled, error) ||
+      !read_bool (kf, "gotify", "allow-private-targets", &allow_private, error) ||
       !read_number (kf, "gotify", "request-timeout", 0.1, 600, &timeout, error) ||
       !read_number (kf, "gotify", "retry-min", 0.01, 3600, &retry_min, error) ||
       !read_number (kf, "gotify", "retry-max", 0.01, 86400, &retry_max, error) ||
@@ -190,6 +192,7 @@ read_notify (GKeyFile          *kf,
     return FALSE;
   }
   notify->gotify_enabled = !disabled;
+  notify->gotify.allow_private_targets = allow_private;
   notify->gotify.request_timeout_s = timeout;
   notify->gotify.retry_min_s = retry_min;
   notify->gotify.retry_max_s = retry_max;

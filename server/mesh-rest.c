@@ -709,6 +709,13 @@ handle_put_gotify (MeshRestRequest *request)
         reply_error_code (request->msg, MESH_ERROR_BAD_REQUEST, "missing field 'token'");
       return;
     }
+    /* The stored token goes only where it went before: a new scheme, host
+     * or port needs it again (else a stolen session could redirect it). */
+    if (!mesh_gotify_same_origin (previous->url, url)) {
+      reply_error_code (request->msg, MESH_ERROR_BAD_REQUEST,
+                        "field 'token' is required when the URL's scheme, host or port changes");
+      return;
+    }
     token = previous->token;
   }
 
