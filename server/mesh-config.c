@@ -29,6 +29,8 @@ mesh_config_new (void)
   config->hello_timeout_s = 10;
   mesh_ws_limits_init_default (&config->limits);
   mesh_notify_config_init_default (&config->notify);
+  mesh_rest_throttle_init_default (&config->throttle);
+  config->device_idle_days = 90;
 
   /* The legacy relay carries trickled ICE for several calls through one
    * socket: it must take bursts of thousands of signals (legacy-relay.md). */
@@ -134,6 +136,7 @@ read_limits (GKeyFile      *kf,
   double burst = limits->burst, queue = limits->max_queued_bytes;
   double ping = limits->ping_interval_s, silence = limits->silence_timeout_s;
   double abuse = limits->abuse_limit;
+  double sockets = limits->max_sockets, user_sockets = limits->max_sockets_per_user;
 
   if (!read_number (kf, group, "max-frame-bytes", 1024, 16 * 1024 * 1024, &frame, error) ||
       !read_number (kf, group, "messages-per-second", 1, 1e7, &rate, error) ||
@@ -141,7 +144,9 @@ read_limits (GKeyFile      *kf,
       !read_number (kf, group, "abuse-limit", 1, 1e9, &abuse, error) ||
       !read_number (kf, group, "max-queued-bytes", 64 * 1024, 1024.0 * 1024 * 1024, &queue, error) ||
       !read_number (kf, group, "ping-interval", 0, 3600, &ping, error) ||
-      !read_number (kf, group, "silence-timeout", 0, 86400, &silence, error))
+      !read_number (kf, group, "silence-timeout", 0, 86400, &silence, error) ||
+      !read_number (kf, group, "max-sockets", 1, 1e6, &sockets, error) ||
+      !read_number (kf, group, "max-sockets-per-user", 1, 1e6, &user_sockets, error))
     return FALSE;
 
   limits->max_frame_bytes = (gsize) frame;
@@ -151,6 +156,8 @@ read_limits (GKeyFile      *kf,
   limits->max_queued_bytes = (gsize) queue;
   limits->ping_interval_s = (guint) ping;
   limits->silence_timeout_s = (guint) silence;
+  limits->max_sockets = (guint) sockets;
+  limits->max_sockets_per_user = (guint) user_sockets;
   return TRUE;
 }
 
@@ -202,6 +209,31 @@ read_notify (GKeyFile          *kf,
   return TRUE;
 }
 
+static gboolean
+read_auth (GKeyFile          *kf,
+           MeshConfig        *config,
+           GError           **error)
+{
+  MeshRestThrottle *throttle = &config->throttle;
+  double known = throttle->known_days, entries = throttle->max_entries;
+  double idle = config->device_idle_days;
+
+  if (!read_number (kf, "auth", "login-ip-burst", 1, 1e6, &throttle->ip_burst, error) ||
+      !read_number (kf, "auth", "login-ip-per-minute", 0.01, 1e6, &throttle->ip_per_minute,
+                    error) ||
+      !read_number (kf, "auth", "login-user-burst", 1, 1e6, &throttle->user_burst, error) ||
+      !read_number (kf, "auth", "login-user-per-minute", 0.01, 1e6,
+                    &throttle->user_per_minute, error) ||
+      !read_number (kf, "auth", "login-known-days", 0, 3650, &known, error) ||
+      !read_number (kf, "auth", "throttle-max-entries", 100, 1e7, &entries, error) ||
+      !read_number (kf, "auth", "device-token-idle-days", 1, 36500, &idle, error))
+    return FALSE;
+  throttle->known_days = (guint) known;
+  throttle->max_entries = (guint) entries;
+  config->device_idle_days = (guint) idle;
+  return TRUE;
+}
+
 gboolean
 mesh_config_load_file (MeshConfig  *config,
                        const char  *path,
@@ -226,7 +258,8 @@ mesh_config_load_file (MeshConfig  *config,
       !read_bool (kf, "legacy", "disabled", &no_legacy, error) ||
       !read_limits (kf, "limits", &config->limits, error) ||
       !read_limits (kf, "legacy", &config->legacy_limits, error) ||
-      !read_notify (kf, &config->notify, error)) {
+      !read_notify (kf, &config->notify, error) ||
+      !read_auth (kf, config, error)) {
     g_prefix_error (error, "%s: ", path);
     return FALSE;
   }
