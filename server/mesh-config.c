@@ -52,6 +52,7 @@ mesh_config_free (MeshConfig *config)
   g_free (config->data_dir);
   g_free (config->tls_cert);
   g_free (config->tls_key);
+  g_strfreev (config->throttle.trusted_proxies);
   g_free (config);
 }
 
@@ -228,6 +229,29 @@ read_auth (GKeyFile          *kf,
       !read_number (kf, "auth", "throttle-max-entries", 100, 1e7, &entries, error) ||
       !read_number (kf, "auth", "device-token-idle-days", 1, 36500, &idle, error))
     return FALSE;
+  if (g_key_file_has_key (kf, "auth", "trusted-proxies", NULL)) {
+    g_auto(GStrv) proxies = g_key_file_get_string_list (kf, "auth", "trusted-proxies", NULL,
+                                                        error);
+
+    if (proxies == NULL) {
+      g_prefix_error (error, "[auth] trusted-proxies: ");
+      return FALSE;
+    }
+    /* Compared as text with the peer's address: normalise them. */
+    for (guint i = 0; proxies[i] != NULL; i++) {
+      g_autoptr(GInetAddress) address = g_inet_address_new_from_string (g_strstrip (proxies[i]));
+
+      if (address == NULL) {
+        g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                     "[auth] trusted-proxies: '%s' is not an IP address", proxies[i]);
+        return FALSE;
+      }
+      g_free (proxies[i]);
+      proxies[i] = g_inet_address_to_string (address);
+    }
+    g_strfreev (throttle->trusted_proxies);
+    throttle->trusted_proxies = g_steal_pointer (&proxies);
+  }
   throttle->known_days = (guint) known;
   throttle->max_entries = (guint) entries;
   config->device_idle_days = (guint) idle;

@@ -78,6 +78,7 @@ rest_clear (MeshRest *rest)
   g_clear_pointer (&rest->ip_buckets, g_hash_table_unref);
   g_clear_pointer (&rest->user_buckets, g_hash_table_unref);
   g_clear_pointer (&rest->known, g_hash_table_unref);
+  g_clear_pointer (&rest->throttle.trusted_proxies, g_strfreev);
   g_clear_object (&rest->store);
   g_clear_object (&rest->cap_key);
   g_clear_object (&rest->notifier);
@@ -356,18 +357,46 @@ bucket_add (MeshRest   *rest,
   bucket->at = now;
 }
 
+/* Behind a trusted reverse proxy the client is the last address it added
+ * to X-Forwarded-For (anything before that the client may have made up). */
+static GInetAddress *
+forwarded_client (MeshRest          *rest,
+                  SoupServerMessage *msg,
+                  GInetAddress      *peer)
+{
+  g_autofree char *peer_text = g_inet_address_to_string (peer);
+  const char *header, *last;
+  g_autofree char *text = NULL;
+
+  if (rest->throttle.trusted_proxies == NULL ||
+      !g_strv_contains ((const char * const *) rest->throttle.trusted_proxies, peer_text))
+    return NULL;
+  header = soup_message_headers_get_list (soup_server_message_get_request_headers (msg),
+                                          "X-Forwarded-For");
+  if (header == NULL)
+    return NULL;
+  last = strrchr (header, ',');
+  text = g_strstrip (g_strdup (last != NULL ? last + 1 : header));
+  return g_inet_address_new_from_string (text);
+}
+
 /* The client's address as a throttling key: IPv6 by its /64, which one
  * subscriber usually has whole. */
 static char *
-address_key (SoupServerMessage *msg)
+address_key (MeshRest          *rest,
+             SoupServerMessage *msg)
 {
   GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+  g_autoptr(GInetAddress) forwarded = NULL;
   GInetAddress *inet;
   guint8 bytes[16];
 
   if (!G_IS_INET_SOCKET_ADDRESS (remote))
     return g_strdup ("unknown");
   inet = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote));
+  forwarded = forwarded_client (rest, msg, inet);
+  if (forwarded != NULL)
+    inet = forwarded;
   if (g_inet_address_get_family (inet) != G_SOCKET_FAMILY_IPV6)
     return g_inet_address_to_string (inet);
   memcpy (bytes, g_inet_address_to_bytes (inet), 16);
@@ -446,7 +475,7 @@ throttle_address (MeshRestRequest  *request,
                   char            **address_out)
 {
   MeshRest *rest = request->rest;
-  g_autofree char *address = address_key (request->msg);
+  g_autofree char *address = address_key (rest, request->msg);
   guint wait_s = bucket_wait (rest->ip_buckets, address, rest->throttle.ip_burst,
                               rest->throttle.ip_per_minute, g_get_monotonic_time ());
 
@@ -1331,6 +1360,7 @@ mesh_rest_add_handlers (SoupServer           *server,
   mesh_rest_throttle_init_default (&rest->throttle);
   if (config->throttle.max_entries > 0)
     rest->throttle = config->throttle;
+  rest->throttle.trusted_proxies = g_strdupv (config->throttle.trusted_proxies);
   rest->ip_buckets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   rest->user_buckets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   rest->known = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);

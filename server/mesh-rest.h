@@ -29,6 +29,9 @@ typedef struct {
   double user_per_minute;       /* then this many a minute */
   guint  known_days;            /* how long a successful address is trusted */
   guint  max_entries;           /* per table; beyond it old entries go */
+  /* Reverse proxies (IP addresses) whose X-Forwarded-For is believed: the
+   * client is the last address the proxy appended.  NULL: none. */
+  GStrv  trusted_proxies;
 } MeshRestThrottle;
 
 void   mesh_rest_throttle_init_default (MeshRestThrottle *throttle);

@@ -117,6 +117,7 @@ config_copy (const MeshConfig *config)
   copy->data_dir = g_strdup (config->data_dir);
   copy->tls_cert = g_strdup (config->tls_cert);
   copy->tls_key = g_strdup (config->tls_key);
+  copy->throttle.trusted_proxies = g_strdupv (config->throttle.trusted_proxies);
   return copy;
 }
 

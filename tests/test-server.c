@@ -1976,6 +1976,51 @@ test_rest_address_throttle (void)
   mesh_test_server_stop (server);
 }
 
+static guint
+login_forwarded (MeshTestServer *server,
+                 const char     *forwarded_for)
+{
+  g_autofree char *url = g_strconcat (mesh_test_server_get_rest_url (server), "/auth/login",
+                                      NULL);
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autoptr(SoupMessage) msg = soup_message_new ("POST", url);
+  g_autoptr(GBytes) body = g_bytes_new_static ("{\"username\":\"ivy\",\"password\":\"x\"}",
+                                               strlen ("{\"username\":\"ivy\",\"password\":\"x\"}"));
+  g_autoptr(GBytes) answer = NULL;
+
+  soup_message_set_request_body_from_bytes (msg, "application/json", body);
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "X-Forwarded-For",
+                                forwarded_for);
+  answer = soup_session_send_and_read (session, msg, NULL, NULL);
+  return soup_message_get_status (msg);
+}
+
+/* Behind a trusted proxy each client has its own bucket: the last address
+ * the proxy appended, whatever the client put before it. */
+static void
+test_rest_forwarded_throttle (void)
+{
+  g_autoptr(MeshTestServer) server = mesh_test_server_new ("[auth]\n"
+                                                           "login-ip-burst=2\n"
+                                                           "login-ip-per-minute=0.5\n"
+                                                           "login-user-burst=100\n"
+                                                           "trusted-proxies=127.0.0.1;::1\n");
+
+  mesh_test_server_start (server);
+  g_assert_cmpuint (login_forwarded (server, "203.0.113.5"), ==, 401);
+  g_assert_cmpuint (login_forwarded (server, "198.51.100.1, 203.0.113.5"), ==, 401);
+  g_assert_cmpuint (login_forwarded (server, "203.0.113.5"), ==, 429);
+  /* Made-up entries before the proxy's do not give a new bucket. */
+  g_assert_cmpuint (login_forwarded (server, "192.0.2.77, 203.0.113.5"), ==, 429);
+  /* Another client, and another /64 of IPv6, are not throttled. */
+  g_assert_cmpuint (login_forwarded (server, "203.0.113.6"), ==, 401);
+  g_assert_cmpuint (login_forwarded (server, "2001:db8:1:2::1"), ==, 401);
+  g_assert_cmpuint (login_forwarded (server, "2001:db8:1:2::2"), ==, 401);
+  g_assert_cmpuint (login_forwarded (server, "2001:db8:1:2:ffff::3"), ==, 429);
+  g_assert_cmpuint (login_forwarded (server, "2001:db8:1:3::1"), ==, 401);
+  mesh_test_server_stop (server);
+}
+
 /* Sockets per user and in all are capped: refused upgrades get 429, and a
  * closed socket frees its place. */
 static void
@@ -2206,6 +2251,7 @@ main (int    argc,
   g_test_add_func ("/mesh/server/rest/login-throttle", test_rest_login_throttle);
   g_test_add_func ("/mesh/server/rest/address-throttle", test_rest_address_throttle);
   g_test_add_func ("/mesh/server/ws/socket-caps", test_ws_socket_caps);
+  g_test_add_func ("/mesh/server/rest/forwarded-throttle", test_rest_forwarded_throttle);
   g_test_add_func ("/mesh/server/rest/rooms", test_rest_rooms);
   g_test_add_func ("/mesh/server/rest/invites", test_rest_invites);
   g_test_add_func ("/mesh/server/rest/messages", test_rest_messages);
