@@ -29,6 +29,8 @@ mesh_config_new (void)
   config->hello_timeout_s = 10;
   mesh_ws_limits_init_default (&config->limits);
   mesh_notify_config_init_default (&config->notify);
+  mesh_rest_throttle_init_default (&config->throttle);
+  config->device_idle_days = 90;
 
   /* The legacy relay carries trickled ICE for several calls through one
    * socket: it must take bursts of thousands of signals (legacy-relay.md). */
@@ -50,6 +52,7 @@ mesh_config_free (MeshConfig *config)
   g_free (config->data_dir);
   g_free (config->tls_cert);
   g_free (config->tls_key);
+  g_strfreev (config->throttle.trusted_proxies);
   g_free (config);
 }
 
@@ -134,6 +137,7 @@ read_limits (GKeyFile      *kf,
   double burst = limits->burst, queue = limits->max_queued_bytes;
   double ping = limits->ping_interval_s, silence = limits->silence_timeout_s;
   double abuse = limits->abuse_limit;
+  double sockets = limits->max_sockets, user_sockets = limits->max_sockets_per_user;
 
   if (!read_number (kf, group, "max-frame-bytes", 1024, 16 * 1024 * 1024, &frame, error) ||
       !read_number (kf, group, "messages-per-second", 1, 1e7, &rate, error) ||
@@ -141,7 +145,9 @@ read_limits (GKeyFile      *kf,
       !read_number (kf, group, "abuse-limit", 1, 1e9, &abuse, error) ||
       !read_number (kf, group, "max-queued-bytes", 64 * 1024, 1024.0 * 1024 * 1024, &queue, error) ||
       !read_number (kf, group, "ping-interval", 0, 3600, &ping, error) ||
-      !read_number (kf, group, "silence-timeout", 0, 86400, &silence, error))
+      !read_number (kf, group, "silence-timeout", 0, 86400, &silence, error) ||
+      !read_number (kf, group, "max-sockets", 1, 1e6, &sockets, error) ||
+      !read_number (kf, group, "max-sockets-per-user", 1, 1e6, &user_sockets, error))
     return FALSE;
 
   limits->max_frame_bytes = (gsize) frame;
@@ -151,6 +157,8 @@ read_limits (GKeyFile      *kf,
   limits->max_queued_bytes = (gsize) queue;
   limits->ping_interval_s = (guint) ping;
   limits->silence_timeout_s = (guint) silence;
+  limits->max_sockets = (guint) sockets;
+  limits->max_sockets_per_user = (guint) user_sockets;
   return TRUE;
 }
 
@@ -164,12 +172,14 @@ read_notify (GKeyFile          *kf,
     "chat-priority", "call-priority", "share-priority", "terminal-priority", "agent-priority",
   };
   gboolean disabled = !notify->gotify_enabled;
+  gboolean allow_private = notify->gotify.allow_private_targets;
   double timeout = notify->gotify.request_timeout_s;
   double retry_min = notify->gotify.retry_min_s, retry_max = notify->gotify.retry_max_s;
   double max_pending = notify->gotify.max_pending;
   double agent_delay = notify->agent_offline_delay_s, call_timeout = notify->call_timeout_s;
 
   if (!read_bool (kf, "gotify", "disabled", &disabled, error) ||
+      !read_bool (kf, "gotify", "allow-private-targets", &allow_private, error) ||
       !read_number (kf, "gotify", "request-timeout", 0.1, 600, &timeout, error) ||
       !read_number (kf, "gotify", "retry-min", 0.01, 3600, &retry_min, error) ||
       !read_number (kf, "gotify", "retry-max", 0.01, 86400, &retry_max, error) ||
@@ -190,12 +200,61 @@ read_notify (GKeyFile          *kf,
     return FALSE;
   }
   notify->gotify_enabled = !disabled;
+  notify->gotify.allow_private_targets = allow_private;
   notify->gotify.request_timeout_s = timeout;
   notify->gotify.retry_min_s = retry_min;
   notify->gotify.retry_max_s = retry_max;
   notify->gotify.max_pending = (guint) max_pending;
   notify->agent_offline_delay_s = agent_delay;
   notify->call_timeout_s = call_timeout;
+  return TRUE;
+}
+
+static gboolean
+read_auth (GKeyFile          *kf,
+           MeshConfig        *config,
+           GError           **error)
+{
+  MeshRestThrottle *throttle = &config->throttle;
+  double known = throttle->known_days, entries = throttle->max_entries;
+  double idle = config->device_idle_days;
+
+  if (!read_number (kf, "auth", "login-ip-burst", 1, 1e6, &throttle->ip_burst, error) ||
+      !read_number (kf, "auth", "login-ip-per-minute", 0.01, 1e6, &throttle->ip_per_minute,
+                    error) ||
+      !read_number (kf, "auth", "login-user-burst", 1, 1e6, &throttle->user_burst, error) ||
+      !read_number (kf, "auth", "login-user-per-minute", 0.01, 1e6,
+                    &throttle->user_per_minute, error) ||
+      !read_number (kf, "auth", "login-known-days", 0, 3650, &known, error) ||
+      !read_number (kf, "auth", "throttle-max-entries", 100, 1e7, &entries, error) ||
+      !read_number (kf, "auth", "device-token-idle-days", 1, 36500, &idle, error))
+    return FALSE;
+  if (g_key_file_has_key (kf, "auth", "trusted-proxies", NULL)) {
+    g_auto(GStrv) proxies = g_key_file_get_string_list (kf, "auth", "trusted-proxies", NULL,
+                                                        error);
+
+    if (proxies == NULL) {
+      g_prefix_error (error, "[auth] trusted-proxies: ");
+      return FALSE;
+    }
+    /* Compared as text with the peer's address: normalise them. */
+    for (guint i = 0; proxies[i] != NULL; i++) {
+      g_autoptr(GInetAddress) address = g_inet_address_new_from_string (g_strstrip (proxies[i]));
+
+      if (address == NULL) {
+        g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                     "[auth] trusted-proxies: '%s' is not an IP address", proxies[i]);
+        return FALSE;
+      }
+      g_free (proxies[i]);
+      proxies[i] = g_inet_address_to_string (address);
+    }
+    g_strfreev (throttle->trusted_proxies);
+    throttle->trusted_proxies = g_steal_pointer (&proxies);
+  }
+  throttle->known_days = (guint) known;
+  throttle->max_entries = (guint) entries;
+  config->device_idle_days = (guint) idle;
   return TRUE;
 }
 
@@ -223,7 +282,8 @@ mesh_config_load_file (MeshConfig  *config,
       !read_bool (kf, "legacy", "disabled", &no_legacy, error) ||
       !read_limits (kf, "limits", &config->limits, error) ||
       !read_limits (kf, "legacy", &config->legacy_limits, error) ||
-      !read_notify (kf, &config->notify, error)) {
+      !read_notify (kf, &config->notify, error) ||
+      !read_auth (kf, config, error)) {
     g_prefix_error (error, "%s: ", path);
     return FALSE;
   }

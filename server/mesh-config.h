@@ -2,6 +2,7 @@
 #pragma once
 
 #include "mesh-notify.h"
+#include "mesh-rest.h"
 #include "mesh-ws-peer.h"
 
 G_BEGIN_DECLS
@@ -20,6 +21,8 @@ typedef struct {
   MeshWsLimits  limits;             /* the v2 hub's */
   MeshWsLimits  legacy_limits;      /* the legacy relay's */
   MeshNotifyConfig notify;          /* [gotify]: notifications (§9) */
+  MeshRestThrottle throttle;        /* [auth]: login and registration */
+  guint         device_idle_days;   /* [auth]: device tokens unused this long expire */
 } MeshConfig;
 
 #define MESH_DEFAULT_LISTEN        "127.0.0.1:8080"

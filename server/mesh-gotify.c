@@ -11,9 +11,298 @@
 #include <string.h>
 
 #define MAX_URL_BYTES         2048
-#define MAX_REASON_CHARS      300
 #define TEST_TITLE            "Mesh: test notification"
 #define TEST_MESSAGE          "If you can read this, your Mesh server can reach this Gotify."
+
+/* Address checks (SSRF).  A target's name is resolved once per connection
+ * by the connectable below, every address it resolves to is judged, and the
+ * socket client connects only to those addresses: there is no second
+ * lookup a DNS answer could change in between. */
+
+static const char *
+ipv4_refusal (const guint8 *a)
+{
+  if (a[0] == 0)
+    return "an unspecified (\"this network\") address";
+  if (a[0] == 127)
+    return "a loopback address";
+  if (a[0] == 10 || (a[0] == 172 && (a[1] & 0xF0) == 16) || (a[0] == 192 && a[1] == 168))
+    return "a private (RFC 1918) address";
+  if (a[0] == 100 && (a[1] & 0xC0) == 64)
+    return "a shared (carrier-grade NAT) address";
+  if (a[0] == 169 && a[1] == 254)
+    return "a link-local address";
+  if (a[0] == 192 && a[1] == 0 && (a[2] == 0 || a[2] == 2))
+    return "a reserved address";
+  if (a[0] == 192 && a[1] == 88 && a[2] == 99)
+    return "a reserved address";
+  if (a[0] == 198 && (a[1] & 0xFE) == 18)
+    return "a reserved (benchmarking) address";
+  if ((a[0] == 198 && a[1] == 51 && a[2] == 100) || (a[0] == 203 && a[1] == 0 && a[2] == 113))
+    return "a reserved (documentation) address";
+  if ((a[0] & 0xF0) == 224)
+    return "a multicast address";
+  if ((a[0] & 0xF0) == 240)
+    return "a reserved or broadcast address";
+  return NULL;
+}
+
+const char *
+mesh_gotify_address_refusal (GInetAddress *address)
+{
+  const guint8 *a;
+  static const guint8 zeros[12] = { 0 };
+
+  g_return_val_if_fail (G_IS_INET_ADDRESS (address), "not an address");
+
+  a = g_inet_address_to_bytes (address);
+  if (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV4)
+    return ipv4_refusal (a);
+  if (g_inet_address_get_family (address) != G_SOCKET_FAMILY_IPV6)
+    return "not an IP address";
+
+  /* Forms that carry an IPv4 address reach that address. */
+  if (memcmp (a, zeros, 10) == 0 && a[10] == 0xFF && a[11] == 0xFF)   /* ::ffff:a.b.c.d */
+    return ipv4_refusal (a + 12);
+  if (a[0] == 0x00 && a[1] == 0x64 && a[2] == 0xFF && a[3] == 0x9B &&  /* 64:ff9b::/96 */
+      memcmp (a + 4, zeros, 8) == 0)
+    return ipv4_refusal (a + 12);
+  if (a[0] == 0x20 && a[1] == 0x02)                                   /* 2002::/16, 6to4 */
+    return ipv4_refusal (a + 2);
+  if (memcmp (a, zeros, 12) == 0) {                                   /* ::a.b.c.d, ::, ::1 */
+    if (a[12] == 0 && a[13] == 0 && a[14] == 0 && a[15] <= 1)
+      return a[15] == 1 ? "a loopback address" : "an unspecified address";
+    return ipv4_refusal (a + 12) ? ipv4_refusal (a + 12) : "a deprecated IPv4-compatible address";
+  }
+  if (a[0] == 0xFF)
+    return "a multicast address";
+  if ((a[0] & 0xFE) == 0xFC)
+    return "a unique local (private) address";
+  if (a[0] == 0xFE && (a[1] & 0xC0) == 0x80)
+    return "a link-local address";
+  if (a[0] == 0xFE && (a[1] & 0xC0) == 0xC0)
+    return "a site-local address";
+  /* Outside 2000::/3 nothing is global unicast (64:ff9b:1::/48, 100::/64, ...). */
+  if ((a[0] & 0xE0) != 0x20)
+    return "a reserved address";
+  /* 2001::/23 (Teredo, benchmarking, ORCHID...) and 2001:db8::/32. */
+  if (a[0] == 0x20 && a[1] == 0x01 && (a[2] & 0xFE) == 0x00)
+    return "a reserved address";
+  if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0D && a[3] == 0xB8)
+    return "a reserved (documentation) address";
+  return NULL;
+}
+
+/* A GNetworkAddress (so that TLS still checks the certificate against the
+ * URL's host name) whose enumerators yield only checked addresses, and never
+ * a proxy: a proxy would resolve the name itself. */
+#define MESH_TYPE_CHECKED_ADDRESS (mesh_checked_address_get_type ())
+G_DECLARE_FINAL_TYPE (MeshCheckedAddress, mesh_checked_address, MESH, CHECKED_ADDRESS,
+                      GNetworkAddress)
+
+struct _MeshCheckedAddress {
+  GNetworkAddress  parent_instance;
+  gboolean         allow_private;
+  char            *refusal;       /* why the last lookup was refused, or NULL */
+};
+
+#define MESH_TYPE_CHECKED_ENUMERATOR (mesh_checked_enumerator_get_type ())
+G_DECLARE_FINAL_TYPE (MeshCheckedEnumerator, mesh_checked_enumerator, MESH, CHECKED_ENUMERATOR,
+                      GSocketAddressEnumerator)
+
+struct _MeshCheckedEnumerator {
+  GSocketAddressEnumerator  parent_instance;
+  MeshCheckedAddress       *address;
+  GList                    *addresses;    /* GInetAddress, checked */
+  GList                    *next;
+  gboolean                  resolved;
+};
+
+G_DEFINE_FINAL_TYPE (MeshCheckedEnumerator, mesh_checked_enumerator,
+                     G_TYPE_SOCKET_ADDRESS_ENUMERATOR)
+
+static void mesh_checked_address_connectable_init (GSocketConnectableIface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (MeshCheckedAddress, mesh_checked_address, G_TYPE_NETWORK_ADDRESS,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_SOCKET_CONNECTABLE,
+                                                      mesh_checked_address_connectable_init))
+
+static GSocketConnectableIface *checked_address_parent_iface;
+
+/* Keeps the lookup's addresses if every one of them may be reached. */
+static gboolean
+checked_enumerator_take (MeshCheckedEnumerator  *self,
+                         GList                  *addresses,
+                         GError                **error)
+{
+  MeshCheckedAddress *address = self->address;
+  const char *host = g_network_address_get_hostname (G_NETWORK_ADDRESS (address));
+
+  self->resolved = TRUE;
+  g_clear_pointer (&address->refusal, g_free);
+  for (GList *l = addresses; l != NULL && !address->allow_private; l = l->next) {
+    const char *why = mesh_gotify_address_refusal (l->data);
+
+    if (why != NULL) {
+      g_autofree char *text = g_inet_address_to_string (l->data);
+
+      address->refusal = g_strdup_printf ("the Gotify host %s resolves to %s, %s: refused "
+                                          "(only the server's operator can allow private "
+                                          "targets)", host, text, why);
+      g_resolver_free_addresses (addresses);
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED, address->refusal);
+      return FALSE;
+    }
+  }
+  self->addresses = addresses;
+  self->next = addresses;
+  return TRUE;
+}
+
+static GSocketAddress *
+checked_enumerator_pop (MeshCheckedEnumerator *self)
+{
+  GInetAddress *inet;
+
+  if (self->next == NULL)
+    return NULL;
+  inet = self->next->data;
+  self->next = self->next->next;
+  return g_inet_socket_address_new (inet,
+                                    g_network_address_get_port (G_NETWORK_ADDRESS (self->address)));
+}
+
+static GSocketAddress *
+checked_enumerator_next (GSocketAddressEnumerator  *enumerator,
+                         GCancellable              *cancellable,
+                         GError                   **error)
+{
+  MeshCheckedEnumerator *self = MESH_CHECKED_ENUMERATOR (enumerator);
+
+  if (!self->resolved) {
+    g_autoptr(GResolver) resolver = g_resolver_get_default ();
+    const char *host = g_network_address_get_hostname (G_NETWORK_ADDRESS (self->address));
+    GList *addresses = g_resolver_lookup_by_name (resolver, host, cancellable, error);
+
+    if (addresses == NULL || !checked_enumerator_take (self, addresses, error))
+      return NULL;
+  }
+  return checked_enumerator_pop (self);
+}
+
+static void
+checked_enumerator_resolved_cb (GObject      *source,
+                                GAsyncResult *result,
+                                gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MeshCheckedEnumerator *self = g_task_get_source_object (task);
+  GError *error = NULL;
+  GList *addresses = g_resolver_lookup_by_name_finish (G_RESOLVER (source), result, &error);
+
+  if (addresses == NULL || !checked_enumerator_take (self, addresses, &error)) {
+    g_task_return_error (task, error);
+    return;
+  }
+  g_task_return_pointer (task, checked_enumerator_pop (self), g_object_unref);
+}
+
+static void
+checked_enumerator_next_async (GSocketAddressEnumerator *enumerator,
+                               GCancellable             *cancellable,
+                               GAsyncReadyCallback       callback,
+                               gpointer                  user_data)
+{
+  MeshCheckedEnumerator *self = MESH_CHECKED_ENUMERATOR (enumerator);
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, checked_enumerator_next_async);
+  if (!self->resolved) {
+    g_autoptr(GResolver) resolver = g_resolver_get_default ();
+    const char *host = g_network_address_get_hostname (G_NETWORK_ADDRESS (self->address));
+
+    g_resolver_lookup_by_name_async (resolver, host, cancellable, checked_enumerator_resolved_cb,
+                                     g_steal_pointer (&task));
+    return;
+  }
+  g_task_return_pointer (task, checked_enumerator_pop (self), g_object_unref);
+}
+
+static GSocketAddress *
+checked_enumerator_next_finish (GSocketAddressEnumerator  *enumerator,
+                                GAsyncResult              *result,
+                                GError                   **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+mesh_checked_enumerator_finalize (GObject *object)
+{
+  MeshCheckedEnumerator *self = MESH_CHECKED_ENUMERATOR (object);
+
+  g_resolver_free_addresses (self->addresses);
+  g_clear_object (&self->address);
+  G_OBJECT_CLASS (mesh_checked_enumerator_parent_class)->finalize (object);
+}
+
+static void
+mesh_checked_enumerator_class_init (MeshCheckedEnumeratorClass *klass)
+{
+  GSocketAddressEnumeratorClass *enumerator_class = G_SOCKET_ADDRESS_ENUMERATOR_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->finalize = mesh_checked_enumerator_finalize;
+  enumerator_class->next = checked_enumerator_next;
+  enumerator_class->next_async = checked_enumerator_next_async;
+  enumerator_class->next_finish = checked_enumerator_next_finish;
+}
+
+static void
+mesh_checked_enumerator_init (MeshCheckedEnumerator *self)
+{
+}
+
+static GSocketAddressEnumerator *
+checked_address_enumerate (GSocketConnectable *connectable)
+{
+  MeshCheckedEnumerator *enumerator = g_object_new (MESH_TYPE_CHECKED_ENUMERATOR, NULL);
+
+  enumerator->address = g_object_ref (MESH_CHECKED_ADDRESS (connectable));
+  return G_SOCKET_ADDRESS_ENUMERATOR (enumerator);
+}
+
+static char *
+checked_address_to_string (GSocketConnectable *connectable)
+{
+  return checked_address_parent_iface->to_string (connectable);
+}
+
+static void
+mesh_checked_address_connectable_init (GSocketConnectableIface *iface)
+{
+  checked_address_parent_iface = g_type_interface_peek_parent (iface);
+  iface->enumerate = checked_address_enumerate;
+  iface->proxy_enumerate = checked_address_enumerate;
+  iface->to_string = checked_address_to_string;
+}
+
+static void
+mesh_checked_address_finalize (GObject *object)
+{
+  g_free (MESH_CHECKED_ADDRESS (object)->refusal);
+  G_OBJECT_CLASS (mesh_checked_address_parent_class)->finalize (object);
+}
+
+static void
+mesh_checked_address_class_init (MeshCheckedAddressClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = mesh_checked_address_finalize;
+}
+
+static void
+mesh_checked_address_init (MeshCheckedAddress *self)
+{
+}
 
 typedef enum {
   OUTCOME_DELIVERED,
@@ -38,12 +327,81 @@ struct _MeshGotify {
 
   MeshStore        *store;
   MeshGotifyConfig  config;
-  SoupSession      *session;
+  GHashTable       *sessions;     /* the requests' sessions in flight (borrowed) */
   GHashTable       *targets;      /* user_id → Target (owned) */
   gboolean          stopped;
 };
 
 G_DEFINE_FINAL_TYPE (MeshGotify, mesh_gotify, G_TYPE_OBJECT)
+
+/* One POST on a session of its own, whose connections can only go to the
+ * checked addresses of the URL's host (the session's remote-connectable is
+ * used for every connection, and as the TLS server identity). */
+typedef struct {
+  SoupSession        *session;
+  SoupMessage        *msg;
+  MeshCheckedAddress *address;
+} Post;
+
+static void
+post_clear (MeshGotify *self,
+            Post       *post)
+{
+  if (post->session != NULL && self->sessions != NULL)
+    g_hash_table_remove (self->sessions, post->session);
+  g_clear_object (&post->session);
+  g_clear_object (&post->msg);
+  g_clear_object (&post->address);
+}
+
+static void
+post_start (MeshGotify *self,
+            Post       *post)
+{
+  GUri *uri = soup_message_get_uri (post->msg);
+  gboolean https = g_ascii_strcasecmp (g_uri_get_scheme (uri), "https") == 0;
+  int port = g_uri_get_port (uri);
+
+  post->address = g_object_new (MESH_TYPE_CHECKED_ADDRESS,
+                                "hostname", g_uri_get_host (uri),
+                                "port", port > 0 ? port : (https ? 443 : 80),
+                                "scheme", g_uri_get_scheme (uri),
+                                NULL);
+  post->address->allow_private = self->config.allow_private_targets;
+  /* "timeout" bounds each read and write; the deadline bounds the whole.
+   * No proxy: it would resolve the name itself, unchecked. */
+  post->session = soup_session_new_with_options ("timeout",
+                                                 (guint) MAX (self->config.request_timeout_s, 1),
+                                                 "idle-timeout", 5,
+                                                 "max-conns", 1,
+                                                 "max-conns-per-host", 1,
+                                                 "proxy-resolver", NULL,
+                                                 "remote-connectable", post->address,
+                                                 "user-agent", "mesh-server/" PACKAGE_VERSION,
+                                                 NULL);
+  g_hash_table_add (self->sessions, post->session);
+}
+
+static void
+body_closed_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_input_stream_close_finish (G_INPUT_STREAM (source), result, NULL);
+}
+
+/* The status line is all we use: the body is not read at all, and closing
+ * it early drops the connection instead of draining it. */
+static void
+post_finish (SoupSession   *session,
+             GAsyncResult  *result,
+             GError       **error)
+{
+  g_autoptr(GInputStream) body = soup_session_send_finish (session, result, error);
+
+  if (body != NULL)
+    g_input_stream_close_async (body, G_PRIORITY_DEFAULT, NULL, body_closed_cb, NULL);
+}
 
 /* One request on its way; it keeps the object alive until its answer. */
 typedef struct {
@@ -52,16 +410,16 @@ typedef struct {
   gint64        item_id;
   gint64        attempts;
   GCancellable *cancellable;
-  SoupMessage  *msg;
+  Post          post;
 } Delivery;
 
 static void
 delivery_free (Delivery *delivery)
 {
+  post_clear (delivery->self, &delivery->post);
   g_object_unref (delivery->self);
   g_free (delivery->user_id);
   g_object_unref (delivery->cancellable);
-  g_object_unref (delivery->msg);
   g_free (delivery);
 }
 
@@ -94,6 +452,7 @@ mesh_gotify_config_init_default (MeshGotifyConfig *config)
   config->retry_min_s = 1;
   config->retry_max_s = 300;
   config->max_pending = 1000;
+  config->allow_private_targets = FALSE;
 }
 
 char *
@@ -144,6 +503,37 @@ mesh_gotify_message_url (const char  *base,
   while (len > 0 && base[len - 1] == '/')
     len--;
   return g_strdup_printf ("%.*s/message", (int) len, base);
+}
+
+static char *
+url_origin (const char *url)
+{
+  g_autoptr(GUri) uri = url ? g_uri_parse (url, G_URI_FLAGS_ENCODED, NULL) : NULL;
+  g_autofree char *scheme = NULL;
+  g_autofree char *host = NULL;
+  int port;
+
+  if (uri == NULL || g_uri_get_host (uri) == NULL)
+    return NULL;
+  scheme = g_ascii_strdown (g_uri_get_scheme (uri), -1);
+  host = g_ascii_strdown (g_uri_get_host (uri), -1);
+  /* "example.org." and "example.org" are the same host. */
+  if (host[0] != '\0' && host[strlen (host) - 1] == '.')
+    host[strlen (host) - 1] = '\0';
+  port = g_uri_get_port (uri);
+  if (port <= 0)
+    port = g_str_equal (scheme, "https") ? 443 : 80;
+  return g_strdup_printf ("%s://[%s]:%d", scheme, host, port);
+}
+
+gboolean
+mesh_gotify_same_origin (const char *a,
+                         const char *b)
+{
+  g_autofree char *origin_a = url_origin (a);
+  g_autofree char *origin_b = url_origin (b);
+
+  return origin_a != NULL && origin_b != NULL && g_str_equal (origin_a, origin_b);
 }
 
 /* At most @max_bytes of UTF-8, cut at a character boundary, with "…" when
@@ -214,64 +604,57 @@ build_request (const char  *url,
   return msg;
 }
 
-/* What Gotify said, in a sentence for the user: its errorDescription when
- * the body is its JSON error, else the start of the body. */
+/* What Gotify said, in a sentence for the user: the status line and our
+ * own hint, never anything of the body (a user could otherwise read what
+ * some other service answers).  The phrase is libsoup's for the code, not
+ * the one the server sent. */
 static char *
-describe_answer (SoupMessage *msg,
-                 GBytes      *body)
+describe_answer (SoupMessage *msg)
 {
   guint status = soup_message_get_status (msg);
-  const char *phrase = soup_message_get_reason_phrase (msg);
-  g_autofree char *detail = NULL;
-  gsize len = 0;
-  const char *data = body ? g_bytes_get_data (body, &len) : NULL;
+  const char *phrase = soup_status_get_phrase (status);
 
-  if (len > 0) {
-    g_autoptr(JsonObject) object = mesh_json_parse_object (data, (gssize) len, NULL);
-    const char *description = NULL;
-
-    if (object != NULL)
-      mesh_json_get_string (object, "errorDescription", FALSE, &description, NULL);
-    if (description != NULL)
-      detail = g_strdup (description);
-    else if (g_utf8_validate (data, (gssize) len, NULL))
-      detail = g_strstrip (g_strndup (data, len));
-  }
-  if (detail != NULL && g_utf8_strlen (detail, -1) > MAX_REASON_CHARS) {
-    char *cut = g_utf8_substring (detail, 0, MAX_REASON_CHARS);
-
-    g_free (detail);
-    detail = g_strconcat (cut, "…", NULL);
-    g_free (cut);
-  }
-
+  if (phrase == NULL)
+    phrase = "";
   if (status == SOUP_STATUS_UNAUTHORIZED)
-    return g_strdup_printf ("Gotify answered %u %s: %s (check the application token; a client "
-                            "token is refused)", status, phrase ? phrase : "",
-                            detail ? detail : "invalid token");
+    return g_strdup_printf ("Gotify answered %u %s (check the application token; a client "
+                            "token is refused)", status, phrase);
   if (SOUP_STATUS_IS_REDIRECTION (status)) {
     const char *location = soup_message_headers_get_one (soup_message_get_response_headers (msg),
                                                          "Location");
+    g_autoptr(GUri) target = NULL;
+    g_autofree char *origin = NULL;
 
+    /* Only the origin of an http(s) Location: enough to see "use https". */
+    if (location != NULL && strlen (location) <= MAX_URL_BYTES)
+      target = g_uri_parse (location, G_URI_FLAGS_ENCODED, NULL);
+    if (target != NULL && g_uri_get_host (target) != NULL &&
+        (g_str_equal (g_uri_get_scheme (target), "http") ||
+         g_str_equal (g_uri_get_scheme (target), "https")))
+      origin = g_uri_join (G_URI_FLAGS_ENCODED, g_uri_get_scheme (target), NULL,
+                           g_uri_get_host (target), g_uri_get_port (target), "", NULL, NULL);
     return g_strdup_printf ("Gotify answered %u %s, pointing to %s: store that address as the "
-                            "URL (a redirected POST would arrive as a GET)", status,
-                            phrase ? phrase : "", location ? location : "(no Location)");
+                            "URL (a redirected POST would arrive as a GET)", status, phrase,
+                            origin ? origin : "another address");
   }
-  if (detail != NULL && detail[0] != '\0')
-    return g_strdup_printf ("Gotify answered %u %s: %s", status, phrase ? phrase : "", detail);
-  return g_strdup_printf ("Gotify answered %u %s", status, phrase ? phrase : "");
+  return g_strdup_printf ("Gotify answered %u %s", status, phrase);
 }
 
 static Outcome
-classify (MeshGotify    *self,
-          SoupMessage   *msg,
-          GBytes        *body,
-          const GError  *error,
-          gboolean       timed_out,
-          char         **reason)
+classify (MeshGotify          *self,
+          SoupMessage         *msg,
+          MeshCheckedAddress  *address,
+          const GError        *error,
+          gboolean             timed_out,
+          char               **reason)
 {
   guint status;
 
+  /* Retrying cannot help until the user (or the operator) changes something. */
+  if (address->refusal != NULL) {
+    *reason = g_strdup (address->refusal);
+    return OUTCOME_REFUSED;
+  }
   if (timed_out) {
     *reason = g_strdup_printf ("Gotify did not answer within %g s", self->config.request_timeout_s);
     return OUTCOME_RETRY;
@@ -285,7 +668,7 @@ classify (MeshGotify    *self,
     *reason = NULL;
     return OUTCOME_DELIVERED;
   }
-  *reason = describe_answer (msg, body);
+  *reason = describe_answer (msg);
   /* Timeouts and rate limits of a proxy in front pass by themselves. */
   if (status == SOUP_STATUS_REQUEST_TIMEOUT || status == 425 ||
       status == 429)
@@ -369,13 +752,12 @@ delivered_cb (GObject      *source,
   MeshGotify *self = delivery->self;
   g_autoptr(GError) error = NULL;
   g_autoptr(GError) store_error = NULL;
-  g_autoptr(GBytes) body = NULL;
   g_autofree char *reason = NULL;
   Target *target;
   gboolean timed_out, changed;
   Outcome outcome;
 
-  body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
+  post_finish (SOUP_SESSION (source), result, &error);
   if (self->stopped)
     return;
   target = g_hash_table_lookup (self->targets, delivery->user_id);
@@ -390,7 +772,8 @@ delivered_cb (GObject      *source,
   target->timed_out = FALSE;
   target->changed = FALSE;
 
-  outcome = classify (self, delivery->msg, body, error, timed_out, &reason);
+  outcome = classify (self, delivery->post.msg, delivery->post.address, error, timed_out,
+                      &reason);
   if (outcome == OUTCOME_DELIVERED) {
     g_debug ("Delivered Gotify message %" G_GINT64_FORMAT " for %s", delivery->item_id,
              delivery->user_id);
@@ -466,9 +849,9 @@ target_try (Target *target)
   url = mesh_gotify_message_url (settings->url, &error);
   delivery = g_new0 (Delivery, 1);
   if (url != NULL)
-    delivery->msg = build_request (url, settings->token, item->title, item->message,
-                                   item->priority, item->extras, &error);
-  if (delivery->msg == NULL) {
+    delivery->post.msg = build_request (url, settings->token, item->title, item->message,
+                                        item->priority, item->extras, &error);
+  if (delivery->post.msg == NULL) {
     g_autofree char *reason = g_strdup_printf ("the stored URL cannot be used: %s",
                                                error->message);
 
@@ -486,8 +869,9 @@ target_try (Target *target)
   target->cancellable = g_object_ref (delivery->cancellable);
   target->deadline_id = g_timeout_add ((guint) (self->config.request_timeout_s * 1000),
                                        deadline_cb, target);
-  soup_session_send_and_read_async (self->session, delivery->msg, G_PRIORITY_DEFAULT,
-                                    delivery->cancellable, delivered_cb, delivery);
+  post_start (self, &delivery->post);
+  soup_session_send_async (delivery->post.session, delivery->post.msg, G_PRIORITY_DEFAULT,
+                           delivery->cancellable, delivered_cb, delivery);
 }
 
 static Target *
@@ -507,7 +891,8 @@ target_get (MeshGotify *self,
 
 /* A test message: the same request as a delivery, answered to the caller. */
 typedef struct {
-  SoupMessage  *msg;
+  MeshGotify   *self;
+  Post          post;
   GCancellable *cancellable;      /* ours: the deadline cancels it */
   gulong        chained_id;       /* the caller's cancellable, forwarded */
   GCancellable *caller;
@@ -523,7 +908,8 @@ test_data_free (TestData *data)
     g_cancellable_disconnect (data->caller, data->chained_id);
   g_clear_object (&data->caller);
   g_clear_object (&data->cancellable);
-  g_clear_object (&data->msg);
+  post_clear (data->self, &data->post);
+  g_clear_object (&data->self);
   g_free (data);
 }
 
@@ -554,21 +940,20 @@ test_sent_cb (GObject      *source,
   TestData *data = g_task_get_task_data (task);
   MeshGotify *self = g_task_get_source_object (task);
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) body = NULL;
   g_autofree char *reason = NULL;
   JsonObject *report;
   Outcome outcome;
 
-  body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
+  post_finish (SOUP_SESSION (source), result, &error);
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && !data->timed_out) {
     g_task_return_error (task, g_steal_pointer (&error));
     return;
   }
-  outcome = classify (self, data->msg, body, error, data->timed_out, &reason);
+  outcome = classify (self, data->post.msg, data->post.address, error, data->timed_out, &reason);
   report = json_object_new ();
   json_object_set_boolean_member (report, "ok", outcome == OUTCOME_DELIVERED);
   if (error == NULL && !data->timed_out)
-    json_object_set_int_member (report, "status", soup_message_get_status (data->msg));
+    json_object_set_int_member (report, "status", soup_message_get_status (data->post.msg));
   if (reason != NULL)
     json_object_set_string_member (report, "error", reason);
   g_task_return_pointer (task, report, (GDestroyNotify) json_object_unref);
@@ -581,7 +966,7 @@ mesh_gotify_dispose (GObject *object)
 
   mesh_gotify_stop (self);
   g_clear_pointer (&self->targets, g_hash_table_unref);
-  g_clear_object (&self->session);
+  g_clear_pointer (&self->sessions, g_hash_table_unref);
   g_clear_object (&self->store);
   G_OBJECT_CLASS (mesh_gotify_parent_class)->dispose (object);
 }
@@ -597,6 +982,7 @@ mesh_gotify_init (MeshGotify *self)
 {
   self->targets = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                          (GDestroyNotify) target_free);
+  self->sessions = g_hash_table_new (NULL, NULL);
 }
 
 MeshGotify *
@@ -611,14 +997,6 @@ mesh_gotify_new (MeshStore              *store,
   self = g_object_new (MESH_TYPE_GOTIFY, NULL);
   self->store = g_object_ref (store);
   self->config = *config;
-  /* "timeout" bounds each read and write; the deadline bounds the whole. */
-  self->session = soup_session_new_with_options ("timeout",
-                                                 (guint) MAX (self->config.request_timeout_s, 1),
-                                                 "idle-timeout", 60,
-                                                 "max-conns", 64,
-                                                 "max-conns-per-host", 8,
-                                                 "user-agent", "mesh-server/" PACKAGE_VERSION,
-                                                 NULL);
   return self;
 }
 
@@ -649,8 +1027,12 @@ mesh_gotify_stop (MeshGotify *self)
   self->stopped = TRUE;
   if (self->targets != NULL)
     g_hash_table_remove_all (self->targets);
-  if (self->session != NULL)
-    soup_session_abort (self->session);
+  if (self->sessions != NULL) {
+    g_autoptr(GList) sessions = g_hash_table_get_keys (self->sessions);
+
+    for (GList *l = sessions; l != NULL; l = l->next)
+      soup_session_abort (l->data);
+  }
 }
 
 gboolean
@@ -757,10 +1139,12 @@ mesh_gotify_test_async (MeshGotify          *self,
     return;
   }
   data = g_new0 (TestData, 1);
+  data->self = g_object_ref (self);
   g_task_set_task_data (task, data, (GDestroyNotify) test_data_free);
-  data->msg = build_request (message_url, token, TEST_TITLE, TEST_MESSAGE, priority,
-                             "{\"client::display\":{\"contentType\":\"text/plain\"}}", &error);
-  if (data->msg == NULL) {
+  data->post.msg = build_request (message_url, token, TEST_TITLE, TEST_MESSAGE, priority,
+                                  "{\"client::display\":{\"contentType\":\"text/plain\"}}",
+                                  &error);
+  if (data->post.msg == NULL) {
     g_task_return_error (task, g_steal_pointer (&error));
     return;
   }
@@ -772,8 +1156,9 @@ mesh_gotify_test_async (MeshGotify          *self,
   }
   data->deadline_id = g_timeout_add ((guint) (self->config.request_timeout_s * 1000),
                                      test_deadline_cb, data);
-  soup_session_send_and_read_async (self->session, data->msg, G_PRIORITY_DEFAULT,
-                                    data->cancellable, test_sent_cb, g_steal_pointer (&task));
+  post_start (self, &data->post);
+  soup_session_send_async (data->post.session, data->post.msg, G_PRIORITY_DEFAULT,
+                           data->cancellable, test_sent_cb, g_steal_pointer (&task));
 }
 
 JsonObject *

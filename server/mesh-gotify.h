@@ -24,6 +24,10 @@ typedef struct {
   double retry_min_s;         /* first backoff step */
   double retry_max_s;         /* backoff cap */
   guint  max_pending;         /* per user; older ones are dropped beyond it */
+  /* FALSE (the default): a target whose name resolves to any loopback,
+   * private, link-local or otherwise non-public address is refused, so
+   * that users cannot make the server probe its own network. */
+  gboolean allow_private_targets;
 } MeshGotifyConfig;
 
 void mesh_gotify_config_init_default (MeshGotifyConfig *config);
@@ -34,6 +38,18 @@ void mesh_gotify_config_init_default (MeshGotifyConfig *config);
  * NULL with MESH_ERROR_BAD_REQUEST. */
 char *mesh_gotify_message_url (const char  *base,
                                GError     **error);
+
+/* Why @address may not be a Gotify target unless private targets are
+ * allowed ("a loopback address", ...), or NULL for a public unicast
+ * address.  IPv4-mapped, IPv4-compatible, NAT64 and 6to4 IPv6 addresses are
+ * judged by the IPv4 address they carry. */
+const char *mesh_gotify_address_refusal (GInetAddress *address);
+
+/* TRUE when @a and @b (URLs accepted by mesh_gotify_message_url()) have
+ * the same scheme, host and port (default ports made explicit, host names
+ * compared without case): the stored token may only go where it went. */
+gboolean    mesh_gotify_same_origin     (const char   *a,
+                                         const char   *b);
 
 #define MESH_TYPE_GOTIFY (mesh_gotify_get_type ())
 G_DECLARE_FINAL_TYPE (MeshGotify, mesh_gotify, MESH, GOTIFY, GObject)
@@ -62,7 +78,9 @@ void        mesh_gotify_target_changed (MeshGotify              *self,
                                         const char              *user_id);
 
 /* Posts a test message to @url with @token and reports Gotify's answer as
- * {ok, status?, error?} (status: Gotify's HTTP status when it answered). */
+ * {ok, status?, error?} (status: Gotify's HTTP status when it answered).
+ * `error` is our own sentence around the status line: nothing of the
+ * answer's body is read beyond its headers, nor ever echoed. */
 void        mesh_gotify_test_async     (MeshGotify              *self,
                                         const char              *url,
                                         const char              *token,

@@ -910,6 +910,12 @@ ws_http_cb (SoupServer        *server,
     g_free (device_id);
     return;
   }
+  /* Socket caps: refused before the upgrade (429), checked again below. */
+  if (!mesh_ws_registry_check (self->limits.registry, user_id, &error)) {
+    mesh_rest_reply_error (msg, error);
+    g_free (device_id);
+    return;
+  }
 
   g_object_set_data_full (G_OBJECT (msg), "mesh-user-id", g_steal_pointer (&user_id), g_free);
   g_object_set_data_full (G_OBJECT (msg), "mesh-device-id", device_id, g_free);
@@ -925,10 +931,16 @@ ws_connected_cb (SoupServer              *server,
   MeshHub *self = user_data;
   const char *user_id = g_object_get_data (G_OBJECT (msg), "mesh-user-id");
   const char *device_id = g_object_get_data (G_OBJECT (msg), "mesh-device-id");
+  g_autoptr(GError) error = NULL;
   HubPeer *peer;
 
   if (user_id == NULL) {
     soup_websocket_connection_close (connection, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, NULL);
+    return;
+  }
+  /* Upgrades in flight together all passed the check before the upgrade. */
+  if (!mesh_ws_registry_check (self->limits.registry, user_id, &error)) {
+    soup_websocket_connection_close (connection, 1013 /* try again later */, error->message);
     return;
   }
 
@@ -946,6 +958,7 @@ ws_connected_cb (SoupServer              *server,
                                soup_server_message_get_remote_host (msg),
                                &peer_callbacks, self);
   mesh_ws_peer_set_user_data (peer->ws, peer);
+  mesh_ws_registry_add (self->limits.registry, peer->ws, user_id, device_id);
   g_hash_table_insert (self->peers, peer->peer_id, peer);
 }
 

@@ -28,7 +28,18 @@ typedef struct {
   MeshRestControlFunc  may_control_terminal;
   gpointer             hook_data;
   MeshNotifier        *notifier;
+  void               (*device_revoked) (gpointer user_data, const char *device_id);
+  MeshRestThrottle     throttle;
+  GHashTable          *ip_buckets;      /* address → Bucket */
+  GHashTable          *user_buckets;    /* lower-case username → Bucket */
+  GHashTable          *known;           /* "username\naddress" → expiry (µs, boxed) */
 } MeshRest;
+
+/* A token bucket; absent means full. */
+typedef struct {
+  double tokens;
+  gint64 at;            /* monotonic µs of the last refill */
+} Bucket;
 
 /* One request on its way through the route table. */
 typedef struct {
@@ -56,11 +67,18 @@ typedef struct {
   SoupServerMessage *msg;
   gulong             disconnected_id;
   gboolean           gone;
+  char              *user_key;        /* login: the username's bucket key */
+  char              *address;         /* login: the client's address key */
+  gboolean           user_token;      /* login: took a token from user_key */
 } PendingReply;
 
 static void
 rest_clear (MeshRest *rest)
 {
+  g_clear_pointer (&rest->ip_buckets, g_hash_table_unref);
+  g_clear_pointer (&rest->user_buckets, g_hash_table_unref);
+  g_clear_pointer (&rest->known, g_hash_table_unref);
+  g_clear_pointer (&rest->throttle.trusted_proxies, g_strfreev);
   g_clear_object (&rest->store);
   g_clear_object (&rest->cap_key);
   g_clear_object (&rest->notifier);
@@ -162,6 +180,8 @@ pending_reply_free (PendingReply *pending)
 {
   g_signal_handler_disconnect (pending->msg, pending->disconnected_id);
   g_object_unref (pending->msg);
+  g_free (pending->user_key);
+  g_free (pending->address);
   rest_release (pending->rest);
   g_free (pending);
 }
@@ -242,6 +262,234 @@ request_check_member (MeshRestRequest *request,
   return TRUE;
 }
 
+void
+mesh_rest_throttle_init_default (MeshRestThrottle *throttle)
+{
+  throttle->ip_burst = 20;
+  throttle->ip_per_minute = 10;
+  throttle->user_burst = 10;
+  throttle->user_per_minute = 2;
+  throttle->known_days = 30;
+  throttle->max_entries = 10000;
+}
+
+/* The tokens of @key's bucket now (a missing one is full). */
+static double
+bucket_level (GHashTable *buckets,
+              const char *key,
+              double      burst,
+              double      per_minute,
+              gint64      now)
+{
+  Bucket *bucket = g_hash_table_lookup (buckets, key);
+
+  if (bucket == NULL)
+    return burst;
+  return MIN (burst, bucket->tokens + (now - bucket->at) / 60e6 * per_minute);
+}
+
+/* Seconds until @key has a token (0 when it has one). */
+static guint
+bucket_wait (GHashTable *buckets,
+             const char *key,
+             double      burst,
+             double      per_minute,
+             gint64      now)
+{
+  double level = bucket_level (buckets, key, burst, per_minute, now);
+  double wait;
+  guint wait_s;
+
+  if (level >= 1.0)
+    return 0;
+  wait = (1.0 - level) * 60.0 / per_minute;
+  wait_s = (guint) wait;
+  return wait_s < wait ? wait_s + 1 : MAX (wait_s, 1);
+}
+
+/* Keeps a table within @max entries: full buckets (the same as none) go
+ * first, then arbitrary ones, which only makes those keys start afresh. */
+static void
+buckets_make_room (GHashTable *buckets,
+                   double      burst,
+                   double      per_minute,
+                   guint       max,
+                   gint64      now)
+{
+  GHashTableIter iter;
+  const char *key;
+
+  if (g_hash_table_size (buckets) < max)
+    return;
+  g_hash_table_iter_init (&iter, buckets);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &key, NULL)) {
+    if (bucket_level (buckets, key, burst, per_minute, now) >= burst)
+      g_hash_table_iter_remove (&iter);
+  }
+  g_hash_table_iter_init (&iter, buckets);
+  while (g_hash_table_size (buckets) >= max && g_hash_table_iter_next (&iter, NULL, NULL))
+    g_hash_table_iter_remove (&iter);
+}
+
+static void
+bucket_add (MeshRest   *rest,
+            GHashTable *buckets,
+            const char *key,
+            double      burst,
+            double      per_minute,
+            double      delta)
+{
+  gint64 now = g_get_monotonic_time ();
+  double level = bucket_level (buckets, key, burst, per_minute, now) + delta;
+  Bucket *bucket;
+
+  if (level >= burst) {
+    g_hash_table_remove (buckets, key);
+    return;
+  }
+  bucket = g_hash_table_lookup (buckets, key);
+  if (bucket == NULL) {
+    buckets_make_room (buckets, burst, per_minute, rest->throttle.max_entries, now);
+    bucket = g_new0 (Bucket, 1);
+    g_hash_table_insert (buckets, g_strdup (key), bucket);
+  }
+  bucket->tokens = MAX (level, 0.0);
+  bucket->at = now;
+}
+
+/* Behind a trusted reverse proxy the client is the last address it added
+ * to X-Forwarded-For (anything before that the client may have made up). */
+static GInetAddress *
+forwarded_client (MeshRest          *rest,
+                  SoupServerMessage *msg,
+                  GInetAddress      *peer)
+{
+  g_autofree char *peer_text = g_inet_address_to_string (peer);
+  const char *header, *last;
+  g_autofree char *text = NULL;
+
+  if (rest->throttle.trusted_proxies == NULL ||
+      !g_strv_contains ((const char * const *) rest->throttle.trusted_proxies, peer_text))
+    return NULL;
+  header = soup_message_headers_get_list (soup_server_message_get_request_headers (msg),
+                                          "X-Forwarded-For");
+  if (header == NULL)
+    return NULL;
+  last = strrchr (header, ',');
+  text = g_strstrip (g_strdup (last != NULL ? last + 1 : header));
+  return g_inet_address_new_from_string (text);
+}
+
+/* The client's address as a throttling key: IPv6 by its /64, which one
+ * subscriber usually has whole. */
+static char *
+address_key (MeshRest          *rest,
+             SoupServerMessage *msg)
+{
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+  g_autoptr(GInetAddress) forwarded = NULL;
+  GInetAddress *inet;
+  guint8 bytes[16];
+
+  if (!G_IS_INET_SOCKET_ADDRESS (remote))
+    return g_strdup ("unknown");
+  inet = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote));
+  forwarded = forwarded_client (rest, msg, inet);
+  if (forwarded != NULL)
+    inet = forwarded;
+  if (g_inet_address_get_family (inet) != G_SOCKET_FAMILY_IPV6)
+    return g_inet_address_to_string (inet);
+  memcpy (bytes, g_inet_address_to_bytes (inet), 16);
+  /* An IPv4-mapped address is one IPv4 client. */
+  if (!g_inet_address_get_is_loopback (inet) &&
+      !(bytes[10] == 0xFF && bytes[11] == 0xFF && memcmp (bytes, "\0\0\0\0\0\0\0\0\0\0", 10) == 0))
+    memset (bytes + 8, 0, 8);
+  {
+    g_autoptr(GInetAddress) masked = g_inet_address_new_from_bytes (bytes, G_SOCKET_FAMILY_IPV6);
+
+    return g_inet_address_to_string (masked);
+  }
+}
+
+static char *
+known_key (const char *user_key,
+           const char *address)
+{
+  return g_strconcat (user_key, "\n", address, NULL);
+}
+
+static gboolean
+is_known (MeshRest   *rest,
+          const char *user_key,
+          const char *address)
+{
+  g_autofree char *key = known_key (user_key, address);
+  gint64 *expiry = g_hash_table_lookup (rest->known, key);
+
+  return expiry != NULL && *expiry > g_get_monotonic_time ();
+}
+
+static void
+remember_known (MeshRest   *rest,
+                const char *user_key,
+                const char *address)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint64 *expiry = g_new (gint64, 1);
+
+  if (g_hash_table_size (rest->known) >= rest->throttle.max_entries) {
+    GHashTableIter iter;
+    gint64 *value;
+
+    g_hash_table_iter_init (&iter, rest->known);
+    while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &value)) {
+      if (*value <= now)
+        g_hash_table_iter_remove (&iter);
+    }
+    g_hash_table_iter_init (&iter, rest->known);
+    while (g_hash_table_size (rest->known) >= rest->throttle.max_entries &&
+           g_hash_table_iter_next (&iter, NULL, NULL))
+      g_hash_table_iter_remove (&iter);
+  }
+  *expiry = now + (gint64) rest->throttle.known_days * 86400 * G_USEC_PER_SEC;
+  g_hash_table_replace (rest->known, known_key (user_key, address), expiry);
+}
+
+static void
+reply_rate_limited (SoupServerMessage *msg,
+                    guint              wait_s,
+                    const char        *what)
+{
+  g_autofree char *retry_after = g_strdup_printf ("%u", wait_s);
+
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Retry-After", retry_after);
+  reply_error_code (msg, MESH_ERROR_RATE_LIMITED, "too many %s: try again in %u s", what,
+                    wait_s);
+}
+
+/* The per-address bucket of login and registration, which both cost a
+ * PBKDF2 run.  FALSE: refused (answered). */
+static gboolean
+throttle_address (MeshRestRequest  *request,
+                  char            **address_out)
+{
+  MeshRest *rest = request->rest;
+  g_autofree char *address = address_key (rest, request->msg);
+  guint wait_s = bucket_wait (rest->ip_buckets, address, rest->throttle.ip_burst,
+                              rest->throttle.ip_per_minute, g_get_monotonic_time ());
+
+  if (wait_s > 0) {
+    reply_rate_limited (request->msg, wait_s, "login or registration attempts from this address");
+    return FALSE;
+  }
+  bucket_add (rest, rest->ip_buckets, address, rest->throttle.ip_burst,
+              rest->throttle.ip_per_minute, -1.0);
+  if (address_out != NULL)
+    *address_out = g_steal_pointer (&address);
+  return TRUE;
+}
+
 static void
 register_done (GObject      *source,
                GAsyncResult *result,
@@ -276,7 +524,8 @@ handle_register (MeshRestRequest *request)
     return;
   }
   if (!request_get_string (request, "username", TRUE, &username) ||
-      !request_get_string (request, "password", TRUE, &password))
+      !request_get_string (request, "password", TRUE, &password) ||
+      !throttle_address (request, NULL))
     return;
 
   mesh_store_add_user_async (request->rest->store, username, password, NULL,
@@ -295,8 +544,20 @@ login_done (GObject      *source,
   g_autofree char *token = NULL;
   g_autoptr(JsonObject) reply = NULL;
   SoupServerMessage *msg = pending_reply_get_message (pending);
+  MeshRest *rest = pending->rest;
   gint64 expires_in = 0;
 
+  /* A right password gives its username token back and trusts the address;
+   * a wrong one keeps the token it took. */
+  if (user_id != NULL) {
+    if (pending->user_token)
+      bucket_add (rest, rest->user_buckets, pending->user_key, rest->throttle.user_burst,
+                  rest->throttle.user_per_minute, 1.0);
+    remember_known (rest, pending->user_key, pending->address);
+  } else if (mesh_error_get_code (error) != MESH_ERROR_UNAUTHORIZED && pending->user_token) {
+    bucket_add (rest, rest->user_buckets, pending->user_key, rest->throttle.user_burst,
+                rest->throttle.user_per_minute, 1.0);
+  }
   if (msg == NULL)
     return;
   if (user_id != NULL)
@@ -317,13 +578,39 @@ static void
 handle_login (MeshRestRequest *request)
 {
   const char *username, *password;
+  MeshRest *rest = request->rest;
+  g_autofree char *address = NULL;
+  g_autofree char *user_key = NULL;
+  PendingReply *pending;
+  gboolean user_token = FALSE;
 
   if (!request_get_string (request, "username", TRUE, &username) ||
-      !request_get_string (request, "password", TRUE, &password))
+      !request_get_string (request, "password", TRUE, &password) ||
+      !throttle_address (request, &address))
     return;
 
+  /* Usernames compare without ASCII case (COLLATE NOCASE). */
+  user_key = g_ascii_strdown (username, -1);
+  if (!is_known (rest, user_key, address)) {
+    guint wait_s = bucket_wait (rest->user_buckets, user_key, rest->throttle.user_burst,
+                                rest->throttle.user_per_minute, g_get_monotonic_time ());
+
+    if (wait_s > 0) {
+      reply_rate_limited (request->msg, wait_s, "failed logins for this user");
+      return;
+    }
+    /* Taken now, so that attempts in flight together count too. */
+    bucket_add (rest, rest->user_buckets, user_key, rest->throttle.user_burst,
+                rest->throttle.user_per_minute, -1.0);
+    user_token = TRUE;
+  }
+
+  pending = pending_reply_new (request);
+  pending->user_key = g_steal_pointer (&user_key);
+  pending->address = g_steal_pointer (&address);
+  pending->user_token = user_token;
   mesh_store_check_password_async (request->rest->store, username, password, NULL,
-                                   login_done, pending_reply_new (request));
+                                   login_done, pending);
 }
 
 static void
@@ -378,6 +665,31 @@ handle_list_devices (MeshRestRequest *request)
     json_array_add_object_element (array, obj);
   }
   reply_array (request->msg, array);
+}
+
+/* Revoking: the token stops working at once and the device's sockets are
+ * closed.  The user's own devices only; not with a device token (a stolen
+ * agent token must not lock the user's other devices out). */
+static void
+handle_delete_device (MeshRestRequest *request)
+{
+  g_autoptr(GError) error = NULL;
+  const char *device_id = request->params[0];
+
+  if (request->device_id != NULL) {
+    reply_error_code (request->msg, MESH_ERROR_FORBIDDEN,
+                      "a device token cannot revoke devices: use the user's access token");
+    return;
+  }
+  if (!mesh_store_delete_device (request->rest->store, request->user_id, device_id, &error)) {
+    mesh_rest_reply_error (request->msg, error);
+    return;
+  }
+  if (request->rest->device_revoked != NULL)
+    request->rest->device_revoked (request->rest->hook_data, device_id);
+  soup_server_message_set_status (request->msg, SOUP_STATUS_NO_CONTENT, NULL);
+  soup_message_headers_replace (soup_server_message_get_response_headers (request->msg),
+                                "Connection", "close");
 }
 
 static void
@@ -709,6 +1021,13 @@ handle_put_gotify (MeshRestRequest *request)
         reply_error_code (request->msg, MESH_ERROR_BAD_REQUEST, "missing field 'token'");
       return;
     }
+    /* The stored token goes only where it went before: a new scheme, host
+     * or port needs it again (else a stolen session could redirect it). */
+    if (!mesh_gotify_same_origin (previous->url, url)) {
+      reply_error_code (request->msg, MESH_ERROR_BAD_REQUEST,
+                        "field 'token' is required when the URL's scheme, host or port changes");
+      return;
+    }
     token = previous->token;
   }
 
@@ -816,6 +1135,7 @@ static const struct {
   { "POST", "auth/login",        ROUTE_PUBLIC | ROUTE_BODY, handle_login },
   { "GET",  "devices",           ROUTE_AUTH,                handle_list_devices },
   { "POST", "devices",           ROUTE_AUTH | ROUTE_BODY,   handle_add_device },
+  { "DELETE", "devices/*",       ROUTE_AUTH,                handle_delete_device },
   { "GET",  "rooms",             ROUTE_AUTH,                handle_list_rooms },
   { "POST", "rooms",             ROUTE_AUTH | ROUTE_BODY,   handle_create_room },
   { "POST", "rooms/*/invites",   ROUTE_AUTH,                handle_create_invite },
@@ -1036,6 +1356,14 @@ mesh_rest_add_handlers (SoupServer           *server,
   rest->may_control_terminal = config->may_control_terminal;
   rest->hook_data = config->hook_data;
   rest->notifier = config->notifier ? g_object_ref (config->notifier) : NULL;
+  rest->device_revoked = config->device_revoked;
+  mesh_rest_throttle_init_default (&rest->throttle);
+  if (config->throttle.max_entries > 0)
+    rest->throttle = config->throttle;
+  rest->throttle.trusted_proxies = g_strdupv (config->throttle.trusted_proxies);
+  rest->ip_buckets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  rest->user_buckets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  rest->known = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 
   soup_server_add_early_handler (server, API_PREFIX, api_early_handler,
                                  g_rc_box_acquire (rest), rest_release);

@@ -15,6 +15,27 @@ typedef gboolean (*MeshRestControlFunc) (gpointer    user_data,
                                          const char *room_id,
                                          const char *user_id);
 
+/* Throttling of POST /auth/login and /auth/register (token buckets; a
+ * refused request gets 429 RATE_LIMITED with Retry-After).  Per client
+ * address (IPv6 by /64), every attempt costs a token; per username, every
+ * failed login does, except from an address that logged in as that user
+ * before (so guessing cannot lock the owner out); the buckets refill, so
+ * nothing is locked for good.  Full buckets are forgotten: memory stays
+ * within max_entries per table. */
+typedef struct {
+  double ip_burst;              /* attempts one address may make at once */
+  double ip_per_minute;         /* then this many a minute */
+  double user_burst;            /* failed logins for one username at once */
+  double user_per_minute;       /* then this many a minute */
+  guint  known_days;            /* how long a successful address is trusted */
+  guint  max_entries;           /* per table; beyond it old entries go */
+  /* Reverse proxies (IP addresses) whose X-Forwarded-For is believed: the
+   * client is the last address the proxy appended.  NULL: none. */
+  GStrv  trusted_proxies;
+} MeshRestThrottle;
+
+void   mesh_rest_throttle_init_default (MeshRestThrottle *throttle);
+
 typedef struct {
   MeshStore           *store;
   MeshCapKey          *cap_key;
@@ -26,6 +47,10 @@ typedef struct {
   gpointer             hook_data;
   /* /me/gotify (§9) settings, test and delivery; NULL: those routes 404. */
   MeshNotifier        *notifier;
+  MeshRestThrottle     throttle;               /* all 0: the defaults */
+  /* Called when a user revoked one of their devices (its sockets close). */
+  void               (*device_revoked) (gpointer    user_data,
+                                        const char *device_id);
 } MeshRestConfig;
 
 /* Adds the handlers to @server.  The config's objects are referenced. */

@@ -23,6 +23,7 @@ struct _MeshServer {
 
   SoupServer      *soup;
   MeshListener    *listener;
+  MeshWsRegistry  *sockets;         /* the hub's, per user and device */
   MeshHub         *hub;
   MeshNotifier    *notifier;
 
@@ -41,6 +42,18 @@ may_control_terminal (gpointer    user_data,
   MeshServer *self = user_data;
 
   return self->hub != NULL && mesh_hub_user_controls_terminal (self->hub, room_id, user_id);
+}
+
+/* A revoked device's token no longer works: its open sockets go too. */
+static void
+device_revoked (gpointer    user_data,
+                const char *device_id)
+{
+  MeshServer *self = user_data;
+  guint n = mesh_ws_registry_close_device (self->sockets, device_id, "device revoked");
+
+  if (n > 0)
+    g_message ("Closed %u socket(s) of revoked device %s", n, device_id);
 }
 
 /* A SoupServer without permessage-deflate: it costs 8× in relay throughput
@@ -104,6 +117,7 @@ config_copy (const MeshConfig *config)
   copy->data_dir = g_strdup (config->data_dir);
   copy->tls_cert = g_strdup (config->tls_cert);
   copy->tls_key = g_strdup (config->tls_key);
+  copy->throttle.trusted_proxies = g_strdupv (config->throttle.trusted_proxies);
   return copy;
 }
 
@@ -132,6 +146,8 @@ mesh_server_new (const MeshConfig  *config,
   if (self->store == NULL)
     return NULL;
 
+  mesh_store_set_device_idle_ttl (self->store, (gint64) self->config->device_idle_days * 86400);
+
   key_path = g_build_filename (self->config->data_dir, "signing-key.pem", NULL);
   self->cap_key = mesh_cap_key_load_or_create (key_path, error);
   if (self->cap_key == NULL)
@@ -146,8 +162,13 @@ mesh_server_new (const MeshConfig  *config,
   rest.open_registration = self->config->open_registration;
   rest.may_control_terminal = may_control_terminal;
   rest.hook_data = self;
+  rest.throttle = self->config->throttle;
+  rest.device_revoked = device_revoked;
   mesh_rest_add_handlers (self->soup, &rest);
 
+  self->sockets = mesh_ws_registry_new (self->config->limits.max_sockets,
+                                       self->config->limits.max_sockets_per_user);
+  self->config->limits.registry = self->sockets;
   self->hub = mesh_hub_new (self->store, self->cap_key, &self->config->limits,
                             self->config->hello_timeout_s);
   mesh_hub_set_notifier (self->hub, self->notifier);
@@ -208,6 +229,7 @@ mesh_server_stop (MeshServer *self)
   g_clear_object (&self->listener);
   g_clear_object (&self->legacy_listener);
   g_clear_object (&self->hub);
+  g_clear_pointer (&self->sockets, mesh_ws_registry_free);
   g_clear_object (&self->notifier);
   g_clear_object (&self->legacy);
   g_clear_object (&self->soup);

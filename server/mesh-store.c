@@ -115,6 +115,9 @@ static const char * const migrations[] = {
   "  next_attempt_usec INTEGER NOT NULL DEFAULT 0"
   ");"
   "CREATE INDEX gotify_outbox_by_user ON gotify_outbox (user_id, id);",
+  /* 3: device tokens expire when unused for the idle TTL. */
+  "ALTER TABLE devices ADD COLUMN last_used_usec INTEGER NOT NULL DEFAULT 0;"
+  "UPDATE devices SET last_used_usec = created_usec;",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == MESH_STORE_SCHEMA_VERSION);
@@ -132,6 +135,7 @@ struct _MeshStore {
   /* SQL text → sqlite3_stmt*: each query is compiled once. */
   GHashTable *statements;
   int         schema_version;
+  gint64      device_idle_usec;
 };
 
 G_DEFINE_FINAL_TYPE (MeshStore, mesh_store, G_TYPE_OBJECT)
@@ -511,6 +515,7 @@ static void
 mesh_store_init (MeshStore *self)
 {
   self->statements = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, finalize_statement);
+  self->device_idle_usec = (gint64) MESH_STORE_DEVICE_IDLE_TTL * G_USEC_PER_SEC;
 }
 
 void
@@ -609,7 +614,10 @@ mesh_store_open (const char  *path,
 
   if (sqlite3_exec (self->db,
                     "PRAGMA journal_mode = WAL;"
-                    "PRAGMA synchronous = NORMAL;"
+                    /* NORMAL in WAL mode only syncs at checkpoints: a power
+                     * loss could take back acknowledged messages and outbox
+                     * rows.  FULL syncs the WAL at every commit. */
+                    "PRAGMA synchronous = FULL;"
                     "PRAGMA foreign_keys = ON;",
                     NULL, NULL, NULL) != SQLITE_OK) {
     set_db_error (self, error, "pragmas");
@@ -640,6 +648,19 @@ mesh_store_get_schema_version (MeshStore *self)
   g_return_val_if_fail (MESH_IS_STORE (self), 0);
 
   return self->schema_version;
+}
+
+int
+mesh_store_get_synchronous (MeshStore *self)
+{
+  g_autoptr(MeshStoreStmt) stmt = NULL;
+
+  g_return_val_if_fail (MESH_IS_STORE (self), -1);
+
+  stmt = store_prepare (self, NULL, "PRAGMA synchronous", "");
+  if (stmt == NULL || store_step (self, stmt, NULL) != SQLITE_ROW)
+    return -1;
+  return sqlite3_column_int (stmt, 0);
 }
 
 /* Users and passwords.  The PBKDF2 work is split from the database work so
@@ -1108,23 +1129,47 @@ mesh_store_authenticate (MeshStore   *self,
     }
   }
   {
+    gint64 now = g_get_real_time ();
     g_autoptr(MeshStoreStmt) stmt = store_prepare (self, error,
-                                                   "SELECT user_id, device_id FROM devices"
-                                                   " WHERE token_hash = ?1",
-                                                   "s", token_hash);
+                                                   "SELECT user_id, device_id, last_used_usec"
+                                                   " FROM devices"
+                                                   " WHERE token_hash = ?1 AND last_used_usec > ?2",
+                                                   "si", token_hash,
+                                                   now - self->device_idle_usec);
+    g_autofree char *user_id = NULL;
+    g_autofree char *found_device = NULL;
+    gint64 last_used;
 
     if (stmt == NULL)
       return NULL;
     switch (store_step (self, stmt, error)) {
     case SQLITE_ROW:
-      if (device_id != NULL)
-        *device_id = column_strdup (stmt, 1);
-      return column_strdup (stmt, 0);
-    case SQLITE_DONE:
+      user_id = column_strdup (stmt, 0);
+      found_device = column_strdup (stmt, 1);
+      last_used = sqlite3_column_int64 (stmt, 2);
       break;
+    case SQLITE_DONE:
+      goto unauthorized;
     default:
       return NULL;
     }
+    mesh_store_stmt_release (g_steal_pointer (&stmt));
+
+    /* Each use extends the token's life; written only now and then, as
+     * every write is synced. */
+    if (now - last_used > MIN (self->device_idle_usec / 4, 600 * G_USEC_PER_SEC)) {
+      g_autoptr(GError) touch_error = NULL;
+      g_autoptr(MeshStoreStmt) touch = store_prepare (self, &touch_error,
+                                                      "UPDATE devices SET last_used_usec = ?1"
+                                                      " WHERE device_id = ?2",
+                                                      "is", now, found_device);
+
+      if (touch == NULL || !store_run (self, touch, &touch_error))
+        g_warning ("Cannot record the use of device %s: %s", found_device, touch_error->message);
+    }
+    if (device_id != NULL)
+      *device_id = g_steal_pointer (&found_device);
+    return g_steal_pointer (&user_id);
   }
 
 unauthorized:
@@ -1176,8 +1221,10 @@ mesh_store_add_device (MeshStore   *self,
   if (id != NULL) {
     g_autoptr(MeshStoreStmt) stmt = store_prepare (self, error,
                                                    "UPDATE devices SET fingerprint = ?1,"
-                                                   " token_hash = ?2 WHERE device_id = ?3",
-                                                   "sss", fingerprint, token_hash, id);
+                                                   " token_hash = ?2, last_used_usec = ?3"
+                                                   " WHERE device_id = ?4",
+                                                   "ssis", fingerprint, token_hash,
+                                                   g_get_real_time (), id);
 
     if (stmt == NULL || !store_run (self, stmt, error))
       return FALSE;
@@ -1187,7 +1234,8 @@ mesh_store_add_device (MeshStore   *self,
     id = mesh_id_new ();
     stmt = store_prepare (self, error,
                           "INSERT INTO devices (device_id, user_id, name, fingerprint,"
-                          " token_hash, created_usec) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                          " token_hash, created_usec, last_used_usec)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
                           "sssssi", id, user_id, name, fingerprint, token_hash,
                           g_get_real_time ());
     if (stmt == NULL || !store_run (self, stmt, error))
@@ -1228,6 +1276,38 @@ mesh_store_get_device (MeshStore  *self,
   if (stmt == NULL || store_step (self, stmt, NULL) != SQLITE_ROW)
     return NULL;
   return device_from_row (stmt);
+}
+
+gboolean
+mesh_store_delete_device (MeshStore   *self,
+                          const char  *user_id,
+                          const char  *device_id,
+                          GError     **error)
+{
+  g_autoptr(MeshStoreStmt) stmt = NULL;
+
+  g_return_val_if_fail (MESH_IS_STORE (self), FALSE);
+  g_return_val_if_fail (user_id != NULL && device_id != NULL, FALSE);
+
+  stmt = store_prepare (self, error, "DELETE FROM devices WHERE device_id = ?1 AND user_id = ?2",
+                        "ss", device_id, user_id);
+  if (stmt == NULL || !store_run (self, stmt, error))
+    return FALSE;
+  if (sqlite3_changes (self->db) == 0) {
+    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_NOT_FOUND, "no such device");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+void
+mesh_store_set_device_idle_ttl (MeshStore *self,
+                                gint64     seconds)
+{
+  g_return_if_fail (MESH_IS_STORE (self));
+  g_return_if_fail (seconds > 0);
+
+  self->device_idle_usec = seconds * G_USEC_PER_SEC;
 }
 
 GPtrArray *

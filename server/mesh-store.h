@@ -14,9 +14,12 @@ G_BEGIN_DECLS
  * BAD_REQUEST), MESH_ERROR_INTERNAL for SQLite failures. */
 
 /* The schema version this build migrates to (one migration per version). */
-#define MESH_STORE_SCHEMA_VERSION  2
+#define MESH_STORE_SCHEMA_VERSION  3
 #define MESH_STORE_ROOM_MAX_USERS  4
 #define MESH_STORE_ACCESS_TTL      (30 * 24 * 3600)   /* seconds */
+/* A device token unused for this long stops working (a default; see
+ * mesh_store_set_device_idle_ttl()). */
+#define MESH_STORE_DEVICE_IDLE_TTL (90 * 24 * 3600)   /* seconds */
 #define MESH_STORE_INVITE_TTL      (24 * 3600)        /* seconds */
 
 typedef struct {
@@ -142,7 +145,8 @@ char       *mesh_store_create_access_token (MeshStore  *self,
 
 /* Resolves an access token or a device token.  Returns the user_id, and for
  * a device token sets @device_id (else NULL).  Unknown or expired:
- * UNAUTHORIZED. */
+ * UNAUTHORIZED.  A device token expires when it was not used for the idle
+ * TTL; each use (recorded at most every few minutes) extends it. */
 char       *mesh_store_authenticate      (MeshStore    *self,
                                           const char   *token,
                                           char        **device_id,
@@ -160,6 +164,18 @@ gboolean    mesh_store_add_device        (MeshStore    *self,
                                           GError      **error);
 MeshStoreDevice *mesh_store_get_device   (MeshStore    *self,
                                           const char   *device_id);
+/* SQLite's `synchronous` level of the store's connection (2: FULL, every
+ * commit is on disk before it returns). */
+int         mesh_store_get_synchronous   (MeshStore    *self);
+/* Deletes @user_id's device @device_id: its token stops working at once.
+ * Someone else's device, or none: NOT_FOUND. */
+gboolean    mesh_store_delete_device     (MeshStore    *self,
+                                          const char   *user_id,
+                                          const char   *device_id,
+                                          GError      **error);
+/* Seconds a device token may go unused before it expires. */
+void        mesh_store_set_device_idle_ttl (MeshStore  *self,
+                                            gint64      seconds);
 /* GPtrArray of MeshStoreDevice* of one user. */
 GPtrArray  *mesh_store_list_devices      (MeshStore    *self,
                                           const char   *user_id,

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "mesh-counting-stream.h"
+#include "mesh-error.h"
 #include "mesh-ws-peer.h"
 
 /* Frames larger than the limit are reported (so the owner can answer with
@@ -32,7 +33,23 @@ struct _MeshWsPeer {
   guint64                  written_base; /* bytes written before the upgrade */
   gsize                    handed_frames;
   gboolean                 closed_notified;
+
+  MeshWsRegistry          *registry;     /* borrowed, while counted there */
 };
+
+struct _MeshWsRegistry {
+  guint       max_sockets;
+  guint       max_sockets_per_user;
+  GHashTable *peers;        /* MeshWsPeer* → RegistryEntry (owned) */
+  GHashTable *per_user;     /* user_id → count of open sockets */
+};
+
+typedef struct {
+  char *user_id;
+  char *device_id;
+} RegistryEntry;
+
+static void registry_remove (MeshWsRegistry *self, MeshWsPeer *peer);
 
 G_DEFINE_FINAL_TYPE (MeshWsPeer, mesh_ws_peer, G_TYPE_OBJECT)
 
@@ -46,6 +63,140 @@ mesh_ws_limits_init_default (MeshWsLimits *limits)
   limits->max_queued_bytes = 4 * 1024 * 1024;
   limits->ping_interval_s = 20;
   limits->silence_timeout_s = 60;
+  limits->max_sockets = 4096;
+  limits->max_sockets_per_user = 32;
+  limits->registry = NULL;
+}
+
+static void
+registry_entry_free (RegistryEntry *entry)
+{
+  g_free (entry->user_id);
+  g_free (entry->device_id);
+  g_free (entry);
+}
+
+MeshWsRegistry *
+mesh_ws_registry_new (guint max_sockets,
+                      guint max_sockets_per_user)
+{
+  MeshWsRegistry *self = g_new0 (MeshWsRegistry, 1);
+
+  self->max_sockets = max_sockets;
+  self->max_sockets_per_user = max_sockets_per_user;
+  self->peers = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) registry_entry_free);
+  self->per_user = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  return self;
+}
+
+void
+mesh_ws_registry_free (MeshWsRegistry *self)
+{
+  GHashTableIter iter;
+  MeshWsPeer *peer;
+
+  if (self == NULL)
+    return;
+  g_hash_table_iter_init (&iter, self->peers);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &peer, NULL))
+    peer->registry = NULL;
+  g_hash_table_unref (self->per_user);
+  g_hash_table_unref (self->peers);
+  g_free (self);
+}
+
+guint
+mesh_ws_registry_count_user (MeshWsRegistry *self,
+                             const char     *user_id)
+{
+  if (self == NULL || user_id == NULL)
+    return 0;
+  return GPOINTER_TO_UINT (g_hash_table_lookup (self->per_user, user_id));
+}
+
+gboolean
+mesh_ws_registry_check (MeshWsRegistry  *self,
+                        const char      *user_id,
+                        GError         **error)
+{
+  if (self == NULL)
+    return TRUE;
+  if (g_hash_table_size (self->peers) >= self->max_sockets) {
+    g_set_error (error, MESH_ERROR, MESH_ERROR_RATE_LIMITED,
+                 "the server has its maximum of %u open sockets: try again later",
+                 self->max_sockets);
+    return FALSE;
+  }
+  if (mesh_ws_registry_count_user (self, user_id) >= self->max_sockets_per_user) {
+    g_set_error (error, MESH_ERROR, MESH_ERROR_RATE_LIMITED,
+                 "this user already has the maximum of %u open sockets: close one first",
+                 self->max_sockets_per_user);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+void
+mesh_ws_registry_add (MeshWsRegistry *self,
+                      MeshWsPeer     *peer,
+                      const char     *user_id,
+                      const char     *device_id)
+{
+  RegistryEntry *entry;
+
+  g_return_if_fail (MESH_IS_WS_PEER (peer));
+  g_return_if_fail (user_id != NULL);
+
+  if (self == NULL || peer->registry != NULL || peer->closed_notified)
+    return;
+  entry = g_new0 (RegistryEntry, 1);
+  entry->user_id = g_strdup (user_id);
+  entry->device_id = g_strdup (device_id);
+  g_hash_table_insert (self->peers, peer, entry);
+  g_hash_table_replace (self->per_user, g_strdup (user_id),
+                        GUINT_TO_POINTER (mesh_ws_registry_count_user (self, user_id) + 1));
+  peer->registry = self;
+}
+
+static void
+registry_remove (MeshWsRegistry *self,
+                 MeshWsPeer     *peer)
+{
+  RegistryEntry *entry = g_hash_table_lookup (self->peers, peer);
+  guint count;
+
+  peer->registry = NULL;
+  if (entry == NULL)
+    return;
+  count = mesh_ws_registry_count_user (self, entry->user_id);
+  if (count > 1)
+    g_hash_table_replace (self->per_user, g_strdup (entry->user_id), GUINT_TO_POINTER (count - 1));
+  else
+    g_hash_table_remove (self->per_user, entry->user_id);
+  g_hash_table_remove (self->peers, peer);
+}
+
+guint
+mesh_ws_registry_close_device (MeshWsRegistry *self,
+                               const char     *device_id,
+                               const char     *reason)
+{
+  g_autoptr(GPtrArray) doomed = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  MeshWsPeer *peer;
+  RegistryEntry *entry;
+
+  if (self == NULL || device_id == NULL)
+    return 0;
+  g_hash_table_iter_init (&iter, self->peers);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &peer, (gpointer *) &entry)) {
+    if (g_strcmp0 (entry->device_id, device_id) == 0)
+      g_ptr_array_add (doomed, g_object_ref (peer));
+  }
+  /* Closing may call back into the registry: not while iterating. */
+  for (guint i = 0; i < doomed->len; i++)
+    mesh_ws_peer_close (doomed->pdata[i], SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, reason);
+  return doomed->len;
 }
 
 /* The size of a server frame on the wire: payloads are not masked. */
@@ -79,6 +230,8 @@ notify_closed (MeshWsPeer *self)
   if (self->closed_notified)
     return;
   self->closed_notified = TRUE;
+  if (self->registry != NULL)
+    registry_remove (self->registry, self);
   if (self->callbacks.closed)
     self->callbacks.closed (self, self->callbacks_data);
 }
@@ -150,6 +303,8 @@ mesh_ws_peer_dispose (GObject *object)
 {
   MeshWsPeer *self = MESH_WS_PEER (object);
 
+  if (self->registry != NULL)
+    registry_remove (self->registry, self);
   if (self->connection != NULL) {
     g_signal_handlers_disconnect_by_data (self->connection, self);
     if (soup_websocket_connection_get_state (self->connection) == SOUP_WEBSOCKET_STATE_OPEN)

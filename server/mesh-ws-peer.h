@@ -10,6 +10,8 @@ G_BEGIN_DECLS
  * outgoing queue, and liveness (pings, silence timeout).  What a message
  * means, and how a violation is reported, is left to the owner. */
 
+typedef struct _MeshWsRegistry MeshWsRegistry;
+
 typedef struct {
   gsize  max_frame_bytes;      /* larger frames: too_large callback */
   double messages_per_second;  /* token bucket refill */
@@ -18,6 +20,10 @@ typedef struct {
   gsize  max_queued_bytes;     /* outgoing bytes not yet written to the socket */
   guint  ping_interval_s;      /* WebSocket pings; 0: none */
   guint  silence_timeout_s;    /* nothing heard for this long: closed */
+  guint  max_sockets;          /* open sockets in all (the registry's) */
+  guint  max_sockets_per_user; /* open sockets of one user (the registry's) */
+  /* Where the owner counts sockets per user (borrowed; NULL: not counted). */
+  MeshWsRegistry *registry;
 } MeshWsLimits;
 
 void mesh_ws_limits_init_default (MeshWsLimits *limits);
@@ -64,5 +70,30 @@ gboolean    mesh_ws_peer_check_silence    (MeshWsPeer   *self,
 void        mesh_ws_peer_set_user_data    (MeshWsPeer   *self,
                                            gpointer      data);
 gpointer    mesh_ws_peer_get_user_data    (MeshWsPeer   *self);
+
+/* The open sockets of a hub, per user and per device token, with caps on
+ * both counts.  A socket is counted from mesh_ws_registry_add() until it
+ * closes. */
+MeshWsRegistry *mesh_ws_registry_new          (guint            max_sockets,
+                                               guint            max_sockets_per_user);
+void            mesh_ws_registry_free         (MeshWsRegistry  *self);
+/* May @user_id open one more socket?  Else MESH_ERROR_RATE_LIMITED saying
+ * which cap was reached.  A NULL registry takes anything. */
+gboolean        mesh_ws_registry_check        (MeshWsRegistry  *self,
+                                               const char      *user_id,
+                                               GError         **error);
+void            mesh_ws_registry_add          (MeshWsRegistry  *self,
+                                               MeshWsPeer      *peer,
+                                               const char      *user_id,
+                                               const char      *device_id);
+/* Closes (1008, @reason) every socket opened with @device_id's token;
+ * returns how many. */
+guint           mesh_ws_registry_close_device (MeshWsRegistry  *self,
+                                               const char      *device_id,
+                                               const char      *reason);
+guint           mesh_ws_registry_count_user   (MeshWsRegistry  *self,
+                                               const char      *user_id);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MeshWsRegistry, mesh_ws_registry_free)
 
 G_END_DECLS

@@ -26,7 +26,56 @@ struct _GotifyStandin {
   GPtrArray         *hanging;      /* SoupServerMessage*, paused */
   gint64             next_id;
   guint              n_posts;
+  guint64            body_bytes_sent;
 };
+
+#define HUGE_CHUNK_BYTES (64 * 1024)
+
+static void
+huge_wrote_body_data_cb (SoupServerMessage *msg,
+                         guint              chunk_size,
+                         GotifyStandin     *self)
+{
+  self->body_bytes_sent += chunk_size;
+}
+
+/* One more chunk each time one went out, until the whole size. */
+static void
+huge_wrote_chunk_cb (SoupServerMessage *msg,
+                     gpointer           user_data)
+{
+  SoupMessageBody *body = soup_server_message_get_response_body (msg);
+  guint64 queued = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (msg), "huge-queued"));
+  static char chunk[HUGE_CHUNK_BYTES];
+
+  if (queued >= GOTIFY_STANDIN_HUGE_BYTES) {
+    soup_message_body_complete (body);
+    return;
+  }
+  memset (chunk, 'x', sizeof chunk);
+  soup_message_body_append (body, SOUP_MEMORY_STATIC, chunk, sizeof chunk);
+  g_object_set_data (G_OBJECT (msg), "huge-queued", GSIZE_TO_POINTER (queued + sizeof chunk));
+}
+
+static void
+reply_huge (GotifyStandin     *self,
+            SoupServerMessage *msg)
+{
+  static const char start[] = "{\"error\":\"Bad Request\",\"errorCode\":400,"
+                              "\"errorDescription\":\"" GOTIFY_STANDIN_SECRET "\",\"pad\":\"";
+
+  soup_server_message_set_status (msg, SOUP_STATUS_BAD_REQUEST, NULL);
+  soup_message_headers_set_encoding (soup_server_message_get_response_headers (msg),
+                                     SOUP_ENCODING_CHUNKED);
+  soup_message_headers_set_content_type (soup_server_message_get_response_headers (msg),
+                                         "application/json", NULL);
+  soup_message_body_set_accumulate (soup_server_message_get_response_body (msg), FALSE);
+  soup_message_body_append (soup_server_message_get_response_body (msg), SOUP_MEMORY_STATIC,
+                            start, strlen (start));
+  g_object_set_data (G_OBJECT (msg), "huge-queued", GSIZE_TO_POINTER (strlen (start)));
+  g_signal_connect (msg, "wrote-chunk", G_CALLBACK (huge_wrote_chunk_cb), NULL);
+  g_signal_connect (msg, "wrote-body-data", G_CALLBACK (huge_wrote_body_data_cb), self);
+}
 
 static void
 app_free (App *app)
@@ -297,6 +346,9 @@ handle_message (GotifyStandin     *self,
     location = g_strdup_printf ("https://127.0.0.1:%u/message", self->port);
     soup_server_message_set_redirect (msg, SOUP_STATUS_MOVED_PERMANENTLY, location);
     return;
+  case GOTIFY_STANDIN_HUGE:
+    reply_huge (self, msg);
+    return;
   case GOTIFY_STANDIN_UP:
   case GOTIFY_STANDIN_DOWN:
     break;
@@ -471,6 +523,12 @@ GPtrArray *
 gotify_standin_get_messages (GotifyStandin *self)
 {
   return self->messages;
+}
+
+guint64
+gotify_standin_get_body_bytes_sent (GotifyStandin *self)
+{
+  return self->body_bytes_sent;
 }
 
 guint

@@ -23,7 +23,13 @@ typedef enum {
   GOTIFY_STANDIN_HANG,
   GOTIFY_STANDIN_FAIL,
   GOTIFY_STANDIN_REDIRECT,
+  /* 400 whose body starts with GOTIFY_STANDIN_SECRET and goes on for
+   * GOTIFY_STANDIN_HUGE_BYTES (chunked, written as the client reads). */
+  GOTIFY_STANDIN_HUGE,
 } GotifyStandinMode;
+
+#define GOTIFY_STANDIN_SECRET     "internal-secret-7f3a"
+#define GOTIFY_STANDIN_HUGE_BYTES (64 * 1024 * 1024)
 
 typedef struct {
   gint64      id;
@@ -49,6 +55,8 @@ void           gotify_standin_set_mode      (GotifyStandin     *self,
                                              GotifyStandinMode  mode);
 /* Stored messages, oldest first (GotifyStandinMessage*, owned). */
 GPtrArray     *gotify_standin_get_messages  (GotifyStandin     *self);
+/* Body bytes the socket took for answers in GOTIFY_STANDIN_HUGE mode. */
+guint64        gotify_standin_get_body_bytes_sent (GotifyStandin *self);
 /* Every POST /message that reached it, answered or not. */
 guint          gotify_standin_get_n_posts   (GotifyStandin     *self);
 /* Pumps the main context until @n messages are stored; FALSE after

@@ -120,6 +120,37 @@ spawn (GSubprocessFlags     flags,
   return g_subprocess_launcher_spawnv (launcher, argv, error);
 }
 
+/* Every test server logs in from 127.0.0.1 far more often than a person,
+ * and keeps many sockets per user: the per-address login throttle and the
+ * per-user socket cap are relaxed unless the test sets them (its own lines
+ * come after these in the same group, and the last value wins). */
+static char *
+with_test_defaults (const char *config_text)
+{
+  static const struct {
+    const char *group;
+    const char *keys;
+  } defaults[] = {
+    { "[auth]\n", "login-ip-burst=1000000\nlogin-ip-per-minute=1000000\n" },
+    { "[limits]\n", "max-sockets-per-user=100000\n" },
+  };
+  GString *text = g_string_new (config_text);
+
+  for (guint i = 0; i < G_N_ELEMENTS (defaults); i++) {
+    const char *at = strstr (text->str, defaults[i].group);
+
+    if (at != NULL) {
+      g_string_insert (text, (at - text->str) + strlen (defaults[i].group), defaults[i].keys);
+    } else {
+      if (text->len > 0 && text->str[text->len - 1] != '\n')
+        g_string_append_c (text, '\n');
+      g_string_append (text, defaults[i].group);
+      g_string_append (text, defaults[i].keys);
+    }
+  }
+  return g_string_free (text, FALSE);
+}
+
 MeshTestServer *
 mesh_test_server_new (const char *config_text)
 {
@@ -128,9 +159,11 @@ mesh_test_server_new (const char *config_text)
 
   self->data_dir = g_dir_make_tmp ("mesh-test-server-XXXXXX", &error);
   g_assert_no_error (error);
-  if (config_text != NULL) {
+  {
+    g_autofree char *text = with_test_defaults (config_text);
+
     self->config_path = g_build_filename (self->data_dir, "mesh-server.conf", NULL);
-    g_file_set_contents (self->config_path, config_text, -1, &error);
+    g_file_set_contents (self->config_path, text, -1, &error);
     g_assert_no_error (error);
   }
   /* Many sockets to one host at once: libsoup's defaults (10, 2 per host)
@@ -403,6 +436,7 @@ mesh_test_request_raw (MeshTestServer *self,
   }
 
   response->status = soup_message_get_status (msg);
+  response->headers = soup_message_headers_ref (soup_message_get_response_headers (msg));
   response->body = state.body;
   data = g_bytes_get_data (response->body, &len);
   if (len > 0) {
@@ -435,6 +469,7 @@ mesh_test_response_free (MeshTestResponse *response)
     return;
   g_clear_pointer (&response->body, g_bytes_unref);
   g_clear_pointer (&response->json, json_node_unref);
+  g_clear_pointer (&response->headers, soup_message_headers_unref);
   g_free (response);
 }
 

@@ -21,9 +21,12 @@ typedef struct {
   guint     status;
   GBytes   *body;
   JsonNode *json;        /* NULL when the body is not JSON */
+  SoupMessageHeaders *headers;   /* NULL on a transport failure */
 } MeshTestResponse;
 
-/* @config_text: the contents of a GKeyFile passed with --config, or NULL. */
+/* @config_text: the contents of a GKeyFile passed with --config, or NULL.
+ * Unless it sets them, the login throttle per address and the socket cap
+ * per user are relaxed (tests log in and connect far more than people). */
 MeshTestServer *mesh_test_server_new          (const char     *config_text);
 void            mesh_test_server_free         (MeshTestServer *self);
 const char     *mesh_test_server_get_data_dir (MeshTestServer *self);

@@ -4,19 +4,22 @@
 #include "config.h"
 
 #include "gotify-standin.h"
+#include "mesh-gotify.h"
 #include "mesh-test-server.h"
 
 #include <string.h>
 
 /* Short timers so that retries, grace periods and call limits pass in a
  * test's time; the behaviour is the same as with the defaults. */
-#define CONFIG \
+#define SHORT_TIMERS \
   "[gotify]\n" \
   "request-timeout=1\n" \
   "retry-min=0.05\n" \
   "retry-max=0.3\n" \
   "agent-offline-delay=2\n" \
   "call-timeout=1\n"
+/* The stand-in listens on 127.0.0.1, which only an operator may allow. */
+#define CONFIG SHORT_TIMERS "allow-private-targets=true\n"
 
 #define PASSWORD  "correct horse"
 #define WAIT_MS   15000
@@ -88,7 +91,7 @@ fixture_set_up (Fixture       *fixture,
   fixture->bob_app = gotify_standin_add_app (fixture->gotify, "Mesh for Bob", 0);
   fixture->alice_app = gotify_standin_add_app (fixture->gotify, "Mesh for Alice", 0);
 
-  fixture->server = mesh_test_server_new (CONFIG);
+  fixture->server = mesh_test_server_new (data != NULL ? data : CONFIG);
   g_free (mesh_test_server_add_user (fixture->server, "alice", PASSWORD));
   g_free (mesh_test_server_add_user (fixture->server, "bob", PASSWORD));
   mesh_test_server_start (fixture->server);
@@ -267,6 +270,23 @@ outbox_pending (Fixture    *fixture,
                                                200);
 
   return json_object_get_int_member (view, "pending");
+}
+
+/* The stand-in stores a message before the server has read its answer and
+ * removed the row: wait for the count instead of racing it. */
+static gboolean
+wait_pending (Fixture    *fixture,
+              const char *token,
+              gint64      n)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT_MS * (gint64) 1000;
+
+  while (outbox_pending (fixture, token) != n) {
+    if (g_get_monotonic_time () > deadline)
+      return FALSE;
+    mesh_test_pump (50);
+  }
+  return TRUE;
 }
 
 /* The stand-in serves on this thread's main context: send asynchronously
@@ -496,7 +516,9 @@ test_rest (Fixture       *fixture,
   report = request_object (fixture, "POST", "/api/v1/me/gotify/test", fixture->bob, NULL, 200);
   g_assert_false (json_object_get_boolean_member (report, "ok"));
   g_assert_cmpint (json_object_get_int_member (report, "status"), ==, 404);
-  assert_contains (json_object_get_string_member (report, "error"), "page not found");
+  assert_contains (json_object_get_string_member (report, "error"), "404 Not Found");
+  /* The status line only: nothing of the body. */
+  g_assert_null (strstr (json_object_get_string_member (report, "error"), "page not found"));
 
   /* Without the token the stored one is kept; defaults come back. */
   g_clear_pointer (&body, g_free);
@@ -525,7 +547,9 @@ test_rest (Fixture       *fixture,
   report = request_object (fixture, "POST", "/api/v1/me/gotify/test", fixture->bob, NULL, 200);
   g_assert_false (json_object_get_boolean_member (report, "ok"));
   g_assert_cmpint (json_object_get_int_member (report, "status"), ==, 401);
-  assert_contains (json_object_get_string_member (report, "error"), "valid access token");
+  assert_contains (json_object_get_string_member (report, "error"), "401 Unauthorized");
+  assert_contains (json_object_get_string_member (report, "error"), "application token");
+  g_assert_null (strstr (json_object_get_string_member (report, "error"), "valid access token"));
 
   /* Nobody is down: a refused connection is reported without a status. */
   gotify_standin_set_mode (fixture->gotify, GOTIFY_STANDIN_DOWN);
@@ -858,7 +882,7 @@ test_outage (Fixture       *fixture,
   gotify_standin_set_mode (fixture->gotify, GOTIFY_STANDIN_UP);
   g_assert_true (gotify_standin_wait_messages (fixture->gotify, 10, WAIT_MS));
   assert_chats_in_order (fixture, 0, 10, "down");
-  g_assert_cmpint (outbox_pending (fixture, fixture->bob), ==, 0);
+  g_assert_true (wait_pending (fixture, fixture->bob, 0));
 
   gotify_standin_set_mode (fixture->gotify, GOTIFY_STANDIN_FAIL);
   for (guint i = 0; i < 5; i++) {
@@ -871,7 +895,9 @@ test_outage (Fixture       *fixture,
   g_clear_pointer (&view, json_object_unref);
   view = request_object (fixture, "GET", "/api/v1/me/gotify", fixture->bob, NULL, 200);
   assert_contains (json_object_get_string_member (view, "retry_error"), "500");
-  assert_contains (json_object_get_string_member (view, "retry_error"), "database is locked");
+  /* The status line only, never the body. */
+  assert_contains (json_object_get_string_member (view, "retry_error"), "Internal Server Error");
+  g_assert_null (strstr (json_object_get_string_member (view, "retry_error"), "database is locked"));
 
   gotify_standin_set_mode (fixture->gotify, GOTIFY_STANDIN_UP);
   g_assert_true (gotify_standin_wait_messages (fixture->gotify, 15, WAIT_MS));
@@ -961,6 +987,210 @@ test_refused (Fixture       *fixture,
   g_assert_cmpuint (gotify_standin_get_messages (fixture->gotify)->len, ==, 3);
 }
 
+/* A PUT without `token` keeps the stored token only for the same origin:
+ * a new scheme, host or port needs the token again. */
+static void
+test_token_origin (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autoptr(GUri) standin = g_uri_parse (gotify_standin_get_url (fixture->gotify),
+                                         G_URI_FLAGS_NONE, NULL);
+  int port = g_uri_get_port (standin);
+  g_autofree char *first = gotify_body (fixture, fixture->bob_app, NULL);
+  g_autoptr(JsonObject) view = NULL;
+  g_autoptr(JsonObject) report = NULL;
+  const char *moved[] = {
+    "http://127.0.0.2:PORT/", "https://127.0.0.1:PORT/", "http://localhost:PORT/",
+    "http://127.0.0.1:PORT1/", "http://127.0.0.1/", "http://[::1]:PORT/",
+    "http://attacker.example:PORT/",
+  };
+  const char *same[] = {
+    "http://127.0.0.1:PORT/gotify/", "HTTP://127.0.0.1:PORT", "http://127.0.0.1:PORT///",
+  };
+  g_autofree char *port_text = g_strdup_printf ("%d", port);
+
+  put_gotify (fixture, fixture->bob, first);
+  for (guint i = 0; i < G_N_ELEMENTS (moved); i++) {
+    g_autoptr(GString) url = g_string_new (moved[i]);
+    g_autofree char *body = NULL;
+    g_autoptr(MeshTestResponse) response = NULL;
+
+    g_string_replace (url, "PORT", port_text, 0);
+    body = g_strdup_printf ("{\"url\":\"%s\",\"priority\":7}", url->str);
+    response = mesh_test_request (fixture->server, "PUT",
+                                                              "/api/v1/me/gotify", fixture->bob,
+                                                              body);
+
+    g_test_message ("PUT %s", body);
+    mesh_test_response_assert_error (response, 400, "BAD_REQUEST");
+  }
+  view = request_object (fixture, "GET", "/api/v1/me/gotify", fixture->bob, NULL, 200);
+  g_assert_true (g_str_has_prefix (json_object_get_string_member (view, "url"),
+                                   gotify_standin_get_url (fixture->gotify)));
+  g_assert_true (json_object_get_null_member (view, "priority"));
+
+  for (guint i = 0; i < G_N_ELEMENTS (same); i++) {
+    g_autoptr(GString) url = g_string_new (same[i]);
+    g_autofree char *body = NULL;
+
+    g_string_replace (url, "PORT", port_text, 0);
+    body = g_strdup_printf ("{\"url\":\"%s\"}", url->str);
+    g_test_message ("PUT %s", body);
+    put_gotify (fixture, fixture->bob, body);
+  }
+  /* The kept token still works where it was meant to go. */
+  report = request_object (fixture, "POST", "/api/v1/me/gotify/test", fixture->bob, NULL, 200);
+  g_assert_true (json_object_get_boolean_member (report, "ok"));
+
+  /* With the token, any origin may be set. */
+  {
+    g_autofree char *body = g_strdup_printf ("{\"url\":\"http://localhost:%d\","
+                                             "\"token\":\"%s\"}", port, fixture->bob_app);
+
+    put_gotify (fixture, fixture->bob, body);
+  }
+}
+
+/* The classification of target addresses, including the IPv6 forms that
+ * carry an IPv4 address. */
+static void
+test_address_refusal (void)
+{
+  const char *refused[] = {
+    "127.0.0.1", "127.255.255.254", "0.0.0.0", "0.1.2.3", "10.0.0.1", "172.16.0.1",
+    "172.31.255.255", "192.168.1.1", "100.64.0.1", "100.127.255.255", "169.254.169.254",
+    "192.0.0.8", "192.0.2.1", "198.18.0.1", "198.51.100.7", "203.0.113.9", "224.0.0.1",
+    "239.255.255.250", "240.0.0.1", "255.255.255.255",
+    "::", "::1", "::ffff:127.0.0.1", "::ffff:10.1.2.3", "::ffff:169.254.169.254", "::127.0.0.1",
+    "::ffff:0:127.0.0.1", "64:ff9b::7f00:1", "64:ff9b::a00:1", "2002:7f00:1::1", "2002:c0a8:101::",
+    "fc00::1", "fd12:3456::1", "fe80::1", "febf::1", "fec0::1", "ff02::1", "ff05::2",
+    "2001:db8::1", "2001::1", "2001:2::1", "100::1", "64:ff9b:1::1", "4000::1",
+  };
+  const char *allowed[] = {
+    "1.1.1.1", "8.8.8.8", "93.184.216.34", "172.15.255.255", "172.32.0.1", "100.63.255.255",
+    "100.128.0.1", "192.169.0.1", "169.253.0.1", "223.255.255.255",
+    "2606:4700::1111", "2a00:1450:4001:80b::200e", "::ffff:8.8.8.8", "64:ff9b::808:808",
+    "2002:808:808::1",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++) {
+    g_autoptr(GInetAddress) address = g_inet_address_new_from_string (refused[i]);
+
+    g_assert_nonnull (address);
+    if (mesh_gotify_address_refusal (address) == NULL)
+      g_error ("%s should be refused", refused[i]);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (allowed); i++) {
+    g_autoptr(GInetAddress) address = g_inet_address_new_from_string (allowed[i]);
+
+    g_assert_nonnull (address);
+    if (mesh_gotify_address_refusal (address) != NULL)
+      g_error ("%s should be allowed: %s", allowed[i], mesh_gotify_address_refusal (address));
+  }
+}
+
+/* Without allow-private-targets no request reaches loopback or private
+ * addresses, whether the URL names them or a name resolves to them: both the
+ * test and the delivery report a refusal, and nothing is retried. */
+static void
+test_private_targets (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  g_autoptr(GUri) standin = g_uri_parse (gotify_standin_get_url (fixture->gotify),
+                                         G_URI_FLAGS_NONE, NULL);
+  int port = g_uri_get_port (standin);
+  g_autoptr(MeshTestClient) alice = NULL;
+  g_autoptr(JsonObject) view = NULL;
+  g_autofree char *body = NULL;
+  const char *hosts[] = {
+    "127.0.0.1", "localhost", "LocalHost.", "[::1]", "[::ffff:127.0.0.1]", "[::ffff:7f00:1]",
+    "0.0.0.0", "[::]", "10.0.0.1", "169.254.169.254",
+    "[fe80::1]", "[fd00::1]", "100.64.0.1", "[64:ff9b::7f00:1]",
+  };
+  const char *short_forms[] = { "127.1", "2130706433", "0x7f000001", "017700000001" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (hosts); i++) {
+    g_autoptr(JsonObject) report = NULL;
+    g_autofree char *url = g_strdup_printf ("http://%s:%d", hosts[i], port);
+
+    g_test_message ("target %s", url);
+    g_free (body);
+    body = g_strdup_printf ("{\"url\":\"%s\",\"token\":\"%s\"}", url, fixture->bob_app);
+    put_gotify (fixture, fixture->bob, body);
+    report = request_object (fixture, "POST", "/api/v1/me/gotify/test", fixture->bob, NULL, 200);
+    g_assert_false (json_object_get_boolean_member (report, "ok"));
+    g_assert_false (json_object_has_member (report, "status"));
+    assert_contains (json_object_get_string_member (report, "error"), "refused");
+  }
+  /* Short IPv4 forms: the resolver does not take them, nothing is sent. */
+  for (guint i = 0; i < G_N_ELEMENTS (short_forms); i++) {
+    g_autoptr(JsonObject) report = NULL;
+    g_autofree char *url = g_strdup_printf ("http://%s:%d", short_forms[i], port);
+
+    g_test_message ("target %s", url);
+    g_free (body);
+    body = g_strdup_printf ("{\"url\":\"%s\",\"token\":\"%s\"}", url, fixture->bob_app);
+    put_gotify (fixture, fixture->bob, body);
+    report = request_object (fixture, "POST", "/api/v1/me/gotify/test", fixture->bob, NULL, 200);
+    g_assert_false (json_object_get_boolean_member (report, "ok"));
+    g_assert_false (json_object_has_member (report, "status"));
+  }
+  g_assert_cmpuint (gotify_standin_get_n_posts (fixture->gotify), ==, 0);
+
+  /* Delivery: stopped with the reason, the message kept for new settings. */
+  g_free (body);
+  body = g_strdup_printf ("{\"url\":\"http://localhost:%d/\",\"token\":\"%s\"}", port,
+                          fixture->bob_app);
+  put_gotify (fixture, fixture->bob, body);
+  alice = client_in_room (fixture, fixture->alice, NULL);
+  chat (alice, fixture->room_id, "to localhost");
+  mesh_test_pump (1500);
+  view = request_object (fixture, "GET", "/api/v1/me/gotify", fixture->bob, NULL, 200);
+  assert_contains (json_object_get_string_member (view, "last_error"), "refused");
+  assert_contains (json_object_get_string_member (view, "last_error"), "loopback");
+  g_assert_cmpint (json_object_get_int_member (view, "pending"), ==, 1);
+  g_assert_cmpuint (gotify_standin_get_n_posts (fixture->gotify), ==, 0);
+}
+
+/* An answer with a huge body that holds something else's data: neither
+ * the test report nor last_error shows any of it, and the server stops
+ * reading at once (the stand-in could not write most of it). */
+static void
+test_huge_answer (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  g_autoptr(MeshTestClient) alice = NULL;
+  g_autoptr(JsonObject) view = NULL;
+  g_autoptr(JsonObject) report = NULL;
+  g_autofree char *body = gotify_body (fixture, fixture->bob_app, NULL);
+  const char *text;
+
+  put_gotify (fixture, fixture->bob, body);
+  gotify_standin_set_mode (fixture->gotify, GOTIFY_STANDIN_HUGE);
+  report = request_object (fixture, "POST", "/api/v1/me/gotify/test", fixture->bob, NULL, 200);
+  g_assert_false (json_object_get_boolean_member (report, "ok"));
+  g_assert_cmpint (json_object_get_int_member (report, "status"), ==, 400);
+  text = json_object_get_string_member (report, "error");
+  assert_contains (text, "400 Bad Request");
+  g_assert_null (strstr (text, GOTIFY_STANDIN_SECRET));
+  g_assert_null (strstr (text, "errorDescription"));
+
+  alice = client_in_room (fixture, fixture->alice, NULL);
+  chat (alice, fixture->room_id, "huge");
+  mesh_test_pump (1500);
+  view = request_object (fixture, "GET", "/api/v1/me/gotify", fixture->bob, NULL, 200);
+  text = json_object_get_string_member (view, "last_error");
+  assert_contains (text, "400 Bad Request");
+  g_assert_null (strstr (text, GOTIFY_STANDIN_SECRET));
+
+  g_assert_cmpuint (gotify_standin_get_n_posts (fixture->gotify), ==, 2);
+  g_test_message ("the stand-in got %" G_GUINT64_FORMAT " body bytes of 2 × %d out",
+                  gotify_standin_get_body_bytes_sent (fixture->gotify), GOTIFY_STANDIN_HUGE_BYTES);
+  /* What the sockets' buffers took, far from the whole. */
+  g_assert_cmpuint (gotify_standin_get_body_bytes_sent (fixture->gotify), <,
+                    GOTIFY_STANDIN_HUGE_BYTES / 4);
+}
+
 /* A Gotify that never answers costs the control plane nothing: every chat
  * round trip completes while its notifications hang. */
 static void
@@ -1026,5 +1256,10 @@ main (int   argc,
   ADD ("restart", test_restart);
   ADD ("refused", test_refused);
   ADD ("hang", test_hang);
+  g_test_add_func ("/mesh/gotify/address-refusal", test_address_refusal);
+  g_test_add ("/mesh/gotify/private-targets", Fixture, SHORT_TIMERS, fixture_set_up,
+              test_private_targets, fixture_tear_down);
+  ADD ("huge-answer", test_huge_answer);
+  ADD ("token-origin", test_token_origin);
   return g_test_run ();
 }

@@ -8,6 +8,7 @@
 #include "mesh-cap-token.h"
 #include "mesh-ids.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Integration tests of the real mesh-server: protocol §2 (REST), §3 (WebSocket),
@@ -1876,6 +1877,258 @@ get_public_key (MeshTestServer *server,
   return g_strdup (get_str (mesh_test_response_object (r), "public_key_pem"));
 }
 
+static MeshTestResponse *
+login_attempt (MeshTestServer *server,
+               const char     *username,
+               const char     *password)
+{
+  g_autofree char *body = g_strdup_printf ("{\"username\":\"%s\",\"password\":\"%s\"}",
+                                           username, password);
+
+  return mesh_test_request (server, "POST", "/api/v1/auth/login", NULL, body);
+}
+
+static void
+assert_rate_limited (MeshTestResponse *r)
+{
+  const char *retry_after;
+
+  mesh_test_response_assert_error (r, 429, "RATE_LIMITED");
+  retry_after = soup_message_headers_get_one (r->headers, "Retry-After");
+  g_assert_nonnull (retry_after);
+  g_assert_cmpint (atoi (retry_after), >=, 1);
+}
+
+/* Per username: failed logins spend a bucket that refills slowly; when it
+ * is empty even the right password is not checked (429 + Retry-After) —
+ * except from an address that logged in as that user before, so guessing
+ * cannot lock the owner out.  Other users are not affected. */
+static void
+test_rest_login_throttle (void)
+{
+  g_autoptr(MeshTestServer) server = mesh_test_server_new ("[auth]\n"
+                                                           "login-user-burst=3\n"
+                                                           "login-user-per-minute=0.5\n");
+
+  g_free (mesh_test_server_add_user (server, "carol", PASSWORD));
+  g_free (mesh_test_server_add_user (server, "dave", PASSWORD));
+  g_free (mesh_test_server_add_user (server, "erin", PASSWORD));
+  mesh_test_server_start (server);
+
+  for (guint i = 0; i < 3; i++) {
+    g_autoptr(MeshTestResponse) r = login_attempt (server, "carol", "guess");
+
+    mesh_test_response_assert_error (r, 401, "UNAUTHORIZED");
+  }
+  {
+    /* Any case of the name is the same user. */
+    g_autoptr(MeshTestResponse) wrong = login_attempt (server, "CAROL", "guess");
+    g_autoptr(MeshTestResponse) right = login_attempt (server, "carol", PASSWORD);
+
+    assert_rate_limited (wrong);
+    assert_rate_limited (right);
+  }
+  /* Dave is not carol. */
+  g_free (mesh_test_login (server, "dave", PASSWORD, NULL));
+
+  /* Erin logged in from here before: guesses from elsewhere do not lock
+   * her out here. */
+  g_free (mesh_test_login (server, "erin", PASSWORD, NULL));
+  for (guint i = 0; i < 6; i++) {
+    g_autoptr(MeshTestResponse) r = login_attempt (server, "erin", "guess");
+
+    mesh_test_response_assert_error (r, 401, "UNAUTHORIZED");
+  }
+  g_free (mesh_test_login (server, "erin", PASSWORD, NULL));
+  mesh_test_server_stop (server);
+}
+
+/* Per address: logins and registrations together. */
+static void
+test_rest_address_throttle (void)
+{
+  g_autoptr(MeshTestServer) server = mesh_test_server_new ("[server]\n"
+                                                           "open-registration=true\n"
+                                                           "[auth]\n"
+                                                           "login-ip-burst=4\n"
+                                                           "login-ip-per-minute=0.5\n");
+  g_autoptr(MeshTestResponse) registered = NULL;
+  g_autoptr(MeshTestResponse) refused = NULL;
+  g_autoptr(MeshTestResponse) refused_register = NULL;
+
+  g_free (mesh_test_server_add_user (server, "frank", PASSWORD));
+  mesh_test_server_start (server);
+  registered = mesh_test_request (server, "POST", "/api/v1/auth/register", NULL,
+                                  "{\"username\":\"gina\",\"password\":\"" PASSWORD "\"}");
+  g_assert_cmpuint (registered->status, ==, 201);
+  for (guint i = 0; i < 3; i++) {
+    g_autoptr(MeshTestResponse) r = login_attempt (server, i == 0 ? "frank" : "gina",
+                                                   i == 2 ? "guess" : PASSWORD);
+
+    g_assert_cmpuint (r->status, ==, i == 2 ? 401 : 200);
+  }
+  refused = login_attempt (server, "frank", PASSWORD);
+  assert_rate_limited (refused);
+  refused_register = mesh_test_request (server, "POST", "/api/v1/auth/register", NULL,
+                                        "{\"username\":\"hank\",\"password\":\"" PASSWORD
+                                        "\"}");
+  assert_rate_limited (refused_register);
+  mesh_test_server_stop (server);
+}
+
+static guint
+login_forwarded (MeshTestServer *server,
+                 const char     *forwarded_for)
+{
+  g_autofree char *url = g_strconcat (mesh_test_server_get_rest_url (server), "/auth/login",
+                                      NULL);
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autoptr(SoupMessage) msg = soup_message_new ("POST", url);
+  g_autoptr(GBytes) body = g_bytes_new_static ("{\"username\":\"ivy\",\"password\":\"x\"}",
+                                               strlen ("{\"username\":\"ivy\",\"password\":\"x\"}"));
+  g_autoptr(GBytes) answer = NULL;
+
+  soup_message_set_request_body_from_bytes (msg, "application/json", body);
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "X-Forwarded-For",
+                                forwarded_for);
+  answer = soup_session_send_and_read (session, msg, NULL, NULL);
+  return soup_message_get_status (msg);
+}
+
+/* Behind a trusted proxy each client has its own bucket: the last address
+ * the proxy appended, whatever the client put before it. */
+static void
+test_rest_forwarded_throttle (void)
+{
+  g_autoptr(MeshTestServer) server = mesh_test_server_new ("[auth]\n"
+                                                           "login-ip-burst=2\n"
+                                                           "login-ip-per-minute=0.5\n"
+                                                           "login-user-burst=100\n"
+                                                           "trusted-proxies=127.0.0.1;::1\n");
+
+  mesh_test_server_start (server);
+  g_assert_cmpuint (login_forwarded (server, "203.0.113.5"), ==, 401);
+  g_assert_cmpuint (login_forwarded (server, "198.51.100.1, 203.0.113.5"), ==, 401);
+  g_assert_cmpuint (login_forwarded (server, "203.0.113.5"), ==, 429);
+  /* Made-up entries before the proxy's do not give a new bucket. */
+  g_assert_cmpuint (login_forwarded (server, "192.0.2.77, 203.0.113.5"), ==, 429);
+  /* Another client, and another /64 of IPv6, are not throttled. */
+  g_assert_cmpuint (login_forwarded (server, "203.0.113.6"), ==, 401);
+  g_assert_cmpuint (login_forwarded (server, "2001:db8:1:2::1"), ==, 401);
+  g_assert_cmpuint (login_forwarded (server, "2001:db8:1:2::2"), ==, 401);
+  g_assert_cmpuint (login_forwarded (server, "2001:db8:1:2:ffff::3"), ==, 429);
+  g_assert_cmpuint (login_forwarded (server, "2001:db8:1:3::1"), ==, 401);
+  mesh_test_server_stop (server);
+}
+
+/* Sockets per user and in all are capped: refused upgrades get 429, and a
+ * closed socket frees its place. */
+static void
+test_ws_socket_caps (void)
+{
+  g_autoptr(MeshTestServer) server = mesh_test_server_new ("[limits]\n"
+                                                           "max-sockets=3\n"
+                                                           "max-sockets-per-user=2\n");
+  g_autofree char *alice = NULL;
+  g_autofree char *bob = NULL;
+  MeshTestClient *alices[2];
+  g_autoptr(MeshTestClient) bob_1 = NULL;
+  g_autoptr(MeshTestClient) again = NULL;
+  g_autoptr(GError) error = NULL;
+  guint status = 0;
+
+  g_free (mesh_test_server_add_user (server, "alice", PASSWORD));
+  g_free (mesh_test_server_add_user (server, "bob", PASSWORD));
+  mesh_test_server_start (server);
+  alice = mesh_test_login (server, "alice", PASSWORD, NULL);
+  bob = mesh_test_login (server, "bob", PASSWORD, NULL);
+
+  for (guint i = 0; i < 2; i++)
+    alices[i] = mesh_test_client_new_hello (server, alice, "client", NULL, NULL);
+  again = mesh_test_client_connect (server, alice, MESH_TEST_AUTH_HEADER, &status, &error);
+  g_assert_null (again);
+  g_assert_cmpuint (status, ==, 429);
+  g_clear_error (&error);
+
+  bob_1 = mesh_test_client_new_hello (server, bob, "client", NULL, NULL);
+  again = mesh_test_client_connect (server, bob, MESH_TEST_AUTH_HEADER, &status, &error);
+  g_assert_null (again);
+  g_assert_cmpuint (status, ==, 429);
+  g_clear_error (&error);
+
+  /* One of alice's closes: she may connect again. */
+  mesh_test_client_close (alices[0]);
+  mesh_test_client_free (alices[0]);
+  alices[0] = NULL;
+  again = mesh_test_client_new_hello (server, alice, "client", NULL, NULL);
+  g_assert_nonnull (again);
+
+  mesh_test_client_free (alices[1]);
+  g_clear_pointer (&again, mesh_test_client_free);
+  g_clear_pointer (&bob_1, mesh_test_client_free);
+  mesh_test_server_stop (server);
+}
+
+/* DELETE /devices/{id}: own devices only, not with a device token; the
+ * token stops working at once and the device's sockets are closed. */
+static void
+test_rest_device_revoke (void)
+{
+  MeshTestServer *server = main_server ();
+  g_autoptr(MeshTestResponse) created = NULL;
+  g_autoptr(MeshTestResponse) by_other = NULL;
+  g_autoptr(MeshTestResponse) by_device = NULL;
+  g_autoptr(MeshTestResponse) revoked = NULL;
+  g_autoptr(MeshTestResponse) again = NULL;
+  g_autoptr(MeshTestResponse) with_token = NULL;
+  g_autoptr(MeshTestResponse) list = NULL;
+  g_autoptr(MeshTestClient) agent = NULL;
+  g_autoptr(MeshTestClient) alice = NULL;
+  g_autoptr(MeshTestClient) late = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *device_id = NULL;
+  g_autofree char *device_token = NULL;
+  JsonArray *devices;
+  guint status = 0;
+
+  created = mesh_test_request (server, "POST", "/api/v1/devices", shared.token[ALICE],
+                               "{\"name\":\"alice-revoked\",\"fingerprint\":\"" FINGERPRINT "\"}");
+  g_assert_cmpuint (created->status, ==, 201);
+  device_id = g_strdup (get_str (mesh_test_response_object (created), "device_id"));
+  device_token = g_strdup (get_str (mesh_test_response_object (created), "device_token"));
+  path = g_strdup_printf ("/api/v1/devices/%s", device_id);
+
+  agent = mesh_test_client_new_hello (server, device_token, "agent", QUIC_HELLO, NULL);
+  alice = mesh_test_client_new_hello (server, shared.token[ALICE], "client", NULL, NULL);
+
+  by_other = mesh_test_request (server, "DELETE", path, shared.token[EVE], NULL);
+  mesh_test_response_assert_error (by_other, 404, "NOT_FOUND");
+  by_device = mesh_test_request (server, "DELETE", path, device_token, NULL);
+  mesh_test_response_assert_error (by_device, 403, "FORBIDDEN");
+  g_assert_true (mesh_test_client_is_open (agent));
+
+  revoked = mesh_test_request (server, "DELETE", path, shared.token[ALICE], NULL);
+  g_assert_cmpuint (revoked->status, ==, 204);
+  assert_closed_by_server (agent);
+  /* Only that device's sockets. */
+  g_assert_true (mesh_test_client_is_open (alice));
+
+  with_token = mesh_test_request (server, "GET", "/api/v1/rooms", device_token, NULL);
+  mesh_test_response_assert_error (with_token, 401, "UNAUTHORIZED");
+  late = mesh_test_client_connect (server, device_token, MESH_TEST_AUTH_HEADER, &status, &error);
+  g_assert_null (late);
+  g_assert_cmpuint (status, ==, 401);
+  again = mesh_test_request (server, "DELETE", path, shared.token[ALICE], NULL);
+  mesh_test_response_assert_error (again, 404, "NOT_FOUND");
+
+  list = mesh_test_request (server, "GET", "/api/v1/devices", shared.token[ALICE], NULL);
+  devices = mesh_test_response_array (list);
+  for (guint i = 0; i < json_array_get_length (devices); i++)
+    g_assert_cmpstr (get_str (json_array_get_object_element (devices, i), "device_id"), !=,
+                     device_id);
+}
+
 static void
 test_server_restart (void)
 {
@@ -1994,6 +2247,11 @@ main (int    argc,
   g_test_add_func ("/mesh/server/rest/login", test_rest_login);
   g_test_add_func ("/mesh/server/rest/unauthorized", test_rest_unauthorized);
   g_test_add_func ("/mesh/server/rest/devices", test_rest_devices);
+  g_test_add_func ("/mesh/server/rest/device-revoke", test_rest_device_revoke);
+  g_test_add_func ("/mesh/server/rest/login-throttle", test_rest_login_throttle);
+  g_test_add_func ("/mesh/server/rest/address-throttle", test_rest_address_throttle);
+  g_test_add_func ("/mesh/server/ws/socket-caps", test_ws_socket_caps);
+  g_test_add_func ("/mesh/server/rest/forwarded-throttle", test_rest_forwarded_throttle);
   g_test_add_func ("/mesh/server/rest/rooms", test_rest_rooms);
   g_test_add_func ("/mesh/server/rest/invites", test_rest_invites);
   g_test_add_func ("/mesh/server/rest/messages", test_rest_messages);

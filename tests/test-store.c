@@ -505,6 +505,93 @@ test_devices (Fixture       *fixture,
   g_assert_null (id);
 }
 
+/* What a commit acknowledges survives a power loss: WAL with FULL sync
+ * (NORMAL only syncs the WAL at checkpoints). */
+static void
+test_durability (Fixture       *fixture,
+                 gconstpointer  data)
+{
+  g_autofree char *mode = sql_query (fixture, "PRAGMA journal_mode");
+
+  g_assert_cmpstr (mode, ==, "wal");
+  g_assert_cmpint (mesh_store_get_synchronous (fixture->store), ==, 2);
+  reopen (fixture);
+  g_assert_cmpint (mesh_store_get_synchronous (fixture->store), ==, 2);
+}
+
+/* Revoking: own devices only, the token stops working at once.  Expiry: a
+ * token unused for the idle TTL stops working; using it extends it. */
+static void
+test_device_revoke_expiry (Fixture       *fixture,
+                           gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *alice = add_user (fixture, "alice");
+  g_autofree char *bob = add_user (fixture, "bob");
+  g_autofree char *laptop = NULL;
+  g_autofree char *laptop_token = NULL;
+  g_autofree char *desk = NULL;
+  g_autofree char *desk_token = NULL;
+  g_autofree char *user_id = NULL;
+  g_autofree char *device_id = NULL;
+  g_autofree char *sql = NULL;
+  g_autoptr(GPtrArray) devices = NULL;
+
+  g_assert_true (mesh_store_add_device (fixture->store, alice, "laptop", FINGERPRINT_A,
+                                        &laptop, &laptop_token, &error));
+  g_assert_true (mesh_store_add_device (fixture->store, alice, "desk", FINGERPRINT_B,
+                                        &desk, &desk_token, &error));
+  g_assert_no_error (error);
+
+  g_assert_false (mesh_store_delete_device (fixture->store, bob, laptop, &error));
+  g_assert_error (error, MESH_ERROR, MESH_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  user_id = mesh_store_authenticate (fixture->store, laptop_token, &device_id, &error);
+  g_assert_cmpstr (user_id, ==, alice);
+  g_assert_cmpstr (device_id, ==, laptop);
+  g_clear_pointer (&user_id, g_free);
+  g_clear_pointer (&device_id, g_free);
+
+  g_assert_true (mesh_store_delete_device (fixture->store, alice, laptop, &error));
+  g_assert_no_error (error);
+  g_assert_null (mesh_store_authenticate (fixture->store, laptop_token, NULL, &error));
+  g_assert_error (error, MESH_ERROR, MESH_ERROR_UNAUTHORIZED);
+  g_clear_error (&error);
+  g_assert_false (mesh_store_delete_device (fixture->store, alice, laptop, &error));
+  g_assert_error (error, MESH_ERROR, MESH_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  devices = mesh_store_list_devices (fixture->store, alice, &error);
+  g_assert_cmpuint (devices->len, ==, 1);
+
+  /* 80 days unused: still good, and this use starts the 90 days again. */
+  sql = g_strdup_printf ("UPDATE devices SET last_used_usec = last_used_usec - %" G_GINT64_FORMAT,
+                         (gint64) 80 * 86400 * G_USEC_PER_SEC);
+  g_free (sql_query (fixture, sql));
+  user_id = mesh_store_authenticate (fixture->store, desk_token, NULL, &error);
+  g_assert_cmpstr (user_id, ==, alice);
+  g_clear_pointer (&user_id, g_free);
+  g_free (sql_query (fixture, sql));
+  user_id = mesh_store_authenticate (fixture->store, desk_token, NULL, &error);
+  g_assert_cmpstr (user_id, ==, alice);
+  g_clear_pointer (&user_id, g_free);
+
+  /* Then more than 90 days without use: expired. */
+  g_free (sql);
+  sql = g_strdup_printf ("UPDATE devices SET last_used_usec = last_used_usec - %" G_GINT64_FORMAT,
+                         (gint64) 91 * 86400 * G_USEC_PER_SEC);
+  g_free (sql_query (fixture, sql));
+  g_assert_null (mesh_store_authenticate (fixture->store, desk_token, NULL, &error));
+  g_assert_error (error, MESH_ERROR, MESH_ERROR_UNAUTHORIZED);
+  g_clear_error (&error);
+
+  /* Registering the device again gives a fresh token. */
+  g_clear_pointer (&desk_token, g_free);
+  g_assert_true (mesh_store_add_device (fixture->store, alice, "desk", FINGERPRINT_B,
+                                        NULL, &desk_token, &error));
+  user_id = mesh_store_authenticate (fixture->store, desk_token, NULL, &error);
+  g_assert_cmpstr (user_id, ==, alice);
+}
+
 static void
 test_rooms (Fixture       *fixture,
             gconstpointer  data)
@@ -881,6 +968,8 @@ main (int   argc,
   g_test_add ("/mesh/store/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
 
   g_test_add_func ("/mesh/store/password-format", test_password_format);
+  ADD ("durability", test_durability);
+  ADD ("device-revoke-expiry", test_device_revoke_expiry);
   ADD ("schema", test_schema);
   ADD ("closed", test_closed);
   ADD ("users", test_users);

@@ -967,6 +967,34 @@ mesh_client_rest_list_devices_finish (MeshClientRest  *self,
 }
 
 void
+mesh_client_rest_delete_device_async (MeshClientRest      *self,
+                                      const char          *device_id,
+                                      GCancellable        *cancellable,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data)
+{
+  g_autofree char *path = NULL;
+
+  g_return_if_fail (MESH_IS_CLIENT_REST (self));
+  g_return_if_fail (device_id != NULL);
+
+  path = segment_path ("devices/", device_id, "");
+  rest_send (self, "DELETE", path, NULL, mesh_client_rest_delete_device_async, cancellable,
+             callback, user_data);
+}
+
+gboolean
+mesh_client_rest_delete_device_finish (MeshClientRest  *self,
+                                       GAsyncResult    *result,
+                                       GError         **error)
+{
+  g_autoptr(JsonNode) node = rest_finish (self, result, mesh_client_rest_delete_device_async,
+                                          error);
+
+  return node != NULL;
+}
+
+void
 mesh_client_rest_register_device_async (MeshClientRest      *self,
                                         const char          *name,
                                         const char          *fingerprint,

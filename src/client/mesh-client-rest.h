@@ -168,6 +168,16 @@ char           *mesh_client_rest_register_device_finish  (MeshClientRest       *
                                                           GAsyncResult         *result,
                                                           char                **device_token,
                                                           GError              **error);
+/* DELETE /devices/{id}: revokes one of the user's devices (its token stops
+ * working and its sockets close).  Needs the user's access token. */
+void            mesh_client_rest_delete_device_async     (MeshClientRest       *self,
+                                                          const char           *device_id,
+                                                          GCancellable         *cancellable,
+                                                          GAsyncReadyCallback   callback,
+                                                          gpointer              user_data);
+gboolean        mesh_client_rest_delete_device_finish    (MeshClientRest       *self,
+                                                          GAsyncResult         *result,
+                                                          GError              **error);
 /* GET /keys; returns the PEM public key that signs capability tokens. */
 void            mesh_client_rest_get_keys_async          (MeshClientRest       *self,
                                                           GCancellable         *cancellable,

@@ -242,6 +242,22 @@ test_rest_calls (void)
   parts = g_strsplit (cap_token, ".", -1);
   g_assert_cmpuint (g_strv_length (parts), ==, 3);
   g_assert_cmpint (expires_in, >, 0);
+  g_clear_object (&result);
+
+  /* Revoked: gone from the list; a second time it is not found. */
+  mesh_client_rest_delete_device_async (rest, device_id, NULL, result_cb, &result);
+  g_assert_true (mesh_client_rest_delete_device_finish (rest, wait_result (&result), &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_clear_pointer (&devices, g_ptr_array_unref);
+  mesh_client_rest_list_devices_async (rest, NULL, result_cb, &result);
+  devices = mesh_client_rest_list_devices_finish (rest, wait_result (&result), &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (devices->len, ==, 0);
+  g_clear_object (&result);
+  mesh_client_rest_delete_device_async (rest, device_id, NULL, result_cb, &result);
+  g_assert_false (mesh_client_rest_delete_device_finish (rest, wait_result (&result), &error));
+  g_assert_error (error, MESH_ERROR, MESH_ERROR_NOT_FOUND);
 }
 
 /* A stand-in for a proxy in front of the server that answers in HTML. */
