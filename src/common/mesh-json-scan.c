@@ -5,6 +5,7 @@
 
 #include "mesh-json-scan.h"
 
+#include <math.h>
 #include <string.h>
 
 /* Nesting this deep or less needs no allocation for the stack of open
@@ -252,6 +253,15 @@ scan_number (Scanner       *scanner,
   if (integral && (scanner->flags & MESH_JSON_SCAN_INT64) && !fits_int64 (start, p)) {
     fail (scanner, start, "an integer is out of the 64-bit range");
     return NULL;
+  }
+  if (!integral && (scanner->flags & MESH_JSON_SCAN_FINITE)) {
+    g_autofree char *copy = g_strndup ((const char *) start, p - start);
+
+    /* json-glib converts with g_strtod too. */
+    if (!isfinite (g_ascii_strtod (copy, NULL))) {
+      fail (scanner, start, "a number is too large for a double");
+      return NULL;
+    }
   }
   token->kind = MESH_JSON_KIND_NUMBER;
   token->text = (const char *) start;

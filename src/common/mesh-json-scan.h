@@ -23,10 +23,14 @@ typedef enum {
   /* An integer (no fraction, no exponent) must fit in gint64: json-glib
    * 1.6 wraps larger ones silently (18446744073709551615 reads as -1). */
   MESH_JSON_SCAN_INT64           = 1 << 2,
+  /* A number with a fraction or an exponent must be a finite double:
+   * json-glib 1.6 reads 1e400 as infinity and writes it back as `inf.0`,
+   * which is not JSON, into every frame that carries the value on. */
+  MESH_JSON_SCAN_FINITE          = 1 << 3,
 } MeshJsonScanFlags;
 
 /* What mesh_json_parse() asks for. */
-#define MESH_JSON_SCAN_STRICT (MESH_JSON_SCAN_NO_NUL | MESH_JSON_SCAN_INT64)
+#define MESH_JSON_SCAN_STRICT (MESH_JSON_SCAN_NO_NUL | MESH_JSON_SCAN_INT64 | MESH_JSON_SCAN_FINITE)
 
 typedef enum {
   MESH_JSON_KIND_STRING,
