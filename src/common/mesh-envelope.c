@@ -65,33 +65,59 @@ check_short_string (JsonObject  *root,
 }
 
 /* Parses one untrusted frame.  Only `type` is required; `id`, `to` and
- * `timestamp` are kept when they are strings of sane length; `from` is read
- * but a server must overwrite it; a missing `payload` is an empty object. */
+ * `timestamp` are kept when they are strings of sane length.  `from` is
+ * never an error (§3: a server overwrites it, and a client cannot know its
+ * peer_id before system.welcome): a string of sane length is kept, anything
+ * else reads as absent.  A missing `payload` is an empty object.
+ *
+ * @ref (may be NULL) gets the frame's `id` when parsing fails after the id
+ * was read, so that the error can carry `payload.ref` (§3). */
 MeshEnvelope *
-mesh_envelope_parse (const char  *data,
-                     gsize        len,
-                     GError     **error)
+mesh_envelope_parse_full (const char  *data,
+                          gsize        len,
+                          char       **ref,
+                          GError     **error)
 {
   g_autoptr(MeshEnvelope) self = g_new0 (MeshEnvelope, 1);
   g_autoptr(JsonObject) root = NULL;
   JsonObject *payload;
+  const char *from = NULL;
+
+  if (ref != NULL)
+    *ref = NULL;
 
   root = mesh_json_parse_object (data, len, error);
   if (root == NULL)
     return NULL;
 
-  if (!check_short_string (root, "type", TRUE, MESH_ENVELOPE_MAX_TYPE_LEN, &self->type, error) ||
-      !check_short_string (root, "id", FALSE, MESH_ENVELOPE_MAX_ID_LEN, &self->id, error) ||
-      !check_short_string (root, "timestamp", FALSE, 64, &self->timestamp, error) ||
-      !check_short_string (root, "from", FALSE, MESH_ENVELOPE_MAX_ID_LEN, &self->from, error) ||
-      !check_short_string (root, "to", FALSE, MESH_ENVELOPE_MAX_ID_LEN, &self->to, error))
+  /* The id first: every later failure can then name the request. */
+  if (!check_short_string (root, "id", FALSE, MESH_ENVELOPE_MAX_ID_LEN, &self->id, error))
     return NULL;
 
-  if (!mesh_json_get_object (root, "payload", FALSE, &payload, error))
+  if (!check_short_string (root, "type", TRUE, MESH_ENVELOPE_MAX_TYPE_LEN, &self->type, error) ||
+      !check_short_string (root, "timestamp", FALSE, 64, &self->timestamp, error) ||
+      !check_short_string (root, "to", FALSE, MESH_ENVELOPE_MAX_ID_LEN, &self->to, error) ||
+      !mesh_json_get_object (root, "payload", FALSE, &payload, error)) {
+    if (ref != NULL)
+      *ref = g_steal_pointer (&self->id);
     return NULL;
+  }
+
+  mesh_json_get_string (root, "from", FALSE, &from, NULL);
+  if (from != NULL && from[0] != '\0' && strlen (from) <= MESH_ENVELOPE_MAX_ID_LEN)
+    self->from = g_strdup (from);
+
   self->payload = payload ? json_object_ref (payload) : json_object_new ();
 
   return g_steal_pointer (&self);
+}
+
+MeshEnvelope *
+mesh_envelope_parse (const char  *data,
+                     gsize        len,
+                     GError     **error)
+{
+  return mesh_envelope_parse_full (data, len, NULL, error);
 }
 
 char *
