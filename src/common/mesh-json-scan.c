@@ -256,10 +256,19 @@ scan_number (Scanner       *scanner,
   }
   if (!integral && (scanner->flags & MESH_JSON_SCAN_FINITE)) {
     g_autofree char *copy = g_strndup ((const char *) start, p - start);
+    char written[G_ASCII_DTOSTR_BUF_SIZE];
+    double value = g_ascii_strtod (copy, NULL);
 
-    /* json-glib converts with g_strtod too. */
-    if (!isfinite (g_ascii_strtod (copy, NULL))) {
+    /* json-glib reads with g_strtod and writes with g_ascii_dtostr, adding
+     * ".0" when there is no '.' (after an exponent too). */
+    if (!isfinite (value)) {
       fail (scanner, start, "a number is too large for a double");
+      return NULL;
+    }
+    g_ascii_dtostr (written, sizeof written, value);
+    if (strchr (written, '.') == NULL && strpbrk (written, "eE") != NULL) {
+      fail (scanner, start, "a number json-glib would write back as invalid JSON "
+                            "(give its digits with a fraction)");
       return NULL;
     }
   }

@@ -23,9 +23,9 @@ typedef enum {
   /* An integer (no fraction, no exponent) must fit in gint64: json-glib
    * 1.6 wraps larger ones silently (18446744073709551615 reads as -1). */
   MESH_JSON_SCAN_INT64           = 1 << 2,
-  /* A number with a fraction or an exponent must be a finite double:
-   * json-glib 1.6 reads 1e400 as infinity and writes it back as `inf.0`,
-   * which is not JSON, into every frame that carries the value on. */
+  /* A number with a fraction or an exponent must be a double json-glib 1.6
+   * can write back as JSON, into every frame that carries the value on: it
+   * writes 1e400 (infinity) as `inf.0` and 1e17 as `1e+17.0`. */
   MESH_JSON_SCAN_FINITE          = 1 << 3,
 } MeshJsonScanFlags;
 
