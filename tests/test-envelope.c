@@ -178,7 +178,7 @@ test_parse_error_ref (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
     g_autoptr(GError) error = NULL;
-    g_autofree char *ref = g_strdup ("stale");
+    g_autofree char *ref = NULL;
     g_autoptr(MeshEnvelope) env = mesh_envelope_parse_full (cases[i].text, strlen (cases[i].text),
                                                             &ref, &error);
 
