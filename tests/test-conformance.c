@@ -337,6 +337,12 @@ test_error_ref (void)
     { "{\"type\":\"room.join\",\"id\":\"e6\",\"to\":[]}", "e6" },
     { "{\"type\":\"room.join\",\"id\":\"e7\",\"timestamp\":1}", "e7" },
     { "{\"payload\":1,\"type\":null,\"id\":\"e8\"}", "e8" },
+    /* The JSON goes wrong after the id. */
+    { "{\"type\":\"room.join\",\"id\":\"e9\",\"payload\":{'room_id':'x'}}", "e9" },
+    { "{\"id\":\"e10\",\"type\":\"room.join\",\"payload\":{}/* */}", "e10" },
+    /* Not before it. */
+    { "{\"type\":'room.join',\"id\":\"e11\"}", NULL },
+    { "{\"type\":\"room.join\",\"id\":42,\"payload\":[]}", NULL },
   };
   g_autoptr(MeshTestClient) client = client_in (shared.token[ALICE], NULL, NULL);
 

@@ -169,11 +169,19 @@ test_parse_error_ref (void)
     { "{\"id\":\"r6\",\"type\":\"a\",\"to\":{}}", "r6" },
     { "{\"id\":\"r7\",\"type\":\"a\",\"timestamp\":5}", "r7" },
     { "{\"id\":\"r8\",\"type\":null,\"payload\":1}", "r8" },
+    /* JSON that goes wrong after a readable id. */
+    { "{\"id\":\"r9\",\"type\":\"a\"", "r9" },
+    { "{\"id\":\"r10\",\"type\":\"a\",\"payload\":{'x':1}}", "r10" },
+    { "{\"type\":\"a\",\"id\":\"r11\",\"payload\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+      "[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}", "r11" },
+    { "{\"i\\u0064\":\"r\\u0031\\u0032\",\"type\":'a'}", "r12" },
+    { "{\"id\":\"r13\",\"type\":\"a\",\"id\":7,\"x\":'a'}", NULL },
     /* The id itself is unreadable: nothing to refer to. */
     { "{\"id\":7,\"type\":\"a\",\"payload\":[]}", NULL },
     { "{\"id\":\"\",\"type\":\"a\",\"payload\":[]}", NULL },
-    { "{\"id\":\"r9\",\"type\":\"a\"", NULL },
-    { "[{\"id\":\"r10\"}]", NULL },
+    { "{\"type\":'a',\"id\":\"r14\"}", NULL },
+    { "{\"id\":'r15'}", NULL },
+    { "[{\"id\":\"r16\"}]", NULL },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
