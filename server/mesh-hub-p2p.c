@@ -136,15 +136,17 @@ check_meta (const char  *kind,
 {
   const char *name, *hash, *share_id;
   gint64 size = 0;
+  gboolean terminal = g_str_equal (kind, "terminal");
 
-  if (g_str_equal (kind, "terminal"))
-    return mesh_json_get_string (meta, "share_id", TRUE, &share_id, error);
-
-  if (!mesh_json_get_string (meta, "name", TRUE, &name, error) ||
-      !mesh_json_get_int (meta, "size", TRUE, &size, error) ||
+  /* §5's meta is {name, size, hash?} for every kind.  A terminal session
+   * may add share_id (which of the host's shares to view) and needs neither
+   * name nor size; when given, they are checked like a file's. */
+  if ((terminal && !mesh_json_get_string (meta, "share_id", FALSE, &share_id, error)) ||
+      !mesh_json_get_string (meta, "name", !terminal, &name, error) ||
+      !mesh_json_get_int (meta, "size", !terminal, &size, error) ||
       !mesh_json_get_string (meta, "hash", FALSE, &hash, error))
     return FALSE;
-  if (name[0] == '\0' || strlen (name) > META_NAME_MAX) {
+  if (name != NULL && (name[0] == '\0' || strlen (name) > META_NAME_MAX)) {
     g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
                  "field 'meta.name' must be 1..%d bytes", META_NAME_MAX);
     return FALSE;
@@ -242,9 +244,15 @@ hub_handle_p2p_request (MeshHub      *self,
   }
 
   if (g_str_equal (kind, "terminal")) {
-    const char *share_id = json_object_get_string_member (meta, "share_id");
+    const char *share_id = json_object_get_string_member_with_default (meta, "share_id", NULL);
 
-    if (!hub_terminal_share_runs_on (self, share_id, room_id, target_device_id)) {
+    /* Both agents learn which share the session views. */
+    if (share_id == NULL) {
+      share_id = hub_terminal_share_on_device (self, room_id, target_device_id, error);
+      if (share_id == NULL)
+        return FALSE;
+      json_object_set_string_member (meta, "share_id", share_id);
+    } else if (!hub_terminal_share_runs_on (self, share_id, room_id, target_device_id)) {
       g_set_error (error, MESH_ERROR, MESH_ERROR_UNROUTABLE,
                    "no terminal share '%s' on device '%s'", share_id, target_device_id);
       return FALSE;

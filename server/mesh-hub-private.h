@@ -23,6 +23,7 @@ struct _HubPeer {
   char       *username;
   char       *device_id;        /* set when the socket used a device token */
   char       *device_name;      /* the registered name, for agents */
+  char       *credential;       /* SHA-256 (hex) of the bearer token the socket used */
   gboolean    is_agent;
   gboolean    hello_done;
   const char *status;           /* a static string: "online", "busy", "sharing" */
@@ -102,7 +103,9 @@ gboolean    hub_handle_p2p_completed (MeshHub *self, HubPeer *peer, MeshEnvelope
 /* mesh-hub-terminal.c: §7 shares and control */
 void        hub_terminal_init          (MeshHub *self);
 void        hub_terminal_peer_gone     (MeshHub *self, HubPeer *peer);
-gboolean    hub_terminal_user_controls (MeshHub *self, const char *room_id, const char *user_id);
+gboolean    hub_terminal_peer_controls (MeshHub *self, const char *room_id, HubPeer *peer);
+const char *hub_terminal_share_on_device (MeshHub *self, const char *room_id,
+                                          const char *device_id, GError **error);
 JsonArray  *hub_terminal_room_shares   (MeshHub *self, const char *room_id);
 gboolean    hub_terminal_share_runs_on (MeshHub *self, const char *share_id, const char *room_id,
                                         const char *device_id);

@@ -121,6 +121,39 @@ set_controller (MeshHub  *self,
   }
 }
 
+/* The agent that runs the shell of a client's share when the client names
+ * none (§7 names only room_id): the user's connected agent, preferring one
+ * in the room, then one on the client's machine (the app's embedded agent),
+ * then the most recently connected. */
+static HubPeer *
+pick_agent_for (MeshHub    *self,
+                HubPeer    *client,
+                const char *room_id)
+{
+  const char *host = mesh_ws_peer_get_remote_host (client->ws);
+  HubPeer *best = NULL;
+  gint best_score = -1;
+  GHashTableIter iter;
+  HubPeer *agent;
+
+  g_hash_table_iter_init (&iter, self->devices);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &agent)) {
+    gint score;
+
+    if (!agent->hello_done || g_strcmp0 (agent->user_id, client->user_id) != 0)
+      continue;
+    score = (hub_peer_find_room (agent, room_id) != NULL ? 2 : 0) +
+            (g_strcmp0 (mesh_ws_peer_get_remote_host (agent->ws), host) == 0 ? 1 : 0);
+    if (score > best_score ||
+        (score == best_score &&
+         mesh_ws_peer_get_connected_at (agent->ws) > mesh_ws_peer_get_connected_at (best->ws))) {
+      best = agent;
+      best_score = score;
+    }
+  }
+  return best;
+}
+
 gboolean
 hub_handle_terminal_start (MeshHub      *self,
                            HubPeer      *peer,
@@ -143,11 +176,16 @@ hub_handle_terminal_start (MeshHub      *self,
     HubPeer *agent;
 
     /* A client's shell runs in its embedded agent, which must be connected
-     * and belong to the same user. */
+     * and belong to the same user.  `device_id` (an extension) names it;
+     * without it the server picks the user's agent. */
     if (device_id == NULL) {
-      g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
-                           "missing field 'device_id' (the agent that runs the shell)");
-      return FALSE;
+      agent = pick_agent_for (self, peer, room_id);
+      if (agent == NULL) {
+        g_set_error_literal (error, MESH_ERROR, MESH_ERROR_UNROUTABLE,
+                             "none of your agents is connected to run the shell");
+        return FALSE;
+      }
+      device_id = agent->device_id;
     }
     agent = g_hash_table_lookup (self->devices, device_id);
     if (agent == NULL || g_strcmp0 (agent->user_id, peer->user_id) != 0) {
@@ -342,10 +380,12 @@ hub_terminal_peer_gone (MeshHub *self,
     stop_share (self, g_ptr_array_index (hosted, i));
 }
 
+/* Whether @peer itself (not merely its user) holds control of a share of
+ * @room_id. */
 gboolean
-hub_terminal_user_controls (MeshHub    *self,
+hub_terminal_peer_controls (MeshHub    *self,
                             const char *room_id,
-                            const char *user_id)
+                            HubPeer    *peer)
 {
   GHashTableIter iter;
   HubShare *share;
@@ -353,10 +393,41 @@ hub_terminal_user_controls (MeshHub    *self,
   g_hash_table_iter_init (&iter, self->shares);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &share)) {
     if (g_str_equal (share->room_id, room_id) &&
-        g_strcmp0 (share->controller_user_id, user_id) == 0)
+        g_strcmp0 (share->controller_peer_id, peer->peer_id) == 0)
       return TRUE;
   }
   return FALSE;
+}
+
+/* The share of @room_id whose shell runs on @device_id, for a terminal
+ * session request that names none (§5's meta is {name, size}).  A device
+ * with several shares in the room needs `meta.share_id` to say which. */
+const char *
+hub_terminal_share_on_device (MeshHub     *self,
+                              const char  *room_id,
+                              const char  *device_id,
+                              GError     **error)
+{
+  const char *found = NULL;
+  guint n = 0;
+  GHashTableIter iter;
+  HubShare *share;
+
+  g_hash_table_iter_init (&iter, self->shares);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &share)) {
+    if (g_str_equal (share->room_id, room_id) && g_str_equal (share->host_device_id, device_id)) {
+      found = share->share_id;
+      n++;
+    }
+  }
+  if (n == 0)
+    g_set_error (error, MESH_ERROR, MESH_ERROR_UNROUTABLE,
+                 "device '%s' shares no terminal in room '%s'", device_id, room_id);
+  else if (n > 1)
+    g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                 "device '%s' shares %u terminals in room '%s': name one in 'meta.share_id'",
+                 device_id, n, room_id);
+  return n == 1 ? found : NULL;
 }
 
 /* Whether @share_id is a share of @room_id whose shell runs on @device_id. */

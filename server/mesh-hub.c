@@ -57,6 +57,7 @@ hub_peer_free (HubPeer *peer)
   g_free (peer->username);
   g_free (peer->device_id);
   g_free (peer->device_name);
+  g_free (peer->credential);
   g_free (peer->quic_fingerprint);
   g_strfreev (peer->quic_addrs);
   g_ptr_array_unref (peer->rooms);
@@ -85,6 +86,34 @@ hub_send_event (HubPeer    *peer,
   mesh_ws_peer_send_bytes (peer->ws, frame);
 }
 
+/* §8 lists the WebSocket codes; the others (NOT_FOUND, CONFLICT) are REST's,
+ * and a request over the socket that meets one was a bad request. */
+static MeshErrorCode
+wire_code (MeshErrorCode code)
+{
+  switch (code) {
+  case MESH_ERROR_CAP_REQUIRED:
+  case MESH_ERROR_CAP_EXPIRED:
+  case MESH_ERROR_CAP_INVALID:
+  case MESH_ERROR_ROOM_NOT_FOUND:
+  case MESH_ERROR_ROOM_FULL:
+  case MESH_ERROR_FORBIDDEN:
+  case MESH_ERROR_P2P_SESSION_DENIED:
+  case MESH_ERROR_UNROUTABLE:
+  case MESH_ERROR_BAD_REQUEST:
+  case MESH_ERROR_UNAUTHORIZED:
+  case MESH_ERROR_RATE_LIMITED:
+  case MESH_ERROR_PAYLOAD_TOO_LARGE:
+  case MESH_ERROR_VERSION_UNSUPPORTED:
+  case MESH_ERROR_INTERNAL:
+    return code;
+  case MESH_ERROR_NOT_FOUND:
+  case MESH_ERROR_CONFLICT:
+  default:
+    return MESH_ERROR_BAD_REQUEST;
+  }
+}
+
 void
 hub_send_error (HubPeer       *peer,
             MeshErrorCode  code,
@@ -93,7 +122,7 @@ hub_send_error (HubPeer       *peer,
 {
   g_autoptr(JsonObject) payload = json_object_new ();
 
-  json_object_set_string_member (payload, "code", mesh_error_code_to_string (code));
+  json_object_set_string_member (payload, "code", mesh_error_code_to_string (wire_code (code)));
   json_object_set_string_member (payload, "message", message);
   if (ref != NULL)
     json_object_set_string_member (payload, "ref", ref);
@@ -713,6 +742,7 @@ peer_message_cb (MeshWsPeer *ws,
   MeshHub *self = user_data;
   g_autoptr(MeshEnvelope) env = NULL;
   g_autoptr(GError) error = NULL;
+  g_autofree char *ref = NULL;
   const HubHandler *handler;
   gsize len;
   const char *data = g_bytes_get_data (frame, &len);
@@ -720,9 +750,10 @@ peer_message_cb (MeshWsPeer *ws,
   if (peer == NULL)
     return;
 
-  env = mesh_envelope_parse (data, len, &error);
+  env = mesh_envelope_parse_full (data, len, &ref, &error);
   if (env == NULL) {
-    hub_send_gerror (peer, error, NULL);
+    /* §3: error carries the request's id whenever it could be read. */
+    hub_send_gerror (peer, error, ref);
     if (!peer->hello_done)
       mesh_ws_peer_close (ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "expected system.hello");
     return;
@@ -919,6 +950,10 @@ ws_http_cb (SoupServer        *server,
 
   g_object_set_data_full (G_OBJECT (msg), "mesh-user-id", g_steal_pointer (&user_id), g_free);
   g_object_set_data_full (G_OBJECT (msg), "mesh-device-id", device_id, g_free);
+  /* Which credential the socket used: terminal:control is issued to a REST
+   * caller only with the controlling socket's own (§4). */
+  g_object_set_data_full (G_OBJECT (msg), "mesh-credential",
+                          g_compute_checksum_for_string (G_CHECKSUM_SHA256, token, -1), g_free);
 }
 
 static void
@@ -931,6 +966,7 @@ ws_connected_cb (SoupServer              *server,
   MeshHub *self = user_data;
   const char *user_id = g_object_get_data (G_OBJECT (msg), "mesh-user-id");
   const char *device_id = g_object_get_data (G_OBJECT (msg), "mesh-device-id");
+  const char *credential = g_object_get_data (G_OBJECT (msg), "mesh-credential");
   g_autoptr(GError) error = NULL;
   HubPeer *peer;
 
@@ -952,6 +988,7 @@ ws_connected_cb (SoupServer              *server,
   if (peer->username == NULL)
     peer->username = g_strdup ("");
   peer->device_id = g_strdup (device_id);
+  peer->credential = g_strdup (credential);
   peer->status = "online";
   peer->rooms = g_ptr_array_new ();
   peer->ws = mesh_ws_peer_new (connection, &self->limits,
@@ -1088,8 +1125,24 @@ mesh_hub_get_n_peers (MeshHub *self)
 gboolean
 mesh_hub_user_controls_terminal (MeshHub    *self,
                                  const char *room_id,
-                                 const char *user_id)
+                                 const char *user_id,
+                                 const char *bearer_token)
 {
+  g_autofree char *credential = NULL;
+  GHashTableIter iter;
+  HubPeer *peer;
+
   g_return_val_if_fail (MESH_IS_HUB (self), FALSE);
-  return hub_terminal_user_controls (self, room_id, user_id);
+
+  if (room_id == NULL || user_id == NULL || bearer_token == NULL)
+    return FALSE;
+  credential = g_compute_checksum_for_string (G_CHECKSUM_SHA256, bearer_token, -1);
+  g_hash_table_iter_init (&iter, self->peers);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &peer)) {
+    if (peer->hello_done && g_str_equal (peer->user_id, user_id) &&
+        g_strcmp0 (peer->credential, credential) == 0 &&
+        hub_terminal_peer_controls (self, room_id, peer))
+      return TRUE;
+  }
+  return FALSE;
 }

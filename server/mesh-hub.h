@@ -30,9 +30,13 @@ void      mesh_hub_set_notifier           (MeshHub            *self,
 /* Closes every socket (server shutdown). */
 void      mesh_hub_close_all              (MeshHub            *self);
 guint     mesh_hub_get_n_peers            (MeshHub            *self);
-/* TRUE when @user_id holds control of a terminal share in @room_id. */
+/* TRUE when the peer that holds control of a terminal share in @room_id
+ * (§4, §7: control is a peer's, not every client of its user) belongs to
+ * @user_id and authenticated with @bearer_token, the token of the request
+ * that asks for `terminal:control`. */
 gboolean  mesh_hub_user_controls_terminal (MeshHub            *self,
                                            const char         *room_id,
-                                           const char         *user_id);
+                                           const char         *user_id,
+                                           const char         *bearer_token);
 
 G_END_DECLS

@@ -15,6 +15,9 @@
 #define SWEEP_INTERVAL_MS   1000
 #define SILENCE_SWEEP_EVERY 5
 #define MAX_JSON_DEPTH      512
+/* JavaScript's JSON.stringify writes lone surrogate escapes, and clients
+ * route by "to" spans that may hold \u0000 (refused where it matters). */
+#define RELAY_SCAN_FLAGS    MESH_JSON_SCAN_LONE_SURROGATES
 /* Node ids this short are routed from a stack copy. */
 #define SHORT_ID_BYTES      256
 
@@ -39,7 +42,6 @@ struct _MeshLegacyRelay {
   GHashTable   *clients;            /* RelayClient* (owned), every open socket */
   GHashTable   *by_node_id;         /* node_id → RelayClient (borrowed) */
   GQueue        registered;         /* RelayClient*, in registration order */
-  JsonParser   *parser;             /* reused: frames are handled one at a time */
   guint         sweep_id;
   guint         sweep_count;
 };
@@ -79,115 +81,6 @@ typedef struct {
   FieldSpan   fields[N_FIELDS];
 } FrameSummary;
 
-typedef enum {
-  SCAN_VALUE,
-  SCAN_MEMBER,
-  SCAN_AFTER_VALUE,
-} ScanState;
-
-static const char *
-skip_space (const char *p,
-            const char *end)
-{
-  while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-    p++;
-  return p;
-}
-
-/* @p is on the opening quote.  Returns the position after the closing one,
- * or NULL.  The frame is valid UTF-8 already (libsoup checks text frames). */
-static const char *
-scan_string (const char  *p,
-             const char  *end,
-             const char **content,
-             gsize       *content_len,
-             gboolean    *escaped,
-             gboolean    *nul)
-{
-  const char *start = ++p;
-
-  *escaped = *nul = FALSE;
-  while (p < end) {
-    guchar c = *p;
-
-    if (c == '"') {
-      *content = start;
-      *content_len = p - start;
-      return p + 1;
-    }
-    if (c < 0x20)
-      return NULL;
-    if (c == '\\') {
-      *escaped = TRUE;
-      if (++p >= end)
-        return NULL;
-      if (*p == 'u') {
-        if (end - p < 5)
-          return NULL;
-        for (int i = 1; i <= 4; i++)
-          if (!g_ascii_isxdigit (p[i]))
-            return NULL;
-        if (memcmp (p + 1, "0000", 4) == 0)
-          *nul = TRUE;
-        p += 4;
-      } else if (strchr ("\"\\/bfnrt", *p) == NULL || *p == '\0') {
-        return NULL;
-      }
-    }
-    p++;
-  }
-  return NULL;
-}
-
-static const char *
-scan_digits (const char *p,
-             const char *end)
-{
-  const char *start = p;
-
-  while (p < end && g_ascii_isdigit (*p))
-    p++;
-  return p > start ? p : NULL;
-}
-
-/* The number grammar of RFC 8259 §6. */
-static const char *
-scan_number (const char *p,
-             const char *end)
-{
-  if (p < end && *p == '-')
-    p++;
-  if (p < end && *p == '0')
-    p++;
-  else if ((p = scan_digits (p, end)) == NULL)
-    return NULL;
-  if (p < end && *p == '.' && (p = scan_digits (p + 1, end)) == NULL)
-    return NULL;
-  if (p < end && (*p == 'e' || *p == 'E')) {
-    p++;
-    if (p < end && (*p == '+' || *p == '-'))
-      p++;
-    if ((p = scan_digits (p, end)) == NULL)
-      return NULL;
-  }
-  return p;
-}
-
-static const char *
-scan_literal (const char *p,
-              const char *end)
-{
-  static const char *const literals[] = { "true", "false", "null" };
-
-  for (guint i = 0; i < G_N_ELEMENTS (literals); i++) {
-    gsize n = strlen (literals[i]);
-
-    if ((gsize) (end - p) >= n && memcmp (p, literals[i], n) == 0)
-      return p + n;
-  }
-  return NULL;
-}
-
 static gboolean
 key_is (const char *key,
         gsize       key_len,
@@ -196,12 +89,47 @@ key_is (const char *key,
   return key_len == strlen (name) && memcmp (key, name, key_len) == 0;
 }
 
-/* Checks that @data is exactly one JSON value (RFC 8259, strictly: json-glib
- * 1.6 accepts single quotes and trailing data, and refuses lone surrogate
- * escapes that JavaScript produces) and notes where the top-level members
- * of field_names are.  This lets a `signal` be routed without building a
- * tree of its payload: json-glib takes ~10 µs for a 300-byte ICE candidate,
- * the scan a fraction of that.  On failure, @problem says what is wrong at
+/* Notes where the top-level members of field_names are. */
+static void
+summary_member_cb (guint                depth,
+                   const MeshJsonToken *key,
+                   const MeshJsonToken *value,
+                   gpointer             user_data)
+{
+  FrameSummary *summary = user_data;
+
+  if (depth != 1 || !summary->is_object)
+    return;
+  if (key->escaped) {
+    summary->escaped_keys = TRUE;
+    return;
+  }
+  for (guint i = 0; i < N_FIELDS; i++) {
+    if (key_is (key->text, key->len, field_names[i])) {
+      FieldSpan *span = &summary->fields[i];
+
+      /* A later duplicate wins, as in json-glib. */
+      memset (span, 0, sizeof *span);
+      if (value->kind == MESH_JSON_KIND_STRING) {
+        span->kind = SPAN_STRING;
+        span->text = value->text;
+        span->len = value->len;
+        span->escaped = value->escaped;
+        span->nul = value->nul;
+      } else {
+        span->kind = SPAN_OTHER;
+      }
+      return;
+    }
+  }
+}
+
+/* Checks that @data is exactly one JSON value (RFC 8259, strictly, with the
+ * scanner mesh_json_parse uses: json-glib 1.6 accepts single quotes,
+ * comments and trailing data) and notes where the top-level members of
+ * field_names are.  This lets a `signal` be routed without building a tree
+ * of its payload: json-glib takes ~10 µs for a 300-byte ICE candidate, the
+ * scan a fraction of that.  On failure, @problem says what is wrong at
  * @offset. */
 static gboolean
 scan_frame (const char    *data,
@@ -210,119 +138,18 @@ scan_frame (const char    *data,
             const char   **problem,
             gsize         *offset)
 {
-  const char *p = data;
-  const char *end = data + len;
-  char stack[MAX_JSON_DEPTH];
-  guint depth = 0;
-  ScanState state = SCAN_VALUE;
-  FieldSpan *span = NULL;           /* the member whose value comes next */
-  const char *at = p;               /* where the current token starts */
+  MeshJsonScanError error = { NULL, 0 };
+  gsize i = 0;
 
   memset (summary, 0, sizeof *summary);
-  p = skip_space (p, end);
-  summary->is_object = p < end && *p == '{';
-
-  for (;;) {
-    p = at = skip_space (p, end);
-
-    if (state == SCAN_VALUE) {
-      if (p >= end) {
-        *problem = depth == 0 ? "empty message" : "unexpected end";
-        goto fail;
-      }
-      if (span != NULL) {
-        /* A later duplicate wins, as in json-glib. */
-        memset (span, 0, sizeof *span);
-        span->kind = *p == '"' ? SPAN_STRING : SPAN_OTHER;
-      }
-
-      if (*p == '{' || *p == '[') {
-        if (depth == MAX_JSON_DEPTH) {
-          *problem = "nested too deeply";
-          goto fail;
-        }
-        span = NULL;
-        stack[depth++] = *p;
-        p = skip_space (p + 1, end);
-        if (p < end && *p == (stack[depth - 1] == '{' ? '}' : ']')) {
-          depth--;
-          p++;
-          state = SCAN_AFTER_VALUE;
-        } else {
-          state = stack[depth - 1] == '{' ? SCAN_MEMBER : SCAN_VALUE;
-        }
-        continue;
-      }
-
-      if (*p == '"') {
-        FieldSpan scratch;
-        FieldSpan *into = span != NULL ? span : &scratch;
-
-        p = scan_string (p, end, &into->text, &into->len, &into->escaped, &into->nul);
-      } else if (*p == '-' || g_ascii_isdigit (*p)) {
-        p = scan_number (p, end);
-      } else {
-        p = scan_literal (p, end);
-      }
-      if (p == NULL) {
-        *problem = "bad value";
-        goto fail;
-      }
-      span = NULL;
-      state = SCAN_AFTER_VALUE;
-    } else if (state == SCAN_MEMBER) {
-      const char *key = NULL;
-      gsize key_len = 0;
-      gboolean escaped = FALSE, nul = FALSE;
-
-      if (p >= end || *p != '"' ||
-          (p = scan_string (p, end, &key, &key_len, &escaped, &nul)) == NULL) {
-        *problem = "expected a member name";
-        goto fail;
-      }
-      if (depth == 1 && summary->is_object) {
-        if (escaped)
-          summary->escaped_keys = TRUE;
-        for (guint i = 0; i < N_FIELDS && !escaped; i++) {
-          if (key_is (key, key_len, field_names[i])) {
-            span = &summary->fields[i];
-            break;
-          }
-        }
-      }
-      p = skip_space (p, end);
-      if (p >= end || *p != ':') {
-        *problem = "expected ':'";
-        goto fail;
-      }
-      p++;
-      state = SCAN_VALUE;
-    } else {
-      char open;
-
-      if (depth == 0) {
-        if (p != end) {
-          *problem = "unexpected data after the value";
-          goto fail;
-        }
-        return TRUE;
-      }
-      open = stack[depth - 1];
-      if (p < end && *p == ',') {
-        p++;
-        state = open == '{' ? SCAN_MEMBER : SCAN_VALUE;
-      } else if (p < end && *p == (open == '{' ? '}' : ']')) {
-        p++;
-        depth--;
-      } else {
-        *problem = open == '{' ? "expected ',' or '}'" : "expected ',' or ']'";
-        goto fail;
-      }
-    }
-  }
-
-fail:
-  *offset = at - data;
+  while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r'))
+    i++;
+  summary->is_object = i < len && data[i] == '{';
+  if (mesh_json_scan (data, len, MAX_JSON_DEPTH, RELAY_SCAN_FLAGS, summary_member_cb, summary,
+                      &error))
+    return TRUE;
+  *problem = error.problem;
+  *offset = error.offset;
   return FALSE;
 }
 
@@ -668,17 +495,17 @@ handle_parsed (MeshLegacyRelay    *self,
                GBytes             *frame)
 {
   g_autoptr(GError) error = NULL;
-  JsonNode *root;
+  g_autoptr(JsonNode) root = NULL;
   JsonObject *object;
   const char *type, *from, *to;
 
   /* json-glib refuses some valid JSON (lone surrogate escapes). */
-  if (!json_parser_load_from_data (self->parser, data, len, &error)) {
-    send_error (client, "invalid JSON: %s", error->message);
+  root = mesh_json_parse_full (data, len, MAX_JSON_DEPTH, RELAY_SCAN_FLAGS, &error);
+  if (root == NULL) {
+    send_error (client, "%s", error->message);
     return;
   }
-  root = json_parser_get_root (self->parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root)) {
+  if (!JSON_NODE_HOLDS_OBJECT (root)) {
     send_error (client, "a message must be a JSON object");
     return;
   }
@@ -961,7 +788,6 @@ mesh_legacy_relay_dispose (GObject *object)
   g_queue_init (&self->registered);
   g_clear_pointer (&self->by_node_id, g_hash_table_unref);
   g_clear_pointer (&self->clients, g_hash_table_unref);
-  g_clear_object (&self->parser);
   G_OBJECT_CLASS (mesh_legacy_relay_parent_class)->dispose (object);
 }
 
@@ -978,7 +804,6 @@ mesh_legacy_relay_init (MeshLegacyRelay *self)
                                          (GDestroyNotify) relay_client_free, NULL);
   self->by_node_id = g_hash_table_new (g_str_hash, g_str_equal);
   g_queue_init (&self->registered);
-  self->parser = json_parser_new ();
 }
 
 MeshLegacyRelay *

@@ -324,8 +324,11 @@ call_answered (MeshNotifier *self,
   g_hash_table_remove (self->calls, key);
 }
 
+/* §3.4: a call hung up before an answer is a missed call for the callee,
+ * whichever side hung up (a declined call was not taken either). */
 static void
 call_hung_up (MeshNotifier *self,
+              const char   *media,
               const char   *from_peer_id,
               const char   *to_peer_id)
 {
@@ -333,15 +336,19 @@ call_hung_up (MeshNotifier *self,
   g_autofree char *by_callee = NULL;
   PendingCall *call;
 
+  /* A screen share's hang-up ends that connection, not the call. */
+  if (media != NULL && !g_str_equal (media, "call"))
+    return;
   by_caller = call_key (from_peer_id, to_peer_id);
   call = g_hash_table_lookup (self->calls, by_caller);
   if (call != NULL) {
     call_missed (self, call, "the caller hung up first");
     return;
   }
-  /* The callee declined: it saw the call, nothing was missed. */
   by_callee = call_key (to_peer_id, from_peer_id);
-  g_hash_table_remove (self->calls, by_callee);
+  call = g_hash_table_lookup (self->calls, by_callee);
+  if (call != NULL)
+    call_missed (self, call, "the callee hung up without answering");
 }
 
 static void
@@ -610,5 +617,5 @@ mesh_notifier_rtc_relayed (MeshNotifier *self,
   else if (g_str_equal (type, "rtc.answer"))
     call_answered (self, from_peer_id, to_peer_id);
   else if (g_str_equal (type, "rtc.hangup"))
-    call_hung_up (self, from_peer_id, to_peer_id);
+    call_hung_up (self, media, from_peer_id, to_peer_id);
 }

@@ -812,6 +812,7 @@ handle_issue_caps (MeshRestRequest *request)
   g_autoptr(JsonObject) reply = NULL;
   g_autofree char *token = NULL;
   g_auto(GStrv) requested = NULL;
+  g_autofree char *bearer = mesh_rest_get_bearer (request->msg, FALSE);
   const char *room_id = request->params[0];
   const char *target_peer_id, *target_device_id;
   gint64 ttl = MESH_CAP_DEFAULT_TTL;
@@ -841,8 +842,8 @@ handle_issue_caps (MeshRestRequest *request)
   /* §4, §7: control goes only to whoever holds it right now. */
   if (g_ptr_array_find_with_equal_func (caps, MESH_CAP_TERMINAL_CONTROL, g_str_equal, NULL) &&
       (request->rest->may_control_terminal == NULL ||
-       !request->rest->may_control_terminal (request->rest->hook_data, room_id,
-                                             request->user_id))) {
+       !request->rest->may_control_terminal (request->rest->hook_data, room_id, request->user_id,
+                                             bearer))) {
     reply_error_code (request->msg, MESH_ERROR_FORBIDDEN,
                       "'terminal:control' is issued only to the holder of terminal control");
     return;

@@ -13,7 +13,8 @@ G_BEGIN_DECLS
 
 typedef gboolean (*MeshRestControlFunc) (gpointer    user_data,
                                          const char *room_id,
-                                         const char *user_id);
+                                         const char *user_id,
+                                         const char *bearer_token);
 
 /* Throttling of POST /auth/login and /auth/register (token buckets; a
  * refused request gets 429 RATE_LIMITED with Retry-After).  Per client
@@ -42,7 +43,8 @@ typedef struct {
   gboolean             open_registration;
   gsize                max_body_size;          /* bytes; 0 = 64 KiB */
   /* Asked before a `terminal:control` cap is issued (§4, §7): TRUE only when
-   * @user_id holds control of a terminal share in @room_id.  NULL: never. */
+   * the peer that holds control of a terminal share in @room_id is @user_id's
+   * and used @bearer_token, the caller's.  NULL: never. */
   MeshRestControlFunc  may_control_terminal;
   gpointer             hook_data;
   /* /me/gotify (§9) settings, test and delivery; NULL: those routes 404. */

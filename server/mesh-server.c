@@ -37,11 +37,13 @@ G_DEFINE_FINAL_TYPE (MeshServer, mesh_server, G_TYPE_OBJECT)
 static gboolean
 may_control_terminal (gpointer    user_data,
                       const char *room_id,
-                      const char *user_id)
+                      const char *user_id,
+                      const char *bearer_token)
 {
   MeshServer *self = user_data;
 
-  return self->hub != NULL && mesh_hub_user_controls_terminal (self->hub, room_id, user_id);
+  return self->hub != NULL &&
+         mesh_hub_user_controls_terminal (self->hub, room_id, user_id, bearer_token);
 }
 
 /* A revoked device's token no longer works: its open sockets go too. */

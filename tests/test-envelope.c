@@ -117,6 +117,86 @@ test_parse_rejects (void)
   }
 }
 
+/* §3: the server overwrites `from`, and a client cannot know its peer_id
+ * before system.welcome: no `from` is ever a reason to refuse a frame. */
+static void
+test_parse_any_from (void)
+{
+  static const char * const cases[] = {
+    "{\"type\":\"system.hello\",\"from\":\"\"}",
+    "{\"type\":\"system.hello\"}",
+    "{\"type\":\"system.hello\",\"from\":null}",
+    "{\"type\":\"system.hello\",\"from\":42}",
+    "{\"type\":\"system.hello\",\"from\":{\"a\":1}}",
+    "{\"type\":\"system.hello\",\"from\":[\"x\"]}",
+    "{\"type\":\"system.hello\",\"from\":true}",
+  };
+  g_autofree char *long_from = g_strnfill (MESH_ENVELOPE_MAX_ID_LEN + 1, 'f');
+  g_autofree char *long_text = g_strdup_printf ("{\"type\":\"a\",\"from\":\"%s\"}", long_from);
+  g_autoptr(MeshEnvelope) long_env = mesh_envelope_parse (long_text, strlen (long_text), NULL);
+  const char *kept = "{\"type\":\"a\",\"from\":\"peer-1\"}";
+  g_autoptr(MeshEnvelope) kept_env = mesh_envelope_parse (kept, strlen (kept), NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(MeshEnvelope) env = mesh_envelope_parse (cases[i], strlen (cases[i]), &error);
+
+    g_assert_no_error (error);
+    g_assert_nonnull (env);
+    g_assert_cmpstr (env->type, ==, "system.hello");
+    g_assert_null (env->from);
+  }
+  g_assert_nonnull (long_env);
+  g_assert_null (long_env->from);
+  g_assert_nonnull (kept_env);
+  g_assert_cmpstr (kept_env->from, ==, "peer-1");
+}
+
+/* §3: `error` always carries payload.ref when the request's id was
+ * readable, whatever else about the envelope is wrong. */
+static void
+test_parse_error_ref (void)
+{
+  static const struct {
+    const char *text;
+    const char *ref;
+  } cases[] = {
+    { "{\"id\":\"r1\",\"type\":\"a\",\"payload\":[]}", "r1" },
+    { "{\"type\":\"a\",\"payload\":\"x\",\"id\":\"r2\"}", "r2" },
+    { "{\"id\":\"r3\",\"type\":42}", "r3" },
+    { "{\"id\":\"r4\"}", "r4" },
+    { "{\"id\":\"r5\",\"type\":\"\"}", "r5" },
+    { "{\"id\":\"r6\",\"type\":\"a\",\"to\":{}}", "r6" },
+    { "{\"id\":\"r7\",\"type\":\"a\",\"timestamp\":5}", "r7" },
+    { "{\"id\":\"r8\",\"type\":null,\"payload\":1}", "r8" },
+    /* JSON that goes wrong after a readable id. */
+    { "{\"id\":\"r9\",\"type\":\"a\"", "r9" },
+    { "{\"id\":\"r10\",\"type\":\"a\",\"payload\":{'x':1}}", "r10" },
+    { "{\"type\":\"a\",\"id\":\"r11\",\"payload\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+      "[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}", "r11" },
+    { "{\"i\\u0064\":\"r\\u0031\\u0032\",\"type\":'a'}", "r12" },
+    { "{\"id\":\"r13\",\"type\":\"a\",\"id\":7,\"x\":'a'}", NULL },
+    /* The id itself is unreadable: nothing to refer to. */
+    { "{\"id\":7,\"type\":\"a\",\"payload\":[]}", NULL },
+    { "{\"id\":\"\",\"type\":\"a\",\"payload\":[]}", NULL },
+    { "{\"type\":'a',\"id\":\"r14\"}", NULL },
+    { "{\"id\":'r15'}", NULL },
+    { "[{\"id\":\"r16\"}]", NULL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr(GError) error = NULL;
+    g_autofree char *ref = NULL;
+    g_autoptr(MeshEnvelope) env = mesh_envelope_parse_full (cases[i].text, strlen (cases[i].text),
+                                                            &ref, &error);
+
+    g_assert_null (env);
+    g_assert_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST);
+    if (g_strcmp0 (ref, cases[i].ref) != 0)
+      g_error ("case %u (%s): ref '%s', expected '%s'", i, cases[i].text, ref, cases[i].ref);
+  }
+}
+
 static void
 test_parse_not_utf8 (void)
 {
@@ -279,6 +359,8 @@ main (int    argc,
   g_test_add_func ("/mesh/unit/envelope/minimal", test_parse_minimal);
   g_test_add_func ("/mesh/unit/envelope/rejects", test_parse_rejects);
   g_test_add_func ("/mesh/unit/envelope/not-utf8", test_parse_not_utf8);
+  g_test_add_func ("/mesh/unit/envelope/any-from", test_parse_any_from);
+  g_test_add_func ("/mesh/unit/envelope/error-ref", test_parse_error_ref);
   g_test_add_func ("/mesh/unit/envelope/bad-escapes", test_parse_bad_escapes);
   g_test_add_func ("/mesh/unit/json/getters", test_json_getters);
   g_test_add_func ("/mesh/unit/ids/uuid", test_ids);

@@ -469,6 +469,14 @@ test_errors (Fixture       *fixture,
     { "{\"type\":\"heartbeat\"} trailing", "invalid JSON" },
     { "{\"type\":\"heartbeat\",}", "invalid JSON" },
     { "{\"n\":01}", "invalid JSON" },
+    /* What json-glib 1.6 takes beyond JSON, where nesting once hid from
+     * scans that only knew JSON (the hub's, not this one). */
+    { "{\"type\":\"heartbeat\"/* c */}", "invalid JSON" },
+    { "{\"type\":\"heartbeat\",\"x\":'\"',\"y\":[[[[]]]],\"z\":'\"'}", "invalid JSON" },
+    { "{\"type\":\"heartbeat\",'\"':1}", "invalid JSON" },
+    { "{\"type\":\"heartbeat\",\"s\":\"\\x41\"}", "invalid JSON" },
+    { "{\"type\":\"heartbeat\",\"s\":\"a\tb\"}", "invalid JSON" },
+    { "{\"type\":\"heartbeat\",\"n\":0x10}", "invalid JSON" },
     { "[{\"type\":\"heartbeat\"}]", "JSON object" },
     { "42", "JSON object" },
     { "\"register\"", "JSON object" },
@@ -691,6 +699,7 @@ test_isolation (Fixture       *fixture,
   const guint rounds = 50;
   g_autoptr(GPtrArray) sent = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *deep = NULL;
+  g_autofree char *hidden = NULL;
   Client *a = client_new (fixture);
   Client *b = client_new (fixture);
   Client *c = client_new (fixture);
@@ -713,11 +722,24 @@ test_isolation (Fixture       *fixture,
   /* Nesting deep enough to exhaust a recursive parser. */
   deep = g_strnfill (60000, '[');
   client_send (c, deep);
+  /* The same, complete, between two single-quoted strings. */
+  {
+    GString *text = g_string_new ("{\"type\":\"signal\",\"x\":'\"',\"y\":");
+
+    for (guint i = 0; i < 30000; i++)
+      g_string_append_c (text, '[');
+    for (guint i = 0; i < 30000; i++)
+      g_string_append_c (text, ']');
+    g_string_append (text, ",\"z\":'\"'}");
+    hidden = g_string_free (text, FALSE);
+  }
+  client_send (c, hidden);
 
   for (guint i = 0; i < rounds; i++)
     expect_bytes (b, g_ptr_array_index (sent, i));
   for (guint i = 0; i < rounds; i++)
     expect_error (c, "");
+  expect_error (c, "invalid JSON");
   expect_error (c, "invalid JSON");
   g_assert_false (c->closed);
   expect_quiet (fixture, a);

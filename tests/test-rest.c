@@ -46,7 +46,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (Response, response_free)
 static gboolean
 allow_control (gpointer    data,
                const char *room_id,
-               const char *user_id)
+               const char *user_id,
+               const char *bearer_token)
 {
   Fixture *fixture = data;
 

@@ -25,6 +25,11 @@ MeshEnvelope *mesh_envelope_new    (const char    *type,
 MeshEnvelope *mesh_envelope_parse  (const char    *data,
                                     gsize          len,
                                     GError       **error);
+/* The same; on failure @ref gets the request's `id` when it was readable. */
+MeshEnvelope *mesh_envelope_parse_full (const char  *data,
+                                        gsize        len,
+                                        char       **ref,
+                                        GError     **error);
 char         *mesh_envelope_to_string (const MeshEnvelope *self,
                                        gsize              *len);
 char         *mesh_envelope_build  (const char    *type,

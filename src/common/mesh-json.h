@@ -3,6 +3,8 @@
 
 #include <json-glib/json-glib.h>
 
+#include "mesh-json-scan.h"
+
 G_BEGIN_DECLS
 
 /* Deeper JSON is refused: no message of the protocol nests past a few
@@ -42,9 +44,18 @@ gboolean    mesh_json_get_strv      (JsonObject   *object,
                                      gboolean      required,
                                      GStrv        *value,
                                      GError      **error);
+/* Untrusted text to a tree: strict JSON (mesh-json-scan.h) at most
+ * MESH_JSON_MAX_DEPTH deep, no \u0000, integers within 64 bits, valid
+ * UTF-8; anything else is MESH_ERROR_BAD_REQUEST. */
 JsonNode   *mesh_json_parse         (const char   *data,
                                      gssize        len,
                                      GError      **error);
+/* The same with another depth bound and scan flags (the legacy relay). */
+JsonNode   *mesh_json_parse_full    (const char        *data,
+                                     gssize             len,
+                                     guint              max_depth,
+                                     MeshJsonScanFlags  flags,
+                                     GError           **error);
 JsonObject *mesh_json_parse_object  (const char   *data,
                                      gssize        len,
                                      GError      **error);
