@@ -7,6 +7,7 @@
 
 #include "mesh-error.h"
 #include "mesh-ids.h"
+#include "mesh-json.h"
 #include "mesh-password.h"
 
 #include <errno.h>
@@ -1925,17 +1926,13 @@ events_to_json (const char * const *events)
 static GStrv
 events_from_json (const char *text)
 {
-  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(JsonNode) root = NULL;
   g_autoptr(GStrvBuilder) builder = NULL;
-  JsonNode *root;
   JsonArray *array;
 
   if (text == NULL)
     return NULL;
-  parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, text, -1, NULL))
-    return NULL;
-  root = json_parser_get_root (parser);
+  root = mesh_json_parse (text, -1, NULL);
   if (root == NULL || !JSON_NODE_HOLDS_ARRAY (root))
     return NULL;
   array = json_node_get_array (root);
