@@ -5,6 +5,8 @@
 
 #include "mesh-preferences-window.h"
 
+#include "mesh-devices-page.h"
+#include "mesh-embedded-agent.h"
 #include "mesh-gotify-page.h"
 #include "mesh-window.h"
 
@@ -30,6 +32,8 @@ struct _MeshPreferencesWindow {
   GtkNativeDialog      *chooser;
   MeshClientRest       *rest;
   GtkWidget            *gotify_page;
+  GtkWidget            *devices_page;
+  char                 *own_device_id;
 };
 
 G_DEFINE_FINAL_TYPE (MeshPreferencesWindow, mesh_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
@@ -116,7 +120,11 @@ transient_for_changed_cb (MeshPreferencesWindow *self)
   GtkWindow *parent = gtk_window_get_transient_for (GTK_WINDOW (self));
   MeshClientSession *session = MESH_IS_WINDOW (parent) ? mesh_window_get_session (MESH_WINDOW (parent))
                                                        : NULL;
+  MeshEmbeddedAgent *agent = MESH_IS_WINDOW (parent) ? mesh_window_get_agent (MESH_WINDOW (parent))
+                                                     : NULL;
 
+  g_free (self->own_device_id);
+  self->own_device_id = agent ? g_strdup (mesh_embedded_agent_get_device_id (agent)) : NULL;
   mesh_preferences_window_set_rest (self, session ? mesh_client_session_get_rest (session) : NULL);
 }
 
@@ -130,6 +138,7 @@ mesh_preferences_window_dispose (GObject *object)
   g_clear_object (&self->chooser);
   g_clear_object (&self->settings);
   g_clear_object (&self->rest);
+  g_clear_pointer (&self->own_device_id, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), MESH_TYPE_PREFERENCES_WINDOW);
 
   G_OBJECT_CLASS (mesh_preferences_window_parent_class)->dispose (object);
@@ -218,11 +227,19 @@ mesh_preferences_window_set_rest (MeshPreferencesWindow *self,
                                    ADW_PREFERENCES_PAGE (self->gotify_page));
     self->gotify_page = NULL;
   }
+  if (self->devices_page != NULL) {
+    adw_preferences_window_remove (ADW_PREFERENCES_WINDOW (self),
+                                   ADW_PREFERENCES_PAGE (self->devices_page));
+    self->devices_page = NULL;
+  }
   g_set_object (&self->rest, rest);
   if (rest != NULL) {
     self->gotify_page = mesh_gotify_page_new (rest);
     adw_preferences_window_add (ADW_PREFERENCES_WINDOW (self),
                                 ADW_PREFERENCES_PAGE (self->gotify_page));
+    self->devices_page = mesh_devices_page_new (rest, self->own_device_id);
+    adw_preferences_window_add (ADW_PREFERENCES_WINDOW (self),
+                                ADW_PREFERENCES_PAGE (self->devices_page));
   }
 }
 
@@ -232,4 +249,12 @@ mesh_preferences_window_get_gotify_page (MeshPreferencesWindow *self)
   g_return_val_if_fail (MESH_IS_PREFERENCES_WINDOW (self), NULL);
 
   return self->gotify_page;
+}
+
+GtkWidget *
+mesh_preferences_window_get_devices_page (MeshPreferencesWindow *self)
+{
+  g_return_val_if_fail (MESH_IS_PREFERENCES_WINDOW (self), NULL);
+
+  return self->devices_page;
 }

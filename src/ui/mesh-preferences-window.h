@@ -21,5 +21,7 @@ void       mesh_preferences_window_set_rest        (MeshPreferencesWindow *self,
                                                     MeshClientRest        *rest);
 /* The MeshGotifyPage, or NULL when not signed in. */
 GtkWidget *mesh_preferences_window_get_gotify_page (MeshPreferencesWindow *self);
+/* The MeshDevicesPage, or NULL when not signed in. */
+GtkWidget *mesh_preferences_window_get_devices_page (MeshPreferencesWindow *self);
 
 G_END_DECLS

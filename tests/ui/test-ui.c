@@ -10,7 +10,9 @@
 #include "mesh-member-row.h"
 #include "mesh-client-rest.h"
 #include "mesh-error.h"
+#include "mesh-devices-page.h"
 #include "mesh-gotify-page.h"
+#include "mesh-ids.h"
 #include "mesh-client-session.h"
 #include "mesh-notifier.h"
 #include "mesh-offer-dialog.h"
@@ -876,6 +878,124 @@ test_send_files (void)
   }
 }
 
+static gboolean
+devices_idle (gpointer user_data)
+{
+  return !mesh_devices_page_get_busy (user_data);
+}
+
+/* A row of the devices page titled @name, or NULL. */
+static GtkWidget *
+find_device_row (GtkWidget  *page,
+                 const char *name)
+{
+  GtkWidget *row = ui_test_find_action_row (page, name);
+
+  return row != NULL && gtk_widget_get_mapped (row) ? row : NULL;
+}
+
+/* Issue #10: a device token must be revocable from the app.  A second
+ * device of alice's shows in Preferences → Devices with the app's own agent
+ * marked; removing it (after confirming) takes it off the list and its
+ * token stops working at once. */
+static void
+test_devices (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) devices = NULL;
+  g_autoptr(MeshClientRest) stolen = NULL;
+  g_autoptr(JsonNode) refused = NULL;
+  g_autofree char *fingerprint = mesh_sha256_hex ("old-laptop", 10);
+  g_autofree char *device_token = NULL;
+  g_autofree char *device_id = NULL;
+  GAsyncResult *result = NULL;
+  MeshClientRest *rest;
+  AdwMessageDialog *dialog;
+  GtkWindow *preferences;
+  GtkWidget *page, *row, *own_row = NULL;
+  MeshWindow *window;
+
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  client_test_server_start (server);
+  window = new_window (1280, 800);
+  if (g_strcmp0 (mesh_window_get_page (window), "signin") != 0)
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_wait_agent_ready (window, "alice's agent");
+  rest = mesh_client_session_get_rest (mesh_window_get_session (window));
+
+  /* A laptop <b>with markup</b> in its name, signed in earlier. */
+  mesh_client_rest_register_device_async (rest, "old <b>laptop</b>", fingerprint, NULL,
+                                          ui_test_store_result_cb, &result);
+  ui_test_wait_result (&result, "POST devices");
+  device_id = mesh_client_rest_register_device_finish (rest, result, &device_token, &error);
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  g_action_group_activate_action (G_ACTION_GROUP (app), "preferences", NULL);
+  preferences = ui_test_wait_toplevel (MESH_TYPE_PREFERENCES_WINDOW, "the preferences");
+  page = mesh_preferences_window_get_devices_page (MESH_PREFERENCES_WINDOW (preferences));
+  g_assert_nonnull (page);
+  adw_preferences_window_set_visible_page (ADW_PREFERENCES_WINDOW (preferences),
+                                           ADW_PREFERENCES_PAGE (page));
+  ui_test_wait_until (devices_idle, page, UI_TEST_WAIT_S, "the list of devices");
+  ui_test_wait_drawn (GTK_WIDGET (preferences));
+  g_free (ui_test_screenshot (GTK_WIDGET (preferences), "devices"));
+
+  /* The name is shown as typed, and the app's own agent is marked. */
+  row = find_device_row (page, "old <b>laptop</b>");
+  g_assert_nonnull (row);
+  for (GtkWidget *child = gtk_widget_get_first_child (gtk_widget_get_parent (row)); child != NULL;
+       child = gtk_widget_get_next_sibling (child)) {
+    const char *subtitle = ADW_IS_ACTION_ROW (child) ?
+                           adw_action_row_get_subtitle (ADW_ACTION_ROW (child)) : NULL;
+
+    if (subtitle != NULL && g_str_has_prefix (subtitle, "This computer"))
+      own_row = child;
+  }
+  g_assert_nonnull (own_row);
+  g_assert_true (own_row != row);
+
+  /* Remove asks first; Cancel keeps the device. */
+  ui_test_click_labelled (row, "_Remove");
+  dialog = ADW_MESSAGE_DIALOG (ui_test_wait_toplevel (ADW_TYPE_MESSAGE_DIALOG, "the confirmation"));
+  ui_test_click_labelled (GTK_WIDGET (dialog), "_Cancel");
+  ui_test_wait_no_toplevel (ADW_TYPE_MESSAGE_DIALOG, "the confirmation to close");
+  g_assert_false (mesh_devices_page_get_busy (MESH_DEVICES_PAGE (page)));
+
+  ui_test_click_labelled (row, "_Remove");
+  dialog = ADW_MESSAGE_DIALOG (ui_test_wait_toplevel (ADW_TYPE_MESSAGE_DIALOG, "the confirmation"));
+  ui_test_click_labelled (GTK_WIDGET (dialog), "_Remove");
+  ui_test_wait_no_toplevel (ADW_TYPE_MESSAGE_DIALOG, "the confirmation to close");
+  g_assert_true (mesh_devices_page_get_busy (MESH_DEVICES_PAGE (page)));
+  ui_test_wait_until (devices_idle, page, UI_TEST_WAIT_S, "the removal");
+  ui_test_wait_drawn (GTK_WIDGET (preferences));
+  g_assert_null (find_device_row (page, "old <b>laptop</b>"));
+
+  /* The server agrees, and the token is dead. */
+  mesh_client_rest_list_devices_async (rest, NULL, ui_test_store_result_cb, &result);
+  ui_test_wait_result (&result, "GET devices");
+  devices = mesh_client_rest_list_devices_finish (rest, result, &error);
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  for (guint i = 0; i < devices->len; i++)
+    g_assert_cmpstr (((MeshClientDevice *) devices->pdata[i])->device_id, !=, device_id);
+
+  stolen = mesh_client_rest_new (client_test_server_get_url (server));
+  mesh_client_rest_set_access_token (stolen, device_token);
+  mesh_client_rest_call_async (stolen, "GET", "rooms", NULL, NULL, ui_test_store_result_cb,
+                               &result);
+  ui_test_wait_result (&result, "GET rooms with the revoked token");
+  refused = mesh_client_rest_call_finish (stolen, result, &error);
+  g_clear_object (&result);
+  g_assert_null (refused);
+  g_assert_error (error, MESH_ERROR, MESH_ERROR_UNAUTHORIZED);
+
+  gtk_window_destroy (preferences);
+  ui_test_destroy_window (GTK_WINDOW (window));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -900,6 +1020,7 @@ main (int   argc,
   g_test_add_func ("/mesh/ui/preferences", test_preferences);
   g_test_add_func ("/mesh/ui/gotify", test_gotify);
   g_test_add_func ("/mesh/ui/files-and-terminal", test_send_files);
+  g_test_add_func ("/mesh/ui/devices", test_devices);
   ret = g_test_run ();
 
   g_application_release (G_APPLICATION (app));
