@@ -6,6 +6,7 @@
 #include "mesh-gotify.h"
 
 #include "mesh-error.h"
+#include "mesh-escape.h"
 #include "mesh-json.h"
 
 #include <string.h>
@@ -790,7 +791,9 @@ delivered_cb (GObject      *source,
     return;
   }
   if (outcome == OUTCOME_REFUSED) {
-    g_message ("Gotify delivery for user %s stopped: %s", delivery->user_id, reason);
+    g_autofree char *shown = mesh_escape_for_display (reason, -1);
+
+    g_message ("Gotify delivery for user %s stopped: %s", delivery->user_id, shown);
     set_status (self, delivery->user_id, reason, NULL);
     target_drop (target);
     return;

@@ -6,6 +6,7 @@
 #include "mesh-rest.h"
 
 #include "mesh-error.h"
+#include "mesh-escape.h"
 #include "mesh-gotify.h"
 #include "mesh-ids.h"
 #include "mesh-json.h"
@@ -1438,8 +1439,10 @@ mesh_rest_reply_error (SoupServerMessage *msg,
   code = mesh_error_get_code (error);
   /* Database and I/O details are for the log, not for clients. */
   if (code == MESH_ERROR_INTERNAL) {
-    g_warning ("%s %s: %s", soup_server_message_get_method (msg),
-               g_uri_get_path (soup_server_message_get_uri (msg)), error->message);
+    g_autofree char *path = mesh_escape_for_display (g_uri_get_path (soup_server_message_get_uri (msg)),
+                                                     -1);
+
+    g_warning ("%s %s: %s", soup_server_message_get_method (msg), path, error->message);
     reply_error_full (msg, mesh_error_code_http_status (code), code, "internal server error");
     return;
   }

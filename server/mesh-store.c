@@ -6,6 +6,7 @@
 #include "mesh-store.h"
 
 #include "mesh-error.h"
+#include "mesh-escape.h"
 #include "mesh-ids.h"
 #include "mesh-json.h"
 #include "mesh-password.h"
@@ -836,9 +837,11 @@ check_password_end (MeshStore    *self,
                                                    job->encoded);
 
     /* The login stands even if the upgrade cannot be saved now. */
-    if (stmt == NULL || !store_run (self, stmt, &local_error))
-      g_message ("Could not upgrade the password hash of %s: %s", job->username,
-                 local_error->message);
+    if (stmt == NULL || !store_run (self, stmt, &local_error)) {
+      g_autofree char *username = mesh_escape_for_display (job->username, -1);
+
+      g_message ("Could not upgrade the password hash of %s: %s", username, local_error->message);
+    }
   }
   return g_steal_pointer (&job->user_id);
 }
