@@ -331,6 +331,7 @@ test_login (void)
   g_assert_cmpint (g_stat (agent_json, &st), ==, 0);
   g_assert_cmpint (st.st_mode & 0777, ==, 0600);
 
+  g_clear_pointer (&out, g_free);
   g_assert_cmpint (agent_run (NULL, &out, &err, "devices", "--state-dir", shared.state_dir[ALICE],
                               NULL), ==, 0);
   g_assert_nonnull (strstr (out, shared.device_id[ALICE]));
