@@ -25,6 +25,7 @@ struct _HubPeer {
   char       *device_name;      /* the registered name, for agents */
   gboolean    is_agent;
   gboolean    hello_done;
+  gboolean    transient;        /* an agent's one-off command (hello "transient") */
   const char *status;           /* a static string: "online", "busy", "sharing" */
   GPtrArray  *rooms;            /* HubRoom*, borrowed */
   gint64      last_rate_error;
