@@ -876,6 +876,170 @@ test_send_files (void)
   }
 }
 
+/* Drafts, limits: a half-typed message stays in its room, across a new
+ * window; text over the limits is refused with a sentence, never cut. */
+
+typedef struct {
+  MeshWindow *window;
+  const char *room_id;
+} DraftWait;
+
+static gboolean
+room_listed (gpointer user_data)
+{
+  DraftWait *wait = user_data;
+
+  return mesh_room_list_find (mesh_window_get_room_list (wait->window), wait->room_id,
+                              NULL) != NULL;
+}
+
+static GtkEditable *
+composer_of (MeshWindow *window)
+{
+  return GTK_EDITABLE (ui_test_find_widget (GTK_WIDGET (mesh_window_get_room_view (window)),
+                                            GTK_TYPE_ENTRY, NULL, NULL));
+}
+
+static void
+open_room (MeshWindow *window,
+           const char *room_id)
+{
+  DraftWait wait = { window, room_id };
+
+  ui_test_wait_until (room_listed, &wait, UI_TEST_WAIT_S, "the room in the list");
+  g_assert_true (mesh_window_open_room (window, room_id));
+  ui_test_wait_room_open (window, room_id, "the room to open");
+}
+
+static gboolean
+label_starts_with (GtkWidget     *widget,
+                   gconstpointer  prefix)
+{
+  return g_str_has_prefix (gtk_label_get_text (GTK_LABEL (widget)), prefix);
+}
+
+static gboolean
+send_enabled (MeshWindow *window)
+{
+  GtkWidget *button = ui_test_find_button_for_action (GTK_WIDGET (mesh_window_get_room_view (window)),
+                                                      "room.send");
+
+  g_assert_nonnull (button);
+  return gtk_widget_get_sensitive (button);
+}
+
+static void
+test_drafts_and_limits (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  UiTestPeer bob = { NULL };
+  g_autofree char *kitchen_invite = NULL;
+  g_autofree char *garden_invite = NULL;
+  g_autofree char *kitchen_id = NULL;
+  g_autofree char *garden_id = NULL;
+  g_autofree char *long_text = NULL;
+  g_autofree char *long_name = NULL;
+  g_autofree char *shot = NULL;
+  AdwMessageDialog *dialog;
+  MeshWindow *window;
+  GtkEditable *entry;
+  GtkWidget *label;
+  const char *draft = "Half a thought for the kitchen,\nwith a second line";
+
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  g_free (client_test_server_add_user (server, "bob", "bob-password"));
+  client_test_server_start (server);
+  ui_test_peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+  kitchen_id = ui_test_peer_create_room (&bob, "Kitchen", &kitchen_invite);
+  garden_id = ui_test_peer_create_room (&bob, "Garden", &garden_invite);
+
+  window = new_window (1280, 800);
+  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_accept_invite (window, kitchen_invite, kitchen_id);
+  ui_test_accept_invite (window, garden_invite, garden_id);
+
+  /* Typed in one room, not there in the next, back when returning. */
+  open_room (window, kitchen_id);
+  entry = composer_of (window);
+  gtk_editable_set_text (entry, draft);
+  open_room (window, garden_id);
+  g_assert_cmpstr (gtk_editable_get_text (entry), ==, "");
+  gtk_editable_set_text (entry, "For the garden");
+  open_room (window, kitchen_id);
+  g_assert_cmpstr (gtk_editable_get_text (entry), ==, draft);
+
+  /* A new window (as after a restart) finds both drafts. */
+  ui_test_destroy_window (GTK_WINDOW (window));
+  window = new_window (1280, 800);
+  ui_test_wait_connected (window, "the restored session");
+  open_room (window, garden_id);
+  entry = composer_of (window);
+  g_assert_cmpstr (gtk_editable_get_text (entry), ==, "For the garden");
+  open_room (window, kitchen_id);
+  g_assert_cmpstr (gtk_editable_get_text (entry), ==, draft);
+
+  /* Sending empties the draft for good. */
+  gtk_editable_set_text (entry, "Sent, not a draft");
+  g_signal_emit_by_name (entry, "activate");
+  g_assert_cmpstr (gtk_editable_get_text (entry), ==, "");
+  ui_test_destroy_window (GTK_WINDOW (window));
+  window = new_window (1280, 800);
+  ui_test_wait_connected (window, "the restored session");
+  open_room (window, kitchen_id);
+  entry = composer_of (window);
+  g_assert_cmpstr (gtk_editable_get_text (entry), ==, "");
+
+  /* Far from the limit: no count.  More than 4 000 characters are kept. */
+  long_text = g_strnfill (5000, 'a');
+  gtk_editable_set_text (entry, long_text);
+  g_assert_cmpuint (strlen (gtk_editable_get_text (entry)), ==, 5000);
+  label = ui_test_find_widget (GTK_WIDGET (mesh_window_get_room_view (window)), GTK_TYPE_LABEL,
+                               label_starts_with, "Too long");
+  g_assert_true (label == NULL || !gtk_widget_get_visible (label));
+  g_assert_true (send_enabled (window));
+
+  /* Near it: what is left.  16 000 of 16 384 bytes. */
+  g_free (long_text);
+  long_text = g_strnfill (16000, 'b');
+  gtk_editable_set_text (entry, long_text);
+  label = ui_test_find_label (GTK_WIDGET (mesh_window_get_room_view (window)), "384");
+  g_assert_nonnull (label);
+  g_assert_true (gtk_widget_get_visible (label));
+  g_assert_true (send_enabled (window));
+
+  /* Over it: a sentence, no sending, nothing removed. */
+  g_free (long_text);
+  long_text = g_strnfill (17000, 'c');
+  gtk_editable_set_text (entry, long_text);
+  label = ui_test_find_label (GTK_WIDGET (mesh_window_get_room_view (window)),
+                              "Too long by 616: shorten it to send");
+  g_assert_nonnull (label);
+  g_assert_true (gtk_widget_get_visible (label));
+  g_assert_false (send_enabled (window));
+  g_signal_emit_by_name (entry, "activate");
+  g_assert_cmpstr (gtk_editable_get_text (entry), ==, long_text);
+  shot = ui_test_screenshot (GTK_WIDGET (window), "composer-over-limit-1280x800");
+  gtk_editable_set_text (entry, "");
+
+  /* A room name over 100 characters: said while typing, kept. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.new-room", NULL));
+  dialog = ADW_MESSAGE_DIALOG (ui_test_wait_toplevel (ADW_TYPE_MESSAGE_DIALOG, "the new room dialog"));
+  long_name = g_strnfill (101, 'n');
+  gtk_editable_set_text (GTK_EDITABLE (adw_message_dialog_get_extra_child (dialog)), long_name);
+  g_assert_false (adw_message_dialog_get_response_enabled (dialog, "ok"));
+  g_assert_true (strstr (adw_message_dialog_get_body (dialog), "101") != NULL);
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (adw_message_dialog_get_extra_child (dialog))),
+                   ==, long_name);
+  long_name[100] = '\0';
+  gtk_editable_set_text (GTK_EDITABLE (adw_message_dialog_get_extra_child (dialog)), long_name);
+  g_assert_true (adw_message_dialog_get_response_enabled (dialog, "ok"));
+  adw_message_dialog_response (dialog, "cancel");
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_destroy_window (GTK_WINDOW (window));
+  ui_test_peer_clear (&bob);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -900,6 +1064,7 @@ main (int   argc,
   g_test_add_func ("/mesh/ui/preferences", test_preferences);
   g_test_add_func ("/mesh/ui/gotify", test_gotify);
   g_test_add_func ("/mesh/ui/files-and-terminal", test_send_files);
+  g_test_add_func ("/mesh/ui/drafts-and-limits", test_drafts_and_limits);
   ret = g_test_run ();
 
   g_application_release (G_APPLICATION (app));
