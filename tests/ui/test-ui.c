@@ -1040,6 +1040,47 @@ test_drafts_and_limits (void)
   ui_test_peer_clear (&bob);
 }
 
+/* After a failed test the Gotify page says so, not "Delivering, nothing
+ * waiting". */
+static void
+test_gotify_failed_test (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  GtkWidget *page, *url_row, *token_row, *status_row;
+  GtkWindow *preferences;
+  MeshWindow *window;
+  const char *subtitle;
+
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  client_test_server_start (server);
+  window = new_window (1280, 800);
+  if (g_strcmp0 (mesh_window_get_page (window), "signin") != 0)
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+
+  preferences = open_gotify (&page);
+  url_row = ui_test_find_widget (page, ADW_TYPE_ENTRY_ROW, NULL, NULL);
+  token_row = ui_test_find_widget (page, ADW_TYPE_PASSWORD_ENTRY_ROW, NULL, NULL);
+  /* Nothing listens on port 9 (and a private address is refused). */
+  gtk_editable_set_text (GTK_EDITABLE (url_row), "http://127.0.0.1:9/");
+  gtk_editable_set_text (GTK_EDITABLE (token_row), "AbCdEf.123");
+  click_gotify (page, "_Save");
+  status_row = ui_test_find_action_row (page, "Delivery");
+  g_assert_nonnull (status_row);
+  g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (status_row)), ==,
+                   "Delivering, nothing waiting");
+
+  click_gotify (page, "Send _Test");
+  subtitle = adw_action_row_get_subtitle (ADW_ACTION_ROW (status_row));
+  g_assert_true (g_str_has_prefix (subtitle, "The test message was not delivered: "));
+  g_assert_true (gtk_widget_has_css_class (status_row, "error"));
+
+  click_gotify (page, "_Remove");
+  gtk_window_destroy (preferences);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_destroy_window (GTK_WINDOW (window));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1065,6 +1106,7 @@ main (int   argc,
   g_test_add_func ("/mesh/ui/gotify", test_gotify);
   g_test_add_func ("/mesh/ui/files-and-terminal", test_send_files);
   g_test_add_func ("/mesh/ui/drafts-and-limits", test_drafts_and_limits);
+  g_test_add_func ("/mesh/ui/gotify-failed-test", test_gotify_failed_test);
   ret = g_test_run ();
 
   g_application_release (G_APPLICATION (app));
