@@ -8,6 +8,7 @@
 #include "mesh-connection-banner.h"
 #include "mesh-embedded-agent.h"
 #include "mesh-member-row.h"
+#include "mesh-message-row.h"
 #include "mesh-client-rest.h"
 #include "mesh-error.h"
 #include "mesh-gotify-page.h"
@@ -1081,6 +1082,119 @@ test_gotify_failed_test (void)
   ui_test_destroy_window (GTK_WINDOW (window));
 }
 
+/* Web addresses become links; nothing else in a message is markup. */
+static void
+test_message_links (void)
+{
+  static const struct {
+    const char *content;
+    const char *markup;
+  } cases[] = {
+    { "no link here", "no link here" },
+    { "see https://example.org/a?b=1&c=2.",
+      "see <a href=\"https://example.org/a?b=1&amp;c=2\">https://example.org/a?b=1&amp;c=2</a>." },
+    { "(http://x.test/p) and <b>bold</b>",
+      "(<a href=\"http://x.test/p\">http://x.test/p</a>) and &lt;b&gt;bold&lt;/b&gt;" },
+    { "http://q.test/\"onclick=x", "<a href=\"http://q.test/\">http://q.test/</a>&quot;onclick=x" },
+    { "file:///etc/passwd javascript:alert(1)", "file:///etc/passwd javascript:alert(1)" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree char *markup = mesh_message_row_markup (cases[i].content);
+
+    GtkWidget *label = g_object_ref_sink (gtk_label_new (NULL));
+
+    g_assert_cmpstr (markup, ==, cases[i].markup);
+    /* What the label shows is the message, to the letter. */
+    gtk_label_set_markup (GTK_LABEL (label), markup);
+    g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (label)), ==, cases[i].content);
+    g_object_unref (label);
+  }
+}
+
+static gboolean
+label_is (GtkWidget     *widget,
+          gconstpointer  text)
+{
+  return g_strcmp0 (gtk_label_get_text (GTK_LABEL (widget)), text) == 0;
+}
+
+typedef struct {
+  GtkWidget  *root;
+  const char *text;
+} LabelWait;
+
+static gboolean
+label_present (gpointer user_data)
+{
+  LabelWait *wait = user_data;
+  GtkWidget *label = ui_test_find_widget (wait->root, GTK_TYPE_LABEL, label_is, wait->text);
+
+  return label != NULL && gtk_widget_get_visible (label);
+}
+
+/* The room list shows each room's last message and its time; a message's
+ * address is a link in the conversation. */
+static void
+test_room_list_preview (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  UiTestPeer bob = { NULL };
+  g_autofree char *invite = NULL;
+  g_autofree char *room_id = NULL;
+  g_autofree char *shot = NULL;
+  GtkWidget *sidebar, *content;
+  MeshWindow *window;
+  LabelWait wait;
+  const char *link_text = "Plans: https://example.org/plan?a=1&b=2.";
+
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  g_free (client_test_server_add_user (server, "bob", "bob-password"));
+  client_test_server_start (server);
+  ui_test_peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+  room_id = ui_test_peer_create_room (&bob, "Workshop", &invite);
+  ui_test_peer_chat (&bob, room_id, "Said before alice came");
+  ui_test_wait_outbox_empty (bob.session, "bob's first message");
+
+  window = new_window (1280, 800);
+  if (g_strcmp0 (mesh_window_get_page (window), "signin") != 0)
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_accept_invite (window, invite, room_id);
+  sidebar = GTK_WIDGET (mesh_window_get_sidebar (window));
+
+  /* The newest message from history, then live ones. */
+  wait = (LabelWait) { sidebar, "bob: Said before alice came" };
+  ui_test_wait_until (label_present, &wait, UI_TEST_WAIT_S, "the history preview");
+  ui_test_peer_chat (&bob, room_id, link_text);
+  wait.text = "bob: Plans: https://example.org/plan?a=1&b=2.";
+  ui_test_wait_until (label_present, &wait, UI_TEST_WAIT_S, "the live preview");
+  {
+    g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+    g_autofree char *hhmm = g_date_time_format (now, "%H:%M");
+    g_autoptr(GDateTime) before = g_date_time_add_minutes (now, -1);
+    g_autofree char *hhmm_before = g_date_time_format (before, "%H:%M");
+
+    g_assert_true (ui_test_find_widget (sidebar, GTK_TYPE_LABEL, label_is, hhmm) != NULL ||
+                   ui_test_find_widget (sidebar, GTK_TYPE_LABEL, label_is, hhmm_before) != NULL);
+  }
+
+  /* In the conversation, the address is a link, the text unchanged. */
+  g_assert_true (mesh_window_open_room (window, room_id));
+  ui_test_wait_room_open (window, room_id, "the room to open");
+  wait = (LabelWait) { GTK_WIDGET (mesh_window_get_room_view (window)), link_text };
+  ui_test_wait_until (label_present, &wait, UI_TEST_WAIT_S, "the message with a link");
+  content = ui_test_find_widget (GTK_WIDGET (mesh_window_get_room_view (window)), GTK_TYPE_LABEL,
+                                 label_is, link_text);
+  g_assert_nonnull (strstr (gtk_label_get_label (GTK_LABEL (content)),
+                            "<a href=\"https://example.org/plan?a=1&amp;b=2\">"));
+  shot = ui_test_screenshot (GTK_WIDGET (window), "room-list-preview-1280x800");
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_destroy_window (GTK_WINDOW (window));
+  ui_test_peer_clear (&bob);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1107,6 +1221,8 @@ main (int   argc,
   g_test_add_func ("/mesh/ui/files-and-terminal", test_send_files);
   g_test_add_func ("/mesh/ui/drafts-and-limits", test_drafts_and_limits);
   g_test_add_func ("/mesh/ui/gotify-failed-test", test_gotify_failed_test);
+  g_test_add_func ("/mesh/ui/message-links", test_message_links);
+  g_test_add_func ("/mesh/ui/room-list-preview", test_room_list_preview);
   ret = g_test_run ();
 
   g_application_release (G_APPLICATION (app));
