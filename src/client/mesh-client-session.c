@@ -67,6 +67,7 @@ typedef struct {
   gboolean    baselined;        /* last_message_id is known (NULL: the room was empty) */
   gboolean    baselining;
   gboolean    catching_up;
+  gboolean    catch_up_again;   /* rejoined while catching up: once more after */
   GPtrArray  *held;             /* live MeshChatMessage that came while catching up */
   GHashTable *caught;           /* message_ids the last catch-up emitted */
 } SessionRoom;
@@ -818,6 +819,8 @@ deliver_caught (MeshClientSession *self,
 
 static void start_baseline (MeshClientSession *self,
                             SessionRoom       *room);
+static void catch_up       (MeshClientSession *self,
+                            SessionRoom       *room);
 
 static void
 finish_catch_up (MeshClientSession *self,
@@ -844,7 +847,9 @@ finish_catch_up (MeshClientSession *self,
       deliver (self, room, held->pdata[i]);
   }
   room = g_hash_table_lookup (self->rooms, room_id);
-  if (room != NULL && !room->baselined && room->joined)
+  if (room != NULL && room->joined && room->catch_up_again)
+    catch_up (self, room);
+  else if (room != NULL && room->joined && !room->baselined)
     start_baseline (self, room);
 }
 
@@ -968,13 +973,17 @@ catch_up (MeshClientSession *self,
 {
   HistoryCall *call;
 
-  if (room->catching_up)
+  /* A page in flight may have been asked before this socket's join. */
+  if (room->catching_up) {
+    room->catch_up_again = TRUE;
     return;
+  }
   if (!room->baselined) {
     start_baseline (self, room);
     return;
   }
   room->catching_up = TRUE;
+  room->catch_up_again = FALSE;
   room->held = g_ptr_array_new_with_free_func (g_object_unref);
   g_clear_pointer (&room->caught, g_hash_table_unref);
   room->caught = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
