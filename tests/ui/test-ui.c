@@ -1195,6 +1195,87 @@ test_room_list_preview (void)
   ui_test_peer_clear (&bob);
 }
 
+static void
+weak_flag_cb (gpointer  data,
+              GObject  *where_the_object_was)
+{
+  *(gboolean *) data = TRUE;
+}
+
+typedef struct {
+  MeshRoom *room;
+  guint     n;
+} UnreadWait;
+
+static gboolean
+unread_is (gpointer user_data)
+{
+  UnreadWait *wait = user_data;
+
+  return mesh_room_get_unread_count (wait->room) == wait->n;
+}
+
+/* With "run in background", closing the window hides it: the user stays
+ * online (messages still arrive); opening the app shows it again.  Off (the
+ * default), closing ends the window. */
+static void
+test_run_in_background (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  GSettings *settings = mesh_application_get_settings (app);
+  UiTestPeer bob = { NULL };
+  g_autofree char *invite = NULL;
+  g_autofree char *room_id = NULL;
+  MeshWindow *window;
+  MeshRoom *room;
+  UnreadWait wait;
+  gboolean gone = FALSE;
+
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  g_free (client_test_server_add_user (server, "bob", "bob-password"));
+  client_test_server_start (server);
+  ui_test_peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+  room_id = ui_test_peer_create_room (&bob, "Night shift", &invite);
+
+  g_assert_false (g_settings_get_boolean (settings, "run-in-background"));
+  g_settings_set_boolean (settings, "run-in-background", TRUE);
+
+  window = new_window (1280, 800);
+  if (g_strcmp0 (mesh_window_get_page (window), "signin") != 0)
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_accept_invite (window, invite, room_id);
+  room = mesh_room_list_find (mesh_window_get_room_list (window), room_id, NULL);
+  g_assert_nonnull (room);
+
+  /* Closed: hidden, still in the application, still online. */
+  g_object_weak_ref (G_OBJECT (window), weak_flag_cb, &gone);
+  gtk_window_close (GTK_WINDOW (window));
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_false (gone);
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (window)));
+  g_assert_nonnull (g_list_find (gtk_application_get_windows (GTK_APPLICATION (app)), window));
+  ui_test_peer_chat (&bob, room_id, "Are you still there?");
+  wait = (UnreadWait) { room, 1 };
+  ui_test_wait_until (unread_is, &wait, UI_TEST_WAIT_S, "the message while the window is hidden");
+  g_assert_cmpint (mesh_client_session_get_state (mesh_window_get_session (window)), ==,
+                   MESH_CLIENT_SESSION_CONNECTED);
+
+  /* Opening the app again shows it. */
+  g_application_activate (G_APPLICATION (app));
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (window)));
+
+  /* Off: closing ends the window. */
+  g_settings_set_boolean (settings, "run-in-background", FALSE);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  gtk_window_close (GTK_WINDOW (window));
+  while (!gone && g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_true (gone);
+  ui_test_peer_clear (&bob);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1223,6 +1304,7 @@ main (int   argc,
   g_test_add_func ("/mesh/ui/gotify-failed-test", test_gotify_failed_test);
   g_test_add_func ("/mesh/ui/message-links", test_message_links);
   g_test_add_func ("/mesh/ui/room-list-preview", test_room_list_preview);
+  g_test_add_func ("/mesh/ui/run-in-background", test_run_in_background);
   ret = g_test_run ();
 
   g_application_release (G_APPLICATION (app));
