@@ -174,6 +174,9 @@ member_json (HubPeer *member)
   if (member->is_agent) {
     json_object_set_string_member (obj, "device_id", member->device_id);
     json_object_set_string_member (obj, "device_name", member->device_name);
+    /* A one-off command: apps do not count it as the device being online. */
+    if (member->transient)
+      json_object_set_boolean_member (obj, "transient", TRUE);
   }
   json_object_set_string_member (obj, "status", member->status);
   return obj;

@@ -132,6 +132,7 @@ mesh_peer_info_copy (const MeshPeerInfo *info)
   copy->device_name = g_strdup (info->device_name);
   copy->role = g_strdup (info->role);
   copy->status = info->status;
+  copy->transient = info->transient;
   return copy;
 }
 
@@ -175,6 +176,8 @@ peer_info_from_json (JsonObject  *object,
   info->device_id = g_strdup (device_id);
   info->device_name = g_strdup (device_name);
   info->role = g_strdup (role);
+  /* Optional; a wrong type is not worth refusing the peer for. */
+  mesh_json_get_bool (object, "transient", FALSE, &info->transient, NULL);
   if (!mesh_presence_from_string (status, &info->status))
     info->status = MESH_PRESENCE_ONLINE;
   return g_steal_pointer (&info);

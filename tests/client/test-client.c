@@ -526,13 +526,30 @@ member_of (MeshMemberList *list,
   return member;
 }
 
+static SoupWebsocketConnection *connect_agent_hello (MeshClientRest *rest,
+                                                     const char     *room_id,
+                                                     const char     *name,
+                                                     const char     *extra,
+                                                     char          **device_id_out);
+
 /* A headless agent of @rest's user: a raw socket with its device token. */
 static SoupWebsocketConnection *
 connect_agent (MeshClientRest *rest,
                const char     *room_id,
                char          **device_id_out)
 {
-  g_autofree char *fingerprint = mesh_sha256_hex ("agent certificate", 17);
+  return connect_agent_hello (rest, room_id, "server box", "", device_id_out);
+}
+
+/* The same, named @name, with @extra (",\"field\":value…" or "") in its hello. */
+static SoupWebsocketConnection *
+connect_agent_hello (MeshClientRest *rest,
+                     const char     *room_id,
+                     const char     *name,
+                     const char     *extra,
+                     char          **device_id_out)
+{
+  g_autofree char *fingerprint = mesh_sha256_hex (name, strlen (name));
   g_autofree char *device_token = NULL;
   g_autofree char *url = NULL;
   g_autofree char *auth = NULL;
@@ -543,8 +560,7 @@ connect_agent (MeshClientRest *rest,
   g_autoptr(SoupMessage) msg = NULL;
   SoupWebsocketConnection *ws;
 
-  mesh_client_rest_register_device_async (rest, "server box", fingerprint, NULL, result_cb,
-                                          &result);
+  mesh_client_rest_register_device_async (rest, name, fingerprint, NULL, result_cb, &result);
   *device_id_out = mesh_client_rest_register_device_finish (rest, wait_result (&result),
                                                             &device_token, &error);
   g_assert_no_error (error);
@@ -562,7 +578,8 @@ connect_agent (MeshClientRest *rest,
 
   hello = g_strdup_printf ("{\"type\":\"system.hello\",\"id\":\"h1\",\"payload\":{"
                            "\"peer_type\":\"agent\",\"version\":\"2.0.0\","
-                           "\"quic\":{\"port\":4433,\"fingerprint\":\"%s\"}}}", fingerprint);
+                           "\"quic\":{\"port\":4433,\"fingerprint\":\"%s\"}%s}}", fingerprint,
+                           extra);
   join = g_strdup_printf ("{\"type\":\"room.join\",\"id\":\"j1\",\"payload\":{\"room_id\":\"%s\"}}",
                           room_id);
   soup_websocket_connection_send_text (ws, hello);
@@ -1180,6 +1197,80 @@ test_reconnect_catch_up (void)
   g_clear_object (&rooms);
 }
 
+typedef struct {
+  char     *device_id;
+  gboolean  seen;
+  gboolean  transient;
+} AgentSeen;
+
+static void
+agent_joined_cb (MeshClientSession *session,
+                 const char        *room_id,
+                 MeshPeerInfo      *info,
+                 AgentSeen         *seen)
+{
+  if (g_strcmp0 (info->device_id, seen->device_id) != 0)
+    return;
+  seen->seen = TRUE;
+  seen->transient = info->transient;
+}
+
+/* An agent run for one command says so in its hello; the room is told, so
+ * that the app does not announce it "offline" when the command ends. */
+static void
+test_transient_agent (void)
+{
+  Pair pair = { 0 };
+  g_autoptr(SoupWebsocketConnection) daemon = NULL;
+  g_autoptr(SoupWebsocketConnection) once = NULL;
+  AgentSeen daemon_seen = { NULL }, once_seen = { NULL };
+  gulong id;
+
+  pair_setup (&pair);
+  daemon = connect_agent_hello (pair.bob, pair.room_id, "bob-box", "", &daemon_seen.device_id);
+  id = g_signal_connect (pair.alice_session, "room-joined", G_CALLBACK (agent_joined_cb),
+                         &daemon_seen);
+  WAIT_UNTIL (daemon_seen.seen, WAIT_S);
+  g_signal_handler_disconnect (pair.alice_session, id);
+  g_assert_false (daemon_seen.transient);
+
+  once = connect_agent_hello (pair.bob, pair.room_id, "bob-cli", ",\"transient\":true",
+                              &once_seen.device_id);
+  id = g_signal_connect (pair.alice_session, "room-joined", G_CALLBACK (agent_joined_cb),
+                         &once_seen);
+  WAIT_UNTIL (once_seen.seen, WAIT_S);
+  g_signal_handler_disconnect (pair.alice_session, id);
+  g_assert_true (once_seen.transient);
+
+  /* And in the members list a joiner gets. */
+  {
+    g_autoptr(MeshClientRest) carol_rest = NULL;
+    g_autoptr(GPtrArray) peers = NULL;
+    gboolean found = FALSE;
+
+    mesh_client_session_leave_room (pair.alice_session, pair.room_id);
+    join_room (pair.alice_session, pair.room_id);
+    peers = mesh_client_session_dup_room_peers (pair.alice_session, pair.room_id);
+    for (guint i = 0; i < peers->len; i++) {
+      MeshPeerInfo *info = peers->pdata[i];
+
+      if (g_strcmp0 (info->device_id, once_seen.device_id) == 0) {
+        found = TRUE;
+        g_assert_true (info->transient);
+      } else {
+        g_assert_false (info->transient);
+      }
+    }
+    g_assert_true (found);
+  }
+
+  soup_websocket_connection_close (daemon, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  soup_websocket_connection_close (once, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  g_free (daemon_seen.device_id);
+  g_free (once_seen.device_id);
+  pair_teardown (&pair);
+}
+
 /* TLS */
 
 static void
@@ -1260,5 +1351,6 @@ main (int    argc,
   g_test_add_func ("/mesh/client/chat/reconnect-resends", test_reconnect_resends);
   g_test_add_func ("/mesh/client/tls/pinning", test_certificate_pinning);
   g_test_add_func ("/mesh/client/chat/reconnect-catch-up", test_reconnect_catch_up);
+  g_test_add_func ("/mesh/client/session/transient-agent", test_transient_agent);
   return g_test_run ();
 }
