@@ -337,9 +337,11 @@ store_draft (MeshRoomView *self,
   g_autofree char *path = drafts_path ();
   g_autofree char *dir = NULL;
   g_autofree char *stored = NULL;
+  g_autofree char *data = NULL;
   g_autoptr(GKeyFile) file = NULL;
   g_autoptr(GError) error = NULL;
   gboolean empty = text == NULL || *text == '\0';
+  gsize length = 0;
 
   if (group == NULL)
     return;
@@ -358,10 +360,12 @@ store_draft (MeshRoomView *self,
     g_key_file_set_string (file, group, room_id, text);
   }
 
-  /* Drafts are private: the folder is the user's alone. */
+  /* Drafts are private: readable by their owner only, whatever the folder. */
   dir = g_path_get_dirname (path);
+  data = g_key_file_to_data (file, &length, NULL);
   if (g_mkdir_with_parents (dir, 0700) != 0 ||
-      !g_key_file_save_to_file (file, path, &error))
+      !g_file_set_contents_full (path, data, (gssize) length,
+                                 G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
     g_warning ("Cannot keep the draft of room %s: %s", room_id,
                error != NULL ? error->message : g_strerror (errno));
 }

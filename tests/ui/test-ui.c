@@ -969,8 +969,16 @@ test_drafts_and_limits (void)
   open_room (window, kitchen_id);
   g_assert_cmpstr (gtk_editable_get_text (entry), ==, draft);
 
-  /* A new window (as after a restart) finds both drafts. */
+  /* A new window (as after a restart) finds both drafts, kept private. */
   ui_test_destroy_window (GTK_WINDOW (window));
+  {
+    g_autofree char *path = g_build_filename (g_get_user_state_dir (), "mesh", "drafts.ini",
+                                              NULL);
+    GStatBuf st;
+
+    g_assert_cmpint (g_stat (path, &st), ==, 0);
+    g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  }
   window = new_window (1280, 800);
   ui_test_wait_connected (window, "the restored session");
   open_room (window, garden_id);
