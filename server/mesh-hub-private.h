@@ -26,6 +26,7 @@ struct _HubPeer {
   char       *credential;       /* SHA-256 (hex) of the bearer token the socket used */
   gboolean    is_agent;
   gboolean    hello_done;
+  gboolean    transient;        /* an agent's one-off command (hello "transient") */
   const char *status;           /* a static string: "online", "busy", "sharing" */
   GPtrArray  *rooms;            /* HubRoom*, borrowed */
   gint64      last_rate_error;

@@ -203,6 +203,9 @@ member_json (HubPeer *member)
   if (member->is_agent) {
     json_object_set_string_member (obj, "device_id", member->device_id);
     json_object_set_string_member (obj, "device_name", member->device_name);
+    /* A one-off command: apps do not count it as the device being online. */
+    if (member->transient)
+      json_object_set_boolean_member (obj, "transient", TRUE);
   }
   json_object_set_string_member (obj, "status", member->status);
   return obj;
@@ -266,6 +269,7 @@ handle_hello (MeshHub      *self,
     gint64 port;
 
     if (!mesh_json_get_object (env->payload, "quic", TRUE, &quic, error) ||
+        !mesh_json_get_bool (env->payload, "transient", FALSE, &peer->transient, error) ||
         !mesh_json_get_int (quic, "port", TRUE, &port, error) ||
         !mesh_json_get_string (quic, "fingerprint", TRUE, &fingerprint, error) ||
         !mesh_json_get_strv (quic, "addrs", FALSE, &addrs, error))
@@ -316,7 +320,9 @@ handle_hello (MeshHub      *self,
      * Replace, not insert: the key is the peer's own string, and the old
      * peer's goes away with it. */
     g_hash_table_replace (self->devices, peer->device_id, peer);
-    if (self->notifier != NULL)
+    /* A one-off command (mesh-agent send) is not the device coming back,
+     * nor going away when it exits: only long-lived agents count for §9. */
+    if (self->notifier != NULL && !peer->transient)
       mesh_notifier_agent_connected (self->notifier, peer->device_id);
     if (old != NULL && old != peer)
       mesh_ws_peer_close (old->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, "replaced by a new connection");
@@ -857,7 +863,7 @@ peer_closed_cb (MeshWsPeer *ws,
    * replaced by a new socket may be "offline" after a grace period. */
   if (self->notifier != NULL) {
     mesh_notifier_peer_gone (self->notifier, peer->peer_id);
-    if (peer->is_agent && peer->hello_done &&
+    if (peer->is_agent && peer->hello_done && !peer->transient &&
         g_hash_table_lookup (self->devices, peer->device_id) == peer)
       mesh_notifier_agent_disconnected (self->notifier, peer->device_id, peer->user_id);
   }

@@ -774,6 +774,7 @@ handle_list_messages (MeshRestRequest *request)
   g_autoptr(JsonArray) array = json_array_new ();
   const char *room_id = request->params[0];
   const char *before = NULL;
+  const char *after = NULL;
   const char *limit_text = NULL;
   guint64 limit = DEFAULT_LIMIT;
 
@@ -782,10 +783,19 @@ handle_list_messages (MeshRestRequest *request)
 
   if (request->query != NULL) {
     before = g_hash_table_lookup (request->query, "before");
+    after = g_hash_table_lookup (request->query, "after");
     limit_text = g_hash_table_lookup (request->query, "limit");
   }
   if (before != NULL && before[0] == '\0')
     before = NULL;
+  if (after != NULL && after[0] == '\0')
+    after = NULL;
+  /* One direction per page: "before" pages back, "after" catches up. */
+  if (before != NULL && after != NULL) {
+    reply_error_code (request->msg, MESH_ERROR_BAD_REQUEST,
+                      "give either 'before' or 'after', not both");
+    return;
+  }
   if (limit_text != NULL &&
       (!g_ascii_string_to_unsigned (limit_text, 10, 1, MAX_LIMIT, &limit, NULL))) {
     reply_error_code (request->msg, MESH_ERROR_BAD_REQUEST,
@@ -793,8 +803,12 @@ handle_list_messages (MeshRestRequest *request)
     return;
   }
 
-  messages = mesh_store_list_messages (request->rest->store, room_id, before, (guint) limit,
-                                       &error);
+  if (after != NULL)
+    messages = mesh_store_list_messages_after (request->rest->store, room_id, after,
+                                               (guint) limit, &error);
+  else
+    messages = mesh_store_list_messages (request->rest->store, room_id, before, (guint) limit,
+                                         &error);
   if (messages == NULL) {
     mesh_rest_reply_error (request->msg, error);
     return;

@@ -1817,6 +1817,48 @@ mesh_store_add_message (MeshStore   *self,
   return get_message (self, message_id, error);
 }
 
+/* The seq of @message_id in @room_id (NOT_FOUND when it is not there). */
+static gboolean
+message_seq (MeshStore   *self,
+             const char  *room_id,
+             const char  *message_id,
+             gint64      *seq,
+             GError     **error)
+{
+  g_autoptr(MeshStoreStmt) stmt = store_prepare (self, error,
+                                                 "SELECT seq FROM messages"
+                                                 " WHERE message_id = ?1 AND room_id = ?2",
+                                                 "ss", message_id, room_id);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  rc = store_step (self, stmt, error);
+  if (rc == SQLITE_DONE) {
+    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_NOT_FOUND,
+                         "no such message in this room");
+    return FALSE;
+  }
+  if (rc != SQLITE_ROW)
+    return FALSE;
+  *seq = sqlite3_column_int64 (stmt, 0);
+  return TRUE;
+}
+
+static gboolean
+check_list_args (MeshStore   *self,
+                 const char  *room_id,
+                 guint        limit,
+                 GError     **error)
+{
+  if (limit < 1 || limit > 200) {
+    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                         "limit must be between 1 and 200");
+    return FALSE;
+  }
+  return room_exists (self, room_id, error);
+}
+
 GPtrArray *
 mesh_store_list_messages (MeshStore   *self,
                           const char  *room_id,
@@ -1832,32 +1874,11 @@ mesh_store_list_messages (MeshStore   *self,
 
   g_return_val_if_fail (MESH_IS_STORE (self), NULL);
 
-  if (limit < 1 || limit > 200) {
-    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
-                         "limit must be between 1 and 200");
+  if (!check_list_args (self, room_id, limit, error))
     return NULL;
-  }
-  if (!room_exists (self, room_id, error))
+  if (before_message_id != NULL &&
+      !message_seq (self, room_id, before_message_id, &before_seq, error))
     return NULL;
-
-  if (before_message_id != NULL) {
-    g_autoptr(MeshStoreStmt) seq_stmt = store_prepare (self, error,
-                                                       "SELECT seq FROM messages"
-                                                       " WHERE message_id = ?1 AND room_id = ?2",
-                                                       "ss", before_message_id, room_id);
-
-    if (seq_stmt == NULL)
-      return NULL;
-    rc = store_step (self, seq_stmt, error);
-    if (rc == SQLITE_DONE) {
-      g_set_error_literal (error, MESH_ERROR, MESH_ERROR_NOT_FOUND,
-                           "no such message in this room");
-      return NULL;
-    }
-    if (rc != SQLITE_ROW)
-      return NULL;
-    before_seq = sqlite3_column_int64 (seq_stmt, 0);
-  }
 
   stmt = store_prepare (self, error,
                         MESSAGE_SELECT "WHERE m.room_id = ?1 AND m.seq < ?2"
@@ -1877,6 +1898,39 @@ mesh_store_list_messages (MeshStore   *self,
     messages->pdata[i] = messages->pdata[j - 1];
     messages->pdata[j - 1] = tmp;
   }
+  return g_steal_pointer (&messages);
+}
+
+GPtrArray *
+mesh_store_list_messages_after (MeshStore   *self,
+                                const char  *room_id,
+                                const char  *after_message_id,
+                                guint        limit,
+                                GError     **error)
+{
+  g_autoptr(GPtrArray) messages =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) mesh_store_message_free);
+  g_autoptr(MeshStoreStmt) stmt = NULL;
+  gint64 after_seq = 0;
+  int rc;
+
+  g_return_val_if_fail (MESH_IS_STORE (self), NULL);
+  g_return_val_if_fail (after_message_id != NULL, NULL);
+
+  if (!check_list_args (self, room_id, limit, error) ||
+      !message_seq (self, room_id, after_message_id, &after_seq, error))
+    return NULL;
+
+  stmt = store_prepare (self, error,
+                        MESSAGE_SELECT "WHERE m.room_id = ?1 AND m.seq > ?2"
+                        " ORDER BY m.seq ASC LIMIT ?3",
+                        "sii", room_id, after_seq, (gint64) limit);
+  if (stmt == NULL)
+    return NULL;
+  while ((rc = store_step (self, stmt, error)) == SQLITE_ROW)
+    g_ptr_array_add (messages, message_from_row (stmt));
+  if (rc != SQLITE_DONE)
+    return NULL;
   return g_steal_pointer (&messages);
 }
 

@@ -239,6 +239,14 @@ GPtrArray  *mesh_store_list_messages     (MeshStore    *self,
                                           const char   *before_message_id,
                                           guint         limit,
                                           GError      **error);
+/* Up to @limit (1..200) messages newer than @after_message_id, oldest
+ * first (a client catching up after a reconnect pages forward with the
+ * last one).  Unknown @after_message_id in that room: NOT_FOUND. */
+GPtrArray  *mesh_store_list_messages_after (MeshStore  *self,
+                                            const char *room_id,
+                                            const char *after_message_id,
+                                            guint       limit,
+                                            GError    **error);
 
 /* Gotify (§9).  Setting a target replaces the user's previous one and
  * clears its errors; deleting it also drops the user's outbox (@existed says

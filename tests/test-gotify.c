@@ -1244,6 +1244,41 @@ test_hang (Fixture       *fixture,
   assert_no_more (fixture, 2 * n, 500);
 }
 
+/* A one-off command (mesh-agent send) says "transient" in its hello: its
+ * exit is not "Agent offline", and it does not hide a long-lived agent of
+ * the same device that went away. */
+static void
+test_transient_agent (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  g_autoptr(MeshTestClient) agent = NULL;
+  g_autoptr(MeshTestClient) once = NULL;
+  g_autoptr(MeshTestClient) twice = NULL;
+  g_autofree char *device_id = NULL;
+  g_autofree char *device_token = NULL;
+  g_autofree char *quic = agent_hello (FP_BOB);
+  g_autofree char *hello = g_strdup_printf ("\"transient\":true,%s", quic);
+  g_autofree char *body = gotify_body (fixture, fixture->bob_app, NULL);
+
+  put_gotify (fixture, fixture->bob, body);
+  agent = agent_in_room (fixture, fixture->bob, "bob-laptop", FP_BOB, &device_id, &device_token);
+  mesh_test_client_close (agent);
+
+  /* A send from the shell comes and goes while the agent is away. */
+  once = mesh_test_client_new_hello (fixture->server, device_token, "agent", hello, NULL);
+  join (once, fixture->room_id);
+  mesh_test_client_close (once);
+  /* The long-lived agent stays away: reported once, not hidden. */
+  g_assert_true (gotify_standin_wait_messages (fixture->gotify, 1, WAIT_MS));
+  g_assert_cmpstr (message_at (fixture, 0)->title, ==, "Agent offline: bob-laptop");
+
+  /* Another one-off send: more than the grace period (2 s), nothing. */
+  twice = mesh_test_client_new_hello (fixture->server, device_token, "agent", hello, NULL);
+  join (twice, fixture->room_id);
+  mesh_test_client_close (twice);
+  assert_no_more (fixture, 1, 3000);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1267,5 +1302,6 @@ main (int   argc,
               test_private_targets, fixture_tear_down);
   ADD ("huge-answer", test_huge_answer);
   ADD ("token-origin", test_token_origin);
+  ADD ("transient-agent", test_transient_agent);
   return g_test_run ();
 }

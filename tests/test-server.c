@@ -2217,6 +2217,78 @@ test_server_shutdown (void)
     mesh_test_server_stop (shared.strict);
 }
 
+/* after=: a client catching up after a reconnect pages forward, oldest
+ * first, from the last message it saw. */
+static void
+test_rest_messages_after (void)
+{
+  MeshTestServer *server = main_server ();
+  g_autofree char *room_id = room_with (CAROL, "Catch up", DAVE, -1);
+  g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s/messages", room_id);
+  g_autoptr(MeshTestClient) carol = client_for (CAROL, NULL);
+  g_autoptr(JsonObject) joined = ws_join (carol, room_id);
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) keep = g_ptr_array_new_with_free_func ((GDestroyNotify) mesh_test_response_free);
+  const char *cursor;
+  guint seen = 0;
+  JsonArray *messages;
+
+  for (guint i = 0; i < 7; i++) {
+    g_autofree char *content = g_strdup_printf ("message %u", i);
+    g_autoptr(JsonObject) created = ws_chat (carol, room_id, content, NULL);
+
+    g_ptr_array_add (ids, g_strdup (get_str (created, "message_id")));
+  }
+
+  /* Pages of 3 after the first message: 1–3, 4–6, then nothing. */
+  cursor = ids->pdata[0];
+  seen = 1;
+  for (guint page = 0; page < 3; page++) {
+    g_autofree char *query = g_strdup_printf ("?after=%s&limit=3", cursor);
+    MeshTestResponse *response = NULL;
+
+    messages = history (server, shared.token[DAVE], room_id, query, &response);
+    g_ptr_array_add (keep, response);
+    g_assert_cmpuint (json_array_get_length (messages), ==, page < 2 ? 3 : 0);
+    for (guint i = 0; i < json_array_get_length (messages); i++) {
+      JsonObject *m = json_array_get_object_element (messages, i);
+
+      g_assert_cmpstr (get_str (m, "message_id"), ==, ids->pdata[seen]);
+      seen++;
+      cursor = get_str (m, "message_id");
+    }
+  }
+  g_assert_cmpuint (seen, ==, 7);
+
+  {
+    g_autofree char *bad = g_strdup_printf ("%s?after=" UNKNOWN_ID, path);
+    g_autoptr(MeshTestResponse) r = mesh_test_request (server, "GET", bad, shared.token[DAVE], NULL);
+
+    mesh_test_response_assert_error (r, 404, "NOT_FOUND");
+  }
+  {
+    g_autofree char *bad = g_strdup_printf ("%s?after=%s&before=%s", path,
+                                            (char *) ids->pdata[0], (char *) ids->pdata[3]);
+    g_autoptr(MeshTestResponse) r = mesh_test_request (server, "GET", bad, shared.token[DAVE], NULL);
+
+    mesh_test_response_assert_error (r, 400, "BAD_REQUEST");
+  }
+  {
+    g_autofree char *bad = g_strdup_printf ("%s?after=%s&limit=201", path, (char *) ids->pdata[0]);
+    g_autoptr(MeshTestResponse) r = mesh_test_request (server, "GET", bad, shared.token[DAVE], NULL);
+
+    mesh_test_response_assert_error (r, 400, "BAD_REQUEST");
+  }
+  {
+    g_autofree char *outside = g_strdup_printf ("%s?after=%s", path, (char *) ids->pdata[0]);
+    g_autoptr(MeshTestResponse) r = mesh_test_request (server, "GET", outside, shared.token[EVE],
+                                                       NULL);
+
+    mesh_test_response_assert_error (r, 403, "FORBIDDEN");
+  }
+  (void) joined;
+}
+
 static GLogFunc previous_handler;
 
 /* GLib's test log handler prints every domain's debug output: thousands of
@@ -2274,6 +2346,7 @@ main (int    argc,
   g_test_add_func ("/mesh/server/ws/rate-limit", test_ws_rate_limit);
   g_test_add_func ("/mesh/server/ws/abuse-closes", test_ws_abuse_closes);
   g_test_add_func ("/mesh/server/ws/close-notifies", test_ws_close_notifies);
+  g_test_add_func ("/mesh/server/rest/messages-after", test_rest_messages_after);
   g_test_add_func ("/mesh/server/process/restart", test_server_restart);
   g_test_add_func ("/mesh/server/process/shutdown", test_server_shutdown);
 

@@ -150,6 +150,7 @@ struct _MeshAgentController {
   gboolean                 running;
   gboolean                 ready;
   gboolean                 reconnect;
+  gboolean                 transient;      /* a one-off command: said in the hello */
   guint                    backoff_step;
   GSource                 *reconnect_source;
   GHashTable              *pending;        /* envelope id → GTask */
@@ -2132,6 +2133,8 @@ on_ws_connected (GObject      *source,
   json_object_set_string_member (hello, "peer_type", "agent");
   json_object_set_string_member (hello, "version", MESH_PROTOCOL_VERSION);
   json_object_set_object_member (hello, "quic", g_steal_pointer (&quic));
+  if (self->transient)
+    json_object_set_boolean_member (hello, "transient", TRUE);
   id = send_event (self, "system.hello", hello);
 }
 
@@ -2583,6 +2586,17 @@ mesh_agent_controller_set_reconnect (MeshAgentController *self,
   g_return_if_fail (MESH_IS_AGENT_CONTROLLER (self));
 
   self->reconnect = reconnect;
+}
+
+/* A one-off command (send, a terminal share from the shell): the server
+ * does not report the device offline when it exits.  Before start. */
+void
+mesh_agent_controller_set_transient (MeshAgentController *self,
+                                     gboolean             transient)
+{
+  g_return_if_fail (MESH_IS_AGENT_CONTROLLER (self));
+
+  self->transient = transient;
 }
 
 /* Shortens session tokens below the server's expires_in (0: as the server says). */

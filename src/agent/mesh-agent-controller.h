@@ -35,6 +35,8 @@ void                 mesh_agent_controller_set_allow_control (MeshAgentControlle
                                                               const char * const   *usernames);
 void                 mesh_agent_controller_set_reconnect     (MeshAgentController  *self,
                                                               gboolean              reconnect);
+void                 mesh_agent_controller_set_transient     (MeshAgentController  *self,
+                                                              gboolean              transient);
 void                 mesh_agent_controller_set_max_token_lifetime
                                                              (MeshAgentController  *self,
                                                               guint                 seconds);

@@ -27,8 +27,6 @@ struct _MeshChatModel {
   GHashTable        *by_client_id;    /* client_msg_id → MeshChatMessage (borrowed) */
   gboolean           has_more;
   gboolean           loading;
-  gboolean           loaded;          /* a page came in: the model is in sync */
-  GCancellable      *catch_up;        /* while catching up after a rejoin */
 };
 
 static void mesh_chat_model_model_init (GListModelInterface *iface);
@@ -135,106 +133,6 @@ chat_message_cb (MeshChatModel   *self,
   append (self, message);
 }
 
-static void catch_up_page (MeshChatModel *self,
-                           const char    *before,
-                           GPtrArray     *missed);
-
-/* A model that never loaded nor received anything gets it all with its
- * first load_older; one that did must not miss what came meanwhile. */
-static gboolean
-is_synced (MeshChatModel *self)
-{
-  return self->loaded || g_hash_table_size (self->by_message_id) > 0;
-}
-
-typedef struct {
-  MeshChatModel *self;
-  GPtrArray     *missed;   /* MeshChatMessage, newest first */
-} CatchUp;
-
-static void
-catch_up_free (CatchUp *catch_up)
-{
-  g_object_unref (catch_up->self);
-  g_clear_pointer (&catch_up->missed, g_ptr_array_unref);
-  g_free (catch_up);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (CatchUp, catch_up_free)
-
-/* Pages back from the newest message until one we show, then appends what
- * was missed, oldest first. */
-static void
-catch_up_cb (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  g_autoptr(CatchUp) catch_up = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) page = NULL;
-  MeshChatModel *self = catch_up->self;
-  gboolean reached_known = FALSE;
-
-  page = mesh_client_rest_list_messages_finish (MESH_CLIENT_REST (source), result, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-  if (page == NULL) {
-    g_debug ("cannot catch up with room %s: %s", self->room_id, error->message);
-    g_clear_object (&self->catch_up);
-    return;
-  }
-
-  for (guint i = page->len; i-- > 0 && !reached_known;) {
-    if (is_known (self, page->pdata[i]))
-      reached_known = TRUE;
-    else
-      g_ptr_array_add (catch_up->missed, g_object_ref (page->pdata[i]));
-  }
-  if (!reached_known && page->len == MESH_CHAT_MODEL_PAGE_SIZE) {
-    catch_up_page (self, mesh_chat_message_get_message_id (page->pdata[0]),
-                   g_steal_pointer (&catch_up->missed));
-    return;
-  }
-
-  g_clear_object (&self->catch_up);
-  for (guint i = catch_up->missed->len; i-- > 0;) {
-    MeshChatMessage *message = catch_up->missed->pdata[i];
-
-    /* It may have come live meanwhile. */
-    if (!is_known (self, message))
-      append (self, message);
-  }
-}
-
-static void
-catch_up_page (MeshChatModel *self,
-               const char    *before,
-               GPtrArray     *missed)
-{
-  CatchUp *catch_up = g_new0 (CatchUp, 1);
-
-  catch_up->self = g_object_ref (self);
-  catch_up->missed = missed;
-  mesh_client_rest_list_messages_async (mesh_client_session_get_rest (self->session),
-                                        self->room_id, before, MESH_CHAT_MODEL_PAGE_SIZE,
-                                        self->catch_up, catch_up_cb, catch_up);
-}
-
-/* Messages sent while we were away from the room (reconnecting) never come
- * live: after our own room.joined, fetch them. */
-static void
-room_joined_cb (MeshChatModel *self,
-                const char    *room_id,
-                MeshPeerInfo  *peer)
-{
-  if (!g_str_equal (room_id, self->room_id) ||
-      g_strcmp0 (peer->peer_id, mesh_client_session_get_peer_id (self->session)) != 0 ||
-      !is_synced (self) || self->catch_up != NULL)
-    return;
-  self->catch_up = g_cancellable_new ();
-  catch_up_page (self, NULL, g_ptr_array_new_with_free_func (g_object_unref));
-}
-
 static void
 mesh_chat_model_get_property (GObject    *object,
                               guint       prop_id,
@@ -293,8 +191,6 @@ mesh_chat_model_constructed (GObject *object)
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->session, "chat-message", G_CALLBACK (chat_message_cb), self,
                            G_CONNECT_SWAPPED);
-  g_signal_connect_object (self->session, "room-joined", G_CALLBACK (room_joined_cb), self,
-                           G_CONNECT_SWAPPED);
 
   /* Messages queued before the model existed are shown too. */
   pending = mesh_client_session_dup_outbox (self->session, self->room_id);
@@ -307,9 +203,6 @@ mesh_chat_model_dispose (GObject *object)
 {
   MeshChatModel *self = MESH_CHAT_MODEL (object);
 
-  if (self->catch_up != NULL)
-    g_cancellable_cancel (self->catch_up);
-  g_clear_object (&self->catch_up);
   g_clear_object (&self->session);
   G_OBJECT_CLASS (mesh_chat_model_parent_class)->dispose (object);
 }
@@ -413,7 +306,6 @@ page_cb (GObject      *source,
     return;
   }
 
-  self->loaded = TRUE;
   /* A short page is the start of the room. */
   if (page->len < MESH_CHAT_MODEL_PAGE_SIZE && self->has_more) {
     self->has_more = FALSE;

@@ -812,6 +812,30 @@ mesh_client_rest_accept_invite_finish (MeshClientRest  *self,
                         NULL, error);
 }
 
+static void
+list_messages (MeshClientRest      *self,
+               const char          *room_id,
+               const char          *cursor_name,
+               const char          *cursor,
+               guint                limit,
+               GCancellable        *cancellable,
+               GAsyncReadyCallback  callback,
+               gpointer             user_data)
+{
+  g_autofree char *base = segment_path ("rooms/", room_id, "/messages");
+  g_autoptr(GString) path = g_string_new (base);
+
+  g_string_append_printf (path, "?limit=%u", limit);
+  if (cursor != NULL) {
+    g_autofree char *escaped = g_uri_escape_string (cursor, NULL, FALSE);
+
+    g_string_append_printf (path, "&%s=%s", cursor_name, escaped);
+  }
+  /* One source tag: both directions end with list_messages_finish. */
+  rest_send (self, "GET", path->str, NULL, mesh_client_rest_list_messages_async, cancellable,
+             callback, user_data);
+}
+
 void
 mesh_client_rest_list_messages_async (MeshClientRest      *self,
                                       const char          *room_id,
@@ -821,22 +845,26 @@ mesh_client_rest_list_messages_async (MeshClientRest      *self,
                                       GAsyncReadyCallback  callback,
                                       gpointer             user_data)
 {
-  g_autofree char *base = NULL;
-  g_autoptr(GString) path = NULL;
-
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
   g_return_if_fail (room_id != NULL);
 
-  base = segment_path ("rooms/", room_id, "/messages");
-  path = g_string_new (base);
-  g_string_append_printf (path, "?limit=%u", limit);
-  if (before != NULL) {
-    g_autofree char *escaped = g_uri_escape_string (before, NULL, FALSE);
+  list_messages (self, room_id, "before", before, limit, cancellable, callback, user_data);
+}
 
-    g_string_append_printf (path, "&before=%s", escaped);
-  }
-  rest_send (self, "GET", path->str, NULL, mesh_client_rest_list_messages_async, cancellable,
-             callback, user_data);
+void
+mesh_client_rest_list_messages_after_async (MeshClientRest      *self,
+                                            const char          *room_id,
+                                            const char          *after,
+                                            guint                limit,
+                                            GCancellable        *cancellable,
+                                            GAsyncReadyCallback  callback,
+                                            gpointer             user_data)
+{
+  g_return_if_fail (MESH_IS_CLIENT_REST (self));
+  g_return_if_fail (room_id != NULL);
+  g_return_if_fail (after != NULL);
+
+  list_messages (self, room_id, "after", after, limit, cancellable, callback, user_data);
 }
 
 GPtrArray *

@@ -131,6 +131,15 @@ void            mesh_client_rest_list_messages_async     (MeshClientRest       *
                                                           GCancellable         *cancellable,
                                                           GAsyncReadyCallback   callback,
                                                           gpointer              user_data);
+/* GET /rooms/{room_id}/messages?after=: up to @limit messages newer than
+ * @after, oldest first (ends with list_messages_finish). */
+void            mesh_client_rest_list_messages_after_async (MeshClientRest     *self,
+                                                          const char           *room_id,
+                                                          const char           *after,
+                                                          guint                 limit,
+                                                          GCancellable         *cancellable,
+                                                          GAsyncReadyCallback   callback,
+                                                          gpointer              user_data);
 GPtrArray      *mesh_client_rest_list_messages_finish    (MeshClientRest       *self,
                                                           GAsyncResult         *result,
                                                           GError              **error);

@@ -20,6 +20,7 @@
 #define SILENCE_LIMIT_S      60
 #define MAX_INCOMING_PAYLOAD (1024 * 1024)
 #define CHAT_MAX_BYTES       16384
+#define CATCH_UP_PAGE        200   /* the server's largest page */
 
 enum {
   PROP_0,
@@ -59,6 +60,16 @@ typedef struct {
   char       *join_id;   /* id of the last room.join sent */
   gboolean    joined;
   GHashTable *peers;     /* peer_id → MeshPeerInfo */
+
+  /* Catching up after a reconnect: what was said while we were away comes
+   * through "chat-message" like live messages, in order, once each. */
+  char       *last_message_id;  /* the newest message seen */
+  gboolean    baselined;        /* last_message_id is known (NULL: the room was empty) */
+  gboolean    baselining;
+  gboolean    catching_up;
+  gboolean    catch_up_again;   /* rejoined while catching up: once more after */
+  GPtrArray  *held;             /* live MeshChatMessage that came while catching up */
+  GHashTable *caught;           /* message_ids the last catch-up emitted */
 } SessionRoom;
 
 typedef enum {
@@ -101,6 +112,7 @@ struct _MeshClientSession {
   GHashTable              *rooms;         /* room_id → SessionRoom */
   GPtrArray               *outbox;        /* MeshChatMessage, pending, in order */
   GPtrArray               *waiters;       /* Waiter */
+  GCancellable            *history_cancellable;  /* baselines and catch-ups */
 };
 
 G_DEFINE_FINAL_TYPE (MeshClientSession, mesh_client_session, G_TYPE_OBJECT)
@@ -120,6 +132,7 @@ mesh_peer_info_copy (const MeshPeerInfo *info)
   copy->device_name = g_strdup (info->device_name);
   copy->role = g_strdup (info->role);
   copy->status = info->status;
+  copy->transient = info->transient;
   return copy;
 }
 
@@ -163,6 +176,8 @@ peer_info_from_json (JsonObject  *object,
   info->device_id = g_strdup (device_id);
   info->device_name = g_strdup (device_name);
   info->role = g_strdup (role);
+  /* Optional; a wrong type is not worth refusing the peer for. */
+  mesh_json_get_bool (object, "transient", FALSE, &info->transient, NULL);
   if (!mesh_presence_from_string (status, &info->status))
     info->status = MESH_PRESENCE_ONLINE;
   return g_steal_pointer (&info);
@@ -174,6 +189,9 @@ session_room_free (SessionRoom *room)
   g_free (room->room_id);
   g_free (room->join_id);
   g_hash_table_unref (room->peers);
+  g_free (room->last_message_id);
+  g_clear_pointer (&room->held, g_ptr_array_unref);
+  g_clear_pointer (&room->caught, g_hash_table_unref);
   g_free (room);
 }
 
@@ -708,6 +726,276 @@ handle_welcome (MeshClientSession *self,
   complete_waiters (self, WAIT_CONNECT, NULL, NULL, NULL);
 }
 
+/* History: what was said while the socket was down.
+ *
+ * Each room remembers the newest message it delivered.  After every
+ * room.joined of ours but the first, the messages after it are fetched
+ * (GET …/messages?after=, pages of 200, oldest first) and delivered through
+ * "chat-message" as if they had come live, so the chat, the unread counts
+ * and the notifications all see them.  Live messages that come meanwhile
+ * wait until the catch-up is over, so the order holds; a message that
+ * comes both ways is delivered once. */
+
+typedef struct {
+  MeshClientSession *self;
+  char              *room_id;
+  GPtrArray         *pages;     /* backward mode: MeshChatMessage, newest first */
+} HistoryCall;
+
+static void
+history_call_free (HistoryCall *call)
+{
+  g_object_unref (call->self);
+  g_free (call->room_id);
+  g_clear_pointer (&call->pages, g_ptr_array_unref);
+  g_free (call);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HistoryCall, history_call_free)
+
+static HistoryCall *
+history_call_new (MeshClientSession *self,
+                  SessionRoom       *room)
+{
+  HistoryCall *call = g_new0 (HistoryCall, 1);
+
+  call->self = g_object_ref (self);
+  call->room_id = g_strdup (room->room_id);
+  return call;
+}
+
+static void
+deliver (MeshClientSession *self,
+         SessionRoom       *room,
+         MeshChatMessage   *message)
+{
+  const char *message_id = mesh_chat_message_get_message_id (message);
+
+  if (room != NULL && message_id != NULL) {
+    g_free (room->last_message_id);
+    room->last_message_id = g_strdup (message_id);
+    room->baselined = TRUE;
+  }
+  g_signal_emit (self, signals[CHAT_MESSAGE], 0, message);
+}
+
+/* Whether a message from the last catch-up comes again: our own messages
+ * still go through (the chat matches a confirmation to its pending copy). */
+static gboolean
+already_caught (SessionRoom     *room,
+                MeshChatMessage *message)
+{
+  const char *message_id = mesh_chat_message_get_message_id (message);
+
+  return room->caught != NULL && message_id != NULL &&
+         !mesh_chat_message_get_is_own (message) &&
+         g_hash_table_contains (room->caught, message_id);
+}
+
+static void
+deliver_live (MeshClientSession *self,
+              MeshChatMessage   *message)
+{
+  SessionRoom *room = g_hash_table_lookup (self->rooms, mesh_chat_message_get_room_id (message));
+
+  if (room != NULL && room->catching_up) {
+    g_ptr_array_add (room->held, g_object_ref (message));
+    return;
+  }
+  if (room != NULL && already_caught (room, message))
+    return;
+  deliver (self, room, message);
+}
+
+static void
+deliver_caught (MeshClientSession *self,
+                SessionRoom       *room,
+                MeshChatMessage   *message)
+{
+  const char *message_id = mesh_chat_message_get_message_id (message);
+
+  if (message_id == NULL || g_hash_table_contains (room->caught, message_id))
+    return;
+  g_hash_table_add (room->caught, g_strdup (message_id));
+  deliver (self, room, message);
+}
+
+static void start_baseline (MeshClientSession *self,
+                            SessionRoom       *room);
+static void catch_up       (MeshClientSession *self,
+                            SessionRoom       *room);
+
+static void
+finish_catch_up (MeshClientSession *self,
+                 SessionRoom       *room,
+                 const GError      *error)
+{
+  g_autoptr(GPtrArray) held = g_steal_pointer (&room->held);
+  g_autofree char *room_id = g_strdup (room->room_id);
+
+  room->catching_up = FALSE;
+  if (error != NULL) {
+    g_debug ("cannot catch up with room %s: %s", room->room_id, error->message);
+    /* Our newest message is gone from the server (or never was there):
+     * start again from what it has now. */
+    if (g_error_matches (error, MESH_ERROR, MESH_ERROR_NOT_FOUND) && held->len == 0) {
+      g_clear_pointer (&room->last_message_id, g_free);
+      room->baselined = FALSE;
+    }
+  }
+  for (guint i = 0; i < held->len; i++) {
+    /* A handler may leave the room. */
+    room = g_hash_table_lookup (self->rooms, room_id);
+    if (room == NULL || !already_caught (room, held->pdata[i]))
+      deliver (self, room, held->pdata[i]);
+  }
+  room = g_hash_table_lookup (self->rooms, room_id);
+  if (room != NULL && room->joined && room->catch_up_again)
+    catch_up (self, room);
+  else if (room != NULL && room->joined && !room->baselined)
+    start_baseline (self, room);
+}
+
+static void catch_up_page (MeshClientSession *self,
+                           SessionRoom       *room,
+                           HistoryCall       *call,
+                           const char        *cursor);
+
+static void
+catch_up_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(HistoryCall) call = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) page = NULL;
+  g_autofree char *room_id = g_strdup (call->room_id);
+  MeshClientSession *self = call->self;
+  SessionRoom *room;
+
+  page = mesh_client_rest_list_messages_finish (MESH_CLIENT_REST (source), result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  room = g_hash_table_lookup (self->rooms, room_id);
+  if (room == NULL || !room->catching_up)
+    return;
+  if (page == NULL) {
+    finish_catch_up (self, room, error);
+    return;
+  }
+
+  if (call->pages != NULL) {
+    /* Backward (the room was empty when we came): gather to the start. */
+    for (guint i = page->len; i-- > 0;)
+      g_ptr_array_add (call->pages, g_object_ref (page->pdata[i]));
+    if (page->len == CATCH_UP_PAGE) {
+      catch_up_page (self, room, g_steal_pointer (&call),
+                     mesh_chat_message_get_message_id (page->pdata[0]));
+      return;
+    }
+    for (guint i = call->pages->len; i-- > 0;) {
+      deliver_caught (self, room, call->pages->pdata[i]);
+      if ((room = g_hash_table_lookup (self->rooms, room_id)) == NULL)
+        return;
+    }
+  } else {
+    for (guint i = 0; i < page->len; i++) {
+      deliver_caught (self, room, page->pdata[i]);
+      if ((room = g_hash_table_lookup (self->rooms, room_id)) == NULL)
+        return;
+    }
+    if (page->len == CATCH_UP_PAGE) {
+      catch_up_page (self, room, g_steal_pointer (&call),
+                     mesh_chat_message_get_message_id (page->pdata[page->len - 1]));
+      return;
+    }
+  }
+  finish_catch_up (self, room, NULL);
+}
+
+static void
+catch_up_page (MeshClientSession *self,
+               SessionRoom       *room,
+               HistoryCall       *call,
+               const char        *cursor)
+{
+  if (call->pages != NULL)
+    mesh_client_rest_list_messages_async (self->rest, room->room_id, cursor, CATCH_UP_PAGE,
+                                          self->history_cancellable, catch_up_cb, call);
+  else
+    mesh_client_rest_list_messages_after_async (self->rest, room->room_id, cursor,
+                                                CATCH_UP_PAGE, self->history_cancellable,
+                                                catch_up_cb, call);
+}
+
+/* The newest message when we first join: where a later catch-up starts. */
+static void
+baseline_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(HistoryCall) call = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) page = NULL;
+  SessionRoom *room;
+
+  page = mesh_client_rest_list_messages_finish (MESH_CLIENT_REST (source), result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  room = g_hash_table_lookup (call->self->rooms, call->room_id);
+  if (room == NULL)
+    return;
+  room->baselining = FALSE;
+  if (page == NULL) {
+    g_debug ("cannot read the newest message of room %s: %s", call->room_id, error->message);
+    return;
+  }
+  /* A live message may have come first: it is newer. */
+  if (!room->baselined) {
+    room->baselined = TRUE;
+    if (page->len > 0)
+      room->last_message_id = g_strdup (mesh_chat_message_get_message_id (page->pdata[0]));
+  }
+}
+
+static void
+start_baseline (MeshClientSession *self,
+                SessionRoom       *room)
+{
+  if (room->baselining)
+    return;
+  room->baselining = TRUE;
+  mesh_client_rest_list_messages_async (self->rest, room->room_id, NULL, 1,
+                                        self->history_cancellable, baseline_cb,
+                                        history_call_new (self, room));
+}
+
+static void
+catch_up (MeshClientSession *self,
+          SessionRoom       *room)
+{
+  HistoryCall *call;
+
+  /* A page in flight may have been asked before this socket's join. */
+  if (room->catching_up) {
+    room->catch_up_again = TRUE;
+    return;
+  }
+  if (!room->baselined) {
+    start_baseline (self, room);
+    return;
+  }
+  room->catching_up = TRUE;
+  room->catch_up_again = FALSE;
+  room->held = g_ptr_array_new_with_free_func (g_object_unref);
+  g_clear_pointer (&room->caught, g_hash_table_unref);
+  room->caught = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  call = history_call_new (self, room);
+  if (room->last_message_id == NULL)
+    call->pages = g_ptr_array_new_with_free_func (g_object_unref);
+  catch_up_page (self, room, call, room->last_message_id);
+}
+
 /* Our copy of room.joined lists the shares already running (the joiner
  * missed their terminal.share.started). */
 static void
@@ -786,6 +1074,10 @@ handle_room_joined (MeshClientSession *self,
   if (g_strcmp0 (info->peer_id, self->peer_id) == 0) {
     announce_running_shares (self, room, env->payload);
     complete_waiters (self, WAIT_JOIN, room_id, NULL, NULL);
+    /* The handlers may have left the room. */
+    room = g_hash_table_lookup (self->rooms, room_id);
+    if (room != NULL)
+      catch_up (self, room);
   }
 }
 
@@ -860,12 +1152,9 @@ handle_chat_created (MeshClientSession *self,
   }
   if (mesh_chat_message_get_is_own (created))
     pending = outbox_take (self, mesh_chat_message_get_client_msg_id (created));
-  if (pending != NULL) {
+  if (pending != NULL)
     mesh_chat_message_confirm (pending, created);
-    g_signal_emit (self, signals[CHAT_MESSAGE], 0, pending);
-  } else {
-    g_signal_emit (self, signals[CHAT_MESSAGE], 0, created);
-  }
+  deliver_live (self, pending != NULL ? pending : created);
 }
 
 static void
@@ -1104,6 +1393,9 @@ mesh_client_session_dispose (GObject *object)
   g_clear_handle_id (&self->hello_timeout_id, g_source_remove);
   g_clear_handle_id (&self->liveness_id, g_source_remove);
   close_ws (self);
+  if (self->history_cancellable != NULL)
+    g_cancellable_cancel (self->history_cancellable);
+  g_clear_object (&self->history_cancellable);
   /* Tasks hold the session: none is left once it is disposed. */
   g_clear_pointer (&self->waiters, g_ptr_array_unref);
   g_clear_object (&self->rest);
@@ -1206,6 +1498,7 @@ mesh_client_session_init (MeshClientSession *self)
                                        (GDestroyNotify) session_room_free);
   self->outbox = g_ptr_array_new_with_free_func (g_object_unref);
   self->waiters = g_ptr_array_new_with_free_func ((GDestroyNotify) waiter_free);
+  self->history_cancellable = g_cancellable_new ();
 }
 
 MeshClientSession *

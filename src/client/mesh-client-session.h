@@ -20,6 +20,7 @@ typedef struct {
   char         *device_name; /* agents only, when the server said it */
   char         *role;        /* when the server said it */
   MeshPresence  status;
+  gboolean      transient;   /* an agent run for one command (mesh-agent send) */
 } MeshPeerInfo;
 
 #define MESH_TYPE_PEER_INFO (mesh_peer_info_get_type ())

@@ -72,6 +72,24 @@ find_index (GPtrArray  *rooms,
 }
 
 static void
+newest_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(MeshRoomList) self = user_data;
+  g_autoptr(GPtrArray) page = NULL;
+  g_autoptr(GError) error = NULL;
+  MeshRoom *room;
+
+  page = mesh_client_rest_list_messages_finish (MESH_CLIENT_REST (source), result, &error);
+  if (page == NULL || page->len == 0)
+    return;
+  room = mesh_room_list_find (self, mesh_chat_message_get_room_id (page->pdata[0]), NULL);
+  if (room != NULL)
+    mesh_room_set_last_message (room, page->pdata[0]);
+}
+
+static void
 join_done_cb (GObject      *source,
               GAsyncResult *result,
               gpointer      user_data)
@@ -111,6 +129,9 @@ merge (MeshRoomList *self,
       g_ptr_array_insert (self->rooms, (gint) j, moved);
     } else {
       g_ptr_array_insert (self->rooms, (gint) j, g_object_ref (room));
+      /* Its newest message, for the preview; live ones follow. */
+      mesh_client_rest_list_messages_async (self->rest, mesh_room_get_room_id (room), NULL, 1,
+                                            NULL, newest_cb, g_object_ref (self));
     }
     g_list_model_items_changed (G_LIST_MODEL (self), j, 0, 1);
   }
@@ -127,12 +148,12 @@ static void
 chat_message_cb (MeshRoomList    *self,
                  MeshChatMessage *message)
 {
-  MeshRoom *room;
+  MeshRoom *room = mesh_room_list_find (self, mesh_chat_message_get_room_id (message), NULL);
 
-  if (mesh_chat_message_get_is_own (message))
+  if (room == NULL)
     return;
-  room = mesh_room_list_find (self, mesh_chat_message_get_room_id (message), NULL);
-  if (room != NULL)
+  mesh_room_set_last_message (room, message);
+  if (!mesh_chat_message_get_is_own (message))
     mesh_room_set_unread_count (room, mesh_room_get_unread_count (room) + 1);
 }
 

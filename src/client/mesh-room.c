@@ -15,6 +15,7 @@ enum {
   PROP_NAME,
   PROP_N_MEMBERS,
   PROP_UNREAD_COUNT,
+  PROP_LAST_MESSAGE,
   N_PROPS
 };
 
@@ -33,6 +34,7 @@ struct _MeshRoom {
   char      *name;
   GPtrArray *members;   /* MeshMember, as the server listed them */
   guint      unread_count;
+  MeshChatMessage *last_message;
 };
 
 G_DEFINE_FINAL_TYPE (MeshRoom, mesh_room, G_TYPE_OBJECT)
@@ -57,6 +59,9 @@ mesh_room_get_property (GObject    *object,
     break;
   case PROP_UNREAD_COUNT:
     g_value_set_uint (value, self->unread_count);
+    break;
+  case PROP_LAST_MESSAGE:
+    g_value_set_object (value, self->last_message);
     break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -88,6 +93,7 @@ mesh_room_finalize (GObject *object)
   g_free (self->room_id);
   g_free (self->name);
   g_ptr_array_unref (self->members);
+  g_clear_object (&self->last_message);
   G_OBJECT_CLASS (mesh_room_parent_class)->finalize (object);
 }
 
@@ -107,6 +113,8 @@ mesh_room_class_init (MeshRoomClass *klass)
   properties[PROP_UNREAD_COUNT] =
     g_param_spec_uint ("unread-count", NULL, NULL, 0, G_MAXUINT, 0,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_LAST_MESSAGE] = g_param_spec_object ("last-message", NULL, NULL,
+                                                       MESH_TYPE_CHAT_MESSAGE, flags);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   signals[MEMBERS_CHANGED] = g_signal_new ("members-changed", G_TYPE_FROM_CLASS (klass),
@@ -258,4 +266,31 @@ mesh_room_set_unread_count (MeshRoom *self,
     return;
   self->unread_count = count;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_UNREAD_COUNT]);
+}
+
+MeshChatMessage *
+mesh_room_get_last_message (MeshRoom *self)
+{
+  g_return_val_if_fail (MESH_IS_ROOM (self), NULL);
+  return self->last_message;
+}
+
+/* The newest message wins: an older one (a late page) does not replace it. */
+void
+mesh_room_set_last_message (MeshRoom        *self,
+                            MeshChatMessage *message)
+{
+  GDateTime *old_time, *new_time;
+
+  g_return_if_fail (MESH_IS_ROOM (self));
+  g_return_if_fail (MESH_IS_CHAT_MESSAGE (message));
+
+  if (self->last_message == message)
+    return;
+  old_time = self->last_message ? mesh_chat_message_get_date_time (self->last_message) : NULL;
+  new_time = mesh_chat_message_get_date_time (message);
+  if (old_time != NULL && new_time != NULL && g_date_time_compare (new_time, old_time) < 0)
+    return;
+  g_set_object (&self->last_message, message);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LAST_MESSAGE]);
 }

@@ -3,6 +3,8 @@
 
 #include <glib-object.h>
 
+#include "mesh-chat-message.h"
+
 G_BEGIN_DECLS
 
 #define MESH_TYPE_ROOM (mesh_room_get_type ())
@@ -22,5 +24,10 @@ guint       mesh_room_get_unread_count (MeshRoom *self);
 /* The app resets it (0) when the user reads the room. */
 void        mesh_room_set_unread_count (MeshRoom *self,
                                         guint     count);
+/* The newest message known in the room ("last-message", NULL before any),
+ * for the room list's preview; kept by MeshRoomList. */
+MeshChatMessage *mesh_room_get_last_message (MeshRoom        *self);
+void             mesh_room_set_last_message (MeshRoom        *self,
+                                             MeshChatMessage *message);
 
 G_END_DECLS

@@ -632,6 +632,7 @@ cmd_send (App *app)
   if (!start_controller (app, &code))
     return code;
   mesh_agent_controller_set_reconnect (app->controller, FALSE);
+  mesh_agent_controller_set_transient (app->controller, TRUE);
   app->tty = isatty (STDOUT_FILENO);
   g_signal_connect (app->controller, "ready", G_CALLBACK (on_send_ready), app);
   g_signal_connect (app->controller, "session-started", G_CALLBACK (on_session_started), app);
@@ -702,6 +703,7 @@ cmd_share_terminal (App *app)
   if (!start_controller (app, &code))
     return code;
   mesh_agent_controller_set_reconnect (app->controller, FALSE);
+  mesh_agent_controller_set_transient (app->controller, TRUE);
   mesh_agent_controller_set_allow_control (app->controller,
                                            (const char * const *) app->allow_control);
   g_signal_connect (app->controller, "ready", G_CALLBACK (on_share_ready), app);
@@ -853,6 +855,7 @@ cmd_view_terminal (App *app)
   if (!start_controller (app, &code))
     return code;
   mesh_agent_controller_set_reconnect (app->controller, FALSE);
+  mesh_agent_controller_set_transient (app->controller, TRUE);
   g_signal_connect (app->controller, "ready", G_CALLBACK (on_view_ready), app);
   g_signal_connect (app->controller, "control-changed", G_CALLBACK (on_control_changed), app);
   g_signal_connect (app->controller, "control-denied", G_CALLBACK (on_control_denied), app);

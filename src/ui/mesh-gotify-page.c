@@ -212,6 +212,7 @@ apply_view (MeshGotifyPage *self,
   else
     status = g_strdup (_("Delivering, nothing waiting"));
   adw_action_row_set_subtitle (self->status_row, status);
+  gtk_widget_remove_css_class (GTK_WIDGET (self->status_row), "error");
   update_sensitivity (self);
   return TRUE;
 }
@@ -344,6 +345,20 @@ test_cb (GObject      *source,
   else
     text = g_strdup_printf (_("Gotify answered %d"), (int) status);
   show_toast (self, text);
+
+  /* The status row must not keep saying all is well after a failed test;
+   * the next load or save shows the delivery status again. */
+  if (ok && error == NULL) {
+    adw_action_row_set_subtitle (self->status_row, _("The test message was delivered"));
+    gtk_widget_remove_css_class (GTK_WIDGET (self->status_row), "error");
+  } else {
+    g_autofree char *sentence = NULL;
+
+    /* Translators: %s says why (from the server, or Gotify's answer). */
+    sentence = g_strdup_printf (_("The test message was not delivered: %s"), text);
+    adw_action_row_set_subtitle (self->status_row, sentence);
+    gtk_widget_add_css_class (GTK_WIDGET (self->status_row), "error");
+  }
 }
 
 static void

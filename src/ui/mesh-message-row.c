@@ -7,6 +7,7 @@
 #include "mesh-ui-util.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 /* A new run (with the sender's name) starts after this long a pause. */
 #define RUN_GAP_SECONDS (5 * 60)
@@ -212,7 +213,11 @@ mesh_message_row_set_message (MeshMessageRow  *self,
   gtk_label_set_label (self->sender_label, mesh_chat_message_get_username (message));
   gtk_widget_set_visible (GTK_WIDGET (self->sender_label), show_sender && !own);
 
-  gtk_label_set_label (self->content_label, mesh_chat_message_get_content (message));
+  {
+    g_autofree char *markup = mesh_message_row_markup (mesh_chat_message_get_content (message));
+
+    gtk_label_set_markup (self->content_label, markup);
+  }
   gtk_label_set_label (self->time_label, time);
 
   gtk_widget_set_halign (GTK_WIDGET (self->bubble), own ? GTK_ALIGN_END : GTK_ALIGN_START);
@@ -265,4 +270,50 @@ mesh_message_row_starts_run (MeshChatMessage *message,
   a = local_time (message);
   b = local_time (previous);
   return g_date_time_difference (a, b) > (GTimeSpan) RUN_GAP_SECONDS * G_TIME_SPAN_SECOND;
+}
+
+/* A web address in a message: http(s), up to a space or a character that
+ * cannot be in one; closing punctuation at its end is the sentence's. */
+#define LINK_PATTERN "\\bhttps?://[^\\s<>\"]+"
+
+char *
+mesh_message_row_markup (const char *content)
+{
+  static gsize link_regex_once;
+  static GRegex *link_regex;
+  g_autoptr(GMatchInfo) match = NULL;
+  g_autoptr(GString) markup = g_string_new (NULL);
+  gsize done = 0;
+
+  g_return_val_if_fail (content != NULL, NULL);
+
+  if (g_once_init_enter (&link_regex_once)) {
+    link_regex = g_regex_new (LINK_PATTERN, G_REGEX_OPTIMIZE | G_REGEX_CASELESS, 0, NULL);
+    g_once_init_leave (&link_regex_once, 1);
+  }
+
+  g_regex_match (link_regex, content, 0, &match);
+  while (g_match_info_matches (match)) {
+    gint start, end;
+    g_autofree char *before = NULL;
+    g_autofree char *url = NULL;
+    g_autofree char *escaped = NULL;
+
+    g_match_info_fetch_pos (match, 0, &start, &end);
+    while (end > start && strchr (".,;:!?)]}'", content[end - 1]) != NULL)
+      end--;
+    before = g_markup_escape_text (content + done, start - (gint) done);
+    g_string_append (markup, before);
+    url = g_strndup (content + start, end - start);
+    escaped = g_markup_escape_text (url, -1);
+    g_string_append_printf (markup, "<a href=\"%s\">%s</a>", escaped, escaped);
+    done = (gsize) end;
+    g_match_info_next (match, NULL);
+  }
+  {
+    g_autofree char *rest = g_markup_escape_text (content + done, -1);
+
+    g_string_append (markup, rest);
+  }
+  return g_string_free (g_steal_pointer (&markup), FALSE);
 }

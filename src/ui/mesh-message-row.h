@@ -28,4 +28,7 @@ gboolean         mesh_message_row_starts_day  (MeshChatMessage *message,
 gboolean         mesh_message_row_starts_run  (MeshChatMessage *message,
                                                MeshChatMessage *previous);
 
+/* @content as Pango markup, web addresses (http, https) as links. */
+char            *mesh_message_row_markup      (const char      *content);
+
 G_END_DECLS

@@ -436,7 +436,8 @@ presence_changed_cb (MeshNotifier *self,
   if (status != MESH_PRESENCE_OFFLINE)
     return;
   info = find_peer (self, peer_id);
-  if (info == NULL || info->device_id == NULL ||
+  /* A one-off `mesh-agent send` that ends is not a device going away. */
+  if (info == NULL || info->device_id == NULL || info->transient ||
       g_strcmp0 (info->user_id, mesh_client_session_get_user_id (self->session)) != 0 ||
       g_strcmp0 (info->device_id, self->own_device_id) == 0 ||
       g_hash_table_contains (self->gone_agents, info->device_id))

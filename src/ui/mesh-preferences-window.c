@@ -24,6 +24,7 @@ struct _MeshPreferencesWindow {
   GtkSwitch            *notify_agents_switch;
   AdwActionRow         *download_row;
   GtkSwitch            *auto_accept_switch;
+  GtkSwitch            *background_switch;
   AdwActionRow         *server_row;
   AdwActionRow         *username_row;
 
@@ -163,6 +164,7 @@ mesh_preferences_window_class_init (MeshPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MeshPreferencesWindow, notify_agents_switch);
   gtk_widget_class_bind_template_child (widget_class, MeshPreferencesWindow, download_row);
   gtk_widget_class_bind_template_child (widget_class, MeshPreferencesWindow, auto_accept_switch);
+  gtk_widget_class_bind_template_child (widget_class, MeshPreferencesWindow, background_switch);
   gtk_widget_class_bind_template_child (widget_class, MeshPreferencesWindow, server_row);
   gtk_widget_class_bind_template_child (widget_class, MeshPreferencesWindow, username_row);
   gtk_widget_class_bind_template_callback (widget_class, download_row_activated_cb);
@@ -201,6 +203,8 @@ mesh_preferences_window_new (GSettings *settings)
   g_settings_bind (settings, "notify-agents", self->notify_agents_switch, "active",
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (settings, "auto-accept-own-devices", self->auto_accept_switch, "active",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (settings, "run-in-background", self->background_switch, "active",
                    G_SETTINGS_BIND_DEFAULT);
   g_signal_connect_object (settings, "changed::download-folder", G_CALLBACK (update_download_row),
                            self, G_CONNECT_SWAPPED);

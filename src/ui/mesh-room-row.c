@@ -22,6 +22,8 @@ struct _MeshRoomRow {
   /* Template widgets */
   AdwAvatar     *avatar;
   GtkLabel      *name_label;
+  GtkLabel      *time_label;
+  GtkLabel      *preview_label;
   GtkLabel      *unread_label;
 
   /* Owned references */
@@ -29,6 +31,54 @@ struct _MeshRoomRow {
 };
 
 G_DEFINE_FINAL_TYPE (MeshRoomRow, mesh_room_row, GTK_TYPE_LIST_BOX_ROW)
+
+/* "14:05" today, "Yesterday", the weekday within a week, else the date. */
+static char *
+format_when (GDateTime *when)
+{
+  g_autoptr(GDateTime) local = g_date_time_to_local (when);
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  gint days = g_date_time_get_day_of_year (now) - g_date_time_get_day_of_year (local);
+
+  if (g_date_time_get_year (now) != g_date_time_get_year (local))
+    days = (gint) (g_date_time_difference (now, local) / G_TIME_SPAN_DAY) + 1;
+  if (days <= 0)
+    return g_date_time_format (local, "%H:%M");
+  if (days == 1)
+    return g_strdup (_("Yesterday"));
+  if (days < 7)
+    return g_date_time_format (local, "%a");
+  return g_date_time_format (local, "%x");
+}
+
+/* The newest message, on one line: "bob: text" (own ones "You: text"). */
+static void
+update_preview (MeshRoomRow *self)
+{
+  MeshChatMessage *last = mesh_room_get_last_message (self->room);
+  g_autofree char *flat = NULL;
+  g_autofree char *preview = NULL;
+  g_autofree char *when = NULL;
+
+  gtk_widget_set_visible (GTK_WIDGET (self->preview_label), last != NULL);
+  gtk_widget_set_visible (GTK_WIDGET (self->time_label), last != NULL);
+  if (last == NULL)
+    return;
+
+  flat = g_strdup (mesh_chat_message_get_content (last));
+  g_strdelimit (flat, "\r\n\t", ' ');
+  if (mesh_chat_message_get_is_own (last))
+    /* Translators: the room list's preview of the user's own last message. */
+    preview = g_strdup_printf (_("You: %s"), flat);
+  else
+    /* Translators: the room list's preview of the last message: sender, text. */
+    preview = g_strdup_printf (_("%s: %s"), mesh_chat_message_get_username (last), flat);
+  gtk_label_set_text (self->preview_label, preview);
+
+  if (mesh_chat_message_get_date_time (last) != NULL)
+    when = format_when (mesh_chat_message_get_date_time (last));
+  gtk_label_set_text (self->time_label, when != NULL ? when : "");
+}
 
 static void
 update (MeshRoomRow *self)
@@ -98,7 +148,10 @@ mesh_room_row_constructed (GObject *object)
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->room, "notify::unread-count", G_CALLBACK (update), self,
                            G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->room, "notify::last-message", G_CALLBACK (update_preview), self,
+                           G_CONNECT_SWAPPED);
   update (self);
+  update_preview (self);
 }
 
 static void
@@ -131,6 +184,8 @@ mesh_room_row_class_init (MeshRoomRowClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class, "/org/mesh/Mesh/ui/mesh-room-row.ui");
   gtk_widget_class_bind_template_child (widget_class, MeshRoomRow, avatar);
   gtk_widget_class_bind_template_child (widget_class, MeshRoomRow, name_label);
+  gtk_widget_class_bind_template_child (widget_class, MeshRoomRow, time_label);
+  gtk_widget_class_bind_template_child (widget_class, MeshRoomRow, preview_label);
   gtk_widget_class_bind_template_child (widget_class, MeshRoomRow, unread_label);
 }
 

@@ -70,6 +70,10 @@ select_and_activate (MeshRoomSidebar *self,
   mesh_room_sidebar_select_room (self, mesh_room_get_room_id (room));
 }
 
+static void ask_name (MeshRoomSidebar *self,
+                      gboolean         joining,
+                      const char      *text);
+
 static void
 create_room_cb (GObject      *source,
                 GAsyncResult *result,
@@ -77,11 +81,16 @@ create_room_cb (GObject      *source,
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(MeshRoom) room = NULL;
+  g_autofree char *name = g_object_steal_data (source, "mesh-pending-name");
 
   room = mesh_room_list_create_room_finish (MESH_ROOM_LIST (source), result, &error);
   if (room == NULL) {
-    if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
       mesh_ui_toast_error (GTK_WIDGET (user_data), error);
+      /* What was typed is not lost: the question comes back with it. */
+      if (name != NULL)
+        ask_name (user_data, FALSE, name);
+    }
     return;
   }
   select_and_activate (user_data, room);
@@ -104,13 +113,32 @@ accept_invite_cb (GObject      *source,
   select_and_activate (user_data, room);
 }
 
+/* The server's limit on a room's name, in characters. */
+#define ROOM_NAME_MAX 100
+
 static void
 entry_changed_cb (GtkEditable      *entry,
                   AdwMessageDialog *dialog)
 {
   g_autofree char *text = g_strstrip (g_strdup (gtk_editable_get_text (entry)));
+  gboolean joining = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (dialog), "joining"));
+  glong length = g_utf8_strlen (text, -1);
 
-  adw_message_dialog_set_response_enabled (dialog, "ok", *text != '\0');
+  /* Said while typing, never cut: the name stays as typed. */
+  if (!joining && length > ROOM_NAME_MAX) {
+    g_autofree char *body = NULL;
+
+    /* Translators: %ld is the length of the name typed so far (over %d). */
+    body = g_strdup_printf (_("This name has %ld characters; a room name can have at most %d. "
+                              "Shorten it to create the room."), length, ROOM_NAME_MAX);
+    adw_message_dialog_set_body (dialog, body);
+    gtk_widget_add_css_class (GTK_WIDGET (entry), "error");
+  } else if (!joining) {
+    adw_message_dialog_set_body (dialog, _("Give the room a name its members will recognize."));
+    gtk_widget_remove_css_class (GTK_WIDGET (entry), "error");
+  }
+  adw_message_dialog_set_response_enabled (dialog, "ok",
+                                           *text != '\0' && (joining || length <= ROOM_NAME_MAX));
 }
 
 static void
@@ -125,18 +153,22 @@ name_dialog_response_cb (AdwMessageDialog *dialog,
   if (g_strcmp0 (response, "ok") != 0 || *text == '\0' || self->room_list == NULL)
     return;
 
-  if (joining)
+  if (joining) {
     mesh_room_list_accept_invite_async (self->room_list, text, self->cancellable,
                                         accept_invite_cb, self);
-  else
+  } else {
+    g_object_set_data_full (G_OBJECT (self->room_list), "mesh-pending-name", g_strdup (text),
+                            g_free);
     mesh_room_list_create_room_async (self->room_list, text, self->cancellable,
                                       create_room_cb, self);
+  }
 }
 
 /* A question with one line to type: the room's name or the invite code. */
 static void
 ask_name (MeshRoomSidebar *self,
-          gboolean         joining)
+          gboolean         joining,
+          const char      *text)
 {
   GtkWindow *parent = GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (self)));
   AdwMessageDialog *dialog;
@@ -168,6 +200,8 @@ ask_name (MeshRoomSidebar *self,
   adw_message_dialog_set_extra_child (dialog, entry);
 
   g_object_set_data (G_OBJECT (dialog), "joining", GINT_TO_POINTER (joining));
+  if (text != NULL)
+    gtk_editable_set_text (GTK_EDITABLE (entry), text);
   g_signal_connect_object (dialog, "response", G_CALLBACK (name_dialog_response_cb), self, 0);
   gtk_window_present (GTK_WINDOW (dialog));
   gtk_widget_grab_focus (entry);
@@ -338,7 +372,7 @@ mesh_room_sidebar_create_room (MeshRoomSidebar *self)
 {
   g_return_if_fail (MESH_IS_ROOM_SIDEBAR (self));
 
-  ask_name (self, FALSE);
+  ask_name (self, FALSE, NULL);
 }
 
 void
@@ -346,7 +380,7 @@ mesh_room_sidebar_join_room (MeshRoomSidebar *self)
 {
   g_return_if_fail (MESH_IS_ROOM_SIDEBAR (self));
 
-  ask_name (self, TRUE);
+  ask_name (self, TRUE, NULL);
 }
 
 void

@@ -15,6 +15,16 @@
 #include "mesh-ui-util.h"
 
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <errno.h>
+#include <string.h>
+
+/* What the server takes in one chat message (protocol: content ≤ 16 384 bytes). */
+#define CHAT_MAX_BYTES   16384
+/* From how close to the limit the composer shows what is left. */
+#define CHAT_WARN_BYTES  1000
+/* Typing stores the room's draft after this pause. */
+#define DRAFT_SAVE_MS    500
 
 enum {
   PROP_0,
@@ -41,6 +51,7 @@ struct _MeshRoomView {
   GtkWidget            *members_button;
   GtkWidget            *room_menu_button;
   GtkEntry             *entry;
+  GtkLabel             *limit_label;
 
   /* Owned references */
   MeshClientSession    *session;
@@ -55,6 +66,7 @@ struct _MeshRoomView {
   gboolean              stick_to_bottom;
   double                last_upper;
   guint                 scroll_idle_id;
+  guint                 draft_save_id;
 };
 
 G_DEFINE_FINAL_TYPE (MeshRoomView, mesh_room_view, ADW_TYPE_BIN)
@@ -267,18 +279,173 @@ create_member_row (gpointer item,
   return mesh_member_row_new (MESH_MEMBER (item));
 }
 
+/* Drafts belong to their room and outlive the app: one key file in the
+ * user's state folder, a group per server and user (hashed: a URL may hold
+ * brackets, which a group name may not), a key per room. */
+static char *
+drafts_path (void)
+{
+  return g_build_filename (g_get_user_state_dir (), "mesh", "drafts.ini", NULL);
+}
+
+static char *
+drafts_group (MeshRoomView *self)
+{
+  MeshClientRest *rest;
+  g_autofree char *owner = NULL;
+
+  if (self->session == NULL)
+    return NULL;
+  rest = mesh_client_session_get_rest (self->session);
+  if (mesh_client_rest_get_user_id (rest) == NULL)
+    return NULL;
+  owner = g_strdup_printf ("%s\n%s", mesh_client_rest_get_base_url (rest),
+                           mesh_client_rest_get_user_id (rest));
+  return g_compute_checksum_for_string (G_CHECKSUM_SHA256, owner, -1);
+}
+
+static GKeyFile *
+drafts_load (void)
+{
+  g_autofree char *path = drafts_path ();
+  GKeyFile *file = g_key_file_new ();
+
+  /* None yet, or unreadable: no drafts, nothing else is lost. */
+  g_key_file_load_from_file (file, path, G_KEY_FILE_NONE, NULL);
+  return file;
+}
+
+static char *
+load_draft (MeshRoomView *self,
+            const char   *room_id)
+{
+  g_autofree char *group = drafts_group (self);
+  g_autoptr(GKeyFile) file = NULL;
+
+  if (group == NULL)
+    return NULL;
+  file = drafts_load ();
+  return g_key_file_get_string (file, group, room_id, NULL);
+}
+
+static void
+store_draft (MeshRoomView *self,
+             const char   *room_id,
+             const char   *text)
+{
+  g_autofree char *group = drafts_group (self);
+  g_autofree char *path = drafts_path ();
+  g_autofree char *dir = NULL;
+  g_autofree char *stored = NULL;
+  g_autofree char *data = NULL;
+  g_autoptr(GKeyFile) file = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean empty = text == NULL || *text == '\0';
+  gsize length = 0;
+
+  if (group == NULL)
+    return;
+  file = drafts_load ();
+  stored = g_key_file_get_string (file, group, room_id, NULL);
+  if (g_strcmp0 (stored, empty ? NULL : text) == 0)
+    return;
+  if (empty) {
+    g_auto(GStrv) keys = NULL;
+
+    g_key_file_remove_key (file, group, room_id, NULL);
+    keys = g_key_file_get_keys (file, group, NULL, NULL);
+    if (keys != NULL && keys[0] == NULL)
+      g_key_file_remove_group (file, group, NULL);
+  } else {
+    g_key_file_set_string (file, group, room_id, text);
+  }
+
+  /* Drafts are private: readable by their owner only, whatever the folder. */
+  dir = g_path_get_dirname (path);
+  data = g_key_file_to_data (file, &length, NULL);
+  if (g_mkdir_with_parents (dir, 0700) != 0 ||
+      !g_file_set_contents_full (path, data, (gssize) length,
+                                 G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
+    g_warning ("Cannot keep the draft of room %s: %s", room_id,
+               error != NULL ? error->message : g_strerror (errno));
+}
+
+/* The composer's text is the current room's draft. */
+static void
+save_current_draft (MeshRoomView *self)
+{
+  g_clear_handle_id (&self->draft_save_id, g_source_remove);
+  if (self->room != NULL && self->entry != NULL)
+    store_draft (self, mesh_room_get_room_id (self->room),
+                 gtk_editable_get_text (GTK_EDITABLE (self->entry)));
+}
+
+static gboolean
+draft_save_cb (gpointer user_data)
+{
+  MeshRoomView *self = user_data;
+
+  self->draft_save_id = 0;
+  save_current_draft (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* How much is left, shown near the limit; over it, sending is refused with
+ * a sentence and what was typed stays. */
+static gboolean
+update_limit (MeshRoomView *self,
+              const char   *text)
+{
+  gssize left = (gssize) CHAT_MAX_BYTES - (gssize) strlen (text);
+  GtkWidget *label = GTK_WIDGET (self->limit_label);
+
+  if (left >= CHAT_WARN_BYTES) {
+    gtk_widget_set_visible (label, FALSE);
+    gtk_widget_remove_css_class (GTK_WIDGET (self->entry), "error");
+    return TRUE;
+  }
+  if (left >= 0) {
+    g_autofree char *count = g_strdup_printf ("%" G_GSSIZE_FORMAT, left);
+
+    gtk_label_set_text (self->limit_label, count);
+    /* Translators: the tooltip of the count of what is left in a message. */
+    gtk_widget_set_tooltip_text (label, _("What can still be added to this message "
+                                          "(up to 16 384 bytes; most letters take one)"));
+    gtk_widget_remove_css_class (label, "error");
+    gtk_widget_remove_css_class (GTK_WIDGET (self->entry), "error");
+  } else {
+    g_autofree char *sentence = NULL;
+
+    /* Translators: %ld is how far over the limit the message is. */
+    sentence = g_strdup_printf (_("Too long by %ld: shorten it to send"), (long) -left);
+    gtk_label_set_text (self->limit_label, sentence);
+    gtk_widget_set_tooltip_text (label, _("A message can have up to 16 384 bytes; "
+                                          "most letters take one."));
+    gtk_widget_add_css_class (label, "error");
+    gtk_widget_add_css_class (GTK_WIDGET (self->entry), "error");
+  }
+  gtk_widget_set_visible (label, TRUE);
+  return left >= 0;
+}
+
 static void
 update_send_action (MeshRoomView *self)
 {
   g_autofree char *text = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->entry))));
+  gboolean fits = update_limit (self, text);
 
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.send", self->chat != NULL && *text != '\0');
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.send",
+                                 self->chat != NULL && *text != '\0' && fits);
 }
 
 static void
 entry_changed_cb (MeshRoomView *self)
 {
   update_send_action (self);
+  if (self->room != NULL) {
+    g_clear_handle_id (&self->draft_save_id, g_source_remove);
+    self->draft_save_id = g_timeout_add (DRAFT_SAVE_MS, draft_save_cb, self);
+  }
 }
 
 static void
@@ -290,6 +457,12 @@ send (MeshRoomView *self)
 
   if (self->chat == NULL || *text == '\0')
     return;
+  if (strlen (text) > CHAT_MAX_BYTES) {
+    mesh_ui_toast (GTK_WIDGET (self),
+                   _("This message is too long to send. Shorten it or split it in two: "
+                     "nothing you typed was removed."));
+    return;
+  }
 
   id = mesh_chat_model_send (self->chat, text, &error);
   if (id == NULL) {
@@ -297,6 +470,7 @@ send (MeshRoomView *self)
     return;
   }
   gtk_editable_set_text (GTK_EDITABLE (self->entry), "");
+  save_current_draft (self);
   self->stick_to_bottom = TRUE;
   scroll_to_bottom (self);
 }
@@ -657,6 +831,8 @@ mesh_room_view_dispose (GObject *object)
 {
   MeshRoomView *self = MESH_ROOM_VIEW (object);
 
+  /* A window closed right after typing keeps the draft. */
+  save_current_draft (self);
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   g_clear_handle_id (&self->scroll_idle_id, g_source_remove);
@@ -706,6 +882,7 @@ mesh_room_view_class_init (MeshRoomViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MeshRoomView, members_button);
   gtk_widget_class_bind_template_child (widget_class, MeshRoomView, room_menu_button);
   gtk_widget_class_bind_template_child (widget_class, MeshRoomView, entry);
+  gtk_widget_class_bind_template_child (widget_class, MeshRoomView, limit_label);
   gtk_widget_class_bind_template_callback (widget_class, edge_reached_cb);
   gtk_widget_class_bind_template_callback (widget_class, factory_setup_cb);
   gtk_widget_class_bind_template_callback (widget_class, factory_bind_cb);
@@ -797,6 +974,7 @@ mesh_room_view_set_room (MeshRoomView *self,
   if (room == self->room)
     return;
 
+  save_current_draft (self);
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   if (self->room != NULL)
@@ -815,6 +993,8 @@ mesh_room_view_set_room (MeshRoomView *self,
   gtk_widget_set_visible (self->room_menu_button, room != NULL);
 
   if (room == NULL) {
+    gtk_editable_set_text (GTK_EDITABLE (self->entry), "");
+    g_clear_handle_id (&self->draft_save_id, g_source_remove);
     gtk_stack_set_visible_child_name (self->stack, "none");
     update_title (self);
     update_send_action (self);
@@ -858,6 +1038,14 @@ mesh_room_view_set_room (MeshRoomView *self,
   /* Translators: the placeholder of the message entry, with the room's name. */
   placeholder = g_strdup_printf (_("Message %s"), mesh_room_get_name (room));
   gtk_entry_set_placeholder_text (self->entry, placeholder);
+  {
+    g_autofree char *draft = load_draft (self, mesh_room_get_room_id (room));
+
+    /* This room's draft, not the last room's text. */
+    gtk_editable_set_text (GTK_EDITABLE (self->entry), draft != NULL ? draft : "");
+    gtk_editable_set_position (GTK_EDITABLE (self->entry), -1);
+    g_clear_handle_id (&self->draft_save_id, g_source_remove);
+  }
 
   gtk_stack_set_visible_child_name (self->stack, "room");
   update_title (self);

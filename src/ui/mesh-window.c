@@ -399,6 +399,34 @@ setup (MeshWindow      *self,
   restore_session (self);
 }
 
+/* In a sandbox the background portal decides whether an app with no
+ * window may keep running; elsewhere nothing stops it.  Asked once. */
+static void
+request_background (MeshWindow *self)
+{
+  static gboolean asked;
+  g_autoptr(GDBusConnection) bus = NULL;
+  g_autoptr(GVariantBuilder) options = NULL;
+
+  if (asked)
+    return;
+  asked = TRUE;
+  bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  if (bus == NULL)
+    return;
+  options = g_variant_builder_new (G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (options, "{sv}", "reason",
+                         g_variant_new_string (_("Receive messages and files while the window "
+                                                 "is closed")));
+  g_variant_builder_add (options, "{sv}", "autostart", g_variant_new_boolean (FALSE));
+  /* No portal (not installed, not sandboxed): the call fails, which is fine. */
+  g_dbus_connection_call (bus, "org.freedesktop.portal.Desktop",
+                          "/org/freedesktop/portal/desktop",
+                          "org.freedesktop.portal.Background", "RequestBackground",
+                          g_variant_new ("(sa{sv})", "", options), NULL,
+                          G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL, NULL);
+}
+
 static gboolean
 mesh_window_close_request (GtkWindow *window)
 {
@@ -410,6 +438,23 @@ mesh_window_close_request (GtkWindow *window)
   if (!gtk_window_is_maximized (window) && width > 0 && height > 0) {
     g_settings_set_int (self->settings, "window-width", width);
     g_settings_set_int (self->settings, "window-height", height);
+  }
+
+  /* Signed in and asked to: hidden, not closed, so the user stays online
+   * and receives files; the app says so (opening it again shows the window). */
+  if (self->session != NULL && g_settings_get_boolean (self->settings, "run-in-background")) {
+    GApplication *app = G_APPLICATION (gtk_window_get_application (window));
+    g_autoptr(GNotification) notification =
+      g_notification_new (_("Mesh is running in the background"));
+
+    g_notification_set_body (notification, _("You stay online and receive messages and files. "
+                                             "Open Mesh again to see the window."));
+    g_notification_add_button (notification, _("Quit"), "app.quit");
+    if (app != NULL)
+      g_application_send_notification (app, "background", notification);
+    request_background (self);
+    gtk_widget_set_visible (GTK_WIDGET (window), FALSE);
+    return TRUE;
   }
 
   return GTK_WINDOW_CLASS (mesh_window_parent_class)->close_request (window);

@@ -526,13 +526,30 @@ member_of (MeshMemberList *list,
   return member;
 }
 
+static SoupWebsocketConnection *connect_agent_hello (MeshClientRest *rest,
+                                                     const char     *room_id,
+                                                     const char     *name,
+                                                     const char     *extra,
+                                                     char          **device_id_out);
+
 /* A headless agent of @rest's user: a raw socket with its device token. */
 static SoupWebsocketConnection *
 connect_agent (MeshClientRest *rest,
                const char     *room_id,
                char          **device_id_out)
 {
-  g_autofree char *fingerprint = mesh_sha256_hex ("agent certificate", 17);
+  return connect_agent_hello (rest, room_id, "server box", "", device_id_out);
+}
+
+/* The same, named @name, with @extra (",\"field\":value…" or "") in its hello. */
+static SoupWebsocketConnection *
+connect_agent_hello (MeshClientRest *rest,
+                     const char     *room_id,
+                     const char     *name,
+                     const char     *extra,
+                     char          **device_id_out)
+{
+  g_autofree char *fingerprint = mesh_sha256_hex (name, strlen (name));
   g_autofree char *device_token = NULL;
   g_autofree char *url = NULL;
   g_autofree char *auth = NULL;
@@ -543,8 +560,7 @@ connect_agent (MeshClientRest *rest,
   g_autoptr(SoupMessage) msg = NULL;
   SoupWebsocketConnection *ws;
 
-  mesh_client_rest_register_device_async (rest, "server box", fingerprint, NULL, result_cb,
-                                          &result);
+  mesh_client_rest_register_device_async (rest, name, fingerprint, NULL, result_cb, &result);
   *device_id_out = mesh_client_rest_register_device_finish (rest, wait_result (&result),
                                                             &device_token, &error);
   g_assert_no_error (error);
@@ -562,7 +578,8 @@ connect_agent (MeshClientRest *rest,
 
   hello = g_strdup_printf ("{\"type\":\"system.hello\",\"id\":\"h1\",\"payload\":{"
                            "\"peer_type\":\"agent\",\"version\":\"2.0.0\","
-                           "\"quic\":{\"port\":4433,\"fingerprint\":\"%s\"}}}", fingerprint);
+                           "\"quic\":{\"port\":4433,\"fingerprint\":\"%s\"}%s}}", fingerprint,
+                           extra);
   join = g_strdup_printf ("{\"type\":\"room.join\",\"id\":\"j1\",\"payload\":{\"room_id\":\"%s\"}}",
                           room_id);
   soup_websocket_connection_send_text (ws, hello);
@@ -990,6 +1007,270 @@ test_reconnect_resends (void)
   pair_teardown (&pair);
 }
 
+/* Sends @n messages "<prefix> i" from @chat and waits for them all to be
+ * stored: 100 at a time, a second apart, within the server's rate limit
+ * (100 a second, burst 200 a socket), which drops what goes over. */
+static void
+send_many (MeshChatModel *chat,
+           const char    *prefix,
+           guint          n)
+{
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; i < n; i++) {
+    g_autofree char *text = g_strdup_printf ("%s %u", prefix, i);
+
+    g_free (mesh_chat_model_send (chat, text, &error));
+    g_assert_no_error (error);
+    if (i % 100 == 99) {
+      gboolean refilled = FALSE;
+
+      WAIT_UNTIL (all_sent (chat), WAIT_S);
+      g_timeout_add (1100, flag_cb, &refilled);
+      WAIT_UNTIL (refilled, WAIT_S);
+    }
+  }
+  WAIT_UNTIL (all_sent (chat), WAIT_S);
+}
+
+static void
+server_error_cb (MeshClientSession *session,
+                 GError            *error,
+                 const char        *ref,
+                 guint             *n_errors)
+{
+  g_test_message ("server error (ref %s): %s", ref ? ref : "-", error->message);
+  (*n_errors)++;
+}
+
+static void
+collect_cb (MeshClientSession *session,
+            MeshChatMessage   *message,
+            GPtrArray         *seen)
+{
+  g_ptr_array_add (seen, g_object_ref (message));
+}
+
+static guint
+count_seen (GPtrArray  *seen,
+            const char *room_id)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < seen->len; i++)
+    n += g_str_equal (mesh_chat_message_get_room_id (seen->pdata[i]), room_id);
+  return n;
+}
+
+/* What bob says while alice is away reaches her when she is back, in every
+ * room (open or not), in order, once, with the unread counts and the
+ * "chat-message" signal the notifications come from. */
+static void
+test_reconnect_catch_up (void)
+{
+  static const char * const users[] = { "alice", "bob", NULL };
+  g_autoptr(ClientTestServer) server = server_with_users (users);
+  g_autoptr(MeshClientRest) alice = login (server, "alice");
+  g_autoptr(MeshClientRest) bob = login (server, "bob");
+  g_autofree char *busy_id = create_room (alice, "Busy");
+  g_autofree char *quiet_id = create_room (alice, "Quiet");
+  g_autoptr(MeshClientSession) alice_session = NULL;
+  g_autoptr(MeshClientSession) bob_session = NULL;
+  g_autoptr(MeshRoomList) rooms = NULL;
+  g_autoptr(MeshChatModel) alice_chat = NULL;
+  g_autoptr(MeshChatModel) bob_busy = NULL;
+  g_autoptr(MeshChatModel) bob_quiet = NULL;
+  g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GHashTable) ids = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  MeshRoom *busy, *quiet;
+  const guint n_busy = 250;   /* more than one page of 200 */
+  const guint n_quiet = 3;
+  guint n_errors = 0;
+
+  for (guint i = 0; i < 2; i++) {
+    const char *room_id = i == 0 ? busy_id : quiet_id;
+    g_autofree char *code = create_invite (alice, room_id);
+    GError *accept_error = accept_invite (bob, code, room_id);
+
+    g_assert_no_error (accept_error);
+  }
+
+  alice_session = connect_session (alice);
+  bob_session = connect_session (bob);
+  g_signal_connect (alice_session, "chat-message", G_CALLBACK (collect_cb), seen);
+  g_signal_connect (bob_session, "server-error", G_CALLBACK (server_error_cb), &n_errors);
+  /* As the window does: the room list joins every room, one chat is open. */
+  rooms = mesh_room_list_new (alice, alice_session);
+  refresh_rooms (rooms);
+  busy = mesh_room_list_find (rooms, busy_id, NULL);
+  quiet = mesh_room_list_find (rooms, quiet_id, NULL);
+  g_assert_nonnull (busy);
+  g_assert_nonnull (quiet);
+  WAIT_UNTIL (mesh_client_session_is_room_joined (alice_session, busy_id) &&
+              mesh_client_session_is_room_joined (alice_session, quiet_id), WAIT_S);
+  alice_chat = mesh_chat_model_new (alice_session, busy_id);
+  load_older (alice_chat, 0);
+  join_room (bob_session, busy_id);
+  join_room (bob_session, quiet_id);
+  bob_busy = mesh_chat_model_new (bob_session, busy_id);
+  bob_quiet = mesh_chat_model_new (bob_session, quiet_id);
+
+  /* Seen live before the outage, in both rooms, then read. */
+  send_many (bob_busy, "before", 1);
+  send_many (bob_quiet, "before", 1);
+  WAIT_UNTIL (seen->len == 2, WAIT_S);
+  WAIT_UNTIL (g_list_model_get_n_items (G_LIST_MODEL (alice_chat)) == 1, WAIT_S);
+  mesh_room_set_unread_count (busy, 0);
+  mesh_room_set_unread_count (quiet, 0);
+
+  /* The server restarts; alice stays away while bob talks. */
+  client_test_server_stop (server);
+  WAIT_UNTIL (mesh_client_session_get_state (alice_session) ==
+                MESH_CLIENT_SESSION_RECONNECTING, WAIT_S);
+  mesh_client_session_disconnect (alice_session);
+  client_test_server_start (server);
+  WAIT_UNTIL (mesh_client_session_is_room_joined (bob_session, busy_id) &&
+              mesh_client_session_is_room_joined (bob_session, quiet_id), RECONNECT_S);
+  send_many (bob_busy, "missed", n_busy);
+  send_many (bob_quiet, "missed", n_quiet);
+  g_assert_cmpuint (seen->len, ==, 2);
+
+  /* Alice is back. */
+  mesh_client_session_connect_async (alice_session, NULL, result_cb, &result);
+  g_assert_true (mesh_client_session_connect_finish (alice_session, wait_result (&result),
+                                                     &error));
+  g_assert_no_error (error);
+  WAIT_UNTIL (g_list_model_get_n_items (G_LIST_MODEL (alice_chat)) == 1 + n_busy &&
+              count_seen (seen, quiet_id) == 1 + n_quiet, RECONNECT_S);
+
+  /* One more message each way after the catch-up: any duplicate is in. */
+  send_many (bob_busy, "after", 1);
+  send_many (bob_quiet, "after", 1);
+  WAIT_UNTIL (count_content (alice_chat, "after 0") == 1 &&
+              count_seen (seen, quiet_id) == 2 + n_quiet, WAIT_S);
+
+  /* The open chat: everything, in order, once. */
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (alice_chat)), ==, 2 + n_busy);
+  g_assert_cmpstr (mesh_chat_message_get_content (message_at (alice_chat, 0)), ==, "before 0");
+  for (guint i = 0; i < n_busy; i++) {
+    g_autofree char *text = g_strdup_printf ("missed %u", i);
+
+    g_assert_cmpstr (mesh_chat_message_get_content (message_at (alice_chat, i + 1)), ==, text);
+  }
+  g_assert_cmpstr (mesh_chat_message_get_content (message_at (alice_chat, 1 + n_busy)), ==,
+                   "after 0");
+
+  /* Every room, through the signal the room list and notifications use:
+   * each message once, in order. */
+  g_assert_cmpuint (seen->len, ==, 4 + n_busy + n_quiet);
+  for (guint i = 0; i < seen->len; i++)
+    g_assert_true (g_hash_table_add (ids, (gpointer) mesh_chat_message_get_message_id (seen->pdata[i])));
+  {
+    guint quiet_index = 0;
+
+    for (guint i = 0; i < seen->len; i++) {
+      MeshChatMessage *message = seen->pdata[i];
+      g_autofree char *text = NULL;
+
+      if (!g_str_equal (mesh_chat_message_get_room_id (message), quiet_id))
+        continue;
+      if (quiet_index == 0)
+        text = g_strdup ("before 0");
+      else if (quiet_index <= n_quiet)
+        text = g_strdup_printf ("missed %u", quiet_index - 1);
+      else
+        text = g_strdup ("after 0");
+      g_assert_cmpstr (mesh_chat_message_get_content (message), ==, text);
+      quiet_index++;
+    }
+  }
+
+  g_assert_cmpuint (n_errors, ==, 0);
+
+  /* Unread: what was missed, plus the one after. */
+  g_assert_cmpuint (mesh_room_get_unread_count (busy), ==, n_busy + 1);
+  g_assert_cmpuint (mesh_room_get_unread_count (quiet), ==, n_quiet + 1);
+
+  g_clear_object (&alice_chat);
+  g_clear_object (&rooms);
+}
+
+typedef struct {
+  char     *device_id;
+  gboolean  seen;
+  gboolean  transient;
+} AgentSeen;
+
+static void
+agent_joined_cb (MeshClientSession *session,
+                 const char        *room_id,
+                 MeshPeerInfo      *info,
+                 AgentSeen         *seen)
+{
+  if (g_strcmp0 (info->device_id, seen->device_id) != 0)
+    return;
+  seen->seen = TRUE;
+  seen->transient = info->transient;
+}
+
+/* An agent run for one command says so in its hello; the room is told, so
+ * that the app does not announce it "offline" when the command ends. */
+static void
+test_transient_agent (void)
+{
+  Pair pair = { 0 };
+  g_autoptr(SoupWebsocketConnection) daemon = NULL;
+  g_autoptr(SoupWebsocketConnection) once = NULL;
+  AgentSeen daemon_seen = { NULL }, once_seen = { NULL };
+  gulong id;
+
+  pair_setup (&pair);
+  daemon = connect_agent_hello (pair.bob, pair.room_id, "bob-box", "", &daemon_seen.device_id);
+  id = g_signal_connect (pair.alice_session, "room-joined", G_CALLBACK (agent_joined_cb),
+                         &daemon_seen);
+  WAIT_UNTIL (daemon_seen.seen, WAIT_S);
+  g_signal_handler_disconnect (pair.alice_session, id);
+  g_assert_false (daemon_seen.transient);
+
+  once = connect_agent_hello (pair.bob, pair.room_id, "bob-cli", ",\"transient\":true",
+                              &once_seen.device_id);
+  id = g_signal_connect (pair.alice_session, "room-joined", G_CALLBACK (agent_joined_cb),
+                         &once_seen);
+  WAIT_UNTIL (once_seen.seen, WAIT_S);
+  g_signal_handler_disconnect (pair.alice_session, id);
+  g_assert_true (once_seen.transient);
+
+  /* And in the members list a joiner gets. */
+  {
+    g_autoptr(MeshClientRest) carol_rest = NULL;
+    g_autoptr(GPtrArray) peers = NULL;
+    gboolean found = FALSE;
+
+    mesh_client_session_leave_room (pair.alice_session, pair.room_id);
+    join_room (pair.alice_session, pair.room_id);
+    peers = mesh_client_session_dup_room_peers (pair.alice_session, pair.room_id);
+    for (guint i = 0; i < peers->len; i++) {
+      MeshPeerInfo *info = peers->pdata[i];
+
+      if (g_strcmp0 (info->device_id, once_seen.device_id) == 0) {
+        found = TRUE;
+        g_assert_true (info->transient);
+      } else {
+        g_assert_false (info->transient);
+      }
+    }
+    g_assert_true (found);
+  }
+
+  soup_websocket_connection_close (daemon, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  soup_websocket_connection_close (once, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  g_free (daemon_seen.device_id);
+  g_free (once_seen.device_id);
+  pair_teardown (&pair);
+}
+
 /* TLS */
 
 static void
@@ -1069,5 +1350,7 @@ main (int    argc,
   g_test_add_func ("/mesh/client/chat/history", test_chat_history);
   g_test_add_func ("/mesh/client/chat/reconnect-resends", test_reconnect_resends);
   g_test_add_func ("/mesh/client/tls/pinning", test_certificate_pinning);
+  g_test_add_func ("/mesh/client/chat/reconnect-catch-up", test_reconnect_catch_up);
+  g_test_add_func ("/mesh/client/session/transient-agent", test_transient_agent);
   return g_test_run ();
 }

@@ -8,6 +8,7 @@
 #include "mesh-connection-banner.h"
 #include "mesh-embedded-agent.h"
 #include "mesh-member-row.h"
+#include "mesh-message-row.h"
 #include "mesh-client-rest.h"
 #include "mesh-error.h"
 #include "mesh-devices-page.h"
@@ -878,6 +879,413 @@ test_send_files (void)
   }
 }
 
+/* Drafts, limits: a half-typed message stays in its room, across a new
+ * window; text over the limits is refused with a sentence, never cut. */
+
+typedef struct {
+  MeshWindow *window;
+  const char *room_id;
+} DraftWait;
+
+static gboolean
+room_listed (gpointer user_data)
+{
+  DraftWait *wait = user_data;
+
+  return mesh_room_list_find (mesh_window_get_room_list (wait->window), wait->room_id,
+                              NULL) != NULL;
+}
+
+static GtkEditable *
+composer_of (MeshWindow *window)
+{
+  return GTK_EDITABLE (ui_test_find_widget (GTK_WIDGET (mesh_window_get_room_view (window)),
+                                            GTK_TYPE_ENTRY, NULL, NULL));
+}
+
+static void
+open_room (MeshWindow *window,
+           const char *room_id)
+{
+  DraftWait wait = { window, room_id };
+
+  ui_test_wait_until (room_listed, &wait, UI_TEST_WAIT_S, "the room in the list");
+  g_assert_true (mesh_window_open_room (window, room_id));
+  ui_test_wait_room_open (window, room_id, "the room to open");
+}
+
+static gboolean
+label_starts_with (GtkWidget     *widget,
+                   gconstpointer  prefix)
+{
+  return g_str_has_prefix (gtk_label_get_text (GTK_LABEL (widget)), prefix);
+}
+
+static gboolean
+send_enabled (MeshWindow *window)
+{
+  GtkWidget *button = ui_test_find_button_for_action (GTK_WIDGET (mesh_window_get_room_view (window)),
+                                                      "room.send");
+
+  g_assert_nonnull (button);
+  return gtk_widget_get_sensitive (button);
+}
+
+static void
+test_drafts_and_limits (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  UiTestPeer bob = { NULL };
+  g_autofree char *kitchen_invite = NULL;
+  g_autofree char *garden_invite = NULL;
+  g_autofree char *kitchen_id = NULL;
+  g_autofree char *garden_id = NULL;
+  g_autofree char *long_text = NULL;
+  g_autofree char *long_name = NULL;
+  g_autofree char *shot = NULL;
+  AdwMessageDialog *dialog;
+  MeshWindow *window;
+  GtkEditable *entry;
+  GtkWidget *label;
+  const char *draft = "Half a thought for the kitchen,\nwith a second line";
+
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  g_free (client_test_server_add_user (server, "bob", "bob-password"));
+  client_test_server_start (server);
+  ui_test_peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+  kitchen_id = ui_test_peer_create_room (&bob, "Kitchen", &kitchen_invite);
+  garden_id = ui_test_peer_create_room (&bob, "Garden", &garden_invite);
+
+  window = new_window (1280, 800);
+  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_accept_invite (window, kitchen_invite, kitchen_id);
+  ui_test_accept_invite (window, garden_invite, garden_id);
+
+  /* Typed in one room, not there in the next, back when returning. */
+  open_room (window, kitchen_id);
+  entry = composer_of (window);
+  gtk_editable_set_text (entry, draft);
+  open_room (window, garden_id);
+  g_assert_cmpstr (gtk_editable_get_text (entry), ==, "");
+  gtk_editable_set_text (entry, "For the garden");
+  open_room (window, kitchen_id);
+  g_assert_cmpstr (gtk_editable_get_text (entry), ==, draft);
+
+  /* A new window (as after a restart) finds both drafts, kept private. */
+  ui_test_destroy_window (GTK_WINDOW (window));
+  {
+    g_autofree char *path = g_build_filename (g_get_user_state_dir (), "mesh", "drafts.ini",
+                                              NULL);
+    GStatBuf st;
+
+    g_assert_cmpint (g_stat (path, &st), ==, 0);
+    g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  }
+  window = new_window (1280, 800);
+  ui_test_wait_connected (window, "the restored session");
+  open_room (window, garden_id);
+  entry = composer_of (window);
+  g_assert_cmpstr (gtk_editable_get_text (entry), ==, "For the garden");
+  open_room (window, kitchen_id);
+  g_assert_cmpstr (gtk_editable_get_text (entry), ==, draft);
+
+  /* Sending empties the draft for good. */
+  gtk_editable_set_text (entry, "Sent, not a draft");
+  g_signal_emit_by_name (entry, "activate");
+  g_assert_cmpstr (gtk_editable_get_text (entry), ==, "");
+  ui_test_destroy_window (GTK_WINDOW (window));
+  window = new_window (1280, 800);
+  ui_test_wait_connected (window, "the restored session");
+  open_room (window, kitchen_id);
+  entry = composer_of (window);
+  g_assert_cmpstr (gtk_editable_get_text (entry), ==, "");
+
+  /* Far from the limit: no count.  More than 4 000 characters are kept. */
+  long_text = g_strnfill (5000, 'a');
+  gtk_editable_set_text (entry, long_text);
+  g_assert_cmpuint (strlen (gtk_editable_get_text (entry)), ==, 5000);
+  label = ui_test_find_widget (GTK_WIDGET (mesh_window_get_room_view (window)), GTK_TYPE_LABEL,
+                               label_starts_with, "Too long");
+  g_assert_true (label == NULL || !gtk_widget_get_visible (label));
+  g_assert_true (send_enabled (window));
+
+  /* Near it: what is left.  16 000 of 16 384 bytes. */
+  g_free (long_text);
+  long_text = g_strnfill (16000, 'b');
+  gtk_editable_set_text (entry, long_text);
+  label = ui_test_find_label (GTK_WIDGET (mesh_window_get_room_view (window)), "384");
+  g_assert_nonnull (label);
+  g_assert_true (gtk_widget_get_visible (label));
+  g_assert_true (send_enabled (window));
+
+  /* Over it: a sentence, no sending, nothing removed. */
+  g_free (long_text);
+  long_text = g_strnfill (17000, 'c');
+  gtk_editable_set_text (entry, long_text);
+  label = ui_test_find_label (GTK_WIDGET (mesh_window_get_room_view (window)),
+                              "Too long by 616: shorten it to send");
+  g_assert_nonnull (label);
+  g_assert_true (gtk_widget_get_visible (label));
+  g_assert_false (send_enabled (window));
+  g_signal_emit_by_name (entry, "activate");
+  g_assert_cmpstr (gtk_editable_get_text (entry), ==, long_text);
+  shot = ui_test_screenshot (GTK_WIDGET (window), "composer-over-limit-1280x800");
+  gtk_editable_set_text (entry, "");
+
+  /* A room name over 100 characters: said while typing, kept. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.new-room", NULL));
+  dialog = ADW_MESSAGE_DIALOG (ui_test_wait_toplevel (ADW_TYPE_MESSAGE_DIALOG, "the new room dialog"));
+  long_name = g_strnfill (101, 'n');
+  gtk_editable_set_text (GTK_EDITABLE (adw_message_dialog_get_extra_child (dialog)), long_name);
+  g_assert_false (adw_message_dialog_get_response_enabled (dialog, "ok"));
+  g_assert_true (strstr (adw_message_dialog_get_body (dialog), "101") != NULL);
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (adw_message_dialog_get_extra_child (dialog))),
+                   ==, long_name);
+  long_name[100] = '\0';
+  gtk_editable_set_text (GTK_EDITABLE (adw_message_dialog_get_extra_child (dialog)), long_name);
+  g_assert_true (adw_message_dialog_get_response_enabled (dialog, "ok"));
+  adw_message_dialog_response (dialog, "cancel");
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_destroy_window (GTK_WINDOW (window));
+  ui_test_peer_clear (&bob);
+}
+
+/* After a failed test the Gotify page says so, not "Delivering, nothing
+ * waiting". */
+static void
+test_gotify_failed_test (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  GtkWidget *page, *url_row, *token_row, *status_row;
+  GtkWindow *preferences;
+  MeshWindow *window;
+  const char *subtitle;
+
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  client_test_server_start (server);
+  window = new_window (1280, 800);
+  if (g_strcmp0 (mesh_window_get_page (window), "signin") != 0)
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+
+  preferences = open_gotify (&page);
+  url_row = ui_test_find_widget (page, ADW_TYPE_ENTRY_ROW, NULL, NULL);
+  token_row = ui_test_find_widget (page, ADW_TYPE_PASSWORD_ENTRY_ROW, NULL, NULL);
+  /* Nothing listens on port 9 (and a private address is refused). */
+  gtk_editable_set_text (GTK_EDITABLE (url_row), "http://127.0.0.1:9/");
+  gtk_editable_set_text (GTK_EDITABLE (token_row), "AbCdEf.123");
+  click_gotify (page, "_Save");
+  status_row = ui_test_find_action_row (page, "Delivery");
+  g_assert_nonnull (status_row);
+  g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (status_row)), ==,
+                   "Delivering, nothing waiting");
+
+  click_gotify (page, "Send _Test");
+  subtitle = adw_action_row_get_subtitle (ADW_ACTION_ROW (status_row));
+  g_assert_true (g_str_has_prefix (subtitle, "The test message was not delivered: "));
+  g_assert_true (gtk_widget_has_css_class (status_row, "error"));
+
+  click_gotify (page, "_Remove");
+  gtk_window_destroy (preferences);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_destroy_window (GTK_WINDOW (window));
+}
+
+/* Web addresses become links; nothing else in a message is markup. */
+static void
+test_message_links (void)
+{
+  static const struct {
+    const char *content;
+    const char *markup;
+  } cases[] = {
+    { "no link here", "no link here" },
+    { "see https://example.org/a?b=1&c=2.",
+      "see <a href=\"https://example.org/a?b=1&amp;c=2\">https://example.org/a?b=1&amp;c=2</a>." },
+    { "(http://x.test/p) and <b>bold</b>",
+      "(<a href=\"http://x.test/p\">http://x.test/p</a>) and &lt;b&gt;bold&lt;/b&gt;" },
+    { "http://q.test/\"onclick=x", "<a href=\"http://q.test/\">http://q.test/</a>&quot;onclick=x" },
+    { "file:///etc/passwd javascript:alert(1)", "file:///etc/passwd javascript:alert(1)" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree char *markup = mesh_message_row_markup (cases[i].content);
+
+    GtkWidget *label = g_object_ref_sink (gtk_label_new (NULL));
+
+    g_assert_cmpstr (markup, ==, cases[i].markup);
+    /* What the label shows is the message, to the letter. */
+    gtk_label_set_markup (GTK_LABEL (label), markup);
+    g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (label)), ==, cases[i].content);
+    g_object_unref (label);
+  }
+}
+
+static gboolean
+label_is (GtkWidget     *widget,
+          gconstpointer  text)
+{
+  return g_strcmp0 (gtk_label_get_text (GTK_LABEL (widget)), text) == 0;
+}
+
+typedef struct {
+  GtkWidget  *root;
+  const char *text;
+} LabelWait;
+
+static gboolean
+label_present (gpointer user_data)
+{
+  LabelWait *wait = user_data;
+  GtkWidget *label = ui_test_find_widget (wait->root, GTK_TYPE_LABEL, label_is, wait->text);
+
+  return label != NULL && gtk_widget_get_visible (label);
+}
+
+/* The room list shows each room's last message and its time; a message's
+ * address is a link in the conversation. */
+static void
+test_room_list_preview (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  UiTestPeer bob = { NULL };
+  g_autofree char *invite = NULL;
+  g_autofree char *room_id = NULL;
+  g_autofree char *shot = NULL;
+  GtkWidget *sidebar, *content;
+  MeshWindow *window;
+  LabelWait wait;
+  const char *link_text = "Plans: https://example.org/plan?a=1&b=2.";
+
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  g_free (client_test_server_add_user (server, "bob", "bob-password"));
+  client_test_server_start (server);
+  ui_test_peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+  room_id = ui_test_peer_create_room (&bob, "Workshop", &invite);
+  ui_test_peer_chat (&bob, room_id, "Said before alice came");
+  ui_test_wait_outbox_empty (bob.session, "bob's first message");
+
+  window = new_window (1280, 800);
+  if (g_strcmp0 (mesh_window_get_page (window), "signin") != 0)
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_accept_invite (window, invite, room_id);
+  sidebar = GTK_WIDGET (mesh_window_get_sidebar (window));
+
+  /* The newest message from history, then live ones. */
+  wait = (LabelWait) { sidebar, "bob: Said before alice came" };
+  ui_test_wait_until (label_present, &wait, UI_TEST_WAIT_S, "the history preview");
+  ui_test_peer_chat (&bob, room_id, link_text);
+  wait.text = "bob: Plans: https://example.org/plan?a=1&b=2.";
+  ui_test_wait_until (label_present, &wait, UI_TEST_WAIT_S, "the live preview");
+  {
+    g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+    g_autofree char *hhmm = g_date_time_format (now, "%H:%M");
+    g_autoptr(GDateTime) before = g_date_time_add_minutes (now, -1);
+    g_autofree char *hhmm_before = g_date_time_format (before, "%H:%M");
+
+    g_assert_true (ui_test_find_widget (sidebar, GTK_TYPE_LABEL, label_is, hhmm) != NULL ||
+                   ui_test_find_widget (sidebar, GTK_TYPE_LABEL, label_is, hhmm_before) != NULL);
+  }
+
+  /* In the conversation, the address is a link, the text unchanged. */
+  g_assert_true (mesh_window_open_room (window, room_id));
+  ui_test_wait_room_open (window, room_id, "the room to open");
+  wait = (LabelWait) { GTK_WIDGET (mesh_window_get_room_view (window)), link_text };
+  ui_test_wait_until (label_present, &wait, UI_TEST_WAIT_S, "the message with a link");
+  content = ui_test_find_widget (GTK_WIDGET (mesh_window_get_room_view (window)), GTK_TYPE_LABEL,
+                                 label_is, link_text);
+  g_assert_nonnull (strstr (gtk_label_get_label (GTK_LABEL (content)),
+                            "<a href=\"https://example.org/plan?a=1&amp;b=2\">"));
+  shot = ui_test_screenshot (GTK_WIDGET (window), "room-list-preview-1280x800");
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_destroy_window (GTK_WINDOW (window));
+  ui_test_peer_clear (&bob);
+}
+
+static void
+weak_flag_cb (gpointer  data,
+              GObject  *where_the_object_was)
+{
+  *(gboolean *) data = TRUE;
+}
+
+typedef struct {
+  MeshRoom *room;
+  guint     n;
+} UnreadWait;
+
+static gboolean
+unread_is (gpointer user_data)
+{
+  UnreadWait *wait = user_data;
+
+  return mesh_room_get_unread_count (wait->room) == wait->n;
+}
+
+/* With "run in background", closing the window hides it: the user stays
+ * online (messages still arrive); opening the app shows it again.  Off (the
+ * default), closing ends the window. */
+static void
+test_run_in_background (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  GSettings *settings = mesh_application_get_settings (app);
+  UiTestPeer bob = { NULL };
+  g_autofree char *invite = NULL;
+  g_autofree char *room_id = NULL;
+  MeshWindow *window;
+  MeshRoom *room;
+  UnreadWait wait;
+  gboolean gone = FALSE;
+
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  g_free (client_test_server_add_user (server, "bob", "bob-password"));
+  client_test_server_start (server);
+  ui_test_peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+  room_id = ui_test_peer_create_room (&bob, "Night shift", &invite);
+
+  g_assert_false (g_settings_get_boolean (settings, "run-in-background"));
+  g_settings_set_boolean (settings, "run-in-background", TRUE);
+
+  window = new_window (1280, 800);
+  if (g_strcmp0 (mesh_window_get_page (window), "signin") != 0)
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_accept_invite (window, invite, room_id);
+  room = mesh_room_list_find (mesh_window_get_room_list (window), room_id, NULL);
+  g_assert_nonnull (room);
+
+  /* Closed: hidden, still in the application, still online. */
+  g_object_weak_ref (G_OBJECT (window), weak_flag_cb, &gone);
+  gtk_window_close (GTK_WINDOW (window));
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_false (gone);
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (window)));
+  g_assert_nonnull (g_list_find (gtk_application_get_windows (GTK_APPLICATION (app)), window));
+  ui_test_peer_chat (&bob, room_id, "Are you still there?");
+  wait = (UnreadWait) { room, 1 };
+  ui_test_wait_until (unread_is, &wait, UI_TEST_WAIT_S, "the message while the window is hidden");
+  g_assert_cmpint (mesh_client_session_get_state (mesh_window_get_session (window)), ==,
+                   MESH_CLIENT_SESSION_CONNECTED);
+
+  /* Opening the app again shows it. */
+  g_application_activate (G_APPLICATION (app));
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (window)));
+
+  /* Off: closing ends the window. */
+  g_settings_set_boolean (settings, "run-in-background", FALSE);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  gtk_window_close (GTK_WINDOW (window));
+  while (!gone && g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_true (gone);
+  ui_test_peer_clear (&bob);
+}
+
 static gboolean
 devices_idle (gpointer user_data)
 {
@@ -992,7 +1400,10 @@ test_devices (void)
   g_assert_null (refused);
   g_assert_error (error, MESH_ERROR, MESH_ERROR_UNAUTHORIZED);
 
+  /* The next test starts from the sign-in page. */
   gtk_window_destroy (preferences);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_wait_page (window, "signin");
   ui_test_destroy_window (GTK_WINDOW (window));
 }
 
@@ -1021,6 +1432,11 @@ main (int   argc,
   g_test_add_func ("/mesh/ui/gotify", test_gotify);
   g_test_add_func ("/mesh/ui/files-and-terminal", test_send_files);
   g_test_add_func ("/mesh/ui/devices", test_devices);
+  g_test_add_func ("/mesh/ui/drafts-and-limits", test_drafts_and_limits);
+  g_test_add_func ("/mesh/ui/gotify-failed-test", test_gotify_failed_test);
+  g_test_add_func ("/mesh/ui/message-links", test_message_links);
+  g_test_add_func ("/mesh/ui/room-list-preview", test_room_list_preview);
+  g_test_add_func ("/mesh/ui/run-in-background", test_run_in_background);
   ret = g_test_run ();
 
   g_application_release (G_APPLICATION (app));
