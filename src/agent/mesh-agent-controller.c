@@ -174,6 +174,8 @@ G_DEFINE_FINAL_TYPE (MeshAgentController, mesh_agent_controller, G_TYPE_OBJECT)
 static void connect_ws (MeshAgentController *self);
 static void session_finish (Session *session, const GError *error);
 static void session_connect_next (Session *session);
+static void session_abort_stream (Session *session);
+static void on_caller_cancelled (GCancellable *cancellable, gpointer user_data);
 
 /* What a peer or another user chose (names, messages), made harmless for a
  * terminal or a log line. */
@@ -1566,10 +1568,11 @@ handle_session_created (MeshAgentController *self,
     session->is_client = TRUE;
     session->path = op->path != NULL ? g_object_ref (op->path) : NULL;
     session->task = g_steal_pointer (&task);
+    /* The caller's cancel is its user's: the receiver hears of it. */
     if (g_task_get_cancellable (session->task) != NULL)
       g_cancellable_connect (g_task_get_cancellable (session->task),
-                             G_CALLBACK (g_cancellable_cancel),
-                             g_object_ref (session->cancellable), g_object_unref);
+                             G_CALLBACK (on_caller_cancelled), session_ref (session),
+                             (GDestroyNotify) session_unref);
     g_hash_table_replace (self->sessions, session->session_id, session_ref (session));
     return;
   }
@@ -3054,6 +3057,47 @@ mesh_agent_controller_answer_offer (MeshAgentController *self,
   return TRUE;
 }
 
+/* A user's cancel stops the data at once in both directions, without
+ * sending what is still queued: RESET_STREAM and STOP_SENDING with
+ * MESH_QUIC_STREAM_CANCELLED, which the peer reads as "cancelled by the other
+ * side" (not a lost connection: it keeps no .part to resume). */
+static void
+session_abort_stream (Session *session)
+{
+  GIOStream *stream = session->stream;
+
+  if (MESH_IS_AGENT_SESSION_STREAM (stream))
+    stream = mesh_agent_session_stream_get_base (MESH_AGENT_SESSION_STREAM (stream));
+  if (MESH_IS_QUIC_STREAM (stream) && !g_io_stream_is_closed (stream))
+    mesh_quic_stream_abort (MESH_QUIC_STREAM (stream), MESH_QUIC_STREAM_CANCELLED);
+}
+
+static gboolean
+caller_cancel_in_context (gpointer user_data)
+{
+  Session *session = user_data;
+
+  if (!session->finished && session->controller != NULL)
+    session_abort_stream (session);
+  g_cancellable_cancel (session->cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+/* May run in any thread (the caller's cancellable): the stream is the
+ * controller context's. */
+static void
+on_caller_cancelled (GCancellable *cancellable,
+                     gpointer      user_data)
+{
+  Session *session = user_data;
+  g_autoptr(GSource) source = g_idle_source_new ();
+
+  g_source_set_priority (source, G_PRIORITY_HIGH);
+  g_source_set_callback (source, caller_cancel_in_context, session_ref (session),
+                         (GDestroyNotify) session_unref);
+  g_source_attach (source, session->controller != NULL ? session->controller->context : NULL);
+}
+
 /* Stops a file or folder session in either role; it finishes with
  * G_IO_ERROR_CANCELLED. */
 void
@@ -3075,6 +3119,7 @@ mesh_agent_controller_cancel_session (MeshAgentController *self,
   /* Our user stopped an incoming transfer: its partial file goes too. */
   if (session->engine != NULL && MESH_IS_FILE_RECEIVER (session->engine))
     mesh_file_receiver_discard (MESH_FILE_RECEIVER (session->engine));
+  session_abort_stream (session);
   g_cancellable_cancel (session->cancellable);
 }
 

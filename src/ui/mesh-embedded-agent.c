@@ -8,6 +8,7 @@
 #include "mesh-agent-controller.h"
 #include "mesh-agent-state.h"
 #include "mesh-error.h"
+#include "mesh-escape.h"
 #include "mesh-json.h"
 
 #include <glib/gi18n.h>
@@ -87,6 +88,7 @@ struct _Msg {
   char              *text3;
   char              *path;
   GBytes            *bytes;
+  GError            *error;
   guint64            a;
   guint64            b;
   gboolean           flag;
@@ -112,6 +114,7 @@ msg_free (Msg *msg)
   g_free (msg->text3);
   g_free (msg->path);
   g_clear_pointer (&msg->bytes, g_bytes_unref);
+  g_clear_error (&msg->error);
   g_free (msg);
 }
 
@@ -171,6 +174,7 @@ failed_on_main (MeshEmbeddedAgent *self,
 static void transfer_accept_cb (MeshTransfer *transfer, GFile *folder, MeshEmbeddedAgent *self);
 static void transfer_decline_cb (MeshTransfer *transfer, MeshEmbeddedAgent *self);
 static void transfer_cancel_cb (MeshTransfer *transfer, MeshEmbeddedAgent *self);
+static void transfer_retry_cb (MeshTransfer *transfer, MeshEmbeddedAgent *self);
 
 static void
 add_transfer (MeshEmbeddedAgent *self,
@@ -179,6 +183,7 @@ add_transfer (MeshEmbeddedAgent *self,
   g_signal_connect_object (transfer, "accept", G_CALLBACK (transfer_accept_cb), self, 0);
   g_signal_connect_object (transfer, "decline", G_CALLBACK (transfer_decline_cb), self, 0);
   g_signal_connect_object (transfer, "cancel", G_CALLBACK (transfer_cancel_cb), self, 0);
+  g_signal_connect_object (transfer, "retry", G_CALLBACK (transfer_retry_cb), self, 0);
   g_hash_table_insert (self->transfer_ids, GUINT_TO_POINTER (mesh_transfer_get_id (transfer)),
                        g_object_ref (transfer));
   g_list_store_append (self->transfers, transfer);
@@ -231,7 +236,7 @@ static const MeshTransferState end_states[] = {
   [END_FAILED] = MESH_TRANSFER_FAILED,
 };
 
-/* a: End, text: the error in words */
+/* a: End, error: how it ended (the transfer turns it into words), or text */
 static void
 ended_on_main (MeshEmbeddedAgent *self,
                Msg               *msg)
@@ -240,7 +245,16 @@ ended_on_main (MeshEmbeddedAgent *self,
 
   if (transfer == NULL || mesh_transfer_is_finished (transfer))
     return;
+  if (msg->error != NULL) {
+    g_autofree char *shown = mesh_escape_for_display (msg->error->message, -1);
+
+    /* The raw error is for the log and the Details, not the sentence. */
+    g_message ("Transfer %u ended: %s", msg->id, shown);
+    mesh_transfer_end_with_error (transfer, msg->error);
+    return;
+  }
   mesh_transfer_set_state (transfer, end_states[msg->a], msg->text);
+  /* Only a transfer that ended well, with the receiver's hash check, was received. */
   if (msg->a == END_OK && mesh_transfer_get_direction (transfer) == MESH_TRANSFER_INCOMING)
     g_signal_emit (self, signals[SIGNAL_RECEIVED], 0, transfer);
 }
@@ -357,16 +371,17 @@ report_ended (MeshEmbeddedAgent *self,
   to_main (self, msg);
 }
 
-static End
-end_for_error (const GError *error)
+/* How a session ended; NULL: it went well. */
+static void
+report_ended_error (MeshEmbeddedAgent *self,
+                    guint              id,
+                    const GError      *error)
 {
-  if (error == NULL)
-    return END_OK;
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return END_CANCELLED;
-  if (g_error_matches (error, MESH_ERROR, MESH_ERROR_P2P_SESSION_DENIED))
-    return END_DECLINED;
-  return END_FAILED;
+  Msg *msg = msg_new (ended_on_main, id);
+
+  msg->a = END_OK;
+  msg->error = error != NULL ? g_error_copy (error) : NULL;
+  to_main (self, msg);
 }
 
 typedef struct {
@@ -603,7 +618,7 @@ session_finished_cb (MeshAgentController *controller,
 
   if (id == 0 || !g_str_equal (role, "server"))
     return;
-  report_ended (self, id, end_for_error (error), error != NULL ? error->message : NULL);
+  report_ended_error (self, id, error);
   g_hash_table_remove (self->incoming, session_id);
 }
 
@@ -620,7 +635,7 @@ session_rejected_cb (MeshAgentController *controller,
 
   if (id == 0)
     return;
-  report_ended (self, id, END_FAILED, _("The offer expired"));
+  report_ended (self, id, END_FAILED, _("The offer expired before it was answered."));
   g_hash_table_remove (self->incoming, session_id);
 }
 
@@ -843,7 +858,7 @@ send_done_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
 
   mesh_agent_controller_send_finish (MESH_AGENT_CONTROLLER (source), result, &error);
-  report_ended (self, send->id, end_for_error (error), error != NULL ? error->message : NULL);
+  report_ended_error (self, send->id, error);
   g_hash_table_remove (self->sends, GUINT_TO_POINTER (send->id));
 }
 
@@ -894,6 +909,9 @@ cancel_in_thread (MeshEmbeddedAgent *self,
   const char *session_id;
 
   if (send != NULL) {
+    /* The controller stops the stream at once and tells the receiver. */
+    if (send->session_id != NULL && self->controller != NULL)
+      mesh_agent_controller_cancel_session (self->controller, send->session_id);
     g_cancellable_cancel (send->cancellable);
     return;
   }
@@ -913,7 +931,7 @@ answer_in_thread (MeshEmbeddedAgent *self,
   if (session_id == NULL || self->controller == NULL)
     return;
   if (!mesh_agent_controller_answer_offer (self->controller, session_id, folder)) {
-    report_ended (self, msg->id, END_FAILED, _("The offer expired"));
+    report_ended (self, msg->id, END_FAILED, _("The offer expired before it was answered."));
     g_hash_table_remove (self->incoming, session_id);
   } else if (folder == NULL) {
     g_hash_table_remove (self->incoming, session_id);
@@ -1280,6 +1298,37 @@ transfer_decline_cb (MeshTransfer      *transfer,
   to_thread (self, msg_new (answer_in_thread, mesh_transfer_get_id (transfer)));
 }
 
+/* The main thread keeps where an outgoing transfer went, for a retry. */
+typedef struct {
+  char *room_id;
+  char *device_id;
+} SendTarget;
+
+static void
+send_target_free (SendTarget *target)
+{
+  g_free (target->room_id);
+  g_free (target->device_id);
+  g_free (target);
+}
+
+static void
+transfer_retry_cb (MeshTransfer      *transfer,
+                   MeshEmbeddedAgent *self)
+{
+  SendTarget *target = g_object_get_data (G_OBJECT (transfer), "mesh-send-target");
+  Msg *msg;
+
+  if (target == NULL || mesh_transfer_get_file (transfer) == NULL || self->stopped)
+    return;
+  /* The same file to the same device: the receiver's .part makes it resume. */
+  msg = msg_new (send_in_thread, mesh_transfer_get_id (transfer));
+  msg->text = g_strdup (target->room_id);
+  msg->text2 = g_strdup (target->device_id);
+  msg->path = g_file_get_path (mesh_transfer_get_file (transfer));
+  to_thread (self, msg);
+}
+
 static void
 transfer_cancel_cb (MeshTransfer      *transfer,
                     MeshEmbeddedAgent *self)
@@ -1594,6 +1643,14 @@ mesh_embedded_agent_send (MeshEmbeddedAgent *self,
   transfer = mesh_transfer_new (take_id (self), MESH_TRANSFER_OUTGOING, room_id, peer_name,
                                 name != NULL ? name : "", type == G_FILE_TYPE_DIRECTORY, 0);
   mesh_transfer_set_file (transfer, file);
+  {
+    SendTarget *target = g_new0 (SendTarget, 1);
+
+    target->room_id = g_strdup (room_id);
+    target->device_id = g_strdup (device_id);
+    g_object_set_data_full (G_OBJECT (transfer), "mesh-send-target", target,
+                            (GDestroyNotify) send_target_free);
+  }
   add_transfer (self, transfer);
   if (!g_file_is_native (file)) {
     mesh_transfer_set_state (transfer, MESH_TRANSFER_FAILED, _("Only local files can be sent"));

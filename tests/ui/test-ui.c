@@ -4,12 +4,15 @@
 #include "config.h"
 
 #include "client-test-server.h"
+#include "mesh-agent-controller.h"
+#include "mesh-agent-state.h"
 #include "mesh-application.h"
 #include "mesh-connection-banner.h"
 #include "mesh-embedded-agent.h"
 #include "mesh-member-row.h"
 #include "mesh-client-rest.h"
 #include "mesh-error.h"
+#include "mesh-frame.h"
 #include "mesh-gotify-page.h"
 #include "mesh-client-session.h"
 #include "mesh-notifier.h"
@@ -21,11 +24,14 @@
 #include "mesh-signin-page.h"
 #include "mesh-terminal-view.h"
 #include "mesh-terminal-window.h"
+#include "mesh-transfer-row.h"
 #include "mesh-window.h"
 #include "ui-test-session.h"
 #include "ui-test-util.h"
 
 #include <glib/gstdio.h>
+#include <unistd.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -876,6 +882,285 @@ test_send_files (void)
   }
 }
 
+/* Issue #11 item 1: Cancel cancels, on both sides. */
+
+static gboolean
+transfer_moving (gpointer user_data)
+{
+  return mesh_transfer_get_state (user_data) == MESH_TRANSFER_RUNNING &&
+         mesh_transfer_get_done (user_data) > 0;
+}
+
+/* Whether @dir holds a file whose name ends with @suffix (or is @name). */
+static gboolean
+dir_has (const char *dir,
+         const char *name,
+         const char *suffix)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *entry;
+
+  while (d != NULL && (entry = g_dir_read_name (d)) != NULL) {
+    if ((name != NULL && g_str_equal (entry, name)) ||
+        (suffix != NULL && g_str_has_suffix (entry, suffix)))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+static gboolean
+part_in (gpointer dir)
+{
+  return dir_has (dir, NULL, ".part");
+}
+
+static gboolean
+no_part_in (gpointer dir)
+{
+  return !dir_has (dir, NULL, ".part");
+}
+
+static void
+count_received_cb (MeshEmbeddedAgent *agent,
+                   MeshTransfer      *transfer,
+                   guint             *n)
+{
+  (*n)++;
+}
+
+/* A file big enough that no transfer ends before its cancel (sparse: it
+ * takes no room on the sender's disk). */
+static void
+make_big_file (const char *path)
+{
+  int fd = g_open (path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (ftruncate (fd, (off_t) 8 << 30), ==, 0);
+  g_assert_cmpint (write (fd, "end", 3), ==, 3);
+  close (fd);
+}
+
+static void
+shoot_row (MeshTransfer *transfer,
+           const char   *name)
+{
+  GtkWidget *window = adw_window_new ();
+  GtkWidget *list = gtk_list_box_new ();
+
+  gtk_widget_add_css_class (list, "boxed-list");
+  gtk_widget_set_margin_top (list, 12);
+  gtk_widget_set_margin_bottom (list, 12);
+  gtk_widget_set_margin_start (list, 12);
+  gtk_widget_set_margin_end (list, 12);
+  gtk_widget_set_valign (list, GTK_ALIGN_START);
+  gtk_list_box_append (GTK_LIST_BOX (list), mesh_transfer_row_new (transfer));
+  adw_window_set_content (ADW_WINDOW (window), list);
+  ui_test_present (GTK_WINDOW (window), 420, 120);
+  g_free (ui_test_screenshot (window, name));
+  ui_test_destroy_window (GTK_WINDOW (window));
+}
+
+/* Bob's agent, in this process: the test cancels its send as a user would. */
+static MeshAgentController *
+start_agent_here (const char *state_dir)
+{
+  g_autoptr(MeshAgentState) state = mesh_agent_state_new (state_dir);
+  g_autoptr(MeshAgentIdentity) identity = NULL;
+  g_autoptr(GInetAddress) address = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) bind = g_inet_socket_address_new (address, 0);
+  g_autoptr(GError) error = NULL;
+  MeshAgentController *controller;
+
+  g_assert_true (mesh_agent_state_load (state, &error));
+  g_assert_no_error (error);
+  identity = mesh_agent_state_load_identity (state, &error);
+  g_assert_no_error (error);
+  controller = mesh_agent_controller_new (state, identity);
+  mesh_agent_controller_set_reconnect (controller, FALSE);
+  mesh_agent_controller_set_quic_address (controller, G_INET_SOCKET_ADDRESS (bind));
+  g_assert_true (mesh_agent_controller_start (controller, &error));
+  g_assert_no_error (error);
+  return controller;
+}
+
+static gboolean
+agent_here_ready (gpointer controller)
+{
+  return mesh_agent_controller_is_ready (controller);
+}
+
+static void
+test_transfer_cancel (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) login = NULL;
+  g_autoptr(GSubprocess) run = NULL;
+  g_autoptr(MeshAgentController) bob_agent = NULL;
+  g_autoptr(GCancellable) bob_cancel = NULL;
+  g_autofree char *tmp = g_dir_make_tmp ("mesh-ui-cancel-XXXXXX", NULL);
+  g_autofree char *bob_state = g_build_filename (tmp, "bob-agent", NULL);
+  g_autofree char *bob_downloads = g_build_filename (tmp, "bob-downloads", NULL);
+  g_autofree char *alice_downloads = g_build_filename (tmp, "alice-downloads", NULL);
+  g_autofree char *big = g_build_filename (tmp, "big.bin", NULL);
+  g_autofree char *invite = NULL;
+  g_autoptr(MeshClientRest) alice_rest = NULL;
+  g_autoptr(MeshTransfer) offered = NULL;
+  g_autoptr(MeshTransfer) sent = NULL;
+  g_autoptr(GFile) file = NULL;
+  GAsyncResult *result = NULL;
+  UiTestPeer bob = { NULL };
+  MeshEmbeddedAgent *agent;
+  MeshWindow *window;
+  GtkWindow *dialog;
+  guint n_received = 0;
+
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  g_free (client_test_server_add_user (server, "bob", "bob-password"));
+  client_test_server_start (server);
+  ui_test_peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+  bob.room_id = ui_test_peer_create_room (&bob, "Lab", &invite);
+  login = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "login", "--state-dir", bob_state,
+                               "--server", client_test_server_get_url (server), "--user", "bob",
+                               NULL);
+  g_assert_true (g_subprocess_communicate_utf8 (login, "bob-password\n", NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_successful (login));
+  g_assert_cmpint (g_mkdir_with_parents (bob_downloads, 0700), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (alice_downloads, 0700), ==, 0);
+
+  alice_rest = mesh_client_rest_new (client_test_server_get_url (server));
+  mesh_client_rest_login_async (alice_rest, "alice", "alice-password", NULL,
+                                ui_test_store_result_cb, &result);
+  ui_test_wait_result (&result, "alice's login");
+  g_assert_true (mesh_client_rest_login_finish (alice_rest, result, &error));
+  g_clear_object (&result);
+  mesh_client_rest_accept_invite_async (alice_rest, invite, NULL, ui_test_store_result_cb,
+                                        &result);
+  ui_test_wait_result (&result, "alice to join");
+  g_free (mesh_client_rest_accept_invite_finish (alice_rest, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  window = new_window (1280, 800);
+  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_wait_agent_ready (window, "alice's embedded agent");
+  g_settings_set_string (mesh_application_get_settings (app), "download-folder", alice_downloads);
+  agent = mesh_window_get_agent (window);
+  g_signal_connect (agent, "received", G_CALLBACK (count_received_cb), &n_received);
+  make_big_file (big);
+
+  /* 1. Bob sends, Alice accepts, Bob cancels: Alice keeps nothing, is not
+   * told a file arrived, and sees who cancelled. */
+  bob_agent = start_agent_here (bob_state);
+  ui_test_wait_until (agent_here_ready, bob_agent, UI_TEST_WAIT_S, "bob's agent");
+  file = g_file_new_for_path (big);
+  g_signal_connect (agent, "offer", G_CALLBACK (offer_cb), &offered);
+  bob_cancel = g_cancellable_new ();
+  mesh_agent_controller_send_async (bob_agent, bob.room_id,
+                                    mesh_embedded_agent_get_device_id (agent), file, bob_cancel,
+                                    ui_test_store_result_cb, &result);
+  ui_test_wait_until (ui_test_pointer_is_set, &offered, UI_TEST_WAIT_S, "bob's offer");
+  dialog = ui_test_find_toplevel (MESH_TYPE_OFFER_DIALOG);
+  g_assert_nonnull (dialog);
+  ui_test_click_labelled (GTK_WIDGET (dialog), "_Accept");
+  ui_test_wait_until (transfer_moving, offered, UI_TEST_WAIT_S, "bob's file to flow");
+  g_cancellable_cancel (bob_cancel);
+  ui_test_wait_result (&result, "bob's send to end");
+  g_assert_false (mesh_agent_controller_send_finish (bob_agent, result, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_clear_object (&result);
+  ui_test_wait_until (transfer_finished, offered, UI_TEST_WAIT_S, "bob's cancel to arrive");
+  g_assert_cmpint (mesh_transfer_get_state (offered), ==, MESH_TRANSFER_CANCELLED);
+  g_assert_cmpstr (mesh_transfer_get_cancelled_by (offered), ==, "bob");
+  ui_test_wait_until (no_part_in, alice_downloads, UI_TEST_WAIT_S, "alice's .part to go");
+  g_assert_false (dir_has (alice_downloads, "big.bin", NULL));
+  g_assert_cmpuint (n_received, ==, 0);
+  shoot_row (offered, "transfer-cancelled-by-sender-receiver-side");
+  g_clear_object (&offered);
+
+  /* 2. Bob sends again, Alice (the receiver) cancels: her .part goes, and
+   * Bob's side hears that she cancelled (which his window shows as
+   * "Cancelled by alice"). */
+  mesh_agent_controller_send_async (bob_agent, bob.room_id,
+                                    mesh_embedded_agent_get_device_id (agent), file, NULL,
+                                    ui_test_store_result_cb, &result);
+  ui_test_wait_until (ui_test_pointer_is_set, &offered, UI_TEST_WAIT_S, "bob's second offer");
+  g_signal_handlers_disconnect_by_func (agent, offer_cb, &offered);
+  dialog = ui_test_find_toplevel (MESH_TYPE_OFFER_DIALOG);
+  g_assert_nonnull (dialog);
+  ui_test_click_labelled (GTK_WIDGET (dialog), "_Accept");
+  ui_test_wait_until (transfer_moving, offered, UI_TEST_WAIT_S, "bob's file to flow again");
+  ui_test_wait_until (part_in, alice_downloads, UI_TEST_WAIT_S, "alice's .part");
+  mesh_transfer_cancel (offered);
+  ui_test_wait_result (&result, "bob's second send to end");
+  g_assert_false (mesh_agent_controller_send_finish (bob_agent, result, &error));
+  g_assert_error (error, MESH_FRAME_ERROR, MESH_FRAME_ERROR_CANCELLED);
+  g_clear_object (&result);
+  {
+    g_autoptr(MeshTransfer) bobs = mesh_transfer_new (1, MESH_TRANSFER_OUTGOING, bob.room_id,
+                                                      "alice", "big.bin", FALSE, 0);
+
+    mesh_transfer_set_progress (bobs, 1, 8589934595);
+    mesh_transfer_end_with_error (bobs, error);
+    g_assert_cmpstr (mesh_transfer_get_cancelled_by (bobs), ==, "alice");
+    shoot_row (bobs, "transfer-cancelled-by-receiver-sender-side");
+  }
+  g_clear_error (&error);
+  ui_test_wait_until (no_part_in, alice_downloads, UI_TEST_WAIT_S, "alice's .part to go");
+  g_assert_false (dir_has (alice_downloads, "big.bin", NULL));
+  g_assert_cmpuint (n_received, ==, 0);
+  g_assert_cmpint (mesh_transfer_get_state (offered), ==, MESH_TRANSFER_CANCELLED);
+  g_assert_null (mesh_transfer_get_cancelled_by (offered));
+  shoot_row (offered, "transfer-cancelled-receiver-side");
+  mesh_agent_controller_stop (bob_agent);
+  g_clear_object (&bob_agent);
+  g_clear_object (&file);
+
+  /* 3. Alice sends to Bob's agent and cancels: Bob keeps neither the file
+   * nor a .part. */
+  run = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_NONE, "run", "--state-dir", bob_state,
+                             "--download-dir", bob_downloads, "--accept-from", "alice",
+                             "--listen", "127.0.0.1", NULL);
+  {
+    gpointer room_data[2] = { window, bob.room_id };
+    gpointer member_data[2] = { window, "bob" };
+
+    ui_test_wait_until (room_opened, room_data, UI_TEST_WAIT_S, "the room to open");
+    ui_test_wait_until (member_has_device, member_data, UI_TEST_WAIT_S, "bob's device");
+  }
+  {
+    GList files = { NULL };
+    GListModel *transfers = mesh_embedded_agent_get_transfers (agent);
+
+    file = g_file_new_for_path (big);
+    files.data = file;
+    mesh_room_view_send_files (mesh_window_get_room_view (window), &files);
+    sent = g_list_model_get_item (transfers, g_list_model_get_n_items (transfers) - 1);
+  }
+  g_assert_cmpint (mesh_transfer_get_direction (sent), ==, MESH_TRANSFER_OUTGOING);
+  ui_test_wait_until (transfer_moving, sent, UI_TEST_WAIT_S, "alice's file to flow");
+  ui_test_wait_until (part_in, bob_downloads, UI_TEST_WAIT_S, "bob's .part");
+  mesh_transfer_cancel (sent);
+  ui_test_wait_until (no_part_in, bob_downloads, UI_TEST_WAIT_S, "bob's .part to go");
+  g_assert_false (dir_has (bob_downloads, "big.bin", NULL));
+  g_assert_cmpint (mesh_transfer_get_state (sent), ==, MESH_TRANSFER_CANCELLED);
+  shoot_row (sent, "transfer-cancelled-sender-side");
+  ui_test_stop_agent (run);
+
+  g_signal_handlers_disconnect_by_data (agent, &n_received);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_destroy_window (GTK_WINDOW (window));
+  ui_test_peer_clear (&bob);
+  {
+    g_autofree char *rm = g_strdup_printf ("rm -rf %s", tmp);
+
+    g_spawn_command_line_sync (rm, NULL, NULL, NULL, NULL);
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -900,6 +1185,7 @@ main (int   argc,
   g_test_add_func ("/mesh/ui/preferences", test_preferences);
   g_test_add_func ("/mesh/ui/gotify", test_gotify);
   g_test_add_func ("/mesh/ui/files-and-terminal", test_send_files);
+  g_test_add_func ("/mesh/ui/transfer-cancel", test_transfer_cancel);
   ret = g_test_run ();
 
   g_application_release (G_APPLICATION (app));
