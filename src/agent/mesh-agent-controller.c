@@ -128,6 +128,8 @@ typedef struct {
   guint             next_device;
   char             *cap_token;
   MeshTerminalHost *host;
+  GCancellable     *deadline;  /* a step with a time limit */
+  GSource          *timer;
 } Op;
 
 struct _MeshAgentController {
@@ -217,6 +219,11 @@ op_free (Op *op)
   g_clear_pointer (&op->devices, g_ptr_array_unref);
   g_free (op->cap_token);
   g_clear_object (&op->host);
+  if (op->timer != NULL) {
+    g_source_destroy (op->timer);
+    g_source_unref (op->timer);
+  }
+  g_clear_object (&op->deadline);
   g_free (op);
 }
 
@@ -1510,6 +1517,55 @@ take_pending (MeshAgentController *self,
   return task;
 }
 
+/* How long the server may take to answer a request (terminal.share.start,
+ * p2p.session.request): it answers at once when it is alive, so a request
+ * left unanswered fails with a clear error instead of waiting forever. */
+#define PENDING_TIMEOUT_S 30
+
+typedef struct {
+  GWeakRef  self;
+  char     *id;
+} PendingTimeout;
+
+static void
+pending_timeout_free (PendingTimeout *timeout)
+{
+  g_weak_ref_clear (&timeout->self);
+  g_free (timeout->id);
+  g_free (timeout);
+}
+
+static gboolean
+on_pending_timeout (gpointer user_data)
+{
+  PendingTimeout *timeout = user_data;
+  g_autoptr(MeshAgentController) self = g_weak_ref_get (&timeout->self);
+  g_autoptr(GTask) task = NULL;
+
+  if (self == NULL || self->pending == NULL)
+    return G_SOURCE_REMOVE;
+  task = take_pending (self, timeout->id);
+  if (task != NULL)
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                             "the server did not answer within %d s", PENDING_TIMEOUT_S);
+  return G_SOURCE_REMOVE;
+}
+
+/* Takes @id and @task. */
+static void
+add_pending (MeshAgentController *self,
+             char                *id,
+             GTask               *task)
+{
+  PendingTimeout *timeout = g_new0 (PendingTimeout, 1);
+
+  g_weak_ref_init (&timeout->self, self);
+  timeout->id = g_strdup (id);
+  g_hash_table_replace (self->pending, id, task);
+  g_source_unref (add_timeout (self, PENDING_TIMEOUT_S * 1000, on_pending_timeout, timeout,
+                               (GDestroyNotify) pending_timeout_free));
+}
+
 static void
 handle_session_created (MeshAgentController *self,
                         JsonObject          *payload)
@@ -2185,7 +2241,7 @@ request_session (MeshAgentController *self,
     g_object_unref (task);
     return;
   }
-  g_hash_table_replace (self->pending, id, task);
+  add_pending (self, id, task);
 }
 
 static void
@@ -2332,6 +2388,13 @@ require_ready (MeshAgentController  *self,
   return FALSE;
 }
 
+static gboolean
+cancel_deadline (GCancellable *deadline)
+{
+  g_cancellable_cancel (deadline);
+  return G_SOURCE_REMOVE;
+}
+
 /* Host side: the server's public key, for TERM_CONTROL tokens. */
 static void
 on_keys (GObject      *source,
@@ -2348,6 +2411,16 @@ on_keys (GObject      *source,
   char *id;
 
   node = mesh_agent_state_rest_finish (MESH_AGENT_STATE (source), result, &error);
+  if (op->timer != NULL) {
+    g_source_destroy (op->timer);
+    g_clear_pointer (&op->timer, g_source_unref);
+  }
+  if (node == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+      !g_cancellable_is_cancelled (g_task_get_cancellable (task))) {
+    g_clear_error (&error);
+    error = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                         "the server did not send its key within %d s", PENDING_TIMEOUT_S);
+  }
   if (node == NULL) {
     g_task_return_error (task, error);
     return;
@@ -2375,7 +2448,7 @@ on_keys (GObject      *source,
                              "not connected to the server");
     return;
   }
-  g_hash_table_replace (self->pending, id, g_steal_pointer (&task));
+  add_pending (self, id, g_steal_pointer (&task));
 }
 
 /* GObject */
@@ -2894,7 +2967,15 @@ mesh_agent_controller_share_terminal_async (MeshAgentController *self,
   g_task_set_task_data (task, op, (GDestroyNotify) op_free);
   if (!require_ready (self, task))
     return;
-  mesh_agent_state_rest_async (self->state, self->soup, "GET", "/keys", NULL, NULL, cancellable,
+  /* The key comes at once from a live server: a stalled request fails in
+   * words rather than leaving "Starting Your Shell…" up for minutes. */
+  op->deadline = g_cancellable_new ();
+  if (cancellable != NULL)
+    g_cancellable_connect (cancellable, G_CALLBACK (g_cancellable_cancel),
+                           g_object_ref (op->deadline), g_object_unref);
+  op->timer = add_timeout (self, PENDING_TIMEOUT_S * 1000, G_SOURCE_FUNC (cancel_deadline),
+                           g_object_ref (op->deadline), g_object_unref);
+  mesh_agent_state_rest_async (self->state, self->soup, "GET", "/keys", NULL, NULL, op->deadline,
                                on_keys, g_steal_pointer (&task));
 }
 

@@ -979,6 +979,30 @@ typedef struct {
   guint              id;
 } TermCall;
 
+/* Why a terminal could not start or ended, in words; the raw error goes to
+ * the log. */
+static char *
+terminal_sentence (const GError *error)
+{
+  g_autofree char *raw = mesh_escape_for_display (error->message, -1);
+
+  g_message ("Terminal ended: %s", raw);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    return g_strdup (_("The server did not answer in time. Check the connection and try again."));
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED))
+    return g_strdup (_("This computer is not connected to the server. Try again once it is."));
+  if (g_error_matches (error, MESH_ERROR, MESH_ERROR_UNROUTABLE))
+    return g_strdup (_("The computer sharing this terminal is offline or not in this room."));
+  if (g_error_matches (error, MESH_ERROR, MESH_ERROR_P2P_SESSION_DENIED))
+    return g_strdup (_("The computer sharing this terminal refused the connection."));
+  if (error->domain == G_IO_ERROR && (error->code == G_IO_ERROR_CONNECTION_CLOSED ||
+                                      error->code == G_IO_ERROR_BROKEN_PIPE))
+    return g_strdup (_("The connection to the shared terminal was lost."));
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED))
+    return NULL;
+  return g_strdup (_("The terminal could not be opened. The log has the details."));
+}
+
 static Term *
 term_call_finish (TermCall *call)
 {
@@ -1010,7 +1034,9 @@ shared_cb (GObject      *source,
     return;
   }
   if (share_id == NULL) {
-    end_term (self, term, error->message);
+    g_autofree char *sentence = terminal_sentence (error);
+
+    end_term (self, term, sentence);
     return;
   }
   term->share_id = g_steal_pointer (&share_id);
@@ -1048,8 +1074,9 @@ viewer_closed_cb (MeshTerminalViewer *viewer,
                   Term               *term)
 {
   MeshEmbeddedAgent *self = g_object_get_data (G_OBJECT (viewer), "mesh-embedded-agent");
+  g_autofree char *sentence = error != NULL ? terminal_sentence (error) : NULL;
 
-  end_term (self, term, error != NULL ? error->message : NULL);
+  end_term (self, term, sentence);
 }
 
 static void
@@ -1071,7 +1098,9 @@ viewing_cb (GObject      *source,
     return;
   }
   if (viewer == NULL) {
-    end_term (self, term, error->message);
+    g_autofree char *sentence = terminal_sentence (error);
+
+    end_term (self, term, sentence);
     return;
   }
   term->viewer = g_steal_pointer (&viewer);

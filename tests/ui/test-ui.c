@@ -1161,6 +1161,241 @@ test_transfer_cancel (void)
   }
 }
 
+/* Issue #11 item 4: the first terminal share after signing in gets its
+ * shell (it used to stay on "Starting Your Shell…" until another share
+ * started), and a member can watch it at once. */
+/* The mesh-server this test started (a child of this process). */
+static GPid
+server_pid (void)
+{
+  g_autoptr(GDir) proc = g_dir_open ("/proc", 0, NULL);
+  const char *entry;
+
+  while (proc != NULL && (entry = g_dir_read_name (proc)) != NULL) {
+    g_autofree char *path = g_build_filename ("/proc", entry, "stat", NULL);
+    g_autofree char *stat = NULL;
+    const char *end;
+    int ppid = 0;
+
+    if (!g_ascii_isdigit (entry[0]) || !g_file_get_contents (path, &stat, NULL, NULL))
+      continue;
+    end = strrchr (stat, ')');
+    if (strstr (stat, "(mesh-server)") == NULL || end == NULL ||
+        sscanf (end + 1, " %*c %d", &ppid) != 1 || ppid != getpid ())
+      continue;
+    return (GPid) atoi (entry);
+  }
+  g_assert_not_reached ();
+}
+
+static void
+first_share (gboolean tls)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) login = NULL;
+  g_autoptr(GSubprocess) view = NULL;
+  g_autoptr(MeshClientRest) alice_rest = NULL;
+  g_autoptr(MeshSharedTerminal) terminal = NULL;
+  g_autofree char *tmp = g_dir_make_tmp ("mesh-ui-share-XXXXXX", NULL);
+  g_autofree char *bob_state = g_build_filename (tmp, "bob-agent", NULL);
+  g_autofree char *invite = NULL;
+  g_autofree char *fingerprint = NULL;
+  GAsyncResult *result = NULL;
+  UiTestPeer bob = { NULL };
+  GtkWindow *terminal_window;
+  MeshWindow *window;
+
+  if (tls) {
+    g_autofree char *cert = NULL;
+    g_autofree char *key = NULL;
+
+    fingerprint = client_test_make_certificate (client_test_server_get_data_dir (server), &cert,
+                                                &key);
+    client_test_server_set_tls (server, cert, key);
+  }
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  g_free (client_test_server_add_user (server, "bob", "bob-password"));
+  client_test_server_start (server);
+  alice_rest = mesh_client_rest_new (client_test_server_get_url (server));
+  mesh_client_rest_set_pinned_fingerprint (alice_rest, fingerprint);
+  if (!tls) {
+    ui_test_peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+    bob.room_id = ui_test_peer_create_room (&bob, "Lab", &invite);
+    login = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "login", "--state-dir", bob_state,
+                                 "--server", client_test_server_get_url (server), "--user", "bob",
+                                 NULL);
+    g_assert_true (g_subprocess_communicate_utf8 (login, "bob-password\n", NULL, NULL, NULL,
+                                                  &error));
+    g_assert_no_error (error);
+    g_assert_true (g_subprocess_get_successful (login));
+  }
+
+  mesh_client_rest_login_async (alice_rest, "alice", "alice-password", NULL,
+                                ui_test_store_result_cb, &result);
+  ui_test_wait_result (&result, "alice's login");
+  g_assert_true (mesh_client_rest_login_finish (alice_rest, result, &error));
+  g_clear_object (&result);
+  if (tls) {
+    /* Alice's own room (the CLI peers do not pin certificates). */
+    mesh_client_rest_create_room_async (alice_rest, "Lab", NULL, ui_test_store_result_cb, &result);
+    ui_test_wait_result (&result, "alice's room");
+    bob.room_id = mesh_client_rest_create_room_finish (alice_rest, result, &error);
+    g_assert_no_error (error);
+    g_clear_object (&result);
+  } else {
+  mesh_client_rest_accept_invite_async (alice_rest, invite, NULL, ui_test_store_result_cb,
+                                        &result);
+  ui_test_wait_result (&result, "alice to join");
+  g_free (mesh_client_rest_accept_invite_finish (alice_rest, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  }
+
+  window = new_window (1280, 800);
+  if (tls) {
+    ui_test_fill_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+    ui_test_click_sign_in (window);
+    adw_message_dialog_response (ADW_MESSAGE_DIALOG (ui_test_wait_toplevel (
+                                   ADW_TYPE_MESSAGE_DIALOG, "the trust question")), "trust");
+    ui_test_wait_page (window, "rooms");
+  } else {
+    ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  }
+  ui_test_wait_agent_ready (window, "alice's embedded agent");
+  {
+    gpointer room_data[2] = { window, bob.room_id };
+
+    ui_test_wait_until (room_opened, room_data, UI_TEST_WAIT_S, "the room to open");
+  }
+
+  /* The first thing Alice does: share her shell. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (mesh_window_get_room_view (window)),
+                                             "room.share-terminal", NULL));
+  terminal_window = ui_test_find_toplevel (MESH_TYPE_TERMINAL_WINDOW);
+  g_assert_nonnull (terminal_window);
+  terminal = g_object_ref (mesh_terminal_window_get_terminal (MESH_TERMINAL_WINDOW (terminal_window)));
+  ui_test_wait_until (terminal_running, terminal, UI_TEST_WAIT_S, "alice's first share to start");
+  g_assert_null (mesh_shared_terminal_get_error (terminal));
+
+  /* Bob watches it and sees what Alice's shell prints. */
+  if (!tls)
+    view = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "view-terminal", "--state-dir",
+                              bob_state, "--room", "Lab", "--share",
+                              mesh_shared_terminal_get_share_id (terminal), NULL);
+  {
+    const char *command = "echo first-$((20+22))\n";
+
+    mesh_shared_terminal_write (terminal, command, strlen (command));
+  }
+  ui_test_wait_until (terminal_shows, "first-42", UI_TEST_WAIT_S, "alice's shell to answer");
+  ui_test_wait_drawn (GTK_WIDGET (terminal_window));
+  g_free (ui_test_screenshot (GTK_WIDGET (terminal_window), "terminal-first-share"));
+
+  mesh_shared_terminal_stop (terminal);
+  ui_test_wait_until (terminal_ended, terminal, UI_TEST_WAIT_S, "alice's share to end");
+  if (view != NULL)
+    ui_test_wait_until (process_exited, view, UI_TEST_WAIT_S, "bob's viewer to end");
+  gtk_window_destroy (terminal_window);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_destroy_window (GTK_WINDOW (window));
+  if (!tls)
+    ui_test_peer_clear (&bob);
+  else
+    g_free (bob.room_id);
+  {
+    g_autofree char *rm = g_strdup_printf ("rm -rf %s", tmp);
+
+    g_spawn_command_line_sync (rm, NULL, NULL, NULL, NULL);
+  }
+}
+
+static void
+test_first_share (void)
+{
+  first_share (FALSE);
+}
+
+static gboolean
+terminal_failed (gpointer user_data)
+{
+  return mesh_shared_terminal_get_state (user_data) == MESH_SHARED_TERMINAL_ENDED;
+}
+
+/* Every step of starting a share has a time limit: with a server that
+ * stopped answering, "Starting Your Shell…" gives way to an error in words,
+ * and the next try works once the server is back. */
+static void
+test_share_server_silent (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshClientRest) alice_rest = NULL;
+  g_autoptr(MeshSharedTerminal) terminal = NULL;
+  GAsyncResult *result = NULL;
+  g_autofree char *room_id = NULL;
+  GtkWindow *terminal_window;
+  MeshWindow *window;
+  GPid pid;
+
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  client_test_server_start (server);
+  alice_rest = mesh_client_rest_new (client_test_server_get_url (server));
+  mesh_client_rest_login_async (alice_rest, "alice", "alice-password", NULL,
+                                ui_test_store_result_cb, &result);
+  ui_test_wait_result (&result, "alice's login");
+  g_assert_true (mesh_client_rest_login_finish (alice_rest, result, &error));
+  g_clear_object (&result);
+  mesh_client_rest_create_room_async (alice_rest, "Lab", NULL, ui_test_store_result_cb, &result);
+  ui_test_wait_result (&result, "alice's room");
+  room_id = mesh_client_rest_create_room_finish (alice_rest, result, &error);
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  window = new_window (1280, 800);
+  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_wait_agent_ready (window, "alice's embedded agent");
+  {
+    gpointer room_data[2] = { window, room_id };
+
+    ui_test_wait_until (room_opened, room_data, UI_TEST_WAIT_S, "the room to open");
+  }
+
+  pid = server_pid ();
+  g_assert_cmpint (kill (pid, SIGSTOP), ==, 0);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (mesh_window_get_room_view (window)),
+                                             "room.share-terminal", NULL));
+  terminal_window = ui_test_find_toplevel (MESH_TYPE_TERMINAL_WINDOW);
+  g_assert_nonnull (terminal_window);
+  terminal = g_object_ref (mesh_terminal_window_get_terminal (MESH_TERMINAL_WINDOW (terminal_window)));
+  ui_test_wait_until (terminal_failed, terminal, UI_TEST_WAIT_S, "the share to give up");
+  g_assert_cmpstr (mesh_shared_terminal_get_error (terminal), ==,
+                   "The server did not answer in time. Check the connection and try again.");
+  ui_test_wait_drawn (GTK_WIDGET (terminal_window));
+  g_free (ui_test_screenshot (GTK_WIDGET (terminal_window), "terminal-share-timeout"));
+  g_assert_cmpint (kill (pid, SIGCONT), ==, 0);
+  gtk_window_destroy (terminal_window);
+  g_clear_object (&terminal);
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (mesh_window_get_room_view (window)),
+                                             "room.share-terminal", NULL));
+  terminal_window = ui_test_find_toplevel (MESH_TYPE_TERMINAL_WINDOW);
+  terminal = g_object_ref (mesh_terminal_window_get_terminal (MESH_TERMINAL_WINDOW (terminal_window)));
+  ui_test_wait_until (terminal_running, terminal, UI_TEST_WAIT_S, "the next share to start");
+  mesh_shared_terminal_stop (terminal);
+  ui_test_wait_until (terminal_ended, terminal, UI_TEST_WAIT_S, "the share to end");
+  gtk_window_destroy (terminal_window);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_destroy_window (GTK_WINDOW (window));
+}
+
+/* The same over TLS, as most servers are. */
+static void
+test_first_share_tls (void)
+{
+  first_share (TRUE);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1186,6 +1421,9 @@ main (int   argc,
   g_test_add_func ("/mesh/ui/gotify", test_gotify);
   g_test_add_func ("/mesh/ui/files-and-terminal", test_send_files);
   g_test_add_func ("/mesh/ui/transfer-cancel", test_transfer_cancel);
+  g_test_add_func ("/mesh/ui/first-terminal-share", test_first_share);
+  g_test_add_func ("/mesh/ui/first-terminal-share-tls", test_first_share_tls);
+  g_test_add_func ("/mesh/ui/terminal-share-server-silent", test_share_server_silent);
   ret = g_test_run ();
 
   g_application_release (G_APPLICATION (app));
