@@ -3179,6 +3179,24 @@ on_caller_cancelled (GCancellable *cancellable,
   g_source_attach (source, session->controller != NULL ? session->controller->context : NULL);
 }
 
+/* Whether @session_id is the session of the mesh_agent_controller_send_async()
+ * call given @cancellable: a caller of several sends (of files that may share
+ * a name) tells them apart by their cancellables. */
+gboolean
+mesh_agent_controller_session_is_for (MeshAgentController *self,
+                                      const char          *session_id,
+                                      GCancellable        *cancellable)
+{
+  Session *session;
+
+  g_return_val_if_fail (MESH_IS_AGENT_CONTROLLER (self), FALSE);
+  g_return_val_if_fail (session_id != NULL, FALSE);
+
+  session = g_hash_table_lookup (self->sessions, session_id);
+  return session != NULL && cancellable != NULL && session->task != NULL &&
+         g_task_get_cancellable (session->task) == cancellable;
+}
+
 /* Stops a file or folder session in either role; it finishes with
  * G_IO_ERROR_CANCELLED. */
 void

@@ -392,15 +392,6 @@ typedef struct {
   GCancellable      *cancellable;
 } Send;
 
-static int
-send_compare (gconstpointer a,
-              gconstpointer b)
-{
-  guint ia = ((const Send *) a)->id, ib = ((const Send *) b)->id;
-
-  return ia < ib ? -1 : ia > ib;
-}
-
 static void
 send_free (Send *send)
 {
@@ -529,10 +520,10 @@ session_offered_cb (MeshAgentController *controller,
   offer (self, session_id, kind, room_id, sender, name, size, TRUE);
 }
 
-/* The controller names the sessions it starts but not which send they are
- * for: a session we open carries the file's name, taken by the oldest send
- * of that name still waiting for one.  A session opened to us that nobody
- * was asked about was accepted by the policy (one's own devices). */
+/* A session we open belongs to the send whose cancellable it was started
+ * with (two sends of files with the same name must not show each other's
+ * progress).  A session opened to us that nobody was asked about was
+ * accepted by the policy (one's own devices). */
 static void
 session_started_cb (MeshAgentController *controller,
                     const char          *session_id,
@@ -552,11 +543,11 @@ session_started_cb (MeshAgentController *controller,
     return;
   }
   sends = g_hash_table_get_values (self->sends);
-  sends = g_list_sort (sends, send_compare);
   for (GList *l = sends; l != NULL; l = l->next) {
     Send *send = l->data;
 
-    if (send->session_id == NULL && g_strcmp0 (send->name, name) == 0) {
+    if (send->session_id == NULL &&
+        mesh_agent_controller_session_is_for (controller, session_id, send->cancellable)) {
       send->session_id = g_strdup (session_id);
       return;
     }

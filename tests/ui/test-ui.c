@@ -1396,6 +1396,147 @@ test_first_share_tls (void)
   first_share (TRUE);
 }
 
+static gboolean
+transfer_done (gpointer user_data)
+{
+  return mesh_transfer_get_state (user_data) == MESH_TRANSFER_DONE;
+}
+
+static void
+offered_cb (MeshAgentController *controller,
+            const char          *session_id,
+            const char          *kind,
+            const char          *room_id,
+            const char          *sender,
+            const char          *device_id,
+            const char          *name,
+            guint64              size,
+            gboolean            *flag)
+{
+  *flag = TRUE;
+}
+
+/* Two sends of files with the same name: each row shows its own progress
+ * (they were matched by name, so the first row took the second's). */
+static void
+test_same_name_progress (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshClientRest) alice_rest = NULL;
+  g_autoptr(MeshAgentController) asker = NULL;
+  g_autoptr(MeshAgentState) taker_state = NULL;
+  g_autoptr(GSubprocess) run = NULL;
+  g_autoptr(MeshTransfer) first = NULL;
+  g_autoptr(MeshTransfer) second = NULL;
+  g_autoptr(GFile) first_file = NULL;
+  g_autoptr(GFile) second_file = NULL;
+  g_autofree char *tmp = g_dir_make_tmp ("mesh-ui-names-XXXXXX", NULL);
+  g_autofree char *asker_state = g_build_filename (tmp, "bob-asks", NULL);
+  g_autofree char *taker_dir = g_build_filename (tmp, "bob-takes", NULL);
+  g_autofree char *downloads = g_build_filename (tmp, "bob-downloads", NULL);
+  g_autofree char *dir1 = g_build_filename (tmp, "one", NULL);
+  g_autofree char *dir2 = g_build_filename (tmp, "two", NULL);
+  g_autofree char *path1 = g_build_filename (dir1, "same.bin", NULL);
+  g_autofree char *path2 = g_build_filename (dir2, "same.bin", NULL);
+  g_autofree char *invite = NULL;
+  GAsyncResult *result = NULL;
+  UiTestPeer bob = { NULL };
+  MeshEmbeddedAgent *agent;
+  MeshWindow *window;
+  gboolean asked = FALSE;
+  const char *states[2] = { asker_state, taker_dir };
+
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  g_free (client_test_server_add_user (server, "bob", "bob-password"));
+  client_test_server_start (server);
+  ui_test_peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+  bob.room_id = ui_test_peer_create_room (&bob, "Lab", &invite);
+  for (guint i = 0; i < 2; i++) {
+    g_autoptr(GSubprocess) login =
+      ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "login", "--state-dir", states[i],
+                           "--server", client_test_server_get_url (server), "--user", "bob",
+                           "--device-name", i == 0 ? "asks" : "takes", NULL);
+
+    g_assert_true (g_subprocess_communicate_utf8 (login, "bob-password\n", NULL, NULL, NULL,
+                                                  &error));
+    g_assert_no_error (error);
+    g_assert_true (g_subprocess_get_successful (login));
+  }
+  g_assert_cmpint (g_mkdir_with_parents (downloads, 0700), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (dir1, 0700), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (dir2, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (path1, "the first one", -1, &error));
+  g_assert_true (g_file_set_contents (path2, "the second one, longer than the first", -1, &error));
+
+  /* Bob's first device asks its user (who never answers); the second takes
+   * Alice's files at once. */
+  asker = start_agent_here (asker_state);
+  mesh_agent_controller_set_ask_offers (asker, TRUE);
+  g_signal_connect (asker, "session-offered", G_CALLBACK (offered_cb), &asked);
+  ui_test_wait_until (agent_here_ready, asker, UI_TEST_WAIT_S, "bob's asking agent");
+  run = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_NONE, "run", "--state-dir", taker_dir,
+                             "--download-dir", downloads, "--accept-from", "alice",
+                             "--listen", "127.0.0.1", NULL);
+  taker_state = mesh_agent_state_new (taker_dir);
+  g_assert_true (mesh_agent_state_load (taker_state, &error));
+
+  alice_rest = mesh_client_rest_new (client_test_server_get_url (server));
+  mesh_client_rest_login_async (alice_rest, "alice", "alice-password", NULL,
+                                ui_test_store_result_cb, &result);
+  ui_test_wait_result (&result, "alice's login");
+  g_assert_true (mesh_client_rest_login_finish (alice_rest, result, &error));
+  g_clear_object (&result);
+  mesh_client_rest_accept_invite_async (alice_rest, invite, NULL, ui_test_store_result_cb,
+                                        &result);
+  ui_test_wait_result (&result, "alice to join");
+  g_free (mesh_client_rest_accept_invite_finish (alice_rest, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  window = new_window (1280, 800);
+  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_wait_agent_ready (window, "alice's embedded agent");
+  agent = mesh_window_get_agent (window);
+  {
+    gpointer room_data[2] = { window, bob.room_id };
+    gpointer member_data[2] = { window, "bob" };
+
+    ui_test_wait_until (room_opened, room_data, UI_TEST_WAIT_S, "the room to open");
+    ui_test_wait_until (member_has_device, member_data, UI_TEST_WAIT_S, "bob's devices");
+  }
+
+  first_file = g_file_new_for_path (path1);
+  second_file = g_file_new_for_path (path2);
+  first = g_object_ref (mesh_embedded_agent_send (agent, bob.room_id,
+                                                  mesh_agent_controller_get_device_id (asker),
+                                                  "bob", first_file));
+  ui_test_wait_until (ui_test_flag_is_set, &asked, UI_TEST_WAIT_S, "bob to be asked");
+  second = g_object_ref (mesh_embedded_agent_send (agent, bob.room_id,
+                                                   mesh_agent_state_get_device_id (taker_state),
+                                                   "bob", second_file));
+  ui_test_wait_until (transfer_done, second, UI_TEST_WAIT_S, "the second file");
+  g_assert_cmpuint (mesh_transfer_get_size (second), ==,
+                    strlen ("the second one, longer than the first"));
+  g_assert_cmpuint (mesh_transfer_get_done (second), ==,
+                    strlen ("the second one, longer than the first"));
+  /* The first still waits for bob's answer, untouched by the second's progress. */
+  g_assert_cmpint (mesh_transfer_get_state (first), ==, MESH_TRANSFER_WAITING);
+  g_assert_cmpuint (mesh_transfer_get_done (first), ==, 0);
+
+  mesh_transfer_cancel (first);
+  ui_test_stop_agent (run);
+  mesh_agent_controller_stop (asker);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_destroy_window (GTK_WINDOW (window));
+  ui_test_peer_clear (&bob);
+  {
+    g_autofree char *rm = g_strdup_printf ("rm -rf %s", tmp);
+
+    g_spawn_command_line_sync (rm, NULL, NULL, NULL, NULL);
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1424,6 +1565,7 @@ main (int   argc,
   g_test_add_func ("/mesh/ui/first-terminal-share", test_first_share);
   g_test_add_func ("/mesh/ui/first-terminal-share-tls", test_first_share_tls);
   g_test_add_func ("/mesh/ui/terminal-share-server-silent", test_share_server_silent);
+  g_test_add_func ("/mesh/ui/transfer-same-name-progress", test_same_name_progress);
   ret = g_test_run ();
 
   g_application_release (G_APPLICATION (app));
