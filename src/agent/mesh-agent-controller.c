@@ -98,6 +98,7 @@ struct _Session {
   gboolean             started;
   gboolean             finished;
   gboolean             asking;        /* server role: waiting for the user's answer */
+  gboolean             cancelled;     /* our user cancelled: the connection closes saying so */
   gboolean             accepted;      /* server role: our policy or our user said yes */
   GFile               *download_dir;  /* server role: where the user chose to save */
   guint64              bytes;
@@ -594,6 +595,19 @@ on_session_progress (GObject *engine,
                    done, total);
 }
 
+/* The client's connection carries only this session: after a cancel its
+ * close says so too, since it may reach the peer before the stream's reset. */
+static void
+session_close_connection (Session *session)
+{
+  if (!session->is_client || session->connection == NULL)
+    return;
+  if (session->cancelled)
+    mesh_quic_connection_close (session->connection, MESH_QUIC_STREAM_CANCELLED, "cancelled");
+  else
+    mesh_quic_connection_close (session->connection, 0, "session done");
+}
+
 static void
 on_connection_closed_after_session (GObject      *source,
                                     GAsyncResult *result,
@@ -603,16 +617,14 @@ on_connection_closed_after_session (GObject      *source,
 
   g_io_stream_close_finish (G_IO_STREAM (source), result, NULL);
   /* The client ends the connection once its stream is acknowledged. */
-  if (session->is_client && session->connection != NULL)
-    mesh_quic_connection_close (session->connection, 0, "session done");
+  session_close_connection (session);
 }
 
 static void
 session_close_stream (Session *session)
 {
-  if (session->stream == NULL || g_io_stream_is_closed (session->stream)) {
-    if (session->is_client && session->connection != NULL)
-      mesh_quic_connection_close (session->connection, 0, "session done");
+  if (session->stream == NULL || g_io_stream_is_closed (session->stream) || session->cancelled) {
+    session_close_connection (session);
     return;
   }
   g_io_stream_close_async (session->stream, G_PRIORITY_DEFAULT, NULL,
@@ -3149,6 +3161,7 @@ session_abort_stream (Session *session)
 
   if (MESH_IS_AGENT_SESSION_STREAM (stream))
     stream = mesh_agent_session_stream_get_base (MESH_AGENT_SESSION_STREAM (stream));
+  session->cancelled = TRUE;
   if (MESH_IS_QUIC_STREAM (stream) && !g_io_stream_is_closed (stream))
     mesh_quic_stream_abort (MESH_QUIC_STREAM (stream), MESH_QUIC_STREAM_CANCELLED);
 }

@@ -1101,6 +1101,13 @@ _mesh_quic_stream_detach (MeshQuicStream *self,
                           const GError   *error)
 {
   self->connection = NULL;
+  if (g_error_matches (error, MESH_FRAME_ERROR, MESH_FRAME_ERROR_CANCELLED)) {
+    if (!self->recv_fin && self->recv_error == NULL)
+      self->recv_error = g_error_copy (error);
+    if (!stream_send_done (self) && self->send_error == NULL)
+      self->send_error = g_error_copy (error);
+    return;
+  }
   if (!self->recv_fin && self->recv_error == NULL)
     self->recv_error = g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
                                     "QUIC connection lost: %s", error->message);

@@ -873,6 +873,10 @@ test_row_cancel_and_sentences (void)
   g_assert_null (strstr (status_of (rows[2]), "327155712"));
   g_assert_cmpstr (mesh_transfer_get_details (lost), ==, closed->message);
   g_assert_true (shows (rows[2], "transfer.retry"));
+  g_assert_cmpstr (gtk_widget_get_tooltip_text (GTK_WIDGET (status_label (rows[2]))), ==,
+                   "To bob" SEP "The connection to bob was lost. Retry continues where it stopped."
+                   "\nDetails: the receiver closed the stream after 327155712 of 3221225472 bytes");
+  g_free (ui_test_screenshot (GTK_WIDGET (window), "transfer-rows-cancel-and-errors"));
   g_signal_connect (lost, "retry", G_CALLBACK (retry_cb), &n_retry);
   ui_test_click (button_for (rows[2], "transfer.retry"));
   g_assert_cmpuint (n_retry, ==, 1);
@@ -893,7 +897,6 @@ test_row_cancel_and_sentences (void)
   g_assert_null (strstr (status_of (rows[4]), "UNROUTABLE"));
   g_assert_false (shows (rows[4], "transfer.retry"));
 
-  g_free (ui_test_screenshot (GTK_WIDGET (window), "transfer-rows-cancel-and-errors"));
   ui_test_destroy_window (window);
 }
 

@@ -961,6 +961,26 @@ shoot_row (MeshTransfer *transfer,
   ui_test_destroy_window (GTK_WINDOW (window));
 }
 
+static gboolean
+row_with_device_id (GtkWidget     *widget,
+                    gconstpointer  device_id)
+{
+  MeshMember *member = mesh_member_row_get_member (MESH_MEMBER_ROW (widget));
+
+  return g_strv_contains (mesh_member_get_devices (member), device_id);
+}
+
+/* The room shows this device (so it is connected and in the room). */
+static gboolean
+device_in_room (gpointer user_data)
+{
+  MeshWindow *window = ((gpointer *) user_data)[0];
+
+  return ui_test_find_widget (GTK_WIDGET (mesh_window_get_room_view (window)),
+                              MESH_TYPE_MEMBER_ROW, row_with_device_id,
+                              ((gpointer *) user_data)[1]) != NULL;
+}
+
 /* Bob's agent, in this process: the test cancels its send as a user would. */
 static MeshAgentController *
 start_agent_here (const char *state_dir)
@@ -1002,6 +1022,7 @@ test_transfer_cancel (void)
   g_autofree char *tmp = g_dir_make_tmp ("mesh-ui-cancel-XXXXXX", NULL);
   g_autofree char *bob_state = g_build_filename (tmp, "bob-agent", NULL);
   g_autofree char *bob_downloads = g_build_filename (tmp, "bob-downloads", NULL);
+  g_autofree char *bob_state2 = g_build_filename (tmp, "bob-agent-2", NULL);
   g_autofree char *alice_downloads = g_build_filename (tmp, "alice-downloads", NULL);
   g_autofree char *big = g_build_filename (tmp, "big.bin", NULL);
   g_autofree char *invite = NULL;
@@ -1119,26 +1140,31 @@ test_transfer_cancel (void)
   g_clear_object (&bob_agent);
   g_clear_object (&file);
 
-  /* 3. Alice sends to Bob's agent and cancels: Bob keeps neither the file
-   * nor a .part. */
-  run = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_NONE, "run", "--state-dir", bob_state,
-                             "--download-dir", bob_downloads, "--accept-from", "alice",
-                             "--listen", "127.0.0.1", NULL);
+  /* 3. Alice sends to Bob's other computer and cancels: Bob keeps neither
+   * the file nor a .part. */
   {
+    g_autoptr(GSubprocess) login2 =
+      ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "login", "--state-dir", bob_state2,
+                           "--server", client_test_server_get_url (server), "--user", "bob",
+                           "--device-name", "bob-server", NULL);
+    g_autoptr(MeshAgentState) state2 = mesh_agent_state_new (bob_state2);
+    gpointer device_data[2] = { window, NULL };
     gpointer room_data[2] = { window, bob.room_id };
-    gpointer member_data[2] = { window, "bob" };
 
+    g_assert_true (g_subprocess_communicate_utf8 (login2, "bob-password\n", NULL, NULL, NULL,
+                                                  &error));
+    g_assert_no_error (error);
+    g_assert_true (g_subprocess_get_successful (login2));
+    run = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_NONE, "run", "--state-dir", bob_state2,
+                               "--download-dir", bob_downloads, "--accept-from", "alice",
+                               "--listen", "127.0.0.1", NULL);
+    g_assert_true (mesh_agent_state_load (state2, &error));
+    device_data[1] = (gpointer) mesh_agent_state_get_device_id (state2);
     ui_test_wait_until (room_opened, room_data, UI_TEST_WAIT_S, "the room to open");
-    ui_test_wait_until (member_has_device, member_data, UI_TEST_WAIT_S, "bob's device");
-  }
-  {
-    GList files = { NULL };
-    GListModel *transfers = mesh_embedded_agent_get_transfers (agent);
-
+    ui_test_wait_until (device_in_room, device_data, UI_TEST_WAIT_S, "bob's other computer");
     file = g_file_new_for_path (big);
-    files.data = file;
-    mesh_room_view_send_files (mesh_window_get_room_view (window), &files);
-    sent = g_list_model_get_item (transfers, g_list_model_get_n_items (transfers) - 1);
+    sent = g_object_ref (mesh_embedded_agent_send (agent, bob.room_id, device_data[1], "bob",
+                                                   file));
   }
   g_assert_cmpint (mesh_transfer_get_direction (sent), ==, MESH_TRANSFER_OUTGOING);
   ui_test_wait_until (transfer_moving, sent, UI_TEST_WAIT_S, "alice's file to flow");
