@@ -98,6 +98,7 @@ struct _Session {
   gboolean             started;
   gboolean             finished;
   gboolean             asking;        /* server role: waiting for the user's answer */
+  gboolean             cancelled;     /* our user cancelled: the connection closes saying so */
   gboolean             accepted;      /* server role: our policy or our user said yes */
   GFile               *download_dir;  /* server role: where the user chose to save */
   guint64              bytes;
@@ -128,6 +129,8 @@ typedef struct {
   guint             next_device;
   char             *cap_token;
   MeshTerminalHost *host;
+  GCancellable     *deadline;  /* a step with a time limit */
+  GSource          *timer;
 } Op;
 
 struct _MeshAgentController {
@@ -175,6 +178,8 @@ G_DEFINE_FINAL_TYPE (MeshAgentController, mesh_agent_controller, G_TYPE_OBJECT)
 static void connect_ws (MeshAgentController *self);
 static void session_finish (Session *session, const GError *error);
 static void session_connect_next (Session *session);
+static void session_abort_stream (Session *session);
+static void on_caller_cancelled (GCancellable *cancellable, gpointer user_data);
 
 /* What a peer or another user chose (names, messages), made harmless for a
  * terminal or a log line. */
@@ -216,6 +221,11 @@ op_free (Op *op)
   g_clear_pointer (&op->devices, g_ptr_array_unref);
   g_free (op->cap_token);
   g_clear_object (&op->host);
+  if (op->timer != NULL) {
+    g_source_destroy (op->timer);
+    g_source_unref (op->timer);
+  }
+  g_clear_object (&op->deadline);
   g_free (op);
 }
 
@@ -586,6 +596,19 @@ on_session_progress (GObject *engine,
                    done, total);
 }
 
+/* The client's connection carries only this session: after a cancel its
+ * close says so too, since it may reach the peer before the stream's reset. */
+static void
+session_close_connection (Session *session)
+{
+  if (!session->is_client || session->connection == NULL)
+    return;
+  if (session->cancelled)
+    mesh_quic_connection_close (session->connection, MESH_QUIC_STREAM_CANCELLED, "cancelled");
+  else
+    mesh_quic_connection_close (session->connection, 0, "session done");
+}
+
 static void
 on_connection_closed_after_session (GObject      *source,
                                     GAsyncResult *result,
@@ -595,16 +618,14 @@ on_connection_closed_after_session (GObject      *source,
 
   g_io_stream_close_finish (G_IO_STREAM (source), result, NULL);
   /* The client ends the connection once its stream is acknowledged. */
-  if (session->is_client && session->connection != NULL)
-    mesh_quic_connection_close (session->connection, 0, "session done");
+  session_close_connection (session);
 }
 
 static void
 session_close_stream (Session *session)
 {
-  if (session->stream == NULL || g_io_stream_is_closed (session->stream)) {
-    if (session->is_client && session->connection != NULL)
-      mesh_quic_connection_close (session->connection, 0, "session done");
+  if (session->stream == NULL || g_io_stream_is_closed (session->stream) || session->cancelled) {
+    session_close_connection (session);
     return;
   }
   g_io_stream_close_async (session->stream, G_PRIORITY_DEFAULT, NULL,
@@ -1509,6 +1530,55 @@ take_pending (MeshAgentController *self,
   return task;
 }
 
+/* How long the server may take to answer a request (terminal.share.start,
+ * p2p.session.request): it answers at once when it is alive, so a request
+ * left unanswered fails with a clear error instead of waiting forever. */
+#define PENDING_TIMEOUT_S 30
+
+typedef struct {
+  GWeakRef  self;
+  char     *id;
+} PendingTimeout;
+
+static void
+pending_timeout_free (PendingTimeout *timeout)
+{
+  g_weak_ref_clear (&timeout->self);
+  g_free (timeout->id);
+  g_free (timeout);
+}
+
+static gboolean
+on_pending_timeout (gpointer user_data)
+{
+  PendingTimeout *timeout = user_data;
+  g_autoptr(MeshAgentController) self = g_weak_ref_get (&timeout->self);
+  g_autoptr(GTask) task = NULL;
+
+  if (self == NULL || self->pending == NULL)
+    return G_SOURCE_REMOVE;
+  task = take_pending (self, timeout->id);
+  if (task != NULL)
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                             "the server did not answer within %d s", PENDING_TIMEOUT_S);
+  return G_SOURCE_REMOVE;
+}
+
+/* Takes @id and @task. */
+static void
+add_pending (MeshAgentController *self,
+             char                *id,
+             GTask               *task)
+{
+  PendingTimeout *timeout = g_new0 (PendingTimeout, 1);
+
+  g_weak_ref_init (&timeout->self, self);
+  timeout->id = g_strdup (id);
+  g_hash_table_replace (self->pending, id, task);
+  g_source_unref (add_timeout (self, PENDING_TIMEOUT_S * 1000, on_pending_timeout, timeout,
+                               (GDestroyNotify) pending_timeout_free));
+}
+
 static void
 handle_session_created (MeshAgentController *self,
                         JsonObject          *payload)
@@ -1567,10 +1637,11 @@ handle_session_created (MeshAgentController *self,
     session->is_client = TRUE;
     session->path = op->path != NULL ? g_object_ref (op->path) : NULL;
     session->task = g_steal_pointer (&task);
+    /* The caller's cancel is its user's: the receiver hears of it. */
     if (g_task_get_cancellable (session->task) != NULL)
       g_cancellable_connect (g_task_get_cancellable (session->task),
-                             G_CALLBACK (g_cancellable_cancel),
-                             g_object_ref (session->cancellable), g_object_unref);
+                             G_CALLBACK (on_caller_cancelled), session_ref (session),
+                             (GDestroyNotify) session_unref);
     g_hash_table_replace (self->sessions, session->session_id, session_ref (session));
     return;
   }
@@ -2185,7 +2256,7 @@ request_session (MeshAgentController *self,
     g_object_unref (task);
     return;
   }
-  g_hash_table_replace (self->pending, id, task);
+  add_pending (self, id, task);
 }
 
 static void
@@ -2332,6 +2403,13 @@ require_ready (MeshAgentController  *self,
   return FALSE;
 }
 
+static gboolean
+cancel_deadline (GCancellable *deadline)
+{
+  g_cancellable_cancel (deadline);
+  return G_SOURCE_REMOVE;
+}
+
 /* Host side: the server's public key, for TERM_CONTROL tokens. */
 static void
 on_keys (GObject      *source,
@@ -2348,6 +2426,16 @@ on_keys (GObject      *source,
   char *id;
 
   node = mesh_agent_state_rest_finish (MESH_AGENT_STATE (source), result, &error);
+  if (op->timer != NULL) {
+    g_source_destroy (op->timer);
+    g_clear_pointer (&op->timer, g_source_unref);
+  }
+  if (node == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+      !g_cancellable_is_cancelled (g_task_get_cancellable (task))) {
+    g_clear_error (&error);
+    error = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                         "the server did not send its key within %d s", PENDING_TIMEOUT_S);
+  }
   if (node == NULL) {
     g_task_return_error (task, error);
     return;
@@ -2375,7 +2463,7 @@ on_keys (GObject      *source,
                              "not connected to the server");
     return;
   }
-  g_hash_table_replace (self->pending, id, g_steal_pointer (&task));
+  add_pending (self, id, g_steal_pointer (&task));
 }
 
 /* GObject */
@@ -2905,7 +2993,15 @@ mesh_agent_controller_share_terminal_async (MeshAgentController *self,
   g_task_set_task_data (task, op, (GDestroyNotify) op_free);
   if (!require_ready (self, task))
     return;
-  mesh_agent_state_rest_async (self->state, self->soup, "GET", "/keys", NULL, NULL, cancellable,
+  /* The key comes at once from a live server: a stalled request fails in
+   * words rather than leaving "Starting Your Shell…" up for minutes. */
+  op->deadline = g_cancellable_new ();
+  if (cancellable != NULL)
+    g_cancellable_connect (cancellable, G_CALLBACK (g_cancellable_cancel),
+                           g_object_ref (op->deadline), g_object_unref);
+  op->timer = add_timeout (self, PENDING_TIMEOUT_S * 1000, G_SOURCE_FUNC (cancel_deadline),
+                           g_object_ref (op->deadline), g_object_unref);
+  mesh_agent_state_rest_async (self->state, self->soup, "GET", "/keys", NULL, NULL, op->deadline,
                                on_keys, g_steal_pointer (&task));
 }
 
@@ -3068,6 +3164,66 @@ mesh_agent_controller_answer_offer (MeshAgentController *self,
   return TRUE;
 }
 
+/* A user's cancel stops the data at once in both directions, without
+ * sending what is still queued: RESET_STREAM and STOP_SENDING with
+ * MESH_QUIC_STREAM_CANCELLED, which the peer reads as "cancelled by the other
+ * side" (not a lost connection: it keeps no .part to resume). */
+static void
+session_abort_stream (Session *session)
+{
+  GIOStream *stream = session->stream;
+
+  if (MESH_IS_AGENT_SESSION_STREAM (stream))
+    stream = mesh_agent_session_stream_get_base (MESH_AGENT_SESSION_STREAM (stream));
+  session->cancelled = TRUE;
+  if (MESH_IS_QUIC_STREAM (stream) && !g_io_stream_is_closed (stream))
+    mesh_quic_stream_abort (MESH_QUIC_STREAM (stream), MESH_QUIC_STREAM_CANCELLED);
+}
+
+static gboolean
+caller_cancel_in_context (gpointer user_data)
+{
+  Session *session = user_data;
+
+  if (!session->finished && session->controller != NULL)
+    session_abort_stream (session);
+  g_cancellable_cancel (session->cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+/* May run in any thread (the caller's cancellable): the stream is the
+ * controller context's. */
+static void
+on_caller_cancelled (GCancellable *cancellable,
+                     gpointer      user_data)
+{
+  Session *session = user_data;
+  g_autoptr(GSource) source = g_idle_source_new ();
+
+  g_source_set_priority (source, G_PRIORITY_HIGH);
+  g_source_set_callback (source, caller_cancel_in_context, session_ref (session),
+                         (GDestroyNotify) session_unref);
+  g_source_attach (source, session->controller != NULL ? session->controller->context : NULL);
+}
+
+/* Whether @session_id is the session of the mesh_agent_controller_send_async()
+ * call given @cancellable: a caller of several sends (of files that may share
+ * a name) tells them apart by their cancellables. */
+gboolean
+mesh_agent_controller_session_is_for (MeshAgentController *self,
+                                      const char          *session_id,
+                                      GCancellable        *cancellable)
+{
+  Session *session;
+
+  g_return_val_if_fail (MESH_IS_AGENT_CONTROLLER (self), FALSE);
+  g_return_val_if_fail (session_id != NULL, FALSE);
+
+  session = g_hash_table_lookup (self->sessions, session_id);
+  return session != NULL && cancellable != NULL && session->task != NULL &&
+         g_task_get_cancellable (session->task) == cancellable;
+}
+
 /* Stops a file or folder session in either role; it finishes with
  * G_IO_ERROR_CANCELLED. */
 void
@@ -3089,6 +3245,7 @@ mesh_agent_controller_cancel_session (MeshAgentController *self,
   /* Our user stopped an incoming transfer: its partial file goes too. */
   if (session->engine != NULL && MESH_IS_FILE_RECEIVER (session->engine))
     mesh_file_receiver_discard (MESH_FILE_RECEIVER (session->engine));
+  session_abort_stream (session);
   g_cancellable_cancel (session->cancellable);
 }
 

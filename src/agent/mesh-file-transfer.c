@@ -696,6 +696,9 @@ receiver_complete (MeshFileReceiver *self,
     g_task_return_boolean (task, TRUE);
     return;
   }
+  /* The sender's user gave up: nobody will resume this .part. */
+  if (g_error_matches (error, MESH_FRAME_ERROR, MESH_FRAME_ERROR_CANCELLED))
+    self->discard = TRUE;
   self->error = error;
   receiver_maybe_fail (self);
 }

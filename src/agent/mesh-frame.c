@@ -333,6 +333,9 @@ mesh_frame_error_to_gerror (JsonObject  *control,
   if (g_str_equal (code, "HASH_MISMATCH"))
     g_set_error (error, MESH_FRAME_ERROR, MESH_FRAME_ERROR_HASH_MISMATCH,
                  "peer reported HASH_MISMATCH: %s", message);
+  else if (g_str_equal (code, "CANCELLED"))
+    g_set_error (error, MESH_FRAME_ERROR, MESH_FRAME_ERROR_CANCELLED,
+                 "the peer cancelled: %s", message);
   else if (mesh_error_code_from_string (code, &mesh_code))
     g_set_error (error, MESH_ERROR, mesh_code, "peer reported %s: %s", code, message);
   else

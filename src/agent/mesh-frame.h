@@ -28,6 +28,7 @@ typedef enum {
   MESH_FRAME_ERROR_HASH_MISMATCH, /* wire code "HASH_MISMATCH" */
   MESH_FRAME_ERROR_UNSAFE_ENTRY,  /* a folder archive tried to escape its target */
   MESH_FRAME_ERROR_PEER,          /* the peer sent ERROR with a code we do not know */
+  MESH_FRAME_ERROR_CANCELLED,     /* wire code "CANCELLED": the other side's user stopped it */
 } MeshFrameErrorCode;
 
 GQuark      mesh_frame_error_quark      (void);

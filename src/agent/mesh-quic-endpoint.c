@@ -5,6 +5,8 @@
 
 #include "mesh-quic-endpoint.h"
 
+#include "mesh-frame.h"
+
 #include "mesh-escape.h"
 #include "mesh-ids.h"
 
@@ -580,6 +582,11 @@ peer_close_error (const ngtcp2_connection_close_error *ccerr)
                                                      ? (gssize) ccerr->reasonlen : 0);
   const char *sep = reason[0] != '\0' ? ": " : "";
 
+  /* A user's cancel: the close may overtake the stream's RESET_STREAM. */
+  if (ccerr->type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION &&
+      ccerr->error_code == MESH_QUIC_STREAM_CANCELLED)
+    return g_error_new_literal (MESH_FRAME_ERROR, MESH_FRAME_ERROR_CANCELLED,
+                                "the peer cancelled the transfer");
   if (ccerr->type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION)
     return g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
                         "The peer closed the connection (application code %" G_GUINT64_FORMAT

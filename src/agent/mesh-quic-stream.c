@@ -5,6 +5,7 @@
 
 #include "mesh-quic-stream.h"
 
+#include "mesh-frame.h"
 #include "mesh-quic-endpoint.h"
 
 #include <string.h>
@@ -1053,6 +1054,11 @@ _mesh_quic_stream_peer_reset (MeshQuicStream *self,
 {
   if (self->recv_fin || self->recv_error != NULL)
     return;
+  if (app_error_code == MESH_QUIC_STREAM_CANCELLED) {
+    self->recv_error = g_error_new_literal (MESH_FRAME_ERROR, MESH_FRAME_ERROR_CANCELLED,
+                                            "the peer cancelled the transfer");
+    return;
+  }
   self->recv_error = g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
                                   "The peer reset the QUIC stream (application error %"
                                   G_GUINT64_FORMAT ")", app_error_code);
@@ -1064,6 +1070,11 @@ _mesh_quic_stream_peer_stop_sending (MeshQuicStream *self,
 {
   if (self->send_error != NULL || stream_send_done (self))
     return;
+  if (app_error_code == MESH_QUIC_STREAM_CANCELLED) {
+    self->send_error = g_error_new_literal (MESH_FRAME_ERROR, MESH_FRAME_ERROR_CANCELLED,
+                                            "the peer cancelled the transfer");
+    return;
+  }
   self->send_error = g_error_new (G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE,
                                   "The peer stopped reading the QUIC stream (application error %"
                                   G_GUINT64_FORMAT ")", app_error_code);
@@ -1090,6 +1101,13 @@ _mesh_quic_stream_detach (MeshQuicStream *self,
                           const GError   *error)
 {
   self->connection = NULL;
+  if (g_error_matches (error, MESH_FRAME_ERROR, MESH_FRAME_ERROR_CANCELLED)) {
+    if (!self->recv_fin && self->recv_error == NULL)
+      self->recv_error = g_error_copy (error);
+    if (!stream_send_done (self) && self->send_error == NULL)
+      self->send_error = g_error_copy (error);
+    return;
+  }
   if (!self->recv_fin && self->recv_error == NULL)
     self->recv_error = g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
                                     "QUIC connection lost: %s", error->message);

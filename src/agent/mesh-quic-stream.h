@@ -14,6 +14,11 @@ typedef struct _MeshQuicConnection MeshQuicConnection;
 
 gint64              mesh_quic_stream_get_id          (MeshQuicStream *self);
 MeshQuicConnection *mesh_quic_stream_get_connection  (MeshQuicStream *self);
+/* The application error code of RESET_STREAM / STOP_SENDING for a user's
+ * cancel ("MC"); the peer's reads and writes then fail with
+ * MESH_FRAME_ERROR_CANCELLED instead of a lost connection. */
+#define MESH_QUIC_STREAM_CANCELLED 0x4d43
+
 void                mesh_quic_stream_abort           (MeshQuicStream *self,
                                                       guint64         app_error_code);
 void                mesh_quic_stream_set_send_rate   (MeshQuicStream *self,

@@ -8,6 +8,7 @@
 #include "mesh-agent-controller.h"
 #include "mesh-agent-state.h"
 #include "mesh-error.h"
+#include "mesh-escape.h"
 #include "mesh-json.h"
 
 #include <glib/gi18n.h>
@@ -87,6 +88,7 @@ struct _Msg {
   char              *text3;
   char              *path;
   GBytes            *bytes;
+  GError            *error;
   guint64            a;
   guint64            b;
   gboolean           flag;
@@ -112,6 +114,7 @@ msg_free (Msg *msg)
   g_free (msg->text3);
   g_free (msg->path);
   g_clear_pointer (&msg->bytes, g_bytes_unref);
+  g_clear_error (&msg->error);
   g_free (msg);
 }
 
@@ -171,6 +174,7 @@ failed_on_main (MeshEmbeddedAgent *self,
 static void transfer_accept_cb (MeshTransfer *transfer, GFile *folder, MeshEmbeddedAgent *self);
 static void transfer_decline_cb (MeshTransfer *transfer, MeshEmbeddedAgent *self);
 static void transfer_cancel_cb (MeshTransfer *transfer, MeshEmbeddedAgent *self);
+static void transfer_retry_cb (MeshTransfer *transfer, MeshEmbeddedAgent *self);
 
 static void
 add_transfer (MeshEmbeddedAgent *self,
@@ -179,6 +183,7 @@ add_transfer (MeshEmbeddedAgent *self,
   g_signal_connect_object (transfer, "accept", G_CALLBACK (transfer_accept_cb), self, 0);
   g_signal_connect_object (transfer, "decline", G_CALLBACK (transfer_decline_cb), self, 0);
   g_signal_connect_object (transfer, "cancel", G_CALLBACK (transfer_cancel_cb), self, 0);
+  g_signal_connect_object (transfer, "retry", G_CALLBACK (transfer_retry_cb), self, 0);
   g_hash_table_insert (self->transfer_ids, GUINT_TO_POINTER (mesh_transfer_get_id (transfer)),
                        g_object_ref (transfer));
   g_list_store_append (self->transfers, transfer);
@@ -231,7 +236,7 @@ static const MeshTransferState end_states[] = {
   [END_FAILED] = MESH_TRANSFER_FAILED,
 };
 
-/* a: End, text: the error in words */
+/* a: End, error: how it ended (the transfer turns it into words), or text */
 static void
 ended_on_main (MeshEmbeddedAgent *self,
                Msg               *msg)
@@ -240,7 +245,16 @@ ended_on_main (MeshEmbeddedAgent *self,
 
   if (transfer == NULL || mesh_transfer_is_finished (transfer))
     return;
+  if (msg->error != NULL) {
+    g_autofree char *shown = mesh_escape_for_display (msg->error->message, -1);
+
+    /* The raw error is for the log and the Details, not the sentence. */
+    g_message ("Transfer %u ended: %s", msg->id, shown);
+    mesh_transfer_end_with_error (transfer, msg->error);
+    return;
+  }
   mesh_transfer_set_state (transfer, end_states[msg->a], msg->text);
+  /* Only a transfer that ended well, with the receiver's hash check, was received. */
   if (msg->a == END_OK && mesh_transfer_get_direction (transfer) == MESH_TRANSFER_INCOMING)
     g_signal_emit (self, signals[SIGNAL_RECEIVED], 0, transfer);
 }
@@ -357,16 +371,17 @@ report_ended (MeshEmbeddedAgent *self,
   to_main (self, msg);
 }
 
-static End
-end_for_error (const GError *error)
+/* How a session ended; NULL: it went well. */
+static void
+report_ended_error (MeshEmbeddedAgent *self,
+                    guint              id,
+                    const GError      *error)
 {
-  if (error == NULL)
-    return END_OK;
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return END_CANCELLED;
-  if (g_error_matches (error, MESH_ERROR, MESH_ERROR_P2P_SESSION_DENIED))
-    return END_DECLINED;
-  return END_FAILED;
+  Msg *msg = msg_new (ended_on_main, id);
+
+  msg->a = END_OK;
+  msg->error = error != NULL ? g_error_copy (error) : NULL;
+  to_main (self, msg);
 }
 
 typedef struct {
@@ -376,15 +391,6 @@ typedef struct {
   char              *session_id;  /* once the controller started its session */
   GCancellable      *cancellable;
 } Send;
-
-static int
-send_compare (gconstpointer a,
-              gconstpointer b)
-{
-  guint ia = ((const Send *) a)->id, ib = ((const Send *) b)->id;
-
-  return ia < ib ? -1 : ia > ib;
-}
 
 static void
 send_free (Send *send)
@@ -514,10 +520,10 @@ session_offered_cb (MeshAgentController *controller,
   offer (self, session_id, kind, room_id, sender, name, size, TRUE);
 }
 
-/* The controller names the sessions it starts but not which send they are
- * for: a session we open carries the file's name, taken by the oldest send
- * of that name still waiting for one.  A session opened to us that nobody
- * was asked about was accepted by the policy (one's own devices). */
+/* A session we open belongs to the send whose cancellable it was started
+ * with (two sends of files with the same name must not show each other's
+ * progress).  A session opened to us that nobody was asked about was
+ * accepted by the policy (one's own devices). */
 static void
 session_started_cb (MeshAgentController *controller,
                     const char          *session_id,
@@ -537,11 +543,11 @@ session_started_cb (MeshAgentController *controller,
     return;
   }
   sends = g_hash_table_get_values (self->sends);
-  sends = g_list_sort (sends, send_compare);
   for (GList *l = sends; l != NULL; l = l->next) {
     Send *send = l->data;
 
-    if (send->session_id == NULL && g_strcmp0 (send->name, name) == 0) {
+    if (send->session_id == NULL &&
+        mesh_agent_controller_session_is_for (controller, session_id, send->cancellable)) {
       send->session_id = g_strdup (session_id);
       return;
     }
@@ -603,7 +609,7 @@ session_finished_cb (MeshAgentController *controller,
 
   if (id == 0 || !g_str_equal (role, "server"))
     return;
-  report_ended (self, id, end_for_error (error), error != NULL ? error->message : NULL);
+  report_ended_error (self, id, error);
   g_hash_table_remove (self->incoming, session_id);
 }
 
@@ -620,7 +626,7 @@ session_rejected_cb (MeshAgentController *controller,
 
   if (id == 0)
     return;
-  report_ended (self, id, END_FAILED, _("The offer expired"));
+  report_ended (self, id, END_FAILED, _("The offer expired before it was answered."));
   g_hash_table_remove (self->incoming, session_id);
 }
 
@@ -843,7 +849,7 @@ send_done_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
 
   mesh_agent_controller_send_finish (MESH_AGENT_CONTROLLER (source), result, &error);
-  report_ended (self, send->id, end_for_error (error), error != NULL ? error->message : NULL);
+  report_ended_error (self, send->id, error);
   g_hash_table_remove (self->sends, GUINT_TO_POINTER (send->id));
 }
 
@@ -894,6 +900,9 @@ cancel_in_thread (MeshEmbeddedAgent *self,
   const char *session_id;
 
   if (send != NULL) {
+    /* The controller stops the stream at once and tells the receiver. */
+    if (send->session_id != NULL && self->controller != NULL)
+      mesh_agent_controller_cancel_session (self->controller, send->session_id);
     g_cancellable_cancel (send->cancellable);
     return;
   }
@@ -913,7 +922,7 @@ answer_in_thread (MeshEmbeddedAgent *self,
   if (session_id == NULL || self->controller == NULL)
     return;
   if (!mesh_agent_controller_answer_offer (self->controller, session_id, folder)) {
-    report_ended (self, msg->id, END_FAILED, _("The offer expired"));
+    report_ended (self, msg->id, END_FAILED, _("The offer expired before it was answered."));
     g_hash_table_remove (self->incoming, session_id);
   } else if (folder == NULL) {
     g_hash_table_remove (self->incoming, session_id);
@@ -961,6 +970,30 @@ typedef struct {
   guint              id;
 } TermCall;
 
+/* Why a terminal could not start or ended, in words; the raw error goes to
+ * the log. */
+static char *
+terminal_sentence (const GError *error)
+{
+  g_autofree char *raw = mesh_escape_for_display (error->message, -1);
+
+  g_message ("Terminal ended: %s", raw);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    return g_strdup (_("The server did not answer in time. Check the connection and try again."));
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED))
+    return g_strdup (_("This computer is not connected to the server. Try again once it is."));
+  if (g_error_matches (error, MESH_ERROR, MESH_ERROR_UNROUTABLE))
+    return g_strdup (_("The computer sharing this terminal is offline or not in this room."));
+  if (g_error_matches (error, MESH_ERROR, MESH_ERROR_P2P_SESSION_DENIED))
+    return g_strdup (_("The computer sharing this terminal refused the connection."));
+  if (error->domain == G_IO_ERROR && (error->code == G_IO_ERROR_CONNECTION_CLOSED ||
+                                      error->code == G_IO_ERROR_BROKEN_PIPE))
+    return g_strdup (_("The connection to the shared terminal was lost."));
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED))
+    return NULL;
+  return g_strdup (_("The terminal could not be opened. The log has the details."));
+}
+
 static Term *
 term_call_finish (TermCall *call)
 {
@@ -992,7 +1025,9 @@ shared_cb (GObject      *source,
     return;
   }
   if (share_id == NULL) {
-    end_term (self, term, error->message);
+    g_autofree char *sentence = terminal_sentence (error);
+
+    end_term (self, term, sentence);
     return;
   }
   term->share_id = g_steal_pointer (&share_id);
@@ -1030,8 +1065,9 @@ viewer_closed_cb (MeshTerminalViewer *viewer,
                   Term               *term)
 {
   MeshEmbeddedAgent *self = g_object_get_data (G_OBJECT (viewer), "mesh-embedded-agent");
+  g_autofree char *sentence = error != NULL ? terminal_sentence (error) : NULL;
 
-  end_term (self, term, error != NULL ? error->message : NULL);
+  end_term (self, term, sentence);
 }
 
 static void
@@ -1053,7 +1089,9 @@ viewing_cb (GObject      *source,
     return;
   }
   if (viewer == NULL) {
-    end_term (self, term, error->message);
+    g_autofree char *sentence = terminal_sentence (error);
+
+    end_term (self, term, sentence);
     return;
   }
   term->viewer = g_steal_pointer (&viewer);
@@ -1278,6 +1316,37 @@ transfer_decline_cb (MeshTransfer      *transfer,
                      MeshEmbeddedAgent *self)
 {
   to_thread (self, msg_new (answer_in_thread, mesh_transfer_get_id (transfer)));
+}
+
+/* The main thread keeps where an outgoing transfer went, for a retry. */
+typedef struct {
+  char *room_id;
+  char *device_id;
+} SendTarget;
+
+static void
+send_target_free (SendTarget *target)
+{
+  g_free (target->room_id);
+  g_free (target->device_id);
+  g_free (target);
+}
+
+static void
+transfer_retry_cb (MeshTransfer      *transfer,
+                   MeshEmbeddedAgent *self)
+{
+  SendTarget *target = g_object_get_data (G_OBJECT (transfer), "mesh-send-target");
+  Msg *msg;
+
+  if (target == NULL || mesh_transfer_get_file (transfer) == NULL || self->stopped)
+    return;
+  /* The same file to the same device: the receiver's .part makes it resume. */
+  msg = msg_new (send_in_thread, mesh_transfer_get_id (transfer));
+  msg->text = g_strdup (target->room_id);
+  msg->text2 = g_strdup (target->device_id);
+  msg->path = g_file_get_path (mesh_transfer_get_file (transfer));
+  to_thread (self, msg);
 }
 
 static void
@@ -1594,6 +1663,14 @@ mesh_embedded_agent_send (MeshEmbeddedAgent *self,
   transfer = mesh_transfer_new (take_id (self), MESH_TRANSFER_OUTGOING, room_id, peer_name,
                                 name != NULL ? name : "", type == G_FILE_TYPE_DIRECTORY, 0);
   mesh_transfer_set_file (transfer, file);
+  {
+    SendTarget *target = g_new0 (SendTarget, 1);
+
+    target->room_id = g_strdup (room_id);
+    target->device_id = g_strdup (device_id);
+    g_object_set_data_full (G_OBJECT (transfer), "mesh-send-target", target,
+                            (GDestroyNotify) send_target_free);
+  }
   add_transfer (self, transfer);
   if (!g_file_is_native (file)) {
     mesh_transfer_set_state (transfer, MESH_TRANSFER_FAILED, _("Only local files can be sent"));

@@ -35,6 +35,7 @@ struct _MeshTransferRow {
   GtkWidget      *open_button;
   GtkWidget      *show_button;
   GtkWidget      *cancel_button;
+  GtkWidget      *retry_button;
 
   /* Owned references */
   MeshTransfer   *transfer;
@@ -112,20 +113,21 @@ describe (MeshTransfer *transfer)
     g_ptr_array_add (parts, g_format_size (size));
     break;
   case MESH_TRANSFER_FAILED:
-    if (error != NULL)
-      /* Translators: why a transfer failed. */
-      g_ptr_array_add (parts, g_strdup_printf (_("Failed: %s"), error));
-    else
-      g_ptr_array_add (parts, g_strdup (_("Failed")));
+    /* The error is a sentence already (the raw one is in the tooltip). */
+    g_ptr_array_add (parts, g_strdup (error != NULL ? error : _("Failed")));
     break;
   case MESH_TRANSFER_CANCELLED:
-    g_ptr_array_add (parts, g_strdup (_("Cancelled")));
+    if (mesh_transfer_get_cancelled_by (transfer) != NULL)
+      /* Translators: %s is the person who cancelled the transfer. */
+      g_ptr_array_add (parts, g_strdup_printf (_("Cancelled by %s"),
+                                               mesh_transfer_get_cancelled_by (transfer)));
+    else
+      g_ptr_array_add (parts, g_strdup (_("Cancelled")));
     break;
   case MESH_TRANSFER_DECLINED:
   default:
     if (error != NULL)
-      /* Translators: why a transfer was declined. */
-      g_ptr_array_add (parts, g_strdup_printf (_("Declined: %s"), error));
+      g_ptr_array_add (parts, g_strdup (error));
     else if (outgoing)
       g_ptr_array_add (parts, g_strdup_printf (_("Declined by %s"), peer));
     else
@@ -161,7 +163,17 @@ update (MeshTransferRow *self)
   self->last_update = g_get_monotonic_time ();
 
   gtk_label_set_label (self->status_label, status);
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->status_label), status);
+  /* Details: what the agent said, for whoever wants to know more. */
+  if (mesh_transfer_get_details (self->transfer) != NULL &&
+      state != MESH_TRANSFER_CANCELLED) {
+    /* Translators: a sentence, then the technical error below it. */
+    g_autofree char *tooltip = g_strdup_printf (_("%s\nDetails: %s"), status,
+                                                mesh_transfer_get_details (self->transfer));
+
+    gtk_widget_set_tooltip_text (GTK_WIDGET (self->status_label), tooltip);
+  } else {
+    gtk_widget_set_tooltip_text (GTK_WIDGET (self->status_label), status);
+  }
   if (state == MESH_TRANSFER_FAILED)
     gtk_widget_add_css_class (GTK_WIDGET (self->status_label), "error");
   else
@@ -181,6 +193,8 @@ update (MeshTransferRow *self)
   set_action_shown (self, self->decline_button, "transfer.decline", state == MESH_TRANSFER_OFFERED);
   set_action_shown (self, self->cancel_button, "transfer.cancel",
                     state != MESH_TRANSFER_OFFERED && !mesh_transfer_is_finished (self->transfer));
+  set_action_shown (self, self->retry_button, "transfer.retry",
+                    state == MESH_TRANSFER_FAILED && mesh_transfer_get_retryable (self->transfer));
   set_action_shown (self, self->open_button, "transfer.open", openable);
   set_action_shown (self, self->show_button, "transfer.show-in-folder", openable);
 }
@@ -344,6 +358,14 @@ decline_activated (GtkWidget  *widget,
 }
 
 static void
+retry_activated (GtkWidget  *widget,
+                 const char *action_name,
+                 GVariant   *parameter)
+{
+  mesh_transfer_retry (MESH_TRANSFER_ROW (widget)->transfer);
+}
+
+static void
 cancel_activated (GtkWidget  *widget,
                   const char *action_name,
                   GVariant   *parameter)
@@ -468,10 +490,12 @@ mesh_transfer_row_class_init (MeshTransferRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MeshTransferRow, open_button);
   gtk_widget_class_bind_template_child (widget_class, MeshTransferRow, show_button);
   gtk_widget_class_bind_template_child (widget_class, MeshTransferRow, cancel_button);
+  gtk_widget_class_bind_template_child (widget_class, MeshTransferRow, retry_button);
 
   gtk_widget_class_install_action (widget_class, "transfer.accept", NULL, accept_activated);
   gtk_widget_class_install_action (widget_class, "transfer.decline", NULL, decline_activated);
   gtk_widget_class_install_action (widget_class, "transfer.cancel", NULL, cancel_activated);
+  gtk_widget_class_install_action (widget_class, "transfer.retry", NULL, retry_activated);
   gtk_widget_class_install_action (widget_class, "transfer.open", NULL, open_activated);
   gtk_widget_class_install_action (widget_class, "transfer.show-in-folder", NULL,
                                    show_in_folder_activated);

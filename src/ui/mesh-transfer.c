@@ -5,6 +5,12 @@
 
 #include "mesh-transfer.h"
 
+#include "mesh-error.h"
+#include "mesh-frame.h"
+
+#include <glib/gi18n.h>
+#include <string.h>
+
 /* The rate is measured over this window, so that it neither jumps with
  * each chunk nor lags minutes behind. */
 #define RATE_WINDOW_US (3 * G_USEC_PER_SEC)
@@ -19,6 +25,9 @@ enum {
   PROP_ERROR,
   PROP_FILE,
   PROP_FOLDER,
+  PROP_CANCELLED_BY,
+  PROP_DETAILS,
+  PROP_RETRYABLE,
   N_PROPS
 };
 
@@ -26,6 +35,7 @@ enum {
   SIGNAL_ACCEPT,
   SIGNAL_DECLINE,
   SIGNAL_CANCEL,
+  SIGNAL_RETRY,
   N_SIGNALS
 };
 
@@ -51,6 +61,9 @@ struct _MeshTransfer {
   guint64                done;
   guint64                rate;
   char                  *error;
+  char                  *cancelled_by;  /* NULL: by this user */
+  char                  *details;       /* the raw error, for the Details */
+  gboolean               retryable;
   GFile                 *file;
   GFile                 *folder;
   Sample                 samples[N_SAMPLES];
@@ -127,6 +140,15 @@ mesh_transfer_get_property (GObject    *object,
   case PROP_FOLDER:
     g_value_set_object (value, self->folder);
     break;
+  case PROP_CANCELLED_BY:
+    g_value_set_string (value, self->cancelled_by);
+    break;
+  case PROP_DETAILS:
+    g_value_set_string (value, self->details);
+    break;
+  case PROP_RETRYABLE:
+    g_value_set_boolean (value, self->retryable);
+    break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -141,6 +163,8 @@ mesh_transfer_finalize (GObject *object)
   g_free (self->peer_name);
   g_free (self->name);
   g_free (self->error);
+  g_free (self->cancelled_by);
+  g_free (self->details);
   g_clear_object (&self->file);
   g_clear_object (&self->folder);
 
@@ -179,6 +203,16 @@ mesh_transfer_class_init (MeshTransferClass *klass)
   properties[PROP_FOLDER] =
     g_param_spec_object ("folder", NULL, NULL, G_TYPE_FILE,
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* Who cancelled it when it was not this user. */
+  properties[PROP_CANCELLED_BY] =
+    g_param_spec_string ("cancelled-by", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_DETAILS] =
+    g_param_spec_string ("details", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_RETRYABLE] =
+    g_param_spec_boolean ("retryable", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /* (folder): the user accepted an offer, to be saved in @folder. */
@@ -189,6 +223,9 @@ mesh_transfer_class_init (MeshTransferClass *klass)
     g_signal_new ("decline", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
   signals[SIGNAL_CANCEL] =
     g_signal_new ("cancel", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  /* A failed outgoing transfer is to be sent again (it resumes). */
+  signals[SIGNAL_RETRY] =
+    g_signal_new ("retry", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -463,4 +500,175 @@ mesh_transfer_cancel (MeshTransfer *self)
   }
   mesh_transfer_set_state (self, MESH_TRANSFER_CANCELLED, NULL);
   g_signal_emit (self, signals[SIGNAL_CANCEL], 0);
+}
+
+const char *
+mesh_transfer_get_cancelled_by (MeshTransfer *self)
+{
+  g_return_val_if_fail (MESH_IS_TRANSFER (self), NULL);
+
+  return self->cancelled_by;
+}
+
+const char *
+mesh_transfer_get_details (MeshTransfer *self)
+{
+  g_return_val_if_fail (MESH_IS_TRANSFER (self), NULL);
+
+  return self->details;
+}
+
+gboolean
+mesh_transfer_get_retryable (MeshTransfer *self)
+{
+  g_return_val_if_fail (MESH_IS_TRANSFER (self), FALSE);
+
+  return self->retryable;
+}
+
+static gboolean
+is_network_error (const GError *error)
+{
+  return error->domain == G_IO_ERROR &&
+         (error->code == G_IO_ERROR_CONNECTION_CLOSED || error->code == G_IO_ERROR_BROKEN_PIPE ||
+          error->code == G_IO_ERROR_TIMED_OUT || error->code == G_IO_ERROR_NETWORK_UNREACHABLE ||
+          error->code == G_IO_ERROR_HOST_UNREACHABLE ||
+          error->code == G_IO_ERROR_CONNECTION_REFUSED || error->code == G_IO_ERROR_NOT_CONNECTED);
+}
+
+/* What happened and what to do, in the user's words; the raw error goes to
+ * the Details. */
+static char *
+sentence_for (MeshTransfer *self,
+              const GError *error)
+{
+  gboolean outgoing = self->direction == MESH_TRANSFER_OUTGOING;
+  const char *peer = self->peer_name != NULL && *self->peer_name != '\0'
+                     ? self->peer_name : _("The other side");
+
+  if (g_error_matches (error, MESH_ERROR, MESH_ERROR_P2P_SESSION_DENIED)) {
+    if (strstr (error->message, "expired") != NULL)
+      /* Translators: %s is the receiver. */
+      return g_strdup_printf (_("%s did not answer in time. Send it again when they are there."),
+                              peer);
+    /* Translators: %s is the receiver. */
+    return g_strdup_printf (_("%s declined the file."), peer);
+  }
+  if (g_error_matches (error, MESH_ERROR, MESH_ERROR_UNROUTABLE))
+    /* Translators: %s is the other person. */
+    return g_strdup_printf (_("%s’s computer is offline or not in this room. Try again when it is "
+                              "online."), peer);
+  if (g_error_matches (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE))
+    return g_strdup (_("The file is larger than this room allows."));
+  if (g_error_matches (error, MESH_ERROR, MESH_ERROR_FORBIDDEN) ||
+      g_error_matches (error, MESH_ERROR, MESH_ERROR_CAP_REQUIRED) ||
+      g_error_matches (error, MESH_ERROR, MESH_ERROR_CAP_EXPIRED) ||
+      g_error_matches (error, MESH_ERROR, MESH_ERROR_CAP_INVALID))
+    /* Translators: %s is the other person. */
+    return g_strdup_printf (_("%s’s computer refused the transfer. Try sending it again."), peer);
+  if (g_error_matches (error, MESH_ERROR, MESH_ERROR_RATE_LIMITED))
+    return g_strdup (_("Too many transfers are running. Try again when some have finished."));
+  if (g_error_matches (error, MESH_FRAME_ERROR, MESH_FRAME_ERROR_HASH_MISMATCH))
+    return g_strdup (_("The file arrived damaged and was not kept. Send it again."));
+  if (g_error_matches (error, MESH_FRAME_ERROR, MESH_FRAME_ERROR_UNSAFE_ENTRY))
+    return g_strdup (_("The folder contained unsafe entries and was not kept."));
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE))
+    return g_strdup (outgoing ? _("The other computer ran out of disk space.")
+                              : _("There is not enough space in the download folder."));
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) ||
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED) ||
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE))
+    return g_strdup (outgoing ? _("The file could not be read. Check that it still exists and "
+                                  "that you may open it.")
+                              : _("The file could not be saved. Check the download folder."));
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED) && !self->retryable)
+    return g_strdup (_("This computer is not connected to the server. Try again once it is."));
+  if (is_network_error (error)) {
+    if (outgoing)
+      /* Translators: %s is the receiver. */
+      return g_strdup_printf (_("The connection to %s was lost. Retry continues where it "
+                                "stopped."), peer);
+    /* Translators: %s is the sender. */
+    return g_strdup_printf (_("The connection to %s was lost. If they send it again, it "
+                              "continues where it stopped."), peer);
+  }
+  return g_strdup (_("The transfer failed. The details say why."));
+}
+
+static void
+set_string (MeshTransfer  *self,
+            char         **field,
+            const char    *value,
+            guint          prop)
+{
+  if (g_strcmp0 (*field, value) == 0)
+    return;
+  g_free (*field);
+  *field = g_strdup (value);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+}
+
+/**
+ * mesh_transfer_end_with_error:
+ * @error: how the transfer ended: G_IO_ERROR_CANCELLED when this user
+ *   cancelled, MESH_FRAME_ERROR_CANCELLED when the other side did
+ *
+ * Ends the transfer as cancelled, declined or failed, with a sentence for
+ * the user and the raw error as details.
+ */
+void
+mesh_transfer_end_with_error (MeshTransfer *self,
+                              const GError *error)
+{
+  g_autofree char *sentence = NULL;
+
+  g_return_if_fail (MESH_IS_TRANSFER (self));
+  g_return_if_fail (error != NULL);
+
+  if (mesh_transfer_is_finished (self))
+    return;
+  g_object_freeze_notify (G_OBJECT (self));
+  set_string (self, &self->details, error->message, PROP_DETAILS);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    mesh_transfer_set_state (self, MESH_TRANSFER_CANCELLED, NULL);
+  } else if (g_error_matches (error, MESH_FRAME_ERROR, MESH_FRAME_ERROR_CANCELLED)) {
+    set_string (self, &self->cancelled_by,
+                self->peer_name != NULL ? self->peer_name : _("the other side"),
+                PROP_CANCELLED_BY);
+    mesh_transfer_set_state (self, MESH_TRANSFER_CANCELLED, NULL);
+  } else if (g_error_matches (error, MESH_ERROR, MESH_ERROR_P2P_SESSION_DENIED) &&
+             strstr (error->message, "expired") == NULL) {
+    sentence = sentence_for (self, error);
+    mesh_transfer_set_state (self, MESH_TRANSFER_DECLINED, sentence);
+  } else {
+    gboolean retryable = self->direction == MESH_TRANSFER_OUTGOING && self->file != NULL &&
+                         is_network_error (error);
+
+    if (retryable != self->retryable) {
+      self->retryable = retryable;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RETRYABLE]);
+    }
+    sentence = sentence_for (self, error);
+    mesh_transfer_set_state (self, MESH_TRANSFER_FAILED, sentence);
+  }
+  g_object_thaw_notify (G_OBJECT (self));
+}
+
+/* Sends a failed outgoing transfer again: it waits, then resumes. */
+void
+mesh_transfer_retry (MeshTransfer *self)
+{
+  g_return_if_fail (MESH_IS_TRANSFER (self));
+
+  if (self->state != MESH_TRANSFER_FAILED || !self->retryable)
+    return;
+  g_object_freeze_notify (G_OBJECT (self));
+  self->retryable = FALSE;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RETRYABLE]);
+  set_string (self, &self->error, NULL, PROP_ERROR);
+  set_string (self, &self->details, NULL, PROP_DETAILS);
+  self->state = MESH_TRANSFER_WAITING;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+  g_object_thaw_notify (G_OBJECT (self));
+  g_signal_emit (self, signals[SIGNAL_RETRY], 0);
 }

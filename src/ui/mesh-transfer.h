@@ -59,7 +59,16 @@ GFile                 *mesh_transfer_get_file      (MeshTransfer          *self)
 /* Incoming offers: the folder it will be saved in (the download folder unless changed). */
 GFile                 *mesh_transfer_get_folder    (MeshTransfer          *self);
 
+/* Who cancelled it when it was the other side (their name); NULL otherwise. */
+const char            *mesh_transfer_get_cancelled_by (MeshTransfer       *self);
+/* The raw error behind the sentence of get_error(), for a Details view. */
+const char            *mesh_transfer_get_details   (MeshTransfer          *self);
+/* A failed outgoing transfer that mesh_transfer_retry() can resume. */
+gboolean               mesh_transfer_get_retryable (MeshTransfer          *self);
+
 /* For the agent. */
+void                   mesh_transfer_end_with_error (MeshTransfer         *self,
+                                                     const GError         *error);
 void                   mesh_transfer_set_progress  (MeshTransfer          *self,
                                                     guint64                done,
                                                     guint64                size);
@@ -77,5 +86,6 @@ void                   mesh_transfer_accept        (MeshTransfer          *self,
                                                     GFile                 *folder);
 void                   mesh_transfer_decline       (MeshTransfer          *self);
 void                   mesh_transfer_cancel        (MeshTransfer          *self);
+void                   mesh_transfer_retry         (MeshTransfer          *self);
 
 G_END_DECLS

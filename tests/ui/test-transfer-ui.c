@@ -7,10 +7,13 @@
 #include "mesh-transfer-list.h"
 #include "mesh-transfer-row.h"
 #include "mesh-transfer.h"
+#include "mesh-error.h"
+#include "mesh-frame.h"
 #include "ui-test-util.h"
 
 #include <adwaita.h>
 #include <glib/gstdio.h>
+#include <string.h>
 
 #define GB     1000000000
 /* g_format_size () keeps the number and its unit together. */
@@ -433,7 +436,7 @@ test_row_ends (void)
   /* A failure says why, in the error colour, and leaves nothing to click. */
   mesh_transfer_set_progress (failed, 1024, 0);
   mesh_transfer_set_state (failed, MESH_TRANSFER_FAILED, "The connection was lost");
-  g_assert_cmpstr (status_of (failed_row), ==, "To bob" SEP "Failed: The connection was lost");
+  g_assert_cmpstr (status_of (failed_row), ==, "To bob" SEP "The connection was lost");
   g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (status_label (failed_row)), "error"));
   g_assert_false (progress_shown (failed_row));
   for (guint i = 0; i < 5; i++) {
@@ -805,6 +808,98 @@ test_offer_dialog (void)
   g_rmdir (dir);
 }
 
+static void
+retry_cb (MeshTransfer *transfer,
+          guint        *n)
+{
+  (*n)++;
+}
+
+/* Issue #11 items 1 and 8: a cancel by the other side says who; errors are
+ * sentences (the raw text only in the details); a lost connection offers
+ * Retry, which resumes; a decline or an offline receiver says so in words. */
+static void
+test_row_cancel_and_sentences (void)
+{
+  g_autoptr(MeshTransfer) cancelled =
+    mesh_transfer_new (20, MESH_TRANSFER_INCOMING, "room", "alice", "big.iso", FALSE, 3221225472);
+  g_autoptr(MeshTransfer) cancelled_there =
+    mesh_transfer_new (21, MESH_TRANSFER_OUTGOING, "room", "bob", "big.iso", FALSE, 3221225472);
+  g_autoptr(MeshTransfer) lost =
+    mesh_transfer_new (22, MESH_TRANSFER_OUTGOING, "room", "bob", "report.pdf", FALSE, 4096);
+  g_autoptr(MeshTransfer) declined =
+    mesh_transfer_new (23, MESH_TRANSFER_OUTGOING, "room", "bob", "slides.pdf", FALSE, 4096);
+  g_autoptr(MeshTransfer) offline =
+    mesh_transfer_new (24, MESH_TRANSFER_OUTGOING, "room", "bob", "notes.txt", FALSE, 4096);
+  g_autoptr(GFile) file = g_file_new_for_path ("/tmp/report.pdf");
+  g_autoptr(GError) peer_cancel =
+    g_error_new_literal (MESH_FRAME_ERROR, MESH_FRAME_ERROR_CANCELLED, "the peer cancelled");
+  g_autoptr(GError) closed =
+    g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                         "the receiver closed the stream after 327155712 of 3221225472 bytes");
+  g_autoptr(GError) denied =
+    g_error_new_literal (MESH_ERROR, MESH_ERROR_P2P_SESSION_DENIED,
+                         "P2P_SESSION_DENIED: declined");
+  g_autoptr(GError) unroutable =
+    g_error_new_literal (MESH_ERROR, MESH_ERROR_UNROUTABLE, "UNROUTABLE: device '8046f477'");
+  GtkWidget *rows[5] = {
+    mesh_transfer_row_new (cancelled), mesh_transfer_row_new (cancelled_there),
+    mesh_transfer_row_new (lost), mesh_transfer_row_new (declined),
+    mesh_transfer_row_new (offline),
+  };
+  GtkWindow *window = new_window (400, 640, NULL,
+                                  boxed_rows (rows[0], rows[1], rows[2], rows[3], rows[4], NULL));
+  guint n_retry = 0;
+
+  mesh_transfer_set_progress (cancelled, 327155712, 0);
+  mesh_transfer_end_with_error (cancelled, peer_cancel);
+  g_assert_cmpint (mesh_transfer_get_state (cancelled), ==, MESH_TRANSFER_CANCELLED);
+  g_assert_cmpstr (mesh_transfer_get_cancelled_by (cancelled), ==, "alice");
+  g_assert_cmpstr (status_of (rows[0]), ==, "From alice" SEP "Cancelled by alice");
+  g_assert_false (gtk_widget_has_css_class (GTK_WIDGET (status_label (rows[0])), "error"));
+  g_assert_false (shows (rows[0], "transfer.retry"));
+
+  mesh_transfer_set_progress (cancelled_there, 327155712, 0);
+  mesh_transfer_end_with_error (cancelled_there, peer_cancel);
+  g_assert_cmpstr (status_of (rows[1]), ==, "To bob" SEP "Cancelled by bob");
+
+  /* Only a lost connection can be retried; it keeps the raw text as details. */
+  mesh_transfer_set_file (lost, file);
+  mesh_transfer_set_progress (lost, 1024, 0);
+  mesh_transfer_end_with_error (lost, closed);
+  g_assert_cmpint (mesh_transfer_get_state (lost), ==, MESH_TRANSFER_FAILED);
+  g_assert_cmpstr (status_of (rows[2]), ==,
+                   "To bob" SEP "The connection to bob was lost. Retry continues where it stopped.");
+  g_assert_null (strstr (status_of (rows[2]), "327155712"));
+  g_assert_cmpstr (mesh_transfer_get_details (lost), ==, closed->message);
+  g_assert_true (shows (rows[2], "transfer.retry"));
+  g_assert_cmpstr (gtk_widget_get_tooltip_text (GTK_WIDGET (status_label (rows[2]))), ==,
+                   "To bob" SEP "The connection to bob was lost. Retry continues where it stopped."
+                   "\nDetails: the receiver closed the stream after 327155712 of 3221225472 bytes");
+  g_free (ui_test_screenshot (GTK_WIDGET (window), "transfer-rows-cancel-and-errors"));
+  g_signal_connect (lost, "retry", G_CALLBACK (retry_cb), &n_retry);
+  ui_test_click (button_for (rows[2], "transfer.retry"));
+  g_assert_cmpuint (n_retry, ==, 1);
+  g_assert_cmpint (mesh_transfer_get_state (lost), ==, MESH_TRANSFER_WAITING);
+  g_assert_false (gtk_widget_get_visible (button_for (rows[2], "transfer.retry")));
+
+  mesh_transfer_set_file (declined, file);
+  mesh_transfer_end_with_error (declined, denied);
+  g_assert_cmpint (mesh_transfer_get_state (declined), ==, MESH_TRANSFER_DECLINED);
+  g_assert_cmpstr (status_of (rows[3]), ==, "To bob" SEP "bob declined the file.");
+  g_assert_false (shows (rows[3], "transfer.retry"));
+
+  mesh_transfer_set_file (offline, file);
+  mesh_transfer_end_with_error (offline, unroutable);
+  g_assert_cmpstr (status_of (rows[4]), ==,
+                   "To bob" SEP "bob’s computer is offline or not in this room. Try again when "
+                   "it is online.");
+  g_assert_null (strstr (status_of (rows[4]), "UNROUTABLE"));
+  g_assert_false (shows (rows[4], "transfer.retry"));
+
+  ui_test_destroy_window (window);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -823,6 +918,7 @@ main (int   argc,
   g_test_add_func ("/mesh/transfer-ui/row-outgoing", test_row_outgoing);
   g_test_add_func ("/mesh/transfer-ui/row-incoming", test_row_incoming);
   g_test_add_func ("/mesh/transfer-ui/row-ends", test_row_ends);
+  g_test_add_func ("/mesh/transfer-ui/row-cancel-and-sentences", test_row_cancel_and_sentences);
   g_test_add_func ("/mesh/transfer-ui/rows-screenshots", test_rows_screenshots);
   g_test_add_func ("/mesh/transfer-ui/list", test_list);
   g_test_add_func ("/mesh/transfer-ui/offer-dialog", test_offer_dialog);

@@ -4,6 +4,8 @@
 #include "config.h"
 
 #include "client-test-server.h"
+#include "mesh-agent-controller.h"
+#include "mesh-agent-state.h"
 #include "mesh-application.h"
 #include "mesh-connection-banner.h"
 #include "mesh-embedded-agent.h"
@@ -11,6 +13,7 @@
 #include "mesh-message-row.h"
 #include "mesh-client-rest.h"
 #include "mesh-error.h"
+#include "mesh-frame.h"
 #include "mesh-devices-page.h"
 #include "mesh-gotify-page.h"
 #include "mesh-ids.h"
@@ -24,11 +27,14 @@
 #include "mesh-signin-page.h"
 #include "mesh-terminal-view.h"
 #include "mesh-terminal-window.h"
+#include "mesh-transfer-row.h"
 #include "mesh-window.h"
 #include "ui-test-session.h"
 #include "ui-test-util.h"
 
 #include <glib/gstdio.h>
+#include <unistd.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -1407,6 +1413,687 @@ test_devices (void)
   ui_test_destroy_window (GTK_WINDOW (window));
 }
 
+/* Issue #11 item 1: Cancel cancels, on both sides. */
+
+static gboolean
+transfer_moving (gpointer user_data)
+{
+  return mesh_transfer_get_state (user_data) == MESH_TRANSFER_RUNNING &&
+         mesh_transfer_get_done (user_data) > 0;
+}
+
+/* Whether @dir holds a file whose name ends with @suffix (or is @name). */
+static gboolean
+dir_has (const char *dir,
+         const char *name,
+         const char *suffix)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *entry;
+
+  while (d != NULL && (entry = g_dir_read_name (d)) != NULL) {
+    if ((name != NULL && g_str_equal (entry, name)) ||
+        (suffix != NULL && g_str_has_suffix (entry, suffix)))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+static gboolean
+part_in (gpointer dir)
+{
+  return dir_has (dir, NULL, ".part");
+}
+
+static gboolean
+no_part_in (gpointer dir)
+{
+  return !dir_has (dir, NULL, ".part");
+}
+
+static void
+count_received_cb (MeshEmbeddedAgent *agent,
+                   MeshTransfer      *transfer,
+                   guint             *n)
+{
+  (*n)++;
+}
+
+/* A file big enough that no transfer ends before its cancel (sparse: it
+ * takes no room on the sender's disk). */
+static void
+make_big_file (const char *path)
+{
+  int fd = g_open (path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (ftruncate (fd, (off_t) 8 << 30), ==, 0);
+  g_assert_cmpint (write (fd, "end", 3), ==, 3);
+  close (fd);
+}
+
+static void
+shoot_row (MeshTransfer *transfer,
+           const char   *name)
+{
+  GtkWidget *window = adw_window_new ();
+  GtkWidget *list = gtk_list_box_new ();
+
+  gtk_widget_add_css_class (list, "boxed-list");
+  gtk_widget_set_margin_top (list, 12);
+  gtk_widget_set_margin_bottom (list, 12);
+  gtk_widget_set_margin_start (list, 12);
+  gtk_widget_set_margin_end (list, 12);
+  gtk_widget_set_valign (list, GTK_ALIGN_START);
+  gtk_list_box_append (GTK_LIST_BOX (list), mesh_transfer_row_new (transfer));
+  adw_window_set_content (ADW_WINDOW (window), list);
+  ui_test_present (GTK_WINDOW (window), 420, 120);
+  g_free (ui_test_screenshot (window, name));
+  ui_test_destroy_window (GTK_WINDOW (window));
+}
+
+static gboolean
+row_with_device_id (GtkWidget     *widget,
+                    gconstpointer  device_id)
+{
+  MeshMember *member = mesh_member_row_get_member (MESH_MEMBER_ROW (widget));
+
+  return g_strv_contains (mesh_member_get_devices (member), device_id);
+}
+
+/* The room shows this device (so it is connected and in the room). */
+static gboolean
+device_in_room (gpointer user_data)
+{
+  MeshWindow *window = ((gpointer *) user_data)[0];
+
+  return ui_test_find_widget (GTK_WIDGET (mesh_window_get_room_view (window)),
+                              MESH_TYPE_MEMBER_ROW, row_with_device_id,
+                              ((gpointer *) user_data)[1]) != NULL;
+}
+
+/* Bob's agent, in this process: the test cancels its send as a user would. */
+static MeshAgentController *
+start_agent_here (const char *state_dir)
+{
+  g_autoptr(MeshAgentState) state = mesh_agent_state_new (state_dir);
+  g_autoptr(MeshAgentIdentity) identity = NULL;
+  g_autoptr(GInetAddress) address = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) bind = g_inet_socket_address_new (address, 0);
+  g_autoptr(GError) error = NULL;
+  MeshAgentController *controller;
+
+  g_assert_true (mesh_agent_state_load (state, &error));
+  g_assert_no_error (error);
+  identity = mesh_agent_state_load_identity (state, &error);
+  g_assert_no_error (error);
+  controller = mesh_agent_controller_new (state, identity);
+  mesh_agent_controller_set_reconnect (controller, FALSE);
+  mesh_agent_controller_set_quic_address (controller, G_INET_SOCKET_ADDRESS (bind));
+  g_assert_true (mesh_agent_controller_start (controller, &error));
+  g_assert_no_error (error);
+  return controller;
+}
+
+static gboolean
+agent_here_ready (gpointer controller)
+{
+  return mesh_agent_controller_is_ready (controller);
+}
+
+static void
+test_transfer_cancel (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) login = NULL;
+  g_autoptr(GSubprocess) run = NULL;
+  g_autoptr(MeshAgentController) bob_agent = NULL;
+  g_autoptr(GCancellable) bob_cancel = NULL;
+  g_autofree char *tmp = g_dir_make_tmp ("mesh-ui-cancel-XXXXXX", NULL);
+  g_autofree char *bob_state = g_build_filename (tmp, "bob-agent", NULL);
+  g_autofree char *bob_downloads = g_build_filename (tmp, "bob-downloads", NULL);
+  g_autofree char *bob_state2 = g_build_filename (tmp, "bob-agent-2", NULL);
+  g_autofree char *alice_downloads = g_build_filename (tmp, "alice-downloads", NULL);
+  g_autofree char *big = g_build_filename (tmp, "big.bin", NULL);
+  g_autofree char *invite = NULL;
+  g_autoptr(MeshClientRest) alice_rest = NULL;
+  g_autoptr(MeshTransfer) offered = NULL;
+  g_autoptr(MeshTransfer) sent = NULL;
+  g_autoptr(GFile) file = NULL;
+  GAsyncResult *result = NULL;
+  UiTestPeer bob = { NULL };
+  MeshEmbeddedAgent *agent;
+  MeshWindow *window;
+  GtkWindow *dialog;
+  guint n_received = 0;
+
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  g_free (client_test_server_add_user (server, "bob", "bob-password"));
+  client_test_server_start (server);
+  ui_test_peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+  bob.room_id = ui_test_peer_create_room (&bob, "Lab", &invite);
+  login = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "login", "--state-dir", bob_state,
+                               "--server", client_test_server_get_url (server), "--user", "bob",
+                               NULL);
+  g_assert_true (g_subprocess_communicate_utf8 (login, "bob-password\n", NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_successful (login));
+  g_assert_cmpint (g_mkdir_with_parents (bob_downloads, 0700), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (alice_downloads, 0700), ==, 0);
+
+  alice_rest = mesh_client_rest_new (client_test_server_get_url (server));
+  mesh_client_rest_login_async (alice_rest, "alice", "alice-password", NULL,
+                                ui_test_store_result_cb, &result);
+  ui_test_wait_result (&result, "alice's login");
+  g_assert_true (mesh_client_rest_login_finish (alice_rest, result, &error));
+  g_clear_object (&result);
+  mesh_client_rest_accept_invite_async (alice_rest, invite, NULL, ui_test_store_result_cb,
+                                        &result);
+  ui_test_wait_result (&result, "alice to join");
+  g_free (mesh_client_rest_accept_invite_finish (alice_rest, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  window = new_window (1280, 800);
+  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_wait_agent_ready (window, "alice's embedded agent");
+  g_settings_set_string (mesh_application_get_settings (app), "download-folder", alice_downloads);
+  agent = mesh_window_get_agent (window);
+  g_signal_connect (agent, "received", G_CALLBACK (count_received_cb), &n_received);
+  make_big_file (big);
+
+  /* 1. Bob sends, Alice accepts, Bob cancels: Alice keeps nothing, is not
+   * told a file arrived, and sees who cancelled. */
+  bob_agent = start_agent_here (bob_state);
+  ui_test_wait_until (agent_here_ready, bob_agent, UI_TEST_WAIT_S, "bob's agent");
+  file = g_file_new_for_path (big);
+  g_signal_connect (agent, "offer", G_CALLBACK (offer_cb), &offered);
+  bob_cancel = g_cancellable_new ();
+  mesh_agent_controller_send_async (bob_agent, bob.room_id,
+                                    mesh_embedded_agent_get_device_id (agent), file, bob_cancel,
+                                    ui_test_store_result_cb, &result);
+  ui_test_wait_until (ui_test_pointer_is_set, &offered, UI_TEST_WAIT_S, "bob's offer");
+  dialog = ui_test_find_toplevel (MESH_TYPE_OFFER_DIALOG);
+  g_assert_nonnull (dialog);
+  ui_test_click_labelled (GTK_WIDGET (dialog), "_Accept");
+  ui_test_wait_until (transfer_moving, offered, UI_TEST_WAIT_S, "bob's file to flow");
+  g_cancellable_cancel (bob_cancel);
+  ui_test_wait_result (&result, "bob's send to end");
+  g_assert_false (mesh_agent_controller_send_finish (bob_agent, result, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_clear_object (&result);
+  ui_test_wait_until (transfer_finished, offered, UI_TEST_WAIT_S, "bob's cancel to arrive");
+  g_assert_cmpint (mesh_transfer_get_state (offered), ==, MESH_TRANSFER_CANCELLED);
+  g_assert_cmpstr (mesh_transfer_get_cancelled_by (offered), ==, "bob");
+  ui_test_wait_until (no_part_in, alice_downloads, UI_TEST_WAIT_S, "alice's .part to go");
+  g_assert_false (dir_has (alice_downloads, "big.bin", NULL));
+  g_assert_cmpuint (n_received, ==, 0);
+  shoot_row (offered, "transfer-cancelled-by-sender-receiver-side");
+  g_clear_object (&offered);
+
+  /* 2. Bob sends again, Alice (the receiver) cancels: her .part goes, and
+   * Bob's side hears that she cancelled (which his window shows as
+   * "Cancelled by alice"). */
+  mesh_agent_controller_send_async (bob_agent, bob.room_id,
+                                    mesh_embedded_agent_get_device_id (agent), file, NULL,
+                                    ui_test_store_result_cb, &result);
+  ui_test_wait_until (ui_test_pointer_is_set, &offered, UI_TEST_WAIT_S, "bob's second offer");
+  g_signal_handlers_disconnect_by_func (agent, offer_cb, &offered);
+  dialog = ui_test_find_toplevel (MESH_TYPE_OFFER_DIALOG);
+  g_assert_nonnull (dialog);
+  ui_test_click_labelled (GTK_WIDGET (dialog), "_Accept");
+  ui_test_wait_until (transfer_moving, offered, UI_TEST_WAIT_S, "bob's file to flow again");
+  ui_test_wait_until (part_in, alice_downloads, UI_TEST_WAIT_S, "alice's .part");
+  mesh_transfer_cancel (offered);
+  ui_test_wait_result (&result, "bob's second send to end");
+  g_assert_false (mesh_agent_controller_send_finish (bob_agent, result, &error));
+  g_assert_error (error, MESH_FRAME_ERROR, MESH_FRAME_ERROR_CANCELLED);
+  g_clear_object (&result);
+  {
+    g_autoptr(MeshTransfer) bobs = mesh_transfer_new (1, MESH_TRANSFER_OUTGOING, bob.room_id,
+                                                      "alice", "big.bin", FALSE, 0);
+
+    mesh_transfer_set_progress (bobs, 1, 8589934595);
+    mesh_transfer_end_with_error (bobs, error);
+    g_assert_cmpstr (mesh_transfer_get_cancelled_by (bobs), ==, "alice");
+    shoot_row (bobs, "transfer-cancelled-by-receiver-sender-side");
+  }
+  g_clear_error (&error);
+  ui_test_wait_until (no_part_in, alice_downloads, UI_TEST_WAIT_S, "alice's .part to go");
+  g_assert_false (dir_has (alice_downloads, "big.bin", NULL));
+  g_assert_cmpuint (n_received, ==, 0);
+  g_assert_cmpint (mesh_transfer_get_state (offered), ==, MESH_TRANSFER_CANCELLED);
+  g_assert_null (mesh_transfer_get_cancelled_by (offered));
+  shoot_row (offered, "transfer-cancelled-receiver-side");
+  mesh_agent_controller_stop (bob_agent);
+  g_clear_object (&bob_agent);
+  g_clear_object (&file);
+
+  /* 3. Alice sends to Bob's other computer and cancels: Bob keeps neither
+   * the file nor a .part. */
+  {
+    g_autoptr(GSubprocess) login2 =
+      ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "login", "--state-dir", bob_state2,
+                           "--server", client_test_server_get_url (server), "--user", "bob",
+                           "--device-name", "bob-server", NULL);
+    g_autoptr(MeshAgentState) state2 = mesh_agent_state_new (bob_state2);
+    gpointer device_data[2] = { window, NULL };
+    gpointer room_data[2] = { window, bob.room_id };
+
+    g_assert_true (g_subprocess_communicate_utf8 (login2, "bob-password\n", NULL, NULL, NULL,
+                                                  &error));
+    g_assert_no_error (error);
+    g_assert_true (g_subprocess_get_successful (login2));
+    run = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_NONE, "run", "--state-dir", bob_state2,
+                               "--download-dir", bob_downloads, "--accept-from", "alice",
+                               "--listen", "127.0.0.1", NULL);
+    g_assert_true (mesh_agent_state_load (state2, &error));
+    device_data[1] = (gpointer) mesh_agent_state_get_device_id (state2);
+    ui_test_wait_until (room_opened, room_data, UI_TEST_WAIT_S, "the room to open");
+    ui_test_wait_until (device_in_room, device_data, UI_TEST_WAIT_S, "bob's other computer");
+    file = g_file_new_for_path (big);
+    sent = g_object_ref (mesh_embedded_agent_send (agent, bob.room_id, device_data[1], "bob",
+                                                   file));
+  }
+  g_assert_cmpint (mesh_transfer_get_direction (sent), ==, MESH_TRANSFER_OUTGOING);
+  ui_test_wait_until (transfer_moving, sent, UI_TEST_WAIT_S, "alice's file to flow");
+  ui_test_wait_until (part_in, bob_downloads, UI_TEST_WAIT_S, "bob's .part");
+  mesh_transfer_cancel (sent);
+  ui_test_wait_until (no_part_in, bob_downloads, UI_TEST_WAIT_S, "bob's .part to go");
+  g_assert_false (dir_has (bob_downloads, "big.bin", NULL));
+  g_assert_cmpint (mesh_transfer_get_state (sent), ==, MESH_TRANSFER_CANCELLED);
+  shoot_row (sent, "transfer-cancelled-sender-side");
+  ui_test_stop_agent (run);
+
+  g_signal_handlers_disconnect_by_data (agent, &n_received);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_destroy_window (GTK_WINDOW (window));
+  ui_test_peer_clear (&bob);
+  {
+    g_autofree char *rm = g_strdup_printf ("rm -rf %s", tmp);
+
+    g_spawn_command_line_sync (rm, NULL, NULL, NULL, NULL);
+  }
+}
+
+/* Issue #11 item 4: the first terminal share after signing in gets its
+ * shell (it used to stay on "Starting Your Shell…" until another share
+ * started), and a member can watch it at once. */
+/* The mesh-server this test started (a child of this process). */
+static GPid
+server_pid (void)
+{
+  g_autoptr(GDir) proc = g_dir_open ("/proc", 0, NULL);
+  const char *entry;
+
+  while (proc != NULL && (entry = g_dir_read_name (proc)) != NULL) {
+    g_autofree char *path = g_build_filename ("/proc", entry, "stat", NULL);
+    g_autofree char *stat = NULL;
+    const char *end;
+    int ppid = 0;
+
+    if (!g_ascii_isdigit (entry[0]) || !g_file_get_contents (path, &stat, NULL, NULL))
+      continue;
+    end = strrchr (stat, ')');
+    if (strstr (stat, "(mesh-server)") == NULL || end == NULL ||
+        sscanf (end + 1, " %*c %d", &ppid) != 1 || ppid != getpid ())
+      continue;
+    return (GPid) atoi (entry);
+  }
+  g_assert_not_reached ();
+}
+
+static void
+first_share (gboolean tls)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) login = NULL;
+  g_autoptr(GSubprocess) view = NULL;
+  g_autoptr(MeshClientRest) alice_rest = NULL;
+  g_autoptr(MeshSharedTerminal) terminal = NULL;
+  g_autofree char *tmp = g_dir_make_tmp ("mesh-ui-share-XXXXXX", NULL);
+  g_autofree char *bob_state = g_build_filename (tmp, "bob-agent", NULL);
+  g_autofree char *invite = NULL;
+  g_autofree char *fingerprint = NULL;
+  GAsyncResult *result = NULL;
+  UiTestPeer bob = { NULL };
+  GtkWindow *terminal_window;
+  MeshWindow *window;
+
+  if (tls) {
+    g_autofree char *cert = NULL;
+    g_autofree char *key = NULL;
+
+    fingerprint = client_test_make_certificate (client_test_server_get_data_dir (server), &cert,
+                                                &key);
+    client_test_server_set_tls (server, cert, key);
+  }
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  g_free (client_test_server_add_user (server, "bob", "bob-password"));
+  client_test_server_start (server);
+  alice_rest = mesh_client_rest_new (client_test_server_get_url (server));
+  mesh_client_rest_set_pinned_fingerprint (alice_rest, fingerprint);
+  if (!tls) {
+    ui_test_peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+    bob.room_id = ui_test_peer_create_room (&bob, "Lab", &invite);
+    login = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "login", "--state-dir", bob_state,
+                                 "--server", client_test_server_get_url (server), "--user", "bob",
+                                 NULL);
+    g_assert_true (g_subprocess_communicate_utf8 (login, "bob-password\n", NULL, NULL, NULL,
+                                                  &error));
+    g_assert_no_error (error);
+    g_assert_true (g_subprocess_get_successful (login));
+  }
+
+  mesh_client_rest_login_async (alice_rest, "alice", "alice-password", NULL,
+                                ui_test_store_result_cb, &result);
+  ui_test_wait_result (&result, "alice's login");
+  g_assert_true (mesh_client_rest_login_finish (alice_rest, result, &error));
+  g_clear_object (&result);
+  if (tls) {
+    /* Alice's own room (the CLI peers do not pin certificates). */
+    mesh_client_rest_create_room_async (alice_rest, "Lab", NULL, ui_test_store_result_cb, &result);
+    ui_test_wait_result (&result, "alice's room");
+    bob.room_id = mesh_client_rest_create_room_finish (alice_rest, result, &error);
+    g_assert_no_error (error);
+    g_clear_object (&result);
+  } else {
+  mesh_client_rest_accept_invite_async (alice_rest, invite, NULL, ui_test_store_result_cb,
+                                        &result);
+  ui_test_wait_result (&result, "alice to join");
+  g_free (mesh_client_rest_accept_invite_finish (alice_rest, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  }
+
+  window = new_window (1280, 800);
+  if (tls) {
+    ui_test_fill_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+    ui_test_click_sign_in (window);
+    adw_message_dialog_response (ADW_MESSAGE_DIALOG (ui_test_wait_toplevel (
+                                   ADW_TYPE_MESSAGE_DIALOG, "the trust question")), "trust");
+    ui_test_wait_page (window, "rooms");
+  } else {
+    ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  }
+  ui_test_wait_agent_ready (window, "alice's embedded agent");
+  {
+    gpointer room_data[2] = { window, bob.room_id };
+
+    ui_test_wait_until (room_opened, room_data, UI_TEST_WAIT_S, "the room to open");
+  }
+
+  /* The first thing Alice does: share her shell. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (mesh_window_get_room_view (window)),
+                                             "room.share-terminal", NULL));
+  terminal_window = ui_test_find_toplevel (MESH_TYPE_TERMINAL_WINDOW);
+  g_assert_nonnull (terminal_window);
+  terminal = g_object_ref (mesh_terminal_window_get_terminal (MESH_TERMINAL_WINDOW (terminal_window)));
+  ui_test_wait_until (terminal_running, terminal, UI_TEST_WAIT_S, "alice's first share to start");
+  g_assert_null (mesh_shared_terminal_get_error (terminal));
+
+  /* Bob watches it and sees what Alice's shell prints. */
+  if (!tls)
+    view = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "view-terminal", "--state-dir",
+                              bob_state, "--room", "Lab", "--share",
+                              mesh_shared_terminal_get_share_id (terminal), NULL);
+  {
+    const char *command = "echo first-$((20+22))\n";
+
+    mesh_shared_terminal_write (terminal, command, strlen (command));
+  }
+  ui_test_wait_until (terminal_shows, "first-42", UI_TEST_WAIT_S, "alice's shell to answer");
+  ui_test_wait_drawn (GTK_WIDGET (terminal_window));
+  g_free (ui_test_screenshot (GTK_WIDGET (terminal_window), "terminal-first-share"));
+
+  mesh_shared_terminal_stop (terminal);
+  ui_test_wait_until (terminal_ended, terminal, UI_TEST_WAIT_S, "alice's share to end");
+  if (view != NULL)
+    ui_test_wait_until (process_exited, view, UI_TEST_WAIT_S, "bob's viewer to end");
+  gtk_window_destroy (terminal_window);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_destroy_window (GTK_WINDOW (window));
+  if (!tls)
+    ui_test_peer_clear (&bob);
+  else
+    g_free (bob.room_id);
+  {
+    g_autofree char *rm = g_strdup_printf ("rm -rf %s", tmp);
+
+    g_spawn_command_line_sync (rm, NULL, NULL, NULL, NULL);
+  }
+}
+
+static void
+test_first_share (void)
+{
+  first_share (FALSE);
+}
+
+static gboolean
+terminal_failed (gpointer user_data)
+{
+  return mesh_shared_terminal_get_state (user_data) == MESH_SHARED_TERMINAL_ENDED;
+}
+
+/* Every step of starting a share has a time limit: with a server that
+ * stopped answering, "Starting Your Shell…" gives way to an error in words,
+ * and the next try works once the server is back. */
+static void
+test_share_server_silent (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshClientRest) alice_rest = NULL;
+  g_autoptr(MeshSharedTerminal) terminal = NULL;
+  GAsyncResult *result = NULL;
+  g_autofree char *room_id = NULL;
+  GtkWindow *terminal_window;
+  MeshWindow *window;
+  GPid pid;
+
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  client_test_server_start (server);
+  alice_rest = mesh_client_rest_new (client_test_server_get_url (server));
+  mesh_client_rest_login_async (alice_rest, "alice", "alice-password", NULL,
+                                ui_test_store_result_cb, &result);
+  ui_test_wait_result (&result, "alice's login");
+  g_assert_true (mesh_client_rest_login_finish (alice_rest, result, &error));
+  g_clear_object (&result);
+  mesh_client_rest_create_room_async (alice_rest, "Lab", NULL, ui_test_store_result_cb, &result);
+  ui_test_wait_result (&result, "alice's room");
+  room_id = mesh_client_rest_create_room_finish (alice_rest, result, &error);
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  window = new_window (1280, 800);
+  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_wait_agent_ready (window, "alice's embedded agent");
+  {
+    gpointer room_data[2] = { window, room_id };
+
+    ui_test_wait_until (room_opened, room_data, UI_TEST_WAIT_S, "the room to open");
+  }
+
+  pid = server_pid ();
+  g_assert_cmpint (kill (pid, SIGSTOP), ==, 0);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (mesh_window_get_room_view (window)),
+                                             "room.share-terminal", NULL));
+  terminal_window = ui_test_find_toplevel (MESH_TYPE_TERMINAL_WINDOW);
+  g_assert_nonnull (terminal_window);
+  terminal = g_object_ref (mesh_terminal_window_get_terminal (MESH_TERMINAL_WINDOW (terminal_window)));
+  ui_test_wait_until (terminal_failed, terminal, UI_TEST_WAIT_S, "the share to give up");
+  g_assert_cmpstr (mesh_shared_terminal_get_error (terminal), ==,
+                   "The server did not answer in time. Check the connection and try again.");
+  ui_test_wait_drawn (GTK_WIDGET (terminal_window));
+  g_free (ui_test_screenshot (GTK_WIDGET (terminal_window), "terminal-share-timeout"));
+  g_assert_cmpint (kill (pid, SIGCONT), ==, 0);
+  gtk_window_destroy (terminal_window);
+  g_clear_object (&terminal);
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (mesh_window_get_room_view (window)),
+                                             "room.share-terminal", NULL));
+  terminal_window = ui_test_find_toplevel (MESH_TYPE_TERMINAL_WINDOW);
+  terminal = g_object_ref (mesh_terminal_window_get_terminal (MESH_TERMINAL_WINDOW (terminal_window)));
+  ui_test_wait_until (terminal_running, terminal, UI_TEST_WAIT_S, "the next share to start");
+  mesh_shared_terminal_stop (terminal);
+  ui_test_wait_until (terminal_ended, terminal, UI_TEST_WAIT_S, "the share to end");
+  gtk_window_destroy (terminal_window);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_destroy_window (GTK_WINDOW (window));
+}
+
+/* The same over TLS, as most servers are. */
+static void
+test_first_share_tls (void)
+{
+  first_share (TRUE);
+}
+
+static gboolean
+transfer_done (gpointer user_data)
+{
+  return mesh_transfer_get_state (user_data) == MESH_TRANSFER_DONE;
+}
+
+static void
+offered_cb (MeshAgentController *controller,
+            const char          *session_id,
+            const char          *kind,
+            const char          *room_id,
+            const char          *sender,
+            const char          *device_id,
+            const char          *name,
+            guint64              size,
+            gboolean            *flag)
+{
+  *flag = TRUE;
+}
+
+/* Two sends of files with the same name: each row shows its own progress
+ * (they were matched by name, so the first row took the second's). */
+static void
+test_same_name_progress (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshClientRest) alice_rest = NULL;
+  g_autoptr(MeshAgentController) asker = NULL;
+  g_autoptr(MeshAgentState) taker_state = NULL;
+  g_autoptr(GSubprocess) run = NULL;
+  g_autoptr(MeshTransfer) first = NULL;
+  g_autoptr(MeshTransfer) second = NULL;
+  g_autoptr(GFile) first_file = NULL;
+  g_autoptr(GFile) second_file = NULL;
+  g_autofree char *tmp = g_dir_make_tmp ("mesh-ui-names-XXXXXX", NULL);
+  g_autofree char *asker_state = g_build_filename (tmp, "bob-asks", NULL);
+  g_autofree char *taker_dir = g_build_filename (tmp, "bob-takes", NULL);
+  g_autofree char *downloads = g_build_filename (tmp, "bob-downloads", NULL);
+  g_autofree char *dir1 = g_build_filename (tmp, "one", NULL);
+  g_autofree char *dir2 = g_build_filename (tmp, "two", NULL);
+  g_autofree char *path1 = g_build_filename (dir1, "same.bin", NULL);
+  g_autofree char *path2 = g_build_filename (dir2, "same.bin", NULL);
+  g_autofree char *invite = NULL;
+  GAsyncResult *result = NULL;
+  UiTestPeer bob = { NULL };
+  MeshEmbeddedAgent *agent;
+  MeshWindow *window;
+  gboolean asked = FALSE;
+  const char *states[2] = { asker_state, taker_dir };
+
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  g_free (client_test_server_add_user (server, "bob", "bob-password"));
+  client_test_server_start (server);
+  ui_test_peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+  bob.room_id = ui_test_peer_create_room (&bob, "Lab", &invite);
+  for (guint i = 0; i < 2; i++) {
+    g_autoptr(GSubprocess) login =
+      ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "login", "--state-dir", states[i],
+                           "--server", client_test_server_get_url (server), "--user", "bob",
+                           "--device-name", i == 0 ? "asks" : "takes", NULL);
+
+    g_assert_true (g_subprocess_communicate_utf8 (login, "bob-password\n", NULL, NULL, NULL,
+                                                  &error));
+    g_assert_no_error (error);
+    g_assert_true (g_subprocess_get_successful (login));
+  }
+  g_assert_cmpint (g_mkdir_with_parents (downloads, 0700), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (dir1, 0700), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (dir2, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (path1, "the first one", -1, &error));
+  g_assert_true (g_file_set_contents (path2, "the second one, longer than the first", -1, &error));
+
+  /* Bob's first device asks its user (who never answers); the second takes
+   * Alice's files at once. */
+  asker = start_agent_here (asker_state);
+  mesh_agent_controller_set_ask_offers (asker, TRUE);
+  g_signal_connect (asker, "session-offered", G_CALLBACK (offered_cb), &asked);
+  ui_test_wait_until (agent_here_ready, asker, UI_TEST_WAIT_S, "bob's asking agent");
+  run = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_NONE, "run", "--state-dir", taker_dir,
+                             "--download-dir", downloads, "--accept-from", "alice",
+                             "--listen", "127.0.0.1", NULL);
+  taker_state = mesh_agent_state_new (taker_dir);
+  g_assert_true (mesh_agent_state_load (taker_state, &error));
+
+  alice_rest = mesh_client_rest_new (client_test_server_get_url (server));
+  mesh_client_rest_login_async (alice_rest, "alice", "alice-password", NULL,
+                                ui_test_store_result_cb, &result);
+  ui_test_wait_result (&result, "alice's login");
+  g_assert_true (mesh_client_rest_login_finish (alice_rest, result, &error));
+  g_clear_object (&result);
+  mesh_client_rest_accept_invite_async (alice_rest, invite, NULL, ui_test_store_result_cb,
+                                        &result);
+  ui_test_wait_result (&result, "alice to join");
+  g_free (mesh_client_rest_accept_invite_finish (alice_rest, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  window = new_window (1280, 800);
+  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_wait_agent_ready (window, "alice's embedded agent");
+  agent = mesh_window_get_agent (window);
+  {
+    gpointer room_data[2] = { window, bob.room_id };
+    gpointer member_data[2] = { window, "bob" };
+
+    ui_test_wait_until (room_opened, room_data, UI_TEST_WAIT_S, "the room to open");
+    ui_test_wait_until (member_has_device, member_data, UI_TEST_WAIT_S, "bob's devices");
+  }
+
+  first_file = g_file_new_for_path (path1);
+  second_file = g_file_new_for_path (path2);
+  first = g_object_ref (mesh_embedded_agent_send (agent, bob.room_id,
+                                                  mesh_agent_controller_get_device_id (asker),
+                                                  "bob", first_file));
+  ui_test_wait_until (ui_test_flag_is_set, &asked, UI_TEST_WAIT_S, "bob to be asked");
+  second = g_object_ref (mesh_embedded_agent_send (agent, bob.room_id,
+                                                   mesh_agent_state_get_device_id (taker_state),
+                                                   "bob", second_file));
+  ui_test_wait_until (transfer_done, second, UI_TEST_WAIT_S, "the second file");
+  g_assert_cmpuint (mesh_transfer_get_size (second), ==,
+                    strlen ("the second one, longer than the first"));
+  g_assert_cmpuint (mesh_transfer_get_done (second), ==,
+                    strlen ("the second one, longer than the first"));
+  /* The first still waits for bob's answer, untouched by the second's progress. */
+  g_assert_cmpint (mesh_transfer_get_state (first), ==, MESH_TRANSFER_WAITING);
+  g_assert_cmpuint (mesh_transfer_get_done (first), ==, 0);
+
+  mesh_transfer_cancel (first);
+  ui_test_stop_agent (run);
+  mesh_agent_controller_stop (asker);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_destroy_window (GTK_WINDOW (window));
+  ui_test_peer_clear (&bob);
+  {
+    g_autofree char *rm = g_strdup_printf ("rm -rf %s", tmp);
+
+    g_spawn_command_line_sync (rm, NULL, NULL, NULL, NULL);
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1431,6 +2118,11 @@ main (int   argc,
   g_test_add_func ("/mesh/ui/preferences", test_preferences);
   g_test_add_func ("/mesh/ui/gotify", test_gotify);
   g_test_add_func ("/mesh/ui/files-and-terminal", test_send_files);
+  g_test_add_func ("/mesh/ui/transfer-cancel", test_transfer_cancel);
+  g_test_add_func ("/mesh/ui/first-terminal-share", test_first_share);
+  g_test_add_func ("/mesh/ui/first-terminal-share-tls", test_first_share_tls);
+  g_test_add_func ("/mesh/ui/terminal-share-server-silent", test_share_server_silent);
+  g_test_add_func ("/mesh/ui/transfer-same-name-progress", test_same_name_progress);
   g_test_add_func ("/mesh/ui/devices", test_devices);
   g_test_add_func ("/mesh/ui/drafts-and-limits", test_drafts_and_limits);
   g_test_add_func ("/mesh/ui/gotify-failed-test", test_gotify_failed_test);
