@@ -5,6 +5,7 @@
 
 #include "mesh-application.h"
 #include "mesh-bench-probe.h"
+#include "mesh-a11y.h"
 #include "mesh-preferences-window.h"
 #include "mesh-window.h"
 
@@ -166,6 +167,7 @@ mesh_application_startup (GApplication *application)
   static const char *close_accels[] = { "<Control>w", NULL };
 
   G_APPLICATION_CLASS (mesh_application_parent_class)->startup (application);
+  mesh_a11y_install ();
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions, G_N_ELEMENTS (app_actions),
                                    self);
