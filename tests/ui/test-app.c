@@ -13,6 +13,7 @@
 #include "mesh-preferences-window.h"
 #include "mesh-room-view.h"
 #include "mesh-shared-terminal.h"
+#include "mesh-signin-page.h"
 #include "mesh-terminal-window.h"
 #include "mesh-transfer-list.h"
 #include "mesh-window.h"
@@ -240,6 +241,180 @@ test_accessible_names (void)
     g_error ("Interactive widgets a screen reader cannot name:\n%s", faults->str);
 }
 
+/* --- Server addresses --------------------------------------------------- */
+
+static void
+test_server_url_guess (void)
+{
+  static const struct {
+    const char *typed;
+    const char *url;
+  } cases[] = {
+    { "127.0.0.1:8080", "http://127.0.0.1:8080" },
+    { " 127.0.0.1:8080/ ", "http://127.0.0.1:8080" },
+    { "127.1.2.3", "http://127.1.2.3" },
+    { "localhost:8080", "http://localhost:8080" },
+    { "LocalHost", "http://LocalHost" },
+    { "mesh.localhost:1", "http://mesh.localhost:1" },
+    { "nas.local:8080", "http://nas.local:8080" },
+    { "192.168.1.20:8080", "http://192.168.1.20:8080" },
+    { "10.0.0.5", "http://10.0.0.5" },
+    { "172.16.0.1:80", "http://172.16.0.1:80" },
+    { "169.254.3.4:8080", "http://169.254.3.4:8080" },
+    { "[::1]:8080", "http://[::1]:8080" },
+    { "[fe80::1]:8080", "http://[fe80::1]:8080" },
+    { "[fd12:3456::1]:8080", "http://[fd12:3456::1]:8080" },
+    { "mesh.example.org", "https://mesh.example.org" },
+    { "mesh.example.org:8443", "https://mesh.example.org:8443" },
+    { "8.8.8.8:8080", "https://8.8.8.8:8080" },
+    { "172.32.0.1", "https://172.32.0.1" },
+    { "[2001:db8::1]:8080", "https://[2001:db8::1]:8080" },
+    { "localhost.example.org", "https://localhost.example.org" },
+    { "http://mesh.example.org", "http://mesh.example.org" },
+    { "https://127.0.0.1:8080", "https://127.0.0.1:8080" },
+  };
+  static const char *bad[] = { "", "   ", "ftp://example.org", "http://", ":8080", "a b:c" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr(GError) error = NULL;
+    g_autofree char *url = mesh_signin_page_normalize_url (cases[i].typed, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (url, ==, cases[i].url);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autoptr(GError) error = NULL;
+    g_autofree char *url = mesh_signin_page_normalize_url (bad[i], &error);
+
+    g_assert_null (url);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  }
+}
+
+static gboolean
+page_idle (gpointer page)
+{
+  return !mesh_signin_page_get_busy (page);
+}
+
+/* A label in @widget showing exactly @text, shown. */
+static gboolean
+label_shown (GtkWidget  *widget,
+             const char *text)
+{
+  GtkWidget *label = ui_test_find_label (widget, text);
+
+  return label != NULL && gtk_widget_is_visible (label);
+}
+
+/* A port on 127.0.0.1 where nothing listens. */
+static guint16
+closed_port (void)
+{
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GError) error = NULL;
+
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_socket_bind (socket, any, FALSE, &error));
+  bound = g_socket_get_local_address (socket, &error);
+  g_assert_no_error (error);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
+/* Clicks Sign In at once (ui_test_click_sign_in () clicks after the press
+ * animation). */
+static void
+click_sign_in (MeshSigninPage *page)
+{
+  ui_test_click (ui_test_find_button_for_action (GTK_WIDGET (page), "signin.sign-in"));
+}
+
+static void
+test_sign_in_without_scheme (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(GSocket) silent = NULL;
+  g_autoptr(GSocketAddress) silent_address = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *typed = NULL;
+  g_autofree char *status = NULL;
+  g_autofree char *saved = NULL;
+  g_autofree char *refused = NULL;
+  GSettings *settings = mesh_application_get_settings (app);
+  const char *url;
+  MeshWindow *window;
+  MeshSigninPage *page;
+  GtkWidget *cancel;
+
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  client_test_server_start (server);
+  url = client_test_server_get_url (server);
+  g_assert_true (g_str_has_prefix (url, "http://127.0.0.1:"));
+
+  window = new_window (1280, 800);
+  page = mesh_window_get_signin_page (window);
+
+  /* Nothing listens: a sentence, soon, with the details folded away. */
+  refused = g_strdup_printf ("127.0.0.1:%u", closed_port ());
+  ui_test_fill_sign_in (window, refused, "alice", "alice-password");
+  click_sign_in (page);
+  ui_test_wait_until (page_idle, page, UI_TEST_WAIT_S, "the refused connection to be told");
+  g_assert_true (label_shown (GTK_WIDGET (page),
+                              "Nothing answers at that address. Check the server address and that the server is running."));
+  g_assert_true (gtk_widget_is_visible (ui_test_find_widget (GTK_WIDGET (page), GTK_TYPE_EXPANDER,
+                                                             NULL, NULL)));
+  g_assert_true (gtk_widget_has_css_class (
+                   ui_test_find_widget (GTK_WIDGET (page), ADW_TYPE_ENTRY_ROW, NULL, NULL), "error"));
+
+  /* A server that takes the connection and never answers: Cancel stops
+   * waiting at once and the page can be used again. */
+  silent = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  silent_address = g_inet_socket_address_new (loopback, 0);
+  g_assert_true (g_socket_bind (silent, silent_address, FALSE, &error));
+  g_assert_true (g_socket_listen (silent, &error));
+  g_clear_object (&silent_address);
+  silent_address = g_socket_get_local_address (silent, &error);
+  g_assert_no_error (error);
+  typed = g_strdup_printf ("127.0.0.1:%u",
+                           g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (silent_address)));
+  ui_test_fill_sign_in (window, typed, "alice", "alice-password");
+  click_sign_in (page);
+  g_assert_true (mesh_signin_page_get_busy (page));
+  status = g_strdup_printf ("Connecting to http://%s…", typed);
+  g_assert_true (label_shown (GTK_WIDGET (page), status));
+  cancel = ui_test_find_button_for_action (GTK_WIDGET (page), "signin.cancel");
+  ui_test_click (cancel);
+  g_assert_false (mesh_signin_page_get_busy (page));
+  g_assert_false (gtk_widget_get_visible (cancel));
+  g_assert_true (label_shown (GTK_WIDGET (page), "Cancelled."));
+  g_assert_true (gtk_widget_is_sensitive (ui_test_find_widget (GTK_WIDGET (page),
+                                                               ADW_TYPE_ENTRY_ROW, NULL, NULL)));
+  g_free (ui_test_screenshot (GTK_WIDGET (window), "sign-in-cancelled"));
+
+  /* The real server without a scheme: http, said, and signed in. */
+  g_free (typed);
+  typed = g_strdup (url + strlen ("http://"));
+  ui_test_fill_sign_in (window, typed, "alice", "alice-password");
+  click_sign_in (page);
+  g_free (status);
+  status = g_strdup_printf ("Connecting to %s…", url);
+  g_assert_true (label_shown (GTK_WIDGET (page), status));
+  ui_test_wait_page (window, "rooms");
+  ui_test_wait_connected (window, "the session");
+  saved = g_settings_get_string (settings, "server-url");
+  g_assert_cmpstr (saved, ==, url);
+
+  ui_test_destroy_window (GTK_WINDOW (window));
+  g_settings_reset (settings, "server-url");
+  g_settings_reset (settings, "username");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -262,6 +437,8 @@ main (int   argc,
   app = ui_test_app_new ("test");
 
   g_test_add_func ("/mesh/app/accessible-names", test_accessible_names);
+  g_test_add_func ("/mesh/app/server-url-guess", test_server_url_guess);
+  g_test_add_func ("/mesh/app/sign-in-without-scheme", test_sign_in_without_scheme);
   ret = g_test_run ();
 
   g_application_release (G_APPLICATION (app));
