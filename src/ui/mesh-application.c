@@ -240,6 +240,24 @@ mesh_application_init (MeshApplication *self)
                                             _("Chat with your team on your own server."));
 }
 
+const char *
+mesh_application_bind_text_domain (void)
+{
+  const char *dir = LOCALEDIR;
+#ifdef MESH_BUILD_ROOT
+  /* meson compiles po/ into <build>/po/<lang>/LC_MESSAGES: a program run
+   * from the build folder finds no translations in the prefix it would be
+   * installed to. */
+  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+
+  if (exe != NULL && g_str_has_prefix (exe, MESH_BUILD_ROOT G_DIR_SEPARATOR_S))
+    dir = MESH_BUILD_ROOT G_DIR_SEPARATOR_S "po";
+#endif
+  bindtextdomain (GETTEXT_PACKAGE, dir);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  return dir;
+}
+
 MeshApplication *
 mesh_application_new (void)
 {

@@ -415,6 +415,59 @@ test_sign_in_without_scheme (void)
   g_settings_reset (settings, "username");
 }
 
+/* --- Errors in words, in French ----------------------------------------- */
+
+static void
+test_error_in_french (void)
+{
+  g_autofree char *refused = NULL;
+  g_autofree char *shot = NULL;
+  MeshWindow *window;
+  MeshSigninPage *page;
+  GtkWidget *expander;
+
+  /* What the test's locale setup gives LANGUAGE=fr: the translations
+   * compiled in the build folder, bound as the app binds them. */
+  g_setenv ("LANGUAGE", "fr", TRUE);
+  window = new_window (1000, 760);
+  page = mesh_window_get_signin_page (window);
+  /* The page itself is French. */
+  g_assert_nonnull (ui_test_find_label (GTK_WIDGET (page), "_Se connecter"));
+
+  refused = g_strdup_printf ("127.0.0.1:%u", closed_port ());
+  ui_test_fill_sign_in (window, refused, "alice", "alice-password");
+  click_sign_in (page);
+  ui_test_wait_until (page_idle, page, UI_TEST_WAIT_S, "the refused connection to be told");
+  g_assert_true (label_shown (GTK_WIDGET (page),
+                              "Rien ne répond à cette adresse. Vérifiez l’adresse du serveur et que le serveur fonctionne."));
+  /* The library's English stays in the details, folded away. */
+  expander = ui_test_find_widget (GTK_WIDGET (page), GTK_TYPE_EXPANDER, NULL, NULL);
+  g_assert_true (gtk_widget_is_visible (expander));
+  g_assert_false (gtk_expander_get_expanded (GTK_EXPANDER (expander)));
+  g_assert_nonnull (ui_test_find_label (GTK_WIDGET (page), "_Détails"));
+  gtk_expander_set_expanded (GTK_EXPANDER (expander), TRUE);
+  shot = ui_test_screenshot (GTK_WIDGET (window), "error-in-french");
+  g_test_message ("screenshot: %s", shot);
+
+  ui_test_destroy_window (GTK_WINDOW (window));
+  g_unsetenv ("LANGUAGE");
+}
+
+static void
+test_build_translations (void)
+{
+  /* Run from the build folder (as this test is), the app reads the
+   * translations meson compiled there, not the prefix's. */
+  const char *dir = mesh_application_bind_text_domain ();
+  g_autofree char *mo = g_build_filename (dir, "fr", "LC_MESSAGES", GETTEXT_PACKAGE ".mo", NULL);
+
+  g_assert_true (g_str_has_suffix (dir, G_DIR_SEPARATOR_S "po"));
+  g_assert_true (g_file_test (mo, G_FILE_TEST_IS_REGULAR));
+  g_setenv ("LANGUAGE", "fr", TRUE);
+  g_assert_cmpstr (_("Connecting to the server…"), ==, "Connexion au serveur…");
+  g_unsetenv ("LANGUAGE");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -434,11 +487,17 @@ main (int   argc,
   g_setenv ("GTK_A11Y", "test", TRUE);
 
   ui_test_init (&argc, &argv);
+  /* The app's locale setup (main.c): the tests that want French set
+   * LANGUAGE. */
+  mesh_application_bind_text_domain ();
+  textdomain (GETTEXT_PACKAGE);
   app = ui_test_app_new ("test");
 
   g_test_add_func ("/mesh/app/accessible-names", test_accessible_names);
   g_test_add_func ("/mesh/app/server-url-guess", test_server_url_guess);
   g_test_add_func ("/mesh/app/sign-in-without-scheme", test_sign_in_without_scheme);
+  g_test_add_func ("/mesh/app/build-translations", test_build_translations);
+  g_test_add_func ("/mesh/app/error-in-french", test_error_in_french);
   ret = g_test_run ();
 
   g_application_release (G_APPLICATION (app));
