@@ -10,6 +10,7 @@
 
 #include "client-test-server.h"
 #include "mesh-application.h"
+#include "mesh-member-row.h"
 #include "mesh-preferences-window.h"
 #include "mesh-room-view.h"
 #include "mesh-shared-terminal.h"
@@ -468,6 +469,232 @@ test_build_translations (void)
   g_unsetenv ("LANGUAGE");
 }
 
+/* --- Sending files from the composer and the members -------------------- */
+
+typedef struct {
+  MeshWindow *window;
+  const char *username;
+  guint       n_devices;
+} DeviceWait;
+
+static MeshMemberRow *
+member_row (MeshWindow *window,
+            const char *username)
+{
+  GtkWidget *list = ui_test_find_widget (GTK_WIDGET (mesh_window_get_room_view (window)),
+                                         GTK_TYPE_LIST_BOX, NULL, NULL);
+
+  for (GtkWidget *row = gtk_widget_get_first_child (list); row != NULL;
+       row = gtk_widget_get_next_sibling (row))
+    if (MESH_IS_MEMBER_ROW (row) &&
+        g_strcmp0 (mesh_member_get_username (mesh_member_row_get_member (MESH_MEMBER_ROW (row))),
+                   username) == 0)
+      return MESH_MEMBER_ROW (row);
+  return NULL;
+}
+
+static gboolean
+member_has_devices (gpointer user_data)
+{
+  DeviceWait *wait = user_data;
+  MeshMemberRow *row = member_row (wait->window, wait->username);
+
+  return row != NULL &&
+         g_strv_length ((GStrv) mesh_member_get_devices (mesh_member_row_get_member (row))) ==
+           wait->n_devices;
+}
+
+static gboolean
+room_opened (gpointer user_data)
+{
+  return mesh_window_open_room (((gpointer *) user_data)[0], ((gpointer *) user_data)[1]);
+}
+
+static void
+assert_not_ellipsized (GtkWidget *widget)
+{
+  if (GTK_IS_LABEL (widget) && gtk_widget_is_visible (widget))
+    g_assert_false (pango_layout_is_ellipsized (gtk_label_get_layout (GTK_LABEL (widget))));
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    assert_not_ellipsized (child);
+}
+
+static GtkWidget *
+send_button_of (MeshMemberRow *row)
+{
+  return ui_test_find_button_for_action (GTK_WIDGET (row), "room.send-files");
+}
+
+/* Whether the agent state in folder @dir is the device @device_id. */
+static gboolean
+state_holds (const char *dir,
+             const char *device_id)
+{
+  g_autoptr(GDir) listing = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  while (listing != NULL && (name = g_dir_read_name (listing)) != NULL) {
+    g_autofree char *path = g_build_filename (dir, name, NULL);
+    g_autofree char *text = NULL;
+
+    if (g_file_get_contents (path, &text, NULL, NULL) && strstr (text, device_id) != NULL)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+static gboolean
+file_exists (gpointer path)
+{
+  return g_file_test (path, G_FILE_TEST_IS_REGULAR);
+}
+
+/* Bob runs Mesh on two computers; alice sends him a file from the composer's
+ * attach button and picks which computer gets it. */
+/* A name long enough to be cut in a narrow popover. */
+#define BOB "maximilian_vanderberg"
+
+static void
+test_send_from_composer (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(GError) error = NULL;
+  GSubprocess *runs[2] = { NULL, NULL };
+  g_autoptr(MeshClientRest) alice_rest = NULL;
+  g_autofree char *tmp = g_dir_make_tmp ("mesh-app-send-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (tmp, "plan.txt", NULL);
+  g_autofree char *invite = NULL;
+  char *received[2] = { NULL, NULL };
+  char *states[2] = { NULL, NULL };
+  char *downloads[2] = { NULL, NULL };
+  g_autoptr(GFile) file = NULL;
+  GAsyncResult *result = NULL;
+  UiTestPeer bob = { NULL };
+  GList files = { NULL };
+  MeshWindow *window;
+  MeshRoomView *view;
+  MeshMemberRow *row;
+  GtkWidget *attach, *members, *popover;
+  AdwMessageDialog *dialog;
+  const char * const *devices;
+  guint picked;
+
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  g_free (client_test_server_add_user (server, BOB, "bob-password"));
+  client_test_server_start (server);
+  ui_test_peer_start (&bob, client_test_server_get_url (server), BOB, "bob-password");
+  bob.room_id = ui_test_peer_create_room (&bob, "Lab", &invite);
+
+  /* Bob's two computers, each with its agent. */
+  for (guint i = 0; i < 2; i++) {
+    const char *state;
+    g_autoptr(GSubprocess) login = NULL;
+
+    states[i] = g_strdup_printf ("%s/bob-agent-%u", tmp, i);
+    state = states[i];
+
+    downloads[i] = g_strdup_printf ("%s/bob-downloads-%u", tmp, i);
+    received[i] = g_build_filename (downloads[i], "plan.txt", NULL);
+    login = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "login", "--state-dir", state,
+                                 "--server", client_test_server_get_url (server), "--user", BOB,
+                                 "--device-name", i == 0 ? "laptop" : "desktop", NULL);
+    g_assert_true (g_subprocess_communicate_utf8 (login, "bob-password\n", NULL, NULL, NULL,
+                                                  &error));
+    g_assert_no_error (error);
+    g_assert_true (g_subprocess_get_successful (login));
+    g_assert_cmpint (g_mkdir_with_parents (downloads[i], 0700), ==, 0);
+    runs[i] = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_NONE, "run", "--state-dir", state,
+                                   "--download-dir", downloads[i], "--accept-from", "alice",
+                                   "--listen", "127.0.0.1", NULL);
+  }
+
+  alice_rest = mesh_client_rest_new (client_test_server_get_url (server));
+  mesh_client_rest_login_async (alice_rest, "alice", "alice-password", NULL,
+                                ui_test_store_result_cb, &result);
+  ui_test_wait_result (&result, "alice's login");
+  g_assert_true (mesh_client_rest_login_finish (alice_rest, result, &error));
+  g_clear_object (&result);
+  mesh_client_rest_accept_invite_async (alice_rest, invite, NULL, ui_test_store_result_cb,
+                                        &result);
+  ui_test_wait_result (&result, "alice to join");
+  g_free (mesh_client_rest_accept_invite_finish (alice_rest, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  window = new_window (1000, 700);
+  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_wait_agent_ready (window, "alice's embedded agent");
+  {
+    gpointer room_data[2] = { window, bob.room_id };
+    DeviceWait bob_wait = { window, BOB, 2 };
+    DeviceWait alice_wait = { window, "alice", 1 };
+
+    ui_test_wait_until (room_opened, room_data, UI_TEST_WAIT_S, "the room to open");
+    ui_test_wait_until (member_has_devices, &bob_wait, UI_TEST_WAIT_S, "bob's two devices");
+    ui_test_wait_until (member_has_devices, &alice_wait, UI_TEST_WAIT_S, "alice's device");
+  }
+  view = mesh_window_get_room_view (window);
+
+  /* The composer offers files and folders. */
+  attach = ui_test_find_widget (GTK_WIDGET (view), GTK_TYPE_MENU_BUTTON, has_tooltip,
+                                "Send Files or a Folder");
+  g_assert_nonnull (attach);
+  g_assert_true (gtk_widget_is_visible (attach));
+  g_assert_true (gtk_widget_is_sensitive (attach));
+  gtk_menu_button_popup (GTK_MENU_BUTTON (attach));
+  ui_test_wait_drawn (GTK_WIDGET (window));
+  g_free (ui_test_screenshot (GTK_WIDGET (window), "composer-attach"));
+  g_free (ui_test_screenshot (GTK_WIDGET (gtk_menu_button_get_popover (GTK_MENU_BUTTON (attach))),
+                              "composer-attach-menu"));
+  gtk_menu_button_popdown (GTK_MENU_BUTTON (attach));
+
+  /* The members: never yourself as a recipient; names and presence whole. */
+  row = member_row (window, "alice");
+  g_assert_false (gtk_widget_get_visible (send_button_of (row)));
+  row = member_row (window, BOB);
+  g_assert_true (gtk_widget_get_visible (send_button_of (row)));
+  members = ui_test_find_widget (GTK_WIDGET (view), GTK_TYPE_MENU_BUTTON, has_tooltip, "Members");
+  gtk_menu_button_popup (GTK_MENU_BUTTON (members));
+  popover = GTK_WIDGET (gtk_menu_button_get_popover (GTK_MENU_BUTTON (members)));
+  ui_test_wait_drawn (popover);
+  /* Every label of the row (name, presence and role) shows whole. */
+  assert_not_ellipsized (GTK_WIDGET (row));
+  g_free (ui_test_screenshot (popover, "members-popover"));
+  gtk_menu_button_popdown (GTK_MENU_BUTTON (members));
+
+  /* Sending asks which of bob's computers gets the file. */
+  g_assert_true (g_file_set_contents (path, "the plan\n", -1, &error));
+  file = g_file_new_for_path (path);
+  files.data = file;
+  mesh_room_view_send_files (view, &files);
+  dialog = ADW_MESSAGE_DIALOG (ui_test_wait_toplevel (ADW_TYPE_MESSAGE_DIALOG, "the device picker"));
+  g_assert_cmpstr (adw_message_dialog_get_heading (dialog), ==, "Send to Which Device?");
+  g_free (ui_test_screenshot (GTK_WIDGET (dialog), "device-picker"));
+  devices = mesh_member_get_devices (mesh_member_row_get_member (member_row (window, BOB)));
+  g_assert_nonnull (devices[1]);
+  picked = state_holds (states[0], devices[1]) ? 0 : 1;
+  g_assert_true (state_holds (states[picked], devices[1]));
+  adw_message_dialog_response (dialog, "1");
+  ui_test_wait_until (file_exists, received[picked], UI_TEST_WAIT_S, "the file on the picked device");
+  g_assert_false (g_file_test (received[1 - picked], G_FILE_TEST_EXISTS));
+
+  for (guint i = 0; i < 2; i++) {
+    ui_test_stop_agent (runs[i]);
+    g_object_unref (runs[i]);
+    g_free (received[i]);
+    g_free (downloads[i]);
+    g_free (states[i]);
+  }
+  ui_test_destroy_window (GTK_WINDOW (window));
+  ui_test_peer_clear (&bob);
+  {
+    g_autofree char *rm = g_strdup_printf ("rm -rf %s", tmp);
+
+    g_spawn_command_line_sync (rm, NULL, NULL, NULL, NULL);
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -498,6 +725,7 @@ main (int   argc,
   g_test_add_func ("/mesh/app/sign-in-without-scheme", test_sign_in_without_scheme);
   g_test_add_func ("/mesh/app/build-translations", test_build_translations);
   g_test_add_func ("/mesh/app/error-in-french", test_error_in_french);
+  g_test_add_func ("/mesh/app/send-from-composer", test_send_from_composer);
   ret = g_test_run ();
 
   g_application_release (G_APPLICATION (app));
