@@ -3,14 +3,15 @@
 
 #include "config.h"
 
+#include "mesh-a11y.h"
 #include "mesh-application.h"
 #include "mesh-bench-probe.h"
-#include "mesh-a11y.h"
 #include "mesh-preferences-window.h"
 #include "mesh-window.h"
 
 #include <glib/gi18n.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct _MeshApplication {
@@ -249,8 +250,11 @@ mesh_application_bind_text_domain (void)
    * from the build folder finds no translations in the prefix it would be
    * installed to. */
   g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+  /* The link is the real path: so must the build folder be. */
+  g_autofree char *root = realpath (MESH_BUILD_ROOT, NULL);
+  g_autofree char *prefix = root != NULL ? g_strconcat (root, G_DIR_SEPARATOR_S, NULL) : NULL;
 
-  if (exe != NULL && g_str_has_prefix (exe, MESH_BUILD_ROOT G_DIR_SEPARATOR_S))
+  if (exe != NULL && prefix != NULL && g_str_has_prefix (exe, prefix))
     dir = MESH_BUILD_ROOT G_DIR_SEPARATOR_S "po";
 #endif
   bindtextdomain (GETTEXT_PACKAGE, dir);

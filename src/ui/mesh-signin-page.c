@@ -82,14 +82,14 @@ show_status (MeshSigninPage *self,
   gtk_label_set_text (self->details_label, details != NULL ? details : "");
   gtk_expander_set_expanded (self->details_expander, FALSE);
   gtk_widget_set_visible (GTK_WIDGET (self->details_expander), details != NULL);
-  if (details != NULL)
+  /* An error stands out; progress is quiet. */
+  if (details != NULL) {
     gtk_widget_remove_css_class (GTK_WIDGET (self->status_label), "dim-label");
-  else
-    gtk_widget_add_css_class (GTK_WIDGET (self->status_label), "dim-label");
-  if (details != NULL)
     gtk_widget_add_css_class (GTK_WIDGET (self->status_label), "error");
-  else
+  } else {
+    gtk_widget_add_css_class (GTK_WIDGET (self->status_label), "dim-label");
     gtk_widget_remove_css_class (GTK_WIDGET (self->status_label), "error");
+  }
 }
 
 static void
@@ -114,6 +114,9 @@ fields_changed_cb (MeshSigninPage *self)
 {
   gtk_widget_remove_css_class (GTK_WIDGET (self->server_row), "error");
   gtk_widget_remove_css_class (GTK_WIDGET (self->password_row), "error");
+  /* What went wrong was about what the user is now changing. */
+  if (!self->busy)
+    show_status (self, NULL, NULL);
   update_actions (self);
 }
 

@@ -418,6 +418,18 @@ test_sign_in_without_scheme (void)
 
 /* --- Errors in words, in French ----------------------------------------- */
 
+/* LANGUAGE as the test's locale setup would set it; gettext caches what it
+ * translated until the text domain is set again. */
+static void
+set_language (const char *language)
+{
+  if (language != NULL)
+    g_setenv ("LANGUAGE", language, TRUE);
+  else
+    g_unsetenv ("LANGUAGE");
+  textdomain (GETTEXT_PACKAGE);
+}
+
 static void
 test_error_in_french (void)
 {
@@ -429,7 +441,7 @@ test_error_in_french (void)
 
   /* What the test's locale setup gives LANGUAGE=fr: the translations
    * compiled in the build folder, bound as the app binds them. */
-  g_setenv ("LANGUAGE", "fr", TRUE);
+  set_language ("fr");
   window = new_window (1000, 760);
   page = mesh_window_get_signin_page (window);
   /* The page itself is French. */
@@ -451,7 +463,7 @@ test_error_in_french (void)
   g_test_message ("screenshot: %s", shot);
 
   ui_test_destroy_window (GTK_WINDOW (window));
-  g_unsetenv ("LANGUAGE");
+  set_language (NULL);
 }
 
 static void
@@ -464,9 +476,10 @@ test_build_translations (void)
 
   g_assert_true (g_str_has_suffix (dir, G_DIR_SEPARATOR_S "po"));
   g_assert_true (g_file_test (mo, G_FILE_TEST_IS_REGULAR));
-  g_setenv ("LANGUAGE", "fr", TRUE);
+  set_language ("fr");
   g_assert_cmpstr (_("Connecting to the server…"), ==, "Connexion au serveur…");
-  g_unsetenv ("LANGUAGE");
+  set_language (NULL);
+  g_assert_cmpstr (_("Connecting to the server…"), ==, "Connecting to the server…");
 }
 
 /* --- Sending files from the composer and the members -------------------- */
@@ -723,9 +736,9 @@ main (int   argc,
   g_test_add_func ("/mesh/app/accessible-names", test_accessible_names);
   g_test_add_func ("/mesh/app/server-url-guess", test_server_url_guess);
   g_test_add_func ("/mesh/app/sign-in-without-scheme", test_sign_in_without_scheme);
+  g_test_add_func ("/mesh/app/send-from-composer", test_send_from_composer);
   g_test_add_func ("/mesh/app/build-translations", test_build_translations);
   g_test_add_func ("/mesh/app/error-in-french", test_error_in_french);
-  g_test_add_func ("/mesh/app/send-from-composer", test_send_from_composer);
   ret = g_test_run ();
 
   g_application_release (G_APPLICATION (app));
