@@ -137,3 +137,27 @@ mesh_error_text_describe (const GError  *error,
   }
   return g_strdup (text);
 }
+
+AdwToast *
+mesh_error_text_toast_new (const char *text)
+{
+  AdwToast *toast;
+  GtkWidget *title;
+
+  g_return_val_if_fail (text != NULL, NULL);
+
+  toast = adw_toast_new (text);
+  /* libadwaita 1.2 cuts a toast's title at one line: a wrapping label of
+   * our own instead, as wide as a toast may be. */
+  title = gtk_label_new (text);
+  gtk_label_set_wrap (GTK_LABEL (title), TRUE);
+  gtk_label_set_wrap_mode (GTK_LABEL (title), PANGO_WRAP_WORD_CHAR);
+  gtk_label_set_max_width_chars (GTK_LABEL (title), 50);
+  gtk_label_set_xalign (GTK_LABEL (title), 0);
+  /* Clear of the toast's rounded ends when it takes several lines. */
+  gtk_widget_set_margin_top (title, 6);
+  gtk_widget_set_margin_bottom (title, 6);
+  gtk_widget_set_margin_start (title, 6);
+  adw_toast_set_custom_title (toast, title);
+  return toast;
+}

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-#include <glib.h>
+#include <adwaita.h>
 
 G_BEGIN_DECLS
 
@@ -11,5 +11,9 @@ G_BEGIN_DECLS
  * code, for a "Details" expander or the log. */
 char *mesh_error_text_describe (const GError  *error,
                                 char         **details);
+
+/* A toast showing all of @text: a sentence of what happened and what to do
+ * is longer than the one line a toast gives its title. */
+AdwToast *mesh_error_text_toast_new (const char *text);
 
 G_END_DECLS

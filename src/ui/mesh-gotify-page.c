@@ -96,7 +96,8 @@ show_toast (MeshGotifyPage *self,
   GtkWidget *window = gtk_widget_get_ancestor (GTK_WIDGET (self), ADW_TYPE_PREFERENCES_WINDOW);
 
   if (window != NULL)
-    adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (window), adw_toast_new (text));
+    adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (window),
+                                      mesh_error_text_toast_new (text));
   else
     g_message ("%s", text);
 }
@@ -369,6 +370,10 @@ test_cb (GObject      *source,
     else if (status > 0)
       text = g_strdup_printf (_("Gotify answered with an error (%d). Check the Gotify server."),
                               (int) status);
+    else if (reason != NULL && strstr (reason, "private targets") != NULL)
+      /* The server's guard against reaching into its own network (its
+       * wording, mesh-gotify.c). */
+      text = g_strdup (_("The Mesh server does not send to addresses on a private network unless its operator allows it. Use your Gotify server’s public address."));
     else
       text = g_strdup (_("The Mesh server could not reach Gotify at that address. Check the address and that Gotify is running."));
   }

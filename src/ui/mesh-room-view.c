@@ -261,6 +261,19 @@ factory_unbind_cb (MeshRoomView             *self,
                                 FALSE, FALSE);
 }
 
+/* The signed-in user: known from the sign-in, before the session says hello. */
+static const char *
+own_user_id (MeshRoomView *self)
+{
+  const char *user_id;
+
+  if (self->session == NULL)
+    return NULL;
+  user_id = mesh_client_session_get_user_id (self->session);
+  return user_id != NULL ? user_id
+                         : mesh_client_rest_get_user_id (mesh_client_session_get_rest (self->session));
+}
+
 static GtkWidget *
 create_member_row (gpointer item,
                    gpointer user_data)
@@ -270,9 +283,8 @@ create_member_row (gpointer item,
 
   /* Your own row offers nothing to send: your devices are not recipients. */
   mesh_member_row_set_is_self (MESH_MEMBER_ROW (row),
-                               self->session != NULL &&
                                g_strcmp0 (mesh_member_get_user_id (MESH_MEMBER (item)),
-                                          mesh_client_session_get_user_id (self->session)) == 0);
+                                          own_user_id (self)) == 0);
   return row;
 }
 
@@ -427,8 +439,7 @@ find_recipients (MeshRoomView *self,
     if (mesh_member_get_devices (member)[0] == NULL)
       continue;
     if (g_strcmp0 (member_user_id, mesh_embedded_agent_get_user_id (self->agent)) == 0 ||
-        (self->session != NULL &&
-         g_strcmp0 (member_user_id, mesh_client_session_get_user_id (self->session)) == 0))
+        g_strcmp0 (member_user_id, own_user_id (self)) == 0)
       continue;
     if (user_id == NULL || g_strcmp0 (member_user_id, user_id) == 0)
       g_ptr_array_add (members, g_steal_pointer (&member));

@@ -10,6 +10,7 @@
 
 #include "client-test-server.h"
 #include "mesh-application.h"
+#include "mesh-gotify-page.h"
 #include "mesh-member-row.h"
 #include "mesh-preferences-window.h"
 #include "mesh-room-view.h"
@@ -466,6 +467,96 @@ test_error_in_french (void)
   set_language (NULL);
 }
 
+static gboolean
+gotify_idle (gpointer page)
+{
+  return !mesh_gotify_page_get_busy (page);
+}
+
+typedef struct {
+  GtkWidget  *widget;
+  const char *text;
+} LabelWait;
+
+static gboolean
+has_label (gpointer user_data)
+{
+  LabelWait *wait = user_data;
+
+  return ui_test_find_label (wait->widget, wait->text) != NULL;
+}
+
+static void
+wait_label (GtkWidget  *widget,
+            const char *text)
+{
+  LabelWait wait = { widget, text };
+
+  ui_test_wait_until (has_label, &wait, UI_TEST_WAIT_S, text);
+}
+
+/* Clicks a button of the Gotify page and waits for the server's answer. */
+static void
+click_gotify (GtkWidget  *page,
+              const char *label)
+{
+  ui_test_click_labelled (page, label);
+  g_assert_true (mesh_gotify_page_get_busy (MESH_GOTIFY_PAGE (page)));
+  ui_test_wait_until (gotify_idle, page, UI_TEST_WAIT_S, label);
+}
+
+/* The Gotify page's errors, in French: a refused address and a test that
+ * cannot be delivered are told in sentences, never the server's English. */
+static void
+test_gotify_errors_in_french (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  GtkWindow *preferences;
+  MeshWindow *window;
+  GtkWidget *page, *url_row, *token_row;
+
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  client_test_server_start (server);
+  set_language ("fr");
+  window = new_window (1000, 700);
+  if (g_strcmp0 (mesh_window_get_page (window), "signin") != 0)
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+
+  g_action_group_activate_action (G_ACTION_GROUP (app), "preferences", NULL);
+  preferences = ui_test_wait_toplevel (MESH_TYPE_PREFERENCES_WINDOW, "the preferences");
+  page = mesh_preferences_window_get_gotify_page (MESH_PREFERENCES_WINDOW (preferences));
+  adw_preferences_window_set_visible_page (ADW_PREFERENCES_WINDOW (preferences),
+                                           ADW_PREFERENCES_PAGE (page));
+  ui_test_wait_until (gotify_idle, page, UI_TEST_WAIT_S, "the Gotify settings");
+  url_row = ui_test_find_widget (page, ADW_TYPE_ENTRY_ROW, NULL, NULL);
+  token_row = ui_test_find_widget (page, ADW_TYPE_PASSWORD_ENTRY_ROW, NULL, NULL);
+
+  /* Not an address the server takes. */
+  gtk_editable_set_text (GTK_EDITABLE (url_row), "ftp://gotify.example.org");
+  gtk_editable_set_text (GTK_EDITABLE (token_row), "AbCdEf.123");
+  click_gotify (page, "_Enregistrer");
+  g_assert_nonnull (ui_test_find_label (GTK_WIDGET (preferences),
+                                        "L’adresse ou le jeton Gotify a été refusé. Saisissez l’adresse de votre serveur Gotify, comme https://gotify.example.org, et un jeton d’application."));
+
+  /* The server does not post into its own network (unless its operator
+   * allows it): the test cannot be delivered. */
+  gtk_editable_set_text (GTK_EDITABLE (url_row), "http://127.0.0.1:9/");
+  gtk_editable_set_text (GTK_EDITABLE (token_row), "AbCdEf.123");
+  click_gotify (page, "_Enregistrer");
+  /* Toasts take turns: each shows when the one before has gone. */
+  wait_label (GTK_WIDGET (preferences), "Réglages Gotify enregistrés");
+  click_gotify (page, "Envoyer un _test");
+  wait_label (GTK_WIDGET (preferences),
+              "Le serveur Mesh n’envoie pas vers des adresses d’un réseau privé, sauf si son administrateur l’autorise. Utilisez l’adresse publique de votre serveur Gotify.");
+  g_free (ui_test_screenshot (GTK_WIDGET (preferences), "gotify-error-in-french"));
+
+  gtk_window_destroy (preferences);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_destroy_window (GTK_WINDOW (window));
+  set_language (NULL);
+}
+
 static void
 test_build_translations (void)
 {
@@ -739,6 +830,7 @@ main (int   argc,
   g_test_add_func ("/mesh/app/send-from-composer", test_send_from_composer);
   g_test_add_func ("/mesh/app/build-translations", test_build_translations);
   g_test_add_func ("/mesh/app/error-in-french", test_error_in_french);
+  g_test_add_func ("/mesh/app/gotify-errors-in-french", test_gotify_errors_in_french);
   ret = g_test_run ();
 
   g_application_release (G_APPLICATION (app));
