@@ -526,6 +526,26 @@ device_response_cb (AdwMessageDialog *dialog,
   device_data_free (data);
 }
 
+/* The name its owner gave @device_id (mesh-agent --device-name), else the
+ * start of its id. */
+static char *
+device_label (GPtrArray  *peers,
+              const char *device_id)
+{
+  g_autofree char *short_id = NULL;
+
+  for (guint i = 0; peers != NULL && i < peers->len; i++) {
+    MeshPeerInfo *peer = peers->pdata[i];
+
+    if (g_strcmp0 (peer->device_id, device_id) == 0 && peer->device_name != NULL &&
+        *peer->device_name != '\0')
+      return mesh_escape_for_display (peer->device_name, -1);
+  }
+  short_id = mesh_escape_for_display (device_id, MIN (strlen (device_id), 8));
+  /* Translators: a device without a name, by the start of its id. */
+  return g_strdup_printf (_("Device %s"), short_id);
+}
+
 /* Sends @files to @member's device, asking which one when they have several
  * connected to the room. */
 static void
@@ -534,6 +554,7 @@ send_to (MeshRoomView *self,
          GList        *files)
 {
   const char * const *devices = mesh_member_get_devices (member);
+  g_autoptr(GPtrArray) peers = NULL;
   g_autofree char *name = NULL;
   g_autofree char *body = NULL;
   GtkWidget *dialog;
@@ -552,11 +573,13 @@ send_to (MeshRoomView *self,
   dialog = adw_message_dialog_new (GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))),
                                    _("Send to Which Device?"), body);
   adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "cancel", _("_Cancel"));
+  peers = mesh_client_session_dup_room_peers (self->session, mesh_room_get_room_id (self->room));
   for (guint i = 0; devices[i] != NULL; i++) {
     g_autofree char *id = g_strdup_printf ("%u", i);
-    g_autofree char *short_id = g_strndup (devices[i], 8);
-    /* Translators: a device is named by the start of its id. */
-    g_autofree char *label = g_strdup_printf (_("Device %s"), short_id);
+    g_autofree char *name_label = device_label (peers, devices[i]);
+    g_auto(GStrv) parts = g_strsplit (name_label, "_", -1);
+    /* Response labels take mnemonics: an underscore of the name stays one. */
+    g_autofree char *label = g_strjoinv ("__", parts);
 
     adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), id, label);
   }

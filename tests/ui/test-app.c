@@ -775,6 +775,14 @@ test_send_from_composer (void)
   dialog = ADW_MESSAGE_DIALOG (ui_test_wait_toplevel (ADW_TYPE_MESSAGE_DIALOG, "the device picker"));
   g_assert_cmpstr (adw_message_dialog_get_heading (dialog), ==, "Send to Which Device?");
   g_free (ui_test_screenshot (GTK_WIDGET (dialog), "device-picker"));
+  /* The devices by the names bob gave them. */
+  {
+    const char *first = adw_message_dialog_get_response_label (dialog, "0");
+    const char *second = adw_message_dialog_get_response_label (dialog, "1");
+
+    g_assert_true ((g_str_equal (first, "laptop") && g_str_equal (second, "desktop")) ||
+                   (g_str_equal (first, "desktop") && g_str_equal (second, "laptop")));
+  }
   devices = mesh_member_get_devices (mesh_member_row_get_member (member_row (window, BOB)));
   g_assert_nonnull (devices[1]);
   picked = state_holds (states[0], devices[1]) ? 0 : 1;
