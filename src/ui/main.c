@@ -15,8 +15,7 @@ main (int   argc,
   g_autoptr(MeshApplication) app = NULL;
 
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  mesh_application_bind_text_domain ();
   textdomain (GETTEXT_PACKAGE);
 
   g_set_application_name (_("Mesh"));

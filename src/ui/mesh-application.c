@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include "mesh-a11y.h"
 #include "mesh-application.h"
 #include "mesh-bench-probe.h"
 #include "mesh-preferences-window.h"
@@ -10,6 +11,7 @@
 
 #include <glib/gi18n.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct _MeshApplication {
@@ -166,6 +168,7 @@ mesh_application_startup (GApplication *application)
   static const char *close_accels[] = { "<Control>w", NULL };
 
   G_APPLICATION_CLASS (mesh_application_parent_class)->startup (application);
+  mesh_a11y_install ();
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions, G_N_ELEMENTS (app_actions),
                                    self);
@@ -236,6 +239,27 @@ mesh_application_init (MeshApplication *self)
   g_application_add_main_option_entries (G_APPLICATION (self), entries);
   g_application_set_option_context_summary (G_APPLICATION (self),
                                             _("Chat with your team on your own server."));
+}
+
+const char *
+mesh_application_bind_text_domain (void)
+{
+  const char *dir = LOCALEDIR;
+#ifdef MESH_BUILD_ROOT
+  /* meson compiles po/ into <build>/po/<lang>/LC_MESSAGES: a program run
+   * from the build folder finds no translations in the prefix it would be
+   * installed to. */
+  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+  /* The link is the real path: so must the build folder be. */
+  g_autofree char *root = realpath (MESH_BUILD_ROOT, NULL);
+  g_autofree char *prefix = root != NULL ? g_strconcat (root, G_DIR_SEPARATOR_S, NULL) : NULL;
+
+  if (exe != NULL && prefix != NULL && g_str_has_prefix (exe, prefix))
+    dir = MESH_BUILD_ROOT G_DIR_SEPARATOR_S "po";
+#endif
+  bindtextdomain (GETTEXT_PACKAGE, dir);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  return dir;
 }
 
 MeshApplication *

@@ -14,6 +14,10 @@ G_DECLARE_FINAL_TYPE (MeshApplication, mesh_application, MESH, APPLICATION, AdwA
  * can be open side by side); `--server`, `--username` and `--password-stdin`
  * fill in and submit the sign-in page (the demo uses them). */
 MeshApplication *mesh_application_new                  (void);
+/* Binds the text domain to where the translations are: the build folder's
+ * when this program runs from it (uninstalled), else the installed ones.
+ * Returns the folder bound. */
+const char      *mesh_application_bind_text_domain     (void);
 /* NULL for the default profile. */
 const char      *mesh_application_get_profile          (MeshApplication *self);
 void             mesh_application_set_profile          (MeshApplication *self,

@@ -6,6 +6,8 @@
 #include "mesh-gotify-page.h"
 
 #include "mesh-error.h"
+#include "mesh-error-text.h"
+#include "mesh-escape.h"
 #include "mesh-json.h"
 
 #include <glib/gi18n.h>
@@ -94,7 +96,8 @@ show_toast (MeshGotifyPage *self,
   GtkWidget *window = gtk_widget_get_ancestor (GTK_WIDGET (self), ADW_TYPE_PREFERENCES_WINDOW);
 
   if (window != NULL)
-    adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (window), adw_toast_new (text));
+    adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (window),
+                                      mesh_error_text_toast_new (text));
   else
     g_message ("%s", text);
 }
@@ -237,8 +240,12 @@ load_cb (GObject      *source,
   if (error == NULL)
     apply_view (self, node, &error);
   if (error != NULL) {
-    adw_action_row_set_subtitle (self->status_row, error->message);
-    show_toast (self, error->message);
+    g_autofree char *details = NULL;
+    g_autofree char *text = mesh_error_text_describe (error, &details);
+
+    g_message ("Loading the Gotify settings failed: %s", details);
+    adw_action_row_set_subtitle (self->status_row, text);
+    show_toast (self, text);
   }
 }
 
@@ -263,10 +270,19 @@ save_cb (GObject      *source,
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
   set_busy (self, FALSE);
-  if (error == NULL && apply_view (self, node, &error))
+  if (error == NULL && apply_view (self, node, &error)) {
     show_toast (self, _("Gotify settings saved"));
-  else
-    show_toast (self, error->message);
+  } else {
+    g_autofree char *details = NULL;
+    g_autofree char *text = mesh_error_text_describe (error, &details);
+
+    g_message ("Saving the Gotify settings failed: %s", details);
+    /* What the server refuses here is the address or the token typed. */
+    if (g_error_matches (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST))
+      show_toast (self, _("The Gotify address or token was refused. Enter your Gotify server’s address, as in https://gotify.example.org, and an application token."));
+    else
+      show_toast (self, text);
+  }
 }
 
 static void
@@ -336,14 +352,32 @@ test_cb (GObject      *source,
       mesh_json_get_string (answer, "error", FALSE, &reason, NULL);
     }
   }
-  if (error != NULL)
-    text = g_strdup (error->message);
-  else if (ok)
+  if (error != NULL) {
+    g_autofree char *details = NULL;
+
+    text = mesh_error_text_describe (error, &details);
+    g_message ("Testing Gotify failed: %s", details);
+  } else if (ok) {
     text = g_strdup (_("Gotify answered: delivered"));
-  else if (reason != NULL)
-    text = g_strdup (reason);
-  else
-    text = g_strdup_printf (_("Gotify answered %d"), (int) status);
+  } else {
+    g_autofree char *shown = mesh_escape_for_display (reason != NULL ? reason : "", -1);
+
+    /* The server's reason is English and technical: it goes to the log. */
+    g_message ("Gotify test failed: HTTP %d: %s", (int) status, shown);
+    if (status == 401 || status == 403)
+      text = g_strdup (_("Gotify refused the application token. Copy the token of an application in Gotify and save it again."));
+    else if (status == 404)
+      text = g_strdup (_("There is no Gotify server at that address. Check the address."));
+    else if (status > 0)
+      text = g_strdup_printf (_("Gotify answered with an error (%d). Check the Gotify server."),
+                              (int) status);
+    else if (reason != NULL && strstr (reason, "private targets") != NULL)
+      /* The server's guard against reaching into its own network (its
+       * wording, mesh-gotify.c). */
+      text = g_strdup (_("The Mesh server does not send to addresses on a private network unless its operator allows it. Use your Gotify server’s public address."));
+    else
+      text = g_strdup (_("The Mesh server could not reach Gotify at that address. Check the address and that Gotify is running."));
+  }
   show_toast (self, text);
 
   /* The status row must not keep saying all is well after a failed test;

@@ -28,6 +28,7 @@ struct _MeshMemberRow {
 
   /* Owned references */
   MeshMember    *member;
+  gboolean       is_self;
 };
 
 G_DEFINE_FINAL_TYPE (MeshMemberRow, mesh_member_row, GTK_TYPE_LIST_BOX_ROW)
@@ -69,8 +70,10 @@ update (MeshMemberRow *self)
     line = g_strdup (text);
   gtk_label_set_label (self->status_label, line);
 
-  /* Files go to a device the member has connected to the room. */
-  gtk_widget_set_visible (self->send_button, mesh_member_get_devices (self->member)[0] != NULL);
+  /* Files go to a device the member has connected to the room; never to
+   * yourself (the server cannot route to your own devices). */
+  gtk_widget_set_visible (self->send_button,
+                          !self->is_self && mesh_member_get_devices (self->member)[0] != NULL);
   gtk_actionable_set_action_target (GTK_ACTIONABLE (self->send_button), "s",
                                     mesh_member_get_user_id (self->member));
 }
@@ -177,6 +180,16 @@ mesh_member_row_new (MeshMember *member)
   g_return_val_if_fail (MESH_IS_MEMBER (member), NULL);
 
   return g_object_new (MESH_TYPE_MEMBER_ROW, "member", member, NULL);
+}
+
+void
+mesh_member_row_set_is_self (MeshMemberRow *self,
+                             gboolean       is_self)
+{
+  g_return_if_fail (MESH_IS_MEMBER_ROW (self));
+
+  self->is_self = is_self;
+  update (self);
 }
 
 MeshMember *

@@ -15,4 +15,8 @@ G_DECLARE_FINAL_TYPE (MeshMemberRow, mesh_member_row, MESH, MEMBER_ROW, GtkListB
 GtkWidget  *mesh_member_row_new        (MeshMember    *member);
 MeshMember *mesh_member_row_get_member (MeshMemberRow *self);
 
+/* Marks the row as the signed-in user's own: it offers no sending. */
+void        mesh_member_row_set_is_self (MeshMemberRow *self,
+                                         gboolean       is_self);
+
 G_END_DECLS

@@ -5,6 +5,7 @@
 
 #include "mesh-connection-banner.h"
 #include "mesh-embedded-agent.h"
+#include "mesh-escape.h"
 #include "mesh-member-list.h"
 #include "mesh-member-row.h"
 #include "mesh-message-row.h"
@@ -272,11 +273,31 @@ factory_unbind_cb (MeshRoomView             *self,
                                 FALSE, FALSE);
 }
 
+/* The signed-in user: known from the sign-in, before the session says hello. */
+static const char *
+own_user_id (MeshRoomView *self)
+{
+  const char *user_id;
+
+  if (self->session == NULL)
+    return NULL;
+  user_id = mesh_client_session_get_user_id (self->session);
+  return user_id != NULL ? user_id
+                         : mesh_client_rest_get_user_id (mesh_client_session_get_rest (self->session));
+}
+
 static GtkWidget *
 create_member_row (gpointer item,
                    gpointer user_data)
 {
-  return mesh_member_row_new (MESH_MEMBER (item));
+  MeshRoomView *self = user_data;
+  GtkWidget *row = mesh_member_row_new (MESH_MEMBER (item));
+
+  /* Your own row offers nothing to send: your devices are not recipients. */
+  mesh_member_row_set_is_self (MESH_MEMBER_ROW (row),
+                               g_strcmp0 (mesh_member_get_user_id (MESH_MEMBER (item)),
+                                          own_user_id (self)) == 0);
+  return row;
 }
 
 /* Drafts belong to their room and outlive the app: one key file in the
@@ -574,7 +595,7 @@ mesh_room_view_set_property (GObject      *object,
 }
 
 /* The room's members with a device connected: @user_id, or when NULL
- * everyone but us. */
+ * everyone; never us. */
 static GPtrArray *
 find_recipients (MeshRoomView *self,
                  const char   *user_id)
@@ -591,9 +612,10 @@ find_recipients (MeshRoomView *self,
 
     if (mesh_member_get_devices (member)[0] == NULL)
       continue;
-    if (user_id != NULL ? g_strcmp0 (member_user_id, user_id) == 0
-                        : g_strcmp0 (member_user_id,
-                                     mesh_embedded_agent_get_user_id (self->agent)) != 0)
+    if (g_strcmp0 (member_user_id, mesh_embedded_agent_get_user_id (self->agent)) == 0 ||
+        g_strcmp0 (member_user_id, own_user_id (self)) == 0)
+      continue;
+    if (user_id == NULL || g_strcmp0 (member_user_id, user_id) == 0)
       g_ptr_array_add (members, g_steal_pointer (&member));
   }
   return members;
@@ -630,12 +652,11 @@ transfer_state_cb (MeshTransfer *transfer,
 }
 
 static void
-send_to (MeshRoomView *self,
-         MeshMember   *member,
-         GList        *files)
+send_to_device (MeshRoomView *self,
+                MeshMember   *member,
+                const char   *device_id,
+                GList        *files)
 {
-  const char *device_id = mesh_member_get_devices (member)[0];
-
   for (GList *l = files; l != NULL; l = l->next) {
     MeshTransfer *transfer = mesh_embedded_agent_send (self->agent,
                                                        mesh_room_get_room_id (self->room),
@@ -650,7 +671,107 @@ send_to (MeshRoomView *self,
 
 typedef struct {
   MeshRoomView *self;
-  char         *user_id;
+  MeshMember   *member;
+  GStrv         devices;   /* in the order of the responses */
+  GList        *files;     /* GFile */
+} DeviceData;
+
+static void
+device_data_free (DeviceData *data)
+{
+  g_object_unref (data->self);
+  g_object_unref (data->member);
+  g_strfreev (data->devices);
+  g_list_free_full (data->files, g_object_unref);
+  g_free (data);
+}
+
+static void
+device_response_cb (AdwMessageDialog *dialog,
+                    const char       *response,
+                    DeviceData       *data)
+{
+  guint64 index;
+
+  if (g_ascii_string_to_unsigned (response, 10, 0, g_strv_length (data->devices) - 1, &index,
+                                  NULL) &&
+      data->self->agent != NULL && data->self->room != NULL)
+    send_to_device (data->self, data->member, data->devices[index], data->files);
+  device_data_free (data);
+}
+
+/* The name its owner gave @device_id (mesh-agent --device-name), else the
+ * start of its id. */
+static char *
+device_label (GPtrArray  *peers,
+              const char *device_id)
+{
+  g_autofree char *short_id = NULL;
+
+  for (guint i = 0; peers != NULL && i < peers->len; i++) {
+    MeshPeerInfo *peer = peers->pdata[i];
+
+    if (g_strcmp0 (peer->device_id, device_id) == 0 && peer->device_name != NULL &&
+        *peer->device_name != '\0')
+      return mesh_escape_for_display (peer->device_name, -1);
+  }
+  short_id = mesh_escape_for_display (device_id, MIN (strlen (device_id), 8));
+  /* Translators: a device without a name, by the start of its id. */
+  return g_strdup_printf (_("Device %s"), short_id);
+}
+
+/* Sends @files to @member's device, asking which one when they have several
+ * connected to the room. */
+static void
+send_to (MeshRoomView *self,
+         MeshMember   *member,
+         GList        *files)
+{
+  const char * const *devices = mesh_member_get_devices (member);
+  g_autoptr(GPtrArray) peers = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *body = NULL;
+  GtkWidget *dialog;
+  DeviceData *data;
+
+  if (devices[0] == NULL)
+    return;
+  if (devices[1] == NULL) {
+    send_to_device (self, member, devices[0], files);
+    return;
+  }
+
+  name = mesh_escape_for_display (mesh_member_get_username (member), -1);
+  body = g_strdup_printf (_("%s has Mesh running on several devices. Pick the one that gets the files."),
+                          name);
+  dialog = adw_message_dialog_new (GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))),
+                                   _("Send to Which Device?"), body);
+  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "cancel", _("_Cancel"));
+  peers = mesh_client_session_dup_room_peers (self->session, mesh_room_get_room_id (self->room));
+  for (guint i = 0; devices[i] != NULL; i++) {
+    g_autofree char *id = g_strdup_printf ("%u", i);
+    g_autofree char *name_label = device_label (peers, devices[i]);
+    g_auto(GStrv) parts = g_strsplit (name_label, "_", -1);
+    /* Response labels take mnemonics: an underscore of the name stays one. */
+    g_autofree char *label = g_strjoinv ("__", parts);
+
+    adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), id, label);
+  }
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  data = g_new0 (DeviceData, 1);
+  data->self = g_object_ref (self);
+  data->member = g_object_ref (member);
+  data->devices = g_strdupv ((char **) devices);
+  for (GList *l = files; l != NULL; l = l->next)
+    data->files = g_list_prepend (data->files, g_object_ref (l->data));
+  data->files = g_list_reverse (data->files);
+  g_signal_connect (dialog, "response", G_CALLBACK (device_response_cb), data);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+typedef struct {
+  MeshRoomView *self;
+  char         *user_id;   /* NULL: whoever mesh_room_view_send_files () picks */
 } ChooserData;
 
 static void
@@ -675,7 +796,12 @@ chooser_response_cb (GtkNativeDialog *chooser,
     files = gtk_file_chooser_get_files (GTK_FILE_CHOOSER (chooser));
   gtk_native_dialog_destroy (chooser);
   g_object_unref (chooser);
-  if (files != NULL) {
+  if (files != NULL && data->user_id == NULL) {
+    for (guint i = g_list_model_get_n_items (files); i > 0; i--)
+      list = g_list_prepend (list, g_list_model_get_item (files, i - 1));
+    mesh_room_view_send_files (self, list);
+    g_list_free_full (list, g_object_unref);
+  } else if (files != NULL) {
     members = find_recipients (self, data->user_id);
     if (members->len == 0) {
       mesh_ui_toast (GTK_WIDGET (self), _("This member no longer has a device connected"));
@@ -708,6 +834,33 @@ send_files_activated (GtkWidget  *widget,
   data = g_new0 (ChooserData, 1);
   data->self = g_object_ref (self);
   data->user_id = g_variant_dup_string (parameter, NULL);
+  g_signal_connect (chooser, "response", G_CALLBACK (chooser_response_cb), data);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+/* The composer's attach button: files, or a folder, to whoever is in the
+ * room (mesh_room_view_send_files () asks whom when there is a choice). */
+static void
+attach_activated (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  MeshRoomView *self = MESH_ROOM_VIEW (widget);
+  gboolean folder = g_str_equal (action_name, "room.attach-folder");
+  GtkFileChooserNative *chooser;
+  ChooserData *data;
+
+  if (self->agent == NULL || self->room == NULL)
+    return;
+  chooser = gtk_file_chooser_native_new (folder ? _("Send a Folder") : _("Send Files"),
+                                         GTK_WINDOW (gtk_widget_get_root (widget)),
+                                         folder ? GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER
+                                                : GTK_FILE_CHOOSER_ACTION_OPEN,
+                                         _("_Send"), NULL);
+  gtk_file_chooser_set_select_multiple (GTK_FILE_CHOOSER (chooser), !folder);
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  data = g_new0 (ChooserData, 1);
+  data->self = g_object_ref (self);
   g_signal_connect (chooser, "response", G_CALLBACK (chooser_response_cb), data);
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
 }
@@ -895,6 +1048,8 @@ mesh_room_view_class_init (MeshRoomViewClass *klass)
   gtk_widget_class_install_action (widget_class, "room.send", NULL, send_activated);
   gtk_widget_class_install_action (widget_class, "room.copy-invite", NULL, copy_invite_activated);
   gtk_widget_class_install_action (widget_class, "room.send-files", "s", send_files_activated);
+  gtk_widget_class_install_action (widget_class, "room.attach-files", NULL, attach_activated);
+  gtk_widget_class_install_action (widget_class, "room.attach-folder", NULL, attach_activated);
   gtk_widget_class_install_action (widget_class, "room.share-terminal", NULL,
                                    share_terminal_activated);
 }
@@ -921,6 +1076,8 @@ mesh_room_view_init (MeshRoomView *self)
                            G_CONNECT_SWAPPED);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.copy-invite", FALSE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.send-files", FALSE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.attach-files", FALSE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.attach-folder", FALSE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.share-terminal", FALSE);
   update_send_action (self);
 }
@@ -1033,7 +1190,7 @@ mesh_room_view_set_room (MeshRoomView *self,
   self->last_upper = -1;
   scroll_to_bottom (self);
   gtk_list_box_bind_model (self->members_list, G_LIST_MODEL (self->members), create_member_row,
-                           NULL, NULL);
+                           self, NULL);
 
   /* Translators: the placeholder of the message entry, with the room's name. */
   placeholder = g_strdup_printf (_("Message %s"), mesh_room_get_name (room));
@@ -1113,6 +1270,8 @@ mesh_room_view_set_agent (MeshRoomView      *self,
                              G_CALLBACK (transfers_changed_cb), self, G_CONNECT_SWAPPED);
   transfers_changed_cb (self);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.send-files", agent != NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.attach-files", agent != NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.attach-folder", agent != NULL);
   mesh_share_bar_set_own_device (self->share_bar,
                                  agent != NULL ? mesh_embedded_agent_get_device_id (agent) : NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.share-terminal",

@@ -7,6 +7,8 @@
 #include "mesh-ui-util.h"
 
 #include "mesh-error.h"
+#include "mesh-error-text.h"
+#include "mesh-escape.h"
 
 #include <glib/gi18n.h>
 
@@ -33,6 +35,10 @@ struct _MeshSigninPage {
   AdwEntryRow    *password_row;
   GtkStack       *sign_in_stack;
   GtkSpinner     *spinner;
+  GtkWidget      *cancel_button;
+  GtkLabel       *status_label;
+  GtkExpander    *details_expander;
+  GtkLabel       *details_label;
 
   /* Owned references */
   GSettings      *settings;
@@ -42,7 +48,12 @@ struct _MeshSigninPage {
   char           *password;
   gboolean        registering;
   gboolean        busy;
+  guint           timeout_id;
 };
+
+/* How long signing in may wait for the server before it says so: long
+ * enough for a slow network, short enough that a wrong address is told. */
+#define CONNECT_TIMEOUT_S 20
 
 G_DEFINE_FINAL_TYPE (MeshSigninPage, mesh_signin_page, ADW_TYPE_BIN)
 
@@ -56,6 +67,29 @@ update_actions (MeshSigninPage *self)
 
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "signin.sign-in", filled && !self->busy);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "signin.register", filled && !self->busy);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "signin.cancel", self->busy);
+}
+
+/* A line under the buttons: what is going on, or what went wrong (with the
+ * technical details folded away). */
+static void
+show_status (MeshSigninPage *self,
+             const char     *text,
+             const char     *details)
+{
+  gtk_label_set_text (self->status_label, text != NULL ? text : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->status_label), text != NULL);
+  gtk_label_set_text (self->details_label, details != NULL ? details : "");
+  gtk_expander_set_expanded (self->details_expander, FALSE);
+  gtk_widget_set_visible (GTK_WIDGET (self->details_expander), details != NULL);
+  /* An error stands out; progress is quiet. */
+  if (details != NULL) {
+    gtk_widget_remove_css_class (GTK_WIDGET (self->status_label), "dim-label");
+    gtk_widget_add_css_class (GTK_WIDGET (self->status_label), "error");
+  } else {
+    gtk_widget_add_css_class (GTK_WIDGET (self->status_label), "dim-label");
+    gtk_widget_remove_css_class (GTK_WIDGET (self->status_label), "error");
+  }
 }
 
 static void
@@ -63,6 +97,9 @@ set_busy (MeshSigninPage *self,
           gboolean        busy)
 {
   self->busy = busy;
+  if (!busy)
+    g_clear_handle_id (&self->timeout_id, g_source_remove);
+  gtk_widget_set_visible (self->cancel_button, busy);
   gtk_stack_set_visible_child_name (self->sign_in_stack, busy ? "busy" : "label");
   gtk_spinner_set_spinning (self->spinner, busy);
   gtk_widget_set_sensitive (GTK_WIDGET (self->server_row), !busy);
@@ -77,6 +114,9 @@ fields_changed_cb (MeshSigninPage *self)
 {
   gtk_widget_remove_css_class (GTK_WIDGET (self->server_row), "error");
   gtk_widget_remove_css_class (GTK_WIDGET (self->password_row), "error");
+  /* What went wrong was about what the user is now changing. */
+  if (!self->busy)
+    show_status (self, NULL, NULL);
   update_actions (self);
 }
 
@@ -86,27 +126,69 @@ entry_activated_cb (MeshSigninPage *self)
   gtk_widget_activate_action (GTK_WIDGET (self), "signin.sign-in", NULL);
 }
 
-/* "mesh.example.org" means https; a scheme typed by the user is kept. */
-static char *
-normalize_server_url (const char  *text,
-                      GError     **error)
+/* Whether @host is on this computer or a local network, where a server
+ * most likely runs without a certificate: loopback, private and link-local
+ * addresses, "localhost" and mDNS ".local" names. */
+static gboolean
+host_is_local (const char *host)
+{
+  g_autoptr(GInetAddress) address = NULL;
+  g_autofree char *bare = NULL;
+  g_autofree char *lower = NULL;
+
+  /* "[::1]" as GUri gives it. */
+  if (host[0] == '[') {
+    bare = g_strndup (host + 1, strlen (host) - (g_str_has_suffix (host, "]") ? 2 : 1));
+    host = bare;
+  }
+  address = g_inet_address_new_from_string (host);
+  if (address != NULL) {
+    const guint8 *bytes = g_inet_address_to_bytes (address);
+
+    /* IPv6 unique local addresses (fc00::/7) are private too. */
+    return g_inet_address_get_is_loopback (address) ||
+           g_inet_address_get_is_site_local (address) ||
+           g_inet_address_get_is_link_local (address) ||
+           (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV6 &&
+            (bytes[0] & 0xfe) == 0xfc);
+  }
+  lower = g_ascii_strdown (host, -1);
+  return g_str_equal (lower, "localhost") || g_str_has_suffix (lower, ".localhost") ||
+         g_str_has_suffix (lower, ".local") || g_str_has_suffix (lower, ".local.");
+}
+
+/* A scheme typed by the user is kept.  Without one, what the user most likely
+ * meant: http on this computer and local networks (a server there rarely has
+ * a certificate), https elsewhere ("mesh.example.org"). */
+char *
+mesh_signin_page_normalize_url (const char  *text,
+                                GError     **error)
 {
   g_autofree char *stripped = g_strstrip (g_strdup (text));
   g_autofree char *with_scheme = NULL;
   g_autoptr(GUri) uri = NULL;
   const char *scheme;
 
-  if (strstr (stripped, "://") == NULL)
-    with_scheme = g_strconcat ("https://", stripped, NULL);
-  else
+  if (strstr (stripped, "://") == NULL) {
+    g_autofree char *probe = g_strconcat ("http://", stripped, NULL);
+    g_autoptr(GUri) probed = g_uri_parse (probe, G_URI_FLAGS_NONE, NULL);
+    const char *host = probed != NULL ? g_uri_get_host (probed) : NULL;
+
+    with_scheme = g_strconcat (host != NULL && host_is_local (host) ? "http://" : "https://",
+                               stripped, NULL);
+  } else {
     with_scheme = g_steal_pointer (&stripped);
+  }
 
   uri = g_uri_parse (with_scheme, G_URI_FLAGS_NONE, NULL);
   scheme = uri != NULL ? g_uri_get_scheme (uri) : NULL;
   if (uri == NULL || g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0' ||
       (g_strcmp0 (scheme, "https") != 0 && g_strcmp0 (scheme, "http") != 0)) {
+    g_autofree char *shown = mesh_escape_for_display (text, -1);
+
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                 _("“%s” is not a server address"), text);
+                 _("“%s” is not a server address. Enter one like mesh.example.org or 192.168.1.20:8080."),
+                 shown);
     return NULL;
   }
   while (g_str_has_suffix (with_scheme, "/"))
@@ -115,6 +197,7 @@ normalize_server_url (const char  *text,
 }
 
 static void start (MeshSigninPage *self);
+static gboolean timeout_cb (gpointer user_data);
 
 static void
 trust_response_cb (AdwMessageDialog *dialog,
@@ -125,11 +208,13 @@ trust_response_cb (AdwMessageDialog *dialog,
 
   if (g_strcmp0 (response, "trust") != 0) {
     set_busy (self, FALSE);
+    show_status (self, NULL, NULL);
     return;
   }
 
   g_settings_set_string (self->settings, "pinned-fingerprint", fingerprint);
   mesh_client_rest_set_pinned_fingerprint (self->rest, fingerprint);
+  self->timeout_id = g_timeout_add_seconds (CONNECT_TIMEOUT_S, timeout_cb, self);
   start (self);
 }
 
@@ -162,11 +247,24 @@ ask_trust (MeshSigninPage *self)
 }
 
 static void
+report (MeshSigninPage *self,
+        const GError   *error)
+{
+  g_autofree char *details = NULL;
+  g_autofree char *text = mesh_error_text_describe (error, &details);
+
+  g_message ("Signing in failed: %s", details);
+  show_status (self, text, details);
+}
+
+static void
 fail (MeshSigninPage *self,
       const GError   *error)
 {
   if (g_error_matches (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE) &&
       mesh_client_rest_get_presented_fingerprint (self->rest) != NULL) {
+    /* The user takes the time they need to read the fingerprint. */
+    g_clear_handle_id (&self->timeout_id, g_source_remove);
     ask_trust (self);
     return;
   }
@@ -174,7 +272,9 @@ fail (MeshSigninPage *self,
   set_busy (self, FALSE);
   if (g_error_matches (error, MESH_ERROR, MESH_ERROR_UNAUTHORIZED))
     gtk_widget_add_css_class (GTK_WIDGET (self->password_row), "error");
-  mesh_ui_toast_error (GTK_WIDGET (self), error);
+  else if (!g_error_matches (error, MESH_ERROR, MESH_ERROR_CONFLICT))
+    gtk_widget_add_css_class (GTK_WIDGET (self->server_row), "error");
+  report (self, error);
 }
 
 static void
@@ -199,6 +299,7 @@ login_cb (GObject      *source,
   gtk_editable_set_text (GTK_EDITABLE (self->password_row), "");
   g_clear_pointer (&self->password, g_free);
   set_busy (self, FALSE);
+  show_status (self, NULL, NULL);
   g_signal_emit (self, signals[SIGNED_IN], 0, self->rest, self->username);
 }
 
@@ -237,6 +338,23 @@ start (MeshSigninPage *self)
                                   self->cancellable, login_cb, self);
 }
 
+static gboolean
+timeout_cb (gpointer user_data)
+{
+  MeshSigninPage *self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  self->timeout_id = 0;
+  g_cancellable_cancel (self->cancellable);
+  g_set_error (&error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+               "No answer from %s within %d s", mesh_client_rest_get_base_url (self->rest),
+               CONNECT_TIMEOUT_S);
+  set_busy (self, FALSE);
+  gtk_widget_add_css_class (GTK_WIDGET (self->server_row), "error");
+  report (self, error);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 submit (MeshSigninPage *self,
         gboolean        registering)
@@ -249,10 +367,12 @@ submit (MeshSigninPage *self,
   if (self->busy)
     return;
 
-  url = normalize_server_url (gtk_editable_get_text (GTK_EDITABLE (self->server_row)), &error);
+  url = mesh_signin_page_normalize_url (gtk_editable_get_text (GTK_EDITABLE (self->server_row)), &error);
   if (url == NULL) {
     gtk_widget_add_css_class (GTK_WIDGET (self->server_row), "error");
-    mesh_ui_toast_error (GTK_WIDGET (self), error);
+    /* The sentence is already the whole story. */
+    show_status (self, error->message, NULL);
+    gtk_widget_add_css_class (GTK_WIDGET (self->status_label), "error");
     return;
   }
 
@@ -276,7 +396,29 @@ submit (MeshSigninPage *self,
   g_clear_object (&self->cancellable);
   self->cancellable = g_cancellable_new ();
   set_busy (self, TRUE);
+  {
+    /* Say which address is tried: the scheme may be one the user did not type. */
+    g_autofree char *shown = mesh_escape_for_display (url, -1);
+    g_autofree char *status = g_strdup_printf (_("Connecting to %s…"), shown);
+
+    show_status (self, status, NULL);
+  }
+  self->timeout_id = g_timeout_add_seconds (CONNECT_TIMEOUT_S, timeout_cb, self);
   start (self);
+}
+
+static void
+cancel_activated (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  MeshSigninPage *self = MESH_SIGNIN_PAGE (widget);
+
+  if (!self->busy)
+    return;
+  g_cancellable_cancel (self->cancellable);
+  set_busy (self, FALSE);
+  show_status (self, _("Cancelled."), NULL);
 }
 
 static void
@@ -317,6 +459,7 @@ mesh_signin_page_dispose (GObject *object)
 {
   MeshSigninPage *self = MESH_SIGNIN_PAGE (object);
 
+  g_clear_handle_id (&self->timeout_id, g_source_remove);
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->rest);
@@ -363,11 +506,16 @@ mesh_signin_page_class_init (MeshSigninPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MeshSigninPage, password_row);
   gtk_widget_class_bind_template_child (widget_class, MeshSigninPage, sign_in_stack);
   gtk_widget_class_bind_template_child (widget_class, MeshSigninPage, spinner);
+  gtk_widget_class_bind_template_child (widget_class, MeshSigninPage, cancel_button);
+  gtk_widget_class_bind_template_child (widget_class, MeshSigninPage, status_label);
+  gtk_widget_class_bind_template_child (widget_class, MeshSigninPage, details_expander);
+  gtk_widget_class_bind_template_child (widget_class, MeshSigninPage, details_label);
   gtk_widget_class_bind_template_callback (widget_class, fields_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, entry_activated_cb);
 
   gtk_widget_class_install_action (widget_class, "signin.sign-in", NULL, sign_in_activated);
   gtk_widget_class_install_action (widget_class, "signin.register", NULL, register_activated);
+  gtk_widget_class_install_action (widget_class, "signin.cancel", NULL, cancel_activated);
 }
 
 static void

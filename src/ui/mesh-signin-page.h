@@ -25,5 +25,11 @@ void       mesh_signin_page_sign_in  (MeshSigninPage *self,
                                       const char     *username,
                                       const char     *password);
 gboolean   mesh_signin_page_get_busy (MeshSigninPage *self);
+/* The server URL meant by what the user typed: without a scheme, http on
+ * this computer and local networks (loopback, private and link-local
+ * addresses, localhost, *.local), https elsewhere; NULL with a sentence in
+ * @error when it is no server address. */
+char      *mesh_signin_page_normalize_url (const char  *text,
+                                           GError     **error);
 
 G_END_DECLS

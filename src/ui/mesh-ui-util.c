@@ -5,56 +5,22 @@
 
 #include "mesh-ui-util.h"
 
-#include "mesh-error.h"
+#include "mesh-error-text.h"
 
 #include <glib/gi18n.h>
 
 char *
 mesh_ui_describe_error (const GError *error)
 {
+  g_autofree char *details = NULL;
+  char *text;
+
   g_return_val_if_fail (error != NULL, NULL);
 
-  if (error->domain == MESH_ERROR) {
-    switch ((MeshErrorCode) error->code) {
-    case MESH_ERROR_UNAUTHORIZED:
-      return g_strdup (_("The user name or the password is wrong"));
-    case MESH_ERROR_CONFLICT:
-      return g_strdup (_("That user name is taken"));
-    case MESH_ERROR_FORBIDDEN:
-      return g_strdup (_("The server does not allow this"));
-    case MESH_ERROR_ROOM_NOT_FOUND:
-      return g_strdup (_("That room no longer exists"));
-    case MESH_ERROR_ROOM_FULL:
-      return g_strdup (_("That room is full"));
-    case MESH_ERROR_NOT_FOUND:
-      return g_strdup (_("That invite code is unknown or has expired"));
-    case MESH_ERROR_RATE_LIMITED:
-      return g_strdup (_("Too many attempts; wait a moment and try again"));
-    case MESH_ERROR_PAYLOAD_TOO_LARGE:
-      return g_strdup (_("The message is too long"));
-    case MESH_ERROR_VERSION_UNSUPPORTED:
-      return g_strdup (_("The server runs a version of Mesh this app cannot talk to"));
-    case MESH_ERROR_BAD_REQUEST:
-      return g_strdup_printf (_("The server refused the request: %s"), error->message);
-    case MESH_ERROR_CAP_REQUIRED:
-    case MESH_ERROR_CAP_EXPIRED:
-    case MESH_ERROR_CAP_INVALID:
-    case MESH_ERROR_P2P_SESSION_DENIED:
-    case MESH_ERROR_UNROUTABLE:
-    case MESH_ERROR_INTERNAL:
-    default:
-      return g_strdup_printf (_("The server reported an error: %s"), error->message);
-    }
-  }
-
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED) ||
-      g_error_matches (error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND) ||
-      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_HOST_UNREACHABLE) ||
-      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE))
-    return g_strdup (_("The server cannot be reached"));
-  if (error->domain == G_TLS_ERROR)
-    return g_strdup_printf (_("The secure connection failed: %s"), error->message);
-  return g_strdup (error->message);
+  /* The sentence is for people; what a developer needs goes to the log. */
+  text = mesh_error_text_describe (error, &details);
+  g_message ("%s", details);
+  return text;
 }
 
 char *

@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include "mesh-error-text.h"
 #include "mesh-offer-dialog.h"
 #include "mesh-saved-session.h"
 #include "mesh-ui-util.h"
@@ -271,7 +272,7 @@ toast_activated (GtkWidget  *widget,
                  GVariant   *parameter)
 {
   MeshWindow *self = MESH_WINDOW (widget);
-  AdwToast *toast = adw_toast_new (g_variant_get_string (parameter, NULL));
+  AdwToast *toast = mesh_error_text_toast_new (g_variant_get_string (parameter, NULL));
 
   adw_toast_set_timeout (toast, 5);
   adw_toast_overlay_add_toast (self->toast_overlay, toast);

@@ -192,7 +192,7 @@ bus_start (void)
   while (!bus.owned && !bus.lost)
     g_cond_wait (&bus.cond, &bus.lock);
   g_mutex_unlock (&bus.lock);
-  /* Run under dbus-run-session: nobody else may hold the name. */
+  /* The test's own bus (ui_test_init ()): nobody else may hold the name. */
   g_assert_true (bus.owned);
 }
 

@@ -7,11 +7,36 @@
 
 #include <glib/gstdio.h>
 
+/* The test's own session bus, up for the whole run. */
+static GTestDBus *test_bus;
+
+static void
+test_bus_stop (void)
+{
+  if (test_bus != NULL)
+    g_test_dbus_stop (test_bus);
+}
+
 void
 ui_test_init (int    *argc,
               char ***argv)
 {
+  g_autofree char *display = NULL;
+
   g_test_init (argc, argv, NULL);
+  /* A session bus of the test's own, before anything connects to one: on the
+   * bus of the session the tests run in, any D-Bus service installed on the
+   * machine (a notification daemon, a file manager) could be activated and
+   * take the names the tests' stand-ins own.  This bus activates nothing: the
+   * project installs no D-Bus service files. */
+  display = g_strdup (g_getenv ("DISPLAY"));
+  test_bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+  g_test_dbus_up (test_bus);
+  /* GTestDBus unsets DISPLAY (against X11 autolaunching a bus): the windows
+   * need it. */
+  if (display != NULL)
+    g_setenv ("DISPLAY", display, TRUE);
+  atexit (test_bus_stop);
   gtk_init ();
   g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
 }

@@ -1,0 +1,847 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-app"
+
+/* The app as a new user meets it: what a screen reader can name, signing in
+ * to an address typed without a scheme, errors in words (and in French), and
+ * sending files from the composer.  Window tests against a real mesh-server
+ * under Xvfb. */
+
+#include "config.h"
+
+#include "client-test-server.h"
+#include "mesh-application.h"
+#include "mesh-gotify-page.h"
+#include "mesh-member-row.h"
+#include "mesh-preferences-window.h"
+#include "mesh-room-view.h"
+#include "mesh-shared-terminal.h"
+#include "mesh-signin-page.h"
+#include "mesh-terminal-window.h"
+#include "mesh-transfer-list.h"
+#include "mesh-window.h"
+#include "ui-test-session.h"
+#include "ui-test-util.h"
+
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+
+static MeshApplication *app;
+
+static MeshWindow *
+new_window (int width,
+            int height)
+{
+  MeshWindow *window = mesh_window_new (app);
+
+  ui_test_present (GTK_WINDOW (window), width, height);
+  return window;
+}
+
+/* --- Accessibility ------------------------------------------------------ */
+
+/* Whether a person operates @widget: what a screen reader must name. */
+static gboolean
+is_interactive (GtkWidget *widget)
+{
+  GtkWidget *parent = gtk_widget_get_parent (widget);
+
+  /* A menu model's items are GTK's own (GtkModelButton), named by GTK from
+   * the menu's labels. */
+  if (g_str_equal (G_OBJECT_TYPE_NAME (widget), "GtkModelButton"))
+    return FALSE;
+  /* The text inside an entry is the entry's: the entry is named. */
+  if (GTK_IS_TEXT (widget) && parent != NULL && GTK_IS_EDITABLE (parent))
+    return FALSE;
+  if (GTK_IS_TEXT (widget) && gtk_widget_get_ancestor (widget, ADW_TYPE_ENTRY_ROW) != NULL)
+    return FALSE;
+  /* A menu button's inner toggle is the menu button's. */
+  if (GTK_IS_TOGGLE_BUTTON (widget) && parent != NULL && GTK_IS_MENU_BUTTON (parent))
+    return FALSE;
+  /* An entry's icons (the password reveal is a button of the row's own). */
+  if (GTK_IS_LIST_BOX_ROW (widget))
+    return gtk_list_box_row_get_activatable (GTK_LIST_BOX_ROW (widget)) &&
+           gtk_widget_get_sensitive (widget);
+  return GTK_IS_BUTTON (widget) || GTK_IS_MENU_BUTTON (widget) ||
+         GTK_IS_CHECK_BUTTON (widget) || GTK_IS_SWITCH (widget) ||
+         GTK_IS_ENTRY (widget) || GTK_IS_TEXT (widget) || GTK_IS_PASSWORD_ENTRY (widget) ||
+         GTK_IS_SEARCH_ENTRY (widget) || GTK_IS_SPIN_BUTTON (widget) ||
+         GTK_IS_TEXT_VIEW (widget) || GTK_IS_DROP_DOWN (widget) || GTK_IS_SCALE (widget) ||
+         ADW_IS_ENTRY_ROW (widget) || ADW_IS_COMBO_ROW (widget);
+}
+
+/* The labels under @root, to resolve a labelled-by relation against. */
+static void
+collect_labels (GtkWidget *root,
+                GPtrArray *labels)
+{
+  if (GTK_IS_LABEL (root))
+    g_ptr_array_add (labels, root);
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    collect_labels (child, labels);
+}
+
+/* What a screen reader reads as @widget's name: its label property, or the
+ * text of the label it is labelled by; NULL when it has neither. */
+static char *
+accessible_name (GtkWidget *widget,
+                 GPtrArray *labels)
+{
+  GtkAccessible *accessible = GTK_ACCESSIBLE (widget);
+
+  if (gtk_test_accessible_has_property (accessible, GTK_ACCESSIBLE_PROPERTY_LABEL)) {
+    /* The check answers the real value when it is not the one asked for. */
+    g_autofree char *value = gtk_test_accessible_check_property (
+      accessible, GTK_ACCESSIBLE_PROPERTY_LABEL, "\x01");
+
+    if (value != NULL && *value != '\0')
+      return g_steal_pointer (&value);
+  }
+  if (gtk_test_accessible_has_relation (accessible, GTK_ACCESSIBLE_RELATION_LABELLED_BY)) {
+    /* Asked for an impossible value, the check answers the real one:
+     * "GtkLabel<0x…> GtkImage<0x…>".  Only labels give a name. */
+    g_autofree char *related = gtk_test_accessible_check_relation (
+      accessible, GTK_ACCESSIBLE_RELATION_LABELLED_BY, NULL);
+    g_autoptr(GString) name = g_string_new (NULL);
+
+    for (guint i = 0; related != NULL && i < labels->len; i++) {
+      g_autofree char *ref = g_strdup_printf ("%s<%p>", G_OBJECT_TYPE_NAME (labels->pdata[i]),
+                                              labels->pdata[i]);
+
+      if (strstr (related, ref) != NULL)
+        g_string_append (name, gtk_label_get_text (labels->pdata[i]));
+    }
+    if (name->len > 0)
+      return g_string_free (g_steal_pointer (&name), FALSE);
+  }
+  return NULL;
+}
+
+static void
+check_names (GtkWidget *widget,
+             GPtrArray *labels,
+             GString   *faults)
+{
+  if (!gtk_widget_get_visible (widget))
+    return;
+  if (is_interactive (widget)) {
+    g_autofree char *name = accessible_name (widget, labels);
+
+    if (name == NULL || *name == '\0')
+      g_string_append_printf (faults, "  %s in %s (tooltip “%s”%s%s): no name\n",
+                              G_OBJECT_TYPE_NAME (widget),
+                              G_OBJECT_TYPE_NAME (gtk_widget_get_parent (widget)),
+                              gtk_widget_get_tooltip_text (widget),
+                              GTK_IS_BUTTON (widget) ? ", icon " : "",
+                              GTK_IS_BUTTON (widget)
+                                ? gtk_button_get_icon_name (GTK_BUTTON (widget)) : "");
+    else if (g_type_from_name (name) != 0)
+      g_string_append_printf (faults, "  %s: named by a type, “%s”\n",
+                              G_OBJECT_TYPE_NAME (widget), name);
+    else if (strchr (name, '_') != NULL)
+      g_string_append_printf (faults, "  %s: mnemonic underscore in “%s”\n",
+                              G_OBJECT_TYPE_NAME (widget), name);
+    else
+      g_test_message ("%s: “%s”", G_OBJECT_TYPE_NAME (widget), name);
+  }
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    check_names (child, labels, faults);
+}
+
+/* Every interactive widget under @root has a name a screen reader can read:
+ * not empty, not a type's name, without a mnemonic's underscore. */
+static void
+assert_all_named (GtkWidget  *root,
+                  const char *page,
+                  GString    *faults)
+{
+  g_autoptr(GPtrArray) labels = g_ptr_array_new ();
+  gsize before = faults->len;
+
+  collect_labels (root, labels);
+  g_string_append_printf (faults, "%s:\n", page);
+  check_names (root, labels, faults);
+  if (faults->len == before + strlen (page) + 2)
+    g_string_truncate (faults, before);
+}
+
+static gboolean
+has_tooltip (GtkWidget     *widget,
+             gconstpointer  tooltip)
+{
+  return g_strcmp0 (gtk_widget_get_tooltip_text (widget), tooltip) == 0;
+}
+
+static void
+test_accessible_names (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(GString) faults = g_string_new (NULL);
+  g_autoptr(MeshSharedTerminal) terminal = NULL;
+  UiTestPeer bob = { NULL };
+  g_autofree char *invite = NULL;
+  MeshWindow *window;
+  GtkWindow *preferences;
+  MeshTerminalWindow *terminal_window;
+  MeshRoomView *view;
+  GtkWidget *transfers;
+  AdwMessageDialog *dialog;
+  GtkWidget *members;
+
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  g_free (client_test_server_add_user (server, "bob", "bob-password"));
+  client_test_server_start (server);
+  ui_test_peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+  bob.room_id = ui_test_peer_create_room (&bob, "Kitchen", &invite);
+
+  window = new_window (1280, 800);
+  assert_all_named (GTK_WIDGET (window), "sign-in page", faults);
+
+  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  /* Joined through the dialog, which opens the room. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.join-room", NULL));
+  dialog = ADW_MESSAGE_DIALOG (ui_test_wait_toplevel (ADW_TYPE_MESSAGE_DIALOG, "the join dialog"));
+  assert_all_named (GTK_WIDGET (dialog), "join dialog", faults);
+  gtk_editable_set_text (GTK_EDITABLE (adw_message_dialog_get_extra_child (dialog)), invite);
+  adw_message_dialog_response (dialog, "ok");
+  ui_test_wait_room_open (window, bob.room_id, "the joined room to open");
+  ui_test_wait_drawn (GTK_WIDGET (window));
+  /* The room list, the room view with its members and transfers popovers
+   * (their content is in the tree before they open). */
+  assert_all_named (GTK_WIDGET (window), "room list and room view", faults);
+  view = mesh_window_get_room_view (window);
+  /* The popovers' content, shown or not. */
+  transfers = ui_test_find_widget (GTK_WIDGET (view), MESH_TYPE_TRANSFER_LIST, NULL, NULL);
+  g_assert_nonnull (transfers);
+  transfers = ui_test_find_widget (transfers, GTK_TYPE_MENU_BUTTON, NULL, NULL);
+  assert_all_named (gtk_popover_get_child (gtk_menu_button_get_popover (GTK_MENU_BUTTON (transfers))),
+                    "transfers popover", faults);
+  members = ui_test_find_widget (GTK_WIDGET (view), GTK_TYPE_MENU_BUTTON, has_tooltip,
+                                 "Members");
+  g_assert_nonnull (members);
+  assert_all_named (gtk_popover_get_child (gtk_menu_button_get_popover (GTK_MENU_BUTTON (members))),
+                    "members popover", faults);
+
+  g_assert_true (g_action_group_has_action (G_ACTION_GROUP (app), "preferences"));
+  g_action_group_activate_action (G_ACTION_GROUP (app), "preferences", NULL);
+  preferences = ui_test_wait_toplevel (MESH_TYPE_PREFERENCES_WINDOW, "the preferences");
+  ui_test_wait_drawn (GTK_WIDGET (preferences));
+  assert_all_named (GTK_WIDGET (preferences), "preferences", faults);
+  ui_test_destroy_window (preferences);
+
+  terminal = mesh_shared_terminal_new (MESH_SHARED_TERMINAL_VIEWER, bob.room_id, "bob");
+  terminal_window = mesh_terminal_window_new (GTK_APPLICATION (app), terminal);
+  ui_test_present (GTK_WINDOW (terminal_window), 800, 600);
+  assert_all_named (GTK_WIDGET (terminal_window), "terminal window", faults);
+  ui_test_destroy_window (GTK_WINDOW (terminal_window));
+
+  ui_test_destroy_window (GTK_WINDOW (window));
+  ui_test_peer_clear (&bob);
+
+  if (faults->len > 0)
+    g_error ("Interactive widgets a screen reader cannot name:\n%s", faults->str);
+}
+
+/* --- Server addresses --------------------------------------------------- */
+
+static void
+test_server_url_guess (void)
+{
+  static const struct {
+    const char *typed;
+    const char *url;
+  } cases[] = {
+    { "127.0.0.1:8080", "http://127.0.0.1:8080" },
+    { " 127.0.0.1:8080/ ", "http://127.0.0.1:8080" },
+    { "127.1.2.3", "http://127.1.2.3" },
+    { "localhost:8080", "http://localhost:8080" },
+    { "LocalHost", "http://LocalHost" },
+    { "mesh.localhost:1", "http://mesh.localhost:1" },
+    { "nas.local:8080", "http://nas.local:8080" },
+    { "192.168.1.20:8080", "http://192.168.1.20:8080" },
+    { "10.0.0.5", "http://10.0.0.5" },
+    { "172.16.0.1:80", "http://172.16.0.1:80" },
+    { "169.254.3.4:8080", "http://169.254.3.4:8080" },
+    { "[::1]:8080", "http://[::1]:8080" },
+    { "[fe80::1]:8080", "http://[fe80::1]:8080" },
+    { "[fd12:3456::1]:8080", "http://[fd12:3456::1]:8080" },
+    { "mesh.example.org", "https://mesh.example.org" },
+    { "mesh.example.org:8443", "https://mesh.example.org:8443" },
+    { "8.8.8.8:8080", "https://8.8.8.8:8080" },
+    { "172.32.0.1", "https://172.32.0.1" },
+    { "[2001:db8::1]:8080", "https://[2001:db8::1]:8080" },
+    { "localhost.example.org", "https://localhost.example.org" },
+    { "http://mesh.example.org", "http://mesh.example.org" },
+    { "https://127.0.0.1:8080", "https://127.0.0.1:8080" },
+  };
+  static const char *bad[] = { "", "   ", "ftp://example.org", "http://", ":8080", "a b:c" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr(GError) error = NULL;
+    g_autofree char *url = mesh_signin_page_normalize_url (cases[i].typed, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (url, ==, cases[i].url);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autoptr(GError) error = NULL;
+    g_autofree char *url = mesh_signin_page_normalize_url (bad[i], &error);
+
+    g_assert_null (url);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  }
+}
+
+static gboolean
+page_idle (gpointer page)
+{
+  return !mesh_signin_page_get_busy (page);
+}
+
+/* A label in @widget showing exactly @text, shown. */
+static gboolean
+label_shown (GtkWidget  *widget,
+             const char *text)
+{
+  GtkWidget *label = ui_test_find_label (widget, text);
+
+  return label != NULL && gtk_widget_is_visible (label);
+}
+
+/* A port on 127.0.0.1 where nothing listens. */
+static guint16
+closed_port (void)
+{
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GError) error = NULL;
+
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_socket_bind (socket, any, FALSE, &error));
+  bound = g_socket_get_local_address (socket, &error);
+  g_assert_no_error (error);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
+/* Clicks Sign In at once (ui_test_click_sign_in () clicks after the press
+ * animation). */
+static void
+click_sign_in (MeshSigninPage *page)
+{
+  ui_test_click (ui_test_find_button_for_action (GTK_WIDGET (page), "signin.sign-in"));
+}
+
+static void
+test_sign_in_without_scheme (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(GSocket) silent = NULL;
+  g_autoptr(GSocketAddress) silent_address = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *typed = NULL;
+  g_autofree char *status = NULL;
+  g_autofree char *saved = NULL;
+  g_autofree char *refused = NULL;
+  GSettings *settings = mesh_application_get_settings (app);
+  const char *url;
+  MeshWindow *window;
+  MeshSigninPage *page;
+  GtkWidget *cancel;
+
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  client_test_server_start (server);
+  url = client_test_server_get_url (server);
+  g_assert_true (g_str_has_prefix (url, "http://127.0.0.1:"));
+
+  window = new_window (1280, 800);
+  page = mesh_window_get_signin_page (window);
+
+  /* Nothing listens: a sentence, soon, with the details folded away. */
+  refused = g_strdup_printf ("127.0.0.1:%u", closed_port ());
+  ui_test_fill_sign_in (window, refused, "alice", "alice-password");
+  click_sign_in (page);
+  ui_test_wait_until (page_idle, page, UI_TEST_WAIT_S, "the refused connection to be told");
+  g_assert_true (label_shown (GTK_WIDGET (page),
+                              "Nothing answers at that address. Check the server address and that the server is running."));
+  g_assert_true (gtk_widget_is_visible (ui_test_find_widget (GTK_WIDGET (page), GTK_TYPE_EXPANDER,
+                                                             NULL, NULL)));
+  g_assert_true (gtk_widget_has_css_class (
+                   ui_test_find_widget (GTK_WIDGET (page), ADW_TYPE_ENTRY_ROW, NULL, NULL), "error"));
+
+  /* A server that takes the connection and never answers: Cancel stops
+   * waiting at once and the page can be used again. */
+  silent = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  silent_address = g_inet_socket_address_new (loopback, 0);
+  g_assert_true (g_socket_bind (silent, silent_address, FALSE, &error));
+  g_assert_true (g_socket_listen (silent, &error));
+  g_clear_object (&silent_address);
+  silent_address = g_socket_get_local_address (silent, &error);
+  g_assert_no_error (error);
+  typed = g_strdup_printf ("127.0.0.1:%u",
+                           g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (silent_address)));
+  ui_test_fill_sign_in (window, typed, "alice", "alice-password");
+  click_sign_in (page);
+  g_assert_true (mesh_signin_page_get_busy (page));
+  status = g_strdup_printf ("Connecting to http://%s…", typed);
+  g_assert_true (label_shown (GTK_WIDGET (page), status));
+  cancel = ui_test_find_button_for_action (GTK_WIDGET (page), "signin.cancel");
+  ui_test_click (cancel);
+  g_assert_false (mesh_signin_page_get_busy (page));
+  g_assert_false (gtk_widget_get_visible (cancel));
+  g_assert_true (label_shown (GTK_WIDGET (page), "Cancelled."));
+  g_assert_true (gtk_widget_is_sensitive (ui_test_find_widget (GTK_WIDGET (page),
+                                                               ADW_TYPE_ENTRY_ROW, NULL, NULL)));
+  g_free (ui_test_screenshot (GTK_WIDGET (window), "sign-in-cancelled"));
+
+  /* The real server without a scheme: http, said, and signed in. */
+  g_free (typed);
+  typed = g_strdup (url + strlen ("http://"));
+  ui_test_fill_sign_in (window, typed, "alice", "alice-password");
+  click_sign_in (page);
+  g_free (status);
+  status = g_strdup_printf ("Connecting to %s…", url);
+  g_assert_true (label_shown (GTK_WIDGET (page), status));
+  ui_test_wait_page (window, "rooms");
+  ui_test_wait_connected (window, "the session");
+  saved = g_settings_get_string (settings, "server-url");
+  g_assert_cmpstr (saved, ==, url);
+
+  ui_test_destroy_window (GTK_WINDOW (window));
+  g_settings_reset (settings, "server-url");
+  g_settings_reset (settings, "username");
+}
+
+/* --- Errors in words, in French ----------------------------------------- */
+
+/* LANGUAGE as the test's locale setup would set it; gettext caches what it
+ * translated until the text domain is set again. */
+static void
+set_language (const char *language)
+{
+  if (language != NULL)
+    g_setenv ("LANGUAGE", language, TRUE);
+  else
+    g_unsetenv ("LANGUAGE");
+  textdomain (GETTEXT_PACKAGE);
+}
+
+static void
+test_error_in_french (void)
+{
+  g_autofree char *refused = NULL;
+  g_autofree char *shot = NULL;
+  MeshWindow *window;
+  MeshSigninPage *page;
+  GtkWidget *expander;
+
+  /* What the test's locale setup gives LANGUAGE=fr: the translations
+   * compiled in the build folder, bound as the app binds them. */
+  set_language ("fr");
+  window = new_window (1000, 760);
+  page = mesh_window_get_signin_page (window);
+  /* The page itself is French. */
+  g_assert_nonnull (ui_test_find_label (GTK_WIDGET (page), "_Se connecter"));
+
+  refused = g_strdup_printf ("127.0.0.1:%u", closed_port ());
+  ui_test_fill_sign_in (window, refused, "alice", "alice-password");
+  click_sign_in (page);
+  ui_test_wait_until (page_idle, page, UI_TEST_WAIT_S, "the refused connection to be told");
+  g_assert_true (label_shown (GTK_WIDGET (page),
+                              "Rien ne répond à cette adresse. Vérifiez l’adresse du serveur et que le serveur fonctionne."));
+  /* The library's English stays in the details, folded away. */
+  expander = ui_test_find_widget (GTK_WIDGET (page), GTK_TYPE_EXPANDER, NULL, NULL);
+  g_assert_true (gtk_widget_is_visible (expander));
+  g_assert_false (gtk_expander_get_expanded (GTK_EXPANDER (expander)));
+  g_assert_nonnull (ui_test_find_label (GTK_WIDGET (page), "_Détails"));
+  gtk_expander_set_expanded (GTK_EXPANDER (expander), TRUE);
+  shot = ui_test_screenshot (GTK_WIDGET (window), "error-in-french");
+  g_test_message ("screenshot: %s", shot);
+
+  ui_test_destroy_window (GTK_WINDOW (window));
+  set_language (NULL);
+}
+
+static gboolean
+gotify_idle (gpointer page)
+{
+  return !mesh_gotify_page_get_busy (page);
+}
+
+typedef struct {
+  GtkWidget  *widget;
+  const char *text;
+} LabelWait;
+
+static gboolean
+has_label (gpointer user_data)
+{
+  LabelWait *wait = user_data;
+
+  return ui_test_find_label (wait->widget, wait->text) != NULL;
+}
+
+static void
+wait_label (GtkWidget  *widget,
+            const char *text)
+{
+  LabelWait wait = { widget, text };
+
+  ui_test_wait_until (has_label, &wait, UI_TEST_WAIT_S, text);
+}
+
+/* Clicks a button of the Gotify page and waits for the server's answer. */
+static void
+click_gotify (GtkWidget  *page,
+              const char *label)
+{
+  ui_test_click_labelled (page, label);
+  g_assert_true (mesh_gotify_page_get_busy (MESH_GOTIFY_PAGE (page)));
+  ui_test_wait_until (gotify_idle, page, UI_TEST_WAIT_S, label);
+}
+
+/* The Gotify page's errors, in French: a refused address and a test that
+ * cannot be delivered are told in sentences, never the server's English. */
+static void
+test_gotify_errors_in_french (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  GtkWindow *preferences;
+  MeshWindow *window;
+  GtkWidget *page, *url_row, *token_row;
+
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  client_test_server_start (server);
+  set_language ("fr");
+  window = new_window (1000, 700);
+  if (g_strcmp0 (mesh_window_get_page (window), "signin") != 0)
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+
+  g_action_group_activate_action (G_ACTION_GROUP (app), "preferences", NULL);
+  preferences = ui_test_wait_toplevel (MESH_TYPE_PREFERENCES_WINDOW, "the preferences");
+  page = mesh_preferences_window_get_gotify_page (MESH_PREFERENCES_WINDOW (preferences));
+  adw_preferences_window_set_visible_page (ADW_PREFERENCES_WINDOW (preferences),
+                                           ADW_PREFERENCES_PAGE (page));
+  ui_test_wait_until (gotify_idle, page, UI_TEST_WAIT_S, "the Gotify settings");
+  url_row = ui_test_find_widget (page, ADW_TYPE_ENTRY_ROW, NULL, NULL);
+  token_row = ui_test_find_widget (page, ADW_TYPE_PASSWORD_ENTRY_ROW, NULL, NULL);
+
+  /* Not an address the server takes. */
+  gtk_editable_set_text (GTK_EDITABLE (url_row), "ftp://gotify.example.org");
+  gtk_editable_set_text (GTK_EDITABLE (token_row), "AbCdEf.123");
+  click_gotify (page, "_Enregistrer");
+  g_assert_nonnull (ui_test_find_label (GTK_WIDGET (preferences),
+                                        "L’adresse ou le jeton Gotify a été refusé. Saisissez l’adresse de votre serveur Gotify, comme https://gotify.example.org, et un jeton d’application."));
+
+  /* The server does not post into its own network (unless its operator
+   * allows it): the test cannot be delivered. */
+  gtk_editable_set_text (GTK_EDITABLE (url_row), "http://127.0.0.1:9/");
+  gtk_editable_set_text (GTK_EDITABLE (token_row), "AbCdEf.123");
+  click_gotify (page, "_Enregistrer");
+  /* Toasts take turns: each shows when the one before has gone. */
+  wait_label (GTK_WIDGET (preferences), "Réglages Gotify enregistrés");
+  click_gotify (page, "Envoyer un _test");
+  wait_label (GTK_WIDGET (preferences),
+              "Le serveur Mesh n’envoie pas vers des adresses d’un réseau privé, sauf si son administrateur l’autorise. Utilisez l’adresse publique de votre serveur Gotify.");
+  g_free (ui_test_screenshot (GTK_WIDGET (preferences), "gotify-error-in-french"));
+
+  gtk_window_destroy (preferences);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_destroy_window (GTK_WINDOW (window));
+  set_language (NULL);
+}
+
+static void
+test_build_translations (void)
+{
+  /* Run from the build folder (as this test is), the app reads the
+   * translations meson compiled there, not the prefix's. */
+  const char *dir = mesh_application_bind_text_domain ();
+  g_autofree char *mo = g_build_filename (dir, "fr", "LC_MESSAGES", GETTEXT_PACKAGE ".mo", NULL);
+
+  g_assert_true (g_str_has_suffix (dir, G_DIR_SEPARATOR_S "po"));
+  g_assert_true (g_file_test (mo, G_FILE_TEST_IS_REGULAR));
+  set_language ("fr");
+  g_assert_cmpstr (_("Connecting to the server…"), ==, "Connexion au serveur…");
+  set_language (NULL);
+  g_assert_cmpstr (_("Connecting to the server…"), ==, "Connecting to the server…");
+}
+
+/* --- Sending files from the composer and the members -------------------- */
+
+typedef struct {
+  MeshWindow *window;
+  const char *username;
+  guint       n_devices;
+} DeviceWait;
+
+static MeshMemberRow *
+member_row (MeshWindow *window,
+            const char *username)
+{
+  GtkWidget *list = ui_test_find_widget (GTK_WIDGET (mesh_window_get_room_view (window)),
+                                         GTK_TYPE_LIST_BOX, NULL, NULL);
+
+  for (GtkWidget *row = gtk_widget_get_first_child (list); row != NULL;
+       row = gtk_widget_get_next_sibling (row))
+    if (MESH_IS_MEMBER_ROW (row) &&
+        g_strcmp0 (mesh_member_get_username (mesh_member_row_get_member (MESH_MEMBER_ROW (row))),
+                   username) == 0)
+      return MESH_MEMBER_ROW (row);
+  return NULL;
+}
+
+static gboolean
+member_has_devices (gpointer user_data)
+{
+  DeviceWait *wait = user_data;
+  MeshMemberRow *row = member_row (wait->window, wait->username);
+
+  return row != NULL &&
+         g_strv_length ((GStrv) mesh_member_get_devices (mesh_member_row_get_member (row))) ==
+           wait->n_devices;
+}
+
+static gboolean
+room_opened (gpointer user_data)
+{
+  return mesh_window_open_room (((gpointer *) user_data)[0], ((gpointer *) user_data)[1]);
+}
+
+static void
+assert_not_ellipsized (GtkWidget *widget)
+{
+  if (GTK_IS_LABEL (widget) && gtk_widget_is_visible (widget))
+    g_assert_false (pango_layout_is_ellipsized (gtk_label_get_layout (GTK_LABEL (widget))));
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    assert_not_ellipsized (child);
+}
+
+static GtkWidget *
+send_button_of (MeshMemberRow *row)
+{
+  return ui_test_find_button_for_action (GTK_WIDGET (row), "room.send-files");
+}
+
+/* Whether the agent state in folder @dir is the device @device_id. */
+static gboolean
+state_holds (const char *dir,
+             const char *device_id)
+{
+  g_autoptr(GDir) listing = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  while (listing != NULL && (name = g_dir_read_name (listing)) != NULL) {
+    g_autofree char *path = g_build_filename (dir, name, NULL);
+    g_autofree char *text = NULL;
+
+    if (g_file_get_contents (path, &text, NULL, NULL) && strstr (text, device_id) != NULL)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+static gboolean
+file_exists (gpointer path)
+{
+  return g_file_test (path, G_FILE_TEST_IS_REGULAR);
+}
+
+/* Bob runs Mesh on two computers; alice sends him a file from the composer's
+ * attach button and picks which computer gets it. */
+/* A name long enough to be cut in a narrow popover. */
+#define BOB "maximilian_vanderberg"
+
+static void
+test_send_from_composer (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(GError) error = NULL;
+  GSubprocess *runs[2] = { NULL, NULL };
+  g_autoptr(MeshClientRest) alice_rest = NULL;
+  g_autofree char *tmp = g_dir_make_tmp ("mesh-app-send-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (tmp, "plan.txt", NULL);
+  g_autofree char *invite = NULL;
+  char *received[2] = { NULL, NULL };
+  char *states[2] = { NULL, NULL };
+  char *downloads[2] = { NULL, NULL };
+  g_autoptr(GFile) file = NULL;
+  GAsyncResult *result = NULL;
+  UiTestPeer bob = { NULL };
+  GList files = { NULL };
+  MeshWindow *window;
+  MeshRoomView *view;
+  MeshMemberRow *row;
+  GtkWidget *attach, *members, *popover;
+  AdwMessageDialog *dialog;
+  const char * const *devices;
+  guint picked;
+
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  g_free (client_test_server_add_user (server, BOB, "bob-password"));
+  client_test_server_start (server);
+  ui_test_peer_start (&bob, client_test_server_get_url (server), BOB, "bob-password");
+  bob.room_id = ui_test_peer_create_room (&bob, "Lab", &invite);
+
+  /* Bob's two computers, each with its agent. */
+  for (guint i = 0; i < 2; i++) {
+    const char *state;
+    g_autoptr(GSubprocess) login = NULL;
+
+    states[i] = g_strdup_printf ("%s/bob-agent-%u", tmp, i);
+    state = states[i];
+
+    downloads[i] = g_strdup_printf ("%s/bob-downloads-%u", tmp, i);
+    received[i] = g_build_filename (downloads[i], "plan.txt", NULL);
+    login = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "login", "--state-dir", state,
+                                 "--server", client_test_server_get_url (server), "--user", BOB,
+                                 "--device-name", i == 0 ? "laptop" : "desktop", NULL);
+    g_assert_true (g_subprocess_communicate_utf8 (login, "bob-password\n", NULL, NULL, NULL,
+                                                  &error));
+    g_assert_no_error (error);
+    g_assert_true (g_subprocess_get_successful (login));
+    g_assert_cmpint (g_mkdir_with_parents (downloads[i], 0700), ==, 0);
+    runs[i] = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_NONE, "run", "--state-dir", state,
+                                   "--download-dir", downloads[i], "--accept-from", "alice",
+                                   "--listen", "127.0.0.1", NULL);
+  }
+
+  alice_rest = mesh_client_rest_new (client_test_server_get_url (server));
+  mesh_client_rest_login_async (alice_rest, "alice", "alice-password", NULL,
+                                ui_test_store_result_cb, &result);
+  ui_test_wait_result (&result, "alice's login");
+  g_assert_true (mesh_client_rest_login_finish (alice_rest, result, &error));
+  g_clear_object (&result);
+  mesh_client_rest_accept_invite_async (alice_rest, invite, NULL, ui_test_store_result_cb,
+                                        &result);
+  ui_test_wait_result (&result, "alice to join");
+  g_free (mesh_client_rest_accept_invite_finish (alice_rest, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  window = new_window (1000, 700);
+  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_wait_agent_ready (window, "alice's embedded agent");
+  {
+    gpointer room_data[2] = { window, bob.room_id };
+    DeviceWait bob_wait = { window, BOB, 2 };
+    DeviceWait alice_wait = { window, "alice", 1 };
+
+    ui_test_wait_until (room_opened, room_data, UI_TEST_WAIT_S, "the room to open");
+    ui_test_wait_until (member_has_devices, &bob_wait, UI_TEST_WAIT_S, "bob's two devices");
+    ui_test_wait_until (member_has_devices, &alice_wait, UI_TEST_WAIT_S, "alice's device");
+  }
+  view = mesh_window_get_room_view (window);
+
+  /* The composer offers files and folders. */
+  attach = ui_test_find_widget (GTK_WIDGET (view), GTK_TYPE_MENU_BUTTON, has_tooltip,
+                                "Send Files or a Folder");
+  g_assert_nonnull (attach);
+  g_assert_true (gtk_widget_is_visible (attach));
+  g_assert_true (gtk_widget_is_sensitive (attach));
+  gtk_menu_button_popup (GTK_MENU_BUTTON (attach));
+  ui_test_wait_drawn (GTK_WIDGET (window));
+  g_free (ui_test_screenshot (GTK_WIDGET (window), "composer-attach"));
+  g_free (ui_test_screenshot (GTK_WIDGET (gtk_menu_button_get_popover (GTK_MENU_BUTTON (attach))),
+                              "composer-attach-menu"));
+  gtk_menu_button_popdown (GTK_MENU_BUTTON (attach));
+
+  /* The members: never yourself as a recipient; names and presence whole. */
+  row = member_row (window, "alice");
+  g_assert_false (gtk_widget_get_visible (send_button_of (row)));
+  row = member_row (window, BOB);
+  g_assert_true (gtk_widget_get_visible (send_button_of (row)));
+  members = ui_test_find_widget (GTK_WIDGET (view), GTK_TYPE_MENU_BUTTON, has_tooltip, "Members");
+  gtk_menu_button_popup (GTK_MENU_BUTTON (members));
+  popover = GTK_WIDGET (gtk_menu_button_get_popover (GTK_MENU_BUTTON (members)));
+  ui_test_wait_drawn (popover);
+  /* Every label of the row (name, presence and role) shows whole. */
+  assert_not_ellipsized (GTK_WIDGET (row));
+  g_free (ui_test_screenshot (popover, "members-popover"));
+  gtk_menu_button_popdown (GTK_MENU_BUTTON (members));
+
+  /* Sending asks which of bob's computers gets the file. */
+  g_assert_true (g_file_set_contents (path, "the plan\n", -1, &error));
+  file = g_file_new_for_path (path);
+  files.data = file;
+  mesh_room_view_send_files (view, &files);
+  dialog = ADW_MESSAGE_DIALOG (ui_test_wait_toplevel (ADW_TYPE_MESSAGE_DIALOG, "the device picker"));
+  g_assert_cmpstr (adw_message_dialog_get_heading (dialog), ==, "Send to Which Device?");
+  g_free (ui_test_screenshot (GTK_WIDGET (dialog), "device-picker"));
+  /* The devices by the names bob gave them. */
+  {
+    const char *first = adw_message_dialog_get_response_label (dialog, "0");
+    const char *second = adw_message_dialog_get_response_label (dialog, "1");
+
+    g_assert_true ((g_str_equal (first, "laptop") && g_str_equal (second, "desktop")) ||
+                   (g_str_equal (first, "desktop") && g_str_equal (second, "laptop")));
+  }
+  devices = mesh_member_get_devices (mesh_member_row_get_member (member_row (window, BOB)));
+  g_assert_nonnull (devices[1]);
+  picked = state_holds (states[0], devices[1]) ? 0 : 1;
+  g_assert_true (state_holds (states[picked], devices[1]));
+  adw_message_dialog_response (dialog, "1");
+  ui_test_wait_until (file_exists, received[picked], UI_TEST_WAIT_S, "the file on the picked device");
+  g_assert_false (g_file_test (received[1 - picked], G_FILE_TEST_EXISTS));
+
+  for (guint i = 0; i < 2; i++) {
+    ui_test_stop_agent (runs[i]);
+    g_object_unref (runs[i]);
+    g_free (received[i]);
+    g_free (downloads[i]);
+    g_free (states[i]);
+  }
+  ui_test_destroy_window (GTK_WINDOW (window));
+  ui_test_peer_clear (&bob);
+  {
+    g_autofree char *rm = g_strdup_printf ("rm -rf %s", tmp);
+
+    g_spawn_command_line_sync (rm, NULL, NULL, NULL, NULL);
+  }
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autofree char *config = NULL;
+  g_autoptr(GError) error = NULL;
+  int ret;
+
+  /* The saved sign-in and the embedded agent's state go to a throwaway
+   * folder, not the user's. */
+  config = g_dir_make_tmp ("mesh-app-test-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_setenv ("XDG_CONFIG_HOME", config, TRUE);
+  g_setenv ("XDG_STATE_HOME", config, TRUE);
+  /* The accessibility tree is built only when accessibility is on; the test
+   * backend keeps it in the process, with no accessibility bus to find. */
+  g_setenv ("GTK_A11Y", "test", TRUE);
+
+  ui_test_init (&argc, &argv);
+  /* The app's locale setup (main.c): the tests that want French set
+   * LANGUAGE. */
+  mesh_application_bind_text_domain ();
+  textdomain (GETTEXT_PACKAGE);
+  app = ui_test_app_new ("test");
+
+  g_test_add_func ("/mesh/app/accessible-names", test_accessible_names);
+  g_test_add_func ("/mesh/app/server-url-guess", test_server_url_guess);
+  g_test_add_func ("/mesh/app/sign-in-without-scheme", test_sign_in_without_scheme);
+  g_test_add_func ("/mesh/app/send-from-composer", test_send_from_composer);
+  g_test_add_func ("/mesh/app/build-translations", test_build_translations);
+  g_test_add_func ("/mesh/app/error-in-french", test_error_in_french);
+  g_test_add_func ("/mesh/app/gotify-errors-in-french", test_gotify_errors_in_french);
+  ret = g_test_run ();
+
+  g_application_release (G_APPLICATION (app));
+  g_clear_object (&app);
+  return ret;
+}
