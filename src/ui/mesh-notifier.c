@@ -70,6 +70,7 @@ struct _MeshNotifier {
   guint              agent_offline_delay;
   GHashTable        *notifications;  /* "kind key" → NotifyNotification */
   GHashTable        *gone_agents;    /* device_id → GoneAgent */
+  NotifyNotification *background;    /* "running in the background", once shown */
   guint              n_shown;
 };
 
@@ -540,6 +541,7 @@ mesh_notifier_dispose (GObject *object)
 
   g_clear_pointer (&self->gone_agents, g_hash_table_unref);
   g_clear_pointer (&self->notifications, g_hash_table_unref);
+  g_clear_object (&self->background);
   g_clear_object (&self->settings);
   g_clear_object (&self->session);
   g_clear_object (&self->room_list);
@@ -728,4 +730,34 @@ mesh_notifier_notify_received (MeshNotifier *self,
                                   is_folder ? _("Show in Folder") : _("Open"),
                                   notification_action_cb, self, NULL);
   present (self, notification);
+}
+
+static void
+background_action_cb (NotifyNotification *notification,
+                      char               *action,
+                      gpointer            user_data)
+{
+  GApplication *app = g_application_get_default ();
+
+  if (app != NULL && g_str_equal (action, "quit"))
+    g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
+}
+
+void
+mesh_notifier_notify_background (MeshNotifier *self)
+{
+  g_return_if_fail (MESH_IS_NOTIFIER (self));
+
+  /* Through libnotify like every other notification: without a
+   * notification server there is nobody to tell, and that is no error. */
+  if (self->background == NULL) {
+    self->background = notify_notification_new (_("Mesh is running in the background"),
+                                                 _("You stay online and receive messages and "
+                                                   "files. Open Mesh again to see the window."),
+                                                 APP_ID);
+    notify_notification_set_hint_string (self->background, "desktop-entry", APP_ID);
+    notify_notification_add_action (self->background, "quit", _("Quit"), background_action_cb,
+                                    NULL, NULL);
+  }
+  present (self, self->background);
 }

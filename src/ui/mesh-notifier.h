@@ -53,5 +53,8 @@ void          mesh_notifier_notify_received      (MeshNotifier      *self,
                                                   guint64            size,
                                                   gboolean           is_folder,
                                                   GFile             *file);
+/* The window was closed while the app keeps running: says so, with a Quit
+ * action. */
+void          mesh_notifier_notify_background    (MeshNotifier      *self);
 
 G_END_DECLS

@@ -444,15 +444,8 @@ mesh_window_close_request (GtkWindow *window)
   /* Signed in and asked to: hidden, not closed, so the user stays online
    * and receives files; the app says so (opening it again shows the window). */
   if (self->session != NULL && g_settings_get_boolean (self->settings, "run-in-background")) {
-    GApplication *app = G_APPLICATION (gtk_window_get_application (window));
-    g_autoptr(GNotification) notification =
-      g_notification_new (_("Mesh is running in the background"));
-
-    g_notification_set_body (notification, _("You stay online and receive messages and files. "
-                                             "Open Mesh again to see the window."));
-    g_notification_add_button (notification, _("Quit"), "app.quit");
-    if (app != NULL)
-      g_application_send_notification (app, "background", notification);
+    if (self->notifier != NULL)
+      mesh_notifier_notify_background (self->notifier);
     request_background (self);
     gtk_widget_set_visible (GTK_WIDGET (window), FALSE);
     return TRUE;
