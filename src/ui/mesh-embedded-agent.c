@@ -900,10 +900,14 @@ cancel_in_thread (MeshEmbeddedAgent *self,
   const char *session_id;
 
   if (send != NULL) {
+    /* Cancelling the session can end the send at once, and free it. */
+    g_autoptr(GCancellable) cancellable = g_object_ref (send->cancellable);
+    g_autofree char *send_session_id = g_strdup (send->session_id);
+
     /* The controller stops the stream at once and tells the receiver. */
-    if (send->session_id != NULL && self->controller != NULL)
-      mesh_agent_controller_cancel_session (self->controller, send->session_id);
-    g_cancellable_cancel (send->cancellable);
+    if (send_session_id != NULL && self->controller != NULL)
+      mesh_agent_controller_cancel_session (self->controller, send_session_id);
+    g_cancellable_cancel (cancellable);
     return;
   }
   session_id = incoming_session (self, msg->id);
