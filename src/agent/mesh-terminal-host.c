@@ -859,10 +859,48 @@ mesh_terminal_host_init (MeshTerminalHost *self)
                                          (GDestroyNotify) viewer_unref);
 }
 
+/* Inside a Flatpak sandbox (/.flatpak-info exists) the user's shell is the
+ * host's, not the sandbox's empty one.  MESH_TEST_FLATPAK_INFO stands in for
+ * that file in tests. */
+static gboolean
+host_in_flatpak (void)
+{
+  const char *info = g_getenv ("MESH_TEST_FLATPAK_INFO");
+
+  return g_file_test (info != NULL ? info : "/.flatpak-info", G_FILE_TEST_EXISTS);
+}
+
+/* The host's login shell: its passwd entry, asked through flatpak-spawn (the
+ * sandbox's own passwd is made up), else $SHELL, which Flatpak passes on. */
+static char *
+host_flatpak_shell (void)
+{
+  g_autofree char *uid = g_strdup_printf ("%u", (guint) getuid ());
+  const char *argv[] = { "flatpak-spawn", "--host", "getent", "passwd", uid, NULL };
+  g_autofree char *out = NULL;
+  const char *shell = g_getenv ("SHELL");
+  int status;
+
+  if (g_spawn_sync (NULL, (char **) argv, NULL,
+                    G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL | G_SPAWN_STDIN_FROM_DEV_NULL,
+                    NULL, NULL, &out, NULL, &status, NULL) &&
+      g_spawn_check_wait_status (status, NULL)) {
+    g_auto(GStrv) fields = g_strsplit (g_strchomp (out), ":", -1);
+
+    if (g_strv_length (fields) >= 7 && g_path_is_absolute (fields[6]) &&
+        strchr (fields[6], '\n') == NULL)
+      return g_strdup (fields[6]);
+  }
+  if (shell != NULL && g_path_is_absolute (shell))
+    return g_strdup (shell);
+  return g_strdup ("/bin/sh");
+}
+
 /**
  * mesh_terminal_host_new:
  * @argv: (nullable): the command to run; %NULL for the user's shell
- *   ($SHELL, else the passwd entry, else /bin/sh)
+ *   ($SHELL, else the passwd entry, else /bin/sh; inside Flatpak the host's
+ *   login shell through `flatpak-spawn --host`)
  */
 MeshTerminalHost *
 mesh_terminal_host_new (const char * const *argv)
@@ -871,6 +909,25 @@ mesh_terminal_host_new (const char * const *argv)
 
   if (argv != NULL && argv[0] != NULL) {
     self->argv = g_strdupv ((char **) argv);
+  } else if (host_in_flatpak ()) {
+    g_autofree char *shell = host_flatpak_shell ();
+    g_autofree char *shown = mesh_escape_for_display (shell, -1);
+    g_autofree char *note = NULL;
+
+    /* --watch-bus: the host's shell ends with us even if we crash.  The
+     * host gets none of our environment: TERM is passed by hand. */
+    self->argv = g_new0 (char *, 6);
+    self->argv[0] = g_strdup ("flatpak-spawn");
+    self->argv[1] = g_strdup ("--host");
+    self->argv[2] = g_strdup ("--watch-bus");
+    self->argv[3] = g_strdup ("--env=TERM=xterm-256color");
+    self->argv[4] = g_steal_pointer (&shell);
+    /* Said first to the host and to every viewer (the scrollback): which
+     * shell, on which side of the sandbox. */
+    note = g_strdup_printf ("Mesh: sharing the host's shell %s (through flatpak-spawn --host)\r\n",
+                            shown);
+    g_byte_array_append (self->scrollback, (const guint8 *) note, strlen (note));
+    g_message ("sharing the host's shell %s through flatpak-spawn --host", shown);
   } else {
     self->argv = g_new0 (char *, 2);
     self->argv[0] = host_default_shell ();
