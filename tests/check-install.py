@@ -106,6 +106,15 @@ def main():
                   'the desktop file does not run mesh')
             check('Name[fr]=' in desktop or 'Comment[fr]=' in desktop,
                   'the desktop file has no French translation merged')
+            metainfo = open(destdir + p('datadir', 'metainfo', 'org.mesh.Mesh.metainfo.xml')).read()
+            check('<developer_name' not in metainfo, 'the metainfo uses the deprecated developer_name')
+            check(re.search(r'<developer id="[^"]+">\s*<name[^>]*>[^<]+</name>', metainfo) is not None,
+                  'the metainfo has no <developer id><name>')
+            for kind in ('homepage', 'bugtracker', 'vcs-browser'):
+                m = re.search(r'<url type="%s">([^<]+)</url>' % kind, metainfo)
+                check(m is not None and m.group(1).startswith('https://')
+                      and 'example.' not in m.group(1),
+                      'the metainfo has no real %s URL' % kind)
 
     for f in failures:
         print('FAIL:', f)
