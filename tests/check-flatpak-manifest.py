@@ -153,6 +153,11 @@ def main():
               'the app module passes an option the build does not have: %s' % o)
     app_git = [s for s in app.get('sources', []) if s.get('type') == 'git']
     in_git = os.path.exists(os.path.join(src, '.git'))
+    if in_git:
+        # A shallow clone does not have the history to look the commit up in.
+        shallow = subprocess.run(['git', '-C', src, 'rev-parse', '--is-shallow-repository'],
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        in_git = shallow.returncode == 0 and shallow.stdout.strip() == 'false'
     if app_git and in_git:
         commit = app_git[0].get('commit', '')
         r = subprocess.run(['git', '-C', src, 'merge-base', '--is-ancestor', commit, 'HEAD'],
