@@ -45,6 +45,11 @@ fixture_set_up (Fixture       *f,
     "if [ \"$1\" = getent ]; then\n"
     "  %s\n"
     "fi\n"
+    /* The host shell can only get the PTY as its controlling terminal if
+     * flatpak-spawn has not taken it. */
+    "[ -t 0 ] && echo 'stdin is a terminal'\n"
+    "if (: </dev/tty) 2>/dev/null; then echo 'controlling terminal: taken'; "
+    "else echo 'controlling terminal: free'; fi\n"
     "while [ $# -gt 0 ]; do\n"
     "  case \"$1\" in --*) echo \"option $1\" ;; *) break ;; esac\n"
     "  shift\n"
@@ -128,6 +133,8 @@ test_host_login_shell (Fixture       *f,
   g_assert_nonnull (strstr (out, "host runs /usr/bin/host-login-shell\r\n"));
   g_assert_nonnull (strstr (out, "option --watch-bus"));
   g_assert_nonnull (strstr (out, "option --env=TERM=xterm-256color"));
+  g_assert_nonnull (strstr (out, "stdin is a terminal"));
+  g_assert_nonnull (strstr (out, "controlling terminal: free"));
 }
 
 static void

@@ -945,7 +945,9 @@ mesh_terminal_host_start (MeshTerminalHost  *self,
   struct winsize ws = { .ws_row = rows, .ws_col = cols };
   g_autofree char *program = NULL;
   g_auto(GStrv) envp = NULL;
+  gboolean via_host;
   int master = -1;
+  int slave = -1;
   pid_t pid;
 
   g_return_val_if_fail (MESH_IS_TERMINAL_HOST (self), FALSE);
@@ -963,11 +965,26 @@ mesh_terminal_host_start (MeshTerminalHost  *self,
   }
   envp = g_get_environ ();
   envp = g_environ_setenv (envp, "TERM", "xterm-256color", TRUE);
+  via_host = g_strcmp0 (self->argv[0], "flatpak-spawn") == 0 &&
+             g_strcmp0 (self->argv[1], "--host") == 0;
 
-  pid = forkpty (&master, NULL, NULL, &ws);
+  if (via_host) {
+    /* flatpak-spawn must not take the PTY as its controlling terminal: the
+     * session helper makes it the host shell's, which is what gives that
+     * shell job control and Ctrl-C.  (With forkpty the host shell runs with
+     * no controlling terminal: "no job control in this shell".) */
+    if (openpty (&master, &slave, NULL, NULL, &ws) < 0)
+      pid = -1;
+    else if ((pid = fork ()) < 0)
+      close (slave);
+  } else {
+    pid = forkpty (&master, NULL, NULL, &ws);
+  }
   if (pid < 0) {
     int saved_errno = errno;
 
+    if (master >= 0)
+      close (master);
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
                  "Cannot open a terminal: %s", g_strerror (saved_errno));
     return FALSE;
@@ -975,12 +992,23 @@ mesh_terminal_host_start (MeshTerminalHost  *self,
   if (pid == 0) {
     sigset_t none;
 
+    if (via_host) {
+      setsid ();
+      dup2 (slave, STDIN_FILENO);
+      dup2 (slave, STDOUT_FILENO);
+      dup2 (slave, STDERR_FILENO);
+      if (slave > STDERR_FILENO)
+        close (slave);
+      close (master);
+    }
     sigemptyset (&none);
     sigprocmask (SIG_SETMASK, &none, NULL);
     signal (SIGPIPE, SIG_DFL);
     execve (program, self->argv, envp);
     _exit (127);
   }
+  if (slave >= 0)
+    close (slave);
 
   fcntl (master, F_SETFL, fcntl (master, F_GETFL) | O_NONBLOCK);
   fcntl (master, F_SETFD, FD_CLOEXEC);
