@@ -859,10 +859,48 @@ mesh_terminal_host_init (MeshTerminalHost *self)
                                          (GDestroyNotify) viewer_unref);
 }
 
+/* Inside a Flatpak sandbox (/.flatpak-info exists) the user's shell is the
+ * host's, not the sandbox's empty one.  MESH_TEST_FLATPAK_INFO stands in for
+ * that file in tests. */
+static gboolean
+host_in_flatpak (void)
+{
+  const char *info = g_getenv ("MESH_TEST_FLATPAK_INFO");
+
+  return g_file_test (info != NULL ? info : "/.flatpak-info", G_FILE_TEST_EXISTS);
+}
+
+/* The host's login shell: its passwd entry, asked through flatpak-spawn (the
+ * sandbox's own passwd is made up), else $SHELL, which Flatpak passes on. */
+static char *
+host_flatpak_shell (void)
+{
+  g_autofree char *uid = g_strdup_printf ("%u", (guint) getuid ());
+  const char *argv[] = { "flatpak-spawn", "--host", "getent", "passwd", uid, NULL };
+  g_autofree char *out = NULL;
+  const char *shell = g_getenv ("SHELL");
+  int status;
+
+  if (g_spawn_sync (NULL, (char **) argv, NULL,
+                    G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL | G_SPAWN_STDIN_FROM_DEV_NULL,
+                    NULL, NULL, &out, NULL, &status, NULL) &&
+      g_spawn_check_wait_status (status, NULL)) {
+    g_auto(GStrv) fields = g_strsplit (g_strchomp (out), ":", -1);
+
+    if (g_strv_length (fields) >= 7 && g_path_is_absolute (fields[6]) &&
+        strchr (fields[6], '\n') == NULL)
+      return g_strdup (fields[6]);
+  }
+  if (shell != NULL && g_path_is_absolute (shell))
+    return g_strdup (shell);
+  return g_strdup ("/bin/sh");
+}
+
 /**
  * mesh_terminal_host_new:
  * @argv: (nullable): the command to run; %NULL for the user's shell
- *   ($SHELL, else the passwd entry, else /bin/sh)
+ *   ($SHELL, else the passwd entry, else /bin/sh; inside Flatpak the host's
+ *   login shell through `flatpak-spawn --host`)
  */
 MeshTerminalHost *
 mesh_terminal_host_new (const char * const *argv)
@@ -871,6 +909,25 @@ mesh_terminal_host_new (const char * const *argv)
 
   if (argv != NULL && argv[0] != NULL) {
     self->argv = g_strdupv ((char **) argv);
+  } else if (host_in_flatpak ()) {
+    g_autofree char *shell = host_flatpak_shell ();
+    g_autofree char *shown = mesh_escape_for_display (shell, -1);
+    g_autofree char *note = NULL;
+
+    /* --watch-bus: the host's shell ends with us even if we crash.  The
+     * host gets none of our environment: TERM is passed by hand. */
+    self->argv = g_new0 (char *, 6);
+    self->argv[0] = g_strdup ("flatpak-spawn");
+    self->argv[1] = g_strdup ("--host");
+    self->argv[2] = g_strdup ("--watch-bus");
+    self->argv[3] = g_strdup ("--env=TERM=xterm-256color");
+    self->argv[4] = g_steal_pointer (&shell);
+    /* Said first to the host and to every viewer (the scrollback): which
+     * shell, on which side of the sandbox. */
+    note = g_strdup_printf ("Mesh: sharing the host's shell %s (through flatpak-spawn --host)\r\n",
+                            shown);
+    g_byte_array_append (self->scrollback, (const guint8 *) note, strlen (note));
+    g_message ("sharing the host's shell %s through flatpak-spawn --host", shown);
   } else {
     self->argv = g_new0 (char *, 2);
     self->argv[0] = host_default_shell ();
@@ -888,7 +945,9 @@ mesh_terminal_host_start (MeshTerminalHost  *self,
   struct winsize ws = { .ws_row = rows, .ws_col = cols };
   g_autofree char *program = NULL;
   g_auto(GStrv) envp = NULL;
+  gboolean via_host;
   int master = -1;
+  int slave = -1;
   pid_t pid;
 
   g_return_val_if_fail (MESH_IS_TERMINAL_HOST (self), FALSE);
@@ -906,11 +965,26 @@ mesh_terminal_host_start (MeshTerminalHost  *self,
   }
   envp = g_get_environ ();
   envp = g_environ_setenv (envp, "TERM", "xterm-256color", TRUE);
+  via_host = g_strcmp0 (self->argv[0], "flatpak-spawn") == 0 &&
+             g_strcmp0 (self->argv[1], "--host") == 0;
 
-  pid = forkpty (&master, NULL, NULL, &ws);
+  if (via_host) {
+    /* flatpak-spawn must not take the PTY as its controlling terminal: the
+     * session helper makes it the host shell's, which is what gives that
+     * shell job control and Ctrl-C.  (With forkpty the host shell runs with
+     * no controlling terminal: "no job control in this shell".) */
+    if (openpty (&master, &slave, NULL, NULL, &ws) < 0)
+      pid = -1;
+    else if ((pid = fork ()) < 0)
+      close (slave);
+  } else {
+    pid = forkpty (&master, NULL, NULL, &ws);
+  }
   if (pid < 0) {
     int saved_errno = errno;
 
+    if (master >= 0)
+      close (master);
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
                  "Cannot open a terminal: %s", g_strerror (saved_errno));
     return FALSE;
@@ -918,12 +992,23 @@ mesh_terminal_host_start (MeshTerminalHost  *self,
   if (pid == 0) {
     sigset_t none;
 
+    if (via_host) {
+      setsid ();
+      dup2 (slave, STDIN_FILENO);
+      dup2 (slave, STDOUT_FILENO);
+      dup2 (slave, STDERR_FILENO);
+      if (slave > STDERR_FILENO)
+        close (slave);
+      close (master);
+    }
     sigemptyset (&none);
     sigprocmask (SIG_SETMASK, &none, NULL);
     signal (SIGPIPE, SIG_DFL);
     execve (program, self->argv, envp);
     _exit (127);
   }
+  if (slave >= 0)
+    close (slave);
 
   fcntl (master, F_SETFL, fcntl (master, F_GETFL) | O_NONBLOCK);
   fcntl (master, F_SETFD, FD_CLOEXEC);
