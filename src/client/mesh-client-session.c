@@ -1675,6 +1675,19 @@ mesh_client_session_is_room_joined (MeshClientSession *self,
   return room != NULL && room->joined;
 }
 
+gboolean
+mesh_client_session_is_catching_up (MeshClientSession *self,
+                                    const char        *room_id)
+{
+  SessionRoom *room;
+
+  g_return_val_if_fail (MESH_IS_CLIENT_SESSION (self), FALSE);
+  g_return_val_if_fail (room_id != NULL, FALSE);
+
+  room = g_hash_table_lookup (self->rooms, room_id);
+  return room != NULL && room->catching_up;
+}
+
 GPtrArray *
 mesh_client_session_dup_room_peers (MeshClientSession *self,
                                     const char        *room_id)

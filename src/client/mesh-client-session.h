@@ -104,6 +104,10 @@ void                    mesh_client_session_leave_room     (MeshClientSession   
                                                             const char          *room_id);
 gboolean                mesh_client_session_is_room_joined (MeshClientSession   *self,
                                                             const char          *room_id);
+/* Whether what was said in @room_id while the socket was down is being
+ * delivered ("chat-message") right now: a burst that is not live. */
+gboolean                mesh_client_session_is_catching_up (MeshClientSession   *self,
+                                                            const char          *room_id);
 /* Copies of the room's connected peers (MeshPeerInfo), this one included. */
 GPtrArray              *mesh_client_session_dup_room_peers (MeshClientSession   *self,
                                                             const char          *room_id);

@@ -31,6 +31,15 @@ typedef enum {
   END_FAILED,
 } End;
 
+/* The messages for one thread, in the order they were posted, and the
+ * source that hands them over in that thread's context. */
+typedef struct {
+  GMutex   lock;
+  GQueue   queue;    /* Msg */
+  GSource *source;
+  gint     quiet;    /* the priority while only bulk messages wait */
+} Mailbox;
+
 struct _MeshEmbeddedAgent {
   GObject              parent_instance;
 
@@ -48,6 +57,8 @@ struct _MeshEmbeddedAgent {
   GCancellable        *cancellable;
   /* Transfer and terminal ids, taken by both threads. */
   guint                next_id;
+  Mailbox              to_main_box;
+  Mailbox              to_thread_box;
 
   /* Main thread only. */
   GSettings           *settings;
@@ -118,34 +129,111 @@ msg_free (Msg *msg)
   g_free (msg);
 }
 
-static gboolean
-msg_dispatch (gpointer user_data)
-{
-  Msg *msg = user_data;
+static void term_output_on_main (MeshEmbeddedAgent *self, Msg *msg);
+static void progress_on_main (MeshEmbeddedAgent *self, Msg *msg);
 
-  /* Nothing reaches the main thread once the agent was stopped. */
-  if (!msg->to_main || !msg->self->stopped)
-    msg->func (msg->self, msg);
-  return G_SOURCE_REMOVE;
+/* Output and progress may wait for the window to draw; anything else (a
+ * terminal started or ended, an offer, a transfer's end) must not.  They
+ * used to be idle sources: while a spinner turned and frames came late,
+ * the frame clock's source (GDK_PRIORITY_REDRAW) was ready at every
+ * iteration and no idle source ran, so "Starting Your Shell…" stayed up
+ * until the animation paused. */
+static gboolean
+is_bulk (Msg *msg)
+{
+  return msg->func == term_output_on_main || msg->func == progress_on_main;
+}
+
+typedef struct {
+  GSource  source;
+  Mailbox *box;
+} MailboxSource;
+
+static gboolean
+mailbox_dispatch (GSource     *source,
+                  GSourceFunc  callback,
+                  gpointer     user_data)
+{
+  Mailbox *box = ((MailboxSource *) source)->box;
+  GQueue taken = G_QUEUE_INIT;
+  Msg *msg;
+
+  g_mutex_lock (&box->lock);
+  taken = box->queue;
+  g_queue_init (&box->queue);
+  g_source_set_ready_time (source, -1);
+  g_source_set_priority (source, box->quiet);
+  g_mutex_unlock (&box->lock);
+
+  /* In order: an ended terminal's last output comes before its end. */
+  while ((msg = g_queue_pop_head (&taken)) != NULL) {
+    /* Nothing reaches the main thread once the agent was stopped. */
+    if (!msg->to_main || !msg->self->stopped)
+      msg->func (msg->self, msg);
+    msg_free (msg);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs mailbox_funcs = { NULL, NULL, mailbox_dispatch, NULL, NULL, NULL };
+
+static void
+mailbox_init (Mailbox      *box,
+              GMainContext *context,
+              gint          quiet)
+{
+  g_mutex_init (&box->lock);
+  g_queue_init (&box->queue);
+  box->quiet = quiet;
+  box->source = g_source_new (&mailbox_funcs, sizeof (MailboxSource));
+  ((MailboxSource *) box->source)->box = box;
+  g_source_set_priority (box->source, quiet);
+  g_source_set_static_name (box->source, "mesh-embedded-agent mailbox");
+  g_source_attach (box->source, context);
+}
+
+/* Messages never dispatched (the thread has ended). */
+static void
+mailbox_clear (Mailbox *box)
+{
+  GQueue taken = G_QUEUE_INIT;
+
+  g_mutex_lock (&box->lock);
+  taken = box->queue;
+  g_queue_init (&box->queue);
+  g_mutex_unlock (&box->lock);
+  g_queue_clear_full (&taken, (GDestroyNotify) msg_free);
+}
+
+static void
+mailbox_destroy (Mailbox *box)
+{
+  g_source_destroy (box->source);
+  g_clear_pointer (&box->source, g_source_unref);
+  mailbox_clear (box);
+  g_mutex_clear (&box->lock);
 }
 
 /* Unlike g_main_context_invoke(), never runs in the calling thread, even
- * when nobody iterates @context at that moment, so order is kept. */
+ * when nobody iterates the context at that moment, so order is kept. */
 static void
 post (MeshEmbeddedAgent *self,
-      GMainContext      *context,
+      Mailbox           *box,
       Msg               *msg)
 {
-  g_autoptr(GSource) source = g_idle_source_new ();
-
   msg->self = g_object_ref (self);
-  msg->to_main = context == self->main_context;
-  g_source_set_callback (source, msg_dispatch, msg, (GDestroyNotify) msg_free);
-  g_source_attach (source, context);
+  msg->to_main = box == &self->to_main_box;
+  g_mutex_lock (&box->lock);
+  g_queue_push_tail (&box->queue, msg);
+  if (!is_bulk (msg))
+    g_source_set_priority (box->source, G_PRIORITY_DEFAULT);
+  /* Wakes the context up if another thread polls it. */
+  g_source_set_ready_time (box->source, 0);
+  g_mutex_unlock (&box->lock);
 }
 
-#define to_main(self, msg)   post ((self), (self)->main_context, (msg))
-#define to_thread(self, msg) post ((self), (self)->context, (msg))
+#define to_main(self, msg)   post ((self), &(self)->to_main_box, (msg))
+#define to_thread(self, msg) post ((self), &(self)->to_thread_box, (msg))
 
 static guint
 take_id (MeshEmbeddedAgent *self)
@@ -1471,6 +1559,8 @@ mesh_embedded_agent_finalize (GObject *object)
 {
   MeshEmbeddedAgent *self = MESH_EMBEDDED_AGENT (object);
 
+  mailbox_destroy (&self->to_main_box);
+  mailbox_destroy (&self->to_thread_box);
   g_main_context_unref (self->main_context);
   g_main_loop_unref (self->loop);
   g_main_context_unref (self->context);
@@ -1521,6 +1611,9 @@ mesh_embedded_agent_init (MeshEmbeddedAgent *self)
   self->main_context = g_main_context_ref_thread_default ();
   self->context = g_main_context_new ();
   self->loop = g_main_loop_new (self->context, FALSE);
+  mailbox_init (&self->to_main_box, self->main_context, G_PRIORITY_DEFAULT_IDLE);
+  /* The agent thread has no frames to draw: everything comes at once. */
+  mailbox_init (&self->to_thread_box, self->context, G_PRIORITY_DEFAULT);
   self->cancellable = g_cancellable_new ();
   self->transfers = g_list_store_new (MESH_TYPE_TRANSFER);
   self->transfer_ids = g_hash_table_new_full (NULL, NULL, NULL, g_object_unref);
@@ -1591,6 +1684,7 @@ mesh_embedded_agent_stop (MeshEmbeddedAgent *self)
     to_thread (self, msg_new (quit_in_thread, 0));
     g_thread_join (g_steal_pointer (&self->thread));
   }
+  mailbox_clear (&self->to_thread_box);
   g_hash_table_iter_init (&iter, self->transfer_ids);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     mesh_transfer_set_state (value, MESH_TRANSFER_FAILED, _("Signed out"));

@@ -14,6 +14,11 @@
 /* What the server's §9 waits before it calls an agent offline. */
 #define AGENT_OFFLINE_DELAY_S 30
 
+/* Chat messages of a room that come closer together than this (a burst, or
+ * a catch-up after a reconnect) make one notification, not one each: every
+ * notification is a synchronous D-Bus call. */
+#define CHAT_COALESCE_MS 500
+
 typedef enum {
   KIND_CHAT,
   KIND_TERMINAL,
@@ -59,6 +64,18 @@ typedef struct {
   guint         timeout_id;
 } GoneAgent;
 
+/* The chat notification of a room: what it counts since the room was last
+ * looked at, and what came since it was last shown. */
+typedef struct {
+  MeshNotifier *self;
+  char         *room_id;
+  guint         count;       /* messages the notification tells of */
+  guint         pending;     /* of those, not shown yet */
+  char         *sender;      /* the newest one's */
+  char         *text;
+  guint         timeout_id;  /* the window in which more are gathered */
+} ChatBatch;
+
 struct _MeshNotifier {
   GObject            parent_instance;
 
@@ -70,6 +87,7 @@ struct _MeshNotifier {
   guint              agent_offline_delay;
   GHashTable        *notifications;  /* "kind key" → NotifyNotification */
   GHashTable        *gone_agents;    /* device_id → GoneAgent */
+  GHashTable        *chats;          /* room_id → ChatBatch */
   NotifyNotification *background;    /* "running in the background", once shown */
   guint              n_shown;
 };
@@ -84,6 +102,16 @@ gone_agent_free (GoneAgent *agent)
   g_free (agent->name);
   g_date_time_unref (agent->since);
   g_free (agent);
+}
+
+static void
+chat_batch_free (ChatBatch *batch)
+{
+  g_clear_handle_id (&batch->timeout_id, g_source_remove);
+  g_free (batch->room_id);
+  g_free (batch->sender);
+  g_free (batch->text);
+  g_free (batch);
 }
 
 static gboolean
@@ -188,6 +216,8 @@ withdraw_kind (MeshNotifier *self,
   GHashTableIter iter;
   NotifyNotification *notification;
 
+  if (kind == KIND_CHAT)
+    g_hash_table_remove_all (self->chats);
   g_hash_table_iter_init (&iter, self->notifications);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &notification)) {
     if (GPOINTER_TO_INT (g_object_get_data (G_OBJECT (notification), "kind")) == (int) kind) {
@@ -238,6 +268,8 @@ notification_action_cb (NotifyNotification *notification,
   g_set_object (&file, g_object_get_data (object, "file"));
   /* The desktop took it away; libnotify holds it until this returns. */
   g_hash_table_remove (self->notifications, g_object_get_data (object, "key"));
+  if (GPOINTER_TO_INT (g_object_get_data (object, "kind")) == KIND_CHAT && room_id != NULL)
+    g_hash_table_remove (self->chats, room_id);
 
   if (g_str_equal (action, "open") && file != NULL)
     open_received (file, is_folder);
@@ -291,24 +323,83 @@ present (MeshNotifier       *self,
     g_debug ("Could not show a notification: %s", error->message);
 }
 
+/* One message: who wrote, in which room, and what.  More: how many, with
+ * the newest. */
+static void
+chat_show (MeshNotifier *self,
+           ChatBatch    *batch)
+{
+  g_autofree char *summary = NULL;
+  g_autofree char *body = NULL;
+  const char *room = room_name (self, batch->room_id);
+
+  batch->pending = 0;
+  if (room == NULL)
+    return;
+  if (batch->count == 1) {
+    /* Translators: a notification's title: who wrote, in which room. */
+    summary = g_strdup_printf (_("%s in %s"), batch->sender, room);
+    body = g_strdup (batch->text);
+  } else {
+    /* Translators: a notification's title: how many messages, in which room. */
+    summary = g_strdup_printf (ngettext ("%u new message in %s",
+                                         "%u new messages in %s", batch->count),
+                               batch->count, room);
+    /* Translators: the newest message under "N new messages in …": who, what. */
+    body = g_strdup_printf (_("%s: %s"), batch->sender, batch->text);
+  }
+  present (self, prepare (self, KIND_CHAT, batch->room_id, batch->room_id, summary, body));
+}
+
+static gboolean
+chat_window_cb (gpointer user_data)
+{
+  ChatBatch *batch = user_data;
+  MeshNotifier *self = batch->self;
+
+  /* A catch-up is one burst however long its pages take. */
+  if (mesh_client_session_is_catching_up (self->session, batch->room_id))
+    return G_SOURCE_CONTINUE;
+  if (batch->pending > 0) {
+    chat_show (self, batch);
+    return G_SOURCE_CONTINUE;
+  }
+  batch->timeout_id = 0;
+  return G_SOURCE_REMOVE;
+}
+
+/* A live message after a quiet while is shown at once; the ones that
+ * follow within CHAT_COALESCE_MS, and a whole catch-up, are gathered into
+ * one notification per room, "N new messages in Kitchen". */
 static void
 chat_message_cb (MeshNotifier    *self,
                  MeshChatMessage *message)
 {
   const char *room_id = mesh_chat_message_get_room_id (message);
-  g_autofree char *summary = NULL;
-  const char *room;
+  ChatBatch *batch;
 
-  if (mesh_chat_message_get_is_own (message) || !is_wanted (self, KIND_CHAT, room_id))
-    return;
-  room = room_name (self, room_id);
-  if (room == NULL)
+  if (mesh_chat_message_get_is_own (message) || !is_wanted (self, KIND_CHAT, room_id) ||
+      room_name (self, room_id) == NULL)
     return;
 
-  /* Translators: a notification's title: who wrote, in which room. */
-  summary = g_strdup_printf (_("%s in %s"), mesh_chat_message_get_username (message), room);
-  present (self, prepare (self, KIND_CHAT, room_id, room_id, summary,
-                          mesh_chat_message_get_content (message)));
+  batch = g_hash_table_lookup (self->chats, room_id);
+  if (batch == NULL) {
+    batch = g_new0 (ChatBatch, 1);
+    batch->self = self;
+    batch->room_id = g_strdup (room_id);
+    g_hash_table_insert (self->chats, batch->room_id, batch);
+  }
+  batch->count++;
+  batch->pending++;
+  g_free (batch->sender);
+  batch->sender = g_strdup (mesh_chat_message_get_username (message));
+  g_free (batch->text);
+  batch->text = g_strdup (mesh_chat_message_get_content (message));
+  if (batch->timeout_id != 0)
+    return;
+  if (!mesh_client_session_is_catching_up (self->session, room_id))
+    chat_show (self, batch);
+  batch->timeout_id = g_timeout_add (CHAT_COALESCE_MS, chat_window_cb, batch);
 }
 
 static void
@@ -540,6 +631,7 @@ mesh_notifier_dispose (GObject *object)
   MeshNotifier *self = MESH_NOTIFIER (object);
 
   g_clear_pointer (&self->gone_agents, g_hash_table_unref);
+  g_clear_pointer (&self->chats, g_hash_table_unref);
   g_clear_pointer (&self->notifications, g_hash_table_unref);
   g_clear_object (&self->background);
   g_clear_object (&self->settings);
@@ -589,6 +681,8 @@ mesh_notifier_init (MeshNotifier *self)
   self->notifications = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->gone_agents = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                              (GDestroyNotify) gone_agent_free);
+  self->chats = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                       (GDestroyNotify) chat_batch_free);
 }
 
 MeshNotifier *
@@ -680,6 +774,8 @@ mesh_notifier_withdraw_room (MeshNotifier *self,
   g_return_if_fail (MESH_IS_NOTIFIER (self));
   g_return_if_fail (room_id != NULL);
 
+  /* Looked at: the next message starts counting again. */
+  g_hash_table_remove (self->chats, room_id);
   g_hash_table_iter_init (&iter, self->notifications);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &notification)) {
     if (g_strcmp0 (g_object_get_data (G_OBJECT (notification), "room-id"), room_id) == 0) {

@@ -26,6 +26,9 @@ G_DECLARE_FINAL_TYPE (MeshNotifier, mesh_notifier, MESH, NOTIFIER, GObject)
  * One notification per kind and room (per device for agents), replaced by
  * the newest event and withdrawn when the room comes on screen (the agent
  * one when the device is back, the terminal one when the share stops).
+ * Chat messages that come in a burst (within half a second of each other,
+ * or a whole catch-up after a reconnect) are told once: "N new messages in
+ * Kitchen" with the newest, counted since the room was last on screen.
  * Activating one emits "activate-room" (room_id). */
 MeshNotifier *mesh_notifier_new                  (GSettings         *settings,
                                                   MeshClientSession *session,

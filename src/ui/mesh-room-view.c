@@ -639,11 +639,22 @@ transfer_state_cb (MeshTransfer *transfer,
     /* Translators: a member's name, then a file's name. */
     message = g_strdup_printf (_("%s declined %s"), mesh_transfer_get_peer_name (transfer), name);
     break;
-  case MESH_TRANSFER_FAILED:
-    /* Translators: a file's name, then why it could not be sent. */
-    message = g_strdup_printf (_("Could not send %s: %s"), name,
-                               mesh_transfer_get_error (transfer));
+  case MESH_TRANSFER_FAILED: {
+    const char *why = mesh_transfer_get_error (transfer);
+    const char *details = mesh_transfer_get_details (transfer);
+
+    /* The raw error is for the log; the toast says it in words. */
+    if (details != NULL) {
+      g_autofree char *shown_name = mesh_escape_for_display (name, -1);
+      g_autofree char *shown_details = mesh_escape_for_display (details, -1);
+
+      g_message ("Could not send %s: %s", shown_name, shown_details);
+    }
+    /* Translators: a file's name, then a sentence saying why and what to do. */
+    message = g_strdup_printf (_("Could not send %s. %s"), name,
+                               why != NULL ? why : _("The transfer failed. The details say why."));
     break;
+  }
   default:
     return;
   }

@@ -609,6 +609,105 @@ test_room_events (void)
 }
 
 static gboolean
+last_summary_is (gpointer user_data)
+{
+  gboolean is;
+
+  g_mutex_lock (&bus.lock);
+  is = bus.notified->len > 0 &&
+       g_strcmp0 (((Notified *) g_ptr_array_index (bus.notified, bus.notified->len - 1))->summary,
+                  user_data) == 0;
+  g_mutex_unlock (&bus.lock);
+  return is;
+}
+
+static gboolean
+settled_cb (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+#define CAUGHT_UP 120
+
+/* After an outage the catch-up delivers every missed message, but the
+ * desktop is told once per room ("120 new messages in Kitchen"), not once
+ * per message: each is a synchronous D-Bus call. */
+static void
+test_catch_up (void)
+{
+  Fixture fixture = { NULL };
+  g_autoptr(GError) error = NULL;
+  MeshClientSession *alice;
+  MeshRoom *kitchen;
+  GAsyncResult *result = NULL;
+  gboolean settled = FALSE;
+  Notified *notified;
+  guint n;
+
+  fixture_set_up (&fixture);
+  alice = mesh_window_get_session (fixture.window);
+  kitchen = mesh_room_list_find (mesh_window_get_room_list (fixture.window), fixture.kitchen_id,
+                                 NULL);
+  g_assert_nonnull (kitchen);
+  look_at (&fixture, fixture.garden_id);
+
+  /* Alice is away while Bob talks in the kitchen. */
+  n = n_notified ();
+  mesh_client_session_disconnect (alice);
+  for (guint i = 1; i <= CAUGHT_UP; i++) {
+    g_autofree char *text = g_strdup_printf ("Message %u", i);
+
+    ui_test_peer_chat (&fixture.bob, fixture.kitchen_id, text);
+  }
+  ui_test_wait_outbox_empty (fixture.bob.session, "bob's messages to be confirmed");
+  g_assert_cmpuint (n_notified (), ==, n);
+
+  /* Back: every message is caught up, and told of once. */
+  mesh_client_session_connect_async (alice, NULL, ui_test_store_result_cb, &result);
+  ui_test_wait_result (&result, "alice to reconnect");
+  g_assert_true (mesh_client_session_connect_finish (alice, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  {
+    gpointer data[2] = { kitchen, GUINT_TO_POINTER (CAUGHT_UP) };
+
+    ui_test_wait_until (unread_is, data, UI_TEST_WAIT_S, "the kitchen's missed messages");
+  }
+  notified = wait_notified (n, "the catch-up's notification");
+  g_assert_cmpstr (notified->summary, ==, "120 new messages in Kitchen");
+  g_assert_cmpstr (notified->body, ==, "bob: Message 120");
+  g_assert_cmpstr (action_label (notified, "default"), ==, "Open Room");
+  /* Whatever was still gathered would be told within a few windows. */
+  g_timeout_add (2000, settled_cb, &settled);
+  ui_test_wait_until (ui_test_flag_is_set, &settled, UI_TEST_WAIT_S, "a quiet while");
+  g_assert_cmpuint (n_notified (), ==, n + 1);
+
+  /* Live messages that follow count on, in the same notification. */
+  ui_test_peer_chat (&fixture.bob, fixture.kitchen_id, "Live one");
+  ui_test_peer_chat (&fixture.bob, fixture.kitchen_id, "Live two");
+  ui_test_wait_until (last_summary_is, "122 new messages in Kitchen", UI_TEST_WAIT_S,
+                      "the live messages' notification");
+  g_mutex_lock (&bus.lock);
+  notified = g_ptr_array_index (bus.notified, bus.notified->len - 1);
+  g_mutex_unlock (&bus.lock);
+  g_assert_cmpstr (notified->body, ==, "bob: Live two");
+
+  /* Looked at, it goes, and the count starts again. */
+  look_at (&fixture, fixture.kitchen_id);
+  ui_test_wait_until (is_closed, GUINT_TO_POINTER (notified->id), UI_TEST_WAIT_S,
+                      "the kitchen notification to be withdrawn");
+  look_at (&fixture, fixture.garden_id);
+  n = n_notified ();
+  ui_test_peer_chat (&fixture.bob, fixture.kitchen_id, "Fresh start");
+  notified = wait_notified (n, "the next kitchen message's notification");
+  g_assert_cmpstr (notified->summary, ==, "bob in Kitchen");
+  g_assert_cmpstr (notified->body, ==, "Fresh start");
+
+  fixture_tear_down (&fixture);
+}
+
+static gboolean
 file_has (gpointer user_data)
 {
   const char *path = ((gpointer *) user_data)[0];
@@ -856,6 +955,7 @@ main (int   argc,
   app = ui_test_app_new ("test");
 
   g_test_add_func ("/mesh/notifier/room-events", test_room_events);
+  g_test_add_func ("/mesh/notifier/catch-up", test_catch_up);
   g_test_add_func ("/mesh/notifier/received", test_received);
   g_test_add_func ("/mesh/notifier/agent-offline", test_agent_offline);
   g_test_add_func ("/mesh/notifier/preferences", test_preferences);
