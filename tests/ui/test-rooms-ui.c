@@ -221,6 +221,22 @@ test_room_menu (void)
   ui_test_peer_clear (&bob);
 }
 
+/* The Room Menu and its dialogs in French, from the build's translations. */
+static void
+test_room_menu_french (void)
+{
+  g_setenv ("LANGUAGE", "fr", TRUE);
+  textdomain (GETTEXT_PACKAGE);
+  g_assert_cmpstr (_("Re_name…"), ==, "Re_nommer…");
+  g_assert_cmpstr (_("_Leave Room…"), ==, "_Quitter le salon…");
+  g_assert_cmpstr (_("_Delete Room…"), ==, "_Supprimer le salon…");
+  g_assert_cmpstr (_("Delete “%s”?"), ==, "Supprimer « %s » ?");
+  g_assert_cmpstr (_("“%s” was deleted by its owner"), ==,
+                   "« %s » a été supprimé par son propriétaire");
+  g_unsetenv ("LANGUAGE");
+  textdomain (GETTEXT_PACKAGE);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -242,6 +258,7 @@ main (int   argc,
   app = ui_test_app_new ("test");
 
   g_test_add_func ("/mesh/rooms-ui/room-menu", test_room_menu);
+  g_test_add_func ("/mesh/rooms-ui/room-menu-french", test_room_menu_french);
   ret = g_test_run ();
 
   g_application_release (G_APPLICATION (app));
