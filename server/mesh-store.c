@@ -1563,6 +1563,19 @@ mesh_store_list_room_ids (MeshStore   *self,
   return g_steal_pointer (&ids);
 }
 
+static char *
+lookup_username (MeshStore  *self,
+                 const char *user_id)
+{
+  g_autoptr(MeshStoreStmt) stmt = store_prepare (self, NULL,
+                                                 "SELECT username FROM users WHERE user_id = ?1",
+                                                 "s", user_id);
+  char *username = NULL;
+
+  store_lookup_string (self, stmt, &username, NULL);
+  return username;
+}
+
 /* The user_ids of a room's members, in joining order. */
 static GStrv
 member_ids_locked (MeshStore   *self,
@@ -1708,14 +1721,7 @@ mesh_store_leave_room (MeshStore   *self,
   members = member_ids_locked (self, room_id, error);
   if (members == NULL)
     return FALSE;
-  {
-    g_autoptr(MeshStoreStmt) stmt = store_prepare (self, error,
-                                                   "SELECT username FROM users WHERE user_id = ?1",
-                                                   "s", user_id);
-
-    if (!store_lookup_string (self, stmt, &username, error))
-      return FALSE;
-  }
+  username = lookup_username (self, user_id);
 
   if (!store_begin (self, error))
     return FALSE;
@@ -1853,6 +1859,7 @@ static char *
 accept_invite_locked (MeshStore   *self,
                       const char  *code,
                       const char  *user_id,
+                      gboolean    *added,
                       GError     **error)
 {
   g_autofree char *room_id = NULL;
@@ -1904,6 +1911,7 @@ accept_invite_locked (MeshStore   *self,
     if (stmt == NULL || !store_run (self, stmt, error))
       return NULL;
   }
+  *added = TRUE;
   return g_steal_pointer (&room_id);
 }
 
@@ -1914,6 +1922,7 @@ mesh_store_accept_invite (MeshStore   *self,
                           GError     **error)
 {
   g_autofree char *normalized = NULL;
+  gboolean added = FALSE;
   char *room_id;
 
   g_return_val_if_fail (MESH_IS_STORE (self), NULL);
@@ -1932,10 +1941,23 @@ mesh_store_accept_invite (MeshStore   *self,
   /* One transaction: two people accepting at once cannot make five. */
   if (!store_begin (self, error))
     return NULL;
-  room_id = accept_invite_locked (self, normalized, user_id, error);
+  room_id = accept_invite_locked (self, normalized, user_id, &added, error);
   if (room_id == NULL || !store_commit (self, error)) {
     store_rollback (self);
     g_clear_pointer (&room_id, g_free);
+    return NULL;
+  }
+  /* A new member (not a second accept): the others' chats say so. */
+  if (added) {
+    g_auto(GStrv) members = member_ids_locked (self, room_id, NULL);
+    g_autoptr(JsonObject) payload = json_object_new ();
+    g_autofree char *username = lookup_username (self, user_id);
+
+    json_object_set_string_member (payload, "room_id", room_id);
+    json_object_set_string_member (payload, "user_id", user_id);
+    json_object_set_string_member (payload, "username", username != NULL ? username : "");
+    if (members != NULL)
+      emit_room_event (self, "room.member.joined", room_id, members, payload);
   }
   return room_id;
 }

@@ -232,7 +232,9 @@ GPtrArray  *mesh_store_list_room_ids     (MeshStore    *self,
 /* Invites: a code of 12 characters from an unambiguous alphabet, valid
  * MESH_STORE_INVITE_TTL seconds, usable by several people until then.
  * Accepting: unknown or expired code: NOT_FOUND; room has 4 users:
- * ROOM_FULL; already a member: succeeds (idempotent). */
+ * ROOM_FULL; already a member: succeeds (idempotent).  A new member emits
+ * MeshStore::room-event "room.member.joined" {room_id, user_id, username}
+ * for every member, the new one included. */
 char       *mesh_store_create_invite     (MeshStore    *self,
                                           const char   *room_id,
                                           const char   *created_by,

@@ -302,6 +302,38 @@ test_owner_leaves (void)
   g_assert_cmpuint (renamed->status, ==, 200);
 }
 
+static void
+test_member_joined (void)
+{
+  g_autofree char *room_id = shared_room ("Growing");
+  g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s/invites", room_id);
+  MeshTestClient *alice = mesh_test_client_new_hello (server (), shared.token[ALICE], "client",
+                                                      NULL, NULL);
+  g_autoptr(MeshTestResponse) invite = NULL;
+  g_autoptr(MeshTestResponse) accepted = NULL;
+  g_autoptr(MeshTestResponse) again = NULL;
+  g_autoptr(JsonObject) event = NULL;
+  g_autofree char *accept = NULL;
+  JsonObject *payload;
+
+  invite = mesh_test_request (server (), "POST", path, shared.token[BOB], NULL);
+  g_assert_cmpuint (invite->status, ==, 201);
+  accept = g_strdup_printf ("/api/v1/invites/%s/accept",
+                            get_str (mesh_test_response_object (invite), "code"));
+  accepted = mesh_test_request (server (), "POST", accept, shared.token[CAROL], NULL);
+  g_assert_cmpuint (accepted->status, ==, 200);
+  event = mesh_test_client_wait_for_type (alice, "room.member.joined", MESH_TEST_TIMEOUT_MS);
+  g_assert_nonnull (event);
+  payload = json_object_get_object_member (event, "payload");
+  g_assert_cmpstr (get_str (payload, "room_id"), ==, room_id);
+  g_assert_cmpstr (get_str (payload, "user_id"), ==, shared.user_id[CAROL]);
+  g_assert_cmpstr (get_str (payload, "username"), ==, "carol");
+  /* Accepting again changes nothing and tells nobody. */
+  again = mesh_test_request (server (), "POST", accept, shared.token[CAROL], NULL);
+  g_assert_cmpuint (again->status, ==, 200);
+  mesh_test_client_free (alice);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -312,6 +344,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mesh/rooms/delete", test_delete);
   g_test_add_func ("/mesh/rooms/leave", test_leave);
   g_test_add_func ("/mesh/rooms/owner-leaves", test_owner_leaves);
+  g_test_add_func ("/mesh/rooms/member-joined", test_member_joined);
   server ();
   status = g_test_run ();
 
