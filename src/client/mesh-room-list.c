@@ -254,7 +254,7 @@ room_event_cb (MeshRoomList *self,
     remove_room (self, room_id, "left", user_id);
     return;
   }
-  /* A new name, or fewer members (and maybe a new owner). */
+  /* A new name, a new member, or fewer members (and maybe a new owner). */
   mesh_room_list_refresh_async (self, NULL, refreshed_cb, NULL);
 }
 
@@ -272,6 +272,8 @@ mesh_room_list_constructed (GObject *object)
     g_signal_connect_object (self->session, "event::room.deleted", G_CALLBACK (room_event_cb),
                              self, G_CONNECT_SWAPPED);
     g_signal_connect_object (self->session, "event::room.member.left",
+                             G_CALLBACK (room_event_cb), self, G_CONNECT_SWAPPED);
+    g_signal_connect_object (self->session, "event::room.member.joined",
                              G_CALLBACK (room_event_cb), self, G_CONNECT_SWAPPED);
   }
 }

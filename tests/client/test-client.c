@@ -1341,7 +1341,7 @@ test_certificate_pinning (void)
 static void
 test_room_changes (void)
 {
-  static const char * const users[] = { "alice", "bob", NULL };
+  static const char * const users[] = { "alice", "bob", "carol", NULL };
   g_autoptr(ClientTestServer) server = server_with_users (users);
   g_autoptr(MeshClientRest) alice = login (server, "alice");
   g_autoptr(MeshClientRest) bob = login (server, "bob");
@@ -1351,6 +1351,8 @@ test_room_changes (void)
   g_autoptr(MeshClientSession) bob_session = NULL;
   g_autoptr(MeshRoomList) alice_rooms = NULL;
   g_autoptr(MeshRoomList) bob_rooms = NULL;
+  g_autoptr(MeshChatModel) alice_chat = NULL;
+  g_autoptr(MeshClientRest) carol = login (server, "carol");
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) error = NULL;
   MeshRoom *bob_kept;
@@ -1372,6 +1374,25 @@ test_room_changes (void)
               mesh_client_session_is_room_joined (bob_session, doomed_id), WAIT_S);
   bob_kept = mesh_room_list_find (bob_rooms, kept_id, NULL);
   g_assert_nonnull (bob_kept);
+  WAIT_UNTIL (mesh_client_session_is_room_joined (alice_session, kept_id), WAIT_S);
+  alice_chat = mesh_chat_model_new (alice_session, kept_id);
+
+  /* A new member: a "joined" line in the chat, a third member in the list. */
+  {
+    g_autofree char *code = create_invite (alice, kept_id);
+    GError *accept_error = accept_invite (carol, code, kept_id);
+    MeshChatMessage *line;
+
+    g_assert_no_error (accept_error);
+    WAIT_UNTIL (g_list_model_get_n_items (G_LIST_MODEL (alice_chat)) == 1, WAIT_S);
+    line = message_at (alice_chat, 0);
+    g_assert_cmpstr (mesh_chat_message_get_event (line), ==, "joined");
+    g_assert_cmpstr (mesh_chat_message_get_username (line), ==, "carol");
+    g_assert_false (mesh_chat_message_get_is_own (line));
+    WAIT_UNTIL (mesh_room_get_n_members (bob_kept) == 3, WAIT_S);
+    /* Not a message: no unread count, no preview. */
+    g_assert_cmpuint (mesh_room_get_unread_count (bob_kept), ==, 0);
+  }
 
   /* Only the owner renames; bob's list shows the new name by itself. */
   mesh_room_list_rename_room_async (bob_rooms, kept_id, "Bob's", NULL, result_cb, &result);
@@ -1405,8 +1426,11 @@ test_room_changes (void)
   g_clear_object (&result);
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (bob_rooms)), ==, 0);
   WAIT_UNTIL (!mesh_client_session_is_room_joined (bob_session, kept_id), WAIT_S);
-  WAIT_UNTIL (mesh_room_get_n_members (mesh_room_list_find (alice_rooms, kept_id, NULL)) == 1,
+  WAIT_UNTIL (mesh_room_get_n_members (mesh_room_list_find (alice_rooms, kept_id, NULL)) == 2,
               WAIT_S);
+  WAIT_UNTIL (g_list_model_get_n_items (G_LIST_MODEL (alice_chat)) == 2, WAIT_S);
+  g_assert_cmpstr (mesh_chat_message_get_event (message_at (alice_chat, 1)), ==, "left");
+  g_assert_cmpstr (mesh_chat_message_get_username (message_at (alice_chat, 1)), ==, "bob");
 }
 
 int

@@ -2,8 +2,8 @@
 #define G_LOG_DOMAIN "test-rooms-ui"
 
 /* Renaming, leaving and deleting a room from the Room Menu (issue 11, item
- * 13), against a real mesh-server under Xvfb: alice in the window, bob
- * through the client library. */
+ * 13), and the line saying a member joined, against a real mesh-server
+ * under Xvfb: alice in the window, bob through the client library. */
 
 #include "config.h"
 
@@ -66,6 +66,21 @@ peer_room_name (UiTestPeer *peer,
     }
   }
   return NULL;
+}
+
+static gboolean
+is_joined_line (GtkWidget     *widget,
+                gconstpointer  data)
+{
+  return gtk_widget_is_visible (widget) &&
+         g_str_has_prefix (gtk_label_get_text (GTK_LABEL (widget)), "bob joined the room · ");
+}
+
+/* The line, with the time it came at its end. */
+static gboolean
+joined_line_shown (gpointer window)
+{
+  return ui_test_find_widget (window, GTK_TYPE_LABEL, is_joined_line, NULL) != NULL;
 }
 
 static void
@@ -167,14 +182,19 @@ test_room_menu (void)
   attic_invite = mesh_client_rest_create_invite_finish (alice_rest, result, NULL, &error);
   g_assert_no_error (error);
   g_clear_object (&result);
+  open_room (window, mesh_room_get_room_id (attic));
+  /* Bob joins while alice has the room open: a line says so. */
   mesh_client_rest_accept_invite_async (bob.rest, attic_invite, NULL, ui_test_store_result_cb,
                                         &result);
   ui_test_wait_result (&result, "bob to join alice's room");
   g_free (mesh_client_rest_accept_invite_finish (bob.rest, result, &error));
   g_assert_no_error (error);
   g_clear_object (&result);
-
-  open_room (window, mesh_room_get_room_id (attic));
+  ui_test_wait_until (joined_line_shown, window, UI_TEST_WAIT_S, "the line about bob");
+  ui_test_wait_drawn (GTK_WIDGET (window));
+  shot = ui_test_screenshot (GTK_WIDGET (window), "room-member-joined");
+  g_test_message ("screenshot: %s", shot);
+  g_clear_pointer (&shot, g_free);
   dialog = activate (window, "room.rename");
   g_assert_nonnull (dialog);
   gtk_editable_set_text (GTK_EDITABLE (adw_message_dialog_get_extra_child (dialog)), "");
@@ -233,6 +253,8 @@ test_room_menu_french (void)
   g_assert_cmpstr (_("Delete “%s”?"), ==, "Supprimer « %s » ?");
   g_assert_cmpstr (_("“%s” was deleted by its owner"), ==,
                    "« %s » a été supprimé par son propriétaire");
+  g_assert_cmpstr (_("%s joined the room"), ==, "%s a rejoint le salon");
+  g_assert_cmpstr (_("%s left the room"), ==, "%s a quitté le salon");
   g_unsetenv ("LANGUAGE");
   textdomain (GETTEXT_PACKAGE);
 }
