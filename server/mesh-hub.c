@@ -1060,6 +1060,63 @@ mesh_hub_init (MeshHub *self)
   hub_terminal_init (self);
 }
 
+/* MeshStore::room-event: a room renamed, deleted or left over REST.  Every
+ * socket of every member hears it (joined to the room or not: the room list
+ * shows all rooms); then the hub's live room follows the store. */
+static void
+room_event_cb (MeshStore  *store,
+               const char *type,
+               const char *room_id,
+               GStrv       user_ids,
+               JsonObject *payload,
+               MeshHub    *self)
+{
+  g_autoptr(GBytes) frame = hub_build_frame (type, "server", room_id, payload);
+  GHashTableIter iter;
+  HubPeer *peer;
+  HubRoom *room;
+
+  g_hash_table_iter_init (&iter, self->peers);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &peer)) {
+    if (peer->hello_done && peer->user_id != NULL &&
+        g_strv_contains ((const char * const *) user_ids, peer->user_id))
+      mesh_ws_peer_send_bytes (peer->ws, frame);
+  }
+
+  room = g_hash_table_lookup (self->rooms, room_id);
+  if (room == NULL)
+    return;
+  if (g_str_equal (type, "room.deleted")) {
+    while (room != NULL && room->peers->len > 0) {
+      gboolean last = room->peers->len == 1;
+
+      room_remove_peer (self, room, g_ptr_array_index (room->peers, 0));
+      if (last)
+        room = NULL;
+    }
+  } else if (g_str_equal (type, "room.member.left")) {
+    const char *leaver = json_object_get_string_member_with_default (payload, "user_id", "");
+
+    /* The leaver's sockets are out of the room, as after room.leave. */
+    for (guint i = room->peers->len; room != NULL && i-- > 0;) {
+      HubPeer *member = g_ptr_array_index (room->peers, i);
+      g_autoptr(GBytes) left = NULL;
+      gboolean last;
+
+      if (g_strcmp0 (member->user_id, leaver) != 0)
+        continue;
+      left = left_frame (member, room);
+      hub_room_send (room, left, NULL);
+      last = room->peers->len == 1;
+      room_remove_peer (self, room, member);
+      if (last)
+        room = NULL;
+      else if (i > room->peers->len)
+        i = room->peers->len;
+    }
+  }
+}
+
 MeshHub *
 mesh_hub_new (MeshStore          *store,
               MeshCapKey         *cap_key,
@@ -1078,6 +1135,7 @@ mesh_hub_new (MeshStore          *store,
   self->limits = *limits;
   self->hello_timeout_s = hello_timeout_s;
   self->sweep_id = g_timeout_add (SWEEP_INTERVAL_MS, sweep_cb, self);
+  g_signal_connect_object (store, "room-event", G_CALLBACK (room_event_cb), self, 0);
   return self;
 }
 

@@ -728,6 +728,56 @@ handle_create_room (MeshRestRequest *request)
 }
 
 static void
+handle_rename_room (MeshRestRequest *request)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) reply = NULL;
+  const char *name;
+
+  if (!request_get_string (request, "name", TRUE, &name))
+    return;
+  if (!mesh_store_rename_room (request->rest->store, request->params[0], request->user_id, name,
+                               &error)) {
+    mesh_rest_reply_error (request->msg, error);
+    return;
+  }
+  reply = json_object_new ();
+  json_object_set_string_member (reply, "room_id", request->params[0]);
+  json_object_set_string_member (reply, "name", name);
+  reply_object (request->msg, SOUP_STATUS_OK, reply);
+}
+
+static void
+handle_delete_room (MeshRestRequest *request)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!mesh_store_delete_room (request->rest->store, request->params[0], request->user_id,
+                               &error)) {
+    mesh_rest_reply_error (request->msg, error);
+    return;
+  }
+  soup_server_message_set_status (request->msg, SOUP_STATUS_NO_CONTENT, NULL);
+  soup_message_headers_replace (soup_server_message_get_response_headers (request->msg),
+                                "Connection", "close");
+}
+
+static void
+handle_leave_room (MeshRestRequest *request)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!mesh_store_leave_room (request->rest->store, request->params[0], request->user_id,
+                              &error)) {
+    mesh_rest_reply_error (request->msg, error);
+    return;
+  }
+  soup_server_message_set_status (request->msg, SOUP_STATUS_NO_CONTENT, NULL);
+  soup_message_headers_replace (soup_server_message_get_response_headers (request->msg),
+                                "Connection", "close");
+}
+
+static void
 handle_create_invite (MeshRestRequest *request)
 {
   g_autoptr(GError) error = NULL;
@@ -1154,6 +1204,9 @@ static const struct {
   { "DELETE", "devices/*",       ROUTE_AUTH,                handle_delete_device },
   { "GET",  "rooms",             ROUTE_AUTH,                handle_list_rooms },
   { "POST", "rooms",             ROUTE_AUTH | ROUTE_BODY,   handle_create_room },
+  { "PATCH",  "rooms/*",         ROUTE_AUTH | ROUTE_BODY,   handle_rename_room },
+  { "DELETE", "rooms/*",         ROUTE_AUTH,                handle_delete_room },
+  { "POST", "rooms/*/leave",     ROUTE_AUTH,                handle_leave_room },
   { "POST", "rooms/*/invites",   ROUTE_AUTH,                handle_create_invite },
   { "GET",  "rooms/*/messages",  ROUTE_AUTH,                handle_list_messages },
   { "POST", "rooms/*/caps",      ROUTE_AUTH | ROUTE_BODY,   handle_issue_caps },

@@ -142,6 +142,13 @@ struct _MeshStore {
 
 G_DEFINE_FINAL_TYPE (MeshStore, mesh_store, G_TYPE_OBJECT)
 
+enum {
+  SIGNAL_ROOM_EVENT,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
 /* A cached statement borrowed for one use: releasing it resets it for the
  * next caller instead of finalizing it. */
 typedef sqlite3_stmt MeshStoreStmt;
@@ -511,6 +518,13 @@ mesh_store_class_init (MeshStoreClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
   object_class->finalize = mesh_store_finalize;
+
+  /* A room was renamed, deleted or left through REST: the hub tells the
+   * members live.  (event type, room_id, user_ids to tell, payload). */
+  signals[SIGNAL_ROOM_EVENT] =
+    g_signal_new ("room-event", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRV,
+                  JSON_TYPE_OBJECT);
 }
 
 static void
@@ -1549,6 +1563,222 @@ mesh_store_list_room_ids (MeshStore   *self,
   return g_steal_pointer (&ids);
 }
 
+static char *
+lookup_username (MeshStore  *self,
+                 const char *user_id)
+{
+  g_autoptr(MeshStoreStmt) stmt = store_prepare (self, NULL,
+                                                 "SELECT username FROM users WHERE user_id = ?1",
+                                                 "s", user_id);
+  char *username = NULL;
+
+  store_lookup_string (self, stmt, &username, NULL);
+  return username;
+}
+
+/* The user_ids of a room's members, in joining order. */
+static GStrv
+member_ids_locked (MeshStore   *self,
+                   const char  *room_id,
+                   GError     **error)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_autoptr(MeshStoreStmt) stmt = store_prepare (self, error,
+                                                 "SELECT user_id FROM room_members"
+                                                 " WHERE room_id = ?1 ORDER BY rowid",
+                                                 "s", room_id);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  while ((rc = store_step (self, stmt, error)) == SQLITE_ROW)
+    g_strv_builder_add (builder, (const char *) sqlite3_column_text (stmt, 0));
+  if (rc != SQLITE_DONE)
+    return NULL;
+  return g_strv_builder_end (builder);
+}
+
+/* ROOM_NOT_FOUND for an unknown room, FORBIDDEN for a non-member, and for
+ * a member who is not the owner when @need_owner. */
+static gboolean
+check_room_role (MeshStore   *self,
+                 const char  *room_id,
+                 const char  *user_id,
+                 gboolean     need_owner,
+                 GError     **error)
+{
+  g_autofree char *role = NULL;
+
+  if (!room_exists (self, room_id, error))
+    return FALSE;
+  role = mesh_store_get_member_role (self, room_id, user_id);
+  if (role == NULL) {
+    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_FORBIDDEN, "not a member of this room");
+    return FALSE;
+  }
+  if (need_owner && !g_str_equal (role, "owner")) {
+    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_FORBIDDEN,
+                         "only the room's owner may do this");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+emit_room_event (MeshStore  *self,
+                 const char *type,
+                 const char *room_id,
+                 GStrv       user_ids,
+                 JsonObject *payload)
+{
+  g_signal_emit (self, signals[SIGNAL_ROOM_EVENT], 0, type, room_id, user_ids, payload);
+}
+
+gboolean
+mesh_store_rename_room (MeshStore   *self,
+                        const char  *room_id,
+                        const char  *user_id,
+                        const char  *name,
+                        GError     **error)
+{
+  g_autoptr(JsonObject) payload = NULL;
+  g_auto(GStrv) members = NULL;
+
+  g_return_val_if_fail (MESH_IS_STORE (self), FALSE);
+
+  if (!check_display_text (name, "name", 100, error))
+    return FALSE;
+  if (!check_room_role (self, room_id, user_id, TRUE, error))
+    return FALSE;
+  {
+    g_autoptr(MeshStoreStmt) stmt = store_prepare (self, error,
+                                                   "UPDATE rooms SET name = ?2 WHERE room_id = ?1",
+                                                   "ss", room_id, name);
+
+    if (stmt == NULL || !store_run (self, stmt, error))
+      return FALSE;
+  }
+  members = member_ids_locked (self, room_id, NULL);
+  payload = json_object_new ();
+  json_object_set_string_member (payload, "room_id", room_id);
+  json_object_set_string_member (payload, "name", name);
+  json_object_set_string_member (payload, "user_id", user_id);
+  if (members != NULL)
+    emit_room_event (self, "room.updated", room_id, members, payload);
+  return TRUE;
+}
+
+gboolean
+mesh_store_delete_room (MeshStore   *self,
+                        const char  *room_id,
+                        const char  *user_id,
+                        GError     **error)
+{
+  g_autoptr(JsonObject) payload = NULL;
+  g_auto(GStrv) members = NULL;
+
+  g_return_val_if_fail (MESH_IS_STORE (self), FALSE);
+
+  if (!check_room_role (self, room_id, user_id, TRUE, error))
+    return FALSE;
+  members = member_ids_locked (self, room_id, error);
+  if (members == NULL)
+    return FALSE;
+  {
+    /* Members, invites and messages go with it (ON DELETE CASCADE). */
+    g_autoptr(MeshStoreStmt) stmt = store_prepare (self, error,
+                                                   "DELETE FROM rooms WHERE room_id = ?1",
+                                                   "s", room_id);
+
+    if (stmt == NULL || !store_run (self, stmt, error))
+      return FALSE;
+  }
+  payload = json_object_new ();
+  json_object_set_string_member (payload, "room_id", room_id);
+  json_object_set_string_member (payload, "user_id", user_id);
+  emit_room_event (self, "room.deleted", room_id, members, payload);
+  return TRUE;
+}
+
+gboolean
+mesh_store_leave_room (MeshStore   *self,
+                       const char  *room_id,
+                       const char  *user_id,
+                       GError     **error)
+{
+  g_autoptr(JsonObject) payload = NULL;
+  g_auto(GStrv) members = NULL;
+  g_autofree char *role = NULL;
+  g_autofree char *username = NULL;
+  g_autofree char *new_owner = NULL;
+  gboolean emptied;
+
+  g_return_val_if_fail (MESH_IS_STORE (self), FALSE);
+
+  if (!check_room_role (self, room_id, user_id, FALSE, error))
+    return FALSE;
+  role = mesh_store_get_member_role (self, room_id, user_id);
+  members = member_ids_locked (self, room_id, error);
+  if (members == NULL)
+    return FALSE;
+  username = lookup_username (self, user_id);
+
+  if (!store_begin (self, error))
+    return FALSE;
+  {
+    g_autoptr(MeshStoreStmt) stmt = store_prepare (self, error,
+                                                   "DELETE FROM room_members"
+                                                   " WHERE room_id = ?1 AND user_id = ?2",
+                                                   "ss", room_id, user_id);
+
+    if (stmt == NULL || !store_run (self, stmt, error))
+      goto fail;
+  }
+  emptied = g_strv_length (members) <= 1;
+  if (emptied) {
+    /* Nobody is left to see it: the room goes. */
+    g_autoptr(MeshStoreStmt) stmt = store_prepare (self, error,
+                                                   "DELETE FROM rooms WHERE room_id = ?1",
+                                                   "s", room_id);
+
+    if (stmt == NULL || !store_run (self, stmt, error))
+      goto fail;
+  } else if (g_str_equal (role, "owner")) {
+    /* A room always has an owner: the longest-standing member takes over. */
+    g_autoptr(MeshStoreStmt) pick = store_prepare (self, error,
+                                                   "SELECT user_id FROM room_members"
+                                                   " WHERE room_id = ?1 ORDER BY rowid LIMIT 1",
+                                                   "s", room_id);
+
+    if (!store_lookup_string (self, pick, &new_owner, error) || new_owner == NULL)
+      goto fail;
+    {
+      g_autoptr(MeshStoreStmt) stmt = store_prepare (self, error,
+                                                     "UPDATE room_members SET role = 'owner'"
+                                                     " WHERE room_id = ?1 AND user_id = ?2",
+                                                     "ss", room_id, new_owner);
+
+      if (stmt == NULL || !store_run (self, stmt, error))
+        goto fail;
+    }
+  }
+  if (!store_commit (self, error))
+    goto fail;
+
+  payload = json_object_new ();
+  json_object_set_string_member (payload, "room_id", room_id);
+  json_object_set_string_member (payload, "user_id", user_id);
+  json_object_set_string_member (payload, "username", username != NULL ? username : "");
+  if (new_owner != NULL)
+    json_object_set_string_member (payload, "new_owner", new_owner);
+  emit_room_event (self, "room.member.left", room_id, members, payload);
+  return TRUE;
+
+fail:
+  store_rollback (self);
+  return FALSE;
+}
+
 /* Invites. */
 
 static char *
@@ -1629,6 +1859,7 @@ static char *
 accept_invite_locked (MeshStore   *self,
                       const char  *code,
                       const char  *user_id,
+                      gboolean    *added,
                       GError     **error)
 {
   g_autofree char *room_id = NULL;
@@ -1680,6 +1911,7 @@ accept_invite_locked (MeshStore   *self,
     if (stmt == NULL || !store_run (self, stmt, error))
       return NULL;
   }
+  *added = TRUE;
   return g_steal_pointer (&room_id);
 }
 
@@ -1690,6 +1922,7 @@ mesh_store_accept_invite (MeshStore   *self,
                           GError     **error)
 {
   g_autofree char *normalized = NULL;
+  gboolean added = FALSE;
   char *room_id;
 
   g_return_val_if_fail (MESH_IS_STORE (self), NULL);
@@ -1708,10 +1941,23 @@ mesh_store_accept_invite (MeshStore   *self,
   /* One transaction: two people accepting at once cannot make five. */
   if (!store_begin (self, error))
     return NULL;
-  room_id = accept_invite_locked (self, normalized, user_id, error);
+  room_id = accept_invite_locked (self, normalized, user_id, &added, error);
   if (room_id == NULL || !store_commit (self, error)) {
     store_rollback (self);
     g_clear_pointer (&room_id, g_free);
+    return NULL;
+  }
+  /* A new member (not a second accept): the others' chats say so. */
+  if (added) {
+    g_auto(GStrv) members = member_ids_locked (self, room_id, NULL);
+    g_autoptr(JsonObject) payload = json_object_new ();
+    g_autofree char *username = lookup_username (self, user_id);
+
+    json_object_set_string_member (payload, "room_id", room_id);
+    json_object_set_string_member (payload, "user_id", user_id);
+    json_object_set_string_member (payload, "username", username != NULL ? username : "");
+    if (members != NULL)
+      emit_room_event (self, "room.member.joined", room_id, members, payload);
   }
   return room_id;
 }

@@ -203,6 +203,27 @@ GPtrArray  *mesh_store_list_members      (MeshStore    *self,
 JsonArray  *mesh_store_list_rooms_json   (MeshStore    *self,
                                           const char   *user_id,
                                           GError      **error);
+/* Owner only (else FORBIDDEN; unknown room ROOM_NOT_FOUND): renames the
+ * room (1..100 characters) or deletes it with its members, invites and
+ * messages.  Each emits MeshStore::room-event ("room.updated" with
+ * {room_id, name, user_id}, "room.deleted" with {room_id, user_id}) for
+ * every member, so that the hub can tell them. */
+gboolean    mesh_store_rename_room       (MeshStore    *self,
+                                          const char   *room_id,
+                                          const char   *user_id,
+                                          const char   *name,
+                                          GError      **error);
+gboolean    mesh_store_delete_room       (MeshStore    *self,
+                                          const char   *room_id,
+                                          const char   *user_id,
+                                          GError      **error);
+/* Any member leaves.  An owner's ownership passes to the member who joined
+ * first; the last member out deletes the room.  Emits "room.member.left"
+ * {room_id, user_id, username, new_owner?} for every member before. */
+gboolean    mesh_store_leave_room        (MeshStore    *self,
+                                          const char   *room_id,
+                                          const char   *user_id,
+                                          GError      **error);
 /* GPtrArray of char* room_ids of @user_id. */
 GPtrArray  *mesh_store_list_room_ids     (MeshStore    *self,
                                           const char   *user_id,
@@ -211,7 +232,9 @@ GPtrArray  *mesh_store_list_room_ids     (MeshStore    *self,
 /* Invites: a code of 12 characters from an unambiguous alphabet, valid
  * MESH_STORE_INVITE_TTL seconds, usable by several people until then.
  * Accepting: unknown or expired code: NOT_FOUND; room has 4 users:
- * ROOM_FULL; already a member: succeeds (idempotent). */
+ * ROOM_FULL; already a member: succeeds (idempotent).  A new member emits
+ * MeshStore::room-event "room.member.joined" {room_id, user_id, username}
+ * for every member, the new one included. */
 char       *mesh_store_create_invite     (MeshStore    *self,
                                           const char   *room_id,
                                           const char   *created_by,

@@ -41,6 +41,7 @@ struct _MeshChatMessage {
   GDateTime         *date_time;
   MeshDeliveryState  delivery_state;
   gboolean           is_own;
+  char              *event;     /* "joined", "left": a line about a member, not a message */
 };
 
 G_DEFINE_FINAL_TYPE (MeshChatMessage, mesh_chat_message, G_TYPE_OBJECT)
@@ -115,6 +116,7 @@ mesh_chat_message_finalize (GObject *object)
   g_free (self->user_id);
   g_free (self->username);
   g_free (self->content);
+  g_free (self->event);
   g_free (self->timestamp);
   g_clear_pointer (&self->date_time, g_date_time_unref);
   G_OBJECT_CLASS (mesh_chat_message_parent_class)->finalize (object);
@@ -214,6 +216,35 @@ mesh_chat_message_new_pending (const char *room_id,
   self->delivery_state = MESH_DELIVERY_PENDING;
   self->is_own = TRUE;
   return self;
+}
+
+MeshChatMessage *
+mesh_chat_message_new_event (const char *room_id,
+                             const char *event,
+                             const char *user_id,
+                             const char *username,
+                             const char *own_user_id)
+{
+  MeshChatMessage *self = g_object_new (MESH_TYPE_CHAT_MESSAGE, NULL);
+  g_autofree char *now = mesh_timestamp_now ();
+
+  self->room_id = g_strdup (room_id);
+  self->event = g_strdup (event);
+  self->user_id = g_strdup (user_id);
+  self->username = g_strdup (username);
+  self->content = g_strdup ("");
+  set_timestamp (self, now);
+  self->delivery_state = MESH_DELIVERY_SENT;
+  self->is_own = g_strcmp0 (user_id, own_user_id) == 0;
+  return self;
+}
+
+const char *
+mesh_chat_message_get_event (MeshChatMessage *self)
+{
+  g_return_val_if_fail (MESH_IS_CHAT_MESSAGE (self), NULL);
+
+  return self->event;
 }
 
 /* A pending message confirmed by the server's copy @created. */

@@ -25,5 +25,8 @@ const char        *mesh_chat_message_get_timestamp      (MeshChatMessage *self);
 GDateTime         *mesh_chat_message_get_date_time      (MeshChatMessage *self);
 MeshDeliveryState  mesh_chat_message_get_delivery_state (MeshChatMessage *self);
 gboolean           mesh_chat_message_get_is_own         (MeshChatMessage *self);
+/* NULL for a chat message; "joined" or "left" for a line saying that the
+ * member (user_id, username) joined or left the room, seen live. */
+const char        *mesh_chat_message_get_event          (MeshChatMessage *self);
 
 G_END_DECLS

@@ -133,6 +133,29 @@ chat_message_cb (MeshChatModel   *self,
   append (self, message);
 }
 
+/* room.member.joined / room.member.left: a line in the conversation, live
+ * only (not kept in the history). */
+static void
+member_event_cb (MeshChatModel *self,
+                 const char    *type,
+                 const char    *from,
+                 JsonObject    *payload)
+{
+  g_autoptr(MeshChatMessage) line = NULL;
+  const char *room_id = json_object_get_string_member_with_default (payload, "room_id", NULL);
+  const char *user_id = json_object_get_string_member_with_default (payload, "user_id", NULL);
+  const char *username = json_object_get_string_member_with_default (payload, "username", NULL);
+
+  if (g_strcmp0 (room_id, self->room_id) != 0 || user_id == NULL || username == NULL ||
+      username[0] == '\0')
+    return;
+  line = mesh_chat_message_new_event (room_id,
+                                      g_str_equal (type, "room.member.joined") ? "joined" : "left",
+                                      user_id, username,
+                                      mesh_client_session_get_user_id (self->session));
+  append (self, line);
+}
+
 static void
 mesh_chat_model_get_property (GObject    *object,
                               guint       prop_id,
@@ -191,6 +214,10 @@ mesh_chat_model_constructed (GObject *object)
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->session, "chat-message", G_CALLBACK (chat_message_cb), self,
                            G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->session, "event::room.member.joined",
+                           G_CALLBACK (member_event_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->session, "event::room.member.left",
+                           G_CALLBACK (member_event_cb), self, G_CONNECT_SWAPPED);
 
   /* Messages queued before the model existed are shown too. */
   pending = mesh_client_session_dup_outbox (self->session, self->room_id);

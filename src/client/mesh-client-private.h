@@ -29,6 +29,11 @@ MeshChatMessage *mesh_chat_message_new_pending         (const char         *room
                                                         const char         *client_msg_id,
                                                         const char         *content,
                                                         const char         *user_id);
+MeshChatMessage *mesh_chat_message_new_event           (const char         *room_id,
+                                                        const char         *event,
+                                                        const char         *user_id,
+                                                        const char         *username,
+                                                        const char         *own_user_id);
 void             mesh_chat_message_confirm             (MeshChatMessage    *self,
                                                         MeshChatMessage    *created);
 void             mesh_chat_message_set_delivery_state  (MeshChatMessage    *self,

@@ -754,6 +754,79 @@ mesh_client_rest_create_room_finish (MeshClientRest  *self,
                         error);
 }
 
+/* PATCH /rooms/{id} {name}, DELETE /rooms/{id}, POST /rooms/{id}/leave:
+ * one source tag each, one finish for the three. */
+void
+mesh_client_rest_rename_room_async (MeshClientRest      *self,
+                                    const char          *room_id,
+                                    const char          *name,
+                                    GCancellable        *cancellable,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data)
+{
+  g_autoptr(JsonObject) body = json_object_new ();
+  g_autoptr(JsonNode) node = NULL;
+  g_autofree char *path = NULL;
+
+  g_return_if_fail (MESH_IS_CLIENT_REST (self));
+  g_return_if_fail (room_id != NULL && name != NULL);
+
+  json_object_set_string_member (body, "name", name);
+  node = json_node_init_object (json_node_alloc (), body);
+  path = segment_path ("rooms/", room_id, "");
+  rest_send (self, "PATCH", path, node, mesh_client_rest_rename_room_async, cancellable,
+             callback, user_data);
+}
+
+void
+mesh_client_rest_delete_room_async (MeshClientRest      *self,
+                                    const char          *room_id,
+                                    GCancellable        *cancellable,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data)
+{
+  g_autofree char *path = NULL;
+
+  g_return_if_fail (MESH_IS_CLIENT_REST (self));
+  g_return_if_fail (room_id != NULL);
+
+  path = segment_path ("rooms/", room_id, "");
+  rest_send (self, "DELETE", path, NULL, mesh_client_rest_delete_room_async, cancellable,
+             callback, user_data);
+}
+
+void
+mesh_client_rest_leave_room_async (MeshClientRest      *self,
+                                   const char          *room_id,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  g_autofree char *path = NULL;
+
+  g_return_if_fail (MESH_IS_CLIENT_REST (self));
+  g_return_if_fail (room_id != NULL);
+
+  path = segment_path ("rooms/", room_id, "/leave");
+  rest_send (self, "POST", path, NULL, mesh_client_rest_leave_room_async, cancellable,
+             callback, user_data);
+}
+
+gboolean
+mesh_client_rest_change_room_finish (MeshClientRest  *self,
+                                     GAsyncResult    *result,
+                                     GError         **error)
+{
+  gpointer tag = g_task_get_source_tag (G_TASK (result));
+  g_autoptr(JsonNode) node = NULL;
+
+  g_return_val_if_fail (tag == mesh_client_rest_rename_room_async ||
+                        tag == mesh_client_rest_delete_room_async ||
+                        tag == mesh_client_rest_leave_room_async, FALSE);
+  node = rest_finish (self, result, tag, error);
+  return node != NULL;
+}
+
 void
 mesh_client_rest_create_invite_async (MeshClientRest      *self,
                                       const char          *room_id,

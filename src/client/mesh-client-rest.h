@@ -103,6 +103,28 @@ void            mesh_client_rest_create_room_async       (MeshClientRest       *
 char           *mesh_client_rest_create_room_finish      (MeshClientRest       *self,
                                                           GAsyncResult         *result,
                                                           GError              **error);
+/* PATCH /rooms/{room_id} {name} (owner), DELETE /rooms/{room_id} (owner),
+ * POST /rooms/{room_id}/leave (any member); each finishes with
+ * mesh_client_rest_change_room_finish(). */
+void            mesh_client_rest_rename_room_async       (MeshClientRest       *self,
+                                                          const char           *room_id,
+                                                          const char           *name,
+                                                          GCancellable         *cancellable,
+                                                          GAsyncReadyCallback   callback,
+                                                          gpointer              user_data);
+void            mesh_client_rest_delete_room_async       (MeshClientRest       *self,
+                                                          const char           *room_id,
+                                                          GCancellable         *cancellable,
+                                                          GAsyncReadyCallback   callback,
+                                                          gpointer              user_data);
+void            mesh_client_rest_leave_room_async        (MeshClientRest       *self,
+                                                          const char           *room_id,
+                                                          GCancellable         *cancellable,
+                                                          GAsyncReadyCallback   callback,
+                                                          gpointer              user_data);
+gboolean        mesh_client_rest_change_room_finish      (MeshClientRest       *self,
+                                                          GAsyncResult         *result,
+                                                          GError              **error);
 /* POST /rooms/{room_id}/invites; returns the code. */
 void            mesh_client_rest_create_invite_async     (MeshClientRest       *self,
                                                           const char           *room_id,

@@ -1099,6 +1099,30 @@ handle_room_left (MeshClientSession *self,
   g_signal_emit (self, signals[ROOM_LEFT], 0, room_id, peer_id);
 }
 
+/* room.deleted, and room.member.left of our own user (from any of our
+ * clients): the server took our sockets out of the room already, so it is
+ * forgotten without a room.leave, and not joined again on a reconnect. */
+static void
+handle_room_gone (MeshClientSession *self,
+                  MeshEnvelope      *env)
+{
+  g_autoptr(GError) error = NULL;
+  const char *room_id = NULL, *user_id = NULL;
+
+  if (!mesh_json_get_string (env->payload, "room_id", TRUE, &room_id, NULL) ||
+      !mesh_json_get_string (env->payload, "user_id", FALSE, &user_id, NULL)) {
+    g_debug ("ignoring a malformed %s", env->type);
+    return;
+  }
+  if (g_str_equal (env->type, "room.member.left") && g_strcmp0 (user_id, self->user_id) != 0)
+    return;
+  if (!g_hash_table_contains (self->rooms, room_id))
+    return;
+  error = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "room '%s' is gone", room_id);
+  complete_waiters (self, WAIT_JOIN, room_id, NULL, error);
+  g_hash_table_remove (self->rooms, room_id);
+}
+
 static void
 handle_presence (MeshClientSession *self,
                  MeshEnvelope      *env)
@@ -1273,6 +1297,8 @@ static const struct {
 } event_handlers[] = {
   { "room.joined",               handle_room_joined },
   { "room.left",                 handle_room_left },
+  { "room.deleted",              handle_room_gone },
+  { "room.member.left",          handle_room_gone },
   { "presence.update",           handle_presence },
   { "chat.message.created",      handle_chat_created },
   { "error",                     handle_error },

@@ -15,6 +15,13 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
+enum {
+  ROOM_REMOVED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
 struct _MeshRoomList {
   GObject            parent_instance;
 
@@ -197,15 +204,78 @@ mesh_room_list_set_property (GObject      *object,
   }
 }
 
+/* Drops a room from the list at once (deleted, or we left it). */
+static void
+remove_room (MeshRoomList *self,
+             const char   *room_id,
+             const char   *why,
+             const char   *by_user_id)
+{
+  g_autoptr(MeshRoom) room = NULL;
+  gint i = find_index (self->rooms, room_id, 0);
+
+  if (i < 0)
+    return;
+  room = g_ptr_array_steal_index (self->rooms, (guint) i);
+  g_signal_emit (self, signals[ROOM_REMOVED], 0, room, why, by_user_id);
+  g_list_model_items_changed (G_LIST_MODEL (self), (guint) i, 1, 0);
+}
+
+static void
+refreshed_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!mesh_room_list_refresh_finish (MESH_ROOM_LIST (source), result, &error))
+    g_debug ("could not refresh the room list: %s", error->message);
+}
+
+/* room.updated, room.deleted, room.member.left: another client (or the
+ * owner) changed a room; the list follows. */
+static void
+room_event_cb (MeshRoomList *self,
+               const char   *type,
+               const char   *from,
+               JsonObject   *payload)
+{
+  const char *room_id = json_object_get_string_member_with_default (payload, "room_id", NULL);
+  const char *user_id = json_object_get_string_member_with_default (payload, "user_id", NULL);
+
+  if (room_id == NULL)
+    return;
+  if (g_str_equal (type, "room.deleted")) {
+    remove_room (self, room_id, "deleted", user_id);
+    return;
+  }
+  if (g_str_equal (type, "room.member.left") &&
+      g_strcmp0 (user_id, mesh_client_rest_get_user_id (self->rest)) == 0) {
+    remove_room (self, room_id, "left", user_id);
+    return;
+  }
+  /* A new name, a new member, or fewer members (and maybe a new owner). */
+  mesh_room_list_refresh_async (self, NULL, refreshed_cb, NULL);
+}
+
 static void
 mesh_room_list_constructed (GObject *object)
 {
   MeshRoomList *self = MESH_ROOM_LIST (object);
 
   G_OBJECT_CLASS (mesh_room_list_parent_class)->constructed (object);
-  if (self->session != NULL)
+  if (self->session != NULL) {
     g_signal_connect_object (self->session, "chat-message", G_CALLBACK (chat_message_cb), self,
                              G_CONNECT_SWAPPED);
+    g_signal_connect_object (self->session, "event::room.updated", G_CALLBACK (room_event_cb),
+                             self, G_CONNECT_SWAPPED);
+    g_signal_connect_object (self->session, "event::room.deleted", G_CALLBACK (room_event_cb),
+                             self, G_CONNECT_SWAPPED);
+    g_signal_connect_object (self->session, "event::room.member.left",
+                             G_CALLBACK (room_event_cb), self, G_CONNECT_SWAPPED);
+    g_signal_connect_object (self->session, "event::room.member.joined",
+                             G_CALLBACK (room_event_cb), self, G_CONNECT_SWAPPED);
+  }
 }
 
 static void
@@ -243,6 +313,10 @@ mesh_room_list_class_init (MeshRoomListClass *klass)
   properties[PROP_SESSION] = g_param_spec_object ("session", NULL, NULL,
                                                   MESH_TYPE_CLIENT_SESSION, flags);
   g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  signals[ROOM_REMOVED] =
+    g_signal_new ("room-removed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 3, MESH_TYPE_ROOM, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void
@@ -410,4 +484,115 @@ mesh_room_list_accept_invite_finish (MeshRoomList  *self,
 {
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+changed_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  MeshRoomList *self = g_task_get_source_object (task);
+  const char *room_id = g_task_get_task_data (task);
+
+  if (!mesh_client_rest_change_room_finish (MESH_CLIENT_REST (source), result, &error)) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+  if (g_task_get_source_tag (task) == mesh_room_list_rename_room_async) {
+    GCancellable *cancellable = g_task_get_cancellable (task);
+
+    /* The new name comes with the refresh. */
+    mesh_client_rest_list_rooms_async (self->rest, cancellable, list_rooms_cb,
+                                       g_steal_pointer (&task));
+    return;
+  }
+  /* Gone from this client at once, without waiting for the event. */
+  remove_room (self, room_id,
+               g_task_get_source_tag (task) == mesh_room_list_delete_room_async ? "deleted"
+                                                                                 : "left",
+               mesh_client_rest_get_user_id (self->rest));
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+change_room (MeshRoomList        *self,
+             gpointer             tag,
+             const char          *room_id,
+             const char          *name,
+             GCancellable        *cancellable,
+             GAsyncReadyCallback  callback,
+             gpointer             user_data)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, tag);
+  g_task_set_task_data (task, g_strdup (room_id), g_free);
+  if (tag == mesh_room_list_rename_room_async)
+    mesh_client_rest_rename_room_async (self->rest, room_id, name, cancellable, changed_cb, task);
+  else if (tag == mesh_room_list_delete_room_async)
+    mesh_client_rest_delete_room_async (self->rest, room_id, cancellable, changed_cb, task);
+  else
+    mesh_client_rest_leave_room_async (self->rest, room_id, cancellable, changed_cb, task);
+}
+
+void
+mesh_room_list_rename_room_async (MeshRoomList        *self,
+                                  const char          *room_id,
+                                  const char          *name,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  g_return_if_fail (MESH_IS_ROOM_LIST (self));
+  g_return_if_fail (room_id != NULL && name != NULL);
+
+  change_room (self, mesh_room_list_rename_room_async, room_id, name, cancellable, callback,
+               user_data);
+}
+
+void
+mesh_room_list_delete_room_async (MeshRoomList        *self,
+                                  const char          *room_id,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  g_return_if_fail (MESH_IS_ROOM_LIST (self));
+  g_return_if_fail (room_id != NULL);
+
+  change_room (self, mesh_room_list_delete_room_async, room_id, NULL, cancellable, callback,
+               user_data);
+}
+
+void
+mesh_room_list_leave_room_async (MeshRoomList        *self,
+                                 const char          *room_id,
+                                 GCancellable        *cancellable,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  g_return_if_fail (MESH_IS_ROOM_LIST (self));
+  g_return_if_fail (room_id != NULL);
+
+  change_room (self, mesh_room_list_leave_room_async, room_id, NULL, cancellable, callback,
+               user_data);
+}
+
+gboolean
+mesh_room_list_change_room_finish (MeshRoomList  *self,
+                                   GAsyncResult  *result,
+                                   GError       **error)
+{
+  GTask *task = G_TASK (result);
+
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  /* A rename ends like a refresh: the room or an error. */
+  if (g_task_get_source_tag (task) == mesh_room_list_rename_room_async) {
+    g_autoptr(MeshRoom) room = g_task_propagate_pointer (task, error);
+
+    return room != NULL;
+  }
+  return g_task_propagate_boolean (task, error);
 }

@@ -48,4 +48,29 @@ MeshRoom     *mesh_room_list_accept_invite_finish (MeshRoomList        *self,
                                                    GAsyncResult        *result,
                                                    GError             **error);
 
+/* Renames (owner), deletes (owner) or leaves a room; a deleted or left room
+ * leaves the list at once, after MeshRoomList::room-removed (MeshRoom *room,
+ * const char *why: "deleted" or "left", const char *by_user_id: who did it).  Other clients' lists follow through the
+ * room.updated, room.deleted and room.member.left events.  All three end
+ * with mesh_room_list_change_room_finish(). */
+void          mesh_room_list_rename_room_async    (MeshRoomList        *self,
+                                                   const char          *room_id,
+                                                   const char          *name,
+                                                   GCancellable        *cancellable,
+                                                   GAsyncReadyCallback  callback,
+                                                   gpointer             user_data);
+void          mesh_room_list_delete_room_async    (MeshRoomList        *self,
+                                                   const char          *room_id,
+                                                   GCancellable        *cancellable,
+                                                   GAsyncReadyCallback  callback,
+                                                   gpointer             user_data);
+void          mesh_room_list_leave_room_async     (MeshRoomList        *self,
+                                                   const char          *room_id,
+                                                   GCancellable        *cancellable,
+                                                   GAsyncReadyCallback  callback,
+                                                   gpointer             user_data);
+gboolean      mesh_room_list_change_room_finish   (MeshRoomList        *self,
+                                                   GAsyncResult        *result,
+                                                   GError             **error);
+
 G_END_DECLS

@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include "mesh-escape.h"
 #include "mesh-message-row.h"
 #include "mesh-ui-util.h"
 
@@ -80,7 +81,8 @@ update_state (MeshMessageRow *self)
   const char *tooltip = NULL;
   int state;
 
-  if (self->message == NULL || !mesh_chat_message_get_is_own (self->message)) {
+  if (self->message == NULL || !mesh_chat_message_get_is_own (self->message) ||
+      mesh_chat_message_get_event (self->message) != NULL) {
     self->shown_state = -1;
     gtk_widget_set_visible (GTK_WIDGET (self->state_image), FALSE);
     return;
@@ -213,6 +215,39 @@ mesh_message_row_set_message (MeshMessageRow  *self,
   gtk_label_set_label (self->sender_label, mesh_chat_message_get_username (message));
   gtk_widget_set_visible (GTK_WIDGET (self->sender_label), show_sender && !own);
 
+  /* Rows are recycled: a line about a member and a message undo each other. */
+  if (mesh_chat_message_get_event (message) != NULL) {
+    g_autofree char *name = mesh_escape_for_display (mesh_chat_message_get_username (message), -1);
+    g_autofree char *line = NULL;
+
+    if (g_str_equal (mesh_chat_message_get_event (message), "joined"))
+      /* Translators: a line in the conversation; %s is a member's name. */
+      line = g_strdup_printf (_("%s joined the room"), name);
+    else
+      /* Translators: a line in the conversation; %s is a member's name. */
+      line = g_strdup_printf (_("%s left the room"), name);
+    gtk_widget_set_visible (GTK_WIDGET (self->sender_label), FALSE);
+    {
+      /* One short centered line, its time at its end. */
+      g_autofree char *with_time = g_strdup_printf ("%s · %s", line, time);
+
+      gtk_label_set_text (self->content_label, with_time);
+    }
+    gtk_widget_set_visible (GTK_WIDGET (self->time_label), FALSE);
+    gtk_widget_remove_css_class (GTK_WIDGET (self->bubble), "message-bubble");
+    gtk_widget_remove_css_class (GTK_WIDGET (self->bubble), "own");
+    gtk_widget_add_css_class (GTK_WIDGET (self->content_label), "dim-label");
+    gtk_widget_add_css_class (GTK_WIDGET (self->content_label), "caption");
+    gtk_widget_set_halign (GTK_WIDGET (self->bubble), GTK_ALIGN_CENTER);
+    gtk_widget_add_css_class (GTK_WIDGET (self), "run-start");
+    update_state (self);
+    return;
+  }
+  gtk_widget_add_css_class (GTK_WIDGET (self->bubble), "message-bubble");
+  gtk_widget_set_visible (GTK_WIDGET (self->time_label), TRUE);
+  gtk_widget_remove_css_class (GTK_WIDGET (self->content_label), "dim-label");
+  gtk_widget_remove_css_class (GTK_WIDGET (self->content_label), "caption");
+
   {
     g_autofree char *markup = mesh_message_row_markup (mesh_chat_message_get_content (message));
 
@@ -263,6 +298,10 @@ mesh_message_row_starts_run (MeshChatMessage *message,
   g_autoptr(GDateTime) b = NULL;
 
   if (previous == NULL || mesh_message_row_starts_day (message, previous))
+    return TRUE;
+  /* After a line about a member, the next message names its sender again. */
+  if (mesh_chat_message_get_event (message) != NULL ||
+      mesh_chat_message_get_event (previous) != NULL)
     return TRUE;
   if (g_strcmp0 (mesh_chat_message_get_user_id (message),
                  mesh_chat_message_get_user_id (previous)) != 0)

@@ -8,6 +8,7 @@
 #include "mesh-saved-session.h"
 #include "mesh-ui-util.h"
 #include "mesh-window.h"
+#include "mesh-escape.h"
 
 #include "mesh-error.h"
 
@@ -158,6 +159,28 @@ rooms_changed_cb (MeshWindow *self,
   }
 }
 
+/* A room deleted or left (here, on another device, or by its owner): the
+ * room view lets go of it, and a deletion by someone else is said. */
+static void
+room_removed_cb (MeshWindow *self,
+                 MeshRoom   *room,
+                 const char *why,
+                 const char *by_user_id)
+{
+  const char *own = mesh_client_rest_get_user_id (mesh_client_session_get_rest (self->session));
+
+  if (mesh_room_view_get_room (self->room_view) == room) {
+    mesh_room_view_set_room (self->room_view, NULL);
+    adw_leaflet_set_visible_child (self->leaflet, GTK_WIDGET (self->sidebar));
+  }
+  if (g_strcmp0 (why, "deleted") == 0 && g_strcmp0 (by_user_id, own) != 0) {
+    g_autofree char *name = mesh_escape_for_display (mesh_room_get_name (room), -1);
+    g_autofree char *text = g_strdup_printf (_("“%s” was deleted by its owner"), name);
+
+    mesh_ui_toast (GTK_WIDGET (self), text);
+  }
+}
+
 static void
 agent_offer_cb (MeshWindow   *self,
                 MeshTransfer *transfer)
@@ -207,6 +230,8 @@ start_session (MeshWindow     *self,
   g_signal_connect_object (self->agent, "ready", G_CALLBACK (mesh_notifier_set_own_device_id),
                            self->notifier, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->room_list, "items-changed", G_CALLBACK (rooms_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->room_list, "room-removed", G_CALLBACK (room_removed_cb), self,
                            G_CONNECT_SWAPPED);
   mesh_embedded_agent_start (self->agent);
   mesh_room_view_set_agent (self->room_view, self->agent);

@@ -1336,6 +1336,103 @@ test_certificate_pinning (void)
   g_assert_cmpint (mesh_client_session_get_state (session), ==, MESH_CLIENT_SESSION_DISCONNECTED);
 }
 
+/* Rename, leave and delete (issue 11, item 13): the caller's list and the
+ * other member's list (through the live events) both follow. */
+static void
+test_room_changes (void)
+{
+  static const char * const users[] = { "alice", "bob", "carol", NULL };
+  g_autoptr(ClientTestServer) server = server_with_users (users);
+  g_autoptr(MeshClientRest) alice = login (server, "alice");
+  g_autoptr(MeshClientRest) bob = login (server, "bob");
+  g_autofree char *kept_id = create_room (alice, "Kept");
+  g_autofree char *doomed_id = create_room (alice, "Doomed");
+  g_autoptr(MeshClientSession) alice_session = NULL;
+  g_autoptr(MeshClientSession) bob_session = NULL;
+  g_autoptr(MeshRoomList) alice_rooms = NULL;
+  g_autoptr(MeshRoomList) bob_rooms = NULL;
+  g_autoptr(MeshChatModel) alice_chat = NULL;
+  g_autoptr(MeshClientRest) carol = login (server, "carol");
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  MeshRoom *bob_kept;
+
+  for (guint i = 0; i < 2; i++) {
+    const char *room_id = i == 0 ? kept_id : doomed_id;
+    g_autofree char *code = create_invite (alice, room_id);
+    GError *accept_error = accept_invite (bob, code, room_id);
+
+    g_assert_no_error (accept_error);
+  }
+  alice_session = connect_session (alice);
+  bob_session = connect_session (bob);
+  alice_rooms = mesh_room_list_new (alice, alice_session);
+  bob_rooms = mesh_room_list_new (bob, bob_session);
+  refresh_rooms (alice_rooms);
+  refresh_rooms (bob_rooms);
+  WAIT_UNTIL (mesh_client_session_is_room_joined (bob_session, kept_id) &&
+              mesh_client_session_is_room_joined (bob_session, doomed_id), WAIT_S);
+  bob_kept = mesh_room_list_find (bob_rooms, kept_id, NULL);
+  g_assert_nonnull (bob_kept);
+  WAIT_UNTIL (mesh_client_session_is_room_joined (alice_session, kept_id), WAIT_S);
+  alice_chat = mesh_chat_model_new (alice_session, kept_id);
+
+  /* A new member: a "joined" line in the chat, a third member in the list. */
+  {
+    g_autofree char *code = create_invite (alice, kept_id);
+    GError *accept_error = accept_invite (carol, code, kept_id);
+    MeshChatMessage *line;
+
+    g_assert_no_error (accept_error);
+    WAIT_UNTIL (g_list_model_get_n_items (G_LIST_MODEL (alice_chat)) == 1, WAIT_S);
+    line = message_at (alice_chat, 0);
+    g_assert_cmpstr (mesh_chat_message_get_event (line), ==, "joined");
+    g_assert_cmpstr (mesh_chat_message_get_username (line), ==, "carol");
+    g_assert_false (mesh_chat_message_get_is_own (line));
+    WAIT_UNTIL (mesh_room_get_n_members (bob_kept) == 3, WAIT_S);
+    /* Not a message: no unread count, no preview. */
+    g_assert_cmpuint (mesh_room_get_unread_count (bob_kept), ==, 0);
+  }
+
+  /* Only the owner renames; bob's list shows the new name by itself. */
+  mesh_room_list_rename_room_async (bob_rooms, kept_id, "Bob's", NULL, result_cb, &result);
+  g_assert_false (mesh_room_list_change_room_finish (bob_rooms, wait_result (&result), &error));
+  assert_mesh_error (error, MESH_ERROR_FORBIDDEN);
+  g_clear_error (&error);
+  g_clear_object (&result);
+  mesh_room_list_rename_room_async (alice_rooms, kept_id, "Renamed", NULL, result_cb, &result);
+  g_assert_true (mesh_room_list_change_room_finish (alice_rooms, wait_result (&result), &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_assert_cmpstr (mesh_room_get_name (mesh_room_list_find (alice_rooms, kept_id, NULL)), ==,
+                   "Renamed");
+  WAIT_UNTIL (g_strcmp0 (mesh_room_get_name (bob_kept), "Renamed") == 0, WAIT_S);
+
+  /* The owner deletes a room: gone from both lists, and bob's session no
+   * longer counts it as joined (nor joins it again). */
+  mesh_room_list_delete_room_async (alice_rooms, doomed_id, NULL, result_cb, &result);
+  g_assert_true (mesh_room_list_change_room_finish (alice_rooms, wait_result (&result), &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_assert_null (mesh_room_list_find (alice_rooms, doomed_id, NULL));
+  WAIT_UNTIL (mesh_room_list_find (bob_rooms, doomed_id, NULL) == NULL, WAIT_S);
+  WAIT_UNTIL (!mesh_client_session_is_room_joined (bob_session, doomed_id), WAIT_S);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (bob_rooms)), ==, 1);
+
+  /* Bob leaves: gone from his list; alice's room has one member left. */
+  mesh_room_list_leave_room_async (bob_rooms, kept_id, NULL, result_cb, &result);
+  g_assert_true (mesh_room_list_change_room_finish (bob_rooms, wait_result (&result), &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (bob_rooms)), ==, 0);
+  WAIT_UNTIL (!mesh_client_session_is_room_joined (bob_session, kept_id), WAIT_S);
+  WAIT_UNTIL (mesh_room_get_n_members (mesh_room_list_find (alice_rooms, kept_id, NULL)) == 2,
+              WAIT_S);
+  WAIT_UNTIL (g_list_model_get_n_items (G_LIST_MODEL (alice_chat)) == 2, WAIT_S);
+  g_assert_cmpstr (mesh_chat_message_get_event (message_at (alice_chat, 1)), ==, "left");
+  g_assert_cmpstr (mesh_chat_message_get_username (message_at (alice_chat, 1)), ==, "bob");
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1352,5 +1449,6 @@ main (int    argc,
   g_test_add_func ("/mesh/client/tls/pinning", test_certificate_pinning);
   g_test_add_func ("/mesh/client/chat/reconnect-catch-up", test_reconnect_catch_up);
   g_test_add_func ("/mesh/client/session/transient-agent", test_transient_agent);
+  g_test_add_func ("/mesh/client/models/room-changes", test_room_changes);
   return g_test_run ();
 }

@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-rooms"
+
+#include "config.h"
+
+#include "mesh-test-server.h"
+
+#include <string.h>
+
+/* Integration tests of the real mesh-server: renaming, deleting and leaving
+ * a room (issue 11, item 13), over REST, with the live events the members'
+ * sockets get. */
+
+#define PASSWORD "correct horse battery"
+
+enum { ALICE, BOB, CAROL, N_USERS };
+
+static const char * const usernames[N_USERS] = { "alice", "bob", "carol" };
+
+static struct {
+  MeshTestServer *server;
+  char           *user_id[N_USERS];
+  char           *token[N_USERS];
+} shared;
+
+static MeshTestServer *
+server (void)
+{
+  if (shared.server != NULL)
+    return shared.server;
+
+  shared.server = mesh_test_server_new (NULL);
+  for (guint i = 0; i < N_USERS; i++)
+    shared.user_id[i] = mesh_test_server_add_user (shared.server, usernames[i], PASSWORD);
+  mesh_test_server_start (shared.server);
+  for (guint i = 0; i < N_USERS; i++)
+    shared.token[i] = mesh_test_login (shared.server, usernames[i], PASSWORD, NULL);
+  return shared.server;
+}
+
+static const char *
+get_str (JsonObject *obj,
+         const char *member)
+{
+  return json_object_get_string_member_with_default (obj, member, NULL);
+}
+
+/* A room of alice (owner) and bob. */
+static char *
+shared_room (const char *name)
+{
+  g_autofree char *body = g_strdup_printf ("{\"name\":\"%s\"}", name);
+  g_autoptr(MeshTestResponse) created = mesh_test_request (server (), "POST", "/api/v1/rooms",
+                                                           shared.token[ALICE], body);
+  g_autoptr(MeshTestResponse) invite = NULL;
+  g_autoptr(MeshTestResponse) accepted = NULL;
+  g_autofree char *room_id = NULL;
+  g_autofree char *path = NULL;
+
+  g_assert_cmpuint (created->status, ==, 201);
+  room_id = g_strdup (get_str (mesh_test_response_object (created), "room_id"));
+  path = g_strdup_printf ("/api/v1/rooms/%s/invites", room_id);
+  invite = mesh_test_request (server (), "POST", path, shared.token[ALICE], NULL);
+  g_assert_cmpuint (invite->status, ==, 201);
+  g_free (path);
+  path = g_strdup_printf ("/api/v1/invites/%s/accept",
+                          get_str (mesh_test_response_object (invite), "code"));
+  accepted = mesh_test_request (server (), "POST", path, shared.token[BOB], NULL);
+  g_assert_cmpuint (accepted->status, ==, 200);
+  return g_steal_pointer (&room_id);
+}
+
+static void
+join (MeshTestClient *client,
+      const char     *room_id)
+{
+  g_autofree char *payload = g_strdup_printf ("{\"room_id\":\"%s\"}", room_id);
+  const char *id = mesh_test_client_send (client, "room.join", payload);
+  g_autoptr(JsonObject) frame = mesh_test_client_wait_for_ref (client, id, MESH_TEST_TIMEOUT_MS);
+
+  g_assert_nonnull (frame);
+  g_assert_cmpstr (get_str (frame, "type"), ==, "room.joined");
+}
+
+/* The room with @room_id in @user's GET /rooms, or NULL. */
+static JsonObject *
+find_room (guint       user,
+           const char *room_id)
+{
+  g_autoptr(MeshTestResponse) rooms = mesh_test_request (server (), "GET", "/api/v1/rooms",
+                                                         shared.token[user], NULL);
+  JsonArray *array;
+
+  g_assert_cmpuint (rooms->status, ==, 200);
+  array = mesh_test_response_array (rooms);
+  for (guint i = 0; i < json_array_get_length (array); i++) {
+    JsonObject *room = json_array_get_object_element (array, i);
+
+    if (g_str_equal (get_str (room, "room_id"), room_id))
+      return json_object_ref (room);
+  }
+  return NULL;
+}
+
+static const char *
+role_of (JsonObject *room,
+         const char *user_id)
+{
+  JsonArray *members = json_object_get_array_member (room, "members");
+
+  for (guint i = 0; i < json_array_get_length (members); i++) {
+    JsonObject *member = json_array_get_object_element (members, i);
+
+    if (g_str_equal (get_str (member, "user_id"), user_id))
+      return get_str (member, "role");
+  }
+  return NULL;
+}
+
+static void
+test_rename (void)
+{
+  g_autofree char *room_id = shared_room ("Before");
+  g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s", room_id);
+  MeshTestClient *bob = mesh_test_client_new_hello (server (), shared.token[BOB], "client",
+                                                    NULL, NULL);
+  g_autoptr(MeshTestResponse) by_member = NULL;
+  g_autoptr(MeshTestResponse) by_stranger = NULL;
+  g_autoptr(MeshTestResponse) too_long = NULL;
+  g_autoptr(MeshTestResponse) renamed = NULL;
+  g_autoptr(MeshTestResponse) unknown = NULL;
+  g_autoptr(JsonObject) event = NULL;
+  g_autoptr(JsonObject) room = NULL;
+  g_autofree char *long_body = NULL;
+  g_autofree char *long_name = g_strnfill (101, 'x');
+
+  /* Not joined over the socket: the room list still needs the new name. */
+  by_member = mesh_test_request (server (), "PATCH", path, shared.token[BOB],
+                                 "{\"name\":\"Bob's\"}");
+  mesh_test_response_assert_error (by_member, 403, "FORBIDDEN");
+  by_stranger = mesh_test_request (server (), "PATCH", path, shared.token[CAROL],
+                                   "{\"name\":\"Carol's\"}");
+  mesh_test_response_assert_error (by_stranger, 403, "FORBIDDEN");
+  long_body = g_strdup_printf ("{\"name\":\"%s\"}", long_name);
+  too_long = mesh_test_request (server (), "PATCH", path, shared.token[ALICE], long_body);
+  mesh_test_response_assert_error (too_long, 400, "BAD_REQUEST");
+  unknown = mesh_test_request (server (), "PATCH", "/api/v1/rooms/no-such-room",
+                               shared.token[ALICE], "{\"name\":\"After\"}");
+  mesh_test_response_assert_error (unknown, 404, "ROOM_NOT_FOUND");
+
+  renamed = mesh_test_request (server (), "PATCH", path, shared.token[ALICE],
+                               "{\"name\":\"After\"}");
+  g_assert_cmpuint (renamed->status, ==, 200);
+  g_assert_cmpstr (get_str (mesh_test_response_object (renamed), "name"), ==, "After");
+
+  event = mesh_test_client_wait_for_type (bob, "room.updated", MESH_TEST_TIMEOUT_MS);
+  g_assert_nonnull (event);
+  {
+    JsonObject *payload = json_object_get_object_member (event, "payload");
+
+    g_assert_cmpstr (get_str (payload, "room_id"), ==, room_id);
+    g_assert_cmpstr (get_str (payload, "name"), ==, "After");
+  }
+  room = find_room (BOB, room_id);
+  g_assert_nonnull (room);
+  g_assert_cmpstr (get_str (room, "name"), ==, "After");
+  mesh_test_client_free (bob);
+}
+
+static void
+test_delete (void)
+{
+  g_autofree char *room_id = shared_room ("Doomed");
+  g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s", room_id);
+  g_autofree char *messages = g_strdup_printf ("/api/v1/rooms/%s/messages", room_id);
+  MeshTestClient *bob = mesh_test_client_new_hello (server (), shared.token[BOB], "client",
+                                                    NULL, NULL);
+  g_autoptr(MeshTestResponse) by_member = NULL;
+  g_autoptr(MeshTestResponse) deleted = NULL;
+  g_autoptr(MeshTestResponse) again = NULL;
+  g_autoptr(MeshTestResponse) history = NULL;
+  g_autoptr(JsonObject) event = NULL;
+  g_autoptr(JsonObject) room = NULL;
+  g_autofree char *chat = g_strdup_printf ("{\"room_id\":\"%s\",\"content\":\"hi\"}", room_id);
+  g_autofree char *join_payload = g_strdup_printf ("{\"room_id\":\"%s\"}", room_id);
+  const char *id;
+
+  join (bob, room_id);
+  by_member = mesh_test_request (server (), "DELETE", path, shared.token[BOB], NULL);
+  mesh_test_response_assert_error (by_member, 403, "FORBIDDEN");
+  g_assert_nonnull ((room = find_room (BOB, room_id)));
+  g_clear_pointer (&room, json_object_unref);
+
+  deleted = mesh_test_request (server (), "DELETE", path, shared.token[ALICE], NULL);
+  g_assert_cmpuint (deleted->status, ==, 204);
+  event = mesh_test_client_wait_for_type (bob, "room.deleted", MESH_TEST_TIMEOUT_MS);
+  g_assert_nonnull (event);
+  g_assert_cmpstr (get_str (json_object_get_object_member (event, "payload"), "room_id"), ==,
+                   room_id);
+
+  /* Gone for everyone, with its history; the live room is gone too. */
+  g_assert_null (find_room (ALICE, room_id));
+  g_assert_null (find_room (BOB, room_id));
+  history = mesh_test_request (server (), "GET", messages, shared.token[ALICE], NULL);
+  mesh_test_response_assert_error (history, 404, "ROOM_NOT_FOUND");
+  again = mesh_test_request (server (), "DELETE", path, shared.token[ALICE], NULL);
+  mesh_test_response_assert_error (again, 404, "ROOM_NOT_FOUND");
+  id = mesh_test_client_send (bob, "chat.message.send", chat);
+  g_clear_pointer (&event, json_object_unref);
+  event = mesh_test_client_wait_for_ref (bob, id, MESH_TEST_TIMEOUT_MS);
+  g_assert_nonnull (event);
+  g_assert_cmpstr (get_str (event, "type"), ==, "error");
+  id = mesh_test_client_send (bob, "room.join", join_payload);
+  g_clear_pointer (&event, json_object_unref);
+  event = mesh_test_client_wait_for_ref (bob, id, MESH_TEST_TIMEOUT_MS);
+  g_assert_cmpstr (get_str (json_object_get_object_member (event, "payload"), "code"), ==,
+                   "ROOM_NOT_FOUND");
+  mesh_test_client_free (bob);
+}
+
+static void
+test_leave (void)
+{
+  g_autofree char *room_id = shared_room ("Left");
+  g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s/leave", room_id);
+  MeshTestClient *alice = mesh_test_client_new_hello (server (), shared.token[ALICE], "client",
+                                                      NULL, NULL);
+  MeshTestClient *bob = mesh_test_client_new_hello (server (), shared.token[BOB], "client",
+                                                    NULL, NULL);
+  g_autoptr(MeshTestResponse) stranger = NULL;
+  g_autoptr(MeshTestResponse) left = NULL;
+  g_autoptr(MeshTestResponse) owner_left = NULL;
+  g_autoptr(MeshTestResponse) again = NULL;
+  g_autoptr(JsonObject) event = NULL;
+  g_autoptr(JsonObject) room = NULL;
+  g_autofree char *chat = g_strdup_printf ("{\"room_id\":\"%s\",\"content\":\"still here?\"}",
+                                           room_id);
+  const char *id;
+
+  join (alice, room_id);
+  join (bob, room_id);
+  stranger = mesh_test_request (server (), "POST", path, shared.token[CAROL], NULL);
+  mesh_test_response_assert_error (stranger, 403, "FORBIDDEN");
+
+  left = mesh_test_request (server (), "POST", path, shared.token[BOB], NULL);
+  g_assert_cmpuint (left->status, ==, 204);
+  event = mesh_test_client_wait_for_type (alice, "room.member.left", MESH_TEST_TIMEOUT_MS);
+  g_assert_nonnull (event);
+  {
+    JsonObject *payload = json_object_get_object_member (event, "payload");
+
+    g_assert_cmpstr (get_str (payload, "room_id"), ==, room_id);
+    g_assert_cmpstr (get_str (payload, "user_id"), ==, shared.user_id[BOB]);
+    g_assert_cmpstr (get_str (payload, "username"), ==, "bob");
+  }
+  g_clear_pointer (&event, json_object_unref);
+  /* Bob's socket is out of the live room, as after room.leave. */
+  event = mesh_test_client_wait_for_type (alice, "room.left", MESH_TEST_TIMEOUT_MS);
+  g_assert_nonnull (event);
+  g_clear_pointer (&event, json_object_unref);
+  event = mesh_test_client_wait_for_type (bob, "room.member.left", MESH_TEST_TIMEOUT_MS);
+  g_assert_nonnull (event);
+  g_assert_null (find_room (BOB, room_id));
+  room = find_room (ALICE, room_id);
+  g_assert_nonnull (room);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (room, "members")), ==, 1);
+  g_clear_pointer (&room, json_object_unref);
+
+  id = mesh_test_client_send (bob, "chat.message.send", chat);
+  g_clear_pointer (&event, json_object_unref);
+  event = mesh_test_client_wait_for_ref (bob, id, MESH_TEST_TIMEOUT_MS);
+  g_assert_cmpstr (get_str (event, "type"), ==, "error");
+
+  again = mesh_test_request (server (), "POST", path, shared.token[BOB], NULL);
+  mesh_test_response_assert_error (again, 403, "FORBIDDEN");
+
+  /* The last member out: the room goes. */
+  owner_left = mesh_test_request (server (), "POST", path, shared.token[ALICE], NULL);
+  g_assert_cmpuint (owner_left->status, ==, 204);
+  g_assert_null (find_room (ALICE, room_id));
+  mesh_test_client_free (alice);
+  mesh_test_client_free (bob);
+}
+
+static void
+test_owner_leaves (void)
+{
+  g_autofree char *room_id = shared_room ("Handed over");
+  g_autofree char *leave = g_strdup_printf ("/api/v1/rooms/%s/leave", room_id);
+  g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s", room_id);
+  g_autoptr(MeshTestResponse) left = NULL;
+  g_autoptr(MeshTestResponse) renamed = NULL;
+  g_autoptr(JsonObject) room = NULL;
+
+  left = mesh_test_request (server (), "POST", leave, shared.token[ALICE], NULL);
+  g_assert_cmpuint (left->status, ==, 204);
+  room = find_room (BOB, room_id);
+  g_assert_nonnull (room);
+  g_assert_cmpstr (role_of (room, shared.user_id[BOB]), ==, "owner");
+  renamed = mesh_test_request (server (), "PATCH", path, shared.token[BOB],
+                               "{\"name\":\"Bob's now\"}");
+  g_assert_cmpuint (renamed->status, ==, 200);
+}
+
+static void
+test_member_joined (void)
+{
+  g_autofree char *room_id = shared_room ("Growing");
+  g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s/invites", room_id);
+  MeshTestClient *alice = mesh_test_client_new_hello (server (), shared.token[ALICE], "client",
+                                                      NULL, NULL);
+  g_autoptr(MeshTestResponse) invite = NULL;
+  g_autoptr(MeshTestResponse) accepted = NULL;
+  g_autoptr(MeshTestResponse) again = NULL;
+  g_autoptr(JsonObject) event = NULL;
+  g_autofree char *accept = NULL;
+  JsonObject *payload;
+
+  invite = mesh_test_request (server (), "POST", path, shared.token[BOB], NULL);
+  g_assert_cmpuint (invite->status, ==, 201);
+  accept = g_strdup_printf ("/api/v1/invites/%s/accept",
+                            get_str (mesh_test_response_object (invite), "code"));
+  accepted = mesh_test_request (server (), "POST", accept, shared.token[CAROL], NULL);
+  g_assert_cmpuint (accepted->status, ==, 200);
+  event = mesh_test_client_wait_for_type (alice, "room.member.joined", MESH_TEST_TIMEOUT_MS);
+  g_assert_nonnull (event);
+  payload = json_object_get_object_member (event, "payload");
+  g_assert_cmpstr (get_str (payload, "room_id"), ==, room_id);
+  g_assert_cmpstr (get_str (payload, "user_id"), ==, shared.user_id[CAROL]);
+  g_assert_cmpstr (get_str (payload, "username"), ==, "carol");
+  /* Accepting again changes nothing and tells nobody. */
+  again = mesh_test_request (server (), "POST", accept, shared.token[CAROL], NULL);
+  g_assert_cmpuint (again->status, ==, 200);
+  mesh_test_client_free (alice);
+}
+
+int
+main (int argc, char **argv)
+{
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/mesh/rooms/rename", test_rename);
+  g_test_add_func ("/mesh/rooms/delete", test_delete);
+  g_test_add_func ("/mesh/rooms/leave", test_leave);
+  g_test_add_func ("/mesh/rooms/owner-leaves", test_owner_leaves);
+  g_test_add_func ("/mesh/rooms/member-joined", test_member_joined);
+  server ();
+  status = g_test_run ();
+
+  if (shared.server != NULL) {
+    mesh_test_server_stop (shared.server);
+    mesh_test_server_free (shared.server);
+  }
+  for (guint i = 0; i < N_USERS; i++) {
+    g_free (shared.user_id[i]);
+    g_free (shared.token[i]);
+  }
+  return status;
+}
