@@ -42,6 +42,12 @@ struct _MeshChatMessage {
   MeshDeliveryState  delivery_state;
   gboolean           is_own;
   char              *event;     /* "joined", "left": a line about a member, not a message */
+  /* event "file-sent" / "file-received": a transfer that ended here */
+  char              *file_name;
+  guint64            file_size;
+  gboolean           file_is_folder;
+  char              *file_outcome; /* "done", "cancelled", "failed" */
+  GFile             *file;
 };
 
 G_DEFINE_FINAL_TYPE (MeshChatMessage, mesh_chat_message, G_TYPE_OBJECT)
@@ -117,6 +123,9 @@ mesh_chat_message_finalize (GObject *object)
   g_free (self->username);
   g_free (self->content);
   g_free (self->event);
+  g_free (self->file_name);
+  g_free (self->file_outcome);
+  g_clear_object (&self->file);
   g_free (self->timestamp);
   g_clear_pointer (&self->date_time, g_date_time_unref);
   G_OBJECT_CLASS (mesh_chat_message_parent_class)->finalize (object);
@@ -237,6 +246,73 @@ mesh_chat_message_new_event (const char *room_id,
   self->delivery_state = MESH_DELIVERY_SENT;
   self->is_own = g_strcmp0 (user_id, own_user_id) == 0;
   return self;
+}
+
+MeshChatMessage *
+mesh_chat_message_new_file (const char *room_id,
+                            gboolean    outgoing,
+                            const char *peer_name,
+                            const char *name,
+                            gboolean    is_folder,
+                            guint64     size,
+                            const char *outcome,
+                            GFile      *file)
+{
+  MeshChatMessage *self;
+  g_autofree char *now = mesh_timestamp_now ();
+
+  g_return_val_if_fail (room_id != NULL && name != NULL && outcome != NULL, NULL);
+  g_return_val_if_fail (file == NULL || G_IS_FILE (file), NULL);
+
+  self = g_object_new (MESH_TYPE_CHAT_MESSAGE, NULL);
+  self->room_id = g_strdup (room_id);
+  self->event = g_strdup (outgoing ? "file-sent" : "file-received");
+  self->username = g_strdup (peer_name != NULL ? peer_name : "");
+  self->content = g_strdup ("");
+  self->file_name = g_strdup (name);
+  self->file_size = size;
+  self->file_is_folder = is_folder;
+  self->file_outcome = g_strdup (outcome);
+  g_set_object (&self->file, file);
+  set_timestamp (self, now);
+  self->delivery_state = MESH_DELIVERY_SENT;
+  self->is_own = outgoing;
+  return self;
+}
+
+const char *
+mesh_chat_message_get_file_name (MeshChatMessage *self)
+{
+  g_return_val_if_fail (MESH_IS_CHAT_MESSAGE (self), NULL);
+  return self->file_name;
+}
+
+guint64
+mesh_chat_message_get_file_size (MeshChatMessage *self)
+{
+  g_return_val_if_fail (MESH_IS_CHAT_MESSAGE (self), 0);
+  return self->file_size;
+}
+
+gboolean
+mesh_chat_message_get_file_is_folder (MeshChatMessage *self)
+{
+  g_return_val_if_fail (MESH_IS_CHAT_MESSAGE (self), FALSE);
+  return self->file_is_folder;
+}
+
+const char *
+mesh_chat_message_get_file_outcome (MeshChatMessage *self)
+{
+  g_return_val_if_fail (MESH_IS_CHAT_MESSAGE (self), NULL);
+  return self->file_outcome;
+}
+
+GFile *
+mesh_chat_message_get_file (MeshChatMessage *self)
+{
+  g_return_val_if_fail (MESH_IS_CHAT_MESSAGE (self), NULL);
+  return self->file;
 }
 
 const char *

@@ -416,3 +416,14 @@ mesh_chat_model_send (MeshChatModel  *self,
 
   return mesh_client_session_send_chat (self->session, self->room_id, content, error);
 }
+
+void
+mesh_chat_model_append_local (MeshChatModel   *self,
+                              MeshChatMessage *item)
+{
+  g_return_if_fail (MESH_IS_CHAT_MODEL (self));
+  g_return_if_fail (MESH_IS_CHAT_MESSAGE (item));
+  g_return_if_fail (g_strcmp0 (mesh_chat_message_get_room_id (item), self->room_id) == 0);
+
+  append (self, item);
+}

@@ -41,5 +41,9 @@ gboolean       mesh_chat_model_load_older_finish (MeshChatModel      *self,
 char          *mesh_chat_model_send             (MeshChatModel       *self,
                                                  const char          *content,
                                                  GError             **error);
+/* Adds @item (of this room, from mesh_chat_message_new_file()) at the end:
+ * a local line, shown until the model goes away, never sent. */
+void           mesh_chat_model_append_local     (MeshChatModel       *self,
+                                                 MeshChatMessage     *item);
 
 G_END_DECLS

@@ -23,6 +23,9 @@ struct _MeshMessageRow {
   GtkLabel        *content_label;
   GtkLabel        *time_label;
   GtkImage        *state_image;
+  GtkWidget       *open_button;
+
+  GCancellable    *cancellable;  /* launching Open; cancelled on dispose */
 
   /* Owned references */
   MeshChatMessage *message;
@@ -119,6 +122,84 @@ update_state (MeshMessageRow *self)
     gtk_widget_remove_css_class (GTK_WIDGET (self->bubble), "failed");
 }
 
+typedef struct {
+  GtkWidget *row;   /* for the toast */
+  char      *name;
+} LaunchData;
+
+static void
+launch_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  LaunchData *data = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_app_info_launch_default_for_uri_finish (result, &error) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    /* Translators: a file's name, then why no application could open it. */
+    g_autofree char *message = g_strdup_printf (_("Could not open %s: %s"), data->name,
+                                                error->message);
+
+    mesh_ui_toast (data->row, message);
+  }
+  g_object_unref (data->row);
+  g_free (data->name);
+  g_free (data);
+}
+
+/* A file opens in its application, a folder in the file manager: both are
+ * the default handler of their URI, as the transfer list's Open does. */
+static void
+open_clicked_cb (MeshMessageRow *self)
+{
+  GFile *file = self->message ? mesh_chat_message_get_file (self->message) : NULL;
+  g_autoptr(GdkAppLaunchContext) context = NULL;
+  g_autofree char *uri = NULL;
+  LaunchData *data;
+
+  if (file == NULL)
+    return;
+  uri = g_file_get_uri (file);
+  context = gdk_display_get_app_launch_context (gtk_widget_get_display (GTK_WIDGET (self)));
+  data = g_new0 (LaunchData, 1);
+  data->row = g_object_ref (GTK_WIDGET (self));
+  data->name = mesh_escape_for_display (mesh_chat_message_get_file_name (self->message), -1);
+  g_app_info_launch_default_for_uri_async (uri, G_APP_LAUNCH_CONTEXT (context), self->cancellable,
+                                           launch_cb, data);
+}
+
+/* The sentence of a "file-sent" / "file-received" item. */
+static char *
+describe_file (MeshChatMessage *message)
+{
+  gboolean sent = g_str_equal (mesh_chat_message_get_event (message), "file-sent");
+  const char *outcome = mesh_chat_message_get_file_outcome (message);
+  g_autofree char *name = mesh_escape_for_display (mesh_chat_message_get_file_name (message), -1);
+  g_autofree char *peer = mesh_escape_for_display (mesh_chat_message_get_username (message), -1);
+  g_autofree char *size = g_format_size (mesh_chat_message_get_file_size (message));
+
+  if (g_strcmp0 (outcome, "done") == 0) {
+    if (sent)
+      /* Translators: in the conversation: a file's name, its size, the receiver's name. */
+      return g_strdup_printf (_("You sent “%s” (%s) to %s"), name, size, peer);
+    /* Translators: a sender's name, a file's name and its size. */
+    return g_strdup_printf (_("%s sent you “%s” (%s)"), peer, name, size);
+  }
+  if (g_strcmp0 (outcome, "cancelled") == 0) {
+    if (sent)
+      /* Translators: in the conversation: a file's name, the receiver's name. */
+      return g_strdup_printf (_("Sending “%s” to %s was cancelled"), name, peer);
+    /* Translators: in the conversation: a file's name, the sender's name. */
+    return g_strdup_printf (_("Receiving “%s” from %s was cancelled"), name, peer);
+  }
+  if (sent)
+    /* Translators: in the conversation: a file's name, the receiver's name. */
+    return g_strdup_printf (_("Sending “%s” to %s failed"), name, peer);
+  /* Translators: in the conversation: a file's name, the sender's name. */
+  return g_strdup_printf (_("Receiving “%s” from %s failed"), name, peer);
+}
+
 static void
 mesh_message_row_dispose (GObject *object)
 {
@@ -127,6 +208,8 @@ mesh_message_row_dispose (GObject *object)
   if (self->message != NULL)
     g_signal_handlers_disconnect_by_data (self->message, self);
   g_clear_object (&self->message);
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
   gtk_widget_dispose_template (GTK_WIDGET (self), MESH_TYPE_MESSAGE_ROW);
 
   G_OBJECT_CLASS (mesh_message_row_parent_class)->dispose (object);
@@ -148,6 +231,8 @@ mesh_message_row_class_init (MeshMessageRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MeshMessageRow, content_label);
   gtk_widget_class_bind_template_child (widget_class, MeshMessageRow, time_label);
   gtk_widget_class_bind_template_child (widget_class, MeshMessageRow, state_image);
+  gtk_widget_class_bind_template_child (widget_class, MeshMessageRow, open_button);
+  gtk_widget_class_bind_template_callback (widget_class, open_clicked_cb);
 }
 
 static void
@@ -155,6 +240,7 @@ mesh_message_row_init (MeshMessageRow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
   self->shown_state = -1;
+  self->cancellable = g_cancellable_new ();
 }
 
 GtkWidget *
@@ -214,6 +300,42 @@ mesh_message_row_set_message (MeshMessageRow  *self,
   gtk_widget_add_css_class (GTK_WIDGET (self->sender_label), color_class);
   gtk_label_set_label (self->sender_label, mesh_chat_message_get_username (message));
   gtk_widget_set_visible (GTK_WIDGET (self->sender_label), show_sender && !own);
+
+  /* A file item: a bubble on its side with its sentence, and Open when
+   * there is something here to open. */
+  gtk_widget_set_visible (self->open_button, FALSE);
+  if (g_str_has_prefix (mesh_chat_message_get_event (message) ?: "", "file-")) {
+    g_autofree char *line = describe_file (message);
+    gboolean openable = g_strcmp0 (mesh_chat_message_get_file_outcome (message), "done") == 0 &&
+                        mesh_chat_message_get_file (message) != NULL;
+
+    gtk_widget_set_visible (GTK_WIDGET (self->sender_label), FALSE);
+    gtk_label_set_text (self->content_label, line);
+    gtk_label_set_label (self->time_label, time);
+    gtk_widget_set_visible (GTK_WIDGET (self->time_label), TRUE);
+    gtk_widget_add_css_class (GTK_WIDGET (self->bubble), "message-bubble");
+    gtk_widget_remove_css_class (GTK_WIDGET (self->content_label), "caption");
+    gtk_widget_add_css_class (GTK_WIDGET (self->content_label), "dim-label");
+    gtk_widget_set_halign (GTK_WIDGET (self->bubble), own ? GTK_ALIGN_END : GTK_ALIGN_START);
+    if (own)
+      gtk_widget_add_css_class (GTK_WIDGET (self->bubble), "own");
+    else
+      gtk_widget_remove_css_class (GTK_WIDGET (self->bubble), "own");
+    gtk_widget_add_css_class (GTK_WIDGET (self), "run-start");
+    if (openable) {
+      g_autofree char *name = mesh_escape_for_display (mesh_chat_message_get_file_name (message),
+                                                       -1);
+      /* Translators: the accessible name of Open on a file in the conversation. */
+      g_autofree char *label = g_strdup_printf (_("Open %s"), name);
+
+      gtk_accessible_update_property (GTK_ACCESSIBLE (self->open_button),
+                                      GTK_ACCESSIBLE_PROPERTY_LABEL, label, -1);
+      gtk_widget_set_tooltip_text (self->open_button, label);
+      gtk_widget_set_visible (self->open_button, TRUE);
+    }
+    update_state (self);
+    return;
+  }
 
   /* Rows are recycled: a line about a member and a message undo each other. */
   if (mesh_chat_message_get_event (message) != NULL) {

@@ -1344,6 +1344,20 @@ mesh_room_view_set_session (MeshRoomView      *self,
                            G_CONNECT_SWAPPED);
 }
 
+static gboolean
+has_server_message (MeshChatModel *chat)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (chat));
+
+  for (guint i = 0; i < n; i++) {
+    g_autoptr(MeshChatMessage) message = g_list_model_get_item (G_LIST_MODEL (chat), i);
+
+    if (mesh_chat_message_get_message_id (message) != NULL)
+      return TRUE;
+  }
+  return FALSE;
+}
+
 void
 mesh_room_view_set_room (MeshRoomView *self,
                          MeshRoom     *room)
@@ -1442,7 +1456,8 @@ mesh_room_view_set_room (MeshRoomView *self,
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.share-terminal",
                                  self->agent != NULL &&
                                  mesh_embedded_agent_get_device_id (self->agent) != NULL);
-  if (g_list_model_get_n_items (G_LIST_MODEL (self->chat)) == 0)
+  /* Local items (an ended transfer) can come before the history. */
+  if (!has_server_message (self->chat))
     load_older (self);
   update_chat_stack (self);
   unread_changed_cb (self);
@@ -1586,4 +1601,63 @@ mesh_room_view_send_files (MeshRoomView *self,
   data->members = g_steal_pointer (&members);
   g_signal_connect (dialog, "response", G_CALLBACK (pick_response_cb), data);
   gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+transfer_to_chat_cb (MeshRoomView *self,
+                   GParamSpec   *pspec,
+                   MeshTransfer *transfer)
+{
+  MeshTransferState state = mesh_transfer_get_state (transfer);
+  const char *room_id = mesh_transfer_get_room_id (transfer);
+  const char *outcome;
+  g_autoptr(MeshChatMessage) item = NULL;
+  MeshChatModel *chat;
+
+  switch (state) {
+  case MESH_TRANSFER_DONE:
+    outcome = "done";
+    break;
+  case MESH_TRANSFER_CANCELLED:
+    outcome = "cancelled";
+    break;
+  case MESH_TRANSFER_FAILED:
+    outcome = "failed";
+    break;
+  default:
+    /* Declined offers and transfers under way are not in the conversation. */
+    return;
+  }
+  /* Once: a failed transfer can be retried and end again, but one line is enough. */
+  g_signal_handlers_disconnect_by_func (transfer, transfer_to_chat_cb, self);
+  if (self->session == NULL || room_id == NULL)
+    return;
+
+  chat = g_hash_table_lookup (self->chats, room_id);
+  if (chat == NULL) {
+    /* The room was not opened yet: its history loads when it is. */
+    chat = mesh_chat_model_new (self->session, room_id);
+    g_hash_table_insert (self->chats, g_strdup (room_id), chat);
+  }
+  item = mesh_chat_message_new_file (room_id,
+                                     mesh_transfer_get_direction (transfer) == MESH_TRANSFER_OUTGOING,
+                                     mesh_transfer_get_peer_name (transfer),
+                                     mesh_transfer_get_name (transfer),
+                                     mesh_transfer_get_is_folder (transfer),
+                                     mesh_transfer_get_size (transfer), outcome,
+                                     mesh_transfer_get_file (transfer));
+  mesh_chat_model_append_local (chat, item);
+}
+
+void
+mesh_room_view_watch_transfer (MeshRoomView *self,
+                               MeshTransfer *transfer)
+{
+  g_return_if_fail (MESH_IS_ROOM_VIEW (self));
+  g_return_if_fail (MESH_IS_TRANSFER (transfer));
+
+  if (mesh_transfer_is_finished (transfer))
+    return;
+  g_signal_connect_object (transfer, "notify::state", G_CALLBACK (transfer_to_chat_cb), self,
+                           G_CONNECT_SWAPPED);
 }

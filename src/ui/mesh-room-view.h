@@ -35,5 +35,9 @@ void           mesh_room_view_set_agent   (MeshRoomView      *self,
  * asks the user whom to send them to. */
 void           mesh_room_view_send_files  (MeshRoomView      *self,
                                            GList             *files);
+/* When @transfer ends (done, cancelled or failed), a line about it goes in
+ * its room's conversation, with Open for a file or folder that is here. */
+void           mesh_room_view_watch_transfer (MeshRoomView   *self,
+                                              MeshTransfer   *transfer);
 
 G_END_DECLS

@@ -202,6 +202,21 @@ agent_received_cb (MeshWindow   *self,
                                  mesh_transfer_get_file (transfer));
 }
 
+/* Each transfer of the agent, once it ends, gets a line in its room's conversation. */
+static void
+transfers_changed_cb (MeshWindow *self,
+                      guint       position,
+                      guint       removed,
+                      guint       added,
+                      GListModel *transfers)
+{
+  for (guint i = position; i < position + added; i++) {
+    g_autoptr(MeshTransfer) transfer = g_list_model_get_item (transfers, i);
+
+    mesh_room_view_watch_transfer (self->room_view, transfer);
+  }
+}
+
 static void
 start_session (MeshWindow     *self,
                MeshClientRest *rest,
@@ -233,6 +248,8 @@ start_session (MeshWindow     *self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->room_list, "room-removed", G_CALLBACK (room_removed_cb), self,
                            G_CONNECT_SWAPPED);
+  g_signal_connect_object (mesh_embedded_agent_get_transfers (self->agent), "items-changed",
+                           G_CALLBACK (transfers_changed_cb), self, G_CONNECT_SWAPPED);
   mesh_embedded_agent_start (self->agent);
   mesh_room_view_set_agent (self->room_view, self->agent);
   adw_leaflet_set_visible_child (self->leaflet, GTK_WIDGET (self->sidebar));

@@ -2094,6 +2094,95 @@ test_same_name_progress (void)
   }
 }
 
+static gboolean
+is_open_button_for (GtkWidget     *widget,
+                    gconstpointer  name)
+{
+  return gtk_widget_get_visible (widget) &&
+         g_strcmp0 (gtk_widget_get_tooltip_text (widget), name) == 0;
+}
+
+/* A transfer of the window's agent that ends puts a line in its room's
+ * conversation: a received file with Open (named for the file), a cancelled
+ * send without. */
+static void
+test_transfer_in_conversation (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  UiTestPeer bob = { NULL };
+  g_autofree char *invite = NULL;
+  g_autofree char *room_id = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *shot = NULL;
+  g_autofree char *size = NULL;
+  g_autofree char *expected = NULL;
+  g_autoptr(GFile) saved = NULL;
+  g_autoptr(MeshTransfer) received = NULL;
+  g_autoptr(MeshTransfer) sent = NULL;
+  g_autoptr(GError) error = NULL;
+  GtkWidget *view, *button;
+  MeshWindow *window;
+  GListStore *transfers;
+  LabelWait wait;
+
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  g_free (client_test_server_add_user (server, "bob", "bob-password"));
+  client_test_server_start (server);
+  ui_test_peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+  room_id = ui_test_peer_create_room (&bob, "Desk", &invite);
+
+  window = new_window (1280, 800);
+  if (g_strcmp0 (mesh_window_get_page (window), "signin") != 0)
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_accept_invite (window, invite, room_id);
+  g_assert_true (mesh_window_open_room (window, room_id));
+  ui_test_wait_room_open (window, room_id, "the room to open");
+  view = GTK_WIDGET (mesh_window_get_room_view (window));
+
+  dir = g_dir_make_tmp ("mesh-ui-file-item-XXXXXX", &error);
+  g_assert_no_error (error);
+  path = g_build_filename (dir, "report.pdf", NULL);
+  g_assert_true (g_file_set_contents (path, "%PDF-1.4\n", -1, NULL));
+  saved = g_file_new_for_path (path);
+
+  /* The agent's own list, as its thread fills it. */
+  transfers = G_LIST_STORE (mesh_embedded_agent_get_transfers (mesh_window_get_agent (window)));
+  received = mesh_transfer_new (9001, MESH_TRANSFER_INCOMING, room_id, "bob", "report.pdf", FALSE,
+                                2100000);
+  sent = mesh_transfer_new (9002, MESH_TRANSFER_OUTGOING, room_id, "bob", "notes.txt", FALSE,
+                            4096);
+  g_list_store_append (transfers, received);
+  g_list_store_append (transfers, sent);
+  mesh_transfer_set_state (received, MESH_TRANSFER_RUNNING, NULL);
+  mesh_transfer_set_file (received, saved);
+  mesh_transfer_set_progress (received, 2100000, 2100000);
+  mesh_transfer_set_state (received, MESH_TRANSFER_DONE, NULL);
+  mesh_transfer_set_state (sent, MESH_TRANSFER_CANCELLED, NULL);
+
+  /* The size as GLib writes it (2.1 MB, maybe with a no-break space). */
+  size = g_format_size (2100000);
+  expected = g_strdup_printf ("bob sent you “report.pdf” (%s)", size);
+  wait = (LabelWait) { view, expected };
+  ui_test_wait_until (label_present, &wait, UI_TEST_WAIT_S, "the received file in the conversation");
+  wait.text = "Sending “notes.txt” to bob was cancelled";
+  ui_test_wait_until (label_present, &wait, UI_TEST_WAIT_S, "the cancelled send in the conversation");
+  button = ui_test_find_widget (view, GTK_TYPE_BUTTON, is_open_button_for, "Open report.pdf");
+  g_assert_nonnull (button);
+  /* Only the file that is here can be opened. */
+  g_assert_null (ui_test_find_widget (view, GTK_TYPE_BUTTON, is_open_button_for, "Open notes.txt"));
+  ui_test_wait_drawn (GTK_WIDGET (window));
+  shot = ui_test_screenshot (GTK_WIDGET (window), "room-file-items-1280x800");
+  g_test_message ("screenshot: %s", shot);
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_destroy_window (GTK_WINDOW (window));
+  ui_test_peer_clear (&bob);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -2129,6 +2218,7 @@ main (int   argc,
   g_test_add_func ("/mesh/ui/message-links", test_message_links);
   g_test_add_func ("/mesh/ui/room-list-preview", test_room_list_preview);
   g_test_add_func ("/mesh/ui/run-in-background", test_run_in_background);
+  g_test_add_func ("/mesh/ui/transfer-in-conversation", test_transfer_in_conversation);
   ret = g_test_run ();
 
   g_application_release (G_APPLICATION (app));
