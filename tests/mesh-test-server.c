@@ -930,3 +930,45 @@ mesh_test_frame_payload (JsonObject *frame)
   g_assert_true (JSON_NODE_HOLDS_OBJECT (node));
   return json_node_get_object (node);
 }
+
+void
+mesh_test_client_join (MeshTestClient *self,
+                       const char     *room_id)
+{
+  g_autofree char *payload = g_strdup_printf ("{\"room_id\":\"%s\"}", room_id);
+  const char *id = mesh_test_client_send (self, "room.join", payload);
+  g_autoptr(JsonObject) frame = mesh_test_client_wait_for_ref (self, id, MESH_TEST_TIMEOUT_MS);
+
+  g_assert_nonnull (frame);
+  g_assert_cmpstr (json_object_get_string_member_with_default (frame, "type", NULL), ==,
+                   "room.joined");
+}
+
+char *
+mesh_test_shared_room (MeshTestServer *server,
+                       const char     *owner_token,
+                       const char     *member_token,
+                       const char     *name)
+{
+  g_autofree char *body = g_strdup_printf ("{\"name\":\"%s\"}", name);
+  g_autoptr(MeshTestResponse) created = mesh_test_request (server, "POST", "/api/v1/rooms",
+                                                           owner_token, body);
+  g_autoptr(MeshTestResponse) invite = NULL;
+  g_autoptr(MeshTestResponse) accepted = NULL;
+  g_autofree char *room_id = NULL;
+  g_autofree char *path = NULL;
+
+  g_assert_cmpuint (created->status, ==, 201);
+  room_id = g_strdup (json_object_get_string_member (mesh_test_response_object (created),
+                                                     "room_id"));
+  path = g_strdup_printf ("/api/v1/rooms/%s/invites", room_id);
+  invite = mesh_test_request (server, "POST", path, owner_token, NULL);
+  g_assert_cmpuint (invite->status, ==, 201);
+  g_free (path);
+  path = g_strdup_printf ("/api/v1/invites/%s/accept",
+                          json_object_get_string_member (mesh_test_response_object (invite),
+                                                         "code"));
+  accepted = mesh_test_request (server, "POST", path, member_token, NULL);
+  g_assert_cmpuint (accepted->status, ==, 200);
+  return g_steal_pointer (&room_id);
+}

@@ -146,6 +146,16 @@ gboolean        mesh_test_client_wait_closed  (MeshTestClient *self,
 gboolean        mesh_test_client_is_open      (MeshTestClient *self);
 gushort         mesh_test_client_get_close_code (MeshTestClient *self);
 
+/* Sends room.join for @room_id and asserts the server's room.joined. */
+void            mesh_test_client_join         (MeshTestClient *self,
+                                               const char     *room_id);
+/* Creates a room named @name as @owner_token and has @member_token accept
+ * an invite to it; returns the room_id. */
+char           *mesh_test_shared_room         (MeshTestServer *server,
+                                               const char     *owner_token,
+                                               const char     *member_token,
+                                               const char     *name);
+
 /* Runs the main context for @ms milliseconds. */
 void            mesh_test_pump                (guint           ms);
 /* A payload member of a frame. */

@@ -64,43 +64,6 @@ assert_alive (void)
   g_assert_cmpuint (health->status, ==, 200);
 }
 
-/* A room of alice and bob. */
-static char *
-shared_room (const char *name)
-{
-  g_autofree char *body = g_strdup_printf ("{\"name\":\"%s\"}", name);
-  g_autoptr(MeshTestResponse) created = mesh_test_request (server (), "POST", "/api/v1/rooms",
-                                                           shared.token[ALICE], body);
-  g_autoptr(MeshTestResponse) invite = NULL;
-  g_autoptr(MeshTestResponse) accepted = NULL;
-  g_autofree char *room_id = NULL;
-  g_autofree char *path = NULL;
-
-  g_assert_cmpuint (created->status, ==, 201);
-  room_id = g_strdup (get_str (mesh_test_response_object (created), "room_id"));
-  path = g_strdup_printf ("/api/v1/rooms/%s/invites", room_id);
-  invite = mesh_test_request (server (), "POST", path, shared.token[ALICE], NULL);
-  g_assert_cmpuint (invite->status, ==, 201);
-  g_free (path);
-  path = g_strdup_printf ("/api/v1/invites/%s/accept",
-                          get_str (mesh_test_response_object (invite), "code"));
-  accepted = mesh_test_request (server (), "POST", path, shared.token[BOB], NULL);
-  g_assert_cmpuint (accepted->status, ==, 200);
-  return g_steal_pointer (&room_id);
-}
-
-static void
-join (MeshTestClient *client,
-      const char     *room_id)
-{
-  g_autofree char *payload = g_strdup_printf ("{\"room_id\":\"%s\"}", room_id);
-  const char *id = mesh_test_client_send (client, "room.join", payload);
-  g_autoptr(JsonObject) frame = mesh_test_client_wait_for_ref (client, id, MESH_TEST_TIMEOUT_MS);
-
-  g_assert_nonnull (frame);
-  g_assert_cmpstr (get_str (frame, "type"), ==, "room.joined");
-}
-
 static MeshTestClient *
 client_in (const char  *token,
            const char  *room_id,
@@ -110,7 +73,7 @@ client_in (const char  *token,
   MeshTestClient *client = mesh_test_client_new_hello (server (), token, "client", NULL, &welcome);
 
   if (room_id != NULL)
-    join (client, room_id);
+    mesh_test_client_join (client, room_id);
   if (peer_id != NULL)
     *peer_id = g_strdup (get_str (welcome, "peer_id"));
   return client;
@@ -137,7 +100,7 @@ agent_in (int          user,
   agent = mesh_test_client_new_hello (server (), get_str (device, "device_token"), "agent", quic,
                                       NULL);
   if (room_id != NULL)
-    join (agent, room_id);
+    mesh_test_client_join (agent, room_id);
   if (device_id != NULL)
     *device_id = g_strdup (get_str (device, "device_id"));
   if (device_token != NULL)
@@ -381,8 +344,10 @@ test_error_ref (void)
 static void
 test_no_conflict_code (void)
 {
-  g_autofree char *room1 = shared_room ("Conflict one");
-  g_autofree char *room2 = shared_room ("Conflict two");
+  g_autofree char *room1 = mesh_test_shared_room (server (), shared.token[ALICE],
+                                                  shared.token[BOB], "Conflict one");
+  g_autofree char *room2 = mesh_test_shared_room (server (), shared.token[ALICE],
+                                                  shared.token[BOB], "Conflict two");
   g_autoptr(MeshTestClient) client = client_in (shared.token[ALICE], room1, NULL);
   g_autofree char *first = g_strdup_printf ("{\"room_id\":\"%s\",\"content\":\"hi\","
                                             "\"client_msg_id\":\"same-id\"}", room1);
@@ -391,7 +356,7 @@ test_no_conflict_code (void)
   g_autoptr(JsonObject) created = NULL;
   g_autoptr(JsonObject) refused = NULL;
 
-  join (client, room2);
+  mesh_test_client_join (client, room2);
   created = request (client, "chat.message.send", first);
   g_assert_cmpstr (get_str (created, "type"), ==, "chat.message.created");
   refused = request (client, "chat.message.send", second);
@@ -403,7 +368,8 @@ test_no_conflict_code (void)
 static void
 test_call_missed_callee_hangup (void)
 {
-  g_autofree char *room_id = shared_room ("Calls");
+  g_autofree char *room_id = mesh_test_shared_room (server (), shared.token[ALICE],
+                                                    shared.token[BOB], "Calls");
   g_autofree char *alice_peer = NULL;
   g_autofree char *bob_peer = NULL;
   g_autoptr(MeshTestClient) alice = client_in (shared.token[ALICE], room_id, &alice_peer);
@@ -449,7 +415,8 @@ start_share (MeshTestClient *host,
 static void
 test_share_start_from_client (void)
 {
-  g_autofree char *room_id = shared_room ("Client share");
+  g_autofree char *room_id = mesh_test_shared_room (server (), shared.token[ALICE],
+                                                    shared.token[BOB], "Client share");
   g_autofree char *device_id = NULL;
   g_autoptr(MeshTestClient) agent = agent_in (ALICE, FINGERPRINT1, room_id, &device_id, NULL);
   g_autoptr(MeshTestClient) client = client_in (shared.token[ALICE], room_id, NULL);
@@ -477,7 +444,8 @@ test_share_start_from_client (void)
 static void
 test_terminal_session_meta (void)
 {
-  g_autofree char *room_id = shared_room ("Terminal meta");
+  g_autofree char *room_id = mesh_test_shared_room (server (), shared.token[ALICE],
+                                                    shared.token[BOB], "Terminal meta");
   g_autofree char *host_device = NULL;
   g_autoptr(MeshTestClient) host = agent_in (ALICE, FINGERPRINT1, room_id, &host_device, NULL);
   g_autofree char *viewer_token = NULL;
@@ -530,7 +498,8 @@ test_terminal_session_meta (void)
 static void
 test_control_cap_per_peer (void)
 {
-  g_autofree char *room_id = shared_room ("Control");
+  g_autofree char *room_id = mesh_test_shared_room (server (), shared.token[ALICE],
+                                                    shared.token[BOB], "Control");
   g_autofree char *host_device = NULL;
   g_autoptr(MeshTestClient) host = agent_in (ALICE, FINGERPRINT1, room_id, &host_device, NULL);
   g_autofree char *share_id = start_share (host, room_id);

@@ -123,18 +123,6 @@ fixture_tear_down (Fixture       *fixture,
   g_free (fixture->room_id);
 }
 
-static void
-join (MeshTestClient *client,
-      const char     *room_id)
-{
-  g_autofree char *payload = g_strdup_printf ("{\"room_id\":\"%s\"}", room_id);
-  const char *id = mesh_test_client_send (client, "room.join", payload);
-  g_autoptr(JsonObject) joined = mesh_test_client_wait_for_ref (client, id, MESH_TEST_TIMEOUT_MS);
-
-  g_assert_nonnull (joined);
-  g_assert_cmpstr (json_object_get_string_member (joined, "type"), ==, "room.joined");
-}
-
 static MeshTestClient *
 client_in_room (Fixture    *fixture,
                 const char *token,
@@ -146,7 +134,7 @@ client_in_room (Fixture    *fixture,
 
   if (peer_id != NULL)
     *peer_id = g_strdup (json_object_get_string_member (welcome, "peer_id"));
-  join (client, fixture->room_id);
+  mesh_test_client_join (client, fixture->room_id);
   return client;
 }
 
@@ -170,7 +158,7 @@ agent_in_room (Fixture     *fixture,
   *device_id = g_strdup (json_object_get_string_member (device, "device_id"));
   *device_token = g_strdup (json_object_get_string_member (device, "device_token"));
   agent = mesh_test_client_new_hello (fixture->server, *device_token, "agent", hello, NULL);
-  join (agent, fixture->room_id);
+  mesh_test_client_join (agent, fixture->room_id);
   return agent;
 }
 
@@ -1266,7 +1254,7 @@ test_transient_agent (Fixture       *fixture,
 
   /* A send from the shell comes and goes while the agent is away. */
   once = mesh_test_client_new_hello (fixture->server, device_token, "agent", hello, NULL);
-  join (once, fixture->room_id);
+  mesh_test_client_join (once, fixture->room_id);
   mesh_test_client_close (once);
   /* The long-lived agent stays away: reported once, not hidden. */
   g_assert_true (gotify_standin_wait_messages (fixture->gotify, 1, WAIT_MS));
@@ -1274,7 +1262,7 @@ test_transient_agent (Fixture       *fixture,
 
   /* Another one-off send: more than the grace period (2 s), nothing. */
   twice = mesh_test_client_new_hello (fixture->server, device_token, "agent", hello, NULL);
-  join (twice, fixture->room_id);
+  mesh_test_client_join (twice, fixture->room_id);
   mesh_test_client_close (twice);
   assert_no_more (fixture, 1, 3000);
 }

@@ -45,43 +45,6 @@ get_str (JsonObject *obj,
   return json_object_get_string_member_with_default (obj, member, NULL);
 }
 
-/* A room of alice (owner) and bob. */
-static char *
-shared_room (const char *name)
-{
-  g_autofree char *body = g_strdup_printf ("{\"name\":\"%s\"}", name);
-  g_autoptr(MeshTestResponse) created = mesh_test_request (server (), "POST", "/api/v1/rooms",
-                                                           shared.token[ALICE], body);
-  g_autoptr(MeshTestResponse) invite = NULL;
-  g_autoptr(MeshTestResponse) accepted = NULL;
-  g_autofree char *room_id = NULL;
-  g_autofree char *path = NULL;
-
-  g_assert_cmpuint (created->status, ==, 201);
-  room_id = g_strdup (get_str (mesh_test_response_object (created), "room_id"));
-  path = g_strdup_printf ("/api/v1/rooms/%s/invites", room_id);
-  invite = mesh_test_request (server (), "POST", path, shared.token[ALICE], NULL);
-  g_assert_cmpuint (invite->status, ==, 201);
-  g_free (path);
-  path = g_strdup_printf ("/api/v1/invites/%s/accept",
-                          get_str (mesh_test_response_object (invite), "code"));
-  accepted = mesh_test_request (server (), "POST", path, shared.token[BOB], NULL);
-  g_assert_cmpuint (accepted->status, ==, 200);
-  return g_steal_pointer (&room_id);
-}
-
-static void
-join (MeshTestClient *client,
-      const char     *room_id)
-{
-  g_autofree char *payload = g_strdup_printf ("{\"room_id\":\"%s\"}", room_id);
-  const char *id = mesh_test_client_send (client, "room.join", payload);
-  g_autoptr(JsonObject) frame = mesh_test_client_wait_for_ref (client, id, MESH_TEST_TIMEOUT_MS);
-
-  g_assert_nonnull (frame);
-  g_assert_cmpstr (get_str (frame, "type"), ==, "room.joined");
-}
-
 /* The room with @room_id in @user's GET /rooms, or NULL. */
 static JsonObject *
 find_room (guint       user,
@@ -120,7 +83,8 @@ role_of (JsonObject *room,
 static void
 test_rename (void)
 {
-  g_autofree char *room_id = shared_room ("Before");
+  g_autofree char *room_id = mesh_test_shared_room (server (), shared.token[ALICE],
+                                                    shared.token[BOB], "Before");
   g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s", room_id);
   MeshTestClient *bob = mesh_test_client_new_hello (server (), shared.token[BOB], "client",
                                                     NULL, NULL);
@@ -170,7 +134,8 @@ test_rename (void)
 static void
 test_delete (void)
 {
-  g_autofree char *room_id = shared_room ("Doomed");
+  g_autofree char *room_id = mesh_test_shared_room (server (), shared.token[ALICE],
+                                                    shared.token[BOB], "Doomed");
   g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s", room_id);
   g_autofree char *messages = g_strdup_printf ("/api/v1/rooms/%s/messages", room_id);
   MeshTestClient *bob = mesh_test_client_new_hello (server (), shared.token[BOB], "client",
@@ -185,7 +150,7 @@ test_delete (void)
   g_autofree char *join_payload = g_strdup_printf ("{\"room_id\":\"%s\"}", room_id);
   const char *id;
 
-  join (bob, room_id);
+  mesh_test_client_join (bob, room_id);
   by_member = mesh_test_request (server (), "DELETE", path, shared.token[BOB], NULL);
   mesh_test_response_assert_error (by_member, 403, "FORBIDDEN");
   g_assert_nonnull ((room = find_room (BOB, room_id)));
@@ -221,7 +186,8 @@ test_delete (void)
 static void
 test_leave (void)
 {
-  g_autofree char *room_id = shared_room ("Left");
+  g_autofree char *room_id = mesh_test_shared_room (server (), shared.token[ALICE],
+                                                    shared.token[BOB], "Left");
   g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s/leave", room_id);
   MeshTestClient *alice = mesh_test_client_new_hello (server (), shared.token[ALICE], "client",
                                                       NULL, NULL);
@@ -237,8 +203,8 @@ test_leave (void)
                                            room_id);
   const char *id;
 
-  join (alice, room_id);
-  join (bob, room_id);
+  mesh_test_client_join (alice, room_id);
+  mesh_test_client_join (bob, room_id);
   stranger = mesh_test_request (server (), "POST", path, shared.token[CAROL], NULL);
   mesh_test_response_assert_error (stranger, 403, "FORBIDDEN");
 
@@ -285,7 +251,8 @@ test_leave (void)
 static void
 test_owner_leaves (void)
 {
-  g_autofree char *room_id = shared_room ("Handed over");
+  g_autofree char *room_id = mesh_test_shared_room (server (), shared.token[ALICE],
+                                                    shared.token[BOB], "Handed over");
   g_autofree char *leave = g_strdup_printf ("/api/v1/rooms/%s/leave", room_id);
   g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s", room_id);
   g_autoptr(MeshTestResponse) left = NULL;
@@ -305,7 +272,8 @@ test_owner_leaves (void)
 static void
 test_member_joined (void)
 {
-  g_autofree char *room_id = shared_room ("Growing");
+  g_autofree char *room_id = mesh_test_shared_room (server (), shared.token[ALICE],
+                                                    shared.token[BOB], "Growing");
   g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s/invites", room_id);
   MeshTestClient *alice = mesh_test_client_new_hello (server (), shared.token[ALICE], "client",
                                                       NULL, NULL);
