@@ -2105,6 +2105,23 @@ check_list_args (MeshStore   *self,
   return room_exists (self, room_id, error);
 }
 
+/* Every row @stmt yields, as MeshStoreMessages in row order. */
+static GPtrArray *
+read_messages (MeshStore      *self,
+               MeshStoreStmt  *stmt,
+               GError        **error)
+{
+  g_autoptr(GPtrArray) messages =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) mesh_store_message_free);
+  int rc;
+
+  while ((rc = store_step (self, stmt, error)) == SQLITE_ROW)
+    g_ptr_array_add (messages, message_from_row (stmt));
+  if (rc != SQLITE_DONE)
+    return NULL;
+  return g_steal_pointer (&messages);
+}
+
 GPtrArray *
 mesh_store_list_messages (MeshStore   *self,
                           const char  *room_id,
@@ -2112,11 +2129,9 @@ mesh_store_list_messages (MeshStore   *self,
                           guint        limit,
                           GError     **error)
 {
-  g_autoptr(GPtrArray) messages =
-    g_ptr_array_new_with_free_func ((GDestroyNotify) mesh_store_message_free);
+  g_autoptr(GPtrArray) messages = NULL;
   g_autoptr(MeshStoreStmt) stmt = NULL;
   gint64 before_seq = G_MAXINT64;
-  int rc;
 
   g_return_val_if_fail (MESH_IS_STORE (self), NULL);
 
@@ -2130,11 +2145,7 @@ mesh_store_list_messages (MeshStore   *self,
                         MESSAGE_SELECT "WHERE m.room_id = ?1 AND m.seq < ?2"
                         " ORDER BY m.seq DESC LIMIT ?3",
                         "sii", room_id, before_seq, (gint64) limit);
-  if (stmt == NULL)
-    return NULL;
-  while ((rc = store_step (self, stmt, error)) == SQLITE_ROW)
-    g_ptr_array_add (messages, message_from_row (stmt));
-  if (rc != SQLITE_DONE)
+  if (stmt == NULL || (messages = read_messages (self, stmt, error)) == NULL)
     return NULL;
 
   /* Fetched newest first for the LIMIT; handed out newest last. */
@@ -2154,11 +2165,8 @@ mesh_store_list_messages_after (MeshStore   *self,
                                 guint        limit,
                                 GError     **error)
 {
-  g_autoptr(GPtrArray) messages =
-    g_ptr_array_new_with_free_func ((GDestroyNotify) mesh_store_message_free);
   g_autoptr(MeshStoreStmt) stmt = NULL;
   gint64 after_seq = 0;
-  int rc;
 
   g_return_val_if_fail (MESH_IS_STORE (self), NULL);
   g_return_val_if_fail (after_message_id != NULL, NULL);
@@ -2171,13 +2179,7 @@ mesh_store_list_messages_after (MeshStore   *self,
                         MESSAGE_SELECT "WHERE m.room_id = ?1 AND m.seq > ?2"
                         " ORDER BY m.seq ASC LIMIT ?3",
                         "sii", room_id, after_seq, (gint64) limit);
-  if (stmt == NULL)
-    return NULL;
-  while ((rc = store_step (self, stmt, error)) == SQLITE_ROW)
-    g_ptr_array_add (messages, message_from_row (stmt));
-  if (rc != SQLITE_DONE)
-    return NULL;
-  return g_steal_pointer (&messages);
+  return stmt != NULL ? read_messages (self, stmt, error) : NULL;
 }
 
 /* Gotify targets and the outbox (§9). */
