@@ -49,34 +49,42 @@ safe (const char *text)
 static void say (const char *format, ...) G_GNUC_PRINTF (1, 2);
 static void complain (const char *format, ...) G_GNUC_PRINTF (1, 2);
 
+/* Prints a line made with safe () arguments, then frees what safe () made. */
+static void
+print_line (gboolean    to_stderr,
+            const char *format,
+            va_list     args)
+{
+  g_autofree char *line = g_strdup_vprintf (format, args);
+
+  if (to_stderr)
+    g_printerr ("%s", line);
+  else
+    g_print ("%s", line);
+  if (scratch != NULL)
+    g_ptr_array_set_size (scratch, 0);
+}
+
 static void
 say (const char *format,
      ...)
 {
-  g_autofree char *line = NULL;
   va_list args;
 
   va_start (args, format);
-  line = g_strdup_vprintf (format, args);
+  print_line (FALSE, format, args);
   va_end (args);
-  g_print ("%s", line);
-  if (scratch != NULL)
-    g_ptr_array_set_size (scratch, 0);
 }
 
 static void
 complain (const char *format,
           ...)
 {
-  g_autofree char *line = NULL;
   va_list args;
 
   va_start (args, format);
-  line = g_strdup_vprintf (format, args);
+  print_line (TRUE, format, args);
   va_end (args);
-  g_printerr ("%s", line);
-  if (scratch != NULL)
-    g_ptr_array_set_size (scratch, 0);
 }
 
 typedef struct {
