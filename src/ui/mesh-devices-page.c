@@ -5,6 +5,8 @@
 
 #include "mesh-devices-page.h"
 
+#include "mesh-ui-util.h"
+
 #include <glib/gi18n.h>
 
 enum {
@@ -45,16 +47,6 @@ set_busy (MeshDevicesPage *self,
 }
 
 static void
-show_toast (MeshDevicesPage *self,
-            const char      *text)
-{
-  GtkWidget *window = gtk_widget_get_ancestor (GTK_WIDGET (self), ADW_TYPE_PREFERENCES_WINDOW);
-
-  if (window != NULL)
-    adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (window), adw_toast_new (text));
-}
-
-static void
 clear_rows (MeshDevicesPage *self)
 {
   for (guint i = 0; i < self->rows->len; i++)
@@ -87,11 +79,11 @@ delete_cb (GObject      *source,
       return;
     g_warning ("Removing a device failed: %s", error->message);
     set_busy (self, FALSE);
-    show_toast (self, _("The device could not be removed. Check the connection to the server and try again."));
+    mesh_ui_toast (GTK_WIDGET (self), _("The device could not be removed. Check the connection to the server and try again."));
     return;
   }
   set_busy (self, FALSE);
-  show_toast (self, _("The device was removed and signed out."));
+  mesh_ui_toast (GTK_WIDGET (self), _("The device was removed and signed out."));
   mesh_devices_page_reload (self);
 }
 

@@ -9,6 +9,7 @@
 #include "mesh-error-text.h"
 #include "mesh-escape.h"
 #include "mesh-json.h"
+#include "mesh-ui-util.h"
 
 #include <glib/gi18n.h>
 #include <stdlib.h>
@@ -87,19 +88,6 @@ event_row (MeshGotifyPage *self,
   };
 
   return rows[i];
-}
-
-static void
-show_toast (MeshGotifyPage *self,
-            const char     *text)
-{
-  GtkWidget *window = gtk_widget_get_ancestor (GTK_WIDGET (self), ADW_TYPE_PREFERENCES_WINDOW);
-
-  if (window != NULL)
-    adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (window),
-                                      mesh_error_text_toast_new (text));
-  else
-    g_message ("%s", text);
 }
 
 static void
@@ -245,7 +233,7 @@ load_cb (GObject      *source,
 
     g_message ("Loading the Gotify settings failed: %s", details);
     adw_action_row_set_subtitle (self->status_row, text);
-    show_toast (self, text);
+    mesh_ui_toast (GTK_WIDGET (self), text);
   }
 }
 
@@ -271,7 +259,7 @@ save_cb (GObject      *source,
     return;
   set_busy (self, FALSE);
   if (error == NULL && apply_view (self, node, &error)) {
-    show_toast (self, _("Gotify settings saved"));
+    mesh_ui_toast (GTK_WIDGET (self), _("Gotify settings saved"));
   } else {
     g_autofree char *details = NULL;
     g_autofree char *text = mesh_error_text_describe (error, &details);
@@ -279,9 +267,9 @@ save_cb (GObject      *source,
     g_message ("Saving the Gotify settings failed: %s", details);
     /* What the server refuses here is the address or the token typed. */
     if (g_error_matches (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST))
-      show_toast (self, _("The Gotify address or token was refused. Enter your Gotify server’s address, as in https://gotify.example.org, and an application token."));
+      mesh_ui_toast (GTK_WIDGET (self), _("The Gotify address or token was refused. Enter your Gotify server’s address, as in https://gotify.example.org, and an application token."));
     else
-      show_toast (self, text);
+      mesh_ui_toast (GTK_WIDGET (self), text);
   }
 }
 
@@ -378,7 +366,7 @@ test_cb (GObject      *source,
     else
       text = g_strdup (_("The Mesh server could not reach Gotify at that address. Check the address and that Gotify is running."));
   }
-  show_toast (self, text);
+  mesh_ui_toast (GTK_WIDGET (self), text);
 
   /* The status row must not keep saying all is well after a failed test;
    * the next load or save shows the delivery status again. */
@@ -419,11 +407,11 @@ remove_cb (GObject      *source,
     return;
   set_busy (self, FALSE);
   if (error != NULL) {
-    show_toast (self, error->message);
+    mesh_ui_toast (GTK_WIDGET (self), error->message);
     return;
   }
   clear_form (self);
-  show_toast (self, _("Gotify notifications removed"));
+  mesh_ui_toast (GTK_WIDGET (self), _("Gotify notifications removed"));
 }
 
 static void

@@ -46,10 +46,18 @@ void
 mesh_ui_toast (GtkWidget  *widget,
                const char *message)
 {
+  GtkWidget *preferences;
+
   g_return_if_fail (GTK_IS_WIDGET (widget));
   g_return_if_fail (message != NULL);
 
-  gtk_widget_activate_action (widget, "win.toast", "s", message);
+  /* Preferences pages live in their own window, with its own toasts. */
+  preferences = gtk_widget_get_ancestor (widget, ADW_TYPE_PREFERENCES_WINDOW);
+  if (preferences != NULL)
+    adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (preferences),
+                                      mesh_error_text_toast_new (message));
+  else if (!gtk_widget_activate_action (widget, "win.toast", "s", message))
+    g_message ("%s", message);
 }
 
 void

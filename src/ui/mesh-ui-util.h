@@ -10,7 +10,8 @@ G_BEGIN_DECLS
 char     *mesh_ui_describe_error     (const GError *error);
 /* "AB:CD:…" in groups of 16 bytes per line, for reading aloud. */
 char     *mesh_ui_format_fingerprint (const char   *hex);
-/* Shows @message as a toast of the window holding @widget. */
+/* Shows @message as a toast of the window holding @widget (a main window or a
+ * preferences window); logs it when there is none. */
 void      mesh_ui_toast              (GtkWidget    *widget,
                                       const char   *message);
 void      mesh_ui_toast_error        (GtkWidget    *widget,
