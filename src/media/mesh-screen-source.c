@@ -184,7 +184,7 @@ on_source_caps (GstPad          *pad,
   filter = output_caps (out_width, out_height, par_n, par_d);
   g_object_get (size_filter, "caps", &current, NULL);
   if (current == NULL || !gst_caps_is_equal (current, filter)) {
-    GST_INFO_OBJECT (size_filter, "screen %d×%d sent as %d×%d", width, height, out_width, out_height);
+    GST_INFO_OBJECT (size_filter, "screen %dx%d sent as %dx%d", width, height, out_width, out_height);
     g_object_set (size_filter, "caps", filter, NULL);
   }
   return GST_PAD_PROBE_OK;
@@ -307,7 +307,7 @@ x11_source_new (GError **error)
                               "framerate", GST_TYPE_FRACTION, MESH_SCREEN_SOURCE_FPS, 1,
                               NULL);
   build_bin (self, source, rate);
-  g_debug ("Sharing the X screen %s (%d×%d)", g_getenv ("DISPLAY"), width, height);
+  g_debug ("Sharing the X screen %s (%dx%d)", g_getenv ("DISPLAY"), width, height);
   return self;
 }
 
@@ -327,7 +327,7 @@ test_source_new (const char *spec,
   }
   if (width < 16 || height < 16 || width > 16384 || height > 16384) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                 "MESH_SCREEN_SOURCE=test: %d×%d is not a screen size", width, height);
+                 "MESH_SCREEN_SOURCE=test: %dx%d is not a screen size", width, height);
     return NULL;
   }
 
@@ -480,6 +480,10 @@ on_session_created (GObject      *object,
     g_object_unref (task);
     return;
   }
+  /* libportal before 0.9 (Debian 12 has 0.6) returns the session with one
+   * reference too many; nothing else holds it at this point. */
+  if (g_atomic_int_get (&G_OBJECT (data->session)->ref_count) > 1)
+    g_object_unref (data->session);
   xdp_session_start (data->session, data->parent, g_task_get_cancellable (task),
                      on_session_started, task);
 }
