@@ -263,8 +263,9 @@ main (int   argc,
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
   if (!gtk_init_check ()) {
-    g_test_message ("No display: run under xvfb-run");
-    return 77;
+    /* .ci/run gives one (xvfb-run); by hand, there may be none. */
+    g_print ("1..0 # SKIP no display: run under xvfb-run\n");
+    return 0;
   }
 
 #define ADD(path, func) \
