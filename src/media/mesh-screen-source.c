@@ -361,18 +361,66 @@ on_session_closed (XdpSession       *session,
 }
 
 typedef struct {
-  XdpParent  *parent;
-  XdpPortal  *portal;
-  XdpSession *session;
+  XdpParent    *parent;
+  XdpPortal    *portal;
+  XdpSession   *session;
+  GCancellable *cancellable;
+  gulong        cancelled_id;
+  gboolean      returned;
 } NewData;
 
 static void
 new_data_free (NewData *data)
 {
+  if (data->cancellable != NULL) {
+    g_cancellable_disconnect (data->cancellable, data->cancelled_id);
+    g_object_unref (data->cancellable);
+  }
   g_clear_pointer (&data->parent, xdp_parent_free);
   g_clear_object (&data->session);
   g_clear_object (&data->portal);
   g_free (data);
+}
+
+/* The task is answered once: a cancelled one at once, whatever libportal
+ * does later. */
+static gboolean
+task_answered (GTask *task)
+{
+  NewData *data = g_task_get_task_data (task);
+
+  return data->returned;
+}
+
+static void
+task_return_error (GTask  *task,
+                   GError *error)
+{
+  NewData *data = g_task_get_task_data (task);
+
+  data->returned = TRUE;
+  g_task_return_error (task, error);
+}
+
+static void
+task_return_source (GTask            *task,
+                    MeshScreenSource *self)
+{
+  NewData *data = g_task_get_task_data (task);
+
+  data->returned = TRUE;
+  g_task_return_pointer (task, self, g_object_unref);
+}
+
+static void
+on_cancelled (GCancellable *cancellable,
+              GTask        *task)
+{
+  /* libportal 0.6 closes the request on cancel, and the portal then never
+   * answers: without this the caller would wait forever. */
+  if (!task_answered (task))
+    task_return_error (task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                                  "Screen sharing was cancelled"));
 }
 
 static void
@@ -383,21 +431,26 @@ return_x11_source (GTask  *task,
   MeshScreenSource *self = x11_source_new (&error);
 
   if (self == NULL) {
-    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                             "No screen to share: no screen-cast portal (%s) and %s",
-                             portal_error != NULL ? portal_error->message : "none", error->message);
+    task_return_error (task, g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                                          "No screen to share: no screen-cast portal (%s) and %s",
+                                          portal_error != NULL ? portal_error->message : "none",
+                                          error->message));
     return;
   }
-  g_task_return_pointer (task, self, g_object_unref);
+  task_return_source (task, self);
 }
 
 static void
 portal_failed (GTask  *task,
                GError *error)
 {
+  if (task_answered (task)) {
+    g_error_free (error);
+    return;
+  }
   /* The user said no: nothing else is shared, nothing is said. */
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-    g_task_return_error (task, error);
+    task_return_error (task, error);
     return;
   }
   g_debug ("No screen-cast portal (%s): sharing the X screen", error->message);
@@ -426,21 +479,26 @@ on_session_started (GObject      *object,
     portal_failed (task, error);
     return;
   }
+  if (task_answered (task)) {
+    /* Picked after the caller gave up: share nothing. */
+    xdp_session_close (session);
+    return;
+  }
 
   /* From here on the user chose what to share: never the X screen instead. */
   streams = xdp_session_get_streams (session);
   if (streams == NULL || g_variant_n_children (streams) == 0) {
     xdp_session_close (session);
-    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED,
-                             "The screen-cast portal gave no stream");
+    task_return_error (task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED,
+                                                  "The screen-cast portal gave no stream"));
     return;
   }
   g_variant_get_child (streams, 0, "(u@a{sv})", &node_id, &properties);
   fd = xdp_session_open_pipewire_remote (session);
   if (fd < 0) {
     xdp_session_close (session);
-    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED,
-                             "Could not open the PipeWire stream of the screen cast");
+    task_return_error (task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED,
+                                                  "Could not open the PipeWire stream of the screen cast"));
     return;
   }
 
@@ -462,7 +520,7 @@ on_session_started (GObject      *object,
   g_object_weak_ref (G_OBJECT (source), close_fd, GINT_TO_POINTER (fd));
   build_bin (self, source, NULL);
   g_debug ("Sharing PipeWire node %u of the screen-cast portal", node_id);
-  g_task_return_pointer (task, g_steal_pointer (&self), g_object_unref);
+  task_return_source (task, g_steal_pointer (&self));
 }
 
 static void
@@ -484,6 +542,10 @@ on_session_created (GObject      *object,
    * reference too many; nothing else holds it at this point. */
   if (g_atomic_int_get (&G_OBJECT (data->session)->ref_count) > 1)
     g_object_unref (data->session);
+  if (task_answered (task)) {
+    g_object_unref (task);
+    return;
+  }
   xdp_session_start (data->session, data->parent, g_task_get_cancellable (task),
                      on_session_started, task);
 }
@@ -501,8 +563,9 @@ on_bus (GObject      *object,
   /* libportal 0.6 takes the session bus synchronously and crashes without
    * one: it is only made once the bus is there. */
   bus = g_bus_get_finish (result, &error);
-  if (bus == NULL) {
-    portal_failed (task, error);
+  if (bus == NULL || task_answered (task)) {
+    if (bus == NULL)
+      portal_failed (task, error);
     g_object_unref (task);
     return;
   }
@@ -614,6 +677,10 @@ mesh_screen_source_new_async (XdpParent           *parent,
     return;
   }
 
+  if (cancellable != NULL) {
+    data->cancellable = g_object_ref (cancellable);
+    data->cancelled_id = g_cancellable_connect (cancellable, G_CALLBACK (on_cancelled), task, NULL);
+  }
   g_bus_get (G_BUS_TYPE_SESSION, cancellable, on_bus, g_steal_pointer (&task));
 }
 

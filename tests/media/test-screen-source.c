@@ -95,7 +95,9 @@ typedef struct {
   GMutex           lock;
   GCond            cond;
   gboolean         ready;
-  guint            start_response;   /* what the user does: 0 share, 1 cancel, 2 failure */
+  guint            start_response;   /* what the user does: 0 share, 1 cancel, 2 failure,
+                                        3 nothing yet (the dialog stays open) */
+  char            *pending_request;
   int              n_start;
   int              n_close;
   char            *client;
@@ -202,7 +204,13 @@ portal_method_call (GDBusConnection       *connection,
       g_variant_builder_add (&streams, "(ua{sv})", 42, &stream);
       g_variant_dict_insert_value (&results, "streams", g_variant_builder_end (&streams));
     }
-    respond (portal, request, portal->start_response, g_variant_dict_end (&results));
+    if (portal->start_response == 3) {
+      g_variant_dict_clear (&results);
+      g_free (portal->pending_request);
+      portal->pending_request = g_steal_pointer (&request);
+    } else {
+      respond (portal, request, portal->start_response, g_variant_dict_end (&results));
+    }
   } else if (g_str_equal (method_name, "OpenPipeWireRemote")) {
     g_autoptr(GUnixFDList) fds = g_unix_fd_list_new ();
     int fd = open ("/dev/null", O_RDWR | O_CLOEXEC);
@@ -297,6 +305,22 @@ emit_closed_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+answer_pending_cb (gpointer data)
+{
+  FakePortal *portal = data;
+
+  respond (portal, portal->pending_request, 1, g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0));
+  return G_SOURCE_REMOVE;
+}
+
+/* The dialog left open is closed at last (for libportal to free its call). */
+static void
+fake_portal_answer_pending (FakePortal *portal)
+{
+  g_main_context_invoke (portal->context, answer_pending_cb, portal);
+}
+
 /* The user clicks "Stop sharing" in the portal's indicator. */
 static void
 fake_portal_stop_sharing (FakePortal *portal)
@@ -316,6 +340,7 @@ fake_portal_free (FakePortal *portal)
   g_cond_clear (&portal->cond);
   g_free (portal->client);
   g_free (portal->session_path);
+  g_free (portal->pending_request);
   g_free (portal);
 }
 
@@ -598,6 +623,60 @@ test_portal_cancelled (Fixture       *fixture,
   fake_portal_free (portal);
 }
 
+static gboolean
+tick_cb (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+cancel_cb (gpointer data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (data));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_portal_given_up (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  GAsyncResult *result = NULL;
+  MeshScreenSource *source;
+  FakePortal *portal;
+  gboolean timed_out = FALSE;
+  guint tick;
+
+  portal = fake_portal_start (3);
+
+  /* The dialog is open; the app gives up (the window closes): the answer is
+   * "cancelled" at once, although the portal never answers a closed
+   * request. */
+  mesh_screen_source_new_async (NULL, cancellable, on_new, &result);
+  /* Nothing wakes this thread when the portal thread counts the call. */
+  tick = g_timeout_add (20, tick_cb, NULL);
+  while (g_atomic_int_get (&portal->n_start) == 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (tick);
+  g_idle_add (cancel_cb, cancellable);
+  g_timeout_add_seconds (10, on_timeout, &timed_out);
+  while (result == NULL && !timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_nonnull (result);
+  source = mesh_screen_source_new_finish (result, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_null (source);
+  g_object_unref (result);
+
+  fake_portal_answer_pending (portal);
+  timed_out = FALSE;
+  g_timeout_add (500, on_timeout, &timed_out);
+  while (!timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  fake_portal_free (portal);
+}
+
 static void
 test_portal_failed (Fixture       *fixture,
                     gconstpointer  data)
@@ -759,6 +838,7 @@ main (int   argc,
   ADD ("x11-wide", test_x11_wide);
   ADD ("no-display", test_no_display);
   ADD ("portal-cancelled", test_portal_cancelled);
+  ADD ("portal-given-up", test_portal_given_up);
   ADD ("portal-failed", test_portal_failed);
   ADD ("portal-stream", test_portal_stream);
   ADD ("portal-close", test_portal_close);
