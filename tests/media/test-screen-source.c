@@ -433,6 +433,41 @@ on_timeout (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+tick_cb (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+int_set (gpointer data)
+{
+  return g_atomic_int_get ((int *) data) != 0;
+}
+
+static gboolean
+pointer_set (gpointer data)
+{
+  return *(gpointer *) data != NULL;
+}
+
+/* Iterates until @done: the fake portal's thread changes things without
+ * waking this one, hence the tick.  The timeout is a safety net. */
+static void
+wait_for (GSourceFunc done,
+          gpointer    data)
+{
+  gboolean timed_out = FALSE;
+  guint timeout = g_timeout_add_seconds (10, on_timeout, &timed_out);
+  guint tick = g_timeout_add (20, tick_cb, NULL);
+
+  while (!done (data) && !timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (tick);
+  if (!timed_out)
+    g_source_remove (timeout);
+}
+
 #define N_FRAMES 30
 
 /* Runs the source into a clocked sink until N_FRAMES frames passed its "src"
@@ -624,12 +659,6 @@ test_portal_cancelled (Fixture       *fixture,
 }
 
 static gboolean
-tick_cb (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-static gboolean
 cancel_cb (gpointer data)
 {
   g_cancellable_cancel (G_CANCELLABLE (data));
@@ -646,7 +675,6 @@ test_portal_given_up (Fixture       *fixture,
   MeshScreenSource *source;
   FakePortal *portal;
   gboolean timed_out = FALSE;
-  guint tick;
 
   portal = fake_portal_start (3);
 
@@ -654,15 +682,9 @@ test_portal_given_up (Fixture       *fixture,
    * "cancelled" at once, although the portal never answers a closed
    * request. */
   mesh_screen_source_new_async (NULL, cancellable, on_new, &result);
-  /* Nothing wakes this thread when the portal thread counts the call. */
-  tick = g_timeout_add (20, tick_cb, NULL);
-  while (g_atomic_int_get (&portal->n_start) == 0)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (tick);
+  wait_for (int_set, &portal->n_start);
   g_idle_add (cancel_cb, cancellable);
-  g_timeout_add_seconds (10, on_timeout, &timed_out);
-  while (result == NULL && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
+  wait_for (pointer_set, &result);
   g_assert_nonnull (result);
   source = mesh_screen_source_new_finish (result, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
@@ -736,7 +758,6 @@ test_portal_stream (Fixture       *fixture,
   FakePortal *portal;
   int n_closed = 0;
   int fd = -1;
-  gboolean timed_out = FALSE;
 
   portal = fake_portal_start (0);
 
@@ -754,9 +775,7 @@ test_portal_stream (Fixture       *fixture,
   /* Then stops sharing from the portal's indicator. */
   g_signal_connect (source, "closed", G_CALLBACK (on_closed), &n_closed);
   fake_portal_stop_sharing (portal);
-  g_timeout_add_seconds (10, on_timeout, &timed_out);
-  while (n_closed == 0 && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
+  wait_for (int_set, &n_closed);
   g_assert_cmpint (n_closed, ==, 1);
   g_assert_true (mesh_screen_source_is_closed (source));
 
@@ -774,7 +793,6 @@ test_portal_close (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
   FakePortal *portal;
   int n_closed = 0;
-  gboolean timed_out = FALSE;
 
   portal = fake_portal_start (0);
   source = new_source (&error);
@@ -785,9 +803,7 @@ test_portal_close (Fixture       *fixture,
    * user's own stop. */
   mesh_screen_source_close (source);
   g_assert_true (mesh_screen_source_is_closed (source));
-  g_timeout_add_seconds (10, on_timeout, &timed_out);
-  while (g_atomic_int_get (&portal->n_close) == 0 && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
+  wait_for (int_set, &portal->n_close);
   g_assert_cmpint (g_atomic_int_get (&portal->n_close), ==, 1);
   g_assert_cmpint (n_closed, ==, 0);
   fake_portal_free (portal);
@@ -803,7 +819,6 @@ test_test_source (Fixture       *fixture,
   g_autoptr(GstIterator) it = NULL;
   GValue value = G_VALUE_INIT;
   int n_closed = 0;
-  gboolean timed_out = FALSE;
 
   g_setenv ("MESH_SCREEN_SOURCE", "test:2560x1440", TRUE);
   source = new_source (&error);
@@ -818,9 +833,7 @@ test_test_source (Fixture       *fixture,
   g_assert_cmpint (gst_iterator_next (it, &value), ==, GST_ITERATOR_OK);
   GST_ELEMENT_ERROR (g_value_get_object (&value), RESOURCE, READ, ("gone"), (NULL));
   g_value_unset (&value);
-  g_timeout_add_seconds (10, on_timeout, &timed_out);
-  while (n_closed == 0 && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
+  wait_for (int_set, &n_closed);
   g_assert_cmpint (n_closed, ==, 1);
 }
 

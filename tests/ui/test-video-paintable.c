@@ -170,6 +170,7 @@ test_frames (Fixture       *fixture,
   g_autofree guchar *pixels = NULL;
   int n_contents;
   gboolean timed_out = FALSE;
+  guint timeout;
 
   /* Before the first frame: no size, nothing drawn. */
   g_assert_cmpint (gdk_paintable_get_intrinsic_width (paintable), ==, 0);
@@ -186,9 +187,11 @@ test_frames (Fixture       *fixture,
 
   /* Every frame is new contents. */
   n_contents = fixture->n_contents;
-  g_timeout_add_seconds (20, on_timeout, &timed_out);
+  timeout = g_timeout_add_seconds (20, on_timeout, &timed_out);
   while (fixture->n_contents < n_contents + 5 && !timed_out)
     g_main_context_iteration (NULL, TRUE);
+  if (!timed_out)
+    g_source_remove (timeout);
   g_assert_cmpint (fixture->n_contents, >=, n_contents + 5);
   g_assert_cmpint (fixture->n_size, ==, 1);
 
