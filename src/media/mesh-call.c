@@ -1313,6 +1313,9 @@ call_connect_peer (MeshCall     *self,
 
   name = g_strdup_printf ("peer-%s-%u", peer->peer_id, ++self->generation);
   peer->bin = gst_bin_new (name);
+  /* Its sinks' asynchronous state changes stay inside: the pipeline never
+   * loses its PLAYING state (and its base time) when a peer comes. */
+  g_object_set (peer->bin, "async-handling", TRUE, NULL);
   peer->webrtc = make ("webrtcbin");
   if (peer->webrtc == NULL) {
     gst_object_unref (gst_object_ref_sink (peer->bin));
@@ -1350,14 +1353,16 @@ call_connect_peer (MeshCall     *self,
                          mesh_peer_link_ref (link), link_closure_notify, 0);
 
   gst_bin_add (GST_BIN (self->pipeline), peer->bin);
-  if ((video_pad != NULL && !link_tee (self->video_tee, video_pad, &peer->tee_video_pad)) ||
-      (audio_pad != NULL && !link_tee (self->audio_tee, audio_pad, &peer->tee_audio_pad))) {
-    peer_fail (peer, "cannot call", "cannot link the local media");
-    return;
-  }
   if (gst_element_sync_state_with_parent (peer->bin) == FALSE ||
       gst_element_get_state (peer->bin, NULL, NULL, 0) == GST_STATE_CHANGE_FAILURE) {
     peer_fail (peer, "cannot call", "webrtcbin did not start");
+    return;
+  }
+  /* Linked once running: a tee pushing into a pad still flushing gets
+   * FLUSHING back, and a live source stops for good on it. */
+  if ((video_pad != NULL && !link_tee (self->video_tee, video_pad, &peer->tee_video_pad)) ||
+      (audio_pad != NULL && !link_tee (self->audio_tee, audio_pad, &peer->tee_audio_pad))) {
+    peer_fail (peer, "cannot call", "cannot link the local media");
     return;
   }
   if (peer->tick_id == 0)
@@ -1679,6 +1684,15 @@ call_ensure_pipeline (MeshCall *self)
     return TRUE;
 
   self->pipeline = gst_pipeline_new (NULL);
+  /* Live sources stamp buffers with the running time: a base time that
+   * moved when a peer joined would stall them.  One base time, for good. */
+  {
+    g_autoptr(GstClock) clock = gst_system_clock_obtain ();
+
+    gst_pipeline_use_clock (GST_PIPELINE (self->pipeline), clock);
+    gst_element_set_start_time (self->pipeline, GST_CLOCK_TIME_NONE);
+    gst_element_set_base_time (self->pipeline, gst_clock_get_time (clock));
+  }
   bus = gst_pipeline_get_bus (GST_PIPELINE (self->pipeline));
   self->bus_watch = gst_bus_add_watch (bus, call_bus_message, self);
 

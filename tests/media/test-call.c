@@ -398,7 +398,8 @@ test_room_of_three (void)
   g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, TRUE);
   Party *carol = party_new ("carol", room_id, TRUE, TRUE);
   g_autoptr(GError) error = NULL;
-  MeshCall *call, *at_bob, *at_carol;
+  g_autoptr(MeshCall) call = NULL;
+  MeshCall *at_bob, *at_carol;
   const char *alice_id = mesh_client_session_get_peer_id (alice->session);
   const char *bob_id = mesh_client_session_get_peer_id (bob->session);
   g_autofree char *carol_id = g_strdup (mesh_client_session_get_peer_id (carol->session));
@@ -407,7 +408,7 @@ test_room_of_three (void)
   wait_room_peers (alice, room_id, 3);
   wait_room_peers (bob, room_id, 3);
   wait_room_peers (carol, room_id, 3);
-  call = mesh_call_engine_start_call (alice->engine, room_id, NULL, &error);
+  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
   g_assert_no_error (error);
   at_bob = wait_incoming (bob);
   at_carol = wait_incoming (carol);
@@ -426,8 +427,8 @@ test_room_of_three (void)
               video_frames (peer_of (at_carol, bob_id)) >= FRAMES &&
               audio_buffers (peer_of (at_carol, bob_id)) >= BUFFERS &&
               audio_buffers (peer_of (call, carol_id)) >= BUFFERS, WAIT_S * 2);
-  g_test_message ("three: alice←bob %" G_GUINT64_FORMAT " alice←carol %" G_GUINT64_FORMAT
-                  " bob←carol %" G_GUINT64_FORMAT " carol←bob %" G_GUINT64_FORMAT " frames",
+  g_test_message ("three: alice<-bob %" G_GUINT64_FORMAT " alice<-carol %" G_GUINT64_FORMAT
+                  " bob<-carol %" G_GUINT64_FORMAT " carol<-bob %" G_GUINT64_FORMAT " frames",
                   video_frames (peer_of (call, bob_id)), video_frames (peer_of (call, carol_id)),
                   video_frames (peer_of (at_bob, carol_id)), video_frames (peer_of (at_carol, bob_id)));
 
