@@ -92,6 +92,8 @@ struct _MeshCallEngine {
   GHashTable         *sent;      /* event id → SentRef */
   GHashTable         *declined;  /* "room\ncall_id" → gint64 expiry */
   char               *token_override;
+  guint               offer_vp8_pt;
+  guint               offer_opus_pt;
 };
 
 G_DEFINE_FINAL_TYPE (MeshCallEngine, mesh_call_engine, G_TYPE_OBJECT)
@@ -872,6 +874,24 @@ mesh_call_engine_set_cap_token_override (MeshCallEngine *self,
   self->token_override = g_strdup (token);
 }
 
+void
+mesh_call_engine_set_offer_payload_types (MeshCallEngine *self,
+                                          guint           vp8_pt,
+                                          guint           opus_pt)
+{
+  self->offer_vp8_pt = vp8_pt;
+  self->offer_opus_pt = opus_pt;
+}
+
+void
+mesh_call_engine_get_offer_payload_types (MeshCallEngine *self,
+                                          guint          *vp8_pt,
+                                          guint          *opus_pt)
+{
+  *vp8_pt = self->offer_vp8_pt;
+  *opus_pt = self->offer_opus_pt;
+}
+
 /* --- GObject ---------------------------------------------------------------- */
 
 static void
@@ -1028,6 +1048,8 @@ mesh_call_engine_init (MeshCallEngine *self)
   self->self_view = mesh_video_output_new ();
   self->echo_cancel = TRUE;
   self->ring_timeout = 30;
+  self->offer_vp8_pt = 96;
+  self->offer_opus_pt = 97;
   self->tokens = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, token_entry_free);
   self->sent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, sent_ref_free);
   self->declined = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);

@@ -13,9 +13,6 @@
 #include <gst/sdp/sdp.h>
 #include <nice/agent.h>
 
-/* Our payload types when we offer (an answer keeps the offer's). */
-#define OFFER_VP8_PT   96
-#define OFFER_OPUS_PT  97
 #define CAMERA_BITRATE_START  600000
 #define CAMERA_BITRATE_MAX   1500000
 #define SCREEN_BITRATE_START 1200000
@@ -1245,10 +1242,11 @@ add_send_branch (MeshCall     *self,
 
 static void
 add_receive_transceiver (MeshCallPeer *peer,
-                         gboolean      video)
+                         gboolean      video,
+                         guint         pt)
 {
-  g_autoptr(GstCaps) caps = video ? rtp_caps ("video", "VP8", OFFER_VP8_PT, 90000)
-                                  : rtp_caps ("audio", "OPUS", OFFER_OPUS_PT, 48000);
+  g_autoptr(GstCaps) caps = video ? rtp_caps ("video", "VP8", pt, 90000)
+                                  : rtp_caps ("audio", "OPUS", pt, 48000);
   GstWebRTCRTPTransceiver *transceiver = NULL;
 
   g_signal_emit_by_name (peer->webrtc, "add-transceiver",
@@ -1277,7 +1275,7 @@ call_connect_peer (MeshCall     *self,
   g_autoptr(GstSDPMessage) offer = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *name = NULL;
-  guint video_pt = OFFER_VP8_PT, audio_pt = OFFER_OPUS_PT;
+  guint video_pt, audio_pt;
   GstPad *video_pad = NULL, *audio_pad = NULL;
   MeshPeerLink *link;
 
@@ -1290,6 +1288,7 @@ call_connect_peer (MeshCall     *self,
     return;
   }
   peer->want_connect = FALSE;
+  mesh_call_engine_get_offer_payload_types (self->engine, &video_pt, &audio_pt);
 
   if (!peer->offerer) {
     offer = parse_remote_sdp (peer->offer_sdp, &error);
@@ -1339,11 +1338,11 @@ call_connect_peer (MeshCall     *self,
   if (self->video_tee != NULL && video_pt != 0)
     video_pad = add_send_branch (self, peer, TRUE, video_pt);
   else if (peer->offerer && self->kind == MESH_MEDIA_KIND_CALL)
-    add_receive_transceiver (peer, TRUE);
+    add_receive_transceiver (peer, TRUE, video_pt);
   if (self->audio_tee != NULL && audio_pt != 0)
     audio_pad = add_send_branch (self, peer, FALSE, audio_pt);
   else if (peer->offerer && self->kind == MESH_MEDIA_KIND_CALL)
-    add_receive_transceiver (peer, FALSE);
+    add_receive_transceiver (peer, FALSE, audio_pt);
 
   g_signal_connect_data (peer->webrtc, "on-ice-candidate", G_CALLBACK (on_ice_candidate),
                          mesh_peer_link_ref (link), link_closure_notify, 0);

@@ -183,4 +183,12 @@ const char   *mesh_call_engine_get_own_peer_id (MeshCallEngine *self);
 void          mesh_call_engine_set_cap_token_override (MeshCallEngine *self,
                                                        const char     *token);
 
+/* Tests: the payload types our offers use (another stack's numbers). */
+void          mesh_call_engine_set_offer_payload_types (MeshCallEngine *self,
+                                                        guint           vp8_pt,
+                                                        guint           opus_pt);
+void          mesh_call_engine_get_offer_payload_types (MeshCallEngine *self,
+                                                        guint          *vp8_pt,
+                                                        guint          *opus_pt);
+
 G_END_DECLS

@@ -680,6 +680,91 @@ test_malformed_offer (void)
   }
 }
 
+static void
+keep_sdp (MeshClientSession *session,
+          const char        *type,
+          const char        *from,
+          JsonObject        *payload,
+          char             **sdp)
+{
+  g_free (*sdp);
+  *sdp = g_strdup (json_object_get_string_member_with_default (payload, "sdp", NULL));
+}
+
+/* Firefox numbers Opus 109 and VP8 120: the answer keeps them, and media
+ * flows both ways. */
+static void
+test_offer_payload_types (void)
+{
+  const char *members[] = { "bob", NULL };
+  g_autofree char *room_id = create_room ("alice", members);
+  g_autoptr(Party) alice = party_new ("alice", room_id, TRUE, TRUE);
+  g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, TRUE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshCall) call = NULL;
+  g_autofree char *answer = NULL;
+  MeshCall *incoming;
+  const char *alice_id = mesh_client_session_get_peer_id (alice->session);
+  const char *bob_id = mesh_client_session_get_peer_id (bob->session);
+
+  mesh_call_engine_set_offer_payload_types (alice->engine, 120, 109);
+  g_signal_connect (alice->session, "event::rtc.answer", G_CALLBACK (keep_sdp), &answer);
+  wait_room_peers (alice, room_id, 2);
+  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
+  g_assert_no_error (error);
+  incoming = wait_incoming (bob);
+  mesh_call_accept (incoming);
+  WAIT_UNTIL (answer != NULL, WAIT_S);
+  g_assert_nonnull (strstr (answer, "a=rtpmap:120 VP8/90000"));
+  g_assert_nonnull (g_strrstr (answer, "a=rtpmap:109 OPUS/48000") ?: strstr (answer, "a=rtpmap:109 opus/48000"));
+  g_assert_null (strstr (answer, "a=rtpmap:96 "));
+  g_assert_null (strstr (answer, "a=rtpmap:97 "));
+  WAIT_UNTIL (video_frames (peer_of (call, bob_id)) >= FRAMES &&
+              video_frames (peer_of (incoming, alice_id)) >= FRAMES &&
+              audio_buffers (peer_of (call, bob_id)) >= BUFFERS &&
+              audio_buffers (peer_of (incoming, alice_id)) >= BUFFERS, WAIT_S);
+  mesh_call_hang_up (incoming);
+  WAIT_UNTIL (mesh_call_get_state (call) == MESH_CALL_STATE_ENDED, WAIT_S);
+}
+
+static void
+test_screenshare (void)
+{
+  const char *members[] = { "bob", NULL };
+  g_autofree char *room_id = create_room ("alice", members);
+  g_autoptr(Party) alice = party_new ("alice", room_id, FALSE, FALSE);
+  g_autoptr(Party) bob = party_new ("bob", room_id, FALSE, FALSE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshCall) share = NULL;
+  MeshCall *watched;
+  MeshCallPeer *sharer;
+  const char *alice_id = mesh_client_session_get_peer_id (alice->session);
+
+  wait_room_peers (alice, room_id, 2);
+  share = g_object_ref (mesh_call_engine_start_screenshare (alice->engine, room_id, test_camera (),
+                                                            &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (mesh_call_get_kind (share), ==, MESH_MEDIA_KIND_SCREENSHARE);
+  /* A share is its own connection: none for calls is in the way. */
+  g_assert_null (mesh_call_engine_find_call (alice->engine, room_id, MESH_MEDIA_KIND_CALL));
+
+  watched = wait_incoming (bob);
+  g_assert_cmpint (mesh_call_get_kind (watched), ==, MESH_MEDIA_KIND_SCREENSHARE);
+  g_assert_cmpint (mesh_call_get_state (watched), ==, MESH_CALL_STATE_RINGING);
+  g_assert_cmpstr (mesh_call_get_caller_name (watched), ==, "alice");
+  mesh_call_accept (watched);
+  sharer = peer_of (watched, alice_id);
+  WAIT_UNTIL (video_frames (sharer) >= FRAMES, WAIT_S);
+  g_test_message ("screenshare: bob decoded %" G_GUINT64_FORMAT " frames of alice's screen",
+                  video_frames (sharer));
+  g_assert_cmpint (mesh_video_output_get_width (mesh_call_peer_get_video (sharer)), ==, 320);
+
+  /* Alice stops sharing: Bob's view ends. */
+  mesh_call_hang_up (share);
+  WAIT_UNTIL (mesh_call_get_state (watched) == MESH_CALL_STATE_ENDED, WAIT_S);
+  g_assert_cmpint (mesh_call_get_end_reason (watched), ==, MESH_CALL_END_REMOTE_HUNG_UP);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -702,6 +787,8 @@ main (int   argc,
   g_test_add_func ("/media/call/audio-only", test_audio_only);
   g_test_add_func ("/media/call/refused-caps", test_refused_caps);
   g_test_add_func ("/media/call/malformed-offer", test_malformed_offer);
+  g_test_add_func ("/media/call/offer-payload-types", test_offer_payload_types);
+  g_test_add_func ("/media/call/screenshare", test_screenshare);
   g_test_add_func ("/media/call/room-of-three", test_room_of_three);
   status = g_test_run ();
 
