@@ -341,6 +341,16 @@ peer_fail (MeshCallPeer *peer,
   g_autofree char *shown = mesh_escape_for_display (message, -1);
 
   g_message ("Call %s: peer %s: %s", self->call_id, peer->peer_id, shown);
+  /* It hears of it unless it never heard of us. */
+  if (peer->sent_any || peer->offer_sdp != NULL) {
+    g_autoptr(JsonObject) payload = json_object_new ();
+
+    json_object_set_string_member (payload, "reason", "failed");
+    mesh_call_engine_forget_peer (self->engine, self, peer->peer_id);
+    mesh_call_engine_send_rtc (self->engine, self, "rtc.hangup", peer->peer_id, payload);
+    peer->sent_any = FALSE;
+    g_clear_pointer (&peer->offer_sdp, g_free);
+  }
   call_drop_peer (self, peer, MESH_CALL_END_FAILED, message);
 }
 
@@ -746,6 +756,14 @@ peer_recreate (MeshCallPeer *peer)
     g_message ("Call %s: waiting for %s to reconnect", self->call_id, peer->peer_id);
     peer->reconnect_deadline = g_get_monotonic_time () + RECONNECT_WAIT_US;
   }
+}
+
+void
+mesh_call_peer_simulate_ice_failure (MeshCallPeer *peer)
+{
+  g_return_if_fail (MESH_IS_CALL_PEER (peer) && peer->call != NULL);
+
+  peer_recreate (peer);
 }
 
 static gboolean

@@ -183,6 +183,8 @@ const char   *mesh_call_engine_get_own_peer_id (MeshCallEngine *self);
 void          mesh_call_engine_set_cap_token_override (MeshCallEngine *self,
                                                        const char     *token);
 
+/* Tests: behave as if ICE to @peer failed. */
+void          mesh_call_peer_simulate_ice_failure (MeshCallPeer *peer);
 /* Tests: the payload types our offers use (another stack's numbers). */
 void          mesh_call_engine_set_offer_payload_types (MeshCallEngine *self,
                                                         guint           vp8_pt,

@@ -727,6 +727,67 @@ test_offer_payload_types (void)
   WAIT_UNTIL (mesh_call_get_state (call) == MESH_CALL_STATE_ENDED, WAIT_S);
 }
 
+/* ICE to a peer fails: the connection is rebuilt (webrtcbin 1.22 cannot
+ * restart ICE), the peer shows RECONNECTING, then media flows again. */
+static void
+test_reconnect (void)
+{
+  const char *members[] = { "bob", NULL };
+  g_autofree char *room_id = create_room ("alice", members);
+  g_autoptr(Party) alice = party_new ("alice", room_id, TRUE, TRUE);
+  g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, TRUE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshCall) call = NULL;
+  MeshCall *incoming, *lower_call, *higher_call;
+  MeshCallPeer *at_lower, *at_higher;
+  GstElement *old_webrtc, *old_other;
+  const char *alice_id = mesh_client_session_get_peer_id (alice->session);
+  const char *bob_id = mesh_client_session_get_peer_id (bob->session);
+  gboolean saw_reconnecting = FALSE;
+  guint64 frames_lower, frames_higher;
+
+  wait_room_peers (alice, room_id, 2);
+  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
+  g_assert_no_error (error);
+  incoming = wait_incoming (bob);
+  mesh_call_accept (incoming);
+  WAIT_UNTIL (video_frames (peer_of (call, bob_id)) >= 5 &&
+              video_frames (peer_of (incoming, alice_id)) >= 5, WAIT_S);
+
+  /* The lower peer id rebuilds and offers again. */
+  if (g_strcmp0 (alice_id, bob_id) < 0) {
+    lower_call = call;
+    higher_call = incoming;
+    at_lower = peer_of (call, bob_id);
+    at_higher = peer_of (incoming, alice_id);
+  } else {
+    lower_call = incoming;
+    higher_call = call;
+    at_lower = peer_of (incoming, alice_id);
+    at_higher = peer_of (call, bob_id);
+  }
+  /* Held, so that a new webrtcbin cannot take an old one's address. */
+  old_webrtc = gst_object_ref (mesh_call_peer_get_webrtcbin (at_lower));
+  old_other = gst_object_ref (mesh_call_peer_get_webrtcbin (at_higher));
+  mesh_call_peer_simulate_ice_failure (at_lower);
+  saw_reconnecting = mesh_call_peer_get_state (at_lower) == MESH_CALL_PEER_STATE_RECONNECTING;
+  g_assert_true (saw_reconnecting);
+  frames_lower = video_frames (at_lower);
+  frames_higher = video_frames (at_higher);
+  WAIT_UNTIL (mesh_call_peer_get_state (at_lower) == MESH_CALL_PEER_STATE_CONNECTED &&
+              mesh_call_peer_get_webrtcbin (at_higher) != old_other &&
+              video_frames (at_lower) >= frames_lower + 10 &&
+              video_frames (at_higher) >= frames_higher + 10, WAIT_S);
+  g_assert_true (mesh_call_peer_get_webrtcbin (at_lower) != old_webrtc);
+  g_assert_cmpint (mesh_call_get_state (lower_call), ==, MESH_CALL_STATE_ACTIVE);
+  g_assert_cmpint (mesh_call_get_state (higher_call), ==, MESH_CALL_STATE_ACTIVE);
+  g_assert_cmpuint (g_list_model_get_n_items (mesh_call_get_peers (higher_call)), ==, 1);
+  gst_object_unref (old_webrtc);
+  gst_object_unref (old_other);
+  mesh_call_hang_up (call);
+  WAIT_UNTIL (mesh_call_get_state (incoming) == MESH_CALL_STATE_ENDED, WAIT_S);
+}
+
 static void
 test_screenshare (void)
 {
@@ -788,6 +849,7 @@ main (int   argc,
   g_test_add_func ("/media/call/refused-caps", test_refused_caps);
   g_test_add_func ("/media/call/malformed-offer", test_malformed_offer);
   g_test_add_func ("/media/call/offer-payload-types", test_offer_payload_types);
+  g_test_add_func ("/media/call/reconnect", test_reconnect);
   g_test_add_func ("/media/call/screenshare", test_screenshare);
   g_test_add_func ("/media/call/room-of-three", test_room_of_three);
   status = g_test_run ();
