@@ -1197,14 +1197,20 @@ mesh_call_engine_hang_up_all (MeshCallEngine *self)
     mesh_call_hang_up (calls->pdata[i]);
 }
 
+/* Swaps the element in place in the call that holds the old one. */
 static void
-replace_element (GstElement **slot,
-                 GstElement  *element)
+replace_element (MeshCallEngine  *self,
+                 GstElement     **slot,
+                 MeshCall        *holder,
+                 GstElement      *element)
 {
+  g_autoptr(GstElement) old = g_steal_pointer (slot);
+
   if (element != NULL)
     gst_object_ref_sink (element);
-  gst_clear_object (slot);
   *slot = element;
+  if (holder != NULL && old != NULL)
+    mesh_call_local_media_changed (holder, old, element);
 }
 
 void
@@ -1214,7 +1220,7 @@ mesh_call_engine_set_camera (MeshCallEngine *self,
   g_return_if_fail (MESH_IS_CALL_ENGINE (self));
   g_return_if_fail (source == NULL || GST_IS_ELEMENT (source));
 
-  replace_element (&self->camera, source);
+  replace_element (self, &self->camera, self->camera_holder, source);
 }
 
 void
@@ -1224,7 +1230,7 @@ mesh_call_engine_set_microphone (MeshCallEngine *self,
   g_return_if_fail (MESH_IS_CALL_ENGINE (self));
   g_return_if_fail (source == NULL || GST_IS_ELEMENT (source));
 
-  replace_element (&self->microphone, source);
+  replace_element (self, &self->microphone, self->microphone_holder, source);
 }
 
 void
@@ -1234,7 +1240,7 @@ mesh_call_engine_set_speaker (MeshCallEngine *self,
   g_return_if_fail (MESH_IS_CALL_ENGINE (self));
   g_return_if_fail (sink == NULL || GST_IS_ELEMENT (sink));
 
-  replace_element (&self->speaker, sink);
+  replace_element (self, &self->speaker, self->speaker_holder, sink);
 }
 
 MeshVideoOutput *

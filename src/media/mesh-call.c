@@ -2045,12 +2045,68 @@ mesh_call_end (MeshCall          *self,
   mesh_call_engine_call_ended (self->engine, self);
 }
 
-void
-mesh_call_local_media_changed (MeshCall *self)
+/* Puts @replacement where @old was (linked to the same peer pad). */
+static gboolean
+call_swap_element (MeshCall   *self,
+                   GstElement *old,
+                   GstElement *replacement,
+                   gboolean    source)
 {
-  /* Sources are taken when a call builds its pipeline; a call running
-   * already keeps what it has (swapping a source needs renegotiation when
-   * the kind of media changes, which 1.22 makes a new connection). */
+  g_autoptr(GstPad) old_pad = gst_element_get_static_pad (old, source ? "src" : "sink");
+  g_autoptr(GstPad) other = old_pad ? gst_pad_get_peer (old_pad) : NULL;
+  g_autoptr(GstPad) new_pad = NULL;
+
+  if (other == NULL)
+    return FALSE;
+  gst_element_set_locked_state (old, TRUE);
+  gst_element_set_state (old, GST_STATE_NULL);
+  if (source)
+    gst_pad_unlink (old_pad, other);
+  else
+    gst_pad_unlink (other, old_pad);
+  gst_bin_remove (GST_BIN (self->pipeline), old);
+  if (replacement == NULL)
+    return TRUE;
+
+  gst_bin_add (GST_BIN (self->pipeline), replacement);
+  new_pad = gst_element_get_static_pad (replacement, source ? "src" : "sink");
+  if (new_pad == NULL ||
+      (source ? gst_pad_link (new_pad, other) : gst_pad_link (other, new_pad)) != GST_PAD_LINK_OK) {
+    g_message ("Call %s: cannot link the new %s", self->call_id, source ? "source" : "speaker");
+    gst_bin_remove (GST_BIN (self->pipeline), replacement);
+    return FALSE;
+  }
+  gst_element_sync_state_with_parent (replacement);
+  return TRUE;
+}
+
+void
+mesh_call_local_media_changed (MeshCall   *self,
+                               GstElement *old,
+                               GstElement *replacement)
+{
+  gboolean ok;
+
+  if (self->pipeline == NULL || old == NULL)
+    return;
+  if (old == self->camera) {
+    ok = call_swap_element (self, old, replacement, TRUE);
+    self->camera = ok ? replacement : NULL;
+  } else if (old == self->microphone) {
+    ok = call_swap_element (self, old, replacement, TRUE);
+    self->microphone = ok ? replacement : NULL;
+  } else if (old == self->speaker) {
+    GstElement *sink = replacement;
+
+    /* No speaker: a fakesink, so that sound keeps flowing (and is counted). */
+    if (sink == NULL) {
+      sink = make ("fakesink");
+      if (sink != NULL)
+        g_object_set (sink, "sync", TRUE, "async", FALSE, NULL);
+    }
+    ok = call_swap_element (self, old, sink, FALSE);
+    self->speaker = ok ? sink : NULL;
+  }
 }
 
 void

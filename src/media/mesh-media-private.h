@@ -119,8 +119,13 @@ void          mesh_call_remove_peer        (MeshCall          *self,
 void          mesh_call_end                (MeshCall          *self,
                                             MeshCallEndReason  reason,
                                             const char        *error_message);
-/* The engine's local media changed. */
-void          mesh_call_local_media_changed (MeshCall         *self);
+/* The engine's @old camera, microphone or speaker is now @replacement
+ * (NULL: none): swapped in place when @self holds @old.  A kind of media
+ * the call did not have from the start needs a new connection, so it waits
+ * for the next call. */
+void          mesh_call_local_media_changed (MeshCall         *self,
+                                             GstElement       *old,
+                                             GstElement       *replacement);
 /* Whether @sdp looks like a WebRTC description we could answer. */
 gboolean      mesh_call_check_sdp          (const char        *sdp,
                                             GError           **error);

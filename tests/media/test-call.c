@@ -788,6 +788,61 @@ test_reconnect (void)
   WAIT_UNTIL (mesh_call_get_state (incoming) == MESH_CALL_STATE_ENDED, WAIT_S);
 }
 
+/* What the call view's buttons do, seen from the other side. */
+static void
+test_controls (void)
+{
+  const char *members[] = { "bob", NULL };
+  g_autofree char *room_id = create_room ("alice", members);
+  g_autoptr(Party) alice = party_new ("alice", room_id, TRUE, TRUE);
+  g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, TRUE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshCall) call = NULL;
+  g_autoptr(GError) parse_error = NULL;
+  MeshCall *incoming;
+  MeshCallPeer *alice_at_bob;
+  const char *alice_id = mesh_client_session_get_peer_id (alice->session);
+  guint64 audio;
+
+  wait_room_peers (alice, room_id, 2);
+  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
+  g_assert_no_error (error);
+  incoming = wait_incoming (bob);
+  mesh_call_accept (incoming);
+  alice_at_bob = peer_of (incoming, alice_id);
+  WAIT_UNTIL (video_frames (alice_at_bob) >= 5 && audio_buffers (alice_at_bob) >= 5, WAIT_S);
+  g_assert_false (mesh_call_peer_get_camera_off (alice_at_bob));
+
+  /* Camera off: Bob's tile says so; on again: it does not. */
+  mesh_call_set_camera_enabled (call, FALSE);
+  WAIT_UNTIL (mesh_call_peer_get_camera_off (alice_at_bob), WAIT_S);
+  mesh_call_set_camera_enabled (call, TRUE);
+  WAIT_UNTIL (!mesh_call_peer_get_camera_off (alice_at_bob), WAIT_S);
+
+  /* Muted while the microphone hears something: "you are muted". */
+  mesh_call_set_muted (call, TRUE);
+  WAIT_UNTIL (mesh_call_get_speaking_while_muted (call), WAIT_S);
+  mesh_call_set_muted (call, FALSE);
+  g_assert_false (mesh_call_get_speaking_while_muted (call));
+
+  /* Another camera and microphone in the middle of the call. */
+  mesh_call_engine_set_camera (alice->engine, gst_parse_bin_from_description (
+    "videotestsrc is-live=true ! capsfilter caps=\"video/x-raw,width=160,height=120,framerate=15/1\"",
+    TRUE, &parse_error));
+  g_assert_no_error (parse_error);
+  mesh_call_engine_set_microphone (alice->engine, test_microphone ());
+  WAIT_UNTIL (mesh_video_output_get_width (mesh_call_peer_get_video (alice_at_bob)) == 160, WAIT_S);
+  audio = audio_buffers (alice_at_bob);
+  WAIT_UNTIL (audio_buffers (alice_at_bob) >= audio + BUFFERS, WAIT_S);
+
+  /* No microphone any more: Bob still sees her. */
+  mesh_call_engine_set_microphone (alice->engine, NULL);
+  audio = video_frames (alice_at_bob);
+  WAIT_UNTIL (video_frames (alice_at_bob) >= audio + 10, WAIT_S);
+  mesh_call_hang_up (call);
+  WAIT_UNTIL (mesh_call_get_state (incoming) == MESH_CALL_STATE_ENDED, WAIT_S);
+}
+
 static void
 test_screenshare (void)
 {
@@ -850,6 +905,7 @@ main (int   argc,
   g_test_add_func ("/media/call/malformed-offer", test_malformed_offer);
   g_test_add_func ("/media/call/offer-payload-types", test_offer_payload_types);
   g_test_add_func ("/media/call/reconnect", test_reconnect);
+  g_test_add_func ("/media/call/controls", test_controls);
   g_test_add_func ("/media/call/screenshare", test_screenshare);
   g_test_add_func ("/media/call/room-of-three", test_room_of_three);
   status = g_test_run ();
