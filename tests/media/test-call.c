@@ -317,6 +317,12 @@ test_two_party (void)
   g_assert_null (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS);
   g_clear_error (&error);
+  g_assert_null (mesh_call_engine_start_call (bob->engine, "no-such-room", NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED);
+  g_clear_error (&error);
+  g_assert_null (mesh_call_engine_start_call (bob->engine, room_id, "no-such-peer", &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_clear_error (&error);
 
   incoming = wait_incoming (bob);
   g_assert_cmpint (mesh_call_get_state (incoming), ==, MESH_CALL_STATE_RINGING);
@@ -672,6 +678,16 @@ test_malformed_offer (void)
   {
     MeshCall *incoming = wait_incoming (bob);
 
+    /* The same offer again while ringing replaces the first: one call, one
+     * peer.  An offer for another call of that room is answered "busy". */
+    hangups = 0;
+    send_offer (alice, room_id, bob_id, "odd-call", offers[4]);
+    send_offer (alice, room_id, bob_id, "other-call", offers[4]);
+    WAIT_UNTIL (hangups >= 1, WAIT_S);
+    g_assert_cmpuint (bob->incoming->len, ==, 1);
+    g_assert_cmpuint (g_list_model_get_n_items (mesh_call_get_peers (incoming)), ==, 1);
+    g_assert_cmpuint (g_list_model_get_n_items (mesh_call_engine_get_calls (bob->engine)), ==, 1);
+
     mesh_call_accept (incoming);
     pump (500);
     mesh_call_hang_up (incoming);
@@ -813,6 +829,12 @@ test_controls (void)
   WAIT_UNTIL (video_frames (alice_at_bob) >= 5 && audio_buffers (alice_at_bob) >= 5, WAIT_S);
   g_assert_false (mesh_call_peer_get_camera_off (alice_at_bob));
 
+  /* A small tile: frames come scaled to it, aspect ratio kept (4:3 in 16:9). */
+  mesh_video_output_set_size_hint (mesh_call_peer_get_video (alice_at_bob), 160, 90);
+  WAIT_UNTIL (mesh_video_output_get_width (mesh_call_peer_get_video (alice_at_bob)) == 120, WAIT_S);
+  g_assert_cmpint (mesh_video_output_get_height (mesh_call_peer_get_video (alice_at_bob)), ==, 90);
+  mesh_video_output_set_size_hint (mesh_call_peer_get_video (alice_at_bob), 0, 0);
+
   /* Camera off: Bob's tile says so; on again: it does not. */
   mesh_call_set_camera_enabled (call, FALSE);
   WAIT_UNTIL (mesh_call_peer_get_camera_off (alice_at_bob), WAIT_S);
@@ -841,6 +863,38 @@ test_controls (void)
   WAIT_UNTIL (video_frames (alice_at_bob) >= audio + 10, WAIT_S);
   mesh_call_hang_up (call);
   WAIT_UNTIL (mesh_call_get_state (incoming) == MESH_CALL_STATE_ENDED, WAIT_S);
+}
+
+/* The caller's app goes away while the callee is still negotiating: the
+ * callee's call ends cleanly and frees its pipeline. */
+static void
+test_vanishing_peer (void)
+{
+  const char *members[] = { "bob", NULL };
+  g_autofree char *room_id = create_room ("alice", members);
+  Party *alice = party_new ("alice", room_id, TRUE, TRUE);
+  g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, TRUE);
+  g_autoptr(GPtrArray) watched = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshCall) call = NULL;
+  MeshCall *incoming;
+
+  wait_room_peers (alice, room_id, 2);
+  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
+  g_assert_no_error (error);
+  incoming = wait_incoming (bob);
+  mesh_call_accept (incoming);
+  WAIT_UNTIL (mesh_call_peer_get_webrtcbin (peer_of (incoming, mesh_client_session_get_peer_id (
+                alice->session))) != NULL, WAIT_S);
+  watch_elements (incoming, watched);
+  /* Gone at once, before ICE could complete. */
+  mesh_client_session_disconnect (alice->session);
+  WAIT_UNTIL (mesh_call_get_state (incoming) == MESH_CALL_STATE_ENDED, WAIT_S);
+  g_assert_cmpint (mesh_call_get_end_reason (incoming), ==, MESH_CALL_END_REMOTE_HUNG_UP);
+  WAIT_UNTIL (mesh_call_get_state (call) == MESH_CALL_STATE_ENDED, WAIT_S);
+  g_assert_cmpint (mesh_call_get_end_reason (call), ==, MESH_CALL_END_FAILED);
+  party_free (alice);
+  WAIT_UNTIL (all_finalized (watched), WAIT_S);
 }
 
 static void
@@ -906,6 +960,7 @@ main (int   argc,
   g_test_add_func ("/media/call/offer-payload-types", test_offer_payload_types);
   g_test_add_func ("/media/call/reconnect", test_reconnect);
   g_test_add_func ("/media/call/controls", test_controls);
+  g_test_add_func ("/media/call/vanishing-peer", test_vanishing_peer);
   g_test_add_func ("/media/call/screenshare", test_screenshare);
   g_test_add_func ("/media/call/room-of-three", test_room_of_three);
   status = g_test_run ();
