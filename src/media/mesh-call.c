@@ -781,6 +781,7 @@ ice_state_main (gpointer data)
   case GST_WEBRTC_ICE_CONNECTION_STATE_CONNECTED:
   case GST_WEBRTC_ICE_CONNECTION_STATE_COMPLETED:
     peer->trouble_since = 0;
+    peer->reconnects = 0;
     peer->reconnect_deadline = 0;
     peer->last_frame_at = g_get_monotonic_time ();
     mesh_call_peer_set_state (peer, MESH_CALL_PEER_STATE_CONNECTED);
@@ -954,6 +955,21 @@ on_pad_added (GstElement *webrtc,
 
 /* --- Stats, bitrate, camera-off ----------------------------------------- */
 
+guint
+mesh_call_next_bitrate (guint  bitrate,
+                        double loss,
+                        double rtt,
+                        guint  max)
+{
+  if (loss > 0.10)
+    bitrate = bitrate * 7 / 10;
+  else if (loss > 0.02 || rtt > 0.4)
+    bitrate = bitrate * 9 / 10;
+  else
+    bitrate = bitrate + bitrate / 12;
+  return CLAMP (bitrate, BITRATE_MIN, max);
+}
+
 static gboolean
 stats_main (gpointer data)
 {
@@ -961,21 +977,18 @@ stats_main (gpointer data)
   g_autoptr(MeshCallPeer) peer = link_get_peer (lc->link);
   guint bitrate, max;
 
-  if (peer == NULL || lc->number == 0)
+  if (peer == NULL)
+    return G_SOURCE_REMOVE;
+  g_debug ("Call %s: %s: loss %.3f, round trip %.3f s (%s)", peer->call->call_id, peer->peer_id,
+           lc->loss, lc->rtt, lc->number ? "measured" : "no remote report yet");
+  if (lc->number == 0)
     return G_SOURCE_REMOVE;
   mesh_call_peer_set_poor_connection (peer, lc->loss > 0.05 || lc->rtt > 0.4);
   if (peer->vp8enc == NULL)
     return G_SOURCE_REMOVE;
 
   max = peer->call->kind == MESH_MEDIA_KIND_SCREENSHARE ? SCREEN_BITRATE_MAX : CAMERA_BITRATE_MAX;
-  bitrate = peer->bitrate;
-  if (lc->loss > 0.10)
-    bitrate = bitrate * 7 / 10;
-  else if (lc->loss > 0.02 || lc->rtt > 0.4)
-    bitrate = bitrate * 9 / 10;
-  else
-    bitrate = bitrate + bitrate / 12;
-  bitrate = CLAMP (bitrate, BITRATE_MIN, max);
+  bitrate = mesh_call_next_bitrate (peer->bitrate, lc->loss, lc->rtt, max);
   if (bitrate != peer->bitrate) {
     g_object_set (peer->vp8enc, "target-bitrate", (int) bitrate, NULL);
     mesh_call_peer_set_bitrate (peer, bitrate);

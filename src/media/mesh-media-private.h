@@ -188,6 +188,12 @@ const char   *mesh_call_engine_get_own_peer_id (MeshCallEngine *self);
 void          mesh_call_engine_set_cap_token_override (MeshCallEngine *self,
                                                        const char     *token);
 
+/* The next VP8 target for a peer from its loss (0..1) and round trip (s):
+ * down fast on loss, up slowly when clean, within 100 kbit/s..@max. */
+guint         mesh_call_next_bitrate       (guint              bitrate,
+                                            double             loss,
+                                            double             rtt,
+                                            guint              max);
 /* Tests: behave as if ICE to @peer failed. */
 void          mesh_call_peer_simulate_ice_failure (MeshCallPeer *peer);
 /* Tests: the payload types our offers use (another stack's numbers). */

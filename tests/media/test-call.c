@@ -24,6 +24,18 @@
 static ClientTestServer *server;
 /* One login per user for the whole run: the server throttles logins. */
 static GHashTable *rests;
+/* Started by the first test that needs it. */
+static gboolean server_started;
+
+static const char *
+server_url (void)
+{
+  if (!server_started) {
+    client_test_server_start (server);
+    server_started = TRUE;
+  }
+  return client_test_server_get_url (server);
+}
 
 static gboolean
 flag_cb (gpointer user_data)
@@ -119,7 +131,7 @@ login (const char *name)
 
   if (rest != NULL)
     return rest;
-  rest = mesh_client_rest_new (client_test_server_get_url (server));
+  rest = mesh_client_rest_new (server_url ());
   mesh_client_rest_login_async (rest, name, PASSWORD, NULL, result_cb, &result);
   g_assert_true (mesh_client_rest_login_finish (rest, wait_result (&result), &error));
   g_assert_no_error (error);
@@ -835,6 +847,11 @@ test_controls (void)
   g_assert_cmpint (mesh_video_output_get_height (mesh_call_peer_get_video (alice_at_bob)), ==, 90);
   mesh_video_output_set_size_hint (mesh_call_peer_get_video (alice_at_bob), 0, 0);
 
+  /* A clean link: the sender raises that peer's bitrate from its start. */
+  WAIT_UNTIL (mesh_call_peer_get_bitrate (peer_of (call, mesh_client_session_get_peer_id (bob->session)))
+              > 600000, WAIT_S);
+  g_assert_false (mesh_call_peer_get_poor_connection (alice_at_bob));
+
   /* Camera off: Bob's tile says so; on again: it does not. */
   mesh_call_set_camera_enabled (call, FALSE);
   WAIT_UNTIL (mesh_call_peer_get_camera_off (alice_at_bob), WAIT_S);
@@ -935,6 +952,27 @@ test_screenshare (void)
   g_assert_cmpint (mesh_call_get_end_reason (watched), ==, MESH_CALL_END_REMOTE_HUNG_UP);
 }
 
+static void
+test_bitrate_steps (void)
+{
+  guint rate = 600000;
+
+  /* Clean: up, slowly, to the ceiling. */
+  g_assert_cmpuint (mesh_call_next_bitrate (rate, 0, 0.02, 1500000), >, rate);
+  g_assert_cmpuint (mesh_call_next_bitrate (rate, 0, 0.02, 1500000), <, rate * 11 / 10);
+  for (guint i = 0; i < 50; i++)
+    rate = mesh_call_next_bitrate (rate, 0, 0.02, 1500000);
+  g_assert_cmpuint (rate, ==, 1500000);
+  /* Heavy loss: down fast, to the floor. */
+  g_assert_cmpuint (mesh_call_next_bitrate (rate, 0.2, 0.02, 1500000), ==, 1050000);
+  for (guint i = 0; i < 50; i++)
+    rate = mesh_call_next_bitrate (rate, 0.2, 0.02, 1500000);
+  g_assert_cmpuint (rate, ==, 100000);
+  /* Some loss, or a long round trip: down gently. */
+  g_assert_cmpuint (mesh_call_next_bitrate (1000000, 0.05, 0.02, 1500000), ==, 900000);
+  g_assert_cmpuint (mesh_call_next_bitrate (1000000, 0, 0.5, 1500000), ==, 900000);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -948,9 +986,9 @@ main (int   argc,
   server = client_test_server_new ();
   for (guint i = 0; i < G_N_ELEMENTS (users); i++)
     g_free (client_test_server_add_user (server, users[i], PASSWORD));
-  client_test_server_start (server);
   rests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
 
+  g_test_add_func ("/media/bitrate-steps", test_bitrate_steps);
   g_test_add_func ("/media/call/two-party", test_two_party);
   g_test_add_func ("/media/call/decline", test_decline);
   g_test_add_func ("/media/call/ring-timeout", test_ring_timeout);
@@ -966,7 +1004,8 @@ main (int   argc,
   status = g_test_run ();
 
   g_hash_table_unref (rests);
-  client_test_server_stop (server);
+  if (server_started)
+    client_test_server_stop (server);
   client_test_server_free (server);
   return status;
 }
