@@ -1162,28 +1162,30 @@ set_ice_servers (MeshCall   *self,
   }
 }
 
+/* libnice's agent: no UPnP (browsers do without; gupnp's probing only slows
+ * gathering and warns on some hosts) and, when asked, one local address. */
 static void
-restrict_local_address (MeshCall   *self,
-                        GstElement *webrtc)
+configure_agent (MeshCall   *self,
+                 GstElement *webrtc)
 {
   const char *address = mesh_call_engine_get_local_address (self->engine);
   g_autoptr(GObject) ice = NULL;
   g_autoptr(GObject) agent = NULL;
   NiceAddress nice_address;
 
-  if (address == NULL)
-    return;
   g_object_get (webrtc, "ice-agent", &ice, NULL);
   if (ice == NULL || g_object_class_find_property (G_OBJECT_GET_CLASS (ice), "agent") == NULL) {
-    g_message ("Cannot restrict ICE to %s: no libnice agent", address);
+    g_message ("webrtcbin has no libnice agent: ICE runs with its defaults");
     return;
   }
   g_object_get (ice, "agent", &agent, NULL);
-  /* One address means a known network: no UPnP port mapping to wait for. */
-  if (agent != NULL)
-    g_object_set (agent, "upnp", FALSE, NULL);
+  if (agent == NULL)
+    return;
+  g_object_set (agent, "upnp", FALSE, NULL);
+  if (address == NULL)
+    return;
   nice_address_init (&nice_address);
-  if (agent == NULL || !nice_address_set_from_string (&nice_address, address) ||
+  if (!nice_address_set_from_string (&nice_address, address) ||
       !nice_agent_add_local_address (NICE_AGENT (agent), &nice_address))
     g_message ("Cannot restrict ICE to %s", address);
 }
@@ -1358,7 +1360,7 @@ call_connect_peer (MeshCall     *self,
                 "ice-transport-policy", mesh_call_engine_get_ice_transport_policy (self->engine),
                 NULL);
   set_ice_servers (self, peer->webrtc);
-  restrict_local_address (self, peer->webrtc);
+  configure_agent (self, peer->webrtc);
   gst_bin_add (GST_BIN (peer->bin), peer->webrtc);
   /* Connected before any pad is requested: webrtcbin's thread may say so
    * at once. */
