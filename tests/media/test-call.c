@@ -644,6 +644,35 @@ send_offer (Party      *from,
   g_assert_no_error (error);
 }
 
+/* An rtc event with @extra_json's members added (sdp, call_id...), and a token. */
+static void
+send_raw (Party      *from,
+          const char *type,
+          const char *room_id,
+          const char *target,
+          const char *extra_json)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) extra = json_from_string (extra_json, &error);
+  g_autoptr(JsonObject) payload = json_object_ref (json_node_get_object (extra));
+  g_autofree char *token = NULL;
+  g_autofree char *id = NULL;
+  const char *caps[] = { "call", NULL };
+
+  g_assert_no_error (error);
+  mesh_client_rest_request_caps_async (from->rest, room_id, caps, target, NULL, 0, NULL,
+                                       result_cb, &result);
+  token = mesh_client_rest_request_caps_finish (from->rest, wait_result (&result), NULL, &error);
+  g_assert_no_error (error);
+  json_object_set_string_member (payload, "room_id", room_id);
+  json_object_set_string_member (payload, "target_peer_id", target);
+  json_object_set_string_member (payload, "media", "call");
+  json_object_set_string_member (payload, "cap_token", token);
+  id = mesh_client_session_send_event (from->session, type, target, payload, &error);
+  g_assert_no_error (error);
+}
+
 static void
 count_hangup (MeshClientSession *session,
               const char        *type,
@@ -699,6 +728,21 @@ test_malformed_offer (void)
     g_assert_cmpuint (bob->incoming->len, ==, 1);
     g_assert_cmpuint (g_list_model_get_n_items (mesh_call_get_peers (incoming)), ==, 1);
     g_assert_cmpuint (g_list_model_get_n_items (mesh_call_engine_get_calls (bob->engine)), ==, 1);
+
+    /* What the server does not check, hostile: ignored, nothing rings. */
+    send_raw (alice, "rtc.offer", room_id, bob_id,
+              "{\"call_id\": {\"x\": 1}, \"scope\": [1], \"sdp\": \"v=0\"}");
+    send_raw (alice, "rtc.offer", room_id, bob_id,
+              "{\"call_id\": \"bad id with spaces\", \"sdp\": \"v=0\"}");
+    send_raw (alice, "rtc.ice", room_id, bob_id,
+              "{\"call_id\": \"odd-call\", \"candidate\": {\"candidate\": {}, \"sdpMLineIndex\": \"x\"}}");
+    send_raw (alice, "rtc.ice", room_id, bob_id,
+              "{\"call_id\": \"odd-call\", \"candidate\": {\"candidate\": \"candidate:1 1 UDP 1 10.0.0.1 9 typ host\", "
+              "\"sdpMLineIndex\": 99}}");
+    send_raw (alice, "rtc.hangup", room_id, bob_id, "{\"call_id\": [], \"reason\": {}}");
+    pump (500);
+    g_assert_cmpuint (bob->incoming->len, ==, 1);
+    g_assert_cmpint (mesh_call_get_state (incoming), ==, MESH_CALL_STATE_RINGING);
 
     mesh_call_accept (incoming);
     pump (500);
