@@ -6,11 +6,13 @@
 #include "mesh-error.h"
 #include "mesh-server.h"
 
+#include <errno.h>
 #include <glib-unix.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 typedef struct {
@@ -207,6 +209,20 @@ shutdown_cb (GApplication *app,
   g_clear_object (&daemon->server);
 }
 
+/* Every socket is a descriptor: the soft limit (often 1 024) would refuse
+ * sockets long before the hard one.  Best effort. */
+static void
+raise_fd_limit (void)
+{
+  struct rlimit limit;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max)
+    return;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit (RLIMIT_NOFILE, &limit) != 0)
+    g_debug ("setrlimit(RLIMIT_NOFILE): %s", g_strerror (errno));
+}
+
 int
 main (int    argc,
       char **argv)
@@ -238,6 +254,7 @@ main (int    argc,
     return 2;
   }
 
+  raise_fd_limit ();
   daemon.config = build_config (&error);
   if (daemon.config == NULL) {
     g_printerr ("mesh-server: %s\n", error->message);

@@ -15,7 +15,6 @@
 #define CHAT_MAX_BYTES      16384
 #define CLIENT_MSG_ID_MAX   128
 #define SWEEP_INTERVAL_MS   1000
-#define SILENCE_SWEEP_EVERY 5
 
 G_DEFINE_FINAL_TYPE (MeshHub, mesh_hub, G_TYPE_OBJECT)
 
@@ -50,7 +49,7 @@ static void
 hub_peer_free (HubPeer *peer)
 {
   if (peer->ws != NULL)
-    mesh_ws_peer_set_user_data (peer->ws, NULL);
+    mesh_ws_peer_detach (peer->ws);
   g_clear_object (&peer->ws);
   g_free (peer->peer_id);
   g_free (peer->user_id);
@@ -880,26 +879,24 @@ static const MeshWsPeerCallbacks peer_callbacks = {
   .closed = peer_closed_cb,
 };
 
-/* Every second: peers that did not say hello in time; every few seconds:
- * peers silent too long.  One timer for all sockets keeps the main loop's
- * per-iteration cost down (research/server.md, pitfall 3). */
+/* Every second: peers that did not say hello in time.  Silent sockets are
+ * pinged and closed by their shard's own sweep (mesh-ws-peer.c).  One timer
+ * for all sockets keeps the main loop's per-iteration cost down
+ * (research/server.md, pitfall 3). */
 static gboolean
 sweep_cb (gpointer user_data)
 {
   MeshHub *self = user_data;
   gint64 now = g_get_monotonic_time ();
-  gboolean check_silence = ++self->sweep_count % SILENCE_SWEEP_EVERY == 0;
   g_autoptr(GPtrArray) to_close = g_ptr_array_new ();
   GHashTableIter iter;
   HubPeer *peer;
 
   g_hash_table_iter_init (&iter, self->peers);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &peer)) {
-    if (!peer->hello_done &&
+    if (!peer->hello_done && mesh_ws_peer_is_open (peer->ws) &&
         now - mesh_ws_peer_get_connected_at (peer->ws) >= (gint64) self->hello_timeout_s * G_USEC_PER_SEC)
       g_ptr_array_add (to_close, peer);
-    else if (check_silence)
-      mesh_ws_peer_check_silence (peer->ws, now);
   }
 
   for (guint i = 0; i < to_close->len; i++) {
@@ -911,6 +908,41 @@ sweep_cb (gpointer user_data)
     mesh_ws_peer_close (peer->ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "no hello");
   }
   return G_SOURCE_CONTINUE;
+}
+
+/* The upgrade is answered here: the socket then moves to a shard
+ * (mesh-ws-peer.c), and its frames come back to this thread in order. */
+static void
+accept_peer (MeshHub           *self,
+             SoupServerMessage *msg,
+             const char        *user_id,
+             const char        *device_id,
+             char              *credential)
+{
+  HubPeer *peer;
+  MeshWsPeer *ws = mesh_ws_peer_accept (msg, &self->limits, &peer_callbacks, self);
+
+  if (ws == NULL) {
+    g_free (credential);
+    return;
+  }
+  peer = g_new0 (HubPeer, 1);
+  peer->hub = self;
+  peer->peer_id = mesh_id_new ();
+  peer->user_id = g_strdup (user_id);
+  peer->username = mesh_store_get_username (self->store, user_id);
+  if (peer->username == NULL)
+    peer->username = g_strdup ("");
+  peer->device_id = g_strdup (device_id);
+  /* Which credential the socket used: terminal:control is issued to a REST
+   * caller only with the controlling socket's own (§4). */
+  peer->credential = credential;
+  peer->status = "online";
+  peer->rooms = g_ptr_array_new ();
+  peer->ws = ws;
+  mesh_ws_peer_set_user_data (peer->ws, peer);
+  mesh_ws_registry_add (self->limits.registry, peer->ws, user_id, device_id);
+  g_hash_table_insert (self->peers, peer->peer_id, peer);
 }
 
 /* The HTTP side of the upgrade: refuse it (401) without a valid token. */
@@ -947,62 +979,17 @@ ws_http_cb (SoupServer        *server,
     g_free (device_id);
     return;
   }
-  /* Socket caps: refused before the upgrade (429), checked again below. */
+  /* Socket caps: refused before the upgrade (429); counted from here on,
+   * so upgrades in flight together count too. */
   if (!mesh_ws_registry_check (self->limits.registry, user_id, &error)) {
     mesh_rest_reply_error (msg, error);
     g_free (device_id);
     return;
   }
 
-  g_object_set_data_full (G_OBJECT (msg), "mesh-user-id", g_steal_pointer (&user_id), g_free);
-  g_object_set_data_full (G_OBJECT (msg), "mesh-device-id", device_id, g_free);
-  /* Which credential the socket used: terminal:control is issued to a REST
-   * caller only with the controlling socket's own (§4). */
-  g_object_set_data_full (G_OBJECT (msg), "mesh-credential",
-                          g_compute_checksum_for_string (G_CHECKSUM_SHA256, token, -1), g_free);
-}
-
-static void
-ws_connected_cb (SoupServer              *server,
-                 SoupServerMessage       *msg,
-                 const char              *path,
-                 SoupWebsocketConnection *connection,
-                 gpointer                 user_data)
-{
-  MeshHub *self = user_data;
-  const char *user_id = g_object_get_data (G_OBJECT (msg), "mesh-user-id");
-  const char *device_id = g_object_get_data (G_OBJECT (msg), "mesh-device-id");
-  const char *credential = g_object_get_data (G_OBJECT (msg), "mesh-credential");
-  g_autoptr(GError) error = NULL;
-  HubPeer *peer;
-
-  if (user_id == NULL) {
-    soup_websocket_connection_close (connection, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, NULL);
-    return;
-  }
-  /* Upgrades in flight together all passed the check before the upgrade. */
-  if (!mesh_ws_registry_check (self->limits.registry, user_id, &error)) {
-    soup_websocket_connection_close (connection, 1013 /* try again later */, error->message);
-    return;
-  }
-
-  peer = g_new0 (HubPeer, 1);
-  peer->hub = self;
-  peer->peer_id = mesh_id_new ();
-  peer->user_id = g_strdup (user_id);
-  peer->username = mesh_store_get_username (self->store, user_id);
-  if (peer->username == NULL)
-    peer->username = g_strdup ("");
-  peer->device_id = g_strdup (device_id);
-  peer->credential = g_strdup (credential);
-  peer->status = "online";
-  peer->rooms = g_ptr_array_new ();
-  peer->ws = mesh_ws_peer_new (connection, &self->limits,
-                               soup_server_message_get_remote_host (msg),
-                               &peer_callbacks, self);
-  mesh_ws_peer_set_user_data (peer->ws, peer);
-  mesh_ws_registry_add (self->limits.registry, peer->ws, user_id, device_id);
-  g_hash_table_insert (self->peers, peer->peer_id, peer);
+  accept_peer (self, msg, user_id, device_id,
+               g_compute_checksum_for_string (G_CHECKSUM_SHA256, token, -1));
+  g_free (device_id);
 }
 
 /* §9: the callee's clients hear of the call they missed. */
@@ -1148,8 +1135,6 @@ mesh_hub_attach (MeshHub    *self,
   g_return_if_fail (SOUP_IS_SERVER (server));
 
   soup_server_add_handler (server, path, ws_http_cb, g_object_ref (self), g_object_unref);
-  soup_server_add_websocket_handler (server, path, NULL, NULL, ws_connected_cb,
-                                     g_object_ref (self), g_object_unref);
 }
 
 void
