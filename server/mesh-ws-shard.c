@@ -294,6 +294,10 @@ shard_thread (gpointer data)
 
   g_main_loop_run (shard->loop);
 
+  /* What was queued before the stop (close frames) still goes out: the
+   * writes are batched in idle sources. */
+  for (guint i = 0; i < 100 && g_main_context_iteration (shard->context, FALSE); i++)
+    ;
   parking_cb (shard);
   g_main_context_release (shard->parking);
   g_main_context_pop_thread_default (shard->context);
