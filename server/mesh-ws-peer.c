@@ -605,22 +605,35 @@ shard_check_silence (MeshWsPeer *self,
   return TRUE;
 }
 
-/* Once a second per shard: one timer for all of its sockets. */
+/* Once a second per shard: one timer for all of its sockets.  Pings go out
+ * in place; closing may call back into the set, so not while walking it. */
 static void
 shard_sweep (MeshWsShard *shard,
              gint64       now,
              gpointer     user_data)
 {
-  g_autoptr(GPtrArray) peers = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) doomed = NULL;
   GHashTableIter iter;
   MeshWsPeer *peer;
 
   g_hash_table_iter_init (&iter, mesh_ws_shard_get_peers (shard));
-  while (g_hash_table_iter_next (&iter, (gpointer *) &peer, NULL))
-    g_ptr_array_add (peers, g_object_ref (peer));
-  /* Closing may call back into the set: not while iterating. */
-  for (guint i = 0; i < peers->len; i++)
-    shard_check_silence (peers->pdata[i], now);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &peer, NULL)) {
+    gint64 silent = now - peer->last_heard;
+
+    if (peer->connection == NULL || !g_atomic_int_get (&peer->open))
+      continue;
+    if (peer->limits.silence_timeout_s > 0 &&
+        silent >= (gint64) peer->limits.silence_timeout_s * G_USEC_PER_SEC) {
+      if (doomed == NULL)
+        doomed = g_ptr_array_new_with_free_func (g_object_unref);
+      g_ptr_array_add (doomed, g_object_ref (peer));
+    } else if (peer->limits.ping_interval_s > 0 &&
+               silent >= (gint64) peer->limits.ping_interval_s * G_USEC_PER_SEC) {
+      shard_check_silence (peer, now);
+    }
+  }
+  for (guint i = 0; doomed != NULL && i < doomed->len; i++)
+    shard_check_silence (doomed->pdata[i], now);
 }
 
 /* ------------------------------------------------------------ GObject -- */

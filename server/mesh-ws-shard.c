@@ -11,9 +11,10 @@
 
 #define MAX_EVENTS        256
 #define SWEEP_INTERVAL_MS 1000
-/* Sources libsoup makes while a shard reads (a close timeout, the end of an
- * asynchronous close) land in the parking context: it is run this often. */
-#define PARKING_RUN_MS    100
+/* Sources libsoup makes while a shard reads (the 5 s close timeout) land in
+ * the parking context: it is run this often.  A run walks every parked
+ * source, so not more often than needed. */
+#define PARKING_RUN_MS    1000
 
 /* ---------------------------------------------------------------- inbox -- */
 
