@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#define _GNU_SOURCE  /* sched_getaffinity, CPU_COUNT */
 #define G_LOG_DOMAIN "mesh-ws-shard"
 
 #include "config.h"
@@ -6,6 +7,7 @@
 #include "mesh-ws-shard.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -366,13 +368,26 @@ shard_free (MeshWsShard *shard)
   g_free (shard);
 }
 
+/* The processors this process may run on (taskset, cgroups' cpusets): more
+ * shards than that only add thread switches. */
+static guint
+usable_processors (void)
+{
+  cpu_set_t set;
+
+  CPU_ZERO (&set);
+  if (sched_getaffinity (0, sizeof set, &set) == 0 && CPU_COUNT (&set) > 0)
+    return CPU_COUNT (&set);
+  return MAX (1, g_get_num_processors ());
+}
+
 MeshWsShards *
 mesh_ws_shards_new (guint n_shards)
 {
   MeshWsShards *shards = g_new0 (MeshWsShards, 1);
 
   if (n_shards == 0)
-    n_shards = MAX (1, g_get_num_processors ());
+    n_shards = usable_processors ();
   shards->n = MIN (n_shards, 256);
   shards->shard = g_new0 (MeshWsShard *, shards->n);
   for (guint i = 0; i < shards->n; i++)
