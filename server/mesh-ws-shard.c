@@ -34,13 +34,69 @@ struct _MeshInbox {
   GMainContext *context;
 };
 
+/* While a thread runs a batch (an inbox's calls, a shard's ready sockets),
+ * the inboxes it pushes to are woken once, at the end of the batch, not at
+ * the first push: a woken thread would otherwise take a few calls, sleep,
+ * and be woken again by the next push (a thread switch each time). */
+typedef struct {
+  guint      depth;
+  GPtrArray *pending;      /* MeshInbox* to wake */
+} WakeBatch;
+
+static void
+wake_batch_free (gpointer data)
+{
+  WakeBatch *batch = data;
+
+  g_ptr_array_unref (batch->pending);
+  g_free (batch);
+}
+
+static GPrivate wake_batch = G_PRIVATE_INIT (wake_batch_free);
+
+static WakeBatch *
+wake_batch_get (void)
+{
+  WakeBatch *batch = g_private_get (&wake_batch);
+
+  if (batch == NULL) {
+    batch = g_new0 (WakeBatch, 1);
+    batch->pending = g_ptr_array_new ();
+    g_private_set (&wake_batch, batch);
+  }
+  return batch;
+}
+
+static void
+batch_begin (void)
+{
+  wake_batch_get ()->depth++;
+}
+
+static void
+batch_end (void)
+{
+  WakeBatch *batch = wake_batch_get ();
+
+  if (--batch->depth > 0)
+    return;
+  for (guint i = 0; i < batch->pending->len; i++) {
+    MeshInbox *inbox = batch->pending->pdata[i];
+
+    g_source_set_ready_time (inbox->wake, 0);
+  }
+  g_ptr_array_set_size (batch->pending, 0);
+}
+
 static gboolean
 inbox_dispatch (GSource     *source,
                 GSourceFunc  callback,
                 gpointer     user_data)
 {
   g_source_set_ready_time (source, -1);
+  batch_begin ();
   mesh_inbox_drain (user_data);
+  batch_end ();
   return G_SOURCE_CONTINUE;
 }
 
@@ -95,8 +151,16 @@ mesh_inbox_push (MeshInbox     *inbox,
   g_array_append_val (inbox->queued, call);
   g_mutex_unlock (&inbox->lock);
   /* Only the first call wakes the thread: the rest ride in the same batch. */
-  if (was_empty)
-    g_source_set_ready_time (inbox->wake, 0);
+  if (was_empty) {
+    WakeBatch *batch = g_private_get (&wake_batch);
+
+    if (batch != NULL && batch->depth > 0) {
+      if (!g_ptr_array_find (batch->pending, inbox, NULL))
+        g_ptr_array_add (batch->pending, inbox);
+    } else {
+      g_source_set_ready_time (inbox->wake, 0);
+    }
+  }
 }
 
 void
@@ -206,6 +270,7 @@ epoll_dispatch (GSource     *source,
   /* libsoup re-creates a socket's input source after each read, on the
    * thread-default context: these go to the parking context. */
   g_main_context_push_thread_default (shard->parking);
+  batch_begin ();
   shard->dispatching = TRUE;
   for (int i = 0; i < n; i++)
     run_watch (events[i].data.ptr);
@@ -222,6 +287,7 @@ epoll_dispatch (GSource     *source,
   }
   shard->dispatching = FALSE;
   g_ptr_array_set_size (shard->graveyard, 0);
+  batch_end ();
   g_main_context_pop_thread_default (shard->parking);
   return G_SOURCE_CONTINUE;
 }
