@@ -13,8 +13,14 @@
 // Usage (bench/relay runs it; passwords come from $BENCH_PASSWORD):
 //   node relay-load.mjs run --url http://127.0.0.1:PORT --users alice,bob \
 //        --server-pid PID [--pairs 500 --rate 90 --window 8 --warmup 2 \
-//        --duration 10 --procs 2 --idle 10000 --probe-pairs 10 --probe-seconds 3 \
-//        --out FILE]
+//        --duration 10 --procs 2 --idle 10000 --rate-30k 30000 --loaded-rate 10000 \
+//        --probe-seconds 5 --out FILE]
+//
+// Phases: the relay at --pairs × --rate (saturation); the pairs cut down to
+// offer --rate-30k msg/s (p99_at_30k_ms); then down to offer --loaded-rate,
+// the --idle sockets opened, the server's CPU read with no traffic
+// (idle_10k_cpu_percent), and those pairs run again with the idle sockets
+// open (loaded_10k_msgs_per_s, loaded_10k_p99_ms).
 
 import { fork, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -573,8 +579,10 @@ async function runMain (opts)
   const warmupMs = 1000 * Number(opts.warmup ?? 2);
   const durationMs = 1000 * Number(opts.duration ?? 10);
   const idleCount = Number(opts.idle ?? 10000);
-  const probePairs = Number(opts['probe-pairs'] ?? 10);
-  const probeMs = 1000 * Number(opts['probe-seconds'] ?? 3);
+  const rate30k = Number(opts['rate-30k'] ?? 30000);
+  const loadedRate = Number(opts['loaded-rate'] ?? 10000);
+  const probePairs = Number(opts['probe-pairs'] ?? Math.ceil(loadedRate / rate));
+  const probeMs = 1000 * Number(opts['probe-seconds'] ?? 5);
   const idleConcurrency = Number(opts['idle-concurrency'] ?? 500);
   const idleBudgetMs = 1000 * Number(opts['idle-budget'] ?? 150);
   if (!url || !password || !serverPid)
@@ -614,7 +622,20 @@ async function runMain (opts)
     console.log(describeLoad(`relay (${warmupMs / 1000} s warm-up, ${durationMs / 1000} s window)`, relay));
     summary.relay = relay;
 
-    // Idle sockets: keep a few pairs to probe latency with 10k sockets open.
+    // The latency goal's point: 30 000 msg/s offered, fewer pairs at the same rate each.
+    const keep30k = Math.ceil(rate30k / rate / procs);
+    if (keep30k * procs < pairs) {
+      await Promise.all(workers.map((w) => w.call({ cmd: 'keep', keep: keep30k })));
+      await sleep(1000);
+      const at30k = await loadPhase(workers, serverPid, {
+        pairsPerWorker: keep30k, rate, window, warmupMs, durationMs,
+      });
+      console.log(describeLoad(`at 30k (${keep30k * procs} pairs)`, at30k));
+      summary.at30k = at30k;
+    }
+
+    // Idle sockets: keep the pairs that offer --loaded-rate, to measure the
+    // relay with 10k sockets open.
     const keep = Math.ceil(probePairs / procs);
     await Promise.all(workers.map((w) => w.call({ cmd: 'keep', keep })));
     await sleep(1000);
@@ -631,7 +652,7 @@ async function runMain (opts)
     const rssIdle = procStatusKb(serverPid, 'VmRSS');
     // What holding them costs the server with no traffic at all.
     const c0 = procCpuUs(serverPid), w0 = performance.now();
-    await sleep(3000);
+    await sleep(10000);
     const idleCpuPct = 100 * (procCpuUs(serverPid) - c0) / ((performance.now() - w0) * 1000);
     const welcomed = idle.reduce((a, r) => a + r.welcomed, 0);
     const failed = idle.reduce((a, r) => a + r.failed, 0);
@@ -651,7 +672,7 @@ async function runMain (opts)
     const probe = await loadPhase(workers, serverPid, {
       pairsPerWorker: keep, rate, window, warmupMs: 1000, durationMs: probeMs,
     });
-    console.log(describeLoad(`probe with ${welcomed} idle sockets open`, probe));
+    console.log(describeLoad(`loaded: ${probe.pairs} pairs with ${welcomed} idle sockets open`, probe));
     summary.probe = probe;
   } finally {
     await Promise.allSettled(workers.map((w) => {
@@ -668,8 +689,15 @@ async function runMain (opts)
   const r = summary.relay;
   const idleMb = summary.idle.welcomed >= idleCount ? (summary.idle.rssKb / 1024).toFixed(1)
                                                      : `NA(${summary.idle.welcomed}_welcomed)`;
+  const full = summary.idle.welcomed >= idleCount;
+  const na = `NA(${summary.idle.welcomed}_welcomed)`;
   const line = `relay msgs_per_s=${r.msgsPerS.toFixed(0)} p50_ms=${r.p50.toFixed(3)} ` +
-               `p99_ms=${r.p99.toFixed(3)} idle_10k_rss_mb=${idleMb}`;
+               `p99_ms=${r.p99.toFixed(3)} idle_10k_rss_mb=${idleMb} ` +
+               `p99_at_30k_ms=${summary.at30k ? summary.at30k.p99.toFixed(3) : 'NA'} ` +
+               `idle_10k_cpu_percent=${full ? summary.idle.idleCpuPct.toFixed(1) : na} ` +
+               `loaded_10k_msgs_per_s=${full ? summary.probe.msgsPerS.toFixed(0) : na} ` +
+               `loaded_10k_p99_ms=${full ? summary.probe.p99.toFixed(3) : na} ` +
+               `open_10k_s=${summary.idle.openSeconds.toFixed(1)}`;
   if (opts.out) {
     writeFileSync(opts.out, `${line}\n`);
     writeFileSync(`${opts.out}.json`, `${JSON.stringify(summary, null, 2)}\n`);

@@ -266,6 +266,7 @@ mesh_config_load_file (MeshConfig  *config,
   g_autoptr(GKeyFile) kf = g_key_file_new ();
   gboolean no_legacy = !config->legacy_enabled;
   double hello = config->hello_timeout_s;
+  double shards = config->shards;
 
   if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, error)) {
     g_prefix_error (error, "%s: ", path);
@@ -278,6 +279,7 @@ mesh_config_load_file (MeshConfig  *config,
       !read_string (kf, "server", "tls-cert", &config->tls_cert, error) ||
       !read_string (kf, "server", "tls-key", &config->tls_key, error) ||
       !read_number (kf, "server", "hello-timeout", 1, 3600, &hello, error) ||
+      !read_number (kf, "server", "shards", 0, 256, &shards, error) ||
       !read_string (kf, "legacy", "listen", &config->legacy_listen, error) ||
       !read_bool (kf, "legacy", "disabled", &no_legacy, error) ||
       !read_limits (kf, "limits", &config->limits, error) ||
@@ -289,6 +291,7 @@ mesh_config_load_file (MeshConfig  *config,
   }
   config->legacy_enabled = !no_legacy;
   config->hello_timeout_s = (guint) hello;
+  config->shards = (guint) shards;
   return TRUE;
 }
 

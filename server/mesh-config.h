@@ -18,6 +18,7 @@ typedef struct {
   char         *tls_cert;
   char         *tls_key;
   guint         hello_timeout_s;
+  guint         shards;             /* [server] shards: WebSocket threads, 0 = one per core */
   MeshWsLimits  limits;             /* the v2 hub's */
   MeshWsLimits  legacy_limits;      /* the legacy relay's */
   MeshNotifyConfig notify;          /* [gotify]: notifications (§9) */

@@ -4,6 +4,9 @@
 #include "config.h"
 
 #include "mesh-counting-stream.h"
+#include "mesh-ws-shard.h"
+
+#include <string.h>
 
 /* The output side: a pollable filter stream that adds up what it writes and
  * batches small writes.  libsoup 3.2 writes each WebSocket frame with its own
@@ -261,9 +264,274 @@ mesh_counting_output_init (MeshCountingOutput *self)
   self->context = g_main_context_ref_thread_default ();
 }
 
+
+/* The input side: the base stream's input, plus (once the stream belongs to
+ * a shard) read readiness from the shard's epoll set instead of a GSource
+ * per socket with its own descriptor, and bytes read ahead by libsoup's
+ * HTTP parser put back in front. */
+
+#define MESH_TYPE_COUNTING_INPUT (mesh_counting_input_get_type ())
+G_DECLARE_FINAL_TYPE (MeshCountingInput, mesh_counting_input, MESH, COUNTING_INPUT,
+                      GFilterInputStream)
+
+typedef struct {
+  GSource            source;
+  MeshCountingInput *input;        /* weak: cleared by whichever goes first */
+} ShardReadSource;
+
+struct _MeshCountingInput {
+  GFilterInputStream  parent_instance;
+  GByteArray         *pushback;
+  gsize               pushback_off;
+  MeshShardWatch     *watch;
+  ShardReadSource    *armed;       /* the source libsoup waits on */
+  gboolean            plain;       /* a bare socket under it (no TLS) */
+  gboolean            drained;     /* the last read came back short */
+};
+
+static void mesh_counting_input_pollable_init (GPollableInputStreamInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (MeshCountingInput, mesh_counting_input,
+                               G_TYPE_FILTER_INPUT_STREAM,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_INPUT_STREAM,
+                                                      mesh_counting_input_pollable_init))
+
+static GInputStream *
+input_base (gpointer stream)
+{
+  return g_filter_input_stream_get_base_stream (G_FILTER_INPUT_STREAM (stream));
+}
+
+static gsize
+take_pushback (MeshCountingInput *self,
+               void              *buffer,
+               gsize              count)
+{
+  gsize n;
+
+  if (self->pushback == NULL)
+    return 0;
+  n = MIN (count, self->pushback->len - self->pushback_off);
+  memcpy (buffer, self->pushback->data + self->pushback_off, n);
+  self->pushback_off += n;
+  if (self->pushback_off >= self->pushback->len)
+    g_clear_pointer (&self->pushback, g_byte_array_unref);
+  return n;
+}
+
+static gssize
+mesh_counting_input_read (GInputStream  *stream,
+                          void          *buffer,
+                          gsize          count,
+                          GCancellable  *cancellable,
+                          GError       **error)
+{
+  gsize n = take_pushback (MESH_COUNTING_INPUT (stream), buffer, count);
+
+  if (n > 0)
+    return n;
+  return g_input_stream_read (input_base (stream), buffer, count, cancellable, error);
+}
+
+static gssize
+mesh_counting_input_read_nonblocking (GPollableInputStream  *stream,
+                                      void                  *buffer,
+                                      gsize                  count,
+                                      GError               **error)
+{
+  MeshCountingInput *self = MESH_COUNTING_INPUT (stream);
+  gsize n = take_pushback (self, buffer, count);
+  gssize got;
+
+  if (n > 0)
+    return n;
+  /* libsoup reads until a read would block: on a bare socket a short read
+   * already says so, and the shard's epoll (level-triggered) reports
+   * anything that comes after.  That saves a recv(2) per wake-up. */
+  if (self->drained) {
+    self->drained = FALSE;
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, "drained");
+    return -1;
+  }
+  got = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (input_base (stream)),
+                                                  buffer, count, NULL, error);
+  if (self->plain && self->watch != NULL)
+    self->drained = got > 0 && (gsize) got < count;
+  return got;
+}
+
+static gboolean
+mesh_counting_input_can_poll (GPollableInputStream *stream)
+{
+  GInputStream *base = input_base (stream);
+
+  return G_IS_POLLABLE_INPUT_STREAM (base) &&
+         g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (base));
+}
+
+static gboolean
+mesh_counting_input_is_readable (GPollableInputStream *stream)
+{
+  MeshCountingInput *self = MESH_COUNTING_INPUT (stream);
+
+  return self->pushback != NULL ||
+         g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (input_base (stream)));
+}
+
+static gboolean
+shard_read_source_dispatch (GSource     *source,
+                            GSourceFunc  callback,
+                            gpointer     user_data)
+{
+  ShardReadSource *read_source = (ShardReadSource *) source;
+
+  /* Only ever run by hand (input_ready); GLib never finds it ready. */
+  if (callback == NULL || read_source->input == NULL)
+    return G_SOURCE_REMOVE;
+  return ((GPollableSourceFunc) (void (*) (void)) callback) (G_OBJECT (read_source->input),
+                                                            user_data);
+}
+
+static void
+shard_read_source_finalize (GSource *source)
+{
+  ShardReadSource *read_source = (ShardReadSource *) source;
+  MeshCountingInput *input = read_source->input;
+
+  if (input != NULL && input->armed == read_source) {
+    input->armed = NULL;
+    if (input->watch != NULL)
+      mesh_shard_watch_arm (input->watch, FALSE);
+  }
+}
+
+static GSourceFuncs shard_read_source_funcs = {
+  .dispatch = shard_read_source_dispatch,
+  .finalize = shard_read_source_finalize,
+};
+
+/* The socket is readable: run the callback of the source libsoup attached
+ * (to the parking context) as GLib would have. */
+static void
+input_ready (gpointer user_data)
+{
+  MeshCountingInput *self = user_data;
+  GSource *source = (GSource *) self->armed;
+  GSourceCallbackFuncs *cb_funcs;
+  GSourceFunc func = NULL;
+  gpointer cb_data, data = NULL;
+  gboolean keep;
+
+  if (source == NULL || g_source_is_destroyed (source) || source->callback_funcs == NULL) {
+    mesh_shard_watch_arm (self->watch, FALSE);
+    return;
+  }
+  g_object_ref (self);
+  g_source_ref (source);
+  /* As g_main_dispatch does: the callback may destroy its own source,
+   * which clears these fields. */
+  cb_data = source->callback_data;
+  cb_funcs = source->callback_funcs;
+  cb_funcs->ref (cb_data);
+  cb_funcs->get (cb_data, source, &func, &data);
+  keep = func != NULL &&
+         ((GPollableSourceFunc) (void (*) (void)) func) (G_OBJECT (self), data);
+  cb_funcs->unref (cb_data);
+  if (!keep && !g_source_is_destroyed (source))
+    g_source_destroy (source);
+  g_source_unref (source);
+  g_object_unref (self);
+}
+
+static GSource *
+mesh_counting_input_create_source (GPollableInputStream *stream,
+                                   GCancellable         *cancellable)
+{
+  MeshCountingInput *self = MESH_COUNTING_INPUT (stream);
+  ShardReadSource *read_source;
+
+  if (self->watch == NULL) {
+    GPollableInputStream *base = G_POLLABLE_INPUT_STREAM (input_base (stream));
+    g_autoptr(GSource) base_source = NULL;
+
+    if (self->pushback != NULL)
+      base_source = g_timeout_source_new (0);
+    else
+      base_source = g_pollable_input_stream_create_source (base, NULL);
+    /* Callbacks must see this stream, not the base one. */
+    return g_pollable_source_new_full (stream, base_source, cancellable);
+  }
+
+  /* No descriptor and never ready by itself: input_ready runs it. */
+  read_source = (ShardReadSource *) g_source_new (&shard_read_source_funcs, sizeof (ShardReadSource));
+  g_source_set_static_name ((GSource *) read_source, "[mesh] shard read");
+  read_source->input = self;
+  if (self->armed != NULL)
+    self->armed->input = NULL;
+  self->armed = read_source;
+  mesh_shard_watch_arm (self->watch, TRUE);
+  if (self->pushback != NULL)
+    mesh_shard_watch_kick (self->watch);
+  return (GSource *) read_source;
+}
+
+static void
+mesh_counting_input_pollable_init (GPollableInputStreamInterface *iface)
+{
+  iface->can_poll = mesh_counting_input_can_poll;
+  iface->is_readable = mesh_counting_input_is_readable;
+  iface->create_source = mesh_counting_input_create_source;
+  iface->read_nonblocking = mesh_counting_input_read_nonblocking;
+}
+
+static void
+input_drop_watch (MeshCountingInput *self)
+{
+  if (self->armed != NULL) {
+    self->armed->input = NULL;
+    self->armed = NULL;
+  }
+  g_clear_pointer (&self->watch, mesh_shard_watch_free);
+}
+
+static gboolean
+mesh_counting_input_close (GInputStream  *stream,
+                           GCancellable  *cancellable,
+                           GError       **error)
+{
+  input_drop_watch (MESH_COUNTING_INPUT (stream));
+  return TRUE;
+}
+
+static void
+mesh_counting_input_finalize (GObject *object)
+{
+  MeshCountingInput *self = MESH_COUNTING_INPUT (object);
+
+  input_drop_watch (self);
+  g_clear_pointer (&self->pushback, g_byte_array_unref);
+  G_OBJECT_CLASS (mesh_counting_input_parent_class)->finalize (object);
+}
+
+static void
+mesh_counting_input_class_init (MeshCountingInputClass *klass)
+{
+  GInputStreamClass *stream_class = G_INPUT_STREAM_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->finalize = mesh_counting_input_finalize;
+  stream_class->read_fn = mesh_counting_input_read;
+  stream_class->close_fn = mesh_counting_input_close;
+}
+
+static void
+mesh_counting_input_init (MeshCountingInput *self)
+{
+}
+
 struct _MeshCountingStream {
   GIOStream           parent_instance;
   GIOStream          *base;
+  MeshCountingInput  *input;
   MeshCountingOutput *output;
 };
 
@@ -278,7 +546,7 @@ enum {
 static GInputStream *
 mesh_counting_stream_get_input_stream (GIOStream *stream)
 {
-  return g_io_stream_get_input_stream (MESH_COUNTING_STREAM (stream)->base);
+  return G_INPUT_STREAM (MESH_COUNTING_STREAM (stream)->input);
 }
 
 static GOutputStream *
@@ -395,6 +663,7 @@ mesh_counting_stream_close (GIOStream     *stream,
 
   /* Called on the stream's own thread (close_async is implemented below,
    * so GIO never runs this in a worker). */
+  input_drop_watch (self->input);
   if (pending_len (self->output) == 0 && self->output->flush_source == NULL)
     return g_io_stream_close (self->base, cancellable, error);
   close_after_flush (self, NULL);
@@ -409,10 +678,20 @@ mesh_counting_stream_close_async (GIOStream           *stream,
                                   gpointer             user_data)
 {
   MeshCountingStream *self = MESH_COUNTING_STREAM (stream);
-  GTask *task = g_task_new (stream, cancellable, callback, user_data);
+  MeshWsShard *shard = mesh_ws_shard_get_current ();
+  GTask *task;
 
+  /* libsoup closes from inside a read, when the thread-default context is
+   * the shard's parking one (run only now and then): the close completes
+   * on the shard's own context instead, so that "closed" comes at once. */
+  if (shard != NULL)
+    g_main_context_push_thread_default (mesh_ws_shard_get_context (shard));
+  task = g_task_new (stream, cancellable, callback, user_data);
+  input_drop_watch (self->input);
   g_task_set_source_tag (task, mesh_counting_stream_close_async);
   close_after_flush (self, task);
+  if (shard != NULL)
+    g_main_context_pop_thread_default (mesh_ws_shard_get_context (shard));
 }
 
 static gboolean
@@ -445,6 +724,7 @@ mesh_counting_stream_finalize (GObject *object)
 {
   MeshCountingStream *self = MESH_COUNTING_STREAM (object);
 
+  g_clear_object (&self->input);
   g_clear_object (&self->output);
   g_clear_object (&self->base);
   G_OBJECT_CLASS (mesh_counting_stream_parent_class)->finalize (object);
@@ -483,6 +763,10 @@ mesh_counting_stream_new (GIOStream *base)
 
   self = g_object_new (MESH_TYPE_COUNTING_STREAM, NULL);
   self->base = g_object_ref (base);
+  self->input = g_object_new (MESH_TYPE_COUNTING_INPUT,
+                              "base-stream", g_io_stream_get_input_stream (base),
+                              "close-base-stream", FALSE,
+                              NULL);
   self->output = g_object_new (MESH_TYPE_COUNTING_OUTPUT,
                                "base-stream", g_io_stream_get_output_stream (base),
                                "close-base-stream", FALSE,
@@ -516,4 +800,86 @@ mesh_counting_stream_find (GIOStream *stream)
     g_clear_object (&next);
   }
   return NULL;
+}
+
+void
+mesh_counting_stream_prepare_move (MeshCountingStream *self,
+                                   GInputStream       *read_ahead)
+{
+  MeshCountingOutput *output;
+  g_autoptr(GByteArray) early = g_byte_array_new ();
+
+  g_return_if_fail (MESH_IS_COUNTING_STREAM (self));
+
+  /* What the HTTP parser read past the request: a client may send its first
+   * frame in the same packet as the upgrade. */
+  if (read_ahead != NULL && read_ahead != G_INPUT_STREAM (self->input) &&
+      G_IS_POLLABLE_INPUT_STREAM (read_ahead)) {
+    guint8 buffer[4096];
+
+    for (;;) {
+      gssize n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (read_ahead),
+                                                           buffer, sizeof buffer, NULL, NULL);
+      if (n <= 0)
+        break;
+      g_byte_array_append (early, buffer, n);
+    }
+  }
+  if (early->len > 0) {
+    g_clear_pointer (&self->input->pushback, g_byte_array_unref);
+    self->input->pushback = g_steal_pointer (&early);
+    self->input->pushback_off = 0;
+  }
+
+  /* The upgrade response leaves now, from this thread. */
+  output = self->output;
+  if (output->flush_source != NULL) {
+    g_source_destroy (output->flush_source);
+    g_clear_pointer (&output->flush_source, g_source_unref);
+  }
+  flush_nonblocking (output);
+}
+
+static int
+find_fd (GIOStream *stream)
+{
+  g_autoptr(GIOStream) current = g_object_ref (stream);
+
+  for (guint depth = 0; current != NULL && depth < 8; depth++) {
+    GIOStream *next = NULL;
+
+    if (G_IS_SOCKET_CONNECTION (current))
+      return g_socket_get_fd (g_socket_connection_get_socket (G_SOCKET_CONNECTION (current)));
+    if (g_object_class_find_property (G_OBJECT_GET_CLASS (current), "base-io-stream") == NULL)
+      return -1;
+    g_object_get (current, "base-io-stream", &next, NULL);
+    g_set_object (&current, next);
+    g_clear_object (&next);
+  }
+  return -1;
+}
+
+gboolean
+mesh_counting_stream_attach_shard (MeshCountingStream *self,
+                                   MeshWsShard        *shard)
+{
+  MeshCountingOutput *output;
+  int fd;
+
+  g_return_val_if_fail (MESH_IS_COUNTING_STREAM (self), FALSE);
+  g_return_val_if_fail (mesh_ws_shard_is_current (shard), FALSE);
+
+  fd = find_fd (self->base);
+  if (fd < 0)
+    return FALSE;
+
+  output = self->output;
+  g_clear_pointer (&output->context, g_main_context_unref);
+  output->context = g_main_context_ref (mesh_ws_shard_get_context (shard));
+  if (pending_len (output) > 0)
+    schedule_flush (output, TRUE);
+
+  self->input->watch = mesh_shard_watch_new (shard, fd, input_ready, self->input);
+  self->input->plain = G_IS_SOCKET_CONNECTION (self->base);
+  return TRUE;
 }

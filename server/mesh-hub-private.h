@@ -57,7 +57,9 @@ struct _MeshHub {
   GHashTable   *shares;         /* share_id → HubShare (owned), mesh-hub-terminal.c */
   MeshNotifier *notifier;       /* §9; NULL: no notifications */
   guint         sweep_id;
-  guint         sweep_count;
+  /* The frame being handled, as it came (peer_message_cb). */
+  const char   *frame_data;
+  gsize         frame_len;
 };
 
 typedef gboolean (*HubHandlerFunc) (MeshHub      *self,

@@ -8,6 +8,7 @@
 #include "mesh-hub-private.h"
 #include "mesh-ids.h"
 #include "mesh-json.h"
+#include "mesh-json-scan.h"
 #include "mesh-rest.h"
 
 #include <string.h>
@@ -15,7 +16,6 @@
 #define CHAT_MAX_BYTES      16384
 #define CLIENT_MSG_ID_MAX   128
 #define SWEEP_INTERVAL_MS   1000
-#define SILENCE_SWEEP_EVERY 5
 
 G_DEFINE_FINAL_TYPE (MeshHub, mesh_hub, G_TYPE_OBJECT)
 
@@ -50,7 +50,7 @@ static void
 hub_peer_free (HubPeer *peer)
 {
   if (peer->ws != NULL)
-    mesh_ws_peer_set_user_data (peer->ws, NULL);
+    mesh_ws_peer_detach (peer->ws);
   g_clear_object (&peer->ws);
   g_free (peer->peer_id);
   g_free (peer->user_id);
@@ -64,16 +64,201 @@ hub_peer_free (HubPeer *peer)
   g_free (peer);
 }
 
+/* The envelope is written by hand around the payload's JSON: no JsonObject
+ * for the envelope, no printf for the id and the timestamp (they were ~5 %
+ * of the relay's CPU, bench/README.md). */
+
+static void
+append_json_string (GString    *out,
+                    const char *text)
+{
+  static const char hex[] = "0123456789abcdef";
+
+  g_string_append_c (out, '"');
+  for (const guchar *p = (const guchar *) text; *p != '\0'; p++) {
+    if (*p == '"' || *p == '\\') {
+      g_string_append_c (out, '\\');
+      g_string_append_c (out, *p);
+    } else if (*p < 0x20) {
+      g_string_append (out, "\\u00");
+      g_string_append_c (out, hex[*p >> 4]);
+      g_string_append_c (out, hex[*p & 0xf]);
+    } else {
+      g_string_append_c (out, *p);
+    }
+  }
+  g_string_append_c (out, '"');
+}
+
+/* A random (version 4) UUID, as g_uuid_string_random() makes it. */
+static void
+append_uuid (GString *out)
+{
+  static const char hex[] = "0123456789abcdef";
+  guint32 words[4] = { g_random_int (), g_random_int (), g_random_int (), g_random_int () };
+  guint8 *b = (guint8 *) words;
+  char text[36];
+  guint j = 0;
+
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  for (guint i = 0; i < 16; i++) {
+    if (i == 4 || i == 6 || i == 8 || i == 10)
+      text[j++] = '-';
+    text[j++] = hex[b[i] >> 4];
+    text[j++] = hex[b[i] & 0xf];
+  }
+  g_string_append_len (out, text, 36);
+}
+
+/* "2026-11-22T04:13:43.123Z" (mesh_timestamp_now): the part up to the
+ * seconds changes once a second. */
+static void
+append_timestamp (GString *out)
+{
+  static __thread char prefix[24];
+  static __thread gint64 prefix_second = G_MININT64;
+  gint64 now = g_get_real_time ();
+  gint64 second = now / G_USEC_PER_SEC;
+  guint ms = (guint) ((now % G_USEC_PER_SEC) / 1000);
+  char tail[5] = { '0' + ms / 100, '0' + ms / 10 % 10, '0' + ms % 10, 'Z', '"' };
+
+  if (second != prefix_second) {
+    g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc (second);
+    g_autofree char *text = dt ? g_date_time_format (dt, "%Y-%m-%dT%H:%M:%S.") : NULL;
+
+    g_strlcpy (prefix, text ? text : "1970-01-01T00:00:00.", sizeof prefix);
+    prefix_second = second;
+  }
+  g_string_append_c (out, '"');
+  g_string_append (out, prefix);
+  g_string_append_len (out, tail, sizeof tail);
+}
+
+/* @payload_json: the payload, already JSON text. */
+static GBytes *
+build_frame_raw (const char *type,
+                 const char *from,
+                 const char *to,
+                 const char *payload_json,
+                 gsize       payload_len)
+{
+  GString *out = g_string_sized_new (160 + payload_len);
+
+  g_string_append (out, "{\"type\":");
+  append_json_string (out, type);
+  g_string_append (out, ",\"id\":\"");
+  append_uuid (out);
+  g_string_append (out, "\",\"timestamp\":");
+  append_timestamp (out);
+  g_string_append (out, ",\"from\":");
+  append_json_string (out, from ? from : "server");
+  if (to != NULL) {
+    g_string_append (out, ",\"to\":");
+    append_json_string (out, to);
+  }
+  g_string_append (out, ",\"payload\":");
+  g_string_append_len (out, payload_json, payload_len);
+  g_string_append_c (out, '}');
+  return g_string_free_to_bytes (out);
+}
+
 GBytes *
 hub_build_frame (const char *type,
-             const char *from,
-             const char *to,
-             JsonObject *payload)
+                 const char *from,
+                 const char *to,
+                 JsonObject *payload)
 {
-  gsize len;
-  char *text = mesh_envelope_build (type, from, to, payload, &len);
+  g_autofree char *payload_json = NULL;
+  gsize len = 2;
 
-  return g_bytes_new_take (text, len);
+  if (payload != NULL)
+    payload_json = mesh_json_object_to_string (payload, &len);
+  return build_frame_raw (type, from, to, payload_json ? payload_json : "{}", len);
+}
+
+/* Where a frame's payload is, and its "cap_token" members, found by the
+ * strict scanner (the frame was parsed already: it is valid JSON). */
+typedef struct {
+  const char *payload;          /* its '{', of the last "payload" member */
+  GArray     *tokens;           /* cap_token members at depth 2: start, end */
+  gboolean    unsure;           /* an escaped key, or a non-string token */
+} PayloadScan;
+
+static void
+payload_scan_cb (guint                depth,
+                 const MeshJsonToken *key,
+                 const MeshJsonToken *value,
+                 gpointer             user_data)
+{
+  PayloadScan *scan = user_data;
+
+  if (depth > 2)
+    return;
+  if (key->escaped) {
+    scan->unsure = TRUE;
+    return;
+  }
+  if (depth == 1 && key->len == 7 && memcmp (key->text, "payload", 7) == 0) {
+    scan->payload = value->kind == MESH_JSON_KIND_OBJECT ? value->text : NULL;
+  } else if (depth == 2 && key->len == 9 && memcmp (key->text, "cap_token", 9) == 0) {
+    const char *span[2] = { key->text - 1, value->text + value->len + 1 };
+
+    if (value->kind != MESH_JSON_KIND_STRING)
+      scan->unsure = TRUE;
+    g_array_append_vals (scan->tokens, span, 2);
+  }
+}
+
+/* The end of the object opening at @open (just past its '}'). */
+static const char *
+object_end (const char *open,
+            const char *limit)
+{
+  guint depth = 0;
+  gboolean in_string = FALSE;
+
+  for (const char *p = open; p < limit; p++) {
+    if (in_string) {
+      if (*p == '\\')
+        p++;
+      else if (*p == '"')
+        in_string = FALSE;
+    } else if (*p == '"') {
+      in_string = TRUE;
+    } else if (*p == '{' || *p == '[') {
+      depth++;
+    } else if (*p == '}' || *p == ']') {
+      if (--depth == 0)
+        return p + 1;
+    }
+  }
+  return NULL;
+}
+
+static GString *cut_members (const char *open, const char *end, GArray *spans);
+
+/* The incoming frame's payload without its cap_token, cut out of the text
+ * (no JSON generated again); NULL when the frame is not plain enough to
+ * cut with confidence. */
+static GString *
+payload_without_token (const char *data,
+                       gsize       len)
+{
+  PayloadScan scan = { NULL, g_array_new (FALSE, FALSE, sizeof (const char *)), FALSE };
+  g_autoptr(GArray) tokens = scan.tokens;
+  const char *end;
+
+  if (data == NULL ||
+      !mesh_json_scan (data, len, MESH_JSON_MAX_DEPTH, MESH_JSON_SCAN_STRICT, payload_scan_cb,
+                       &scan, NULL) ||
+      scan.unsure || scan.payload == NULL)
+    return NULL;
+  end = object_end (scan.payload, data + len);
+  if (end == NULL)
+    return NULL;
+
+  return cut_members (scan.payload, end, tokens);
 }
 
 void
@@ -682,8 +867,18 @@ relay_rtc (MeshHub      *self,
     return FALSE;
   }
 
-  json_object_remove_member (env->payload, "cap_token");
-  frame = hub_build_frame (env->type, hub_peer_wire_id (peer), target_peer_id, env->payload);
+  /* Forwarded as it came, less the token, with the server's envelope. */
+  {
+    g_autoptr(GString) payload = payload_without_token (self->frame_data, self->frame_len);
+
+    if (payload != NULL) {
+      frame = build_frame_raw (env->type, hub_peer_wire_id (peer), target_peer_id,
+                               payload->str, payload->len);
+    } else {
+      json_object_remove_member (env->payload, "cap_token");
+      frame = hub_build_frame (env->type, hub_peer_wire_id (peer), target_peer_id, env->payload);
+    }
+  }
   mesh_ws_peer_send_bytes (target->ws, frame);
   /* §3.4, §9: offers, answers and hang-ups decide what is a missed call. */
   if (self->notifier != NULL)
@@ -712,6 +907,218 @@ handle_rtc_hangup (MeshHub      *self,
                    GError      **error)
 {
   return relay_rtc (self, peer, env, FALSE, error);
+}
+
+
+/* The hot path: rtc.ice, a call's trickled candidates, most of what the
+ * hub relays.  A frame that is plainly valid (no escapes in the fields read,
+ * no duplicate keys, every check passed) is relayed from the strict scan of
+ * its text alone: no json-glib tree, no JSON generated again.  Anything
+ * else, errors included, takes the general path (peer_message_cb), which
+ * gives the same result for valid frames and the precise error otherwise. */
+
+typedef struct {
+  const char *type, *id, *room_id, *target, *token;
+  gsize       type_len, id_len, room_len, target_len, token_len;
+  const char *payload;            /* its '{' */
+  GArray     *token_spans;        /* start, end of each cap_token member */
+  guint       seen;               /* FAST_* bits */
+  gboolean    in_payload;
+  gboolean    candidate_object;
+  gboolean    unsure;
+} FastScan;
+
+enum {
+  FAST_TYPE = 1 << 0, FAST_ID = 1 << 1, FAST_PAYLOAD = 1 << 2, FAST_TIMESTAMP = 1 << 3,
+  FAST_TO = 1 << 4, FAST_FROM = 1 << 5, FAST_ROOM = 1 << 6, FAST_TARGET = 1 << 7,
+  FAST_TOKEN = 1 << 8, FAST_CANDIDATE = 1 << 9,
+};
+
+static gboolean
+key_is (const MeshJsonToken *key,
+        const char          *name)
+{
+  gsize len = strlen (name);
+
+  return key->len == len && memcmp (key->text, name, len) == 0;
+}
+
+/* A short string field, seen once, within @max bytes. */
+static void
+fast_string (FastScan            *scan,
+             guint                bit,
+             const MeshJsonToken *value,
+             gsize                max,
+             const char         **text,
+             gsize               *len)
+{
+  if ((scan->seen & bit) || value->kind != MESH_JSON_KIND_STRING || value->escaped ||
+      value->len == 0 || value->len > max) {
+    scan->unsure = TRUE;
+    return;
+  }
+  scan->seen |= bit;
+  if (text != NULL) {
+    *text = value->text;
+    *len = value->len;
+  }
+}
+
+static void
+fast_scan_cb (guint                depth,
+              const MeshJsonToken *key,
+              const MeshJsonToken *value,
+              gpointer             user_data)
+{
+  FastScan *scan = user_data;
+
+  if (scan->unsure)
+    return;
+  if (key->escaped) {
+    scan->unsure = TRUE;
+    return;
+  }
+  if (depth == 1) {
+    scan->in_payload = FALSE;
+    if (key_is (key, "type")) {
+      fast_string (scan, FAST_TYPE, value, MESH_ENVELOPE_MAX_TYPE_LEN, &scan->type, &scan->type_len);
+    } else if (key_is (key, "id")) {
+      fast_string (scan, FAST_ID, value, MESH_ENVELOPE_MAX_ID_LEN, &scan->id, &scan->id_len);
+    } else if (key_is (key, "timestamp")) {
+      fast_string (scan, FAST_TIMESTAMP, value, 64, NULL, NULL);
+    } else if (key_is (key, "to")) {
+      fast_string (scan, FAST_TO, value, MESH_ENVELOPE_MAX_ID_LEN, NULL, NULL);
+    } else if (key_is (key, "from")) {
+      /* Ignored (the server writes its own), but once only. */
+      if (scan->seen & FAST_FROM)
+        scan->unsure = TRUE;
+      scan->seen |= FAST_FROM;
+    } else if (key_is (key, "payload")) {
+      if ((scan->seen & FAST_PAYLOAD) || value->kind != MESH_JSON_KIND_OBJECT) {
+        scan->unsure = TRUE;
+        return;
+      }
+      scan->seen |= FAST_PAYLOAD;
+      scan->payload = value->text;
+      scan->in_payload = TRUE;
+    }
+  } else if (depth == 2 && scan->in_payload) {
+    if (key_is (key, "room_id")) {
+      fast_string (scan, FAST_ROOM, value, 4096, &scan->room_id, &scan->room_len);
+    } else if (key_is (key, "target_peer_id")) {
+      fast_string (scan, FAST_TARGET, value, 4096, &scan->target, &scan->target_len);
+    } else if (key_is (key, "cap_token")) {
+      const char *span[2] = { key->text - 1, value->text + value->len + 1 };
+
+      fast_string (scan, FAST_TOKEN, value, 16384, &scan->token, &scan->token_len);
+      g_array_append_vals (scan->token_spans, span, 2);
+    } else if (key_is (key, "candidate")) {
+      if (scan->seen & FAST_CANDIDATE)
+        scan->unsure = TRUE;
+      scan->seen |= FAST_CANDIDATE;
+      scan->candidate_object = value->kind == MESH_JSON_KIND_OBJECT;
+    } else if (key_is (key, "media")) {
+      /* What the notifier would read: the general path. */
+      scan->unsure = TRUE;
+    }
+  }
+}
+
+/* The payload between @open and @end, less the members in @spans (pairs of
+ * start, end), with their commas. */
+static GString *
+cut_members (const char *open,
+             const char *end,
+             GArray     *spans)
+{
+  GString *out = g_string_sized_new (end - open);
+  const char *from = open;
+
+  for (guint i = 0; i + 1 < spans->len; i += 2) {
+    const char *start = g_array_index (spans, const char *, i);
+    const char *stop = g_array_index (spans, const char *, i + 1);
+    const char *before = start;
+
+    if (start < from || stop > end)
+      continue;
+    /* The comma before it goes too; or, for the first member, the one after. */
+    while (before > from && g_ascii_isspace (before[-1]))
+      before--;
+    if (before > from && before[-1] == ',') {
+      start = before - 1;
+    } else {
+      while (stop < end && g_ascii_isspace (*stop))
+        stop++;
+      if (stop < end && *stop == ',')
+        stop++;
+    }
+    g_string_append_len (out, from, start - from);
+    from = stop;
+  }
+  g_string_append_len (out, from, end - from);
+  return out;
+}
+
+static gboolean
+fast_relay_ice (MeshHub    *self,
+                HubPeer    *peer,
+                const char *data,
+                gsize       len)
+{
+  FastScan scan = { 0 };
+  g_autoptr(GArray) spans = g_array_new (FALSE, FALSE, sizeof (const char *));
+  g_autofree char *room_id = NULL;
+  g_autofree char *target_id = NULL;
+  g_autofree char *token = NULL;
+  g_autoptr(GString) payload = NULL;
+  g_autoptr(GBytes) frame = NULL;
+  g_autoptr(GError) error = NULL;
+  const MeshCapClaims *claims;
+  const char *end;
+  HubRoom *room;
+  HubPeer *target;
+
+  /* Cheap first look: is it rtc.ice at all? */
+  if (len < 16 || g_strstr_len (data, MIN (len, 256), "\"rtc.ice\"") == NULL)
+    return FALSE;
+
+  scan.token_spans = spans;
+  if (!mesh_json_scan (data, len, MESH_JSON_MAX_DEPTH, MESH_JSON_SCAN_STRICT, fast_scan_cb,
+                       &scan, NULL) ||
+      scan.unsure ||
+      (scan.seen & (FAST_TYPE | FAST_PAYLOAD | FAST_ROOM | FAST_TARGET | FAST_TOKEN)) !=
+        (FAST_TYPE | FAST_PAYLOAD | FAST_ROOM | FAST_TARGET | FAST_TOKEN) ||
+      !scan.candidate_object ||
+      scan.type_len != 7 || memcmp (scan.type, "rtc.ice", 7) != 0 ||
+      data[0] != '{')
+    return FALSE;
+
+  room_id = g_strndup (scan.room_id, scan.room_len);
+  target_id = g_strndup (scan.target, scan.target_len);
+  token = g_strndup (scan.token, scan.token_len);
+  room = hub_peer_find_room (peer, room_id);
+  if (room == NULL)
+    return FALSE;
+  claims = mesh_cap_key_check (self->cap_key, token, room_id, MESH_CAP_CALL, target_id, NULL, 0,
+                               &error);
+  if (claims == NULL && g_error_matches (error, MESH_ERROR, MESH_ERROR_CAP_INVALID)) {
+    g_clear_error (&error);
+    claims = mesh_cap_key_check (self->cap_key, token, room_id, MESH_CAP_SCREENSHARE, target_id,
+                                 NULL, 0, &error);
+  }
+  if (claims == NULL || g_strcmp0 (claims->sub, peer->user_id) != 0)
+    return FALSE;
+  target = hub_room_find_peer (room, target_id);
+  if (target == NULL || target == peer)
+    return FALSE;
+
+  end = object_end (scan.payload, data + len);
+  if (end == NULL)
+    return FALSE;
+  payload = cut_members (scan.payload, end, spans);
+  frame = build_frame_raw ("rtc.ice", hub_peer_wire_id (peer), target_id, payload->str, payload->len);
+  mesh_ws_peer_send_bytes (target->ws, frame);
+  return TRUE;
 }
 
 /* The one table from event type to handler. */
@@ -750,10 +1157,14 @@ peer_message_cb (MeshWsPeer *ws,
   g_autoptr(GError) error = NULL;
   g_autofree char *ref = NULL;
   const HubHandler *handler;
+  gboolean ok;
   gsize len;
   const char *data = g_bytes_get_data (frame, &len);
 
   if (peer == NULL)
+    return;
+
+  if (peer->hello_done && fast_relay_ice (self, peer, data, len))
     return;
 
   env = mesh_envelope_parse_full (data, len, &ref, &error);
@@ -779,7 +1190,13 @@ peer_message_cb (MeshWsPeer *ws,
     return;
   }
 
-  if (!handler->func (self, peer, env, &error)) {
+  /* The text as it came, for handlers that forward it (relay_rtc). */
+  self->frame_data = data;
+  self->frame_len = len;
+  ok = handler->func (self, peer, env, &error);
+  self->frame_data = NULL;
+  self->frame_len = 0;
+  if (!ok) {
     hub_send_gerror (peer, error, env->id);
     /* A peer that failed its hello cannot go on. */
     if (!peer->hello_done)
@@ -880,26 +1297,24 @@ static const MeshWsPeerCallbacks peer_callbacks = {
   .closed = peer_closed_cb,
 };
 
-/* Every second: peers that did not say hello in time; every few seconds:
- * peers silent too long.  One timer for all sockets keeps the main loop's
- * per-iteration cost down (research/server.md, pitfall 3). */
+/* Every second: peers that did not say hello in time.  Silent sockets are
+ * pinged and closed by their shard's own sweep (mesh-ws-peer.c).  One timer
+ * for all sockets keeps the main loop's per-iteration cost down
+ * (research/server.md, pitfall 3). */
 static gboolean
 sweep_cb (gpointer user_data)
 {
   MeshHub *self = user_data;
   gint64 now = g_get_monotonic_time ();
-  gboolean check_silence = ++self->sweep_count % SILENCE_SWEEP_EVERY == 0;
   g_autoptr(GPtrArray) to_close = g_ptr_array_new ();
   GHashTableIter iter;
   HubPeer *peer;
 
   g_hash_table_iter_init (&iter, self->peers);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &peer)) {
-    if (!peer->hello_done &&
+    if (!peer->hello_done && mesh_ws_peer_is_open (peer->ws) &&
         now - mesh_ws_peer_get_connected_at (peer->ws) >= (gint64) self->hello_timeout_s * G_USEC_PER_SEC)
       g_ptr_array_add (to_close, peer);
-    else if (check_silence)
-      mesh_ws_peer_check_silence (peer->ws, now);
   }
 
   for (guint i = 0; i < to_close->len; i++) {
@@ -911,6 +1326,41 @@ sweep_cb (gpointer user_data)
     mesh_ws_peer_close (peer->ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "no hello");
   }
   return G_SOURCE_CONTINUE;
+}
+
+/* The upgrade is answered here: the socket then moves to a shard
+ * (mesh-ws-peer.c), and its frames come back to this thread in order. */
+static void
+accept_peer (MeshHub           *self,
+             SoupServerMessage *msg,
+             const char        *user_id,
+             const char        *device_id,
+             char              *credential)
+{
+  HubPeer *peer;
+  MeshWsPeer *ws = mesh_ws_peer_accept (msg, &self->limits, &peer_callbacks, self);
+
+  if (ws == NULL) {
+    g_free (credential);
+    return;
+  }
+  peer = g_new0 (HubPeer, 1);
+  peer->hub = self;
+  peer->peer_id = mesh_id_new ();
+  peer->user_id = g_strdup (user_id);
+  peer->username = mesh_store_get_username (self->store, user_id);
+  if (peer->username == NULL)
+    peer->username = g_strdup ("");
+  peer->device_id = g_strdup (device_id);
+  /* Which credential the socket used: terminal:control is issued to a REST
+   * caller only with the controlling socket's own (§4). */
+  peer->credential = credential;
+  peer->status = "online";
+  peer->rooms = g_ptr_array_new ();
+  peer->ws = ws;
+  mesh_ws_peer_set_user_data (peer->ws, peer);
+  mesh_ws_registry_add (self->limits.registry, peer->ws, user_id, device_id);
+  g_hash_table_insert (self->peers, peer->peer_id, peer);
 }
 
 /* The HTTP side of the upgrade: refuse it (401) without a valid token. */
@@ -947,62 +1397,17 @@ ws_http_cb (SoupServer        *server,
     g_free (device_id);
     return;
   }
-  /* Socket caps: refused before the upgrade (429), checked again below. */
+  /* Socket caps: refused before the upgrade (429); counted from here on,
+   * so upgrades in flight together count too. */
   if (!mesh_ws_registry_check (self->limits.registry, user_id, &error)) {
     mesh_rest_reply_error (msg, error);
     g_free (device_id);
     return;
   }
 
-  g_object_set_data_full (G_OBJECT (msg), "mesh-user-id", g_steal_pointer (&user_id), g_free);
-  g_object_set_data_full (G_OBJECT (msg), "mesh-device-id", device_id, g_free);
-  /* Which credential the socket used: terminal:control is issued to a REST
-   * caller only with the controlling socket's own (§4). */
-  g_object_set_data_full (G_OBJECT (msg), "mesh-credential",
-                          g_compute_checksum_for_string (G_CHECKSUM_SHA256, token, -1), g_free);
-}
-
-static void
-ws_connected_cb (SoupServer              *server,
-                 SoupServerMessage       *msg,
-                 const char              *path,
-                 SoupWebsocketConnection *connection,
-                 gpointer                 user_data)
-{
-  MeshHub *self = user_data;
-  const char *user_id = g_object_get_data (G_OBJECT (msg), "mesh-user-id");
-  const char *device_id = g_object_get_data (G_OBJECT (msg), "mesh-device-id");
-  const char *credential = g_object_get_data (G_OBJECT (msg), "mesh-credential");
-  g_autoptr(GError) error = NULL;
-  HubPeer *peer;
-
-  if (user_id == NULL) {
-    soup_websocket_connection_close (connection, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, NULL);
-    return;
-  }
-  /* Upgrades in flight together all passed the check before the upgrade. */
-  if (!mesh_ws_registry_check (self->limits.registry, user_id, &error)) {
-    soup_websocket_connection_close (connection, 1013 /* try again later */, error->message);
-    return;
-  }
-
-  peer = g_new0 (HubPeer, 1);
-  peer->hub = self;
-  peer->peer_id = mesh_id_new ();
-  peer->user_id = g_strdup (user_id);
-  peer->username = mesh_store_get_username (self->store, user_id);
-  if (peer->username == NULL)
-    peer->username = g_strdup ("");
-  peer->device_id = g_strdup (device_id);
-  peer->credential = g_strdup (credential);
-  peer->status = "online";
-  peer->rooms = g_ptr_array_new ();
-  peer->ws = mesh_ws_peer_new (connection, &self->limits,
-                               soup_server_message_get_remote_host (msg),
-                               &peer_callbacks, self);
-  mesh_ws_peer_set_user_data (peer->ws, peer);
-  mesh_ws_registry_add (self->limits.registry, peer->ws, user_id, device_id);
-  g_hash_table_insert (self->peers, peer->peer_id, peer);
+  accept_peer (self, msg, user_id, device_id,
+               g_compute_checksum_for_string (G_CHECKSUM_SHA256, token, -1));
+  g_free (device_id);
 }
 
 /* §9: the callee's clients hear of the call they missed. */
@@ -1148,8 +1553,6 @@ mesh_hub_attach (MeshHub    *self,
   g_return_if_fail (SOUP_IS_SERVER (server));
 
   soup_server_add_handler (server, path, ws_http_cb, g_object_ref (self), g_object_unref);
-  soup_server_add_websocket_handler (server, path, NULL, NULL, ws_connected_cb,
-                                     g_object_ref (self), g_object_unref);
 }
 
 void

@@ -12,8 +12,6 @@
  * It exists so that existing clients keep working until distributed
  * discovery replaces it; nothing new should be built on it. */
 
-#define SWEEP_INTERVAL_MS   1000
-#define SILENCE_SWEEP_EVERY 5
 #define MAX_JSON_DEPTH      512
 /* JavaScript's JSON.stringify writes lone surrogate escapes, and clients
  * route by "to" spans that may hold \u0000 (refused where it matters). */
@@ -42,8 +40,6 @@ struct _MeshLegacyRelay {
   GHashTable   *clients;            /* RelayClient* (owned), every open socket */
   GHashTable   *by_node_id;         /* node_id → RelayClient (borrowed) */
   GQueue        registered;         /* RelayClient*, in registration order */
-  guint         sweep_id;
-  guint         sweep_count;
 };
 
 G_DEFINE_FINAL_TYPE (MeshLegacyRelay, mesh_legacy_relay, G_TYPE_OBJECT)
@@ -317,7 +313,7 @@ static void
 relay_client_free (RelayClient *client)
 {
   if (client->ws != NULL)
-    mesh_ws_peer_set_user_data (client->ws, NULL);
+    mesh_ws_peer_detach (client->ws);
   g_clear_object (&client->ws);
   client_forget_registration (client);
   g_free (client);
@@ -674,24 +670,6 @@ snapshot_sockets (MeshLegacyRelay *self)
   return sockets;
 }
 
-/* One timer for all sockets (research/server.md, pitfall 3). */
-static gboolean
-sweep_cb (gpointer user_data)
-{
-  MeshLegacyRelay *self = user_data;
-  g_autoptr(GPtrArray) sockets = NULL;
-  gint64 now;
-
-  if (++self->sweep_count % SILENCE_SWEEP_EVERY != 0)
-    return G_SOURCE_CONTINUE;
-
-  now = g_get_monotonic_time ();
-  sockets = snapshot_sockets (self);
-  for (guint i = 0; i < sockets->len; i++)
-    mesh_ws_peer_check_silence (g_ptr_array_index (sockets, i), now);
-  return G_SOURCE_CONTINUE;
-}
-
 static void
 reply_json (SoupServerMessage *msg,
             guint              status,
@@ -724,8 +702,10 @@ health_cb (SoupServer        *server,
   reply_json (msg, SOUP_STATUS_OK, "{\"status\":\"ok\"}");
 }
 
-/* Every path but /health: a WebSocket upgrade goes through to
- * websocket_cb; anything else gets a JSON error. */
+static void accept_client (MeshLegacyRelay *self, SoupServerMessage *msg);
+
+/* Every path but /health: a WebSocket upgrade is answered and the socket
+ * moves to a shard (mesh-ws-peer.c); anything else gets a JSON error. */
 static void
 http_cb (SoupServer        *server,
          SoupServerMessage *msg,
@@ -738,8 +718,10 @@ http_cb (SoupServer        *server,
   g_autoptr(JsonNode) root = NULL;
   g_autofree char *body = NULL;
 
-  if (soup_websocket_server_check_handshake (msg, NULL, NULL, NULL, &error))
+  if (soup_websocket_server_check_handshake (msg, NULL, NULL, NULL, &error)) {
+    accept_client (user_data, msg);
     return;
+  }
 
   builder = json_builder_new ();
   json_builder_begin_object (builder);
@@ -760,20 +742,18 @@ http_cb (SoupServer        *server,
 }
 
 static void
-websocket_cb (SoupServer              *server,
-              SoupServerMessage       *msg,
-              const char              *path,
-              SoupWebsocketConnection *connection,
-              gpointer                 user_data)
+accept_client (MeshLegacyRelay   *self,
+               SoupServerMessage *msg)
 {
-  MeshLegacyRelay *self = user_data;
-  RelayClient *client = g_new0 (RelayClient, 1);
+  RelayClient *client;
+  MeshWsPeer *ws = mesh_ws_peer_accept (msg, &self->limits, &client_callbacks, self);
 
+  if (ws == NULL)
+    return;
+  client = g_new0 (RelayClient, 1);
   client->relay = self;
   client->link.data = client;
-  client->ws = mesh_ws_peer_new (connection, &self->limits,
-                                 soup_server_message_get_remote_host (msg),
-                                 &client_callbacks, self);
+  client->ws = ws;
   mesh_ws_peer_set_user_data (client->ws, client);
   g_hash_table_add (self->clients, client);
 }
@@ -783,7 +763,6 @@ mesh_legacy_relay_dispose (GObject *object)
 {
   MeshLegacyRelay *self = MESH_LEGACY_RELAY (object);
 
-  g_clear_handle_id (&self->sweep_id, g_source_remove);
   /* The clients own the links and the keys. */
   g_queue_init (&self->registered);
   g_clear_pointer (&self->by_node_id, g_hash_table_unref);
@@ -815,7 +794,7 @@ mesh_legacy_relay_new (const MeshWsLimits *limits)
 
   self = g_object_new (MESH_TYPE_LEGACY_RELAY, NULL);
   self->limits = *limits;
-  self->sweep_id = g_timeout_add (SWEEP_INTERVAL_MS, sweep_cb, self);
+  /* Silent sockets are pinged and closed by their shard's sweep. */
   return self;
 }
 
@@ -827,9 +806,7 @@ mesh_legacy_relay_attach (MeshLegacyRelay *self,
   g_return_if_fail (SOUP_IS_SERVER (server));
 
   soup_server_add_handler (server, "/health", health_cb, NULL, NULL);
-  soup_server_add_handler (server, NULL, http_cb, NULL, NULL);
-  soup_server_add_websocket_handler (server, NULL, NULL, NULL, websocket_cb,
-                                     g_object_ref (self), g_object_unref);
+  soup_server_add_handler (server, NULL, http_cb, g_object_ref (self), g_object_unref);
 }
 
 void

@@ -9,6 +9,7 @@
 #include "mesh-notify.h"
 #include "mesh-rest.h"
 #include "mesh-server.h"
+#include "mesh-ws-shard.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -20,6 +21,7 @@ struct _MeshServer {
   MeshStore       *store;
   MeshCapKey      *cap_key;
   GTlsCertificate *certificate;
+  MeshWsShards    *shards;          /* both hubs' sockets run there */
 
   SoupServer      *soup;
   MeshListener    *listener;
@@ -168,6 +170,10 @@ mesh_server_new (const MeshConfig  *config,
   rest.device_revoked = device_revoked;
   mesh_rest_add_handlers (self->soup, &rest);
 
+  self->shards = mesh_ws_shards_new (self->config->shards);
+  g_debug ("%u WebSocket shard thread(s)", mesh_ws_shards_get_n (self->shards));
+  self->config->limits.shards = self->shards;
+  self->config->legacy_limits.shards = self->shards;
   self->sockets = mesh_ws_registry_new (self->config->limits.max_sockets,
                                        self->config->limits.max_sockets_per_user);
   self->config->limits.registry = self->sockets;
@@ -236,6 +242,7 @@ mesh_server_stop (MeshServer *self)
   g_clear_object (&self->legacy);
   g_clear_object (&self->soup);
   g_clear_object (&self->legacy_soup);
+  g_clear_pointer (&self->shards, mesh_ws_shards_free);
   if (self->store != NULL)
     mesh_store_close (self->store);
   g_clear_object (&self->store);

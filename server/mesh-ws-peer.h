@@ -11,6 +11,7 @@ G_BEGIN_DECLS
  * means, and how a violation is reported, is left to the owner. */
 
 typedef struct _MeshWsRegistry MeshWsRegistry;
+typedef struct _MeshWsShards   MeshWsShards;
 
 typedef struct {
   gsize  max_frame_bytes;      /* larger frames: too_large callback */
@@ -24,6 +25,8 @@ typedef struct {
   guint  max_sockets_per_user; /* open sockets of one user (the registry's) */
   /* Where the owner counts sockets per user (borrowed; NULL: not counted). */
   MeshWsRegistry *registry;
+  /* The threads that run the sockets (borrowed; NULL: a process-wide pool). */
+  MeshWsShards   *shards;
 } MeshWsLimits;
 
 void mesh_ws_limits_init_default (MeshWsLimits *limits);
@@ -44,11 +47,19 @@ typedef struct {
 #define MESH_TYPE_WS_PEER (mesh_ws_peer_get_type ())
 G_DECLARE_FINAL_TYPE (MeshWsPeer, mesh_ws_peer, MESH, WS_PEER, GObject)
 
-MeshWsPeer *mesh_ws_peer_new              (SoupWebsocketConnection   *connection,
+/* In a SoupServer handler for a WebSocket path, once the request passed the
+ * owner's checks: answers the upgrade (101, no extensions) and returns the
+ * peer, whose socket moves to a shard when the answer is written.  NULL
+ * when the request is not a valid handshake (@msg then has the error).
+ * Callbacks run on the thread that called this, in the order of events. */
+MeshWsPeer *mesh_ws_peer_accept           (SoupServerMessage         *msg,
                                            const MeshWsLimits        *limits,
-                                           const char                *remote_host,
                                            const MeshWsPeerCallbacks *callbacks,
                                            gpointer                   user_data);
+/* No more callbacks (the owner forgets the peer; the socket may live on
+ * until its close completes). */
+void        mesh_ws_peer_detach           (MeshWsPeer   *self);
+guint       mesh_ws_peer_get_shard_index  (MeshWsPeer   *self);
 /* Queues a text frame.  FALSE when the socket is not open or the peer was
  * just closed for falling too far behind (logged, with the reason). */
 gboolean    mesh_ws_peer_send             (MeshWsPeer   *self,
@@ -63,8 +74,9 @@ gboolean    mesh_ws_peer_is_open          (MeshWsPeer   *self);
 const char *mesh_ws_peer_get_remote_host  (MeshWsPeer   *self);
 gint64      mesh_ws_peer_get_connected_at (MeshWsPeer   *self);
 gsize       mesh_ws_peer_get_queued_bytes (MeshWsPeer   *self);
-/* Call every few seconds: pings a peer silent for ping_interval_s, closes
- * one silent for silence_timeout_s (TRUE when it did). */
+/* Pings a peer silent for ping_interval_s, closes one silent for
+ * silence_timeout_s (TRUE when it did).  Each shard does this every second
+ * for its own sockets; called from another thread it does nothing. */
 gboolean    mesh_ws_peer_check_silence    (MeshWsPeer   *self,
                                            gint64        now_usec);
 void        mesh_ws_peer_set_user_data    (MeshWsPeer   *self,

@@ -204,6 +204,13 @@ mesh_test_server_get_data_dir (MeshTestServer *self)
   return self->data_dir;
 }
 
+/* The running server's process id ("" before start). */
+const char *
+mesh_test_server_get_pid (MeshTestServer *self)
+{
+  return self->process ? g_subprocess_get_identifier (self->process) : "";
+}
+
 char *
 mesh_test_server_add_user (MeshTestServer *self,
                            const char     *username,

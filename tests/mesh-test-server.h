@@ -30,6 +30,7 @@ typedef struct {
 MeshTestServer *mesh_test_server_new          (const char     *config_text);
 void            mesh_test_server_free         (MeshTestServer *self);
 const char     *mesh_test_server_get_data_dir (MeshTestServer *self);
+const char     *mesh_test_server_get_pid      (MeshTestServer *self);
 /* Runs `mesh-server --data-dir D user add NAME` with the password on
  * standard input; asserts success and returns the new user_id. */
 char           *mesh_test_server_add_user     (MeshTestServer *self,

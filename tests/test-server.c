@@ -9,6 +9,7 @@
 #include "mesh-ids.h"
 
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 
 /* Integration tests of the real mesh-server: protocol §2 (REST), §3 (WebSocket),
@@ -1831,6 +1832,289 @@ test_ws_abuse_closes (void)
   g_assert_true (mesh_test_client_is_open (bystander));
 }
 
+/* Voluntary context switches of the server's thread named @name, or -1
+ * when it has none by that name: a shard that ran sockets slept and woke. */
+static gint64
+thread_switches (const char *pid,
+                 const char *name)
+{
+  g_autofree char *dir_path = g_strdup_printf ("/proc/%s/task", pid);
+  g_autoptr(GDir) dir = g_dir_open (dir_path, 0, NULL);
+  const char *tid;
+
+  while (dir != NULL && (tid = g_dir_read_name (dir)) != NULL) {
+    g_autofree char *comm_path = g_build_filename (dir_path, tid, "comm", NULL);
+    g_autofree char *status_path = g_build_filename (dir_path, tid, "status", NULL);
+    g_autofree char *comm = NULL;
+    g_autofree char *status = NULL;
+    const char *line;
+
+    if (!g_file_get_contents (comm_path, &comm, NULL, NULL) ||
+        !g_str_equal (g_strstrip (comm), name) ||
+        !g_file_get_contents (status_path, &status, NULL, NULL))
+      continue;
+    line = strstr (status, "voluntary_ctxt_switches:");
+    return line ? g_ascii_strtoll (line + strlen ("voluntary_ctxt_switches:"), NULL, 10) : -1;
+  }
+  return -1;
+}
+
+/* A bare WebSocket client on a blocking GSocket: 2 000 libsoup clients in
+ * this process's main loop would cost it O(sockets) per iteration (the
+ * very thing the server's shards avoid), and the test would take a minute. */
+static gboolean
+raw_read_exact (GSocket *socket,
+                guint8  *buffer,
+                gsize    len)
+{
+  gsize done = 0;
+
+  while (done < len) {
+    gssize n = g_socket_receive (socket, (char *) buffer + done, len - done, NULL, NULL);
+
+    if (n <= 0)
+      return FALSE;
+    done += n;
+  }
+  return TRUE;
+}
+
+static void
+raw_ws_send (GSocket    *socket,
+             const char *text)
+{
+  gsize len = strlen (text);
+  g_autoptr(GByteArray) frame = g_byte_array_new ();
+  guint8 head[4] = { 0x81, 0, 0, 0 };
+  const guint8 mask[4] = { 0x12, 0x34, 0x56, 0x78 };
+
+  g_assert_cmpuint (len, <, 65536);
+  if (len < 126) {
+    head[1] = 0x80 | len;
+    g_byte_array_append (frame, head, 2);
+  } else {
+    head[1] = 0x80 | 126;
+    head[2] = len >> 8;
+    head[3] = len & 0xff;
+    g_byte_array_append (frame, head, 4);
+  }
+  g_byte_array_append (frame, mask, 4);
+  for (gsize i = 0; i < len; i++) {
+    guint8 c = text[i] ^ mask[i % 4];
+
+    g_byte_array_append (frame, &c, 1);
+  }
+  g_assert_cmpint (g_socket_send (socket, (char *) frame->data, frame->len, NULL, NULL), ==,
+                   (gssize) frame->len);
+}
+
+/* The next text frame, as a JSON object (control frames skipped). */
+static JsonObject *
+raw_ws_receive (GSocket *socket)
+{
+  for (;;) {
+    guint8 head[2], ext[8];
+    guint64 len;
+    g_autofree guint8 *payload = NULL;
+
+    if (!raw_read_exact (socket, head, 2))
+      return NULL;
+    len = head[1] & 0x7f;
+    if (len == 126) {
+      if (!raw_read_exact (socket, ext, 2))
+        return NULL;
+      len = (ext[0] << 8) | ext[1];
+    } else if (len == 127) {
+      if (!raw_read_exact (socket, ext, 8))
+        return NULL;
+      len = 0;
+      for (guint i = 0; i < 8; i++)
+        len = (len << 8) | ext[i];
+    }
+    g_assert_cmpuint (len, <, 1 << 20);
+    payload = g_malloc (len + 1);
+    if (!raw_read_exact (socket, payload, len))
+      return NULL;
+    payload[len] = '\0';
+    if ((head[0] & 0x0f) == 0x1) {
+      g_autoptr(JsonNode) node = json_from_string ((const char *) payload, NULL);
+
+      g_assert_nonnull (node);
+      return json_object_ref (json_node_get_object (node));
+    }
+    g_assert_cmpuint (head[0] & 0x0f, !=, 0x8);  /* not closed */
+  }
+}
+
+static GSocket *
+raw_ws_connect (guint16     port,
+                const char *token)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                            G_SOCKET_PROTOCOL_TCP, &error);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, port);
+  g_autofree char *request = g_strdup_printf ("GET /ws HTTP/1.1\r\n"
+                                              "Host: 127.0.0.1:%u\r\n"
+                                              "Upgrade: websocket\r\n"
+                                              "Connection: Upgrade\r\n"
+                                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                              "Sec-WebSocket-Version: 13\r\n"
+                                              "Authorization: Bearer %s\r\n\r\n",
+                                              port, token);
+  GString *response = g_string_new (NULL);
+  g_autoptr(JsonObject) welcome = NULL;
+
+  g_assert_no_error (error);
+  g_socket_set_timeout (socket, MESH_TEST_TIMEOUT_MS / 1000);
+  g_socket_connect (socket, address, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_socket_send (socket, request, strlen (request), NULL, NULL), ==,
+                   (gssize) strlen (request));
+  /* Byte by byte up to the blank line: nothing of the first frame is lost. */
+  while (!g_str_has_suffix (response->str, "\r\n\r\n")) {
+    guint8 c;
+
+    g_assert_true (raw_read_exact (socket, &c, 1));
+    g_string_append_c (response, c);
+  }
+  g_assert_true (g_str_has_prefix (response->str, "HTTP/1.1 101"));
+  g_string_free (response, TRUE);
+
+  raw_ws_send (socket, "{\"type\":\"system.hello\",\"id\":\"h\","
+                       "\"payload\":{\"peer_type\":\"client\",\"version\":\"2.0.0\"}}");
+  welcome = raw_ws_receive (socket);
+  g_assert_nonnull (welcome);
+  g_assert_cmpstr (get_str (welcome, "type"), ==, "system.welcome");
+  return g_steal_pointer (&socket);
+}
+
+/* 2 000 sockets over 4 shard threads (round robin: 500 each) all get a
+ * room's events, every one, in the order they were made. */
+static void
+test_ws_many_sockets_over_shards (void)
+{
+  enum { N_SOCKETS = 2000, N_SHARDS = 4, N_EVENTS = 8 };
+  g_autoptr(MeshTestServer) server = NULL;
+  g_autoptr(MeshTestResponse) created = NULL;
+  g_autoptr(GPtrArray) sockets = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GUri) base = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *path = NULL;
+  struct rlimit limit;
+  const char *room_id;
+
+  /* Each socket is a descriptor here too. */
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &limit), ==, 0);
+  if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < N_SOCKETS + 256) {
+    g_test_skip ("the open-files hard limit is below 2 256");
+    return;
+  }
+  limit.rlim_cur = limit.rlim_max;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &limit), ==, 0);
+
+  server = mesh_test_server_new ("[server]\n"
+                                 "shards=4\n"
+                                 "[limits]\n"
+                                 "max-sockets=4000\n");
+  g_free (mesh_test_server_add_user (server, "crowd", PASSWORD));
+  mesh_test_server_start (server);
+  token = mesh_test_login (server, "crowd", PASSWORD, NULL);
+  created = mesh_test_request (server, "POST", "/api/v1/rooms", token, "{\"name\":\"crowd 0\"}");
+  g_assert_cmpuint (created->status, ==, 201);
+  room_id = get_str (mesh_test_response_object (created), "room_id");
+  path = g_strdup_printf ("/api/v1/rooms/%s", room_id);
+  base = g_uri_parse (mesh_test_server_get_base_url (server), G_URI_FLAGS_NONE, NULL);
+  g_assert_nonnull (base);
+
+  for (guint i = 0; i < N_SOCKETS; i++)
+    g_ptr_array_add (sockets, raw_ws_connect (g_uri_get_port (base), token));
+
+  for (guint k = 1; k <= N_EVENTS; k++) {
+    g_autofree char *body = g_strdup_printf ("{\"name\":\"crowd %u\"}", k);
+    g_autoptr(MeshTestResponse) renamed = mesh_test_request (server, "PATCH", path, token, body);
+
+    g_assert_cmpuint (renamed->status, ==, 200);
+  }
+
+  for (guint i = 0; i < N_SOCKETS; i++) {
+    for (guint k = 1; k <= N_EVENTS; k++) {
+      g_autoptr(JsonObject) event = raw_ws_receive (sockets->pdata[i]);
+      g_autofree char *want = g_strdup_printf ("crowd %u", k);
+      JsonObject *payload;
+
+      if (event == NULL)
+        g_error ("socket %u: no event %u", i, k);
+      g_assert_cmpstr (get_str (event, "type"), ==, "room.updated");
+      payload = mesh_test_frame_payload (event);
+      g_assert_cmpstr (get_str (payload, "room_id"), ==, room_id);
+      g_assert_cmpstr (get_str (payload, "name"), ==, want);
+    }
+  }
+
+  /* Every shard thread ran sockets. */
+  for (guint i = 0; i < N_SHARDS; i++) {
+    g_autofree char *name = g_strdup_printf ("mesh-ws-%u", i);
+
+    g_assert_cmpint (thread_switches (mesh_test_server_get_pid (server), name), >, 10);
+  }
+  g_assert_cmpint (thread_switches (mesh_test_server_get_pid (server), "mesh-ws-4"), ==, -1);
+
+  g_ptr_array_set_size (sockets, 0);
+  mesh_test_server_stop (server);
+}
+
+/* rtc.ice is relayed from its text (the hub's fast path): whatever the
+ * token's place and the spacing, the callee gets the payload less the
+ * token, every other member as sent, and the frame is valid JSON.  Frames
+ * the fast path does not take (a duplicate token) are relayed the same. */
+static void
+test_ws_rtc_ice_forms (void)
+{
+  Call call = { 0 };
+  g_autofree char *a_token = NULL;
+  const char *forms[] = {
+    "{\"cap_token\":\"%3$s\",\"room_id\":\"%1$s\",\"target_peer_id\":\"%2$s\",\"candidate\":{\"candidate\":\"c1\"},\"extra\":[1,{\"cap_token\":\"kept\"}]}",
+    "{ \"room_id\" : \"%1$s\" , \"cap_token\" : \"%3$s\" , \"target_peer_id\":\"%2$s\",\"candidate\":{\"candidate\":\"c2\"},\"extra\":[1,{\"cap_token\":\"kept\"}] }",
+    "{\"room_id\":\"%1$s\",\"target_peer_id\":\"%2$s\",\"candidate\":{\"candidate\":\"c3\"},\"extra\":[1,{\"cap_token\":\"kept\"}],\n \"cap_token\":\"%3$s\"\n}",
+    "{\"cap_token\":\"x\",\"room_id\":\"%1$s\",\"target_peer_id\":\"%2$s\",\"candidate\":{\"candidate\":\"c4\"},\"extra\":[1,{\"cap_token\":\"kept\"}],\"cap_token\":\"%3$s\"}",
+  };
+
+  call_set_up (&call);
+  a_token = issue_cap (ALICE, call.room_id, "[\"call\"]", "");
+
+  for (guint i = 0; i < G_N_ELEMENTS (forms); i++) {
+    g_autofree char *payload_text = NULL;
+    g_autofree char *want = g_strdup_printf ("c%u", i + 1);
+    g_autoptr(JsonObject) got = NULL;
+    JsonObject *payload;
+    JsonArray *extra;
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    payload_text = g_strdup_printf (forms[i], call.room_id, call.b_peer, a_token);
+#pragma GCC diagnostic pop
+    g_test_message ("form %u", i);
+    mesh_test_client_send (call.a, "rtc.ice", payload_text);
+    got = mesh_test_client_wait_for_type (call.b, "rtc.ice", MESH_TEST_TIMEOUT_MS);
+    g_assert_nonnull (got);
+    g_assert_cmpstr (get_str (got, "from"), ==, call.a_peer);
+    g_assert_cmpstr (get_str (got, "to"), ==, call.b_peer);
+    g_assert_true (mesh_id_is_valid (get_str (got, "id")));
+    payload = mesh_test_frame_payload (got);
+    g_assert_false (json_object_has_member (payload, "cap_token"));
+    g_assert_cmpstr (get_str (payload, "room_id"), ==, call.room_id);
+    g_assert_cmpstr (get_str (payload, "target_peer_id"), ==, call.b_peer);
+    g_assert_cmpstr (get_str (json_object_get_object_member (payload, "candidate"), "candidate"), ==, want);
+    extra = json_object_get_array_member (payload, "extra");
+    g_assert_cmpuint (json_array_get_length (extra), ==, 2);
+    g_assert_cmpstr (get_str (json_array_get_object_element (extra, 1), "cap_token"), ==, "kept");
+    g_assert_cmpuint (json_object_get_size (payload), ==, 4);
+  }
+  call_tear_down (&call);
+}
+
 static void
 test_ws_close_notifies (void)
 {
@@ -2346,6 +2630,8 @@ main (int    argc,
   g_test_add_func ("/mesh/server/ws/rate-limit", test_ws_rate_limit);
   g_test_add_func ("/mesh/server/ws/abuse-closes", test_ws_abuse_closes);
   g_test_add_func ("/mesh/server/ws/close-notifies", test_ws_close_notifies);
+  g_test_add_func ("/mesh/server/ws/rtc-ice-forms", test_ws_rtc_ice_forms);
+  g_test_add_func ("/mesh/server/ws/many-sockets-over-shards", test_ws_many_sockets_over_shards);
   g_test_add_func ("/mesh/server/rest/messages-after", test_rest_messages_after);
   g_test_add_func ("/mesh/server/process/restart", test_server_restart);
   g_test_add_func ("/mesh/server/process/shutdown", test_server_shutdown);
