@@ -10,12 +10,14 @@
 #include "mesh-envelope.h"
 #include "mesh-error.h"
 #include "mesh-escape.h"
+#include "mesh-events.h"
 #include "mesh-file-transfer.h"
 #include "mesh-folder-transfer.h"
 #include "mesh-frame-reader.h"
 #include "mesh-frame-writer.h"
 #include "mesh-ids.h"
 #include "mesh-json.h"
+#include "mesh-p2p-session-private.h"
 #include "mesh-quic-endpoint.h"
 #include "mesh-terminal-host.h"
 
@@ -46,6 +48,7 @@ enum {
   SIGNAL_SESSION_OFFERED,
   SIGNAL_SESSION_SAVED,
   SIGNAL_CONTROL_REQUESTED,
+  SIGNAL_SESSION_ADDED,
   N_SIGNALS
 };
 
@@ -64,63 +67,20 @@ typedef struct {
   GHashTable *members;  /* peer_id → Member */
 } Room;
 
-typedef struct _Session Session;
-
 typedef struct {
   char             *share_id;
   char             *room_id;
   MeshTerminalHost *host;
   char             *controller_peer_id;  /* as the server last said; NULL: nobody */
   char             *granted_peer_id;     /* whom we last granted control, before the server says so */
-  Session          *controller;          /* the viewer session holding control, borrowed */
-  GPtrArray        *viewers;             /* Session*, owned */
+  MeshP2pSession   *controller;          /* the viewer session holding control, borrowed */
+  GPtrArray        *viewers;             /* MeshP2pSession*, owned */
 } Share;
-
-/* One P2P session (§5), in either role. */
-struct _Session {
-  MeshAgentController *controller;    /* borrowed; NULL once the controller is gone */
-  char                *session_id;
-  char                *kind;
-  char                *room_id;
-  char                *peer_device_id;
-  char                *peer_user_id;
-  char                *peer_username;
-  char                *token;
-  char                *peer_fingerprint;
-  JsonObject          *meta;
-  JsonObject          *endpoints;
-  gint64               max_size;
-  gint64               max_rate;      /* bytes/s, 0: none; paces file and folder data */
-  gboolean             is_client;
-  gint64               expires_at;    /* monotonic µs; server role */
-  gboolean             expected;      /* the peer's fingerprint is registered with the endpoint */
-  gboolean             token_used;
-  gboolean             started;
-  gboolean             finished;
-  gboolean             asking;        /* server role: waiting for the user's answer */
-  gboolean             cancelled;     /* our user cancelled: the connection closes saying so */
-  gboolean             accepted;      /* server role: our policy or our user said yes */
-  GFile               *download_dir;  /* server role: where the user chose to save */
-  guint64              bytes;
-  GSource             *expiry;
-  GTask               *task;          /* client role: the caller's operation */
-  GCancellable        *cancellable;
-  GCancellable        *attempt;       /* the QUIC connection attempt under way */
-  GPtrArray           *candidates;    /* GSocketAddress* of the peer, in order */
-  guint                next_candidate;
-  MeshQuicConnection  *connection;
-  GIOStream           *stream;
-  GObject             *engine;
-  GFile               *path;
-  char                *share_id;      /* terminal */
-  char                *viewer_id;     /* terminal host side */
-  JsonObject          *early_control; /* TERM_CONTROL that came before the server's grant */
-};
 
 /* What a pending request (p2p.session.request, terminal.share.start) is for. */
 typedef struct {
   char             *room_id;
-  char             *kind;
+  MeshP2pSession   *session;   /* what a send or a view becomes */
   GFile            *path;
   char             *name;
   guint64           size;
@@ -158,10 +118,10 @@ struct _MeshAgentController {
   GSource                 *reconnect_source;
   GHashTable              *pending;        /* envelope id → GTask */
   GHashTable              *reports;        /* ids of p2p.session.completed we sent */
-  GHashTable              *sessions;       /* session_id → Session */
+  GHashTable              *sessions;       /* session_id → MeshP2pSession */
   GPtrArray               *connections;    /* incoming MeshQuicConnection */
   GHashTable              *shares;         /* share_id → Share (hosted here) */
-  GHashTable              *viewed;         /* share_id → Session (viewed from here) */
+  GHashTable              *viewed;         /* share_id → MeshP2pSession (viewed from here) */
   GHashTable              *share_hosts;    /* share_id → host device_id, of the rooms' shares */
   MeshCapKey              *cap_key;
   GFile                   *download_dir;
@@ -176,9 +136,9 @@ struct _MeshAgentController {
 G_DEFINE_FINAL_TYPE (MeshAgentController, mesh_agent_controller, G_TYPE_OBJECT)
 
 static void connect_ws (MeshAgentController *self);
-static void session_finish (Session *session, const GError *error);
-static void session_connect_next (Session *session);
-static void session_abort_stream (Session *session);
+static void session_finish (MeshP2pSession *session, const GError *error);
+static void session_connect_next (MeshP2pSession *session);
+static void session_abort_stream (MeshP2pSession *session);
 static void on_caller_cancelled (GCancellable *cancellable, gpointer user_data);
 
 /* What a peer or another user chose (names, messages), made harmless for a
@@ -214,7 +174,7 @@ static void
 op_free (Op *op)
 {
   g_free (op->room_id);
-  g_free (op->kind);
+  g_clear_object (&op->session);
   g_clear_object (&op->path);
   g_free (op->name);
   g_free (op->share_id);
@@ -228,56 +188,6 @@ op_free (Op *op)
   g_clear_object (&op->deadline);
   g_free (op);
 }
-
-static Session *
-session_ref (Session *session)
-{
-  return g_rc_box_acquire (session);
-}
-
-static void
-session_clear (Session *session)
-{
-  g_free (session->session_id);
-  g_free (session->kind);
-  g_free (session->room_id);
-  g_free (session->peer_device_id);
-  g_free (session->peer_user_id);
-  g_free (session->peer_username);
-  g_free (session->token);
-  g_free (session->peer_fingerprint);
-  g_clear_pointer (&session->meta, json_object_unref);
-  g_clear_pointer (&session->endpoints, json_object_unref);
-  if (session->expiry != NULL) {
-    g_source_destroy (session->expiry);
-    g_source_unref (session->expiry);
-  }
-  g_clear_object (&session->task);
-  g_clear_object (&session->cancellable);
-  g_clear_object (&session->attempt);
-  g_clear_pointer (&session->candidates, g_ptr_array_unref);
-  /* The connection can outlive the session (the endpoint holds it). */
-  if (session->connection != NULL)
-    g_signal_handlers_disconnect_by_data (session->connection, session);
-  g_clear_object (&session->connection);
-  g_clear_object (&session->stream);
-  if (session->engine != NULL)
-    g_signal_handlers_disconnect_by_data (session->engine, session);
-  g_clear_object (&session->engine);
-  g_clear_object (&session->path);
-  g_clear_object (&session->download_dir);
-  g_free (session->share_id);
-  g_free (session->viewer_id);
-  g_clear_pointer (&session->early_control, json_object_unref);
-}
-
-static void
-session_unref (Session *session)
-{
-  g_rc_box_release_full (session, (GDestroyNotify) session_clear);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Session, session_unref)
 
 static void
 share_free (Share *share)
@@ -343,7 +253,7 @@ send_simple (MeshAgentController *self,
 }
 
 static void
-report_completed (Session *session,
+report_completed (MeshP2pSession *session,
                   gboolean ok)
 {
   g_autoptr(JsonObject) payload = json_object_new ();
@@ -354,7 +264,7 @@ report_completed (Session *session,
   json_object_set_string_member (payload, "session_id", session->session_id);
   json_object_set_int_member (payload, "bytes", (gint64) session->bytes);
   json_object_set_boolean_member (payload, "ok", ok);
-  id = send_event (session->controller, "p2p.session.completed", payload);
+  id = send_event (session->controller, MESH_EVENT_P2P_SESSION_COMPLETED, payload);
   /* The server forgets a session once its other side left: an error then is expected. */
   if (id != NULL)
     g_hash_table_add (session->controller->reports, g_steal_pointer (&id));
@@ -535,7 +445,7 @@ on_rooms_listed (GObject      *source,
                                            (GDestroyNotify) member_free);
     g_hash_table_replace (self->rooms, room->room_id, room);
     self->joins_pending++;
-    send_simple (self, "room.join", "room_id", room_id);
+    send_simple (self, MESH_EVENT_ROOM_JOIN, "room_id", room_id);
   }
   if (self->joins_pending == 0)
     set_ready (self);
@@ -567,41 +477,57 @@ on_devices_listed (GObject      *source,
 /* Sessions: common */
 
 static const char *
-session_role (Session *session)
+session_kind (MeshP2pSession *session)
 {
-  return session->is_client ? "client" : "server";
+  return mesh_p2p_kind_to_string (session->kind);
 }
 
 static const char *
-session_name (Session *session)
+session_role (MeshP2pSession *session)
 {
-  const char *name = NULL;
-
-  if (session->meta != NULL)
-    mesh_json_get_string (session->meta, "name", FALSE, &name, NULL);
-  return name != NULL ? name : session->share_id;
+  return mesh_p2p_role_to_string (session->role);
 }
 
 static void
-on_session_progress (GObject *engine,
-                     guint64  done,
-                     guint64  total,
-                     gpointer user_data)
+on_session_progress (MeshP2pSession *session,
+                     GParamSpec     *pspec,
+                     gpointer        user_data)
 {
-  Session *session = user_data;
-
-  session->bytes = done;
   if (session->controller != NULL)
     g_signal_emit (session->controller, signals[SIGNAL_SESSION_PROGRESS], 0, session->session_id,
-                   done, total);
+                   session->bytes, session->total);
+}
+
+static void
+on_session_saved (MeshP2pSession *session,
+                  GParamSpec     *pspec,
+                  gpointer        user_data)
+{
+  if (session->controller != NULL && session->path != NULL &&
+      session->role == MESH_P2P_ROLE_SERVER)
+    g_signal_emit (session->controller, signals[SIGNAL_SESSION_SAVED], 0, session->session_id,
+                   session->path);
+}
+
+/* A session of ours from now on: its progress and results are also told by
+ * the controller's signals, and "session-added" hands it to whoever watches. */
+static void
+add_session (MeshAgentController *self,
+             MeshP2pSession      *session)
+{
+  session->controller = self;
+  session->done = session_finish;
+  g_signal_connect (session, "notify::bytes-done", G_CALLBACK (on_session_progress), NULL);
+  g_signal_connect (session, "notify::file", G_CALLBACK (on_session_saved), NULL);
+  g_signal_emit (self, signals[SIGNAL_SESSION_ADDED], 0, session);
 }
 
 /* The client's connection carries only this session: after a cancel its
  * close says so too, since it may reach the peer before the stream's reset. */
 static void
-session_close_connection (Session *session)
+session_close_connection (MeshP2pSession *session)
 {
-  if (!session->is_client || session->connection == NULL)
+  if (!(session->role == MESH_P2P_ROLE_CLIENT) || session->connection == NULL)
     return;
   if (session->cancelled)
     mesh_quic_connection_close (session->connection, MESH_QUIC_STREAM_CANCELLED, "cancelled");
@@ -614,7 +540,7 @@ on_connection_closed_after_session (GObject      *source,
                                     GAsyncResult *result,
                                     gpointer      user_data)
 {
-  g_autoptr(Session) session = user_data;
+  g_autoptr(MeshP2pSession) session = user_data;
 
   g_io_stream_close_finish (G_IO_STREAM (source), result, NULL);
   /* The client ends the connection once its stream is acknowledged. */
@@ -622,18 +548,18 @@ on_connection_closed_after_session (GObject      *source,
 }
 
 static void
-session_close_stream (Session *session)
+session_close_stream (MeshP2pSession *session)
 {
   if (session->stream == NULL || g_io_stream_is_closed (session->stream) || session->cancelled) {
     session_close_connection (session);
     return;
   }
   g_io_stream_close_async (session->stream, G_PRIORITY_DEFAULT, NULL,
-                           on_connection_closed_after_session, session_ref (session));
+                           on_connection_closed_after_session, g_object_ref (session));
 }
 
 static void
-session_forget_peer (Session *session)
+session_forget_peer (MeshP2pSession *session)
 {
   if (session->expected && session->controller != NULL && session->controller->endpoint != NULL)
     mesh_quic_endpoint_forget_peer (session->controller->endpoint, session->peer_fingerprint);
@@ -642,11 +568,11 @@ session_forget_peer (Session *session)
 
 /* Ends a session once: tells the server, the caller and the signal's listeners. */
 static void
-session_finish (Session      *session,
+session_finish (MeshP2pSession      *session,
                 const GError *error)
 {
   MeshAgentController *self = session->controller;
-  g_autoptr(Session) hold = session_ref (session);
+  g_autoptr(MeshP2pSession) hold = g_object_ref (session);
   gboolean ok = error == NULL;
 
   if (session->finished)
@@ -664,18 +590,19 @@ session_finish (Session      *session,
 
     g_debug ("session %s failed: %s", session->session_id, message);
   }
-  if (session->started || session->is_client)
+  if (session->started || (session->role == MESH_P2P_ROLE_CLIENT))
     report_completed (session, ok);
+  mesh_p2p_session_set_state (session, ok ? MESH_P2P_STATE_DONE : MESH_P2P_STATE_FAILED, error);
   if (self != NULL)
-    g_signal_emit (self, signals[SIGNAL_SESSION_FINISHED], 0, session->session_id, session->kind,
-                   session_role (session), ok, session->bytes, error);
+    g_signal_emit (self, signals[SIGNAL_SESSION_FINISHED], 0, session->session_id,
+                   session_kind (session), session_role (session), ok, session->bytes, error);
 
   if (session->task != NULL) {
     GTask *task = g_steal_pointer (&session->task);
 
     if (error != NULL)
       g_task_return_error (task, g_error_copy (error));
-    else if (g_str_equal (session->kind, "terminal"))
+    else if (session->funcs->returns_engine)
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CLOSED, "the terminal share ended");
     else
       g_task_return_boolean (task, TRUE);
@@ -683,14 +610,14 @@ session_finish (Session      *session,
   }
 
   /* Engines other than terminal ones leave the stream to us. */
-  if (!g_str_equal (session->kind, "terminal"))
+  if (!session->funcs->owns_stream)
     session_close_stream (session);
-  else if (session->is_client && session->connection != NULL)
+  else if ((session->role == MESH_P2P_ROLE_CLIENT) && session->connection != NULL)
     mesh_quic_connection_close (session->connection, 0, "terminal closed");
 
-  if (self != NULL && (session->is_client || session->expiry == NULL))
+  if (self != NULL && ((session->role == MESH_P2P_ROLE_CLIENT) || session->expiry == NULL))
     g_hash_table_remove (self->sessions, session->session_id);
-  if (self != NULL && session->share_id != NULL && session->is_client)
+  if (self != NULL && session->share_id != NULL && (session->role == MESH_P2P_ROLE_CLIENT))
     g_hash_table_remove (self->viewed, session->share_id);
 }
 
@@ -700,12 +627,11 @@ session_finish (Session      *session,
  * it stops and leaves nothing behind.  (hello_check refuses a session before
  * it was accepted, so normally nothing runs.) */
 static void
-session_withdraw (Session *session)
+session_withdraw (MeshP2pSession *session)
 {
   session->accepted = FALSE;
   session_forget_peer (session);
-  if (session->engine != NULL && MESH_IS_FILE_RECEIVER (session->engine))
-    mesh_file_receiver_discard (MESH_FILE_RECEIVER (session->engine));
+  session->funcs->discard (session);
   g_cancellable_cancel (session->cancellable);
   if (session->stream != NULL && !g_io_stream_is_closed (session->stream))
     g_io_stream_close_async (session->stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
@@ -714,7 +640,7 @@ session_withdraw (Session *session)
 static gboolean
 on_session_expired (gpointer user_data)
 {
-  Session *session = user_data;
+  MeshP2pSession *session = user_data;
   MeshAgentController *self = session->controller;
 
   g_clear_pointer (&session->expiry, g_source_unref);
@@ -729,9 +655,15 @@ on_session_expired (gpointer user_data)
     session_withdraw (session);
     json_object_set_string_member (reject, "session_id", session->session_id);
     json_object_set_string_member (reject, "reason", "the offer expired");
-    id = send_event (self, "p2p.session.reject", reject);
-    g_signal_emit (self, signals[SIGNAL_SESSION_REJECTED], 0, session->session_id, session->kind,
-                   session->peer_username, "the offer expired");
+    id = send_event (self, MESH_EVENT_P2P_SESSION_REJECT, reject);
+    {
+      g_autoptr(GError) expired = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                                                       "the offer expired");
+
+      mesh_p2p_session_set_state (session, MESH_P2P_STATE_REFUSED, expired);
+    }
+    g_signal_emit (self, signals[SIGNAL_SESSION_REJECTED], 0, session->session_id,
+                   session_kind (session), session->peer_username, "the offer expired");
   }
   /* The record stays while the session runs (it can be cancelled); the token
    * is dead either way. */
@@ -750,9 +682,9 @@ user_in (const char         *username,
 /* Whether we take this session; NULL when yes, else the reason. */
 static const char *
 policy_refuses (MeshAgentController *self,
-                Session             *session)
+                MeshP2pSession             *session)
 {
-  if (g_str_equal (session->kind, "terminal")) {
+  if (session->kind == MESH_P2P_KIND_TERMINAL) {
     if (session->share_id == NULL || !g_hash_table_contains (self->shares, session->share_id))
       return "no such terminal share on this device";
     return NULL;
@@ -785,7 +717,7 @@ typedef struct {
   MeshFrameReader     *reader;
   GCancellable        *cancellable;
   GSource             *timeout;
-  Session             *session;
+  MeshP2pSession             *session;
   char                *deny_reason;
 } Hello;
 
@@ -801,7 +733,7 @@ hello_free (Hello *hello)
   g_object_unref (hello->stream);
   g_object_unref (hello->reader);
   g_object_unref (hello->cancellable);
-  g_clear_pointer (&hello->session, session_unref);
+  g_clear_pointer (&hello->session, g_object_unref);
   g_free (hello->deny_reason);
   g_free (hello);
 }
@@ -844,7 +776,7 @@ static gboolean
 peer_is_session_device (MeshAgentController *self,
                         Share               *share,
                         const char          *peer_id,
-                        Session             *session)
+                        MeshP2pSession             *session)
 {
   Room *room = g_hash_table_lookup (self->rooms, share->room_id);
   Member *member = room != NULL && peer_id != NULL ? g_hash_table_lookup (room->members, peer_id)
@@ -857,7 +789,7 @@ static void
 on_term_control (JsonObject *control,
                  gpointer    user_data)
 {
-  Session *session = user_data;
+  MeshP2pSession *session = user_data;
   MeshAgentController *self = session->controller;
   g_autoptr(GError) error = NULL;
   g_autoptr(MeshFrameWriter) writer = NULL;
@@ -928,7 +860,7 @@ on_viewer_removed (MeshTerminalHost *host,
   Share *share = user_data;
 
   for (guint i = 0; i < share->viewers->len; i++) {
-    Session *session = share->viewers->pdata[i];
+    MeshP2pSession *session = share->viewers->pdata[i];
 
     if (g_strcmp0 (session->viewer_id, viewer_id) == 0) {
       if (share->controller == session)
@@ -940,75 +872,20 @@ on_viewer_removed (MeshTerminalHost *host,
   }
 }
 
-static void
-on_file_received (GObject      *source,
-                  GAsyncResult *result,
-                  gpointer      user_data)
-{
-  g_autoptr(Session) session = user_data;
-  MeshFileReceiver *receiver = MESH_FILE_RECEIVER (source);
-  g_autoptr(GError) error = NULL;
-
-  mesh_file_receiver_receive_finish (receiver, result, &error);
-  session->bytes = mesh_file_receiver_get_bytes_done (receiver);
-  if (error == NULL) {
-    GFile *file = mesh_file_receiver_get_file (receiver);
-    g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
-    g_autofree char *name = shown (mesh_file_receiver_get_name (receiver));
-    g_autofree char *user = shown (session->peer_username);
-    g_autofree char *where = shown (path);
-
-    g_set_object (&session->path, file);
-    if (session->controller != NULL)
-      g_signal_emit (session->controller, signals[SIGNAL_SESSION_SAVED], 0, session->session_id,
-                     file);
-    g_message ("Received “%s” from %s into %s (%" G_GUINT64_FORMAT " bytes, resumed at %"
-               G_GUINT64_FORMAT ")", name, user, where, session->bytes,
-               mesh_file_receiver_get_resumed_from (receiver));
-  }
-  session_finish (session, error);
-}
-
-static void
-on_folder_received (GObject      *source,
-                    GAsyncResult *result,
-                    gpointer      user_data)
-{
-  g_autoptr(Session) session = user_data;
-  MeshFolderReceiver *receiver = MESH_FOLDER_RECEIVER (source);
-  g_autoptr(GError) error = NULL;
-
-  mesh_folder_receiver_receive_finish (receiver, result, &error);
-  if (error == NULL) {
-    GFile *folder = mesh_folder_receiver_get_folder (receiver);
-    g_autofree char *path = folder != NULL ? g_file_get_path (folder) : NULL;
-    g_autofree char *name = shown (mesh_folder_receiver_get_name (receiver));
-    g_autofree char *user = shown (session->peer_username);
-    g_autofree char *where = shown (path);
-
-    g_set_object (&session->path, folder);
-    if (session->controller != NULL)
-      g_signal_emit (session->controller, signals[SIGNAL_SESSION_SAVED], 0, session->session_id,
-                     folder);
-    g_message ("Received folder “%s” from %s into %s", name, user, where);
-  }
-  session_finish (session, error);
-}
-
 /* A sender whose connection broke sends the same file again in a new
  * session, often before we notice that the old one is dead.  The old one
  * gives up so that the new one can resume its .part (which is never shared:
  * the receiver locks it). */
 static void
-replace_older_sessions (Session *session)
+replace_older_sessions (MeshP2pSession *session)
 {
   GHashTableIter iter;
-  Session *other;
+  MeshP2pSession *other;
 
   g_hash_table_iter_init (&iter, session->controller->sessions);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &other)) {
-    if (other == session || other->is_client || !other->started || other->finished ||
-        !g_str_equal (other->kind, "file") ||
+    if (other == session || other->role == MESH_P2P_ROLE_CLIENT || !other->started ||
+        other->finished || other->kind != session->kind ||
         g_strcmp0 (other->peer_device_id, session->peer_device_id) != 0 ||
         !json_object_equal (other->meta, session->meta))
       continue;
@@ -1019,80 +896,29 @@ replace_older_sessions (Session *session)
 }
 
 static void
-session_start_server_engine (Session *session)
+session_start_server_engine (MeshP2pSession *session)
 {
   MeshAgentController *self = session->controller;
-  GIOStream *stream = session->stream;
-  const char *offered_name = NULL, *offered_hash = NULL;
-  gint64 offered_size = -1;
+  Share *share = session->share_id != NULL ? g_hash_table_lookup (self->shares, session->share_id)
+                                           : NULL;
 
   session->started = TRUE;
-  g_signal_emit (self, signals[SIGNAL_SESSION_STARTED], 0, session->session_id, session->kind,
-                 "server", session_name (session), session->peer_username);
+  mesh_p2p_session_set_state (session, MESH_P2P_STATE_RUNNING, NULL);
+  g_signal_emit (self, signals[SIGNAL_SESSION_STARTED], 0, session->session_id,
+                 session_kind (session), "server", mesh_p2p_session_get_name (session),
+                 session->peer_username);
 
-  /* The receivers hold the data to the meta our user (or policy) accepted. */
-  if (!g_str_equal (session->kind, "terminal") &&
-      (!mesh_json_get_string (session->meta, "name", TRUE, &offered_name, NULL) ||
-       !mesh_json_get_int (session->meta, "size", TRUE, &offered_size, NULL) ||
-       offered_size < 0 ||
-       !mesh_json_get_string (session->meta, "hash", FALSE, &offered_hash, NULL))) {
-    g_autoptr(GError) error = g_error_new_literal (MESH_ERROR, MESH_ERROR_BAD_REQUEST,
-                                                   "the offer had no valid name and size");
-    session_finish (session, error);
-    return;
-  }
-
-  if (g_str_equal (session->kind, "terminal")) {
-    Share *share = g_hash_table_lookup (self->shares, session->share_id);
-    static const char * const intercept[] = { "TERM_CONTROL", NULL };
-    g_autoptr(MeshAgentSessionStream) filtered = NULL;
-
-    if (share == NULL) {
-      g_autoptr(GError) error = g_error_new_literal (MESH_ERROR, MESH_ERROR_UNROUTABLE,
-                                                     "the terminal share ended");
-      session_finish (session, error);
-      return;
-    }
-    filtered = mesh_agent_session_stream_new (stream, intercept, on_term_control,
-                                              session_ref (session),
-                                              (GDestroyNotify) session_unref);
-    g_set_object (&session->stream, G_IO_STREAM (filtered));
-    session->viewer_id = mesh_terminal_host_add_viewer (share->host, G_IO_STREAM (filtered), TRUE);
-    g_ptr_array_add (share->viewers, session_ref (session));
-    return;
-  }
-
-  if (session->max_rate > 0 &&
-      MESH_IS_QUIC_STREAM (mesh_agent_session_stream_get_base (MESH_AGENT_SESSION_STREAM (stream))))
-    mesh_quic_stream_set_receive_rate (MESH_QUIC_STREAM (mesh_agent_session_stream_get_base (
-                                         MESH_AGENT_SESSION_STREAM (stream))), session->max_rate);
-  if (g_str_equal (session->kind, "file")) {
-    MeshFileReceiver *receiver;
-
+  if (session->funcs->resumable)
     replace_older_sessions (session);
-    receiver = mesh_file_receiver_new (stream, session->download_dir != NULL
-                                                 ? session->download_dir : self->download_dir);
-
-    if (session->max_size > 0)
-      mesh_file_receiver_set_max_size (receiver, session->max_size);
-    mesh_file_receiver_set_offer (receiver, offered_name, offered_size, offered_hash);
-    session->engine = G_OBJECT (receiver);
-    g_signal_connect (receiver, "progress", G_CALLBACK (on_session_progress), session);
-    mesh_file_receiver_receive_async (receiver, session->cancellable, on_file_received,
-                                      session_ref (session));
-  } else {
-    MeshFolderReceiver *receiver = mesh_folder_receiver_new (stream, session->download_dir != NULL
-                                                                    ? session->download_dir
-                                                                    : self->download_dir);
-
-    if (session->max_size > 0)
-      mesh_folder_receiver_set_max_size (receiver, session->max_size);
-    mesh_folder_receiver_set_offer (receiver, offered_name, offered_size);
-    session->engine = G_OBJECT (receiver);
-    g_signal_connect (receiver, "progress", G_CALLBACK (on_session_progress), session);
-    mesh_folder_receiver_receive_async (receiver, session->cancellable, on_folder_received,
-                                        session_ref (session));
+  if (session->download_dir == NULL)
+    session->download_dir = g_object_ref (self->download_dir);
+  if (share != NULL) {
+    g_set_object (&session->host, share->host);
+    session->on_control = on_term_control;
   }
+  session->funcs->start (session);
+  if (share != NULL && session->viewer_id != NULL)
+    g_ptr_array_add (share->viewers, g_object_ref (session));
 }
 
 static void
@@ -1100,7 +926,7 @@ on_ok_written (GObject      *source,
                GAsyncResult *result,
                gpointer      user_data)
 {
-  g_autoptr(Session) session = user_data;
+  g_autoptr(MeshP2pSession) session = user_data;
   g_autoptr(GError) error = NULL;
 
   if (!mesh_frame_writer_write_finish (MESH_FRAME_WRITER (source), result, &error)) {
@@ -1116,17 +942,17 @@ on_ok_written (GObject      *source,
 static const char *
 hello_check (Hello       *hello,
              JsonObject  *control,
-             Session    **out)
+             MeshP2pSession    **out)
 {
   MeshAgentController *self = hello->self;
   const char *session_id, *token, *from_device_id;
   const char *fingerprint, *bound;
-  Session *session;
+  MeshP2pSession *session;
 
   if (!mesh_frame_p2p_hello_parse (control, &session_id, &token, &from_device_id, NULL))
     return "the first frame must be a valid P2P_HELLO";
   session = g_hash_table_lookup (self->sessions, session_id);
-  if (session == NULL || session->is_client)
+  if (session == NULL || (session->role == MESH_P2P_ROLE_CLIENT))
     return "unknown or expired session";
   if (!tokens_equal (token, session->token))
     return "wrong session token";
@@ -1163,7 +989,7 @@ on_hello_frame (GObject      *source,
   g_autoptr(JsonObject) control = NULL;
   g_autoptr(JsonObject) ok = NULL;
   g_autoptr(MeshFrameWriter) writer = NULL;
-  Session *session = NULL;
+  MeshP2pSession *session = NULL;
   const char *reason, *t;
   MeshFrameType type;
 
@@ -1196,7 +1022,7 @@ on_hello_frame (GObject      *source,
   writer = mesh_frame_writer_get_for_stream (hello->stream);
   ok = mesh_frame_p2p_ok_new ();
   mesh_frame_writer_write_control_async (writer, ok, session->cancellable, on_ok_written,
-                                         session_ref (session));
+                                         g_object_ref (session));
   hello_free (hello);
 }
 
@@ -1254,75 +1080,23 @@ on_incoming_connection (MeshQuicEndpoint   *endpoint,
 /* Sessions: the client role (A) */
 
 static void
-on_file_sent (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  g_autoptr(Session) session = user_data;
-  MeshFileSender *sender = MESH_FILE_SENDER (source);
-  g_autoptr(GError) error = NULL;
-
-  mesh_file_sender_send_finish (sender, result, &error);
-  session->bytes = mesh_file_sender_get_bytes_done (sender);
-  session_finish (session, error);
-}
-
-static void
-on_folder_sent (GObject      *source,
-                GAsyncResult *result,
-                gpointer      user_data)
-{
-  g_autoptr(Session) session = user_data;
-  MeshFolderSender *sender = MESH_FOLDER_SENDER (source);
-  g_autoptr(GError) error = NULL;
-
-  mesh_folder_sender_send_finish (sender, result, &error);
-  if (error == NULL)
-    session->bytes = mesh_folder_sender_get_zip_size (sender);
-  session_finish (session, error);
-}
-
-static void
-on_viewer_closed (MeshTerminalViewer *viewer,
-                  GError             *error,
-                  gpointer            user_data)
-{
-  session_finish (user_data, error);
-}
-
-static void
-session_start_client_engine (Session *session)
+session_start_client_engine (MeshP2pSession *session)
 {
   MeshAgentController *self = session->controller;
-  GIOStream *stream = session->stream;
 
   session->started = TRUE;
-  g_signal_emit (self, signals[SIGNAL_SESSION_STARTED], 0, session->session_id, session->kind,
-                 "client", session_name (session), session->peer_username);
-
-  if (g_str_equal (session->kind, "file")) {
-    MeshFileSender *sender = mesh_file_sender_new (stream, session->path);
-
-    session->engine = G_OBJECT (sender);
-    g_signal_connect (sender, "progress", G_CALLBACK (on_session_progress), session);
-    mesh_file_sender_send_async (sender, session->cancellable, on_file_sent, session_ref (session));
-  } else if (g_str_equal (session->kind, "folder")) {
-    MeshFolderSender *sender = mesh_folder_sender_new (stream, session->path);
-
-    session->engine = G_OBJECT (sender);
-    g_signal_connect (sender, "progress", G_CALLBACK (on_session_progress), session);
-    mesh_folder_sender_send_async (sender, session->cancellable, on_folder_sent,
-                                   session_ref (session));
-  } else {
-    MeshTerminalViewer *viewer = mesh_terminal_viewer_new (stream);
+  mesh_p2p_session_set_state (session, MESH_P2P_STATE_RUNNING, NULL);
+  g_signal_emit (self, signals[SIGNAL_SESSION_STARTED], 0, session->session_id,
+                 session_kind (session), "client", mesh_p2p_session_get_name (session),
+                 session->peer_username);
+  session->funcs->start (session);
+  /* A viewer is the caller's from now on; it ends with the share. */
+  if (session->funcs->returns_engine && session->engine != NULL && session->task != NULL) {
     GTask *task = g_steal_pointer (&session->task);
 
-    session->engine = G_OBJECT (viewer);
-    g_signal_connect (viewer, "closed", G_CALLBACK (on_viewer_closed), session);
-    g_hash_table_replace (self->viewed, g_strdup (session->share_id), session_ref (session));
-    g_task_return_pointer (task, g_object_ref (viewer), g_object_unref);
+    g_hash_table_replace (self->viewed, g_strdup (session->share_id), g_object_ref (session));
+    g_task_return_pointer (task, g_object_ref (session->engine), g_object_unref);
     g_object_unref (task);
-    mesh_terminal_viewer_start (viewer);
   }
 }
 
@@ -1331,7 +1105,7 @@ on_reply_frame (GObject      *source,
                 GAsyncResult *result,
                 gpointer      user_data)
 {
-  g_autoptr(Session) session = user_data;
+  g_autoptr(MeshP2pSession) session = user_data;
   g_autoptr(GBytes) payload = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) control = NULL;
@@ -1363,7 +1137,7 @@ on_hello_written (GObject      *source,
                   GAsyncResult *result,
                   gpointer      user_data)
 {
-  g_autoptr(Session) session = user_data;
+  g_autoptr(MeshP2pSession) session = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(MeshFrameReader) reader = NULL;
 
@@ -1373,7 +1147,7 @@ on_hello_written (GObject      *source,
   }
   reader = mesh_frame_reader_get_for_stream (session->stream);
   mesh_frame_reader_read_async (reader, session->cancellable, on_reply_frame,
-                                session_ref (session));
+                                g_object_ref (session));
 }
 
 static void
@@ -1381,7 +1155,7 @@ on_client_connection_closed (MeshQuicConnection *connection,
                              GError             *error,
                              gpointer            user_data)
 {
-  Session *session = user_data;
+  MeshP2pSession *session = user_data;
 
   if (!session->finished && error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED))
     session_finish (session, error);
@@ -1392,7 +1166,7 @@ on_quic_connected (GObject      *source,
                    GAsyncResult *result,
                    gpointer      user_data)
 {
-  g_autoptr(Session) session = user_data;
+  g_autoptr(MeshP2pSession) session = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(MeshQuicConnection) connection = NULL;
   g_autoptr(MeshQuicStream) stream = NULL;
@@ -1424,7 +1198,7 @@ on_quic_connected (GObject      *source,
     session_finish (session, error);
     return;
   }
-  if (session->max_rate > 0 && !g_str_equal (session->kind, "terminal"))
+  if (session->max_rate > 0 && session->funcs->paced)
     mesh_quic_stream_set_send_rate (stream, session->max_rate);
   session->stream = G_IO_STREAM (mesh_agent_session_stream_new (G_IO_STREAM (stream), NULL, NULL,
                                                                 NULL, NULL));
@@ -1432,7 +1206,7 @@ on_quic_connected (GObject      *source,
   hello = mesh_frame_p2p_hello_new (session->session_id, session->token,
                                     mesh_agent_state_get_device_id (session->controller->state));
   mesh_frame_writer_write_control_async (writer, hello, session->cancellable, on_hello_written,
-                                         session_ref (session));
+                                         g_object_ref (session));
 }
 
 static gboolean
@@ -1450,7 +1224,7 @@ on_attempt_cancelled (GCancellable *cancellable,
 }
 
 static void
-session_connect_next (Session *session)
+session_connect_next (MeshP2pSession *session)
 {
   MeshAgentController *self = session->controller;
   GSocketAddress *address = session->candidates->pdata[session->next_candidate++];
@@ -1462,7 +1236,7 @@ session_connect_next (Session *session)
   g_cancellable_connect (session->attempt, G_CALLBACK (on_attempt_cancelled),
                          g_source_ref (timeout), (GDestroyNotify) g_source_unref);
   mesh_quic_endpoint_connect_async (self->endpoint, address, session->peer_fingerprint,
-                                    session->attempt, on_quic_connected, session_ref (session));
+                                    session->attempt, on_quic_connected, g_object_ref (session));
 }
 
 static void
@@ -1486,13 +1260,14 @@ add_candidate (GPtrArray  *candidates,
 
 /* p2p.session.accept reached us (A): connect to B's addresses in turn. */
 static void
-session_accepted (Session *session)
+session_accepted (MeshP2pSession *session)
 {
   JsonObject *b = NULL;
   JsonArray *addrs = NULL;
   const char *ip = NULL;
   gint64 port = 0;
 
+  mesh_p2p_session_set_state (session, MESH_P2P_STATE_CONNECTING, NULL);
   session->candidates = g_ptr_array_new_with_free_func (g_object_unref);
   if (mesh_json_get_object (session->endpoints, "b", TRUE, &b, NULL) &&
       mesh_json_get_int (b, "port", TRUE, &port, NULL)) {
@@ -1583,11 +1358,12 @@ static void
 handle_session_created (MeshAgentController *self,
                         JsonObject          *payload)
 {
-  g_autoptr(Session) session = NULL;
+  g_autoptr(MeshP2pSession) session = NULL;
   g_autoptr(GTask) task = NULL;
   JsonObject *auth = NULL, *meta = NULL, *endpoints = NULL;
   const char *session_id, *kind, *role, *token, *fingerprint, *peer_device_id;
   gint64 expires_in = 0, max_size = 0, max_rate = 0;
+  MeshP2pKind kind_enum;
   const char *reason;
 
   session_id = payload_string (payload, "session_id");
@@ -1608,22 +1384,11 @@ handle_session_created (MeshAgentController *self,
   mesh_json_get_int (payload, "max_size", FALSE, &max_size, NULL);
   mesh_json_get_int (payload, "max_rate", FALSE, &max_rate, NULL);
 
-  session = g_rc_box_new0 (Session);
-  session->controller = self;
-  session->session_id = g_strdup (session_id);
-  session->kind = g_strdup (kind);
-  session->room_id = g_strdup (payload_string (payload, "room_id"));
-  session->peer_device_id = g_strdup (peer_device_id);
-  session->peer_user_id = g_strdup (payload_string (payload, "peer_user_id"));
-  session->peer_username = g_strdup (payload_string (payload, "peer_username"));
-  session->token = g_strdup (token);
-  session->peer_fingerprint = g_strdup (fingerprint);
-  session->meta = json_object_ref (meta);
-  session->endpoints = json_object_ref (endpoints);
-  session->max_size = max_size;
-  session->max_rate = max_rate;
-  session->share_id = g_strdup (payload_string (meta, "share_id"));
-  session->cancellable = g_cancellable_new ();
+  if (!mesh_p2p_kind_from_string (kind, &kind_enum) ||
+      (!g_str_equal (role, "client") && !g_str_equal (role, "server"))) {
+    g_warning ("Ignoring a p2p.session.created of an unknown kind or role");
+    return;
+  }
 
   if (g_str_equal (role, "client")) {
     Op *op;
@@ -1634,15 +1399,36 @@ handle_session_created (MeshAgentController *self,
       return;
     }
     op = g_task_get_task_data (task);
-    session->is_client = TRUE;
-    session->path = op->path != NULL ? g_object_ref (op->path) : NULL;
+    session = g_object_ref (op->session);
     session->task = g_steal_pointer (&task);
+    g_clear_pointer (&session->room_id, g_free);
+    g_clear_pointer (&session->peer_device_id, g_free);
+    if (session->controller == NULL)
+      add_session (self, session);
+  } else {
+    session = mesh_p2p_session_new (kind_enum, MESH_P2P_ROLE_SERVER);
+  }
+  mesh_p2p_session_set_id (session, session_id);
+  session->room_id = g_strdup (payload_string (payload, "room_id"));
+  session->peer_device_id = g_strdup (peer_device_id);
+  session->peer_user_id = g_strdup (payload_string (payload, "peer_user_id"));
+  session->peer_username = g_strdup (payload_string (payload, "peer_username"));
+  session->token = g_strdup (token);
+  session->peer_fingerprint = g_strdup (fingerprint);
+  session->meta = json_object_ref (meta);
+  session->endpoints = json_object_ref (endpoints);
+  session->max_size = max_size;
+  session->max_rate = max_rate;
+  if (kind_enum == MESH_P2P_KIND_TERMINAL)
+    session->share_id = g_strdup (payload_string (meta, "share_id"));
+
+  if (session->role == MESH_P2P_ROLE_CLIENT) {
     /* The caller's cancel is its user's: the receiver hears of it. */
     if (g_task_get_cancellable (session->task) != NULL)
       g_cancellable_connect (g_task_get_cancellable (session->task),
-                             G_CALLBACK (on_caller_cancelled), session_ref (session),
-                             (GDestroyNotify) session_unref);
-    g_hash_table_replace (self->sessions, session->session_id, session_ref (session));
+                             G_CALLBACK (on_caller_cancelled), g_object_ref (session),
+                             g_object_unref);
+    g_hash_table_replace (self->sessions, session->session_id, g_object_ref (session));
     return;
   }
 
@@ -1652,7 +1438,7 @@ handle_session_created (MeshAgentController *self,
   expires_in = CLAMP (expires_in, 0, 3600);
 
   reason = policy_refuses (self, session);
-  if (reason != NULL && self->ask_offers && !g_str_equal (kind, "terminal") &&
+  if (reason != NULL && self->ask_offers && kind_enum != MESH_P2P_KIND_TERMINAL &&
       g_hash_table_lookup (self->sessions, session_id) == NULL) {
     const char *name = payload_string (meta, "name");
     gint64 size = 0;
@@ -1662,8 +1448,10 @@ handle_session_created (MeshAgentController *self,
     session->asking = TRUE;
     session->expires_at = g_get_monotonic_time () + expires_in * G_USEC_PER_SEC;
     session->expiry = add_timeout (self, (guint) expires_in * 1000, on_session_expired,
-                                   session_ref (session), (GDestroyNotify) session_unref);
-    g_hash_table_replace (self->sessions, session->session_id, session_ref (session));
+                                   g_object_ref (session), g_object_unref);
+    g_hash_table_replace (self->sessions, session->session_id, g_object_ref (session));
+    mesh_p2p_session_set_state (session, MESH_P2P_STATE_OFFERED, NULL);
+    add_session (self, session);
     g_signal_emit (self, signals[SIGNAL_SESSION_OFFERED], 0, session_id, kind, session->room_id,
                    session->peer_username, peer_device_id, name != NULL ? name : "",
                    (guint64) MAX (size, 0));
@@ -1675,7 +1463,7 @@ handle_session_created (MeshAgentController *self,
 
     json_object_set_string_member (reject, "session_id", session_id);
     json_object_set_string_member (reject, "reason", reason);
-    id = send_event (self, "p2p.session.reject", reject);
+    id = send_event (self, MESH_EVENT_P2P_SESSION_REJECT, reject);
     g_signal_emit (self, signals[SIGNAL_SESSION_REJECTED], 0, session_id, kind,
                    session->peer_username, reason);
     return;
@@ -1683,12 +1471,13 @@ handle_session_created (MeshAgentController *self,
 
   session->expires_at = g_get_monotonic_time () + expires_in * G_USEC_PER_SEC;
   session->expiry = add_timeout (self, (guint) expires_in * 1000, on_session_expired,
-                                 session_ref (session), (GDestroyNotify) session_unref);
+                                 g_object_ref (session), g_object_unref);
   mesh_quic_endpoint_expect_peer (self->endpoint, fingerprint);
   session->expected = TRUE;
   session->accepted = TRUE;
-  g_hash_table_replace (self->sessions, session->session_id, session_ref (session));
-  send_simple (self, "p2p.session.accept", "session_id", session_id);
+  g_hash_table_replace (self->sessions, session->session_id, g_object_ref (session));
+  add_session (self, session);
+  send_simple (self, MESH_EVENT_P2P_SESSION_ACCEPT, "session_id", session_id);
 }
 
 static void
@@ -1696,9 +1485,9 @@ handle_session_accept (MeshAgentController *self,
                        JsonObject          *payload)
 {
   const char *session_id = payload_string (payload, "session_id");
-  Session *session = session_id ? g_hash_table_lookup (self->sessions, session_id) : NULL;
+  MeshP2pSession *session = session_id ? g_hash_table_lookup (self->sessions, session_id) : NULL;
 
-  if (session == NULL || !session->is_client || session->candidates != NULL || session->finished)
+  if (session == NULL || !(session->role == MESH_P2P_ROLE_CLIENT) || session->candidates != NULL || session->finished)
     return;
   session_accepted (session);
 }
@@ -1715,7 +1504,7 @@ handle_error (MeshAgentController *self,
   const char *ref = payload_string (payload, "ref");
   const char *wire = payload_string (payload, "code");
   const char *message = payload_string (payload, "message");
-  Session *session;
+  MeshP2pSession *session;
 
   if (wire != NULL)
     mesh_error_code_from_string (wire, &code);
@@ -1742,7 +1531,7 @@ handle_error (MeshAgentController *self,
     return;
   }
   session = ref != NULL ? g_hash_table_lookup (self->sessions, ref) : NULL;
-  if (session != NULL && session->is_client) {
+  if (session != NULL && (session->role == MESH_P2P_ROLE_CLIENT)) {
     session_finish (session, error);
     return;
   }
@@ -1768,7 +1557,7 @@ on_host_exited (MeshTerminalHost *host,
     if (share->host == host) {
       g_autofree char *share_id = g_strdup (share->share_id);
 
-      send_simple (self, "terminal.share.stop", "share_id", share_id);
+      send_simple (self, MESH_EVENT_TERMINAL_SHARE_STOP, "share_id", share_id);
       g_hash_table_iter_remove (&iter);
       g_signal_emit (self, signals[SIGNAL_SHARE_STOPPED], 0, share_id);
       return;
@@ -1794,7 +1583,7 @@ handle_share_started (MeshAgentController *self,
   share->share_id = g_strdup (share_id);
   share->room_id = g_strdup (op->room_id);
   share->host = g_steal_pointer (&op->host);
-  share->viewers = g_ptr_array_new_with_free_func ((GDestroyNotify) session_unref);
+  share->viewers = g_ptr_array_new_with_free_func (g_object_unref);
   g_hash_table_replace (self->shares, share->share_id, share);
   g_signal_connect (share->host, "viewer-removed", G_CALLBACK (on_viewer_removed), share);
   g_signal_connect_object (share->host, "exited", G_CALLBACK (on_host_exited), self, 0);
@@ -1806,7 +1595,7 @@ handle_share_stopped (MeshAgentController *self,
                       JsonObject          *payload)
 {
   const char *share_id = payload_string (payload, "share_id");
-  Session *viewed;
+  MeshP2pSession *viewed;
 
   if (share_id == NULL)
     return;
@@ -1850,7 +1639,7 @@ handle_control_request (MeshAgentController *self,
 
     g_message ("%s control of share %s to %s", grant ? "Granting" : "Denying", share_id, who);
   }
-  id = send_event (self, grant ? "terminal.control.grant" : "terminal.control.deny", answer);
+  id = send_event (self, grant ? MESH_EVENT_TERMINAL_CONTROL_GRANT : MESH_EVENT_TERMINAL_CONTROL_DENY, answer);
 }
 
 /* Input written from now on reaches the host after the token. */
@@ -1859,7 +1648,7 @@ on_term_control_written (GObject      *source,
                          GAsyncResult *result,
                          gpointer      user_data)
 {
-  g_autoptr(Session) session = user_data;
+  g_autoptr(MeshP2pSession) session = user_data;
 
   if (!mesh_frame_writer_write_finish (MESH_FRAME_WRITER (source), result, NULL) ||
       session->controller == NULL || session->finished)
@@ -1873,7 +1662,7 @@ on_control_cap (GObject      *source,
                 GAsyncResult *result,
                 gpointer      user_data)
 {
-  g_autoptr(Session) session = user_data;
+  g_autoptr(MeshP2pSession) session = user_data;
   g_autoptr(JsonNode) node = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) control = NULL;
@@ -1894,7 +1683,7 @@ on_control_cap (GObject      *source,
   json_object_set_string_member (control, "cap_token", cap_token);
   writer = mesh_frame_writer_get_for_stream (session->stream);
   mesh_frame_writer_write_control_async (writer, control, NULL, on_term_control_written,
-                                         session_ref (session));
+                                         g_object_ref (session));
 }
 
 static void
@@ -1903,7 +1692,7 @@ handle_control_granted (MeshAgentController *self,
 {
   const char *share_id = payload_string (payload, "share_id");
   const char *controller = payload_string (payload, "controller_peer_id");
-  Session *viewed;
+  MeshP2pSession *viewed;
   Share *share;
 
   if (share_id == NULL || controller == NULL)
@@ -1921,7 +1710,7 @@ handle_control_granted (MeshAgentController *self,
         share_revoke (share);
     }
     for (guint i = 0; i < share->viewers->len; i++) {
-      Session *viewer = share->viewers->pdata[i];
+      MeshP2pSession *viewer = share->viewers->pdata[i];
       g_autoptr(JsonObject) early = g_steal_pointer (&viewer->early_control);
 
       if (early != NULL)
@@ -1940,7 +1729,7 @@ handle_control_granted (MeshAgentController *self,
     json_object_set_string_member (body, "target_device_id", viewed->peer_device_id);
     json_node_set_object (node, body);
     mesh_agent_state_rest_async (self->state, self->soup, "POST", path, NULL, node,
-                                 viewed->cancellable, on_control_cap, session_ref (viewed));
+                                 viewed->cancellable, on_control_cap, g_object_ref (viewed));
     /* "control-changed" follows once the token is on its way to the host. */
     return;
   }
@@ -1961,7 +1750,7 @@ handle_control_released (MeshAgentController *self,
     g_clear_pointer (&share->controller_peer_id, g_free);
     g_clear_pointer (&share->granted_peer_id, g_free);
     for (guint i = 0; i < share->viewers->len; i++)
-      g_clear_pointer (&((Session *) share->viewers->pdata[i])->early_control, json_object_unref);
+      g_clear_pointer (&((MeshP2pSession *) share->viewers->pdata[i])->early_control, json_object_unref);
     share_revoke (share);
   }
   g_signal_emit (self, signals[SIGNAL_CONTROL_CHANGED], 0, share_id, NULL);
@@ -2061,6 +1850,34 @@ handle_welcome (MeshAgentController *self,
 }
 
 static void
+handle_control_denied (MeshAgentController *self,
+                       JsonObject          *payload)
+{
+  g_signal_emit (self, signals[SIGNAL_CONTROL_DENIED], 0, payload_string (payload, "share_id"),
+                 payload_string (payload, "reason"));
+}
+
+/* What the agent hears on its WebSocket; other events are not for it. */
+static const struct {
+  const char *type;
+  void      (*handle) (MeshAgentController *self,
+                       JsonObject          *payload);
+} agent_handlers[] = {
+  { MESH_EVENT_SYSTEM_WELCOME,            handle_welcome },
+  { MESH_EVENT_ROOM_JOINED,               handle_room_joined },
+  { MESH_EVENT_ROOM_LEFT,                 handle_room_left },
+  { MESH_EVENT_P2P_SESSION_CREATED,       handle_session_created },
+  { MESH_EVENT_P2P_SESSION_ACCEPT,        handle_session_accept },
+  { MESH_EVENT_ERROR,                     handle_error },
+  { MESH_EVENT_TERMINAL_SHARE_STARTED,    handle_share_started },
+  { MESH_EVENT_TERMINAL_SHARE_STOPPED,    handle_share_stopped },
+  { MESH_EVENT_TERMINAL_CONTROL_REQUEST,  handle_control_request },
+  { MESH_EVENT_TERMINAL_CONTROL_GRANTED,  handle_control_granted },
+  { MESH_EVENT_TERMINAL_CONTROL_RELEASED, handle_control_released },
+  { MESH_EVENT_TERMINAL_CONTROL_DENIED,   handle_control_denied },
+};
+
+static void
 on_ws_message (SoupWebsocketConnection *ws,
                gint                     type,
                GBytes                  *message,
@@ -2081,31 +1898,12 @@ on_ws_message (SoupWebsocketConnection *ws,
     return;
   }
 
-  if (g_str_equal (env->type, "system.welcome"))
-    handle_welcome (self, env->payload);
-  else if (g_str_equal (env->type, "room.joined"))
-    handle_room_joined (self, env->payload);
-  else if (g_str_equal (env->type, "room.left"))
-    handle_room_left (self, env->payload);
-  else if (g_str_equal (env->type, "p2p.session.created"))
-    handle_session_created (self, env->payload);
-  else if (g_str_equal (env->type, "p2p.session.accept"))
-    handle_session_accept (self, env->payload);
-  else if (g_str_equal (env->type, "error"))
-    handle_error (self, env->payload);
-  else if (g_str_equal (env->type, "terminal.share.started"))
-    handle_share_started (self, env->payload);
-  else if (g_str_equal (env->type, "terminal.share.stopped"))
-    handle_share_stopped (self, env->payload);
-  else if (g_str_equal (env->type, "terminal.control.request"))
-    handle_control_request (self, env->payload);
-  else if (g_str_equal (env->type, "terminal.control.granted"))
-    handle_control_granted (self, env->payload);
-  else if (g_str_equal (env->type, "terminal.control.released"))
-    handle_control_released (self, env->payload);
-  else if (g_str_equal (env->type, "terminal.control.denied"))
-    g_signal_emit (self, signals[SIGNAL_CONTROL_DENIED], 0, payload_string (env->payload, "share_id"),
-                   payload_string (env->payload, "reason"));
+  for (guint i = 0; i < G_N_ELEMENTS (agent_handlers); i++) {
+    if (g_str_equal (env->type, agent_handlers[i].type)) {
+      agent_handlers[i].handle (self, env->payload);
+      return;
+    }
+  }
 }
 
 static void
@@ -2206,7 +2004,7 @@ on_ws_connected (GObject      *source,
   json_object_set_object_member (hello, "quic", g_steal_pointer (&quic));
   if (self->transient)
     json_object_set_boolean_member (hello, "transient", TRUE);
-  id = send_event (self, "system.hello", hello);
+  id = send_event (self, MESH_EVENT_SYSTEM_HELLO, hello);
 }
 
 static void
@@ -2240,7 +2038,7 @@ request_session (MeshAgentController *self,
 
   json_object_set_string_member (payload, "room_id", op->room_id);
   json_object_set_string_member (payload, "target_device_id", device_id);
-  json_object_set_string_member (payload, "kind", op->kind);
+  json_object_set_string_member (payload, "kind", session_kind (op->session));
   json_object_set_string_member (payload, "cap_token", op->cap_token);
   if (op->share_id != NULL) {
     json_object_set_string_member (meta, "share_id", op->share_id);
@@ -2249,7 +2047,7 @@ request_session (MeshAgentController *self,
     json_object_set_int_member (meta, "size", (gint64) op->size);
   }
   json_object_set_object_member (payload, "meta", g_steal_pointer (&meta));
-  id = send_event (self, "p2p.session.request", payload);
+  id = send_event (self, MESH_EVENT_P2P_SESSION_REQUEST, payload);
   if (id == NULL) {
     g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
                              "not connected to the server");
@@ -2300,8 +2098,7 @@ request_cap (MeshAgentController *self,
   g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
   g_autofree char *path = g_strdup_printf ("/rooms/%s/caps", op->room_id);
 
-  json_array_add_string_element (caps, g_str_equal (op->kind, "terminal")
-                                         ? MESH_CAP_TERMINAL_VIEW : op->kind);
+  json_array_add_string_element (caps, op->session->funcs->cap);
   json_object_set_array_member (body, "caps", g_steal_pointer (&caps));
   if (target_device_id != NULL)
     json_object_set_string_member (body, "target_device_id", target_device_id);
@@ -2387,7 +2184,8 @@ on_probed (GObject      *source,
     g_task_return_error (task, error);
     return;
   }
-  op->kind = g_strdup (probe->is_folder ? "folder" : "file");
+  mesh_p2p_session_set_kind (op->session, probe->is_folder ? MESH_P2P_KIND_FOLDER
+                                                           : MESH_P2P_KIND_FILE);
   op->size = probe->size;
   request_cap (self, g_steal_pointer (&task), op->devices->pdata[0]);
 }
@@ -2457,7 +2255,7 @@ on_keys (GObject      *source,
     return;
   }
   json_object_set_string_member (payload, "room_id", op->room_id);
-  id = send_event (self, "terminal.share.start", payload);
+  id = send_event (self, MESH_EVENT_TERMINAL_SHARE_START, payload);
   if (id == NULL) {
     g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
                              "not connected to the server");
@@ -2579,6 +2377,11 @@ mesh_agent_controller_class_init (MeshAgentControllerClass *klass)
   signals[SIGNAL_CONTROL_REQUESTED] =
     g_signal_new ("control-requested", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+  /* (session): a session this controller runs from now on, in either role (offers
+   * refused by the policy are not); watch its properties. */
+  signals[SIGNAL_SESSION_ADDED] =
+    g_signal_new ("session-added", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, MESH_TYPE_P2P_SESSION);
 }
 
 static void
@@ -2591,11 +2394,11 @@ mesh_agent_controller_init (MeshAgentController *self)
   self->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->reports = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                          (GDestroyNotify) session_unref);
+                                          g_object_unref);
   self->connections = g_ptr_array_new_with_free_func (g_object_unref);
   self->shares = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) share_free);
   self->viewed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                        (GDestroyNotify) session_unref);
+                                        g_object_unref);
   self->share_hosts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->cancellable = g_cancellable_new ();
 }
@@ -2764,13 +2567,13 @@ mesh_agent_controller_stop (MeshAgentController *self)
   if (self->sessions != NULL) {
     sessions = g_hash_table_get_values (self->sessions);
     for (GList *l = sessions; l != NULL; l = l->next) {
-      Session *session = l->data;
+      MeshP2pSession *session = l->data;
 
-      session_ref (session);
+      g_object_ref (session);
       g_cancellable_cancel (session->cancellable);
       session_finish (session, error);
       session->controller = NULL;
-      session_unref (session);
+      g_object_unref (session);
     }
     g_hash_table_remove_all (self->sessions);
   }
@@ -2783,7 +2586,7 @@ mesh_agent_controller_stop (MeshAgentController *self)
     g_hash_table_iter_init (&iter, self->shares);
     while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &share)) {
       for (guint i = 0; i < share->viewers->len; i++)
-        ((Session *) share->viewers->pdata[i])->controller = NULL;
+        ((MeshP2pSession *) share->viewers->pdata[i])->controller = NULL;
     }
     g_hash_table_remove_all (self->shares);
   }
@@ -2927,7 +2730,34 @@ mesh_agent_controller_resolve_device (MeshAgentController  *self,
   return g_strdup (device_id);
 }
 
-void
+/* The send's end, whether its session ran or not: a send that failed before
+ * the server created its session (no connection, no capability, an
+ * unreadable file) fails its session object too. */
+static void
+on_send_done (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Op *op = g_task_get_task_data (G_TASK (result));
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error)) {
+    if (!mesh_p2p_session_is_finished (op->session))
+      mesh_p2p_session_set_state (op->session, MESH_P2P_STATE_FAILED, error);
+    g_task_return_error (task, error);
+    return;
+  }
+  g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * mesh_agent_controller_send_async:
+ *
+ * Returns: (transfer none): the session, alive at least until @callback runs;
+ *   its session id comes once the server created it
+ */
+MeshP2pSession *
 mesh_agent_controller_send_async (MeshAgentController *self,
                                   const char          *room_id,
                                   const char          *device_id,
@@ -2937,28 +2767,42 @@ mesh_agent_controller_send_async (MeshAgentController *self,
                                   gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
+  GTask *outer;
+  MeshP2pSession *session;
   Op *op;
 
-  g_return_if_fail (MESH_IS_AGENT_CONTROLLER (self));
-  g_return_if_fail (room_id != NULL && device_id != NULL && G_IS_FILE (path));
+  g_return_val_if_fail (MESH_IS_AGENT_CONTROLLER (self), NULL);
+  g_return_val_if_fail (room_id != NULL && device_id != NULL && G_IS_FILE (path), NULL);
 
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, mesh_agent_controller_send_async);
+  outer = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (outer, mesh_agent_controller_send_async);
+  task = g_task_new (self, cancellable, on_send_done, outer);
   op = g_new0 (Op, 1);
   op->room_id = g_strdup (room_id);
   op->path = g_object_ref (path);
   op->name = g_file_get_basename (path);
   op->devices = g_ptr_array_new_with_free_func (g_free);
   g_ptr_array_add (op->devices, g_strdup (device_id));
+  /* One stat: the probe in a thread sums a folder's size. */
+  op->session = mesh_p2p_session_new (g_file_query_file_type (path, G_FILE_QUERY_INFO_NONE, NULL)
+                                      == G_FILE_TYPE_DIRECTORY
+                                      ? MESH_P2P_KIND_FOLDER : MESH_P2P_KIND_FILE,
+                                      MESH_P2P_ROLE_CLIENT);
+  op->session->room_id = g_strdup (room_id);
+  op->session->peer_device_id = g_strdup (device_id);
+  op->session->path = g_object_ref (path);
+  session = op->session;
   g_task_set_task_data (task, op, (GDestroyNotify) op_free);
+  add_session (self, session);
   if (!require_ready (self, task))
-    return;
+    return session;
   {
     g_autoptr(GTask) probe = g_task_new (self, cancellable, on_probed, g_steal_pointer (&task));
 
     g_task_set_task_data (probe, g_object_ref (path), g_object_unref);
     g_task_run_in_thread (probe, probe_thread);
   }
+  return session;
 }
 
 gboolean
@@ -3025,7 +2869,7 @@ mesh_agent_controller_stop_share (MeshAgentController *self,
 
   if (!g_hash_table_contains (self->shares, share_id))
     return;
-  send_simple (self, "terminal.share.stop", "share_id", share_id);
+  send_simple (self, MESH_EVENT_TERMINAL_SHARE_STOP, "share_id", share_id);
   g_hash_table_remove (self->shares, share_id);
 }
 
@@ -3051,7 +2895,8 @@ mesh_agent_controller_view_terminal_async (MeshAgentController *self,
   g_task_set_source_tag (task, mesh_agent_controller_view_terminal_async);
   op = g_new0 (Op, 1);
   op->room_id = g_strdup (room_id);
-  op->kind = g_strdup ("terminal");
+  op->session = mesh_p2p_session_new (MESH_P2P_KIND_TERMINAL, MESH_P2P_ROLE_CLIENT);
+  op->session->share_id = g_strdup (share_id);
   op->share_id = g_strdup (share_id);
   op->devices = g_ptr_array_new_with_free_func (g_free);
   g_task_set_task_data (task, op, (GDestroyNotify) op_free);
@@ -3104,7 +2949,7 @@ mesh_agent_controller_take_control (MeshAgentController *self,
   g_return_if_fail (MESH_IS_AGENT_CONTROLLER (self));
   g_return_if_fail (share_id != NULL);
 
-  send_simple (self, "terminal.control.take", "share_id", share_id);
+  send_simple (self, MESH_EVENT_TERMINAL_CONTROL_TAKE, "share_id", share_id);
 }
 
 void
@@ -3114,7 +2959,7 @@ mesh_agent_controller_release_control (MeshAgentController *self,
   g_return_if_fail (MESH_IS_AGENT_CONTROLLER (self));
   g_return_if_fail (share_id != NULL);
 
-  send_simple (self, "terminal.control.release", "share_id", share_id);
+  send_simple (self, MESH_EVENT_TERMINAL_CONTROL_RELEASE, "share_id", share_id);
 }
 
 /* Whether offers the policy does not accept are asked about ("session-offered")
@@ -3135,7 +2980,7 @@ mesh_agent_controller_answer_offer (MeshAgentController *self,
                                     const char          *session_id,
                                     GFile               *folder)
 {
-  Session *session;
+  MeshP2pSession *session;
 
   g_return_val_if_fail (MESH_IS_AGENT_CONTROLLER (self), FALSE);
   g_return_val_if_fail (session_id != NULL, FALSE);
@@ -3151,8 +2996,14 @@ mesh_agent_controller_answer_offer (MeshAgentController *self,
 
     json_object_set_string_member (reject, "session_id", session_id);
     json_object_set_string_member (reject, "reason", "declined");
-    id = send_event (self, "p2p.session.reject", reject);
+    id = send_event (self, MESH_EVENT_P2P_SESSION_REJECT, reject);
     session_withdraw (session);
+    {
+      g_autoptr(GError) declined = g_error_new_literal (MESH_ERROR, MESH_ERROR_P2P_SESSION_DENIED,
+                                                        "declined");
+
+      mesh_p2p_session_set_state (session, MESH_P2P_STATE_REFUSED, declined);
+    }
     g_hash_table_remove (self->sessions, session_id);
     return TRUE;
   }
@@ -3160,7 +3011,8 @@ mesh_agent_controller_answer_offer (MeshAgentController *self,
   mesh_quic_endpoint_expect_peer (self->endpoint, session->peer_fingerprint);
   session->expected = TRUE;
   session->accepted = TRUE;
-  send_simple (self, "p2p.session.accept", "session_id", session_id);
+  mesh_p2p_session_set_state (session, MESH_P2P_STATE_ACCEPTED, NULL);
+  send_simple (self, MESH_EVENT_P2P_SESSION_ACCEPT, "session_id", session_id);
   return TRUE;
 }
 
@@ -3169,7 +3021,7 @@ mesh_agent_controller_answer_offer (MeshAgentController *self,
  * MESH_QUIC_STREAM_CANCELLED, which the peer reads as "cancelled by the other
  * side" (not a lost connection: it keeps no .part to resume). */
 static void
-session_abort_stream (Session *session)
+session_abort_stream (MeshP2pSession *session)
 {
   GIOStream *stream = session->stream;
 
@@ -3183,7 +3035,7 @@ session_abort_stream (Session *session)
 static gboolean
 caller_cancel_in_context (gpointer user_data)
 {
-  Session *session = user_data;
+  MeshP2pSession *session = user_data;
 
   if (!session->finished && session->controller != NULL)
     session_abort_stream (session);
@@ -3197,12 +3049,12 @@ static void
 on_caller_cancelled (GCancellable *cancellable,
                      gpointer      user_data)
 {
-  Session *session = user_data;
+  MeshP2pSession *session = user_data;
   g_autoptr(GSource) source = g_idle_source_new ();
 
   g_source_set_priority (source, G_PRIORITY_HIGH);
-  g_source_set_callback (source, caller_cancel_in_context, session_ref (session),
-                         (GDestroyNotify) session_unref);
+  g_source_set_callback (source, caller_cancel_in_context, g_object_ref (session),
+                         g_object_unref);
   g_source_attach (source, session->controller != NULL ? session->controller->context : NULL);
 }
 
@@ -3214,7 +3066,7 @@ mesh_agent_controller_session_is_for (MeshAgentController *self,
                                       const char          *session_id,
                                       GCancellable        *cancellable)
 {
-  Session *session;
+  MeshP2pSession *session;
 
   g_return_val_if_fail (MESH_IS_AGENT_CONTROLLER (self), FALSE);
   g_return_val_if_fail (session_id != NULL, FALSE);
@@ -3230,7 +3082,7 @@ void
 mesh_agent_controller_cancel_session (MeshAgentController *self,
                                       const char          *session_id)
 {
-  Session *session;
+  MeshP2pSession *session;
 
   g_return_if_fail (MESH_IS_AGENT_CONTROLLER (self));
   g_return_if_fail (session_id != NULL);
@@ -3243,8 +3095,7 @@ mesh_agent_controller_cancel_session (MeshAgentController *self,
     return;
   }
   /* Our user stopped an incoming transfer: its partial file goes too. */
-  if (session->engine != NULL && MESH_IS_FILE_RECEIVER (session->engine))
-    mesh_file_receiver_discard (MESH_FILE_RECEIVER (session->engine));
+  session->funcs->discard (session);
   session_abort_stream (session);
   g_cancellable_cancel (session->cancellable);
 }
@@ -3280,7 +3131,7 @@ mesh_agent_controller_answer_control (MeshAgentController *self,
   json_object_set_string_member (answer, "peer_id", peer_id);
   if (!grant)
     json_object_set_string_member (answer, "reason", "the host said no");
-  id = send_event (self, grant ? "terminal.control.grant" : "terminal.control.deny", answer);
+  id = send_event (self, grant ? MESH_EVENT_TERMINAL_CONTROL_GRANT : MESH_EVENT_TERMINAL_CONTROL_DENY, answer);
 }
 
 /* The shell of a share hosted here (for a local view of it), or NULL. */
@@ -3314,7 +3165,7 @@ mesh_agent_controller_join_room (MeshAgentController *self,
   room->members = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                          (GDestroyNotify) member_free);
   g_hash_table_replace (self->rooms, room->room_id, room);
-  send_simple (self, "room.join", "room_id", room_id);
+  send_simple (self, MESH_EVENT_ROOM_JOIN, "room_id", room_id);
 }
 
 /* A member's user name as the server told us, or NULL. */
