@@ -1419,8 +1419,15 @@ handle_session_created (MeshAgentController *self,
   session->endpoints = json_object_ref (endpoints);
   session->max_size = max_size;
   session->max_rate = max_rate;
-  if (kind_enum == MESH_P2P_KIND_TERMINAL)
+  if (kind_enum == MESH_P2P_KIND_TERMINAL) {
     session->share_id = g_strdup (payload_string (meta, "share_id"));
+  } else if (session->role == MESH_P2P_ROLE_SERVER) {
+    gint64 offered = 0;
+
+    /* What the peer offers, until its engine says how much comes. */
+    mesh_json_get_int (meta, "size", FALSE, &offered, NULL);
+    session->total = (guint64) MAX (offered, 0);
+  }
 
   if (session->role == MESH_P2P_ROLE_CLIENT) {
     /* The caller's cancel is its user's: the receiver hears of it. */
@@ -2187,6 +2194,7 @@ on_probed (GObject      *source,
   mesh_p2p_session_set_kind (op->session, probe->is_folder ? MESH_P2P_KIND_FOLDER
                                                            : MESH_P2P_KIND_FILE);
   op->size = probe->size;
+  op->session->total = probe->size;
   request_cap (self, g_steal_pointer (&task), op->devices->pdata[0]);
 }
 
@@ -3056,24 +3064,6 @@ on_caller_cancelled (GCancellable *cancellable,
   g_source_set_callback (source, caller_cancel_in_context, g_object_ref (session),
                          g_object_unref);
   g_source_attach (source, session->controller != NULL ? session->controller->context : NULL);
-}
-
-/* Whether @session_id is the session of the mesh_agent_controller_send_async()
- * call given @cancellable: a caller of several sends (of files that may share
- * a name) tells them apart by their cancellables. */
-gboolean
-mesh_agent_controller_session_is_for (MeshAgentController *self,
-                                      const char          *session_id,
-                                      GCancellable        *cancellable)
-{
-  MeshP2pSession *session;
-
-  g_return_val_if_fail (MESH_IS_AGENT_CONTROLLER (self), FALSE);
-  g_return_val_if_fail (session_id != NULL, FALSE);
-
-  session = g_hash_table_lookup (self->sessions, session_id);
-  return session != NULL && cancellable != NULL && session->task != NULL &&
-         g_task_get_cancellable (session->task) == cancellable;
 }
 
 /* Stops a file or folder session in either role; it finishes with

@@ -113,9 +113,6 @@ void                 mesh_agent_controller_set_ask_offers    (MeshAgentControlle
 gboolean             mesh_agent_controller_answer_offer      (MeshAgentController  *self,
                                                               const char           *session_id,
                                                               GFile                *folder);
-gboolean             mesh_agent_controller_session_is_for    (MeshAgentController  *self,
-                                                              const char           *session_id,
-                                                              GCancellable         *cancellable);
 void                 mesh_agent_controller_cancel_session    (MeshAgentController  *self,
                                                               const char           *session_id);
 void                 mesh_agent_controller_set_ask_control   (MeshAgentController  *self,

@@ -23,14 +23,6 @@ enum {
 
 static guint signals[N_SIGNALS];
 
-/* How a transfer ended, as the thread tells the main thread. */
-typedef enum {
-  END_OK,
-  END_CANCELLED,
-  END_DECLINED,
-  END_FAILED,
-} End;
-
 /* The messages for one thread, in the order they were posted, and the
  * source that hands them over in that thread's context. */
 typedef struct {
@@ -77,41 +69,94 @@ struct _MeshEmbeddedAgent {
   MeshAgentState      *state;
   MeshAgentIdentity   *identity;
   MeshAgentController *controller;
-  GHashTable          *sends;            /* id → Send */
-  GHashTable          *incoming;         /* session_id → id */
-  GHashTable          *terms;            /* id → Term */
+  GHashTable          *links;            /* transfer id → Link */
+  GHashTable          *terms;            /* terminal id → Term */
 };
 
 G_DEFINE_FINAL_TYPE (MeshEmbeddedAgent, mesh_embedded_agent, G_TYPE_OBJECT)
 
-/* A message between the threads: @func runs in the other thread with the
- * fields it needs.  GFiles cross as paths: they are not thread-safe. */
-typedef struct _Msg Msg;
-typedef void (*MsgFunc) (MeshEmbeddedAgent *self, Msg *msg);
+/* What the threads tell each other.  Each message is about one transfer or
+ * terminal (its id; 0 for the agent as a whole) and carries the fields of
+ * its type only.  GFiles cross as paths: they are not thread-safe. */
+typedef enum {
+  /* To the main thread. */
+  MSG_READY,
+  MSG_FAILED,
+  MSG_TRANSFER_OFFERED,
+  MSG_TRANSFER_PROGRESS,
+  MSG_TRANSFER_SAVED,
+  MSG_TRANSFER_ENDED,
+  MSG_TERM_STARTED,
+  MSG_TERM_OUTPUT,
+  MSG_TERM_SIZE,
+  MSG_TERM_CONTROL,
+  MSG_TERM_ASK,
+  MSG_TERM_DENIED,
+  MSG_TERM_ENDED,
+  /* To the agent thread. */
+  MSG_SEND,
+  MSG_CANCEL,
+  MSG_ANSWER,
+  MSG_JOIN,
+  MSG_POLICY,
+  MSG_QUIT,
+  MSG_TERM_OPEN,
+  MSG_TERM_INPUT,
+  MSG_TERM_RESIZE,
+  MSG_TERM_TAKE,
+  MSG_TERM_RELEASE,
+  MSG_TERM_GRANT,
+  MSG_TERM_STOP,
+  N_MSG_TYPES
+} MsgType;
 
-struct _Msg {
-  MeshEmbeddedAgent *self;
-  MsgFunc            func;
-  gboolean           to_main;
+typedef struct {
+  MsgType            type;
   guint              id;
-  char              *text;
-  char              *text2;
-  char              *text3;
-  char              *path;
-  GBytes            *bytes;
-  GError            *error;
-  guint64            a;
-  guint64            b;
-  gboolean           flag;
-};
+  MeshEmbeddedAgent *self;
+  union {
+    struct { char *device_id; } ready;
+    struct { char *message; } failed;
+    struct {
+      char     *room_id;
+      char     *sender;
+      char     *name;
+      guint64   size;
+      gboolean  is_folder;
+      gboolean  ask;        /* FALSE: the policy took it already */
+    } offered;
+    struct { guint64 done, total; } progress;
+    struct { char *path; } saved;
+    struct {
+      MeshTransferState  state;
+      char              *sentence;  /* why, in words, or NULL */
+      GError            *error;     /* how it failed (the transfer words it), or NULL */
+    } ended;
+    struct { char *share_id; guint cols, rows; } started;
+    struct { GBytes *data; } output;
+    struct { guint cols, rows; } size;
+    struct { char *peer_id; char *name; gboolean is_us; } control;
+    struct { char *peer_id; char *username; } ask;
+    struct { char *reason; } denied;
+    struct { char *sentence; } term_ended;
+    struct { char *room_id; char *device_id; char *path; } send;
+    struct { char *folder; } answer;                  /* NULL: decline */
+    struct { char *room_id; } join;
+    struct { char *download_dir; gboolean accept_own; } policy;
+    struct { char *room_id; char *share_id; } open;   /* share_id NULL: share our shell */
+    struct { GBytes *data; } input;
+    struct { guint cols, rows; } resize;
+    struct { char *peer_id; gboolean grant; } grant;
+  };
+} Msg;
 
 static Msg *
-msg_new (MsgFunc func,
+msg_new (MsgType type,
          guint   id)
 {
   Msg *msg = g_new0 (Msg, 1);
 
-  msg->func = func;
+  msg->type = type;
   msg->id = id;
   return msg;
 }
@@ -119,18 +164,86 @@ msg_new (MsgFunc func,
 static void
 msg_free (Msg *msg)
 {
-  g_object_unref (msg->self);
-  g_free (msg->text);
-  g_free (msg->text2);
-  g_free (msg->text3);
-  g_free (msg->path);
-  g_clear_pointer (&msg->bytes, g_bytes_unref);
-  g_clear_error (&msg->error);
+  switch (msg->type) {
+  case MSG_READY:
+    g_free (msg->ready.device_id);
+    break;
+  case MSG_FAILED:
+    g_free (msg->failed.message);
+    break;
+  case MSG_TRANSFER_OFFERED:
+    g_free (msg->offered.room_id);
+    g_free (msg->offered.sender);
+    g_free (msg->offered.name);
+    break;
+  case MSG_TRANSFER_SAVED:
+    g_free (msg->saved.path);
+    break;
+  case MSG_TRANSFER_ENDED:
+    g_free (msg->ended.sentence);
+    g_clear_error (&msg->ended.error);
+    break;
+  case MSG_TERM_STARTED:
+    g_free (msg->started.share_id);
+    break;
+  case MSG_TERM_OUTPUT:
+    g_bytes_unref (msg->output.data);
+    break;
+  case MSG_TERM_CONTROL:
+    g_free (msg->control.peer_id);
+    g_free (msg->control.name);
+    break;
+  case MSG_TERM_ASK:
+    g_free (msg->ask.peer_id);
+    g_free (msg->ask.username);
+    break;
+  case MSG_TERM_DENIED:
+    g_free (msg->denied.reason);
+    break;
+  case MSG_TERM_ENDED:
+    g_free (msg->term_ended.sentence);
+    break;
+  case MSG_SEND:
+    g_free (msg->send.room_id);
+    g_free (msg->send.device_id);
+    g_free (msg->send.path);
+    break;
+  case MSG_ANSWER:
+    g_free (msg->answer.folder);
+    break;
+  case MSG_JOIN:
+    g_free (msg->join.room_id);
+    break;
+  case MSG_POLICY:
+    g_free (msg->policy.download_dir);
+    break;
+  case MSG_TERM_OPEN:
+    g_free (msg->open.room_id);
+    g_free (msg->open.share_id);
+    break;
+  case MSG_TERM_INPUT:
+    g_bytes_unref (msg->input.data);
+    break;
+  case MSG_TERM_GRANT:
+    g_free (msg->grant.peer_id);
+    break;
+  case MSG_TRANSFER_PROGRESS:
+  case MSG_TERM_SIZE:
+  case MSG_CANCEL:
+  case MSG_QUIT:
+  case MSG_TERM_RESIZE:
+  case MSG_TERM_TAKE:
+  case MSG_TERM_RELEASE:
+  case MSG_TERM_STOP:
+  case N_MSG_TYPES:
+    break;
+  }
+  g_clear_object (&msg->self);
   g_free (msg);
 }
 
-static void term_output_on_main (MeshEmbeddedAgent *self, Msg *msg);
-static void progress_on_main (MeshEmbeddedAgent *self, Msg *msg);
+/* Runs @msg in the thread it was posted to (msg_handlers[], below). */
+static void msg_dispatch (Msg *msg);
 
 /* Output and progress may wait for the window to draw; anything else (a
  * terminal started or ended, an offer, a transfer's end) must not.  They
@@ -141,7 +254,13 @@ static void progress_on_main (MeshEmbeddedAgent *self, Msg *msg);
 static gboolean
 is_bulk (Msg *msg)
 {
-  return msg->func == term_output_on_main || msg->func == progress_on_main;
+  return msg->type == MSG_TERM_OUTPUT || msg->type == MSG_TRANSFER_PROGRESS;
+}
+
+static gboolean
+is_to_main (Msg *msg)
+{
+  return msg->type < MSG_SEND;
 }
 
 typedef struct {
@@ -168,8 +287,8 @@ mailbox_dispatch (GSource     *source,
   /* In order: an ended terminal's last output comes before its end. */
   while ((msg = g_queue_pop_head (&taken)) != NULL) {
     /* Nothing reaches the main thread once the agent was stopped. */
-    if (!msg->to_main || !msg->self->stopped)
-      msg->func (msg->self, msg);
+    if (!is_to_main (msg) || !msg->self->stopped)
+      msg_dispatch (msg);
     msg_free (msg);
   }
   return G_SOURCE_CONTINUE;
@@ -218,11 +337,11 @@ mailbox_destroy (Mailbox *box)
  * when nobody iterates the context at that moment, so order is kept. */
 static void
 post (MeshEmbeddedAgent *self,
-      Mailbox           *box,
       Msg               *msg)
 {
+  Mailbox *box = is_to_main (msg) ? &self->to_main_box : &self->to_thread_box;
+
   msg->self = g_object_ref (self);
-  msg->to_main = box == &self->to_main_box;
   g_mutex_lock (&box->lock);
   g_queue_push_tail (&box->queue, msg);
   if (!is_bulk (msg))
@@ -232,31 +351,28 @@ post (MeshEmbeddedAgent *self,
   g_mutex_unlock (&box->lock);
 }
 
-#define to_main(self, msg)   post ((self), &(self)->to_main_box, (msg))
-#define to_thread(self, msg) post ((self), &(self)->to_thread_box, (msg))
-
 static guint
 take_id (MeshEmbeddedAgent *self)
 {
   return (guint) g_atomic_int_add ((int *) &self->next_id, 1) + 1;
 }
 
-/* Main thread: what the thread reports. */
+/* Main thread: what the agent thread reports. */
 
 static void
 ready_on_main (MeshEmbeddedAgent *self,
                Msg               *msg)
 {
   g_free (self->device_id);
-  self->device_id = g_strdup (msg->text);
-  g_signal_emit (self, signals[SIGNAL_READY], 0, msg->text);
+  self->device_id = g_strdup (msg->ready.device_id);
+  g_signal_emit (self, signals[SIGNAL_READY], 0, msg->ready.device_id);
 }
 
 static void
 failed_on_main (MeshEmbeddedAgent *self,
                 Msg               *msg)
 {
-  g_signal_emit (self, signals[SIGNAL_FAILED], 0, msg->text);
+  g_signal_emit (self, signals[SIGNAL_FAILED], 0, msg->failed.message);
 }
 
 static void transfer_accept_cb (MeshTransfer *transfer, GFile *folder, MeshEmbeddedAgent *self);
@@ -277,73 +393,72 @@ add_transfer (MeshEmbeddedAgent *self,
   g_list_store_append (self->transfers, transfer);
 }
 
-/* text: room_id, text2: sender, text3: name, a: size, flag: asks for an answer,
- * b: 1 for a folder. */
+static MeshTransfer *
+lookup_transfer (MeshEmbeddedAgent *self,
+                 guint              id)
+{
+  return g_hash_table_lookup (self->transfer_ids, GUINT_TO_POINTER (id));
+}
+
 static void
-offer_on_main (MeshEmbeddedAgent *self,
-               Msg               *msg)
+transfer_offered_on_main (MeshEmbeddedAgent *self,
+                          Msg               *msg)
 {
   g_autoptr(MeshTransfer) transfer = NULL;
   g_autoptr(GFile) folder = g_file_new_for_path (self->download_dir);
 
-  transfer = mesh_transfer_new (msg->id, MESH_TRANSFER_INCOMING, msg->text, msg->text2,
-                                msg->text3, msg->b != 0, msg->a);
+  transfer = mesh_transfer_new (msg->id, MESH_TRANSFER_INCOMING, msg->offered.room_id,
+                                msg->offered.sender, msg->offered.name, msg->offered.is_folder,
+                                msg->offered.size);
   mesh_transfer_set_folder (transfer, folder);
-  if (!msg->flag)
+  if (!msg->offered.ask)
     mesh_transfer_set_state (transfer, MESH_TRANSFER_WAITING, NULL);
   add_transfer (self, transfer);
-  if (msg->flag)
+  if (msg->offered.ask)
     g_signal_emit (self, signals[SIGNAL_OFFER], 0, transfer);
 }
 
 static void
-progress_on_main (MeshEmbeddedAgent *self,
-                  Msg               *msg)
+transfer_progress_on_main (MeshEmbeddedAgent *self,
+                           Msg               *msg)
 {
-  MeshTransfer *transfer = g_hash_table_lookup (self->transfer_ids, GUINT_TO_POINTER (msg->id));
+  MeshTransfer *transfer = lookup_transfer (self, msg->id);
 
   if (transfer != NULL)
-    mesh_transfer_set_progress (transfer, msg->a, msg->b);
+    mesh_transfer_set_progress (transfer, msg->progress.done, msg->progress.total);
 }
 
 static void
-saved_on_main (MeshEmbeddedAgent *self,
-               Msg               *msg)
+transfer_saved_on_main (MeshEmbeddedAgent *self,
+                        Msg               *msg)
 {
-  MeshTransfer *transfer = g_hash_table_lookup (self->transfer_ids, GUINT_TO_POINTER (msg->id));
-  g_autoptr(GFile) file = g_file_new_for_path (msg->path);
+  MeshTransfer *transfer = lookup_transfer (self, msg->id);
+  g_autoptr(GFile) file = g_file_new_for_path (msg->saved.path);
 
   if (transfer != NULL)
     mesh_transfer_set_file (transfer, file);
 }
 
-static const MeshTransferState end_states[] = {
-  [END_OK] = MESH_TRANSFER_DONE,
-  [END_CANCELLED] = MESH_TRANSFER_CANCELLED,
-  [END_DECLINED] = MESH_TRANSFER_DECLINED,
-  [END_FAILED] = MESH_TRANSFER_FAILED,
-};
-
-/* a: End, error: how it ended (the transfer turns it into words), or text */
 static void
-ended_on_main (MeshEmbeddedAgent *self,
-               Msg               *msg)
+transfer_ended_on_main (MeshEmbeddedAgent *self,
+                        Msg               *msg)
 {
-  MeshTransfer *transfer = g_hash_table_lookup (self->transfer_ids, GUINT_TO_POINTER (msg->id));
+  MeshTransfer *transfer = lookup_transfer (self, msg->id);
 
   if (transfer == NULL || mesh_transfer_is_finished (transfer))
     return;
-  if (msg->error != NULL) {
-    g_autofree char *shown = mesh_escape_for_display (msg->error->message, -1);
+  if (msg->ended.error != NULL) {
+    g_autofree char *shown = mesh_escape_for_display (msg->ended.error->message, -1);
 
     /* The raw error is for the log and the Details, not the sentence. */
     g_message ("Transfer %u ended: %s", msg->id, shown);
-    mesh_transfer_end_with_error (transfer, msg->error);
+    mesh_transfer_end_with_error (transfer, msg->ended.error);
     return;
   }
-  mesh_transfer_set_state (transfer, end_states[msg->a], msg->text);
+  mesh_transfer_set_state (transfer, msg->ended.state, msg->ended.sentence);
   /* Only a transfer that ended well, with the receiver's hash check, was received. */
-  if (msg->a == END_OK && mesh_transfer_get_direction (transfer) == MESH_TRANSFER_INCOMING)
+  if (msg->ended.state == MESH_TRANSFER_DONE &&
+      mesh_transfer_get_direction (transfer) == MESH_TRANSFER_INCOMING)
     g_signal_emit (self, signals[SIGNAL_RECEIVED], 0, transfer);
 }
 
@@ -354,7 +469,6 @@ lookup_terminal (MeshEmbeddedAgent *self,
   return g_hash_table_lookup (self->terminals, GUINT_TO_POINTER (id));
 }
 
-/* text: share_id, a: cols, b: rows */
 static void
 term_started_on_main (MeshEmbeddedAgent *self,
                       Msg               *msg)
@@ -363,8 +477,8 @@ term_started_on_main (MeshEmbeddedAgent *self,
 
   if (terminal == NULL)
     return;
-  mesh_shared_terminal_set_share_id (terminal, msg->text);
-  mesh_shared_terminal_set_size (terminal, (guint) msg->a, (guint) msg->b);
+  mesh_shared_terminal_set_share_id (terminal, msg->started.share_id);
+  mesh_shared_terminal_set_size (terminal, msg->started.cols, msg->started.rows);
   mesh_shared_terminal_set_state (terminal, MESH_SHARED_TERMINAL_RUNNING, NULL);
 }
 
@@ -375,7 +489,7 @@ term_output_on_main (MeshEmbeddedAgent *self,
   MeshSharedTerminal *terminal = lookup_terminal (self, msg->id);
 
   if (terminal != NULL)
-    mesh_shared_terminal_push_output (terminal, msg->bytes);
+    mesh_shared_terminal_push_output (terminal, msg->output.data);
 }
 
 static void
@@ -385,10 +499,9 @@ term_size_on_main (MeshEmbeddedAgent *self,
   MeshSharedTerminal *terminal = lookup_terminal (self, msg->id);
 
   if (terminal != NULL)
-    mesh_shared_terminal_set_size (terminal, (guint) msg->a, (guint) msg->b);
+    mesh_shared_terminal_set_size (terminal, msg->size.cols, msg->size.rows);
 }
 
-/* text: controller peer_id or NULL, text2: its name, flag: it is this app */
 static void
 term_control_on_main (MeshEmbeddedAgent *self,
                       Msg               *msg)
@@ -396,10 +509,10 @@ term_control_on_main (MeshEmbeddedAgent *self,
   MeshSharedTerminal *terminal = lookup_terminal (self, msg->id);
 
   if (terminal != NULL)
-    mesh_shared_terminal_set_controller (terminal, msg->text, msg->text2, msg->flag);
+    mesh_shared_terminal_set_controller (terminal, msg->control.peer_id, msg->control.name,
+                                         msg->control.is_us);
 }
 
-/* text: peer_id, text2: username */
 static void
 term_ask_on_main (MeshEmbeddedAgent *self,
                   Msg               *msg)
@@ -407,7 +520,7 @@ term_ask_on_main (MeshEmbeddedAgent *self,
   MeshSharedTerminal *terminal = lookup_terminal (self, msg->id);
 
   if (terminal != NULL)
-    mesh_shared_terminal_ask_control (terminal, msg->text, msg->text2);
+    mesh_shared_terminal_ask_control (terminal, msg->ask.peer_id, msg->ask.username);
 }
 
 static void
@@ -417,10 +530,9 @@ term_denied_on_main (MeshEmbeddedAgent *self,
   MeshSharedTerminal *terminal = lookup_terminal (self, msg->id);
 
   if (terminal != NULL)
-    mesh_shared_terminal_report_denied (terminal, msg->text);
+    mesh_shared_terminal_report_denied (terminal, msg->denied.reason);
 }
 
-/* text: the error in words, or NULL */
 static void
 term_ended_on_main (MeshEmbeddedAgent *self,
                     Msg               *msg)
@@ -431,7 +543,7 @@ term_ended_on_main (MeshEmbeddedAgent *self,
                                     (gpointer *) &terminal))
     return;
   g_signal_handlers_disconnect_by_data (terminal, self);
-  mesh_shared_terminal_set_state (terminal, MESH_SHARED_TERMINAL_ENDED, msg->text);
+  mesh_shared_terminal_set_state (terminal, MESH_SHARED_TERMINAL_ENDED, msg->term_ended.sentence);
 }
 
 /* Agent thread from here to mesh_embedded_agent_new(). */
@@ -440,23 +552,23 @@ static void
 report_failed (MeshEmbeddedAgent *self,
                const char        *message)
 {
-  Msg *msg = msg_new (failed_on_main, 0);
+  Msg *msg = msg_new (MSG_FAILED, 0);
 
-  msg->text = g_strdup (message);
-  to_main (self, msg);
+  msg->failed.message = g_strdup (message);
+  post (self, msg);
 }
 
 static void
 report_ended (MeshEmbeddedAgent *self,
               guint              id,
-              End                end,
-              const char        *message)
+              MeshTransferState  state,
+              const char        *sentence)
 {
-  Msg *msg = msg_new (ended_on_main, id);
+  Msg *msg = msg_new (MSG_TRANSFER_ENDED, id);
 
-  msg->a = end;
-  msg->text = g_strdup (message);
-  to_main (self, msg);
+  msg->ended.state = state;
+  msg->ended.sentence = g_strdup (sentence);
+  post (self, msg);
 }
 
 /* How a session ended; NULL: it went well. */
@@ -465,29 +577,159 @@ report_ended_error (MeshEmbeddedAgent *self,
                     guint              id,
                     const GError      *error)
 {
-  Msg *msg = msg_new (ended_on_main, id);
+  Msg *msg = msg_new (MSG_TRANSFER_ENDED, id);
 
-  msg->a = END_OK;
-  msg->error = error != NULL ? g_error_copy (error) : NULL;
-  to_main (self, msg);
+  msg->ended.state = MESH_TRANSFER_DONE;
+  msg->ended.error = error != NULL ? g_error_copy (error) : NULL;
+  post (self, msg);
 }
 
+/* One transfer as the agent thread follows it: the session the controller
+ * runs for it, mirrored onto the main thread's MeshTransfer of the same id.
+ * Nothing is looked up by name: the session object is the link. */
 typedef struct {
   MeshEmbeddedAgent *self;
   guint              id;
-  char              *name;
-  char              *session_id;  /* once the controller started its session */
-  GCancellable      *cancellable;
-} Send;
+  MeshP2pSession    *session;
+  GCancellable      *cancellable;  /* outgoing: the send's */
+  gboolean           announced;    /* the main thread has its row */
+} Link;
 
 static void
-send_free (Send *send)
+link_free (Link *link)
 {
-  g_free (send->name);
-  g_free (send->session_id);
-  g_object_unref (send->cancellable);
-  g_free (send);
+  if (link->session != NULL)
+    g_signal_handlers_disconnect_by_data (link->session, link);
+  g_clear_object (&link->session);
+  g_clear_object (&link->cancellable);
+  g_free (link);
 }
+
+static Link *
+lookup_link (MeshEmbeddedAgent *self,
+             guint              id)
+{
+  return g_hash_table_lookup (self->links, GUINT_TO_POINTER (id));
+}
+
+static void
+link_forget (Link *link)
+{
+  g_hash_table_remove (link->self->links, GUINT_TO_POINTER (link->id));
+}
+
+/* An incoming session gets its row when it is offered to our user, or,
+ * taken by the policy, once it runs. */
+static void
+link_announce (Link     *link,
+               gboolean  ask)
+{
+  MeshP2pSession *session = link->session;
+  Msg *msg = msg_new (MSG_TRANSFER_OFFERED, link->id);
+  const char *name = mesh_p2p_session_get_name (session);
+
+  link->announced = TRUE;
+  msg->offered.room_id = ask ? g_strdup (mesh_p2p_session_get_room_id (session)) : NULL;
+  msg->offered.sender = g_strdup (mesh_p2p_session_get_peer_username (session));
+  msg->offered.name = g_strdup (name != NULL ? name : "");
+  msg->offered.size = ask ? mesh_p2p_session_get_bytes_total (session) : 0;
+  msg->offered.is_folder = mesh_p2p_session_get_kind (session) == MESH_P2P_KIND_FOLDER;
+  msg->offered.ask = ask;
+  post (link->self, msg);
+}
+
+static void
+link_state_cb (MeshP2pSession *session,
+               GParamSpec     *pspec,
+               Link           *link)
+{
+  MeshEmbeddedAgent *self = link->self;
+  const GError *error = mesh_p2p_session_get_error (session);
+
+  if (!link->announced) {
+    if (mesh_p2p_session_get_state (session) == MESH_P2P_STATE_OFFERED)
+      link_announce (link, TRUE);
+    else if (mesh_p2p_session_get_state (session) == MESH_P2P_STATE_RUNNING)
+      link_announce (link, FALSE);
+    else if (mesh_p2p_session_is_finished (session))
+      link_forget (link);
+    return;
+  }
+  switch (mesh_p2p_session_get_state (session)) {
+  case MESH_P2P_STATE_DONE:
+    report_ended_error (self, link->id, NULL);
+    link_forget (link);
+    break;
+  case MESH_P2P_STATE_FAILED:
+    report_ended_error (self, link->id, error);
+    link_forget (link);
+    break;
+  case MESH_P2P_STATE_REFUSED:
+    /* Our user's own decline is on the row already. */
+    if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+      report_ended (self, link->id, MESH_TRANSFER_FAILED,
+                    _("The offer expired before it was answered."));
+    link_forget (link);
+    break;
+  case MESH_P2P_STATE_REQUESTING:
+  case MESH_P2P_STATE_OFFERED:
+  case MESH_P2P_STATE_ACCEPTED:
+  case MESH_P2P_STATE_CONNECTING:
+  case MESH_P2P_STATE_RUNNING:
+    break;
+  }
+}
+
+static void
+link_progress_cb (MeshP2pSession *session,
+                  GParamSpec     *pspec,
+                  Link           *link)
+{
+  Msg *msg;
+
+  if (!link->announced)
+    return;
+  msg = msg_new (MSG_TRANSFER_PROGRESS, link->id);
+  msg->progress.done = mesh_p2p_session_get_bytes_done (session);
+  msg->progress.total = mesh_p2p_session_get_bytes_total (session);
+  post (link->self, msg);
+}
+
+static void
+link_file_cb (MeshP2pSession *session,
+              GParamSpec     *pspec,
+              Link           *link)
+{
+  Msg *msg;
+
+  if (!link->announced || mesh_p2p_session_get_role (session) != MESH_P2P_ROLE_SERVER ||
+      mesh_p2p_session_get_file (session) == NULL)
+    return;
+  msg = msg_new (MSG_TRANSFER_SAVED, link->id);
+  msg->saved.path = g_file_get_path (mesh_p2p_session_get_file (session));
+  post (link->self, msg);
+}
+
+static Link *
+link_new (MeshEmbeddedAgent *self,
+          guint              id,
+          MeshP2pSession    *session,
+          gboolean           announced)
+{
+  Link *link = g_new0 (Link, 1);
+
+  link->self = self;
+  link->id = id;
+  link->session = g_object_ref (session);
+  link->announced = announced;
+  g_hash_table_replace (self->links, GUINT_TO_POINTER (id), link);
+  g_signal_connect (session, "notify::state", G_CALLBACK (link_state_cb), link);
+  g_signal_connect (session, "notify::bytes-done", G_CALLBACK (link_progress_cb), link);
+  g_signal_connect (session, "notify::file", G_CALLBACK (link_file_cb), link);
+  return link;
+}
+
+/* Terminals */
 
 /* A terminal, hosted or viewed. */
 typedef struct {
@@ -537,23 +779,25 @@ find_term (MeshEmbeddedAgent *self,
 static void
 end_term (MeshEmbeddedAgent *self,
           Term              *term,
-          const char        *error)
+          const char        *sentence)
 {
-  Msg *msg = msg_new (term_ended_on_main, term->id);
+  Msg *msg = msg_new (MSG_TERM_ENDED, term->id);
 
-  msg->text = g_strdup (error);
-  to_main (self, msg);
+  msg->term_ended.sentence = g_strdup (sentence);
+  post (self, msg);
   g_hash_table_remove (self->terms, GUINT_TO_POINTER (term->id));
 }
+
+/* The controller's reports */
 
 static void
 controller_ready_cb (MeshAgentController *controller,
                      MeshEmbeddedAgent   *self)
 {
-  Msg *msg = msg_new (ready_on_main, 0);
+  Msg *msg = msg_new (MSG_READY, 0);
 
-  msg->text = g_strdup (mesh_agent_controller_get_device_id (controller));
-  to_main (self, msg);
+  msg->ready.device_id = g_strdup (mesh_agent_controller_get_device_id (controller));
+  post (self, msg);
 }
 
 static void
@@ -564,158 +808,19 @@ controller_fatal_cb (MeshAgentController *controller,
   report_failed (self, error->message);
 }
 
-static guint
-incoming_id (MeshEmbeddedAgent *self,
-             const char        *session_id)
-{
-  return GPOINTER_TO_UINT (g_hash_table_lookup (self->incoming, session_id));
-}
-
+/* Someone sends us a file or a folder; our own sends are linked when made. */
 static void
-offer (MeshEmbeddedAgent *self,
-       const char        *session_id,
-       const char        *kind,
-       const char        *room_id,
-       const char        *sender,
-       const char        *name,
-       guint64            size,
-       gboolean           ask)
-{
-  guint id = take_id (self);
-  Msg *msg = msg_new (offer_on_main, id);
-
-  g_hash_table_insert (self->incoming, g_strdup (session_id), GUINT_TO_POINTER (id));
-  msg->text = g_strdup (room_id);
-  msg->text2 = g_strdup (sender);
-  msg->text3 = g_strdup (name);
-  msg->a = size;
-  msg->b = g_strcmp0 (kind, "folder") == 0;
-  msg->flag = ask;
-  to_main (self, msg);
-}
-
-static void
-session_offered_cb (MeshAgentController *controller,
-                    const char          *session_id,
-                    const char          *kind,
-                    const char          *room_id,
-                    const char          *sender,
-                    const char          *device_id,
-                    const char          *name,
-                    guint64              size,
-                    MeshEmbeddedAgent   *self)
-{
-  offer (self, session_id, kind, room_id, sender, name, size, TRUE);
-}
-
-/* A session we open belongs to the send whose cancellable it was started
- * with (two sends of files with the same name must not show each other's
- * progress).  A session opened to us that nobody was asked about was
- * accepted by the policy (one's own devices). */
-static void
-session_started_cb (MeshAgentController *controller,
-                    const char          *session_id,
-                    const char          *kind,
-                    const char          *role,
-                    const char          *name,
-                    const char          *peer,
-                    MeshEmbeddedAgent   *self)
-{
-  g_autoptr(GList) sends = NULL;
-
-  if (g_str_equal (kind, "terminal"))
-    return;
-  if (g_str_equal (role, "server")) {
-    if (incoming_id (self, session_id) == 0)
-      offer (self, session_id, kind, NULL, peer, name, 0, FALSE);
-    return;
-  }
-  sends = g_hash_table_get_values (self->sends);
-  for (GList *l = sends; l != NULL; l = l->next) {
-    Send *send = l->data;
-
-    if (send->session_id == NULL &&
-        mesh_agent_controller_session_is_for (controller, session_id, send->cancellable)) {
-      send->session_id = g_strdup (session_id);
-      return;
-    }
-  }
-}
-
-static void
-session_progress_cb (MeshAgentController *controller,
-                     const char          *session_id,
-                     guint64              done,
-                     guint64              total,
-                     MeshEmbeddedAgent   *self)
-{
-  GHashTableIter iter;
-  guint id = incoming_id (self, session_id);
-  Send *send;
-  Msg *msg;
-
-  g_hash_table_iter_init (&iter, self->sends);
-  while (id == 0 && g_hash_table_iter_next (&iter, NULL, (gpointer *) &send)) {
-    if (g_strcmp0 (send->session_id, session_id) == 0)
-      id = send->id;
-  }
-  if (id == 0)
-    return;
-  msg = msg_new (progress_on_main, id);
-  msg->a = done;
-  msg->b = total;
-  to_main (self, msg);
-}
-
-static void
-session_saved_cb (MeshAgentController *controller,
-                  const char          *session_id,
-                  GFile               *file,
+session_added_cb (MeshAgentController *controller,
+                  MeshP2pSession      *session,
                   MeshEmbeddedAgent   *self)
 {
-  guint id = incoming_id (self, session_id);
-  Msg *msg;
+  Link *link;
 
-  if (id == 0)
+  if (mesh_p2p_session_get_role (session) != MESH_P2P_ROLE_SERVER ||
+      mesh_p2p_session_get_kind (session) == MESH_P2P_KIND_TERMINAL)
     return;
-  msg = msg_new (saved_on_main, id);
-  msg->path = g_file_get_path (file);
-  to_main (self, msg);
-}
-
-static void
-session_finished_cb (MeshAgentController *controller,
-                     const char          *session_id,
-                     const char          *kind,
-                     const char          *role,
-                     gboolean             ok,
-                     guint64              bytes,
-                     GError              *error,
-                     MeshEmbeddedAgent   *self)
-{
-  guint id = incoming_id (self, session_id);
-
-  if (id == 0 || !g_str_equal (role, "server"))
-    return;
-  report_ended_error (self, id, error);
-  g_hash_table_remove (self->incoming, session_id);
-}
-
-/* An offer nobody answered in time. */
-static void
-session_rejected_cb (MeshAgentController *controller,
-                     const char          *session_id,
-                     const char          *kind,
-                     const char          *peer,
-                     const char          *reason,
-                     MeshEmbeddedAgent   *self)
-{
-  guint id = incoming_id (self, session_id);
-
-  if (id == 0)
-    return;
-  report_ended (self, id, END_FAILED, _("The offer expired before it was answered."));
-  g_hash_table_remove (self->incoming, session_id);
+  link = link_new (self, take_id (self), session, FALSE);
+  link_state_cb (session, NULL, link);
 }
 
 static void
@@ -729,13 +834,14 @@ control_changed_cb (MeshAgentController *controller,
 
   if (term == NULL)
     return;
-  msg = msg_new (term_control_on_main, term->id);
-  msg->text = g_strdup (peer_id);
+  msg = msg_new (MSG_TERM_CONTROL, term->id);
+  msg->control.peer_id = g_strdup (peer_id);
   if (peer_id != NULL)
-    msg->text2 = g_strdup (mesh_agent_controller_get_peer_username (controller, term->room_id,
-                                                                    peer_id));
-  msg->flag = g_strcmp0 (peer_id, mesh_agent_controller_get_peer_id (controller)) == 0;
-  to_main (self, msg);
+    msg->control.name = g_strdup (mesh_agent_controller_get_peer_username (controller,
+                                                                           term->room_id,
+                                                                           peer_id));
+  msg->control.is_us = g_strcmp0 (peer_id, mesh_agent_controller_get_peer_id (controller)) == 0;
+  post (self, msg);
 }
 
 static void
@@ -752,10 +858,10 @@ control_requested_cb (MeshAgentController *controller,
     mesh_agent_controller_answer_control (controller, share_id, peer_id, FALSE);
     return;
   }
-  msg = msg_new (term_ask_on_main, term->id);
-  msg->text = g_strdup (peer_id);
-  msg->text2 = g_strdup (username);
-  to_main (self, msg);
+  msg = msg_new (MSG_TERM_ASK, term->id);
+  msg->ask.peer_id = g_strdup (peer_id);
+  msg->ask.username = g_strdup (username);
+  post (self, msg);
 }
 
 static void
@@ -769,9 +875,9 @@ control_denied_cb (MeshAgentController *controller,
 
   if (term == NULL)
     return;
-  msg = msg_new (term_denied_on_main, term->id);
-  msg->text = g_strdup (reason);
-  to_main (self, msg);
+  msg = msg_new (MSG_TERM_DENIED, term->id);
+  msg->denied.reason = g_strdup (reason);
+  post (self, msg);
 }
 
 static void
@@ -817,12 +923,7 @@ start_controller (MeshEmbeddedAgent *self)
   }
   g_signal_connect (self->controller, "ready", G_CALLBACK (controller_ready_cb), self);
   g_signal_connect (self->controller, "fatal", G_CALLBACK (controller_fatal_cb), self);
-  g_signal_connect (self->controller, "session-offered", G_CALLBACK (session_offered_cb), self);
-  g_signal_connect (self->controller, "session-started", G_CALLBACK (session_started_cb), self);
-  g_signal_connect (self->controller, "session-progress", G_CALLBACK (session_progress_cb), self);
-  g_signal_connect (self->controller, "session-saved", G_CALLBACK (session_saved_cb), self);
-  g_signal_connect (self->controller, "session-finished", G_CALLBACK (session_finished_cb), self);
-  g_signal_connect (self->controller, "session-rejected", G_CALLBACK (session_rejected_cb), self);
+  g_signal_connect (self->controller, "session-added", G_CALLBACK (session_added_cb), self);
   g_signal_connect (self->controller, "control-changed", G_CALLBACK (control_changed_cb), self);
   g_signal_connect (self->controller, "control-requested", G_CALLBACK (control_requested_cb),
                     self);
@@ -927,97 +1028,71 @@ controller_ready (MeshEmbeddedAgent *self)
          mesh_agent_controller_is_ready (self->controller);
 }
 
-static void
-send_done_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  Send *send = user_data;
-  MeshEmbeddedAgent *self = send->self;
-  g_autoptr(GError) error = NULL;
+/* Agent thread: what the main thread asks for. */
 
-  mesh_agent_controller_send_finish (MESH_AGENT_CONTROLLER (source), result, &error);
-  report_ended_error (self, send->id, error);
-  g_hash_table_remove (self->sends, GUINT_TO_POINTER (send->id));
-}
-
-/* text: room_id, text2: device_id, path */
 static void
 send_in_thread (MeshEmbeddedAgent *self,
                 Msg               *msg)
 {
-  g_autoptr(GFile) file = g_file_new_for_path (msg->path);
-  Send *send;
+  g_autoptr(GFile) file = g_file_new_for_path (msg->send.path);
+  g_autoptr(GCancellable) cancellable = NULL;
+  MeshP2pSession *session;
+  Link *link;
 
   if (!controller_ready (self)) {
-    report_ended (self, msg->id, END_FAILED, _("This computer is not connected to the server yet"));
+    report_ended (self, msg->id, MESH_TRANSFER_FAILED,
+                  _("This computer is not connected to the server yet"));
     return;
   }
-  send = g_new0 (Send, 1);
-  send->self = self;
-  send->id = msg->id;
-  send->name = g_file_get_basename (file);
-  send->cancellable = g_cancellable_new ();
-  g_hash_table_insert (self->sends, GUINT_TO_POINTER (send->id), send);
+  cancellable = g_cancellable_new ();
   g_cancellable_connect (self->cancellable, G_CALLBACK (g_cancellable_cancel),
-                         g_object_ref (send->cancellable), g_object_unref);
-  mesh_agent_controller_send_async (self->controller, msg->text, msg->text2, file,
-                                    send->cancellable, send_done_cb, send);
-}
-
-static const char *
-incoming_session (MeshEmbeddedAgent *self,
-                  guint              id)
-{
-  GHashTableIter iter;
-  gpointer key, value;
-
-  g_hash_table_iter_init (&iter, self->incoming);
-  while (g_hash_table_iter_next (&iter, &key, &value)) {
-    if (GPOINTER_TO_UINT (value) == id)
-      return key;
-  }
-  return NULL;
+                         g_object_ref (cancellable), g_object_unref);
+  session = mesh_agent_controller_send_async (self->controller, msg->send.room_id,
+                                              msg->send.device_id, file, cancellable, NULL,
+                                              NULL);
+  link = link_new (self, msg->id, session, TRUE);
+  link->cancellable = g_steal_pointer (&cancellable);
 }
 
 static void
 cancel_in_thread (MeshEmbeddedAgent *self,
                   Msg               *msg)
 {
-  Send *send = g_hash_table_lookup (self->sends, GUINT_TO_POINTER (msg->id));
-  const char *session_id;
+  Link *link = lookup_link (self, msg->id);
+  g_autoptr(GCancellable) cancellable = NULL;
+  g_autofree char *session_id = NULL;
 
-  if (send != NULL) {
-    /* Cancelling the session can end the send at once, and free it. */
-    g_autoptr(GCancellable) cancellable = g_object_ref (send->cancellable);
-    g_autofree char *send_session_id = g_strdup (send->session_id);
-
-    /* The controller stops the stream at once and tells the receiver. */
-    if (send_session_id != NULL && self->controller != NULL)
-      mesh_agent_controller_cancel_session (self->controller, send_session_id);
-    g_cancellable_cancel (cancellable);
+  if (link == NULL || self->controller == NULL)
     return;
-  }
-  session_id = incoming_session (self, msg->id);
-  if (session_id != NULL && self->controller != NULL)
+  /* Either can end the session at once, and free the link. */
+  cancellable = link->cancellable != NULL ? g_object_ref (link->cancellable) : NULL;
+  session_id = g_strdup (mesh_p2p_session_get_session_id (link->session));
+  /* The controller stops the stream at once and tells the other side. */
+  if (session_id != NULL)
     mesh_agent_controller_cancel_session (self->controller, session_id);
+  if (cancellable != NULL)
+    g_cancellable_cancel (cancellable);
 }
 
-/* path: the folder to save in, NULL to decline */
 static void
 answer_in_thread (MeshEmbeddedAgent *self,
                   Msg               *msg)
 {
-  g_autofree char *session_id = g_strdup (incoming_session (self, msg->id));
-  g_autoptr(GFile) folder = msg->path != NULL ? g_file_new_for_path (msg->path) : NULL;
+  Link *link = lookup_link (self, msg->id);
+  g_autoptr(GFile) folder = msg->answer.folder != NULL ? g_file_new_for_path (msg->answer.folder)
+                                                       : NULL;
+  const char *session_id;
 
-  if (session_id == NULL || self->controller == NULL)
+  if (link == NULL || self->controller == NULL)
     return;
+  session_id = mesh_p2p_session_get_session_id (link->session);
   if (!mesh_agent_controller_answer_offer (self->controller, session_id, folder)) {
-    report_ended (self, msg->id, END_FAILED, _("The offer expired before it was answered."));
-    g_hash_table_remove (self->incoming, session_id);
+    report_ended (self, msg->id, MESH_TRANSFER_FAILED,
+                  _("The offer expired before it was answered."));
+    g_hash_table_remove (self->links, GUINT_TO_POINTER (msg->id));
   } else if (folder == NULL) {
-    g_hash_table_remove (self->incoming, session_id);
+    /* Declining may have forgotten it already. */
+    g_hash_table_remove (self->links, GUINT_TO_POINTER (msg->id));
   }
 }
 
@@ -1026,10 +1101,8 @@ join_in_thread (MeshEmbeddedAgent *self,
                 Msg               *msg)
 {
   if (self->controller != NULL)
-    mesh_agent_controller_join_room (self->controller, msg->text);
+    mesh_agent_controller_join_room (self->controller, msg->join.room_id);
 }
-
-/* Terminals */
 
 static void
 term_output_cb (GObject *source,
@@ -1037,10 +1110,10 @@ term_output_cb (GObject *source,
                 Term    *term)
 {
   MeshEmbeddedAgent *self = g_object_get_data (source, "mesh-embedded-agent");
-  Msg *msg = msg_new (term_output_on_main, term->id);
+  Msg *msg = msg_new (MSG_TERM_OUTPUT, term->id);
 
-  msg->bytes = g_bytes_ref (data);
-  to_main (self, msg);
+  msg->output.data = g_bytes_ref (data);
+  post (self, msg);
 }
 
 static void
@@ -1049,12 +1122,12 @@ term_started (MeshEmbeddedAgent *self,
               guint              cols,
               guint              rows)
 {
-  Msg *msg = msg_new (term_started_on_main, term->id);
+  Msg *msg = msg_new (MSG_TERM_STARTED, term->id);
 
-  msg->text = g_strdup (term->share_id);
-  msg->a = cols;
-  msg->b = rows;
-  to_main (self, msg);
+  msg->started.share_id = g_strdup (term->share_id);
+  msg->started.cols = cols;
+  msg->started.rows = rows;
+  post (self, msg);
 }
 
 typedef struct {
@@ -1131,9 +1204,9 @@ shared_cb (GObject      *source,
   /* What the shell wrote before we listened (its first prompt). */
   scrollback = mesh_terminal_host_get_scrollback (term->host);
   if (g_bytes_get_size (scrollback) > 0) {
-    msg = msg_new (term_output_on_main, term->id);
-    msg->bytes = g_steal_pointer (&scrollback);
-    to_main (self, msg);
+    msg = msg_new (MSG_TERM_OUTPUT, term->id);
+    msg->output.data = g_steal_pointer (&scrollback);
+    post (self, msg);
   }
 }
 
@@ -1144,11 +1217,11 @@ viewer_resize_cb (MeshTerminalViewer *viewer,
                   Term               *term)
 {
   MeshEmbeddedAgent *self = g_object_get_data (G_OBJECT (viewer), "mesh-embedded-agent");
-  Msg *msg = msg_new (term_size_on_main, term->id);
+  Msg *msg = msg_new (MSG_TERM_SIZE, term->id);
 
-  msg->a = cols;
-  msg->b = rows;
-  to_main (self, msg);
+  msg->size.cols = cols;
+  msg->size.rows = rows;
+  post (self, msg);
 }
 
 static void
@@ -1195,7 +1268,7 @@ viewing_cb (GObject      *source,
                 mesh_terminal_viewer_get_rows (term->viewer));
 }
 
-/* text: room_id, text2: share_id (NULL: share this computer's shell) */
+
 static void
 term_open_in_thread (MeshEmbeddedAgent *self,
                      Msg               *msg)
@@ -1205,8 +1278,8 @@ term_open_in_thread (MeshEmbeddedAgent *self,
 
   term = g_new0 (Term, 1);
   term->id = msg->id;
-  term->room_id = g_strdup (msg->text);
-  term->share_id = g_strdup (msg->text2);
+  term->room_id = g_strdup (msg->open.room_id);
+  term->share_id = g_strdup (msg->open.share_id);
   term->cancellable = g_cancellable_new ();
   g_hash_table_insert (self->terms, GUINT_TO_POINTER (term->id), term);
   if (!controller_ready (self)) {
@@ -1237,7 +1310,7 @@ term_input_in_thread (MeshEmbeddedAgent *self,
 {
   Term *term = term_lookup (self, msg->id);
   gsize len;
-  const void *data = g_bytes_get_data (msg->bytes, &len);
+  const void *data = g_bytes_get_data (msg->input.data, &len);
 
   if (term != NULL && term->host != NULL)
     mesh_terminal_host_send_input (term->host, data, len);
@@ -1245,7 +1318,6 @@ term_input_in_thread (MeshEmbeddedAgent *self,
     mesh_terminal_viewer_send_input (term->viewer, data, len);
 }
 
-/* a: cols, b: rows */
 static void
 term_resize_in_thread (MeshEmbeddedAgent *self,
                        Msg               *msg)
@@ -1256,11 +1328,11 @@ term_resize_in_thread (MeshEmbeddedAgent *self,
   /* The host's window sets the shell's size; viewers follow it. */
   if (term == NULL || term->host == NULL)
     return;
-  mesh_terminal_host_resize (term->host, (guint) msg->a, (guint) msg->b);
-  answer = msg_new (term_size_on_main, term->id);
-  answer->a = msg->a;
-  answer->b = msg->b;
-  to_main (self, answer);
+  mesh_terminal_host_resize (term->host, msg->resize.cols, msg->resize.rows);
+  answer = msg_new (MSG_TERM_SIZE, term->id);
+  answer->size.cols = msg->resize.cols;
+  answer->size.rows = msg->resize.rows;
+  post (self, answer);
 }
 
 static void
@@ -1283,7 +1355,6 @@ term_release_in_thread (MeshEmbeddedAgent *self,
     mesh_agent_controller_release_control (self->controller, term->share_id);
 }
 
-/* text: peer_id, flag: grant */
 static void
 term_answer_in_thread (MeshEmbeddedAgent *self,
                        Msg               *msg)
@@ -1291,8 +1362,8 @@ term_answer_in_thread (MeshEmbeddedAgent *self,
   Term *term = term_lookup (self, msg->id);
 
   if (term != NULL && term->share_id != NULL && self->controller != NULL)
-    mesh_agent_controller_answer_control (self->controller, term->share_id, msg->text,
-                                          msg->flag);
+    mesh_agent_controller_answer_control (self->controller, term->share_id,
+                                          msg->grant.peer_id, msg->grant.grant);
 }
 
 static void
@@ -1308,20 +1379,19 @@ term_stop_in_thread (MeshEmbeddedAgent *self,
   end_term (self, term, NULL);
 }
 
-/* path: the download folder, flag: accept one's own devices' offers */
 static void
 policy_in_thread (MeshEmbeddedAgent *self,
                   Msg               *msg)
 {
-  g_autoptr(GFile) folder = g_file_new_for_path (msg->path);
+  g_autoptr(GFile) folder = g_file_new_for_path (msg->policy.download_dir);
 
   g_free (self->t_download_dir);
-  self->t_download_dir = g_strdup (msg->path);
-  self->t_accept_own = msg->flag;
+  self->t_download_dir = g_strdup (msg->policy.download_dir);
+  self->t_accept_own = msg->policy.accept_own;
   if (self->controller == NULL)
     return;
   mesh_agent_controller_set_download_dir (self->controller, folder);
-  mesh_agent_controller_set_accept_offers (self->controller, msg->flag);
+  mesh_agent_controller_set_accept_offers (self->controller, msg->policy.accept_own);
 }
 
 static void
@@ -1355,11 +1425,46 @@ agent_thread (gpointer user_data)
   if (self->soup != NULL)
     soup_session_abort (self->soup);
   g_clear_object (&self->soup);
-  g_hash_table_remove_all (self->sends);
+  g_hash_table_remove_all (self->links);
   while (g_main_context_iteration (self->context, FALSE))
     ;
   g_main_context_pop_thread_default (self->context);
   return NULL;
+}
+
+static void
+msg_dispatch (Msg *msg)
+{
+  static void (* const handlers[N_MSG_TYPES]) (MeshEmbeddedAgent *self, Msg *msg) = {
+    [MSG_READY] = ready_on_main,
+    [MSG_FAILED] = failed_on_main,
+    [MSG_TRANSFER_OFFERED] = transfer_offered_on_main,
+    [MSG_TRANSFER_PROGRESS] = transfer_progress_on_main,
+    [MSG_TRANSFER_SAVED] = transfer_saved_on_main,
+    [MSG_TRANSFER_ENDED] = transfer_ended_on_main,
+    [MSG_TERM_STARTED] = term_started_on_main,
+    [MSG_TERM_OUTPUT] = term_output_on_main,
+    [MSG_TERM_SIZE] = term_size_on_main,
+    [MSG_TERM_CONTROL] = term_control_on_main,
+    [MSG_TERM_ASK] = term_ask_on_main,
+    [MSG_TERM_DENIED] = term_denied_on_main,
+    [MSG_TERM_ENDED] = term_ended_on_main,
+    [MSG_SEND] = send_in_thread,
+    [MSG_CANCEL] = cancel_in_thread,
+    [MSG_ANSWER] = answer_in_thread,
+    [MSG_JOIN] = join_in_thread,
+    [MSG_POLICY] = policy_in_thread,
+    [MSG_QUIT] = quit_in_thread,
+    [MSG_TERM_OPEN] = term_open_in_thread,
+    [MSG_TERM_INPUT] = term_input_in_thread,
+    [MSG_TERM_RESIZE] = term_resize_in_thread,
+    [MSG_TERM_TAKE] = term_take_in_thread,
+    [MSG_TERM_RELEASE] = term_release_in_thread,
+    [MSG_TERM_GRANT] = term_answer_in_thread,
+    [MSG_TERM_STOP] = term_stop_in_thread,
+  };
+
+  handlers[msg->type] (msg->self, msg);
 }
 
 /* Main thread from here on. */
@@ -1386,10 +1491,10 @@ settings_changed_cb (MeshEmbeddedAgent *self)
     return;
   g_free (self->download_dir);
   self->download_dir = settings_download_dir (self->settings);
-  msg = msg_new (policy_in_thread, 0);
-  msg->path = g_strdup (self->download_dir);
-  msg->flag = g_settings_get_boolean (self->settings, "auto-accept-own-devices");
-  to_thread (self, msg);
+  msg = msg_new (MSG_POLICY, 0);
+  msg->policy.download_dir = g_strdup (self->download_dir);
+  msg->policy.accept_own = g_settings_get_boolean (self->settings, "auto-accept-own-devices");
+  post (self, msg);
 }
 
 static void
@@ -1397,17 +1502,17 @@ transfer_accept_cb (MeshTransfer      *transfer,
                     GFile             *folder,
                     MeshEmbeddedAgent *self)
 {
-  Msg *msg = msg_new (answer_in_thread, mesh_transfer_get_id (transfer));
+  Msg *msg = msg_new (MSG_ANSWER, mesh_transfer_get_id (transfer));
 
-  msg->path = folder != NULL ? g_file_get_path (folder) : g_strdup (self->download_dir);
-  to_thread (self, msg);
+  msg->answer.folder = folder != NULL ? g_file_get_path (folder) : g_strdup (self->download_dir);
+  post (self, msg);
 }
 
 static void
 transfer_decline_cb (MeshTransfer      *transfer,
                      MeshEmbeddedAgent *self)
 {
-  to_thread (self, msg_new (answer_in_thread, mesh_transfer_get_id (transfer)));
+  post (self, msg_new (MSG_ANSWER, mesh_transfer_get_id (transfer)));
 }
 
 /* The main thread keeps where an outgoing transfer went, for a retry. */
@@ -1434,18 +1539,18 @@ transfer_retry_cb (MeshTransfer      *transfer,
   if (target == NULL || mesh_transfer_get_file (transfer) == NULL || self->stopped)
     return;
   /* The same file to the same device: the receiver's .part makes it resume. */
-  msg = msg_new (send_in_thread, mesh_transfer_get_id (transfer));
-  msg->text = g_strdup (target->room_id);
-  msg->text2 = g_strdup (target->device_id);
-  msg->path = g_file_get_path (mesh_transfer_get_file (transfer));
-  to_thread (self, msg);
+  msg = msg_new (MSG_SEND, mesh_transfer_get_id (transfer));
+  msg->send.room_id = g_strdup (target->room_id);
+  msg->send.device_id = g_strdup (target->device_id);
+  msg->send.path = g_file_get_path (mesh_transfer_get_file (transfer));
+  post (self, msg);
 }
 
 static void
 transfer_cancel_cb (MeshTransfer      *transfer,
                     MeshEmbeddedAgent *self)
 {
-  to_thread (self, msg_new (cancel_in_thread, mesh_transfer_get_id (transfer)));
+  post (self, msg_new (MSG_CANCEL, mesh_transfer_get_id (transfer)));
 }
 
 static guint
@@ -1460,10 +1565,10 @@ terminal_input_cb (MeshSharedTerminal *terminal,
                    GBytes             *data,
                    MeshEmbeddedAgent  *self)
 {
-  Msg *msg = msg_new (term_input_in_thread, terminal_id (self, terminal));
+  Msg *msg = msg_new (MSG_TERM_INPUT, terminal_id (self, terminal));
 
-  msg->bytes = g_bytes_ref (data);
-  to_thread (self, msg);
+  msg->input.data = g_bytes_ref (data);
+  post (self, msg);
 }
 
 static void
@@ -1472,25 +1577,25 @@ terminal_resize_cb (MeshSharedTerminal *terminal,
                     guint               rows,
                     MeshEmbeddedAgent  *self)
 {
-  Msg *msg = msg_new (term_resize_in_thread, terminal_id (self, terminal));
+  Msg *msg = msg_new (MSG_TERM_RESIZE, terminal_id (self, terminal));
 
-  msg->a = cols;
-  msg->b = rows;
-  to_thread (self, msg);
+  msg->resize.cols = cols;
+  msg->resize.rows = rows;
+  post (self, msg);
 }
 
 static void
 terminal_request_control_cb (MeshSharedTerminal *terminal,
                              MeshEmbeddedAgent  *self)
 {
-  to_thread (self, msg_new (term_take_in_thread, terminal_id (self, terminal)));
+  post (self, msg_new (MSG_TERM_TAKE, terminal_id (self, terminal)));
 }
 
 static void
 terminal_release_control_cb (MeshSharedTerminal *terminal,
                              MeshEmbeddedAgent  *self)
 {
-  to_thread (self, msg_new (term_release_in_thread, terminal_id (self, terminal)));
+  post (self, msg_new (MSG_TERM_RELEASE, terminal_id (self, terminal)));
 }
 
 static void
@@ -1499,18 +1604,18 @@ terminal_answer_control_cb (MeshSharedTerminal *terminal,
                             gboolean            grant,
                             MeshEmbeddedAgent  *self)
 {
-  Msg *msg = msg_new (term_answer_in_thread, terminal_id (self, terminal));
+  Msg *msg = msg_new (MSG_TERM_GRANT, terminal_id (self, terminal));
 
-  msg->text = g_strdup (peer_id);
-  msg->flag = grant;
-  to_thread (self, msg);
+  msg->grant.peer_id = g_strdup (peer_id);
+  msg->grant.grant = grant;
+  post (self, msg);
 }
 
 static void
 terminal_stop_cb (MeshSharedTerminal *terminal,
                   MeshEmbeddedAgent  *self)
 {
-  to_thread (self, msg_new (term_stop_in_thread, terminal_id (self, terminal)));
+  post (self, msg_new (MSG_TERM_STOP, terminal_id (self, terminal)));
 }
 
 static MeshSharedTerminal *
@@ -1522,7 +1627,7 @@ open_terminal (MeshEmbeddedAgent      *self,
 {
   MeshSharedTerminal *terminal = mesh_shared_terminal_new (role, room_id, host_name);
   guint id = take_id (self);
-  Msg *msg = msg_new (term_open_in_thread, id);
+  Msg *msg = msg_new (MSG_TERM_OPEN, id);
 
   g_object_set_data (G_OBJECT (terminal), "mesh-terminal-id", GUINT_TO_POINTER (id));
   g_hash_table_insert (self->terminals, GUINT_TO_POINTER (id), g_object_ref (terminal));
@@ -1532,9 +1637,9 @@ open_terminal (MeshEmbeddedAgent      *self,
   g_signal_connect (terminal, "release-control", G_CALLBACK (terminal_release_control_cb), self);
   g_signal_connect (terminal, "answer-control", G_CALLBACK (terminal_answer_control_cb), self);
   g_signal_connect (terminal, "stop", G_CALLBACK (terminal_stop_cb), self);
-  msg->text = g_strdup (room_id);
-  msg->text2 = g_strdup (share_id);
-  to_thread (self, msg);
+  msg->open.room_id = g_strdup (room_id);
+  msg->open.share_id = g_strdup (share_id);
+  post (self, msg);
   return terminal;
 }
 
@@ -1565,8 +1670,7 @@ mesh_embedded_agent_finalize (GObject *object)
   g_main_loop_unref (self->loop);
   g_main_context_unref (self->context);
   g_object_unref (self->cancellable);
-  g_hash_table_unref (self->sends);
-  g_hash_table_unref (self->incoming);
+  g_hash_table_unref (self->links);
   g_hash_table_unref (self->terms);
   g_free (self->state_dir);
   g_free (self->server_url);
@@ -1618,8 +1722,7 @@ mesh_embedded_agent_init (MeshEmbeddedAgent *self)
   self->transfers = g_list_store_new (MESH_TYPE_TRANSFER);
   self->transfer_ids = g_hash_table_new_full (NULL, NULL, NULL, g_object_unref);
   self->terminals = g_hash_table_new_full (NULL, NULL, NULL, g_object_unref);
-  self->sends = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) send_free);
-  self->incoming = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->links = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) link_free);
   self->terms = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) term_free);
 }
 
@@ -1681,7 +1784,7 @@ mesh_embedded_agent_stop (MeshEmbeddedAgent *self)
     return;
   self->stopped = TRUE;
   if (self->thread != NULL) {
-    to_thread (self, msg_new (quit_in_thread, 0));
+    post (self, msg_new (MSG_QUIT, 0));
     g_thread_join (g_steal_pointer (&self->thread));
   }
   mailbox_clear (&self->to_thread_box);
@@ -1774,11 +1877,11 @@ mesh_embedded_agent_send (MeshEmbeddedAgent *self,
     mesh_transfer_set_state (transfer, MESH_TRANSFER_FAILED, _("Only local files can be sent"));
     return transfer;
   }
-  msg = msg_new (send_in_thread, mesh_transfer_get_id (transfer));
-  msg->text = g_strdup (room_id);
-  msg->text2 = g_strdup (device_id);
-  msg->path = g_file_get_path (file);
-  to_thread (self, msg);
+  msg = msg_new (MSG_SEND, mesh_transfer_get_id (transfer));
+  msg->send.room_id = g_strdup (room_id);
+  msg->send.device_id = g_strdup (device_id);
+  msg->send.path = g_file_get_path (file);
+  post (self, msg);
   return transfer;
 }
 
@@ -1817,7 +1920,7 @@ mesh_embedded_agent_join_room (MeshEmbeddedAgent *self,
 
   if (self->stopped)
     return;
-  msg = msg_new (join_in_thread, 0);
-  msg->text = g_strdup (room_id);
-  to_thread (self, msg);
+  msg = msg_new (MSG_JOIN, 0);
+  msg->join.room_id = g_strdup (room_id);
+  post (self, msg);
 }
