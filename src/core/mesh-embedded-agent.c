@@ -3,156 +3,15 @@
 
 #include "config.h"
 
-#include "mesh-embedded-agent.h"
+#include "mesh-embedded-agent-private.h"
 
-#include "mesh-agent-controller.h"
-#include "mesh-agent-state.h"
-#include "mesh-error.h"
-#include "mesh-escape.h"
-#include "mesh-json.h"
-
-#include <glib/gi18n.h>
-
-enum {
-  SIGNAL_READY,
-  SIGNAL_FAILED,
-  SIGNAL_OFFER,
-  SIGNAL_RECEIVED,
-  N_SIGNALS
-};
-
-static guint signals[N_SIGNALS];
-
-/* The messages for one thread, in the order they were posted, and the
- * source that hands them over in that thread's context. */
-typedef struct {
-  GMutex   lock;
-  GQueue   queue;    /* Msg */
-  GSource *source;
-  gint     quiet;    /* the priority while only bulk messages wait */
-} Mailbox;
-
-struct _MeshEmbeddedAgent {
-  GObject              parent_instance;
-
-  /* Set before the thread starts, read-only afterwards (the cancellable is thread-safe). */
-  GMainContext        *main_context;
-  GMainContext        *context;
-  GMainLoop           *loop;
-  char                *state_dir;
-  char                *server_url;
-  char                *server_fingerprint;  /* the certificate the user accepted, or NULL */
-  char                *user_id;
-  char                *username;
-  char                *access_token;
-  char                *listen;
-  GCancellable        *cancellable;
-  /* Transfer and terminal ids, taken by both threads. */
-  guint                next_id;
-  Mailbox              to_main_box;
-  Mailbox              to_thread_box;
-
-  /* Main thread only. */
-  GSettings           *settings;
-  char                *download_dir;     /* shown in offers; the thread has its own copy */
-  GThread             *thread;
-  char                *device_id;
-  gboolean             stopped;
-  GListStore          *transfers;        /* MeshTransfer */
-  GHashTable          *transfer_ids;     /* id → MeshTransfer, borrowed from the list or held */
-  GHashTable          *terminals;        /* id → MeshSharedTerminal */
-
-  /* Agent thread only (set before it starts). */
-  char                *t_download_dir;
-  gboolean             t_accept_own;
-  SoupSession         *soup;
-  MeshAgentState      *state;
-  MeshAgentIdentity   *identity;
-  MeshAgentController *controller;
-  GHashTable          *links;            /* transfer id → Link */
-  GHashTable          *terms;            /* terminal id → Term */
-};
+guint embedded_agent_signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (MeshEmbeddedAgent, mesh_embedded_agent, G_TYPE_OBJECT)
 
-/* What the threads tell each other.  Each message is about one transfer or
- * terminal (its id; 0 for the agent as a whole) and carries the fields of
- * its type only.  GFiles cross as paths: they are not thread-safe. */
-typedef enum {
-  /* To the main thread. */
-  MSG_READY,
-  MSG_FAILED,
-  MSG_TRANSFER_OFFERED,
-  MSG_TRANSFER_PROGRESS,
-  MSG_TRANSFER_SAVED,
-  MSG_TRANSFER_ENDED,
-  MSG_TERM_STARTED,
-  MSG_TERM_OUTPUT,
-  MSG_TERM_SIZE,
-  MSG_TERM_CONTROL,
-  MSG_TERM_ASK,
-  MSG_TERM_DENIED,
-  MSG_TERM_ENDED,
-  /* To the agent thread. */
-  MSG_SEND,
-  MSG_CANCEL,
-  MSG_ANSWER,
-  MSG_JOIN,
-  MSG_POLICY,
-  MSG_QUIT,
-  MSG_TERM_OPEN,
-  MSG_TERM_INPUT,
-  MSG_TERM_RESIZE,
-  MSG_TERM_TAKE,
-  MSG_TERM_RELEASE,
-  MSG_TERM_GRANT,
-  MSG_TERM_STOP,
-  N_MSG_TYPES
-} MsgType;
-
-typedef struct {
-  MsgType            type;
-  guint              id;
-  MeshEmbeddedAgent *self;
-  union {
-    struct { char *device_id; } ready;
-    struct { char *message; } failed;
-    struct {
-      char     *room_id;
-      char     *sender;
-      char     *name;
-      guint64   size;
-      gboolean  is_folder;
-      gboolean  ask;        /* FALSE: the policy took it already */
-    } offered;
-    struct { guint64 done, total; } progress;
-    struct { char *path; } saved;
-    struct {
-      MeshTransferState  state;
-      char              *sentence;  /* why, in words, or NULL */
-      GError            *error;     /* how it failed (the transfer words it), or NULL */
-    } ended;
-    struct { char *share_id; guint cols, rows; } started;
-    struct { GBytes *data; } output;
-    struct { guint cols, rows; } size;
-    struct { char *peer_id; char *name; gboolean is_us; } control;
-    struct { char *peer_id; char *username; } ask;
-    struct { char *reason; } denied;
-    struct { char *sentence; } term_ended;
-    struct { char *room_id; char *device_id; char *path; } send;
-    struct { char *folder; } answer;                  /* NULL: decline */
-    struct { char *room_id; } join;
-    struct { char *download_dir; gboolean accept_own; } policy;
-    struct { char *room_id; char *share_id; } open;   /* share_id NULL: share our shell */
-    struct { GBytes *data; } input;
-    struct { guint cols, rows; } resize;
-    struct { char *peer_id; gboolean grant; } grant;
-  };
-} Msg;
-
-static Msg *
-msg_new (MsgType type,
-         guint   id)
+Msg *
+embedded_msg_new (MsgType type,
+                  guint   id)
 {
   Msg *msg = g_new0 (Msg, 1);
 
@@ -335,9 +194,9 @@ mailbox_destroy (Mailbox *box)
 
 /* Unlike g_main_context_invoke(), never runs in the calling thread, even
  * when nobody iterates the context at that moment, so order is kept. */
-static void
-post (MeshEmbeddedAgent *self,
-      Msg               *msg)
+void
+embedded_post (MeshEmbeddedAgent *self,
+               Msg               *msg)
 {
   Mailbox *box = is_to_main (msg) ? &self->to_main_box : &self->to_thread_box;
 
@@ -351,8 +210,8 @@ post (MeshEmbeddedAgent *self,
   g_mutex_unlock (&box->lock);
 }
 
-static guint
-take_id (MeshEmbeddedAgent *self)
+guint
+embedded_take_id (MeshEmbeddedAgent *self)
 {
   return (guint) g_atomic_int_add ((int *) &self->next_id, 1) + 1;
 }
@@ -365,14 +224,14 @@ ready_on_main (MeshEmbeddedAgent *self,
 {
   g_free (self->device_id);
   self->device_id = g_strdup (msg->ready.device_id);
-  g_signal_emit (self, signals[SIGNAL_READY], 0, msg->ready.device_id);
+  g_signal_emit (self, embedded_agent_signals[SIGNAL_READY], 0, msg->ready.device_id);
 }
 
 static void
 failed_on_main (MeshEmbeddedAgent *self,
                 Msg               *msg)
 {
-  g_signal_emit (self, signals[SIGNAL_FAILED], 0, msg->failed.message);
+  g_signal_emit (self, embedded_agent_signals[SIGNAL_FAILED], 0, msg->failed.message);
 }
 
 static void transfer_accept_cb (MeshTransfer *transfer, GFile *folder, MeshEmbeddedAgent *self);
@@ -415,7 +274,7 @@ transfer_offered_on_main (MeshEmbeddedAgent *self,
     mesh_transfer_set_state (transfer, MESH_TRANSFER_WAITING, NULL);
   add_transfer (self, transfer);
   if (msg->offered.ask)
-    g_signal_emit (self, signals[SIGNAL_OFFER], 0, transfer);
+    g_signal_emit (self, embedded_agent_signals[SIGNAL_OFFER], 0, transfer);
 }
 
 static void
@@ -459,91 +318,7 @@ transfer_ended_on_main (MeshEmbeddedAgent *self,
   /* Only a transfer that ended well, with the receiver's hash check, was received. */
   if (msg->ended.state == MESH_TRANSFER_DONE &&
       mesh_transfer_get_direction (transfer) == MESH_TRANSFER_INCOMING)
-    g_signal_emit (self, signals[SIGNAL_RECEIVED], 0, transfer);
-}
-
-static MeshSharedTerminal *
-lookup_terminal (MeshEmbeddedAgent *self,
-                 guint              id)
-{
-  return g_hash_table_lookup (self->terminals, GUINT_TO_POINTER (id));
-}
-
-static void
-term_started_on_main (MeshEmbeddedAgent *self,
-                      Msg               *msg)
-{
-  MeshSharedTerminal *terminal = lookup_terminal (self, msg->id);
-
-  if (terminal == NULL)
-    return;
-  mesh_shared_terminal_set_share_id (terminal, msg->started.share_id);
-  mesh_shared_terminal_set_size (terminal, msg->started.cols, msg->started.rows);
-  mesh_shared_terminal_set_state (terminal, MESH_SHARED_TERMINAL_RUNNING, NULL);
-}
-
-static void
-term_output_on_main (MeshEmbeddedAgent *self,
-                     Msg               *msg)
-{
-  MeshSharedTerminal *terminal = lookup_terminal (self, msg->id);
-
-  if (terminal != NULL)
-    mesh_shared_terminal_push_output (terminal, msg->output.data);
-}
-
-static void
-term_size_on_main (MeshEmbeddedAgent *self,
-                   Msg               *msg)
-{
-  MeshSharedTerminal *terminal = lookup_terminal (self, msg->id);
-
-  if (terminal != NULL)
-    mesh_shared_terminal_set_size (terminal, msg->size.cols, msg->size.rows);
-}
-
-static void
-term_control_on_main (MeshEmbeddedAgent *self,
-                      Msg               *msg)
-{
-  MeshSharedTerminal *terminal = lookup_terminal (self, msg->id);
-
-  if (terminal != NULL)
-    mesh_shared_terminal_set_controller (terminal, msg->control.peer_id, msg->control.name,
-                                         msg->control.is_us);
-}
-
-static void
-term_ask_on_main (MeshEmbeddedAgent *self,
-                  Msg               *msg)
-{
-  MeshSharedTerminal *terminal = lookup_terminal (self, msg->id);
-
-  if (terminal != NULL)
-    mesh_shared_terminal_ask_control (terminal, msg->ask.peer_id, msg->ask.username);
-}
-
-static void
-term_denied_on_main (MeshEmbeddedAgent *self,
-                     Msg               *msg)
-{
-  MeshSharedTerminal *terminal = lookup_terminal (self, msg->id);
-
-  if (terminal != NULL)
-    mesh_shared_terminal_report_denied (terminal, msg->denied.reason);
-}
-
-static void
-term_ended_on_main (MeshEmbeddedAgent *self,
-                    Msg               *msg)
-{
-  g_autoptr(MeshSharedTerminal) terminal = NULL;
-
-  if (!g_hash_table_steal_extended (self->terminals, GUINT_TO_POINTER (msg->id), NULL,
-                                    (gpointer *) &terminal))
-    return;
-  g_signal_handlers_disconnect_by_data (terminal, self);
-  mesh_shared_terminal_set_state (terminal, MESH_SHARED_TERMINAL_ENDED, msg->term_ended.sentence);
+    g_signal_emit (self, embedded_agent_signals[SIGNAL_RECEIVED], 0, transfer);
 }
 
 /* Agent thread from here to mesh_embedded_agent_new(). */
@@ -552,10 +327,10 @@ static void
 report_failed (MeshEmbeddedAgent *self,
                const char        *message)
 {
-  Msg *msg = msg_new (MSG_FAILED, 0);
+  Msg *msg = embedded_msg_new (MSG_FAILED, 0);
 
   msg->failed.message = g_strdup (message);
-  post (self, msg);
+  embedded_post (self, msg);
 }
 
 static void
@@ -564,11 +339,11 @@ report_ended (MeshEmbeddedAgent *self,
               MeshTransferState  state,
               const char        *sentence)
 {
-  Msg *msg = msg_new (MSG_TRANSFER_ENDED, id);
+  Msg *msg = embedded_msg_new (MSG_TRANSFER_ENDED, id);
 
   msg->ended.state = state;
   msg->ended.sentence = g_strdup (sentence);
-  post (self, msg);
+  embedded_post (self, msg);
 }
 
 /* How a session ended; NULL: it went well. */
@@ -577,11 +352,11 @@ report_ended_error (MeshEmbeddedAgent *self,
                     guint              id,
                     const GError      *error)
 {
-  Msg *msg = msg_new (MSG_TRANSFER_ENDED, id);
+  Msg *msg = embedded_msg_new (MSG_TRANSFER_ENDED, id);
 
   msg->ended.state = MESH_TRANSFER_DONE;
   msg->ended.error = error != NULL ? g_error_copy (error) : NULL;
-  post (self, msg);
+  embedded_post (self, msg);
 }
 
 /* One transfer as the agent thread follows it: the session the controller
@@ -625,7 +400,7 @@ link_announce (Link     *link,
                gboolean  ask)
 {
   MeshP2pSession *session = link->session;
-  Msg *msg = msg_new (MSG_TRANSFER_OFFERED, link->id);
+  Msg *msg = embedded_msg_new (MSG_TRANSFER_OFFERED, link->id);
   const char *name = mesh_p2p_session_get_name (session);
 
   link->announced = TRUE;
@@ -635,7 +410,7 @@ link_announce (Link     *link,
   msg->offered.size = ask ? mesh_p2p_session_get_bytes_total (session) : 0;
   msg->offered.is_folder = mesh_p2p_session_get_kind (session) == MESH_P2P_KIND_FOLDER;
   msg->offered.ask = ask;
-  post (link->self, msg);
+  embedded_post (link->self, msg);
 }
 
 static void
@@ -689,10 +464,10 @@ link_progress_cb (MeshP2pSession *session,
 
   if (!link->announced)
     return;
-  msg = msg_new (MSG_TRANSFER_PROGRESS, link->id);
+  msg = embedded_msg_new (MSG_TRANSFER_PROGRESS, link->id);
   msg->progress.done = mesh_p2p_session_get_bytes_done (session);
   msg->progress.total = mesh_p2p_session_get_bytes_total (session);
-  post (link->self, msg);
+  embedded_post (link->self, msg);
 }
 
 static void
@@ -705,9 +480,9 @@ link_file_cb (MeshP2pSession *session,
   if (!link->announced || mesh_p2p_session_get_role (session) != MESH_P2P_ROLE_SERVER ||
       mesh_p2p_session_get_file (session) == NULL)
     return;
-  msg = msg_new (MSG_TRANSFER_SAVED, link->id);
+  msg = embedded_msg_new (MSG_TRANSFER_SAVED, link->id);
   msg->saved.path = g_file_get_path (mesh_p2p_session_get_file (session));
-  post (link->self, msg);
+  embedded_post (link->self, msg);
 }
 
 static Link *
@@ -729,75 +504,16 @@ link_new (MeshEmbeddedAgent *self,
   return link;
 }
 
-/* Terminals */
-
-/* A terminal, hosted or viewed. */
-typedef struct {
-  guint               id;
-  char               *room_id;
-  char               *share_id;
-  MeshTerminalHost   *host;
-  MeshTerminalViewer *viewer;
-  GCancellable       *cancellable;
-} Term;
-
-static void
-term_free (Term *term)
-{
-  g_cancellable_cancel (term->cancellable);
-  g_object_unref (term->cancellable);
-  if (term->host != NULL)
-    g_signal_handlers_disconnect_matched (term->host, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL,
-                                          term);
-  g_clear_object (&term->host);
-  if (term->viewer != NULL) {
-    g_signal_handlers_disconnect_matched (term->viewer, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL,
-                                          term);
-    mesh_terminal_viewer_close (term->viewer);
-  }
-  g_clear_object (&term->viewer);
-  g_free (term->room_id);
-  g_free (term->share_id);
-  g_free (term);
-}
-
-static Term *
-find_term (MeshEmbeddedAgent *self,
-           const char        *share_id)
-{
-  GHashTableIter iter;
-  Term *term;
-
-  g_hash_table_iter_init (&iter, self->terms);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &term)) {
-    if (g_strcmp0 (term->share_id, share_id) == 0)
-      return term;
-  }
-  return NULL;
-}
-
-static void
-end_term (MeshEmbeddedAgent *self,
-          Term              *term,
-          const char        *sentence)
-{
-  Msg *msg = msg_new (MSG_TERM_ENDED, term->id);
-
-  msg->term_ended.sentence = g_strdup (sentence);
-  post (self, msg);
-  g_hash_table_remove (self->terms, GUINT_TO_POINTER (term->id));
-}
-
 /* The controller's reports */
 
 static void
 controller_ready_cb (MeshAgentController *controller,
                      MeshEmbeddedAgent   *self)
 {
-  Msg *msg = msg_new (MSG_READY, 0);
+  Msg *msg = embedded_msg_new (MSG_READY, 0);
 
   msg->ready.device_id = g_strdup (mesh_agent_controller_get_device_id (controller));
-  post (self, msg);
+  embedded_post (self, msg);
 }
 
 static void
@@ -819,76 +535,8 @@ session_added_cb (MeshAgentController *controller,
   if (mesh_p2p_session_get_role (session) != MESH_P2P_ROLE_SERVER ||
       mesh_p2p_session_get_kind (session) == MESH_P2P_KIND_TERMINAL)
     return;
-  link = link_new (self, take_id (self), session, FALSE);
+  link = link_new (self, embedded_take_id (self), session, FALSE);
   link_state_cb (session, NULL, link);
-}
-
-static void
-control_changed_cb (MeshAgentController *controller,
-                    const char          *share_id,
-                    const char          *peer_id,
-                    MeshEmbeddedAgent   *self)
-{
-  Term *term = find_term (self, share_id);
-  Msg *msg;
-
-  if (term == NULL)
-    return;
-  msg = msg_new (MSG_TERM_CONTROL, term->id);
-  msg->control.peer_id = g_strdup (peer_id);
-  if (peer_id != NULL)
-    msg->control.name = g_strdup (mesh_agent_controller_get_peer_username (controller,
-                                                                           term->room_id,
-                                                                           peer_id));
-  msg->control.is_us = g_strcmp0 (peer_id, mesh_agent_controller_get_peer_id (controller)) == 0;
-  post (self, msg);
-}
-
-static void
-control_requested_cb (MeshAgentController *controller,
-                      const char          *share_id,
-                      const char          *peer_id,
-                      const char          *username,
-                      MeshEmbeddedAgent   *self)
-{
-  Term *term = find_term (self, share_id);
-  Msg *msg;
-
-  if (term == NULL) {
-    mesh_agent_controller_answer_control (controller, share_id, peer_id, FALSE);
-    return;
-  }
-  msg = msg_new (MSG_TERM_ASK, term->id);
-  msg->ask.peer_id = g_strdup (peer_id);
-  msg->ask.username = g_strdup (username);
-  post (self, msg);
-}
-
-static void
-control_denied_cb (MeshAgentController *controller,
-                   const char          *share_id,
-                   const char          *reason,
-                   MeshEmbeddedAgent   *self)
-{
-  Term *term = find_term (self, share_id);
-  Msg *msg;
-
-  if (term == NULL)
-    return;
-  msg = msg_new (MSG_TERM_DENIED, term->id);
-  msg->denied.reason = g_strdup (reason);
-  post (self, msg);
-}
-
-static void
-share_stopped_cb (MeshAgentController *controller,
-                  const char          *share_id,
-                  MeshEmbeddedAgent   *self)
-{
-  Term *term = find_term (self, share_id);
-
-  if (term != NULL)
-    end_term (self, term, NULL);
 }
 
 static void
@@ -924,11 +572,14 @@ start_controller (MeshEmbeddedAgent *self)
   g_signal_connect (self->controller, "ready", G_CALLBACK (controller_ready_cb), self);
   g_signal_connect (self->controller, "fatal", G_CALLBACK (controller_fatal_cb), self);
   g_signal_connect (self->controller, "session-added", G_CALLBACK (session_added_cb), self);
-  g_signal_connect (self->controller, "control-changed", G_CALLBACK (control_changed_cb), self);
-  g_signal_connect (self->controller, "control-requested", G_CALLBACK (control_requested_cb),
-                    self);
-  g_signal_connect (self->controller, "control-denied", G_CALLBACK (control_denied_cb), self);
-  g_signal_connect (self->controller, "share-stopped", G_CALLBACK (share_stopped_cb), self);
+  g_signal_connect (self->controller, "control-changed",
+                    G_CALLBACK (embedded_control_changed_cb), self);
+  g_signal_connect (self->controller, "control-requested",
+                    G_CALLBACK (embedded_control_requested_cb), self);
+  g_signal_connect (self->controller, "control-denied",
+                    G_CALLBACK (embedded_control_denied_cb), self);
+  g_signal_connect (self->controller, "share-stopped",
+                    G_CALLBACK (embedded_share_stopped_cb), self);
   if (!mesh_agent_controller_start (self->controller, &error))
     report_failed (self, error->message);
 }
@@ -1021,8 +672,8 @@ agent_begin (MeshEmbeddedAgent *self)
                                body, self->cancellable, registered_cb, self);
 }
 
-static gboolean
-controller_ready (MeshEmbeddedAgent *self)
+gboolean
+embedded_controller_ready (MeshEmbeddedAgent *self)
 {
   return !g_cancellable_is_cancelled (self->cancellable) && self->controller != NULL &&
          mesh_agent_controller_is_ready (self->controller);
@@ -1039,7 +690,7 @@ send_in_thread (MeshEmbeddedAgent *self,
   MeshP2pSession *session;
   Link *link;
 
-  if (!controller_ready (self)) {
+  if (!embedded_controller_ready (self)) {
     report_ended (self, msg->id, MESH_TRANSFER_FAILED,
                   _("This computer is not connected to the server yet"));
     return;
@@ -1105,281 +756,6 @@ join_in_thread (MeshEmbeddedAgent *self,
 }
 
 static void
-term_output_cb (GObject *source,
-                GBytes  *data,
-                Term    *term)
-{
-  MeshEmbeddedAgent *self = g_object_get_data (source, "mesh-embedded-agent");
-  Msg *msg = msg_new (MSG_TERM_OUTPUT, term->id);
-
-  msg->output.data = g_bytes_ref (data);
-  post (self, msg);
-}
-
-static void
-term_started (MeshEmbeddedAgent *self,
-              Term              *term,
-              guint              cols,
-              guint              rows)
-{
-  Msg *msg = msg_new (MSG_TERM_STARTED, term->id);
-
-  msg->started.share_id = g_strdup (term->share_id);
-  msg->started.cols = cols;
-  msg->started.rows = rows;
-  post (self, msg);
-}
-
-typedef struct {
-  MeshEmbeddedAgent *self;
-  guint              id;
-} TermCall;
-
-/* Why a terminal could not start or ended, in words; the raw error goes to
- * the log. */
-static char *
-terminal_sentence (const GError *error)
-{
-  g_autofree char *raw = mesh_escape_for_display (error->message, -1);
-
-  g_message ("Terminal ended: %s", raw);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
-    return g_strdup (_("The server did not answer in time. Check the connection and try again."));
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED))
-    return g_strdup (_("This computer is not connected to the server. Try again once it is."));
-  if (g_error_matches (error, MESH_ERROR, MESH_ERROR_UNROUTABLE))
-    return g_strdup (_("The computer sharing this terminal is offline or not in this room."));
-  if (g_error_matches (error, MESH_ERROR, MESH_ERROR_P2P_SESSION_DENIED))
-    return g_strdup (_("The computer sharing this terminal refused the connection."));
-  if (error->domain == G_IO_ERROR && (error->code == G_IO_ERROR_CONNECTION_CLOSED ||
-                                      error->code == G_IO_ERROR_BROKEN_PIPE))
-    return g_strdup (_("The connection to the shared terminal was lost."));
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED))
-    return NULL;
-  return g_strdup (_("The terminal could not be opened. The log has the details."));
-}
-
-static Term *
-term_call_finish (TermCall *call)
-{
-  Term *term = g_hash_table_lookup (call->self->terms, GUINT_TO_POINTER (call->id));
-
-  g_free (call);
-  return term;
-}
-
-static void
-shared_cb (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
-{
-  TermCall *call = user_data;
-  MeshEmbeddedAgent *self = call->self;
-  Term *term = term_call_finish (call);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *share_id = NULL;
-  g_autoptr(GBytes) scrollback = NULL;
-  Msg *msg;
-
-  share_id = mesh_agent_controller_share_terminal_finish (MESH_AGENT_CONTROLLER (source), result,
-                                                          &error);
-  if (term == NULL) {
-    /* Stopped while starting. */
-    if (share_id != NULL)
-      mesh_agent_controller_stop_share (MESH_AGENT_CONTROLLER (source), share_id);
-    return;
-  }
-  if (share_id == NULL) {
-    g_autofree char *sentence = terminal_sentence (error);
-
-    end_term (self, term, sentence);
-    return;
-  }
-  term->share_id = g_steal_pointer (&share_id);
-  term->host = g_object_ref (mesh_agent_controller_get_share_host (self->controller,
-                                                                   term->share_id));
-  g_object_set_data (G_OBJECT (term->host), "mesh-embedded-agent", self);
-  g_signal_connect (term->host, "output", G_CALLBACK (term_output_cb), term);
-  term_started (self, term, 80, 24);
-  /* What the shell wrote before we listened (its first prompt). */
-  scrollback = mesh_terminal_host_get_scrollback (term->host);
-  if (g_bytes_get_size (scrollback) > 0) {
-    msg = msg_new (MSG_TERM_OUTPUT, term->id);
-    msg->output.data = g_steal_pointer (&scrollback);
-    post (self, msg);
-  }
-}
-
-static void
-viewer_resize_cb (MeshTerminalViewer *viewer,
-                  guint               cols,
-                  guint               rows,
-                  Term               *term)
-{
-  MeshEmbeddedAgent *self = g_object_get_data (G_OBJECT (viewer), "mesh-embedded-agent");
-  Msg *msg = msg_new (MSG_TERM_SIZE, term->id);
-
-  msg->size.cols = cols;
-  msg->size.rows = rows;
-  post (self, msg);
-}
-
-static void
-viewer_closed_cb (MeshTerminalViewer *viewer,
-                  GError             *error,
-                  Term               *term)
-{
-  MeshEmbeddedAgent *self = g_object_get_data (G_OBJECT (viewer), "mesh-embedded-agent");
-  g_autofree char *sentence = error != NULL ? terminal_sentence (error) : NULL;
-
-  end_term (self, term, sentence);
-}
-
-static void
-viewing_cb (GObject      *source,
-            GAsyncResult *result,
-            gpointer      user_data)
-{
-  TermCall *call = user_data;
-  MeshEmbeddedAgent *self = call->self;
-  Term *term = term_call_finish (call);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MeshTerminalViewer) viewer = NULL;
-
-  viewer = mesh_agent_controller_view_terminal_finish (MESH_AGENT_CONTROLLER (source), result,
-                                                       &error);
-  if (term == NULL) {
-    if (viewer != NULL)
-      mesh_terminal_viewer_close (viewer);
-    return;
-  }
-  if (viewer == NULL) {
-    g_autofree char *sentence = terminal_sentence (error);
-
-    end_term (self, term, sentence);
-    return;
-  }
-  term->viewer = g_steal_pointer (&viewer);
-  g_object_set_data (G_OBJECT (term->viewer), "mesh-embedded-agent", self);
-  g_signal_connect (term->viewer, "output", G_CALLBACK (term_output_cb), term);
-  g_signal_connect (term->viewer, "resize", G_CALLBACK (viewer_resize_cb), term);
-  g_signal_connect (term->viewer, "closed", G_CALLBACK (viewer_closed_cb), term);
-  term_started (self, term, mesh_terminal_viewer_get_cols (term->viewer),
-                mesh_terminal_viewer_get_rows (term->viewer));
-}
-
-
-static void
-term_open_in_thread (MeshEmbeddedAgent *self,
-                     Msg               *msg)
-{
-  Term *term;
-  TermCall *call;
-
-  term = g_new0 (Term, 1);
-  term->id = msg->id;
-  term->room_id = g_strdup (msg->open.room_id);
-  term->share_id = g_strdup (msg->open.share_id);
-  term->cancellable = g_cancellable_new ();
-  g_hash_table_insert (self->terms, GUINT_TO_POINTER (term->id), term);
-  if (!controller_ready (self)) {
-    end_term (self, term, _("This computer is not connected to the server yet"));
-    return;
-  }
-  call = g_new0 (TermCall, 1);
-  call->self = self;
-  call->id = term->id;
-  if (term->share_id == NULL)
-    mesh_agent_controller_share_terminal_async (self->controller, term->room_id, NULL,
-                                                term->cancellable, shared_cb, call);
-  else
-    mesh_agent_controller_view_terminal_async (self->controller, term->room_id, term->share_id,
-                                               term->cancellable, viewing_cb, call);
-}
-
-static Term *
-term_lookup (MeshEmbeddedAgent *self,
-             guint              id)
-{
-  return g_hash_table_lookup (self->terms, GUINT_TO_POINTER (id));
-}
-
-static void
-term_input_in_thread (MeshEmbeddedAgent *self,
-                      Msg               *msg)
-{
-  Term *term = term_lookup (self, msg->id);
-  gsize len;
-  const void *data = g_bytes_get_data (msg->input.data, &len);
-
-  if (term != NULL && term->host != NULL)
-    mesh_terminal_host_send_input (term->host, data, len);
-  else if (term != NULL && term->viewer != NULL)
-    mesh_terminal_viewer_send_input (term->viewer, data, len);
-}
-
-static void
-term_resize_in_thread (MeshEmbeddedAgent *self,
-                       Msg               *msg)
-{
-  Term *term = term_lookup (self, msg->id);
-  Msg *answer;
-
-  /* The host's window sets the shell's size; viewers follow it. */
-  if (term == NULL || term->host == NULL)
-    return;
-  mesh_terminal_host_resize (term->host, msg->resize.cols, msg->resize.rows);
-  answer = msg_new (MSG_TERM_SIZE, term->id);
-  answer->size.cols = msg->resize.cols;
-  answer->size.rows = msg->resize.rows;
-  post (self, answer);
-}
-
-static void
-term_take_in_thread (MeshEmbeddedAgent *self,
-                     Msg               *msg)
-{
-  Term *term = term_lookup (self, msg->id);
-
-  if (term != NULL && term->share_id != NULL && self->controller != NULL)
-    mesh_agent_controller_take_control (self->controller, term->share_id);
-}
-
-static void
-term_release_in_thread (MeshEmbeddedAgent *self,
-                        Msg               *msg)
-{
-  Term *term = term_lookup (self, msg->id);
-
-  if (term != NULL && term->share_id != NULL && self->controller != NULL)
-    mesh_agent_controller_release_control (self->controller, term->share_id);
-}
-
-static void
-term_answer_in_thread (MeshEmbeddedAgent *self,
-                       Msg               *msg)
-{
-  Term *term = term_lookup (self, msg->id);
-
-  if (term != NULL && term->share_id != NULL && self->controller != NULL)
-    mesh_agent_controller_answer_control (self->controller, term->share_id,
-                                          msg->grant.peer_id, msg->grant.grant);
-}
-
-static void
-term_stop_in_thread (MeshEmbeddedAgent *self,
-                     Msg               *msg)
-{
-  Term *term = term_lookup (self, msg->id);
-
-  if (term == NULL)
-    return;
-  if (term->host != NULL && self->controller != NULL)
-    mesh_agent_controller_stop_share (self->controller, term->share_id);
-  end_term (self, term, NULL);
-}
-
-static void
 policy_in_thread (MeshEmbeddedAgent *self,
                   Msg               *msg)
 {
@@ -1442,26 +818,26 @@ msg_dispatch (Msg *msg)
     [MSG_TRANSFER_PROGRESS] = transfer_progress_on_main,
     [MSG_TRANSFER_SAVED] = transfer_saved_on_main,
     [MSG_TRANSFER_ENDED] = transfer_ended_on_main,
-    [MSG_TERM_STARTED] = term_started_on_main,
-    [MSG_TERM_OUTPUT] = term_output_on_main,
-    [MSG_TERM_SIZE] = term_size_on_main,
-    [MSG_TERM_CONTROL] = term_control_on_main,
-    [MSG_TERM_ASK] = term_ask_on_main,
-    [MSG_TERM_DENIED] = term_denied_on_main,
-    [MSG_TERM_ENDED] = term_ended_on_main,
+    [MSG_TERM_STARTED] = embedded_term_started_on_main,
+    [MSG_TERM_OUTPUT] = embedded_term_output_on_main,
+    [MSG_TERM_SIZE] = embedded_term_size_on_main,
+    [MSG_TERM_CONTROL] = embedded_term_control_on_main,
+    [MSG_TERM_ASK] = embedded_term_ask_on_main,
+    [MSG_TERM_DENIED] = embedded_term_denied_on_main,
+    [MSG_TERM_ENDED] = embedded_term_ended_on_main,
     [MSG_SEND] = send_in_thread,
     [MSG_CANCEL] = cancel_in_thread,
     [MSG_ANSWER] = answer_in_thread,
     [MSG_JOIN] = join_in_thread,
     [MSG_POLICY] = policy_in_thread,
     [MSG_QUIT] = quit_in_thread,
-    [MSG_TERM_OPEN] = term_open_in_thread,
-    [MSG_TERM_INPUT] = term_input_in_thread,
-    [MSG_TERM_RESIZE] = term_resize_in_thread,
-    [MSG_TERM_TAKE] = term_take_in_thread,
-    [MSG_TERM_RELEASE] = term_release_in_thread,
-    [MSG_TERM_GRANT] = term_answer_in_thread,
-    [MSG_TERM_STOP] = term_stop_in_thread,
+    [MSG_TERM_OPEN] = embedded_term_open_in_thread,
+    [MSG_TERM_INPUT] = embedded_term_input_in_thread,
+    [MSG_TERM_RESIZE] = embedded_term_resize_in_thread,
+    [MSG_TERM_TAKE] = embedded_term_take_in_thread,
+    [MSG_TERM_RELEASE] = embedded_term_release_in_thread,
+    [MSG_TERM_GRANT] = embedded_term_answer_in_thread,
+    [MSG_TERM_STOP] = embedded_term_stop_in_thread,
   };
 
   handlers[msg->type] (msg->self, msg);
@@ -1491,10 +867,10 @@ settings_changed_cb (MeshEmbeddedAgent *self)
     return;
   g_free (self->download_dir);
   self->download_dir = settings_download_dir (self->settings);
-  msg = msg_new (MSG_POLICY, 0);
+  msg = embedded_msg_new (MSG_POLICY, 0);
   msg->policy.download_dir = g_strdup (self->download_dir);
   msg->policy.accept_own = g_settings_get_boolean (self->settings, "auto-accept-own-devices");
-  post (self, msg);
+  embedded_post (self, msg);
 }
 
 static void
@@ -1502,17 +878,17 @@ transfer_accept_cb (MeshTransfer      *transfer,
                     GFile             *folder,
                     MeshEmbeddedAgent *self)
 {
-  Msg *msg = msg_new (MSG_ANSWER, mesh_transfer_get_id (transfer));
+  Msg *msg = embedded_msg_new (MSG_ANSWER, mesh_transfer_get_id (transfer));
 
   msg->answer.folder = folder != NULL ? g_file_get_path (folder) : g_strdup (self->download_dir);
-  post (self, msg);
+  embedded_post (self, msg);
 }
 
 static void
 transfer_decline_cb (MeshTransfer      *transfer,
                      MeshEmbeddedAgent *self)
 {
-  post (self, msg_new (MSG_ANSWER, mesh_transfer_get_id (transfer)));
+  embedded_post (self, embedded_msg_new (MSG_ANSWER, mesh_transfer_get_id (transfer)));
 }
 
 /* The main thread keeps where an outgoing transfer went, for a retry. */
@@ -1539,108 +915,18 @@ transfer_retry_cb (MeshTransfer      *transfer,
   if (target == NULL || mesh_transfer_get_file (transfer) == NULL || self->stopped)
     return;
   /* The same file to the same device: the receiver's .part makes it resume. */
-  msg = msg_new (MSG_SEND, mesh_transfer_get_id (transfer));
+  msg = embedded_msg_new (MSG_SEND, mesh_transfer_get_id (transfer));
   msg->send.room_id = g_strdup (target->room_id);
   msg->send.device_id = g_strdup (target->device_id);
   msg->send.path = g_file_get_path (mesh_transfer_get_file (transfer));
-  post (self, msg);
+  embedded_post (self, msg);
 }
 
 static void
 transfer_cancel_cb (MeshTransfer      *transfer,
                     MeshEmbeddedAgent *self)
 {
-  post (self, msg_new (MSG_CANCEL, mesh_transfer_get_id (transfer)));
-}
-
-static guint
-terminal_id (MeshEmbeddedAgent  *self,
-             MeshSharedTerminal *terminal)
-{
-  return GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (terminal), "mesh-terminal-id"));
-}
-
-static void
-terminal_input_cb (MeshSharedTerminal *terminal,
-                   GBytes             *data,
-                   MeshEmbeddedAgent  *self)
-{
-  Msg *msg = msg_new (MSG_TERM_INPUT, terminal_id (self, terminal));
-
-  msg->input.data = g_bytes_ref (data);
-  post (self, msg);
-}
-
-static void
-terminal_resize_cb (MeshSharedTerminal *terminal,
-                    guint               cols,
-                    guint               rows,
-                    MeshEmbeddedAgent  *self)
-{
-  Msg *msg = msg_new (MSG_TERM_RESIZE, terminal_id (self, terminal));
-
-  msg->resize.cols = cols;
-  msg->resize.rows = rows;
-  post (self, msg);
-}
-
-static void
-terminal_request_control_cb (MeshSharedTerminal *terminal,
-                             MeshEmbeddedAgent  *self)
-{
-  post (self, msg_new (MSG_TERM_TAKE, terminal_id (self, terminal)));
-}
-
-static void
-terminal_release_control_cb (MeshSharedTerminal *terminal,
-                             MeshEmbeddedAgent  *self)
-{
-  post (self, msg_new (MSG_TERM_RELEASE, terminal_id (self, terminal)));
-}
-
-static void
-terminal_answer_control_cb (MeshSharedTerminal *terminal,
-                            const char         *peer_id,
-                            gboolean            grant,
-                            MeshEmbeddedAgent  *self)
-{
-  Msg *msg = msg_new (MSG_TERM_GRANT, terminal_id (self, terminal));
-
-  msg->grant.peer_id = g_strdup (peer_id);
-  msg->grant.grant = grant;
-  post (self, msg);
-}
-
-static void
-terminal_stop_cb (MeshSharedTerminal *terminal,
-                  MeshEmbeddedAgent  *self)
-{
-  post (self, msg_new (MSG_TERM_STOP, terminal_id (self, terminal)));
-}
-
-static MeshSharedTerminal *
-open_terminal (MeshEmbeddedAgent      *self,
-               MeshSharedTerminalRole  role,
-               const char             *room_id,
-               const char             *share_id,
-               const char             *host_name)
-{
-  MeshSharedTerminal *terminal = mesh_shared_terminal_new (role, room_id, host_name);
-  guint id = take_id (self);
-  Msg *msg = msg_new (MSG_TERM_OPEN, id);
-
-  g_object_set_data (G_OBJECT (terminal), "mesh-terminal-id", GUINT_TO_POINTER (id));
-  g_hash_table_insert (self->terminals, GUINT_TO_POINTER (id), g_object_ref (terminal));
-  g_signal_connect (terminal, "input", G_CALLBACK (terminal_input_cb), self);
-  g_signal_connect (terminal, "resize", G_CALLBACK (terminal_resize_cb), self);
-  g_signal_connect (terminal, "request-control", G_CALLBACK (terminal_request_control_cb), self);
-  g_signal_connect (terminal, "release-control", G_CALLBACK (terminal_release_control_cb), self);
-  g_signal_connect (terminal, "answer-control", G_CALLBACK (terminal_answer_control_cb), self);
-  g_signal_connect (terminal, "stop", G_CALLBACK (terminal_stop_cb), self);
-  msg->open.room_id = g_strdup (room_id);
-  msg->open.share_id = g_strdup (share_id);
-  post (self, msg);
-  return terminal;
+  embedded_post (self, embedded_msg_new (MSG_CANCEL, mesh_transfer_get_id (transfer)));
 }
 
 static void
@@ -1695,16 +981,16 @@ mesh_embedded_agent_class_init (MeshEmbeddedAgentClass *klass)
   object_class->dispose = mesh_embedded_agent_dispose;
   object_class->finalize = mesh_embedded_agent_finalize;
 
-  signals[SIGNAL_READY] =
+  embedded_agent_signals[SIGNAL_READY] =
     g_signal_new ("ready", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
                   G_TYPE_STRING);
-  signals[SIGNAL_FAILED] =
+  embedded_agent_signals[SIGNAL_FAILED] =
     g_signal_new ("failed", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
                   G_TYPE_STRING);
-  signals[SIGNAL_OFFER] =
+  embedded_agent_signals[SIGNAL_OFFER] =
     g_signal_new ("offer", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
                   MESH_TYPE_TRANSFER);
-  signals[SIGNAL_RECEIVED] =
+  embedded_agent_signals[SIGNAL_RECEIVED] =
     g_signal_new ("received", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
                   MESH_TYPE_TRANSFER);
 }
@@ -1723,7 +1009,7 @@ mesh_embedded_agent_init (MeshEmbeddedAgent *self)
   self->transfer_ids = g_hash_table_new_full (NULL, NULL, NULL, g_object_unref);
   self->terminals = g_hash_table_new_full (NULL, NULL, NULL, g_object_unref);
   self->links = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) link_free);
-  self->terms = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) term_free);
+  self->terms = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) embedded_term_free);
 }
 
 MeshEmbeddedAgent *
@@ -1784,7 +1070,7 @@ mesh_embedded_agent_stop (MeshEmbeddedAgent *self)
     return;
   self->stopped = TRUE;
   if (self->thread != NULL) {
-    post (self, msg_new (MSG_QUIT, 0));
+    embedded_post (self, embedded_msg_new (MSG_QUIT, 0));
     g_thread_join (g_steal_pointer (&self->thread));
   }
   mailbox_clear (&self->to_thread_box);
@@ -1861,7 +1147,7 @@ mesh_embedded_agent_send (MeshEmbeddedAgent *self,
   /* Local files only (a drop can carry other URIs): the agent reads paths. */
   type = g_file_is_native (file)
          ? g_file_query_file_type (file, G_FILE_QUERY_INFO_NONE, NULL) : G_FILE_TYPE_UNKNOWN;
-  transfer = mesh_transfer_new (take_id (self), MESH_TRANSFER_OUTGOING, room_id, peer_name,
+  transfer = mesh_transfer_new (embedded_take_id (self), MESH_TRANSFER_OUTGOING, room_id, peer_name,
                                 name != NULL ? name : "", type == G_FILE_TYPE_DIRECTORY, 0);
   mesh_transfer_set_file (transfer, file);
   {
@@ -1877,11 +1163,11 @@ mesh_embedded_agent_send (MeshEmbeddedAgent *self,
     mesh_transfer_set_state (transfer, MESH_TRANSFER_FAILED, _("Only local files can be sent"));
     return transfer;
   }
-  msg = msg_new (MSG_SEND, mesh_transfer_get_id (transfer));
+  msg = embedded_msg_new (MSG_SEND, mesh_transfer_get_id (transfer));
   msg->send.room_id = g_strdup (room_id);
   msg->send.device_id = g_strdup (device_id);
   msg->send.path = g_file_get_path (file);
-  post (self, msg);
+  embedded_post (self, msg);
   return transfer;
 }
 
@@ -1893,7 +1179,7 @@ mesh_embedded_agent_share_terminal (MeshEmbeddedAgent *self,
   g_return_val_if_fail (room_id != NULL, NULL);
   g_return_val_if_fail (!self->stopped, NULL);
 
-  return open_terminal (self, MESH_SHARED_TERMINAL_HOST, room_id, NULL, self->username);
+  return embedded_open_terminal (self, MESH_SHARED_TERMINAL_HOST, room_id, NULL, self->username);
 }
 
 MeshSharedTerminal *
@@ -1906,7 +1192,7 @@ mesh_embedded_agent_view_terminal (MeshEmbeddedAgent *self,
   g_return_val_if_fail (room_id != NULL && share_id != NULL, NULL);
   g_return_val_if_fail (!self->stopped, NULL);
 
-  return open_terminal (self, MESH_SHARED_TERMINAL_VIEWER, room_id, share_id, host_name);
+  return embedded_open_terminal (self, MESH_SHARED_TERMINAL_VIEWER, room_id, share_id, host_name);
 }
 
 void
@@ -1920,7 +1206,7 @@ mesh_embedded_agent_join_room (MeshEmbeddedAgent *self,
 
   if (self->stopped)
     return;
-  msg = msg_new (MSG_JOIN, 0);
+  msg = embedded_msg_new (MSG_JOIN, 0);
   msg->join.room_id = g_strdup (room_id);
-  post (self, msg);
+  embedded_post (self, msg);
 }
