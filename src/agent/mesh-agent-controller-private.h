@@ -9,6 +9,8 @@
 #include "mesh-agent-controller.h"
 #include "mesh-agent-session.h"
 #include "mesh-cap-token.h"
+#include "mesh-client-rest.h"
+#include "mesh-room.h"
 #include "mesh-envelope.h"
 #include "mesh-error.h"
 #include "mesh-escape.h"
@@ -104,7 +106,8 @@ struct _MeshAgentController {
   GMainContext            *context;
   MeshAgentState          *state;
   MeshAgentIdentity       *identity;
-  SoupSession             *soup;
+  SoupSession             *soup;           /* the WebSocket's */
+  MeshClientRest          *rest;           /* REST with the device token */
   MeshQuicEndpoint        *endpoint;
   GInetSocketAddress      *quic_address;
   SoupWebsocketConnection *ws;
@@ -113,7 +116,7 @@ struct _MeshAgentController {
   char                    *user_id;
   char                    *username;
   GHashTable              *rooms;          /* room_id → Room */
-  GPtrArray               *own_devices;    /* JsonObject* from GET /devices */
+  GPtrArray               *own_devices;    /* MeshClientDevice* from GET /devices */
   guint                    joins_pending;
   gboolean                 running;
   gboolean                 ready;

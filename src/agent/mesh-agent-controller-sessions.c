@@ -929,22 +929,14 @@ on_cap_issued (GObject      *source,
   g_autoptr(GTask) task = user_data;
   MeshAgentController *self = g_task_get_source_object (task);
   Op *op = g_task_get_task_data (task);
-  g_autoptr(JsonNode) node = NULL;
   GError *error = NULL;
-  const char *cap_token = NULL;
 
-  node = mesh_agent_state_rest_finish (MESH_AGENT_STATE (source), result, &error);
-  if (node == NULL) {
+  op->cap_token = mesh_client_rest_request_caps_finish (MESH_CLIENT_REST (source), result, NULL,
+                                                        &error);
+  if (op->cap_token == NULL) {
     g_task_return_error (task, error);
     return;
   }
-  if (!JSON_NODE_HOLDS_OBJECT (node) ||
-      !mesh_json_get_string (json_node_get_object (node), "cap_token", TRUE, &cap_token, NULL)) {
-    g_task_return_new_error (task, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
-                             "the server's capability answer has no cap_token");
-    return;
-  }
-  op->cap_token = g_strdup (cap_token);
   if (g_task_return_error_if_cancelled (task))
     return;
   controller_request_session (self, g_steal_pointer (&task));
@@ -957,18 +949,10 @@ controller_request_cap (MeshAgentController *self,
                         const char          *target_device_id)
 {
   Op *op = g_task_get_task_data (task);
-  g_autoptr(JsonObject) body = json_object_new ();
-  g_autoptr(JsonArray) caps = json_array_new ();
-  g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
-  g_autofree char *path = g_strdup_printf ("/rooms/%s/caps", op->room_id);
+  const char *caps[] = { op->session->funcs->cap, NULL };
 
-  json_array_add_string_element (caps, op->session->funcs->cap);
-  json_object_set_array_member (body, "caps", g_steal_pointer (&caps));
-  if (target_device_id != NULL)
-    json_object_set_string_member (body, "target_device_id", target_device_id);
-  json_node_set_object (node, body);
-  mesh_agent_state_rest_async (self->state, self->soup, "POST", path, NULL, node,
-                               g_task_get_cancellable (task), on_cap_issued, task);
+  mesh_client_rest_request_caps_async (self->rest, op->room_id, caps, NULL, target_device_id, 0,
+                                       g_task_get_cancellable (task), on_cap_issued, task);
 }
 
 typedef struct {

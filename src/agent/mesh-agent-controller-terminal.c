@@ -248,19 +248,17 @@ on_control_cap (GObject      *source,
                 gpointer      user_data)
 {
   g_autoptr(MeshP2pSession) session = user_data;
-  g_autoptr(JsonNode) node = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) control = NULL;
   g_autoptr(MeshFrameWriter) writer = NULL;
-  const char *cap_token = NULL;
+  g_autofree char *cap_token = NULL;
 
-  node = mesh_agent_state_rest_finish (MESH_AGENT_STATE (source), result, &error);
+  cap_token = mesh_client_rest_request_caps_finish (MESH_CLIENT_REST (source), result, NULL,
+                                                    &error);
   if (session->finished || session->stream == NULL)
     return;
-  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node) ||
-      !mesh_json_get_string (json_node_get_object (node), "cap_token", TRUE, &cap_token, NULL)) {
-    g_autofree char *message = controller_shown (error != NULL ? error->message
-                                                             : "malformed answer");
+  if (cap_token == NULL) {
+    g_autofree char *message = controller_shown (error->message);
 
     g_warning ("Cannot get a terminal:control token: %s", message);
     return;
@@ -305,17 +303,11 @@ controller_handle_control_granted (MeshAgentController *self,
   }
   viewed = g_hash_table_lookup (self->viewed, share_id);
   if (viewed != NULL && g_strcmp0 (controller, self->peer_id) == 0) {
-    g_autoptr(JsonObject) body = json_object_new ();
-    g_autoptr(JsonArray) caps = json_array_new ();
-    g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
-    g_autofree char *path = g_strdup_printf ("/rooms/%s/caps", viewed->room_id);
+    const char *caps[] = { MESH_CAP_TERMINAL_CONTROL, NULL };
 
-    json_array_add_string_element (caps, MESH_CAP_TERMINAL_CONTROL);
-    json_object_set_array_member (body, "caps", g_steal_pointer (&caps));
-    json_object_set_string_member (body, "target_device_id", viewed->peer_device_id);
-    json_node_set_object (node, body);
-    mesh_agent_state_rest_async (self->state, self->soup, "POST", path, NULL, node,
-                                 viewed->cancellable, on_control_cap, g_object_ref (viewed));
+    mesh_client_rest_request_caps_async (self->rest, viewed->room_id, caps, NULL,
+                                         viewed->peer_device_id, 0, viewed->cancellable,
+                                         on_control_cap, g_object_ref (viewed));
     /* "control-changed" follows once the token is on its way to the host. */
     return;
   }
@@ -367,31 +359,24 @@ on_keys (GObject      *source,
   g_autoptr(GTask) task = user_data;
   MeshAgentController *self = g_task_get_source_object (task);
   Op *op = g_task_get_task_data (task);
-  g_autoptr(JsonNode) node = NULL;
   g_autoptr(JsonObject) payload = json_object_new ();
+  g_autofree char *pem = NULL;
   GError *error = NULL;
-  const char *pem = NULL;
   char *id;
 
-  node = mesh_agent_state_rest_finish (MESH_AGENT_STATE (source), result, &error);
+  pem = mesh_client_rest_get_keys_finish (MESH_CLIENT_REST (source), result, &error);
   if (op->timer != NULL) {
     g_source_destroy (op->timer);
     g_clear_pointer (&op->timer, g_source_unref);
   }
-  if (node == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+  if (pem == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
       !g_cancellable_is_cancelled (g_task_get_cancellable (task))) {
     g_clear_error (&error);
     error = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                          "the server did not send its key within %d s", PENDING_TIMEOUT_S);
   }
-  if (node == NULL) {
+  if (pem == NULL) {
     g_task_return_error (task, error);
-    return;
-  }
-  if (!JSON_NODE_HOLDS_OBJECT (node) ||
-      !mesh_json_get_string (json_node_get_object (node), "public_key_pem", TRUE, &pem, &error)) {
-    g_task_return_new_error (task, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
-                             "the server's key answer has no public_key_pem");
     return;
   }
   g_clear_object (&self->cap_key);
@@ -445,8 +430,7 @@ mesh_agent_controller_share_terminal_async (MeshAgentController *self,
   op->timer = controller_add_timeout (self, PENDING_TIMEOUT_S * 1000,
                                       G_SOURCE_FUNC (cancel_deadline),
                                       g_object_ref (op->deadline), g_object_unref);
-  mesh_agent_state_rest_async (self->state, self->soup, "GET", "/keys", NULL, NULL, op->deadline,
-                               on_keys, g_steal_pointer (&task));
+  mesh_client_rest_get_keys_async (self->rest, op->deadline, on_keys, g_steal_pointer (&task));
 }
 
 char *

@@ -245,12 +245,11 @@ on_rooms_listed (GObject      *source,
                  gpointer      user_data)
 {
   MeshAgentController *self = user_data;
-  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GPtrArray) rooms = NULL;
   g_autoptr(GError) error = NULL;
-  JsonArray *array;
 
-  node = mesh_agent_state_rest_finish (MESH_AGENT_STATE (source), result, &error);
-  if (node == NULL) {
+  rooms = mesh_client_rest_list_rooms_finish (MESH_CLIENT_REST (source), result, &error);
+  if (rooms == NULL) {
     if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
       g_warning ("Cannot list the rooms: %s", error->message);
       if (self->ws != NULL)
@@ -258,32 +257,21 @@ on_rooms_listed (GObject      *source,
     }
     return;
   }
-  if (!JSON_NODE_HOLDS_ARRAY (node)) {
-    g_warning ("GET /rooms did not answer a list");
-    return;
-  }
-  array = json_node_get_array (node);
   g_hash_table_remove_all (self->rooms);
   /* Our room.joined copies say again which shares run. */
   g_hash_table_remove_all (self->share_hosts);
   self->joins_pending = 0;
-  for (guint i = 0; i < json_array_get_length (array); i++) {
-    JsonNode *element = json_array_get_element (array, i);
-    const char *room_id = NULL, *name = NULL;
-    Room *room;
+  for (guint i = 0; i < rooms->len; i++) {
+    MeshRoom *listed = g_ptr_array_index (rooms, i);
+    Room *room = g_new0 (Room, 1);
 
-    if (!JSON_NODE_HOLDS_OBJECT (element) ||
-        !mesh_json_get_string (json_node_get_object (element), "room_id", TRUE, &room_id, NULL))
-      continue;
-    mesh_json_get_string (json_node_get_object (element), "name", FALSE, &name, NULL);
-    room = g_new0 (Room, 1);
-    room->room_id = g_strdup (room_id);
-    room->name = g_strdup (name);
+    room->room_id = g_strdup (mesh_room_get_room_id (listed));
+    room->name = g_strdup (mesh_room_get_name (listed));
     room->members = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                            (GDestroyNotify) member_free);
     g_hash_table_replace (self->rooms, room->room_id, room);
     self->joins_pending++;
-    controller_send_simple (self, MESH_EVENT_ROOM_JOIN, "room_id", room_id);
+    controller_send_simple (self, MESH_EVENT_ROOM_JOIN, "room_id", room->room_id);
   }
   if (self->joins_pending == 0)
     set_ready (self);
@@ -295,21 +283,13 @@ on_devices_listed (GObject      *source,
                    gpointer      user_data)
 {
   MeshAgentController *self = user_data;
-  g_autoptr(JsonNode) node = NULL;
-  g_autoptr(GError) error = NULL;
-  JsonArray *array;
+  g_autoptr(GPtrArray) devices = NULL;
 
-  node = mesh_agent_state_rest_finish (MESH_AGENT_STATE (source), result, &error);
-  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+  devices = mesh_client_rest_list_devices_finish (MESH_CLIENT_REST (source), result, NULL);
+  if (devices == NULL)
     return;
-  array = json_node_get_array (node);
-  g_ptr_array_set_size (self->own_devices, 0);
-  for (guint i = 0; i < json_array_get_length (array); i++) {
-    JsonNode *element = json_array_get_element (array, i);
-
-    if (JSON_NODE_HOLDS_OBJECT (element))
-      g_ptr_array_add (self->own_devices, json_object_ref (json_node_get_object (element)));
-  }
+  g_clear_pointer (&self->own_devices, g_ptr_array_unref);
+  self->own_devices = g_steal_pointer (&devices);
 }
 
 /* Control-plane events */
@@ -506,10 +486,8 @@ handle_welcome (MeshAgentController *self,
   self->user_id = g_strdup (controller_payload_string (payload, "user_id"));
   self->backoff_step = 1;
   g_hash_table_remove_all (self->reports);
-  mesh_agent_state_rest_async (self->state, self->soup, "GET", "/devices", NULL, NULL,
-                               self->cancellable, on_devices_listed, self);
-  mesh_agent_state_rest_async (self->state, self->soup, "GET", "/rooms", NULL, NULL,
-                               self->cancellable, on_rooms_listed, self);
+  mesh_client_rest_list_devices_async (self->rest, self->cancellable, on_devices_listed, self);
+  mesh_client_rest_list_rooms_async (self->rest, self->cancellable, on_rooms_listed, self);
 }
 
 /* What the agent hears on its WebSocket; other events are not for it. */
@@ -709,6 +687,7 @@ mesh_agent_controller_dispose (GObject *object)
   g_clear_pointer (&self->sessions, g_hash_table_unref);
   g_clear_pointer (&self->connections, g_ptr_array_unref);
   g_clear_object (&self->soup);
+  g_clear_object (&self->rest);
 
   G_OBJECT_CLASS (mesh_agent_controller_parent_class)->dispose (object);
 }
@@ -816,7 +795,7 @@ mesh_agent_controller_init (MeshAgentController *self)
   self->context = g_main_context_ref_thread_default ();
   self->reconnect = TRUE;
   self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) room_free);
-  self->own_devices = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  self->own_devices = g_ptr_array_new_with_free_func ((GDestroyNotify) mesh_client_device_free);
   self->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->reports = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
@@ -963,6 +942,13 @@ mesh_agent_controller_start (MeshAgentController  *self,
     g_signal_connect (self->endpoint, "incoming-connection",
                       G_CALLBACK (controller_on_incoming_connection), self);
   }
+  /* REST goes through libmesh-client, with the device token and the
+   * certificate the user accepted. */
+  g_clear_object (&self->rest);
+  self->rest = mesh_client_rest_new (mesh_agent_state_get_server_url (self->state));
+  mesh_client_rest_set_access_token (self->rest, mesh_agent_state_get_device_token (self->state));
+  mesh_client_rest_set_pinned_fingerprint (self->rest,
+                                           mesh_agent_state_get_server_fingerprint (self->state));
   self->running = TRUE;
   self->backoff_step = 0;
   connect_ws (self);
@@ -1133,15 +1119,15 @@ mesh_agent_controller_resolve_device (MeshAgentController  *self,
       return NULL;
     }
     for (guint i = 0; i < self->own_devices->len; i++) {
-      JsonObject *own = self->own_devices->pdata[i];
+      MeshClientDevice *own = self->own_devices->pdata[i];
 
-      if (g_strcmp0 (controller_payload_string (own, "name"), name) == 0) {
+      if (g_strcmp0 (own->name, name) == 0) {
         if (device_id != NULL) {
           g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
                        "several of your devices are named “%s”: use the device id", name);
           return NULL;
         }
-        device_id = controller_payload_string (own, "device_id");
+        device_id = own->device_id;
       }
     }
     if (device_id == NULL) {

@@ -3,7 +3,7 @@
 
 #include "config.h"
 
-#include "mesh-quic-endpoint.h"
+#include "mesh-quic-endpoint-private.h"
 
 #include "mesh-frame.h"
 

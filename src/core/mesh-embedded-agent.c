@@ -598,26 +598,16 @@ registered_cb (GObject      *source,
 {
   MeshEmbeddedAgent *self = user_data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) answer = NULL;
-  g_autofree char *name = NULL;
-  const char *device_id = NULL, *device_token = NULL;
 
-  answer = mesh_agent_state_rest_finish (MESH_AGENT_STATE (source), result, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-  if (answer == NULL) {
-    report_failed (self, error->message);
-    return;
-  }
-  if (!JSON_NODE_HOLDS_OBJECT (answer) ||
-      !mesh_json_get_string (json_node_get_object (answer), "device_id", TRUE, &device_id, NULL) ||
-      !mesh_json_get_string (json_node_get_object (answer), "device_token", TRUE, &device_token,
-                             NULL)) {
-    report_failed (self, _("The server’s answer is malformed"));
+  if (!mesh_agent_state_register_device_finish (MESH_AGENT_STATE (source), result, &error)) {
+    if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      return;
+    if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA))
+      report_failed (self, _("The server’s answer is malformed"));
+    else
+      report_failed (self, error->message);
     return;
   }
-  name = device_name ();
-  mesh_agent_state_set_device (self->state, device_id, name, device_token);
   if (!mesh_agent_state_save (self->state, &error)) {
     report_failed (self, error->message);
     return;
@@ -629,8 +619,6 @@ static void
 agent_begin (MeshEmbeddedAgent *self)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(JsonObject) device = NULL;
-  g_autoptr(JsonNode) body = NULL;
   g_autofree char *name = NULL;
   gboolean same_account;
 
@@ -661,15 +649,10 @@ agent_begin (MeshEmbeddedAgent *self)
   }
 
   name = device_name ();
-  device = json_object_new ();
-  json_object_set_string_member (device, "name", name);
-  json_object_set_string_member (device, "fingerprint",
-                                 mesh_agent_identity_get_fingerprint (self->identity));
-  body = json_node_new (JSON_NODE_OBJECT);
-  json_node_set_object (body, device);
   self->soup = soup_session_new ();
-  mesh_agent_state_rest_async (self->state, self->soup, "POST", "/devices", self->access_token,
-                               body, self->cancellable, registered_cb, self);
+  mesh_agent_state_register_device_async (self->state, self->soup, self->identity,
+                                          self->access_token, name, self->cancellable,
+                                          registered_cb, self);
 }
 
 gboolean

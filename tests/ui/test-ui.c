@@ -1415,6 +1415,10 @@ test_devices (void)
 
 /* Issue #11 item 1: Cancel cancels, on both sides. */
 
+/* The big file is hashed before its first byte moves: 8 GiB take a while
+ * on a loaded machine. */
+#define HASH_WAIT_S (4 * UI_TEST_WAIT_S)
+
 static gboolean
 transfer_moving (gpointer user_data)
 {
@@ -1617,7 +1621,7 @@ test_transfer_cancel (void)
   dialog = ui_test_find_toplevel (MESH_TYPE_OFFER_DIALOG);
   g_assert_nonnull (dialog);
   ui_test_click_labelled (GTK_WIDGET (dialog), "_Accept");
-  ui_test_wait_until (transfer_moving, offered, UI_TEST_WAIT_S, "bob's file to flow");
+  ui_test_wait_until (transfer_moving, offered, HASH_WAIT_S, "bob's file to flow");
   g_cancellable_cancel (bob_cancel);
   ui_test_wait_result (&result, "bob's send to end");
   g_assert_false (mesh_agent_controller_send_finish (bob_agent, result, &error));
@@ -1644,7 +1648,7 @@ test_transfer_cancel (void)
   dialog = ui_test_find_toplevel (MESH_TYPE_OFFER_DIALOG);
   g_assert_nonnull (dialog);
   ui_test_click_labelled (GTK_WIDGET (dialog), "_Accept");
-  ui_test_wait_until (transfer_moving, offered, UI_TEST_WAIT_S, "bob's file to flow again");
+  ui_test_wait_until (transfer_moving, offered, HASH_WAIT_S, "bob's file to flow again");
   ui_test_wait_until (part_in, alice_downloads, UI_TEST_WAIT_S, "alice's .part");
   mesh_transfer_cancel (offered);
   ui_test_wait_result (&result, "bob's second send to end");
@@ -1698,7 +1702,7 @@ test_transfer_cancel (void)
                                                    file));
   }
   g_assert_cmpint (mesh_transfer_get_direction (sent), ==, MESH_TRANSFER_OUTGOING);
-  ui_test_wait_until (transfer_moving, sent, UI_TEST_WAIT_S, "alice's file to flow");
+  ui_test_wait_until (transfer_moving, sent, HASH_WAIT_S, "alice's file to flow");
   ui_test_wait_until (part_in, bob_downloads, UI_TEST_WAIT_S, "bob's .part");
   mesh_transfer_cancel (sent);
   ui_test_wait_until (no_part_in, bob_downloads, UI_TEST_WAIT_S, "bob's .part to go");
