@@ -48,4 +48,15 @@ void           mesh_chunk_pipe_abort        (MeshChunkPipe  *pipe,
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MeshChunkPipe, mesh_chunk_pipe_free)
 
+/* What the engines' worker threads report: "@what “@name”: strerror". Always FALSE. */
+gboolean       mesh_transfer_error_from_errno  (GError        **error,
+                                                int             saved_errno,
+                                                const char     *what,
+                                                const char     *name);
+gboolean       mesh_transfer_task_is_cancelled (GTask          *task);
+/* libarchive's last error as "zip: …".  Always FALSE. */
+struct archive;
+gboolean       mesh_transfer_archive_failed    (struct archive  *archive,
+                                                GError         **error);
+
 G_END_DECLS
