@@ -41,9 +41,7 @@ static guint receiver_signals[N_SIGNALS];
 struct _MeshFileReceiver {
   GObject          parent_instance;
 
-  GIOStream       *stream;
-  MeshFrameReader *reader;
-  MeshFrameWriter *writer;
+  MeshTransferStream io;  /* the session stream, its frame reader and writer */
   GFile           *download_dir;
   guint64          max_size;
   char            *offered_name;  /* what the user accepted; NULL: no offer to hold to */
@@ -156,7 +154,7 @@ receiver_fail_and_tell (MeshFileReceiver *self,
   }
   control = mesh_frame_error_new_from_gerror (error);
   self->telling = TRUE;
-  mesh_frame_writer_write_control_async (self->writer, control, NULL,
+  mesh_frame_writer_write_control_async (self->io.writer, control, NULL,
                                          on_receiver_error_sent, g_object_ref (self));
   receiver_complete (self, error);
 }
@@ -518,7 +516,7 @@ on_receiver_finished (GObject      *source,
   done = mesh_frame_control_new ("FILE_DONE");
   json_object_set_string_member (done, "hash", self->hash);
   json_object_set_boolean_member (done, "ok", TRUE);
-  mesh_frame_writer_write_control_async (self->writer, done, NULL, on_receiver_done_sent,
+  mesh_frame_writer_write_control_async (self->io.writer, done, NULL, on_receiver_done_sent,
                                          g_object_ref (self));
 }
 
@@ -565,7 +563,7 @@ on_receiver_written (GObject      *source,
     g_autoptr(JsonObject) ack = mesh_frame_control_new ("FILE_ACK");
 
     json_object_set_int_member (ack, "last_offset", self->bytes_done);
-    mesh_frame_writer_write_control_async (self->writer, ack, NULL, NULL, NULL);
+    mesh_frame_writer_write_control_async (self->io.writer, ack, NULL, NULL, NULL);
     self->last_ack = self->bytes_done;
   }
 
@@ -725,7 +723,7 @@ receiver_read_next (MeshFileReceiver *self)
   if (self->task == NULL || self->error != NULL || self->reading)
     return;
   self->reading = TRUE;
-  mesh_frame_reader_read_async (self->reader, g_task_get_cancellable (self->task),
+  mesh_frame_reader_read_async (self->io.reader, g_task_get_cancellable (self->task),
                                 on_receiver_frame, g_object_ref (self));
 }
 
@@ -747,7 +745,7 @@ on_receiver_prepared (GObject      *source,
 
   ack = mesh_frame_control_new ("FILE_ACK");
   json_object_set_int_member (ack, "last_offset", self->resumed_from);
-  mesh_frame_writer_write_control_async (self->writer, ack, NULL, NULL, NULL);
+  mesh_frame_writer_write_control_async (self->io.writer, ack, NULL, NULL, NULL);
   receiver_emit_progress (self);
   receiver_read_next (self);
 }
@@ -860,9 +858,7 @@ mesh_file_receiver_finalize (GObject *object)
   if (self->dir_fd >= 0)
     close (self->dir_fd);
   g_clear_pointer (&self->sha, mesh_sha256_free);
-  g_clear_object (&self->stream);
-  g_clear_object (&self->reader);
-  g_clear_object (&self->writer);
+  mesh_transfer_stream_clear (&self->io);
   g_clear_object (&self->download_dir);
   g_clear_object (&self->result_file);
   g_clear_pointer (&self->held_chunk, g_bytes_unref);
@@ -891,9 +887,7 @@ mesh_file_receiver_class_init (MeshFileReceiverClass *klass)
    * @done: bytes written to disk (including a resumed prefix)
    * @total: the announced size
    */
-  receiver_signals[PROGRESS] =
-    g_signal_new ("progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_UINT64);
+  receiver_signals[PROGRESS] = mesh_transfer_progress_signal_new (G_TYPE_FROM_CLASS (klass));
 }
 
 static void
@@ -913,9 +907,7 @@ mesh_file_receiver_new (GIOStream *stream,
   g_return_val_if_fail (G_IS_FILE (download_dir), NULL);
 
   self = g_object_new (MESH_TYPE_FILE_RECEIVER, NULL);
-  self->stream = g_object_ref (stream);
-  self->reader = mesh_frame_reader_get_for_stream (stream);
-  self->writer = mesh_frame_writer_get_for_stream (stream);
+  mesh_transfer_stream_init (&self->io, stream);
   self->download_dir = g_object_ref (download_dir);
   return self;
 }
@@ -989,7 +981,7 @@ mesh_file_receiver_receive_async (MeshFileReceiver    *self,
   g_task_set_source_tag (self->task, mesh_file_receiver_receive_async);
 
   self->reading = TRUE;
-  mesh_frame_reader_read_async (self->reader, cancellable, on_receiver_meta,
+  mesh_frame_reader_read_async (self->io.reader, cancellable, on_receiver_meta,
                                 g_object_ref (self));
 }
 

@@ -39,9 +39,7 @@ static guint sender_signals[N_SIGNALS];
 struct _MeshFileSender {
   GObject          parent_instance;
 
-  GIOStream       *stream;
-  MeshFrameReader *reader;
-  MeshFrameWriter *writer;
+  MeshTransferStream io;  /* the session stream, its frame reader and writer */
   GFile           *file;
   char            *name;
   GTask           *task;
@@ -229,7 +227,7 @@ on_sender_chunk_read (GObject      *source,
   len = g_bytes_get_size (payload) - MESH_FRAME_CHUNK_HEADER_SIZE;
   g_queue_push_tail (&self->in_flight, GSIZE_TO_POINTER (len));
   self->next_offset += len;
-  mesh_frame_writer_write_async (self->writer, MESH_FRAME_CHUNK, payload, NULL,
+  mesh_frame_writer_write_async (self->io.writer, MESH_FRAME_CHUNK, payload, NULL,
                                  on_sender_chunk_written, g_object_ref (self));
   sender_pump (self);
 }
@@ -262,7 +260,7 @@ sender_pump (MeshFileSender *self)
 
     self->done_sent = TRUE;
     json_object_set_string_member (done, "hash", self->hash);
-    mesh_frame_writer_write_control_async (self->writer, done, NULL,
+    mesh_frame_writer_write_control_async (self->io.writer, done, NULL,
                                            on_sender_done_written, g_object_ref (self));
   }
 }
@@ -359,7 +357,7 @@ sender_read_next (MeshFileSender *self)
 {
   if (self->task == NULL)
     return;
-  mesh_frame_reader_read_async (self->reader, g_task_get_cancellable (self->task),
+  mesh_frame_reader_read_async (self->io.reader, g_task_get_cancellable (self->task),
                                 on_sender_frame, g_object_ref (self));
 }
 
@@ -430,8 +428,8 @@ on_sender_opened (GObject      *source,
   json_object_set_string_member (meta, "name", self->name);
   json_object_set_int_member (meta, "size", self->size);
   json_object_set_string_member (meta, "hash", self->hash);
-  mesh_frame_writer_write_control_async (self->writer, meta, NULL, NULL, NULL);
-  mesh_frame_reader_read_async (self->reader, g_task_get_cancellable (self->task),
+  mesh_frame_writer_write_control_async (self->io.writer, meta, NULL, NULL, NULL);
+  mesh_frame_reader_read_async (self->io.reader, g_task_get_cancellable (self->task),
                                 on_sender_first_ack, g_object_ref (self));
 }
 
@@ -442,9 +440,7 @@ mesh_file_sender_finalize (GObject *object)
 
   if (self->fd >= 0)
     close (self->fd);
-  g_clear_object (&self->stream);
-  g_clear_object (&self->reader);
-  g_clear_object (&self->writer);
+  mesh_transfer_stream_clear (&self->io);
   g_clear_object (&self->file);
   g_clear_pointer (&self->name, g_free);
   g_clear_pointer (&self->hash, g_free);
@@ -465,9 +461,7 @@ mesh_file_sender_class_init (MeshFileSenderClass *klass)
    * @done: bytes the receiver holds or the stream accepted
    * @total: the file's size
    */
-  sender_signals[PROGRESS] =
-    g_signal_new ("progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_UINT64);
+  sender_signals[PROGRESS] = mesh_transfer_progress_signal_new (G_TYPE_FROM_CLASS (klass));
 }
 
 static void
@@ -487,9 +481,7 @@ mesh_file_sender_new (GIOStream *stream,
   g_return_val_if_fail (G_IS_FILE (file), NULL);
 
   self = g_object_new (MESH_TYPE_FILE_SENDER, NULL);
-  self->stream = g_object_ref (stream);
-  self->reader = mesh_frame_reader_get_for_stream (stream);
-  self->writer = mesh_frame_writer_get_for_stream (stream);
+  mesh_transfer_stream_init (&self->io, stream);
   self->file = g_object_ref (file);
   self->name = g_file_get_basename (file);
   return self;

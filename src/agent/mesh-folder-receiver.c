@@ -53,9 +53,7 @@ static guint receiver_signals[N_SIGNALS];
 struct _MeshFolderReceiver {
   GObject          parent_instance;
 
-  GIOStream       *stream;
-  MeshFrameReader *reader;
-  MeshFrameWriter *writer;
+  MeshTransferStream io;  /* the session stream, its frame reader and writer */
   GFile           *download_dir;
   guint64          max_size;
   char            *offered_name;  /* what the user accepted; NULL: no offer to hold to */
@@ -389,7 +387,7 @@ on_receiver_extracted (GObject      *source,
     json_object_set_string_member (done, "hash", self->expected_hash);
     self->result_folder = g_file_new_for_path (self->root_path);
   }
-  mesh_frame_writer_write_control_async (self->writer, done, NULL, on_receiver_reply_sent,
+  mesh_frame_writer_write_control_async (self->io.writer, done, NULL, on_receiver_reply_sent,
                                          g_object_ref (self));
 }
 
@@ -511,7 +509,7 @@ receiver_read_next (MeshFolderReceiver *self)
 {
   if (self->task == NULL || self->main_error != NULL)
     return;
-  mesh_frame_reader_read_async (self->reader, g_task_get_cancellable (self->task),
+  mesh_frame_reader_read_async (self->io.reader, g_task_get_cancellable (self->task),
                                 on_receiver_frame, g_object_ref (self));
 }
 
@@ -619,7 +617,7 @@ receiver_refuse (MeshFolderReceiver *self,
   }
   control = mesh_frame_error_new_from_gerror (error);
   self->main_error = error;
-  mesh_frame_writer_write_control_async (self->writer, control, NULL, on_receiver_error_sent,
+  mesh_frame_writer_write_control_async (self->io.writer, control, NULL, on_receiver_error_sent,
                                          g_object_ref (self));
 }
 
@@ -665,7 +663,7 @@ on_receiver_mode (GObject      *source,
     receiver_refuse (self, error);
     return;
   }
-  mesh_frame_reader_read_async (self->reader, g_task_get_cancellable (self->task),
+  mesh_frame_reader_read_async (self->io.reader, g_task_get_cancellable (self->task),
                                 on_receiver_meta, g_object_ref (self));
 }
 
@@ -675,9 +673,7 @@ mesh_folder_receiver_finalize (GObject *object)
   MeshFolderReceiver *self = MESH_FOLDER_RECEIVER (object);
 
   g_clear_pointer (&self->pipe, mesh_chunk_pipe_free);
-  g_clear_object (&self->stream);
-  g_clear_object (&self->reader);
-  g_clear_object (&self->writer);
+  mesh_transfer_stream_clear (&self->io);
   g_clear_object (&self->download_dir);
   g_clear_object (&self->result_folder);
   g_clear_pointer (&self->name, g_free);
@@ -706,9 +702,7 @@ mesh_folder_receiver_class_init (MeshFolderReceiverClass *klass)
    * @done: file bytes extracted so far
    * @total: ZIP_META total_bytes
    */
-  receiver_signals[PROGRESS] =
-    g_signal_new ("progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_UINT64);
+  receiver_signals[PROGRESS] = mesh_transfer_progress_signal_new (G_TYPE_FROM_CLASS (klass));
 }
 
 static void
@@ -727,9 +721,7 @@ mesh_folder_receiver_new (GIOStream *stream,
   g_return_val_if_fail (G_IS_FILE (download_dir), NULL);
 
   self = g_object_new (MESH_TYPE_FOLDER_RECEIVER, NULL);
-  self->stream = g_object_ref (stream);
-  self->reader = mesh_frame_reader_get_for_stream (stream);
-  self->writer = mesh_frame_writer_get_for_stream (stream);
+  mesh_transfer_stream_init (&self->io, stream);
   self->download_dir = g_object_ref (download_dir);
   return self;
 }
@@ -785,7 +777,7 @@ mesh_folder_receiver_receive_async (MeshFolderReceiver  *self,
 
   self->task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (self->task, mesh_folder_receiver_receive_async);
-  mesh_frame_reader_read_async (self->reader, cancellable, on_receiver_mode,
+  mesh_frame_reader_read_async (self->io.reader, cancellable, on_receiver_mode,
                                 g_object_ref (self));
 }
 

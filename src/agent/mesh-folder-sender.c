@@ -52,9 +52,7 @@ static guint sender_signals[N_SIGNALS];
 struct _MeshFolderSender {
   GObject          parent_instance;
 
-  GIOStream       *stream;
-  MeshFrameReader *reader;
-  MeshFrameWriter *writer;
+  MeshTransferStream io;  /* the session stream, its frame reader and writer */
   GFile           *folder;
   char            *root_path;
   char            *name;
@@ -448,7 +446,7 @@ sender_pump (MeshFolderSender *self)
     g_queue_push_tail (&self->in_flight,
                        GSIZE_TO_POINTER (g_bytes_get_size (payload) -
                                          MESH_FRAME_CHUNK_HEADER_SIZE));
-    mesh_frame_writer_write_async (self->writer, MESH_FRAME_CHUNK, payload, NULL,
+    mesh_frame_writer_write_async (self->io.writer, MESH_FRAME_CHUNK, payload, NULL,
                                    on_sender_chunk_written, g_object_ref (self));
   }
 
@@ -459,7 +457,7 @@ sender_pump (MeshFolderSender *self)
     self->done_sent = TRUE;
     json_object_set_string_member (done, "hash", self->hash);
     json_object_set_int_member (done, "size", self->zip_sent);
-    mesh_frame_writer_write_control_async (self->writer, done, NULL, on_sender_done_written,
+    mesh_frame_writer_write_control_async (self->io.writer, done, NULL, on_sender_done_written,
                                            g_object_ref (self));
   }
 }
@@ -554,7 +552,7 @@ on_sender_frame (GObject      *source,
     return;
   }
   if (self->task != NULL)
-    mesh_frame_reader_read_async (self->reader, g_task_get_cancellable (self->task),
+    mesh_frame_reader_read_async (self->io.reader, g_task_get_cancellable (self->task),
                                   on_sender_frame, g_object_ref (self));
 }
 
@@ -578,12 +576,12 @@ on_sender_scanned (GObject      *source,
 
   mode = mesh_frame_control_new ("FOLDER_MODE");
   json_object_set_string_member (mode, "mode", "zip");
-  mesh_frame_writer_write_control_async (self->writer, mode, NULL, NULL, NULL);
+  mesh_frame_writer_write_control_async (self->io.writer, mode, NULL, NULL, NULL);
   meta = mesh_frame_control_new ("ZIP_META");
   json_object_set_string_member (meta, "name", self->name);
   json_object_set_int_member (meta, "entries", self->entries);
   json_object_set_int_member (meta, "total_bytes", self->total_bytes);
-  mesh_frame_writer_write_control_async (self->writer, meta, NULL, NULL, NULL);
+  mesh_frame_writer_write_control_async (self->io.writer, meta, NULL, NULL, NULL);
 
   self->pipe = mesh_chunk_pipe_new (PIPE_CAPACITY);
   mesh_chunk_pipe_set_notify (self->pipe, on_sender_pipe_notify, g_object_ref (self),
@@ -591,7 +589,7 @@ on_sender_scanned (GObject      *source,
   job = g_task_new (self, NULL, on_sender_archived, NULL);
   g_task_run_in_thread (job, sender_archive_thread);
 
-  mesh_frame_reader_read_async (self->reader, g_task_get_cancellable (self->task),
+  mesh_frame_reader_read_async (self->io.reader, g_task_get_cancellable (self->task),
                                 on_sender_frame, g_object_ref (self));
 }
 
@@ -601,9 +599,7 @@ mesh_folder_sender_finalize (GObject *object)
   MeshFolderSender *self = MESH_FOLDER_SENDER (object);
 
   g_clear_pointer (&self->pipe, mesh_chunk_pipe_free);
-  g_clear_object (&self->stream);
-  g_clear_object (&self->reader);
-  g_clear_object (&self->writer);
+  mesh_transfer_stream_clear (&self->io);
   g_clear_object (&self->folder);
   g_clear_pointer (&self->root_path, g_free);
   g_clear_pointer (&self->name, g_free);
@@ -628,9 +624,7 @@ mesh_folder_sender_class_init (MeshFolderSenderClass *klass)
    * @done: file bytes archived and queued so far
    * @total: the sum of the folder's file sizes (ZIP_META total_bytes)
    */
-  sender_signals[PROGRESS] =
-    g_signal_new ("progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_UINT64);
+  sender_signals[PROGRESS] = mesh_transfer_progress_signal_new (G_TYPE_FROM_CLASS (klass));
 }
 
 static void
@@ -650,9 +644,7 @@ mesh_folder_sender_new (GIOStream *stream,
   g_return_val_if_fail (G_IS_FILE (folder), NULL);
 
   self = g_object_new (MESH_TYPE_FOLDER_SENDER, NULL);
-  self->stream = g_object_ref (stream);
-  self->reader = mesh_frame_reader_get_for_stream (stream);
-  self->writer = mesh_frame_writer_get_for_stream (stream);
+  mesh_transfer_stream_init (&self->io, stream);
   self->folder = g_object_ref (folder);
   self->name = g_file_get_basename (folder);
   return self;
