@@ -5,6 +5,7 @@
 
 #include "mesh-agent-identity.h"
 #include "mesh-agent-state.h"
+#include "mesh-p2p-session.h"
 #include "mesh-terminal-host.h"
 #include "mesh-terminal-viewer.h"
 
@@ -61,8 +62,9 @@ char                *mesh_agent_controller_resolve_device    (MeshAgentControlle
                                                               GError              **error);
 
 /* Sends a file or a folder (detected) to @device_id in @room_id.  Completes
- * once the receiver confirmed the hash. */
-void                 mesh_agent_controller_send_async        (MeshAgentController  *self,
+ * once the receiver confirmed the hash.  Returns (transfer none) its session,
+ * alive at least until @callback runs. */
+MeshP2pSession      *mesh_agent_controller_send_async        (MeshAgentController  *self,
                                                               const char           *room_id,
                                                               const char           *device_id,
                                                               GFile                *path,
@@ -111,9 +113,6 @@ void                 mesh_agent_controller_set_ask_offers    (MeshAgentControlle
 gboolean             mesh_agent_controller_answer_offer      (MeshAgentController  *self,
                                                               const char           *session_id,
                                                               GFile                *folder);
-gboolean             mesh_agent_controller_session_is_for    (MeshAgentController  *self,
-                                                              const char           *session_id,
-                                                              GCancellable         *cancellable);
 void                 mesh_agent_controller_cancel_session    (MeshAgentController  *self,
                                                               const char           *session_id);
 void                 mesh_agent_controller_set_ask_control   (MeshAgentController  *self,

@@ -489,3 +489,70 @@ mesh_agent_state_pin_message (MeshAgentState *self,
   g_signal_connect (msg, "accept-certificate", G_CALLBACK (accept_pinned_cb),
                     g_object_get_data (G_OBJECT (msg), "mesh-pinned-fingerprint"));
 }
+
+static void
+on_device_registered (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MeshAgentState *self = MESH_AGENT_STATE (source);
+  g_autoptr(JsonNode) answer = NULL;
+  GError *error = NULL;
+  const char *device_id = NULL, *device_token = NULL;
+
+  answer = mesh_agent_state_rest_finish (self, result, &error);
+  if (answer == NULL) {
+    g_task_return_error (task, error);
+    return;
+  }
+  if (!JSON_NODE_HOLDS_OBJECT (answer) ||
+      !mesh_json_get_string (json_node_get_object (answer), "device_id", TRUE, &device_id, NULL) ||
+      !mesh_json_get_string (json_node_get_object (answer), "device_token", TRUE, &device_token,
+                             NULL)) {
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                             "the server's answer is malformed");
+    return;
+  }
+  mesh_agent_state_set_device (self, device_id, g_task_get_task_data (task), device_token);
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+mesh_agent_state_register_device_async (MeshAgentState      *self,
+                                        SoupSession         *session,
+                                        MeshAgentIdentity   *identity,
+                                        const char          *access_token,
+                                        const char          *name,
+                                        GCancellable        *cancellable,
+                                        GAsyncReadyCallback  callback,
+                                        gpointer             user_data)
+{
+  g_autoptr(JsonObject) device = json_object_new ();
+  g_autoptr(JsonNode) body = json_node_new (JSON_NODE_OBJECT);
+  GTask *task;
+
+  g_return_if_fail (MESH_IS_AGENT_STATE (self));
+  g_return_if_fail (MESH_IS_AGENT_IDENTITY (identity));
+  g_return_if_fail (access_token != NULL && name != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mesh_agent_state_register_device_async);
+  g_task_set_task_data (task, g_strdup (name), g_free);
+  json_object_set_string_member (device, "name", name);
+  json_object_set_string_member (device, "fingerprint",
+                                 mesh_agent_identity_get_fingerprint (identity));
+  json_node_set_object (body, device);
+  mesh_agent_state_rest_async (self, session, "POST", "/devices", access_token, body, cancellable,
+                               on_device_registered, task);
+}
+
+gboolean
+mesh_agent_state_register_device_finish (MeshAgentState  *self,
+                                         GAsyncResult    *result,
+                                         GError         **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

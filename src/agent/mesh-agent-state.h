@@ -70,6 +70,22 @@ JsonNode          *mesh_agent_state_rest_finish      (MeshAgentState       *self
                                                       GAsyncResult         *result,
                                                       GError              **error);
 
+/* The one way a device is registered (the CLI's login and the app's first
+ * start): POST /devices {name, fingerprint of @identity} with the user's
+ * @access_token, then the answer's device id and token are set on the state
+ * (not saved).  A malformed answer fails with G_IO_ERROR_INVALID_DATA. */
+void               mesh_agent_state_register_device_async  (MeshAgentState       *self,
+                                                            SoupSession          *session,
+                                                            MeshAgentIdentity    *identity,
+                                                            const char           *access_token,
+                                                            const char           *name,
+                                                            GCancellable         *cancellable,
+                                                            GAsyncReadyCallback   callback,
+                                                            gpointer              user_data);
+gboolean           mesh_agent_state_register_device_finish (MeshAgentState       *self,
+                                                            GAsyncResult         *result,
+                                                            GError              **error);
+
 /* Whether @error means "could not reach the server" rather than a refusal. */
 gboolean           mesh_agent_error_is_unreachable   (const GError         *error);
 

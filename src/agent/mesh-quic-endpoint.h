@@ -53,21 +53,4 @@ void                mesh_quic_connection_close           (MeshQuicConnection   *
                                                           guint64               app_error_code,
                                                           const char           *reason);
 
-/* < private >  For tests. */
-guint _mesh_quic_endpoint_get_n_connections (MeshQuicEndpoint *self);
-guint _mesh_quic_endpoint_get_n_retries     (MeshQuicEndpoint *self);
-
-/* < private >  Called by MeshQuicStream only, never from inside an ngtcp2 callback. */
-void _mesh_quic_connection_stream_send_ready   (MeshQuicConnection *self,
-                                                MeshQuicStream     *stream);
-void _mesh_quic_connection_stream_consumed     (MeshQuicConnection *self,
-                                                MeshQuicStream     *stream,
-                                                gsize               n_bytes);
-void _mesh_quic_connection_stream_stop_reading (MeshQuicConnection *self,
-                                                MeshQuicStream     *stream,
-                                                guint64             app_error_code);
-void _mesh_quic_connection_stream_abort        (MeshQuicConnection *self,
-                                                MeshQuicStream     *stream,
-                                                guint64             app_error_code);
-
 G_END_DECLS

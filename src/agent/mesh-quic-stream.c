@@ -3,10 +3,9 @@
 
 #include "config.h"
 
-#include "mesh-quic-stream.h"
+#include "mesh-quic-endpoint-private.h"
 
 #include "mesh-frame.h"
-#include "mesh-quic-endpoint.h"
 
 #include <string.h>
 

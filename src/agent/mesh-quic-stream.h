@@ -2,7 +2,6 @@
 #pragma once
 
 #include <gio/gio.h>
-#include <ngtcp2/ngtcp2.h>
 
 G_BEGIN_DECLS
 
@@ -25,37 +24,5 @@ void                mesh_quic_stream_set_send_rate   (MeshQuicStream *self,
                                                       guint64         bytes_per_second);
 void                mesh_quic_stream_set_receive_rate (MeshQuicStream *self,
                                                        guint64         bytes_per_second);
-
-/* < private >  Called by MeshQuicConnection (mesh-quic-endpoint.c) only, on the endpoint's
- * thread and never from inside an ngtcp2 callback unless noted "callback-safe". */
-MeshQuicStream *_mesh_quic_stream_new            (MeshQuicConnection *connection,
-                                                  gint64              stream_id);
-/* Unsent bytes (up to two vectors because the buffer is a ring) and whether FIN is due. */
-gsize           _mesh_quic_stream_peek_unsent    (MeshQuicStream     *self,
-                                                  ngtcp2_vec          vec[2],
-                                                  gsize              *n_vec,
-                                                  gboolean           *fin);
-/* callback-safe from here on */
-void            _mesh_quic_stream_mark_sent      (MeshQuicStream     *self,
-                                                  gsize               n_bytes,
-                                                  gboolean            fin);
-void            _mesh_quic_stream_acked          (MeshQuicStream     *self,
-                                                  guint64             offset,
-                                                  guint64             length);
-gboolean        _mesh_quic_stream_received       (MeshQuicStream     *self,
-                                                  const guint8       *data,
-                                                  gsize               length,
-                                                  gboolean            fin);
-void            _mesh_quic_stream_peer_reset     (MeshQuicStream     *self,
-                                                  guint64             app_error_code);
-void            _mesh_quic_stream_peer_stop_sending (MeshQuicStream  *self,
-                                                  guint64             app_error_code);
-void            _mesh_quic_stream_closed         (MeshQuicStream     *self,
-                                                  gboolean            app_error_set,
-                                                  guint64             app_error_code);
-void            _mesh_quic_stream_detach         (MeshQuicStream     *self,
-                                                  const GError       *error);
-/* Completes pending reads, writes and closes that became possible; may run user callbacks. */
-void            _mesh_quic_stream_dispatch       (MeshQuicStream     *self);
 
 G_END_DECLS

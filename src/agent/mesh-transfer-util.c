@@ -5,6 +5,7 @@
 
 #include "mesh-transfer-util.h"
 
+#include <archive.h>
 #include <gnutls/crypto.h>
 
 struct _MeshSha256 {
@@ -288,4 +289,55 @@ mesh_chunk_pipe_abort (MeshChunkPipe *pipe,
   g_cond_broadcast (&pipe->cond);
   wake_main (pipe);
   g_mutex_unlock (&pipe->mutex);
+}
+
+gboolean
+mesh_transfer_error_from_errno (GError     **error,
+                                int          saved_errno,
+                                const char  *what,
+                                const char  *name)
+{
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+               "%s “%s”: %s", what, name, g_strerror (saved_errno));
+  return FALSE;
+}
+
+gboolean
+mesh_transfer_task_is_cancelled (GTask *task)
+{
+  return g_cancellable_is_cancelled (g_task_get_cancellable (task));
+}
+
+gboolean
+mesh_transfer_archive_failed (struct archive  *archive,
+                              GError         **error)
+{
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "zip: %s",
+               archive_error_string (archive) != NULL ? archive_error_string (archive)
+                                                      : "unknown error");
+  return FALSE;
+}
+
+void
+mesh_transfer_stream_init (MeshTransferStream *io,
+                           GIOStream          *stream)
+{
+  io->stream = g_object_ref (stream);
+  io->reader = mesh_frame_reader_get_for_stream (stream);
+  io->writer = mesh_frame_writer_get_for_stream (stream);
+}
+
+void
+mesh_transfer_stream_clear (MeshTransferStream *io)
+{
+  g_clear_object (&io->stream);
+  g_clear_object (&io->reader);
+  g_clear_object (&io->writer);
+}
+
+guint
+mesh_transfer_progress_signal_new (GType type)
+{
+  return g_signal_new ("progress", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 2,
+                       G_TYPE_UINT64, G_TYPE_UINT64);
 }

@@ -256,6 +256,37 @@ rest_call (App         *app,
   return wait.node;
 }
 
+static void
+on_registered (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  RestWait *wait = user_data;
+
+  mesh_agent_state_register_device_finish (MESH_AGENT_STATE (source), result, &wait->error);
+  g_main_loop_quit (wait->loop);
+}
+
+static gboolean
+register_device (App                *app,
+                 MeshAgentIdentity  *identity,
+                 const char         *access_token,
+                 const char         *name,
+                 GError            **error)
+{
+  RestWait wait = { g_main_loop_new (NULL, FALSE), NULL, NULL };
+
+  mesh_agent_state_register_device_async (app->state, app->soup, identity, access_token, name,
+                                          NULL, on_registered, &wait);
+  g_main_loop_run (wait.loop);
+  g_main_loop_unref (wait.loop);
+  if (wait.error != NULL) {
+    g_propagate_error (error, wait.error);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static char *
 read_password (void)
 {
@@ -278,13 +309,11 @@ cmd_login (App *app)
   g_autoptr(GError) error = NULL;
   g_autoptr(MeshAgentIdentity) identity = NULL;
   g_autoptr(JsonObject) login = json_object_new ();
-  g_autoptr(JsonObject) device = json_object_new ();
   g_autoptr(JsonNode) answer = NULL;
-  g_autoptr(JsonNode) registered = NULL;
   g_autofree char *password = NULL;
   g_autofree char *access_token = NULL;
   g_autofree char *user_id = NULL;
-  const char *token = NULL, *uid = NULL, *device_id = NULL, *device_token = NULL;
+  const char *token = NULL, *uid = NULL;
   const char *name;
 
   if (app->server == NULL || app->user == NULL) {
@@ -328,30 +357,21 @@ cmd_login (App *app)
   user_id = g_strdup (uid);
 
   name = app->device_name != NULL ? app->device_name : g_get_host_name ();
-  json_object_set_string_member (device, "name", name);
-  json_object_set_string_member (device, "fingerprint",
-                                 mesh_agent_identity_get_fingerprint (identity));
-  registered = rest_call (app, "POST", "/devices", access_token, device, &error);
-  if (registered == NULL) {
+  if (!register_device (app, identity, access_token, name, &error)) {
+    if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA)) {
+      complain ("Cannot register this device: the server's answer is malformed.\n");
+      return EXIT_FAILURE_;
+    }
     complain ("Cannot register this device: %s\n", safe (error->message));
     return exit_code_for (error);
   }
-  if (!JSON_NODE_HOLDS_OBJECT (registered) ||
-      !mesh_json_get_string (json_node_get_object (registered), "device_id", TRUE, &device_id,
-                             NULL) ||
-      !mesh_json_get_string (json_node_get_object (registered), "device_token", TRUE,
-                             &device_token, NULL)) {
-    complain ("Cannot register this device: the server's answer is malformed.\n");
-    return EXIT_FAILURE_;
-  }
 
   mesh_agent_state_set_user (app->state, app->user, user_id);
-  mesh_agent_state_set_device (app->state, device_id, name, device_token);
   if (!mesh_agent_state_save (app->state, &error)) {
     complain ("Cannot save the agent's state: %s\n", safe (error->message));
     return EXIT_FAILURE_;
   }
-  say ("%s\n", safe (device_id));
+  say ("%s\n", safe (mesh_agent_state_get_device_id (app->state)));
   return EXIT_OK;
 }
 

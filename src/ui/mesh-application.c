@@ -5,7 +5,9 @@
 
 #include "mesh-a11y.h"
 #include "mesh-application.h"
+#ifdef MESH_BENCH_PROBE
 #include "mesh-bench-probe.h"
+#endif
 #include "mesh-preferences-window.h"
 #include "mesh-window.h"
 
@@ -180,8 +182,10 @@ mesh_application_startup (GApplication *application)
   g_settings_bind_with_mapping (mesh_application_get_settings (self), "style-variant",
                                 adw_style_manager_get_default (), "color-scheme",
                                 G_SETTINGS_BIND_GET, style_variant_get_mapping, NULL, NULL, NULL);
+#ifdef MESH_BENCH_PROBE
   /* Does nothing unless bench/app-start asks for it. */
   mesh_bench_probe_attach (GTK_APPLICATION (self));
+#endif
 }
 
 static void

@@ -4,7 +4,7 @@
 #include "config.h"
 
 #include "mesh-agent-identity.h"
-#include "mesh-quic-endpoint.h"
+#include "mesh-quic-endpoint-private.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>

@@ -1415,6 +1415,10 @@ test_devices (void)
 
 /* Issue #11 item 1: Cancel cancels, on both sides. */
 
+/* The big file is hashed before its first byte moves: 8 GiB take a while
+ * on a loaded machine. */
+#define HASH_WAIT_S (4 * UI_TEST_WAIT_S)
+
 static gboolean
 transfer_moving (gpointer user_data)
 {
@@ -1617,7 +1621,7 @@ test_transfer_cancel (void)
   dialog = ui_test_find_toplevel (MESH_TYPE_OFFER_DIALOG);
   g_assert_nonnull (dialog);
   ui_test_click_labelled (GTK_WIDGET (dialog), "_Accept");
-  ui_test_wait_until (transfer_moving, offered, UI_TEST_WAIT_S, "bob's file to flow");
+  ui_test_wait_until (transfer_moving, offered, HASH_WAIT_S, "bob's file to flow");
   g_cancellable_cancel (bob_cancel);
   ui_test_wait_result (&result, "bob's send to end");
   g_assert_false (mesh_agent_controller_send_finish (bob_agent, result, &error));
@@ -1644,7 +1648,7 @@ test_transfer_cancel (void)
   dialog = ui_test_find_toplevel (MESH_TYPE_OFFER_DIALOG);
   g_assert_nonnull (dialog);
   ui_test_click_labelled (GTK_WIDGET (dialog), "_Accept");
-  ui_test_wait_until (transfer_moving, offered, UI_TEST_WAIT_S, "bob's file to flow again");
+  ui_test_wait_until (transfer_moving, offered, HASH_WAIT_S, "bob's file to flow again");
   ui_test_wait_until (part_in, alice_downloads, UI_TEST_WAIT_S, "alice's .part");
   mesh_transfer_cancel (offered);
   ui_test_wait_result (&result, "bob's second send to end");
@@ -1698,7 +1702,7 @@ test_transfer_cancel (void)
                                                    file));
   }
   g_assert_cmpint (mesh_transfer_get_direction (sent), ==, MESH_TRANSFER_OUTGOING);
-  ui_test_wait_until (transfer_moving, sent, UI_TEST_WAIT_S, "alice's file to flow");
+  ui_test_wait_until (transfer_moving, sent, HASH_WAIT_S, "alice's file to flow");
   ui_test_wait_until (part_in, bob_downloads, UI_TEST_WAIT_S, "bob's .part");
   mesh_transfer_cancel (sent);
   ui_test_wait_until (no_part_in, bob_downloads, UI_TEST_WAIT_S, "bob's .part to go");
@@ -2183,6 +2187,188 @@ test_transfer_in_conversation (void)
   g_rmdir (dir);
 }
 
+/* The largest "done" a row ever showed: another send's progress would push
+ * it past its own size. */
+static void
+record_done_cb (MeshTransfer *transfer,
+                GParamSpec   *pspec,
+                guint64      *most)
+{
+  *most = MAX (*most, mesh_transfer_get_done (transfer));
+}
+
+static void
+offer_id_cb (MeshAgentController *controller,
+             const char          *session_id,
+             const char          *kind,
+             const char          *room_id,
+             const char          *sender,
+             const char          *device_id,
+             const char          *name,
+             guint64              size,
+             char               **out)
+{
+  g_free (*out);
+  *out = g_strdup (session_id);
+}
+
+static gboolean
+string_is_set (gpointer user_data)
+{
+  return *(char **) user_data != NULL;
+}
+
+/* Two files of the same name sent at once, to two devices: the second
+ * finishes while the first still waits for its receiver, then the first
+ * runs.  Each row shows its own file's progress and ends with its own
+ * size, and both files arrive whole (rows were matched to sessions by
+ * name: the first row took the second's session and the second row none). */
+static void
+test_same_name_both_complete (void)
+{
+  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshClientRest) alice_rest = NULL;
+  g_autoptr(MeshAgentController) asker = NULL;
+  g_autoptr(MeshAgentState) taker_state = NULL;
+  g_autoptr(GSubprocess) run = NULL;
+  g_autoptr(MeshTransfer) first = NULL;
+  g_autoptr(MeshTransfer) second = NULL;
+  g_autoptr(GFile) first_file = NULL;
+  g_autoptr(GFile) second_file = NULL;
+  g_autoptr(GFile) asker_downloads = NULL;
+  g_autofree char *tmp = g_dir_make_tmp ("mesh-ui-names2-XXXXXX", NULL);
+  g_autofree char *asker_state = g_build_filename (tmp, "bob-asks", NULL);
+  g_autofree char *taker_dir = g_build_filename (tmp, "bob-takes", NULL);
+  g_autofree char *downloads = g_build_filename (tmp, "bob-downloads", NULL);
+  g_autofree char *asked_downloads = g_build_filename (tmp, "bob-asked-downloads", NULL);
+  g_autofree char *dir1 = g_build_filename (tmp, "one", NULL);
+  g_autofree char *dir2 = g_build_filename (tmp, "two", NULL);
+  g_autofree char *path1 = g_build_filename (dir1, "same.bin", NULL);
+  g_autofree char *path2 = g_build_filename (dir2, "same.bin", NULL);
+  g_autofree char *got1 = g_build_filename (asked_downloads, "same.bin", NULL);
+  g_autofree char *got2 = g_build_filename (downloads, "same.bin", NULL);
+  g_autofree char *contents1 = NULL, *contents2 = NULL, *invite = NULL, *offer = NULL;
+  g_autofree char *data1 = NULL;
+  const char *data2 = "the second one, shorter";
+  gsize size1 = 256 * 1024, len = 0;
+  guint64 most1 = 0, most2 = 0;
+  GAsyncResult *result = NULL;
+  UiTestPeer bob = { NULL };
+  MeshEmbeddedAgent *agent;
+  MeshWindow *window;
+  const char *states[2] = { asker_state, taker_dir };
+
+  g_free (client_test_server_add_user (server, "alice", "alice-password"));
+  g_free (client_test_server_add_user (server, "bob", "bob-password"));
+  client_test_server_start (server);
+  ui_test_peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+  bob.room_id = ui_test_peer_create_room (&bob, "Lab", &invite);
+  for (guint i = 0; i < 2; i++) {
+    g_autoptr(GSubprocess) login =
+      ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "login", "--state-dir", states[i],
+                           "--server", client_test_server_get_url (server), "--user", "bob",
+                           "--device-name", i == 0 ? "asks" : "takes", NULL);
+
+    g_assert_true (g_subprocess_communicate_utf8 (login, "bob-password\n", NULL, NULL, NULL,
+                                                  &error));
+    g_assert_no_error (error);
+    g_assert_true (g_subprocess_get_successful (login));
+  }
+  g_assert_cmpint (g_mkdir_with_parents (downloads, 0700), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (asked_downloads, 0700), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (dir1, 0700), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (dir2, 0700), ==, 0);
+  data1 = g_malloc (size1);
+  for (gsize i = 0; i < size1; i++)
+    data1[i] = (char) ('a' + i % 26);
+  g_assert_true (g_file_set_contents (path1, data1, size1, &error));
+  g_assert_true (g_file_set_contents (path2, data2, -1, &error));
+
+  /* Bob's first device asks (the test answers it late); the second takes
+   * Alice's files at once. */
+  asker = start_agent_here (asker_state);
+  mesh_agent_controller_set_ask_offers (asker, TRUE);
+  g_signal_connect (asker, "session-offered", G_CALLBACK (offer_id_cb), &offer);
+  ui_test_wait_until (agent_here_ready, asker, UI_TEST_WAIT_S, "bob's asking agent");
+  run = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_NONE, "run", "--state-dir", taker_dir,
+                             "--download-dir", downloads, "--accept-from", "alice",
+                             "--listen", "127.0.0.1", NULL);
+  taker_state = mesh_agent_state_new (taker_dir);
+  g_assert_true (mesh_agent_state_load (taker_state, &error));
+
+  alice_rest = mesh_client_rest_new (client_test_server_get_url (server));
+  mesh_client_rest_login_async (alice_rest, "alice", "alice-password", NULL,
+                                ui_test_store_result_cb, &result);
+  ui_test_wait_result (&result, "alice's login");
+  g_assert_true (mesh_client_rest_login_finish (alice_rest, result, &error));
+  g_clear_object (&result);
+  mesh_client_rest_accept_invite_async (alice_rest, invite, NULL, ui_test_store_result_cb,
+                                        &result);
+  ui_test_wait_result (&result, "alice to join");
+  g_free (mesh_client_rest_accept_invite_finish (alice_rest, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  window = new_window (1280, 800);
+  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_wait_agent_ready (window, "alice's embedded agent");
+  agent = mesh_window_get_agent (window);
+  {
+    gpointer room_data[2] = { window, bob.room_id };
+    gpointer member_data[2] = { window, "bob" };
+
+    ui_test_wait_until (room_opened, room_data, UI_TEST_WAIT_S, "the room to open");
+    ui_test_wait_until (member_has_device, member_data, UI_TEST_WAIT_S, "bob's devices");
+  }
+
+  /* Both at once: nothing happens in between. */
+  first_file = g_file_new_for_path (path1);
+  second_file = g_file_new_for_path (path2);
+  first = g_object_ref (mesh_embedded_agent_send (agent, bob.room_id,
+                                                  mesh_agent_controller_get_device_id (asker),
+                                                  "bob", first_file));
+  second = g_object_ref (mesh_embedded_agent_send (agent, bob.room_id,
+                                                   mesh_agent_state_get_device_id (taker_state),
+                                                   "bob", second_file));
+  g_signal_connect (first, "notify::done", G_CALLBACK (record_done_cb), &most1);
+  g_signal_connect (second, "notify::done", G_CALLBACK (record_done_cb), &most2);
+
+  ui_test_wait_until (transfer_done, second, UI_TEST_WAIT_S, "the second file");
+  ui_test_wait_until (string_is_set, &offer, UI_TEST_WAIT_S, "bob to be asked");
+  g_assert_cmpint (mesh_transfer_get_state (first), ==, MESH_TRANSFER_WAITING);
+  g_assert_cmpuint (mesh_transfer_get_done (first), ==, 0);
+
+  asker_downloads = g_file_new_for_path (asked_downloads);
+  g_assert_true (mesh_agent_controller_answer_offer (asker, offer, asker_downloads));
+  ui_test_wait_until (transfer_done, first, UI_TEST_WAIT_S, "the first file");
+
+  g_assert_cmpuint (mesh_transfer_get_size (first), ==, size1);
+  g_assert_cmpuint (mesh_transfer_get_done (first), ==, size1);
+  g_assert_cmpuint (most1, ==, size1);
+  g_assert_null (mesh_transfer_get_error (first));
+  g_assert_cmpuint (mesh_transfer_get_size (second), ==, strlen (data2));
+  g_assert_cmpuint (mesh_transfer_get_done (second), ==, strlen (data2));
+  g_assert_cmpuint (most2, ==, strlen (data2));
+  g_assert_null (mesh_transfer_get_error (second));
+
+  g_assert_true (g_file_get_contents (got1, &contents1, &len, &error));
+  g_assert_cmpmem (contents1, len, data1, size1);
+  g_assert_true (g_file_get_contents (got2, &contents2, &len, &error));
+  g_assert_cmpmem (contents2, len, data2, strlen (data2));
+
+  ui_test_stop_agent (run);
+  mesh_agent_controller_stop (asker);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
+  ui_test_destroy_window (GTK_WINDOW (window));
+  ui_test_peer_clear (&bob);
+  {
+    g_autofree char *rm = g_strdup_printf ("rm -rf %s", tmp);
+
+    g_spawn_command_line_sync (rm, NULL, NULL, NULL, NULL);
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -2212,6 +2398,7 @@ main (int   argc,
   g_test_add_func ("/mesh/ui/first-terminal-share-tls", test_first_share_tls);
   g_test_add_func ("/mesh/ui/terminal-share-server-silent", test_share_server_silent);
   g_test_add_func ("/mesh/ui/transfer-same-name-progress", test_same_name_progress);
+  g_test_add_func ("/mesh/ui/transfer-same-name-both-complete", test_same_name_both_complete);
   g_test_add_func ("/mesh/ui/devices", test_devices);
   g_test_add_func ("/mesh/ui/drafts-and-limits", test_drafts_and_limits);
   g_test_add_func ("/mesh/ui/gotify-failed-test", test_gotify_failed_test);
