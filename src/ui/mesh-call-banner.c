@@ -37,8 +37,8 @@ add_button (GtkWidget  *row,
   gtk_widget_add_css_class (button, "pill");
   if (style != NULL)
     gtk_widget_add_css_class (button, style);
-  gtk_actionable_set_action_name (GTK_ACTIONABLE (button), action);
   gtk_actionable_set_action_target (GTK_ACTIONABLE (button), "s", room_id);
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (button), action);
   gtk_box_append (GTK_BOX (row), button);
   return button;
 }

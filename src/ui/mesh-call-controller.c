@@ -13,7 +13,7 @@
 #include <libportal-gtk4/portal-gtk4.h>
 
 /* The local sources of MESH_MEDIA_TEST_SOURCES=1: live, like a device. */
-#define TEST_CAMERA     "videotestsrc is-live=true pattern=ball ! " \
+#define TEST_CAMERA     "videotestsrc is-live=true pattern=smpte75 ! capsfilter caps=" \
                         "video/x-raw,width=640,height=360,framerate=30/1"
 #define TEST_MICROPHONE "audiotestsrc is-live=true wave=sine freq=440 volume=0.05"
 
@@ -65,15 +65,7 @@ static GListModel *
 slot_model (MeshCallController *self,
             guint               slot)
 {
-  switch (slot) {
-  case SLOT_CAMERA:
-    return mesh_media_devices_get_cameras (self->devices);
-  case SLOT_MICROPHONE:
-    return mesh_media_devices_get_microphones (self->devices);
-  case SLOT_SPEAKER:
-  default:
-    return mesh_media_devices_get_speakers (self->devices);
-  }
+  return mesh_media_devices_get_model (self->devices, self->slots[slot].klass);
 }
 
 /* The device the setting names, if it is plugged in; else NULL (the default). */
@@ -82,17 +74,7 @@ find_device (MeshCallController *self,
              guint               slot,
              const char         *id)
 {
-  GListModel *model = slot_model (self, slot);
-
-  if (id == NULL || *id == '\0')
-    return NULL;
-  for (guint i = 0; i < g_list_model_get_n_items (model); i++) {
-    g_autoptr(GstDevice) device = g_list_model_get_item (model, i);
-
-    if (g_strcmp0 (mesh_media_device_get_id (device), id) == 0)
-      return g_steal_pointer (&device);
-  }
-  return NULL;
+  return mesh_media_devices_find (self->devices, self->slots[slot].klass, id);
 }
 
 static GstElement *
@@ -122,7 +104,7 @@ apply_slot (MeshCallController *self,
   if (self->engine == NULL)
     return;
   device = find_device (self, slot, wanted);
-  use = device != NULL ? wanted : "";
+  use = device != NULL ? mesh_media_device_get_id (device) : "";
   if (s->in_use != NULL && g_str_equal (s->in_use, use))
     return;
   g_free (s->in_use);
@@ -316,9 +298,9 @@ mesh_call_controller_class_init (MeshCallControllerClass *klass)
 static void
 mesh_call_controller_init (MeshCallController *self)
 {
-  self->slots[SLOT_CAMERA] = (DeviceSlot) { "camera", "Video/Source", NULL };
-  self->slots[SLOT_MICROPHONE] = (DeviceSlot) { "microphone", "Audio/Source", NULL };
-  self->slots[SLOT_SPEAKER] = (DeviceSlot) { "speaker", "Audio/Sink", NULL };
+  self->slots[SLOT_CAMERA] = (DeviceSlot) { "camera", MESH_MEDIA_CLASS_CAMERA, NULL };
+  self->slots[SLOT_MICROPHONE] = (DeviceSlot) { "microphone", MESH_MEDIA_CLASS_MICROPHONE, NULL };
+  self->slots[SLOT_SPEAKER] = (DeviceSlot) { "speaker", MESH_MEDIA_CLASS_SPEAKER, NULL };
   self->sources = g_hash_table_new_full (g_direct_hash, g_direct_equal, g_object_unref,
                                          g_object_unref);
 }

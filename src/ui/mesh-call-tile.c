@@ -29,6 +29,7 @@ struct _MeshCallTile {
   GdkPaintable      *paintable;
   int                hint_width;
   int                hint_height;
+  gboolean           compact;
 };
 
 G_DEFINE_FINAL_TYPE (MeshCallTile, mesh_call_tile, ADW_TYPE_BIN)
@@ -95,6 +96,27 @@ update (MeshCallTile *self)
   gtk_stack_set_visible_child_name (self->stack, video ? "video" : "avatar");
 }
 
+/* A tile asks for the same size whatever its video's resolution: the call
+ * view lays the tiles out, and the video is scaled to them. */
+static void
+mesh_call_tile_measure (GtkWidget      *widget,
+                        GtkOrientation  orientation,
+                        int             for_size,
+                        int            *minimum,
+                        int            *natural,
+                        int            *minimum_baseline,
+                        int            *natural_baseline)
+{
+  MeshCallTile *self = MESH_CALL_TILE (widget);
+  int size = orientation == GTK_ORIENTATION_HORIZONTAL ? (self->compact ? 224 : 320)
+                                                       : (self->compact ? 126 : 180);
+
+  gtk_widget_measure (adw_bin_get_child (ADW_BIN (self)), orientation, for_size, minimum, natural,
+                      NULL, NULL);
+  *natural = MAX (*minimum, size);
+  *minimum_baseline = *natural_baseline = -1;
+}
+
 /* Frames scaled to the tile, in device pixels, before they are converted. */
 static void
 mesh_call_tile_size_allocate (GtkWidget *widget,
@@ -105,7 +127,7 @@ mesh_call_tile_size_allocate (GtkWidget *widget,
   MeshCallTile *self = MESH_CALL_TILE (widget);
   int scale = gtk_widget_get_scale_factor (widget);
 
-  GTK_WIDGET_CLASS (mesh_call_tile_parent_class)->size_allocate (widget, width, height, baseline);
+  gtk_widget_allocate (adw_bin_get_child (ADW_BIN (self)), width, height, baseline, NULL);
   if (self->output != NULL && width > 0 && height > 0 &&
       (width * scale != self->hint_width || height * scale != self->hint_height)) {
     self->hint_width = width * scale;
@@ -148,6 +170,7 @@ mesh_call_tile_class_init (MeshCallTileClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = mesh_call_tile_dispose;
+  widget_class->measure = mesh_call_tile_measure;
   widget_class->size_allocate = mesh_call_tile_size_allocate;
 
   gtk_widget_class_set_template_from_resource (widget_class, "/org/mesh/Mesh/ui/mesh-call-tile.ui");
@@ -166,6 +189,8 @@ static void
 mesh_call_tile_init (MeshCallTile *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  /* Measured and allocated here (a layout manager would bypass both). */
+  gtk_widget_set_layout_manager (GTK_WIDGET (self), NULL);
 }
 
 GtkWidget *
@@ -252,7 +277,9 @@ mesh_call_tile_set_compact (MeshCallTile *self,
 {
   g_return_if_fail (MESH_IS_CALL_TILE (self));
 
+  self->compact = compact;
   adw_avatar_set_size (self->avatar, compact ? 48 : 96);
+  gtk_widget_queue_resize (GTK_WIDGET (self));
   if (compact)
     gtk_widget_add_css_class (GTK_WIDGET (self), "compact");
   else

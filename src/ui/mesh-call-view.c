@@ -38,6 +38,7 @@ struct _MeshCallView {
   char               *room_id;
   MeshCall           *call;
   GtkWidget          *self_tile;
+  MeshVideoOutput    *self_output;  /* the self tile's, borrowed */
   GPtrArray          *tiles;       /* MeshCallTile of the peers */
   guint               tick_id;
   gboolean            active;
@@ -74,51 +75,6 @@ tick_cb (gpointer user_data)
 {
   update_duration (user_data);
   return G_SOURCE_CONTINUE;
-}
-
-static void
-update_controls (MeshCallView *self)
-{
-  gboolean muted, camera_off, speaking_muted = FALSE;
-  MeshCallEngine *engine;
-  MeshCall *share;
-
-  if (self->call == NULL || self->controller == NULL)
-    return;
-  engine = mesh_call_controller_get_engine (self->controller);
-  muted = mesh_call_get_muted (self->call);
-  camera_off = !mesh_call_get_camera_enabled (self->call);
-  g_object_get (self->call, "speaking-while-muted", &speaking_muted, NULL);
-
-  gtk_toggle_button_set_active (self->mute_button, muted);
-  gtk_button_set_icon_name (GTK_BUTTON (self->mute_button),
-                            muted ? "microphone-disabled-symbolic"
-                                  : "audio-input-microphone-symbolic");
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->mute_button), muted ? _("Unmute") : _("Mute"));
-
-  gtk_toggle_button_set_active (self->camera_button, camera_off);
-  gtk_button_set_icon_name (GTK_BUTTON (self->camera_button),
-                            camera_off ? "camera-disabled-symbolic" : "camera-web-symbolic");
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->camera_button),
-                               camera_off ? _("Turn Camera On") : _("Turn Camera Off"));
-  gtk_widget_set_sensitive (GTK_WIDGET (self->camera_button),
-                            engine != NULL && mesh_call_engine_get_self_view (engine) != NULL);
-
-  share = mesh_call_controller_get_own_share (self->controller, self->room_id);
-  gtk_actionable_set_action_name (GTK_ACTIONABLE (self->share_button),
-                                  share != NULL ? "app.stop-sharing" : "app.share-screen");
-  gtk_actionable_set_action_target (GTK_ACTIONABLE (self->share_button), "s", self->room_id);
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->share_button),
-                               share != NULL ? _("Stop Sharing") : _("Share Screen"));
-  gtk_accessible_update_property (GTK_ACCESSIBLE (self->share_button),
-                                  GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                  share != NULL ? _("Stop Sharing") : _("Share Screen"), -1);
-  if (share != NULL)
-    gtk_widget_add_css_class (GTK_WIDGET (self->share_button), "suggested-action");
-  else
-    gtk_widget_remove_css_class (GTK_WIDGET (self->share_button), "suggested-action");
-
-  gtk_revealer_set_reveal_child (self->muted_hint, muted && speaking_muted);
 }
 
 static void
@@ -169,6 +125,76 @@ layout_tiles (MeshCallView *self)
   else
     adw_bin_set_child (self->pip, self->self_tile);
   gtk_widget_set_visible (GTK_WIDGET (self->pip), !own_in_grid);
+}
+
+static MeshVideoOutput *
+engine_self_view (MeshCallView *self)
+{
+  MeshCallEngine *engine = self->controller != NULL
+                           ? mesh_call_controller_get_engine (self->controller) : NULL;
+
+  return engine != NULL ? mesh_call_engine_get_self_view (engine) : NULL;
+}
+
+/* The engine has a self view while a call sends the camera: the tile
+ * follows it as the call starts and as the camera changes. */
+static void
+update_self_tile (MeshCallView *self)
+{
+  g_autofree char *own_name = NULL;
+  MeshVideoOutput *own = engine_self_view (self);
+
+  if (self->call == NULL || (self->self_tile != NULL && own == self->self_output))
+    return;
+  own_name = mesh_call_controller_get_own_name (self->controller);
+  g_clear_object (&self->self_tile);
+  self->self_output = own;
+  self->self_tile = g_object_ref_sink (mesh_call_tile_new_self (self->call, own, own_name));
+  layout_tiles (self);
+}
+
+static void
+update_controls (MeshCallView *self)
+{
+  gboolean muted, camera_off, speaking_muted = FALSE;
+  MeshCall *share;
+
+  if (self->call == NULL || self->controller == NULL)
+    return;
+  muted = mesh_call_get_muted (self->call);
+  camera_off = !mesh_call_get_camera_enabled (self->call);
+  g_object_get (self->call, "speaking-while-muted", &speaking_muted, NULL);
+
+  gtk_toggle_button_set_active (self->mute_button, muted);
+  gtk_button_set_icon_name (GTK_BUTTON (self->mute_button),
+                            muted ? "microphone-disabled-symbolic"
+                                  : "audio-input-microphone-symbolic");
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->mute_button), muted ? _("Unmute") : _("Mute"));
+
+  gtk_toggle_button_set_active (self->camera_button, camera_off);
+  gtk_button_set_icon_name (GTK_BUTTON (self->camera_button),
+                            camera_off ? "camera-disabled-symbolic" : "camera-web-symbolic");
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->camera_button),
+                               camera_off ? _("Turn Camera On") : _("Turn Camera Off"));
+  gtk_widget_set_sensitive (GTK_WIDGET (self->camera_button), engine_self_view (self) != NULL);
+  update_self_tile (self);
+
+  share = mesh_call_controller_get_own_share (self->controller, self->room_id);
+  /* The target first: the actions take one. */
+  gtk_actionable_set_action_target (GTK_ACTIONABLE (self->share_button), "s", self->room_id);
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (self->share_button),
+                                  share != NULL ? "app.stop-sharing" : "app.share-screen");
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->share_button),
+                               share != NULL ? _("Stop Sharing") : _("Share Screen"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->share_button),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  share != NULL ? _("Stop Sharing") : _("Share Screen"), -1);
+  if (share != NULL)
+    gtk_widget_add_css_class (GTK_WIDGET (self->share_button), "suggested-action");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self->share_button), "suggested-action");
+
+  gtk_revealer_set_reveal_child (self->muted_hint, muted && speaking_muted);
 }
 
 static void
@@ -232,6 +258,9 @@ call_state_cb (MeshCallView *self)
   MeshCallState state = self->call != NULL ? mesh_call_get_state (self->call)
                                            : MESH_CALL_STATE_ENDED;
 
+  if (state != MESH_CALL_STATE_ENDED)
+    update_self_tile (self);
+
   set_active (self, state == MESH_CALL_STATE_CALLING || state == MESH_CALL_STATE_ACTIVE);
   update_duration (self);
 }
@@ -240,9 +269,6 @@ static void
 set_call (MeshCallView *self,
           MeshCall     *call)
 {
-  g_autofree char *own_name = NULL;
-  MeshVideoOutput *own;
-
   if (self->call == call)
     return;
   if (self->call != NULL)
@@ -253,17 +279,13 @@ set_call (MeshCallView *self,
   clear_grid (self);
   g_ptr_array_set_size (self->tiles, 0);
   g_clear_object (&self->self_tile);
+  self->self_output = NULL;
   g_set_object (&self->call, call);
 
   if (call == NULL) {
     set_active (self, FALSE);
     return;
   }
-  own = mesh_call_controller_get_engine (self->controller) != NULL
-        ? mesh_call_engine_get_self_view (mesh_call_controller_get_engine (self->controller))
-        : NULL;
-  own_name = mesh_call_controller_get_own_name (self->controller);
-  self->self_tile = g_object_ref_sink (mesh_call_tile_new_self (call, own, own_name));
   g_signal_connect_object (call, "notify::state", G_CALLBACK (call_state_cb), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (call, "notify::started-at", G_CALLBACK (update_duration), self,
