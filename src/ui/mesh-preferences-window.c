@@ -133,7 +133,7 @@ transient_for_changed_cb (MeshPreferencesWindow *self)
   self->own_device_id = agent ? g_strdup (mesh_embedded_agent_get_device_id (agent)) : NULL;
   mesh_preferences_window_set_rest (self, session ? mesh_client_session_get_rest (session) : NULL);
   /* The devices the calls use; signed out, a list of our own. */
-  if (self->calls_page == NULL) {
+  if (self->calls_page == NULL && parent != NULL && self->settings != NULL) {
     g_autoptr(MeshMediaDevices) devices = NULL;
 
     if (calls != NULL)
