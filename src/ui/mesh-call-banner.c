@@ -67,6 +67,71 @@ add_row (MeshCallBanner *self,
   return row;
 }
 
+/* What rings or runs: in the room shown, and what the user is in elsewhere
+ * (a call elsewhere is one click away; a call ringing elsewhere is answered
+ * from here). */
+static void
+add_call_rows (MeshCallBanner *self,
+               MeshCall       *call)
+{
+  const char *room_id = mesh_call_get_room_id (call);
+  gboolean here = g_strcmp0 (room_id, self->room_id) == 0;
+  gboolean incoming = mesh_call_get_direction (call) == MESH_CALL_DIRECTION_INCOMING;
+  gboolean share = mesh_call_get_kind (call) == MESH_MEDIA_KIND_SCREENSHARE;
+  MeshCallState state = mesh_call_get_state (call);
+  g_autofree char *name = NULL;
+  g_autofree char *room = NULL;
+  g_autofree char *text = NULL;
+  GtkWidget *row, *button;
+
+  if (state == MESH_CALL_STATE_ENDED)
+    return;
+  name = mesh_escape_for_display (mesh_call_get_caller_name (call) != NULL
+                                  ? mesh_call_get_caller_name (call) : _("Someone"), -1);
+  room = mesh_call_controller_dup_room_name (self->controller, room_id);
+  if (room == NULL)
+    room = g_strdup (_("another room"));
+
+  if (incoming && !share && state == MESH_CALL_STATE_RINGING) {
+    if (here)
+      /* Translators: a member's name. */
+      text = g_strdup_printf (_("%s is calling"), name);
+    else
+      /* Translators: a member's name, then a room's. */
+      text = g_strdup_printf (_("%s is calling in “%s”"), name, room);
+    row = add_row (self, "call-start-symbolic", text, "ringing");
+    add_button (row, _("_Decline"), "app.call-decline", room_id, "destructive-action");
+    add_button (row, _("_Accept"), "app.call-accept", room_id, "suggested-action");
+  } else if (incoming && share && state == MESH_CALL_STATE_RINGING && here) {
+    /* Translators: a member's name. */
+    text = g_strdup_printf (_("%s is sharing a screen"), name);
+    row = add_row (self, "screen-shared-symbolic", text, NULL);
+    add_button (row, _("_Watch"), "app.call-accept", room_id, "suggested-action");
+  } else if (!incoming && share) {
+    if (here)
+      text = g_strdup (_("You are sharing your screen"));
+    else
+      /* Translators: a room's name. */
+      text = g_strdup_printf (_("You are sharing your screen in “%s”"), room);
+    row = add_row (self, "screen-shared-symbolic", text, "sharing");
+    add_button (row, _("_Stop Sharing"), "app.stop-sharing", room_id, "destructive-action");
+  } else if (!share && !here && state != MESH_CALL_STATE_RINGING) {
+    /* Translators: a room's name. */
+    text = g_strdup_printf (_("You are in a call in “%s”"), room);
+    row = add_row (self, "call-start-symbolic", text, "ringing");
+    add_button (row, _("_Go to Call"), "win.open-room", room_id, "suggested-action");
+    button = gtk_button_new_from_icon_name ("call-stop-symbolic");
+    gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
+    gtk_widget_set_tooltip_text (button, _("Hang Up"));
+    gtk_accessible_update_property (GTK_ACCESSIBLE (button), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                    _("Hang Up"), -1);
+    gtk_widget_add_css_class (button, "circular");
+    gtk_widget_add_css_class (button, "destructive-action");
+    gtk_actionable_set_action_name (GTK_ACTIONABLE (button), "app.hang-up");
+    gtk_box_append (GTK_BOX (row), button);
+  }
+}
+
 static void
 update (MeshCallBanner *self)
 {
@@ -80,32 +145,8 @@ update (MeshCallBanner *self)
   n = self->calls != NULL && self->room_id != NULL ? g_list_model_get_n_items (self->calls) : 0;
   for (guint i = 0; i < n; i++) {
     g_autoptr(MeshCall) call = g_list_model_get_item (self->calls, i);
-    g_autofree char *name = NULL;
-    g_autofree char *text = NULL;
-    gboolean incoming = mesh_call_get_direction (call) == MESH_CALL_DIRECTION_INCOMING;
-    gboolean share = mesh_call_get_kind (call) == MESH_MEDIA_KIND_SCREENSHARE;
-    MeshCallState state = mesh_call_get_state (call);
-    GtkWidget *row;
 
-    if (g_strcmp0 (mesh_call_get_room_id (call), self->room_id) != 0)
-      continue;
-    name = mesh_escape_for_display (mesh_call_get_caller_name (call) != NULL
-                                    ? mesh_call_get_caller_name (call) : _("Someone"), -1);
-    if (incoming && !share && state == MESH_CALL_STATE_RINGING) {
-      /* Translators: a member's name. */
-      text = g_strdup_printf (_("%s is calling"), name);
-      row = add_row (self, "call-start-symbolic", text, "ringing");
-      add_button (row, _("_Decline"), "app.call-decline", self->room_id, "destructive-action");
-      add_button (row, _("_Accept"), "app.call-accept", self->room_id, "suggested-action");
-    } else if (incoming && share && state == MESH_CALL_STATE_RINGING) {
-      /* Translators: a member's name. */
-      text = g_strdup_printf (_("%s is sharing a screen"), name);
-      row = add_row (self, "screen-shared-symbolic", text, NULL);
-      add_button (row, _("_Watch"), "app.call-accept", self->room_id, "suggested-action");
-    } else if (!incoming && share && state != MESH_CALL_STATE_ENDED) {
-      row = add_row (self, "screen-shared-symbolic", _("You are sharing your screen"), "sharing");
-      add_button (row, _("_Stop Sharing"), "app.stop-sharing", self->room_id, "destructive-action");
-    }
+    add_call_rows (self, call);
   }
   /* The revealer is the bin's child, not a template child: disposing the
    * template would unparent it under AdwBin's feet. */

@@ -11,10 +11,12 @@ G_BEGIN_DECLS
 
 G_DECLARE_FINAL_TYPE (MeshCallBanner, mesh_call_banner, MESH, CALL_BANNER, AdwBin)
 
-/* A bar above a room's conversation for what rings or is shared in it:
- * "bob is calling" with Decline and Accept, "alice is sharing a screen"
- * with Watch, "You are sharing your screen" with Stop Sharing.  The
- * buttons are the app's actions with the room's id. */
+/* A bar above a room's conversation for what rings or is shared: "bob is
+ * calling" with Decline and Accept (in this room or, naming it, another),
+ * "alice is sharing a screen" with Watch, "You are sharing your screen"
+ * with Stop Sharing, and "You are in a call in “Garden”" with Go to Call
+ * and Hang Up while the user looks at another room.  The buttons are the
+ * app's actions with the call's room id. */
 GtkWidget *mesh_call_banner_new            (void);
 void       mesh_call_banner_set_controller (MeshCallBanner     *self,
                                             MeshCallController *controller);

@@ -45,6 +45,7 @@ struct _MeshCallController {
   /* Owned references */
   GSettings         *settings;
   MeshClientSession *session;
+  MeshRoomList      *room_list;
   MeshNotifier      *notifier;
   MeshCallEngine    *engine;
   MeshMediaDevices  *devices;
@@ -264,6 +265,7 @@ mesh_call_controller_dispose (GObject *object)
   mesh_call_controller_shutdown (self);
   g_clear_object (&self->settings);
   g_clear_object (&self->session);
+  g_clear_object (&self->room_list);
   g_clear_object (&self->notifier);
   g_clear_object (&self->devices);
   g_clear_pointer (&self->sources, g_hash_table_unref);
@@ -308,18 +310,21 @@ mesh_call_controller_init (MeshCallController *self)
 MeshCallController *
 mesh_call_controller_new (GSettings         *settings,
                           MeshClientSession *session,
+                          MeshRoomList      *room_list,
                           MeshNotifier      *notifier)
 {
   MeshCallController *self;
 
   g_return_val_if_fail (G_IS_SETTINGS (settings), NULL);
   g_return_val_if_fail (MESH_IS_CLIENT_SESSION (session), NULL);
+  g_return_val_if_fail (MESH_IS_ROOM_LIST (room_list), NULL);
   g_return_val_if_fail (notifier == NULL || MESH_IS_NOTIFIER (notifier), NULL);
 
   gst_init (NULL, NULL);
   self = g_object_new (MESH_TYPE_CALL_CONTROLLER, NULL);
   self->settings = g_object_ref (settings);
   self->session = g_object_ref (session);
+  self->room_list = g_object_ref (room_list);
   self->notifier = notifier != NULL ? g_object_ref (notifier) : NULL;
   self->test_sources = g_strcmp0 (g_getenv ("MESH_MEDIA_TEST_SOURCES"), "1") == 0;
   self->devices = mesh_media_devices_new ();
@@ -343,6 +348,18 @@ mesh_call_controller_get_engine (MeshCallController *self)
   g_return_val_if_fail (MESH_IS_CALL_CONTROLLER (self), NULL);
 
   return self->engine;
+}
+
+char *
+mesh_call_controller_dup_room_name (MeshCallController *self,
+                                    const char         *room_id)
+{
+  MeshRoom *room;
+
+  g_return_val_if_fail (MESH_IS_CALL_CONTROLLER (self), NULL);
+
+  room = room_id != NULL ? mesh_room_list_find (self->room_list, room_id, NULL) : NULL;
+  return room != NULL ? mesh_escape_for_display (mesh_room_get_name (room), -1) : NULL;
 }
 
 char *

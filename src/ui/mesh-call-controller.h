@@ -7,6 +7,7 @@
 #include "mesh-client-session.h"
 #include "mesh-media-devices.h"
 #include "mesh-notifier.h"
+#include "mesh-room-list.h"
 
 G_BEGIN_DECLS
 
@@ -30,8 +31,12 @@ G_DECLARE_FINAL_TYPE (MeshCallController, mesh_call_controller, MESH, CALL_CONTR
  * for tests and demos on machines without devices. */
 MeshCallController *mesh_call_controller_new            (GSettings          *settings,
                                                          MeshClientSession  *session,
+                                                         MeshRoomList       *room_list,
                                                          MeshNotifier       *notifier);
 MeshCallEngine     *mesh_call_controller_get_engine     (MeshCallController *self);
+/* The name of one of the user's rooms, escaped for display; NULL if unknown. */
+char               *mesh_call_controller_dup_room_name  (MeshCallController *self,
+                                                         const char         *room_id);
 /* The signed-in user's name, for their own tile. */
 char               *mesh_call_controller_get_own_name   (MeshCallController *self);
 MeshMediaDevices   *mesh_call_controller_get_devices    (MeshCallController *self);

@@ -243,7 +243,8 @@ start_session (MeshWindow     *self,
 
   mesh_room_sidebar_set_room_list (self->sidebar, self->room_list, self->session, username);
   mesh_room_view_set_session (self->room_view, self->session);
-  self->calls = mesh_call_controller_new (self->settings, self->session, self->notifier);
+  self->calls = mesh_call_controller_new (self->settings, self->session, self->room_list,
+                                         self->notifier);
   g_signal_connect_object (self->calls, "screen-watched", G_CALLBACK (screen_watched_cb), self,
                            G_CONNECT_SWAPPED);
   mesh_room_view_set_call_controller (self->room_view, self->calls);
