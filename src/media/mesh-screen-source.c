@@ -184,7 +184,7 @@ on_source_caps (GstPad          *pad,
   filter = output_caps (out_width, out_height, par_n, par_d);
   g_object_get (size_filter, "caps", &current, NULL);
   if (current == NULL || !gst_caps_is_equal (current, filter)) {
-    GST_INFO_OBJECT (size_filter, "screen %d×%d sent as %d×%d", width, height, out_width, out_height);
+    GST_INFO_OBJECT (size_filter, "screen %dx%d sent as %dx%d", width, height, out_width, out_height);
     g_object_set (size_filter, "caps", filter, NULL);
   }
   return GST_PAD_PROBE_OK;
@@ -193,12 +193,27 @@ on_source_caps (GstPad          *pad,
 static GstElement *
 make (const char *factory)
 {
-  GstElement *element = gst_element_factory_make (factory, NULL);
+  /* have_elements() was asked first. */
+  return gst_element_factory_make (factory, NULL);
+}
 
-  /* The packages are checked at start (.ci/deps); a missing one is a bug. */
-  if (element == NULL)
-    g_critical ("GStreamer element %s is missing", factory);
-  return element;
+/* A machine without a GStreamer plugin package gets an error, not a crash. */
+static gboolean
+have_elements (const char  *source,
+               GError     **error)
+{
+  const char * const names[] = { source, "capsfilter", "videoscale", "videoconvert", "videorate" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+    g_autoptr(GstElementFactory) factory = gst_element_factory_find (names[i]);
+
+    if (factory == NULL) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   "the GStreamer element %s is not installed", names[i]);
+      return FALSE;
+    }
+  }
+  return TRUE;
 }
 
 static void
@@ -264,6 +279,8 @@ x_screen_size (int     *width,
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "no X display");
     return FALSE;
   }
+  if (!have_elements ("ximagesrc", error))
+    return FALSE;
 
   /* ximagesrc opens the display when it starts; once started its caps are
    * the screen's size. */
@@ -307,7 +324,7 @@ x11_source_new (GError **error)
                               "framerate", GST_TYPE_FRACTION, MESH_SCREEN_SOURCE_FPS, 1,
                               NULL);
   build_bin (self, source, rate);
-  g_debug ("Sharing the X screen %s (%d×%d)", g_getenv ("DISPLAY"), width, height);
+  g_debug ("Sharing the X screen %s (%dx%d)", g_getenv ("DISPLAY"), width, height);
   return self;
 }
 
@@ -327,10 +344,12 @@ test_source_new (const char *spec,
   }
   if (width < 16 || height < 16 || width > 16384 || height > 16384) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                 "MESH_SCREEN_SOURCE=test: %d×%d is not a screen size", width, height);
+                 "MESH_SCREEN_SOURCE=test: %dx%d is not a screen size", width, height);
     return NULL;
   }
 
+  if (!have_elements ("videotestsrc", error))
+    return NULL;
   self = source_new ("test");
   source = make ("videotestsrc");
   g_object_set (source, "is-live", TRUE, NULL);
@@ -361,18 +380,66 @@ on_session_closed (XdpSession       *session,
 }
 
 typedef struct {
-  XdpParent  *parent;
-  XdpPortal  *portal;
-  XdpSession *session;
+  XdpParent    *parent;
+  XdpPortal    *portal;
+  XdpSession   *session;
+  GCancellable *cancellable;
+  gulong        cancelled_id;
+  gboolean      returned;
 } NewData;
 
 static void
 new_data_free (NewData *data)
 {
+  if (data->cancellable != NULL) {
+    g_cancellable_disconnect (data->cancellable, data->cancelled_id);
+    g_object_unref (data->cancellable);
+  }
   g_clear_pointer (&data->parent, xdp_parent_free);
   g_clear_object (&data->session);
   g_clear_object (&data->portal);
   g_free (data);
+}
+
+/* The task is answered once: a cancelled one at once, whatever libportal
+ * does later. */
+static gboolean
+task_answered (GTask *task)
+{
+  NewData *data = g_task_get_task_data (task);
+
+  return data->returned;
+}
+
+static void
+task_return_error (GTask  *task,
+                   GError *error)
+{
+  NewData *data = g_task_get_task_data (task);
+
+  data->returned = TRUE;
+  g_task_return_error (task, error);
+}
+
+static void
+task_return_source (GTask            *task,
+                    MeshScreenSource *self)
+{
+  NewData *data = g_task_get_task_data (task);
+
+  data->returned = TRUE;
+  g_task_return_pointer (task, self, g_object_unref);
+}
+
+static void
+on_cancelled (GCancellable *cancellable,
+              GTask        *task)
+{
+  /* libportal 0.6 closes the request on cancel, and the portal then never
+   * answers: without this the caller would wait forever. */
+  if (!task_answered (task))
+    task_return_error (task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                                  "Screen sharing was cancelled"));
 }
 
 static void
@@ -383,21 +450,26 @@ return_x11_source (GTask  *task,
   MeshScreenSource *self = x11_source_new (&error);
 
   if (self == NULL) {
-    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                             "No screen to share: no screen-cast portal (%s) and %s",
-                             portal_error != NULL ? portal_error->message : "none", error->message);
+    task_return_error (task, g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                                          "No screen to share: no screen-cast portal (%s) and %s",
+                                          portal_error != NULL ? portal_error->message : "none",
+                                          error->message));
     return;
   }
-  g_task_return_pointer (task, self, g_object_unref);
+  task_return_source (task, self);
 }
 
 static void
 portal_failed (GTask  *task,
                GError *error)
 {
+  if (task_answered (task)) {
+    g_error_free (error);
+    return;
+  }
   /* The user said no: nothing else is shared, nothing is said. */
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-    g_task_return_error (task, error);
+    task_return_error (task, error);
     return;
   }
   g_debug ("No screen-cast portal (%s): sharing the X screen", error->message);
@@ -426,21 +498,31 @@ on_session_started (GObject      *object,
     portal_failed (task, error);
     return;
   }
+  if (task_answered (task)) {
+    /* Picked after the caller gave up: share nothing. */
+    xdp_session_close (session);
+    return;
+  }
 
   /* From here on the user chose what to share: never the X screen instead. */
   streams = xdp_session_get_streams (session);
   if (streams == NULL || g_variant_n_children (streams) == 0) {
     xdp_session_close (session);
-    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED,
-                             "The screen-cast portal gave no stream");
+    task_return_error (task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED,
+                                                  "The screen-cast portal gave no stream"));
     return;
   }
   g_variant_get_child (streams, 0, "(u@a{sv})", &node_id, &properties);
+  if (!have_elements ("pipewiresrc", &error)) {
+    xdp_session_close (session);
+    task_return_error (task, error);
+    return;
+  }
   fd = xdp_session_open_pipewire_remote (session);
   if (fd < 0) {
     xdp_session_close (session);
-    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED,
-                             "Could not open the PipeWire stream of the screen cast");
+    task_return_error (task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED,
+                                                  "Could not open the PipeWire stream of the screen cast"));
     return;
   }
 
@@ -462,7 +544,7 @@ on_session_started (GObject      *object,
   g_object_weak_ref (G_OBJECT (source), close_fd, GINT_TO_POINTER (fd));
   build_bin (self, source, NULL);
   g_debug ("Sharing PipeWire node %u of the screen-cast portal", node_id);
-  g_task_return_pointer (task, g_steal_pointer (&self), g_object_unref);
+  task_return_source (task, g_steal_pointer (&self));
 }
 
 static void
@@ -477,6 +559,14 @@ on_session_created (GObject      *object,
   data->session = xdp_portal_create_screencast_session_finish (XDP_PORTAL (object), result, &error);
   if (data->session == NULL) {
     portal_failed (task, error);
+    g_object_unref (task);
+    return;
+  }
+  /* libportal before 0.9 (Debian 12 has 0.6) returns the session with one
+   * reference too many; nothing else holds it at this point. */
+  if (g_atomic_int_get (&G_OBJECT (data->session)->ref_count) > 1)
+    g_object_unref (data->session);
+  if (task_answered (task)) {
     g_object_unref (task);
     return;
   }
@@ -497,8 +587,9 @@ on_bus (GObject      *object,
   /* libportal 0.6 takes the session bus synchronously and crashes without
    * one: it is only made once the bus is there. */
   bus = g_bus_get_finish (result, &error);
-  if (bus == NULL) {
-    portal_failed (task, error);
+  if (bus == NULL || task_answered (task)) {
+    if (bus == NULL)
+      portal_failed (task, error);
     g_object_unref (task);
     return;
   }
@@ -610,6 +701,10 @@ mesh_screen_source_new_async (XdpParent           *parent,
     return;
   }
 
+  if (cancellable != NULL) {
+    data->cancellable = g_object_ref (cancellable);
+    data->cancelled_id = g_cancellable_connect (cancellable, G_CALLBACK (on_cancelled), task, NULL);
+  }
   g_bus_get (G_BUS_TYPE_SESSION, cancellable, on_bus, g_steal_pointer (&task));
 }
 

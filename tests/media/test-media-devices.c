@@ -115,6 +115,13 @@ plug (GstDevice *device)
   gst_device_provider_device_add (provider, device);
 }
 
+static gpointer
+plug_thread (gpointer data)
+{
+  plug (GST_DEVICE (data));
+  return NULL;
+}
+
 static void
 unplug (GstDevice *device)
 {
@@ -216,7 +223,10 @@ test_hotplug (void)
   g_autoptr(GstDevice) mic = test_device_new ("Audio/Source", "Headset Mic", "mic-1", FALSE);
   g_autoptr(GstElement) element = NULL;
 
-  plug (camera);
+  /* Plugged from another thread, as providers do: the model changes on
+   * this thread's main context, not under the provider's feet. */
+  g_thread_join (g_thread_new ("provider", plug_thread, camera));
+  g_assert_cmpuint (g_list_model_get_n_items (cameras), ==, 0);
   wait_for_n_items (cameras, 1);
   g_assert_true (item (cameras, 0) == camera);
   g_assert_cmpuint (g_list_model_get_n_items (microphones), ==, 0);
