@@ -429,6 +429,15 @@ bob_receives (gpointer user_data)
          mesh_call_peer_get_audio_buffers (peer) > 5;
 }
 
+/* A self view's frames once they follow its tile's size (224 × 126). */
+static gboolean
+paintable_fits (gpointer user_data)
+{
+  int width = gdk_paintable_get_intrinsic_width (user_data);
+
+  return width > 0 && width <= 224;
+}
+
 static gboolean
 call_ended (gpointer user_data)
 {
@@ -465,6 +474,20 @@ test_call_room (void)
   ui_test_wait_until (bob_receives, bob_call, UI_TEST_WAIT_S, "Alice's media at Bob's");
   g_assert_cmpint (mesh_call_get_state (mesh_call_view_get_call (call_view (&fixture))), ==,
                    MESH_CALL_STATE_ACTIVE);
+  /* Bob's 640×360 arrive scaled to his tile (the self view, 224 wide in
+   * its corner, gets its frames at that size too). */
+  {
+    g_autoptr(GPtrArray) tiles = mesh_call_view_dup_tiles (call_view (&fixture));
+    MeshCallTile *self_tile = MESH_CALL_TILE (mesh_call_view_get_self_tile (call_view (&fixture)));
+    GdkPaintable *own = mesh_call_tile_get_paintable (self_tile);
+
+    ui_test_wait_until (paintable_fits, own, UI_TEST_WAIT_S, "the self view scaled to its tile");
+    g_assert_cmpint (gdk_paintable_get_intrinsic_width (own), <=,
+                     gtk_widget_get_width (GTK_WIDGET (self_tile)) *
+                     gtk_widget_get_scale_factor (GTK_WIDGET (self_tile)));
+    g_assert_cmpint (gdk_paintable_get_intrinsic_width (mesh_call_tile_get_paintable (tiles->pdata[0])),
+                     <=, gtk_widget_get_width (tiles->pdata[0]));
+  }
   shot = ui_test_screenshot (GTK_WIDGET (fixture.window), "call-view");
   g_assert_cmpstr (faults->str, ==, "");
 
@@ -500,6 +523,7 @@ test_incoming_accept (void)
                                          "_Accept"));
   ui_test_assert_all_named (mesh_room_view_get_call_banner (fixture.view), "ringing", faults);
   g_assert_cmpstr (faults->str, ==, "");
+  g_free (ui_test_screenshot (GTK_WIDGET (fixture.window), "call-ringing"));
   ui_test_wait_until (notified_cb, "bob is calling", UI_TEST_WAIT_S, "the ringing notification");
   id = find_notified ("bob is calling", &actions);
   g_assert_true (g_strv_contains ((const char * const *) actions, "accept"));
