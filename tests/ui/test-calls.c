@@ -15,6 +15,7 @@
 #include "mesh-call-tile.h"
 #include "mesh-call-view.h"
 #include "mesh-calls-page.h"
+#include "mesh-member-row.h"
 #include "mesh-preferences-window.h"
 #include "mesh-screen-source.h"
 #include "mesh-screen-viewer.h"
@@ -568,6 +569,52 @@ test_incoming_decline (void)
   fixture_tear_down (&fixture);
 }
 
+static gboolean
+has_tooltip (GtkWidget     *widget,
+             gconstpointer  tooltip)
+{
+  return g_strcmp0 (gtk_widget_get_tooltip_text (widget), tooltip) == 0;
+}
+
+static gboolean
+is_bobs_row (GtkWidget     *widget,
+             gconstpointer  data)
+{
+  return g_strcmp0 (mesh_member_get_username (mesh_member_row_get_member (MESH_MEMBER_ROW (widget))),
+                    "bob") == 0;
+}
+
+/* Calling one member from the members popover rings only them; signing
+ * out in the call hangs it up at the other end. */
+static void
+test_call_member_and_sign_out (void)
+{
+  Fixture fixture = { NULL };
+  g_autoptr(MeshCall) bob_call = NULL;
+  GtkWidget *members, *row, *button;
+
+  fixture_set_up (&fixture);
+  members = ui_test_find_widget (GTK_WIDGET (fixture.view), GTK_TYPE_MENU_BUTTON, has_tooltip,
+                                 "Members");
+  g_assert_nonnull (members);
+  row = ui_test_find_widget (gtk_popover_get_child (gtk_menu_button_get_popover (
+                               GTK_MENU_BUTTON (members))), MESH_TYPE_MEMBER_ROW, is_bobs_row,
+                             NULL);
+  g_assert_nonnull (row);
+  button = ui_test_find_widget (row, GTK_TYPE_BUTTON, has_tooltip, "Call");
+  ui_test_click (button);
+  ui_test_wait_until (bob_rings, &fixture, UI_TEST_WAIT_S, "Bob's engine to ring");
+  bob_call = g_object_ref (fixture.bob_incoming);
+  mesh_call_accept (bob_call);
+  ui_test_wait_until (tile_shows_video, call_view (&fixture), UI_TEST_WAIT_S,
+                      "Bob's video in Alice's call view");
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fixture.window), "win.sign-out", NULL));
+  ui_test_wait_until (call_ended, bob_call, UI_TEST_WAIT_S, "Bob's call to end at sign-out");
+  g_assert_null (mesh_window_get_call_controller (fixture.window));
+  fixture_tear_down (&fixture);
+}
+
 static void
 share_ready_cb (GObject      *source,
                 GAsyncResult *result,
@@ -706,6 +753,7 @@ main (int   argc,
   g_test_add_func ("/mesh/calls/call-room", test_call_room);
   g_test_add_func ("/mesh/calls/incoming-accept", test_incoming_accept);
   g_test_add_func ("/mesh/calls/incoming-decline", test_incoming_decline);
+  g_test_add_func ("/mesh/calls/call-member-and-sign-out", test_call_member_and_sign_out);
   g_test_add_func ("/mesh/calls/screen-share", test_screen_share);
   g_test_add_func ("/mesh/calls/calls-page", test_calls_page);
   status = g_test_run ();
