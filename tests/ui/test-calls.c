@@ -276,6 +276,13 @@ test_bin (const char *description)
 }
 
 static gboolean
+has_tooltip (GtkWidget     *widget,
+             gconstpointer  tooltip)
+{
+  return g_strcmp0 (gtk_widget_get_tooltip_text (widget), tooltip) == 0;
+}
+
+static gboolean
 actions_known (gpointer user_data)
 {
   return g_action_group_has_action (G_ACTION_GROUP (user_data), "call-room");
@@ -492,11 +499,38 @@ test_call_room (void)
   shot = ui_test_screenshot (GTK_WIDGET (fixture.window), "call-view");
   g_assert_cmpstr (faults->str, ==, "");
 
+  /* Mute and camera off from the call's buttons; the test microphone's
+   * tone counts as speaking, so the muted hint shows. */
+  {
+    MeshCall *call = mesh_call_view_get_call (call_view (&fixture));
+    GtkWidget *self_tile = mesh_call_view_get_self_tile (call_view (&fixture));
+
+    ui_test_click (ui_test_find_widget (GTK_WIDGET (call_view (&fixture)), GTK_TYPE_TOGGLE_BUTTON,
+                                        has_tooltip, "Mute"));
+    g_assert_true (mesh_call_get_muted (call));
+    ui_test_wait_label_shown (GTK_WIDGET (call_view (&fixture)), "You are muted",
+                              "the muted hint while the microphone hears a tone");
+    ui_test_click (ui_test_find_widget (GTK_WIDGET (call_view (&fixture)), GTK_TYPE_TOGGLE_BUTTON,
+                                        has_tooltip, "Turn Camera Off"));
+    g_assert_false (mesh_call_get_camera_enabled (call));
+    g_assert_false (mesh_call_tile_get_showing_video (MESH_CALL_TILE (self_tile)));
+    g_assert_cmpstr (mesh_call_tile_get_status (MESH_CALL_TILE (self_tile)), ==, "Camera off");
+    g_free (ui_test_screenshot (GTK_WIDGET (fixture.window), "call-muted"));
+  }
+
+  /* The call view's Share Screen, during the call; Hang Up ends both. */
+  ui_test_click (ui_test_find_widget (GTK_WIDGET (call_view (&fixture)), GTK_TYPE_BUTTON,
+                                      has_tooltip, "Share Screen"));
+  wait_banner (&fixture, "You are sharing your screen", "Alice's share beside her call");
+  g_assert_nonnull (ui_test_find_widget (GTK_WIDGET (call_view (&fixture)), GTK_TYPE_BUTTON,
+                                         has_tooltip, "Stop Sharing"));
   activate (&fixture, "hang-up", NULL);
   ui_test_wait_until (view_inactive, call_view (&fixture), UI_TEST_WAIT_S,
                       "the call view to go away");
   ui_test_wait_until (call_ended, bob_call, UI_TEST_WAIT_S, "Bob's call to end");
-  ui_test_wait_until (no_calls, fixture.engine, UI_TEST_WAIT_S, "Alice's engine to be idle");
+  ui_test_wait_until (no_calls, fixture.engine, UI_TEST_WAIT_S,
+                      "Alice's call and share to end");
+  wait_banner (&fixture, NULL, "the banner to go with the share");
   fixture_tear_down (&fixture);
 }
 
@@ -567,13 +601,6 @@ test_incoming_decline (void)
   g_assert_cmpint (mesh_call_get_end_reason (call), ==, MESH_CALL_END_DECLINED);
   g_assert_false (mesh_call_view_get_active (call_view (&fixture)));
   fixture_tear_down (&fixture);
-}
-
-static gboolean
-has_tooltip (GtkWidget     *widget,
-             gconstpointer  tooltip)
-{
-  return g_strcmp0 (gtk_widget_get_tooltip_text (widget), tooltip) == 0;
 }
 
 static gboolean
