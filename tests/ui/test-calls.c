@@ -642,6 +642,55 @@ test_call_member_and_sign_out (void)
   fixture_tear_down (&fixture);
 }
 
+static gboolean
+room_shown (gpointer user_data)
+{
+  Fixture *fixture = ((gpointer *) user_data)[0];
+  MeshRoom *room = mesh_room_view_get_room (fixture->view);
+
+  return room != NULL && g_strcmp0 (mesh_room_get_room_id (room), ((gpointer *) user_data)[1]) == 0;
+}
+
+/* A call elsewhere: ringing in another room is answered from the room on
+ * screen (which then shows the call's room), and a running call is one click
+ * away from any other room. */
+static void
+test_other_room (void)
+{
+  Fixture fixture = { NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *garden_id = NULL;
+  g_autofree char *invite = NULL;
+  gpointer kitchen_shown[2], garden_shown[2];
+  MeshCall *call;
+
+  fixture_set_up (&fixture);
+  garden_id = ui_test_peer_create_room (&fixture.bob, "Garden", &invite);
+  ui_test_accept_invite (fixture.window, invite, garden_id);
+  g_assert_true (mesh_window_open_room (fixture.window, fixture.kitchen_id));
+  kitchen_shown[0] = garden_shown[0] = &fixture;
+  kitchen_shown[1] = fixture.kitchen_id;
+  garden_shown[1] = garden_id;
+  ui_test_wait_until (room_shown, kitchen_shown, UI_TEST_WAIT_S, "the kitchen on screen");
+
+  call = mesh_call_engine_start_call (fixture.bob_engine, garden_id, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (call);
+  wait_banner (&fixture, "bob is calling in “Garden”", "the garden's call rung in the kitchen");
+  ui_test_click_labelled (mesh_room_view_get_call_banner (fixture.view), "_Accept");
+  ui_test_wait_until (room_shown, garden_shown, UI_TEST_WAIT_S, "the garden once answered");
+  ui_test_wait_until (view_active, call_view (&fixture), UI_TEST_WAIT_S, "the garden's call");
+
+  g_assert_true (mesh_window_open_room (fixture.window, fixture.kitchen_id));
+  ui_test_wait_until (room_shown, kitchen_shown, UI_TEST_WAIT_S, "back in the kitchen");
+  g_assert_false (mesh_call_view_get_active (call_view (&fixture)));
+  wait_banner (&fixture, "You are in a call in “Garden”", "the way back to the call");
+  ui_test_click_labelled (mesh_room_view_get_call_banner (fixture.view), "_Go to Call");
+  ui_test_wait_until (room_shown, garden_shown, UI_TEST_WAIT_S, "the garden again");
+  g_assert_true (mesh_call_view_get_active (call_view (&fixture)));
+  fixture_tear_down (&fixture);
+}
+
 static void
 share_ready_cb (GObject      *source,
                 GAsyncResult *result,
@@ -781,6 +830,7 @@ main (int   argc,
   g_test_add_func ("/mesh/calls/incoming-accept", test_incoming_accept);
   g_test_add_func ("/mesh/calls/incoming-decline", test_incoming_decline);
   g_test_add_func ("/mesh/calls/call-member-and-sign-out", test_call_member_and_sign_out);
+  g_test_add_func ("/mesh/calls/other-room", test_other_room);
   g_test_add_func ("/mesh/calls/screen-share", test_screen_share);
   g_test_add_func ("/mesh/calls/calls-page", test_calls_page);
   status = g_test_run ();
