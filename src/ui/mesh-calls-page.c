@@ -78,7 +78,10 @@ selected_cb (AdwComboRow *row,
 
   if (slot->updating || selected >= slot->ids->len)
     return;
+  /* The row shows it already: no rebuilding it from inside its selection. */
+  slot->updating = TRUE;
   g_settings_set_string (slot->page->settings, slot->key, slot->ids->pdata[selected]);
+  slot->updating = FALSE;
 }
 
 static void
@@ -96,7 +99,7 @@ settings_changed_cb (MeshCallsPage *self,
                      const char    *key)
 {
   for (guint i = 0; i < N_SLOTS; i++) {
-    if (g_strcmp0 (key, self->slots[i].key) == 0)
+    if (g_strcmp0 (key, self->slots[i].key) == 0 && !self->slots[i].updating)
       slot_update (&self->slots[i]);
   }
 }

@@ -20,6 +20,7 @@
 #include "mesh-screen-source.h"
 #include "mesh-screen-viewer.h"
 #include "mesh-window.h"
+#include "media-test-devices.h"
 #include "ui-test-session.h"
 #include "ui-test-util.h"
 
@@ -788,25 +789,69 @@ test_screen_share (void)
   fixture_tear_down (&fixture);
 }
 
-/* The Calls page lists Default and the devices, and saves the choice. */
+static gboolean
+row_has_n (gpointer user_data)
+{
+  AdwComboRow *row = ((gpointer *) user_data)[0];
+
+  return g_list_model_get_n_items (adw_combo_row_get_model (row)) ==
+         GPOINTER_TO_UINT (((gpointer *) user_data)[1]);
+}
+
+static const char *
+row_item (AdwComboRow *row,
+          guint        position)
+{
+  g_autoptr(GtkStringObject) item = g_list_model_get_item (adw_combo_row_get_model (row), position);
+
+  return item != NULL ? gtk_string_object_get_string (item) : NULL;
+}
+
+/* The Calls page lists Default and the devices plugged in now, follows
+ * them in and out, and saves the choice, which outlives the device's
+ * absence. */
 static void
 test_calls_page (void)
 {
   GSettings *settings = mesh_application_get_settings (app);
   g_autoptr(MeshMediaDevices) devices = mesh_media_devices_new ();
+  g_autoptr(GstDevice) camera = media_test_device_new ("Video/Source", "Desk Camera", "cam-1");
+  g_autoptr(GString) faults = g_string_new (NULL);
+  g_autofree char *saved = NULL;
   GtkWidget *page = g_object_ref_sink (mesh_calls_page_new (settings, devices));
   const char *keys[] = { "camera", "microphone", "speaker" };
-  g_autoptr(GString) faults = g_string_new (NULL);
+  AdwComboRow *row = mesh_calls_page_get_row (MESH_CALLS_PAGE (page), "camera");
+  gpointer two[2] = { row, GUINT_TO_POINTER (2) };
+  gpointer one[2] = { row, GUINT_TO_POINTER (1) };
 
   for (guint i = 0; i < G_N_ELEMENTS (keys); i++) {
-    AdwComboRow *row = mesh_calls_page_get_row (MESH_CALLS_PAGE (page), keys[i]);
-    g_autoptr(GtkStringObject) first = g_list_model_get_item (adw_combo_row_get_model (row), 0);
+    AdwComboRow *r = mesh_calls_page_get_row (MESH_CALLS_PAGE (page), keys[i]);
 
-    g_assert_cmpstr (gtk_string_object_get_string (first), ==, "Default");
-    g_assert_cmpuint (adw_combo_row_get_selected (row), ==, 0);
+    g_assert_cmpstr (row_item (r, 0), ==, "Default");
+    g_assert_cmpuint (adw_combo_row_get_selected (r), ==, 0);
   }
   ui_test_assert_all_named (page, "calls page", faults);
   g_assert_cmpstr (faults->str, ==, "");
+
+  media_test_device_plug (camera);
+  ui_test_wait_until (row_has_n, two, UI_TEST_WAIT_S, "the camera plugged in to be listed");
+  g_assert_cmpstr (row_item (row, 1), ==, "Desk Camera");
+  adw_combo_row_set_selected (row, 1);
+  saved = g_settings_get_string (settings, "camera");
+  g_assert_cmpstr (saved, !=, "");
+
+  /* Unplugged: Default is what is used, the choice stays saved. */
+  media_test_device_unplug (camera);
+  ui_test_wait_until (row_has_n, one, UI_TEST_WAIT_S, "the camera unplugged to go");
+  g_assert_cmpuint (adw_combo_row_get_selected (row), ==, 0);
+  g_assert_cmpstr (g_settings_get_string (settings, "camera"), ==, saved);
+  media_test_device_plug (camera);
+  ui_test_wait_until (row_has_n, two, UI_TEST_WAIT_S, "the camera back");
+  g_assert_cmpuint (adw_combo_row_get_selected (row), ==, 1);
+
+  adw_combo_row_set_selected (row, 0);
+  g_assert_cmpstr (g_settings_get_string (settings, "camera"), ==, "");
+  media_test_device_unplug (camera);
   g_object_unref (page);
 }
 
@@ -823,6 +868,8 @@ main (int   argc,
   g_setenv ("GTK_A11Y", "test", TRUE);
   ui_test_init (&argc, &argv);
   gst_init (&argc, &argv);
+  /* The devices are the test's: none unless it plugs some. */
+  media_test_devices_install ();
   bus_start ();
   app = ui_test_app_new ("test-calls");
 
