@@ -16,7 +16,9 @@ G_DECLARE_FINAL_TYPE (MeshNotifier, mesh_notifier, MESH, NOTIFIER, GObject)
  * each kind behind its own setting:
  *   notify-chat      chat messages;
  *   notify-terminal  someone started sharing a terminal;
- *   notify-calls     a call to this user nobody answered (call.missed);
+ *   notify-calls     a call to this user nobody answered (call.missed), and
+ *                    a call or screen share ringing here
+ *                    (mesh_notifier_notify_call());
  *   notify-files     a file or folder this computer received
  *                    (mesh_notifier_notify_received());
  *   notify-agents    one of the user's own agents went offline and did not
