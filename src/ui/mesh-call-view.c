@@ -322,12 +322,6 @@ calls_changed_cb (MeshCallView *self)
 }
 
 static void
-call_added_state_cb (MeshCallView *self)
-{
-  calls_changed_cb (self);
-}
-
-static void
 calls_items_changed_cb (MeshCallView *self,
                         guint         position,
                         guint         removed,
@@ -336,7 +330,7 @@ calls_items_changed_cb (MeshCallView *self,
   for (guint i = position; i < position + added; i++) {
     g_autoptr(MeshCall) call = g_list_model_get_item (self->calls, i);
 
-    g_signal_connect_object (call, "notify::state", G_CALLBACK (call_added_state_cb), self,
+    g_signal_connect_object (call, "notify::state", G_CALLBACK (calls_changed_cb), self,
                              G_CONNECT_SWAPPED);
   }
   calls_changed_cb (self);
