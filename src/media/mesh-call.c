@@ -583,7 +583,7 @@ static void
 peer_apply_candidate (MeshCallPeer *peer,
                       JsonObject   *candidate)
 {
-  const char *text = json_object_get_string_member_with_default (candidate, "candidate", NULL);
+  const char *text = mesh_media_json_string (candidate, "candidate", NULL);
   gint64 mline = -1;
   guint n_media = 0;
   JsonNode *node = json_object_get_member (candidate, "sdpMLineIndex");
@@ -781,6 +781,7 @@ ice_state_main (gpointer data)
   case GST_WEBRTC_ICE_CONNECTION_STATE_CONNECTED:
   case GST_WEBRTC_ICE_CONNECTION_STATE_COMPLETED:
     peer->trouble_since = 0;
+    peer->reconnects = 0;
     peer->reconnect_deadline = 0;
     peer->last_frame_at = g_get_monotonic_time ();
     mesh_call_peer_set_state (peer, MESH_CALL_PEER_STATE_CONNECTED);
@@ -954,6 +955,21 @@ on_pad_added (GstElement *webrtc,
 
 /* --- Stats, bitrate, camera-off ----------------------------------------- */
 
+guint
+mesh_call_next_bitrate (guint  bitrate,
+                        double loss,
+                        double rtt,
+                        guint  max)
+{
+  if (loss > 0.10)
+    bitrate = bitrate * 7 / 10;
+  else if (loss > 0.02 || rtt > 0.4)
+    bitrate = bitrate * 9 / 10;
+  else
+    bitrate = bitrate + bitrate / 12;
+  return CLAMP (bitrate, BITRATE_MIN, max);
+}
+
 static gboolean
 stats_main (gpointer data)
 {
@@ -961,21 +977,18 @@ stats_main (gpointer data)
   g_autoptr(MeshCallPeer) peer = link_get_peer (lc->link);
   guint bitrate, max;
 
-  if (peer == NULL || lc->number == 0)
+  if (peer == NULL)
+    return G_SOURCE_REMOVE;
+  g_debug ("Call %s: %s: loss %.3f, round trip %.3f s (%s)", peer->call->call_id, peer->peer_id,
+           lc->loss, lc->rtt, lc->number ? "measured" : "no remote report yet");
+  if (lc->number == 0)
     return G_SOURCE_REMOVE;
   mesh_call_peer_set_poor_connection (peer, lc->loss > 0.05 || lc->rtt > 0.4);
   if (peer->vp8enc == NULL)
     return G_SOURCE_REMOVE;
 
   max = peer->call->kind == MESH_MEDIA_KIND_SCREENSHARE ? SCREEN_BITRATE_MAX : CAMERA_BITRATE_MAX;
-  bitrate = peer->bitrate;
-  if (lc->loss > 0.10)
-    bitrate = bitrate * 7 / 10;
-  else if (lc->loss > 0.02 || lc->rtt > 0.4)
-    bitrate = bitrate * 9 / 10;
-  else
-    bitrate = bitrate + bitrate / 12;
-  bitrate = CLAMP (bitrate, BITRATE_MIN, max);
+  bitrate = mesh_call_next_bitrate (peer->bitrate, lc->loss, lc->rtt, max);
   if (bitrate != peer->bitrate) {
     g_object_set (peer->vp8enc, "target-bitrate", (int) bitrate, NULL);
     mesh_call_peer_set_bitrate (peer, bitrate);
@@ -1149,28 +1162,30 @@ set_ice_servers (MeshCall   *self,
   }
 }
 
+/* libnice's agent: no UPnP (browsers do without; gupnp's probing only slows
+ * gathering and warns on some hosts) and, when asked, one local address. */
 static void
-restrict_local_address (MeshCall   *self,
-                        GstElement *webrtc)
+configure_agent (MeshCall   *self,
+                 GstElement *webrtc)
 {
   const char *address = mesh_call_engine_get_local_address (self->engine);
   g_autoptr(GObject) ice = NULL;
   g_autoptr(GObject) agent = NULL;
   NiceAddress nice_address;
 
-  if (address == NULL)
-    return;
   g_object_get (webrtc, "ice-agent", &ice, NULL);
   if (ice == NULL || g_object_class_find_property (G_OBJECT_GET_CLASS (ice), "agent") == NULL) {
-    g_message ("Cannot restrict ICE to %s: no libnice agent", address);
+    g_message ("webrtcbin has no libnice agent: ICE runs with its defaults");
     return;
   }
   g_object_get (ice, "agent", &agent, NULL);
-  /* One address means a known network: no UPnP port mapping to wait for. */
-  if (agent != NULL)
-    g_object_set (agent, "upnp", FALSE, NULL);
+  if (agent == NULL)
+    return;
+  g_object_set (agent, "upnp", FALSE, NULL);
+  if (address == NULL)
+    return;
   nice_address_init (&nice_address);
-  if (agent == NULL || !nice_address_set_from_string (&nice_address, address) ||
+  if (!nice_address_set_from_string (&nice_address, address) ||
       !nice_agent_add_local_address (NICE_AGENT (agent), &nice_address))
     g_message ("Cannot restrict ICE to %s", address);
 }
@@ -1345,7 +1360,7 @@ call_connect_peer (MeshCall     *self,
                 "ice-transport-policy", mesh_call_engine_get_ice_transport_policy (self->engine),
                 NULL);
   set_ice_servers (self, peer->webrtc);
-  restrict_local_address (self, peer->webrtc);
+  configure_agent (self, peer->webrtc);
   gst_bin_add (GST_BIN (peer->bin), peer->webrtc);
   /* Connected before any pad is requested: webrtcbin's thread may say so
    * at once. */

@@ -30,6 +30,33 @@ typedef struct {
   gint             negotiating;    /* atomic: an offer was started */
 } MeshPeerLink;
 
+/* A string member, or @fallback when it is absent, null or not a string
+ * (json-glib's getters complain about objects and arrays: peers may send
+ * anything the server does not check). */
+static inline const char *
+mesh_media_json_string (JsonObject *object,
+                        const char *name,
+                        const char *fallback)
+{
+  JsonNode *node = object ? json_object_get_member (object, name) : NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    return fallback;
+  return json_node_get_string (node);
+}
+
+static inline gint64
+mesh_media_json_int (JsonObject *object,
+                     const char *name,
+                     gint64      fallback)
+{
+  JsonNode *node = object ? json_object_get_member (object, name) : NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
+    return fallback;
+  return json_node_get_int (node);
+}
+
 MeshPeerLink *mesh_peer_link_ref   (MeshPeerLink *link);
 void          mesh_peer_link_unref (gpointer      link);
 
@@ -188,6 +215,12 @@ const char   *mesh_call_engine_get_own_peer_id (MeshCallEngine *self);
 void          mesh_call_engine_set_cap_token_override (MeshCallEngine *self,
                                                        const char     *token);
 
+/* The next VP8 target for a peer from its loss (0..1) and round trip (s):
+ * down fast on loss, up slowly when clean, within 100 kbit/s..@max. */
+guint         mesh_call_next_bitrate       (guint              bitrate,
+                                            double             loss,
+                                            double             rtt,
+                                            guint              max);
 /* Tests: behave as if ICE to @peer failed. */
 void          mesh_call_peer_simulate_ice_failure (MeshCallPeer *peer);
 /* Tests: the payload types our offers use (another stack's numbers). */

@@ -24,6 +24,18 @@
 static ClientTestServer *server;
 /* One login per user for the whole run: the server throttles logins. */
 static GHashTable *rests;
+/* Started by the first test that needs it. */
+static gboolean server_started;
+
+static const char *
+server_url (void)
+{
+  if (!server_started) {
+    client_test_server_start (server);
+    server_started = TRUE;
+  }
+  return client_test_server_get_url (server);
+}
 
 static gboolean
 flag_cb (gpointer user_data)
@@ -119,7 +131,7 @@ login (const char *name)
 
   if (rest != NULL)
     return rest;
-  rest = mesh_client_rest_new (client_test_server_get_url (server));
+  rest = mesh_client_rest_new (server_url ());
   mesh_client_rest_login_async (rest, name, PASSWORD, NULL, result_cb, &result);
   g_assert_true (mesh_client_rest_login_finish (rest, wait_result (&result), &error));
   g_assert_no_error (error);
@@ -632,6 +644,35 @@ send_offer (Party      *from,
   g_assert_no_error (error);
 }
 
+/* An rtc event with @extra_json's members added (sdp, call_id...), and a token. */
+static void
+send_raw (Party      *from,
+          const char *type,
+          const char *room_id,
+          const char *target,
+          const char *extra_json)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) extra = json_from_string (extra_json, &error);
+  g_autoptr(JsonObject) payload = json_object_ref (json_node_get_object (extra));
+  g_autofree char *token = NULL;
+  g_autofree char *id = NULL;
+  const char *caps[] = { "call", NULL };
+
+  g_assert_no_error (error);
+  mesh_client_rest_request_caps_async (from->rest, room_id, caps, target, NULL, 0, NULL,
+                                       result_cb, &result);
+  token = mesh_client_rest_request_caps_finish (from->rest, wait_result (&result), NULL, &error);
+  g_assert_no_error (error);
+  json_object_set_string_member (payload, "room_id", room_id);
+  json_object_set_string_member (payload, "target_peer_id", target);
+  json_object_set_string_member (payload, "media", "call");
+  json_object_set_string_member (payload, "cap_token", token);
+  id = mesh_client_session_send_event (from->session, type, target, payload, &error);
+  g_assert_no_error (error);
+}
+
 static void
 count_hangup (MeshClientSession *session,
               const char        *type,
@@ -687,6 +728,21 @@ test_malformed_offer (void)
     g_assert_cmpuint (bob->incoming->len, ==, 1);
     g_assert_cmpuint (g_list_model_get_n_items (mesh_call_get_peers (incoming)), ==, 1);
     g_assert_cmpuint (g_list_model_get_n_items (mesh_call_engine_get_calls (bob->engine)), ==, 1);
+
+    /* What the server does not check, hostile: ignored, nothing rings. */
+    send_raw (alice, "rtc.offer", room_id, bob_id,
+              "{\"call_id\": {\"x\": 1}, \"scope\": [1], \"sdp\": \"v=0\"}");
+    send_raw (alice, "rtc.offer", room_id, bob_id,
+              "{\"call_id\": \"bad id with spaces\", \"sdp\": \"v=0\"}");
+    send_raw (alice, "rtc.ice", room_id, bob_id,
+              "{\"call_id\": \"odd-call\", \"candidate\": {\"candidate\": {}, \"sdpMLineIndex\": \"x\"}}");
+    send_raw (alice, "rtc.ice", room_id, bob_id,
+              "{\"call_id\": \"odd-call\", \"candidate\": {\"candidate\": \"candidate:1 1 UDP 1 10.0.0.1 9 typ host\", "
+              "\"sdpMLineIndex\": 99}}");
+    send_raw (alice, "rtc.hangup", room_id, bob_id, "{\"call_id\": [], \"reason\": {}}");
+    pump (500);
+    g_assert_cmpuint (bob->incoming->len, ==, 1);
+    g_assert_cmpint (mesh_call_get_state (incoming), ==, MESH_CALL_STATE_RINGING);
 
     mesh_call_accept (incoming);
     pump (500);
@@ -835,6 +891,11 @@ test_controls (void)
   g_assert_cmpint (mesh_video_output_get_height (mesh_call_peer_get_video (alice_at_bob)), ==, 90);
   mesh_video_output_set_size_hint (mesh_call_peer_get_video (alice_at_bob), 0, 0);
 
+  /* A clean link: the sender raises that peer's bitrate from its start. */
+  WAIT_UNTIL (mesh_call_peer_get_bitrate (peer_of (call, mesh_client_session_get_peer_id (bob->session)))
+              > 600000, WAIT_S);
+  g_assert_false (mesh_call_peer_get_poor_connection (alice_at_bob));
+
   /* Camera off: Bob's tile says so; on again: it does not. */
   mesh_call_set_camera_enabled (call, FALSE);
   WAIT_UNTIL (mesh_call_peer_get_camera_off (alice_at_bob), WAIT_S);
@@ -935,6 +996,85 @@ test_screenshare (void)
   g_assert_cmpint (mesh_call_get_end_reason (watched), ==, MESH_CALL_END_REMOTE_HUNG_UP);
 }
 
+static void
+test_bitrate_steps (void)
+{
+  guint rate = 600000;
+
+  /* Clean: up, slowly, to the ceiling. */
+  g_assert_cmpuint (mesh_call_next_bitrate (rate, 0, 0.02, 1500000), >, rate);
+  g_assert_cmpuint (mesh_call_next_bitrate (rate, 0, 0.02, 1500000), <, rate * 11 / 10);
+  for (guint i = 0; i < 50; i++)
+    rate = mesh_call_next_bitrate (rate, 0, 0.02, 1500000);
+  g_assert_cmpuint (rate, ==, 1500000);
+  /* Heavy loss: down fast, to the floor. */
+  g_assert_cmpuint (mesh_call_next_bitrate (rate, 0.2, 0.02, 1500000), ==, 1050000);
+  for (guint i = 0; i < 50; i++)
+    rate = mesh_call_next_bitrate (rate, 0.2, 0.02, 1500000);
+  g_assert_cmpuint (rate, ==, 100000);
+  /* Some loss, or a long round trip: down gently. */
+  g_assert_cmpuint (mesh_call_next_bitrate (1000000, 0.05, 0.02, 1500000), ==, 900000);
+  g_assert_cmpuint (mesh_call_next_bitrate (1000000, 0, 0.5, 1500000), ==, 900000);
+}
+
+static void
+keep_from (MeshClientSession *session,
+           const char        *type,
+           const char        *from,
+           JsonObject        *payload,
+           char             **call_id)
+{
+  g_free (*call_id);
+  *call_id = g_strdup (json_object_get_string_member_with_default (payload, "call_id", "?"));
+}
+
+/* A garbage answer ends that peer's connection with a clear error; the
+ * engine goes on. */
+static void
+test_malformed_answer (void)
+{
+  const char *members[] = { "bob", NULL };
+  g_autofree char *room_id = create_room ("alice", members);
+  g_autoptr(Party) alice = party_new ("alice", room_id, FALSE, TRUE);
+  g_autoptr(Party) bob = party_new ("bob", room_id, FALSE, FALSE);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshCall) call = NULL;
+  g_autoptr(JsonObject) payload = json_object_new ();
+  g_autofree char *call_id = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *id = NULL;
+  const char *caps[] = { "call", NULL };
+  const char *alice_id = mesh_client_session_get_peer_id (alice->session);
+
+  /* Bob speaks raw signaling. */
+  g_clear_object (&bob->engine);
+  g_signal_connect (bob->session, "event::rtc.offer", G_CALLBACK (keep_from), &call_id);
+  wait_room_peers (alice, room_id, 2);
+  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
+  g_assert_no_error (error);
+  WAIT_UNTIL (call_id != NULL, WAIT_S);
+
+  mesh_client_rest_request_caps_async (bob->rest, room_id, caps, alice_id, NULL, 0, NULL,
+                                       result_cb, &result);
+  token = mesh_client_rest_request_caps_finish (bob->rest, wait_result (&result), NULL, &error);
+  g_assert_no_error (error);
+  json_object_set_string_member (payload, "room_id", room_id);
+  json_object_set_string_member (payload, "target_peer_id", alice_id);
+  json_object_set_string_member (payload, "media", "call");
+  json_object_set_string_member (payload, "call_id", call_id);
+  json_object_set_string_member (payload, "sdp", "v=0\r\nthis is not an answer\r\n");
+  json_object_set_string_member (payload, "cap_token", token);
+  id = mesh_client_session_send_event (bob->session, "rtc.answer", alice_id, payload, &error);
+  g_assert_no_error (error);
+
+  WAIT_UNTIL (mesh_call_get_state (call) == MESH_CALL_STATE_ENDED, WAIT_S);
+  g_assert_cmpint (mesh_call_get_end_reason (call), ==, MESH_CALL_END_FAILED);
+  g_assert_nonnull (strstr (mesh_call_get_error_message (call), "bad answer"));
+  g_assert_null (mesh_call_get_pipeline (call));
+  g_test_message ("malformed answer: %s", mesh_call_get_error_message (call));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -948,15 +1088,16 @@ main (int   argc,
   server = client_test_server_new ();
   for (guint i = 0; i < G_N_ELEMENTS (users); i++)
     g_free (client_test_server_add_user (server, users[i], PASSWORD));
-  client_test_server_start (server);
   rests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
 
+  g_test_add_func ("/media/bitrate-steps", test_bitrate_steps);
   g_test_add_func ("/media/call/two-party", test_two_party);
   g_test_add_func ("/media/call/decline", test_decline);
   g_test_add_func ("/media/call/ring-timeout", test_ring_timeout);
   g_test_add_func ("/media/call/audio-only", test_audio_only);
   g_test_add_func ("/media/call/refused-caps", test_refused_caps);
   g_test_add_func ("/media/call/malformed-offer", test_malformed_offer);
+  g_test_add_func ("/media/call/malformed-answer", test_malformed_answer);
   g_test_add_func ("/media/call/offer-payload-types", test_offer_payload_types);
   g_test_add_func ("/media/call/reconnect", test_reconnect);
   g_test_add_func ("/media/call/controls", test_controls);
@@ -966,7 +1107,8 @@ main (int   argc,
   status = g_test_run ();
 
   g_hash_table_unref (rests);
-  client_test_server_stop (server);
+  if (server_started)
+    client_test_server_stop (server);
   client_test_server_free (server);
   return status;
 }
