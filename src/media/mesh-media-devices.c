@@ -123,6 +123,22 @@ store_find (GListStore *store,
   return FALSE;
 }
 
+/* PulseAudio lists what each speaker plays as an Audio/Source too ("Monitor
+ * of …"): not a microphone to talk into. */
+static gboolean
+device_matches (GstDevice  *device,
+                const char *klass)
+{
+  g_autoptr(GstStructure) props = NULL;
+
+  if (!gst_device_has_classes (device, klass))
+    return FALSE;
+  if (!g_str_equal (klass, MESH_MEDIA_CLASS_MICROPHONE))
+    return TRUE;
+  props = gst_device_get_properties (device);
+  return props == NULL || g_strcmp0 (gst_structure_get_string (props, "device.class"), "monitor") != 0;
+}
+
 static void
 device_added (MeshMediaDevices *self,
               GstDevice        *device)
@@ -135,7 +151,7 @@ device_added (MeshMediaDevices *self,
     GListStore *store = store_for_class (self, classes[i]);
     guint position;
 
-    if (gst_device_has_classes (device, classes[i]) && !g_list_store_find (store, device, &position))
+    if (device_matches (device, classes[i]) && !g_list_store_find (store, device, &position))
       g_list_store_append (store, device);
   }
 }
@@ -166,7 +182,7 @@ device_changed (MeshMediaDevices *self,
   /* Replaced in place so that a picker keeps its selection's position. */
   for (guint i = 0; i < G_N_ELEMENTS (classes); i++) {
     GListStore *store = store_for_class (self, classes[i]);
-    gboolean matches = gst_device_has_classes (device, classes[i]);
+    gboolean matches = device_matches (device, classes[i]);
     guint position;
 
     if (old_device != NULL && g_list_store_find (store, old_device, &position)) {

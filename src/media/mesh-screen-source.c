@@ -354,7 +354,9 @@ test_source_new (const char *spec,
   source = make ("videotestsrc");
   g_object_set (source, "is-live", TRUE, NULL);
   gst_util_set_object_arg (G_OBJECT (source), "pattern", "ball");
+  /* What a screen gives (ximagesrc, PipeWire): 32-bit RGB. */
   caps = gst_caps_new_simple ("video/x-raw",
+                              "format", G_TYPE_STRING, "BGRx",
                               "width", G_TYPE_INT, width,
                               "height", G_TYPE_INT, height,
                               "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1,

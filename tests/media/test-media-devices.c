@@ -43,10 +43,11 @@ test_device_init (TestDevice *self)
 }
 
 static GstDevice *
-test_device_new (const char *klass,
-                 const char *name,
-                 const char *serial,
-                 gboolean    is_default)
+test_device_new_full (const char *klass,
+                      const char *name,
+                      const char *serial,
+                      gboolean    is_default,
+                      const char *pulse_class)
 {
   g_autoptr(GstCaps) caps = gst_caps_new_empty_simple (g_str_has_prefix (klass, "Video") ?
                                                        "video/x-raw" : "audio/x-raw");
@@ -55,6 +56,9 @@ test_device_new (const char *klass,
                                                      "is-default", G_TYPE_BOOLEAN, is_default,
                                                      NULL);
 
+  if (pulse_class != NULL)
+    gst_structure_set (props, "device.class", G_TYPE_STRING, pulse_class, NULL);
+
   /* Not floating: the provider takes its own reference. */
   return gst_object_ref_sink (g_object_new (TEST_TYPE_DEVICE,
                                             "display-name", name,
@@ -62,6 +66,15 @@ test_device_new (const char *klass,
                                             "caps", caps,
                                             "properties", props,
                                             NULL));
+}
+
+static GstDevice *
+test_device_new (const char *klass,
+                 const char *name,
+                 const char *serial,
+                 gboolean    is_default)
+{
+  return test_device_new_full (klass, name, serial, is_default, NULL);
 }
 
 #define TEST_TYPE_PROVIDER (test_provider_get_type ())
@@ -221,6 +234,9 @@ test_hotplug (void)
   g_autoptr(GstDevice) camera = test_device_new ("Video/Source", "Webcam", "cam-1", FALSE);
   g_autoptr(GstDevice) camera2 = test_device_new ("Video/Source", "Other Webcam", "cam-2", FALSE);
   g_autoptr(GstDevice) mic = test_device_new ("Audio/Source", "Headset Mic", "mic-1", FALSE);
+  /* What PulseAudio lists for each speaker: not a microphone. */
+  g_autoptr(GstDevice) monitor = test_device_new_full ("Audio/Source", "Monitor of Speakers", "mon",
+                                                       FALSE, "monitor");
   g_autoptr(GstElement) element = NULL;
 
   /* Plugged from another thread, as providers do: the model changes on
@@ -232,8 +248,10 @@ test_hotplug (void)
   g_assert_cmpuint (g_list_model_get_n_items (microphones), ==, 0);
   g_assert_cmpuint (g_list_model_get_n_items (speakers), ==, 0);
 
+  plug (monitor);
   plug (mic);
   wait_for_n_items (microphones, 1);
+  g_assert_true (item (microphones, 0) == mic);
   plug (camera2);
   wait_for_n_items (cameras, 2);
   g_assert_true (item (cameras, 1) == camera2);
