@@ -52,6 +52,9 @@ toast_call_error (MeshWindow   *window,
     mesh_ui_toast (GTK_WIDGET (window), _("A call is already running in this room."));
   else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
     mesh_ui_toast (GTK_WIDGET (window), _("Nobody else in this room is online right now."));
+  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED))
+    mesh_ui_toast (GTK_WIDGET (window),
+                   _("This room is not connected right now. Try again in a moment."));
   else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED))
     mesh_ui_toast (GTK_WIDGET (window), _("This computer cannot share its screen."));
   else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))

@@ -582,6 +582,20 @@ test_incoming_accept (void)
   fixture_tear_down (&fixture);
 }
 
+static gboolean
+bob_gone (gpointer user_data)
+{
+  Fixture *fixture = user_data;
+  g_autoptr(GPtrArray) peers = mesh_client_session_dup_room_peers (
+    mesh_window_get_session (fixture->window), fixture->kitchen_id);
+
+  for (guint i = 0; i < peers->len; i++) {
+    if (g_strcmp0 (((MeshPeerInfo *) peers->pdata[i])->username, "bob") == 0)
+      return FALSE;
+  }
+  return TRUE;
+}
+
 /* Bob calls; Alice declines from the bus: Bob's call ends declined, the
  * banner goes. */
 static void
@@ -600,6 +614,15 @@ test_incoming_decline (void)
   wait_banner (&fixture, NULL, "the banner to go once declined");
   ui_test_wait_until (call_ended, call, UI_TEST_WAIT_S, "Bob's call to end");
   g_assert_cmpint (mesh_call_get_end_reason (call), ==, MESH_CALL_END_DECLINED);
+  g_assert_false (mesh_call_view_get_active (call_view (&fixture)));
+
+  /* Nobody left to call: said in words, nothing rings. */
+  mesh_client_session_leave_room (fixture.bob.session, fixture.kitchen_id);
+  ui_test_wait_until (bob_gone, &fixture, UI_TEST_WAIT_S, "Bob to leave the kitchen");
+  activate (&fixture, "call-room", g_variant_new_string (fixture.kitchen_id));
+  ui_test_wait_label_shown (GTK_WIDGET (fixture.window),
+                            "Nobody else in this room is online right now.",
+                            "the toast saying nobody can answer");
   g_assert_false (mesh_call_view_get_active (call_view (&fixture)));
   fixture_tear_down (&fixture);
 }
