@@ -8,6 +8,7 @@
 #ifdef MESH_BENCH_PROBE
 #include "mesh-bench-probe.h"
 #endif
+#include "mesh-call-actions.h"
 #include "mesh-preferences-window.h"
 #include "mesh-window.h"
 
@@ -174,6 +175,7 @@ mesh_application_startup (GApplication *application)
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions, G_N_ELEMENTS (app_actions),
                                    self);
+  mesh_call_actions_install (GTK_APPLICATION (self));
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.quit", quit_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.preferences",
                                          preferences_accels);

@@ -25,6 +25,7 @@ struct _MeshMemberRow {
   GtkLabel      *name_label;
   GtkLabel      *status_label;
   GtkWidget     *send_button;
+  GtkWidget     *call_button;
 
   /* Owned references */
   MeshMember    *member;
@@ -76,6 +77,11 @@ update (MeshMemberRow *self)
                           !self->is_self && mesh_member_get_devices (self->member)[0] != NULL);
   gtk_actionable_set_action_target (GTK_ACTIONABLE (self->send_button), "s",
                                     mesh_member_get_user_id (self->member));
+  /* Only someone online can answer. */
+  gtk_widget_set_visible (self->call_button, !self->is_self && status != MESH_PRESENCE_OFFLINE);
+  gtk_actionable_set_action_target (GTK_ACTIONABLE (self->call_button), "s",
+                                    mesh_member_get_user_id (self->member));
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (self->call_button), "room.call-member");
 }
 
 static void
@@ -128,6 +134,15 @@ mesh_member_row_constructed (GObject *object)
   gtk_actionable_set_action_name (GTK_ACTIONABLE (self->send_button), "room.send-files");
   gtk_box_append (GTK_BOX (gtk_list_box_row_get_child (GTK_LIST_BOX_ROW (self))),
                   self->send_button);
+
+  self->call_button = gtk_button_new_from_icon_name ("call-start-symbolic");
+  gtk_widget_set_valign (self->call_button, GTK_ALIGN_CENTER);
+  gtk_widget_set_tooltip_text (self->call_button, _("Call"));
+  gtk_widget_add_css_class (self->call_button, "flat");
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->call_button),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, _("Call"), -1);
+  gtk_box_append (GTK_BOX (gtk_list_box_row_get_child (GTK_LIST_BOX_ROW (self))),
+                  self->call_button);
 
   g_signal_connect_object (self->member, "notify", G_CALLBACK (update), self, G_CONNECT_SWAPPED);
   update (self);

@@ -25,6 +25,7 @@ typedef enum {
   KIND_CALL,
   KIND_FILE,
   KIND_AGENT,
+  KIND_RINGING,
   N_KINDS
 } Kind;
 
@@ -38,6 +39,8 @@ static const struct {
   [KIND_CALL] = { "call.missed", "notify-calls", "call.unanswered" },
   [KIND_FILE] = { "share.completed", "notify-files", "transfer.complete" },
   [KIND_AGENT] = { "agent.offline", "notify-agents", "network.disconnected" },
+  /* Not a §9 kind: a call ringing here, or a screen share offered. */
+  [KIND_RINGING] = { "call.ringing", "notify-calls", "call.incoming" },
 };
 
 enum {
@@ -856,4 +859,92 @@ mesh_notifier_notify_background (MeshNotifier *self)
                                     NULL, NULL);
   }
   present (self, self->background);
+}
+
+/* Accept, Decline and Watch are the app's actions, so that a click on the
+ * notification does what the same action does from anywhere else. */
+static void
+call_action_cb (NotifyNotification *notification,
+                char               *action,
+                gpointer            user_data)
+{
+  GApplication *app = g_application_get_default ();
+  const char *room_id = g_object_get_data (G_OBJECT (notification), "room-id");
+  const char *name = NULL;
+
+  if (g_str_equal (action, "accept") || g_str_equal (action, "watch"))
+    name = "call-accept";
+  else if (g_str_equal (action, "decline"))
+    name = "call-decline";
+  if (app != NULL && name != NULL && room_id != NULL &&
+      g_action_group_has_action (G_ACTION_GROUP (app), name))
+    g_action_group_activate_action (G_ACTION_GROUP (app), name, g_variant_new_string (room_id));
+}
+
+static char *
+call_key (const char *room_id,
+          gboolean    screenshare)
+{
+  return g_strconcat (room_id, screenshare ? " screen" : " call", NULL);
+}
+
+void
+mesh_notifier_notify_call (MeshNotifier *self,
+                           const char   *room_id,
+                           const char   *caller_username,
+                           gboolean      screenshare)
+{
+  NotifyNotification *notification;
+  g_autofree char *key = NULL;
+  g_autofree char *summary = NULL;
+  g_autofree char *body = NULL;
+  const char *room;
+
+  g_return_if_fail (MESH_IS_NOTIFIER (self));
+  g_return_if_fail (room_id != NULL && caller_username != NULL);
+
+  if (!is_wanted (self, KIND_RINGING, room_id))
+    return;
+  room = room_name (self, room_id);
+  if (room == NULL)
+    return;
+
+  key = call_key (room_id, screenshare);
+  if (screenshare)
+    /* Translators: a member's name. */
+    summary = g_strdup_printf (_("%s is sharing a screen"), caller_username);
+  else
+    /* Translators: a member's name. */
+    summary = g_strdup_printf (_("%s is calling"), caller_username);
+  /* Translators: the body of "… is calling": the room's name. */
+  body = g_strdup_printf (_("In “%s”"), room);
+  notification = prepare (self, KIND_RINGING, key, room_id, summary, body);
+  /* A ringing call stays until it is answered or ends. */
+  notify_notification_set_urgency (notification, screenshare ? NOTIFY_URGENCY_NORMAL
+                                                             : NOTIFY_URGENCY_CRITICAL);
+  notify_notification_set_timeout (notification, NOTIFY_EXPIRES_NEVER);
+  if (screenshare) {
+    notify_notification_add_action (notification, "watch", _("Watch"), call_action_cb, self,
+                                    NULL);
+  } else {
+    notify_notification_add_action (notification, "decline", _("Decline"), call_action_cb, self,
+                                    NULL);
+    notify_notification_add_action (notification, "accept", _("Accept"), call_action_cb, self,
+                                    NULL);
+  }
+  present (self, notification);
+}
+
+void
+mesh_notifier_withdraw_call (MeshNotifier *self,
+                             const char   *room_id,
+                             gboolean      screenshare)
+{
+  g_autofree char *key = NULL;
+
+  g_return_if_fail (MESH_IS_NOTIFIER (self));
+  g_return_if_fail (room_id != NULL);
+
+  key = call_key (room_id, screenshare);
+  withdraw_key (self, KIND_RINGING, key);
 }

@@ -16,7 +16,9 @@ G_DECLARE_FINAL_TYPE (MeshNotifier, mesh_notifier, MESH, NOTIFIER, GObject)
  * each kind behind its own setting:
  *   notify-chat      chat messages;
  *   notify-terminal  someone started sharing a terminal;
- *   notify-calls     a call to this user nobody answered (call.missed);
+ *   notify-calls     a call to this user nobody answered (call.missed), and
+ *                    a call or screen share ringing here
+ *                    (mesh_notifier_notify_call());
  *   notify-files     a file or folder this computer received
  *                    (mesh_notifier_notify_received());
  *   notify-agents    one of the user's own agents went offline and did not
@@ -56,6 +58,18 @@ void          mesh_notifier_notify_received      (MeshNotifier      *self,
                                                   guint64            size,
                                                   gboolean           is_folder,
                                                   GFile             *file);
+/* A call (or, with @screenshare, a screen share) offered to this app rings
+ * in @room_id: a notification with Accept and Decline (Watch), which
+ * activate app.call-accept / app.call-decline with the room's id; behind
+ * "notify-calls", not for the room on screen. */
+void          mesh_notifier_notify_call          (MeshNotifier      *self,
+                                                  const char        *room_id,
+                                                  const char        *caller_username,
+                                                  gboolean           screenshare);
+/* The call was answered, declined or ended: its notification goes away. */
+void          mesh_notifier_withdraw_call        (MeshNotifier      *self,
+                                                  const char        *room_id,
+                                                  gboolean           screenshare);
 /* The window was closed while the app keeps running: says so, with a Quit
  * action. */
 void          mesh_notifier_notify_background    (MeshNotifier      *self);

@@ -5,6 +5,7 @@
 
 #include "mesh-preferences-window.h"
 
+#include "mesh-calls-page.h"
 #include "mesh-devices-page.h"
 #include "mesh-embedded-agent.h"
 #include "mesh-gotify-page.h"
@@ -34,6 +35,7 @@ struct _MeshPreferencesWindow {
   MeshClientRest       *rest;
   GtkWidget            *gotify_page;
   GtkWidget            *devices_page;
+  GtkWidget            *calls_page;
   char                 *own_device_id;
 };
 
@@ -124,9 +126,26 @@ transient_for_changed_cb (MeshPreferencesWindow *self)
   MeshEmbeddedAgent *agent = MESH_IS_WINDOW (parent) ? mesh_window_get_agent (MESH_WINDOW (parent))
                                                      : NULL;
 
+  MeshCallController *calls = MESH_IS_WINDOW (parent)
+                               ? mesh_window_get_call_controller (MESH_WINDOW (parent)) : NULL;
+
   g_free (self->own_device_id);
   self->own_device_id = agent ? g_strdup (mesh_embedded_agent_get_device_id (agent)) : NULL;
   mesh_preferences_window_set_rest (self, session ? mesh_client_session_get_rest (session) : NULL);
+  /* The devices the calls use; signed out, a list of our own. */
+  if (self->calls_page == NULL && parent != NULL && self->settings != NULL) {
+    g_autoptr(MeshMediaDevices) devices = NULL;
+
+    if (calls != NULL)
+      devices = g_object_ref (mesh_call_controller_get_devices (calls));
+    else {
+      gst_init (NULL, NULL);
+      devices = mesh_media_devices_new ();
+    }
+    self->calls_page = mesh_calls_page_new (self->settings, devices);
+    adw_preferences_window_add (ADW_PREFERENCES_WINDOW (self),
+                                ADW_PREFERENCES_PAGE (self->calls_page));
+  }
 }
 
 static void
@@ -253,6 +272,14 @@ mesh_preferences_window_get_gotify_page (MeshPreferencesWindow *self)
   g_return_val_if_fail (MESH_IS_PREFERENCES_WINDOW (self), NULL);
 
   return self->gotify_page;
+}
+
+GtkWidget *
+mesh_preferences_window_get_calls_page (MeshPreferencesWindow *self)
+{
+  g_return_val_if_fail (MESH_IS_PREFERENCES_WINDOW (self), NULL);
+
+  return self->calls_page;
 }
 
 GtkWidget *

@@ -21,6 +21,9 @@ void       mesh_preferences_window_set_rest        (MeshPreferencesWindow *self,
                                                     MeshClientRest        *rest);
 /* The MeshGotifyPage, or NULL when not signed in. */
 GtkWidget *mesh_preferences_window_get_gotify_page (MeshPreferencesWindow *self);
+/* The MeshCallsPage (camera, microphone, speaker), once the window is
+ * transient for a main window. */
+GtkWidget *mesh_preferences_window_get_calls_page  (MeshPreferencesWindow *self);
 /* The MeshDevicesPage, or NULL when not signed in. */
 GtkWidget *mesh_preferences_window_get_devices_page (MeshPreferencesWindow *self);
 

@@ -3,6 +3,9 @@
 
 #include "config.h"
 
+#include "mesh-call-banner.h"
+#include "mesh-call-buttons.h"
+#include "mesh-call-view.h"
 #include "mesh-connection-banner.h"
 #include "mesh-embedded-agent.h"
 #include "mesh-escape.h"
@@ -54,6 +57,10 @@ struct _MeshRoomView {
   GtkWidget            *room_menu_button;
   GtkEntry             *entry;
   GtkLabel             *limit_label;
+  MeshCallButtons      *call_buttons;
+  MeshCallBanner       *call_banner;
+  GtkPaned             *call_paned;
+  MeshCallView         *call_view;
 
   /* Owned references */
   MeshClientSession    *session;
@@ -62,6 +69,7 @@ struct _MeshRoomView {
   MeshMemberList       *members;
   GHashTable           *chats;        /* room_id → MeshChatModel */
   MeshEmbeddedAgent    *agent;
+  MeshCallController   *calls;
   GCancellable         *cancellable;  /* the current room's requests */
   gboolean              folded;
   /* Follow new messages while the user is reading the newest ones. */
@@ -74,6 +82,15 @@ struct _MeshRoomView {
 G_DEFINE_FINAL_TYPE (MeshRoomView, mesh_room_view, ADW_TYPE_BIN)
 
 static void load_older (MeshRoomView *self);
+
+static void
+set_call_room (MeshRoomView *self,
+                              const char   *room_id)
+{
+  mesh_call_buttons_set_room_id (self->call_buttons, room_id);
+  mesh_call_banner_set_room_id (self->call_banner, room_id);
+  mesh_call_view_set_room_id (self->call_view, room_id);
+}
 
 static void
 update_chat_stack (MeshRoomView *self)
@@ -1201,6 +1218,42 @@ drop_cb (GtkDropTarget *target,
   return TRUE;
 }
 
+/* The call takes most of the height; the conversation stays below it. */
+static void
+call_active_cb (MeshRoomView *self)
+{
+  int height = gtk_widget_get_height (GTK_WIDGET (self->call_paned));
+
+  if (mesh_call_view_get_active (self->call_view))
+    gtk_paned_set_position (self->call_paned, height > 0 ? height * 62 / 100 : 420);
+}
+
+/* Calling one member: their app's connection in the room. */
+static void
+call_member_activated (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  MeshRoomView *self = MESH_ROOM_VIEW (widget);
+  const char *user_id = g_variant_get_string (parameter, NULL);
+  g_autoptr(GPtrArray) peers = NULL;
+
+  if (self->session == NULL || self->room == NULL)
+    return;
+  peers = mesh_client_session_dup_room_peers (self->session, mesh_room_get_room_id (self->room));
+  for (guint i = 0; i < peers->len; i++) {
+    MeshPeerInfo *info = peers->pdata[i];
+
+    if (g_strcmp0 (info->user_id, user_id) == 0 && g_strcmp0 (info->peer_type, "client") == 0 &&
+        g_strcmp0 (info->peer_id, mesh_client_session_get_peer_id (self->session)) != 0) {
+      gtk_widget_activate_action (widget, "app.call-peer", "(ss)",
+                                  mesh_room_get_room_id (self->room), info->peer_id);
+      return;
+    }
+  }
+  mesh_ui_toast (widget, _("They are not online in this room right now."));
+}
+
 static void
 mesh_room_view_dispose (GObject *object)
 {
@@ -1219,6 +1272,7 @@ mesh_room_view_dispose (GObject *object)
   g_clear_object (&self->session);
   g_clear_pointer (&self->chats, g_hash_table_unref);
   g_clear_object (&self->agent);
+  g_clear_object (&self->calls);
   gtk_widget_dispose_template (GTK_WIDGET (self), MESH_TYPE_ROOM_VIEW);
 
   G_OBJECT_CLASS (mesh_room_view_parent_class)->dispose (object);
@@ -1242,6 +1296,9 @@ mesh_room_view_class_init (MeshRoomViewClass *klass)
   g_type_ensure (MESH_TYPE_CONNECTION_BANNER);
   g_type_ensure (MESH_TYPE_SHARE_BAR);
   g_type_ensure (MESH_TYPE_TRANSFER_LIST);
+  g_type_ensure (MESH_TYPE_CALL_BUTTONS);
+  g_type_ensure (MESH_TYPE_CALL_BANNER);
+  g_type_ensure (MESH_TYPE_CALL_VIEW);
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/mesh/Mesh/ui/mesh-room-view.ui");
   gtk_widget_class_bind_template_child (widget_class, MeshRoomView, title);
@@ -1258,6 +1315,11 @@ mesh_room_view_class_init (MeshRoomViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MeshRoomView, room_menu_button);
   gtk_widget_class_bind_template_child (widget_class, MeshRoomView, entry);
   gtk_widget_class_bind_template_child (widget_class, MeshRoomView, limit_label);
+  gtk_widget_class_bind_template_child (widget_class, MeshRoomView, call_buttons);
+  gtk_widget_class_bind_template_child (widget_class, MeshRoomView, call_banner);
+  gtk_widget_class_bind_template_child (widget_class, MeshRoomView, call_paned);
+  gtk_widget_class_bind_template_child (widget_class, MeshRoomView, call_view);
+  gtk_widget_class_bind_template_callback (widget_class, call_active_cb);
   gtk_widget_class_bind_template_callback (widget_class, edge_reached_cb);
   gtk_widget_class_bind_template_callback (widget_class, factory_setup_cb);
   gtk_widget_class_bind_template_callback (widget_class, factory_bind_cb);
@@ -1277,6 +1339,7 @@ mesh_room_view_class_init (MeshRoomViewClass *klass)
   gtk_widget_class_install_action (widget_class, "room.attach-folder", NULL, attach_activated);
   gtk_widget_class_install_action (widget_class, "room.share-terminal", NULL,
                                    share_terminal_activated);
+  gtk_widget_class_install_action (widget_class, "room.call-member", "s", call_member_activated);
 }
 
 static void
@@ -1400,6 +1463,7 @@ mesh_room_view_set_room (MeshRoomView *self,
     update_send_action (self);
     mesh_share_bar_set_room_id (self->share_bar, NULL);
     gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.share-terminal", FALSE);
+    set_call_room (self, NULL);
     return;
   }
 
@@ -1453,6 +1517,7 @@ mesh_room_view_set_room (MeshRoomView *self,
   update_title (self);
   update_send_action (self);
   mesh_share_bar_set_room_id (self->share_bar, mesh_room_get_room_id (room));
+  set_call_room (self, mesh_room_get_room_id (room));
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.share-terminal",
                                  self->agent != NULL &&
                                  mesh_embedded_agent_get_device_id (self->agent) != NULL);
@@ -1660,4 +1725,41 @@ mesh_room_view_watch_transfer (MeshRoomView *self,
     return;
   g_signal_connect_object (transfer, "notify::state", G_CALLBACK (transfer_to_chat_cb), self,
                            G_CONNECT_SWAPPED);
+}
+
+void
+mesh_room_view_set_call_controller (MeshRoomView       *self,
+                                    MeshCallController *controller)
+{
+  g_return_if_fail (MESH_IS_ROOM_VIEW (self));
+  g_return_if_fail (controller == NULL || MESH_IS_CALL_CONTROLLER (controller));
+
+  g_set_object (&self->calls, controller);
+  mesh_call_buttons_set_controller (self->call_buttons, controller);
+  mesh_call_banner_set_controller (self->call_banner, controller);
+  mesh_call_view_set_controller (self->call_view, controller);
+}
+
+MeshCallController *
+mesh_room_view_get_call_controller (MeshRoomView *self)
+{
+  g_return_val_if_fail (MESH_IS_ROOM_VIEW (self), NULL);
+
+  return self->calls;
+}
+
+GtkWidget *
+mesh_room_view_get_call_view (MeshRoomView *self)
+{
+  g_return_val_if_fail (MESH_IS_ROOM_VIEW (self), NULL);
+
+  return GTK_WIDGET (self->call_view);
+}
+
+GtkWidget *
+mesh_room_view_get_call_banner (MeshRoomView *self)
+{
+  g_return_val_if_fail (MESH_IS_ROOM_VIEW (self), NULL);
+
+  return GTK_WIDGET (self->call_banner);
 }

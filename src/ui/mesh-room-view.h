@@ -3,6 +3,7 @@
 
 #include <adwaita.h>
 
+#include "mesh-call-controller.h"
 #include "mesh-chat-model.h"
 #include "mesh-client-session.h"
 #include "mesh-embedded-agent.h"
@@ -39,5 +40,14 @@ void           mesh_room_view_send_files  (MeshRoomView      *self,
  * its room's conversation, with Open for a file or folder that is here. */
 void           mesh_room_view_watch_transfer (MeshRoomView   *self,
                                               MeshTransfer   *transfer);
+
+/* The session's calls: the header's Call and Share Screen buttons, the
+ * ringing banner and the call view follow the room shown. */
+void           mesh_room_view_set_call_controller (MeshRoomView       *self,
+                                                   MeshCallController *controller);
+MeshCallController *mesh_room_view_get_call_controller (MeshRoomView *self);
+/* The MeshCallView and the MeshCallBanner. */
+GtkWidget     *mesh_room_view_get_call_view   (MeshRoomView      *self);
+GtkWidget     *mesh_room_view_get_call_banner (MeshRoomView      *self);
 
 G_END_DECLS

@@ -3,9 +3,11 @@
 
 #include "config.h"
 
+#include "mesh-call-controller.h"
 #include "mesh-error-text.h"
 #include "mesh-offer-dialog.h"
 #include "mesh-saved-session.h"
+#include "mesh-screen-viewer.h"
 #include "mesh-ui-util.h"
 #include "mesh-window.h"
 #include "mesh-escape.h"
@@ -40,6 +42,7 @@ struct _MeshWindow {
   MeshRoomList         *room_list;
   MeshNotifier         *notifier;
   MeshEmbeddedAgent    *agent;
+  MeshCallController   *calls;
   GCancellable         *cancellable;  /* the signed-in session's requests */
 };
 
@@ -217,6 +220,15 @@ transfers_changed_cb (MeshWindow *self,
   }
 }
 
+/* A screen share this window accepted to watch gets a window of its own. */
+static void
+screen_watched_cb (MeshWindow *self,
+                   MeshCall   *call)
+{
+  gtk_window_present (GTK_WINDOW (mesh_screen_viewer_new (GTK_APPLICATION (
+    gtk_window_get_application (GTK_WINDOW (self))), call)));
+}
+
 static void
 start_session (MeshWindow     *self,
                MeshClientRest *rest,
@@ -231,6 +243,11 @@ start_session (MeshWindow     *self,
 
   mesh_room_sidebar_set_room_list (self->sidebar, self->room_list, self->session, username);
   mesh_room_view_set_session (self->room_view, self->session);
+  self->calls = mesh_call_controller_new (self->settings, self->session, self->room_list,
+                                         self->notifier);
+  g_signal_connect_object (self->calls, "screen-watched", G_CALLBACK (screen_watched_cb), self,
+                           G_CONNECT_SWAPPED);
+  mesh_room_view_set_call_controller (self->room_view, self->calls);
 
   self->agent = mesh_embedded_agent_new (self->profile, mesh_client_rest_get_base_url (rest),
                                          mesh_client_rest_get_user_id (rest), username,
@@ -501,6 +518,10 @@ clear_session (MeshWindow *self)
 {
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
+  /* Hung up while the session can still say so. */
+  if (self->calls != NULL)
+    mesh_call_controller_shutdown (self->calls);
+  g_clear_object (&self->calls);
   if (self->agent != NULL)
     mesh_embedded_agent_stop (self->agent);
   g_clear_object (&self->agent);
@@ -639,6 +660,14 @@ mesh_window_get_agent (MeshWindow *self)
   return self->agent;
 }
 
+MeshCallController *
+mesh_window_get_call_controller (MeshWindow *self)
+{
+  g_return_val_if_fail (MESH_IS_WINDOW (self), NULL);
+
+  return self->calls;
+}
+
 MeshSigninPage *
 mesh_window_get_signin_page (MeshWindow *self)
 {
@@ -684,6 +713,7 @@ mesh_window_sign_out (MeshWindow *self)
   mesh_saved_session_forget (self->profile);
   mesh_room_view_set_session (self->room_view, NULL);
   mesh_room_view_set_agent (self->room_view, NULL);
+  mesh_room_view_set_call_controller (self->room_view, NULL);
   mesh_room_sidebar_set_room_list (self->sidebar, NULL, NULL, NULL);
   clear_session (self);
   mesh_signin_page_set_settings (self->signin_page, self->settings);

@@ -4,6 +4,7 @@
 #include <adwaita.h>
 
 #include "mesh-application.h"
+#include "mesh-call-controller.h"
 #include "mesh-client-session.h"
 #include "mesh-notifier.h"
 #include "mesh-room-list.h"
@@ -29,6 +30,8 @@ MeshRoomList      *mesh_window_get_room_list    (MeshWindow      *self);
 MeshNotifier      *mesh_window_get_notifier     (MeshWindow      *self);
 /* The embedded agent while signed in, else NULL. */
 MeshEmbeddedAgent *mesh_window_get_agent        (MeshWindow      *self);
+/* The calls of the signed-in session, else NULL. */
+MeshCallController *mesh_window_get_call_controller (MeshWindow *self);
 MeshSigninPage    *mesh_window_get_signin_page  (MeshWindow      *self);
 MeshRoomSidebar   *mesh_window_get_sidebar      (MeshWindow      *self);
 MeshRoomView      *mesh_window_get_room_view    (MeshWindow      *self);

@@ -880,7 +880,7 @@ test_preferences (void)
   } rows[] = {
     { "_Messages", "notify-chat" },
     { "_Terminal Sharing", "notify-terminal" },
-    { "Missed _Calls", "notify-calls" },
+    { "_Calls", "notify-calls" },
     { "_Received Files", "notify-files" },
     { "_Offline Devices", "notify-agents" },
   };

@@ -87,4 +87,11 @@ char      *ui_test_clipboard_text    (GtkWidget       *widget);
 char      *ui_test_screenshot        (GtkWidget       *window,
                                       const char      *name);
 
+/* Appends to @faults, under @page, every interactive widget under @root (shown)
+ * that has no name a screen reader can read: none, a type's name, or one with
+ * a mnemonic's underscore.  Needs GTK_A11Y=test. */
+void       ui_test_assert_all_named  (GtkWidget       *root,
+                                      const char      *page,
+                                      GString         *faults);
+
 G_END_DECLS
