@@ -138,11 +138,7 @@ mesh_call_peer_fail (MeshCallPeer *peer,
   g_message ("Call %s: peer %s: %s", self->call_id, peer->peer_id, shown);
   /* It hears of it unless it never heard of us. */
   if (peer->sent_any || peer->offer_sdp != NULL) {
-    g_autoptr(JsonObject) payload = json_object_new ();
-
-    json_object_set_string_member (payload, "reason", "failed");
-    mesh_call_engine_forget_peer (self->engine, self, peer->peer_id);
-    mesh_call_engine_send_rtc (self->engine, self, "rtc.hangup", peer->peer_id, payload);
+    mesh_call_send_hangup (self, peer, "failed");
     peer->sent_any = FALSE;
     g_clear_pointer (&peer->offer_sdp, g_free);
   }
@@ -262,6 +258,18 @@ typedef struct {
   guint         tries;
 } DescriptionWait;
 
+/* An answerer that has not set the offer yet sets it first; webrtcbin asks
+ * for the answer once it is set. */
+static void
+peer_describe (MeshCallPeer *peer,
+               gboolean      answer)
+{
+  if (answer && !peer->remote_set)
+    peer_answer_offer (peer);
+  else
+    peer_create_description (peer, answer);
+}
+
 static void
 description_wait_free (gpointer data)
 {
@@ -287,10 +295,7 @@ description_wait_tick (gpointer data)
                peer->peer_id);
   }
   g_debug ("senders ready after %u ms", wait->tries * 50);
-  if (wait->answer && !peer->remote_set)
-    peer_answer_offer (peer);
-  else
-    peer_create_description (peer, wait->answer);
+  peer_describe (peer, wait->answer);
   return G_SOURCE_REMOVE;
 }
 
@@ -301,10 +306,7 @@ mesh_call_peer_create_description_when_ready (MeshCallPeer *peer,
   DescriptionWait *wait;
 
   if (peer_senders_ready (peer)) {
-    if (answer && !peer->remote_set)
-      peer_answer_offer (peer);
-    else
-      peer_create_description (peer, answer);
+    peer_describe (peer, answer);
     return;
   }
   wait = g_new0 (DescriptionWait, 1);

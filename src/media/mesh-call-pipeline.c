@@ -43,6 +43,17 @@ mesh_media_add_chain (GstBin      *bin,
   return TRUE;
 }
 
+/* No speaker: a fakesink, so that sound keeps flowing (and is counted). */
+static GstElement *
+make_silent_speaker (void)
+{
+  GstElement *sink = mesh_media_make ("fakesink");
+
+  if (sink != NULL)
+    g_object_set (sink, "sync", TRUE, "async", FALSE, NULL);
+  return sink;
+}
+
 /* --- Pipeline ------------------------------------------------------------ */
 
 static void
@@ -159,11 +170,8 @@ call_build_playback (MeshCall   *self,
   GstElement *speaker = mesh_call_engine_claim_speaker (self->engine, self);
   g_autoptr(GstCaps) caps = gst_caps_from_string ("audio/x-raw,format=S16LE,rate=48000,channels=2");
 
-  if (speaker == NULL) {
-    speaker = mesh_media_make ("fakesink");
-    if (speaker != NULL)
-      g_object_set (speaker, "sync", TRUE, "async", FALSE, NULL);
-  }
+  if (speaker == NULL)
+    speaker = make_silent_speaker ();
   if (probe_name != NULL && probe != NULL)
     gst_object_set_name (GST_OBJECT (probe), probe_name);
   if (silence != NULL)
@@ -401,12 +409,8 @@ mesh_call_local_media_changed (MeshCall   *self,
   } else if (old == self->speaker) {
     GstElement *sink = replacement;
 
-    /* No speaker: a fakesink, so that sound keeps flowing (and is counted). */
-    if (sink == NULL) {
-      sink = mesh_media_make ("fakesink");
-      if (sink != NULL)
-        g_object_set (sink, "sync", TRUE, "async", FALSE, NULL);
-    }
+    if (sink == NULL)
+      sink = make_silent_speaker ();
     ok = call_swap_element (self, old, sink, FALSE);
     self->speaker = ok ? sink : NULL;
   }

@@ -88,6 +88,9 @@ void           mesh_call_drop_peer          (MeshCall          *self,
                                              MeshCallPeer      *peer,
                                              MeshCallEndReason  if_last,
                                              const char        *error_message);
+void           mesh_call_send_hangup        (MeshCall          *self,
+                                             MeshCallPeer      *peer,
+                                             const char        *reason);
 void           mesh_call_set_speaking_while_muted (MeshCall    *self,
                                                    gboolean     speaking);
 

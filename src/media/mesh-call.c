@@ -125,6 +125,31 @@ call_add_peer (MeshCall   *self,
   return peer;
 }
 
+/* Tells @peer the call is over for it; a hang-up needs no token, so
+ * nothing still waiting for one is sent after it. */
+void
+mesh_call_send_hangup (MeshCall     *self,
+                       MeshCallPeer *peer,
+                       const char   *reason)
+{
+  g_autoptr(JsonObject) payload = json_object_new ();
+
+  json_object_set_string_member (payload, "reason", reason);
+  mesh_call_engine_forget_peer (self->engine, self, peer->peer_id);
+  mesh_call_engine_send_rtc (self->engine, self, "rtc.hangup", peer->peer_id, payload);
+}
+
+/* Takes @peer's connection down and ends it (it stays in the list). */
+static void
+call_release_peer (MeshCall     *self,
+                   MeshCallPeer *peer)
+{
+  mesh_call_disconnect_peer (self, peer);
+  mesh_call_engine_forget_peer (self->engine, self, peer->peer_id);
+  g_clear_handle_id (&peer->tick_id, g_source_remove);
+  mesh_call_peer_set_state (peer, MESH_CALL_PEER_STATE_ENDED);
+}
+
 void
 mesh_call_drop_peer (MeshCall          *self,
                      MeshCallPeer      *peer,
@@ -138,10 +163,7 @@ mesh_call_drop_peer (MeshCall          *self,
     return;
   if (error_message != NULL)
     call_set_error (self, error_message);
-  mesh_call_disconnect_peer (self, peer);
-  mesh_call_engine_forget_peer (self->engine, self, peer->peer_id);
-  g_clear_handle_id (&peer->tick_id, g_source_remove);
-  mesh_call_peer_set_state (peer, MESH_CALL_PEER_STATE_ENDED);
+  call_release_peer (self, peer);
   g_list_store_remove (self->peers, position);
   peer->call = NULL;
 
@@ -381,14 +403,12 @@ ring_timeout (gpointer data)
   }
   for (guint i = 0; i < unanswered->len; i++) {
     MeshCallPeer *peer = unanswered->pdata[i];
-    g_autoptr(JsonObject) payload = json_object_new ();
 
     if (peer->call != self)
       continue;
     g_message ("Call %s: %s did not answer", self->call_id, peer->peer_id);
-    json_object_set_string_member (payload, "reason", "missed");
     if (peer->sent_any)
-      mesh_call_engine_send_rtc (self->engine, self, "rtc.hangup", peer->peer_id, payload);
+      mesh_call_send_hangup (self, peer, "missed");
     peer->sent_any = FALSE;
     mesh_call_drop_peer (self, peer, MESH_CALL_END_MISSED, NULL);
   }
@@ -418,17 +438,9 @@ mesh_call_end (MeshCall          *self,
   for (guint i = 0; i < n; i++) {
     g_autoptr(MeshCallPeer) peer = g_list_model_get_item (G_LIST_MODEL (self->peers), i);
 
-    if (peer->sent_any || peer->offer_sdp != NULL) {
-      g_autoptr(JsonObject) payload = json_object_new ();
-
-      json_object_set_string_member (payload, "reason", end_reason_wire (reason));
-      mesh_call_engine_forget_peer (self->engine, self, peer->peer_id);
-      mesh_call_engine_send_rtc (self->engine, self, "rtc.hangup", peer->peer_id, payload);
-    }
-    mesh_call_disconnect_peer (self, peer);
-    mesh_call_engine_forget_peer (self->engine, self, peer->peer_id);
-    g_clear_handle_id (&peer->tick_id, g_source_remove);
-    mesh_call_peer_set_state (peer, MESH_CALL_PEER_STATE_ENDED);
+    if (peer->sent_any || peer->offer_sdp != NULL)
+      mesh_call_send_hangup (self, peer, end_reason_wire (reason));
+    call_release_peer (self, peer);
     peer->call = NULL;
   }
   g_list_store_remove_all (self->peers);
