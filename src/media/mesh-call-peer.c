@@ -82,7 +82,7 @@ mesh_peer_link_closure_notify (gpointer  data,
 void
 mesh_peer_link_invoke (MeshPeerLink *link,
                        GSourceFunc   func,
-                       MeshLinkCall     *lc)
+                       MeshLinkCall *lc)
 {
   lc->link = mesh_peer_link_ref (link);
   g_main_context_invoke_full (link->context, G_PRIORITY_DEFAULT, func, lc, link_call_free);
