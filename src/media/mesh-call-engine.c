@@ -3,17 +3,12 @@
 
 #include "config.h"
 
-#include "mesh-call-engine.h"
-#include "mesh-media-private.h"
+#include "mesh-call-engine-private.h"
 
 #include "mesh-error.h"
-#include "mesh-escape.h"
-
-#include <string.h>
 
 /* A token with less than this left is renewed before the next event. */
 #define TOKEN_MARGIN_US      (20 * G_USEC_PER_SEC)
-#define CALL_ID_MAX          64
 /* How long a declined room call's later offers are refused at once. */
 #define DECLINED_KEEP_US     (120 * G_USEC_PER_SEC)
 #define SENT_KEEP_US         (60 * G_USEC_PER_SEC)
@@ -54,47 +49,6 @@ typedef struct {
   GQueue  pending;   /* PendingSend */
 } TokenEntry;
 
-/* What an event we sent was about, to match the server's error to it. */
-typedef struct {
-  char          *room_id;
-  char          *call_id;
-  char          *peer_id;
-  MeshMediaKind  kind;
-  gint64         sent_at;
-} SentRef;
-
-struct _MeshCallEngine {
-  GObject             parent_instance;
-
-  MeshClientSession  *session;
-  MeshClientRest     *rest;
-  GListStore         *calls;
-  GCancellable       *cancellable;
-
-  GstElement         *camera;
-  GstElement         *microphone;
-  GstElement         *speaker;
-  MeshCall           *camera_holder;      /* borrowed */
-  MeshCall           *microphone_holder;  /* borrowed */
-  MeshCall           *speaker_holder;     /* borrowed */
-  MeshVideoOutput    *self_view;
-
-  GstWebRTCICETransportPolicy ice_transport_policy;
-  gboolean            echo_cancel;
-  char               *local_address;
-  guint               ring_timeout;
-
-  MeshIceServers     *ice;
-  gint64              ice_expires_at;
-  gboolean            ice_fetching;
-
-  GHashTable         *tokens;    /* "room\nkind\npeer" → TokenEntry */
-  GHashTable         *sent;      /* event id → SentRef */
-  GHashTable         *declined;  /* "room\ncall_id" → gint64 expiry */
-  char               *token_override;
-  guint               offer_vp8_pt;
-  guint               offer_opus_pt;
-};
 
 G_DEFINE_FINAL_TYPE (MeshCallEngine, mesh_call_engine, G_TYPE_OBJECT)
 
@@ -151,11 +105,11 @@ token_key (const char    *room_id,
   return g_strdup_printf ("%s\n%s\n%s", room_id, mesh_media_kind_to_string (kind), peer_id);
 }
 
-static MeshCall *
-engine_find_call_by_id (MeshCallEngine *self,
-                        const char     *room_id,
-                        MeshMediaKind   kind,
-                        const char     *call_id)
+MeshCall *
+mesh_call_engine_find_call_by_id (MeshCallEngine *self,
+                                  const char     *room_id,
+                                  MeshMediaKind   kind,
+                                  const char     *call_id)
 {
   guint n = g_list_model_get_n_items (G_LIST_MODEL (self->calls));
 
@@ -170,8 +124,8 @@ engine_find_call_by_id (MeshCallEngine *self,
   return NULL;
 }
 
-static GPtrArray *
-engine_dup_calls (MeshCallEngine *self)
+GPtrArray *
+mesh_call_engine_dup_calls (MeshCallEngine *self)
 {
   GPtrArray *calls = g_ptr_array_new_with_free_func (g_object_unref);
   guint n = g_list_model_get_n_items (G_LIST_MODEL (self->calls));
@@ -179,6 +133,22 @@ engine_dup_calls (MeshCallEngine *self)
   for (guint i = 0; i < n; i++)
     g_ptr_array_add (calls, g_list_model_get_item (G_LIST_MODEL (self->calls), i));
   return calls;
+}
+
+char *
+mesh_call_engine_username_of (MeshCallEngine *self,
+                              const char     *room_id,
+                              const char     *peer_id)
+{
+  g_autoptr(GPtrArray) peers = mesh_client_session_dup_room_peers (self->session, room_id);
+
+  for (guint i = 0; peers != NULL && i < peers->len; i++) {
+    MeshPeerInfo *info = peers->pdata[i];
+
+    if (g_strcmp0 (info->peer_id, peer_id) == 0)
+      return g_strdup (info->username);
+  }
+  return NULL;
 }
 
 /* --- Sending -------------------------------------------------------------- */
@@ -238,7 +208,7 @@ engine_flush_pending (MeshCallEngine *self,
       engine_send_now (self, send->type, send->room_id, kind, send->call_id, send->peer_id,
                        send->payload);
     } else {
-      MeshCall *call = engine_find_call_by_id (self, send->room_id, kind, send->call_id);
+      MeshCall *call = mesh_call_engine_find_call_by_id (self, send->room_id, kind, send->call_id);
       g_autofree char *message = g_strdup_printf ("no call token: %s", error->message);
 
       if (call != NULL)
@@ -376,13 +346,13 @@ mesh_call_engine_forget_peer (MeshCallEngine *self,
 }
 
 /* An answer for an offer we have no call for (declined, busy, bad). */
-static void
-engine_send_refusal (MeshCallEngine *self,
-                     const char     *room_id,
-                     MeshMediaKind   kind,
-                     const char     *call_id,
-                     const char     *peer_id,
-                     const char     *reason)
+void
+mesh_call_engine_send_refusal (MeshCallEngine *self,
+                               const char     *room_id,
+                               MeshMediaKind   kind,
+                               const char     *call_id,
+                               const char     *peer_id,
+                               const char     *reason)
 {
   g_autoptr(JsonObject) payload = json_object_new ();
 
@@ -442,7 +412,7 @@ turn_received (GObject      *source,
   self->ice_expires_at = g_get_monotonic_time () + ttl * G_USEC_PER_SEC;
   self->ice_fetching = FALSE;
 
-  calls = engine_dup_calls (self);
+  calls = mesh_call_engine_dup_calls (self);
   for (guint i = 0; i < calls->len; i++)
     mesh_call_ice_servers_ready (calls->pdata[i]);
 }
@@ -463,283 +433,6 @@ mesh_call_engine_want_ice_servers (MeshCallEngine *self)
   self->ice_fetching = TRUE;
   mesh_client_rest_call_async (self->rest, "GET", "turn", NULL, self->cancellable,
                                turn_received, self);
-}
-
-/* --- Receiving ------------------------------------------------------------ */
-
-static char *
-engine_username_of (MeshCallEngine *self,
-                    const char     *room_id,
-                    const char     *peer_id)
-{
-  g_autoptr(GPtrArray) peers = mesh_client_session_dup_room_peers (self->session, room_id);
-
-  for (guint i = 0; peers != NULL && i < peers->len; i++) {
-    MeshPeerInfo *info = peers->pdata[i];
-
-    if (g_strcmp0 (info->peer_id, peer_id) == 0)
-      return g_strdup (info->username);
-  }
-  return NULL;
-}
-
-static gboolean
-call_id_is_valid (const char *call_id)
-{
-  gsize len = strlen (call_id);
-
-  if (len == 0 || len > CALL_ID_MAX)
-    return FALSE;
-  for (const char *p = call_id; *p != '\0'; p++) {
-    if (!g_ascii_isgraph (*p))
-      return FALSE;
-  }
-  return TRUE;
-}
-
-static void
-engine_ignore (const char *type,
-               const char *from,
-               const char *why)
-{
-  g_autofree char *shown = mesh_escape_for_display (from ? from : "?", -1);
-
-  g_message ("Ignoring %s from %s: %s", type, shown, why);
-}
-
-static gboolean
-engine_declined (MeshCallEngine *self,
-                 const char     *room_id,
-                 const char     *call_id)
-{
-  g_autofree char *key = g_strdup_printf ("%s\n%s", room_id, call_id);
-  gint64 *expiry = g_hash_table_lookup (self->declined, key);
-
-  return expiry != NULL && *expiry > g_get_monotonic_time ();
-}
-
-static void
-engine_handle_offer (MeshCallEngine *self,
-                     const char     *room_id,
-                     MeshMediaKind   kind,
-                     const char     *call_id,
-                     const char     *from,
-                     JsonObject     *payload)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *username = NULL;
-  g_autoptr(MeshCall) call = NULL;
-  const char *sdp = mesh_media_json_string (payload, "sdp", NULL);
-  const char *scope = mesh_media_json_string (payload, "scope", "direct");
-  MeshCall *existing;
-
-  if (sdp == NULL) {
-    engine_ignore ("rtc.offer", from, "no sdp");
-    return;
-  }
-  username = engine_username_of (self, room_id, from);
-  existing = engine_find_call_by_id (self, room_id, kind, call_id);
-  if (existing != NULL) {
-    if (!mesh_call_check_sdp (sdp, &error)) {
-      engine_ignore ("rtc.offer", from, error->message);
-      return;
-    }
-    mesh_call_handle_offer (existing, from, username, sdp);
-    return;
-  }
-  if (engine_declined (self, room_id, call_id)) {
-    engine_send_refusal (self, room_id, kind, call_id, from, "declined");
-    return;
-  }
-  if (!mesh_call_check_sdp (sdp, &error)) {
-    engine_ignore ("rtc.offer", from, error->message);
-    engine_send_refusal (self, room_id, kind, call_id, from, "failed");
-    return;
-  }
-  if (mesh_call_engine_find_call (self, room_id, kind) != NULL) {
-    engine_ignore ("rtc.offer", from, "another call of this room is running (busy)");
-    engine_send_refusal (self, room_id, kind, call_id, from, "busy");
-    return;
-  }
-
-  call = mesh_call_new (self, room_id, call_id, kind, MESH_CALL_DIRECTION_INCOMING,
-                        g_strcmp0 (scope, "room") == 0, username ? username : from);
-  g_list_store_append (self->calls, call);
-  mesh_call_handle_offer (call, from, username, sdp);
-  if (mesh_call_get_state (call) == MESH_CALL_STATE_RINGING)
-    g_signal_emit (self, signals[SIGNAL_INCOMING_CALL], 0, call);
-}
-
-/* An event without call_id belongs to the call of that room and media
- * where its sender is a peer. */
-static MeshCall *
-engine_find_call_for (MeshCallEngine *self,
-                      const char     *room_id,
-                      MeshMediaKind   kind,
-                      const char     *call_id,
-                      const char     *from)
-{
-  MeshCall *call;
-
-  if (call_id != NULL)
-    return engine_find_call_by_id (self, room_id, kind, call_id);
-  call = mesh_call_engine_find_call (self, room_id, kind);
-  if (call != NULL && mesh_call_find_peer (call, from) != NULL)
-    return call;
-  return NULL;
-}
-
-static void
-on_session_event (MeshClientSession *session,
-                  const char        *type,
-                  const char        *from,
-                  JsonObject        *payload,
-                  MeshCallEngine    *self)
-{
-  const char *room_id, *media, *call_id;
-  g_autofree char *default_call_id = NULL;
-  MeshMediaKind kind;
-  MeshCall *call;
-
-  if (!g_str_has_prefix (type, "rtc."))
-    return;
-  g_debug ("received %s from %s", type, from);
-  if (payload == NULL || from == NULL || from[0] == '\0') {
-    engine_ignore (type, from, "no payload or sender");
-    return;
-  }
-  room_id = mesh_media_json_string (payload, "room_id", NULL);
-  media = mesh_media_json_string (payload, "media", "call");
-  call_id = mesh_media_json_string (payload, "call_id", NULL);
-  if (room_id == NULL) {
-    engine_ignore (type, from, "no room_id");
-    return;
-  }
-  if (media == NULL || !mesh_media_kind_from_string (media, &kind)) {
-    engine_ignore (type, from, "unknown media");
-    return;
-  }
-  if ((call_id == NULL && json_object_has_member (payload, "call_id") &&
-       !json_object_get_null_member (payload, "call_id")) ||
-      (call_id != NULL && !call_id_is_valid (call_id))) {
-    engine_ignore (type, from, "bad call_id");
-    return;
-  }
-  if (!mesh_client_session_is_room_joined (self->session, room_id)) {
-    engine_ignore (type, from, "for a room we are not in");
-    return;
-  }
-
-  if (g_str_equal (type, "rtc.offer")) {
-    /* Without the extension: a direct call of its own. */
-    if (call_id == NULL)
-      call_id = default_call_id = g_strdup_printf ("direct-%s", from);
-    engine_handle_offer (self, room_id, kind, call_id, from, payload);
-    return;
-  }
-
-  call = engine_find_call_for (self, room_id, kind, call_id, from);
-  if (call == NULL) {
-    g_debug ("%s from %s for no call of ours", type, from);
-    return;
-  }
-  if (g_str_equal (type, "rtc.answer")) {
-    const char *sdp = mesh_media_json_string (payload, "sdp", NULL);
-
-    if (sdp == NULL)
-      engine_ignore (type, from, "no sdp");
-    else
-      mesh_call_handle_answer (call, from, sdp);
-  } else if (g_str_equal (type, "rtc.ice")) {
-    JsonNode *candidate = json_object_get_member (payload, "candidate");
-
-    if (candidate == NULL || !JSON_NODE_HOLDS_OBJECT (candidate))
-      engine_ignore (type, from, "no candidate object");
-    else
-      mesh_call_handle_ice (call, from, json_node_get_object (candidate));
-  } else if (g_str_equal (type, "rtc.hangup")) {
-    JsonNode *reason = json_object_get_member (payload, "reason");
-
-    mesh_call_handle_hangup (call, from,
-                             reason != NULL && JSON_NODE_HOLDS_VALUE (reason) &&
-                             json_node_get_value_type (reason) == G_TYPE_STRING
-                               ? json_node_get_string (reason) : NULL);
-  }
-}
-
-static void
-on_room_left (MeshClientSession *session,
-              const char        *room_id,
-              const char        *peer_id,
-              MeshCallEngine    *self)
-{
-  g_autoptr(GPtrArray) calls = engine_dup_calls (self);
-  gboolean us = g_strcmp0 (peer_id, mesh_client_session_get_peer_id (session)) == 0;
-
-  for (guint i = 0; i < calls->len; i++) {
-    MeshCall *call = calls->pdata[i];
-
-    if (g_strcmp0 (mesh_call_get_room_id (call), room_id) != 0)
-      continue;
-    if (us)
-      mesh_call_end (call, MESH_CALL_END_HUNG_UP, NULL);
-    else
-      mesh_call_remove_peer (call, peer_id, NULL);
-  }
-}
-
-/* Someone came online while we share our screen: they get the offer too. */
-static void
-on_room_joined (MeshClientSession *session,
-                const char        *room_id,
-                MeshPeerInfo      *info,
-                MeshCallEngine    *self)
-{
-  MeshCall *call = mesh_call_engine_find_call (self, room_id, MESH_MEDIA_KIND_SCREENSHARE);
-
-  if (call == NULL || mesh_call_get_direction (call) != MESH_CALL_DIRECTION_OUTGOING ||
-      g_strcmp0 (info->peer_type, "client") != 0 ||
-      g_strcmp0 (info->peer_id, mesh_client_session_get_peer_id (session)) == 0)
-    return;
-  mesh_call_offer_to (call, info->peer_id, info->username);
-}
-
-static void
-on_server_error (MeshClientSession *session,
-                 const GError      *error,
-                 const char        *ref,
-                 MeshCallEngine    *self)
-{
-  SentRef *sent;
-  MeshCall *call;
-
-  if (ref == NULL || (sent = g_hash_table_lookup (self->sent, ref)) == NULL)
-    return;
-  call = engine_find_call_by_id (self, sent->room_id, sent->kind, sent->call_id);
-  if (call != NULL) {
-    g_autofree char *shown = mesh_escape_for_display (error->message, -1);
-
-    g_message ("Call %s: the server refused an event for %s: %s", sent->call_id, sent->peer_id,
-               shown);
-    mesh_call_remove_peer (call, sent->peer_id, error->message);
-  }
-  g_hash_table_remove (self->sent, ref);
-}
-
-static void
-on_session_state (MeshClientSession *session,
-                  GParamSpec        *pspec,
-                  MeshCallEngine    *self)
-{
-  g_autoptr(GPtrArray) calls = NULL;
-
-  if (mesh_client_session_get_state (session) == MESH_CLIENT_SESSION_CONNECTED)
-    return;
-  /* Our peers saw us leave every room: their side of each call is gone. */
-  calls = engine_dup_calls (self);
-  for (guint i = 0; i < calls->len; i++)
-    mesh_call_end (calls->pdata[i], MESH_CALL_END_FAILED, "lost the connection to the server");
-  g_hash_table_remove_all (self->tokens);
 }
 
 /* --- For the calls ---------------------------------------------------------- */
@@ -894,6 +587,13 @@ mesh_call_engine_get_offer_payload_types (MeshCallEngine *self,
   *opus_pt = self->offer_opus_pt;
 }
 
+void
+mesh_call_engine_incoming_call (MeshCallEngine *self,
+                                MeshCall       *call)
+{
+  g_signal_emit (self, signals[SIGNAL_INCOMING_CALL], 0, call);
+}
+
 /* --- GObject ---------------------------------------------------------------- */
 
 static void
@@ -964,11 +664,7 @@ mesh_call_engine_constructed (GObject *object)
 
   g_return_if_fail (MESH_IS_CLIENT_SESSION (self->session));
   self->rest = g_object_ref (mesh_client_session_get_rest (self->session));
-  g_signal_connect_object (self->session, "event", G_CALLBACK (on_session_event), self, 0);
-  g_signal_connect_object (self->session, "room-left", G_CALLBACK (on_room_left), self, 0);
-  g_signal_connect_object (self->session, "room-joined", G_CALLBACK (on_room_joined), self, 0);
-  g_signal_connect_object (self->session, "server-error", G_CALLBACK (on_server_error), self, 0);
-  g_signal_connect_object (self->session, "notify::state", G_CALLBACK (on_session_state), self, 0);
+  mesh_call_engine_watch_session (self);
 }
 
 static void
@@ -1142,7 +838,7 @@ engine_start (MeshCallEngine  *self,
   }
 
   call_id = g_uuid_string_random ();
-  own_name = engine_username_of (self, room_id, mesh_client_session_get_peer_id (self->session));
+  own_name = mesh_call_engine_username_of (self, room_id, mesh_client_session_get_peer_id (self->session));
   call = mesh_call_new (self, room_id, call_id, kind, MESH_CALL_DIRECTION_OUTGOING, peer_id == NULL,
                         own_name ? own_name : mesh_client_session_get_user_id (self->session));
   if (source != NULL)
@@ -1194,7 +890,7 @@ mesh_call_engine_hang_up_all (MeshCallEngine *self)
 
   g_return_if_fail (MESH_IS_CALL_ENGINE (self));
 
-  calls = engine_dup_calls (self);
+  calls = mesh_call_engine_dup_calls (self);
   for (guint i = 0; i < calls->len; i++)
     mesh_call_hang_up (calls->pdata[i]);
 }

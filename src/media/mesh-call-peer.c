@@ -4,7 +4,7 @@
 #include "config.h"
 
 #include "mesh-call-peer.h"
-#include "mesh-media-private.h"
+#include "mesh-call-private.h"
 
 enum {
   PROP_0,
@@ -44,6 +44,48 @@ mesh_peer_link_unref (gpointer data)
   g_atomic_rc_box_release (link->audio_buffers);
   g_mutex_clear (&link->lock);
   g_free (link);
+}
+
+/* --- Marshalling from webrtcbin's threads ------------------------------- */
+
+static void
+link_call_free (gpointer data)
+{
+  MeshLinkCall *lc = data;
+
+  mesh_peer_link_unref (lc->link);
+  g_clear_pointer (&lc->promise, gst_promise_unref);
+  g_clear_pointer (&lc->desc, gst_webrtc_session_description_free);
+  g_free (lc->text);
+  g_free (lc);
+}
+
+/* The peer of @link if that link is still its connection. */
+MeshCallPeer *
+mesh_peer_link_get_peer (MeshPeerLink *link)
+{
+  MeshCallPeer *peer = g_weak_ref_get (&link->peer);
+
+  if (peer != NULL && (peer->link != link || peer->bin == NULL ||
+                       peer->call == NULL || peer->call->state == MESH_CALL_STATE_ENDED))
+    g_clear_object (&peer);
+  return peer;
+}
+
+void
+mesh_peer_link_closure_notify (gpointer  data,
+                               GClosure *closure)
+{
+  mesh_peer_link_unref (data);
+}
+
+void
+mesh_peer_link_invoke (MeshPeerLink *link,
+                       GSourceFunc   func,
+                       MeshLinkCall *lc)
+{
+  lc->link = mesh_peer_link_ref (link);
+  g_main_context_invoke_full (link->context, G_PRIORITY_DEFAULT, func, lc, link_call_free);
 }
 
 static void
