@@ -299,8 +299,11 @@ mesh_test_netns_new (GError **error)
       !run_ip (error, "link", "set", self->host_if, "up", NULL) ||
       !run_ip (error, "-n", self->name, "addr", "add", peer_cidr, "dev", self->peer_if, NULL) ||
       !run_ip (error, "-n", self->name, "link", "set", self->peer_if, "up", NULL) ||
-      !run_ip (error, "-n", self->name, "link", "set", "lo", "up", NULL))
+      !run_ip (error, "-n", self->name, "link", "set", "lo", "up", NULL)) {
+    g_prefix_error (error, "cannot set up a veth pair into a network namespace (needs root or "
+                    "CAP_NET_ADMIN): ");
     return NULL;
+  }
 
   /* Until the link is up, binding to the address fails. */
   for (guint i = 0; i < 100; i++) {

@@ -184,7 +184,7 @@ mesh_test_coturn_start (const char  *address,
                                                  listen_arg, relay_arg, port_arg,
                                                  "--use-auth-secret", secret_arg,
                                                  "--realm=mesh.test", "--allow-loopback-peers",
-                                                 "--no-tls", "--no-dtls", "--no-cli",
+                                                 "--no-tls", "--no-dtls", "--no-cli", "--verbose",
                                                  "--no-software-attribute", "--no-rfc5780",
                                                  "--no-stdout-log", "--simple-log", log_arg,
                                                  db_arg, pid_arg, NULL);

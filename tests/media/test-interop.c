@@ -4,6 +4,9 @@
 #include "config.h"
 
 #include "aiortc-harness.h"
+#ifdef MESH_TEST_WITH_ENGINE
+#include "test-interop-engine.h"
+#endif
 
 #include <string.h>
 
@@ -112,6 +115,127 @@ test_aiortc_to_aiortc (void)
   fixture_tear_down (&fixture);
 }
 
+#ifdef MESH_TEST_WITH_ENGINE
+/* What our side decoded, read while the call runs (the peer object goes
+ * when the call ends). */
+typedef struct {
+  MeshTestEngine *engine;
+  MeshTestAiortc *aiortc;
+  MeshCallPeer   *peer;
+  guint64         video_frames;
+  guint64         audio_buffers;
+} Watch;
+
+static gboolean
+watch_aiortc_done (gpointer data)
+{
+  Watch *watch = data;
+
+  if (watch->peer == NULL)
+    watch->peer = mesh_test_engine_dup_peer (watch->engine);
+  if (watch->peer != NULL) {
+    watch->video_frames = MAX (watch->video_frames,
+                               mesh_video_output_get_frames (mesh_call_peer_get_video (watch->peer)));
+    watch->audio_buffers = MAX (watch->audio_buffers,
+                                mesh_call_peer_get_audio_buffers (watch->peer));
+  }
+  return mesh_test_aiortc_has_exited (watch->aiortc);
+}
+
+static gboolean
+no_calls (gpointer data)
+{
+  return mesh_test_engine_n_calls (data) == 0;
+}
+
+static void
+assert_both_ways (Watch      *watch,
+                  JsonObject *result)
+{
+  g_assert_nonnull (result);
+  assert_media (result, "aiortc");
+  g_test_message ("our side decoded %" G_GUINT64_FORMAT " video frames and %" G_GUINT64_FORMAT
+                  " audio buffers; aiortc %" G_GINT64_FORMAT " video frames and %" G_GINT64_FORMAT
+                  " audio frames", watch->video_frames, watch->audio_buffers,
+                  result_int (result, "video_frames"), result_int (result, "audio_frames"));
+  if (watch->video_frames < 10 || watch->audio_buffers < 10)
+    g_error ("our side decoded too little from aiortc: %" G_GUINT64_FORMAT " video frames, %"
+             G_GUINT64_FORMAT " audio buffers", watch->video_frames, watch->audio_buffers);
+  /* aiortc hung up: the call ends here too, nothing left running. */
+  g_assert_true (mesh_test_wait_for (no_calls, watch->engine, 10000));
+}
+
+/* Our engine calls aiortc, which answers; media both ways. */
+static void
+test_engine_calls_aiortc (void)
+{
+  Fixture fixture = { 0, };
+  g_autoptr(MeshTestAiortc) aiortc = NULL;
+  g_autoptr(MeshTestEngine) alice = NULL;
+  g_autoptr(GError) error = NULL;
+  static const char * const args[] = { "--mode", "answer", "--duration", "6", NULL };
+  const char *aiortc_peer;
+  MeshCall *call;
+  Watch watch = { 0, };
+
+  if (!fixture_set_up (&fixture))
+    return;
+  alice = mesh_test_engine_new (fixture.server, "alice", PASSWORD, fixture.room_id,
+                                mesh_test_netns_get_host_address (fixture.netns), 640, 480);
+  aiortc = mesh_test_aiortc_spawn (fixture.netns, fixture.server, "bob", PASSWORD,
+                                   fixture.room_id, args);
+  aiortc_peer = mesh_test_aiortc_wait_ready (aiortc, 20000);
+  g_assert_nonnull (aiortc_peer);
+  /* The session must have seen bob join before it can call him. */
+  mesh_test_media_pump (500);
+
+  call = mesh_call_engine_start_call (alice->engine, fixture.room_id, aiortc_peer, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (call);
+
+  watch.engine = alice;
+  watch.aiortc = aiortc;
+  mesh_test_wait_for (watch_aiortc_done, &watch, 60000);
+  assert_both_ways (&watch, mesh_test_aiortc_wait_result (aiortc, 1000));
+  g_clear_object (&watch.peer);
+
+  g_clear_pointer (&alice, mesh_test_engine_free);
+  fixture_tear_down (&fixture);
+}
+
+/* aiortc calls our engine, which accepts; media both ways. */
+static void
+test_aiortc_calls_engine (void)
+{
+  Fixture fixture = { 0, };
+  g_autoptr(MeshTestAiortc) aiortc = NULL;
+  g_autoptr(MeshTestEngine) alice = NULL;
+  static const char * const args[] = { "--mode", "call", "--target-user", "alice",
+                                       "--duration", "6", NULL };
+  Watch watch = { 0, };
+
+  if (!fixture_set_up (&fixture))
+    return;
+  alice = mesh_test_engine_new (fixture.server, "alice", PASSWORD, fixture.room_id,
+                                mesh_test_netns_get_host_address (fixture.netns), 640, 480);
+  alice->auto_accept = TRUE;
+  aiortc = mesh_test_aiortc_spawn (fixture.netns, fixture.server, "bob", PASSWORD,
+                                   fixture.room_id, args);
+
+  watch.engine = alice;
+  watch.aiortc = aiortc;
+  mesh_test_wait_for (watch_aiortc_done, &watch, 60000);
+  g_assert_nonnull (alice->incoming);
+  g_assert_cmpint (mesh_call_get_direction (alice->incoming), ==, MESH_CALL_DIRECTION_INCOMING);
+  g_assert_cmpstr (mesh_call_get_caller_name (alice->incoming), ==, "bob");
+  assert_both_ways (&watch, mesh_test_aiortc_wait_result (aiortc, 1000));
+  g_clear_object (&watch.peer);
+
+  g_clear_pointer (&alice, mesh_test_engine_free);
+  fixture_tear_down (&fixture);
+}
+#endif
+
 int
 main (int   argc,
       char *argv[])
@@ -119,6 +243,11 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/interop/aiortc-to-aiortc", test_aiortc_to_aiortc);
+#ifdef MESH_TEST_WITH_ENGINE
+  gst_init (&argc, &argv);
+  g_test_add_func ("/interop/engine-calls-aiortc", test_engine_calls_aiortc);
+  g_test_add_func ("/interop/aiortc-calls-engine", test_aiortc_calls_engine);
+#endif
 
   return g_test_run ();
 }

@@ -5,6 +5,11 @@
 
 #include "coturn-harness.h"
 #include "mesh-test-server.h"
+#ifdef MESH_TEST_WITH_ENGINE
+#include "test-interop-engine.h"
+
+#include <gst/webrtc/webrtc.h>
+#endif
 
 #include <string.h>
 
@@ -80,6 +85,115 @@ test_coturn_accepts_credentials (void)
   mesh_test_server_stop (server);
 }
 
+#ifdef MESH_TEST_WITH_ENGINE
+typedef struct {
+  MeshTestEngine *engines[2];
+  guint64         video[2];
+  guint64         audio[2];
+} Flow;
+
+static gboolean
+both_receive (gpointer data)
+{
+  Flow *flow = data;
+  gboolean done = TRUE;
+
+  for (guint i = 0; i < 2; i++) {
+    g_autoptr(MeshCallPeer) peer = mesh_test_engine_dup_peer (flow->engines[i]);
+
+    if (peer != NULL) {
+      flow->video[i] = mesh_video_output_get_frames (mesh_call_peer_get_video (peer));
+      flow->audio[i] = mesh_call_peer_get_audio_buffers (peer);
+    }
+    done &= flow->video[i] >= 30 && flow->audio[i] >= 30;
+  }
+  return done;
+}
+
+static gboolean
+no_calls (gpointer data)
+{
+  Flow *flow = data;
+
+  return mesh_test_engine_n_calls (flow->engines[0]) == 0 &&
+         mesh_test_engine_n_calls (flow->engines[1]) == 0;
+}
+
+/* Two engines forced to relay-only (ice-transport-policy=relay) with ICE
+ * servers from GET /api/v1/turn: the call still carries media, and coturn
+ * allocated a relay for each of them with mesh-server's credentials.  Only
+ * relayed candidates exist, so every packet went through coturn. */
+static void
+test_relay_only_call (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshTestCoturn) coturn = mesh_test_coturn_start ("127.0.0.1", SECRET, &error);
+  g_autoptr(MeshTestMediaServer) server = NULL;
+  g_autoptr(MeshTestEngine) alice = NULL;
+  g_autoptr(MeshTestEngine) bob = NULL;
+  g_autofree char *uri = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *alice_token = NULL;
+  g_autofree char *bob_token = NULL;
+  g_autofree char *room_id = NULL;
+  const char *members[2] = { NULL, NULL };
+  Flow flow = { 0, };
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
+    g_test_skip (error->message);
+    return;
+  }
+  g_assert_no_error (error);
+  uri = mesh_test_coturn_get_uri (coturn);
+  config = g_strdup_printf ("[turn]\nuris=%s\nsecret=" SECRET "\nttl=600\n", uri);
+  server = mesh_test_media_server_new ("127.0.0.1", config);
+  g_free (mesh_test_media_server_add_user (server, "alice", "correct horse"));
+  g_free (mesh_test_media_server_add_user (server, "bob", "correct horse"));
+  mesh_test_media_server_start (server);
+  alice_token = mesh_test_media_server_login (server, "alice", "correct horse");
+  bob_token = mesh_test_media_server_login (server, "bob", "correct horse");
+  members[0] = bob_token;
+  room_id = mesh_test_media_server_shared_room (server, alice_token, members);
+
+  alice = mesh_test_engine_new (server, "alice", "correct horse", room_id, "127.0.0.1", 320, 240);
+  bob = mesh_test_engine_new (server, "bob", "correct horse", room_id, "127.0.0.1", 320, 240);
+  g_object_set (alice->engine, "ice-transport-policy", GST_WEBRTC_ICE_TRANSPORT_POLICY_RELAY,
+                NULL);
+  g_object_set (bob->engine, "ice-transport-policy", GST_WEBRTC_ICE_TRANSPORT_POLICY_RELAY,
+                NULL);
+  bob->auto_accept = TRUE;
+  mesh_test_media_pump (300);
+
+  g_assert_nonnull (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
+  g_assert_no_error (error);
+  flow.engines[0] = alice;
+  flow.engines[1] = bob;
+  if (!mesh_test_wait_for (both_receive, &flow, 45000))
+    g_error ("relayed call: alice decoded %" G_GUINT64_FORMAT " video frames / %" G_GUINT64_FORMAT
+             " audio buffers, bob %" G_GUINT64_FORMAT " / %" G_GUINT64_FORMAT
+             " (coturn allocations: %u)", flow.video[0], flow.audio[0], flow.video[1],
+             flow.audio[1], mesh_test_coturn_count_log (coturn, "ALLOCATE processed, success"));
+  g_test_message ("relayed: alice decoded %" G_GUINT64_FORMAT " video frames, bob %"
+                  G_GUINT64_FORMAT, flow.video[0], flow.video[1]);
+
+  /* Each side allocated a relay with its own mesh-server credentials. */
+  {
+    g_autofree char *alice_user = g_strdup_printf (":%s>: incoming packet ALLOCATE processed, "
+                                                   "success", alice->user_id);
+    g_autofree char *bob_user = g_strdup_printf (":%s>: incoming packet ALLOCATE processed, "
+                                                 "success", bob->user_id);
+
+    g_assert_cmpuint (mesh_test_coturn_count_log (coturn, alice_user), >, 0);
+    g_assert_cmpuint (mesh_test_coturn_count_log (coturn, bob_user), >, 0);
+    g_assert_cmpuint (mesh_test_coturn_count_log (coturn, "CREATE_PERMISSION processed, success") +
+                      mesh_test_coturn_count_log (coturn, "CHANNEL_BIND processed, success"), >, 0);
+  }
+
+  mesh_call_engine_hang_up_all (alice->engine);
+  g_assert_true (mesh_test_wait_for (no_calls, &flow, 10000));
+}
+#endif
+
 int
 main (int   argc,
       char *argv[])
@@ -87,6 +201,10 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/turn/coturn-accepts-credentials", test_coturn_accepts_credentials);
+#ifdef MESH_TEST_WITH_ENGINE
+  gst_init (&argc, &argv);
+  g_test_add_func ("/turn/relay-only-call", test_relay_only_call);
+#endif
 
   return g_test_run ();
 }
