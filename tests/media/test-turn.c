@@ -8,6 +8,7 @@
 #ifdef MESH_TEST_WITH_ENGINE
 #include "test-interop-engine.h"
 
+#define GST_USE_UNSTABLE_API
 #include <gst/webrtc/webrtc.h>
 #endif
 
