@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include "aiortc-harness.h"
 #include "coturn-harness.h"
 #include "mesh-test-server.h"
 #ifdef MESH_TEST_WITH_ENGINE
@@ -84,6 +85,83 @@ test_coturn_accepts_credentials (void)
   g_assert_false (mesh_test_coturn_try_allocate (coturn, expired_user, expired_password, NULL));
 
   mesh_test_server_stop (server);
+}
+
+/* An independent client (aiortc) takes the ICE servers of GET /api/v1/turn
+ * too: two aiortc peers in a namespace, announcing relayed candidates
+ * only, talk through coturn on the namespace's host end. */
+static void
+test_aiortc_through_coturn (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshTestNetns) netns = mesh_test_netns_new (&error);
+  g_autoptr(MeshTestCoturn) coturn = NULL;
+  g_autoptr(MeshTestMediaServer) server = NULL;
+  g_autoptr(MeshTestAiortc) answerer = NULL;
+  g_autoptr(MeshTestAiortc) caller = NULL;
+  g_autofree char *uri = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *bob_id = NULL;
+  g_autofree char *carol_id = NULL;
+  g_autofree char *alice_token = NULL;
+  g_autofree char *bob_token = NULL;
+  g_autofree char *carol_token = NULL;
+  g_autofree char *room_id = NULL;
+  g_autofree char *bob_alloc = NULL;
+  g_autofree char *carol_alloc = NULL;
+  const char *members[3];
+  static const char * const answer_args[] = { "--mode", "answer", "--duration", "4", "--turn",
+                                              "--relay-only", "--no-hangup", NULL };
+  static const char * const call_args[] = { "--mode", "call", "--target-user", "bob",
+                                            "--duration", "4", "--turn", "--relay-only", NULL };
+  JsonObject *results[2];
+
+  if (netns == NULL) {
+    g_test_skip (error->message);
+    return;
+  }
+  coturn = mesh_test_coturn_start (mesh_test_netns_get_host_address (netns), SECRET, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
+    g_test_skip (error->message);
+    return;
+  }
+  g_assert_no_error (error);
+  uri = mesh_test_coturn_get_uri (coturn);
+  config = g_strdup_printf ("[turn]\nuris=%s\nsecret=" SECRET "\nttl=600\n", uri);
+  server = mesh_test_media_server_new (mesh_test_netns_get_host_address (netns), config);
+  g_free (mesh_test_media_server_add_user (server, "alice", "correct horse"));
+  bob_id = mesh_test_media_server_add_user (server, "bob", "correct horse");
+  carol_id = mesh_test_media_server_add_user (server, "carol", "correct horse");
+  mesh_test_media_server_start (server);
+  alice_token = mesh_test_media_server_login (server, "alice", "correct horse");
+  bob_token = mesh_test_media_server_login (server, "bob", "correct horse");
+  carol_token = mesh_test_media_server_login (server, "carol", "correct horse");
+  members[0] = bob_token;
+  members[1] = carol_token;
+  members[2] = NULL;
+  room_id = mesh_test_media_server_shared_room (server, alice_token, members);
+
+  answerer = mesh_test_aiortc_spawn (netns, server, "bob", "correct horse", room_id, answer_args);
+  g_assert_nonnull (mesh_test_aiortc_wait_ready (answerer, 20000));
+  caller = mesh_test_aiortc_spawn (netns, server, "carol", "correct horse", room_id, call_args);
+  results[0] = mesh_test_aiortc_wait_result (caller, 60000);
+  results[1] = mesh_test_aiortc_wait_result (answerer, 30000);
+  for (guint i = 0; i < 2; i++) {
+    JsonObject *pair;
+
+    g_assert_nonnull (results[i]);
+    g_assert_true (json_object_get_boolean_member_with_default (results[i], "ok", FALSE));
+    g_assert_cmpint (json_object_get_int_member (results[i], "video_frames"), >=, 10);
+    g_assert_cmpint (json_object_get_int_member (results[i], "audio_frames"), >=, 10);
+    /* Only relayed candidates were announced: the other end is a relay. */
+    pair = json_object_get_object_member (results[i], "selected_pair");
+    g_assert_nonnull (pair);
+    g_assert_cmpstr (json_object_get_string_member (pair, "remote"), ==, "relay");
+  }
+  bob_alloc = g_strdup_printf (":%s>: incoming packet ALLOCATE processed, success", bob_id);
+  carol_alloc = g_strdup_printf (":%s>: incoming packet ALLOCATE processed, success", carol_id);
+  g_assert_cmpuint (mesh_test_coturn_count_log (coturn, bob_alloc), >, 0);
+  g_assert_cmpuint (mesh_test_coturn_count_log (coturn, carol_alloc), >, 0);
 }
 
 #ifdef MESH_TEST_WITH_ENGINE
@@ -202,6 +280,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/turn/coturn-accepts-credentials", test_coturn_accepts_credentials);
+  g_test_add_func ("/turn/aiortc-through-coturn", test_aiortc_through_coturn);
 #ifdef MESH_TEST_WITH_ENGINE
   gst_init (&argc, &argv);
   g_test_add_func ("/turn/relay-only-call", test_relay_only_call);
