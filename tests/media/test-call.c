@@ -1,0 +1,711 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-call"
+
+#include "config.h"
+
+#include "../client/client-test-server.h"
+#include "mesh-call-engine.h"
+#include "mesh-client-rest.h"
+#include "mesh-client-session.h"
+#include "mesh-media-private.h"
+
+#include "mesh-cap-token.h"
+#include "mesh-error.h"
+
+#include <gst/gst.h>
+#include <string.h>
+
+#define PASSWORD "correct horse battery"
+#define WAIT_S   30
+/* Media enough to tell that it flows, little enough for a busy CI box. */
+#define FRAMES   15
+#define BUFFERS  25
+
+static ClientTestServer *server;
+/* One login per user for the whole run: the server throttles logins. */
+static GHashTable *rests;
+
+static gboolean
+flag_cb (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+#define WAIT_UNTIL(cond, timeout_s) G_STMT_START {                                  \
+    gboolean timed_out_ = FALSE;                                                   \
+    guint id_ = g_timeout_add_seconds ((timeout_s), flag_cb, &timed_out_);         \
+    while (!(cond) && !timed_out_)                                                 \
+      g_main_context_iteration (NULL, TRUE);                                       \
+    if (!timed_out_)                                                               \
+      g_source_remove (id_);                                                       \
+    if (!(cond))                                                                   \
+      g_error ("%s:%d: timed out waiting for %s", __FILE__, __LINE__, #cond);       \
+  } G_STMT_END
+
+static void
+pump (guint ms)
+{
+  gboolean done = FALSE;
+  guint id = g_timeout_add (ms, flag_cb, &done);
+
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+  (void) id;
+}
+
+static void
+result_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static GAsyncResult *
+wait_result (GAsyncResult **slot)
+{
+  WAIT_UNTIL (*slot != NULL, WAIT_S);
+  return *slot;
+}
+
+/* --- One person: REST, WebSocket session, call engine ------------------- */
+
+typedef struct {
+  char              *name;
+  MeshClientRest    *rest;
+  MeshClientSession *session;
+  MeshCallEngine    *engine;
+  GPtrArray         *incoming;  /* MeshCall */
+} Party;
+
+static void
+incoming_cb (MeshCallEngine *engine,
+             MeshCall       *call,
+             Party          *party)
+{
+  g_ptr_array_add (party->incoming, g_object_ref (call));
+}
+
+static GstElement *
+test_camera (void)
+{
+  g_autoptr(GError) error = NULL;
+  GstElement *bin = gst_parse_bin_from_description (
+    "videotestsrc is-live=true pattern=ball ! capsfilter caps=\"video/x-raw,width=320,height=240,framerate=15/1\"",
+    TRUE, &error);
+
+  g_assert_no_error (error);
+  return bin;
+}
+
+static GstElement *
+test_microphone (void)
+{
+  g_autoptr(GError) error = NULL;
+  GstElement *bin = gst_parse_bin_from_description (
+    "audiotestsrc is-live=true wave=sine volume=0.2 samplesperbuffer=960", TRUE, &error);
+
+  g_assert_no_error (error);
+  return bin;
+}
+
+static MeshClientRest *
+login (const char *name)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  MeshClientRest *rest = g_hash_table_lookup (rests, name);
+
+  if (rest != NULL)
+    return rest;
+  rest = mesh_client_rest_new (client_test_server_get_url (server));
+  mesh_client_rest_login_async (rest, name, PASSWORD, NULL, result_cb, &result);
+  g_assert_true (mesh_client_rest_login_finish (rest, wait_result (&result), &error));
+  g_assert_no_error (error);
+  g_hash_table_insert (rests, g_strdup (name), rest);
+  return rest;
+}
+
+static Party *
+party_new (const char *name,
+           const char *room_id,
+           gboolean    camera,
+           gboolean    microphone)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GAsyncResult) joined = NULL;
+  g_autoptr(GError) error = NULL;
+  Party *party = g_new0 (Party, 1);
+
+  party->name = g_strdup (name);
+  party->rest = g_object_ref (login (name));
+  party->session = mesh_client_session_new (party->rest);
+  mesh_client_session_connect_async (party->session, NULL, result_cb, &result);
+  g_assert_true (mesh_client_session_connect_finish (party->session, wait_result (&result), &error));
+  g_assert_no_error (error);
+
+  mesh_client_session_join_room_async (party->session, room_id, NULL, result_cb, &joined);
+  g_assert_true (mesh_client_session_join_room_finish (party->session, wait_result (&joined), &error));
+  g_assert_no_error (error);
+
+  /* Loopback only; echo cancellation costs CPU the tests do not have
+   * (one test turns it on). */
+  party->engine = g_object_new (MESH_TYPE_CALL_ENGINE,
+                                "session", party->session,
+                                "local-address", "127.0.0.1",
+                                "echo-cancel", FALSE,
+                                NULL);
+  if (camera)
+    mesh_call_engine_set_camera (party->engine, test_camera ());
+  if (microphone)
+    mesh_call_engine_set_microphone (party->engine, test_microphone ());
+  party->incoming = g_ptr_array_new_with_free_func (g_object_unref);
+  g_signal_connect (party->engine, "incoming-call", G_CALLBACK (incoming_cb), party);
+  return party;
+}
+
+static void
+party_free (Party *party)
+{
+  if (party == NULL)
+    return;
+  g_clear_object (&party->engine);
+  if (party->session != NULL)
+    mesh_client_session_disconnect (party->session);
+  g_clear_object (&party->session);
+  g_clear_object (&party->rest);
+  g_ptr_array_unref (party->incoming);
+  g_free (party->name);
+  g_free (party);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Party, party_free)
+
+static char *
+create_room (const char  *owner,
+             const char **members)
+{
+  MeshClientRest *rest = login (owner);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *room_id = NULL;
+
+  mesh_client_rest_create_room_async (rest, "Call room", NULL, result_cb, &result);
+  room_id = mesh_client_rest_create_room_finish (rest, wait_result (&result), &error);
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  for (guint i = 0; members[i] != NULL; i++) {
+    MeshClientRest *member = login (members[i]);
+    g_autofree char *code = NULL;
+    g_autofree char *joined = NULL;
+
+    mesh_client_rest_create_invite_async (rest, room_id, NULL, result_cb, &result);
+    code = mesh_client_rest_create_invite_finish (rest, wait_result (&result), NULL, &error);
+    g_assert_no_error (error);
+    g_clear_object (&result);
+    mesh_client_rest_accept_invite_async (member, code, NULL, result_cb, &result);
+    joined = mesh_client_rest_accept_invite_finish (member, wait_result (&result), &error);
+    g_assert_no_error (error);
+    g_clear_object (&result);
+  }
+  return g_steal_pointer (&room_id);
+}
+
+/* Waits until every party in @others is in the room for @party's session. */
+static void
+wait_room_peers (Party      *party,
+                 const char *room_id,
+                 guint       n)
+{
+  WAIT_UNTIL (({ g_autoptr(GPtrArray) p = mesh_client_session_dup_room_peers (party->session, room_id);
+                 p != NULL && p->len >= n; }), WAIT_S);
+}
+
+static MeshCallPeer *
+peer_of (MeshCall   *call,
+         const char *peer_id)
+{
+  return mesh_call_find_peer (call, peer_id);
+}
+
+static guint64
+video_frames (MeshCallPeer *peer)
+{
+  return peer ? mesh_video_output_get_frames (mesh_call_peer_get_video (peer)) : 0;
+}
+
+static guint64
+audio_buffers (MeshCallPeer *peer)
+{
+  return peer ? mesh_call_peer_get_audio_buffers (peer) : 0;
+}
+
+static MeshCall *
+wait_incoming (Party *party)
+{
+  WAIT_UNTIL (party->incoming->len > 0, WAIT_S);
+  return party->incoming->pdata[party->incoming->len - 1];
+}
+
+/* Weak pointers on every pipeline and webrtcbin of @call. */
+static void
+watch_elements (MeshCall  *call,
+                GPtrArray *watched)
+{
+  GListModel *peers = mesh_call_get_peers (call);
+  GstElement *pipeline = mesh_call_get_pipeline (call);
+  gpointer *slot;
+
+  g_assert_nonnull (pipeline);
+  slot = g_new0 (gpointer, 1);
+  *slot = pipeline;
+  g_object_add_weak_pointer (G_OBJECT (pipeline), slot);
+  g_ptr_array_add (watched, slot);
+  for (guint i = 0; i < g_list_model_get_n_items (peers); i++) {
+    g_autoptr(MeshCallPeer) peer = g_list_model_get_item (peers, i);
+    GstElement *webrtc = mesh_call_peer_get_webrtcbin (peer);
+
+    g_assert_nonnull (webrtc);
+    slot = g_new0 (gpointer, 1);
+    *slot = webrtc;
+    g_object_add_weak_pointer (G_OBJECT (webrtc), slot);
+    g_ptr_array_add (watched, slot);
+  }
+}
+
+static gboolean
+all_finalized (GPtrArray *watched)
+{
+  for (guint i = 0; i < watched->len; i++) {
+    gpointer *slot = watched->pdata[i];
+
+    if (*slot != NULL)
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* --- Tests ------------------------------------------------------------------ */
+
+static void
+test_two_party (void)
+{
+  const char *members[] = { "bob", NULL };
+  g_autofree char *room_id = create_room ("alice", members);
+  g_autoptr(Party) alice = party_new ("alice", room_id, TRUE, TRUE);
+  g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, TRUE);
+  g_autoptr(GPtrArray) watched = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshCall) call = NULL;
+  MeshCall *incoming;
+  MeshCallPeer *at_alice, *at_bob;
+  const char *alice_id = mesh_client_session_get_peer_id (alice->session);
+  const char *bob_id = mesh_client_session_get_peer_id (bob->session);
+  guint64 frames;
+
+  /* The default: echo cancellation on, with a microphone. */
+  g_object_set (alice->engine, "echo-cancel", TRUE, NULL);
+  wait_room_peers (alice, room_id, 2);
+
+  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (mesh_call_get_state (call), ==, MESH_CALL_STATE_CALLING);
+  g_assert_cmpint (mesh_call_get_direction (call), ==, MESH_CALL_DIRECTION_OUTGOING);
+  /* One call of a room at a time. */
+  g_assert_null (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS);
+  g_clear_error (&error);
+
+  incoming = wait_incoming (bob);
+  g_assert_cmpint (mesh_call_get_state (incoming), ==, MESH_CALL_STATE_RINGING);
+  g_assert_cmpstr (mesh_call_get_caller_name (incoming), ==, "alice");
+  g_assert_cmpstr (mesh_call_get_call_id (incoming), ==, mesh_call_get_call_id (call));
+  g_assert_true (mesh_call_engine_find_call (bob->engine, room_id, MESH_MEDIA_KIND_CALL) == incoming);
+  mesh_call_accept (incoming);
+  g_assert_cmpint (mesh_call_get_state (incoming), ==, MESH_CALL_STATE_ACTIVE);
+  WAIT_UNTIL (mesh_call_get_state (call) == MESH_CALL_STATE_ACTIVE, WAIT_S);
+
+  at_alice = peer_of (call, bob_id);
+  at_bob = peer_of (incoming, alice_id);
+  g_assert_nonnull (at_alice);
+  g_assert_nonnull (at_bob);
+  for (guint i = 0; i < 12 && !(video_frames (at_alice) >= FRAMES && video_frames (at_bob) >= FRAMES &&
+                                audio_buffers (at_alice) >= BUFFERS && audio_buffers (at_bob) >= BUFFERS); i++) {
+    pump (5000);
+    g_test_message ("after %u s: alice %" G_GUINT64_FORMAT " frames / %" G_GUINT64_FORMAT
+                    " audio buffers, bob %" G_GUINT64_FORMAT " / %" G_GUINT64_FORMAT, (i + 1) * 5,
+                    video_frames (at_alice), audio_buffers (at_alice),
+                    video_frames (at_bob), audio_buffers (at_bob));
+  }
+  WAIT_UNTIL (video_frames (at_alice) >= FRAMES && video_frames (at_bob) >= FRAMES &&
+              audio_buffers (at_alice) >= BUFFERS && audio_buffers (at_bob) >= BUFFERS, WAIT_S);
+  g_assert_cmpint (mesh_call_peer_get_state (at_alice), ==, MESH_CALL_PEER_STATE_CONNECTED);
+  g_assert_cmpint (mesh_call_peer_get_state (at_bob), ==, MESH_CALL_PEER_STATE_CONNECTED);
+  g_assert_cmpint (mesh_video_output_get_width (mesh_call_peer_get_video (at_bob)), ==, 320);
+  g_assert_cmpuint (mesh_call_peer_get_bitrate (at_alice), >, 0);
+  g_assert_cmpuint (mesh_video_output_get_frames (mesh_call_engine_get_self_view (alice->engine)), >, 0);
+  g_test_message ("two-party: alice decoded %" G_GUINT64_FORMAT " frames / %" G_GUINT64_FORMAT
+                  " audio buffers, bob %" G_GUINT64_FORMAT " / %" G_GUINT64_FORMAT,
+                  video_frames (at_alice), audio_buffers (at_alice),
+                  video_frames (at_bob), audio_buffers (at_bob));
+
+  /* A malformed candidate is dropped with a log line; the call goes on. */
+  {
+    g_autoptr(JsonObject) payload = json_object_new ();
+    JsonObject *candidate = json_object_new ();
+
+    json_object_set_string_member (candidate, "candidate", "candidate:garbage \x01 typ");
+    json_object_set_int_member (candidate, "sdpMLineIndex", 7);
+    json_object_set_object_member (payload, "candidate", candidate);
+    mesh_call_engine_send_rtc (alice->engine, call, "rtc.ice", bob_id, payload);
+  }
+  frames = video_frames (at_bob);
+  WAIT_UNTIL (video_frames (at_bob) >= frames + 5, WAIT_S);
+  g_assert_cmpint (mesh_call_get_state (incoming), ==, MESH_CALL_STATE_ACTIVE);
+
+  /* Hanging up frees every pipeline and webrtcbin, on both sides. */
+  watch_elements (call, watched);
+  watch_elements (incoming, watched);
+  mesh_call_hang_up (call);
+  g_assert_cmpint (mesh_call_get_state (call), ==, MESH_CALL_STATE_ENDED);
+  g_assert_cmpint (mesh_call_get_end_reason (call), ==, MESH_CALL_END_HUNG_UP);
+  WAIT_UNTIL (mesh_call_get_state (incoming) == MESH_CALL_STATE_ENDED, WAIT_S);
+  g_assert_cmpint (mesh_call_get_end_reason (incoming), ==, MESH_CALL_END_REMOTE_HUNG_UP);
+  g_assert_cmpuint (g_list_model_get_n_items (mesh_call_engine_get_calls (alice->engine)), ==, 0);
+  g_assert_cmpuint (g_list_model_get_n_items (mesh_call_engine_get_calls (bob->engine)), ==, 0);
+  WAIT_UNTIL (all_finalized (watched), WAIT_S);
+
+  /* The same engines call again (the sources were given back). */
+  g_clear_object (&call);
+  g_ptr_array_set_size (bob->incoming, 0);
+  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, bob_id, &error));
+  g_assert_no_error (error);
+  incoming = wait_incoming (bob);
+  mesh_call_accept (incoming);
+  WAIT_UNTIL (video_frames (peer_of (incoming, alice_id)) >= 5, WAIT_S);
+  mesh_call_engine_hang_up_all (bob->engine);
+  WAIT_UNTIL (mesh_call_get_state (call) == MESH_CALL_STATE_ENDED, WAIT_S);
+}
+
+static void
+test_room_of_three (void)
+{
+  const char *members[] = { "bob", "carol", NULL };
+  g_autofree char *room_id = create_room ("alice", members);
+  g_autoptr(Party) alice = party_new ("alice", room_id, TRUE, TRUE);
+  g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, TRUE);
+  Party *carol = party_new ("carol", room_id, TRUE, TRUE);
+  g_autoptr(GError) error = NULL;
+  MeshCall *call, *at_bob, *at_carol;
+  const char *alice_id = mesh_client_session_get_peer_id (alice->session);
+  const char *bob_id = mesh_client_session_get_peer_id (bob->session);
+  g_autofree char *carol_id = g_strdup (mesh_client_session_get_peer_id (carol->session));
+  guint64 ab, ba;
+
+  wait_room_peers (alice, room_id, 3);
+  wait_room_peers (bob, room_id, 3);
+  wait_room_peers (carol, room_id, 3);
+  call = mesh_call_engine_start_call (alice->engine, room_id, NULL, &error);
+  g_assert_no_error (error);
+  at_bob = wait_incoming (bob);
+  at_carol = wait_incoming (carol);
+  mesh_call_accept (at_bob);
+  mesh_call_accept (at_carol);
+
+  /* A full mesh: everyone decodes the two others. */
+  WAIT_UNTIL (g_list_model_get_n_items (mesh_call_get_peers (call)) == 2 &&
+              g_list_model_get_n_items (mesh_call_get_peers (at_bob)) == 2 &&
+              g_list_model_get_n_items (mesh_call_get_peers (at_carol)) == 2, WAIT_S);
+  WAIT_UNTIL (video_frames (peer_of (call, bob_id)) >= FRAMES &&
+              video_frames (peer_of (call, carol_id)) >= FRAMES &&
+              video_frames (peer_of (at_bob, alice_id)) >= FRAMES &&
+              video_frames (peer_of (at_bob, carol_id)) >= FRAMES &&
+              video_frames (peer_of (at_carol, alice_id)) >= FRAMES &&
+              video_frames (peer_of (at_carol, bob_id)) >= FRAMES &&
+              audio_buffers (peer_of (at_carol, bob_id)) >= BUFFERS &&
+              audio_buffers (peer_of (call, carol_id)) >= BUFFERS, WAIT_S * 2);
+  g_test_message ("three: alice←bob %" G_GUINT64_FORMAT " alice←carol %" G_GUINT64_FORMAT
+                  " bob←carol %" G_GUINT64_FORMAT " carol←bob %" G_GUINT64_FORMAT " frames",
+                  video_frames (peer_of (call, bob_id)), video_frames (peer_of (call, carol_id)),
+                  video_frames (peer_of (at_bob, carol_id)), video_frames (peer_of (at_carol, bob_id)));
+
+  /* Carol's app dies: her socket closes, the others drop her and go on. */
+  mesh_client_session_disconnect (carol->session);
+  WAIT_UNTIL (peer_of (call, carol_id) == NULL && peer_of (at_bob, carol_id) == NULL, WAIT_S);
+  g_assert_cmpint (mesh_call_get_state (call), ==, MESH_CALL_STATE_ACTIVE);
+  g_assert_cmpint (mesh_call_get_state (at_bob), ==, MESH_CALL_STATE_ACTIVE);
+  WAIT_UNTIL (mesh_call_get_state (at_carol) == MESH_CALL_STATE_ENDED, WAIT_S);
+  party_free (carol);
+  ab = video_frames (peer_of (call, bob_id));
+  ba = video_frames (peer_of (at_bob, alice_id));
+  WAIT_UNTIL (video_frames (peer_of (call, bob_id)) >= ab + 10 &&
+              video_frames (peer_of (at_bob, alice_id)) >= ba + 10, WAIT_S);
+
+  mesh_call_hang_up (at_bob);
+  WAIT_UNTIL (mesh_call_get_state (call) == MESH_CALL_STATE_ENDED, WAIT_S);
+  g_assert_cmpint (mesh_call_get_end_reason (call), ==, MESH_CALL_END_REMOTE_HUNG_UP);
+}
+
+static void
+test_decline (void)
+{
+  const char *members[] = { "bob", NULL };
+  g_autofree char *room_id = create_room ("alice", members);
+  g_autoptr(Party) alice = party_new ("alice", room_id, TRUE, TRUE);
+  g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, TRUE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshCall) call = NULL;
+  MeshCall *incoming;
+
+  wait_room_peers (alice, room_id, 2);
+  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
+  g_assert_no_error (error);
+  incoming = wait_incoming (bob);
+  mesh_call_decline (incoming);
+  g_assert_cmpint (mesh_call_get_end_reason (incoming), ==, MESH_CALL_END_DECLINED);
+  g_assert_null (mesh_call_get_pipeline (incoming));
+  WAIT_UNTIL (mesh_call_get_state (call) == MESH_CALL_STATE_ENDED, WAIT_S);
+  g_assert_cmpint (mesh_call_get_end_reason (call), ==, MESH_CALL_END_DECLINED);
+  g_assert_null (mesh_call_get_pipeline (call));
+}
+
+static void
+test_ring_timeout (void)
+{
+  const char *members[] = { "bob", NULL };
+  g_autofree char *room_id = create_room ("alice", members);
+  g_autoptr(Party) alice = party_new ("alice", room_id, TRUE, TRUE);
+  g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, TRUE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshCall) call = NULL;
+  MeshCall *incoming;
+
+  g_object_set (alice->engine, "ring-timeout", 2, NULL);
+  g_object_set (bob->engine, "ring-timeout", 2, NULL);
+  wait_room_peers (alice, room_id, 2);
+  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
+  g_assert_no_error (error);
+  incoming = wait_incoming (bob);
+  WAIT_UNTIL (mesh_call_get_state (call) == MESH_CALL_STATE_ENDED &&
+              mesh_call_get_state (incoming) == MESH_CALL_STATE_ENDED, WAIT_S);
+  g_assert_cmpint (mesh_call_get_end_reason (call), ==, MESH_CALL_END_MISSED);
+  g_assert_cmpint (mesh_call_get_end_reason (incoming), ==, MESH_CALL_END_MISSED);
+}
+
+static void
+test_audio_only (void)
+{
+  const char *members[] = { "bob", NULL };
+  g_autofree char *room_id = create_room ("alice", members);
+  /* Alice has no camera, Bob no microphone: each still gets what the
+   * other sends. */
+  g_autoptr(Party) alice = party_new ("alice", room_id, FALSE, TRUE);
+  g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, FALSE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshCall) call = NULL;
+  MeshCall *incoming;
+  const char *alice_id = mesh_client_session_get_peer_id (alice->session);
+  const char *bob_id = mesh_client_session_get_peer_id (bob->session);
+
+  wait_room_peers (alice, room_id, 2);
+  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
+  g_assert_no_error (error);
+  incoming = wait_incoming (bob);
+  mesh_call_accept (incoming);
+  WAIT_UNTIL (audio_buffers (peer_of (incoming, alice_id)) >= BUFFERS &&
+              video_frames (peer_of (call, bob_id)) >= FRAMES, WAIT_S);
+  g_assert_cmpuint (video_frames (peer_of (incoming, alice_id)), ==, 0);
+  g_assert_cmpuint (audio_buffers (peer_of (call, bob_id)), ==, 0);
+  mesh_call_hang_up (call);
+  WAIT_UNTIL (mesh_call_get_state (incoming) == MESH_CALL_STATE_ENDED, WAIT_S);
+}
+
+/* A token the server signed, with the claims we want (an expired one). */
+static char *
+forge_token (const char *user_id,
+             const char *room_id,
+             gint64      exp)
+{
+  g_autofree char *key_path = g_build_filename (client_test_server_get_data_dir (server),
+                                                "signing-key.pem", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshCapKey) key = mesh_cap_key_load_or_create (key_path, &error);
+  g_autoptr(MeshCapClaims) claims = mesh_cap_claims_new ();
+  const char *caps[] = { "call", NULL };
+  char *token;
+
+  g_assert_no_error (error);
+  claims->sub = g_strdup (user_id);
+  claims->room_id = g_strdup (room_id);
+  claims->caps = g_strdupv ((char **) caps);
+  claims->iat = exp - 120;
+  claims->exp = exp;
+  claims->jti = g_uuid_string_random ();
+  token = mesh_cap_key_sign (key, claims, &error);
+  g_assert_no_error (error);
+  return token;
+}
+
+static void
+test_refused_caps (void)
+{
+  const char *members[] = { "bob", NULL };
+  g_autofree char *room_id = create_room ("alice", members);
+  g_autofree char *other_room = create_room ("alice", members);
+  g_autoptr(Party) alice = party_new ("alice", room_id, FALSE, TRUE);
+  g_autoptr(Party) bob = party_new ("bob", room_id, FALSE, TRUE);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *foreign = NULL;
+  g_autofree char *expired = NULL;
+  const char *caps[] = { "call", NULL };
+  struct {
+    const char *token;
+    const char *what;
+  } cases[3];
+
+  wait_room_peers (alice, room_id, 2);
+  mesh_client_rest_request_caps_async (alice->rest, other_room, caps, NULL, NULL, 0, NULL,
+                                       result_cb, &result);
+  foreign = mesh_client_rest_request_caps_finish (alice->rest, wait_result (&result), NULL, &error);
+  g_assert_no_error (error);
+  expired = forge_token (mesh_client_rest_get_user_id (alice->rest), room_id,
+                         g_get_real_time () / G_USEC_PER_SEC - 60);
+  cases[0].token = "";
+  cases[0].what = "CAP_REQUIRED";
+  cases[1].token = foreign;
+  cases[1].what = "CAP_INVALID";
+  cases[2].token = expired;
+  cases[2].what = "CAP_EXPIRED";
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr(MeshCall) call = NULL;
+
+    mesh_call_engine_set_cap_token_override (alice->engine, cases[i].token);
+    call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
+    g_assert_no_error (error);
+    WAIT_UNTIL (mesh_call_get_state (call) == MESH_CALL_STATE_ENDED, WAIT_S);
+    g_assert_cmpint (mesh_call_get_end_reason (call), ==, MESH_CALL_END_FAILED);
+    g_assert_nonnull (mesh_call_get_error_message (call));
+    g_test_message ("%s: %s", cases[i].what, mesh_call_get_error_message (call));
+  }
+  /* Nothing rang. */
+  pump (300);
+  g_assert_cmpuint (bob->incoming->len, ==, 0);
+  g_assert_cmpuint (g_list_model_get_n_items (mesh_call_engine_get_calls (bob->engine)), ==, 0);
+}
+
+static void
+send_offer (Party      *from,
+            const char *room_id,
+            const char *target,
+            const char *call_id,
+            const char *sdp)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) payload = json_object_new ();
+  g_autofree char *token = NULL;
+  g_autofree char *id = NULL;
+  const char *caps[] = { "call", NULL };
+
+  mesh_client_rest_request_caps_async (from->rest, room_id, caps, target, NULL, 0, NULL,
+                                       result_cb, &result);
+  token = mesh_client_rest_request_caps_finish (from->rest, wait_result (&result), NULL, &error);
+  g_assert_no_error (error);
+  json_object_set_string_member (payload, "room_id", room_id);
+  json_object_set_string_member (payload, "target_peer_id", target);
+  json_object_set_string_member (payload, "media", "call");
+  json_object_set_string_member (payload, "call_id", call_id);
+  json_object_set_string_member (payload, "sdp", sdp);
+  json_object_set_string_member (payload, "cap_token", token);
+  id = mesh_client_session_send_event (from->session, "rtc.offer", target, payload, &error);
+  g_assert_no_error (error);
+}
+
+static void
+count_hangup (MeshClientSession *session,
+              const char        *type,
+              const char        *from,
+              JsonObject        *payload,
+              guint             *count)
+{
+  (*count)++;
+}
+
+static void
+test_malformed_offer (void)
+{
+  const char *members[] = { "bob", NULL };
+  g_autofree char *room_id = create_room ("alice", members);
+  /* Alice speaks raw signaling: no engine of hers answers anything. */
+  g_autoptr(Party) alice = party_new ("alice", room_id, FALSE, FALSE);
+  g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, TRUE);
+  const char *bob_id = mesh_client_session_get_peer_id (bob->session);
+  const char *offers[] = {
+    "not an sdp at all",
+    "v=0\r\n",
+    "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+      "a=rtpmap:96 VP8/90000\r\n",   /* no ICE credentials, no fingerprint */
+    "v=0\r\nm=application 9 DTLS/SCTP 5000\r\n",
+    "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=ice-ufrag:x\r\na=ice-pwd:y\r\n"
+      "a=fingerprint:sha-256 00\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n"
+      "a=mid:0\r\na=sendrecv\r\n",   /* looks right, says nothing usable */
+  };
+  guint hangups = 0;
+
+  g_clear_object (&alice->engine);
+  g_signal_connect (alice->session, "event::rtc.hangup", G_CALLBACK (count_hangup), &hangups);
+  wait_room_peers (alice, room_id, 2);
+  for (guint i = 0; i < 4; i++)
+    send_offer (alice, room_id, bob_id, "bad-call", offers[i]);
+  /* The first four are refused without ringing. */
+  WAIT_UNTIL (hangups >= 4, WAIT_S);
+  g_assert_cmpuint (bob->incoming->len, ==, 0);
+
+  /* The last one rings; accepting it fails cleanly (webrtcbin refuses the
+   * description or ICE never completes), and Bob's engine survives. */
+  send_offer (alice, room_id, bob_id, "odd-call", offers[4]);
+  {
+    MeshCall *incoming = wait_incoming (bob);
+
+    mesh_call_accept (incoming);
+    pump (500);
+    mesh_call_hang_up (incoming);
+    g_assert_cmpint (mesh_call_get_state (incoming), ==, MESH_CALL_STATE_ENDED);
+    g_assert_null (mesh_call_get_pipeline (incoming));
+  }
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  const char *users[] = { "alice", "bob", "carol" };
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+  gst_init (&argc, &argv);
+
+  server = client_test_server_new ();
+  for (guint i = 0; i < G_N_ELEMENTS (users); i++)
+    g_free (client_test_server_add_user (server, users[i], PASSWORD));
+  client_test_server_start (server);
+  rests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+
+  g_test_add_func ("/media/call/two-party", test_two_party);
+  g_test_add_func ("/media/call/decline", test_decline);
+  g_test_add_func ("/media/call/ring-timeout", test_ring_timeout);
+  g_test_add_func ("/media/call/audio-only", test_audio_only);
+  g_test_add_func ("/media/call/refused-caps", test_refused_caps);
+  g_test_add_func ("/media/call/malformed-offer", test_malformed_offer);
+  g_test_add_func ("/media/call/room-of-three", test_room_of_three);
+  status = g_test_run ();
+
+  g_hash_table_unref (rests);
+  client_test_server_stop (server);
+  client_test_server_free (server);
+  return status;
+}
