@@ -195,6 +195,9 @@ main (int   argc,
   alice = mesh_test_engine_new (server, "alice", PASSWORD, room_id, "127.0.0.1", width, height);
   bob = mesh_test_engine_new (server, "bob", PASSWORD, room_id, "127.0.0.1", width, height);
   bob->auto_accept = TRUE;
+  /* As the app runs: echo cancellation on, unless CALL_SETUP_ECHO_CANCEL=0. */
+  g_object_set (alice->engine, "echo-cancel", env_uint ("CALL_SETUP_ECHO_CANCEL", 1) != 0, NULL);
+  g_object_set (bob->engine, "echo-cancel", env_uint ("CALL_SETUP_ECHO_CANCEL", 1) != 0, NULL);
   pair.engines[0] = alice;
   pair.engines[1] = bob;
   watch.callee = bob;

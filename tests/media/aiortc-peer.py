@@ -288,6 +288,38 @@ class Peer:
         return "\r\n".join(line for line in sdp.split("\r\n")
                            if not line.startswith("a=candidate:") or " typ relay" in line)
 
+    @staticmethod
+    def bundle_offer(sdp):
+        """aiortc 1.4 offers one ICE transport per m-line, each with its own
+        ufrag, under a BUNDLE group; webrtcbin refuses that ("different
+        ice-ufrag values in bundle").  Every m-line after the first gets the
+        first one's ICE credentials and no candidates of its own: once the
+        answer accepts BUNDLE, aiortc itself moves them to the first
+        transport."""
+        sections, current = [[]], 0
+        for line in sdp.split("\r\n"):
+            if line.startswith("m="):
+                sections.append([])
+                current += 1
+            sections[current].append(line)
+        if len(sections) < 3:
+            return sdp
+        first = {}
+        for line in sections[1]:
+            for key in ("a=ice-ufrag:", "a=ice-pwd:"):
+                if line.startswith(key):
+                    first[key] = line
+        out = sections[0] + sections[1]
+        for section in sections[2:]:
+            for line in section:
+                if line.startswith(("a=candidate:", "a=end-of-candidates")):
+                    continue
+                for key, value in first.items():
+                    if line.startswith(key):
+                        line = value
+                out.append(line)
+        return "\r\n".join(out)
+
     async def send_candidates(self):
         mid, candidates = self.local_candidates()
         for candidate in candidates:
@@ -330,11 +362,15 @@ class Peer:
         self.media = payload.get("media", "call")
         self.call_id = payload.get("call_id")
         log("offer from", sender, "call_id", self.call_id)
+        if self.args.verbose:
+            log("remote offer:\n" + payload["sdp"])
         self.cap_token = await self.fetch_cap(sender)
         await self.make_pc()
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=payload["sdp"], type="offer"))
         await self.remote_description_set()
         await self.pc.setLocalDescription(await self.pc.createAnswer())
+        if self.args.verbose:
+            log("local answer:\n" + self.pc.localDescription.sdp)
         await self.send("rtc.answer", {
             "room_id": self.args.room, "target_peer_id": sender, "cap_token": self.cap_token,
             "media": self.media, "call_id": self.call_id,
@@ -364,7 +400,7 @@ class Peer:
         await self.send("rtc.offer", {
             "room_id": self.args.room, "target_peer_id": target, "cap_token": self.cap_token,
             "media": self.media, "call_id": self.call_id, "scope": "direct",
-            "sdp": self.filter_sdp(self.pc.localDescription.sdp)})
+            "sdp": self.bundle_offer(self.filter_sdp(self.pc.localDescription.sdp))})
         await self.send_candidates()
 
     def selected_pair(self):
@@ -451,6 +487,7 @@ def main():
     parser.add_argument("--relay-only", action="store_true",
                         help="announce relayed candidates only")
     parser.add_argument("--receive-only", action="store_true", help="send no media")
+    parser.add_argument("--verbose", action="store_true", help="log the SDPs")
     parser.add_argument("--no-hangup", action="store_true",
                         help="leave without rtc.hangup (the other side hangs up)")
     args = parser.parse_args()

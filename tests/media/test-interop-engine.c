@@ -98,13 +98,17 @@ mesh_test_engine_new (MeshTestMediaServer *server,
   g_assert_no_error (error);
 
   self->engine = mesh_call_engine_new (self->session);
-  g_object_set (self->engine, "local-address", local_address, NULL);
+  /* Interop and relaying are what these runs test; echo cancellation has
+   * tests of its own (test-call), and the bench turns it back on. */
+  g_object_set (self->engine, "local-address", local_address, "echo-cancel", FALSE, NULL);
   g_signal_connect (self->engine, "incoming-call", G_CALLBACK (on_incoming_call), self);
   camera = g_strdup_printf ("videotestsrc is-live=true pattern=ball ! "
-                            "video/x-raw,width=%d,height=%d,framerate=30/1", width, height);
+                            "capsfilter caps=video/x-raw,width=%d,height=%d,framerate=30/1", width,
+                            height);
   mesh_call_engine_set_camera (self->engine, parse_bin (camera));
   mesh_call_engine_set_microphone (self->engine,
-                                   parse_bin ("audiotestsrc is-live=true wave=ticks"));
+                                   parse_bin ("audiotestsrc is-live=true wave=sine volume=0.2 "
+                                              "samplesperbuffer=960"));
   mesh_call_engine_set_speaker (self->engine, gst_element_factory_make ("fakesink", NULL));
   return self;
 }

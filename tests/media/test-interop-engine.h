@@ -10,7 +10,8 @@ G_BEGIN_DECLS
  * MeshClientRest signed in to a MeshTestMediaServer (its certificate
  * pinned), a connected MeshClientSession that joined @room_id, and a
  * MeshCallEngine on it with test sources (videotestsrc WIDTHxHEIGHT at
- * 30 fps, audiotestsrc, fakesink), gathering on @local_address only. */
+ * 30 fps, audiotestsrc, fakesink), gathering on @local_address only, echo
+ * cancellation off. */
 typedef struct {
   MeshClientRest    *rest;
   MeshClientSession *session;

@@ -173,7 +173,8 @@ test_engine_calls_aiortc (void)
   g_autoptr(MeshTestAiortc) aiortc = NULL;
   g_autoptr(MeshTestEngine) alice = NULL;
   g_autoptr(GError) error = NULL;
-  static const char * const args[] = { "--mode", "answer", "--duration", "6", NULL };
+  static const char * const args[] = { "--mode", "answer", "--duration", "6", "--verbose",
+                                       NULL };
   const char *aiortc_peer;
   MeshCall *call;
   Watch watch = { 0, };
