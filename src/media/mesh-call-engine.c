@@ -92,6 +92,8 @@ struct _MeshCallEngine {
   GHashTable         *sent;      /* event id → SentRef */
   GHashTable         *declined;  /* "room\ncall_id" → gint64 expiry */
   char               *token_override;
+  guint               offer_vp8_pt;
+  guint               offer_opus_pt;
 };
 
 G_DEFINE_FINAL_TYPE (MeshCallEngine, mesh_call_engine, G_TYPE_OBJECT)
@@ -872,6 +874,24 @@ mesh_call_engine_set_cap_token_override (MeshCallEngine *self,
   self->token_override = g_strdup (token);
 }
 
+void
+mesh_call_engine_set_offer_payload_types (MeshCallEngine *self,
+                                          guint           vp8_pt,
+                                          guint           opus_pt)
+{
+  self->offer_vp8_pt = vp8_pt;
+  self->offer_opus_pt = opus_pt;
+}
+
+void
+mesh_call_engine_get_offer_payload_types (MeshCallEngine *self,
+                                          guint          *vp8_pt,
+                                          guint          *opus_pt)
+{
+  *vp8_pt = self->offer_vp8_pt;
+  *opus_pt = self->offer_opus_pt;
+}
+
 /* --- GObject ---------------------------------------------------------------- */
 
 static void
@@ -1028,6 +1048,8 @@ mesh_call_engine_init (MeshCallEngine *self)
   self->self_view = mesh_video_output_new ();
   self->echo_cancel = TRUE;
   self->ring_timeout = 30;
+  self->offer_vp8_pt = 96;
+  self->offer_opus_pt = 97;
   self->tokens = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, token_entry_free);
   self->sent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, sent_ref_free);
   self->declined = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -1175,14 +1197,20 @@ mesh_call_engine_hang_up_all (MeshCallEngine *self)
     mesh_call_hang_up (calls->pdata[i]);
 }
 
+/* Swaps the element in place in the call that holds the old one. */
 static void
-replace_element (GstElement **slot,
-                 GstElement  *element)
+replace_element (MeshCallEngine  *self,
+                 GstElement     **slot,
+                 MeshCall        *holder,
+                 GstElement      *element)
 {
+  g_autoptr(GstElement) old = g_steal_pointer (slot);
+
   if (element != NULL)
     gst_object_ref_sink (element);
-  gst_clear_object (slot);
   *slot = element;
+  if (holder != NULL && old != NULL)
+    mesh_call_local_media_changed (holder, old, element);
 }
 
 void
@@ -1192,7 +1220,7 @@ mesh_call_engine_set_camera (MeshCallEngine *self,
   g_return_if_fail (MESH_IS_CALL_ENGINE (self));
   g_return_if_fail (source == NULL || GST_IS_ELEMENT (source));
 
-  replace_element (&self->camera, source);
+  replace_element (self, &self->camera, self->camera_holder, source);
 }
 
 void
@@ -1202,7 +1230,7 @@ mesh_call_engine_set_microphone (MeshCallEngine *self,
   g_return_if_fail (MESH_IS_CALL_ENGINE (self));
   g_return_if_fail (source == NULL || GST_IS_ELEMENT (source));
 
-  replace_element (&self->microphone, source);
+  replace_element (self, &self->microphone, self->microphone_holder, source);
 }
 
 void
@@ -1212,7 +1240,7 @@ mesh_call_engine_set_speaker (MeshCallEngine *self,
   g_return_if_fail (MESH_IS_CALL_ENGINE (self));
   g_return_if_fail (sink == NULL || GST_IS_ELEMENT (sink));
 
-  replace_element (&self->speaker, sink);
+  replace_element (self, &self->speaker, self->speaker_holder, sink);
 }
 
 MeshVideoOutput *

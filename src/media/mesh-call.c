@@ -13,9 +13,6 @@
 #include <gst/sdp/sdp.h>
 #include <nice/agent.h>
 
-/* Our payload types when we offer (an answer keeps the offer's). */
-#define OFFER_VP8_PT   96
-#define OFFER_OPUS_PT  97
 #define CAMERA_BITRATE_START  600000
 #define CAMERA_BITRATE_MAX   1500000
 #define SCREEN_BITRATE_START 1200000
@@ -344,6 +341,16 @@ peer_fail (MeshCallPeer *peer,
   g_autofree char *shown = mesh_escape_for_display (message, -1);
 
   g_message ("Call %s: peer %s: %s", self->call_id, peer->peer_id, shown);
+  /* It hears of it unless it never heard of us. */
+  if (peer->sent_any || peer->offer_sdp != NULL) {
+    g_autoptr(JsonObject) payload = json_object_new ();
+
+    json_object_set_string_member (payload, "reason", "failed");
+    mesh_call_engine_forget_peer (self->engine, self, peer->peer_id);
+    mesh_call_engine_send_rtc (self->engine, self, "rtc.hangup", peer->peer_id, payload);
+    peer->sent_any = FALSE;
+    g_clear_pointer (&peer->offer_sdp, g_free);
+  }
   call_drop_peer (self, peer, MESH_CALL_END_FAILED, message);
 }
 
@@ -751,6 +758,14 @@ peer_recreate (MeshCallPeer *peer)
   }
 }
 
+void
+mesh_call_peer_simulate_ice_failure (MeshCallPeer *peer)
+{
+  g_return_if_fail (MESH_IS_CALL_PEER (peer) && peer->call != NULL);
+
+  peer_recreate (peer);
+}
+
 static gboolean
 ice_state_main (gpointer data)
 {
@@ -766,6 +781,7 @@ ice_state_main (gpointer data)
   case GST_WEBRTC_ICE_CONNECTION_STATE_CONNECTED:
   case GST_WEBRTC_ICE_CONNECTION_STATE_COMPLETED:
     peer->trouble_since = 0;
+    peer->reconnects = 0;
     peer->reconnect_deadline = 0;
     peer->last_frame_at = g_get_monotonic_time ();
     mesh_call_peer_set_state (peer, MESH_CALL_PEER_STATE_CONNECTED);
@@ -939,6 +955,21 @@ on_pad_added (GstElement *webrtc,
 
 /* --- Stats, bitrate, camera-off ----------------------------------------- */
 
+guint
+mesh_call_next_bitrate (guint  bitrate,
+                        double loss,
+                        double rtt,
+                        guint  max)
+{
+  if (loss > 0.10)
+    bitrate = bitrate * 7 / 10;
+  else if (loss > 0.02 || rtt > 0.4)
+    bitrate = bitrate * 9 / 10;
+  else
+    bitrate = bitrate + bitrate / 12;
+  return CLAMP (bitrate, BITRATE_MIN, max);
+}
+
 static gboolean
 stats_main (gpointer data)
 {
@@ -946,21 +977,18 @@ stats_main (gpointer data)
   g_autoptr(MeshCallPeer) peer = link_get_peer (lc->link);
   guint bitrate, max;
 
-  if (peer == NULL || lc->number == 0)
+  if (peer == NULL)
+    return G_SOURCE_REMOVE;
+  g_debug ("Call %s: %s: loss %.3f, round trip %.3f s (%s)", peer->call->call_id, peer->peer_id,
+           lc->loss, lc->rtt, lc->number ? "measured" : "no remote report yet");
+  if (lc->number == 0)
     return G_SOURCE_REMOVE;
   mesh_call_peer_set_poor_connection (peer, lc->loss > 0.05 || lc->rtt > 0.4);
   if (peer->vp8enc == NULL)
     return G_SOURCE_REMOVE;
 
   max = peer->call->kind == MESH_MEDIA_KIND_SCREENSHARE ? SCREEN_BITRATE_MAX : CAMERA_BITRATE_MAX;
-  bitrate = peer->bitrate;
-  if (lc->loss > 0.10)
-    bitrate = bitrate * 7 / 10;
-  else if (lc->loss > 0.02 || lc->rtt > 0.4)
-    bitrate = bitrate * 9 / 10;
-  else
-    bitrate = bitrate + bitrate / 12;
-  bitrate = CLAMP (bitrate, BITRATE_MIN, max);
+  bitrate = mesh_call_next_bitrate (peer->bitrate, lc->loss, lc->rtt, max);
   if (bitrate != peer->bitrate) {
     g_object_set (peer->vp8enc, "target-bitrate", (int) bitrate, NULL);
     mesh_call_peer_set_bitrate (peer, bitrate);
@@ -1134,28 +1162,30 @@ set_ice_servers (MeshCall   *self,
   }
 }
 
+/* libnice's agent: no UPnP (browsers do without; gupnp's probing only slows
+ * gathering and warns on some hosts) and, when asked, one local address. */
 static void
-restrict_local_address (MeshCall   *self,
-                        GstElement *webrtc)
+configure_agent (MeshCall   *self,
+                 GstElement *webrtc)
 {
   const char *address = mesh_call_engine_get_local_address (self->engine);
   g_autoptr(GObject) ice = NULL;
   g_autoptr(GObject) agent = NULL;
   NiceAddress nice_address;
 
-  if (address == NULL)
-    return;
   g_object_get (webrtc, "ice-agent", &ice, NULL);
   if (ice == NULL || g_object_class_find_property (G_OBJECT_GET_CLASS (ice), "agent") == NULL) {
-    g_message ("Cannot restrict ICE to %s: no libnice agent", address);
+    g_message ("webrtcbin has no libnice agent: ICE runs with its defaults");
     return;
   }
   g_object_get (ice, "agent", &agent, NULL);
-  /* One address means a known network: no UPnP port mapping to wait for. */
-  if (agent != NULL)
-    g_object_set (agent, "upnp", FALSE, NULL);
+  if (agent == NULL)
+    return;
+  g_object_set (agent, "upnp", FALSE, NULL);
+  if (address == NULL)
+    return;
   nice_address_init (&nice_address);
-  if (agent == NULL || !nice_address_set_from_string (&nice_address, address) ||
+  if (!nice_address_set_from_string (&nice_address, address) ||
       !nice_agent_add_local_address (NICE_AGENT (agent), &nice_address))
     g_message ("Cannot restrict ICE to %s", address);
 }
@@ -1245,10 +1275,11 @@ add_send_branch (MeshCall     *self,
 
 static void
 add_receive_transceiver (MeshCallPeer *peer,
-                         gboolean      video)
+                         gboolean      video,
+                         guint         pt)
 {
-  g_autoptr(GstCaps) caps = video ? rtp_caps ("video", "VP8", OFFER_VP8_PT, 90000)
-                                  : rtp_caps ("audio", "OPUS", OFFER_OPUS_PT, 48000);
+  g_autoptr(GstCaps) caps = video ? rtp_caps ("video", "VP8", pt, 90000)
+                                  : rtp_caps ("audio", "OPUS", pt, 48000);
   GstWebRTCRTPTransceiver *transceiver = NULL;
 
   g_signal_emit_by_name (peer->webrtc, "add-transceiver",
@@ -1277,7 +1308,7 @@ call_connect_peer (MeshCall     *self,
   g_autoptr(GstSDPMessage) offer = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *name = NULL;
-  guint video_pt = OFFER_VP8_PT, audio_pt = OFFER_OPUS_PT;
+  guint video_pt, audio_pt;
   GstPad *video_pad = NULL, *audio_pad = NULL;
   MeshPeerLink *link;
 
@@ -1290,6 +1321,7 @@ call_connect_peer (MeshCall     *self,
     return;
   }
   peer->want_connect = FALSE;
+  mesh_call_engine_get_offer_payload_types (self->engine, &video_pt, &audio_pt);
 
   if (!peer->offerer) {
     offer = parse_remote_sdp (peer->offer_sdp, &error);
@@ -1313,6 +1345,9 @@ call_connect_peer (MeshCall     *self,
 
   name = g_strdup_printf ("peer-%s-%u", peer->peer_id, ++self->generation);
   peer->bin = gst_bin_new (name);
+  /* Its sinks' asynchronous state changes stay inside: the pipeline never
+   * loses its PLAYING state (and its base time) when a peer comes. */
+  g_object_set (peer->bin, "async-handling", TRUE, NULL);
   peer->webrtc = make ("webrtcbin");
   if (peer->webrtc == NULL) {
     gst_object_unref (gst_object_ref_sink (peer->bin));
@@ -1325,7 +1360,7 @@ call_connect_peer (MeshCall     *self,
                 "ice-transport-policy", mesh_call_engine_get_ice_transport_policy (self->engine),
                 NULL);
   set_ice_servers (self, peer->webrtc);
-  restrict_local_address (self, peer->webrtc);
+  configure_agent (self, peer->webrtc);
   gst_bin_add (GST_BIN (peer->bin), peer->webrtc);
   /* Connected before any pad is requested: webrtcbin's thread may say so
    * at once. */
@@ -1336,11 +1371,11 @@ call_connect_peer (MeshCall     *self,
   if (self->video_tee != NULL && video_pt != 0)
     video_pad = add_send_branch (self, peer, TRUE, video_pt);
   else if (peer->offerer && self->kind == MESH_MEDIA_KIND_CALL)
-    add_receive_transceiver (peer, TRUE);
+    add_receive_transceiver (peer, TRUE, video_pt);
   if (self->audio_tee != NULL && audio_pt != 0)
     audio_pad = add_send_branch (self, peer, FALSE, audio_pt);
   else if (peer->offerer && self->kind == MESH_MEDIA_KIND_CALL)
-    add_receive_transceiver (peer, FALSE);
+    add_receive_transceiver (peer, FALSE, audio_pt);
 
   g_signal_connect_data (peer->webrtc, "on-ice-candidate", G_CALLBACK (on_ice_candidate),
                          mesh_peer_link_ref (link), link_closure_notify, 0);
@@ -1350,14 +1385,16 @@ call_connect_peer (MeshCall     *self,
                          mesh_peer_link_ref (link), link_closure_notify, 0);
 
   gst_bin_add (GST_BIN (self->pipeline), peer->bin);
-  if ((video_pad != NULL && !link_tee (self->video_tee, video_pad, &peer->tee_video_pad)) ||
-      (audio_pad != NULL && !link_tee (self->audio_tee, audio_pad, &peer->tee_audio_pad))) {
-    peer_fail (peer, "cannot call", "cannot link the local media");
-    return;
-  }
   if (gst_element_sync_state_with_parent (peer->bin) == FALSE ||
       gst_element_get_state (peer->bin, NULL, NULL, 0) == GST_STATE_CHANGE_FAILURE) {
     peer_fail (peer, "cannot call", "webrtcbin did not start");
+    return;
+  }
+  /* Linked once running: a tee pushing into a pad still flushing gets
+   * FLUSHING back, and a live source stops for good on it. */
+  if ((video_pad != NULL && !link_tee (self->video_tee, video_pad, &peer->tee_video_pad)) ||
+      (audio_pad != NULL && !link_tee (self->audio_tee, audio_pad, &peer->tee_audio_pad))) {
+    peer_fail (peer, "cannot call", "cannot link the local media");
     return;
   }
   if (peer->tick_id == 0)
@@ -1679,6 +1716,15 @@ call_ensure_pipeline (MeshCall *self)
     return TRUE;
 
   self->pipeline = gst_pipeline_new (NULL);
+  /* Live sources stamp buffers with the running time: a base time that
+   * moved when a peer joined would stall them.  One base time, for good. */
+  {
+    g_autoptr(GstClock) clock = gst_system_clock_obtain ();
+
+    gst_pipeline_use_clock (GST_PIPELINE (self->pipeline), clock);
+    gst_element_set_start_time (self->pipeline, GST_CLOCK_TIME_NONE);
+    gst_element_set_base_time (self->pipeline, gst_clock_get_time (clock));
+  }
   bus = gst_pipeline_get_bus (GST_PIPELINE (self->pipeline));
   self->bus_watch = gst_bus_add_watch (bus, call_bus_message, self);
 
@@ -2014,12 +2060,68 @@ mesh_call_end (MeshCall          *self,
   mesh_call_engine_call_ended (self->engine, self);
 }
 
-void
-mesh_call_local_media_changed (MeshCall *self)
+/* Puts @replacement where @old was (linked to the same peer pad). */
+static gboolean
+call_swap_element (MeshCall   *self,
+                   GstElement *old,
+                   GstElement *replacement,
+                   gboolean    source)
 {
-  /* Sources are taken when a call builds its pipeline; a call running
-   * already keeps what it has (swapping a source needs renegotiation when
-   * the kind of media changes, which 1.22 makes a new connection). */
+  g_autoptr(GstPad) old_pad = gst_element_get_static_pad (old, source ? "src" : "sink");
+  g_autoptr(GstPad) other = old_pad ? gst_pad_get_peer (old_pad) : NULL;
+  g_autoptr(GstPad) new_pad = NULL;
+
+  if (other == NULL)
+    return FALSE;
+  gst_element_set_locked_state (old, TRUE);
+  gst_element_set_state (old, GST_STATE_NULL);
+  if (source)
+    gst_pad_unlink (old_pad, other);
+  else
+    gst_pad_unlink (other, old_pad);
+  gst_bin_remove (GST_BIN (self->pipeline), old);
+  if (replacement == NULL)
+    return TRUE;
+
+  gst_bin_add (GST_BIN (self->pipeline), replacement);
+  new_pad = gst_element_get_static_pad (replacement, source ? "src" : "sink");
+  if (new_pad == NULL ||
+      (source ? gst_pad_link (new_pad, other) : gst_pad_link (other, new_pad)) != GST_PAD_LINK_OK) {
+    g_message ("Call %s: cannot link the new %s", self->call_id, source ? "source" : "speaker");
+    gst_bin_remove (GST_BIN (self->pipeline), replacement);
+    return FALSE;
+  }
+  gst_element_sync_state_with_parent (replacement);
+  return TRUE;
+}
+
+void
+mesh_call_local_media_changed (MeshCall   *self,
+                               GstElement *old,
+                               GstElement *replacement)
+{
+  gboolean ok;
+
+  if (self->pipeline == NULL || old == NULL)
+    return;
+  if (old == self->camera) {
+    ok = call_swap_element (self, old, replacement, TRUE);
+    self->camera = ok ? replacement : NULL;
+  } else if (old == self->microphone) {
+    ok = call_swap_element (self, old, replacement, TRUE);
+    self->microphone = ok ? replacement : NULL;
+  } else if (old == self->speaker) {
+    GstElement *sink = replacement;
+
+    /* No speaker: a fakesink, so that sound keeps flowing (and is counted). */
+    if (sink == NULL) {
+      sink = make ("fakesink");
+      if (sink != NULL)
+        g_object_set (sink, "sync", TRUE, "async", FALSE, NULL);
+    }
+    ok = call_swap_element (self, old, sink, FALSE);
+    self->speaker = ok ? sink : NULL;
+  }
 }
 
 void

@@ -119,8 +119,13 @@ void          mesh_call_remove_peer        (MeshCall          *self,
 void          mesh_call_end                (MeshCall          *self,
                                             MeshCallEndReason  reason,
                                             const char        *error_message);
-/* The engine's local media changed. */
-void          mesh_call_local_media_changed (MeshCall         *self);
+/* The engine's @old camera, microphone or speaker is now @replacement
+ * (NULL: none): swapped in place when @self holds @old.  A kind of media
+ * the call did not have from the start needs a new connection, so it waits
+ * for the next call. */
+void          mesh_call_local_media_changed (MeshCall         *self,
+                                             GstElement       *old,
+                                             GstElement       *replacement);
 /* Whether @sdp looks like a WebRTC description we could answer. */
 gboolean      mesh_call_check_sdp          (const char        *sdp,
                                             GError           **error);
@@ -182,5 +187,21 @@ const char   *mesh_call_engine_get_own_peer_id (MeshCallEngine *self);
  * none); NULL goes back to fetching. */
 void          mesh_call_engine_set_cap_token_override (MeshCallEngine *self,
                                                        const char     *token);
+
+/* The next VP8 target for a peer from its loss (0..1) and round trip (s):
+ * down fast on loss, up slowly when clean, within 100 kbit/s..@max. */
+guint         mesh_call_next_bitrate       (guint              bitrate,
+                                            double             loss,
+                                            double             rtt,
+                                            guint              max);
+/* Tests: behave as if ICE to @peer failed. */
+void          mesh_call_peer_simulate_ice_failure (MeshCallPeer *peer);
+/* Tests: the payload types our offers use (another stack's numbers). */
+void          mesh_call_engine_set_offer_payload_types (MeshCallEngine *self,
+                                                        guint           vp8_pt,
+                                                        guint           opus_pt);
+void          mesh_call_engine_get_offer_payload_types (MeshCallEngine *self,
+                                                        guint          *vp8_pt,
+                                                        guint          *opus_pt);
 
 G_END_DECLS

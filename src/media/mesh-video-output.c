@@ -333,7 +333,7 @@ mesh_video_output_init (MeshVideoOutput *self)
   g_object_set (capsfilter, "caps", caps, NULL);
   /* async=false: the bin is added to running pipelines, where waiting for
    * a preroll would hold the whole call's state change. */
-  g_object_set (sink, "max-buffers", 1, "drop", TRUE, "sync", g_getenv ("NOSYNC") == NULL, "async", FALSE,
+  g_object_set (sink, "max-buffers", 1, "drop", TRUE, "sync", TRUE, "async", FALSE,
                 "enable-last-sample", FALSE, NULL);
   gst_app_sink_set_callbacks (GST_APP_SINK (sink), &callbacks, output_shared_ref (shared),
                               output_shared_unref);

@@ -24,6 +24,18 @@
 static ClientTestServer *server;
 /* One login per user for the whole run: the server throttles logins. */
 static GHashTable *rests;
+/* Started by the first test that needs it. */
+static gboolean server_started;
+
+static const char *
+server_url (void)
+{
+  if (!server_started) {
+    client_test_server_start (server);
+    server_started = TRUE;
+  }
+  return client_test_server_get_url (server);
+}
 
 static gboolean
 flag_cb (gpointer user_data)
@@ -119,7 +131,7 @@ login (const char *name)
 
   if (rest != NULL)
     return rest;
-  rest = mesh_client_rest_new (client_test_server_get_url (server));
+  rest = mesh_client_rest_new (server_url ());
   mesh_client_rest_login_async (rest, name, PASSWORD, NULL, result_cb, &result);
   g_assert_true (mesh_client_rest_login_finish (rest, wait_result (&result), &error));
   g_assert_no_error (error);
@@ -317,6 +329,12 @@ test_two_party (void)
   g_assert_null (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS);
   g_clear_error (&error);
+  g_assert_null (mesh_call_engine_start_call (bob->engine, "no-such-room", NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED);
+  g_clear_error (&error);
+  g_assert_null (mesh_call_engine_start_call (bob->engine, room_id, "no-such-peer", &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_clear_error (&error);
 
   incoming = wait_incoming (bob);
   g_assert_cmpint (mesh_call_get_state (incoming), ==, MESH_CALL_STATE_RINGING);
@@ -398,7 +416,8 @@ test_room_of_three (void)
   g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, TRUE);
   Party *carol = party_new ("carol", room_id, TRUE, TRUE);
   g_autoptr(GError) error = NULL;
-  MeshCall *call, *at_bob, *at_carol;
+  g_autoptr(MeshCall) call = NULL;
+  MeshCall *at_bob, *at_carol;
   const char *alice_id = mesh_client_session_get_peer_id (alice->session);
   const char *bob_id = mesh_client_session_get_peer_id (bob->session);
   g_autofree char *carol_id = g_strdup (mesh_client_session_get_peer_id (carol->session));
@@ -407,7 +426,7 @@ test_room_of_three (void)
   wait_room_peers (alice, room_id, 3);
   wait_room_peers (bob, room_id, 3);
   wait_room_peers (carol, room_id, 3);
-  call = mesh_call_engine_start_call (alice->engine, room_id, NULL, &error);
+  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
   g_assert_no_error (error);
   at_bob = wait_incoming (bob);
   at_carol = wait_incoming (carol);
@@ -426,8 +445,8 @@ test_room_of_three (void)
               video_frames (peer_of (at_carol, bob_id)) >= FRAMES &&
               audio_buffers (peer_of (at_carol, bob_id)) >= BUFFERS &&
               audio_buffers (peer_of (call, carol_id)) >= BUFFERS, WAIT_S * 2);
-  g_test_message ("three: alice←bob %" G_GUINT64_FORMAT " alice←carol %" G_GUINT64_FORMAT
-                  " bob←carol %" G_GUINT64_FORMAT " carol←bob %" G_GUINT64_FORMAT " frames",
+  g_test_message ("three: alice<-bob %" G_GUINT64_FORMAT " alice<-carol %" G_GUINT64_FORMAT
+                  " bob<-carol %" G_GUINT64_FORMAT " carol<-bob %" G_GUINT64_FORMAT " frames",
                   video_frames (peer_of (call, bob_id)), video_frames (peer_of (call, carol_id)),
                   video_frames (peer_of (at_bob, carol_id)), video_frames (peer_of (at_carol, bob_id)));
 
@@ -671,12 +690,287 @@ test_malformed_offer (void)
   {
     MeshCall *incoming = wait_incoming (bob);
 
+    /* The same offer again while ringing replaces the first: one call, one
+     * peer.  An offer for another call of that room is answered "busy". */
+    hangups = 0;
+    send_offer (alice, room_id, bob_id, "odd-call", offers[4]);
+    send_offer (alice, room_id, bob_id, "other-call", offers[4]);
+    WAIT_UNTIL (hangups >= 1, WAIT_S);
+    g_assert_cmpuint (bob->incoming->len, ==, 1);
+    g_assert_cmpuint (g_list_model_get_n_items (mesh_call_get_peers (incoming)), ==, 1);
+    g_assert_cmpuint (g_list_model_get_n_items (mesh_call_engine_get_calls (bob->engine)), ==, 1);
+
     mesh_call_accept (incoming);
     pump (500);
     mesh_call_hang_up (incoming);
     g_assert_cmpint (mesh_call_get_state (incoming), ==, MESH_CALL_STATE_ENDED);
     g_assert_null (mesh_call_get_pipeline (incoming));
   }
+}
+
+static void
+keep_sdp (MeshClientSession *session,
+          const char        *type,
+          const char        *from,
+          JsonObject        *payload,
+          char             **sdp)
+{
+  g_free (*sdp);
+  *sdp = g_strdup (json_object_get_string_member_with_default (payload, "sdp", NULL));
+}
+
+/* Firefox numbers Opus 109 and VP8 120: the answer keeps them, and media
+ * flows both ways. */
+static void
+test_offer_payload_types (void)
+{
+  const char *members[] = { "bob", NULL };
+  g_autofree char *room_id = create_room ("alice", members);
+  g_autoptr(Party) alice = party_new ("alice", room_id, TRUE, TRUE);
+  g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, TRUE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshCall) call = NULL;
+  g_autofree char *answer = NULL;
+  MeshCall *incoming;
+  const char *alice_id = mesh_client_session_get_peer_id (alice->session);
+  const char *bob_id = mesh_client_session_get_peer_id (bob->session);
+
+  mesh_call_engine_set_offer_payload_types (alice->engine, 120, 109);
+  g_signal_connect (alice->session, "event::rtc.answer", G_CALLBACK (keep_sdp), &answer);
+  wait_room_peers (alice, room_id, 2);
+  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
+  g_assert_no_error (error);
+  incoming = wait_incoming (bob);
+  mesh_call_accept (incoming);
+  WAIT_UNTIL (answer != NULL, WAIT_S);
+  g_assert_nonnull (strstr (answer, "a=rtpmap:120 VP8/90000"));
+  g_assert_nonnull (g_strrstr (answer, "a=rtpmap:109 OPUS/48000") ?: strstr (answer, "a=rtpmap:109 opus/48000"));
+  g_assert_null (strstr (answer, "a=rtpmap:96 "));
+  g_assert_null (strstr (answer, "a=rtpmap:97 "));
+  WAIT_UNTIL (video_frames (peer_of (call, bob_id)) >= FRAMES &&
+              video_frames (peer_of (incoming, alice_id)) >= FRAMES &&
+              audio_buffers (peer_of (call, bob_id)) >= BUFFERS &&
+              audio_buffers (peer_of (incoming, alice_id)) >= BUFFERS, WAIT_S);
+  mesh_call_hang_up (incoming);
+  WAIT_UNTIL (mesh_call_get_state (call) == MESH_CALL_STATE_ENDED, WAIT_S);
+}
+
+/* ICE to a peer fails: the connection is rebuilt (webrtcbin 1.22 cannot
+ * restart ICE), the peer shows RECONNECTING, then media flows again. */
+static void
+test_reconnect (void)
+{
+  const char *members[] = { "bob", NULL };
+  g_autofree char *room_id = create_room ("alice", members);
+  g_autoptr(Party) alice = party_new ("alice", room_id, TRUE, TRUE);
+  g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, TRUE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshCall) call = NULL;
+  MeshCall *incoming, *lower_call, *higher_call;
+  MeshCallPeer *at_lower, *at_higher;
+  GstElement *old_webrtc, *old_other;
+  const char *alice_id = mesh_client_session_get_peer_id (alice->session);
+  const char *bob_id = mesh_client_session_get_peer_id (bob->session);
+  gboolean saw_reconnecting = FALSE;
+  guint64 frames_lower, frames_higher;
+
+  wait_room_peers (alice, room_id, 2);
+  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
+  g_assert_no_error (error);
+  incoming = wait_incoming (bob);
+  mesh_call_accept (incoming);
+  WAIT_UNTIL (video_frames (peer_of (call, bob_id)) >= 5 &&
+              video_frames (peer_of (incoming, alice_id)) >= 5, WAIT_S);
+
+  /* The lower peer id rebuilds and offers again. */
+  if (g_strcmp0 (alice_id, bob_id) < 0) {
+    lower_call = call;
+    higher_call = incoming;
+    at_lower = peer_of (call, bob_id);
+    at_higher = peer_of (incoming, alice_id);
+  } else {
+    lower_call = incoming;
+    higher_call = call;
+    at_lower = peer_of (incoming, alice_id);
+    at_higher = peer_of (call, bob_id);
+  }
+  /* Held, so that a new webrtcbin cannot take an old one's address. */
+  old_webrtc = gst_object_ref (mesh_call_peer_get_webrtcbin (at_lower));
+  old_other = gst_object_ref (mesh_call_peer_get_webrtcbin (at_higher));
+  mesh_call_peer_simulate_ice_failure (at_lower);
+  saw_reconnecting = mesh_call_peer_get_state (at_lower) == MESH_CALL_PEER_STATE_RECONNECTING;
+  g_assert_true (saw_reconnecting);
+  frames_lower = video_frames (at_lower);
+  frames_higher = video_frames (at_higher);
+  WAIT_UNTIL (mesh_call_peer_get_state (at_lower) == MESH_CALL_PEER_STATE_CONNECTED &&
+              mesh_call_peer_get_webrtcbin (at_higher) != old_other &&
+              video_frames (at_lower) >= frames_lower + 10 &&
+              video_frames (at_higher) >= frames_higher + 10, WAIT_S);
+  g_assert_true (mesh_call_peer_get_webrtcbin (at_lower) != old_webrtc);
+  g_assert_cmpint (mesh_call_get_state (lower_call), ==, MESH_CALL_STATE_ACTIVE);
+  g_assert_cmpint (mesh_call_get_state (higher_call), ==, MESH_CALL_STATE_ACTIVE);
+  g_assert_cmpuint (g_list_model_get_n_items (mesh_call_get_peers (higher_call)), ==, 1);
+  gst_object_unref (old_webrtc);
+  gst_object_unref (old_other);
+  mesh_call_hang_up (call);
+  WAIT_UNTIL (mesh_call_get_state (incoming) == MESH_CALL_STATE_ENDED, WAIT_S);
+}
+
+/* What the call view's buttons do, seen from the other side. */
+static void
+test_controls (void)
+{
+  const char *members[] = { "bob", NULL };
+  g_autofree char *room_id = create_room ("alice", members);
+  g_autoptr(Party) alice = party_new ("alice", room_id, TRUE, TRUE);
+  g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, TRUE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshCall) call = NULL;
+  g_autoptr(GError) parse_error = NULL;
+  MeshCall *incoming;
+  MeshCallPeer *alice_at_bob;
+  const char *alice_id = mesh_client_session_get_peer_id (alice->session);
+  guint64 audio;
+
+  wait_room_peers (alice, room_id, 2);
+  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
+  g_assert_no_error (error);
+  incoming = wait_incoming (bob);
+  mesh_call_accept (incoming);
+  alice_at_bob = peer_of (incoming, alice_id);
+  WAIT_UNTIL (video_frames (alice_at_bob) >= 5 && audio_buffers (alice_at_bob) >= 5, WAIT_S);
+  g_assert_false (mesh_call_peer_get_camera_off (alice_at_bob));
+
+  /* A small tile: frames come scaled to it, aspect ratio kept (4:3 in 16:9). */
+  mesh_video_output_set_size_hint (mesh_call_peer_get_video (alice_at_bob), 160, 90);
+  WAIT_UNTIL (mesh_video_output_get_width (mesh_call_peer_get_video (alice_at_bob)) == 120, WAIT_S);
+  g_assert_cmpint (mesh_video_output_get_height (mesh_call_peer_get_video (alice_at_bob)), ==, 90);
+  mesh_video_output_set_size_hint (mesh_call_peer_get_video (alice_at_bob), 0, 0);
+
+  /* A clean link: the sender raises that peer's bitrate from its start. */
+  WAIT_UNTIL (mesh_call_peer_get_bitrate (peer_of (call, mesh_client_session_get_peer_id (bob->session)))
+              > 600000, WAIT_S);
+  g_assert_false (mesh_call_peer_get_poor_connection (alice_at_bob));
+
+  /* Camera off: Bob's tile says so; on again: it does not. */
+  mesh_call_set_camera_enabled (call, FALSE);
+  WAIT_UNTIL (mesh_call_peer_get_camera_off (alice_at_bob), WAIT_S);
+  mesh_call_set_camera_enabled (call, TRUE);
+  WAIT_UNTIL (!mesh_call_peer_get_camera_off (alice_at_bob), WAIT_S);
+
+  /* Muted while the microphone hears something: "you are muted". */
+  mesh_call_set_muted (call, TRUE);
+  WAIT_UNTIL (mesh_call_get_speaking_while_muted (call), WAIT_S);
+  mesh_call_set_muted (call, FALSE);
+  g_assert_false (mesh_call_get_speaking_while_muted (call));
+
+  /* Another camera and microphone in the middle of the call. */
+  mesh_call_engine_set_camera (alice->engine, gst_parse_bin_from_description (
+    "videotestsrc is-live=true ! capsfilter caps=\"video/x-raw,width=160,height=120,framerate=15/1\"",
+    TRUE, &parse_error));
+  g_assert_no_error (parse_error);
+  mesh_call_engine_set_microphone (alice->engine, test_microphone ());
+  WAIT_UNTIL (mesh_video_output_get_width (mesh_call_peer_get_video (alice_at_bob)) == 160, WAIT_S);
+  audio = audio_buffers (alice_at_bob);
+  WAIT_UNTIL (audio_buffers (alice_at_bob) >= audio + BUFFERS, WAIT_S);
+
+  /* No microphone any more: Bob still sees her. */
+  mesh_call_engine_set_microphone (alice->engine, NULL);
+  audio = video_frames (alice_at_bob);
+  WAIT_UNTIL (video_frames (alice_at_bob) >= audio + 10, WAIT_S);
+  mesh_call_hang_up (call);
+  WAIT_UNTIL (mesh_call_get_state (incoming) == MESH_CALL_STATE_ENDED, WAIT_S);
+}
+
+/* The caller's app goes away while the callee is still negotiating: the
+ * callee's call ends cleanly and frees its pipeline. */
+static void
+test_vanishing_peer (void)
+{
+  const char *members[] = { "bob", NULL };
+  g_autofree char *room_id = create_room ("alice", members);
+  Party *alice = party_new ("alice", room_id, TRUE, TRUE);
+  g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, TRUE);
+  g_autoptr(GPtrArray) watched = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshCall) call = NULL;
+  MeshCall *incoming;
+
+  wait_room_peers (alice, room_id, 2);
+  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
+  g_assert_no_error (error);
+  incoming = wait_incoming (bob);
+  mesh_call_accept (incoming);
+  WAIT_UNTIL (mesh_call_peer_get_webrtcbin (peer_of (incoming, mesh_client_session_get_peer_id (
+                alice->session))) != NULL, WAIT_S);
+  watch_elements (incoming, watched);
+  /* Gone at once, before ICE could complete. */
+  mesh_client_session_disconnect (alice->session);
+  WAIT_UNTIL (mesh_call_get_state (incoming) == MESH_CALL_STATE_ENDED, WAIT_S);
+  g_assert_cmpint (mesh_call_get_end_reason (incoming), ==, MESH_CALL_END_REMOTE_HUNG_UP);
+  WAIT_UNTIL (mesh_call_get_state (call) == MESH_CALL_STATE_ENDED, WAIT_S);
+  g_assert_cmpint (mesh_call_get_end_reason (call), ==, MESH_CALL_END_FAILED);
+  party_free (alice);
+  WAIT_UNTIL (all_finalized (watched), WAIT_S);
+}
+
+static void
+test_screenshare (void)
+{
+  const char *members[] = { "bob", NULL };
+  g_autofree char *room_id = create_room ("alice", members);
+  g_autoptr(Party) alice = party_new ("alice", room_id, FALSE, FALSE);
+  g_autoptr(Party) bob = party_new ("bob", room_id, FALSE, FALSE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshCall) share = NULL;
+  MeshCall *watched;
+  MeshCallPeer *sharer;
+  const char *alice_id = mesh_client_session_get_peer_id (alice->session);
+
+  wait_room_peers (alice, room_id, 2);
+  share = g_object_ref (mesh_call_engine_start_screenshare (alice->engine, room_id, test_camera (),
+                                                            &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (mesh_call_get_kind (share), ==, MESH_MEDIA_KIND_SCREENSHARE);
+  /* A share is its own connection: none for calls is in the way. */
+  g_assert_null (mesh_call_engine_find_call (alice->engine, room_id, MESH_MEDIA_KIND_CALL));
+
+  watched = wait_incoming (bob);
+  g_assert_cmpint (mesh_call_get_kind (watched), ==, MESH_MEDIA_KIND_SCREENSHARE);
+  g_assert_cmpint (mesh_call_get_state (watched), ==, MESH_CALL_STATE_RINGING);
+  g_assert_cmpstr (mesh_call_get_caller_name (watched), ==, "alice");
+  mesh_call_accept (watched);
+  sharer = peer_of (watched, alice_id);
+  WAIT_UNTIL (video_frames (sharer) >= FRAMES, WAIT_S);
+  g_test_message ("screenshare: bob decoded %" G_GUINT64_FORMAT " frames of alice's screen",
+                  video_frames (sharer));
+  g_assert_cmpint (mesh_video_output_get_width (mesh_call_peer_get_video (sharer)), ==, 320);
+
+  /* Alice stops sharing: Bob's view ends. */
+  mesh_call_hang_up (share);
+  WAIT_UNTIL (mesh_call_get_state (watched) == MESH_CALL_STATE_ENDED, WAIT_S);
+  g_assert_cmpint (mesh_call_get_end_reason (watched), ==, MESH_CALL_END_REMOTE_HUNG_UP);
+}
+
+static void
+test_bitrate_steps (void)
+{
+  guint rate = 600000;
+
+  /* Clean: up, slowly, to the ceiling. */
+  g_assert_cmpuint (mesh_call_next_bitrate (rate, 0, 0.02, 1500000), >, rate);
+  g_assert_cmpuint (mesh_call_next_bitrate (rate, 0, 0.02, 1500000), <, rate * 11 / 10);
+  for (guint i = 0; i < 50; i++)
+    rate = mesh_call_next_bitrate (rate, 0, 0.02, 1500000);
+  g_assert_cmpuint (rate, ==, 1500000);
+  /* Heavy loss: down fast, to the floor. */
+  g_assert_cmpuint (mesh_call_next_bitrate (rate, 0.2, 0.02, 1500000), ==, 1050000);
+  for (guint i = 0; i < 50; i++)
+    rate = mesh_call_next_bitrate (rate, 0.2, 0.02, 1500000);
+  g_assert_cmpuint (rate, ==, 100000);
+  /* Some loss, or a long round trip: down gently. */
+  g_assert_cmpuint (mesh_call_next_bitrate (1000000, 0.05, 0.02, 1500000), ==, 900000);
+  g_assert_cmpuint (mesh_call_next_bitrate (1000000, 0, 0.5, 1500000), ==, 900000);
 }
 
 int
@@ -692,20 +986,26 @@ main (int   argc,
   server = client_test_server_new ();
   for (guint i = 0; i < G_N_ELEMENTS (users); i++)
     g_free (client_test_server_add_user (server, users[i], PASSWORD));
-  client_test_server_start (server);
   rests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
 
+  g_test_add_func ("/media/bitrate-steps", test_bitrate_steps);
   g_test_add_func ("/media/call/two-party", test_two_party);
   g_test_add_func ("/media/call/decline", test_decline);
   g_test_add_func ("/media/call/ring-timeout", test_ring_timeout);
   g_test_add_func ("/media/call/audio-only", test_audio_only);
   g_test_add_func ("/media/call/refused-caps", test_refused_caps);
   g_test_add_func ("/media/call/malformed-offer", test_malformed_offer);
+  g_test_add_func ("/media/call/offer-payload-types", test_offer_payload_types);
+  g_test_add_func ("/media/call/reconnect", test_reconnect);
+  g_test_add_func ("/media/call/controls", test_controls);
+  g_test_add_func ("/media/call/vanishing-peer", test_vanishing_peer);
+  g_test_add_func ("/media/call/screenshare", test_screenshare);
   g_test_add_func ("/media/call/room-of-three", test_room_of_three);
   status = g_test_run ();
 
   g_hash_table_unref (rests);
-  client_test_server_stop (server);
+  if (server_started)
+    client_test_server_stop (server);
   client_test_server_free (server);
   return status;
 }
