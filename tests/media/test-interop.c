@@ -182,7 +182,7 @@ test_engine_calls_aiortc (void)
   if (!fixture_set_up (&fixture))
     return;
   alice = mesh_test_engine_new (fixture.server, "alice", PASSWORD, fixture.room_id,
-                                mesh_test_netns_get_host_address (fixture.netns), 640, 480);
+                                mesh_test_netns_get_host_address (fixture.netns), 320, 240);
   aiortc = mesh_test_aiortc_spawn (fixture.netns, fixture.server, "bob", PASSWORD,
                                    fixture.room_id, args);
   aiortc_peer = mesh_test_aiortc_wait_ready (aiortc, 20000);
@@ -218,7 +218,7 @@ test_aiortc_calls_engine (void)
   if (!fixture_set_up (&fixture))
     return;
   alice = mesh_test_engine_new (fixture.server, "alice", PASSWORD, fixture.room_id,
-                                mesh_test_netns_get_host_address (fixture.netns), 640, 480);
+                                mesh_test_netns_get_host_address (fixture.netns), 320, 240);
   alice->auto_accept = TRUE;
   aiortc = mesh_test_aiortc_spawn (fixture.netns, fixture.server, "bob", PASSWORD,
                                    fixture.room_id, args);
