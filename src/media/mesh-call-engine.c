@@ -429,9 +429,9 @@ turn_received (GObject      *source,
       }
     }
     ice->uris = g_strv_builder_end (builder);
-    ice->username = g_strdup (json_object_get_string_member_with_default (object, "username", NULL));
-    ice->password = g_strdup (json_object_get_string_member_with_default (object, "password", NULL));
-    ttl = json_object_get_int_member_with_default (object, "ttl", NO_ICE_TTL_S);
+    ice->username = g_strdup (mesh_media_json_string (object, "username", NULL));
+    ice->password = g_strdup (mesh_media_json_string (object, "password", NULL));
+    ttl = mesh_media_json_int (object, "ttl", NO_ICE_TTL_S);
     ttl = CLAMP (ttl / 2, 10, 24 * 3600);
   } else if (error != NULL) {
     /* 404: this server has no TURN endpoint; calls go without. */
@@ -529,8 +529,8 @@ engine_handle_offer (MeshCallEngine *self,
   g_autoptr(GError) error = NULL;
   g_autofree char *username = NULL;
   g_autoptr(MeshCall) call = NULL;
-  const char *sdp = json_object_get_string_member_with_default (payload, "sdp", NULL);
-  const char *scope = json_object_get_string_member_with_default (payload, "scope", "direct");
+  const char *sdp = mesh_media_json_string (payload, "sdp", NULL);
+  const char *scope = mesh_media_json_string (payload, "scope", "direct");
   MeshCall *existing;
 
   if (sdp == NULL) {
@@ -608,9 +608,9 @@ on_session_event (MeshClientSession *session,
     engine_ignore (type, from, "no payload or sender");
     return;
   }
-  room_id = json_object_get_string_member_with_default (payload, "room_id", NULL);
-  media = json_object_get_string_member_with_default (payload, "media", "call");
-  call_id = json_object_get_string_member_with_default (payload, "call_id", NULL);
+  room_id = mesh_media_json_string (payload, "room_id", NULL);
+  media = mesh_media_json_string (payload, "media", "call");
+  call_id = mesh_media_json_string (payload, "call_id", NULL);
   if (room_id == NULL) {
     engine_ignore (type, from, "no room_id");
     return;
@@ -619,7 +619,9 @@ on_session_event (MeshClientSession *session,
     engine_ignore (type, from, "unknown media");
     return;
   }
-  if (call_id != NULL && !call_id_is_valid (call_id)) {
+  if ((call_id == NULL && json_object_has_member (payload, "call_id") &&
+       !json_object_get_null_member (payload, "call_id")) ||
+      (call_id != NULL && !call_id_is_valid (call_id))) {
     engine_ignore (type, from, "bad call_id");
     return;
   }
@@ -642,7 +644,7 @@ on_session_event (MeshClientSession *session,
     return;
   }
   if (g_str_equal (type, "rtc.answer")) {
-    const char *sdp = json_object_get_string_member_with_default (payload, "sdp", NULL);
+    const char *sdp = mesh_media_json_string (payload, "sdp", NULL);
 
     if (sdp == NULL)
       engine_ignore (type, from, "no sdp");

@@ -583,7 +583,7 @@ static void
 peer_apply_candidate (MeshCallPeer *peer,
                       JsonObject   *candidate)
 {
-  const char *text = json_object_get_string_member_with_default (candidate, "candidate", NULL);
+  const char *text = mesh_media_json_string (candidate, "candidate", NULL);
   gint64 mline = -1;
   guint n_media = 0;
   JsonNode *node = json_object_get_member (candidate, "sdpMLineIndex");

@@ -30,6 +30,33 @@ typedef struct {
   gint             negotiating;    /* atomic: an offer was started */
 } MeshPeerLink;
 
+/* A string member, or @fallback when it is absent, null or not a string
+ * (json-glib's getters complain about objects and arrays: peers may send
+ * anything the server does not check). */
+static inline const char *
+mesh_media_json_string (JsonObject *object,
+                        const char *name,
+                        const char *fallback)
+{
+  JsonNode *node = object ? json_object_get_member (object, name) : NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    return fallback;
+  return json_node_get_string (node);
+}
+
+static inline gint64
+mesh_media_json_int (JsonObject *object,
+                     const char *name,
+                     gint64      fallback)
+{
+  JsonNode *node = object ? json_object_get_member (object, name) : NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
+    return fallback;
+  return json_node_get_int (node);
+}
+
 MeshPeerLink *mesh_peer_link_ref   (MeshPeerLink *link);
 void          mesh_peer_link_unref (gpointer      link);
 

@@ -644,6 +644,35 @@ send_offer (Party      *from,
   g_assert_no_error (error);
 }
 
+/* An rtc event with @extra_json's members added (sdp, call_id...), and a token. */
+static void
+send_raw (Party      *from,
+          const char *type,
+          const char *room_id,
+          const char *target,
+          const char *extra_json)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) extra = json_from_string (extra_json, &error);
+  g_autoptr(JsonObject) payload = json_object_ref (json_node_get_object (extra));
+  g_autofree char *token = NULL;
+  g_autofree char *id = NULL;
+  const char *caps[] = { "call", NULL };
+
+  g_assert_no_error (error);
+  mesh_client_rest_request_caps_async (from->rest, room_id, caps, target, NULL, 0, NULL,
+                                       result_cb, &result);
+  token = mesh_client_rest_request_caps_finish (from->rest, wait_result (&result), NULL, &error);
+  g_assert_no_error (error);
+  json_object_set_string_member (payload, "room_id", room_id);
+  json_object_set_string_member (payload, "target_peer_id", target);
+  json_object_set_string_member (payload, "media", "call");
+  json_object_set_string_member (payload, "cap_token", token);
+  id = mesh_client_session_send_event (from->session, type, target, payload, &error);
+  g_assert_no_error (error);
+}
+
 static void
 count_hangup (MeshClientSession *session,
               const char        *type,
@@ -699,6 +728,21 @@ test_malformed_offer (void)
     g_assert_cmpuint (bob->incoming->len, ==, 1);
     g_assert_cmpuint (g_list_model_get_n_items (mesh_call_get_peers (incoming)), ==, 1);
     g_assert_cmpuint (g_list_model_get_n_items (mesh_call_engine_get_calls (bob->engine)), ==, 1);
+
+    /* What the server does not check, hostile: ignored, nothing rings. */
+    send_raw (alice, "rtc.offer", room_id, bob_id,
+              "{\"call_id\": {\"x\": 1}, \"scope\": [1], \"sdp\": \"v=0\"}");
+    send_raw (alice, "rtc.offer", room_id, bob_id,
+              "{\"call_id\": \"bad id with spaces\", \"sdp\": \"v=0\"}");
+    send_raw (alice, "rtc.ice", room_id, bob_id,
+              "{\"call_id\": \"odd-call\", \"candidate\": {\"candidate\": {}, \"sdpMLineIndex\": \"x\"}}");
+    send_raw (alice, "rtc.ice", room_id, bob_id,
+              "{\"call_id\": \"odd-call\", \"candidate\": {\"candidate\": \"candidate:1 1 UDP 1 10.0.0.1 9 typ host\", "
+              "\"sdpMLineIndex\": 99}}");
+    send_raw (alice, "rtc.hangup", room_id, bob_id, "{\"call_id\": [], \"reason\": {}}");
+    pump (500);
+    g_assert_cmpuint (bob->incoming->len, ==, 1);
+    g_assert_cmpint (mesh_call_get_state (incoming), ==, MESH_CALL_STATE_RINGING);
 
     mesh_call_accept (incoming);
     pump (500);
@@ -973,6 +1017,64 @@ test_bitrate_steps (void)
   g_assert_cmpuint (mesh_call_next_bitrate (1000000, 0, 0.5, 1500000), ==, 900000);
 }
 
+static void
+keep_from (MeshClientSession *session,
+           const char        *type,
+           const char        *from,
+           JsonObject        *payload,
+           char             **call_id)
+{
+  g_free (*call_id);
+  *call_id = g_strdup (json_object_get_string_member_with_default (payload, "call_id", "?"));
+}
+
+/* A garbage answer ends that peer's connection with a clear error; the
+ * engine goes on. */
+static void
+test_malformed_answer (void)
+{
+  const char *members[] = { "bob", NULL };
+  g_autofree char *room_id = create_room ("alice", members);
+  g_autoptr(Party) alice = party_new ("alice", room_id, FALSE, TRUE);
+  g_autoptr(Party) bob = party_new ("bob", room_id, FALSE, FALSE);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshCall) call = NULL;
+  g_autoptr(JsonObject) payload = json_object_new ();
+  g_autofree char *call_id = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *id = NULL;
+  const char *caps[] = { "call", NULL };
+  const char *alice_id = mesh_client_session_get_peer_id (alice->session);
+
+  /* Bob speaks raw signaling. */
+  g_clear_object (&bob->engine);
+  g_signal_connect (bob->session, "event::rtc.offer", G_CALLBACK (keep_from), &call_id);
+  wait_room_peers (alice, room_id, 2);
+  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
+  g_assert_no_error (error);
+  WAIT_UNTIL (call_id != NULL, WAIT_S);
+
+  mesh_client_rest_request_caps_async (bob->rest, room_id, caps, alice_id, NULL, 0, NULL,
+                                       result_cb, &result);
+  token = mesh_client_rest_request_caps_finish (bob->rest, wait_result (&result), NULL, &error);
+  g_assert_no_error (error);
+  json_object_set_string_member (payload, "room_id", room_id);
+  json_object_set_string_member (payload, "target_peer_id", alice_id);
+  json_object_set_string_member (payload, "media", "call");
+  json_object_set_string_member (payload, "call_id", call_id);
+  json_object_set_string_member (payload, "sdp", "v=0\r\nthis is not an answer\r\n");
+  json_object_set_string_member (payload, "cap_token", token);
+  id = mesh_client_session_send_event (bob->session, "rtc.answer", alice_id, payload, &error);
+  g_assert_no_error (error);
+
+  WAIT_UNTIL (mesh_call_get_state (call) == MESH_CALL_STATE_ENDED, WAIT_S);
+  g_assert_cmpint (mesh_call_get_end_reason (call), ==, MESH_CALL_END_FAILED);
+  g_assert_nonnull (strstr (mesh_call_get_error_message (call), "bad answer"));
+  g_assert_null (mesh_call_get_pipeline (call));
+  g_test_message ("malformed answer: %s", mesh_call_get_error_message (call));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -995,6 +1097,7 @@ main (int   argc,
   g_test_add_func ("/media/call/audio-only", test_audio_only);
   g_test_add_func ("/media/call/refused-caps", test_refused_caps);
   g_test_add_func ("/media/call/malformed-offer", test_malformed_offer);
+  g_test_add_func ("/media/call/malformed-answer", test_malformed_answer);
   g_test_add_func ("/media/call/offer-payload-types", test_offer_payload_types);
   g_test_add_func ("/media/call/reconnect", test_reconnect);
   g_test_add_func ("/media/call/controls", test_controls);
