@@ -6,6 +6,8 @@
 #include "mesh-config.h"
 #include "mesh-listener.h"
 
+#include <string.h>
+
 char *
 mesh_config_default_data_dir (void)
 {
@@ -31,6 +33,7 @@ mesh_config_new (void)
   mesh_notify_config_init_default (&config->notify);
   mesh_rest_throttle_init_default (&config->throttle);
   config->device_idle_days = 90;
+  mesh_rest_turn_init_default (&config->turn);
 
   /* The legacy relay carries trickled ICE for several calls through one
    * socket: it must take bursts of thousands of signals (legacy-relay.md). */
@@ -53,6 +56,7 @@ mesh_config_free (MeshConfig *config)
   g_free (config->tls_cert);
   g_free (config->tls_key);
   g_strfreev (config->throttle.trusted_proxies);
+  mesh_rest_turn_clear (&config->turn);
   g_free (config);
 }
 
@@ -258,6 +262,122 @@ read_auth (GKeyFile          *kf,
   return TRUE;
 }
 
+/* An ICE server URI as RFC 7064/7065 write them: scheme, then a host
+ * (and port, and for TURN a ?transport=), no spaces or credentials. */
+static gboolean
+turn_uri_is_valid (const char *uri,
+                   gboolean   *is_turn)
+{
+  static const char * const schemes[] = { "stun:", "stuns:", "turn:", "turns:" };
+  const char *rest = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (schemes) && rest == NULL; i++) {
+    if (g_ascii_strncasecmp (uri, schemes[i], strlen (schemes[i])) == 0) {
+      rest = uri + strlen (schemes[i]);
+      *is_turn = i >= 2;
+    }
+  }
+  if (rest == NULL || *rest == '\0' || *rest == '/' || *rest == '?' || *rest == ':')
+    return FALSE;
+  for (const char *p = rest; *p != '\0'; p++) {
+    if ((guchar) *p <= ' ' || (guchar) *p >= 0x7f || *p == '@' || *p == '"' || *p == '\\')
+      return FALSE;
+  }
+  /* A query only for TURN, and only the transport. */
+  rest = strchr (rest, '?');
+  if (rest != NULL && (!*is_turn || (!g_str_equal (rest, "?transport=udp") &&
+                                     !g_str_equal (rest, "?transport=tcp"))))
+    return FALSE;
+  return TRUE;
+}
+
+/* The secret's first line; the file need not be readable by others the
+ * way the config file is. */
+static gboolean
+read_secret_file (const char  *path,
+                  char       **secret,
+                  GError     **error)
+{
+  g_autofree char *contents = NULL;
+  char *newline;
+
+  if (!g_file_get_contents (path, &contents, NULL, error))
+    return FALSE;
+  newline = strpbrk (contents, "\r\n");
+  if (newline != NULL)
+    *newline = '\0';
+  g_free (*secret);
+  *secret = g_strdup (contents);
+  memset (contents, 0, strlen (contents));
+  return TRUE;
+}
+
+static gboolean
+read_turn (GKeyFile      *kf,
+           MeshRestTurn  *turn,
+           GError       **error)
+{
+  double ttl = turn->ttl_s;
+  g_autofree char *secret_file = NULL;
+  gboolean has_turn = FALSE;
+
+  if (!read_number (kf, "turn", "ttl", 60, 30 * 86400, &ttl, error) ||
+      !read_string (kf, "turn", "secret", &turn->secret, error) ||
+      !read_string (kf, "turn", "secret-file", &secret_file, error))
+    return FALSE;
+  if (secret_file != NULL) {
+    if (g_key_file_has_key (kf, "turn", "secret", NULL)) {
+      g_set_error_literal (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                           "[turn] give secret or secret-file, not both");
+      return FALSE;
+    }
+    if (!read_secret_file (secret_file, &turn->secret, error)) {
+      g_prefix_error (error, "[turn] secret-file: ");
+      return FALSE;
+    }
+  }
+  if (turn->secret != NULL && turn->secret[0] == '\0') {
+    g_set_error_literal (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                         "[turn] the secret is empty");
+    return FALSE;
+  }
+  if (g_key_file_has_key (kf, "turn", "uris", NULL)) {
+    g_auto(GStrv) list = g_key_file_get_string_list (kf, "turn", "uris", NULL, error);
+    g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+
+    if (list == NULL) {
+      g_prefix_error (error, "[turn] uris: ");
+      return FALSE;
+    }
+    for (guint i = 0; list[i] != NULL; i++) {
+      const char *uri = g_strstrip (list[i]);
+      gboolean is_turn = FALSE;
+
+      if (*uri == '\0')
+        continue;
+      if (!turn_uri_is_valid (uri, &is_turn)) {
+        g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                     "[turn] uris: '%s' is not a stun:, stuns:, turn: or turns: URI "
+                     "(host[:port][?transport=udp|tcp], no credentials)", uri);
+        return FALSE;
+      }
+      has_turn |= is_turn;
+      g_strv_builder_add (builder, uri);
+    }
+    g_strfreev (turn->uris);
+    turn->uris = g_strv_builder_end (builder);
+  }
+  /* Without it clients would get TURN URIs they cannot authenticate to. */
+  if (has_turn && turn->secret == NULL) {
+    g_set_error_literal (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                         "[turn] uris has turn: URIs but there is no secret "
+                         "(coturn's static-auth-secret)");
+    return FALSE;
+  }
+  turn->ttl_s = (guint) ttl;
+  return TRUE;
+}
+
 gboolean
 mesh_config_load_file (MeshConfig  *config,
                        const char  *path,
@@ -285,7 +405,8 @@ mesh_config_load_file (MeshConfig  *config,
       !read_limits (kf, "limits", &config->limits, error) ||
       !read_limits (kf, "legacy", &config->legacy_limits, error) ||
       !read_notify (kf, &config->notify, error) ||
-      !read_auth (kf, config, error)) {
+      !read_auth (kf, config, error) ||
+      !read_turn (kf, &config->turn, error)) {
     g_prefix_error (error, "%s: ", path);
     return FALSE;
   }

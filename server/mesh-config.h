@@ -24,6 +24,7 @@ typedef struct {
   MeshNotifyConfig notify;          /* [gotify]: notifications (§9) */
   MeshRestThrottle throttle;        /* [auth]: login and registration */
   guint         device_idle_days;   /* [auth]: device tokens unused this long expire */
+  MeshRestTurn  turn;               /* [turn]: ICE servers for calls */
 } MeshConfig;
 
 #define MESH_DEFAULT_LISTEN        "127.0.0.1:8080"

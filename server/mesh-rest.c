@@ -34,6 +34,7 @@ typedef struct {
   GHashTable          *ip_buckets;      /* address → Bucket */
   GHashTable          *user_buckets;    /* lower-case username → Bucket */
   GHashTable          *known;           /* "username\naddress" → expiry (µs, boxed) */
+  MeshRestTurn         turn;
 } MeshRest;
 
 /* A token bucket; absent means full. */
@@ -80,6 +81,7 @@ rest_clear (MeshRest *rest)
   g_clear_pointer (&rest->user_buckets, g_hash_table_unref);
   g_clear_pointer (&rest->known, g_hash_table_unref);
   g_clear_pointer (&rest->throttle.trusted_proxies, g_strfreev);
+  mesh_rest_turn_clear (&rest->turn);
   g_clear_object (&rest->store);
   g_clear_object (&rest->cap_key);
   g_clear_object (&rest->notifier);
@@ -1190,6 +1192,85 @@ handle_test_gotify (MeshRestRequest *request)
                           NULL, gotify_tested, pending_reply_new (request));
 }
 
+void
+mesh_rest_turn_init_default (MeshRestTurn *turn)
+{
+  memset (turn, 0, sizeof *turn);
+  turn->ttl_s = MESH_REST_TURN_DEFAULT_TTL;
+}
+
+void
+mesh_rest_turn_copy (MeshRestTurn       *dest,
+                     const MeshRestTurn *src)
+{
+  dest->uris = g_strdupv (src->uris);
+  dest->secret = g_strdup (src->secret);
+  dest->ttl_s = src->ttl_s;
+}
+
+void
+mesh_rest_turn_clear (MeshRestTurn *turn)
+{
+  g_clear_pointer (&turn->uris, g_strfreev);
+  if (turn->secret != NULL) {
+    /* A shared secret should not linger in freed memory. */
+    memset (turn->secret, 0, strlen (turn->secret));
+    g_clear_pointer (&turn->secret, g_free);
+  }
+}
+
+void
+mesh_rest_turn_credentials (const char  *secret,
+                            const char  *user_id,
+                            gint64       expiry,
+                            char       **username,
+                            char       **password)
+{
+  g_autoptr(GHmac) hmac = g_hmac_new (G_CHECKSUM_SHA1, (const guchar *) secret, strlen (secret));
+  guint8 digest[20];
+  gsize len = sizeof digest;
+  g_autofree char *name = g_strdup_printf ("%" G_GINT64_FORMAT ":%s", expiry, user_id);
+
+  g_hmac_update (hmac, (const guchar *) name, -1);
+  g_hmac_get_digest (hmac, digest, &len);
+  *password = g_base64_encode (digest, len);
+  *username = g_steal_pointer (&name);
+}
+
+/* ICE servers for calls.  Credentials are only minted with a secret and
+ * are worth nothing to STUN, so a STUN-only setup gets bare URIs. */
+static void
+handle_get_turn (MeshRestRequest *request)
+{
+  const MeshRestTurn *turn = &request->rest->turn;
+  g_autoptr(JsonObject) reply = NULL;
+  JsonArray *uris;
+
+  if (turn->uris == NULL || turn->uris[0] == NULL) {
+    reply_error_code (request->msg, MESH_ERROR_NOT_FOUND, "no ICE servers are configured");
+    return;
+  }
+  reply = json_object_new ();
+  uris = json_array_new ();
+  for (guint i = 0; turn->uris[i] != NULL; i++)
+    json_array_add_string_element (uris, turn->uris[i]);
+  json_object_set_array_member (reply, "uris", uris);
+  if (turn->secret != NULL) {
+    g_autofree char *username = NULL;
+    g_autofree char *password = NULL;
+    gint64 expiry = g_get_real_time () / G_USEC_PER_SEC + turn->ttl_s;
+
+    mesh_rest_turn_credentials (turn->secret, request->user_id, expiry, &username, &password);
+    json_object_set_string_member (reply, "username", username);
+    json_object_set_string_member (reply, "password", password);
+  }
+  json_object_set_int_member (reply, "ttl", turn->ttl_s);
+  /* Fresh credentials every time: no cache may hand them to someone else. */
+  soup_message_headers_replace (soup_server_message_get_response_headers (request->msg),
+                                "Cache-Control", "no-store");
+  reply_object (request->msg, SOUP_STATUS_OK, reply);
+}
+
 /* Every route of protocol §2 below /api/v1 ('*' is one path segment). */
 static const struct {
   const char      *method;
@@ -1216,6 +1297,7 @@ static const struct {
   { "PUT",    "me/gotify",       ROUTE_AUTH | ROUTE_BODY,   handle_put_gotify },
   { "DELETE", "me/gotify",       ROUTE_AUTH,                handle_delete_gotify },
   { "POST",   "me/gotify/test",  ROUTE_AUTH,                handle_test_gotify },
+  { "GET",    "turn",            ROUTE_AUTH,                handle_get_turn },
 };
 
 /* Matches @segments against @pattern; '*' takes one non-empty segment,
@@ -1430,6 +1512,9 @@ mesh_rest_add_handlers (SoupServer           *server,
   if (config->throttle.max_entries > 0)
     rest->throttle = config->throttle;
   rest->throttle.trusted_proxies = g_strdupv (config->throttle.trusted_proxies);
+  mesh_rest_turn_copy (&rest->turn, &config->turn);
+  if (rest->turn.ttl_s == 0)
+    rest->turn.ttl_s = MESH_REST_TURN_DEFAULT_TTL;
   rest->ip_buckets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   rest->user_buckets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   rest->known = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);

@@ -37,6 +37,29 @@ typedef struct {
 
 void   mesh_rest_throttle_init_default (MeshRestThrottle *throttle);
 
+/* ICE servers for calls, handed out by GET /api/v1/turn ([turn] in the
+ * config file).  With a secret, TURN credentials follow the TURN REST API
+ * scheme of coturn's use-auth-secret: username "<expiry>:<user_id>",
+ * password base64 (HMAC-SHA1 (secret, username)). */
+typedef struct {
+  GStrv  uris;       /* stun:, stuns:, turn:, turns: URIs; NULL/empty: 404 */
+  char  *secret;     /* coturn's static-auth-secret; NULL: no credentials */
+  guint  ttl_s;      /* lifetime of the credentials, seconds */
+} MeshRestTurn;
+
+#define MESH_REST_TURN_DEFAULT_TTL 86400
+
+void   mesh_rest_turn_init_default (MeshRestTurn       *turn);
+void   mesh_rest_turn_copy         (MeshRestTurn       *dest,
+                                    const MeshRestTurn *src);
+void   mesh_rest_turn_clear        (MeshRestTurn       *turn);
+/* The credentials for @user_id valid until @expiry (Unix time). */
+void   mesh_rest_turn_credentials  (const char         *secret,
+                                    const char         *user_id,
+                                    gint64              expiry,
+                                    char              **username,
+                                    char              **password);
+
 typedef struct {
   MeshStore           *store;
   MeshCapKey          *cap_key;
@@ -50,6 +73,7 @@ typedef struct {
   /* /me/gotify (§9) settings, test and delivery; NULL: those routes 404. */
   MeshNotifier        *notifier;
   MeshRestThrottle     throttle;               /* all 0: the defaults */
+  MeshRestTurn         turn;                   /* copied; no uris: /turn 404s */
   /* Called when a user revoked one of their devices (its sockets close). */
   void               (*device_revoked) (gpointer    user_data,
                                         const char *device_id);

@@ -122,6 +122,7 @@ config_copy (const MeshConfig *config)
   copy->tls_cert = g_strdup (config->tls_cert);
   copy->tls_key = g_strdup (config->tls_key);
   copy->throttle.trusted_proxies = g_strdupv (config->throttle.trusted_proxies);
+  mesh_rest_turn_copy (&copy->turn, &config->turn);
   return copy;
 }
 
@@ -167,6 +168,7 @@ mesh_server_new (const MeshConfig  *config,
   rest.may_control_terminal = may_control_terminal;
   rest.hook_data = self;
   rest.throttle = self->config->throttle;
+  rest.turn = self->config->turn;
   rest.device_revoked = device_revoked;
   mesh_rest_add_handlers (self->soup, &rest);
 

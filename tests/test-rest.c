@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "mesh-cap-token.h"
+#include "mesh-config.h"
 #include "mesh-error.h"
 #include "mesh-ids.h"
 #include "mesh-rest.h"
@@ -54,6 +55,40 @@ allow_control (gpointer    data,
   return g_strcmp0 (user_id, fixture->controller) == 0;
 }
 
+/* (Re)starts the REST server on the fixture's store: open registration
+ * or not, and the [turn] settings (NULL: none). */
+static void
+fixture_listen (Fixture            *fixture,
+                gboolean            open,
+                const MeshRestTurn *turn)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoslist(GUri) uris = NULL;
+  MeshRestConfig config = { 0, };
+
+  if (fixture->server != NULL) {
+    soup_server_disconnect (fixture->server);
+    g_clear_object (&fixture->server);
+    g_clear_pointer (&fixture->base, g_free);
+  }
+  config.store = fixture->store;
+  config.cap_key = fixture->cap_key;
+  config.open_registration = open;
+  config.max_body_size = MAX_BODY;
+  config.may_control_terminal = allow_control;
+  config.hook_data = fixture;
+  if (turn != NULL)
+    config.turn = *turn;
+
+  fixture->server = soup_server_new ("server-header", "mesh-test", NULL);
+  mesh_rest_add_handlers (fixture->server, &config);
+  soup_server_listen_local (fixture->server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (fixture->server);
+  g_assert_nonnull (uris);
+  fixture->base = g_strdup_printf ("http://127.0.0.1:%d", g_uri_get_port (uris->data));
+}
+
 /* @data: GINT_TO_POINTER (TRUE) for a server with open registration. */
 static void
 fixture_set_up (Fixture       *fixture,
@@ -62,8 +97,6 @@ fixture_set_up (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
   g_autofree char *db = NULL;
   g_autofree char *key = NULL;
-  g_autoslist(GUri) uris = NULL;
-  MeshRestConfig config = { 0, };
 
   fixture->dir = g_dir_make_tmp ("mesh-rest-XXXXXX", &error);
   g_assert_no_error (error);
@@ -74,21 +107,7 @@ fixture_set_up (Fixture       *fixture,
   fixture->cap_key = mesh_cap_key_load_or_create (key, &error);
   g_assert_no_error (error);
 
-  config.store = fixture->store;
-  config.cap_key = fixture->cap_key;
-  config.open_registration = GPOINTER_TO_INT (data);
-  config.max_body_size = MAX_BODY;
-  config.may_control_terminal = allow_control;
-  config.hook_data = fixture;
-
-  fixture->server = soup_server_new ("server-header", "mesh-test", NULL);
-  mesh_rest_add_handlers (fixture->server, &config);
-  soup_server_listen_local (fixture->server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
-  g_assert_no_error (error);
-  uris = soup_server_get_uris (fixture->server);
-  g_assert_nonnull (uris);
-  fixture->base = g_strdup_printf ("http://127.0.0.1:%d", g_uri_get_port (uris->data));
-
+  fixture_listen (fixture, GPOINTER_TO_INT (data), NULL);
   fixture->session = soup_session_new ();
 }
 
@@ -908,6 +927,216 @@ test_routing (Fixture       *fixture,
   }
 }
 
+/* GET /turn with no [turn] settings: 404 (clients take it as "no ICE
+ * servers"), and it is still behind authentication. */
+static void
+test_turn_not_configured (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  g_autofree char *token = NULL;
+  g_autofree char *user_id = make_user (fixture, "alice", &token);
+  g_autoptr(Response) none = api (fixture, "GET", "/api/v1/turn", NULL, NULL);
+  g_autoptr(Response) found = api (fixture, "GET", "/api/v1/turn", token, NULL);
+  g_autoptr(Response) post = api (fixture, "POST", "/api/v1/turn", token, "{}");
+
+  assert_error (none, 401, "UNAUTHORIZED", NULL);
+  assert_error (found, 404, "NOT_FOUND", NULL);
+  assert_error (post, 405, "BAD_REQUEST", NULL);
+}
+
+/* The password a TURN server with use-auth-secret expects for @username. */
+static char *
+expected_password (const char *secret,
+                   const char *username)
+{
+  g_autoptr(GHmac) hmac = g_hmac_new (G_CHECKSUM_SHA1, (const guchar *) secret, strlen (secret));
+  guint8 digest[20];
+  gsize len = sizeof digest;
+
+  g_hmac_update (hmac, (const guchar *) username, -1);
+  g_hmac_get_digest (hmac, digest, &len);
+  return g_base64_encode (digest, len);
+}
+
+static void
+test_turn_credentials (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  static const char * const uris[] = {
+    "stun:turn.example.org:3478", "turn:turn.example.org:3478?transport=udp",
+    "turns:turn.example.org:5349?transport=tcp", NULL,
+  };
+  MeshRestTurn turn = { .uris = (GStrv) uris, .secret = (char *) "north-wind", .ttl_s = 600 };
+  g_autofree char *token = NULL;
+  g_autofree char *user_id = make_user (fixture, "alice", &token);
+  g_autofree char *other_token = NULL;
+  g_autofree char *other_id = make_user (fixture, "bob", &other_token);
+  g_autofree char *known_user = NULL;
+  g_autofree char *known_password = NULL;
+  g_autofree char *prefix = NULL;
+  g_autofree char *password = NULL;
+  g_autoptr(Response) none = NULL;
+  g_autoptr(Response) garbage = NULL;
+  g_autoptr(Response) r = NULL;
+  g_autoptr(Response) other = NULL;
+  JsonObject *obj;
+  JsonArray *got;
+  const char *username;
+  gint64 before, after, expiry;
+  char *end;
+
+  /* Against a vector computed elsewhere (Python's hmac + base64). */
+  mesh_rest_turn_credentials ("north-wind", "0123456789abcdef", 1700000000, &known_user,
+                              &known_password);
+  g_assert_cmpstr (known_user, ==, "1700000000:0123456789abcdef");
+  g_assert_cmpstr (known_password, ==, "/6lsfTkWkNvdDL/RFkqnVcdmStU=");
+
+  fixture_listen (fixture, FALSE, &turn);
+  none = api (fixture, "GET", "/api/v1/turn", NULL, NULL);
+  garbage = api (fixture, "GET", "/api/v1/turn", "garbage", NULL);
+  assert_error (none, 401, "UNAUTHORIZED", NULL);
+  assert_error (garbage, 401, "UNAUTHORIZED", NULL);
+  /* No credentials leak into a refusal. */
+  g_assert_null (strstr (none->body, "password"));
+
+  before = g_get_real_time () / G_USEC_PER_SEC;
+  r = api (fixture, "GET", "/api/v1/turn", token, NULL);
+  after = g_get_real_time () / G_USEC_PER_SEC;
+  g_assert_cmpuint (r->status, ==, 200);
+  g_assert_cmpstr (soup_message_headers_get_one (r->headers, "Cache-Control"), ==, "no-store");
+  obj = response_object (r);
+  got = json_object_get_array_member (obj, "uris");
+  g_assert_cmpuint (json_array_get_length (got), ==, 3);
+  for (guint i = 0; i < 3; i++)
+    g_assert_cmpstr (json_array_get_string_element (got, i), ==, uris[i]);
+  g_assert_cmpint (json_object_get_int_member (obj, "ttl"), ==, 600);
+
+  /* "<expiry>:<user_id>", expiring ttl seconds after the request. */
+  username = json_object_get_string_member (obj, "username");
+  g_assert_nonnull (username);
+  expiry = g_ascii_strtoll (username, &end, 10);
+  g_assert_cmpint (*end, ==, ':');
+  g_assert_cmpstr (end + 1, ==, user_id);
+  g_assert_cmpint (expiry, >=, before + 600);
+  g_assert_cmpint (expiry, <=, after + 600);
+  password = expected_password ("north-wind", username);
+  g_assert_cmpstr (json_object_get_string_member (obj, "password"), ==, password);
+
+  /* Each user gets their own name, so coturn's logs and quotas are per user. */
+  other = api (fixture, "GET", "/api/v1/turn", other_token, NULL);
+  g_assert_cmpuint (other->status, ==, 200);
+  prefix = g_strconcat (":", other_id, NULL);
+  g_assert_true (g_str_has_suffix (json_object_get_string_member (response_object (other),
+                                                                   "username"), prefix));
+}
+
+/* STUN needs no credentials: a STUN-only server answers bare URIs. */
+static void
+test_turn_stun_only (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  static const char * const uris[] = { "stun:stun.example.org", NULL };
+  MeshRestTurn turn = { .uris = (GStrv) uris, .ttl_s = 3600 };
+  g_autofree char *token = NULL;
+  g_autofree char *user_id = make_user (fixture, "alice", &token);
+  g_autoptr(Response) r = NULL;
+  JsonObject *obj;
+
+  fixture_listen (fixture, FALSE, &turn);
+  r = api (fixture, "GET", "/api/v1/turn", token, NULL);
+  g_assert_cmpuint (r->status, ==, 200);
+  obj = response_object (r);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (obj, "uris")), ==, 1);
+  g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (obj, "uris"), 0),
+                   ==, "stun:stun.example.org");
+  g_assert_false (json_object_has_member (obj, "username"));
+  g_assert_false (json_object_has_member (obj, "password"));
+  g_assert_cmpint (json_object_get_int_member (obj, "ttl"), ==, 3600);
+}
+
+/* Loads @text as a config file; returns the config or NULL with @error. */
+static MeshConfig *
+load_config (Fixture     *fixture,
+             const char  *text,
+             GError     **error)
+{
+  g_autofree char *path = g_build_filename (fixture->dir, "mesh-server.conf", NULL);
+  g_autoptr(MeshConfig) config = mesh_config_new ();
+  g_autoptr(GError) write_error = NULL;
+
+  g_file_set_contents (path, text, -1, &write_error);
+  g_assert_no_error (write_error);
+  if (!mesh_config_load_file (config, path, error))
+    return NULL;
+  return g_steal_pointer (&config);
+}
+
+static void
+test_turn_config (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshConfig) defaults = load_config (fixture, "[server]\n", &error);
+  g_autoptr(MeshConfig) full = NULL;
+  g_autoptr(MeshConfig) from_file = NULL;
+  g_autofree char *secret_path = g_build_filename (fixture->dir, "turn-secret", NULL);
+  g_autofree char *text = NULL;
+  static const struct {
+    const char *text;
+    const char *mentions;
+  } bad[] = {
+    { "[turn]\nuris=turn:example.org:3478\n", "secret" },
+    { "[turn]\nuris=http://example.org/\nsecret=x\n", "'http://example.org/'" },
+    { "[turn]\nuris=turn:user:pass@example.org\nsecret=x\n", "turn:user:pass@example.org" },
+    { "[turn]\nuris=stun:example.org?transport=udp\n", "stun:example.org?transport=udp" },
+    { "[turn]\nuris=turn:example.org?transport=sctp\nsecret=x\n", "transport=sctp" },
+    { "[turn]\nuris=stun:\n", "'stun:'" },
+    { "[turn]\nuris=stun:example.org\nttl=10\n", "ttl" },
+    { "[turn]\nuris=stun:example.org\nttl=soon\n", "ttl" },
+    { "[turn]\nuris=turn:example.org\nsecret=\n", "empty" },
+    { "[turn]\nsecret=x\nsecret-file=/nonexistent\n", "not both" },
+    { "[turn]\nsecret-file=/nonexistent/secret\n", "secret-file" },
+  };
+
+  g_assert_no_error (error);
+  g_assert_null (defaults->turn.uris);
+  g_assert_null (defaults->turn.secret);
+  g_assert_cmpuint (defaults->turn.ttl_s, ==, 86400);
+
+  full = load_config (fixture,
+                      "[turn]\n"
+                      "uris=stun:turn.example.org; turn:turn.example.org:3478?transport=udp;"
+                      "turns:[2001:db8::1]:5349?transport=tcp\n"
+                      "secret=north-wind\n"
+                      "ttl=3600\n", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_strv_length (full->turn.uris), ==, 3);
+  g_assert_cmpstr (full->turn.uris[0], ==, "stun:turn.example.org");
+  g_assert_cmpstr (full->turn.uris[1], ==, "turn:turn.example.org:3478?transport=udp");
+  g_assert_cmpstr (full->turn.uris[2], ==, "turns:[2001:db8::1]:5349?transport=tcp");
+  g_assert_cmpstr (full->turn.secret, ==, "north-wind");
+  g_assert_cmpuint (full->turn.ttl_s, ==, 3600);
+
+  /* The secret may live in a file of its own (first line). */
+  g_file_set_contents (secret_path, "from-a-file\nignored\n", -1, &error);
+  g_assert_no_error (error);
+  text = g_strdup_printf ("[turn]\nuris=turn:example.org\nsecret-file=%s\n", secret_path);
+  from_file = load_config (fixture, text, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (from_file->turn.secret, ==, "from-a-file");
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autoptr(GError) bad_error = NULL;
+    g_autoptr(MeshConfig) config = load_config (fixture, bad[i].text, &bad_error);
+
+    g_assert_null (config);
+    g_assert_nonnull (bad_error);
+    if (strstr (bad_error->message, bad[i].mentions) == NULL)
+      g_error ("config %u: \"%s\" does not mention \"%s\"", i, bad_error->message,
+               bad[i].mentions);
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -928,6 +1157,10 @@ main (int   argc,
   ADD ("messages", test_messages, FALSE);
   ADD ("caps", test_caps, FALSE);
   ADD ("routing", test_routing, FALSE);
+  ADD ("turn-not-configured", test_turn_not_configured, FALSE);
+  ADD ("turn-credentials", test_turn_credentials, FALSE);
+  ADD ("turn-stun-only", test_turn_stun_only, FALSE);
+  ADD ("turn-config", test_turn_config, FALSE);
 
 #undef ADD
 
