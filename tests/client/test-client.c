@@ -876,8 +876,12 @@ test_chat_history (void)
   g_autoptr(GArray) changes = NULL;
   g_autoptr(GError) error = NULL;
   static const guint expected[] = { 50, 50, 20, 0 };
+  guint bob_received = 0;
 
   pair_setup (&pair);
+  /* Sockets live on different server shards: alice's confirmation can
+   * come before bob's copy, so wait for both before paging back. */
+  g_signal_connect_swapped (pair.bob_session, "chat-message", G_CALLBACK (count_cb), &bob_received);
   sender = mesh_chat_model_new (pair.alice_session, pair.room_id);
   for (guint i = 1; i <= 120; i++) {
     g_autofree char *text = g_strdup_printf ("message %u", i);
@@ -885,7 +889,8 @@ test_chat_history (void)
     g_free (mesh_chat_model_send (sender, text, &error));
     g_assert_no_error (error);
   }
-  WAIT_UNTIL (all_sent (sender), WAIT_S);
+  WAIT_UNTIL (all_sent (sender) && bob_received == 120, WAIT_S);
+  g_signal_handlers_disconnect_by_data (pair.bob_session, &bob_received);
 
   /* A fresh view pages back to the first message. */
   chat = mesh_chat_model_new (pair.bob_session, pair.room_id);
