@@ -1302,7 +1302,10 @@ session_start_client_engine (Session *session)
 
   if (g_str_equal (session->kind, "file")) {
     MeshFileSender *sender = mesh_file_sender_new (stream, session->path);
+    g_autoptr(MeshHashCache) hashes =
+      mesh_hash_cache_get_for_dir (mesh_agent_state_get_dir (self->state));
 
+    mesh_file_sender_set_hash_cache (sender, hashes);
     session->engine = G_OBJECT (sender);
     g_signal_connect (sender, "progress", G_CALLBACK (on_session_progress), session);
     mesh_file_sender_send_async (sender, session->cancellable, on_file_sent, session_ref (session));

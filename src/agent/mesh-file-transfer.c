@@ -10,6 +10,7 @@
 #include "mesh-escape.h"
 #include "mesh-frame-reader.h"
 #include "mesh-frame-writer.h"
+#include "mesh-hash-cache.h"
 #include "mesh-json.h"
 #include "mesh-safe-path.h"
 #include "mesh-transfer-util.h"
@@ -58,6 +59,9 @@ struct _MeshFileSender {
   GQueue           in_flight;    /* data lengths of chunks queued in the writer */
   gboolean         reading_disk;
   gboolean         done_sent;
+  MeshHashCache   *hash_cache;   /* nullable */
+  struct stat      hashed_stat;  /* the file as hashed (cache key) */
+  gboolean         hash_cached;  /* the hash came from hash_cache */
 };
 
 struct _MeshFileReceiver {
@@ -129,6 +133,10 @@ sender_complete (MeshFileSender *self,
     g_clear_error (&error);
     return;
   }
+  /* The receiver saw other bytes than the hash we announced: never offer that hash again. */
+  if (g_error_matches (error, MESH_FRAME_ERROR, MESH_FRAME_ERROR_HASH_MISMATCH) &&
+      self->hash_cache != NULL && self->hash != NULL)
+    mesh_hash_cache_store (self->hash_cache, &self->hashed_stat, 0, NULL);
   if (error != NULL)
     g_task_return_error (task, error);
   else
@@ -148,12 +156,13 @@ sender_open_thread (GTask        *task,
                     GCancellable *cancellable)
 {
   MeshFileSender *self = source_object;
-  g_autoptr(MeshSha256) sha = mesh_sha256_new ();
-  g_autofree guint8 *buffer = g_malloc (4 * CHUNK_SIZE);
+  g_autoptr(MeshSha256) sha = NULL;
+  g_autofree guint8 *buffer = NULL;
   GError *error = NULL;
   const char *path = g_file_peek_path (self->file);
-  struct stat st;
+  struct stat st, after;
   guint64 offset = 0;
+  gint64 started;
 
   if (path == NULL) {
     g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
@@ -172,7 +181,20 @@ sender_open_thread (GTask        *task,
     return;
   }
 
+  /* An unchanged file sent before: its hash is known (mesh-hash-cache.c says when). */
+  self->hashed_stat = st;
+  if (self->hash_cache != NULL &&
+      (self->hash = mesh_hash_cache_lookup (self->hash_cache, &st)) != NULL) {
+    self->size = st.st_size;
+    self->hash_cached = TRUE;
+    g_task_return_boolean (task, TRUE);
+    return;
+  }
+
   /* FILE_META carries the hash, so the whole file is read once up front. */
+  started = g_get_real_time ();
+  sha = mesh_sha256_new ();
+  buffer = g_malloc (4 * CHUNK_SIZE);
   for (;;) {
     gssize n = pread (self->fd, buffer, 4 * CHUNK_SIZE, offset);
 
@@ -192,6 +214,13 @@ sender_open_thread (GTask        *task,
   }
   self->size = offset;
   self->hash = mesh_sha256_free_to_hex (g_steal_pointer (&sha));
+  /* Cached only when what was read is the file as it stands now. */
+  if (self->hash_cache != NULL && fstat (self->fd, &after) == 0 &&
+      (guint64) after.st_size == offset && after.st_mtim.tv_sec == st.st_mtim.tv_sec &&
+      after.st_mtim.tv_nsec == st.st_mtim.tv_nsec) {
+    self->hashed_stat = after;
+    mesh_hash_cache_store (self->hash_cache, &after, started, self->hash);
+  }
   g_task_return_boolean (task, TRUE);
 }
 
@@ -509,6 +538,7 @@ mesh_file_sender_finalize (GObject *object)
   g_clear_object (&self->file);
   g_clear_pointer (&self->name, g_free);
   g_clear_pointer (&self->hash, g_free);
+  g_clear_pointer (&self->hash_cache, mesh_hash_cache_unref);
   g_queue_clear (&self->in_flight);
 
   G_OBJECT_CLASS (mesh_file_sender_parent_class)->finalize (object);
@@ -574,6 +604,33 @@ mesh_file_sender_get_name (MeshFileSender *self)
   g_return_val_if_fail (MESH_IS_FILE_SENDER (self), NULL);
 
   return self->name;
+}
+
+/**
+ * mesh_file_sender_set_hash_cache:
+ * @cache: (nullable): where hashes of files sent before are kept
+ *
+ * With a cache, an unchanged file sent again is not read to be hashed before FILE_META.
+ * Call before mesh_file_sender_send_async().
+ */
+void
+mesh_file_sender_set_hash_cache (MeshFileSender *self,
+                                 MeshHashCache  *cache)
+{
+  g_return_if_fail (MESH_IS_FILE_SENDER (self));
+  g_return_if_fail (self->task == NULL);
+
+  g_clear_pointer (&self->hash_cache, mesh_hash_cache_unref);
+  self->hash_cache = cache != NULL ? mesh_hash_cache_ref (cache) : NULL;
+}
+
+/* Whether the hash in FILE_META came from the hash cache (the file was not read for it). */
+gboolean
+mesh_file_sender_get_hash_cached (MeshFileSender *self)
+{
+  g_return_val_if_fail (MESH_IS_FILE_SENDER (self), FALSE);
+
+  return self->hash_cached;
 }
 
 /**
