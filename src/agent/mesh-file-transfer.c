@@ -11,6 +11,7 @@
 #include "mesh-frame-reader.h"
 #include "mesh-frame-writer.h"
 #include "mesh-hash-cache.h"
+#include "mesh-io-worker.h"
 #include "mesh-json.h"
 #include "mesh-safe-path.h"
 #include "mesh-transfer-util.h"
@@ -25,10 +26,13 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-/* File I/O runs in GTask threads, one job at a time per transfer, so that a
- * slow disk never stalls the context that also drives QUIC. */
+/* File I/O runs in a thread of each transfer's own (MeshIoWorker), fed through a
+ * bounded queue, so that a slow disk never stalls the context that also drives
+ * QUIC, and that context never waits for a disk job to start the next one. */
 #define CHUNK_SIZE         (256 * 1024)
 #define SENDER_IN_FLIGHT   4
+#define SENDER_READ_AHEAD  (4 * CHUNK_SIZE)
+#define WRITE_QUEUE_BYTES  (8 * 1024 * 1024)
 #define ACK_INTERVAL       (8 * 1024 * 1024)
 #define MAX_UNIQUE_TRIES   10000
 #define PART_LOCK_WAIT_MS  2000
@@ -57,7 +61,8 @@ struct _MeshFileSender {
   guint64          next_offset;  /* next byte to read from disk */
   guint64          bytes_done;   /* bytes the stream accepted */
   GQueue           in_flight;    /* data lengths of chunks queued in the writer */
-  gboolean         reading_disk;
+  MeshIoWorker    *disk;         /* reads ahead, in order */
+  gsize            reading;      /* bytes asked of the disk worker, not taken back yet */
   gboolean         done_sent;
   MeshHashCache   *hash_cache;   /* nullable */
   struct stat      hashed_stat;  /* the file as hashed (cache key) */
@@ -92,10 +97,12 @@ struct _MeshFileReceiver {
   guint64          received;     /* bytes taken off the stream */
   guint64          bytes_done;   /* bytes written to the .part file */
   guint64          last_ack;
-  GBytes          *held_chunk;   /* waits while the previous chunk is written */
+  GBytes          *held_chunk;   /* waits while WRITE_QUEUE_BYTES are queued */
+  MeshIoWorker    *disk;         /* writes and hashes, in order */
+  guint64          write_offset; /* the disk worker's, once it runs */
   GError          *error;        /* the failure, once decided */
   gboolean         telling;      /* an ERROR frame is on its way to the peer */
-  gboolean         writing;
+  gboolean         writing;      /* the disk worker has chunks */
   gboolean         reading;
 };
 
@@ -224,14 +231,14 @@ sender_open_thread (GTask        *task,
   g_task_return_boolean (task, TRUE);
 }
 
-static void
-sender_read_chunk_thread (GTask        *task,
-                          gpointer      source_object,
-                          gpointer      task_data,
-                          GCancellable *cancellable)
+/* In the disk worker: reads the chunk at @job (its offset) into a FILE_CHUNK payload. */
+static gpointer
+sender_read_job (gpointer   job,
+                 gpointer   user_data,
+                 GError   **error)
 {
-  MeshFileSender *self = source_object;
-  guint64 offset = self->next_offset;
+  MeshFileSender *self = user_data;
+  guint64 offset = *(guint64 *) job;
   gsize want = MIN (CHUNK_SIZE, self->size - offset);
   g_autofree guint8 *payload = g_malloc (MESH_FRAME_CHUNK_HEADER_SIZE + want);
   guint64 be_offset = GUINT64_TO_BE (offset);
@@ -245,23 +252,17 @@ sender_read_chunk_thread (GTask        *task,
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0) {
-      GError *error = NULL;
-
-      set_error_from_errno (&error, errno, "Cannot read", self->name);
-      g_task_return_error (task, error);
-      return;
+      set_error_from_errno (error, errno, "Cannot read", self->name);
+      return NULL;
     }
     if (n == 0) {
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED,
-                               "“%s” shrank while it was being sent", self->name);
-      return;
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   "“%s” shrank while it was being sent", self->name);
+      return NULL;
     }
     have += n;
   }
-  g_task_return_pointer (task,
-                         g_bytes_new_take (g_steal_pointer (&payload),
-                                           MESH_FRAME_CHUNK_HEADER_SIZE + want),
-                         (GDestroyNotify) g_bytes_unref);
+  return g_bytes_new_take (g_steal_pointer (&payload), MESH_FRAME_CHUNK_HEADER_SIZE + want);
 }
 
 static void sender_pump (MeshFileSender *self);
@@ -297,35 +298,36 @@ on_sender_chunk_written (GObject      *source,
   sender_pump (self);
 }
 
+/* The disk worker read one or more chunks (or failed). */
 static void
-on_sender_chunk_read (GObject      *source,
-                      GAsyncResult *result,
-                      gpointer      user_data)
+on_sender_chunks_read (gpointer user_data)
 {
-  MeshFileSender *self = MESH_FILE_SENDER (source);
-  g_autoptr(GBytes) payload = NULL;
-  GError *error = NULL;
-  gsize len;
+  g_autoptr(MeshFileSender) self = g_object_ref (user_data);
+  GError *error = mesh_io_worker_take_error (self->disk);
+  GBytes *payload;
+  gsize weight;
 
-  self->reading_disk = FALSE;
-  payload = g_task_propagate_pointer (G_TASK (result), &error);
-  if (payload == NULL) {
+  if (error != NULL) {
     sender_complete (self, error);
     return;
   }
   if (self->task == NULL)
     return;
+  while ((payload = mesh_io_worker_pop_result (self->disk, &weight)) != NULL) {
+    gsize len = g_bytes_get_size (payload) - MESH_FRAME_CHUNK_HEADER_SIZE;
 
-  len = g_bytes_get_size (payload) - MESH_FRAME_CHUNK_HEADER_SIZE;
-  g_queue_push_tail (&self->in_flight, GSIZE_TO_POINTER (len));
-  self->next_offset += len;
-  mesh_frame_writer_write_async (self->writer, MESH_FRAME_CHUNK, payload, NULL,
-                                 on_sender_chunk_written, g_object_ref (self));
+    self->reading -= weight;
+    g_queue_push_tail (&self->in_flight, GSIZE_TO_POINTER (len));
+    mesh_frame_writer_write_async (self->writer, MESH_FRAME_CHUNK, payload, NULL,
+                                   on_sender_chunk_written, g_object_ref (self));
+    g_bytes_unref (payload);
+  }
   sender_pump (self);
 }
 
-/* Keeps up to SENDER_IN_FLIGHT chunks queued in the writer while the next
- * one is read from disk: the pipe stays full and memory stays bounded. */
+/* Keeps up to SENDER_IN_FLIGHT chunks queued in the writer and SENDER_READ_AHEAD
+ * bytes being read by the disk worker: the pipe stays full and memory stays
+ * bounded. */
 static void
 sender_pump (MeshFileSender *self)
 {
@@ -337,17 +339,22 @@ sender_pump (MeshFileSender *self)
     return;
   }
 
-  if (self->next_offset < self->size) {
-    if (!self->reading_disk && self->in_flight.length < SENDER_IN_FLIGHT) {
-      g_autoptr(GTask) job = g_task_new (self, NULL, on_sender_chunk_read, NULL);
+  if (self->disk == NULL && self->next_offset < self->size)
+    self->disk = mesh_io_worker_new ("mesh-file-read", sender_read_job, g_free,
+                                     (GDestroyNotify) g_bytes_unref, on_sender_chunks_read,
+                                     self);
+  while (self->next_offset < self->size && self->reading < SENDER_READ_AHEAD &&
+         self->in_flight.length < SENDER_IN_FLIGHT) {
+    gsize want = MIN (CHUNK_SIZE, self->size - self->next_offset);
 
-      self->reading_disk = TRUE;
-      g_task_run_in_thread (job, sender_read_chunk_thread);
-    }
-    return;
+    mesh_io_worker_push (self->disk, g_memdup2 (&self->next_offset, sizeof (guint64)), want);
+    self->next_offset += want;
+    self->reading += want;
   }
+  if (self->next_offset < self->size || self->reading > 0)
+    return;
 
-  if (g_queue_is_empty (&self->in_flight) && !self->reading_disk && !self->done_sent) {
+  if (g_queue_is_empty (&self->in_flight) && self->reading == 0 && !self->done_sent) {
     g_autoptr(JsonObject) done = mesh_frame_control_new ("FILE_DONE");
 
     self->done_sent = TRUE;
@@ -530,6 +537,8 @@ mesh_file_sender_finalize (GObject *object)
 {
   MeshFileSender *self = MESH_FILE_SENDER (object);
 
+  /* Its running read ends first: it uses fd. */
+  g_clear_pointer (&self->disk, mesh_io_worker_free);
   if (self->fd >= 0)
     close (self->fd);
   g_clear_object (&self->stream);
@@ -1030,24 +1039,21 @@ receiver_prepare_thread (GTask        *task,
   g_task_return_boolean (task, TRUE);
 }
 
-static void
-receiver_write_thread (GTask        *task,
-                       gpointer      source_object,
-                       gpointer      task_data,
-                       GCancellable *cancellable)
+/* In the disk worker: appends a chunk to the .part and hashes it. */
+static gpointer
+receiver_write_job (gpointer   job,
+                    gpointer   user_data,
+                    GError   **error)
 {
-  MeshFileReceiver *self = source_object;
-  GBytes *chunk = task_data;
+  MeshFileReceiver *self = user_data;
   gsize len;
-  const guint8 *data = g_bytes_get_data (chunk, &len);
-  GError *error = NULL;
+  const guint8 *data = g_bytes_get_data (job, &len);
 
-  if (!write_all_at (self->fd, data, len, self->bytes_done, self->part_name, &error)) {
-    g_task_return_error (task, error);
-    return;
+  if (write_all_at (self->fd, data, len, self->write_offset, self->part_name, error)) {
+    self->write_offset += len;
+    mesh_sha256_update (self->sha, data, len);
   }
-  mesh_sha256_update (self->sha, data, len);
-  g_task_return_boolean (task, TRUE);
+  return NULL;
 }
 
 /* Checks the hash and moves name.part to a free name; on a mismatch the
@@ -1165,21 +1171,19 @@ receiver_start_finish (MeshFileReceiver *self)
 static void receiver_start_write (MeshFileReceiver *self,
                                   GBytes           *chunk);
 
+/* The disk worker wrote one or more chunks (or failed). */
 static void
-on_receiver_written (GObject      *source,
-                     GAsyncResult *result,
-                     gpointer      user_data)
+on_receiver_written (gpointer user_data)
 {
-  MeshFileReceiver *self = MESH_FILE_RECEIVER (source);
-  GBytes *chunk = g_task_get_task_data (G_TASK (result));
-  GError *error = NULL;
+  g_autoptr(MeshFileReceiver) self = g_object_ref (user_data);
+  GError *error = mesh_io_worker_take_error (self->disk);
 
-  self->writing = FALSE;
-  if (!g_task_propagate_boolean (G_TASK (result), &error)) {
+  self->writing = !mesh_io_worker_is_idle (self->disk);
+  self->bytes_done = self->resumed_from + mesh_io_worker_get_done (self->disk);
+  if (error != NULL) {
     receiver_fail_and_tell (self, error);
     return;
   }
-  self->bytes_done += g_bytes_get_size (chunk);
   if (self->task == NULL || self->error != NULL) {
     receiver_maybe_fail (self);
     return;
@@ -1200,24 +1204,31 @@ on_receiver_written (GObject      *source,
   }
 
   if (self->held_chunk != NULL) {
-    g_autoptr(GBytes) held = g_steal_pointer (&self->held_chunk);
+    if (mesh_io_worker_get_pending (self->disk) < WRITE_QUEUE_BYTES) {
+      g_autoptr(GBytes) held = g_steal_pointer (&self->held_chunk);
 
-    receiver_start_write (self, held);
-    receiver_read_next (self);
-  } else if (self->done_hash != NULL) {
+      receiver_start_write (self, held);
+      receiver_read_next (self);
+    }
+  } else if (self->done_hash != NULL && !self->writing) {
     receiver_start_finish (self);
   }
 }
 
+/* Queues @chunk for the disk worker; the stream is read on while less than
+ * WRITE_QUEUE_BYTES wait, then QUIC flow control holds the sender back. */
 static void
 receiver_start_write (MeshFileReceiver *self,
                       GBytes           *chunk)
 {
-  g_autoptr(GTask) job = g_task_new (self, NULL, on_receiver_written, NULL);
-
+  if (self->disk == NULL) {
+    self->write_offset = self->bytes_done;
+    self->disk = mesh_io_worker_new ("mesh-file-write", receiver_write_job,
+                                     (GDestroyNotify) g_bytes_unref, NULL, on_receiver_written,
+                                     self);
+  }
   self->writing = TRUE;
-  g_task_set_task_data (job, g_bytes_ref (chunk), (GDestroyNotify) g_bytes_unref);
-  g_task_run_in_thread (job, receiver_write_thread);
+  mesh_io_worker_push (self->disk, g_bytes_ref (chunk), g_bytes_get_size (chunk));
 }
 
 static gboolean
@@ -1247,7 +1258,7 @@ receiver_handle_chunk (MeshFileReceiver  *self,
   self->received += len;
   if (len == 0)
     return TRUE;
-  if (self->writing)
+  if (self->disk != NULL && mesh_io_worker_get_pending (self->disk) >= WRITE_QUEUE_BYTES)
     self->held_chunk = g_steal_pointer (&data);
   else
     receiver_start_write (self, data);
@@ -1485,6 +1496,8 @@ mesh_file_receiver_finalize (GObject *object)
 {
   MeshFileReceiver *self = MESH_FILE_RECEIVER (object);
 
+  /* Its running write ends first: it uses fd. */
+  g_clear_pointer (&self->disk, mesh_io_worker_free);
   if (self->fd >= 0)
     close (self->fd);
   if (self->dir_fd >= 0)
