@@ -32,7 +32,7 @@
 #define CHUNK_SIZE         (256 * 1024)
 #define SENDER_IN_FLIGHT   4
 #define SENDER_READ_AHEAD  (4 * CHUNK_SIZE)
-#define WRITE_QUEUE_BYTES  (8 * 1024 * 1024)
+#define WRITE_QUEUE_BYTES  (4 * 1024 * 1024)
 #define ACK_INTERVAL       (8 * 1024 * 1024)
 #define MAX_UNIQUE_TRIES   10000
 #define PART_LOCK_WAIT_MS  2000
