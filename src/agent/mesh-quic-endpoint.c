@@ -61,8 +61,8 @@
  *    make CUBIC back off;
  *  - timers come from ngtcp2_conn_get_expiry() through a timerfd per connection: GLib's own
  *    timeouts have millisecond resolution, far too coarse for pacing;
- *  - flow-control windows start at 16 MiB per stream and 32 MiB per connection, with ngtcp2's
- *    window auto-tuning allowed up to twice that; CUBIC congestion control with ngtcp2's
+ *  - flow-control windows of 16 MiB per stream (no more: unread bytes wait in memory) and
+ *    32 MiB per connection, auto-tuned by ngtcp2 up to twice that; CUBIC congestion control with ngtcp2's
  *    pacing (on loopback CUBIC measured ahead of BBR and BBRv2 here, and it is the safer
  *    choice on Wi-Fi and WAN paths).
  *
@@ -708,7 +708,7 @@ connection_write (MeshQuicConnection *self)
 
   for (;;) {
     MeshQuicStream *stream;
-    ngtcp2_vec vec[2];
+    ngtcp2_vec vec[MESH_QUIC_STREAM_MAX_VECS];
     gsize n_vec = 0, unsent = 0;
     gboolean fin = FALSE;
     ngtcp2_ssize n_data = -1, n_written;
@@ -1186,7 +1186,9 @@ connection_settings (MeshQuicConnection      *self,
   settings->initial_ts = timestamp_now ();
   settings->cc_algo = NGTCP2_CC_ALGO_CUBIC;
   settings->max_window = 2 * CONNECTION_WINDOW;
-  settings->max_stream_window = 2 * STREAM_WINDOW;
+  /* Not above STREAM_WINDOW: what the window lets in waits in the stream's receive ring while
+   * the disk lags, and memory must stay flat (16 MiB is a 10 Gbit/s × 13 ms path). */
+  settings->max_stream_window = STREAM_WINDOW;
   /* A handshake slot held by a client that stopped answering is freed soon. */
   settings->handshake_timeout = MIN (idle, HANDSHAKE_TIMEOUT);
 

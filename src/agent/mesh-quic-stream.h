@@ -26,13 +26,30 @@ void                mesh_quic_stream_set_send_rate   (MeshQuicStream *self,
 void                mesh_quic_stream_set_receive_rate (MeshQuicStream *self,
                                                        guint64         bytes_per_second);
 
+gboolean            mesh_quic_output_stream_is        (GOutputStream  *stream);
+void                mesh_quic_output_stream_write_bytes_async
+                                                      (GOutputStream       *stream,
+                                                       GBytes       *const *parts,
+                                                       guint                n_parts,
+                                                       int                  io_priority,
+                                                       GCancellable        *cancellable,
+                                                       GAsyncReadyCallback  callback,
+                                                       gpointer             user_data);
+gboolean            mesh_quic_output_stream_write_bytes_finish
+                                                      (GOutputStream  *stream,
+                                                       GAsyncResult   *result,
+                                                       GError        **error);
+
+/* How many vectors _mesh_quic_stream_peek_unsent() fills at most. */
+#define MESH_QUIC_STREAM_MAX_VECS 16
+
 /* < private >  Called by MeshQuicConnection (mesh-quic-endpoint.c) only, on the endpoint's
  * thread and never from inside an ngtcp2 callback unless noted "callback-safe". */
 MeshQuicStream *_mesh_quic_stream_new            (MeshQuicConnection *connection,
                                                   gint64              stream_id);
-/* Unsent bytes (up to two vectors because the buffer is a ring) and whether FIN is due. */
+/* Unsent bytes (up to MESH_QUIC_STREAM_MAX_VECS segments) and whether FIN is due. */
 gsize           _mesh_quic_stream_peek_unsent    (MeshQuicStream     *self,
-                                                  ngtcp2_vec          vec[2],
+                                                  ngtcp2_vec          vec[MESH_QUIC_STREAM_MAX_VECS],
                                                   gsize              *n_vec,
                                                   gboolean           *fin);
 /* callback-safe from here on */
