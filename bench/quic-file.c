@@ -34,6 +34,8 @@ static char *opt_peer = NULL;
 static char *opt_token = NULL;
 static char *opt_download_dir = NULL;
 static int opt_port = 0;
+static char *opt_address = NULL;
+static char *opt_bind = NULL;
 
 #define SESSION_ID "bench-session"
 #define SENDER_DEVICE_ID "bench-sender"
@@ -120,12 +122,18 @@ load_identity (GError **error)
   return mesh_agent_identity_load_or_create (opt_state_dir, error);
 }
 
+/* Loopback unless --address / --bind name another address (bench/quic-throughput --mtu). */
 static MeshQuicEndpoint *
-new_loopback_endpoint (MeshAgentIdentity  *identity,
-                       GError            **error)
+new_endpoint (MeshAgentIdentity  *identity,
+              const char         *ip,
+              GError            **error)
 {
-  g_autoptr(GSocketAddress) address = g_inet_socket_address_new_from_string ("127.0.0.1", 0);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new_from_string (ip, 0);
 
+  if (address == NULL) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "not an IP address: %s", ip);
+    return NULL;
+  }
   return mesh_quic_endpoint_new (identity, G_INET_SOCKET_ADDRESS (address), error);
 }
 
@@ -298,7 +306,7 @@ command_receive (GError **error)
   identity = load_identity (error);
   if (identity == NULL)
     return 1;
-  endpoint = new_loopback_endpoint (identity, error);
+  endpoint = new_endpoint (identity, opt_address != NULL ? opt_address : "127.0.0.1", error);
   if (endpoint == NULL)
     return 1;
   mesh_quic_endpoint_expect_peer (endpoint, opt_peer);
@@ -481,12 +489,19 @@ command_send (const char  *path,
   identity = load_identity (error);
   if (identity == NULL)
     return 1;
-  endpoint = new_loopback_endpoint (identity, error);
+  endpoint = new_endpoint (identity, opt_bind != NULL ? opt_bind : "127.0.0.1", error);
   if (endpoint == NULL)
     return 1;
 
   file = g_file_new_for_commandline_arg (path);
-  remote = g_inet_socket_address_new_from_string ("127.0.0.1", (guint) opt_port);
+  remote = g_inet_socket_address_new_from_string (opt_address != NULL ? opt_address
+                                                                      : "127.0.0.1",
+                                                  (guint) opt_port);
+  if (remote == NULL) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "not an IP address: %s",
+                 opt_address);
+    return 2;
+  }
   run.file = file;
   run.start = g_get_monotonic_time ();
   mesh_quic_endpoint_connect_async (endpoint, remote, opt_peer, NULL, on_connected, &run);
@@ -536,6 +551,10 @@ main (int   argc,
     { "download-dir", 0, 0, G_OPTION_ARG_FILENAME, &opt_download_dir,
       "receive: where the file goes", "DIR" },
     { "port", 0, 0, G_OPTION_ARG_INT, &opt_port, "send: the receiver's UDP port", "N" },
+    { "address", 0, 0, G_OPTION_ARG_STRING, &opt_address,
+      "The receiver's IP address (receive: bind it; send: connect to it); 127.0.0.1 by default",
+      "IP" },
+    { "bind", 0, 0, G_OPTION_ARG_STRING, &opt_bind, "send: the local IP address to bind", "IP" },
     { NULL }
   };
   g_autoptr(GOptionContext) options = g_option_context_new ("identity|receive|send [FILE]");

@@ -541,6 +541,9 @@ session_start_client_engine (MeshP2pSession *session)
   g_signal_emit (self, controller_signals[SIGNAL_SESSION_STARTED], 0, session->session_id,
                  session_kind (session), "client", mesh_p2p_session_get_name (session),
                  session->peer_username);
+  /* A file sent before and unchanged since is not read again for its hash. */
+  if (session->kind == MESH_P2P_KIND_FILE && session->hash_cache == NULL)
+    session->hash_cache = mesh_hash_cache_get_for_dir (mesh_agent_state_get_dir (self->state));
   session->funcs->start (session);
   /* A viewer is the caller's from now on; it ends with the share. */
   if (session->funcs->returns_engine && session->engine != NULL && session->task != NULL) {

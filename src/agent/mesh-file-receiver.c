@@ -10,6 +10,7 @@
 #include "mesh-escape.h"
 #include "mesh-frame-reader.h"
 #include "mesh-frame-writer.h"
+#include "mesh-io-worker.h"
 #include "mesh-json.h"
 #include "mesh-safe-path.h"
 #include "mesh-transfer-util.h"
@@ -24,9 +25,11 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-/* File I/O runs in GTask threads, one job at a time per transfer, so that a
- * slow disk never stalls the context that also drives QUIC. */
+/* File I/O runs in a thread of each transfer's own (MeshIoWorker), fed through a
+ * bounded queue, so that a slow disk never stalls the context that also drives
+ * QUIC, and that context never waits for a disk job to start the next one. */
 #define CHUNK_SIZE         (256 * 1024)
+#define WRITE_QUEUE_BYTES  (4 * 1024 * 1024)
 #define ACK_INTERVAL       (8 * 1024 * 1024)
 #define MAX_UNIQUE_TRIES   10000
 #define PART_LOCK_WAIT_MS  2000
@@ -64,10 +67,12 @@ struct _MeshFileReceiver {
   guint64          received;     /* bytes taken off the stream */
   guint64          bytes_done;   /* bytes written to the .part file */
   guint64          last_ack;
-  GBytes          *held_chunk;   /* waits while the previous chunk is written */
+  GBytes          *held_chunk;   /* waits while WRITE_QUEUE_BYTES are queued */
+  MeshIoWorker    *disk;         /* writes and hashes, in order */
+  guint64          write_offset; /* the disk worker's, once it runs */
   GError          *error;        /* the failure, once decided */
   gboolean         telling;      /* an ERROR frame is on its way to the peer */
-  gboolean         writing;
+  gboolean         writing;      /* the disk worker has chunks */
   gboolean         reading;
 };
 
@@ -398,24 +403,21 @@ receiver_prepare_thread (GTask        *task,
   g_task_return_boolean (task, TRUE);
 }
 
-static void
-receiver_write_thread (GTask        *task,
-                       gpointer      source_object,
-                       gpointer      task_data,
-                       GCancellable *cancellable)
+/* In the disk worker: appends a chunk to the .part and hashes it. */
+static gpointer
+receiver_write_job (gpointer   job,
+                    gpointer   user_data,
+                    GError   **error)
 {
-  MeshFileReceiver *self = source_object;
-  GBytes *chunk = task_data;
+  MeshFileReceiver *self = user_data;
   gsize len;
-  const guint8 *data = g_bytes_get_data (chunk, &len);
-  GError *error = NULL;
+  const guint8 *data = g_bytes_get_data (job, &len);
 
-  if (!write_all_at (self->fd, data, len, self->bytes_done, self->part_name, &error)) {
-    g_task_return_error (task, error);
-    return;
+  if (write_all_at (self->fd, data, len, self->write_offset, self->part_name, error)) {
+    self->write_offset += len;
+    mesh_sha256_update (self->sha, data, len);
   }
-  mesh_sha256_update (self->sha, data, len);
-  g_task_return_boolean (task, TRUE);
+  return NULL;
 }
 
 /* Checks the hash and moves name.part to a free name; on a mismatch the
@@ -533,21 +535,19 @@ receiver_start_finish (MeshFileReceiver *self)
 static void receiver_start_write (MeshFileReceiver *self,
                                   GBytes           *chunk);
 
+/* The disk worker wrote one or more chunks (or failed). */
 static void
-on_receiver_written (GObject      *source,
-                     GAsyncResult *result,
-                     gpointer      user_data)
+on_receiver_written (gpointer user_data)
 {
-  MeshFileReceiver *self = MESH_FILE_RECEIVER (source);
-  GBytes *chunk = g_task_get_task_data (G_TASK (result));
-  GError *error = NULL;
+  g_autoptr(MeshFileReceiver) self = g_object_ref (user_data);
+  GError *error = mesh_io_worker_take_error (self->disk);
 
-  self->writing = FALSE;
-  if (!g_task_propagate_boolean (G_TASK (result), &error)) {
+  self->writing = !mesh_io_worker_is_idle (self->disk);
+  self->bytes_done = self->resumed_from + mesh_io_worker_get_done (self->disk);
+  if (error != NULL) {
     receiver_fail_and_tell (self, error);
     return;
   }
-  self->bytes_done += g_bytes_get_size (chunk);
   if (self->task == NULL || self->error != NULL) {
     receiver_maybe_fail (self);
     return;
@@ -568,24 +568,31 @@ on_receiver_written (GObject      *source,
   }
 
   if (self->held_chunk != NULL) {
-    g_autoptr(GBytes) held = g_steal_pointer (&self->held_chunk);
+    if (mesh_io_worker_get_pending (self->disk) < WRITE_QUEUE_BYTES) {
+      g_autoptr(GBytes) held = g_steal_pointer (&self->held_chunk);
 
-    receiver_start_write (self, held);
-    receiver_read_next (self);
-  } else if (self->done_hash != NULL) {
+      receiver_start_write (self, held);
+      receiver_read_next (self);
+    }
+  } else if (self->done_hash != NULL && !self->writing) {
     receiver_start_finish (self);
   }
 }
 
+/* Queues @chunk for the disk worker; the stream is read on while less than
+ * WRITE_QUEUE_BYTES wait, then QUIC flow control holds the sender back. */
 static void
 receiver_start_write (MeshFileReceiver *self,
                       GBytes           *chunk)
 {
-  g_autoptr(GTask) job = g_task_new (self, NULL, on_receiver_written, NULL);
-
+  if (self->disk == NULL) {
+    self->write_offset = self->bytes_done;
+    self->disk = mesh_io_worker_new ("mesh-file-write", receiver_write_job,
+                                     (GDestroyNotify) g_bytes_unref, NULL, on_receiver_written,
+                                     self);
+  }
   self->writing = TRUE;
-  g_task_set_task_data (job, g_bytes_ref (chunk), (GDestroyNotify) g_bytes_unref);
-  g_task_run_in_thread (job, receiver_write_thread);
+  mesh_io_worker_push (self->disk, g_bytes_ref (chunk), g_bytes_get_size (chunk));
 }
 
 static gboolean
@@ -615,7 +622,7 @@ receiver_handle_chunk (MeshFileReceiver  *self,
   self->received += len;
   if (len == 0)
     return TRUE;
-  if (self->writing)
+  if (self->disk != NULL && mesh_io_worker_get_pending (self->disk) >= WRITE_QUEUE_BYTES)
     self->held_chunk = g_steal_pointer (&data);
   else
     receiver_start_write (self, data);
@@ -853,6 +860,8 @@ mesh_file_receiver_finalize (GObject *object)
 {
   MeshFileReceiver *self = MESH_FILE_RECEIVER (object);
 
+  /* Its running write ends first: it uses fd. */
+  g_clear_pointer (&self->disk, mesh_io_worker_free);
   if (self->fd >= 0)
     close (self->fd);
   if (self->dir_fd >= 0)

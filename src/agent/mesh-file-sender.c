@@ -10,6 +10,8 @@
 #include "mesh-escape.h"
 #include "mesh-frame-reader.h"
 #include "mesh-frame-writer.h"
+#include "mesh-hash-cache.h"
+#include "mesh-io-worker.h"
 #include "mesh-json.h"
 #include "mesh-safe-path.h"
 #include "mesh-transfer-util.h"
@@ -24,10 +26,12 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-/* File I/O runs in GTask threads, one job at a time per transfer, so that a
- * slow disk never stalls the context that also drives QUIC. */
+/* File I/O runs in a thread of each transfer's own (MeshIoWorker), fed through a
+ * bounded queue, so that a slow disk never stalls the context that also drives
+ * QUIC, and that context never waits for a disk job to start the next one. */
 #define CHUNK_SIZE         (256 * 1024)
 #define SENDER_IN_FLIGHT   4
+#define SENDER_READ_AHEAD  (4 * CHUNK_SIZE)
 
 enum {
   PROGRESS,
@@ -50,8 +54,12 @@ struct _MeshFileSender {
   guint64          next_offset;  /* next byte to read from disk */
   guint64          bytes_done;   /* bytes the stream accepted */
   GQueue           in_flight;    /* data lengths of chunks queued in the writer */
-  gboolean         reading_disk;
+  MeshIoWorker    *disk;         /* reads ahead, in order */
+  gsize            reading;      /* bytes asked of the disk worker, not taken back yet */
   gboolean         done_sent;
+  MeshHashCache   *hash_cache;   /* nullable */
+  struct stat      hashed_stat;  /* the file as hashed (cache key) */
+  gboolean         hash_cached;  /* the hash came from hash_cache */
 };
 
 G_DEFINE_FINAL_TYPE (MeshFileSender, mesh_file_sender, G_TYPE_OBJECT)
@@ -66,6 +74,10 @@ sender_complete (MeshFileSender *self,
     g_clear_error (&error);
     return;
   }
+  /* The receiver saw other bytes than the hash we announced: never offer that hash again. */
+  if (g_error_matches (error, MESH_FRAME_ERROR, MESH_FRAME_ERROR_HASH_MISMATCH) &&
+      self->hash_cache != NULL && self->hash != NULL)
+    mesh_hash_cache_store (self->hash_cache, &self->hashed_stat, 0, NULL);
   if (error != NULL)
     g_task_return_error (task, error);
   else
@@ -85,12 +97,13 @@ sender_open_thread (GTask        *task,
                     GCancellable *cancellable)
 {
   MeshFileSender *self = source_object;
-  g_autoptr(MeshSha256) sha = mesh_sha256_new ();
-  g_autofree guint8 *buffer = g_malloc (4 * CHUNK_SIZE);
+  g_autoptr(MeshSha256) sha = NULL;
+  g_autofree guint8 *buffer = NULL;
   GError *error = NULL;
   const char *path = g_file_peek_path (self->file);
-  struct stat st;
+  struct stat st, after;
   guint64 offset = 0;
+  gint64 started;
 
   if (path == NULL) {
     g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
@@ -109,7 +122,20 @@ sender_open_thread (GTask        *task,
     return;
   }
 
+  /* An unchanged file sent before: its hash is known (mesh-hash-cache.c says when). */
+  self->hashed_stat = st;
+  if (self->hash_cache != NULL &&
+      (self->hash = mesh_hash_cache_lookup (self->hash_cache, &st)) != NULL) {
+    self->size = st.st_size;
+    self->hash_cached = TRUE;
+    g_task_return_boolean (task, TRUE);
+    return;
+  }
+
   /* FILE_META carries the hash, so the whole file is read once up front. */
+  started = g_get_real_time ();
+  sha = mesh_sha256_new ();
+  buffer = g_malloc (4 * CHUNK_SIZE);
   for (;;) {
     gssize n = pread (self->fd, buffer, 4 * CHUNK_SIZE, offset);
 
@@ -129,17 +155,24 @@ sender_open_thread (GTask        *task,
   }
   self->size = offset;
   self->hash = mesh_sha256_free_to_hex (g_steal_pointer (&sha));
+  /* Cached only when what was read is the file as it stands now. */
+  if (self->hash_cache != NULL && fstat (self->fd, &after) == 0 &&
+      (guint64) after.st_size == offset && after.st_mtim.tv_sec == st.st_mtim.tv_sec &&
+      after.st_mtim.tv_nsec == st.st_mtim.tv_nsec) {
+    self->hashed_stat = after;
+    mesh_hash_cache_store (self->hash_cache, &after, started, self->hash);
+  }
   g_task_return_boolean (task, TRUE);
 }
 
-static void
-sender_read_chunk_thread (GTask        *task,
-                          gpointer      source_object,
-                          gpointer      task_data,
-                          GCancellable *cancellable)
+/* In the disk worker: reads the chunk at @job (its offset) into a FILE_CHUNK payload. */
+static gpointer
+sender_read_job (gpointer   job,
+                 gpointer   user_data,
+                 GError   **error)
 {
-  MeshFileSender *self = source_object;
-  guint64 offset = self->next_offset;
+  MeshFileSender *self = user_data;
+  guint64 offset = *(guint64 *) job;
   gsize want = MIN (CHUNK_SIZE, self->size - offset);
   g_autofree guint8 *payload = g_malloc (MESH_FRAME_CHUNK_HEADER_SIZE + want);
   guint64 be_offset = GUINT64_TO_BE (offset);
@@ -153,23 +186,17 @@ sender_read_chunk_thread (GTask        *task,
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0) {
-      GError *error = NULL;
-
-      mesh_transfer_error_from_errno (&error, errno, "Cannot read", self->name);
-      g_task_return_error (task, error);
-      return;
+      mesh_transfer_error_from_errno (error, errno, "Cannot read", self->name);
+      return NULL;
     }
     if (n == 0) {
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED,
-                               "“%s” shrank while it was being sent", self->name);
-      return;
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   "“%s” shrank while it was being sent", self->name);
+      return NULL;
     }
     have += n;
   }
-  g_task_return_pointer (task,
-                         g_bytes_new_take (g_steal_pointer (&payload),
-                                           MESH_FRAME_CHUNK_HEADER_SIZE + want),
-                         (GDestroyNotify) g_bytes_unref);
+  return g_bytes_new_take (g_steal_pointer (&payload), MESH_FRAME_CHUNK_HEADER_SIZE + want);
 }
 
 static void sender_pump (MeshFileSender *self);
@@ -205,35 +232,36 @@ on_sender_chunk_written (GObject      *source,
   sender_pump (self);
 }
 
+/* The disk worker read one or more chunks (or failed). */
 static void
-on_sender_chunk_read (GObject      *source,
-                      GAsyncResult *result,
-                      gpointer      user_data)
+on_sender_chunks_read (gpointer user_data)
 {
-  MeshFileSender *self = MESH_FILE_SENDER (source);
-  g_autoptr(GBytes) payload = NULL;
-  GError *error = NULL;
-  gsize len;
+  g_autoptr(MeshFileSender) self = g_object_ref (user_data);
+  GError *error = mesh_io_worker_take_error (self->disk);
+  GBytes *payload;
+  gsize weight;
 
-  self->reading_disk = FALSE;
-  payload = g_task_propagate_pointer (G_TASK (result), &error);
-  if (payload == NULL) {
+  if (error != NULL) {
     sender_complete (self, error);
     return;
   }
   if (self->task == NULL)
     return;
+  while ((payload = mesh_io_worker_pop_result (self->disk, &weight)) != NULL) {
+    gsize len = g_bytes_get_size (payload) - MESH_FRAME_CHUNK_HEADER_SIZE;
 
-  len = g_bytes_get_size (payload) - MESH_FRAME_CHUNK_HEADER_SIZE;
-  g_queue_push_tail (&self->in_flight, GSIZE_TO_POINTER (len));
-  self->next_offset += len;
-  mesh_frame_writer_write_async (self->io.writer, MESH_FRAME_CHUNK, payload, NULL,
-                                 on_sender_chunk_written, g_object_ref (self));
+    self->reading -= weight;
+    g_queue_push_tail (&self->in_flight, GSIZE_TO_POINTER (len));
+    mesh_frame_writer_write_async (self->io.writer, MESH_FRAME_CHUNK, payload, NULL,
+                                   on_sender_chunk_written, g_object_ref (self));
+    g_bytes_unref (payload);
+  }
   sender_pump (self);
 }
 
-/* Keeps up to SENDER_IN_FLIGHT chunks queued in the writer while the next
- * one is read from disk: the pipe stays full and memory stays bounded. */
+/* Keeps up to SENDER_IN_FLIGHT chunks queued in the writer and SENDER_READ_AHEAD
+ * bytes being read by the disk worker: the pipe stays full and memory stays
+ * bounded. */
 static void
 sender_pump (MeshFileSender *self)
 {
@@ -245,17 +273,22 @@ sender_pump (MeshFileSender *self)
     return;
   }
 
-  if (self->next_offset < self->size) {
-    if (!self->reading_disk && self->in_flight.length < SENDER_IN_FLIGHT) {
-      g_autoptr(GTask) job = g_task_new (self, NULL, on_sender_chunk_read, NULL);
+  if (self->disk == NULL && self->next_offset < self->size)
+    self->disk = mesh_io_worker_new ("mesh-file-read", sender_read_job, g_free,
+                                     (GDestroyNotify) g_bytes_unref, on_sender_chunks_read,
+                                     self);
+  while (self->next_offset < self->size && self->reading < SENDER_READ_AHEAD &&
+         self->in_flight.length < SENDER_IN_FLIGHT) {
+    gsize want = MIN (CHUNK_SIZE, self->size - self->next_offset);
 
-      self->reading_disk = TRUE;
-      g_task_run_in_thread (job, sender_read_chunk_thread);
-    }
-    return;
+    mesh_io_worker_push (self->disk, g_memdup2 (&self->next_offset, sizeof (guint64)), want);
+    self->next_offset += want;
+    self->reading += want;
   }
+  if (self->next_offset < self->size || self->reading > 0)
+    return;
 
-  if (g_queue_is_empty (&self->in_flight) && !self->reading_disk && !self->done_sent) {
+  if (g_queue_is_empty (&self->in_flight) && self->reading == 0 && !self->done_sent) {
     g_autoptr(JsonObject) done = mesh_frame_control_new ("FILE_DONE");
 
     self->done_sent = TRUE;
@@ -438,12 +471,15 @@ mesh_file_sender_finalize (GObject *object)
 {
   MeshFileSender *self = MESH_FILE_SENDER (object);
 
+  /* Its running read ends first: it uses fd. */
+  g_clear_pointer (&self->disk, mesh_io_worker_free);
   if (self->fd >= 0)
     close (self->fd);
   mesh_transfer_stream_clear (&self->io);
   g_clear_object (&self->file);
   g_clear_pointer (&self->name, g_free);
   g_clear_pointer (&self->hash, g_free);
+  g_clear_pointer (&self->hash_cache, mesh_hash_cache_unref);
   g_queue_clear (&self->in_flight);
 
   G_OBJECT_CLASS (mesh_file_sender_parent_class)->finalize (object);
@@ -505,6 +541,33 @@ mesh_file_sender_get_name (MeshFileSender *self)
   g_return_val_if_fail (MESH_IS_FILE_SENDER (self), NULL);
 
   return self->name;
+}
+
+/**
+ * mesh_file_sender_set_hash_cache:
+ * @cache: (nullable): where hashes of files sent before are kept
+ *
+ * With a cache, an unchanged file sent again is not read to be hashed before FILE_META.
+ * Call before mesh_file_sender_send_async().
+ */
+void
+mesh_file_sender_set_hash_cache (MeshFileSender *self,
+                                 MeshHashCache  *cache)
+{
+  g_return_if_fail (MESH_IS_FILE_SENDER (self));
+  g_return_if_fail (self->task == NULL);
+
+  g_clear_pointer (&self->hash_cache, mesh_hash_cache_unref);
+  self->hash_cache = cache != NULL ? mesh_hash_cache_ref (cache) : NULL;
+}
+
+/* Whether the hash in FILE_META came from the hash cache (the file was not read for it). */
+gboolean
+mesh_file_sender_get_hash_cached (MeshFileSender *self)
+{
+  g_return_val_if_fail (MESH_IS_FILE_SENDER (self), FALSE);
+
+  return self->hash_cached;
 }
 
 /**

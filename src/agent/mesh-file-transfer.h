@@ -3,6 +3,8 @@
 
 #include <gio/gio.h>
 
+#include "mesh-hash-cache.h"
+
 G_BEGIN_DECLS
 
 #define MESH_TYPE_FILE_SENDER (mesh_file_sender_get_type ())
@@ -25,6 +27,9 @@ guint64         mesh_file_sender_get_bytes_done   (MeshFileSender       *self);
 guint64         mesh_file_sender_get_total        (MeshFileSender       *self);
 guint64         mesh_file_sender_get_resumed_from (MeshFileSender       *self);
 const char     *mesh_file_sender_get_hash         (MeshFileSender       *self);
+void            mesh_file_sender_set_hash_cache   (MeshFileSender       *self,
+                                                   MeshHashCache        *cache);
+gboolean        mesh_file_sender_get_hash_cached  (MeshFileSender       *self);
 
 #define MESH_TYPE_FILE_RECEIVER (mesh_file_receiver_get_type ())
 

@@ -5,7 +5,14 @@
 
 #include "mesh-frame-reader.h"
 
+/* Small frames (control, terminal output) are read through this buffer, many at a time.  The
+ * rest of a payload at least DIRECT_READ_MIN long is read straight into the frame's own memory,
+ * so a file chunk is copied once between the stream and the disk writer; after such a frame
+ * the buffer takes only SMALL_READ_SIZE (the next header and a little), so that the next big
+ * payload goes direct too. */
 #define READ_BUFFER_SIZE (256 * 1024)
+#define SMALL_READ_SIZE  (16 * 1024)
+#define DIRECT_READ_MIN  (16 * 1024)
 
 struct _MeshFrameReader {
   GObject          parent_instance;
@@ -16,6 +23,8 @@ struct _MeshFrameReader {
   gsize            buffer_pos;
   gsize            buffer_len;
   gboolean         eof;
+  gboolean         direct;  /* the pending read fills the parser's payload */
+  gboolean         large;   /* the last frame was read directly */
   GTask           *pending;
 };
 
@@ -71,16 +80,21 @@ on_read (GObject      *source,
   MeshFrameReader *self = user_data;
   g_autoptr(GTask) task = g_steal_pointer (&self->pending);
   g_autoptr(GError) error = NULL;
+  gboolean direct = self->direct;
   gssize n;
 
+  self->direct = FALSE;
   n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
   if (n < 0) {
     g_task_return_error (task, g_steal_pointer (&error));
     g_object_unref (self);
     return;
   }
+  if (direct && n > 0)
+    mesh_frame_parser_payload_filled (self->parser, n);
+  self->large = direct;
   self->buffer_pos = 0;
-  self->buffer_len = n;
+  self->buffer_len = direct ? 0 : n;
   if (n == 0)
     self->eof = TRUE;
 
@@ -119,9 +133,23 @@ fill_buffer (MeshFrameReader *self)
     return;
   }
 
+  {
+    gsize space_len = 0;
+    guint8 *space = mesh_frame_parser_payload_space (self->parser, &space_len);
+
+    if (space != NULL && space_len >= DIRECT_READ_MIN) {
+      self->direct = TRUE;
+      g_input_stream_read_async (self->input, space, space_len,
+                                 g_task_get_priority (self->pending),
+                                 g_task_get_cancellable (self->pending),
+                                 on_read, g_object_ref (self));
+      return;
+    }
+  }
   if (self->buffer == NULL)
     self->buffer = g_malloc (READ_BUFFER_SIZE);
-  g_input_stream_read_async (self->input, self->buffer, READ_BUFFER_SIZE,
+  g_input_stream_read_async (self->input, self->buffer,
+                             self->large ? SMALL_READ_SIZE : READ_BUFFER_SIZE,
                              g_task_get_priority (self->pending),
                              g_task_get_cancellable (self->pending),
                              on_read, g_object_ref (self));

@@ -5,6 +5,8 @@
 
 #include "mesh-frame-writer.h"
 
+#include "mesh-quic-stream.h"
+
 /* Frames queued meanwhile go out together in one writev. */
 #define MAX_BATCH_FRAMES 32
 #define MAX_BATCH_BYTES  (2 * 1024 * 1024)
@@ -66,9 +68,14 @@ on_written (GObject      *source,
   g_autoptr(MeshFrameWriter) self = user_data;
   g_autoptr(GPtrArray) batch = g_steal_pointer (&self->batch);
   g_autoptr(GError) error = NULL;
+  gboolean ok;
 
+  if (self->vectors != NULL)
+    ok = g_output_stream_writev_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error);
+  else
+    ok = mesh_quic_output_stream_write_bytes_finish (G_OUTPUT_STREAM (source), result, &error);
   g_clear_pointer (&self->vectors, g_free);
-  if (!g_output_stream_writev_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error)) {
+  if (!ok) {
     /* A partly written frame leaves the stream unusable for any later one. */
     if (self->error == NULL)
       self->error = g_error_copy (error);
@@ -126,6 +133,23 @@ start_batch (MeshFrameWriter *self)
   }
   if (self->batch->len == 0) {
     g_clear_pointer (&self->batch, g_ptr_array_unref);
+    return;
+  }
+
+  /* A QUIC stream takes the payloads by reference: a file chunk is not copied again. */
+  if (mesh_quic_output_stream_is (self->output)) {
+    g_autoptr(GPtrArray) parts = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+
+    for (guint i = 0; i < self->batch->len; i++) {
+      Item *item = g_task_get_task_data (g_ptr_array_index (self->batch, i));
+
+      g_ptr_array_add (parts, g_bytes_new (item->header, MESH_FRAME_HEADER_SIZE));
+      g_ptr_array_add (parts, g_bytes_ref (item->payload));
+    }
+    mesh_quic_output_stream_write_bytes_async (self->output, (GBytes *const *) parts->pdata,
+                                               parts->len, G_PRIORITY_DEFAULT,
+                                               self->cancellable, on_written,
+                                               g_object_ref (self));
     return;
   }
 

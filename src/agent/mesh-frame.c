@@ -185,6 +185,31 @@ mesh_frame_parser_next (MeshFrameParser  *parser,
   return TRUE;
 }
 
+guint8 *
+mesh_frame_parser_payload_space (MeshFrameParser *parser,
+                                 gsize           *len)
+{
+  g_return_val_if_fail (parser != NULL, NULL);
+
+  *len = 0;
+  if (parser->error != NULL || parser->ready || parser->header_len < MESH_FRAME_HEADER_SIZE ||
+      parser->payload_have >= parser->payload_len)
+    return NULL;
+  *len = parser->payload_len - parser->payload_have;
+  return parser->payload + parser->payload_have;
+}
+
+void
+mesh_frame_parser_payload_filled (MeshFrameParser *parser,
+                                  gsize            n)
+{
+  g_return_if_fail (parser != NULL);
+  g_return_if_fail (n <= parser->payload_len - parser->payload_have);
+
+  parser->payload_have += n;
+  parser->ready = parser->payload_have == parser->payload_len;
+}
+
 /* TRUE when no partial frame is buffered: end of stream here is clean. */
 gboolean
 mesh_frame_parser_is_idle (MeshFrameParser *parser)

@@ -55,6 +55,13 @@ gboolean         mesh_frame_parser_next   (MeshFrameParser  *parser,
                                            MeshFrameType    *type,
                                            GBytes          **payload);
 gboolean         mesh_frame_parser_is_idle (MeshFrameParser *parser);
+/* Where the rest of the current frame's payload goes, so that a reader can read straight into
+ * it (no copy through a buffer); NULL when no payload is expected now.  Then _payload_filled()
+ * with what was read there. */
+guint8          *mesh_frame_parser_payload_space  (MeshFrameParser  *parser,
+                                                   gsize            *len);
+void             mesh_frame_parser_payload_filled (MeshFrameParser  *parser,
+                                                   gsize             n);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MeshFrameParser, mesh_frame_parser_free)
 

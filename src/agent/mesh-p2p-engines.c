@@ -107,6 +107,7 @@ file_send_start (MeshP2pSession *session)
 {
   MeshFileSender *sender = mesh_file_sender_new (session->stream, session->path);
 
+  mesh_file_sender_set_hash_cache (sender, session->hash_cache);
   session->engine = G_OBJECT (sender);
   g_signal_connect (sender, "progress", G_CALLBACK (mesh_p2p_session_on_progress), session);
   mesh_file_sender_send_async (sender, session->cancellable, file_sent, g_object_ref (session));

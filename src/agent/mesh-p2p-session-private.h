@@ -4,6 +4,7 @@
 #include <json-glib/json-glib.h>
 
 #include "mesh-agent-session.h"
+#include "mesh-hash-cache.h"
 #include "mesh-p2p-session.h"
 #include "mesh-quic-endpoint.h"
 #include "mesh-terminal-host.h"
@@ -71,6 +72,7 @@ struct _MeshP2pSession {
   MeshP2pDoneFunc      done;
   GFile               *download_dir;   /* server role: where to save */
   GFile               *path;           /* what is sent, or what was received */
+  MeshHashCache       *hash_cache;     /* file, client role: hashes of files sent before */
   MeshTerminalHost    *host;           /* terminal, server role: the shell viewed */
   MeshAgentControlFunc on_control;     /* terminal, server role: TERM_CONTROL frames */
   char                *viewer_id;      /* terminal host side */

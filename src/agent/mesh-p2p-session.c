@@ -162,6 +162,7 @@ mesh_p2p_session_finalize (GObject *object)
   g_clear_pointer (&self->candidates, g_ptr_array_unref);
   g_clear_object (&self->download_dir);
   g_clear_object (&self->path);
+  g_clear_pointer (&self->hash_cache, mesh_hash_cache_unref);
   g_free (self->viewer_id);
   g_clear_pointer (&self->early_control, json_object_unref);
 

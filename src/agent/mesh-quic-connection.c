@@ -351,7 +351,7 @@ quic_connection_write (MeshQuicConnection *self)
 
   for (;;) {
     MeshQuicStream *stream;
-    ngtcp2_vec vec[2];
+    ngtcp2_vec vec[MESH_QUIC_STREAM_MAX_VECS];
     gsize n_vec = 0, unsent = 0;
     gboolean fin = FALSE;
     ngtcp2_ssize n_data = -1, n_written;
@@ -830,7 +830,9 @@ connection_settings (MeshQuicConnection      *self,
   settings->initial_ts = quic_timestamp_now ();
   settings->cc_algo = NGTCP2_CC_ALGO_CUBIC;
   settings->max_window = 2 * CONNECTION_WINDOW;
-  settings->max_stream_window = 2 * STREAM_WINDOW;
+  /* Not above STREAM_WINDOW: what the window lets in waits in the stream's receive ring while
+   * the disk lags, and an agent must stay under 64 MB whatever it receives. */
+  settings->max_stream_window = STREAM_WINDOW;
   /* A handshake slot held by a client that stopped answering is freed soon. */
   settings->handshake_timeout = MIN (idle, HANDSHAKE_TIMEOUT);
 

@@ -11,15 +11,21 @@
 
 /* One bidirectional QUIC stream as a GIOStream.
  *
- * Send side: writes are copied into a fixed ring (SEND_BUFFER_SIZE).  ngtcp2 keeps pointers
- * into it until the peer acknowledges the bytes, so the ring never moves and a write completes
- * as soon as it found room, i.e. once the data is accepted into the stream.  When the ring is
- * full the write waits for acknowledgements: that is the back-pressure, and memory stays flat
- * whatever the stream's size.
+ * Send side: a queue of segments, at most SEND_BUFFER_SIZE bytes not acknowledged yet.  ngtcp2
+ * keeps pointers into them until the peer acknowledges the bytes, so a segment never moves and
+ * a write completes as soon as it found room, i.e. once the data is accepted into the stream.
+ * When the queue is full the write waits for acknowledgements: that is the back-pressure, and
+ * memory stays flat whatever the stream's size.  Plain writes are copied into blocks of our
+ * own; mesh_quic_output_stream_write_bytes_async() (MeshFrameWriter's file chunks) hands over
+ * GBytes that are referenced, not copied: the bytes read from disk go from there straight into
+ * ngtcp2's encryption.
  *
  * Receive side: ngtcp2 delivers bytes in order; they wait in a ring that grows up to the
  * flow-control window (the peer cannot send more than we granted).  Credit is returned to the
- * peer only as the application reads, so a slow consumer slows the sender.
+ * peer only as the application reads, so a slow consumer slows the sender.  When a read is
+ * waiting on an empty ring, the bytes go straight from ngtcp2's buffer into the reader's (one
+ * copy instead of two on the QUIC thread); the read completes in the dispatch that follows
+ * the same batch of packets, before the main loop runs anything else.
  *
  * Every asynchronous operation finishes from _mesh_quic_stream_dispatch(), which the connection
  * calls outside ngtcp2 callbacks, so user callbacks never re-enter ngtcp2.
@@ -36,6 +42,29 @@
 /* A pending write is resumed once this much room is free (or its whole request fits), so a
  * trickle of acknowledgements does not turn into a trickle of tiny writes. */
 #define SEND_LOW_WATER (SEND_BUFFER_SIZE / 4)
+
+/* Plain writes are copied into blocks of our own (COPY_BELOW to 4 × COPY_BLOCK bytes, filled
+ * before the next one is made); GBytes smaller than COPY_BELOW are copied too (a frame header
+ * is not worth a segment of its own). */
+#define COPY_BLOCK (64 * 1024)
+#define COPY_BELOW (4 * 1024)
+
+typedef struct {
+  GBytes       *bytes;     /* referenced data, or NULL for our own block */
+  guint8       *own;       /* our own block (capacity bytes), or NULL */
+  gsize         capacity;
+  const guint8 *data;
+  gsize         len;
+  guint64       offset;    /* of data[0] in the stream */
+} Segment;
+
+static void
+segment_free (Segment *segment)
+{
+  g_clear_pointer (&segment->bytes, g_bytes_unref);
+  g_free (segment->own);
+  g_free (segment);
+}
 
 /* Application error code sent with STOP_SENDING / RESET_STREAM when the application gives up. */
 #define APP_ERROR_CANCELLED 0x1
@@ -223,8 +252,12 @@ struct _MeshQuicStream {
   GInputStream       *input;
   GOutputStream      *output;
 
-  /* Send side: the ring holds [acked, written); [sent, written) is still unsent. */
-  Ring                send;
+  /* Send side: the segments hold [send_head, send_tail) (not acknowledged yet);
+   * [send_sent, send_tail) is still unsent. */
+  GQueue              send_segments;  /* Segment*, in stream order */
+  GList              *send_cursor;    /* a segment at or before the one holding send_sent */
+  guint64             send_head;
+  guint64             send_tail;
   guint64             send_sent;
   gboolean            fin_requested;
   gboolean            fin_sent;
@@ -234,6 +267,7 @@ struct _MeshQuicStream {
   Pending             write;
   const guint8       *write_buffer;
   gsize               write_count;
+  GPtrArray          *write_parts;  /* GBytes*: a pending write_bytes_async(), or NULL */
   Pending             close_output;
 
   Bucket              send_bucket;
@@ -246,6 +280,7 @@ struct _MeshQuicStream {
   Pending             read;
   guint8             *read_buffer;
   gsize               read_count;
+  gsize               read_filled;  /* bytes ngtcp2 handed straight to the pending read */
   Bucket              recv_bucket;
 
   GMainContext       *context;      /* where the rate timers run */
@@ -414,25 +449,102 @@ stream_check_writable (MeshQuicStream  *self,
   return TRUE;
 }
 
-/* Copies what fits of a write into the send ring; 0 when the ring is full. */
+static gsize
+stream_send_held (MeshQuicStream *self)
+{
+  return (gsize) (self->send_tail - self->send_head);
+}
+
+/* Appends a copy of @count bytes, into the last block of our own while it has room. */
+static void
+stream_copy_in (MeshQuicStream *self,
+                const guint8   *buffer,
+                gsize           count)
+{
+  while (count > 0) {
+    Segment *last = g_queue_peek_tail (&self->send_segments);
+    gsize n;
+
+    if (last == NULL || last->own == NULL || last->len == last->capacity) {
+      last = g_new0 (Segment, 1);
+      /* Small: a frame header between two referenced payloads needs no 64 KiB. */
+      last->capacity = CLAMP (count, COPY_BELOW, 4 * COPY_BLOCK);
+      last->own = g_malloc (last->capacity);
+      last->data = last->own;
+      last->offset = self->send_tail;
+      g_queue_push_tail (&self->send_segments, last);
+    }
+    n = MIN (count, last->capacity - last->len);
+    memcpy (last->own + last->len, buffer, n);
+    last->len += n;
+    self->send_tail += n;
+    buffer += n;
+    count -= n;
+  }
+}
+
+/* Appends @bytes by reference (small ones are copied). */
+static void
+stream_add_bytes (MeshQuicStream *self,
+                  GBytes         *bytes)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
+  Segment *segment;
+
+  if (len < COPY_BELOW) {
+    stream_copy_in (self, data, len);
+    return;
+  }
+  segment = g_new0 (Segment, 1);
+  segment->bytes = g_bytes_ref (bytes);
+  segment->data = data;
+  segment->len = len;
+  segment->offset = self->send_tail;
+  g_queue_push_tail (&self->send_segments, segment);
+  self->send_tail += len;
+}
+
+/* Copies what fits of a write into the send queue; 0 when it is full. */
 static gsize
 stream_accept_write (MeshQuicStream *self,
                      const guint8   *buffer,
                      gsize           count)
 {
-  gsize room, n;
+  gsize room = SEND_BUFFER_SIZE - MIN (stream_send_held (self), SEND_BUFFER_SIZE);
+  gsize n = MIN (room, count);
 
-  if (self->send.data == NULL) {
-    self->send.data = g_malloc (SEND_BUFFER_SIZE);
-    self->send.capacity = SEND_BUFFER_SIZE;
-  }
-  room = self->send.capacity - ring_length (&self->send);
-  n = MIN (room, count);
   if (n == 0)
     return 0;
-  ring_push (&self->send, buffer, n);
+  stream_copy_in (self, buffer, n);
   stream_send_ready (self);
   return n;
+}
+
+/* Queues every part of a write_bytes_async(); returns their total. */
+static gsize
+stream_accept_parts (MeshQuicStream *self,
+                     GPtrArray      *parts)
+{
+  gsize total = 0;
+
+  for (guint i = 0; i < parts->len; i++) {
+    total += g_bytes_get_size (parts->pdata[i]);
+    stream_add_bytes (self, parts->pdata[i]);
+  }
+  if (total > 0)
+    stream_send_ready (self);
+  return total;
+}
+
+static gsize
+parts_size (GPtrArray *parts)
+{
+  gsize total = 0;
+
+  for (guint i = 0; i < parts->len; i++)
+    total += g_bytes_get_size (parts->pdata[i]);
+  return total;
 }
 
 /* Copies buffered bytes out and gives the peer that much flow-control credit back. */
@@ -453,7 +565,7 @@ static gboolean
 stream_send_done (MeshQuicStream *self)
 {
   return self->fin_acked ||
-         (self->fin_sent && self->send.head == self->send.tail && !self->fin_alone);
+         (self->fin_sent && self->send_head == self->send_tail && !self->fin_alone);
 }
 
 /* GInputStream */
@@ -522,6 +634,7 @@ mesh_quic_input_stream_read_async (GInputStream        *stream,
   }
   owner->read_buffer = buffer;
   owner->read_count = count;
+  owner->read_filled = 0;
   pending_set (&owner->read, task, cancellable);
   _mesh_quic_stream_dispatch (owner);
 }
@@ -665,6 +778,7 @@ mesh_quic_output_stream_write_async (GOutputStream       *stream,
   }
   owner->write_buffer = buffer;
   owner->write_count = count;
+  g_clear_pointer (&owner->write_parts, g_ptr_array_unref);
   pending_set (&owner->write, task, cancellable);
   _mesh_quic_stream_dispatch (owner);
 }
@@ -711,6 +825,65 @@ mesh_quic_output_stream_writev_finish (GOutputStream  *stream,
   if (bytes_written != NULL)
     *bytes_written = n > 0 ? (gsize) n : 0;
   return n >= 0;
+}
+
+/**
+ * mesh_quic_output_stream_write_bytes_async:
+ * @stream: a MeshQuicStream's output stream (see mesh_quic_output_stream_is())
+ * @parts: (array length=n_parts): bytes to send, in order
+ *
+ * Like g_output_stream_writev_all_async(), but the stream keeps references to @parts instead
+ * of copying them (up to acknowledgement): the caller must not change their bytes.  Completes
+ * with all of them accepted (mesh_quic_output_stream_write_bytes_finish()).
+ */
+void
+mesh_quic_output_stream_write_bytes_async (GOutputStream       *stream,
+                                           GBytes       *const *parts,
+                                           guint                n_parts,
+                                           int                  io_priority,
+                                           GCancellable        *cancellable,
+                                           GAsyncReadyCallback  callback,
+                                           gpointer             user_data)
+{
+  MeshQuicStream *owner;
+  g_autoptr(GTask) task = g_task_new (stream, cancellable, callback, user_data);
+
+  g_return_if_fail (MESH_IS_QUIC_OUTPUT_STREAM (stream));
+
+  owner = MESH_QUIC_OUTPUT_STREAM (stream)->owner;
+  g_task_set_source_tag (task, mesh_quic_output_stream_write_bytes_async);
+  g_task_set_priority (task, io_priority);
+  if (owner == NULL) {
+    g_task_return_error (task, gone_error ());
+    return;
+  }
+  g_return_if_fail (owner->write.task == NULL);
+  if (g_task_return_error_if_cancelled (task))
+    return;
+
+  owner->write_buffer = NULL;
+  owner->write_count = 0;
+  g_clear_pointer (&owner->write_parts, g_ptr_array_unref);
+  owner->write_parts = g_ptr_array_new_full (n_parts, (GDestroyNotify) g_bytes_unref);
+  for (guint i = 0; i < n_parts; i++)
+    g_ptr_array_add (owner->write_parts, g_bytes_ref (parts[i]));
+  pending_set (&owner->write, task, cancellable);
+  _mesh_quic_stream_dispatch (owner);
+}
+
+gboolean
+mesh_quic_output_stream_write_bytes_finish (GOutputStream  *stream,
+                                            GAsyncResult   *result,
+                                            GError        **error)
+{
+  return g_task_propagate_int (G_TASK (result), error) >= 0;
+}
+
+/* Whether @stream is a MeshQuicStream's output (takes write_bytes_async()). */
+gboolean
+mesh_quic_output_stream_is (GOutputStream *stream)
+{
+  return MESH_IS_QUIC_OUTPUT_STREAM (stream);
 }
 
 static void
@@ -926,7 +1099,9 @@ mesh_quic_stream_finalize (GObject *object)
 {
   MeshQuicStream *self = MESH_QUIC_STREAM (object);
 
-  ring_clear (&self->send);
+  g_queue_clear_full (&self->send_segments, (GDestroyNotify) segment_free);
+  self->send_cursor = NULL;
+  g_clear_pointer (&self->write_parts, g_ptr_array_unref);
   ring_clear (&self->recv);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_error (&self->send_error);
@@ -979,24 +1154,44 @@ _mesh_quic_stream_new (MeshQuicConnection *connection,
 
 gsize
 _mesh_quic_stream_peek_unsent (MeshQuicStream *self,
-                               ngtcp2_vec      vec[2],
+                               ngtcp2_vec      vec[MESH_QUIC_STREAM_MAX_VECS],
                                gsize          *n_vec,
                                gboolean       *fin)
 {
-  gsize length = (gsize) (self->send.tail - self->send_sent);
+  gsize length = (gsize) (self->send_tail - self->send_sent);
   gsize allowed = bucket_allow (&self->send_bucket, length);
+  gsize left = allowed;
+  GList *link;
 
-  *n_vec = allowed > 0 ? ring_vectors (&self->send, self->send_sent, vec) : 0;
-  /* Trim the vectors to what the rate allows. */
-  if (*n_vec > 0 && vec[0].len >= allowed) {
-    vec[0].len = allowed;
-    *n_vec = 1;
-  } else if (*n_vec == 2) {
-    vec[1].len = allowed - vec[0].len;
+  *n_vec = 0;
+  if (allowed > 0) {
+    if (self->send_cursor == NULL)
+      self->send_cursor = self->send_segments.head;
+    /* Skip what went out already. */
+    while (self->send_cursor != NULL && self->send_cursor->next != NULL &&
+           ((Segment *) self->send_cursor->data)->offset +
+           ((Segment *) self->send_cursor->data)->len <= self->send_sent)
+      self->send_cursor = self->send_cursor->next;
+    for (link = self->send_cursor; link != NULL && left > 0 && *n_vec < MESH_QUIC_STREAM_MAX_VECS;
+         link = link->next) {
+      Segment *segment = link->data;
+      guint64 end = segment->offset + segment->len;
+      gsize start, n;
+
+      if (end <= self->send_sent)
+        continue;
+      start = self->send_sent > segment->offset ? (gsize) (self->send_sent - segment->offset) : 0;
+      n = MIN (segment->len - start, left);
+      vec[*n_vec].base = (uint8_t *) segment->data + start;
+      vec[*n_vec].len = n;
+      (*n_vec)++;
+      left -= n;
+    }
   }
+  allowed -= left;
   /* FIN only with the last byte. */
   *fin = self->fin_requested && !self->fin_sent && self->send_error == NULL && allowed == length;
-  if (allowed < length)
+  if (self->send_bucket.rate > 0 && allowed < length)
     stream_arm_timer (self, &self->send_timer, &self->send_bucket);
   return allowed;
 }
@@ -1024,8 +1219,20 @@ _mesh_quic_stream_acked (MeshQuicStream *self,
   /* A zero-length acknowledgement is the one for a FIN sent on its own. */
   if (length == 0 && self->fin_sent)
     self->fin_acked = TRUE;
-  if (end > self->send.head && end <= self->send.tail)
-    self->send.head = end;
+  if (end > self->send_head && end <= self->send_tail)
+    self->send_head = end;
+  /* Segments wholly acknowledged go (ngtcp2 needs them no more). */
+  for (;;) {
+    Segment *segment = g_queue_peek_head (&self->send_segments);
+
+    if (segment == NULL || segment->offset + segment->len > self->send_head ||
+        (segment->own != NULL && segment->len < segment->capacity &&
+         self->send_segments.length == 1))
+      break;
+    if (self->send_cursor == self->send_segments.head)
+      self->send_cursor = NULL;
+    segment_free (g_queue_pop_head (&self->send_segments));
+  }
 }
 
 gboolean
@@ -1039,8 +1246,19 @@ _mesh_quic_stream_received (MeshQuicStream *self,
     if (length > 0 && self->connection != NULL)
       _mesh_quic_connection_stream_consumed (self->connection, self, length);
   } else if (length > 0) {
-    ring_grow (&self->recv, ring_length (&self->recv) + length);
-    ring_push (&self->recv, data, length);
+    if (self->read.task != NULL && ring_length (&self->recv) == 0 &&
+        self->recv_bucket.rate == 0 && self->read_filled < self->read_count) {
+      gsize n = MIN (length, self->read_count - self->read_filled);
+
+      memcpy (self->read_buffer + self->read_filled, data, n);
+      self->read_filled += n;
+      data += n;
+      length -= n;
+    }
+    if (length > 0) {
+      ring_grow (&self->recv, ring_length (&self->recv) + length);
+      ring_push (&self->recv, data, length);
+    }
   }
   if (fin)
     self->recv_fin = TRUE;
@@ -1120,7 +1338,15 @@ _mesh_quic_stream_dispatch (MeshQuicStream *self)
 {
   g_autoptr(MeshQuicStream) hold = g_object_ref (self);
 
-  if (self->read.task != NULL) {
+  if (self->read.task != NULL && self->read_filled > 0) {
+    gsize n = self->read_filled;
+
+    /* Bytes already in the reader's buffer (see _mesh_quic_stream_received()). */
+    self->read_filled = 0;
+    if (self->connection != NULL)
+      _mesh_quic_connection_stream_consumed (self->connection, self, n);
+    pending_return_int (&self->read, (gssize) n);
+  } else if (self->read.task != NULL) {
     gsize allowed = bucket_allow (&self->recv_bucket,
                                   MIN (self->read_count, ring_length (&self->recv)));
 
@@ -1136,15 +1362,25 @@ _mesh_quic_stream_dispatch (MeshQuicStream *self)
   }
 
   if (self->write.task != NULL) {
-    gsize room = SEND_BUFFER_SIZE - ring_length (&self->send);
+    gsize room = SEND_BUFFER_SIZE - MIN (stream_send_held (self), SEND_BUFFER_SIZE);
 
     g_autoptr(GError) error = NULL;
 
-    if (!stream_check_writable (self, &error))
+    if (!stream_check_writable (self, &error)) {
+      g_clear_pointer (&self->write_parts, g_ptr_array_unref);
       pending_return_error (&self->write, error);
-    else if (room >= MIN (self->write_count, SEND_LOW_WATER))
+    } else if (self->write_parts != NULL) {
+      /* All parts at once, as soon as SEND_LOW_WATER is free: the queue may go over
+       * SEND_BUFFER_SIZE by one such write (MeshFrameWriter's batches are bounded). */
+      if (room >= MIN (parts_size (self->write_parts), SEND_LOW_WATER)) {
+        g_autoptr(GPtrArray) parts = g_steal_pointer (&self->write_parts);
+
+        pending_return_int (&self->write, (gssize) stream_accept_parts (self, parts));
+      }
+    } else if (room >= MIN (self->write_count, SEND_LOW_WATER)) {
       pending_return_int (&self->write, (gssize) stream_accept_write (self, self->write_buffer,
                                                                       self->write_count));
+    }
   }
 
   if (self->close_output.task != NULL) {

@@ -25,4 +25,18 @@ void                mesh_quic_stream_set_send_rate   (MeshQuicStream *self,
 void                mesh_quic_stream_set_receive_rate (MeshQuicStream *self,
                                                        guint64         bytes_per_second);
 
+gboolean            mesh_quic_output_stream_is        (GOutputStream  *stream);
+void                mesh_quic_output_stream_write_bytes_async
+                                                      (GOutputStream       *stream,
+                                                       GBytes       *const *parts,
+                                                       guint                n_parts,
+                                                       int                  io_priority,
+                                                       GCancellable        *cancellable,
+                                                       GAsyncReadyCallback  callback,
+                                                       gpointer             user_data);
+gboolean            mesh_quic_output_stream_write_bytes_finish
+                                                      (GOutputStream  *stream,
+                                                       GAsyncResult   *result,
+                                                       GError        **error);
+
 G_END_DECLS

@@ -18,6 +18,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <locale.h>
 #include <signal.h>
@@ -345,6 +346,7 @@ start_bob (void)
 {
   if (shared.bob_run != NULL)
     return;
+  g_free (shared.bob_log);
   shared.bob_log = g_build_filename (shared.tmp, "bob-run.log", NULL);
   shared.bob_run = agent_spawn (shared.bob_log, "run", "--state-dir", shared.state_dir[BOB],
                                 "--download-dir", shared.download_dir, "--accept-from", "alice",
@@ -395,6 +397,34 @@ test_large_file (void)
   g_unlink (got);
 }
 
+/* The agent remembers the hash of a file it sent (its state folder's hash-cache), so that
+ * sending it again unchanged does not read it twice: the controller hands the cache to the
+ * file sender. */
+static void
+test_hash_cached (void)
+{
+  g_autofree char *path = g_build_filename (shared.tmp, "cached.bin", NULL);
+  g_autofree char *got = received ("cached.bin");
+  g_autofree char *cache = g_build_filename (shared.state_dir[ALICE], "hash-cache", NULL);
+  g_autofree char *want = NULL, *have = NULL, *text = NULL;
+  struct timespec times[2] = { { 0, UTIME_OMIT }, { 0, 0 } };
+
+  write_random_file (path, 1024 * 1024, 4);
+  want = file_sha256 (path);
+  /* Saved an hour ago: not "racy" (mesh-hash-cache.c), so it may be cached. */
+  times[1].tv_sec = g_get_real_time () / G_USEC_PER_SEC - 3600;
+  g_assert_no_errno (utimensat (AT_FDCWD, path, times, 0));
+  g_usleep (200 * 1000);
+
+  g_assert_cmpint (send_path (ALICE, path, NULL), ==, 0);
+  have = file_sha256 (got);
+  g_assert_cmpstr (have, ==, want);
+  g_assert_true (g_file_get_contents (cache, &text, NULL, NULL));
+  g_assert_nonnull (strstr (text, want));
+  g_unlink (path);
+  g_unlink (got);
+}
+
 static void
 test_resume (void)
 {
@@ -440,6 +470,94 @@ test_resume (void)
   resumed = g_ascii_strtoull (line + strlen ("resumed at "), NULL, 10);
   g_test_message ("resumed at %" G_GUINT64_FORMAT, resumed);
   g_assert_cmpuint (resumed, >=, 32 * 1024 * 1024);
+  g_unlink (path);
+  g_unlink (got);
+}
+
+/* Ten times in a row one side dies abruptly (SIGKILL) at a random point of a transfer: while
+ * the sender hashes, right after the offer, or anywhere in the data.  Each next send resumes
+ * what the .part holds, and the eleventh brings an identical file.  The points come from
+ * g_test_rand_int(): --seed repeats a run. */
+static void
+test_resume_killed_repeatedly (void)
+{
+  const gsize size = 192 * 1024 * 1024;
+  g_autofree char *path = g_build_filename (shared.tmp, "killed.bin", NULL);
+  g_autofree char *got = received ("killed.bin");
+  g_autofree char *log = g_build_filename (shared.tmp, "send-killed-again.log", NULL);
+  g_autofree char *want = NULL, *have = NULL, *part = NULL, *text = NULL;
+  const char *line;
+  guint64 resumed;
+
+  write_random_file (path, size, 3);
+  want = file_sha256 (path);
+  start_bob ();
+
+  for (guint round = 0; round < 10; round++) {
+    g_autoptr(GSubprocess) sender = NULL;
+    gboolean kill_receiver = g_test_rand_int_range (0, 2) == 1;
+    gint64 before = 0, target, end = g_get_monotonic_time () + WAIT_MS * 1000, early_kill;
+    struct stat st = { 0 };
+
+    g_clear_pointer (&part, g_free);
+    part = find_part ("killed.bin.");
+    if (part != NULL && g_stat (part, &st) == 0)
+      before = st.st_size;
+    /* Somewhere in the next fifteenth of the file (so that ten rounds never finish it); the
+     * nearest points become a random moment instead: while the sender hashes, the session is
+     * set up or the receiver re-reads its .part, possibly before it made one at all. */
+    target = before + (gint64) (size / 15 * g_test_rand_double ());
+    early_kill = g_get_monotonic_time () + g_test_rand_int_range (0, 100) * 1000;
+
+    sender = agent_spawn (log, "send", "--state-dir", shared.state_dir[ALICE], "--room", "lab",
+                          "--to", shared.device_id[BOB], "--listen", "127.0.0.1", path, NULL);
+    for (;;) {
+      g_clear_pointer (&part, g_free);
+      part = find_part ("killed.bin.");
+      if (part == NULL || g_stat (part, &st) != 0)
+        st.st_size = 0;
+      if (target - before < 4 * 1024 * 1024 ? g_get_monotonic_time () >= early_kill
+                                             : st.st_size >= target)
+        break;
+      g_assert_cmpint (g_get_monotonic_time (), <, end);
+      /* Killed before it ends: a complete file here would prove nothing. */
+      g_assert_false (g_file_test (got, G_FILE_TEST_EXISTS));
+      mesh_test_pump (5);
+    }
+    if (kill_receiver) {
+      g_subprocess_send_signal (shared.bob_run, SIGKILL);
+      wait_process (shared.bob_run);
+      g_clear_object (&shared.bob_run);
+    }
+    g_subprocess_send_signal (sender, SIGKILL);
+    wait_process (sender);
+    g_assert_false (g_file_test (got, G_FILE_TEST_EXISTS));
+    g_clear_pointer (&part, g_free);
+    part = find_part ("killed.bin.");
+    if (part == NULL || g_stat (part, &st) != 0)
+      st.st_size = 0;
+    g_test_message ("round %u: killed the %s with %" G_GINT64_FORMAT " bytes in the .part (had %"
+                    G_GINT64_FORMAT ", target %" G_GINT64_FORMAT ")", round,
+                    kill_receiver ? "receiver" : "sender", (gint64) st.st_size, before, target);
+    /* What was received stays received: each try resumes, none starts over. */
+    g_assert_cmpint (st.st_size, >=, before);
+    start_bob ();
+  }
+
+  g_assert_cmpint (send_path (ALICE, path, NULL), ==, 0);
+  have = file_sha256 (got);
+  g_assert_cmpstr (have, ==, want);
+  g_clear_pointer (&part, g_free);
+  part = find_part ("killed.bin.");
+  g_assert_null (part);
+
+  /* The last send did resume (unless the last kill came before any byte was written). */
+  g_assert_true (wait_for_text (shared.bob_log, "“killed.bin” from alice"));
+  text = read_text (shared.bob_log);
+  line = strstr (text, "“killed.bin” from alice");
+  line = line != NULL ? strstr (line, "resumed at ") : NULL;
+  resumed = line != NULL ? g_ascii_strtoull (line + strlen ("resumed at "), NULL, 10) : 0;
+  g_test_message ("the last send resumed at %" G_GUINT64_FORMAT, resumed);
   g_unlink (path);
   g_unlink (got);
 }
@@ -1679,7 +1797,9 @@ main (int   argc,
   g_test_add_func ("/mesh/agent-e2e/login", test_login);
   g_test_add_func ("/mesh/agent-e2e/file-small", test_small_file);
   g_test_add_func ("/mesh/agent-e2e/file-large", test_large_file);
+  g_test_add_func ("/mesh/agent-e2e/file-hash-cached", test_hash_cached);
   g_test_add_func ("/mesh/agent-e2e/file-resume", test_resume);
+  g_test_add_func ("/mesh/agent-e2e/file-resume-killed-repeatedly", test_resume_killed_repeatedly);
   g_test_add_func ("/mesh/agent-e2e/file-rejected", test_rejected);
   g_test_add_func ("/mesh/agent-e2e/folder", test_folder);
   g_test_add_func ("/mesh/agent-e2e/session-tokens", test_session_tokens);

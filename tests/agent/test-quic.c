@@ -696,6 +696,87 @@ test_writev (Fixture       *fixture,
 }
 
 static void
+on_bytes_written (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  Op *op = user_data;
+
+  op->ok = mesh_quic_output_stream_write_bytes_finish (G_OUTPUT_STREAM (source), result,
+                                                       &op->error);
+  op->done = TRUE;
+}
+
+/* MeshFrameWriter hands frames over by reference (mesh_quic_output_stream_write_bytes_async):
+ * parts of every size (copied below 4 KiB, referenced above), mixed with plain writes, many
+ * times the send queue, arrive whole and in order. */
+static void
+test_write_bytes (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  static const gsize sizes[] = { 5, 1, 4096, 4095, 262152, 17, 300000, 65536, 3, 1048576 };
+  g_autoptr(MeshQuicStream) stream = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *sent_hex = NULL;
+  g_autofree char *received_hex = NULL;
+  gnutls_hash_hd_t sent_sum = NULL;
+  g_autoptr(GOutputStream) memory = g_memory_output_stream_new_resizable ();
+  GOutputStream *output;
+  guint64 state = 7, total = 0;
+
+  fixture_bind (fixture, "127.0.0.1");
+  mesh_quic_endpoint_expect_peer (fixture->server,
+                                  mesh_agent_identity_get_fingerprint (fixture->client_id));
+  fixture_connect (fixture, "127.0.0.1", mesh_agent_identity_get_fingerprint (fixture->server_id));
+  g_assert_no_error (fixture->connect_error);
+  stream = mesh_quic_connection_open_stream (fixture->client_connection, &error);
+  g_assert_no_error (error);
+  output = g_io_stream_get_output_stream (G_IO_STREAM (stream));
+  g_assert_true (mesh_quic_output_stream_is (output));
+  g_assert_false (mesh_quic_output_stream_is (memory));
+  g_assert_cmpint (gnutls_hash_init (&sent_sum, GNUTLS_DIG_SHA256), ==, 0);
+
+  for (guint round = 0; round < 12; round++) {
+    g_autoptr(GPtrArray) parts = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+    gsize plain_size = round % 3 == 0 ? 200000 : 700;
+    g_autofree guint8 *plain = g_malloc (plain_size);
+    Op op = { 0 }, plain_op = { 0 };
+
+    for (guint i = 0; i < G_N_ELEMENTS (sizes); i++) {
+      gsize size = sizes[(i + round) % G_N_ELEMENTS (sizes)];
+      guint8 *bytes = g_malloc (size);
+
+      fill_pattern (&state, bytes, size);
+      gnutls_hash (sent_sum, bytes, size);
+      g_ptr_array_add (parts, g_bytes_new_take (bytes, size));
+      total += size;
+    }
+    mesh_quic_output_stream_write_bytes_async (output, (GBytes *const *) parts->pdata,
+                                               parts->len, G_PRIORITY_DEFAULT, NULL,
+                                               on_bytes_written, &op);
+    wait_for (&op.done);
+    g_assert_no_error (op.error);
+    g_assert_true (op.ok);
+
+    fill_pattern (&state, plain, plain_size);
+    gnutls_hash (sent_sum, plain, plain_size);
+    total += plain_size;
+    g_output_stream_write_all_async (output, plain, plain_size, G_PRIORITY_DEFAULT, NULL,
+                                     on_write_all, &plain_op);
+    wait_for (&plain_op.done);
+    g_assert_no_error (plain_op.error);
+  }
+  close_output (stream);
+  wait_for (&fixture->received_eof);
+
+  g_assert_no_error (fixture->received_error);
+  g_assert_cmpuint (fixture->received, ==, total);
+  sent_hex = hash_finish (sent_sum);
+  received_hex = hash_finish (g_steal_pointer (&fixture->received_sum));
+  g_assert_cmpstr (received_hex, ==, sent_hex);
+}
+
+static void
 test_unexpected_client (Fixture       *fixture,
                         gconstpointer  data)
 {
@@ -1368,6 +1449,7 @@ main (int   argc,
   ADD ("echo-ipv6", test_echo_ipv6);
   ADD ("bulk-256MiB", test_bulk);
   ADD ("writev", test_writev);
+  ADD ("write-bytes", test_write_bytes);
   ADD ("unexpected-client", test_unexpected_client);
   ADD ("forgotten-client", test_forgotten_client);
   ADD ("wrong-pin", test_wrong_pin);
