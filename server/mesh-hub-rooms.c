@@ -8,8 +8,6 @@
 #include "mesh-hub-private.h"
 #include "mesh-ids.h"
 #include "mesh-json.h"
-#include "mesh-json-scan.h"
-#include "mesh-rest.h"
 
 #include <string.h>
 

@@ -9,7 +9,6 @@
 #include "mesh-ids.h"
 #include "mesh-json.h"
 #include "mesh-json-scan.h"
-#include "mesh-rest.h"
 
 #include <string.h>
 

@@ -6,12 +6,8 @@
 #include "mesh-rest-private.h"
 
 #include "mesh-error.h"
-#include "mesh-escape.h"
-#include "mesh-gotify.h"
 #include "mesh-ids.h"
 #include "mesh-json.h"
-
-#include <string.h>
 
 /* Rooms, invites, chat history and capability tokens. */
 

@@ -7,7 +7,6 @@
 
 #include "mesh-error.h"
 #include "mesh-escape.h"
-#include "mesh-gotify.h"
 #include "mesh-ids.h"
 #include "mesh-json.h"
 

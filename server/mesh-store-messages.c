@@ -6,13 +6,9 @@
 #include "mesh-store-private.h"
 
 #include "mesh-error.h"
-#include "mesh-escape.h"
 #include "mesh-ids.h"
 #include "mesh-json.h"
-#include "mesh-password.h"
 
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
 #include <sqlite3.h>
 #include <string.h>
 
