@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-/* What the hub's modules share: mesh-hub.c (connections, rooms, chat, rtc,
- * the handler table), mesh-hub-p2p.c (§5 sessions) and mesh-hub-terminal.c
- * (§7 shares). */
+/* What the hub's modules share: mesh-hub.c (connections, hello, frames,
+ * the handler table), mesh-hub-rooms.c (§3.2 rooms and presence, §3.3 chat),
+ * mesh-hub-rtc.c (§3.4 call signalling), mesh-hub-p2p.c (§5 sessions) and
+ * mesh-hub-terminal.c (§7 shares). */
 
 #include "mesh-envelope.h"
 #include "mesh-error.h"
@@ -94,6 +95,34 @@ HubRoom    *hub_require_joined_room (MeshHub       *self,
                                      GError       **error);
 HubPeer    *hub_room_find_peer      (HubRoom       *room,
                                      const char    *peer_id);
+
+/* mesh-hub.c: frames cut from the incoming text */
+GBytes     *hub_build_frame_raw       (const char *type,
+                                       const char *from,
+                                       const char *to,
+                                       const char *payload_json,
+                                       gsize       payload_len);
+const char *hub_object_end            (const char *open,
+                                       const char *limit);
+GString    *hub_payload_without_token (const char *data,
+                                       gsize       len);
+JsonObject *hub_member_json           (HubPeer    *member);
+
+/* mesh-hub-rooms.c: §3.2 rooms and presence, §3.3 chat */
+void        hub_room_remove_peer        (MeshHub *self, HubRoom *room, HubPeer *peer);
+GBytes     *hub_left_frame              (HubPeer *peer, HubRoom *room);
+void        hub_send_to_room_mates      (HubPeer *peer, GBytes *frame);
+GBytes     *hub_presence_frame          (HubPeer *peer);
+gboolean    hub_handle_room_join        (MeshHub *self, HubPeer *peer, MeshEnvelope *env, GError **error);
+gboolean    hub_handle_room_leave       (MeshHub *self, HubPeer *peer, MeshEnvelope *env, GError **error);
+gboolean    hub_handle_presence_update  (MeshHub *self, HubPeer *peer, MeshEnvelope *env, GError **error);
+gboolean    hub_handle_chat_send        (MeshHub *self, HubPeer *peer, MeshEnvelope *env, GError **error);
+
+/* mesh-hub-rtc.c: §3.4 call signalling */
+GString    *hub_cut_members       (const char *open, const char *end, GArray *spans);
+gboolean    hub_fast_relay_ice    (MeshHub *self, HubPeer *peer, const char *data, gsize len);
+gboolean    hub_handle_rtc        (MeshHub *self, HubPeer *peer, MeshEnvelope *env, GError **error);
+gboolean    hub_handle_rtc_hangup (MeshHub *self, HubPeer *peer, MeshEnvelope *env, GError **error);
 
 /* mesh-hub-p2p.c: §5 sessions */
 void        hub_p2p_init             (MeshHub *self);

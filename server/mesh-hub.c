@@ -13,8 +13,6 @@
 
 #include <string.h>
 
-#define CHAT_MAX_BYTES      16384
-#define CLIENT_MSG_ID_MAX   128
 #define SWEEP_INTERVAL_MS   1000
 
 G_DEFINE_FINAL_TYPE (MeshHub, mesh_hub, G_TYPE_OBJECT)
@@ -136,12 +134,12 @@ append_timestamp (GString *out)
 }
 
 /* @payload_json: the payload, already JSON text. */
-static GBytes *
-build_frame_raw (const char *type,
-                 const char *from,
-                 const char *to,
-                 const char *payload_json,
-                 gsize       payload_len)
+GBytes *
+hub_build_frame_raw (const char *type,
+                     const char *from,
+                     const char *to,
+                     const char *payload_json,
+                     gsize       payload_len)
 {
   GString *out = g_string_sized_new (160 + payload_len);
 
@@ -174,7 +172,7 @@ hub_build_frame (const char *type,
 
   if (payload != NULL)
     payload_json = mesh_json_object_to_string (payload, &len);
-  return build_frame_raw (type, from, to, payload_json ? payload_json : "{}", len);
+  return hub_build_frame_raw (type, from, to, payload_json ? payload_json : "{}", len);
 }
 
 /* Where a frame's payload is, and its "cap_token" members, found by the
@@ -211,9 +209,9 @@ payload_scan_cb (guint                depth,
 }
 
 /* The end of the object opening at @open (just past its '}'). */
-static const char *
-object_end (const char *open,
-            const char *limit)
+const char *
+hub_object_end (const char *open,
+                const char *limit)
 {
   guint depth = 0;
   gboolean in_string = FALSE;
@@ -236,14 +234,12 @@ object_end (const char *open,
   return NULL;
 }
 
-static GString *cut_members (const char *open, const char *end, GArray *spans);
-
 /* The incoming frame's payload without its cap_token, cut out of the text
  * (no JSON generated again); NULL when the frame is not plain enough to
  * cut with confidence. */
-static GString *
-payload_without_token (const char *data,
-                       gsize       len)
+GString *
+hub_payload_without_token (const char *data,
+                           gsize       len)
 {
   PayloadScan scan = { NULL, g_array_new (FALSE, FALSE, sizeof (const char *)), FALSE };
   g_autoptr(GArray) tokens = scan.tokens;
@@ -254,11 +250,11 @@ payload_without_token (const char *data,
                        &scan, NULL) ||
       scan.unsure || scan.payload == NULL)
     return NULL;
-  end = object_end (scan.payload, data + len);
+  end = hub_object_end (scan.payload, data + len);
   if (end == NULL)
     return NULL;
 
-  return cut_members (scan.payload, end, tokens);
+  return hub_cut_members (scan.payload, end, tokens);
 }
 
 void
@@ -376,8 +372,8 @@ hub_require_joined_room (MeshHub     *self,
   return room;
 }
 
-static JsonObject *
-member_json (HubPeer *member)
+JsonObject *
+hub_member_json (HubPeer *member)
 {
   JsonObject *obj = json_object_new ();
 
@@ -525,613 +521,17 @@ handle_hello (MeshHub      *self,
   return TRUE;
 }
 
-/* room.joined: §3.2 names peer_id, role and room_id; who joined (user,
- * type, device, status) is added so that others need no second look-up. */
-static JsonObject *
-joined_payload (HubPeer    *peer,
-                const char *room_id,
-                const char *role)
-{
-  JsonObject *obj = member_json (peer);
-
-  json_object_set_string_member (obj, "role", role);
-  json_object_set_string_member (obj, "room_id", room_id);
-  return obj;
-}
-
-/* §3.2 room.join */
-static gboolean
-handle_room_join (MeshHub      *self,
-                  HubPeer      *peer,
-                  MeshEnvelope *env,
-                  GError      **error)
-{
-  g_autoptr(JsonObject) to_joiner = NULL;
-  g_autoptr(JsonObject) to_others = NULL;
-  g_autofree char *role = NULL;
-  JsonArray *members;
-  const char *room_id;
-  HubRoom *room;
-  gboolean already;
-
-  if (!mesh_json_get_string (env->payload, "room_id", TRUE, &room_id, error))
-    return FALSE;
-  if (!mesh_store_room_exists (self->store, room_id)) {
-    g_set_error (error, MESH_ERROR, MESH_ERROR_ROOM_NOT_FOUND, "no room '%s'", room_id);
-    return FALSE;
-  }
-  role = mesh_store_get_member_role (self->store, room_id, peer->user_id);
-  if (role == NULL) {
-    g_set_error (error, MESH_ERROR, MESH_ERROR_FORBIDDEN, "you are not a member of room '%s'", room_id);
-    return FALSE;
-  }
-
-  room = g_hash_table_lookup (self->rooms, room_id);
-  if (room == NULL) {
-    room = g_new0 (HubRoom, 1);
-    room->room_id = g_strdup (room_id);
-    room->peers = g_ptr_array_new ();
-    g_hash_table_insert (self->rooms, room->room_id, room);
-  }
-  already = hub_peer_find_room (peer, room_id) != NULL;
-  if (!already) {
-    g_ptr_array_add (room->peers, peer);
-    g_ptr_array_add (peer->rooms, room);
-  }
-
-  to_others = joined_payload (peer, room_id, role);
-  to_joiner = joined_payload (peer, room_id, role);
-  members = json_array_new ();
-  for (guint i = 0; i < room->peers->len; i++)
-    json_array_add_object_element (members, member_json (g_ptr_array_index (room->peers, i)));
-  json_object_set_array_member (to_joiner, "members", members);
-  /* Shares already running, so a late joiner can view them. */
-  json_object_set_array_member (to_joiner, "shares", hub_terminal_room_shares (self, room_id));
-  if (env->id != NULL)
-    json_object_set_string_member (to_joiner, "ref", env->id);
-  hub_send_event (peer, "room.joined", to_joiner);
-
-  if (!already) {
-    g_autoptr(GBytes) frame = hub_build_frame ("room.joined", "server", room_id, to_others);
-
-    hub_room_send (room, frame, peer);
-  }
-  return TRUE;
-}
-
-static void
-room_remove_peer (MeshHub *self,
-                  HubRoom *room,
-                  HubPeer *peer)
-{
-  g_ptr_array_remove (room->peers, peer);
-  g_ptr_array_remove (peer->rooms, room);
-  if (room->peers->len == 0)
-    g_hash_table_remove (self->rooms, room->room_id);
-}
-
-static GBytes *
-left_frame (HubPeer *peer,
-            HubRoom *room)
-{
-  g_autoptr(JsonObject) payload = json_object_new ();
-
-  json_object_set_string_member (payload, "peer_id", peer->peer_id);
-  json_object_set_string_member (payload, "room_id", room->room_id);
-  return hub_build_frame ("room.left", "server", room->room_id, payload);
-}
-
-/* §3.2 room.leave: room.left goes to the whole room, the leaver included. */
-static gboolean
-handle_room_leave (MeshHub      *self,
-                   HubPeer      *peer,
-                   MeshEnvelope *env,
-                   GError      **error)
-{
-  g_autoptr(GBytes) frame = NULL;
-  HubRoom *room = hub_require_joined_room (self, peer, env->payload, NULL, error);
-
-  if (room == NULL)
-    return FALSE;
-  frame = left_frame (peer, room);
-  hub_room_send (room, frame, NULL);
-  room_remove_peer (self, room, peer);
-  return TRUE;
-}
-
-/* Sends @frame once to every peer sharing a room with @peer. */
-static void
-send_to_room_mates (HubPeer *peer,
-                    GBytes  *frame)
-{
-  g_autoptr(GHashTable) done = g_hash_table_new (NULL, NULL);
-
-  for (guint i = 0; i < peer->rooms->len; i++) {
-    HubRoom *room = g_ptr_array_index (peer->rooms, i);
-
-    for (guint j = 0; j < room->peers->len; j++) {
-      HubPeer *mate = g_ptr_array_index (room->peers, j);
-
-      if (mate != peer && g_hash_table_add (done, mate))
-        mesh_ws_peer_send_bytes (mate->ws, frame);
-    }
-  }
-}
-
-static GBytes *
-presence_frame (HubPeer *peer)
-{
-  g_autoptr(JsonObject) payload = json_object_new ();
-
-  json_object_set_string_member (payload, "peer_id", peer->peer_id);
-  json_object_set_string_member (payload, "status", peer->status);
-  return hub_build_frame ("presence.update", hub_peer_wire_id (peer), NULL, payload);
-}
-
-/* §3.2 presence.update: to the peer's room mates (the sender knows). */
-static gboolean
-handle_presence_update (MeshHub      *self,
-                        HubPeer      *peer,
-                        MeshEnvelope *env,
-                        GError      **error)
-{
-  static const char * const statuses[] = { "online", "busy", "sharing" };
-  g_autoptr(GBytes) frame = NULL;
-  const char *status;
-
-  if (!mesh_json_get_string (env->payload, "status", TRUE, &status, error))
-    return FALSE;
-  for (guint i = 0; i < G_N_ELEMENTS (statuses); i++) {
-    if (g_str_equal (status, statuses[i]))
-      peer->status = statuses[i];
-  }
-  if (!g_str_equal (peer->status, status)) {
-    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
-                         "field 'status' must be \"online\", \"busy\" or \"sharing\"");
-    return FALSE;
-  }
-  frame = presence_frame (peer);
-  send_to_room_mates (peer, frame);
-  return TRUE;
-}
-
-/* §3.3 chat.message.send: stored first, then sent to the room. */
-static gboolean
-handle_chat_send (MeshHub      *self,
-                  HubPeer      *peer,
-                  MeshEnvelope *env,
-                  GError      **error)
-{
-  g_autoptr(MeshStoreMessage) message = NULL;
-  g_autoptr(JsonObject) payload = NULL;
-  g_autoptr(GBytes) frame = NULL;
-  g_autoptr(GBytes) own_frame = NULL;
-  const char *room_id, *content, *client_msg_id;
-  gboolean duplicate = FALSE;
-  HubRoom *room;
-  gsize len;
-
-  room = hub_require_joined_room (self, peer, env->payload, &room_id, error);
-  if (room == NULL ||
-      !mesh_json_get_string (env->payload, "content", TRUE, &content, error) ||
-      !mesh_json_get_string (env->payload, "client_msg_id", FALSE, &client_msg_id, error))
-    return FALSE;
-
-  len = strlen (content);
-  if (len == 0) {
-    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "field 'content' is empty");
-    return FALSE;
-  }
-  if (len > CHAT_MAX_BYTES) {
-    g_set_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE,
-                 "field 'content' is %" G_GSIZE_FORMAT " bytes; at most %d", len, CHAT_MAX_BYTES);
-    return FALSE;
-  }
-  if (client_msg_id != NULL && (client_msg_id[0] == '\0' || strlen (client_msg_id) > CLIENT_MSG_ID_MAX)) {
-    g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
-                 "field 'client_msg_id' must be 1..%d characters", CLIENT_MSG_ID_MAX);
-    return FALSE;
-  }
-
-  message = mesh_store_add_message (self->store, room_id, peer->user_id, hub_peer_wire_id (peer),
-                                    content, client_msg_id, &duplicate, error);
-  if (message == NULL)
-    return FALSE;
-
-  payload = mesh_store_message_to_json (message);
-  if (!duplicate) {
-    frame = hub_build_frame ("chat.message.created", hub_peer_wire_id (peer), room_id, payload);
-    hub_room_send (room, frame, peer);
-  }
-  /* The sender's copy carries the ref; a re-sent message is confirmed to
-   * its sender only, with the message_id it got the first time. */
-  if (env->id != NULL)
-    json_object_set_string_member (payload, "ref", env->id);
-  own_frame = hub_build_frame ("chat.message.created", hub_peer_wire_id (peer), room_id, payload);
-  mesh_ws_peer_send_bytes (peer->ws, own_frame);
-  /* §9: every other member, connected or not; a re-send is no news. */
-  if (!duplicate && self->notifier != NULL)
-    mesh_notifier_chat_message (self->notifier, message);
-  return TRUE;
-}
-
-HubPeer *
-hub_room_find_peer (HubRoom    *room,
-                const char *peer_id)
-{
-  for (guint i = 0; i < room->peers->len; i++) {
-    HubPeer *member = g_ptr_array_index (room->peers, i);
-
-    if (g_str_equal (member->peer_id, peer_id))
-      return member;
-  }
-  return NULL;
-}
-
-/* §3.4: the token must allow @cap (or, for answer and ice, either media cap)
- * in this room, for this target, and belong to the sender. */
-static gboolean
-check_rtc_token (MeshHub     *self,
-                 HubPeer     *peer,
-                 JsonObject  *payload,
-                 const char  *room_id,
-                 const char  *target_peer_id,
-                 const char  *cap,
-                 GError     **error)
-{
-  const MeshCapClaims *claims;
-  const char *token;
-
-  if (!mesh_json_get_string (payload, "cap_token", FALSE, &token, error))
-    return FALSE;
-
-  if (cap != NULL) {
-    claims = mesh_cap_key_check (self->cap_key, token, room_id, cap, target_peer_id, NULL, 0, error);
-  } else {
-    g_autoptr(GError) call_error = NULL;
-
-    claims = mesh_cap_key_check (self->cap_key, token, room_id, MESH_CAP_CALL, target_peer_id,
-                                 NULL, 0, &call_error);
-    if (claims == NULL && g_error_matches (call_error, MESH_ERROR, MESH_ERROR_CAP_INVALID))
-      claims = mesh_cap_key_check (self->cap_key, token, room_id, MESH_CAP_SCREENSHARE,
-                                   target_peer_id, NULL, 0, error);
-    else if (claims == NULL)
-      g_propagate_error (error, g_steal_pointer (&call_error));
-  }
-  if (claims == NULL)
-    return FALSE;
-
-  if (g_strcmp0 (claims->sub, peer->user_id) != 0) {
-    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_CAP_INVALID,
-                         "the capability token was issued to another user");
-    return FALSE;
-  }
-  return TRUE;
-}
-
-/* §3.4 rtc.offer, rtc.answer, rtc.ice, rtc.hangup: checked, then forwarded
- * to the target with `from` = the sender and without the token. */
-static gboolean
-relay_rtc (MeshHub      *self,
-           HubPeer      *peer,
-           MeshEnvelope *env,
-           gboolean      needs_token,
-           GError      **error)
-{
-  g_autoptr(GBytes) frame = NULL;
-  const char *room_id, *target_peer_id, *cap = NULL;
-  HubPeer *target;
-  HubRoom *room;
-
-  room = hub_require_joined_room (self, peer, env->payload, &room_id, error);
-  if (room == NULL ||
-      !mesh_json_get_string (env->payload, "target_peer_id", TRUE, &target_peer_id, error))
-    return FALSE;
-
-  if (g_str_equal (env->type, "rtc.offer")) {
-    const char *media;
-
-    if (!mesh_json_get_string (env->payload, "media", TRUE, &media, error))
-      return FALSE;
-    if (g_str_equal (media, "call")) {
-      cap = MESH_CAP_CALL;
-    } else if (g_str_equal (media, "screenshare")) {
-      cap = MESH_CAP_SCREENSHARE;
-    } else {
-      g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
-                           "field 'media' must be \"call\" or \"screenshare\"");
-      return FALSE;
-    }
-  }
-
-  if (g_str_equal (env->type, "rtc.ice")) {
-    JsonObject *candidate;
-
-    if (!mesh_json_get_object (env->payload, "candidate", TRUE, &candidate, error))
-      return FALSE;
-  } else if (!g_str_equal (env->type, "rtc.hangup")) {
-    const char *sdp;
-
-    if (!mesh_json_get_string (env->payload, "sdp", TRUE, &sdp, error))
-      return FALSE;
-  }
-
-  if (needs_token &&
-      !check_rtc_token (self, peer, env->payload, room_id, target_peer_id, cap, error))
-    return FALSE;
-
-  target = hub_room_find_peer (room, target_peer_id);
-  if (target == NULL || target == peer) {
-    g_set_error (error, MESH_ERROR, MESH_ERROR_UNROUTABLE,
-                 "peer '%s' is not connected to room '%s'", target_peer_id, room_id);
-    return FALSE;
-  }
-
-  /* Forwarded as it came, less the token, with the server's envelope. */
-  {
-    g_autoptr(GString) payload = payload_without_token (self->frame_data, self->frame_len);
-
-    if (payload != NULL) {
-      frame = build_frame_raw (env->type, hub_peer_wire_id (peer), target_peer_id,
-                               payload->str, payload->len);
-    } else {
-      json_object_remove_member (env->payload, "cap_token");
-      frame = hub_build_frame (env->type, hub_peer_wire_id (peer), target_peer_id, env->payload);
-    }
-  }
-  mesh_ws_peer_send_bytes (target->ws, frame);
-  /* §3.4, §9: offers, answers and hang-ups decide what is a missed call. */
-  if (self->notifier != NULL)
-    mesh_notifier_rtc_relayed (self->notifier, env->type, room_id,
-                               json_object_get_string_member_with_default (env->payload, "media",
-                                                                           NULL),
-                               peer->peer_id, peer->user_id, peer->username,
-                               target->peer_id, target->user_id);
-  return TRUE;
-}
-
-static gboolean
-handle_rtc (MeshHub      *self,
-            HubPeer      *peer,
-            MeshEnvelope *env,
-            GError      **error)
-{
-  return relay_rtc (self, peer, env, TRUE, error);
-}
-
-/* A hang-up needs no token: ending a call must work after it expired. */
-static gboolean
-handle_rtc_hangup (MeshHub      *self,
-                   HubPeer      *peer,
-                   MeshEnvelope *env,
-                   GError      **error)
-{
-  return relay_rtc (self, peer, env, FALSE, error);
-}
-
-
-/* The hot path: rtc.ice, a call's trickled candidates, most of what the
- * hub relays.  A frame that is plainly valid (no escapes in the fields read,
- * no duplicate keys, every check passed) is relayed from the strict scan of
- * its text alone: no json-glib tree, no JSON generated again.  Anything
- * else, errors included, takes the general path (peer_message_cb), which
- * gives the same result for valid frames and the precise error otherwise. */
-
-typedef struct {
-  const char *type, *id, *room_id, *target, *token;
-  gsize       type_len, id_len, room_len, target_len, token_len;
-  const char *payload;            /* its '{' */
-  GArray     *token_spans;        /* start, end of each cap_token member */
-  guint       seen;               /* FAST_* bits */
-  gboolean    in_payload;
-  gboolean    candidate_object;
-  gboolean    unsure;
-} FastScan;
-
-enum {
-  FAST_TYPE = 1 << 0, FAST_ID = 1 << 1, FAST_PAYLOAD = 1 << 2, FAST_TIMESTAMP = 1 << 3,
-  FAST_TO = 1 << 4, FAST_FROM = 1 << 5, FAST_ROOM = 1 << 6, FAST_TARGET = 1 << 7,
-  FAST_TOKEN = 1 << 8, FAST_CANDIDATE = 1 << 9,
-};
-
-static gboolean
-key_is (const MeshJsonToken *key,
-        const char          *name)
-{
-  gsize len = strlen (name);
-
-  return key->len == len && memcmp (key->text, name, len) == 0;
-}
-
-/* A short string field, seen once, within @max bytes. */
-static void
-fast_string (FastScan            *scan,
-             guint                bit,
-             const MeshJsonToken *value,
-             gsize                max,
-             const char         **text,
-             gsize               *len)
-{
-  if ((scan->seen & bit) || value->kind != MESH_JSON_KIND_STRING || value->escaped ||
-      value->len == 0 || value->len > max) {
-    scan->unsure = TRUE;
-    return;
-  }
-  scan->seen |= bit;
-  if (text != NULL) {
-    *text = value->text;
-    *len = value->len;
-  }
-}
-
-static void
-fast_scan_cb (guint                depth,
-              const MeshJsonToken *key,
-              const MeshJsonToken *value,
-              gpointer             user_data)
-{
-  FastScan *scan = user_data;
-
-  if (scan->unsure)
-    return;
-  if (key->escaped) {
-    scan->unsure = TRUE;
-    return;
-  }
-  if (depth == 1) {
-    scan->in_payload = FALSE;
-    if (key_is (key, "type")) {
-      fast_string (scan, FAST_TYPE, value, MESH_ENVELOPE_MAX_TYPE_LEN, &scan->type, &scan->type_len);
-    } else if (key_is (key, "id")) {
-      fast_string (scan, FAST_ID, value, MESH_ENVELOPE_MAX_ID_LEN, &scan->id, &scan->id_len);
-    } else if (key_is (key, "timestamp")) {
-      fast_string (scan, FAST_TIMESTAMP, value, 64, NULL, NULL);
-    } else if (key_is (key, "to")) {
-      fast_string (scan, FAST_TO, value, MESH_ENVELOPE_MAX_ID_LEN, NULL, NULL);
-    } else if (key_is (key, "from")) {
-      /* Ignored (the server writes its own), but once only. */
-      if (scan->seen & FAST_FROM)
-        scan->unsure = TRUE;
-      scan->seen |= FAST_FROM;
-    } else if (key_is (key, "payload")) {
-      if ((scan->seen & FAST_PAYLOAD) || value->kind != MESH_JSON_KIND_OBJECT) {
-        scan->unsure = TRUE;
-        return;
-      }
-      scan->seen |= FAST_PAYLOAD;
-      scan->payload = value->text;
-      scan->in_payload = TRUE;
-    }
-  } else if (depth == 2 && scan->in_payload) {
-    if (key_is (key, "room_id")) {
-      fast_string (scan, FAST_ROOM, value, 4096, &scan->room_id, &scan->room_len);
-    } else if (key_is (key, "target_peer_id")) {
-      fast_string (scan, FAST_TARGET, value, 4096, &scan->target, &scan->target_len);
-    } else if (key_is (key, "cap_token")) {
-      const char *span[2] = { key->text - 1, value->text + value->len + 1 };
-
-      fast_string (scan, FAST_TOKEN, value, 16384, &scan->token, &scan->token_len);
-      g_array_append_vals (scan->token_spans, span, 2);
-    } else if (key_is (key, "candidate")) {
-      if (scan->seen & FAST_CANDIDATE)
-        scan->unsure = TRUE;
-      scan->seen |= FAST_CANDIDATE;
-      scan->candidate_object = value->kind == MESH_JSON_KIND_OBJECT;
-    } else if (key_is (key, "media")) {
-      /* What the notifier would read: the general path. */
-      scan->unsure = TRUE;
-    }
-  }
-}
-
-/* The payload between @open and @end, less the members in @spans (pairs of
- * start, end), with their commas. */
-static GString *
-cut_members (const char *open,
-             const char *end,
-             GArray     *spans)
-{
-  GString *out = g_string_sized_new (end - open);
-  const char *from = open;
-
-  for (guint i = 0; i + 1 < spans->len; i += 2) {
-    const char *start = g_array_index (spans, const char *, i);
-    const char *stop = g_array_index (spans, const char *, i + 1);
-    const char *before = start;
-
-    if (start < from || stop > end)
-      continue;
-    /* The comma before it goes too; or, for the first member, the one after. */
-    while (before > from && g_ascii_isspace (before[-1]))
-      before--;
-    if (before > from && before[-1] == ',') {
-      start = before - 1;
-    } else {
-      while (stop < end && g_ascii_isspace (*stop))
-        stop++;
-      if (stop < end && *stop == ',')
-        stop++;
-    }
-    g_string_append_len (out, from, start - from);
-    from = stop;
-  }
-  g_string_append_len (out, from, end - from);
-  return out;
-}
-
-static gboolean
-fast_relay_ice (MeshHub    *self,
-                HubPeer    *peer,
-                const char *data,
-                gsize       len)
-{
-  FastScan scan = { 0 };
-  g_autoptr(GArray) spans = g_array_new (FALSE, FALSE, sizeof (const char *));
-  g_autofree char *room_id = NULL;
-  g_autofree char *target_id = NULL;
-  g_autofree char *token = NULL;
-  g_autoptr(GString) payload = NULL;
-  g_autoptr(GBytes) frame = NULL;
-  g_autoptr(GError) error = NULL;
-  const MeshCapClaims *claims;
-  const char *end;
-  HubRoom *room;
-  HubPeer *target;
-
-  /* Cheap first look: is it rtc.ice at all? */
-  if (len < 16 || g_strstr_len (data, MIN (len, 256), "\"rtc.ice\"") == NULL)
-    return FALSE;
-
-  scan.token_spans = spans;
-  if (!mesh_json_scan (data, len, MESH_JSON_MAX_DEPTH, MESH_JSON_SCAN_STRICT, fast_scan_cb,
-                       &scan, NULL) ||
-      scan.unsure ||
-      (scan.seen & (FAST_TYPE | FAST_PAYLOAD | FAST_ROOM | FAST_TARGET | FAST_TOKEN)) !=
-        (FAST_TYPE | FAST_PAYLOAD | FAST_ROOM | FAST_TARGET | FAST_TOKEN) ||
-      !scan.candidate_object ||
-      scan.type_len != 7 || memcmp (scan.type, "rtc.ice", 7) != 0 ||
-      data[0] != '{')
-    return FALSE;
-
-  room_id = g_strndup (scan.room_id, scan.room_len);
-  target_id = g_strndup (scan.target, scan.target_len);
-  token = g_strndup (scan.token, scan.token_len);
-  room = hub_peer_find_room (peer, room_id);
-  if (room == NULL)
-    return FALSE;
-  claims = mesh_cap_key_check (self->cap_key, token, room_id, MESH_CAP_CALL, target_id, NULL, 0,
-                               &error);
-  if (claims == NULL && g_error_matches (error, MESH_ERROR, MESH_ERROR_CAP_INVALID)) {
-    g_clear_error (&error);
-    claims = mesh_cap_key_check (self->cap_key, token, room_id, MESH_CAP_SCREENSHARE, target_id,
-                                 NULL, 0, &error);
-  }
-  if (claims == NULL || g_strcmp0 (claims->sub, peer->user_id) != 0)
-    return FALSE;
-  target = hub_room_find_peer (room, target_id);
-  if (target == NULL || target == peer)
-    return FALSE;
-
-  end = object_end (scan.payload, data + len);
-  if (end == NULL)
-    return FALSE;
-  payload = cut_members (scan.payload, end, spans);
-  frame = build_frame_raw ("rtc.ice", hub_peer_wire_id (peer), target_id, payload->str, payload->len);
-  mesh_ws_peer_send_bytes (target->ws, frame);
-  return TRUE;
-}
-
 /* The one table from event type to handler. */
 static const HubHandler hub_handlers[] = {
   { "system.hello",      handle_hello },
-  { "room.join",         handle_room_join },
-  { "room.leave",        handle_room_leave },
-  { "presence.update",   handle_presence_update },
-  { "chat.message.send", handle_chat_send },
-  { "rtc.offer",         handle_rtc },
-  { "rtc.answer",        handle_rtc },
-  { "rtc.ice",           handle_rtc },
-  { "rtc.hangup",        handle_rtc_hangup },
+  { "room.join",         hub_handle_room_join },
+  { "room.leave",        hub_handle_room_leave },
+  { "presence.update",   hub_handle_presence_update },
+  { "chat.message.send", hub_handle_chat_send },
+  { "rtc.offer",         hub_handle_rtc },
+  { "rtc.answer",        hub_handle_rtc },
+  { "rtc.ice",           hub_handle_rtc },
+  { "rtc.hangup",        hub_handle_rtc_hangup },
   /* §5, mesh-hub-p2p.c */
   { "p2p.session.request",   hub_handle_p2p_request },
   { "p2p.session.accept",    hub_handle_p2p_accept },
@@ -1164,7 +564,7 @@ peer_message_cb (MeshWsPeer *ws,
   if (peer == NULL)
     return;
 
-  if (peer->hello_done && fast_relay_ice (self, peer, data, len))
+  if (peer->hello_done && hub_fast_relay_ice (self, peer, data, len))
     return;
 
   env = mesh_envelope_parse_full (data, len, &ref, &error);
@@ -1265,14 +665,14 @@ peer_closed_cb (MeshWsPeer *ws,
     g_autoptr(GBytes) offline = NULL;
 
     peer->status = "offline";
-    offline = presence_frame (peer);
-    send_to_room_mates (peer, offline);
+    offline = hub_presence_frame (peer);
+    hub_send_to_room_mates (peer, offline);
     while (peer->rooms->len > 0) {
       HubRoom *room = g_ptr_array_index (peer->rooms, 0);
-      g_autoptr(GBytes) frame = left_frame (peer, room);
+      g_autoptr(GBytes) frame = hub_left_frame (peer, room);
 
       hub_room_send (room, frame, peer);
-      room_remove_peer (self, room, peer);
+      hub_room_remove_peer (self, room, peer);
     }
   }
 
@@ -1495,7 +895,7 @@ room_event_cb (MeshStore  *store,
     while (room != NULL && room->peers->len > 0) {
       gboolean last = room->peers->len == 1;
 
-      room_remove_peer (self, room, g_ptr_array_index (room->peers, 0));
+      hub_room_remove_peer (self, room, g_ptr_array_index (room->peers, 0));
       if (last)
         room = NULL;
     }
@@ -1510,10 +910,10 @@ room_event_cb (MeshStore  *store,
 
       if (g_strcmp0 (member->user_id, leaver) != 0)
         continue;
-      left = left_frame (member, room);
+      left = hub_left_frame (member, room);
       hub_room_send (room, left, NULL);
       last = room->peers->len == 1;
-      room_remove_peer (self, room, member);
+      hub_room_remove_peer (self, room, member);
       if (last)
         room = NULL;
       else if (i > room->peers->len)
