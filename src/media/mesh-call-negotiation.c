@@ -252,6 +252,10 @@ peer_senders_ready (MeshCallPeer *peer)
   return ready;
 }
 
+/* Ticks of 50 ms the send branches get to negotiate their caps. */
+#define SENDER_WAIT_TICKS  200
+#define MAX_SENDER_RETRIES 1
+
 typedef struct {
   MeshPeerLink *link;
   gboolean      answer;
@@ -287,12 +291,29 @@ description_wait_tick (gpointer data)
 
   if (peer == NULL)
     return G_SOURCE_REMOVE;
-  /* Ten seconds at most: a source that never starts sends nothing anyway. */
+  if (peer->call == NULL || peer->link != wait->link)
+    return G_SOURCE_REMOVE;  /* dropped, or its connection was rebuilt */
   if (!peer_senders_ready (peer)) {
-    if (++wait->tries < 200)
+    MeshCall *self = peer->call;
+
+    if (++wait->tries < SENDER_WAIT_TICKS)
       return G_SOURCE_CONTINUE;
-    g_message ("Call %s: a local source of %s sent nothing in 10 s", peer->call->call_id,
-               peer->peer_id);
+    /* An offer or answer without our streams' SSRCs makes the other side
+     * drop them: the call would carry no media from us, silently.  The
+     * connection is rebuilt once (new send branches off the tees), then
+     * the peer fails with a reason the user sees. */
+    if (peer->sender_retries++ < MAX_SENDER_RETRIES) {
+      g_message ("Call %s: the local media for %s did not start in %u s; rebuilding the connection",
+                 self->call_id, peer->peer_id, SENDER_WAIT_TICKS / 20);
+      mesh_call_connect_peer (self, peer);
+      return G_SOURCE_REMOVE;
+    }
+    /* It accepted (or offered): without this it would wait for us. */
+    if (!peer->sent_any && peer->offer_sdp == NULL)
+      mesh_call_send_hangup (self, peer, "failed");
+    mesh_call_peer_fail (peer, "cannot call",
+                         "the local camera or microphone sent nothing to this peer");
+    return G_SOURCE_REMOVE;
   }
   g_debug ("senders ready after %u ms", wait->tries * 50);
   peer_describe (peer, wait->answer);
