@@ -254,11 +254,45 @@ peer_senders_ready (MeshCallPeer *peer)
 
 /* Ticks of 50 ms the send branches get to negotiate their caps. */
 #define SENDER_WAIT_TICKS  200
-#define MAX_SENDER_RETRIES 1
+
+/* Where a send branch stopped, for the log: the tee pad's caps (did the
+ * source push anything through it?) and the caps at webrtcbin. */
+static void
+peer_log_senders (MeshCallPeer *peer)
+{
+  GstPad *tee_pads[] = { peer->tee_video_pad, peer->tee_audio_pad };
+  const char *names[] = { "video", "audio" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (tee_pads); i++) {
+    g_autoptr(GstCaps) tee_caps = NULL;
+    g_autoptr(GstPad) ghost = NULL;
+    g_autoptr(GstPad) target = NULL;
+    guint queued = 0;
+
+    if (tee_pads[i] == NULL)
+      continue;
+    tee_caps = gst_pad_get_current_caps (tee_pads[i]);
+    ghost = gst_pad_get_peer (tee_pads[i]);
+    target = ghost && GST_IS_GHOST_PAD (ghost) ? gst_ghost_pad_get_target (GST_GHOST_PAD (ghost)) : NULL;
+    if (target != NULL && GST_PAD_PARENT (target) != NULL)
+      g_object_get (GST_PAD_PARENT (target), "current-level-buffers", &queued, NULL);
+    g_message ("Call %s: %s sender of %s: tee pad %s caps, %s, %u buffers queued, queue %s, bin %s/%s, "
+               "pipeline %s/%s, self view %" G_GUINT64_FORMAT " frames",
+               peer->call->call_id, names[i], peer->peer_id, tee_caps ? "with" : "without",
+               ghost ? "linked" : "not linked", queued,
+               target != NULL && GST_PAD_IS_FLUSHING (target) ? "flushing" : "active",
+               gst_element_state_get_name (GST_STATE (peer->bin)),
+               gst_element_state_get_name (GST_STATE_PENDING (peer->bin)),
+               gst_element_state_get_name (GST_STATE (peer->call->pipeline)),
+               gst_element_state_get_name (GST_STATE_PENDING (peer->call->pipeline)),
+               mesh_video_output_get_frames (mesh_call_engine_get_self_view (peer->call->engine)));
+  }
+}
 
 typedef struct {
   MeshPeerLink *link;
   gboolean      answer;
+  gboolean      described;  /* sent without some sender's caps */
   guint         tries;
 } DescriptionWait;
 
@@ -293,27 +327,40 @@ description_wait_tick (gpointer data)
     return G_SOURCE_REMOVE;
   if (peer->call == NULL || peer->link != wait->link)
     return G_SOURCE_REMOVE;  /* dropped, or its connection was rebuilt */
-  if (!peer_senders_ready (peer)) {
-    MeshCall *self = peer->call;
-
-    if (++wait->tries < SENDER_WAIT_TICKS)
-      return G_SOURCE_CONTINUE;
-    /* An offer or answer without our streams' SSRCs makes the other side
-     * drop them: the call would carry no media from us, silently.  The
-     * connection is rebuilt once (new send branches off the tees), then
-     * the peer fails with a reason the user sees. */
-    if (peer->sender_retries++ < MAX_SENDER_RETRIES) {
-      g_message ("Call %s: the local media for %s did not start in %u s; rebuilding the connection",
-                 self->call_id, peer->peer_id, SENDER_WAIT_TICKS / 20);
-      mesh_call_connect_peer (self, peer);
+  if (wait->described) {
+    /* The description went out without some stream's SSRC: that stream
+     * either starts now (said in the log; the other side may drop it) or
+     * never, and then the peer fails with a reason the user sees instead
+     * of a call that silently carries nothing from us. */
+    if (peer_senders_ready (peer)) {
+      g_message ("Call %s: the local media for %s started %u s late, after the %s without its "
+                 "SSRCs", peer->call->call_id, peer->peer_id, (SENDER_WAIT_TICKS + wait->tries) / 20,
+                 wait->answer ? "answer" : "offer");
       return G_SOURCE_REMOVE;
     }
+    if (++wait->tries < SENDER_WAIT_TICKS)
+      return G_SOURCE_CONTINUE;
+    peer_log_senders (peer);
     /* It accepted (or offered): without this it would wait for us. */
     if (!peer->sent_any && peer->offer_sdp == NULL)
-      mesh_call_send_hangup (self, peer, "failed");
+      mesh_call_send_hangup (peer->call, peer, "failed");
     mesh_call_peer_fail (peer, "cannot call",
                          "the local camera or microphone sent nothing to this peer");
     return G_SOURCE_REMOVE;
+  }
+  if (!peer_senders_ready (peer)) {
+    if (++wait->tries < SENDER_WAIT_TICKS)
+      return G_SOURCE_CONTINUE;
+    /* Seen under load: a new peer's branches get their first buffer only
+     * once its webrtcbin has a local description.  So it gets one now
+     * (without the missing SSRCs) and the senders are watched on. */
+    peer_log_senders (peer);
+    g_message ("Call %s: the local media for %s did not start in %u s; describing without it",
+               peer->call->call_id, peer->peer_id, SENDER_WAIT_TICKS / 20);
+    wait->described = TRUE;
+    wait->tries = 0;
+    peer_describe (peer, wait->answer);
+    return G_SOURCE_CONTINUE;
   }
   g_debug ("senders ready after %u ms", wait->tries * 50);
   peer_describe (peer, wait->answer);

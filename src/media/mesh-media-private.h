@@ -96,7 +96,6 @@ struct _MeshCallPeer {
   guint              reconnects;
   gboolean           want_connect;  /* waits for the ICE servers */
   gboolean           declined;      /* it said "declined" or "busy" */
-  guint              sender_retries; /* connections rebuilt for senders that never started */
 };
 
 MeshCallPeer *mesh_call_peer_new           (MeshCall          *call,

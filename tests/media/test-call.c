@@ -502,7 +502,7 @@ test_dead_camera (void)
   WAIT_UNTIL (mesh_call_get_state (call) == MESH_CALL_STATE_ENDED || bob->incoming->len > 0, WAIT_S * 2);
   if (bob->incoming->len > 0)
     mesh_call_accept (bob->incoming->pdata[0]);
-  /* 10 s, one rebuilt connection, 10 s more. */
+  /* 10 s for the senders, the offer without video, 10 s more. */
   WAIT_UNTIL (mesh_call_get_state (call) == MESH_CALL_STATE_ENDED, WAIT_S * 2);
   g_assert_cmpint (mesh_call_get_end_reason (call), ==, MESH_CALL_END_FAILED);
   g_assert_nonnull (strstr (mesh_call_get_error_message (call), "sent nothing"));
