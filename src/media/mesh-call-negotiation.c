@@ -255,8 +255,9 @@ peer_senders_ready (MeshCallPeer *peer)
 /* Ticks of 50 ms the send branches get to negotiate their caps. */
 #define SENDER_WAIT_TICKS  200
 
-/* Where a send branch stopped, for the log: the tee pad's caps (did the
- * source push anything through it?) and the caps at webrtcbin. */
+/* Where a send branch stopped, for the log: its tee pad, its queue, the
+ * states of its bin and of the pipeline, and whether the camera still
+ * reaches the self view. */
 static void
 peer_log_senders (MeshCallPeer *peer)
 {
@@ -338,7 +339,9 @@ description_wait_tick (gpointer data)
                  wait->answer ? "answer" : "offer");
       return G_SOURCE_REMOVE;
     }
-    if (++wait->tries < SENDER_WAIT_TICKS)
+    /* Counted from when our description is out (an answerer sets the
+     * offer first, then waits for its senders once more). */
+    if (!(wait->answer ? peer->answered : peer->sent_any) || ++wait->tries < SENDER_WAIT_TICKS)
       return G_SOURCE_CONTINUE;
     peer_log_senders (peer);
     /* It accepted (or offered): without this it would wait for us. */
