@@ -119,6 +119,33 @@ on_pad_added (GstElement *webrtc,
 
 /* --- Building and tearing down a peer's connection ---------------------- */
 
+static void
+agent_closed (GObject      *agent,
+              GAsyncResult *result,
+              gpointer      data)
+{
+  g_debug ("libnice agent %p closed", agent);
+  g_object_unref (data);  /* the GstWebRTCNice, whose thread ran the closing */
+}
+
+/* webrtcbin 1.22 never closes its libnice agent: the TURN allocations it
+ * made stay on the server (their refreshes still scheduled) until their
+ * lifetime runs out, and libnice warns when the agent goes.  The agent is
+ * closed here; its GstWebRTCNice (whose thread sends the deallocations) is
+ * kept until libnice says it is done, without blocking the main loop. */
+static void
+close_agent (GObject *ice)
+{
+  g_autoptr(GObject) agent = NULL;
+
+  if (ice == NULL || g_object_class_find_property (G_OBJECT_GET_CLASS (ice), "agent") == NULL)
+    return;
+  g_object_get (ice, "agent", &agent, NULL);
+  if (agent == NULL)
+    return;
+  nice_agent_close_async (NICE_AGENT (agent), agent_closed, g_object_ref (ice));
+}
+
 void
 mesh_call_disconnect_peer (MeshCall     *self,
                            MeshCallPeer *peer)
@@ -127,9 +154,11 @@ mesh_call_disconnect_peer (MeshCall     *self,
   GstElement *tees[] = { self->video_tee, self->audio_tee };
   GstElement *video_element;
   MeshPeerLink *link = peer->link;
+  g_autoptr(GObject) ice = NULL;
 
   if (peer->bin == NULL)
     return;
+  g_object_get (peer->webrtc, "ice-agent", &ice, NULL);
 
   g_signal_handlers_disconnect_matched (peer->webrtc, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL, link);
   for (guint i = 0; i < G_N_ELEMENTS (tee_pads); i++) {
@@ -163,6 +192,7 @@ mesh_call_disconnect_peer (MeshCall     *self,
   g_mutex_unlock (&link->lock);
 
   gst_bin_remove (GST_BIN (self->pipeline), peer->bin);
+  close_agent (ice);
   peer->bin = NULL;
   peer->webrtc = NULL;
   peer->vp8enc = NULL;

@@ -252,9 +252,48 @@ peer_senders_ready (MeshCallPeer *peer)
   return ready;
 }
 
+/* Ticks of 50 ms the send branches get to negotiate their caps. */
+#define SENDER_WAIT_TICKS  200
+
+/* Where a send branch stopped, for the log: its tee pad, its queue, the
+ * states of its bin and of the pipeline, and whether the camera still
+ * reaches the self view. */
+static void
+peer_log_senders (MeshCallPeer *peer)
+{
+  GstPad *tee_pads[] = { peer->tee_video_pad, peer->tee_audio_pad };
+  const char *names[] = { "video", "audio" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (tee_pads); i++) {
+    g_autoptr(GstCaps) tee_caps = NULL;
+    g_autoptr(GstPad) ghost = NULL;
+    g_autoptr(GstPad) target = NULL;
+    guint queued = 0;
+
+    if (tee_pads[i] == NULL)
+      continue;
+    tee_caps = gst_pad_get_current_caps (tee_pads[i]);
+    ghost = gst_pad_get_peer (tee_pads[i]);
+    target = ghost && GST_IS_GHOST_PAD (ghost) ? gst_ghost_pad_get_target (GST_GHOST_PAD (ghost)) : NULL;
+    if (target != NULL && GST_PAD_PARENT (target) != NULL)
+      g_object_get (GST_PAD_PARENT (target), "current-level-buffers", &queued, NULL);
+    g_message ("Call %s: %s sender of %s: tee pad %s caps, %s, %u buffers queued, queue %s, bin %s/%s, "
+               "pipeline %s/%s, self view %" G_GUINT64_FORMAT " frames",
+               peer->call->call_id, names[i], peer->peer_id, tee_caps ? "with" : "without",
+               ghost ? "linked" : "not linked", queued,
+               target != NULL && GST_PAD_IS_FLUSHING (target) ? "flushing" : "active",
+               gst_element_state_get_name (GST_STATE (peer->bin)),
+               gst_element_state_get_name (GST_STATE_PENDING (peer->bin)),
+               gst_element_state_get_name (GST_STATE (peer->call->pipeline)),
+               gst_element_state_get_name (GST_STATE_PENDING (peer->call->pipeline)),
+               mesh_video_output_get_frames (mesh_call_engine_get_self_view (peer->call->engine)));
+  }
+}
+
 typedef struct {
   MeshPeerLink *link;
   gboolean      answer;
+  gboolean      described;  /* sent without some sender's caps */
   guint         tries;
 } DescriptionWait;
 
@@ -287,12 +326,44 @@ description_wait_tick (gpointer data)
 
   if (peer == NULL)
     return G_SOURCE_REMOVE;
-  /* Ten seconds at most: a source that never starts sends nothing anyway. */
-  if (!peer_senders_ready (peer)) {
-    if (++wait->tries < 200)
+  if (peer->call == NULL || peer->link != wait->link)
+    return G_SOURCE_REMOVE;  /* dropped, or its connection was rebuilt */
+  if (wait->described) {
+    /* The description went out without some stream's SSRC: that stream
+     * either starts now (said in the log; the other side may drop it) or
+     * never, and then the peer fails with a reason the user sees instead
+     * of a call that silently carries nothing from us. */
+    if (peer_senders_ready (peer)) {
+      g_message ("Call %s: the local media for %s started %u s late, after the %s without its "
+                 "SSRCs", peer->call->call_id, peer->peer_id, (SENDER_WAIT_TICKS + wait->tries) / 20,
+                 wait->answer ? "answer" : "offer");
+      return G_SOURCE_REMOVE;
+    }
+    /* Counted from when our description is out (an answerer sets the
+     * offer first, then waits for its senders once more). */
+    if (!(wait->answer ? peer->answered : peer->sent_any) || ++wait->tries < SENDER_WAIT_TICKS)
       return G_SOURCE_CONTINUE;
-    g_message ("Call %s: a local source of %s sent nothing in 10 s", peer->call->call_id,
-               peer->peer_id);
+    peer_log_senders (peer);
+    /* It accepted (or offered): without this it would wait for us. */
+    if (!peer->sent_any && peer->offer_sdp == NULL)
+      mesh_call_send_hangup (peer->call, peer, "failed");
+    mesh_call_peer_fail (peer, "cannot call",
+                         "the local camera or microphone sent nothing to this peer");
+    return G_SOURCE_REMOVE;
+  }
+  if (!peer_senders_ready (peer)) {
+    if (++wait->tries < SENDER_WAIT_TICKS)
+      return G_SOURCE_CONTINUE;
+    /* Seen under load: a new peer's branches get their first buffer only
+     * once its webrtcbin has a local description.  So it gets one now
+     * (without the missing SSRCs) and the senders are watched on. */
+    peer_log_senders (peer);
+    g_message ("Call %s: the local media for %s did not start in %u s; describing without it",
+               peer->call->call_id, peer->peer_id, SENDER_WAIT_TICKS / 20);
+    wait->described = TRUE;
+    wait->tries = 0;
+    peer_describe (peer, wait->answer);
+    return G_SOURCE_CONTINUE;
   }
   g_debug ("senders ready after %u ms", wait->tries * 50);
   peer_describe (peer, wait->answer);

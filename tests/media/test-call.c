@@ -467,6 +467,52 @@ test_room_of_three (void)
   g_assert_cmpint (mesh_call_get_end_reason (call), ==, MESH_CALL_END_REMOTE_HUNG_UP);
 }
 
+/* A camera that never delivers a frame (a driver stuck, a device gone
+ * quiet): its send branch never gets caps, so no offer could name its
+ * stream.  The call must not connect as if all were well with no video
+ * from us: that peer fails, with a reason, on both sides. */
+static GstElement *
+dead_camera (void)
+{
+  g_autoptr(GError) error = NULL;
+  GstElement *bin = gst_parse_bin_from_description (
+    "appsrc is-live=true format=time caps=\"video/x-raw,format=I420,width=320,height=240,framerate=15/1\"",
+    TRUE, &error);
+
+  g_assert_no_error (error);
+  return bin;
+}
+
+static void
+test_dead_camera (void)
+{
+  const char *members[] = { "bob", NULL };
+  g_autofree char *room_id = create_room ("alice", members);
+  g_autoptr(Party) alice = party_new ("alice", room_id, FALSE, TRUE);
+  g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, TRUE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MeshCall) call = NULL;
+  MeshCall *incoming;
+
+  mesh_call_engine_set_camera (alice->engine, dead_camera ());
+  wait_room_peers (alice, room_id, 2);
+  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
+  g_assert_no_error (error);
+  /* Bob rings once Alice's offer goes out, if ever; he picks up. */
+  WAIT_UNTIL (mesh_call_get_state (call) == MESH_CALL_STATE_ENDED || bob->incoming->len > 0, WAIT_S * 2);
+  if (bob->incoming->len > 0)
+    mesh_call_accept (bob->incoming->pdata[0]);
+  /* 10 s for the senders, the offer without video, 10 s more. */
+  WAIT_UNTIL (mesh_call_get_state (call) == MESH_CALL_STATE_ENDED, WAIT_S * 2);
+  g_assert_cmpint (mesh_call_get_end_reason (call), ==, MESH_CALL_END_FAILED);
+  g_assert_nonnull (strstr (mesh_call_get_error_message (call), "sent nothing"));
+  g_test_message ("dead camera: %s", mesh_call_get_error_message (call));
+  for (guint i = 0; i < bob->incoming->len; i++) {
+    incoming = bob->incoming->pdata[i];
+    WAIT_UNTIL (mesh_call_get_state (incoming) == MESH_CALL_STATE_ENDED, WAIT_S);
+  }
+}
+
 static void
 test_decline (void)
 {
@@ -1093,6 +1139,7 @@ main (int   argc,
   g_test_add_func ("/media/bitrate-steps", test_bitrate_steps);
   g_test_add_func ("/media/call/two-party", test_two_party);
   g_test_add_func ("/media/call/decline", test_decline);
+  g_test_add_func ("/media/call/dead-camera", test_dead_camera);
   g_test_add_func ("/media/call/ring-timeout", test_ring_timeout);
   g_test_add_func ("/media/call/audio-only", test_audio_only);
   g_test_add_func ("/media/call/refused-caps", test_refused_caps);

@@ -165,43 +165,6 @@ test_aiortc_through_coturn (void)
 }
 
 #ifdef MESH_TEST_WITH_ENGINE
-/* GStreamer 1.22's webrtcbin (libgstwebrtcnice) never calls
- * nice_agent_close_async (), so libnice warns when a connection that used
- * TURN goes away with its allocation refreshes still scheduled (coturn
- * then keeps the allocation until its lifetime runs out).  That one
- * warning is not what this test is about: it stays in the log, not fatal.
- * The engine can silence it by closing the agent itself before dropping
- * webrtcbin. */
-static gboolean
-is_turn_refresh_warning (const char *log_domain,
-                         const char *message)
-{
-  return g_strcmp0 (log_domain, "libnice") == 0 &&
-         strstr (message, "still have alive TURN refreshes") != NULL;
-}
-
-static gboolean
-fatal_unless_turn_refreshes (const char     *log_domain,
-                             GLogLevelFlags  log_level,
-                             const char     *message,
-                             gpointer        user_data)
-{
-  return !is_turn_refresh_warning (log_domain, message);
-}
-
-/* The default handler would print it as fatal ("Bail out!"). */
-static void
-log_libnice (const char     *log_domain,
-             GLogLevelFlags  log_level,
-             const char     *message,
-             gpointer        user_data)
-{
-  if (is_turn_refresh_warning (log_domain, message))
-    g_test_message ("libnice (known, not fatal): %s", message);
-  else
-    g_log_default_handler (log_domain, log_level, message, user_data);
-}
-
 typedef struct {
   MeshTestEngine *engines[2];
   guint64         video[2];
@@ -235,6 +198,20 @@ no_calls (gpointer data)
          mesh_test_engine_n_calls (flow->engines[1]) == 0;
 }
 
+typedef struct {
+  MeshTestCoturn *coturn;
+  guint           before;
+} Closing;
+
+static gboolean
+relays_released (gpointer data)
+{
+  Closing *closing = data;
+
+  return mesh_test_coturn_count_log (closing->coturn, "REFRESH processed, success") >=
+         closing->before + 2;
+}
+
 /* Two engines forced to relay-only (ice-transport-policy=relay) with ICE
  * servers from GET /api/v1/turn: the call still carries media, and coturn
  * allocated a relay for each of them with mesh-server's credentials.  Only
@@ -254,14 +231,14 @@ test_relay_only_call (void)
   g_autofree char *room_id = NULL;
   const char *members[2] = { NULL, NULL };
   Flow flow = { 0, };
+  Closing closing = { 0, };
+  guint refreshes;
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
     g_test_skip (error->message);
     return;
   }
   g_assert_no_error (error);
-  g_test_log_set_fatal_handler (fatal_unless_turn_refreshes, NULL);
-  g_log_set_handler ("libnice", G_LOG_LEVEL_WARNING | G_LOG_FLAG_FATAL, log_libnice, NULL);
   uri = mesh_test_coturn_get_uri (coturn);
   config = g_strdup_printf ("[turn]\nuris=%s\nsecret=" SECRET "\nttl=600\n", uri);
   server = mesh_test_media_server_new ("127.0.0.1", config);
@@ -307,8 +284,20 @@ test_relay_only_call (void)
                       mesh_test_coturn_count_log (coturn, "CHANNEL_BIND processed, success"), >, 0);
   }
 
+  /* Hanging up gives the relays back: each side's agent deallocates
+   * (a REFRESH with lifetime 0) instead of leaving its allocation on coturn
+   * with its refreshes still scheduled (libnice then warns, fatal here). */
+  refreshes = mesh_test_coturn_count_log (coturn, "REFRESH processed, success");
   mesh_call_engine_hang_up_all (alice->engine);
   g_assert_true (mesh_test_wait_for (no_calls, &flow, 10000));
+  closing.coturn = coturn;
+  closing.before = refreshes;
+  if (!mesh_test_wait_for (relays_released, &closing, 10000))
+    g_error ("coturn saw %u deallocations after the call (want 2)",
+             mesh_test_coturn_count_log (coturn, "REFRESH processed, success") - refreshes);
+  g_clear_pointer (&alice, mesh_test_engine_free);
+  g_clear_pointer (&bob, mesh_test_engine_free);
+  mesh_test_media_pump (300);
 }
 #endif
 
