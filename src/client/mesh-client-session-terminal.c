@@ -112,7 +112,6 @@ client_session_handle_terminal (MeshClientSession *self,
   }
 }
 
-
 static void
 share_start_cb (GObject      *source,
                 GAsyncResult *result,
