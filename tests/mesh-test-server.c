@@ -8,6 +8,9 @@
 #include "mesh-ids.h"
 
 #include <glib/gstdio.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -19,6 +22,10 @@
 struct _MeshTestServer {
   char             *data_dir;
   char             *config_path;
+  char             *tls_cert;
+  char             *tls_key;
+  gboolean          open_registration;
+  guint             port;          /* of the last start: a restart reuses it */
   SoupSession      *session;
 
   GSubprocess      *process;
@@ -56,10 +63,9 @@ mesh_test_pump (guint ms)
     g_main_context_iteration (NULL, TRUE);
 }
 
-/* Iterates until *@flag or @timeout_ms passed; returns *@flag. */
-static gboolean
-pump_until_flag (const gboolean *flag,
-                 guint           timeout_ms)
+gboolean
+mesh_test_wait_flag (const gboolean *flag,
+                     guint           timeout_ms)
 {
   gboolean timed_out = FALSE;
   guint id = g_timeout_add (timeout_ms, set_flag_cb, &timed_out);
@@ -192,6 +198,8 @@ mesh_test_server_free (MeshTestServer *self)
   remove_tree (self->data_dir);
   g_free (self->data_dir);
   g_free (self->config_path);
+  g_free (self->tls_cert);
+  g_free (self->tls_key);
   g_free (self->rest_url);
   g_free (self->base_url);
   g_string_free (self->output, TRUE);
@@ -202,6 +210,24 @@ const char *
 mesh_test_server_get_data_dir (MeshTestServer *self)
 {
   return self->data_dir;
+}
+
+void
+mesh_test_server_set_tls (MeshTestServer *self,
+                          const char     *cert_path,
+                          const char     *key_path)
+{
+  g_free (self->tls_cert);
+  g_free (self->tls_key);
+  self->tls_cert = g_strdup (cert_path);
+  self->tls_key = g_strdup (key_path);
+}
+
+void
+mesh_test_server_set_open_registration (MeshTestServer *self,
+                                        gboolean        open)
+{
+  self->open_registration = open;
 }
 
 /* The running server's process id ("" before start). */
@@ -266,11 +292,13 @@ read_line_cb (GObject      *source,
   g_string_append_c (self->output, '\n');
   if (self->rest_url == NULL && g_str_has_prefix (line, REST_LINE_PREFIX)) {
     const char *url = line + strlen (REST_LINE_PREFIX);
+    const char *expected = self->tls_cert != NULL ? "https://127.0.0.1:" : "http://127.0.0.1:";
 
-    g_assert_true (g_str_has_prefix (url, "http://127.0.0.1:"));
+    g_assert_true (g_str_has_prefix (url, expected));
     g_assert_true (g_str_has_suffix (url, "/api/v1"));
     self->rest_url = g_strdup (url);
     self->base_url = g_strndup (url, strlen (url) - strlen ("/api/v1"));
+    self->port = (guint) g_ascii_strtoull (url + strlen (expected), NULL, 10);
   }
   /* Keep draining so that the server never blocks on a full pipe. */
   g_data_input_stream_read_line_async (G_DATA_INPUT_STREAM (source), G_PRIORITY_DEFAULT,
@@ -294,23 +322,38 @@ void
 mesh_test_server_start (MeshTestServer *self)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GDataInputStream) out = NULL;
   gboolean timed_out = FALSE;
   guint timeout_id;
 
-  g_assert_null (self->process);
+  /* A server that died on its own may be started again. */
+  g_assert_true (self->process == NULL || self->exited);
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  g_clear_object (&self->process);
 
-  g_ptr_array_add (argv, (char *) server_binary ());
-  g_ptr_array_add (argv, (char *) "--listen");
-  g_ptr_array_add (argv, (char *) "127.0.0.1:0");
-  g_ptr_array_add (argv, (char *) "--no-legacy");
-  g_ptr_array_add (argv, (char *) "--data-dir");
-  g_ptr_array_add (argv, self->data_dir);
+  g_ptr_array_add (argv, g_strdup (server_binary ()));
+  g_ptr_array_add (argv, g_strdup ("--listen"));
+  /* Port 0 the first time; a restart keeps the port, so that clients that
+   * were connected can come back to the same URL. */
+  g_ptr_array_add (argv, g_strdup_printf ("127.0.0.1:%u", self->port));
+  g_ptr_array_add (argv, g_strdup ("--no-legacy"));
+  g_ptr_array_add (argv, g_strdup ("--data-dir"));
+  g_ptr_array_add (argv, g_strdup (self->data_dir));
   if (self->config_path != NULL) {
-    g_ptr_array_add (argv, (char *) "--config");
-    g_ptr_array_add (argv, self->config_path);
+    g_ptr_array_add (argv, g_strdup ("--config"));
+    g_ptr_array_add (argv, g_strdup (self->config_path));
   }
+  if (self->tls_cert != NULL) {
+    g_ptr_array_add (argv, g_strdup ("--tls-cert"));
+    g_ptr_array_add (argv, g_strdup (self->tls_cert));
+    g_ptr_array_add (argv, g_strdup ("--tls-key"));
+    g_ptr_array_add (argv, g_strdup (self->tls_key));
+  }
+  if (self->open_registration)
+    g_ptr_array_add (argv, g_strdup ("--open-registration"));
   g_ptr_array_add (argv, NULL);
 
   g_clear_pointer (&self->rest_url, g_free);
@@ -354,7 +397,7 @@ mesh_test_server_stop (MeshTestServer *self)
   g_assert_false (self->exited);
 
   g_subprocess_send_signal (self->process, SIGTERM);
-  if (!pump_until_flag (&self->exited, STOP_TIMEOUT_MS)) {
+  if (!mesh_test_wait_flag (&self->exited, STOP_TIMEOUT_MS)) {
     g_subprocess_force_exit (self->process);
     g_error ("mesh-server did not exit within %d s of SIGTERM", STOP_TIMEOUT_MS / 1000);
   }
@@ -384,6 +427,78 @@ SoupSession *
 mesh_test_server_get_session (MeshTestServer *self)
 {
   return self->session;
+}
+
+/* TLS */
+
+static void
+check_tls (int rv)
+{
+  if (rv < 0)
+    g_error ("GnuTLS: %s", gnutls_strerror (rv));
+}
+
+static void
+write_datum (const char           *path,
+             const gnutls_datum_t *datum)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_file_set_contents (path, (const char *) datum->data, datum->size, &error);
+  g_assert_no_error (error);
+}
+
+char *
+mesh_test_make_certificate (const char  *dir,
+                            char       **cert_path,
+                            char       **key_path)
+{
+  gnutls_x509_privkey_t key;
+  gnutls_x509_crt_t crt;
+  gnutls_datum_t pem = { NULL, 0 };
+  gnutls_datum_t der = { NULL, 0 };
+  unsigned char serial[16];
+  unsigned char loopback[4] = { 127, 0, 0, 1 };
+  time_t now = time (NULL);
+  char *fingerprint;
+
+  check_tls (gnutls_x509_privkey_init (&key));
+  check_tls (gnutls_x509_privkey_generate2 (key, GNUTLS_PK_ECDSA,
+                                            GNUTLS_CURVE_TO_BITS (GNUTLS_ECC_CURVE_SECP256R1), 0,
+                                            NULL, 0));
+  check_tls (gnutls_rnd (GNUTLS_RND_NONCE, serial, sizeof serial));
+  serial[0] &= 0x7f;
+  check_tls (gnutls_x509_crt_init (&crt));
+  check_tls (gnutls_x509_crt_set_version (crt, 3));
+  check_tls (gnutls_x509_crt_set_serial (crt, serial, sizeof serial));
+  check_tls (gnutls_x509_crt_set_activation_time (crt, now - 3600));
+  check_tls (gnutls_x509_crt_set_expiration_time (crt, now + 7 * 24 * 3600));
+  check_tls (gnutls_x509_crt_set_dn (crt, "CN=127.0.0.1", NULL));
+  check_tls (gnutls_x509_crt_set_subject_alt_name (crt, GNUTLS_SAN_IPADDRESS, loopback,
+                                                   sizeof loopback, GNUTLS_FSAN_SET));
+  check_tls (gnutls_x509_crt_set_key (crt, key));
+  check_tls (gnutls_x509_crt_set_basic_constraints (crt, 0, -1));
+  check_tls (gnutls_x509_crt_set_key_usage (crt, GNUTLS_KEY_DIGITAL_SIGNATURE));
+  check_tls (gnutls_x509_crt_set_key_purpose_oid (crt, GNUTLS_KP_TLS_WWW_SERVER, 0));
+  check_tls (gnutls_x509_crt_sign2 (crt, crt, key, GNUTLS_DIG_SHA256, 0));
+
+  *cert_path = g_build_filename (dir, "server.crt", NULL);
+  *key_path = g_build_filename (dir, "server.key", NULL);
+  check_tls (gnutls_x509_crt_export2 (crt, GNUTLS_X509_FMT_PEM, &pem));
+  write_datum (*cert_path, &pem);
+  gnutls_free (pem.data);
+  check_tls (gnutls_x509_privkey_export2_pkcs8 (key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN,
+                                                &pem));
+  write_datum (*key_path, &pem);
+  gnutls_free (pem.data);
+  g_chmod (*key_path, 0600);
+
+  check_tls (gnutls_x509_crt_export2 (crt, GNUTLS_X509_FMT_DER, &der));
+  fingerprint = mesh_sha256_hex (der.data, der.size);
+  gnutls_free (der.data);
+  gnutls_x509_crt_deinit (crt);
+  gnutls_x509_privkey_deinit (key);
+  return fingerprint;
 }
 
 /* REST */
@@ -700,7 +815,7 @@ mesh_test_client_close (MeshTestClient *self)
 {
   if (soup_websocket_connection_get_state (self->connection) == SOUP_WEBSOCKET_STATE_OPEN)
     soup_websocket_connection_close (self->connection, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
-  if (!pump_until_flag (&self->closed, MESH_TEST_TIMEOUT_MS))
+  if (!mesh_test_wait_flag (&self->closed, MESH_TEST_TIMEOUT_MS))
     g_error ("the WebSocket did not finish closing");
 }
 
@@ -712,7 +827,7 @@ mesh_test_client_free (MeshTestClient *self)
   if (!self->closed &&
       soup_websocket_connection_get_state (self->connection) == SOUP_WEBSOCKET_STATE_OPEN) {
     soup_websocket_connection_close (self->connection, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
-    pump_until_flag (&self->closed, MESH_TEST_TIMEOUT_MS);
+    mesh_test_wait_flag (&self->closed, MESH_TEST_TIMEOUT_MS);
   }
   g_signal_handlers_disconnect_by_data (self->connection, self);
   g_clear_object (&self->connection);
@@ -912,7 +1027,7 @@ gboolean
 mesh_test_client_wait_closed (MeshTestClient *self,
                               guint           timeout_ms)
 {
-  return pump_until_flag (&self->closed, timeout_ms);
+  return mesh_test_wait_flag (&self->closed, timeout_ms);
 }
 
 gboolean

@@ -31,19 +31,27 @@ MeshTestServer *mesh_test_server_new          (const char     *config_text);
 void            mesh_test_server_free         (MeshTestServer *self);
 const char     *mesh_test_server_get_data_dir (MeshTestServer *self);
 const char     *mesh_test_server_get_pid      (MeshTestServer *self);
+/* Serve HTTPS with this certificate from the next start on. */
+void            mesh_test_server_set_tls      (MeshTestServer *self,
+                                               const char     *cert_path,
+                                               const char     *key_path);
+/* Pass --open-registration from the next start on. */
+void            mesh_test_server_set_open_registration (MeshTestServer *self,
+                                                        gboolean        open);
 /* Runs `mesh-server --data-dir D user add NAME` with the password on
  * standard input; asserts success and returns the new user_id. */
 char           *mesh_test_server_add_user     (MeshTestServer *self,
                                                const char     *username,
                                                const char     *password);
-/* Starts the server (asserts it comes up and prints its REST URL). */
+/* Starts the server (asserts it comes up and prints its REST URL).  The
+ * first start takes a free port; a start after a stop reuses that port. */
 void            mesh_test_server_start        (MeshTestServer *self);
 /* SIGTERM, then asserts a clean exit with status 0. */
 void            mesh_test_server_stop         (MeshTestServer *self);
 gboolean        mesh_test_server_is_running   (MeshTestServer *self);
 /* "http://127.0.0.1:PORT/api/v1", as the server printed it. */
 const char     *mesh_test_server_get_rest_url (MeshTestServer *self);
-/* "http://127.0.0.1:PORT" */
+/* "http://127.0.0.1:PORT" (or "https://…" with TLS) */
 const char     *mesh_test_server_get_base_url (MeshTestServer *self);
 SoupSession    *mesh_test_server_get_session  (MeshTestServer *self);
 
@@ -157,6 +165,15 @@ char           *mesh_test_shared_room         (MeshTestServer *server,
                                                const char     *member_token,
                                                const char     *name);
 
+/* A self-signed certificate for 127.0.0.1 written to @dir; returns the
+ * SHA-256 fingerprint of its DER form (hex). */
+char           *mesh_test_make_certificate    (const char     *dir,
+                                               char          **cert_path,
+                                               char          **key_path);
+
+/* Iterates the main context until *@flag or @timeout_ms; returns *@flag. */
+gboolean        mesh_test_wait_flag           (const gboolean *flag,
+                                               guint           timeout_ms);
 /* Runs the main context for @ms milliseconds. */
 void            mesh_test_pump                (guint           ms);
 /* A payload member of a frame. */

@@ -3,7 +3,7 @@
 
 #include "config.h"
 
-#include "client-test-server.h"
+#include "mesh-test-server.h"
 #include "mesh-chat-model.h"
 #include "mesh-client-rest.h"
 #include "mesh-client-session.h"
@@ -61,14 +61,14 @@ wait_result (GAsyncResult **slot)
 }
 
 static MeshClientRest *
-rest_new (ClientTestServer *server)
+rest_new (MeshTestServer *server)
 {
-  return mesh_client_rest_new (client_test_server_get_url (server));
+  return mesh_client_rest_new (mesh_test_server_get_base_url (server));
 }
 
 static MeshClientRest *
-login (ClientTestServer *server,
-       const char       *username)
+login (MeshTestServer *server,
+       const char     *username)
 {
   g_autoptr(MeshClientRest) rest = rest_new (server);
   g_autoptr(GAsyncResult) result = NULL;
@@ -160,14 +160,14 @@ accept_invite (MeshClientRest *rest,
   return error;
 }
 
-static ClientTestServer *
+static MeshTestServer *
 server_with_users (const char * const *names)
 {
-  ClientTestServer *server = client_test_server_new ();
+  MeshTestServer *server = mesh_test_server_new (NULL);
 
   for (guint i = 0; names[i] != NULL; i++)
-    g_free (client_test_server_add_user (server, names[i], PASSWORD));
-  client_test_server_start (server);
+    g_free (mesh_test_server_add_user (server, names[i], PASSWORD));
+  mesh_test_server_start (server);
   return server;
 }
 
@@ -185,7 +185,7 @@ static void
 test_rest_calls (void)
 {
   static const char * const users[] = { "alice", NULL };
-  g_autoptr(ClientTestServer) server = server_with_users (users);
+  g_autoptr(MeshTestServer) server = server_with_users (users);
   g_autoptr(MeshClientRest) rest = login (server, "alice");
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) error = NULL;
@@ -278,7 +278,7 @@ static void
 test_rest_errors (void)
 {
   static const char * const users[] = { "alice", "bob", "carol", "dave", "erin", NULL };
-  g_autoptr(ClientTestServer) server = server_with_users (users);
+  g_autoptr(MeshTestServer) server = server_with_users (users);
   g_autoptr(MeshClientRest) alice = login (server, "alice");
   g_autoptr(MeshClientRest) anonymous = rest_new (server);
   g_autoptr(MeshClientRest) proxied = NULL;
@@ -380,7 +380,7 @@ static void
 test_session_errors (void)
 {
   static const char * const users[] = { "alice", NULL };
-  g_autoptr(ClientTestServer) server = server_with_users (users);
+  g_autoptr(MeshTestServer) server = server_with_users (users);
   g_autoptr(MeshClientRest) rest = login (server, "alice");
   g_autoptr(MeshClientRest) forged = rest_new (server);
   g_autoptr(MeshClientSession) session = connect_session (rest);
@@ -591,7 +591,7 @@ static void
 test_models (void)
 {
   static const char * const users[] = { "alice", "bob", NULL };
-  g_autoptr(ClientTestServer) server = server_with_users (users);
+  g_autoptr(MeshTestServer) server = server_with_users (users);
   g_autoptr(MeshClientRest) alice = login (server, "alice");
   g_autoptr(MeshClientRest) bob = login (server, "bob");
   g_autoptr(MeshClientSession) alice_session = connect_session (alice);
@@ -748,7 +748,7 @@ all_sent (MeshChatModel *chat)
 }
 
 typedef struct {
-  ClientTestServer  *server;
+  MeshTestServer  *server;
   MeshClientRest    *alice;
   MeshClientRest    *bob;
   MeshClientSession *alice_session;
@@ -783,7 +783,7 @@ pair_teardown (Pair *pair)
   g_clear_object (&pair->bob_session);
   g_clear_object (&pair->alice);
   g_clear_object (&pair->bob);
-  g_clear_pointer (&pair->server, client_test_server_free);
+  g_clear_pointer (&pair->server, mesh_test_server_free);
   g_free (pair->room_id);
 }
 
@@ -955,7 +955,7 @@ test_reconnect_resends (void)
   load_older (alice_chat, 0);
   load_older (bob_chat, 0);
 
-  client_test_server_stop (pair.server);
+  mesh_test_server_stop (pair.server);
   WAIT_UNTIL (mesh_client_session_get_state (pair.alice_session) ==
                 MESH_CLIENT_SESSION_RECONNECTING &&
               mesh_client_session_get_state (pair.bob_session) ==
@@ -976,7 +976,7 @@ test_reconnect_resends (void)
   mesh_client_session_disconnect (pair.bob_session);
 
   /* Same data, same port: alice comes back by herself, rejoins, resends. */
-  client_test_server_start (pair.server);
+  mesh_test_server_start (pair.server);
   WAIT_UNTIL (mesh_client_session_is_room_joined (pair.alice_session, pair.room_id), RECONNECT_S);
   WAIT_UNTIL (all_sent (alice_chat), WAIT_S);
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (bob_chat)), ==, 0);
@@ -1074,7 +1074,7 @@ static void
 test_reconnect_catch_up (void)
 {
   static const char * const users[] = { "alice", "bob", NULL };
-  g_autoptr(ClientTestServer) server = server_with_users (users);
+  g_autoptr(MeshTestServer) server = server_with_users (users);
   g_autoptr(MeshClientRest) alice = login (server, "alice");
   g_autoptr(MeshClientRest) bob = login (server, "bob");
   g_autofree char *busy_id = create_room (alice, "Busy");
@@ -1131,11 +1131,11 @@ test_reconnect_catch_up (void)
   mesh_room_set_unread_count (quiet, 0);
 
   /* The server restarts; alice stays away while bob talks. */
-  client_test_server_stop (server);
+  mesh_test_server_stop (server);
   WAIT_UNTIL (mesh_client_session_get_state (alice_session) ==
                 MESH_CLIENT_SESSION_RECONNECTING, WAIT_S);
   mesh_client_session_disconnect (alice_session);
-  client_test_server_start (server);
+  mesh_test_server_start (server);
   WAIT_UNTIL (mesh_client_session_is_room_joined (bob_session, busy_id) &&
               mesh_client_session_is_room_joined (bob_session, quiet_id), RECONNECT_S);
   send_many (bob_busy, "missed", n_busy);
@@ -1281,7 +1281,7 @@ test_transient_agent (void)
 static void
 test_certificate_pinning (void)
 {
-  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
   g_autoptr(MeshClientRest) rest = NULL;
   g_autoptr(MeshClientSession) session = NULL;
   g_autoptr(GAsyncResult) result = NULL;
@@ -1291,12 +1291,12 @@ test_certificate_pinning (void)
   g_autofree char *fingerprint = NULL;
   g_autoptr(GString) pasted = g_string_new (NULL);
 
-  fingerprint = client_test_make_certificate (client_test_server_get_data_dir (server),
+  fingerprint = mesh_test_make_certificate (mesh_test_server_get_data_dir (server),
                                               &cert_path, &key_path);
-  g_free (client_test_server_add_user (server, "alice", PASSWORD));
-  client_test_server_set_tls (server, cert_path, key_path);
-  client_test_server_start (server);
-  g_assert_true (g_str_has_prefix (client_test_server_get_url (server), "https://127.0.0.1:"));
+  g_free (mesh_test_server_add_user (server, "alice", PASSWORD));
+  mesh_test_server_set_tls (server, cert_path, key_path);
+  mesh_test_server_start (server);
+  g_assert_true (g_str_has_prefix (mesh_test_server_get_base_url (server), "https://127.0.0.1:"));
 
   /* Not pinned: refused, and the fingerprint is there to show the user. */
   rest = rest_new (server);
@@ -1347,7 +1347,7 @@ static void
 test_room_changes (void)
 {
   static const char * const users[] = { "alice", "bob", "carol", NULL };
-  g_autoptr(ClientTestServer) server = server_with_users (users);
+  g_autoptr(MeshTestServer) server = server_with_users (users);
   g_autoptr(MeshClientRest) alice = login (server, "alice");
   g_autoptr(MeshClientRest) bob = login (server, "bob");
   g_autofree char *kept_id = create_room (alice, "Kept");

@@ -3,7 +3,7 @@
 
 #include "config.h"
 
-#include "../client/client-test-server.h"
+#include "../mesh-test-server.h"
 #include "mesh-call-engine.h"
 #include "mesh-client-rest.h"
 #include "mesh-client-session.h"
@@ -21,7 +21,7 @@
 #define FRAMES   15
 #define BUFFERS  25
 
-static ClientTestServer *server;
+static MeshTestServer *server;
 /* One login per user for the whole run: the server throttles logins. */
 static GHashTable *rests;
 /* Started by the first test that needs it. */
@@ -31,10 +31,10 @@ static const char *
 server_url (void)
 {
   if (!server_started) {
-    client_test_server_start (server);
+    mesh_test_server_start (server);
     server_started = TRUE;
   }
-  return client_test_server_get_url (server);
+  return mesh_test_server_get_base_url (server);
 }
 
 static gboolean
@@ -593,7 +593,7 @@ forge_token (const char *user_id,
              const char *room_id,
              gint64      exp)
 {
-  g_autofree char *key_path = g_build_filename (client_test_server_get_data_dir (server),
+  g_autofree char *key_path = g_build_filename (mesh_test_server_get_data_dir (server),
                                                 "signing-key.pem", NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(MeshCapKey) key = mesh_cap_key_load_or_create (key_path, &error);
@@ -1131,9 +1131,9 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
   gst_init (&argc, &argv);
 
-  server = client_test_server_new ();
+  server = mesh_test_server_new (NULL);
   for (guint i = 0; i < G_N_ELEMENTS (users); i++)
-    g_free (client_test_server_add_user (server, users[i], PASSWORD));
+    g_free (mesh_test_server_add_user (server, users[i], PASSWORD));
   rests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
 
   g_test_add_func ("/media/bitrate-steps", test_bitrate_steps);
@@ -1155,7 +1155,7 @@ main (int   argc,
 
   g_hash_table_unref (rests);
   if (server_started)
-    client_test_server_stop (server);
-  client_test_server_free (server);
+    mesh_test_server_stop (server);
+  mesh_test_server_free (server);
   return status;
 }

@@ -8,7 +8,7 @@
 
 #include "config.h"
 
-#include "client-test-server.h"
+#include "mesh-test-server.h"
 #include "mesh-application.h"
 #include "mesh-gotify-page.h"
 #include "mesh-member-row.h"
@@ -49,7 +49,7 @@ has_tooltip (GtkWidget     *widget,
 static void
 test_accessible_names (void)
 {
-  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
   g_autoptr(GString) faults = g_string_new (NULL);
   g_autoptr(MeshSharedTerminal) terminal = NULL;
   UiTestPeer bob = { NULL };
@@ -62,16 +62,16 @@ test_accessible_names (void)
   AdwMessageDialog *dialog;
   GtkWidget *members;
 
-  g_free (client_test_server_add_user (server, "alice", "alice-password"));
-  g_free (client_test_server_add_user (server, "bob", "bob-password"));
-  client_test_server_start (server);
-  ui_test_peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
+  g_free (mesh_test_server_add_user (server, "bob", "bob-password"));
+  mesh_test_server_start (server);
+  ui_test_peer_start (&bob, mesh_test_server_get_base_url (server), "bob", "bob-password");
   bob.room_id = ui_test_peer_create_room (&bob, "Kitchen", &invite);
 
   window = new_window (1280, 800);
   ui_test_assert_all_named (GTK_WIDGET (window), "sign-in page", faults);
 
-  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
   /* Joined through the dialog, which opens the room. */
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.join-room", NULL));
   dialog = ADW_MESSAGE_DIALOG (ui_test_wait_toplevel (ADW_TYPE_MESSAGE_DIALOG, "the join dialog"));
@@ -211,7 +211,7 @@ click_sign_in (MeshSigninPage *page)
 static void
 test_sign_in_without_scheme (void)
 {
-  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
   g_autoptr(GSocket) silent = NULL;
   g_autoptr(GSocketAddress) silent_address = NULL;
   g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
@@ -226,9 +226,9 @@ test_sign_in_without_scheme (void)
   MeshSigninPage *page;
   GtkWidget *cancel;
 
-  g_free (client_test_server_add_user (server, "alice", "alice-password"));
-  client_test_server_start (server);
-  url = client_test_server_get_url (server);
+  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
+  mesh_test_server_start (server);
+  url = mesh_test_server_get_base_url (server);
   g_assert_true (g_str_has_prefix (url, "http://127.0.0.1:"));
 
   window = new_window (1280, 800);
@@ -383,18 +383,18 @@ click_gotify (GtkWidget  *page,
 static void
 test_gotify_errors_in_french (void)
 {
-  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
   GtkWindow *preferences;
   MeshWindow *window;
   GtkWidget *page, *url_row, *token_row;
 
-  g_free (client_test_server_add_user (server, "alice", "alice-password"));
-  client_test_server_start (server);
+  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
+  mesh_test_server_start (server);
   set_language ("fr");
   window = new_window (1000, 700);
   if (g_strcmp0 (mesh_window_get_page (window), "signin") != 0)
     g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
 
   g_action_group_activate_action (G_ACTION_GROUP (app), "preferences", NULL);
   preferences = ui_test_wait_toplevel (MESH_TYPE_PREFERENCES_WINDOW, "the preferences");
@@ -535,7 +535,7 @@ file_exists (gpointer path)
 static void
 test_send_from_composer (void)
 {
-  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
   g_autoptr(GError) error = NULL;
   GSubprocess *runs[2] = { NULL, NULL };
   g_autoptr(MeshClientRest) alice_rest = NULL;
@@ -557,10 +557,10 @@ test_send_from_composer (void)
   const char * const *devices;
   guint picked;
 
-  g_free (client_test_server_add_user (server, "alice", "alice-password"));
-  g_free (client_test_server_add_user (server, BOB, "bob-password"));
-  client_test_server_start (server);
-  ui_test_peer_start (&bob, client_test_server_get_url (server), BOB, "bob-password");
+  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
+  g_free (mesh_test_server_add_user (server, BOB, "bob-password"));
+  mesh_test_server_start (server);
+  ui_test_peer_start (&bob, mesh_test_server_get_base_url (server), BOB, "bob-password");
   bob.room_id = ui_test_peer_create_room (&bob, "Lab", &invite);
 
   /* Bob's two computers, each with its agent. */
@@ -574,7 +574,7 @@ test_send_from_composer (void)
     downloads[i] = g_strdup_printf ("%s/bob-downloads-%u", tmp, i);
     received[i] = g_build_filename (downloads[i], "plan.txt", NULL);
     login = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "login", "--state-dir", state,
-                                 "--server", client_test_server_get_url (server), "--user", BOB,
+                                 "--server", mesh_test_server_get_base_url (server), "--user", BOB,
                                  "--device-name", i == 0 ? "laptop" : "desktop", NULL);
     g_assert_true (g_subprocess_communicate_utf8 (login, "bob-password\n", NULL, NULL, NULL,
                                                   &error));
@@ -586,7 +586,7 @@ test_send_from_composer (void)
                                    "--listen", "127.0.0.1", NULL);
   }
 
-  alice_rest = mesh_client_rest_new (client_test_server_get_url (server));
+  alice_rest = mesh_client_rest_new (mesh_test_server_get_base_url (server));
   mesh_client_rest_login_async (alice_rest, "alice", "alice-password", NULL,
                                 ui_test_store_result_cb, &result);
   ui_test_wait_result (&result, "alice's login");
@@ -600,7 +600,7 @@ test_send_from_composer (void)
   g_clear_object (&result);
 
   window = new_window (1000, 700);
-  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
   ui_test_wait_agent_ready (window, "alice's embedded agent");
   {
     gpointer room_data[2] = { window, bob.room_id };

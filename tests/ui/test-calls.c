@@ -8,7 +8,7 @@
 
 #include "config.h"
 
-#include "client-test-server.h"
+#include "mesh-test-server.h"
 #include "mesh-application.h"
 #include "mesh-call-banner.h"
 #include "mesh-call-engine.h"
@@ -248,7 +248,7 @@ invoke (guint32     id,
 }
 
 typedef struct {
-  ClientTestServer *server;
+  MeshTestServer *server;
   UiTestPeer        bob;
   MeshCallEngine   *bob_engine;
   MeshCall         *bob_incoming;  /* the last call that rang at Bob's */
@@ -297,12 +297,12 @@ fixture_set_up (Fixture *fixture)
   GDBusConnection *connection;
   g_auto(GStrv) names = NULL;
 
-  fixture->server = client_test_server_new ();
-  g_free (client_test_server_add_user (fixture->server, "alice", "alice-password"));
-  g_free (client_test_server_add_user (fixture->server, "bob", "bob-password"));
-  client_test_server_start (fixture->server);
+  fixture->server = mesh_test_server_new (NULL);
+  g_free (mesh_test_server_add_user (fixture->server, "alice", "alice-password"));
+  g_free (mesh_test_server_add_user (fixture->server, "bob", "bob-password"));
+  mesh_test_server_start (fixture->server);
 
-  ui_test_peer_start (&fixture->bob, client_test_server_get_url (fixture->server), "bob",
+  ui_test_peer_start (&fixture->bob, mesh_test_server_get_base_url (fixture->server), "bob",
                       "bob-password");
   fixture->kitchen_id = ui_test_peer_create_room (&fixture->bob, "Kitchen", &invite);
   fixture->bob_engine = mesh_call_engine_new (fixture->bob.session);
@@ -317,7 +317,7 @@ fixture_set_up (Fixture *fixture)
 
   fixture->window = mesh_window_new (app);
   ui_test_present (GTK_WINDOW (fixture->window), 1280, 800);
-  ui_test_sign_in (fixture->window, client_test_server_get_url (fixture->server), "alice",
+  ui_test_sign_in (fixture->window, mesh_test_server_get_base_url (fixture->server), "alice",
                    "alice-password");
   ui_test_accept_invite (fixture->window, invite, fixture->kitchen_id);
   g_assert_true (mesh_window_open_room (fixture->window, fixture->kitchen_id));
@@ -354,7 +354,7 @@ fixture_tear_down (Fixture *fixture)
   ui_test_destroy_window (GTK_WINDOW (fixture->window));
   g_clear_object (&fixture->bob_engine);
   ui_test_peer_clear (&fixture->bob);
-  g_clear_pointer (&fixture->server, client_test_server_free);
+  g_clear_pointer (&fixture->server, mesh_test_server_free);
   g_free (fixture->kitchen_id);
 }
 

@@ -3,7 +3,7 @@
 
 #include "config.h"
 
-#include "client-test-server.h"
+#include "mesh-test-server.h"
 #include "mesh-application.h"
 #include "mesh-cap-token.h"
 #include "mesh-notifier.h"
@@ -276,7 +276,7 @@ action_label (Notified   *notified,
 }
 
 typedef struct {
-  ClientTestServer *server;
+  MeshTestServer *server;
   UiTestPeer        bob;
   char             *kitchen_id;
   char             *garden_id;
@@ -319,7 +319,7 @@ start_agent (Fixture    *fixture,
 
   if (!g_file_test (state, G_FILE_TEST_IS_DIR)) {
     login = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "login", "--state-dir", state,
-                                 "--server", client_test_server_get_url (fixture->server),
+                                 "--server", mesh_test_server_get_base_url (fixture->server),
                                  "--user", username, "--device-name", device_name, NULL);
     g_assert_true (g_subprocess_communicate_utf8 (login, password, NULL, NULL, NULL, &error));
     g_assert_no_error (error);
@@ -389,12 +389,12 @@ static void
 fixture_set_up (Fixture *fixture)
 {
   fixture->agents = g_ptr_array_new_with_free_func (g_object_unref);
-  fixture->server = client_test_server_new ();
-  g_free (client_test_server_add_user (fixture->server, "alice", "alice-password"));
-  g_free (client_test_server_add_user (fixture->server, "bob", "bob-password"));
-  client_test_server_start (fixture->server);
+  fixture->server = mesh_test_server_new (NULL);
+  g_free (mesh_test_server_add_user (fixture->server, "alice", "alice-password"));
+  g_free (mesh_test_server_add_user (fixture->server, "bob", "bob-password"));
+  mesh_test_server_start (fixture->server);
 
-  ui_test_peer_start (&fixture->bob, client_test_server_get_url (fixture->server), "bob",
+  ui_test_peer_start (&fixture->bob, mesh_test_server_get_base_url (fixture->server), "bob",
                       "bob-password");
   fixture->kitchen_id = ui_test_peer_create_room (&fixture->bob, "Kitchen",
                                                   &fixture->kitchen_invite);
@@ -404,7 +404,7 @@ fixture_set_up (Fixture *fixture)
   gtk_window_set_default_size (GTK_WINDOW (fixture->window), 1280, 800);
   gtk_window_present (GTK_WINDOW (fixture->window));
   ui_test_wait_drawn (GTK_WIDGET (fixture->window));
-  ui_test_sign_in (fixture->window, client_test_server_get_url (fixture->server), "alice",
+  ui_test_sign_in (fixture->window, mesh_test_server_get_base_url (fixture->server), "alice",
                    "alice-password");
   fixture->notifier = mesh_window_get_notifier (fixture->window);
   g_assert_nonnull (fixture->notifier);
@@ -439,7 +439,7 @@ fixture_tear_down (Fixture *fixture)
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fixture->window), "win.sign-out", NULL));
   ui_test_destroy_window (GTK_WINDOW (fixture->window));
   ui_test_peer_clear (&fixture->bob);
-  g_clear_pointer (&fixture->server, client_test_server_free);
+  g_clear_pointer (&fixture->server, mesh_test_server_free);
   g_clear_pointer (&fixture->agents, g_ptr_array_unref);
   g_free (fixture->kitchen_id);
   g_free (fixture->garden_id);

@@ -7,7 +7,7 @@
 
 #include "config.h"
 
-#include "client-test-server.h"
+#include "mesh-test-server.h"
 #include "mesh-application.h"
 #include "mesh-room-view.h"
 #include "mesh-window.h"
@@ -115,7 +115,7 @@ respond (AdwMessageDialog *dialog,
 static void
 test_room_menu (void)
 {
-  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
   g_autoptr(MeshRoom) attic = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *kitchen_invite = NULL;
@@ -133,16 +133,16 @@ test_room_menu (void)
   RoomWait wait;
   guint n_members = 0;
 
-  g_free (client_test_server_add_user (server, "alice", "alice-password"));
-  g_free (client_test_server_add_user (server, "bob", "bob-password"));
-  client_test_server_start (server);
-  ui_test_peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
+  g_free (mesh_test_server_add_user (server, "bob", "bob-password"));
+  mesh_test_server_start (server);
+  ui_test_peer_start (&bob, mesh_test_server_get_base_url (server), "bob", "bob-password");
   kitchen_id = ui_test_peer_create_room (&bob, "Kitchen", &kitchen_invite);
   garden_id = ui_test_peer_create_room (&bob, "Garden", &garden_invite);
 
   window = mesh_window_new (app);
   ui_test_present (GTK_WINDOW (window), 1000, 700);
-  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
   ui_test_accept_invite (window, kitchen_invite, kitchen_id);
   ui_test_accept_invite (window, garden_invite, garden_id);
 

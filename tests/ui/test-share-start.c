@@ -15,7 +15,7 @@
 
 #include "config.h"
 
-#include "client-test-server.h"
+#include "mesh-test-server.h"
 #include "mesh-application.h"
 #include "mesh-client-rest.h"
 #include "mesh-embedded-agent.h"
@@ -65,7 +65,7 @@ terminal_ended (gpointer user_data)
 static void
 test_share_while_animating (void)
 {
-  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(MeshClientRest) alice_rest = NULL;
   g_autoptr(MeshSharedTerminal) terminal = NULL;
@@ -76,9 +76,9 @@ test_share_while_animating (void)
   guint frames = 0;
   guint late_frames;
 
-  g_free (client_test_server_add_user (server, "alice", "alice-password"));
-  client_test_server_start (server);
-  alice_rest = mesh_client_rest_new (client_test_server_get_url (server));
+  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
+  mesh_test_server_start (server);
+  alice_rest = mesh_client_rest_new (mesh_test_server_get_base_url (server));
   mesh_client_rest_login_async (alice_rest, "alice", "alice-password", NULL,
                                 ui_test_store_result_cb, &result);
   ui_test_wait_result (&result, "alice's login");
@@ -92,7 +92,7 @@ test_share_while_animating (void)
 
   window = mesh_window_new (app);
   ui_test_present (GTK_WINDOW (window), 1280, 800);
-  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
   ui_test_wait_agent_ready (window, "alice's embedded agent");
   {
     gpointer room_data[2] = { window, room_id };

@@ -3,7 +3,7 @@
 
 #include "config.h"
 
-#include "client-test-server.h"
+#include "mesh-test-server.h"
 #include "mesh-agent-controller.h"
 #include "mesh-agent-state.h"
 #include "mesh-application.h"
@@ -68,7 +68,7 @@ new_window (int width,
 static void
 test_sign_in (void)
 {
-  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
   g_autofree char *alice_id = NULL;
   g_autofree char *path = NULL;
   g_autofree char *shot = NULL;
@@ -78,15 +78,15 @@ test_sign_in (void)
   MeshWindow *window;
   GStatBuf st;
 
-  alice_id = client_test_server_add_user (server, "alice", "alice-password");
-  client_test_server_start (server);
+  alice_id = mesh_test_server_add_user (server, "alice", "alice-password");
+  mesh_test_server_start (server);
 
   window = new_window (1280, 800);
   g_assert_cmpstr (mesh_window_get_page (window), ==, "signin");
   shot = ui_test_screenshot (GTK_WIDGET (window), "signin-1280x800");
 
   /* A wrong password keeps the page and marks the field. */
-  ui_test_fill_sign_in (window, client_test_server_get_url (server), "alice", "wrong");
+  ui_test_fill_sign_in (window, mesh_test_server_get_base_url (server), "alice", "wrong");
   ui_test_click_sign_in (window);
   ui_test_wait_until (is_busy, mesh_window_get_signin_page (window), UI_TEST_WAIT_S, "the request");
   ui_test_wait_until (not_busy, mesh_window_get_signin_page (window), UI_TEST_WAIT_S,
@@ -98,13 +98,13 @@ test_sign_in (void)
                                                                 ADW_TYPE_PASSWORD_ENTRY_ROW,
                                                                 NULL, NULL), "error"));
 
-  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
   g_assert_cmpstr (mesh_client_session_get_user_id (mesh_window_get_session (window)), ==,
                    alice_id);
 
   /* The sign-in is kept for the next start, readable by its owner only. */
   saved_url = g_settings_get_string (settings, "server-url");
-  g_assert_cmpstr (saved_url, ==, client_test_server_get_url (server));
+  g_assert_cmpstr (saved_url, ==, mesh_test_server_get_base_url (server));
   path = mesh_saved_session_path ("test");
   g_assert_cmpint (g_stat (path, &st), ==, 0);
   g_assert_cmpint (st.st_mode & 0777, ==, 0600);
@@ -129,7 +129,7 @@ test_sign_in (void)
 static void
 test_certificate (void)
 {
-  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
   g_autofree char *cert = NULL;
   g_autofree char *key = NULL;
   g_autofree char *fingerprint = NULL;
@@ -139,14 +139,14 @@ test_certificate (void)
   AdwMessageDialog *dialog;
   MeshWindow *window;
 
-  fingerprint = client_test_make_certificate (client_test_server_get_data_dir (server), &cert, &key);
-  client_test_server_set_tls (server, cert, key);
-  g_free (client_test_server_add_user (server, "carol", "carol-password"));
-  client_test_server_start (server);
-  g_assert_true (g_str_has_prefix (client_test_server_get_url (server), "https://"));
+  fingerprint = mesh_test_make_certificate (mesh_test_server_get_data_dir (server), &cert, &key);
+  mesh_test_server_set_tls (server, cert, key);
+  g_free (mesh_test_server_add_user (server, "carol", "carol-password"));
+  mesh_test_server_start (server);
+  g_assert_true (g_str_has_prefix (mesh_test_server_get_base_url (server), "https://"));
 
   window = new_window (1280, 800);
-  ui_test_fill_sign_in (window, client_test_server_get_url (server), "carol", "carol-password");
+  ui_test_fill_sign_in (window, mesh_test_server_get_base_url (server), "carol", "carol-password");
   ui_test_click_sign_in (window);
 
   /* The unknown certificate is shown by its fingerprint before anything is sent. */
@@ -239,7 +239,7 @@ last_own_pending (gpointer user_data)
 static void
 test_room_chat (void)
 {
-  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
   UiTestPeer bob = { NULL };
   g_autofree char *invite = NULL;
   g_autofree char *garden_invite = NULL;
@@ -254,12 +254,12 @@ test_room_chat (void)
   ChatWait wait;
   guint shown;
 
-  g_free (client_test_server_add_user (server, "alice", "alice-password"));
-  g_free (client_test_server_add_user (server, "bob", "bob-password"));
-  client_test_server_start (server);
+  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
+  g_free (mesh_test_server_add_user (server, "bob", "bob-password"));
+  mesh_test_server_start (server);
 
   /* Bob has a room with more history than one page. */
-  ui_test_peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+  ui_test_peer_start (&bob, mesh_test_server_get_base_url (server), "bob", "bob-password");
   bob.room_id = ui_test_peer_create_room (&bob, "Kitchen", &invite);
   for (guint i = 1; i <= 60; i++) {
     g_autofree char *text = g_strdup_printf ("Message number %u", i);
@@ -269,7 +269,7 @@ test_room_chat (void)
   ui_test_wait_outbox_empty (bob.session, "bob's messages to be stored");
 
   window = new_window (1280, 800);
-  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
 
   /* No rooms yet: the empty state offers to create or join one. */
   g_assert_nonnull (ui_test_find_label (GTK_WIDGET (window), "No Rooms"));
@@ -366,14 +366,14 @@ test_room_chat (void)
 
   /* Offline: the banner says so, and a message waits (pending) until the
    * server is back, then is delivered once. */
-  client_test_server_stop (server);
+  mesh_test_server_stop (server);
   ui_test_wait_until (banner_revealed, mesh_window_get_room_view (window), UI_TEST_WAIT_S,
                       "the disconnected banner");
   g_free (ui_test_screenshot (GTK_WIDGET (window), "offline-1280x800"));
   gtk_editable_set_text (GTK_EDITABLE (entry), "Sent while offline");
   g_signal_emit_by_name (entry, "activate");
   g_assert_true (last_own_pending (window));
-  client_test_server_start (server);
+  mesh_test_server_start (server);
   mesh_client_session_reconnect_now (mesh_window_get_session (window));
   mesh_client_session_reconnect_now (bob.session);
   ui_test_wait_until (last_own_sent, window, UI_TEST_WAIT_S, "the waiting message to be delivered");
@@ -489,7 +489,7 @@ get_gotify (MeshClientRest *rest,
 static void
 test_gotify (void)
 {
-  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) stored = NULL;
   g_autoptr(JsonNode) gone = NULL;
@@ -504,12 +504,12 @@ test_gotify (void)
   JsonArray *events;
   MeshWindow *window;
 
-  alice_id = client_test_server_add_user (server, "alice", "alice-password");
-  client_test_server_start (server);
+  alice_id = mesh_test_server_add_user (server, "alice", "alice-password");
+  mesh_test_server_start (server);
   window = new_window (1280, 800);
   if (g_strcmp0 (mesh_window_get_page (window), "signin") != 0)
     g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  ui_test_fill_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_fill_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
   ui_test_click_sign_in (window);
   ui_test_wait_page (window, "rooms");
 
@@ -531,7 +531,7 @@ test_gotify (void)
   g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (token_row)), ==, "");
 
   /* The server stored it, as its owner sees through the client library. */
-  ui_test_peer_start (&alice, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_peer_start (&alice, mesh_test_server_get_base_url (server), "alice", "alice-password");
   stored = get_gotify (alice.rest, &error);
   g_assert_no_error (error);
   view = json_node_get_object (stored);
@@ -662,7 +662,7 @@ room_opened (gpointer user_data)
 static void
 test_send_files (void)
 {
-  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(GSubprocess) login = NULL;
   g_autoptr(GSubprocess) run = NULL;
@@ -700,16 +700,16 @@ test_send_files (void)
   gsize size = 300 * 1024;
 
   g_assert_nonnull (g_getenv ("MESH_AGENT_BIN"));
-  g_free (client_test_server_add_user (server, "alice", "alice-password"));
-  g_free (client_test_server_add_user (server, "bob", "bob-password"));
-  client_test_server_start (server);
+  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
+  g_free (mesh_test_server_add_user (server, "bob", "bob-password"));
+  mesh_test_server_start (server);
 
-  ui_test_peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+  ui_test_peer_start (&bob, mesh_test_server_get_base_url (server), "bob", "bob-password");
   bob.room_id = ui_test_peer_create_room (&bob, "Lab", &invite);
 
   /* Bob's agent, logged in and running as a user would start it. */
   login = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "login", "--state-dir", bob_state,
-                               "--server", client_test_server_get_url (server), "--user", "bob",
+                               "--server", mesh_test_server_get_base_url (server), "--user", "bob",
                                NULL);
   g_assert_true (g_subprocess_communicate_utf8 (login, "bob-password\n", NULL, NULL, NULL, &error));
   g_assert_no_error (error);
@@ -721,7 +721,7 @@ test_send_files (void)
 
   /* Alice is in the room before she signs in: the agent joins the rooms it
    * finds when it connects. */
-  alice_rest = mesh_client_rest_new (client_test_server_get_url (server));
+  alice_rest = mesh_client_rest_new (mesh_test_server_get_base_url (server));
   mesh_client_rest_login_async (alice_rest, "alice", "alice-password", NULL,
                                 ui_test_store_result_cb, &result);
   ui_test_wait_result (&result, "alice's login");
@@ -735,7 +735,7 @@ test_send_files (void)
   g_clear_object (&result);
 
   window = new_window (1280, 800);
-  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
   ui_test_wait_agent_ready (window, "alice's embedded agent");
   /* Files offered to Alice's computer go there unless she picks another
    * folder; set while signed in, the preference applies at once. */
@@ -940,7 +940,7 @@ send_enabled (MeshWindow *window)
 static void
 test_drafts_and_limits (void)
 {
-  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
   UiTestPeer bob = { NULL };
   g_autofree char *kitchen_invite = NULL;
   g_autofree char *garden_invite = NULL;
@@ -955,15 +955,15 @@ test_drafts_and_limits (void)
   GtkWidget *label;
   const char *draft = "Half a thought for the kitchen,\nwith a second line";
 
-  g_free (client_test_server_add_user (server, "alice", "alice-password"));
-  g_free (client_test_server_add_user (server, "bob", "bob-password"));
-  client_test_server_start (server);
-  ui_test_peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
+  g_free (mesh_test_server_add_user (server, "bob", "bob-password"));
+  mesh_test_server_start (server);
+  ui_test_peer_start (&bob, mesh_test_server_get_base_url (server), "bob", "bob-password");
   kitchen_id = ui_test_peer_create_room (&bob, "Kitchen", &kitchen_invite);
   garden_id = ui_test_peer_create_room (&bob, "Garden", &garden_invite);
 
   window = new_window (1280, 800);
-  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
   ui_test_accept_invite (window, kitchen_invite, kitchen_id);
   ui_test_accept_invite (window, garden_invite, garden_id);
 
@@ -1062,18 +1062,18 @@ test_drafts_and_limits (void)
 static void
 test_gotify_failed_test (void)
 {
-  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
   GtkWidget *page, *url_row, *token_row, *status_row;
   GtkWindow *preferences;
   MeshWindow *window;
   const char *subtitle;
 
-  g_free (client_test_server_add_user (server, "alice", "alice-password"));
-  client_test_server_start (server);
+  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
+  mesh_test_server_start (server);
   window = new_window (1280, 800);
   if (g_strcmp0 (mesh_window_get_page (window), "signin") != 0)
     g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
 
   preferences = open_gotify (&page);
   url_row = ui_test_find_widget (page, ADW_TYPE_ENTRY_ROW, NULL, NULL);
@@ -1154,7 +1154,7 @@ label_present (gpointer user_data)
 static void
 test_room_list_preview (void)
 {
-  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
   UiTestPeer bob = { NULL };
   g_autofree char *invite = NULL;
   g_autofree char *room_id = NULL;
@@ -1164,10 +1164,10 @@ test_room_list_preview (void)
   LabelWait wait;
   const char *link_text = "Plans: https://example.org/plan?a=1&b=2.";
 
-  g_free (client_test_server_add_user (server, "alice", "alice-password"));
-  g_free (client_test_server_add_user (server, "bob", "bob-password"));
-  client_test_server_start (server);
-  ui_test_peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
+  g_free (mesh_test_server_add_user (server, "bob", "bob-password"));
+  mesh_test_server_start (server);
+  ui_test_peer_start (&bob, mesh_test_server_get_base_url (server), "bob", "bob-password");
   room_id = ui_test_peer_create_room (&bob, "Workshop", &invite);
   ui_test_peer_chat (&bob, room_id, "Said before alice came");
   ui_test_wait_outbox_empty (bob.session, "bob's first message");
@@ -1175,7 +1175,7 @@ test_room_list_preview (void)
   window = new_window (1280, 800);
   if (g_strcmp0 (mesh_window_get_page (window), "signin") != 0)
     g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
   ui_test_accept_invite (window, invite, room_id);
   sidebar = GTK_WIDGET (mesh_window_get_sidebar (window));
 
@@ -1237,7 +1237,7 @@ unread_is (gpointer user_data)
 static void
 test_run_in_background (void)
 {
-  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
   GSettings *settings = mesh_application_get_settings (app);
   UiTestPeer bob = { NULL };
   g_autofree char *invite = NULL;
@@ -1247,10 +1247,10 @@ test_run_in_background (void)
   UnreadWait wait;
   gboolean gone = FALSE;
 
-  g_free (client_test_server_add_user (server, "alice", "alice-password"));
-  g_free (client_test_server_add_user (server, "bob", "bob-password"));
-  client_test_server_start (server);
-  ui_test_peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
+  g_free (mesh_test_server_add_user (server, "bob", "bob-password"));
+  mesh_test_server_start (server);
+  ui_test_peer_start (&bob, mesh_test_server_get_base_url (server), "bob", "bob-password");
   room_id = ui_test_peer_create_room (&bob, "Night shift", &invite);
 
   g_assert_false (g_settings_get_boolean (settings, "run-in-background"));
@@ -1259,7 +1259,7 @@ test_run_in_background (void)
   window = new_window (1280, 800);
   if (g_strcmp0 (mesh_window_get_page (window), "signin") != 0)
     g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
   ui_test_accept_invite (window, invite, room_id);
   room = mesh_room_list_find (mesh_window_get_room_list (window), room_id, NULL);
   g_assert_nonnull (room);
@@ -1315,7 +1315,7 @@ find_device_row (GtkWidget  *page,
 static void
 test_devices (void)
 {
-  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) devices = NULL;
   g_autoptr(MeshClientRest) stolen = NULL;
@@ -1330,12 +1330,12 @@ test_devices (void)
   GtkWidget *page, *row, *own_row = NULL;
   MeshWindow *window;
 
-  g_free (client_test_server_add_user (server, "alice", "alice-password"));
-  client_test_server_start (server);
+  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
+  mesh_test_server_start (server);
   window = new_window (1280, 800);
   if (g_strcmp0 (mesh_window_get_page (window), "signin") != 0)
     g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
   ui_test_wait_agent_ready (window, "alice's agent");
   rest = mesh_client_session_get_rest (mesh_window_get_session (window));
 
@@ -1396,7 +1396,7 @@ test_devices (void)
   for (guint i = 0; i < devices->len; i++)
     g_assert_cmpstr (((MeshClientDevice *) devices->pdata[i])->device_id, !=, device_id);
 
-  stolen = mesh_client_rest_new (client_test_server_get_url (server));
+  stolen = mesh_client_rest_new (mesh_test_server_get_base_url (server));
   mesh_client_rest_set_access_token (stolen, device_token);
   mesh_client_rest_call_async (stolen, "GET", "rooms", NULL, NULL, ui_test_store_result_cb,
                                &result);
@@ -1548,7 +1548,7 @@ agent_here_ready (gpointer controller)
 static void
 test_transfer_cancel (void)
 {
-  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(GSubprocess) login = NULL;
   g_autoptr(GSubprocess) run = NULL;
@@ -1572,13 +1572,13 @@ test_transfer_cancel (void)
   GtkWindow *dialog;
   guint n_received = 0;
 
-  g_free (client_test_server_add_user (server, "alice", "alice-password"));
-  g_free (client_test_server_add_user (server, "bob", "bob-password"));
-  client_test_server_start (server);
-  ui_test_peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
+  g_free (mesh_test_server_add_user (server, "bob", "bob-password"));
+  mesh_test_server_start (server);
+  ui_test_peer_start (&bob, mesh_test_server_get_base_url (server), "bob", "bob-password");
   bob.room_id = ui_test_peer_create_room (&bob, "Lab", &invite);
   login = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "login", "--state-dir", bob_state,
-                               "--server", client_test_server_get_url (server), "--user", "bob",
+                               "--server", mesh_test_server_get_base_url (server), "--user", "bob",
                                NULL);
   g_assert_true (g_subprocess_communicate_utf8 (login, "bob-password\n", NULL, NULL, NULL, &error));
   g_assert_no_error (error);
@@ -1586,7 +1586,7 @@ test_transfer_cancel (void)
   g_assert_cmpint (g_mkdir_with_parents (bob_downloads, 0700), ==, 0);
   g_assert_cmpint (g_mkdir_with_parents (alice_downloads, 0700), ==, 0);
 
-  alice_rest = mesh_client_rest_new (client_test_server_get_url (server));
+  alice_rest = mesh_client_rest_new (mesh_test_server_get_base_url (server));
   mesh_client_rest_login_async (alice_rest, "alice", "alice-password", NULL,
                                 ui_test_store_result_cb, &result);
   ui_test_wait_result (&result, "alice's login");
@@ -1600,7 +1600,7 @@ test_transfer_cancel (void)
   g_clear_object (&result);
 
   window = new_window (1280, 800);
-  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
   ui_test_wait_agent_ready (window, "alice's embedded agent");
   g_settings_set_string (mesh_application_get_settings (app), "download-folder", alice_downloads);
   agent = mesh_window_get_agent (window);
@@ -1680,7 +1680,7 @@ test_transfer_cancel (void)
   {
     g_autoptr(GSubprocess) login2 =
       ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "login", "--state-dir", bob_state2,
-                           "--server", client_test_server_get_url (server), "--user", "bob",
+                           "--server", mesh_test_server_get_base_url (server), "--user", "bob",
                            "--device-name", "bob-server", NULL);
     g_autoptr(MeshAgentState) state2 = mesh_agent_state_new (bob_state2);
     gpointer device_data[2] = { window, NULL };
@@ -1752,7 +1752,7 @@ server_pid (void)
 static void
 first_share (gboolean tls)
 {
-  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(GSubprocess) login = NULL;
   g_autoptr(GSubprocess) view = NULL;
@@ -1771,20 +1771,21 @@ first_share (gboolean tls)
     g_autofree char *cert = NULL;
     g_autofree char *key = NULL;
 
-    fingerprint = client_test_make_certificate (client_test_server_get_data_dir (server), &cert,
+    fingerprint = mesh_test_make_certificate (mesh_test_server_get_data_dir (server), &cert,
                                                 &key);
-    client_test_server_set_tls (server, cert, key);
+    mesh_test_server_set_tls (server, cert, key);
   }
-  g_free (client_test_server_add_user (server, "alice", "alice-password"));
-  g_free (client_test_server_add_user (server, "bob", "bob-password"));
-  client_test_server_start (server);
-  alice_rest = mesh_client_rest_new (client_test_server_get_url (server));
+  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
+  g_free (mesh_test_server_add_user (server, "bob", "bob-password"));
+  mesh_test_server_start (server);
+  alice_rest = mesh_client_rest_new (mesh_test_server_get_base_url (server));
   mesh_client_rest_set_pinned_fingerprint (alice_rest, fingerprint);
   if (!tls) {
-    ui_test_peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+    ui_test_peer_start (&bob, mesh_test_server_get_base_url (server), "bob", "bob-password");
     bob.room_id = ui_test_peer_create_room (&bob, "Lab", &invite);
     login = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "login", "--state-dir", bob_state,
-                                 "--server", client_test_server_get_url (server), "--user", "bob",
+                                 "--server", mesh_test_server_get_base_url (server),
+                                 "--user", "bob",
                                  NULL);
     g_assert_true (g_subprocess_communicate_utf8 (login, "bob-password\n", NULL, NULL, NULL,
                                                   &error));
@@ -1815,13 +1816,14 @@ first_share (gboolean tls)
 
   window = new_window (1280, 800);
   if (tls) {
-    ui_test_fill_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+    ui_test_fill_sign_in (window, mesh_test_server_get_base_url (server), "alice",
+                          "alice-password");
     ui_test_click_sign_in (window);
     adw_message_dialog_response (ADW_MESSAGE_DIALOG (ui_test_wait_toplevel (
                                    ADW_TYPE_MESSAGE_DIALOG, "the trust question")), "trust");
     ui_test_wait_page (window, "rooms");
   } else {
-    ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+    ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
   }
   ui_test_wait_agent_ready (window, "alice's embedded agent");
   {
@@ -1889,7 +1891,7 @@ terminal_failed (gpointer user_data)
 static void
 test_share_server_silent (void)
 {
-  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(MeshClientRest) alice_rest = NULL;
   g_autoptr(MeshSharedTerminal) terminal = NULL;
@@ -1899,9 +1901,9 @@ test_share_server_silent (void)
   MeshWindow *window;
   GPid pid;
 
-  g_free (client_test_server_add_user (server, "alice", "alice-password"));
-  client_test_server_start (server);
-  alice_rest = mesh_client_rest_new (client_test_server_get_url (server));
+  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
+  mesh_test_server_start (server);
+  alice_rest = mesh_client_rest_new (mesh_test_server_get_base_url (server));
   mesh_client_rest_login_async (alice_rest, "alice", "alice-password", NULL,
                                 ui_test_store_result_cb, &result);
   ui_test_wait_result (&result, "alice's login");
@@ -1914,7 +1916,7 @@ test_share_server_silent (void)
   g_clear_object (&result);
 
   window = new_window (1280, 800);
-  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
   ui_test_wait_agent_ready (window, "alice's embedded agent");
   {
     gpointer room_data[2] = { window, room_id };
@@ -1982,7 +1984,7 @@ offered_cb (MeshAgentController *controller,
 static void
 test_same_name_progress (void)
 {
-  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(MeshClientRest) alice_rest = NULL;
   g_autoptr(MeshAgentController) asker = NULL;
@@ -2008,15 +2010,15 @@ test_same_name_progress (void)
   gboolean asked = FALSE;
   const char *states[2] = { asker_state, taker_dir };
 
-  g_free (client_test_server_add_user (server, "alice", "alice-password"));
-  g_free (client_test_server_add_user (server, "bob", "bob-password"));
-  client_test_server_start (server);
-  ui_test_peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
+  g_free (mesh_test_server_add_user (server, "bob", "bob-password"));
+  mesh_test_server_start (server);
+  ui_test_peer_start (&bob, mesh_test_server_get_base_url (server), "bob", "bob-password");
   bob.room_id = ui_test_peer_create_room (&bob, "Lab", &invite);
   for (guint i = 0; i < 2; i++) {
     g_autoptr(GSubprocess) login =
       ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "login", "--state-dir", states[i],
-                           "--server", client_test_server_get_url (server), "--user", "bob",
+                           "--server", mesh_test_server_get_base_url (server), "--user", "bob",
                            "--device-name", i == 0 ? "asks" : "takes", NULL);
 
     g_assert_true (g_subprocess_communicate_utf8 (login, "bob-password\n", NULL, NULL, NULL,
@@ -2042,7 +2044,7 @@ test_same_name_progress (void)
   taker_state = mesh_agent_state_new (taker_dir);
   g_assert_true (mesh_agent_state_load (taker_state, &error));
 
-  alice_rest = mesh_client_rest_new (client_test_server_get_url (server));
+  alice_rest = mesh_client_rest_new (mesh_test_server_get_base_url (server));
   mesh_client_rest_login_async (alice_rest, "alice", "alice-password", NULL,
                                 ui_test_store_result_cb, &result);
   ui_test_wait_result (&result, "alice's login");
@@ -2056,7 +2058,7 @@ test_same_name_progress (void)
   g_clear_object (&result);
 
   window = new_window (1280, 800);
-  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
   ui_test_wait_agent_ready (window, "alice's embedded agent");
   agent = mesh_window_get_agent (window);
   {
@@ -2112,7 +2114,7 @@ is_open_button_for (GtkWidget     *widget,
 static void
 test_transfer_in_conversation (void)
 {
-  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
   UiTestPeer bob = { NULL };
   g_autofree char *invite = NULL;
   g_autofree char *room_id = NULL;
@@ -2130,16 +2132,16 @@ test_transfer_in_conversation (void)
   GListStore *transfers;
   LabelWait wait;
 
-  g_free (client_test_server_add_user (server, "alice", "alice-password"));
-  g_free (client_test_server_add_user (server, "bob", "bob-password"));
-  client_test_server_start (server);
-  ui_test_peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
+  g_free (mesh_test_server_add_user (server, "bob", "bob-password"));
+  mesh_test_server_start (server);
+  ui_test_peer_start (&bob, mesh_test_server_get_base_url (server), "bob", "bob-password");
   room_id = ui_test_peer_create_room (&bob, "Desk", &invite);
 
   window = new_window (1280, 800);
   if (g_strcmp0 (mesh_window_get_page (window), "signin") != 0)
     g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
   ui_test_accept_invite (window, invite, room_id);
   g_assert_true (mesh_window_open_room (window, room_id));
   ui_test_wait_room_open (window, room_id, "the room to open");
@@ -2226,7 +2228,7 @@ string_is_set (gpointer user_data)
 static void
 test_same_name_both_complete (void)
 {
-  g_autoptr(ClientTestServer) server = client_test_server_new ();
+  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(MeshClientRest) alice_rest = NULL;
   g_autoptr(MeshAgentController) asker = NULL;
@@ -2259,15 +2261,15 @@ test_same_name_both_complete (void)
   MeshWindow *window;
   const char *states[2] = { asker_state, taker_dir };
 
-  g_free (client_test_server_add_user (server, "alice", "alice-password"));
-  g_free (client_test_server_add_user (server, "bob", "bob-password"));
-  client_test_server_start (server);
-  ui_test_peer_start (&bob, client_test_server_get_url (server), "bob", "bob-password");
+  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
+  g_free (mesh_test_server_add_user (server, "bob", "bob-password"));
+  mesh_test_server_start (server);
+  ui_test_peer_start (&bob, mesh_test_server_get_base_url (server), "bob", "bob-password");
   bob.room_id = ui_test_peer_create_room (&bob, "Lab", &invite);
   for (guint i = 0; i < 2; i++) {
     g_autoptr(GSubprocess) login =
       ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "login", "--state-dir", states[i],
-                           "--server", client_test_server_get_url (server), "--user", "bob",
+                           "--server", mesh_test_server_get_base_url (server), "--user", "bob",
                            "--device-name", i == 0 ? "asks" : "takes", NULL);
 
     g_assert_true (g_subprocess_communicate_utf8 (login, "bob-password\n", NULL, NULL, NULL,
@@ -2297,7 +2299,7 @@ test_same_name_both_complete (void)
   taker_state = mesh_agent_state_new (taker_dir);
   g_assert_true (mesh_agent_state_load (taker_state, &error));
 
-  alice_rest = mesh_client_rest_new (client_test_server_get_url (server));
+  alice_rest = mesh_client_rest_new (mesh_test_server_get_base_url (server));
   mesh_client_rest_login_async (alice_rest, "alice", "alice-password", NULL,
                                 ui_test_store_result_cb, &result);
   ui_test_wait_result (&result, "alice's login");
@@ -2311,7 +2313,7 @@ test_same_name_both_complete (void)
   g_clear_object (&result);
 
   window = new_window (1280, 800);
-  ui_test_sign_in (window, client_test_server_get_url (server), "alice", "alice-password");
+  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
   ui_test_wait_agent_ready (window, "alice's embedded agent");
   agent = mesh_window_get_agent (window);
   {
