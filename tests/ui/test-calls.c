@@ -765,7 +765,10 @@ test_screen_share (void)
     while (!frames) {
       g_clear_object (&peer);
       peer = g_list_model_get_item (mesh_call_get_peers (bob_watch), 0);
-      frames = peer != NULL && mesh_video_output_get_frames (mesh_call_peer_get_video (peer)) > 3;
+      /* Frames are counted on the streaming thread, the size is set on
+       * this one when the newest frame is handed over: wait for both. */
+      frames = peer != NULL && mesh_video_output_get_frames (mesh_call_peer_get_video (peer)) > 3 &&
+               mesh_video_output_get_width (mesh_call_peer_get_video (peer)) > 0;
       if (!frames)
         g_main_context_iteration (NULL, TRUE);
     }
