@@ -811,6 +811,8 @@ controller_handle_session_created (MeshAgentController *self,
   session->max_size = max_size;
   session->max_rate = max_rate;
   if (kind_enum == MESH_P2P_KIND_TERMINAL) {
+    /* A viewer's session already has the share it asked for. */
+    g_free (session->share_id);
     session->share_id = g_strdup (controller_payload_string (meta, "share_id"));
   } else if (session->role == MESH_P2P_ROLE_SERVER) {
     gint64 offered = 0;
