@@ -77,8 +77,8 @@ mesh_test_wait_flag (const gboolean *flag,
   return *flag;
 }
 
-static void
-remove_tree (const char *path)
+void
+mesh_test_remove_tree (const char *path)
 {
   g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
   const char *name;
@@ -87,7 +87,7 @@ remove_tree (const char *path)
     g_autofree char *child = g_build_filename (path, name, NULL);
 
     if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-      remove_tree (child);
+      mesh_test_remove_tree (child);
     else
       g_unlink (child);
   }
@@ -195,7 +195,7 @@ mesh_test_server_free (MeshTestServer *self)
   g_clear_object (&self->cancellable);
   g_clear_object (&self->process);
   g_clear_object (&self->session);
-  remove_tree (self->data_dir);
+  mesh_test_remove_tree (self->data_dir);
   g_free (self->data_dir);
   g_free (self->config_path);
   g_free (self->tls_cert);

@@ -176,6 +176,8 @@ gboolean        mesh_test_wait_flag           (const gboolean *flag,
                                                guint           timeout_ms);
 /* Runs the main context for @ms milliseconds. */
 void            mesh_test_pump                (guint           ms);
+/* Deletes @path and everything under it (symlinks are removed, not followed). */
+void            mesh_test_remove_tree         (const char     *path);
 /* A payload member of a frame. */
 JsonObject     *mesh_test_frame_payload       (JsonObject     *frame);
 

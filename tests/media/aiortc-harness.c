@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "aiortc-harness.h"
+#include "../mesh-test-server.h"
 
 #include <glib/gstdio.h>
 #include <gnutls/crypto.h>
@@ -34,28 +35,7 @@ set_flag_cb (gpointer data)
 void
 mesh_test_media_pump (guint ms)
 {
-  gboolean done = FALSE;
-
-  g_timeout_add (ms, set_flag_cb, &done);
-  while (!done)
-    g_main_context_iteration (NULL, TRUE);
-}
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-    g_autofree char *child = g_build_filename (path, name, NULL);
-
-    if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-      remove_tree (child);
-    else
-      g_unlink (child);
-  }
-  g_rmdir (path);
+  mesh_test_pump (ms);
 }
 
 /* Network namespace ------------------------------------------------------ */
@@ -487,7 +467,7 @@ mesh_test_media_server_free (MeshTestMediaServer *self)
   g_clear_object (&self->process);
   g_clear_object (&self->session);
   g_clear_object (&self->certificate);
-  remove_tree (self->dir);
+  mesh_test_remove_tree (self->dir);
   g_string_free (self->output, TRUE);
   g_free (self->address);
   g_free (self->dir);
