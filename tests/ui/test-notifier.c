@@ -151,27 +151,12 @@ static gpointer
 bus_thread (gpointer user_data)
 {
   static const GDBusInterfaceVTable vtable = { bus_method_cb, NULL, NULL, { NULL } };
-  g_autoptr(GDBusNodeInfo) node = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *address = NULL;
 
   g_main_context_push_thread_default (bus.context);
-  address = g_dbus_address_get_for_bus_sync (G_BUS_TYPE_SESSION, NULL, &error);
-  g_assert_no_error (error);
   /* Its own connection, as a real notification daemon has. */
-  bus.connection = g_dbus_connection_new_for_address_sync (
-    address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-    G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL, NULL, &error);
-  g_assert_no_error (error);
-  node = g_dbus_node_info_new_for_xml (notify_xml, &error);
-  g_assert_no_error (error);
-  g_dbus_connection_register_object (bus.connection, NOTIFY_PATH, node->interfaces[0], &vtable,
-                                     NULL, NULL, &error);
-  g_assert_no_error (error);
-  g_bus_own_name_on_connection_with_closures (
-    bus.connection, NOTIFY_IFACE, G_BUS_NAME_OWNER_FLAGS_NONE,
-    g_cclosure_new (G_CALLBACK (name_cb), &bus.owned, NULL),
-    g_cclosure_new (G_CALLBACK (name_cb), &bus.lost, NULL));
+  bus.connection = ui_test_bus_serve (notify_xml, NOTIFY_PATH, NOTIFY_IFACE, &vtable,
+                                      g_cclosure_new (G_CALLBACK (name_cb), &bus.owned, NULL),
+                                      g_cclosure_new (G_CALLBACK (name_cb), &bus.lost, NULL));
   g_main_loop_run (bus.loop);
   g_main_context_pop_thread_default (bus.context);
   return NULL;

@@ -496,3 +496,32 @@ ui_test_assert_all_named (GtkWidget  *root,
   if (faults->len == before + strlen (page) + 2)
     g_string_truncate (faults, before);
 }
+
+GDBusConnection *
+ui_test_bus_serve (const char                 *xml,
+                   const char                 *path,
+                   const char                 *name,
+                   const GDBusInterfaceVTable *vtable,
+                   GClosure                   *acquired,
+                   GClosure                   *lost)
+{
+  g_autoptr(GDBusNodeInfo) node = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *address = NULL;
+  GDBusConnection *connection;
+
+  address = g_dbus_address_get_for_bus_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  g_assert_no_error (error);
+  connection = g_dbus_connection_new_for_address_sync (
+    address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+    G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL, NULL, &error);
+  g_assert_no_error (error);
+  node = g_dbus_node_info_new_for_xml (xml, &error);
+  g_assert_no_error (error);
+  g_dbus_connection_register_object (connection, path, node->interfaces[0], vtable,
+                                     NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_bus_own_name_on_connection_with_closures (connection, name, G_BUS_NAME_OWNER_FLAGS_NONE,
+                                              acquired, lost);
+  return connection;
+}

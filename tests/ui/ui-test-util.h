@@ -94,4 +94,15 @@ void       ui_test_assert_all_named  (GtkWidget       *root,
                                       const char      *page,
                                       GString         *faults);
 
+/* Serves @vtable at @path on a connection of its own to the session bus (as
+ * a real service has), owning @name; @acquired and @lost (may be NULL) run
+ * when the name is owned or lost.  Call it from the thread whose default
+ * context should dispatch the calls. */
+GDBusConnection *ui_test_bus_serve   (const char                 *xml,
+                                      const char                 *path,
+                                      const char                 *name,
+                                      const GDBusInterfaceVTable *vtable,
+                                      GClosure                   *acquired,
+                                      GClosure                   *lost);
+
 G_END_DECLS
