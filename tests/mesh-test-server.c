@@ -206,6 +206,40 @@ mesh_test_server_free (MeshTestServer *self)
   g_free (self);
 }
 
+void
+mesh_test_server_start_with_users (MeshTestServer     *self,
+                                   const char * const *usernames,
+                                   guint               n_users,
+                                   const char         *password,
+                                   char              **user_ids,
+                                   char              **tokens)
+{
+  for (guint i = 0; i < n_users; i++)
+    user_ids[i] = mesh_test_server_add_user (self, usernames[i], password);
+  mesh_test_server_start (self);
+  for (guint i = 0; i < n_users; i++) {
+    g_autofree char *user_id = NULL;
+
+    tokens[i] = mesh_test_login (self, usernames[i], password, &user_id);
+    g_assert_cmpstr (user_id, ==, user_ids[i]);
+  }
+}
+
+void
+mesh_test_server_finish (MeshTestServer  *self,
+                         guint            n_users,
+                         char           **user_ids,
+                         char           **tokens)
+{
+  if (self != NULL && mesh_test_server_is_running (self))
+    mesh_test_server_stop (self);
+  mesh_test_server_free (self);
+  for (guint i = 0; i < n_users; i++) {
+    g_clear_pointer (&user_ids[i], g_free);
+    g_clear_pointer (&tokens[i], g_free);
+  }
+}
+
 const char *
 mesh_test_server_get_data_dir (MeshTestServer *self)
 {
@@ -644,6 +678,34 @@ mesh_test_response_assert_error (MeshTestResponse *response,
   g_assert_cmpstr (json_object_get_string_member_with_default (obj, "message", ""), !=, "");
 }
 
+MeshTestResponse *
+mesh_test_request_expect (MeshTestServer *self,
+                          const char     *method,
+                          const char     *path,
+                          const char     *token,
+                          const char     *body,
+                          guint           status)
+{
+  MeshTestResponse *response = mesh_test_request (self, method, path, token, body);
+
+  g_assert_cmpuint (response->status, ==, status);
+  return response;
+}
+
+void
+mesh_test_request_expect_error (MeshTestServer *self,
+                                const char     *method,
+                                const char     *path,
+                                const char     *token,
+                                const char     *body,
+                                guint           status,
+                                const char     *code)
+{
+  g_autoptr(MeshTestResponse) response = mesh_test_request (self, method, path, token, body);
+
+  mesh_test_response_assert_error (response, status, code);
+}
+
 char *
 mesh_test_login (MeshTestServer *self,
                  const char     *username,
@@ -984,6 +1046,26 @@ mesh_test_client_expect_error (MeshTestClient *self,
   g_assert_cmpstr (json_object_get_string_member_with_default (payload, "code", NULL), ==, code);
   g_assert_cmpstr (json_object_get_string_member_with_default (payload, "message", ""), !=, "");
   g_assert_cmpstr (json_object_get_string_member_with_default (payload, "ref", NULL), ==, ref);
+}
+
+JsonObject *
+mesh_test_client_expect_type (MeshTestClient *self,
+                              const char     *type)
+{
+  JsonObject *frame = mesh_test_client_wait_for_type (self, type, MESH_TEST_TIMEOUT_MS);
+
+  g_assert_nonnull (frame);
+  return frame;
+}
+
+JsonObject *
+mesh_test_client_expect_ref (MeshTestClient *self,
+                             const char     *ref)
+{
+  JsonObject *frame = mesh_test_client_wait_for_ref (self, ref, MESH_TEST_TIMEOUT_MS);
+
+  g_assert_nonnull (frame);
+  return frame;
 }
 
 guint

@@ -46,6 +46,21 @@ char           *mesh_test_server_add_user     (MeshTestServer *self,
 /* Starts the server (asserts it comes up and prints its REST URL).  The
  * first start takes a free port; a start after a stop reuses that port. */
 void            mesh_test_server_start        (MeshTestServer *self);
+/* Adds @n_users users (@usernames, all with @password), starts the server
+ * and logs each in; @user_ids and @tokens (@n_users each) get new strings.
+ * Asserts that each login is the user that was added. */
+void            mesh_test_server_start_with_users (MeshTestServer     *self,
+                                                   const char * const *usernames,
+                                                   guint               n_users,
+                                                   const char         *password,
+                                                   char              **user_ids,
+                                                   char              **tokens);
+/* The end of a suite: stops @self if it runs (asserting a clean exit),
+ * frees it (NULL is fine) and the strings start_with_users gave. */
+void            mesh_test_server_finish       (MeshTestServer  *self,
+                                               guint            n_users,
+                                               char           **user_ids,
+                                               char           **tokens);
 /* SIGTERM, then asserts a clean exit with status 0. */
 void            mesh_test_server_stop         (MeshTestServer *self);
 gboolean        mesh_test_server_is_running   (MeshTestServer *self);
@@ -78,6 +93,22 @@ JsonArray        *mesh_test_response_array    (MeshTestResponse *response);
 void              mesh_test_response_assert_error (MeshTestResponse *response,
                                                    guint             status,
                                                    const char       *code);
+/* mesh_test_request, then asserts @status. */
+MeshTestResponse *mesh_test_request_expect    (MeshTestServer *self,
+                                               const char     *method,
+                                               const char     *path,
+                                               const char     *token,
+                                               const char     *body,
+                                               guint           status);
+/* mesh_test_request, then mesh_test_response_assert_error: for a request
+ * that must be refused with @status and error @code. */
+void              mesh_test_request_expect_error (MeshTestServer *self,
+                                                  const char     *method,
+                                                  const char     *path,
+                                                  const char     *token,
+                                                  const char     *body,
+                                                  guint           status,
+                                                  const char     *code);
 /* POST /auth/login; asserts 200 and returns the access token. */
 char             *mesh_test_login             (MeshTestServer *self,
                                                const char     *username,
@@ -137,6 +168,12 @@ JsonObject     *mesh_test_client_wait_for_type (MeshTestClient *self,
 JsonObject     *mesh_test_client_wait_for_ref (MeshTestClient *self,
                                                const char     *ref,
                                                guint           timeout_ms);
+/* wait_for_type and wait_for_ref with MESH_TEST_TIMEOUT_MS that assert a
+ * frame came; they return it. */
+JsonObject     *mesh_test_client_expect_type  (MeshTestClient *self,
+                                               const char     *type);
+JsonObject     *mesh_test_client_expect_ref   (MeshTestClient *self,
+                                               const char     *ref);
 /* Waits for the next `error` frame and asserts its code, its ref (NULL: no
  * ref) and a non-empty message. */
 void            mesh_test_client_expect_error (MeshTestClient *self,

@@ -464,12 +464,9 @@ test_rest (Fixture       *fixture,
   mesh_test_response_assert_error (response, 404, "NOT_FOUND");
 
   for (guint i = 0; i < G_N_ELEMENTS (bad_bodies); i++) {
-    g_autoptr(MeshTestResponse) bad = mesh_test_request (fixture->server, "PUT",
-                                                         "/api/v1/me/gotify", fixture->bob,
-                                                         bad_bodies[i]);
-
     g_test_message ("PUT %s", bad_bodies[i]);
-    mesh_test_response_assert_error (bad, 400, "BAD_REQUEST");
+    mesh_test_request_expect_error (fixture->server, "PUT", "/api/v1/me/gotify", fixture->bob,
+                                    bad_bodies[i], 400, "BAD_REQUEST");
   }
 
   /* A path prefix is kept; the answer is the GET view, without the token. */
@@ -477,8 +474,8 @@ test_rest (Fixture       *fixture,
                           "\"events\":[\"call.missed\",\"chat.message.created\",\"call.missed\"]}",
                           gotify_standin_get_url (fixture->gotify), fixture->bob_app);
   g_clear_pointer (&response, mesh_test_response_free);
-  response = mesh_test_request (fixture->server, "PUT", "/api/v1/me/gotify", fixture->bob, body);
-  g_assert_cmpuint (response->status, ==, 200);
+  response = mesh_test_request_expect (fixture->server, "PUT", "/api/v1/me/gotify", fixture->bob,
+                                       body, 200);
   g_assert_null (g_strstr_len (g_bytes_get_data (response->body, NULL),
                                g_bytes_get_size (response->body), fixture->bob_app));
   view = json_object_ref (mesh_test_response_object (response));
@@ -559,9 +556,8 @@ test_rest (Fixture       *fixture,
   /* DELETE: 204, then nothing is set; again: still 204. */
   for (guint i = 0; i < 2; i++) {
     g_clear_pointer (&response, mesh_test_response_free);
-    response = mesh_test_request (fixture->server, "DELETE", "/api/v1/me/gotify", fixture->bob,
-                                  NULL);
-    g_assert_cmpuint (response->status, ==, 204);
+    response = mesh_test_request_expect (fixture->server, "DELETE", "/api/v1/me/gotify",
+                                         fixture->bob, NULL, 204);
   }
   g_clear_pointer (&response, mesh_test_response_free);
   response = mesh_test_request (fixture->server, "GET", "/api/v1/me/gotify", fixture->bob, NULL);
@@ -1007,16 +1003,13 @@ test_token_origin (Fixture       *fixture,
   for (guint i = 0; i < G_N_ELEMENTS (moved); i++) {
     g_autoptr(GString) url = g_string_new (moved[i]);
     g_autofree char *body = NULL;
-    g_autoptr(MeshTestResponse) response = NULL;
 
     g_string_replace (url, "PORT", port_text, 0);
     body = g_strdup_printf ("{\"url\":\"%s\",\"priority\":7}", url->str);
-    response = mesh_test_request (fixture->server, "PUT",
-                                                              "/api/v1/me/gotify", fixture->bob,
-                                                              body);
+    mesh_test_request_expect_error (fixture->server, "PUT", "/api/v1/me/gotify", fixture->bob, body,
+                                    400, "BAD_REQUEST");
 
     g_test_message ("PUT %s", body);
-    mesh_test_response_assert_error (response, 400, "BAD_REQUEST");
   }
   view = request_object (fixture, "GET", "/api/v1/me/gotify", fixture->bob, NULL, 200);
   g_assert_true (g_str_has_prefix (json_object_get_string_member (view, "url"),
