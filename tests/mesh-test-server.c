@@ -206,40 +206,6 @@ mesh_test_server_free (MeshTestServer *self)
   g_free (self);
 }
 
-void
-mesh_test_server_start_with_users (MeshTestServer     *self,
-                                   const char * const *usernames,
-                                   guint               n_users,
-                                   const char         *password,
-                                   char              **user_ids,
-                                   char              **tokens)
-{
-  for (guint i = 0; i < n_users; i++)
-    user_ids[i] = mesh_test_server_add_user (self, usernames[i], password);
-  mesh_test_server_start (self);
-  for (guint i = 0; i < n_users; i++) {
-    g_autofree char *user_id = NULL;
-
-    tokens[i] = mesh_test_login (self, usernames[i], password, &user_id);
-    g_assert_cmpstr (user_id, ==, user_ids[i]);
-  }
-}
-
-void
-mesh_test_server_finish (MeshTestServer  *self,
-                         guint            n_users,
-                         char           **user_ids,
-                         char           **tokens)
-{
-  if (self != NULL && mesh_test_server_is_running (self))
-    mesh_test_server_stop (self);
-  mesh_test_server_free (self);
-  for (guint i = 0; i < n_users; i++) {
-    g_clear_pointer (&user_ids[i], g_free);
-    g_clear_pointer (&tokens[i], g_free);
-  }
-}
-
 const char *
 mesh_test_server_get_data_dir (MeshTestServer *self)
 {
@@ -1175,4 +1141,42 @@ mesh_test_shared_room (MeshTestServer *server,
   accepted = mesh_test_request (server, "POST", path, member_token, NULL);
   g_assert_cmpuint (accepted->status, ==, 200);
   return g_steal_pointer (&room_id);
+}
+
+MeshTestServer *
+mesh_test_users_get_server (MeshTestUsers      *self,
+                            const char         *config_text,
+                            const char * const *usernames,
+                            const char         *password)
+{
+  guint n = 0;
+
+  if (self->server != NULL)
+    return self->server;
+
+  self->server = mesh_test_server_new (config_text);
+  for (; usernames[n] != NULL; n++) {
+    g_assert_cmpuint (n, <, MESH_TEST_MAX_USERS);
+    self->user_id[n] = mesh_test_server_add_user (self->server, usernames[n], password);
+  }
+  mesh_test_server_start (self->server);
+  for (guint i = 0; i < n; i++) {
+    g_autofree char *user_id = NULL;
+
+    self->token[i] = mesh_test_login (self->server, usernames[i], password, &user_id);
+    g_assert_cmpstr (user_id, ==, self->user_id[i]);
+  }
+  return self->server;
+}
+
+void
+mesh_test_users_clear (MeshTestUsers *self)
+{
+  if (self->server != NULL && mesh_test_server_is_running (self->server))
+    mesh_test_server_stop (self->server);
+  g_clear_pointer (&self->server, mesh_test_server_free);
+  for (guint i = 0; i < MESH_TEST_MAX_USERS; i++) {
+    g_clear_pointer (&self->user_id[i], g_free);
+    g_clear_pointer (&self->token[i], g_free);
+  }
 }

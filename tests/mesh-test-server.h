@@ -46,21 +46,6 @@ char           *mesh_test_server_add_user     (MeshTestServer *self,
 /* Starts the server (asserts it comes up and prints its REST URL).  The
  * first start takes a free port; a start after a stop reuses that port. */
 void            mesh_test_server_start        (MeshTestServer *self);
-/* Adds @n_users users (@usernames, all with @password), starts the server
- * and logs each in; @user_ids and @tokens (@n_users each) get new strings.
- * Asserts that each login is the user that was added. */
-void            mesh_test_server_start_with_users (MeshTestServer     *self,
-                                                   const char * const *usernames,
-                                                   guint               n_users,
-                                                   const char         *password,
-                                                   char              **user_ids,
-                                                   char              **tokens);
-/* The end of a suite: stops @self if it runs (asserting a clean exit),
- * frees it (NULL is fine) and the strings start_with_users gave. */
-void            mesh_test_server_finish       (MeshTestServer  *self,
-                                               guint            n_users,
-                                               char           **user_ids,
-                                               char           **tokens);
 /* SIGTERM, then asserts a clean exit with status 0. */
 void            mesh_test_server_stop         (MeshTestServer *self);
 gboolean        mesh_test_server_is_running   (MeshTestServer *self);
@@ -217,6 +202,27 @@ void            mesh_test_pump                (guint           ms);
 void            mesh_test_remove_tree         (const char     *path);
 /* A payload member of a frame. */
 JsonObject     *mesh_test_frame_payload       (JsonObject     *frame);
+
+/* A server shared by a whole suite, with its users added and logged in. */
+#define MESH_TEST_MAX_USERS 8
+
+typedef struct {
+  MeshTestServer *server;
+  char           *user_id[MESH_TEST_MAX_USERS];
+  char           *token[MESH_TEST_MAX_USERS];
+} MeshTestUsers;
+
+/* The first call makes the server (@config_text as for mesh_test_server_new),
+ * adds @usernames (NULL-terminated, all with @password), starts it and logs
+ * each in, asserting the login is the user that was added; every call
+ * returns the server. */
+MeshTestServer *mesh_test_users_get_server    (MeshTestUsers      *self,
+                                               const char         *config_text,
+                                               const char * const *usernames,
+                                               const char         *password);
+/* The end of a suite: stops the server if it runs (asserting a clean exit)
+ * and frees it and the users' strings. */
+void            mesh_test_users_clear         (MeshTestUsers      *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MeshTestServer, mesh_test_server_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MeshTestClient, mesh_test_client_free)

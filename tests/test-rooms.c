@@ -15,23 +15,14 @@
 
 enum { ALICE, BOB, CAROL, N_USERS };
 
-static const char * const usernames[N_USERS] = { "alice", "bob", "carol" };
+static const char * const usernames[N_USERS + 1] = { "alice", "bob", "carol", NULL };
 
-static struct {
-  MeshTestServer *server;
-  char           *user_id[N_USERS];
-  char           *token[N_USERS];
-} shared;
+static MeshTestUsers shared;
 
 static MeshTestServer *
 server (void)
 {
-  if (shared.server == NULL) {
-    shared.server = mesh_test_server_new (NULL);
-    mesh_test_server_start_with_users (shared.server, usernames, N_USERS, PASSWORD,
-                                       shared.user_id, shared.token);
-  }
-  return shared.server;
+  return mesh_test_users_get_server (&shared, NULL, usernames, PASSWORD);
 }
 
 static const char *
@@ -286,7 +277,6 @@ main (int argc, char **argv)
   server ();
   status = g_test_run ();
 
-  mesh_test_server_finish (g_steal_pointer (&shared.server), N_USERS, shared.user_id,
-                           shared.token);
+  mesh_test_users_clear (&shared);
   return status;
 }

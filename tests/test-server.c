@@ -37,36 +37,28 @@
 
 enum { ALICE, BOB, CAROL, DAVE, EVE, N_USERS };
 
-static const char * const usernames[N_USERS] = { "alice", "bob", "carol", "dave", "eve" };
+static const char * const usernames[N_USERS + 1] = {
+  "alice", "bob", "carol", "dave", "eve", NULL
+};
 
-static struct {
-  MeshTestServer *server;
-  MeshTestServer *strict;
-  char           *user_id[N_USERS];
-  char           *token[N_USERS];
-} shared;
+static MeshTestUsers shared;
+/* No users of its own: its tests register them. */
+static MeshTestUsers strict;
 
 /* Helpers */
 
 static MeshTestServer *
 main_server (void)
 {
-  if (shared.server == NULL) {
-    shared.server = mesh_test_server_new (NULL);
-    mesh_test_server_start_with_users (shared.server, usernames, N_USERS, PASSWORD,
-                                       shared.user_id, shared.token);
-  }
-  return shared.server;
+  return mesh_test_users_get_server (&shared, NULL, usernames, PASSWORD);
 }
 
 static MeshTestServer *
 strict_server (void)
 {
-  if (shared.strict == NULL) {
-    shared.strict = mesh_test_server_new (STRICT_CONFIG);
-    mesh_test_server_start (shared.strict);
-  }
-  return shared.strict;
+  static const char * const nobody[] = { NULL };
+
+  return mesh_test_users_get_server (&strict, STRICT_CONFIG, nobody, PASSWORD);
 }
 
 static void
@@ -174,6 +166,28 @@ issue_cap (int         user,
   obj = mesh_test_response_object (r);
   g_assert_cmpstr (get_str (obj, "cap_token"), !=, NULL);
   return g_strdup (get_str (obj, "cap_token"));
+}
+
+/* POST /devices as @user; asserts 201, a UUID and a long token.  Returns
+ * the device_token; @device_id (optional) gets the device_id. */
+static char *
+add_device (int          user,
+            const char  *name,
+            const char  *fingerprint,
+            char       **device_id)
+{
+  g_autofree char *body = g_strdup_printf ("{\"name\":\"%s\",\"fingerprint\":\"%s\"}",
+                                           name, fingerprint);
+  g_autoptr(MeshTestResponse) r = mesh_test_request_expect (main_server (), "POST",
+                                                            "/api/v1/devices",
+                                                            shared.token[user], body, 201);
+  JsonObject *obj = mesh_test_response_object (r);
+
+  assert_uuid4 (get_str (obj, "device_id"));
+  g_assert_cmpint (strlen (get_str (obj, "device_token")), >=, 32);
+  if (device_id != NULL)
+    *device_id = g_strdup (get_str (obj, "device_id"));
+  return g_strdup (get_str (obj, "device_token"));
 }
 
 static MeshTestClient *
@@ -430,34 +444,19 @@ static void
 test_rest_devices (void)
 {
   MeshTestServer *server = main_server ();
-  g_autoptr(MeshTestResponse) r = NULL;
-  g_autoptr(MeshTestResponse) again = NULL;
   g_autoptr(MeshTestResponse) list = NULL;
   g_autoptr(MeshTestResponse) other = NULL;
   g_autofree char *device_id = NULL;
-  g_autofree char *device_token = NULL;
+  g_autofree char *device_token = add_device (ALICE, "alice-laptop", FINGERPRINT, &device_id);
+  g_autofree char *again_id = NULL;
+  g_autofree char *again_token = NULL;
   JsonArray *devices;
-  JsonObject *obj;
   gboolean found = FALSE;
 
-  r = mesh_test_request_expect (server, "POST", "/api/v1/devices", shared.token[ALICE],
-                                "{\"name\":\"alice-laptop\","
-                                "\"fingerprint\":\"" FINGERPRINT "\"}",
-                                201);
-  obj = mesh_test_response_object (r);
-  device_id = g_strdup (get_str (obj, "device_id"));
-  device_token = g_strdup (get_str (obj, "device_token"));
-  assert_uuid4 (device_id);
-  g_assert_cmpint (strlen (device_token), >=, 32);
-
   /* The same name again: same device, new fingerprint and token. */
-  again = mesh_test_request_expect (server, "POST", "/api/v1/devices", shared.token[ALICE],
-                                    "{\"name\":\"alice-laptop\","
-                                    "\"fingerprint\":\"" FINGERPRINT2 "\"}",
-                                    201);
-  obj = mesh_test_response_object (again);
-  g_assert_cmpstr (get_str (obj, "device_id"), ==, device_id);
-  g_assert_cmpstr (get_str (obj, "device_token"), !=, device_token);
+  again_token = add_device (ALICE, "alice-laptop", FINGERPRINT2, &again_id);
+  g_assert_cmpstr (again_id, ==, device_id);
+  g_assert_cmpstr (again_token, !=, device_token);
 
   list = mesh_test_request_expect (server, "GET", "/api/v1/devices", shared.token[ALICE], NULL,
                                    200);
@@ -482,11 +481,9 @@ test_rest_devices (void)
                      device_id);
 
   /* A device token cannot mint more devices. */
-  mesh_test_request_expect_error (server, "POST", "/api/v1/devices",
-                                  get_str (mesh_test_response_object (again), "device_token"),
-                                  "{\"name\":\"rogue\","
-                                  "\"fingerprint\":\"" FINGERPRINT "\"}", 403,
-                                  "FORBIDDEN");
+  mesh_test_request_expect_error (server, "POST", "/api/v1/devices", again_token,
+                                  "{\"name\":\"rogue\",\"fingerprint\":\"" FINGERPRINT "\"}",
+                                  403, "FORBIDDEN");
 
   /* Upper case with colons is not the wire form of a fingerprint. */
   mesh_test_request_expect_error (server, "POST", "/api/v1/devices", shared.token[ALICE],
@@ -987,10 +984,8 @@ test_ws_welcome (void)
   g_autoptr(MeshTestClient) client = client_for (ALICE, &welcome);
   g_autoptr(MeshTestClient) client2 = client_for (ALICE, &welcome2);
   g_autoptr(MeshTestClient) agent = NULL;
-  g_autoptr(MeshTestResponse) device = NULL;
   g_autofree char *device_id = NULL;
   g_autofree char *device_token = NULL;
-  JsonObject *obj;
 
   assert_uuid4 (get_str (welcome, "peer_id"));
   g_assert_cmpstr (get_str (welcome, "user_id"), ==, shared.user_id[ALICE]);
@@ -1000,13 +995,7 @@ test_ws_welcome (void)
   /* One peer_id per connection. */
   g_assert_cmpstr (get_str (welcome2, "peer_id"), !=, get_str (welcome, "peer_id"));
 
-  device = mesh_test_request_expect (server, "POST", "/api/v1/devices", shared.token[BOB],
-                                     "{\"name\":\"bob-agent\","
-                                     "\"fingerprint\":\"" FINGERPRINT "\"}",
-                                     201);
-  obj = mesh_test_response_object (device);
-  device_id = g_strdup (get_str (obj, "device_id"));
-  device_token = g_strdup (get_str (obj, "device_token"));
+  device_token = add_device (BOB, "bob-agent", FINGERPRINT, &device_id);
 
   agent = mesh_test_client_new_hello (server, device_token, "agent", QUIC_HELLO, &agent_welcome);
   assert_uuid4 (get_str (agent_welcome, "peer_id"));
@@ -1060,7 +1049,8 @@ test_ws_room_join (void)
   g_autoptr(MeshTestClient) b = client_for (BOB, &wb);
   g_autoptr(MeshTestClient) carol = client_for (CAROL, NULL);
   g_autoptr(MeshTestClient) agent = NULL;
-  g_autoptr(MeshTestResponse) device = NULL;
+  g_autofree char *device_id = NULL;
+  g_autofree char *device_token = NULL;
   g_autoptr(JsonObject) ja = NULL;
   g_autoptr(JsonObject) jb = NULL;
   g_autoptr(JsonObject) jagent = NULL;
@@ -1103,13 +1093,8 @@ test_ws_room_join (void)
   g_assert_false (json_object_has_member (payload, "ref"));
 
   /* An agent in the list carries its device_id. */
-  device = mesh_test_request_expect (server, "POST", "/api/v1/devices", shared.token[BOB],
-                                     "{\"name\":\"bob-join-agent\","
-                                     "\"fingerprint\":\"" FINGERPRINT "\"}",
-                                     201);
-  agent = mesh_test_client_new_hello (server,
-                                      get_str (mesh_test_response_object (device), "device_token"),
-                                      "agent", QUIC_HELLO, &wagent);
+  device_token = add_device (BOB, "bob-join-agent", FINGERPRINT, &device_id);
+  agent = mesh_test_client_new_hello (server, device_token, "agent", QUIC_HELLO, &wagent);
   jagent = ws_join (agent, room_id);
   members = json_object_get_array_member (jagent, "members");
   g_assert_cmpuint (json_array_get_length (members), ==, 3);
@@ -1118,8 +1103,7 @@ test_ws_room_join (void)
 
     if (g_strcmp0 (get_str (m, "peer_id"), get_str (wagent, "peer_id")) == 0) {
       g_assert_cmpstr (get_str (m, "peer_type"), ==, "agent");
-      g_assert_cmpstr (get_str (m, "device_id"), ==,
-                       get_str (mesh_test_response_object (device), "device_id"));
+      g_assert_cmpstr (get_str (m, "device_id"), ==, device_id);
       g_assert_cmpstr (get_str (m, "user_id"), ==, shared.user_id[BOB]);
     }
   }
@@ -2300,7 +2284,6 @@ static void
 test_rest_device_revoke (void)
 {
   MeshTestServer *server = main_server ();
-  g_autoptr(MeshTestResponse) created = NULL;
   g_autoptr(MeshTestResponse) revoked = NULL;
   g_autoptr(MeshTestResponse) list = NULL;
   g_autoptr(MeshTestClient) agent = NULL;
@@ -2313,12 +2296,7 @@ test_rest_device_revoke (void)
   JsonArray *devices;
   guint status = 0;
 
-  created = mesh_test_request_expect (server, "POST", "/api/v1/devices", shared.token[ALICE],
-                                      "{\"name\":\"alice-revoked\","
-                                      "\"fingerprint\":\"" FINGERPRINT "\"}",
-                                      201);
-  device_id = g_strdup (get_str (mesh_test_response_object (created), "device_id"));
-  device_token = g_strdup (get_str (mesh_test_response_object (created), "device_token"));
+  device_token = add_device (ALICE, "alice-revoked", FINGERPRINT, &device_id);
   path = g_strdup_printf ("/api/v1/devices/%s", device_id);
 
   agent = mesh_test_client_new_hello (server, device_token, "agent", QUIC_HELLO, NULL);
@@ -2432,8 +2410,8 @@ test_server_shutdown (void)
   /* The shared servers end the run: SIGTERM, exit status 0. */
   mesh_test_server_stop (main_server ());
   g_assert_true (mesh_test_client_wait_closed (client, MESH_TEST_TIMEOUT_MS));
-  if (shared.strict != NULL)
-    mesh_test_server_stop (shared.strict);
+  if (strict.server != NULL)
+    mesh_test_server_stop (strict.server);
 }
 
 /* after=: a client catching up after a reconnect pages forward, oldest
@@ -2574,8 +2552,7 @@ main (int    argc,
   ret = g_test_run ();
 
   /* Runs of a single test (-p) leave the shared servers up. */
-  mesh_test_server_finish (g_steal_pointer (&shared.strict), 0, NULL, NULL);
-  mesh_test_server_finish (g_steal_pointer (&shared.server), N_USERS, shared.user_id,
-                           shared.token);
+  mesh_test_users_clear (&strict);
+  mesh_test_users_clear (&shared);
   return ret;
 }
