@@ -258,16 +258,32 @@ expect_quiet (Fixture *fixture,
   expect_error (client, answer);
 }
 
+/* Sends a register frame; the keys are left out when NULL. */
+static void
+client_register_keys (Client     *client,
+                      const char *node_id,
+                      const char *username,
+                      const char *public_key,
+                      const char *encryption_key)
+{
+  g_autoptr(GString) frame = g_string_new (NULL);
+
+  g_string_printf (frame, "{\"type\":\"register\",\"nodeId\":\"%s\",\"username\":\"%s\"",
+                   node_id, username);
+  if (public_key != NULL)
+    g_string_append_printf (frame, ",\"publicKey\":\"%s\"", public_key);
+  if (encryption_key != NULL)
+    g_string_append_printf (frame, ",\"encryptionKey\":\"%s\"", encryption_key);
+  g_string_append_c (frame, '}');
+  client_send (client, frame->str);
+}
+
 static void
 client_register (Client     *client,
                  const char *node_id,
                  const char *username)
 {
-  g_autofree char *frame =
-    g_strdup_printf ("{\"type\":\"register\",\"nodeId\":\"%s\",\"username\":\"%s\"}",
-                     node_id, username);
-
-  client_send (client, frame);
+  client_register_keys (client, node_id, username, NULL, NULL);
 }
 
 /* Registers @a as alice and @b as bob and takes what that tells them: a's
@@ -468,8 +484,7 @@ test_register (Fixture       *fixture,
   Client *b = client_new (fixture);
   Client *idle = client_new (fixture);
 
-  client_send (a, "{\"type\":\"register\",\"nodeId\":\"a\",\"username\":\"alice\","
-                  "\"publicKey\":\"pk-a\",\"encryptionKey\":\"ek-a\"}");
+  client_register_keys (a, "a", "alice", "pk-a", "ek-a");
   /* The participants list carries the encryption key, never the public key. */
   expect_json (a, "{\"type\":\"participants\",\"participants\":"
                   "[{\"nodeId\":\"a\",\"username\":\"alice\",\"encryptionKey\":\"ek-a\"}]}");
@@ -843,11 +858,9 @@ test_presence_on_close (Fixture       *fixture,
   Client *b = client_new (fixture);
   Client *stranger = client_new (fixture);
 
-  client_send (a, "{\"type\":\"register\",\"nodeId\":\"a\",\"username\":\"alice\","
-                  "\"publicKey\":\"pk-a\",\"encryptionKey\":\"ek-a\"}");
+  client_register_keys (a, "a", "alice", "pk-a", "ek-a");
   skip_frames (a, 1);
-  client_send (b, "{\"type\":\"register\",\"nodeId\":\"b\",\"username\":\"bob\","
-                  "\"publicKey\":\"pk-b\"}");
+  client_register_keys (b, "b", "bob", "pk-b", NULL);
   skip_frames (b, 1);
   skip_frames (a, 2);
 
@@ -876,8 +889,7 @@ test_duplicate_register (Fixture       *fixture,
   Client *b = client_new (fixture);
   Client *new = client_new (fixture);
 
-  client_send (old, "{\"type\":\"register\",\"nodeId\":\"a\",\"username\":\"alice-laptop\","
-                    "\"encryptionKey\":\"ek-1\"}");
+  client_register_keys (old, "a", "alice-laptop", NULL, "ek-1");
   skip_frames (old, 1);
   client_register (b, "b", "bob");
   skip_frames (old, 2);
@@ -936,8 +948,7 @@ test_reregister (Fixture       *fixture,
   expect_relayed (b, a, "{\"type\":\"signal\",\"from\":\"b\",\"to\":\"a2\",\"payload\":0}");
 
   /* Same id, new details: the entry keeps its place. */
-  client_send (a, "{\"type\":\"register\",\"nodeId\":\"a2\",\"username\":\"Alice\","
-                  "\"encryptionKey\":\"ek\"}");
+  client_register_keys (a, "a2", "Alice", NULL, "ek");
   expect_json (b, "{\"type\":\"participants\",\"participants\":["
                   "{\"nodeId\":\"b\",\"username\":\"bob\"},"
                   "{\"nodeId\":\"a2\",\"username\":\"Alice\",\"encryptionKey\":\"ek\"}]}");

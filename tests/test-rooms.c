@@ -67,14 +67,39 @@ role_of (JsonObject *room,
   return NULL;
 }
 
+/* A room of Alice's that Bob is in. */
+static char *
+shared_room (const char *name)
+{
+  return mesh_test_shared_room (server (), shared.token[ALICE], shared.token[BOB], name);
+}
+
+static MeshTestClient *
+client_of (guint user)
+{
+  return mesh_test_client_new_hello (server (), shared.token[user], "client", NULL, NULL);
+}
+
+/* Sends @type with @payload; the answer must be an error, whose payload is
+ * returned. */
+static JsonObject *
+send_refused (MeshTestClient *client,
+              const char     *type,
+              const char     *payload)
+{
+  const char *id = mesh_test_client_send (client, type, payload);
+  g_autoptr(JsonObject) frame = mesh_test_client_expect_ref (client, id);
+
+  g_assert_cmpstr (get_str (frame, "type"), ==, "error");
+  return json_object_ref (json_object_get_object_member (frame, "payload"));
+}
+
 static void
 test_rename (void)
 {
-  g_autofree char *room_id = mesh_test_shared_room (server (), shared.token[ALICE],
-                                                    shared.token[BOB], "Before");
+  g_autofree char *room_id = shared_room ("Before");
   g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s", room_id);
-  MeshTestClient *bob = mesh_test_client_new_hello (server (), shared.token[BOB], "client",
-                                                    NULL, NULL);
+  MeshTestClient *bob = client_of (BOB);
   g_autoptr(MeshTestResponse) renamed = NULL;
   g_autoptr(JsonObject) event = NULL;
   g_autoptr(JsonObject) room = NULL;
@@ -113,19 +138,16 @@ test_rename (void)
 static void
 test_delete (void)
 {
-  g_autofree char *room_id = mesh_test_shared_room (server (), shared.token[ALICE],
-                                                    shared.token[BOB], "Doomed");
+  g_autofree char *room_id = shared_room ("Doomed");
   g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s", room_id);
   g_autofree char *messages = g_strdup_printf ("/api/v1/rooms/%s/messages", room_id);
-  MeshTestClient *bob = mesh_test_client_new_hello (server (), shared.token[BOB], "client",
-                                                    NULL, NULL);
+  MeshTestClient *bob = client_of (BOB);
   g_autoptr(MeshTestResponse) deleted = NULL;
   g_autoptr(MeshTestResponse) history = NULL;
   g_autoptr(JsonObject) event = NULL;
   g_autoptr(JsonObject) room = NULL;
   g_autofree char *chat = g_strdup_printf ("{\"room_id\":\"%s\",\"content\":\"hi\"}", room_id);
   g_autofree char *join_payload = g_strdup_printf ("{\"room_id\":\"%s\"}", room_id);
-  const char *id;
 
   mesh_test_client_join (bob, room_id);
   mesh_test_request_expect_error (server (), "DELETE", path, shared.token[BOB], NULL, 403,
@@ -145,35 +167,26 @@ test_delete (void)
   mesh_test_response_assert_error (history, 404, "ROOM_NOT_FOUND");
   mesh_test_request_expect_error (server (), "DELETE", path, shared.token[ALICE], NULL, 404,
                                   "ROOM_NOT_FOUND");
-  id = mesh_test_client_send (bob, "chat.message.send", chat);
+  json_object_unref (send_refused (bob, "chat.message.send", chat));
   g_clear_pointer (&event, json_object_unref);
-  event = mesh_test_client_expect_ref (bob, id);
-  g_assert_cmpstr (get_str (event, "type"), ==, "error");
-  id = mesh_test_client_send (bob, "room.join", join_payload);
-  g_clear_pointer (&event, json_object_unref);
-  event = mesh_test_client_wait_for_ref (bob, id, MESH_TEST_TIMEOUT_MS);
-  g_assert_cmpstr (get_str (json_object_get_object_member (event, "payload"), "code"), ==,
-                   "ROOM_NOT_FOUND");
+  event = send_refused (bob, "room.join", join_payload);
+  g_assert_cmpstr (get_str (event, "code"), ==, "ROOM_NOT_FOUND");
   mesh_test_client_free (bob);
 }
 
 static void
 test_leave (void)
 {
-  g_autofree char *room_id = mesh_test_shared_room (server (), shared.token[ALICE],
-                                                    shared.token[BOB], "Left");
+  g_autofree char *room_id = shared_room ("Left");
   g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s/leave", room_id);
-  MeshTestClient *alice = mesh_test_client_new_hello (server (), shared.token[ALICE], "client",
-                                                      NULL, NULL);
-  MeshTestClient *bob = mesh_test_client_new_hello (server (), shared.token[BOB], "client",
-                                                    NULL, NULL);
+  MeshTestClient *alice = client_of (ALICE);
+  MeshTestClient *bob = client_of (BOB);
   g_autoptr(MeshTestResponse) left = NULL;
   g_autoptr(MeshTestResponse) owner_left = NULL;
   g_autoptr(JsonObject) event = NULL;
   g_autoptr(JsonObject) room = NULL;
   g_autofree char *chat = g_strdup_printf ("{\"room_id\":\"%s\",\"content\":\"still here?\"}",
                                            room_id);
-  const char *id;
 
   mesh_test_client_join (alice, room_id);
   mesh_test_client_join (bob, room_id);
@@ -200,10 +213,7 @@ test_leave (void)
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (room, "members")), ==, 1);
   g_clear_pointer (&room, json_object_unref);
 
-  id = mesh_test_client_send (bob, "chat.message.send", chat);
-  g_clear_pointer (&event, json_object_unref);
-  event = mesh_test_client_wait_for_ref (bob, id, MESH_TEST_TIMEOUT_MS);
-  g_assert_cmpstr (get_str (event, "type"), ==, "error");
+  json_object_unref (send_refused (bob, "chat.message.send", chat));
 
   mesh_test_request_expect_error (server (), "POST", path, shared.token[BOB], NULL, 403,
                                   "FORBIDDEN");
@@ -218,8 +228,7 @@ test_leave (void)
 static void
 test_owner_leaves (void)
 {
-  g_autofree char *room_id = mesh_test_shared_room (server (), shared.token[ALICE],
-                                                    shared.token[BOB], "Handed over");
+  g_autofree char *room_id = shared_room ("Handed over");
   g_autofree char *leave = g_strdup_printf ("/api/v1/rooms/%s/leave", room_id);
   g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s", room_id);
   g_autoptr(MeshTestResponse) left = NULL;
@@ -237,11 +246,9 @@ test_owner_leaves (void)
 static void
 test_member_joined (void)
 {
-  g_autofree char *room_id = mesh_test_shared_room (server (), shared.token[ALICE],
-                                                    shared.token[BOB], "Growing");
+  g_autofree char *room_id = shared_room ("Growing");
   g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s/invites", room_id);
-  MeshTestClient *alice = mesh_test_client_new_hello (server (), shared.token[ALICE], "client",
-                                                      NULL, NULL);
+  MeshTestClient *alice = client_of (ALICE);
   g_autoptr(MeshTestResponse) invite = NULL;
   g_autoptr(MeshTestResponse) accepted = NULL;
   g_autoptr(MeshTestResponse) again = NULL;

@@ -206,18 +206,29 @@ peer_id_of (JsonObject *welcome)
   return g_strdup (get_str (welcome, "peer_id"));
 }
 
+/* Sends @type with @payload and returns the payload of the answer (the
+ * frame whose ref is the request), which must be of @answer_type. */
+static JsonObject *
+ws_call (MeshTestClient *client,
+         const char     *type,
+         const char     *payload,
+         const char     *answer_type)
+{
+  const char *id = mesh_test_client_send (client, type, payload);
+  g_autoptr(JsonObject) frame = mesh_test_client_expect_ref (client, id);
+
+  g_assert_cmpstr (get_str (frame, "type"), ==, answer_type);
+  return json_object_ref (mesh_test_frame_payload (frame));
+}
+
 /* Joins and returns the joiner's room.joined payload (ref = the request). */
 static JsonObject *
 ws_join (MeshTestClient *client,
          const char     *room_id)
 {
   g_autofree char *payload = g_strdup_printf ("{\"room_id\":\"%s\"}", room_id);
-  const char *id = mesh_test_client_send (client, "room.join", payload);
-  g_autoptr(JsonObject) frame = mesh_test_client_wait_for_ref (client, id, MESH_TEST_TIMEOUT_MS);
 
-  g_assert_nonnull (frame);
-  g_assert_cmpstr (get_str (frame, "type"), ==, "room.joined");
-  return json_object_ref (mesh_test_frame_payload (frame));
+  return ws_call (client, "room.join", payload, "room.joined");
 }
 
 /* Sends a chat message and returns the sender's own created payload. */
@@ -230,8 +241,6 @@ ws_chat (MeshTestClient *client,
   g_autoptr(JsonObject) payload = json_object_new ();
   g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
   g_autofree char *text = NULL;
-  g_autoptr(JsonObject) frame = NULL;
-  const char *id;
 
   json_object_set_string_member (payload, "room_id", room_id);
   json_object_set_string_member (payload, "content", content);
@@ -239,10 +248,23 @@ ws_chat (MeshTestClient *client,
     json_object_set_string_member (payload, "client_msg_id", client_msg_id);
   json_node_set_object (node, payload);
   text = json_to_string (node, FALSE);
-  id = mesh_test_client_send (client, "chat.message.send", text);
-  frame = mesh_test_client_expect_ref (client, id);
-  g_assert_cmpstr (get_str (frame, "type"), ==, "chat.message.created");
-  return json_object_ref (mesh_test_frame_payload (frame));
+  return ws_call (client, "chat.message.send", text, "chat.message.created");
+}
+
+/* Sends "@prefix 0" … "@prefix @n-1" and adds their message_ids to @ids. */
+static void
+ws_chat_many (MeshTestClient *client,
+              const char     *room_id,
+              const char     *prefix,
+              guint           n,
+              GPtrArray      *ids)
+{
+  for (guint i = 0; i < n; i++) {
+    g_autofree char *content = g_strdup_printf ("%s %u", prefix, i);
+    g_autoptr(JsonObject) created = ws_chat (client, room_id, content, NULL);
+
+    g_ptr_array_add (ids, g_strdup (get_str (created, "message_id")));
+  }
 }
 
 static JsonArray *
@@ -624,12 +646,7 @@ test_rest_messages (void)
   JsonArray *messages;
   static const char * const bad_limits[] = { "0", "201", "abc", "-1" };
 
-  for (guint i = 0; i < 5; i++) {
-    g_autofree char *content = g_strdup_printf ("message %u", i);
-    g_autoptr(JsonObject) created = ws_chat (alice, room_id, content, NULL);
-
-    g_ptr_array_add (ids, g_strdup (get_str (created, "message_id")));
-  }
+  ws_chat_many (alice, room_id, "message", 5, ids);
 
   messages = history (server, shared.token[BOB], room_id, "", &all);
   g_assert_cmpuint (json_array_get_length (messages), ==, 5);
@@ -1226,6 +1243,7 @@ test_ws_presence (void)
 static void
 test_ws_chat (void)
 {
+  static const char * const bad_contents[] = { ",\"content\":\"\"", "", ",\"content\":7" };
   MeshTestServer *server = main_server ();
   g_autofree char *room_id = room_with (ALICE, "Chat", BOB, -1);
   g_autoptr(JsonObject) wa = NULL;
@@ -1304,18 +1322,13 @@ test_ws_chat (void)
   payload_text = g_strdup_printf ("{\"room_id\":\"%s\",\"content\":\"%s\"}", room_id, too_long);
   id = mesh_test_client_send (a, "chat.message.send", payload_text);
   mesh_test_client_expect_error (a, "PAYLOAD_TOO_LARGE", id);
-  g_free (payload_text);
-  payload_text = g_strdup_printf ("{\"room_id\":\"%s\",\"content\":\"\"}", room_id);
-  id = mesh_test_client_send (a, "chat.message.send", payload_text);
-  mesh_test_client_expect_error (a, "BAD_REQUEST", id);
-  g_free (payload_text);
-  payload_text = g_strdup_printf ("{\"room_id\":\"%s\"}", room_id);
-  id = mesh_test_client_send (a, "chat.message.send", payload_text);
-  mesh_test_client_expect_error (a, "BAD_REQUEST", id);
-  g_free (payload_text);
-  payload_text = g_strdup_printf ("{\"room_id\":\"%s\",\"content\":7}", room_id);
-  id = mesh_test_client_send (a, "chat.message.send", payload_text);
-  mesh_test_client_expect_error (a, "BAD_REQUEST", id);
+  /* Empty, missing, not a string. */
+  for (guint i = 0; i < G_N_ELEMENTS (bad_contents); i++) {
+    g_free (payload_text);
+    payload_text = g_strdup_printf ("{\"room_id\":\"%s\"%s}", room_id, bad_contents[i]);
+    id = mesh_test_client_send (a, "chat.message.send", payload_text);
+    mesh_test_client_expect_error (a, "BAD_REQUEST", id);
+  }
   id = mesh_test_client_send (a, "chat.message.send",
                               "{\"room_id\":\"" UNKNOWN_ID "\",\"content\":\"hi\"}");
   mesh_test_client_expect_error (a, "ROOM_NOT_FOUND", id);
@@ -2357,12 +2370,7 @@ test_server_restart (void)
 
   client = mesh_test_client_new_hello (server, token, "client", NULL, NULL);
   joined = ws_join (client, room_id);
-  for (guint i = 0; i < 3; i++) {
-    g_autofree char *content = g_strdup_printf ("entry %u", i);
-    g_autoptr(JsonObject) created = ws_chat (client, room_id, content, NULL);
-
-    g_ptr_array_add (ids, g_strdup (get_str (created, "message_id")));
-  }
+  ws_chat_many (client, room_id, "entry", 3, ids);
 
   /* SIGTERM with a client connected: a clean exit, and the client is told. */
   mesh_test_server_stop (server);
@@ -2430,12 +2438,7 @@ test_rest_messages_after (void)
   guint seen = 0;
   JsonArray *messages;
 
-  for (guint i = 0; i < 7; i++) {
-    g_autofree char *content = g_strdup_printf ("message %u", i);
-    g_autoptr(JsonObject) created = ws_chat (carol, room_id, content, NULL);
-
-    g_ptr_array_add (ids, g_strdup (get_str (created, "message_id")));
-  }
+  ws_chat_many (carol, room_id, "message", 7, ids);
 
   /* Pages of 3 after the first message: 1–3, 4–6, then nothing. */
   cursor = ids->pdata[0];
