@@ -281,6 +281,26 @@ history (MeshTestServer    *server,
   return mesh_test_response_array (*keep);
 }
 
+/* @messages are the chats ws_chat_many sent: @ids, "@prefix 0" on, oldest
+ * first, each with @member set to @value. */
+static void
+assert_chat_history (JsonArray  *messages,
+                     GPtrArray  *ids,
+                     const char *prefix,
+                     const char *member,
+                     const char *value)
+{
+  g_assert_cmpuint (json_array_get_length (messages), ==, ids->len);
+  for (guint i = 0; i < ids->len; i++) {
+    JsonObject *m = json_array_get_object_element (messages, i);
+    g_autofree char *content = g_strdup_printf ("%s %u", prefix, i);
+
+    g_assert_cmpstr (get_str (m, "message_id"), ==, ids->pdata[i]);
+    g_assert_cmpstr (get_str (m, "content"), ==, content);
+    g_assert_cmpstr (get_str (m, member), ==, value);
+  }
+}
+
 static const char *
 message_content (JsonArray *messages,
                  guint      i)
@@ -371,6 +391,15 @@ test_rest_register_closed (void)
 static void
 test_rest_register_open (void)
 {
+  static const struct {
+    const char *body;
+    guint       status;
+    const char *code;
+  } refusals[] = {
+    { "{\"username\":\"newcomer\",\"password\":\"another one 123\"}", 409, "CONFLICT" },
+    { "{\"username\":\"nopass\"}", 400, "BAD_REQUEST" },
+    { "{\"username\":\"shorty\",\"password\":\"short\"}", 400, "BAD_REQUEST" },
+  };
   MeshTestServer *server = strict_server ();
   g_autoptr(MeshTestResponse) r = NULL;
   g_autofree char *user_id = NULL;
@@ -385,21 +414,17 @@ test_rest_register_open (void)
   token = mesh_test_login (server, "newcomer", PASSWORD, &login_user_id);
   g_assert_cmpstr (login_user_id, ==, user_id);
 
-  mesh_test_request_expect_error (server, "POST", "/api/v1/auth/register", NULL,
-                                  "{\"username\":\"newcomer\",\"password\":\"another one 123\"}",
-                                  409, "CONFLICT");
-
-  mesh_test_request_expect_error (server, "POST", "/api/v1/auth/register", NULL,
-                                  "{\"username\":\"nopass\"}", 400, "BAD_REQUEST");
-
-  mesh_test_request_expect_error (server, "POST", "/api/v1/auth/register", NULL,
-                                  "{\"username\":\"shorty\",\"password\":\"short\"}", 400,
-                                  "BAD_REQUEST");
+  for (guint i = 0; i < G_N_ELEMENTS (refusals); i++)
+    mesh_test_request_expect_error (server, "POST", "/api/v1/auth/register", NULL,
+                                    refusals[i].body, refusals[i].status, refusals[i].code);
 }
 
 static void
 test_rest_login (void)
 {
+  static const char * const malformed[] = {
+    "{\"username\":\"alice\"}", "{\"username\":\"alice\",\"password\":12345678}",
+  };
   MeshTestServer *server = main_server ();
   g_autoptr(MeshTestResponse) ok = NULL;
   g_autoptr(MeshTestResponse) wrong = NULL;
@@ -425,11 +450,10 @@ test_rest_login (void)
   g_assert_cmpstr (get_str (mesh_test_response_object (wrong), "message"), ==,
                    get_str (mesh_test_response_object (unknown), "message"));
 
-  mesh_test_request_expect_error (server, "POST", "/api/v1/auth/login", NULL,
-                                  "{\"username\":\"alice\"}", 400, "BAD_REQUEST");
-  mesh_test_request_expect_error (server, "POST", "/api/v1/auth/login", NULL,
-                                  "{\"username\":\"alice\",\"password\":12345678}", 400,
-                                  "BAD_REQUEST");
+  /* No password, or not a string. */
+  for (guint i = 0; i < G_N_ELEMENTS (malformed); i++)
+    mesh_test_request_expect_error (server, "POST", "/api/v1/auth/login", NULL, malformed[i],
+                                    400, "BAD_REQUEST");
 }
 
 static void
@@ -648,16 +672,12 @@ test_rest_messages (void)
 
   ws_chat_many (alice, room_id, "message", 5, ids);
 
+  /* Oldest first, newest last. */
   messages = history (server, shared.token[BOB], room_id, "", &all);
-  g_assert_cmpuint (json_array_get_length (messages), ==, 5);
+  assert_chat_history (messages, ids, "message", "room_id", room_id);
   for (guint i = 0; i < 5; i++) {
     JsonObject *m = json_array_get_object_element (messages, i);
-    g_autofree char *content = g_strdup_printf ("message %u", i);
 
-    /* Oldest first, newest last. */
-    g_assert_cmpstr (get_str (m, "message_id"), ==, ids->pdata[i]);
-    g_assert_cmpstr (get_str (m, "content"), ==, content);
-    g_assert_cmpstr (get_str (m, "room_id"), ==, room_id);
     g_assert_cmpstr (get_str (m, "from"), ==, get_str (joined, "peer_id"));
     g_assert_true (mesh_timestamp_is_valid (get_str (m, "timestamp")));
   }
@@ -2385,15 +2405,7 @@ test_server_restart (void)
   g_assert_cmpuint (json_array_get_length (mesh_test_response_array (old_token)), ==, 1);
   token2 = mesh_test_login (server, "rita", PASSWORD, NULL);
   messages = history (server, token2, room_id, "", &hist);
-  g_assert_cmpuint (json_array_get_length (messages), ==, 3);
-  for (guint i = 0; i < 3; i++) {
-    JsonObject *m = json_array_get_object_element (messages, i);
-    g_autofree char *content = g_strdup_printf ("entry %u", i);
-
-    g_assert_cmpstr (get_str (m, "message_id"), ==, ids->pdata[i]);
-    g_assert_cmpstr (get_str (m, "content"), ==, content);
-    g_assert_cmpstr (get_str (m, "user_id"), ==, user_id);
-  }
+  assert_chat_history (messages, ids, "entry", "user_id", user_id);
   key2 = get_public_key (server, token2);
   g_assert_cmpstr (key1, ==, key2);
 
