@@ -782,6 +782,30 @@ post (Fixture    *fixture,
   return message;
 }
 
+/* Lists up to @limit messages of @room before @before_id (NULL: the
+ * newest): @n of them, the first and last with these contents (NULL: not
+ * checked). */
+static void
+assert_page (Fixture    *fixture,
+             const char *room,
+             const char *before_id,
+             guint       limit,
+             guint       n,
+             const char *first,
+             const char *last)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) page = mesh_store_list_messages (fixture->store, room, before_id, limit,
+                                                        &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (page->len, ==, n);
+  if (first != NULL)
+    g_assert_cmpstr (((MeshStoreMessage *) page->pdata[0])->content, ==, first);
+  if (last != NULL)
+    g_assert_cmpstr (((MeshStoreMessage *) page->pdata[n - 1])->content, ==, last);
+}
+
 static void
 test_messages (Fixture       *fixture,
                gconstpointer  data)
@@ -818,27 +842,11 @@ test_messages (Fixture       *fixture,
   g_autoptr(MeshStoreMessage) elsewhere = post (fixture, other, alice, "elsewhere", NULL, NULL);
 
   /* The newest, newest last. */
-  page = mesh_store_list_messages (fixture->store, room, NULL, 3, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (page->len, ==, 3);
-  g_assert_cmpstr (((MeshStoreMessage *) page->pdata[0])->content, ==, "message 7");
-  g_assert_cmpstr (((MeshStoreMessage *) page->pdata[2])->content, ==, "message 9");
-  g_clear_pointer (&page, g_ptr_array_unref);
-
+  assert_page (fixture, room, NULL, 3, 3, "message 7", "message 9");
   /* Paging back from message 5. */
-  page = mesh_store_list_messages (fixture->store, room, fifth_id, 4, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (page->len, ==, 4);
-  g_assert_cmpstr (((MeshStoreMessage *) page->pdata[0])->content, ==, "message 1");
-  g_assert_cmpstr (((MeshStoreMessage *) page->pdata[3])->content, ==, "message 4");
-  g_clear_pointer (&page, g_ptr_array_unref);
-  page = mesh_store_list_messages (fixture->store, room, fifth_id, 200, &error);
-  g_assert_cmpuint (page->len, ==, 5);
-  g_clear_pointer (&page, g_ptr_array_unref);
-  page = mesh_store_list_messages (fixture->store, room, first_id, 10, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (page->len, ==, 0);
-  g_clear_pointer (&page, g_ptr_array_unref);
+  assert_page (fixture, room, fifth_id, 4, 4, "message 1", "message 4");
+  assert_page (fixture, room, fifth_id, 200, 5, NULL, NULL);
+  assert_page (fixture, room, first_id, 10, 0, NULL, NULL);
 
   g_assert_null (mesh_store_list_messages (fixture->store, room, NULL, 0, &error));
   assert_mesh_error (error, MESH_ERROR_BAD_REQUEST);
@@ -859,9 +867,7 @@ test_messages (Fixture       *fixture,
   g_assert_cmpstr (twice->message_id, ==, once->message_id);
   g_assert_cmpstr (twice->content, ==, "retry me");
   g_assert_cmpstr (twice->client_msg_id, ==, "c-1");
-  page = mesh_store_list_messages (fixture->store, room, NULL, 200, &error);
-  g_assert_cmpuint (page->len, ==, 11);
-  g_clear_pointer (&page, g_ptr_array_unref);
+  assert_page (fixture, room, NULL, 200, 11, NULL, NULL);
 
   none = mesh_store_add_message (fixture->store, other, alice, "p", "x", "c-1", NULL, &error);
   g_assert_error (error, MESH_ERROR, MESH_ERROR_CONFLICT);
