@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #define MAX_EVENTS        256
-#define SWEEP_INTERVAL_MS 1000
+#define SWEEP_INTERVAL_MS 250   /* pings are due at any time (ping_period_for) */
 /* Sources libsoup makes while a shard reads (the 5 s close timeout) land in
  * the parking context: it is run this often.  A run walks every parked
  * source, so not more often than needed. */
