@@ -415,7 +415,9 @@ function workerMain ()
 class WorkerHandle {
   constructor (index) {
     this.index = index;
-    this.child = fork(fileURLToPath(import.meta.url), ['worker'], { stdio: 'inherit' });
+    // RELAY_NODE_ARGS: options for the workers' node (e.g. --trace-gc).
+    const execArgv = (process.env.RELAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    this.child = fork(fileURLToPath(import.meta.url), ['worker'], { stdio: 'inherit', execArgv });
     this.waiting = null;
     this.child.on('message', (msg) => {
       const waiting = this.waiting;
