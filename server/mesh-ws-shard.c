@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "mesh-ws-shard.h"
+#include "mesh-source.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -409,6 +410,7 @@ shard_new (MeshWsShards *shards,
   tag[1] = g_source_add_unix_fd (shard->epoll_source, shard->epfd, G_IO_IN);
   g_source_set_callback (shard->epoll_source, NULL, shard, NULL);
   g_source_set_static_name (shard->epoll_source, "[mesh] shard epoll");
+  mesh_source_keep_polled (shard->epoll_source);
   g_source_attach (shard->epoll_source, shard->context);
 
   shard->thread = g_thread_new (name, shard_thread, shard);
