@@ -14,12 +14,12 @@
 //   node relay-load.mjs run --url http://127.0.0.1:PORT --users alice,bob \
 //        --server-pid PID [--pairs 500 --rate 90 --window 8 --warmup 2 \
 //        --duration 10 --procs 2 --idle 10000 --rate-30k 30000 --loaded-rate 10000 \
-//        --probe-seconds 5 --out FILE]
+//        --probe-seconds 5 --idle-seconds 25 --out FILE]
 //
 // Phases: the relay at --pairs × --rate (saturation); the pairs cut down to
 // offer --rate-30k msg/s (p99_at_30k_ms); then down to offer --loaded-rate,
-// the --idle sockets opened, the server's CPU read with no traffic
-// (idle_10k_cpu_percent), and those pairs run again with the idle sockets
+// the --idle sockets opened, the server's CPU read over --idle-seconds with
+// no traffic but the server's pings (idle_10k_cpu_percent), and those pairs run again with the idle sockets
 // open (loaded_10k_msgs_per_s, loaded_10k_p99_ms).
 
 import { fork, spawn } from 'node:child_process';
@@ -415,7 +415,9 @@ function workerMain ()
 class WorkerHandle {
   constructor (index) {
     this.index = index;
-    this.child = fork(fileURLToPath(import.meta.url), ['worker'], { stdio: 'inherit' });
+    // RELAY_NODE_ARGS: options for the workers' node (e.g. --trace-gc).
+    const execArgv = (process.env.RELAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    this.child = fork(fileURLToPath(import.meta.url), ['worker'], { stdio: 'inherit', execArgv });
     this.waiting = null;
     this.child.on('message', (msg) => {
       const waiting = this.waiting;
@@ -585,6 +587,7 @@ async function runMain (opts)
   const probeMs = 1000 * Number(opts['probe-seconds'] ?? 5);
   const idleConcurrency = Number(opts['idle-concurrency'] ?? 500);
   const idleBudgetMs = 1000 * Number(opts['idle-budget'] ?? 150);
+  const idleMs = 1000 * Number(opts['idle-seconds'] ?? 25);
   if (!url || !password || !serverPid)
     throw new Error('need --url, --server-pid and $BENCH_PASSWORD');
 
@@ -651,8 +654,11 @@ async function runMain (opts)
     await sleep(1000);
     const rssIdle = procStatusKb(serverPid, 'VmRSS');
     // What holding them costs the server with no traffic at all.
+    // Long enough to hold every socket's first ping (sent after 15-20 s of
+    // silence, ping_period_for in server/mesh-ws-peer.c): pings are part of
+    // what idle sockets cost.
     const c0 = procCpuUs(serverPid), w0 = performance.now();
-    await sleep(10000);
+    await sleep(idleMs);
     const idleCpuPct = 100 * (procCpuUs(serverPid) - c0) / ((performance.now() - w0) * 1000);
     const welcomed = idle.reduce((a, r) => a + r.welcomed, 0);
     const failed = idle.reduce((a, r) => a + r.failed, 0);

@@ -52,6 +52,7 @@ struct _MeshWsPeer {
   MeshCountingStream      *counting;
   gint64                   last_heard;
   gint64                   last_ping;
+  gint64                   ping_period;  /* µs; 0: no pings (ping_period_for) */
   double                   tokens;
   gint64                   tokens_at;
   guint                    refused_in_a_row;
@@ -579,6 +580,22 @@ send_ping (MeshWsPeer *self)
   soup_websocket_connection_send_message (self->connection, (SoupWebsocketDataType) 0x9, bytes);
 }
 
+/* Each socket pings after its own period, between 3/4 of the configured
+ * interval and the interval itself.  Sockets opened together (a server
+ * restart brings every client back within seconds) would otherwise be pinged
+ * in the same sweep, every interval, forever: thousands of pings and pongs at
+ * once, a stall for everything else on the shard.  Drawn apart, they drift
+ * apart and the sweep sends a few at a time. */
+static gint64
+ping_period_for (guint interval_s)
+{
+  gint64 interval = (gint64) interval_s * G_USEC_PER_SEC;
+
+  if (interval == 0)
+    return 0;
+  return interval - g_random_int_range (0, (gint32) MAX (1, interval / 4));
+}
+
 static gboolean
 shard_check_silence (MeshWsPeer *self,
                      gint64      now_usec)
@@ -589,9 +606,8 @@ shard_check_silence (MeshWsPeer *self,
       soup_websocket_connection_get_state (self->connection) != SOUP_WEBSOCKET_STATE_OPEN)
     return FALSE;
   silent = now_usec - self->last_heard;
-  if (self->limits.ping_interval_s > 0 &&
-      silent >= (gint64) self->limits.ping_interval_s * G_USEC_PER_SEC &&
-      now_usec - self->last_ping >= (gint64) self->limits.ping_interval_s * G_USEC_PER_SEC) {
+  if (self->ping_period > 0 && silent >= self->ping_period &&
+      now_usec - self->last_ping >= self->ping_period) {
     self->last_ping = now_usec;
     send_ping (self);
   }
@@ -627,8 +643,7 @@ shard_sweep (MeshWsShard *shard,
       if (doomed == NULL)
         doomed = g_ptr_array_new_with_free_func (g_object_unref);
       g_ptr_array_add (doomed, g_object_ref (peer));
-    } else if (peer->limits.ping_interval_s > 0 &&
-               silent >= (gint64) peer->limits.ping_interval_s * G_USEC_PER_SEC) {
+    } else if (peer->ping_period > 0 && silent >= peer->ping_period) {
       shard_check_silence (peer, now);
     }
   }
@@ -803,6 +818,7 @@ mesh_ws_peer_accept (SoupServerMessage         *msg,
   if (self->remote_host == NULL)
     self->remote_host = g_strdup ("unknown");
   self->connected_at = self->last_heard = self->tokens_at = g_get_monotonic_time ();
+  self->ping_period = ping_period_for (limits->ping_interval_s);
   self->tokens = limits->burst;
   self->home = home_inbox ();
   self->shard = mesh_ws_shards_next (shards);

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "mesh-ws-shard.h"
+#include "mesh-source.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -12,7 +13,7 @@
 #include <unistd.h>
 
 #define MAX_EVENTS        256
-#define SWEEP_INTERVAL_MS 1000
+#define SWEEP_INTERVAL_MS 250   /* pings are due at any time (ping_period_for) */
 /* Sources libsoup makes while a shard reads (the 5 s close timeout) land in
  * the parking context: it is run this often.  A run walks every parked
  * source, so not more often than needed. */
@@ -409,6 +410,7 @@ shard_new (MeshWsShards *shards,
   tag[1] = g_source_add_unix_fd (shard->epoll_source, shard->epfd, G_IO_IN);
   g_source_set_callback (shard->epoll_source, NULL, shard, NULL);
   g_source_set_static_name (shard->epoll_source, "[mesh] shard epoll");
+  mesh_source_keep_polled (shard->epoll_source);
   g_source_attach (shard->epoll_source, shard->context);
 
   shard->thread = g_thread_new (name, shard_thread, shard);

@@ -337,6 +337,7 @@ typedef struct {
 static const LimitsChange rate_limits = { .burst = 3, .messages_per_second = 1e-6 };
 static const LimitsChange queue_limits = { .max_queued_bytes = 256 * 1024 };
 static const LimitsChange liveness_limits = { .ping_interval_s = 1, .silence_timeout_s = 12 };
+static const LimitsChange spread_limits = { .ping_interval_s = 4, .silence_timeout_s = 60 };
 
 /* @data: a LimitsChange, or NULL for the limits mesh-server really uses. */
 static void
@@ -1082,6 +1083,114 @@ test_liveness (Fixture       *fixture,
   expect_eventually (idle, "alive");
 }
 
+typedef struct {
+  GSocketConnection *raw;
+  GByteArray        *in;
+  gint64             pinged_at;   /* 0 until the first ping frame */
+} Silent;
+
+static int
+compare_gint64 (const void *a,
+                const void *b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* Reads what @silent's socket has without blocking; notes the first ping. */
+static void
+silent_poll (Silent *silent)
+{
+  GSocket *socket = g_socket_connection_get_socket (silent->raw);
+  guint8 buffer[4096];
+  gssize n;
+  const guint8 *p, *end, *body;
+
+  while ((n = g_socket_receive_with_blocking (socket, (char *) buffer, sizeof buffer, FALSE,
+                                              NULL, NULL)) > 0)
+    g_byte_array_append (silent->in, buffer, n);
+
+  /* The HTTP answer, then unmasked server frames. */
+  body = (const guint8 *) g_strstr_len ((const char *) silent->in->data, silent->in->len,
+                                        "\r\n\r\n");
+  if (body == NULL)
+    return;
+  end = silent->in->data + silent->in->len;
+  for (p = body + 4; end - p >= 2;) {
+    gsize header = 2, length = p[1] & 0x7f;
+
+    if (length == 126) {
+      if (end - p < 4)
+        return;
+      length = (p[2] << 8) | p[3];
+      header = 4;
+    }
+    g_assert_cmpuint (length, <, 65536);
+    if ((gsize) (end - p) < header + length)
+      return;
+    if ((p[0] & 0x0f) == 0x9 && silent->pinged_at == 0)
+      silent->pinged_at = g_get_monotonic_time ();
+    p += header + length;
+  }
+}
+
+/* Sockets opened together are not all pinged together, every interval:
+ * each gets its own period, so a server restart (every client back within
+ * a second) does not turn into a burst of thousands of pings and pongs
+ * that stalls the shard's relaying every ping interval. */
+static void
+test_ping_spread (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  Silent silent[40] = { 0 };
+  gint64 times[G_N_ELEMENTS (silent)], deadline;
+  guint pinged = 0, burst = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (silent); i++) {
+    g_autofree char *node_id = g_strdup_printf ("quiet-%u", i);
+
+    silent[i].raw = raw_register (fixture, node_id, 0);
+    silent[i].in = g_byte_array_new ();
+  }
+  while (mesh_legacy_relay_get_n_participants (fixture->relay) < G_N_ELEMENTS (silent))
+    g_main_context_iteration (NULL, TRUE);
+
+  /* Every socket is pinged once within an interval and a sweep; the wait
+   * itself has nothing to do with the check below. */
+  deadline = g_get_monotonic_time () + WAIT_TIMEOUT_S * G_USEC_PER_SEC;
+  while (pinged < G_N_ELEMENTS (silent)) {
+    g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+    g_main_context_iteration (NULL, FALSE);
+    g_usleep (2000);
+    pinged = 0;
+    for (guint i = 0; i < G_N_ELEMENTS (silent); i++) {
+      if (silent[i].pinged_at == 0)
+        silent_poll (&silent[i]);
+      pinged += silent[i].pinged_at != 0;
+    }
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (silent); i++) {
+    times[i] = silent[i].pinged_at;
+    g_byte_array_unref (silent[i].in);
+    g_object_unref (silent[i].raw);
+  }
+  qsort (times, G_N_ELEMENTS (times), sizeof times[0], compare_gint64);
+
+  /* A shard's sweep pings everything due at once, within milliseconds, and
+   * the shards' sweeps are 250 ms apart: the most pings seen within 100 ms
+   * is what one burst holds.  All due together, one shard's sweep would
+   * ping its whole share (half of them, with two shards) in one go. */
+  for (guint i = 0, j = 0; i < G_N_ELEMENTS (times); i++) {
+    while (times[i] - times[j] > 100 * 1000)
+      j++;
+    burst = MAX (burst, i - j + 1);
+  }
+  g_test_message ("first pings over %" G_GINT64_FORMAT " ms, at most %u within 100 ms",
+                  (times[G_N_ELEMENTS (times) - 1] - times[0]) / 1000, burst);
+  g_assert_cmpuint (burst, <, G_N_ELEMENTS (silent) / 2);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1111,6 +1220,8 @@ main (int   argc,
               test_slow_reader_dropped, fixture_tear_down);
   g_test_add ("/mesh/legacy-relay/liveness", Fixture, &liveness_limits, fixture_set_up,
               test_liveness, fixture_tear_down);
+  g_test_add ("/mesh/legacy-relay/ping-spread", Fixture, &spread_limits, fixture_set_up,
+              test_ping_spread, fixture_tear_down);
 #undef ADD
 
   return g_test_run ();

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "mesh-quic-endpoint-private.h"
+#include "mesh-source.h"
 
 guint endpoint_signals[N_ENDPOINT_SIGNALS];
 
@@ -69,6 +70,7 @@ endpoint_park (MeshQuicEndpoint      *self,
   if (self->write_source == NULL) {
     self->write_source = g_unix_fd_source_new (self->fd, G_IO_OUT);
     g_source_set_callback (self->write_source, G_SOURCE_FUNC (quic_on_socket_writable), self, NULL);
+    mesh_source_keep_polled (self->write_source);
     g_source_attach (self->write_source, self->context);
   }
 }
@@ -505,6 +507,7 @@ endpoint_open_socket (MeshQuicEndpoint    *self,
 
   self->read_source = g_unix_fd_source_new (self->fd, G_IO_IN);
   g_source_set_callback (self->read_source, G_SOURCE_FUNC (on_socket_readable), self, NULL);
+  mesh_source_keep_polled (self->read_source);
   g_source_attach (self->read_source, self->context);
   return TRUE;
 }
