@@ -122,10 +122,8 @@ request (MeshTestClient *client,
          const char     *payload_json)
 {
   const char *id = mesh_test_client_send (client, type, payload_json);
-  JsonObject *frame = mesh_test_client_wait_for_ref (client, id, MESH_TEST_TIMEOUT_MS);
 
-  g_assert_nonnull (frame);
-  return frame;
+  return mesh_test_client_expect_ref (client, id);
 }
 
 static void
