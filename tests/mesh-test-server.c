@@ -644,6 +644,34 @@ mesh_test_response_assert_error (MeshTestResponse *response,
   g_assert_cmpstr (json_object_get_string_member_with_default (obj, "message", ""), !=, "");
 }
 
+MeshTestResponse *
+mesh_test_request_expect (MeshTestServer *self,
+                          const char     *method,
+                          const char     *path,
+                          const char     *token,
+                          const char     *body,
+                          guint           status)
+{
+  MeshTestResponse *response = mesh_test_request (self, method, path, token, body);
+
+  g_assert_cmpuint (response->status, ==, status);
+  return response;
+}
+
+void
+mesh_test_request_expect_error (MeshTestServer *self,
+                                const char     *method,
+                                const char     *path,
+                                const char     *token,
+                                const char     *body,
+                                guint           status,
+                                const char     *code)
+{
+  g_autoptr(MeshTestResponse) response = mesh_test_request (self, method, path, token, body);
+
+  mesh_test_response_assert_error (response, status, code);
+}
+
 char *
 mesh_test_login (MeshTestServer *self,
                  const char     *username,
@@ -986,6 +1014,26 @@ mesh_test_client_expect_error (MeshTestClient *self,
   g_assert_cmpstr (json_object_get_string_member_with_default (payload, "ref", NULL), ==, ref);
 }
 
+JsonObject *
+mesh_test_client_expect_type (MeshTestClient *self,
+                              const char     *type)
+{
+  JsonObject *frame = mesh_test_client_wait_for_type (self, type, MESH_TEST_TIMEOUT_MS);
+
+  g_assert_nonnull (frame);
+  return frame;
+}
+
+JsonObject *
+mesh_test_client_expect_ref (MeshTestClient *self,
+                             const char     *ref)
+{
+  JsonObject *frame = mesh_test_client_wait_for_ref (self, ref, MESH_TEST_TIMEOUT_MS);
+
+  g_assert_nonnull (frame);
+  return frame;
+}
+
 guint
 mesh_test_client_count_type (MeshTestClient *self,
                              const char     *type)
@@ -1093,4 +1141,42 @@ mesh_test_shared_room (MeshTestServer *server,
   accepted = mesh_test_request (server, "POST", path, member_token, NULL);
   g_assert_cmpuint (accepted->status, ==, 200);
   return g_steal_pointer (&room_id);
+}
+
+MeshTestServer *
+mesh_test_users_get_server (MeshTestUsers      *self,
+                            const char         *config_text,
+                            const char * const *usernames,
+                            const char         *password)
+{
+  guint n = 0;
+
+  if (self->server != NULL)
+    return self->server;
+
+  self->server = mesh_test_server_new (config_text);
+  for (; usernames[n] != NULL; n++) {
+    g_assert_cmpuint (n, <, MESH_TEST_MAX_USERS);
+    self->user_id[n] = mesh_test_server_add_user (self->server, usernames[n], password);
+  }
+  mesh_test_server_start (self->server);
+  for (guint i = 0; i < n; i++) {
+    g_autofree char *user_id = NULL;
+
+    self->token[i] = mesh_test_login (self->server, usernames[i], password, &user_id);
+    g_assert_cmpstr (user_id, ==, self->user_id[i]);
+  }
+  return self->server;
+}
+
+void
+mesh_test_users_clear (MeshTestUsers *self)
+{
+  if (self->server != NULL && mesh_test_server_is_running (self->server))
+    mesh_test_server_stop (self->server);
+  g_clear_pointer (&self->server, mesh_test_server_free);
+  for (guint i = 0; i < MESH_TEST_MAX_USERS; i++) {
+    g_clear_pointer (&self->user_id[i], g_free);
+    g_clear_pointer (&self->token[i], g_free);
+  }
 }

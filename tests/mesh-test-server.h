@@ -78,6 +78,22 @@ JsonArray        *mesh_test_response_array    (MeshTestResponse *response);
 void              mesh_test_response_assert_error (MeshTestResponse *response,
                                                    guint             status,
                                                    const char       *code);
+/* mesh_test_request, then asserts @status. */
+MeshTestResponse *mesh_test_request_expect    (MeshTestServer *self,
+                                               const char     *method,
+                                               const char     *path,
+                                               const char     *token,
+                                               const char     *body,
+                                               guint           status);
+/* mesh_test_request, then mesh_test_response_assert_error: for a request
+ * that must be refused with @status and error @code. */
+void              mesh_test_request_expect_error (MeshTestServer *self,
+                                                  const char     *method,
+                                                  const char     *path,
+                                                  const char     *token,
+                                                  const char     *body,
+                                                  guint           status,
+                                                  const char     *code);
 /* POST /auth/login; asserts 200 and returns the access token. */
 char             *mesh_test_login             (MeshTestServer *self,
                                                const char     *username,
@@ -137,6 +153,12 @@ JsonObject     *mesh_test_client_wait_for_type (MeshTestClient *self,
 JsonObject     *mesh_test_client_wait_for_ref (MeshTestClient *self,
                                                const char     *ref,
                                                guint           timeout_ms);
+/* wait_for_type and wait_for_ref with MESH_TEST_TIMEOUT_MS that assert a
+ * frame came; they return it. */
+JsonObject     *mesh_test_client_expect_type  (MeshTestClient *self,
+                                               const char     *type);
+JsonObject     *mesh_test_client_expect_ref   (MeshTestClient *self,
+                                               const char     *ref);
 /* Waits for the next `error` frame and asserts its code, its ref (NULL: no
  * ref) and a non-empty message. */
 void            mesh_test_client_expect_error (MeshTestClient *self,
@@ -180,6 +202,27 @@ void            mesh_test_pump                (guint           ms);
 void            mesh_test_remove_tree         (const char     *path);
 /* A payload member of a frame. */
 JsonObject     *mesh_test_frame_payload       (JsonObject     *frame);
+
+/* A server shared by a whole suite, with its users added and logged in. */
+#define MESH_TEST_MAX_USERS 8
+
+typedef struct {
+  MeshTestServer *server;
+  char           *user_id[MESH_TEST_MAX_USERS];
+  char           *token[MESH_TEST_MAX_USERS];
+} MeshTestUsers;
+
+/* The first call makes the server (@config_text as for mesh_test_server_new),
+ * adds @usernames (NULL-terminated, all with @password), starts it and logs
+ * each in, asserting the login is the user that was added; every call
+ * returns the server. */
+MeshTestServer *mesh_test_users_get_server    (MeshTestUsers      *self,
+                                               const char         *config_text,
+                                               const char * const *usernames,
+                                               const char         *password);
+/* The end of a suite: stops the server if it runs (asserting a clean exit)
+ * and frees it and the users' strings. */
+void            mesh_test_users_clear         (MeshTestUsers      *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MeshTestServer, mesh_test_server_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MeshTestClient, mesh_test_client_free)

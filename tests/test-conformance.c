@@ -24,27 +24,14 @@
 
 enum { ALICE, BOB, N_USERS };
 
-static const char * const usernames[N_USERS] = { "alice", "bob" };
+static const char * const usernames[N_USERS + 1] = { "alice", "bob", NULL };
 
-static struct {
-  MeshTestServer *server;
-  char           *user_id[N_USERS];
-  char           *token[N_USERS];
-} shared;
+static MeshTestUsers shared;
 
 static MeshTestServer *
 server (void)
 {
-  if (shared.server != NULL)
-    return shared.server;
-
-  shared.server = mesh_test_server_new (BIG_FRAMES_CONFIG);
-  for (guint i = 0; i < N_USERS; i++)
-    shared.user_id[i] = mesh_test_server_add_user (shared.server, usernames[i], PASSWORD);
-  mesh_test_server_start (shared.server);
-  for (guint i = 0; i < N_USERS; i++)
-    shared.token[i] = mesh_test_login (shared.server, usernames[i], PASSWORD, NULL);
-  return shared.server;
+  return mesh_test_users_get_server (&shared, BIG_FRAMES_CONFIG, usernames, PASSWORD);
 }
 
 static const char *
@@ -60,8 +47,7 @@ assert_alive (void)
   g_autoptr(MeshTestResponse) health = NULL;
 
   g_assert_true (mesh_test_server_is_running (server ()));
-  health = mesh_test_request (server (), "GET", "/health", NULL, NULL);
-  g_assert_cmpuint (health->status, ==, 200);
+  health = mesh_test_request_expect (server (), "GET", "/health", NULL, NULL, 200);
 }
 
 static MeshTestClient *
@@ -136,10 +122,8 @@ request (MeshTestClient *client,
          const char     *payload_json)
 {
   const char *id = mesh_test_client_send (client, type, payload_json);
-  JsonObject *frame = mesh_test_client_wait_for_ref (client, id, MESH_TEST_TIMEOUT_MS);
 
-  g_assert_nonnull (frame);
-  return frame;
+  return mesh_test_client_expect_ref (client, id);
 }
 
 static void
@@ -200,8 +184,7 @@ test_hidden_nesting_ws (void)
 
     g_assert_no_error (error);
     mesh_test_client_send_raw (client, frame, strlen (frame));
-    refused = mesh_test_client_wait_for_type (client, "error", MESH_TEST_TIMEOUT_MS);
-    g_assert_nonnull (refused);
+    refused = mesh_test_client_expect_type (client, "error");
     assert_error_frame (refused, "BAD_REQUEST");
     g_assert_nonnull (strstr (get_str (mesh_test_frame_payload (refused), "message"),
                               "invalid JSON"));
@@ -219,8 +202,7 @@ test_hidden_nesting_ws (void)
     g_autoptr(JsonObject) ok = NULL;
 
     mesh_test_client_send_raw (client, frame, strlen (frame));
-    refused = mesh_test_client_wait_for_type (client, "error", MESH_TEST_TIMEOUT_MS);
-    g_assert_nonnull (refused);
+    refused = mesh_test_client_expect_type (client, "error");
     assert_error_frame (refused, "BAD_REQUEST");
     ok = request (client, "room.join", "{\"room_id\":\"00000000-0000-4000-8000-000000000000\"}");
     assert_error_frame (ok, "ROOM_NOT_FOUND");
@@ -277,8 +259,7 @@ test_hello_any_from (void)
 
     g_assert_no_error (error);
     mesh_test_client_send_raw (client, hello, strlen (hello));
-    welcome = mesh_test_client_wait_for_ref (client, ref, MESH_TEST_TIMEOUT_MS);
-    g_assert_nonnull (welcome);
+    welcome = mesh_test_client_expect_ref (client, ref);
     g_assert_cmpstr (get_str (welcome, "type"), ==, "system.welcome");
     g_assert_true (mesh_test_client_is_open (client));
   }
@@ -313,8 +294,7 @@ test_error_ref (void)
     g_autoptr(JsonObject) frame = NULL;
 
     mesh_test_client_send_raw (client, cases[i].frame, strlen (cases[i].frame));
-    frame = mesh_test_client_wait_for_type (client, "error", MESH_TEST_TIMEOUT_MS);
-    g_assert_nonnull (frame);
+    frame = mesh_test_client_expect_type (client, "error");
     g_test_message ("frame %s", cases[i].frame);
     assert_error_frame (frame, "BAD_REQUEST");
     g_assert_cmpstr (get_str (mesh_test_frame_payload (frame), "ref"), ==, cases[i].ref);
@@ -331,8 +311,7 @@ test_error_ref (void)
 
     g_assert_no_error (error);
     mesh_test_client_send_raw (early, hello, strlen (hello));
-    frame = mesh_test_client_wait_for_type (early, "error", MESH_TEST_TIMEOUT_MS);
-    g_assert_nonnull (frame);
+    frame = mesh_test_client_expect_type (early, "error");
     assert_error_frame (frame, "BAD_REQUEST");
     g_assert_cmpstr (get_str (mesh_test_frame_payload (frame), "ref"), ==, "h-early");
     g_assert_true (mesh_test_client_wait_closed (early, MESH_TEST_TIMEOUT_MS));
@@ -387,13 +366,10 @@ test_call_missed_callee_hangup (void)
   g_autoptr(JsonObject) missed = NULL;
 
   mesh_test_client_send (alice, "rtc.offer", offer);
-  offered = mesh_test_client_wait_for_type (bob, "rtc.offer", MESH_TEST_TIMEOUT_MS);
-  g_assert_nonnull (offered);
+  offered = mesh_test_client_expect_type (bob, "rtc.offer");
   mesh_test_client_send (bob, "rtc.hangup", hangup);
-  hung_up = mesh_test_client_wait_for_type (alice, "rtc.hangup", MESH_TEST_TIMEOUT_MS);
-  g_assert_nonnull (hung_up);
-  missed = mesh_test_client_wait_for_type (bob, "call.missed", MESH_TEST_TIMEOUT_MS);
-  g_assert_nonnull (missed);
+  hung_up = mesh_test_client_expect_type (alice, "rtc.hangup");
+  missed = mesh_test_client_expect_type (bob, "call.missed");
   g_assert_cmpstr (get_str (mesh_test_frame_payload (missed), "caller_peer_id"), ==, alice_peer);
   g_assert_cmpuint (mesh_test_client_count_type (alice, "call.missed"), ==, 0);
 }
@@ -474,8 +450,7 @@ test_terminal_session_meta (void)
     created_meta = json_object_get_object_member (mesh_test_frame_payload (created), "meta");
     g_assert_cmpstr (get_str (created_meta, "share_id"), ==, share_id);
     /* The host learns which share too. */
-    to_host = mesh_test_client_wait_for_type (host, "p2p.session.created", MESH_TEST_TIMEOUT_MS);
-    g_assert_nonnull (to_host);
+    to_host = mesh_test_client_expect_type (host, "p2p.session.created");
     created_meta = json_object_get_object_member (mesh_test_frame_payload (to_host), "meta");
     g_assert_cmpstr (get_str (created_meta, "share_id"), ==, share_id);
   }
@@ -518,11 +493,9 @@ test_control_cap_per_peer (void)
 
   g_assert_cmpstr (bob_token2, !=, shared.token[BOB]);
   mesh_test_client_send (bob1, "terminal.control.take", take);
-  asked = mesh_test_client_wait_for_type (host, "terminal.control.request", MESH_TEST_TIMEOUT_MS);
-  g_assert_nonnull (asked);
+  asked = mesh_test_client_expect_type (host, "terminal.control.request");
   mesh_test_client_send (host, "terminal.control.grant", grant);
-  granted = mesh_test_client_wait_for_type (bob2, "terminal.control.granted", MESH_TEST_TIMEOUT_MS);
-  g_assert_nonnull (granted);
+  granted = mesh_test_client_expect_type (bob2, "terminal.control.granted");
   g_assert_cmpstr (get_str (mesh_test_frame_payload (granted), "controller_peer_id"), ==,
                    bob1_peer);
 
@@ -540,9 +513,7 @@ test_control_cap_per_peer (void)
     g_autoptr(MeshTestResponse) after = NULL;
 
     mesh_test_client_send (bob1, "terminal.control.release", take);
-    released = mesh_test_client_wait_for_type (bob2, "terminal.control.released",
-                                               MESH_TEST_TIMEOUT_MS);
-    g_assert_nonnull (released);
+    released = mesh_test_client_expect_type (bob2, "terminal.control.released");
     after = request_caps (shared.token[BOB], room_id, caps);
     mesh_test_response_assert_error (after, 403, "FORBIDDEN");
   }
@@ -567,13 +538,6 @@ main (int argc, char **argv)
   server ();
   status = g_test_run ();
 
-  if (shared.server != NULL) {
-    mesh_test_server_stop (shared.server);
-    mesh_test_server_free (shared.server);
-  }
-  for (guint i = 0; i < N_USERS; i++) {
-    g_free (shared.user_id[i]);
-    g_free (shared.token[i]);
-  }
+  mesh_test_users_clear (&shared);
   return status;
 }

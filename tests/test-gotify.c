@@ -203,6 +203,33 @@ message_at (Fixture *fixture,
   return messages->pdata[i];
 }
 
+/* Waits for message @i (counting from 0) and returns it. */
+static GotifyStandinMessage *
+wait_message (Fixture *fixture,
+              guint    i)
+{
+  g_assert_true (gotify_standin_wait_messages (fixture->gotify, i + 1, WAIT_MS));
+  return message_at (fixture, i);
+}
+
+/* Waits for a frame of @type on @client; it must come. */
+static JsonObject *
+take_frame (MeshTestClient *client,
+            const char     *type)
+{
+  JsonObject *frame = mesh_test_client_wait_for_type (client, type, WAIT_MS);
+
+  g_assert_nonnull (frame);
+  return frame;
+}
+
+static void
+expect_frame (MeshTestClient *client,
+              const char     *type)
+{
+  json_object_unref (take_frame (client, type));
+}
+
 static const char *
 event_kind (GotifyStandinMessage *message)
 {
@@ -464,12 +491,9 @@ test_rest (Fixture       *fixture,
   mesh_test_response_assert_error (response, 404, "NOT_FOUND");
 
   for (guint i = 0; i < G_N_ELEMENTS (bad_bodies); i++) {
-    g_autoptr(MeshTestResponse) bad = mesh_test_request (fixture->server, "PUT",
-                                                         "/api/v1/me/gotify", fixture->bob,
-                                                         bad_bodies[i]);
-
     g_test_message ("PUT %s", bad_bodies[i]);
-    mesh_test_response_assert_error (bad, 400, "BAD_REQUEST");
+    mesh_test_request_expect_error (fixture->server, "PUT", "/api/v1/me/gotify", fixture->bob,
+                                    bad_bodies[i], 400, "BAD_REQUEST");
   }
 
   /* A path prefix is kept; the answer is the GET view, without the token. */
@@ -477,8 +501,8 @@ test_rest (Fixture       *fixture,
                           "\"events\":[\"call.missed\",\"chat.message.created\",\"call.missed\"]}",
                           gotify_standin_get_url (fixture->gotify), fixture->bob_app);
   g_clear_pointer (&response, mesh_test_response_free);
-  response = mesh_test_request (fixture->server, "PUT", "/api/v1/me/gotify", fixture->bob, body);
-  g_assert_cmpuint (response->status, ==, 200);
+  response = mesh_test_request_expect (fixture->server, "PUT", "/api/v1/me/gotify", fixture->bob,
+                                       body, 200);
   g_assert_null (g_strstr_len (g_bytes_get_data (response->body, NULL),
                                g_bytes_get_size (response->body), fixture->bob_app));
   view = json_object_ref (mesh_test_response_object (response));
@@ -559,9 +583,8 @@ test_rest (Fixture       *fixture,
   /* DELETE: 204, then nothing is set; again: still 204. */
   for (guint i = 0; i < 2; i++) {
     g_clear_pointer (&response, mesh_test_response_free);
-    response = mesh_test_request (fixture->server, "DELETE", "/api/v1/me/gotify", fixture->bob,
-                                  NULL);
-    g_assert_cmpuint (response->status, ==, 204);
+    response = mesh_test_request_expect (fixture->server, "DELETE", "/api/v1/me/gotify",
+                                         fixture->bob, NULL, 204);
   }
   g_clear_pointer (&response, mesh_test_response_free);
   response = mesh_test_request (fixture->server, "GET", "/api/v1/me/gotify", fixture->bob, NULL);
@@ -605,8 +628,7 @@ test_events (Fixture       *fixture,
 
   /* 1. chat.message.created */
   chat (alice, fixture->room_id, "Lunch at 12? <b>not html</b> **not bold**");
-  g_assert_true (gotify_standin_wait_messages (fixture->gotify, 1, WAIT_MS));
-  message = message_at (fixture, 0);
+  message = wait_message (fixture, 0);
   assert_well_formed (message, 1, "chat.message.created", 5);
   g_assert_cmpstr (message->title, ==, "alice in Garden");
   g_assert_cmpstr (message->message, ==, "Lunch at 12? <b>not html</b> **not bold**");
@@ -614,10 +636,8 @@ test_events (Fixture       *fixture,
   /* 2. terminal.share.started, by Alice's agent */
   payload = g_strdup_printf ("{\"room_id\":\"%s\"}", fixture->room_id);
   mesh_test_client_send (alice_agent, "terminal.share.start", payload);
-  frame = mesh_test_client_wait_for_type (alice_agent, "terminal.share.started", WAIT_MS);
-  g_assert_nonnull (frame);
-  g_assert_true (gotify_standin_wait_messages (fixture->gotify, 2, WAIT_MS));
-  message = message_at (fixture, 1);
+  expect_frame (alice_agent, "terminal.share.started");
+  message = wait_message (fixture, 1);
   assert_well_formed (message, 1, "terminal.share.started", 6);
   g_assert_cmpstr (message->title, ==, "alice is sharing a terminal");
   assert_contains (message->message, "Garden");
@@ -632,16 +652,13 @@ test_events (Fixture       *fixture,
                              "\"size\":1048576}}", fixture->room_id, bob_device, cap);
   mesh_test_client_send (alice_agent, "p2p.session.request", payload);
   g_clear_pointer (&frame, json_object_unref);
-  frame = mesh_test_client_wait_for_type (bob_agent, "p2p.session.created", WAIT_MS);
-  g_assert_nonnull (frame);
+  frame = take_frame (bob_agent, "p2p.session.created");
   session_id = g_strdup (json_object_get_string_member (mesh_test_frame_payload (frame),
                                                         "session_id"));
   g_clear_pointer (&payload, g_free);
   payload = g_strdup_printf ("{\"session_id\":\"%s\"}", session_id);
   mesh_test_client_send (bob_agent, "p2p.session.accept", payload);
-  g_clear_pointer (&frame, json_object_unref);
-  frame = mesh_test_client_wait_for_type (alice_agent, "p2p.session.accept", WAIT_MS);
-  g_assert_nonnull (frame);
+  expect_frame (alice_agent, "p2p.session.accept");
   g_clear_pointer (&payload, g_free);
   payload = g_strdup_printf ("{\"session_id\":\"%s\",\"bytes\":1048576,\"ok\":true}", session_id);
   /* The sender's report alone tells nobody: the receiver has not checked. */
@@ -650,8 +667,7 @@ test_events (Fixture       *fixture,
   g_assert_true (gotify_standin_wait_messages (fixture->gotify, 3, WAIT_MS));
   g_assert_cmpstr (event_kind (message_at (fixture, 2)), ==, "chat.message.created");
   mesh_test_client_send (bob_agent, "p2p.session.completed", payload);
-  g_assert_true (gotify_standin_wait_messages (fixture->gotify, 4, WAIT_MS));
-  message = message_at (fixture, 3);
+  message = wait_message (fixture, 3);
   assert_well_formed (message, 1, "share.completed", 4);
   g_assert_cmpstr (message->title, ==, "File received: report.pdf");
   /* g_format_size puts a no-break space before the unit. */
@@ -668,16 +684,13 @@ test_events (Fixture       *fixture,
                              "\"cap_token\":\"%s\",\"media\":\"call\"}",
                              fixture->room_id, bob_peer, cap);
   mesh_test_client_send (alice, "rtc.offer", payload);
-  g_clear_pointer (&frame, json_object_unref);
-  frame = mesh_test_client_wait_for_type (bob, "rtc.offer", WAIT_MS);
-  g_assert_nonnull (frame);
+  expect_frame (bob, "rtc.offer");
   g_clear_pointer (&payload, g_free);
   payload = g_strdup_printf ("{\"room_id\":\"%s\",\"target_peer_id\":\"%s\"}", fixture->room_id,
                              bob_peer);
   mesh_test_client_send (alice, "rtc.hangup", payload);
   g_clear_pointer (&frame, json_object_unref);
-  frame = mesh_test_client_wait_for_type (bob, "call.missed", WAIT_MS);
-  g_assert_nonnull (frame);
+  frame = take_frame (bob, "call.missed");
   missed = mesh_test_frame_payload (frame);
   g_assert_cmpstr (json_object_get_string_member (missed, "room_id"), ==, fixture->room_id);
   g_assert_cmpstr (json_object_get_string_member (missed, "caller_peer_id"), ==, alice_peer);
@@ -685,16 +698,14 @@ test_events (Fixture       *fixture,
   g_assert_cmpstr (json_object_get_string_member (missed, "caller_username"), ==, "alice");
   g_assert_cmpstr (json_object_get_string_member (missed, "media"), ==, "call");
   g_assert_cmpuint (mesh_test_client_count_type (alice, "call.missed"), ==, 0);
-  g_assert_true (gotify_standin_wait_messages (fixture->gotify, 5, WAIT_MS));
-  message = message_at (fixture, 4);
+  message = wait_message (fixture, 4);
   assert_well_formed (message, 1, "call.missed", 8);
   g_assert_cmpstr (message->title, ==, "Missed call from alice");
   assert_contains (message->message, "alice called you in “Garden” at ");
 
   /* 5. agent.offline: Bob's agent goes and stays away. */
   mesh_test_client_close (bob_agent);
-  g_assert_true (gotify_standin_wait_messages (fixture->gotify, 6, WAIT_MS));
-  message = message_at (fixture, 5);
+  message = wait_message (fixture, 5);
   assert_well_formed (message, 1, "agent.offline", 8);
   g_assert_cmpstr (message->title, ==, "Agent offline: bob-laptop");
   assert_contains (message->message, "Your agent “bob-laptop” disconnected at ");
@@ -715,8 +726,7 @@ test_events (Fixture       *fixture,
   body = gotify_body (fixture, fixture->alice_app, "\"priority\":2");
   put_gotify (fixture, fixture->alice, body);
   chat (bob, fixture->room_id, "for alice");
-  g_assert_true (gotify_standin_wait_messages (fixture->gotify, 7, WAIT_MS));
-  message = message_at (fixture, 6);
+  message = wait_message (fixture, 6);
   assert_well_formed (message, 2, "chat.message.created", 2);
   g_assert_cmpstr (message->title, ==, "bob in Garden");
 }
@@ -730,7 +740,6 @@ test_calls (Fixture       *fixture,
 {
   g_autoptr(MeshTestClient) alice = NULL;
   g_autoptr(MeshTestClient) bob = NULL;
-  g_autoptr(JsonObject) frame = NULL;
   g_autofree char *alice_peer = NULL;
   g_autofree char *bob_peer = NULL;
   g_autofree char *alice_cap = NULL;
@@ -764,31 +773,19 @@ test_calls (Fixture       *fixture,
 
   /* Answered, then ended: no miss. */
   mesh_test_client_send (alice, "rtc.offer", offer);
-  frame = mesh_test_client_wait_for_type (bob, "rtc.offer", WAIT_MS);
-  g_assert_nonnull (frame);
+  expect_frame (bob, "rtc.offer");
   mesh_test_client_send (bob, "rtc.answer", answer);
-  g_clear_pointer (&frame, json_object_unref);
-  frame = mesh_test_client_wait_for_type (alice, "rtc.answer", WAIT_MS);
-  g_assert_nonnull (frame);
+  expect_frame (alice, "rtc.answer");
   mesh_test_client_send (alice, "rtc.hangup", hangup);
-  g_clear_pointer (&frame, json_object_unref);
-  frame = mesh_test_client_wait_for_type (bob, "rtc.hangup", WAIT_MS);
-  g_assert_nonnull (frame);
+  expect_frame (bob, "rtc.hangup");
 
   /* Hung up by Bob before he answered: missed all the same. */
   mesh_test_client_send (alice, "rtc.offer", offer);
-  g_clear_pointer (&frame, json_object_unref);
-  frame = mesh_test_client_wait_for_type (bob, "rtc.offer", WAIT_MS);
-  g_assert_nonnull (frame);
+  expect_frame (bob, "rtc.offer");
   mesh_test_client_send (bob, "rtc.hangup", decline);
-  g_clear_pointer (&frame, json_object_unref);
-  frame = mesh_test_client_wait_for_type (alice, "rtc.hangup", WAIT_MS);
-  g_assert_nonnull (frame);
-  g_clear_pointer (&frame, json_object_unref);
-  frame = mesh_test_client_wait_for_type (bob, "call.missed", WAIT_MS);
-  g_assert_nonnull (frame);
-  g_assert_true (gotify_standin_wait_messages (fixture->gotify, 1, WAIT_MS));
-  g_assert_cmpstr (message_at (fixture, 0)->title, ==, "Missed call from alice");
+  expect_frame (alice, "rtc.hangup");
+  expect_frame (bob, "call.missed");
+  g_assert_cmpstr (wait_message (fixture, 0)->title, ==, "Missed call from alice");
 
   /* A screen share is not rung. */
   g_clear_pointer (&payload, g_free);
@@ -800,11 +797,8 @@ test_calls (Fixture       *fixture,
   /* Offered twice, never answered: missed once, after the time limit. */
   mesh_test_client_send (alice, "rtc.offer", offer);
   mesh_test_client_send (alice, "rtc.offer", offer);
-  g_clear_pointer (&frame, json_object_unref);
-  frame = mesh_test_client_wait_for_type (bob, "call.missed", WAIT_MS);
-  g_assert_nonnull (frame);
-  g_assert_true (gotify_standin_wait_messages (fixture->gotify, 2, WAIT_MS));
-  g_assert_cmpstr (message_at (fixture, 1)->title, ==, "Missed call from alice");
+  expect_frame (bob, "call.missed");
+  g_assert_cmpstr (wait_message (fixture, 1)->title, ==, "Missed call from alice");
   /* Twice the time limit: nothing else. */
   assert_no_more (fixture, 2, 2000);
   g_assert_cmpuint (mesh_test_client_count_type (bob, "call.missed"), ==, 0);
@@ -830,8 +824,7 @@ test_agent_reconnect (Fixture       *fixture,
   assert_no_more (fixture, 0, 3000);
 
   mesh_test_client_close (again);
-  g_assert_true (gotify_standin_wait_messages (fixture->gotify, 1, WAIT_MS));
-  g_assert_cmpstr (message_at (fixture, 0)->title, ==, "Agent offline: bob-laptop");
+  g_assert_cmpstr (wait_message (fixture, 0)->title, ==, "Agent offline: bob-laptop");
   assert_no_more (fixture, 1, 300);
 }
 
@@ -848,25 +841,36 @@ assert_chats_in_order (Fixture    *fixture,
   }
 }
 
+/* Bob gets notifications, Gotify goes down and Alice sends @n chats
+ * "@prefix 0", "@prefix 1", …; returns Alice's client. */
+static MeshTestClient *
+chat_while_down (Fixture    *fixture,
+                 guint       n,
+                 const char *prefix)
+{
+  g_autofree char *body = gotify_body (fixture, fixture->bob_app, NULL);
+  MeshTestClient *alice;
+
+  put_gotify (fixture, fixture->bob, body);
+  alice = client_in_room (fixture, fixture->alice, NULL);
+  gotify_standin_set_mode (fixture->gotify, GOTIFY_STANDIN_DOWN);
+  for (guint i = 0; i < n; i++) {
+    g_autofree char *text = g_strdup_printf ("%s %u", prefix, i);
+
+    chat (alice, fixture->room_id, text);
+  }
+  return alice;
+}
+
 /* Down, then failing with 500: delayed, nothing lost, nothing doubled,
  * in order; the waiting is visible in GET. */
 static void
 test_outage (Fixture       *fixture,
              gconstpointer  data)
 {
-  g_autoptr(MeshTestClient) alice = NULL;
+  g_autoptr(MeshTestClient) alice = chat_while_down (fixture, 10, "down");
   g_autoptr(JsonObject) view = NULL;
-  g_autofree char *body = gotify_body (fixture, fixture->bob_app, NULL);
 
-  put_gotify (fixture, fixture->bob, body);
-  alice = client_in_room (fixture, fixture->alice, NULL);
-
-  gotify_standin_set_mode (fixture->gotify, GOTIFY_STANDIN_DOWN);
-  for (guint i = 0; i < 10; i++) {
-    g_autofree char *text = g_strdup_printf ("down %u", i);
-
-    chat (alice, fixture->room_id, text);
-  }
   mesh_test_pump (1000);
   view = request_object (fixture, "GET", "/api/v1/me/gotify", fixture->bob, NULL, 200);
   g_assert_cmpint (json_object_get_int_member (view, "pending"), ==, 10);
@@ -908,18 +912,9 @@ static void
 test_restart (Fixture       *fixture,
               gconstpointer  data)
 {
-  g_autoptr(MeshTestClient) alice = NULL;
-  g_autofree char *body = gotify_body (fixture, fixture->bob_app, NULL);
+  g_autoptr(MeshTestClient) alice = chat_while_down (fixture, 8, "before restart");
   g_autofree char *old_token = NULL;
 
-  put_gotify (fixture, fixture->bob, body);
-  alice = client_in_room (fixture, fixture->alice, NULL);
-  gotify_standin_set_mode (fixture->gotify, GOTIFY_STANDIN_DOWN);
-  for (guint i = 0; i < 8; i++) {
-    g_autofree char *text = g_strdup_printf ("before restart %u", i);
-
-    chat (alice, fixture->room_id, text);
-  }
   g_assert_cmpint (outbox_pending (fixture, fixture->bob), ==, 8);
   mesh_test_client_close (alice);
   mesh_test_server_stop (fixture->server);
@@ -1007,16 +1002,13 @@ test_token_origin (Fixture       *fixture,
   for (guint i = 0; i < G_N_ELEMENTS (moved); i++) {
     g_autoptr(GString) url = g_string_new (moved[i]);
     g_autofree char *body = NULL;
-    g_autoptr(MeshTestResponse) response = NULL;
 
     g_string_replace (url, "PORT", port_text, 0);
     body = g_strdup_printf ("{\"url\":\"%s\",\"priority\":7}", url->str);
-    response = mesh_test_request (fixture->server, "PUT",
-                                                              "/api/v1/me/gotify", fixture->bob,
-                                                              body);
+    mesh_test_request_expect_error (fixture->server, "PUT", "/api/v1/me/gotify", fixture->bob, body,
+                                    400, "BAD_REQUEST");
 
     g_test_message ("PUT %s", body);
-    mesh_test_response_assert_error (response, 400, "BAD_REQUEST");
   }
   view = request_object (fixture, "GET", "/api/v1/me/gotify", fixture->bob, NULL, 200);
   g_assert_true (g_str_has_prefix (json_object_get_string_member (view, "url"),
@@ -1096,16 +1088,23 @@ test_private_targets (Fixture       *fixture,
   g_autoptr(MeshTestClient) alice = NULL;
   g_autoptr(JsonObject) view = NULL;
   g_autofree char *body = NULL;
-  const char *hosts[] = {
-    "127.0.0.1", "localhost", "LocalHost.", "[::1]", "[::ffff:127.0.0.1]", "[::ffff:7f00:1]",
-    "0.0.0.0", "[::]", "10.0.0.1", "169.254.169.254",
-    "[fe80::1]", "[fd00::1]", "100.64.0.1", "[64:ff9b::7f00:1]",
+  /* @refused: the test reports the refusal; FALSE for the short IPv4
+   * forms, which the resolver does not take: nothing is sent either way. */
+  static const struct {
+    const char *host;
+    gboolean    refused;
+  } targets[] = {
+    { "127.0.0.1", TRUE }, { "localhost", TRUE }, { "LocalHost.", TRUE }, { "[::1]", TRUE },
+    { "[::ffff:127.0.0.1]", TRUE }, { "[::ffff:7f00:1]", TRUE }, { "0.0.0.0", TRUE },
+    { "[::]", TRUE }, { "10.0.0.1", TRUE }, { "169.254.169.254", TRUE }, { "[fe80::1]", TRUE },
+    { "[fd00::1]", TRUE }, { "100.64.0.1", TRUE }, { "[64:ff9b::7f00:1]", TRUE },
+    { "127.1", FALSE }, { "2130706433", FALSE }, { "0x7f000001", FALSE },
+    { "017700000001", FALSE },
   };
-  const char *short_forms[] = { "127.1", "2130706433", "0x7f000001", "017700000001" };
 
-  for (guint i = 0; i < G_N_ELEMENTS (hosts); i++) {
+  for (guint i = 0; i < G_N_ELEMENTS (targets); i++) {
     g_autoptr(JsonObject) report = NULL;
-    g_autofree char *url = g_strdup_printf ("http://%s:%d", hosts[i], port);
+    g_autofree char *url = g_strdup_printf ("http://%s:%d", targets[i].host, port);
 
     g_test_message ("target %s", url);
     g_free (body);
@@ -1114,20 +1113,8 @@ test_private_targets (Fixture       *fixture,
     report = request_object (fixture, "POST", "/api/v1/me/gotify/test", fixture->bob, NULL, 200);
     g_assert_false (json_object_get_boolean_member (report, "ok"));
     g_assert_false (json_object_has_member (report, "status"));
-    assert_contains (json_object_get_string_member (report, "error"), "refused");
-  }
-  /* Short IPv4 forms: the resolver does not take them, nothing is sent. */
-  for (guint i = 0; i < G_N_ELEMENTS (short_forms); i++) {
-    g_autoptr(JsonObject) report = NULL;
-    g_autofree char *url = g_strdup_printf ("http://%s:%d", short_forms[i], port);
-
-    g_test_message ("target %s", url);
-    g_free (body);
-    body = g_strdup_printf ("{\"url\":\"%s\",\"token\":\"%s\"}", url, fixture->bob_app);
-    put_gotify (fixture, fixture->bob, body);
-    report = request_object (fixture, "POST", "/api/v1/me/gotify/test", fixture->bob, NULL, 200);
-    g_assert_false (json_object_get_boolean_member (report, "ok"));
-    g_assert_false (json_object_has_member (report, "status"));
+    if (targets[i].refused)
+      assert_contains (json_object_get_string_member (report, "error"), "refused");
   }
   g_assert_cmpuint (gotify_standin_get_n_posts (fixture->gotify), ==, 0);
 
@@ -1257,8 +1244,7 @@ test_transient_agent (Fixture       *fixture,
   mesh_test_client_join (once, fixture->room_id);
   mesh_test_client_close (once);
   /* The long-lived agent stays away: reported once, not hidden. */
-  g_assert_true (gotify_standin_wait_messages (fixture->gotify, 1, WAIT_MS));
-  g_assert_cmpstr (message_at (fixture, 0)->title, ==, "Agent offline: bob-laptop");
+  g_assert_cmpstr (wait_message (fixture, 0)->title, ==, "Agent offline: bob-laptop");
 
   /* Another one-off send: more than the grace period (2 s), nothing. */
   twice = mesh_test_client_new_hello (fixture->server, device_token, "agent", hello, NULL);

@@ -162,49 +162,85 @@ parse (const char *text,
   return node;
 }
 
-/* The next frame of @client must mean the same JSON as @expected. */
-static void
-expect_json (Client     *client,
-             const char *expected)
-{
-  g_autoptr(GBytes) frame = client_next (client);
-  gsize len;
-  const char *data = g_bytes_get_data (frame, &len);
-  g_autoptr(JsonNode) want = parse (expected, -1);
-  g_autoptr(JsonNode) got = parse (data, len);
+typedef enum {
+  EXPECT_JSON,    /* the same JSON as the text */
+  EXPECT_BYTES,   /* these very bytes */
+  EXPECT_ERROR,   /* one `error` whose text has the fragment */
+} Expect;
 
-  if (!json_node_equal (want, got))
-    g_error ("expected %s, got %.*s", expected, (int) len, data);
-}
-
-/* The next frame of @client must be these very bytes. */
+/* The next frame of @client must match @expected as @how says. */
 static void
-expect_bytes (Client     *client,
+expect_frame (Client     *client,
+              Expect      how,
               const char *expected)
 {
   g_autoptr(GBytes) frame = client_next (client);
   gsize len;
   const char *data = g_bytes_get_data (frame, &len);
+  g_autoptr(JsonNode) got = NULL;
+  g_autoptr(JsonNode) want = NULL;
+  JsonObject *object;
 
-  if (len != strlen (expected) || memcmp (data, expected, len) != 0)
-    g_error ("expected the bytes %s, got %.*s", expected, (int) len, data);
+  switch (how) {
+  case EXPECT_JSON:
+    want = parse (expected, -1);
+    got = parse (data, len);
+    if (!json_node_equal (want, got))
+      g_error ("expected %s, got %.*s", expected, (int) len, data);
+    break;
+  case EXPECT_BYTES:
+    if (len != strlen (expected) || memcmp (data, expected, len) != 0)
+      g_error ("expected the bytes %s, got %.*s", expected, (int) len, data);
+    break;
+  case EXPECT_ERROR:
+    got = parse (data, len);
+    object = json_node_get_object (got);
+    if (json_object_get_size (object) != 2 ||
+        g_strcmp0 (json_object_get_string_member_with_default (object, "type", NULL),
+                   "error") != 0 ||
+        strstr (json_object_get_string_member_with_default (object, "error", ""), expected) == NULL)
+      g_error ("expected an error about '%s', got %.*s", expected, (int) len, data);
+    break;
+  }
 }
 
-/* The next frame of @client must be one `error` whose text has @fragment. */
-static void
-expect_error (Client     *client,
-              const char *fragment)
-{
-  g_autoptr(GBytes) frame = client_next (client);
-  gsize len;
-  const char *data = g_bytes_get_data (frame, &len);
-  g_autoptr(JsonNode) node = parse (data, len);
-  JsonObject *object = json_node_get_object (node);
+#define expect_json(client, expected) expect_frame ((client), EXPECT_JSON, (expected))
+#define expect_bytes(client, expected) expect_frame ((client), EXPECT_BYTES, (expected))
+#define expect_error(client, fragment) expect_frame ((client), EXPECT_ERROR, (fragment))
 
-  if (json_object_get_size (object) != 2 ||
-      g_strcmp0 (json_object_get_string_member_with_default (object, "type", NULL), "error") != 0 ||
-      strstr (json_object_get_string_member_with_default (object, "error", ""), fragment) == NULL)
-    g_error ("expected an error about '%s', got %.*s", fragment, (int) len, data);
+/* @from sends @text and @to gets these very bytes. */
+static void
+expect_relayed (Client     *from,
+                Client     *to,
+                const char *text)
+{
+  client_send (from, text);
+  expect_bytes (to, text);
+}
+
+/* Reads frames of @client until one has @fragment; the socket must stay
+ * open meanwhile. */
+static void
+expect_eventually (Client     *client,
+                   const char *fragment)
+{
+  while (TRUE) {
+    g_autoptr(GBytes) next = client_next (client);
+    gsize len;
+    const char *text = g_bytes_get_data (next, &len);
+
+    g_assert_false (client->closed);
+    if (g_strstr_len (text, len, fragment) != NULL)
+      break;
+  }
+}
+
+static void
+skip_frames (Client *client,
+             guint   n)
+{
+  for (guint i = 0; i < n; i++)
+    g_bytes_unref (client_next (client));
 }
 
 /* Proves that nothing was sent to @client before now: the relay handles a
@@ -222,16 +258,45 @@ expect_quiet (Fixture *fixture,
   expect_error (client, answer);
 }
 
+/* Sends a register frame; the keys are left out when NULL. */
+static void
+client_register_keys (Client     *client,
+                      const char *node_id,
+                      const char *username,
+                      const char *public_key,
+                      const char *encryption_key)
+{
+  g_autoptr(GString) frame = g_string_new (NULL);
+
+  g_string_printf (frame, "{\"type\":\"register\",\"nodeId\":\"%s\",\"username\":\"%s\"",
+                   node_id, username);
+  if (public_key != NULL)
+    g_string_append_printf (frame, ",\"publicKey\":\"%s\"", public_key);
+  if (encryption_key != NULL)
+    g_string_append_printf (frame, ",\"encryptionKey\":\"%s\"", encryption_key);
+  g_string_append_c (frame, '}');
+  client_send (client, frame->str);
+}
+
 static void
 client_register (Client     *client,
                  const char *node_id,
                  const char *username)
 {
-  g_autofree char *frame =
-    g_strdup_printf ("{\"type\":\"register\",\"nodeId\":\"%s\",\"username\":\"%s\"}",
-                     node_id, username);
+  client_register_keys (client, node_id, username, NULL, NULL);
+}
 
-  client_send (client, frame);
+/* Registers @a as alice and @b as bob and takes what that tells them: a's
+ * list, b's join (list and presence) and b's list. */
+static void
+register_alice_and_bob (Client *a,
+                        Client *b)
+{
+  client_register (a, "a", "alice");
+  skip_frames (a, 1);
+  client_register (b, "b", "bob");
+  skip_frames (a, 2);
+  skip_frames (b, 1);
 }
 
 static void
@@ -258,14 +323,43 @@ fixture_set_up_with (Fixture            *fixture,
   fixture->clients = g_ptr_array_new_with_free_func ((GDestroyNotify) client_free);
 }
 
-/* The limits mesh-server really uses for the relay. */
+/* What a test changes in the limits mesh-server really uses for the relay
+ * (0: keep that limit). */
+typedef struct {
+  double burst;
+  double messages_per_second;
+  gsize  max_queued_bytes;
+  guint  ping_interval_s;
+  guint  silence_timeout_s;
+} LimitsChange;
+
+/* A bucket that never refills within a test run. */
+static const LimitsChange rate_limits = { .burst = 3, .messages_per_second = 1e-6 };
+static const LimitsChange queue_limits = { .max_queued_bytes = 256 * 1024 };
+static const LimitsChange liveness_limits = { .ping_interval_s = 1, .silence_timeout_s = 12 };
+static const LimitsChange spread_limits = { .ping_interval_s = 4, .silence_timeout_s = 60 };
+
+/* @data: a LimitsChange, or NULL for the limits mesh-server really uses. */
 static void
 fixture_set_up (Fixture       *fixture,
                 gconstpointer  data)
 {
   g_autoptr(MeshConfig) config = mesh_config_new ();
+  MeshWsLimits limits = config->legacy_limits;
+  const LimitsChange *change = data;
 
-  fixture_set_up_with (fixture, &config->legacy_limits);
+  if (change != NULL) {
+    limits.burst = change->burst ? change->burst : limits.burst;
+    limits.messages_per_second = change->messages_per_second ? change->messages_per_second
+                                                             : limits.messages_per_second;
+    limits.max_queued_bytes = change->max_queued_bytes ? change->max_queued_bytes
+                                                       : limits.max_queued_bytes;
+    limits.ping_interval_s = change->ping_interval_s ? change->ping_interval_s
+                                                     : limits.ping_interval_s;
+    limits.silence_timeout_s = change->silence_timeout_s ? change->silence_timeout_s
+                                                         : limits.silence_timeout_s;
+  }
+  fixture_set_up_with (fixture, &limits);
 }
 
 static gboolean
@@ -391,8 +485,7 @@ test_register (Fixture       *fixture,
   Client *b = client_new (fixture);
   Client *idle = client_new (fixture);
 
-  client_send (a, "{\"type\":\"register\",\"nodeId\":\"a\",\"username\":\"alice\","
-                  "\"publicKey\":\"pk-a\",\"encryptionKey\":\"ek-a\"}");
+  client_register_keys (a, "a", "alice", "pk-a", "ek-a");
   /* The participants list carries the encryption key, never the public key. */
   expect_json (a, "{\"type\":\"participants\",\"participants\":"
                   "[{\"nodeId\":\"a\",\"username\":\"alice\",\"encryptionKey\":\"ek-a\"}]}");
@@ -527,8 +620,7 @@ test_errors (Fixture       *fixture,
   expect_quiet (fixture, b);
 
   /* After all that, a's socket still relays. */
-  client_send (a, "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"b\",\"payload\":\"hi\"}");
-  expect_bytes (b, "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"b\",\"payload\":\"hi\"}");
+  expect_relayed (a, b, "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"b\",\"payload\":\"hi\"}");
 }
 
 static void
@@ -540,18 +632,11 @@ test_heartbeat (Fixture       *fixture,
   Client *c = client_new (fixture);
   Client *stranger = client_new (fixture);
 
-  client_register (a, "a", "alice");
-  g_bytes_unref (client_next (a));
-  client_register (b, "b", "bob");
-  g_bytes_unref (client_next (a));
-  g_bytes_unref (client_next (a));
-  g_bytes_unref (client_next (b));
+  register_alice_and_bob (a, b);
   client_register (c, "c", "carol");
-  for (guint i = 0; i < 2; i++) {
-    g_bytes_unref (client_next (a));
-    g_bytes_unref (client_next (b));
-  }
-  g_bytes_unref (client_next (c));
+  skip_frames (a, 2);
+  skip_frames (b, 2);
+  skip_frames (c, 1);
 
   client_send (a, "{\"type\":\"heartbeat\"}");
   expect_json (b, "{\"type\":\"heartbeat\",\"from\":\"a\"}");
@@ -584,22 +669,15 @@ test_role_assign (Fixture       *fixture,
   Client *b = client_new (fixture);
   Client *stranger = client_new (fixture);
 
-  client_register (a, "a", "alice");
-  g_bytes_unref (client_next (a));
-  client_register (b, "b", "bob");
-  g_bytes_unref (client_next (a));
-  g_bytes_unref (client_next (a));
-  g_bytes_unref (client_next (b));
+  register_alice_and_bob (a, b);
 
   /* Unchanged, to everyone, the sender included. */
-  client_send (a, assign);
-  expect_bytes (a, assign);
+  expect_relayed (a, a, assign);
   expect_bytes (b, assign);
   expect_quiet (fixture, stranger);
 
   /* An unregistered sender gets its own copy too. */
-  client_send (stranger, empty);
-  expect_bytes (stranger, empty);
+  expect_relayed (stranger, stranger, empty);
   expect_bytes (a, empty);
   expect_bytes (b, empty);
   expect_quiet (fixture, a);
@@ -624,12 +702,7 @@ test_signal_burst (Fixture       *fixture,
   Client *b = client_new (fixture);
   gpointer args[2] = { b, GUINT_TO_POINTER (n) };
 
-  client_register (a, "a", "alice");
-  g_bytes_unref (client_next (a));
-  client_register (b, "b", "bob");
-  g_bytes_unref (client_next (a));
-  g_bytes_unref (client_next (a));
-  g_bytes_unref (client_next (b));
+  register_alice_and_bob (a, b);
 
   /* Trickled ICE for several calls: all at once, without waiting. */
   for (guint i = 0; i < n; i++) {
@@ -673,16 +746,10 @@ test_signal_exact (Fixture       *fixture,
   Client *a = client_new (fixture);
   Client *b = client_new (fixture);
 
-  client_register (a, "a", "alice");
-  g_bytes_unref (client_next (a));
-  client_register (b, "b", "bob");
-  g_bytes_unref (client_next (a));
-  g_bytes_unref (client_next (a));
-  g_bytes_unref (client_next (b));
+  register_alice_and_bob (a, b);
 
   for (guint i = 0; i < G_N_ELEMENTS (frames); i++) {
-    client_send (a, frames[i]);
-    expect_bytes (b, frames[i]);
+    expect_relayed (a, b, frames[i]);
   }
   expect_quiet (fixture, a);
 }
@@ -704,12 +771,7 @@ test_isolation (Fixture       *fixture,
   Client *b = client_new (fixture);
   Client *c = client_new (fixture);
 
-  client_register (a, "a", "alice");
-  g_bytes_unref (client_next (a));
-  client_register (b, "b", "bob");
-  g_bytes_unref (client_next (a));
-  g_bytes_unref (client_next (a));
-  g_bytes_unref (client_next (b));
+  register_alice_and_bob (a, b);
 
   for (guint i = 0; i < rounds; i++) {
     char *frame = g_strdup_printf ("{\"type\":\"signal\",\"from\":\"a\",\"to\":\"b\","
@@ -756,7 +818,7 @@ test_frame_limits (Fixture       *fixture,
   Client *a = client_new (fixture);
 
   client_register (a, "a", "alice");
-  g_bytes_unref (client_next (a));
+  skip_frames (a, 1);
 
   while (big->len < 64 * 1024 + 10)
     g_string_append (big, "0123456789abcdef");
@@ -768,21 +830,7 @@ test_frame_limits (Fixture       *fixture,
   expect_error (a, "binary");
 
   /* Still open and still registered: a signal to oneself comes back. */
-  client_send (a, "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"a\",\"payload\":1}");
-  expect_bytes (a, "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"a\",\"payload\":1}");
-}
-
-static void
-rate_fixture_set_up (Fixture       *fixture,
-                     gconstpointer  data)
-{
-  g_autoptr(MeshConfig) config = mesh_config_new ();
-  MeshWsLimits limits = config->legacy_limits;
-
-  /* A bucket that never refills within a test run. */
-  limits.burst = 3;
-  limits.messages_per_second = 1e-6;
-  fixture_set_up_with (fixture, &limits);
+  expect_relayed (a, a, "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"a\",\"payload\":1}");
 }
 
 static void
@@ -792,9 +840,8 @@ test_rate_limit (Fixture       *fixture,
   Client *a = client_new (fixture);
 
   client_register (a, "a", "alice");
-  g_bytes_unref (client_next (a));
-  client_send (a, "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"a\",\"payload\":1}");
-  expect_bytes (a, "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"a\",\"payload\":1}");
+  skip_frames (a, 1);
+  expect_relayed (a, a, "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"a\",\"payload\":1}");
   client_send (a, "{\"type\":\"heartbeat\"}");
   client_send (a, "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"a\",\"payload\":2}");
   client_send (a, "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"a\",\"payload\":3}");
@@ -812,14 +859,11 @@ test_presence_on_close (Fixture       *fixture,
   Client *b = client_new (fixture);
   Client *stranger = client_new (fixture);
 
-  client_send (a, "{\"type\":\"register\",\"nodeId\":\"a\",\"username\":\"alice\","
-                  "\"publicKey\":\"pk-a\",\"encryptionKey\":\"ek-a\"}");
-  g_bytes_unref (client_next (a));
-  client_send (b, "{\"type\":\"register\",\"nodeId\":\"b\",\"username\":\"bob\","
-                  "\"publicKey\":\"pk-b\"}");
-  g_bytes_unref (client_next (b));
-  g_bytes_unref (client_next (a));
-  g_bytes_unref (client_next (a));
+  client_register_keys (a, "a", "alice", "pk-a", "ek-a");
+  skip_frames (a, 1);
+  client_register_keys (b, "b", "bob", "pk-b", NULL);
+  skip_frames (b, 1);
+  skip_frames (a, 2);
 
   client_close (a);
   /* The same fields as the join, then the list without a. */
@@ -846,13 +890,11 @@ test_duplicate_register (Fixture       *fixture,
   Client *b = client_new (fixture);
   Client *new = client_new (fixture);
 
-  client_send (old, "{\"type\":\"register\",\"nodeId\":\"a\",\"username\":\"alice-laptop\","
-                    "\"encryptionKey\":\"ek-1\"}");
-  g_bytes_unref (client_next (old));
+  client_register_keys (old, "a", "alice-laptop", NULL, "ek-1");
+  skip_frames (old, 1);
   client_register (b, "b", "bob");
-  g_bytes_unref (client_next (old));
-  g_bytes_unref (client_next (old));
-  g_bytes_unref (client_next (b));
+  skip_frames (old, 2);
+  skip_frames (b, 1);
 
   client_register (new, "a", "alice-phone");
 
@@ -875,8 +917,7 @@ test_duplicate_register (Fixture       *fixture,
 
   /* Its close announces nothing more; signals go to the new socket. */
   expect_quiet (fixture, b);
-  client_send (b, "{\"type\":\"signal\",\"from\":\"b\",\"to\":\"a\",\"payload\":\"x\"}");
-  expect_bytes (new, "{\"type\":\"signal\",\"from\":\"b\",\"to\":\"a\",\"payload\":\"x\"}");
+  expect_relayed (b, new, "{\"type\":\"signal\",\"from\":\"b\",\"to\":\"a\",\"payload\":\"x\"}");
   g_assert_cmpuint (mesh_legacy_relay_get_n_participants (fixture->relay), ==, 2);
 }
 
@@ -889,12 +930,7 @@ test_reregister (Fixture       *fixture,
   Client *a = client_new (fixture);
   Client *b = client_new (fixture);
 
-  client_register (a, "a", "alice");
-  g_bytes_unref (client_next (a));
-  client_register (b, "b", "bob");
-  g_bytes_unref (client_next (a));
-  g_bytes_unref (client_next (a));
-  g_bytes_unref (client_next (b));
+  register_alice_and_bob (a, b);
 
   client_register (a, "a2", "alice");
   expect_json (b, "{\"type\":\"presence\",\"action\":\"leave\",\"nodeId\":\"a\","
@@ -910,18 +946,16 @@ test_reregister (Fixture       *fixture,
 
   client_send (b, "{\"type\":\"signal\",\"from\":\"b\",\"to\":\"a\",\"payload\":0}");
   expect_error (b, "unknown target peer 'a'");
-  client_send (b, "{\"type\":\"signal\",\"from\":\"b\",\"to\":\"a2\",\"payload\":0}");
-  expect_bytes (a, "{\"type\":\"signal\",\"from\":\"b\",\"to\":\"a2\",\"payload\":0}");
+  expect_relayed (b, a, "{\"type\":\"signal\",\"from\":\"b\",\"to\":\"a2\",\"payload\":0}");
 
   /* Same id, new details: the entry keeps its place. */
-  client_send (a, "{\"type\":\"register\",\"nodeId\":\"a2\",\"username\":\"Alice\","
-                  "\"encryptionKey\":\"ek\"}");
+  client_register_keys (a, "a2", "Alice", NULL, "ek");
   expect_json (b, "{\"type\":\"participants\",\"participants\":["
                   "{\"nodeId\":\"b\",\"username\":\"bob\"},"
                   "{\"nodeId\":\"a2\",\"username\":\"Alice\",\"encryptionKey\":\"ek\"}]}");
   expect_json (b, "{\"type\":\"presence\",\"action\":\"join\",\"nodeId\":\"a2\","
                   "\"username\":\"Alice\",\"encryptionKey\":\"ek\"}");
-  g_bytes_unref (client_next (a));
+  skip_frames (a, 1);
   expect_quiet (fixture, a);
   g_assert_cmpuint (mesh_legacy_relay_get_n_participants (fixture->relay), ==, 2);
 }
@@ -934,7 +968,7 @@ test_close_all (Fixture       *fixture,
   Client *b = client_new (fixture);
 
   client_register (a, "a", "alice");
-  g_bytes_unref (client_next (a));
+  skip_frames (a, 1);
   mesh_legacy_relay_close_all (fixture->relay);
   wait_until (client_is_closed, a, "the shutdown close");
   wait_until (client_is_closed, b, "the shutdown close");
@@ -942,21 +976,56 @@ test_close_all (Fixture       *fixture,
                    SOUP_WEBSOCKET_CLOSE_GOING_AWAY);
 }
 
-static void
-queue_fixture_set_up (Fixture       *fixture,
-                      gconstpointer  data)
-{
-  g_autoptr(MeshConfig) config = mesh_config_new ();
-  MeshWsLimits limits = config->legacy_limits;
-
-  limits.max_queued_bytes = 256 * 1024;
-  fixture_set_up_with (fixture, &limits);
-}
-
 static gboolean
 participants_at_most_one (gpointer data)
 {
   return mesh_legacy_relay_get_n_participants (data) <= 1;
+}
+
+static gboolean
+two_participants (gpointer data)
+{
+  return mesh_legacy_relay_get_n_participants (data) >= 2;
+}
+
+/* A raw socket that does the WebSocket handshake and registers as @node_id,
+ * then never reads again.  @rcvbuf: the
+ * socket's receive buffer (0: the system's). */
+static GSocketConnection *
+raw_register (Fixture    *fixture,
+              const char *node_id,
+              int         rcvbuf)
+{
+  static const guint8 zero_mask[4] = { 0, 0, 0, 0 };
+  const char *request = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                        "Sec-WebSocket-Version: 13\r\n\r\n";
+  g_autofree char *text = g_strdup_printf ("{\"type\":\"register\",\"nodeId\":\"%s\","
+                                           "\"username\":\"%c\"}", node_id, node_id[0]);
+  g_autoptr(GSocketClient) socket_client = g_socket_client_new ();
+  g_autoptr(GByteArray) frame = g_byte_array_new ();
+  g_autoptr(GError) error = NULL;
+  GSocketConnection *raw;
+  GOutputStream *out;
+  guint8 header[2];
+
+  g_assert_cmpuint (strlen (text), <, 126);
+  raw = g_socket_client_connect_to_host (socket_client, fixture->http_url + strlen ("http://"),
+                                         0, NULL, &error);
+  g_assert_no_error (error);
+  if (rcvbuf > 0)
+    g_socket_set_option (g_socket_connection_get_socket (raw), SOL_SOCKET, SO_RCVBUF, rcvbuf, NULL);
+  out = g_io_stream_get_output_stream (G_IO_STREAM (raw));
+  /* A masked text frame (a zero mask leaves the payload as is). */
+  header[0] = 0x81;
+  header[1] = 0x80 | strlen (text);
+  g_byte_array_append (frame, (const guint8 *) request, strlen (request));
+  g_byte_array_append (frame, header, 2);
+  g_byte_array_append (frame, zero_mask, 4);
+  g_byte_array_append (frame, (const guint8 *) text, strlen (text));
+  g_assert_true (g_output_stream_write_all (out, frame->data, frame->len, NULL, NULL, &error));
+  g_assert_no_error (error);
+  return raw;
 }
 
 /* A reader that stops reading must cost the server a bounded amount of
@@ -967,41 +1036,15 @@ static void
 test_slow_reader_dropped (Fixture       *fixture,
                           gconstpointer  data)
 {
-  static const char register_text[] = "{\"type\":\"register\",\"nodeId\":\"slow\",\"username\":\"s\"}";
-  g_autoptr(GSocketClient) socket_client = g_socket_client_new ();
   g_autoptr(GSocketConnection) raw = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GByteArray) frame = g_byte_array_new ();
-  g_autofree char *request = NULL;
   g_autofree char *filler = g_strnfill (60 * 1024, 'x');
   g_autofree char *signal = NULL;
-  static const guint8 zero_mask[4] = { 0, 0, 0, 0 };
-  GOutputStream *out;
   Client *a = client_new (fixture);
-  guint8 header[2];
 
-  raw = g_socket_client_connect_to_host (socket_client, fixture->http_url + strlen ("http://"),
-                                         0, NULL, &error);
-  g_assert_no_error (error);
   /* A tiny receive buffer so the server's side fills up quickly. */
-  g_socket_set_option (g_socket_connection_get_socket (raw), SOL_SOCKET, SO_RCVBUF, 4096, NULL);
-  out = g_io_stream_get_output_stream (G_IO_STREAM (raw));
-  request = g_strdup ("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                      "Sec-WebSocket-Version: 13\r\n\r\n");
-  g_assert_true (g_output_stream_write_all (out, request, strlen (request), NULL, NULL, &error));
-  /* A masked text frame (a zero mask leaves the payload as is). */
-  header[0] = 0x81;
-  header[1] = 0x80 | (sizeof register_text - 1);
-  g_byte_array_append (frame, header, 2);
-  g_byte_array_append (frame, zero_mask, 4);
-  g_byte_array_append (frame, (const guint8 *) register_text, sizeof register_text - 1);
-  g_assert_true (g_output_stream_write_all (out, frame->data, frame->len, NULL, NULL, &error));
-  g_assert_no_error (error);
-
+  raw = raw_register (fixture, "slow", 4096);
   client_register (a, "a", "alice");
-  while (mesh_legacy_relay_get_n_participants (fixture->relay) < 2)
-    g_main_context_iteration (NULL, TRUE);
+  wait_until (two_participants, fixture->relay, "both registrations");
 
   /* About 12 MiB towards the stalled reader: far over its 256 KiB queue
    * plus what the kernel buffers hold. */
@@ -1016,26 +1059,7 @@ test_slow_reader_dropped (Fixture       *fixture,
   /* The sender is untouched. */
   g_assert_cmpint (soup_websocket_connection_get_state (a->conn), ==, SOUP_WEBSOCKET_STATE_OPEN);
   client_send (a, "{\"type\":\"signal\",\"from\":\"a\",\"to\":\"a\",\"payload\":\"still here\"}");
-  while (TRUE) {
-    g_autoptr(GBytes) next = client_next (a);
-    gsize len;
-    const char *text = g_bytes_get_data (next, &len);
-
-    if (g_strstr_len (text, len, "still here") != NULL)
-      break;
-  }
-}
-
-static void
-liveness_fixture_set_up (Fixture       *fixture,
-                         gconstpointer  data)
-{
-  g_autoptr(MeshConfig) config = mesh_config_new ();
-  MeshWsLimits limits = config->legacy_limits;
-
-  limits.ping_interval_s = 1;
-  limits.silence_timeout_s = 12;
-  fixture_set_up_with (fixture, &limits);
+  expect_eventually (a, "still here");
 }
 
 /* The server pings silent sockets and drops those that do not answer: a
@@ -1045,60 +1069,18 @@ static void
 test_liveness (Fixture       *fixture,
                gconstpointer  data)
 {
-  static const char register_text[] = "{\"type\":\"register\",\"nodeId\":\"mute\",\"username\":\"m\"}";
-  static const guint8 zero_mask[4] = { 0, 0, 0, 0 };
-  g_autoptr(GSocketClient) socket_client = g_socket_client_new ();
   g_autoptr(GSocketConnection) raw = NULL;
-  g_autoptr(GByteArray) frame = g_byte_array_new ();
-  g_autoptr(GError) error = NULL;
-  const char *request = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                        "Sec-WebSocket-Version: 13\r\n\r\n";
   Client *idle = client_new (fixture);
-  GOutputStream *out;
-  guint8 header[2];
 
-  raw = g_socket_client_connect_to_host (socket_client, fixture->http_url + strlen ("http://"),
-                                         0, NULL, &error);
-  g_assert_no_error (error);
-  out = g_io_stream_get_output_stream (G_IO_STREAM (raw));
-  header[0] = 0x81;
-  header[1] = 0x80 | (sizeof register_text - 1);
-  g_byte_array_append (frame, (const guint8 *) request, strlen (request));
-  g_byte_array_append (frame, header, 2);
-  g_byte_array_append (frame, zero_mask, 4);
-  g_byte_array_append (frame, (const guint8 *) register_text, sizeof register_text - 1);
-  g_assert_true (g_output_stream_write_all (out, frame->data, frame->len, NULL, NULL, &error));
-
+  raw = raw_register (fixture, "mute", 0);
   client_register (idle, "idle", "i");
-  while (mesh_legacy_relay_get_n_participants (fixture->relay) < 2)
-    g_main_context_iteration (NULL, TRUE);
+  wait_until (two_participants, fixture->relay, "both registrations");
 
   wait_until (participants_at_most_one, fixture->relay, "the mute socket to be dropped");
   /* The one left is the idle client, still registered and relaying. */
   g_assert_cmpuint (mesh_legacy_relay_get_n_participants (fixture->relay), ==, 1);
   client_send (idle, "{\"type\":\"signal\",\"from\":\"idle\",\"to\":\"idle\",\"payload\":\"alive\"}");
-  while (TRUE) {
-    g_autoptr(GBytes) next = client_next (idle);
-    gsize len;
-    const char *text = g_bytes_get_data (next, &len);
-
-    g_assert_false (idle->closed);
-    if (g_strstr_len (text, len, "alive") != NULL)
-      break;
-  }
-}
-
-static void
-spread_fixture_set_up (Fixture       *fixture,
-                       gconstpointer  data)
-{
-  g_autoptr(MeshConfig) config = mesh_config_new ();
-  MeshWsLimits limits = config->legacy_limits;
-
-  limits.ping_interval_s = 4;
-  limits.silence_timeout_s = 60;
-  fixture_set_up_with (fixture, &limits);
+  expect_eventually (idle, "alive");
 }
 
 typedef struct {
@@ -1161,33 +1143,15 @@ static void
 test_ping_spread (Fixture       *fixture,
                   gconstpointer  data)
 {
-  const char *request = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                        "Sec-WebSocket-Version: 13\r\n\r\n";
-  static const guint8 zero_mask[4] = { 0, 0, 0, 0 };
-  g_autoptr(GSocketClient) socket_client = g_socket_client_new ();
   Silent silent[40] = { 0 };
   gint64 times[G_N_ELEMENTS (silent)], deadline;
   guint pinged = 0, burst = 0;
 
   for (guint i = 0; i < G_N_ELEMENTS (silent); i++) {
-    g_autofree char *text = g_strdup_printf ("{\"type\":\"register\",\"nodeId\":\"quiet-%u\","
-                                             "\"username\":\"q%u\"}", i, i);
-    g_autoptr(GByteArray) frame = g_byte_array_new ();
-    g_autoptr(GError) error = NULL;
-    guint8 header[2] = { 0x81, 0x80 | strlen (text) };
+    g_autofree char *node_id = g_strdup_printf ("quiet-%u", i);
 
-    silent[i].raw = g_socket_client_connect_to_host (socket_client,
-                                                     fixture->http_url + strlen ("http://"),
-                                                     0, NULL, &error);
-    g_assert_no_error (error);
+    silent[i].raw = raw_register (fixture, node_id, 0);
     silent[i].in = g_byte_array_new ();
-    g_byte_array_append (frame, (const guint8 *) request, strlen (request));
-    g_byte_array_append (frame, header, 2);
-    g_byte_array_append (frame, zero_mask, 4);
-    g_byte_array_append (frame, (const guint8 *) text, strlen (text));
-    g_assert_true (g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (silent[i].raw)),
-                                              frame->data, frame->len, NULL, NULL, &error));
   }
   while (mesh_legacy_relay_get_n_participants (fixture->relay) < G_N_ELEMENTS (silent))
     g_main_context_iteration (NULL, TRUE);
@@ -1250,13 +1214,13 @@ main (int   argc,
   ADD ("duplicate-register", test_duplicate_register);
   ADD ("reregister", test_reregister);
   ADD ("close-all", test_close_all);
-  g_test_add ("/mesh/legacy-relay/rate-limit", Fixture, NULL, rate_fixture_set_up,
+  g_test_add ("/mesh/legacy-relay/rate-limit", Fixture, &rate_limits, fixture_set_up,
               test_rate_limit, fixture_tear_down);
-  g_test_add ("/mesh/legacy-relay/slow-reader-dropped", Fixture, NULL, queue_fixture_set_up,
+  g_test_add ("/mesh/legacy-relay/slow-reader-dropped", Fixture, &queue_limits, fixture_set_up,
               test_slow_reader_dropped, fixture_tear_down);
-  g_test_add ("/mesh/legacy-relay/liveness", Fixture, NULL, liveness_fixture_set_up,
+  g_test_add ("/mesh/legacy-relay/liveness", Fixture, &liveness_limits, fixture_set_up,
               test_liveness, fixture_tear_down);
-  g_test_add ("/mesh/legacy-relay/ping-spread", Fixture, NULL, spread_fixture_set_up,
+  g_test_add ("/mesh/legacy-relay/ping-spread", Fixture, &spread_limits, fixture_set_up,
               test_ping_spread, fixture_tear_down);
 #undef ADD
 

@@ -9,6 +9,7 @@
 #include "mesh-ids.h"
 #include "mesh-rest.h"
 #include "mesh-store.h"
+#include "mesh-test-server.h"
 
 #include <glib/gstdio.h>
 
@@ -115,22 +116,13 @@ static void
 fixture_tear_down (Fixture       *fixture,
                    gconstpointer  data)
 {
-  g_autoptr(GDir) dir = NULL;
-  const char *name;
-
   g_clear_object (&fixture->session);
   soup_server_disconnect (fixture->server);
   g_clear_object (&fixture->server);
   g_clear_object (&fixture->cap_key);
   g_clear_object (&fixture->store);
 
-  dir = g_dir_open (fixture->dir, 0, NULL);
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-    g_autofree char *file = g_build_filename (fixture->dir, name, NULL);
-
-    g_unlink (file);
-  }
-  g_rmdir (fixture->dir);
+  mesh_test_remove_tree (fixture->dir);
   g_free (fixture->dir);
   g_free (fixture->base);
   g_free (fixture->controller);

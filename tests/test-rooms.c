@@ -15,27 +15,14 @@
 
 enum { ALICE, BOB, CAROL, N_USERS };
 
-static const char * const usernames[N_USERS] = { "alice", "bob", "carol" };
+static const char * const usernames[N_USERS + 1] = { "alice", "bob", "carol", NULL };
 
-static struct {
-  MeshTestServer *server;
-  char           *user_id[N_USERS];
-  char           *token[N_USERS];
-} shared;
+static MeshTestUsers shared;
 
 static MeshTestServer *
 server (void)
 {
-  if (shared.server != NULL)
-    return shared.server;
-
-  shared.server = mesh_test_server_new (NULL);
-  for (guint i = 0; i < N_USERS; i++)
-    shared.user_id[i] = mesh_test_server_add_user (shared.server, usernames[i], PASSWORD);
-  mesh_test_server_start (shared.server);
-  for (guint i = 0; i < N_USERS; i++)
-    shared.token[i] = mesh_test_login (shared.server, usernames[i], PASSWORD, NULL);
-  return shared.server;
+  return mesh_test_users_get_server (&shared, NULL, usernames, PASSWORD);
 }
 
 static const char *
@@ -80,45 +67,62 @@ role_of (JsonObject *room,
   return NULL;
 }
 
+/* A room of Alice's that Bob is in. */
+static char *
+shared_room (const char *name)
+{
+  return mesh_test_shared_room (server (), shared.token[ALICE], shared.token[BOB], name);
+}
+
+static MeshTestClient *
+client_of (guint user)
+{
+  return mesh_test_client_new_hello (server (), shared.token[user], "client", NULL, NULL);
+}
+
+/* Sends @type with @payload; the answer must be an error, whose payload is
+ * returned. */
+static JsonObject *
+send_refused (MeshTestClient *client,
+              const char     *type,
+              const char     *payload)
+{
+  const char *id = mesh_test_client_send (client, type, payload);
+  g_autoptr(JsonObject) frame = mesh_test_client_expect_ref (client, id);
+
+  g_assert_cmpstr (get_str (frame, "type"), ==, "error");
+  return json_object_ref (json_object_get_object_member (frame, "payload"));
+}
+
 static void
 test_rename (void)
 {
-  g_autofree char *room_id = mesh_test_shared_room (server (), shared.token[ALICE],
-                                                    shared.token[BOB], "Before");
+  g_autofree char *room_id = shared_room ("Before");
   g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s", room_id);
-  MeshTestClient *bob = mesh_test_client_new_hello (server (), shared.token[BOB], "client",
-                                                    NULL, NULL);
-  g_autoptr(MeshTestResponse) by_member = NULL;
-  g_autoptr(MeshTestResponse) by_stranger = NULL;
-  g_autoptr(MeshTestResponse) too_long = NULL;
+  MeshTestClient *bob = client_of (BOB);
   g_autoptr(MeshTestResponse) renamed = NULL;
-  g_autoptr(MeshTestResponse) unknown = NULL;
   g_autoptr(JsonObject) event = NULL;
   g_autoptr(JsonObject) room = NULL;
   g_autofree char *long_body = NULL;
   g_autofree char *long_name = g_strnfill (101, 'x');
 
   /* Not joined over the socket: the room list still needs the new name. */
-  by_member = mesh_test_request (server (), "PATCH", path, shared.token[BOB],
-                                 "{\"name\":\"Bob's\"}");
-  mesh_test_response_assert_error (by_member, 403, "FORBIDDEN");
-  by_stranger = mesh_test_request (server (), "PATCH", path, shared.token[CAROL],
-                                   "{\"name\":\"Carol's\"}");
-  mesh_test_response_assert_error (by_stranger, 403, "FORBIDDEN");
+  mesh_test_request_expect_error (server (), "PATCH", path, shared.token[BOB],
+                                  "{\"name\":\"Bob's\"}", 403, "FORBIDDEN");
+  mesh_test_request_expect_error (server (), "PATCH", path, shared.token[CAROL],
+                                  "{\"name\":\"Carol's\"}", 403, "FORBIDDEN");
   long_body = g_strdup_printf ("{\"name\":\"%s\"}", long_name);
-  too_long = mesh_test_request (server (), "PATCH", path, shared.token[ALICE], long_body);
-  mesh_test_response_assert_error (too_long, 400, "BAD_REQUEST");
-  unknown = mesh_test_request (server (), "PATCH", "/api/v1/rooms/no-such-room",
-                               shared.token[ALICE], "{\"name\":\"After\"}");
-  mesh_test_response_assert_error (unknown, 404, "ROOM_NOT_FOUND");
+  mesh_test_request_expect_error (server (), "PATCH", path, shared.token[ALICE], long_body, 400,
+                                  "BAD_REQUEST");
+  mesh_test_request_expect_error (server (), "PATCH", "/api/v1/rooms/no-such-room",
+                                  shared.token[ALICE], "{\"name\":\"After\"}", 404,
+                                  "ROOM_NOT_FOUND");
 
-  renamed = mesh_test_request (server (), "PATCH", path, shared.token[ALICE],
-                               "{\"name\":\"After\"}");
-  g_assert_cmpuint (renamed->status, ==, 200);
+  renamed = mesh_test_request_expect (server (), "PATCH", path, shared.token[ALICE],
+                                      "{\"name\":\"After\"}", 200);
   g_assert_cmpstr (get_str (mesh_test_response_object (renamed), "name"), ==, "After");
 
-  event = mesh_test_client_wait_for_type (bob, "room.updated", MESH_TEST_TIMEOUT_MS);
-  g_assert_nonnull (event);
+  event = mesh_test_client_expect_type (bob, "room.updated");
   {
     JsonObject *payload = json_object_get_object_member (event, "payload");
 
@@ -134,32 +138,25 @@ test_rename (void)
 static void
 test_delete (void)
 {
-  g_autofree char *room_id = mesh_test_shared_room (server (), shared.token[ALICE],
-                                                    shared.token[BOB], "Doomed");
+  g_autofree char *room_id = shared_room ("Doomed");
   g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s", room_id);
   g_autofree char *messages = g_strdup_printf ("/api/v1/rooms/%s/messages", room_id);
-  MeshTestClient *bob = mesh_test_client_new_hello (server (), shared.token[BOB], "client",
-                                                    NULL, NULL);
-  g_autoptr(MeshTestResponse) by_member = NULL;
+  MeshTestClient *bob = client_of (BOB);
   g_autoptr(MeshTestResponse) deleted = NULL;
-  g_autoptr(MeshTestResponse) again = NULL;
   g_autoptr(MeshTestResponse) history = NULL;
   g_autoptr(JsonObject) event = NULL;
   g_autoptr(JsonObject) room = NULL;
   g_autofree char *chat = g_strdup_printf ("{\"room_id\":\"%s\",\"content\":\"hi\"}", room_id);
   g_autofree char *join_payload = g_strdup_printf ("{\"room_id\":\"%s\"}", room_id);
-  const char *id;
 
   mesh_test_client_join (bob, room_id);
-  by_member = mesh_test_request (server (), "DELETE", path, shared.token[BOB], NULL);
-  mesh_test_response_assert_error (by_member, 403, "FORBIDDEN");
+  mesh_test_request_expect_error (server (), "DELETE", path, shared.token[BOB], NULL, 403,
+                                  "FORBIDDEN");
   g_assert_nonnull ((room = find_room (BOB, room_id)));
   g_clear_pointer (&room, json_object_unref);
 
-  deleted = mesh_test_request (server (), "DELETE", path, shared.token[ALICE], NULL);
-  g_assert_cmpuint (deleted->status, ==, 204);
-  event = mesh_test_client_wait_for_type (bob, "room.deleted", MESH_TEST_TIMEOUT_MS);
-  g_assert_nonnull (event);
+  deleted = mesh_test_request_expect (server (), "DELETE", path, shared.token[ALICE], NULL, 204);
+  event = mesh_test_client_expect_type (bob, "room.deleted");
   g_assert_cmpstr (get_str (json_object_get_object_member (event, "payload"), "room_id"), ==,
                    room_id);
 
@@ -168,50 +165,36 @@ test_delete (void)
   g_assert_null (find_room (BOB, room_id));
   history = mesh_test_request (server (), "GET", messages, shared.token[ALICE], NULL);
   mesh_test_response_assert_error (history, 404, "ROOM_NOT_FOUND");
-  again = mesh_test_request (server (), "DELETE", path, shared.token[ALICE], NULL);
-  mesh_test_response_assert_error (again, 404, "ROOM_NOT_FOUND");
-  id = mesh_test_client_send (bob, "chat.message.send", chat);
+  mesh_test_request_expect_error (server (), "DELETE", path, shared.token[ALICE], NULL, 404,
+                                  "ROOM_NOT_FOUND");
+  json_object_unref (send_refused (bob, "chat.message.send", chat));
   g_clear_pointer (&event, json_object_unref);
-  event = mesh_test_client_wait_for_ref (bob, id, MESH_TEST_TIMEOUT_MS);
-  g_assert_nonnull (event);
-  g_assert_cmpstr (get_str (event, "type"), ==, "error");
-  id = mesh_test_client_send (bob, "room.join", join_payload);
-  g_clear_pointer (&event, json_object_unref);
-  event = mesh_test_client_wait_for_ref (bob, id, MESH_TEST_TIMEOUT_MS);
-  g_assert_cmpstr (get_str (json_object_get_object_member (event, "payload"), "code"), ==,
-                   "ROOM_NOT_FOUND");
+  event = send_refused (bob, "room.join", join_payload);
+  g_assert_cmpstr (get_str (event, "code"), ==, "ROOM_NOT_FOUND");
   mesh_test_client_free (bob);
 }
 
 static void
 test_leave (void)
 {
-  g_autofree char *room_id = mesh_test_shared_room (server (), shared.token[ALICE],
-                                                    shared.token[BOB], "Left");
+  g_autofree char *room_id = shared_room ("Left");
   g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s/leave", room_id);
-  MeshTestClient *alice = mesh_test_client_new_hello (server (), shared.token[ALICE], "client",
-                                                      NULL, NULL);
-  MeshTestClient *bob = mesh_test_client_new_hello (server (), shared.token[BOB], "client",
-                                                    NULL, NULL);
-  g_autoptr(MeshTestResponse) stranger = NULL;
+  MeshTestClient *alice = client_of (ALICE);
+  MeshTestClient *bob = client_of (BOB);
   g_autoptr(MeshTestResponse) left = NULL;
   g_autoptr(MeshTestResponse) owner_left = NULL;
-  g_autoptr(MeshTestResponse) again = NULL;
   g_autoptr(JsonObject) event = NULL;
   g_autoptr(JsonObject) room = NULL;
   g_autofree char *chat = g_strdup_printf ("{\"room_id\":\"%s\",\"content\":\"still here?\"}",
                                            room_id);
-  const char *id;
 
   mesh_test_client_join (alice, room_id);
   mesh_test_client_join (bob, room_id);
-  stranger = mesh_test_request (server (), "POST", path, shared.token[CAROL], NULL);
-  mesh_test_response_assert_error (stranger, 403, "FORBIDDEN");
+  mesh_test_request_expect_error (server (), "POST", path, shared.token[CAROL], NULL, 403,
+                                  "FORBIDDEN");
 
-  left = mesh_test_request (server (), "POST", path, shared.token[BOB], NULL);
-  g_assert_cmpuint (left->status, ==, 204);
-  event = mesh_test_client_wait_for_type (alice, "room.member.left", MESH_TEST_TIMEOUT_MS);
-  g_assert_nonnull (event);
+  left = mesh_test_request_expect (server (), "POST", path, shared.token[BOB], NULL, 204);
+  event = mesh_test_client_expect_type (alice, "room.member.left");
   {
     JsonObject *payload = json_object_get_object_member (event, "payload");
 
@@ -221,28 +204,22 @@ test_leave (void)
   }
   g_clear_pointer (&event, json_object_unref);
   /* Bob's socket is out of the live room, as after room.leave. */
-  event = mesh_test_client_wait_for_type (alice, "room.left", MESH_TEST_TIMEOUT_MS);
-  g_assert_nonnull (event);
+  event = mesh_test_client_expect_type (alice, "room.left");
   g_clear_pointer (&event, json_object_unref);
-  event = mesh_test_client_wait_for_type (bob, "room.member.left", MESH_TEST_TIMEOUT_MS);
-  g_assert_nonnull (event);
+  event = mesh_test_client_expect_type (bob, "room.member.left");
   g_assert_null (find_room (BOB, room_id));
   room = find_room (ALICE, room_id);
   g_assert_nonnull (room);
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (room, "members")), ==, 1);
   g_clear_pointer (&room, json_object_unref);
 
-  id = mesh_test_client_send (bob, "chat.message.send", chat);
-  g_clear_pointer (&event, json_object_unref);
-  event = mesh_test_client_wait_for_ref (bob, id, MESH_TEST_TIMEOUT_MS);
-  g_assert_cmpstr (get_str (event, "type"), ==, "error");
+  json_object_unref (send_refused (bob, "chat.message.send", chat));
 
-  again = mesh_test_request (server (), "POST", path, shared.token[BOB], NULL);
-  mesh_test_response_assert_error (again, 403, "FORBIDDEN");
+  mesh_test_request_expect_error (server (), "POST", path, shared.token[BOB], NULL, 403,
+                                  "FORBIDDEN");
 
   /* The last member out: the room goes. */
-  owner_left = mesh_test_request (server (), "POST", path, shared.token[ALICE], NULL);
-  g_assert_cmpuint (owner_left->status, ==, 204);
+  owner_left = mesh_test_request_expect (server (), "POST", path, shared.token[ALICE], NULL, 204);
   g_assert_null (find_room (ALICE, room_id));
   mesh_test_client_free (alice);
   mesh_test_client_free (bob);
@@ -251,32 +228,27 @@ test_leave (void)
 static void
 test_owner_leaves (void)
 {
-  g_autofree char *room_id = mesh_test_shared_room (server (), shared.token[ALICE],
-                                                    shared.token[BOB], "Handed over");
+  g_autofree char *room_id = shared_room ("Handed over");
   g_autofree char *leave = g_strdup_printf ("/api/v1/rooms/%s/leave", room_id);
   g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s", room_id);
   g_autoptr(MeshTestResponse) left = NULL;
   g_autoptr(MeshTestResponse) renamed = NULL;
   g_autoptr(JsonObject) room = NULL;
 
-  left = mesh_test_request (server (), "POST", leave, shared.token[ALICE], NULL);
-  g_assert_cmpuint (left->status, ==, 204);
+  left = mesh_test_request_expect (server (), "POST", leave, shared.token[ALICE], NULL, 204);
   room = find_room (BOB, room_id);
   g_assert_nonnull (room);
   g_assert_cmpstr (role_of (room, shared.user_id[BOB]), ==, "owner");
-  renamed = mesh_test_request (server (), "PATCH", path, shared.token[BOB],
-                               "{\"name\":\"Bob's now\"}");
-  g_assert_cmpuint (renamed->status, ==, 200);
+  renamed = mesh_test_request_expect (server (), "PATCH", path, shared.token[BOB],
+                                      "{\"name\":\"Bob's now\"}", 200);
 }
 
 static void
 test_member_joined (void)
 {
-  g_autofree char *room_id = mesh_test_shared_room (server (), shared.token[ALICE],
-                                                    shared.token[BOB], "Growing");
+  g_autofree char *room_id = shared_room ("Growing");
   g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s/invites", room_id);
-  MeshTestClient *alice = mesh_test_client_new_hello (server (), shared.token[ALICE], "client",
-                                                      NULL, NULL);
+  MeshTestClient *alice = client_of (ALICE);
   g_autoptr(MeshTestResponse) invite = NULL;
   g_autoptr(MeshTestResponse) accepted = NULL;
   g_autoptr(MeshTestResponse) again = NULL;
@@ -284,21 +256,17 @@ test_member_joined (void)
   g_autofree char *accept = NULL;
   JsonObject *payload;
 
-  invite = mesh_test_request (server (), "POST", path, shared.token[BOB], NULL);
-  g_assert_cmpuint (invite->status, ==, 201);
+  invite = mesh_test_request_expect (server (), "POST", path, shared.token[BOB], NULL, 201);
   accept = g_strdup_printf ("/api/v1/invites/%s/accept",
                             get_str (mesh_test_response_object (invite), "code"));
-  accepted = mesh_test_request (server (), "POST", accept, shared.token[CAROL], NULL);
-  g_assert_cmpuint (accepted->status, ==, 200);
-  event = mesh_test_client_wait_for_type (alice, "room.member.joined", MESH_TEST_TIMEOUT_MS);
-  g_assert_nonnull (event);
+  accepted = mesh_test_request_expect (server (), "POST", accept, shared.token[CAROL], NULL, 200);
+  event = mesh_test_client_expect_type (alice, "room.member.joined");
   payload = json_object_get_object_member (event, "payload");
   g_assert_cmpstr (get_str (payload, "room_id"), ==, room_id);
   g_assert_cmpstr (get_str (payload, "user_id"), ==, shared.user_id[CAROL]);
   g_assert_cmpstr (get_str (payload, "username"), ==, "carol");
   /* Accepting again changes nothing and tells nobody. */
-  again = mesh_test_request (server (), "POST", accept, shared.token[CAROL], NULL);
-  g_assert_cmpuint (again->status, ==, 200);
+  again = mesh_test_request_expect (server (), "POST", accept, shared.token[CAROL], NULL, 200);
   mesh_test_client_free (alice);
 }
 
@@ -316,13 +284,6 @@ main (int argc, char **argv)
   server ();
   status = g_test_run ();
 
-  if (shared.server != NULL) {
-    mesh_test_server_stop (shared.server);
-    mesh_test_server_free (shared.server);
-  }
-  for (guint i = 0; i < N_USERS; i++) {
-    g_free (shared.user_id[i]);
-    g_free (shared.token[i]);
-  }
+  mesh_test_users_clear (&shared);
   return status;
 }

@@ -37,44 +37,28 @@
 
 enum { ALICE, BOB, CAROL, DAVE, EVE, N_USERS };
 
-static const char * const usernames[N_USERS] = { "alice", "bob", "carol", "dave", "eve" };
+static const char * const usernames[N_USERS + 1] = {
+  "alice", "bob", "carol", "dave", "eve", NULL
+};
 
-static struct {
-  MeshTestServer *server;
-  MeshTestServer *strict;
-  char           *user_id[N_USERS];
-  char           *token[N_USERS];
-} shared;
+static MeshTestUsers shared;
+/* No users of its own: its tests register them. */
+static MeshTestUsers strict;
 
 /* Helpers */
 
 static MeshTestServer *
 main_server (void)
 {
-  if (shared.server != NULL)
-    return shared.server;
-
-  shared.server = mesh_test_server_new (NULL);
-  for (guint i = 0; i < N_USERS; i++)
-    shared.user_id[i] = mesh_test_server_add_user (shared.server, usernames[i], PASSWORD);
-  mesh_test_server_start (shared.server);
-  for (guint i = 0; i < N_USERS; i++) {
-    g_autofree char *user_id = NULL;
-
-    shared.token[i] = mesh_test_login (shared.server, usernames[i], PASSWORD, &user_id);
-    g_assert_cmpstr (user_id, ==, shared.user_id[i]);
-  }
-  return shared.server;
+  return mesh_test_users_get_server (&shared, NULL, usernames, PASSWORD);
 }
 
 static MeshTestServer *
 strict_server (void)
 {
-  if (shared.strict == NULL) {
-    shared.strict = mesh_test_server_new (STRICT_CONFIG);
-    mesh_test_server_start (shared.strict);
-  }
-  return shared.strict;
+  static const char * const nobody[] = { NULL };
+
+  return mesh_test_users_get_server (&strict, STRICT_CONFIG, nobody, PASSWORD);
 }
 
 static void
@@ -184,6 +168,28 @@ issue_cap (int         user,
   return g_strdup (get_str (obj, "cap_token"));
 }
 
+/* POST /devices as @user; asserts 201, a UUID and a long token.  Returns
+ * the device_token; @device_id (optional) gets the device_id. */
+static char *
+add_device (int          user,
+            const char  *name,
+            const char  *fingerprint,
+            char       **device_id)
+{
+  g_autofree char *body = g_strdup_printf ("{\"name\":\"%s\",\"fingerprint\":\"%s\"}",
+                                           name, fingerprint);
+  g_autoptr(MeshTestResponse) r = mesh_test_request_expect (main_server (), "POST",
+                                                            "/api/v1/devices",
+                                                            shared.token[user], body, 201);
+  JsonObject *obj = mesh_test_response_object (r);
+
+  assert_uuid4 (get_str (obj, "device_id"));
+  g_assert_cmpint (strlen (get_str (obj, "device_token")), >=, 32);
+  if (device_id != NULL)
+    *device_id = g_strdup (get_str (obj, "device_id"));
+  return g_strdup (get_str (obj, "device_token"));
+}
+
 static MeshTestClient *
 client_for (int          user,
             JsonObject **welcome)
@@ -200,18 +206,29 @@ peer_id_of (JsonObject *welcome)
   return g_strdup (get_str (welcome, "peer_id"));
 }
 
+/* Sends @type with @payload and returns the payload of the answer (the
+ * frame whose ref is the request), which must be of @answer_type. */
+static JsonObject *
+ws_call (MeshTestClient *client,
+         const char     *type,
+         const char     *payload,
+         const char     *answer_type)
+{
+  const char *id = mesh_test_client_send (client, type, payload);
+  g_autoptr(JsonObject) frame = mesh_test_client_expect_ref (client, id);
+
+  g_assert_cmpstr (get_str (frame, "type"), ==, answer_type);
+  return json_object_ref (mesh_test_frame_payload (frame));
+}
+
 /* Joins and returns the joiner's room.joined payload (ref = the request). */
 static JsonObject *
 ws_join (MeshTestClient *client,
          const char     *room_id)
 {
   g_autofree char *payload = g_strdup_printf ("{\"room_id\":\"%s\"}", room_id);
-  const char *id = mesh_test_client_send (client, "room.join", payload);
-  g_autoptr(JsonObject) frame = mesh_test_client_wait_for_ref (client, id, MESH_TEST_TIMEOUT_MS);
 
-  g_assert_nonnull (frame);
-  g_assert_cmpstr (get_str (frame, "type"), ==, "room.joined");
-  return json_object_ref (mesh_test_frame_payload (frame));
+  return ws_call (client, "room.join", payload, "room.joined");
 }
 
 /* Sends a chat message and returns the sender's own created payload. */
@@ -224,8 +241,6 @@ ws_chat (MeshTestClient *client,
   g_autoptr(JsonObject) payload = json_object_new ();
   g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
   g_autofree char *text = NULL;
-  g_autoptr(JsonObject) frame = NULL;
-  const char *id;
 
   json_object_set_string_member (payload, "room_id", room_id);
   json_object_set_string_member (payload, "content", content);
@@ -233,11 +248,23 @@ ws_chat (MeshTestClient *client,
     json_object_set_string_member (payload, "client_msg_id", client_msg_id);
   json_node_set_object (node, payload);
   text = json_to_string (node, FALSE);
-  id = mesh_test_client_send (client, "chat.message.send", text);
-  frame = mesh_test_client_wait_for_ref (client, id, MESH_TEST_TIMEOUT_MS);
-  g_assert_nonnull (frame);
-  g_assert_cmpstr (get_str (frame, "type"), ==, "chat.message.created");
-  return json_object_ref (mesh_test_frame_payload (frame));
+  return ws_call (client, "chat.message.send", text, "chat.message.created");
+}
+
+/* Sends "@prefix 0" … "@prefix @n-1" and adds their message_ids to @ids. */
+static void
+ws_chat_many (MeshTestClient *client,
+              const char     *room_id,
+              const char     *prefix,
+              guint           n,
+              GPtrArray      *ids)
+{
+  for (guint i = 0; i < n; i++) {
+    g_autofree char *content = g_strdup_printf ("%s %u", prefix, i);
+    g_autoptr(JsonObject) created = ws_chat (client, room_id, content, NULL);
+
+    g_ptr_array_add (ids, g_strdup (get_str (created, "message_id")));
+  }
 }
 
 static JsonArray *
@@ -252,6 +279,26 @@ history (MeshTestServer    *server,
   *keep = mesh_test_request (server, "GET", path, token, NULL);
   g_assert_cmpuint ((*keep)->status, ==, 200);
   return mesh_test_response_array (*keep);
+}
+
+/* @messages are the chats ws_chat_many sent: @ids, "@prefix 0" on, oldest
+ * first, each with @member set to @value. */
+static void
+assert_chat_history (JsonArray  *messages,
+                     GPtrArray  *ids,
+                     const char *prefix,
+                     const char *member,
+                     const char *value)
+{
+  g_assert_cmpuint (json_array_get_length (messages), ==, ids->len);
+  for (guint i = 0; i < ids->len; i++) {
+    JsonObject *m = json_array_get_object_element (messages, i);
+    g_autofree char *content = g_strdup_printf ("%s %u", prefix, i);
+
+    g_assert_cmpstr (get_str (m, "message_id"), ==, ids->pdata[i]);
+    g_assert_cmpstr (get_str (m, "content"), ==, content);
+    g_assert_cmpstr (get_str (m, member), ==, value);
+  }
 }
 
 static const char *
@@ -315,7 +362,6 @@ test_rest_health (void)
 {
   MeshTestServer *server = main_server ();
   g_autoptr(MeshTestResponse) ok = mesh_test_request (server, "GET", "/health", NULL, NULL);
-  g_autoptr(MeshTestResponse) post = mesh_test_request (server, "POST", "/health", NULL, "{}");
   JsonObject *obj;
 
   g_assert_cmpuint (ok->status, ==, 200);
@@ -324,18 +370,17 @@ test_rest_health (void)
   /* Minimal: nothing but the status. */
   g_assert_cmpuint (json_object_get_size (obj), ==, 1);
 
-  mesh_test_response_assert_error (post, 405, "BAD_REQUEST");
+  mesh_test_request_expect_error (server, "POST", "/health", NULL, "{}", 405, "BAD_REQUEST");
 }
 
 static void
 test_rest_register_closed (void)
 {
-  g_autoptr(MeshTestResponse) r = NULL;
   g_autoptr(MeshTestResponse) login = NULL;
 
-  r = mesh_test_request (main_server (), "POST", "/api/v1/auth/register", NULL,
-                         "{\"username\":\"mallory\",\"password\":\"" PASSWORD "\"}");
-  mesh_test_response_assert_error (r, 403, "FORBIDDEN");
+  mesh_test_request_expect_error (main_server (), "POST", "/api/v1/auth/register", NULL,
+                                  "{\"username\":\"mallory\",\"password\":\"" PASSWORD "\"}", 403,
+                                  "FORBIDDEN");
 
   /* And no account was made. */
   login = mesh_test_request (main_server (), "POST", "/api/v1/auth/login", NULL,
@@ -346,51 +391,48 @@ test_rest_register_closed (void)
 static void
 test_rest_register_open (void)
 {
+  static const struct {
+    const char *body;
+    guint       status;
+    const char *code;
+  } refusals[] = {
+    { "{\"username\":\"newcomer\",\"password\":\"another one 123\"}", 409, "CONFLICT" },
+    { "{\"username\":\"nopass\"}", 400, "BAD_REQUEST" },
+    { "{\"username\":\"shorty\",\"password\":\"short\"}", 400, "BAD_REQUEST" },
+  };
   MeshTestServer *server = strict_server ();
   g_autoptr(MeshTestResponse) r = NULL;
-  g_autoptr(MeshTestResponse) again = NULL;
-  g_autoptr(MeshTestResponse) no_password = NULL;
-  g_autoptr(MeshTestResponse) short_password = NULL;
   g_autofree char *user_id = NULL;
   g_autofree char *login_user_id = NULL;
   g_autofree char *token = NULL;
 
-  r = mesh_test_request (server, "POST", "/api/v1/auth/register", NULL,
-                         "{\"username\":\"newcomer\",\"password\":\"" PASSWORD "\"}");
-  g_assert_cmpuint (r->status, ==, 201);
+  r = mesh_test_request_expect (server, "POST", "/api/v1/auth/register", NULL,
+                                "{\"username\":\"newcomer\",\"password\":\"" PASSWORD "\"}", 201);
   user_id = g_strdup (get_str (mesh_test_response_object (r), "user_id"));
   assert_uuid4 (user_id);
 
   token = mesh_test_login (server, "newcomer", PASSWORD, &login_user_id);
   g_assert_cmpstr (login_user_id, ==, user_id);
 
-  again = mesh_test_request (server, "POST", "/api/v1/auth/register", NULL,
-                             "{\"username\":\"newcomer\",\"password\":\"another one 123\"}");
-  mesh_test_response_assert_error (again, 409, "CONFLICT");
-
-  no_password = mesh_test_request (server, "POST", "/api/v1/auth/register", NULL,
-                                   "{\"username\":\"nopass\"}");
-  mesh_test_response_assert_error (no_password, 400, "BAD_REQUEST");
-
-  short_password = mesh_test_request (server, "POST", "/api/v1/auth/register", NULL,
-                                      "{\"username\":\"shorty\",\"password\":\"short\"}");
-  mesh_test_response_assert_error (short_password, 400, "BAD_REQUEST");
+  for (guint i = 0; i < G_N_ELEMENTS (refusals); i++)
+    mesh_test_request_expect_error (server, "POST", "/api/v1/auth/register", NULL,
+                                    refusals[i].body, refusals[i].status, refusals[i].code);
 }
 
 static void
 test_rest_login (void)
 {
+  static const char * const malformed[] = {
+    "{\"username\":\"alice\"}", "{\"username\":\"alice\",\"password\":12345678}",
+  };
   MeshTestServer *server = main_server ();
   g_autoptr(MeshTestResponse) ok = NULL;
   g_autoptr(MeshTestResponse) wrong = NULL;
   g_autoptr(MeshTestResponse) unknown = NULL;
-  g_autoptr(MeshTestResponse) missing = NULL;
-  g_autoptr(MeshTestResponse) typed = NULL;
   JsonObject *obj;
 
-  ok = mesh_test_request (server, "POST", "/api/v1/auth/login", NULL,
-                          "{\"username\":\"alice\",\"password\":\"" PASSWORD "\"}");
-  g_assert_cmpuint (ok->status, ==, 200);
+  ok = mesh_test_request_expect (server, "POST", "/api/v1/auth/login", NULL,
+                                 "{\"username\":\"alice\",\"password\":\"" PASSWORD "\"}", 200);
   obj = mesh_test_response_object (ok);
   g_assert_cmpstr (get_str (obj, "user_id"), ==, shared.user_id[ALICE]);
   g_assert_cmpint (strlen (get_str (obj, "access_token")), >=, 32);
@@ -408,12 +450,10 @@ test_rest_login (void)
   g_assert_cmpstr (get_str (mesh_test_response_object (wrong), "message"), ==,
                    get_str (mesh_test_response_object (unknown), "message"));
 
-  missing = mesh_test_request (server, "POST", "/api/v1/auth/login", NULL,
-                               "{\"username\":\"alice\"}");
-  mesh_test_response_assert_error (missing, 400, "BAD_REQUEST");
-  typed = mesh_test_request (server, "POST", "/api/v1/auth/login", NULL,
-                             "{\"username\":\"alice\",\"password\":12345678}");
-  mesh_test_response_assert_error (typed, 400, "BAD_REQUEST");
+  /* No password, or not a string. */
+  for (guint i = 0; i < G_N_ELEMENTS (malformed); i++)
+    mesh_test_request_expect_error (server, "POST", "/api/v1/auth/login", NULL, malformed[i],
+                                    400, "BAD_REQUEST");
 }
 
 static void
@@ -437,14 +477,12 @@ test_rest_unauthorized (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (routes); i++) {
     const char *body = g_str_equal (routes[i].method, "POST") ? "{}" : NULL;
-    g_autoptr(MeshTestResponse) none = mesh_test_request (server, routes[i].method, routes[i].path,
-                                                          NULL, body);
-    g_autoptr(MeshTestResponse) bad = mesh_test_request (server, routes[i].method, routes[i].path,
-                                                         "not-a-real-token", body);
 
     g_test_message ("%s %s", routes[i].method, routes[i].path);
-    mesh_test_response_assert_error (none, 401, "UNAUTHORIZED");
-    mesh_test_response_assert_error (bad, 401, "UNAUTHORIZED");
+    mesh_test_request_expect_error (server, routes[i].method, routes[i].path, NULL, body, 401,
+                                    "UNAUTHORIZED");
+    mesh_test_request_expect_error (server, routes[i].method, routes[i].path, "not-a-real-token",
+                                    body, 401, "UNAUTHORIZED");
   }
 }
 
@@ -452,38 +490,22 @@ static void
 test_rest_devices (void)
 {
   MeshTestServer *server = main_server ();
-  g_autoptr(MeshTestResponse) r = NULL;
-  g_autoptr(MeshTestResponse) again = NULL;
   g_autoptr(MeshTestResponse) list = NULL;
-  g_autoptr(MeshTestResponse) by_device = NULL;
-  g_autoptr(MeshTestResponse) bad_fp = NULL;
-  g_autoptr(MeshTestResponse) no_name = NULL;
   g_autoptr(MeshTestResponse) other = NULL;
   g_autofree char *device_id = NULL;
-  g_autofree char *device_token = NULL;
+  g_autofree char *device_token = add_device (ALICE, "alice-laptop", FINGERPRINT, &device_id);
+  g_autofree char *again_id = NULL;
+  g_autofree char *again_token = NULL;
   JsonArray *devices;
-  JsonObject *obj;
   gboolean found = FALSE;
 
-  r = mesh_test_request (server, "POST", "/api/v1/devices", shared.token[ALICE],
-                         "{\"name\":\"alice-laptop\",\"fingerprint\":\"" FINGERPRINT "\"}");
-  g_assert_cmpuint (r->status, ==, 201);
-  obj = mesh_test_response_object (r);
-  device_id = g_strdup (get_str (obj, "device_id"));
-  device_token = g_strdup (get_str (obj, "device_token"));
-  assert_uuid4 (device_id);
-  g_assert_cmpint (strlen (device_token), >=, 32);
-
   /* The same name again: same device, new fingerprint and token. */
-  again = mesh_test_request (server, "POST", "/api/v1/devices", shared.token[ALICE],
-                             "{\"name\":\"alice-laptop\",\"fingerprint\":\"" FINGERPRINT2 "\"}");
-  g_assert_cmpuint (again->status, ==, 201);
-  obj = mesh_test_response_object (again);
-  g_assert_cmpstr (get_str (obj, "device_id"), ==, device_id);
-  g_assert_cmpstr (get_str (obj, "device_token"), !=, device_token);
+  again_token = add_device (ALICE, "alice-laptop", FINGERPRINT2, &again_id);
+  g_assert_cmpstr (again_id, ==, device_id);
+  g_assert_cmpstr (again_token, !=, device_token);
 
-  list = mesh_test_request (server, "GET", "/api/v1/devices", shared.token[ALICE], NULL);
-  g_assert_cmpuint (list->status, ==, 200);
+  list = mesh_test_request_expect (server, "GET", "/api/v1/devices", shared.token[ALICE], NULL,
+                                   200);
   devices = mesh_test_response_array (list);
   for (guint i = 0; i < json_array_get_length (devices); i++) {
     JsonObject *d = json_array_get_object_element (devices, i);
@@ -498,26 +520,23 @@ test_rest_devices (void)
   g_assert_true (found);
 
   /* Another user does not see it. */
-  other = mesh_test_request (server, "GET", "/api/v1/devices", shared.token[EVE], NULL);
-  g_assert_cmpuint (other->status, ==, 200);
+  other = mesh_test_request_expect (server, "GET", "/api/v1/devices", shared.token[EVE], NULL, 200);
   devices = mesh_test_response_array (other);
   for (guint i = 0; i < json_array_get_length (devices); i++)
     g_assert_cmpstr (get_str (json_array_get_object_element (devices, i), "device_id"), !=,
                      device_id);
 
   /* A device token cannot mint more devices. */
-  by_device = mesh_test_request (server, "POST", "/api/v1/devices",
-                                 get_str (mesh_test_response_object (again), "device_token"),
-                                 "{\"name\":\"rogue\",\"fingerprint\":\"" FINGERPRINT "\"}");
-  mesh_test_response_assert_error (by_device, 403, "FORBIDDEN");
+  mesh_test_request_expect_error (server, "POST", "/api/v1/devices", again_token,
+                                  "{\"name\":\"rogue\",\"fingerprint\":\"" FINGERPRINT "\"}",
+                                  403, "FORBIDDEN");
 
   /* Upper case with colons is not the wire form of a fingerprint. */
-  bad_fp = mesh_test_request (server, "POST", "/api/v1/devices", shared.token[ALICE],
-                              "{\"name\":\"other\",\"fingerprint\":\"AB:CD:EF\"}");
-  mesh_test_response_assert_error (bad_fp, 400, "BAD_REQUEST");
-  no_name = mesh_test_request (server, "POST", "/api/v1/devices", shared.token[ALICE],
-                               "{\"fingerprint\":\"" FINGERPRINT "\"}");
-  mesh_test_response_assert_error (no_name, 400, "BAD_REQUEST");
+  mesh_test_request_expect_error (server, "POST", "/api/v1/devices", shared.token[ALICE],
+                                  "{\"name\":\"other\",\"fingerprint\":\"AB:CD:EF\"}", 400,
+                                  "BAD_REQUEST");
+  mesh_test_request_expect_error (server, "POST", "/api/v1/devices", shared.token[ALICE],
+                                  "{\"fingerprint\":\"" FINGERPRINT "\"}", 400, "BAD_REQUEST");
 }
 
 static void
@@ -527,15 +546,12 @@ test_rest_rooms (void)
   g_autofree char *room_id = create_room (shared.token[CAROL], "Book club");
   g_autoptr(MeshTestResponse) list = NULL;
   g_autoptr(MeshTestResponse) other = NULL;
-  g_autoptr(MeshTestResponse) empty = NULL;
-  g_autoptr(MeshTestResponse) missing = NULL;
   JsonArray *rooms;
   JsonObject *room = NULL;
   JsonArray *members;
   JsonObject *member;
 
-  list = mesh_test_request (server, "GET", "/api/v1/rooms", shared.token[CAROL], NULL);
-  g_assert_cmpuint (list->status, ==, 200);
+  list = mesh_test_request_expect (server, "GET", "/api/v1/rooms", shared.token[CAROL], NULL, 200);
   rooms = mesh_test_response_array (list);
   for (guint i = 0; i < json_array_get_length (rooms); i++) {
     JsonObject *r = json_array_get_object_element (rooms, i);
@@ -553,17 +569,15 @@ test_rest_rooms (void)
   g_assert_cmpstr (get_str (member, "role"), ==, "owner");
 
   /* Only the caller's rooms are listed. */
-  other = mesh_test_request (server, "GET", "/api/v1/rooms", shared.token[EVE], NULL);
-  g_assert_cmpuint (other->status, ==, 200);
+  other = mesh_test_request_expect (server, "GET", "/api/v1/rooms", shared.token[EVE], NULL, 200);
   rooms = mesh_test_response_array (other);
   for (guint i = 0; i < json_array_get_length (rooms); i++)
     g_assert_cmpstr (get_str (json_array_get_object_element (rooms, i), "room_id"), !=, room_id);
 
-  empty = mesh_test_request (server, "POST", "/api/v1/rooms", shared.token[CAROL],
-                             "{\"name\":\"\"}");
-  mesh_test_response_assert_error (empty, 400, "BAD_REQUEST");
-  missing = mesh_test_request (server, "POST", "/api/v1/rooms", shared.token[CAROL], "{}");
-  mesh_test_response_assert_error (missing, 400, "BAD_REQUEST");
+  mesh_test_request_expect_error (server, "POST", "/api/v1/rooms", shared.token[CAROL],
+                                  "{\"name\":\"\"}", 400, "BAD_REQUEST");
+  mesh_test_request_expect_error (server, "POST", "/api/v1/rooms", shared.token[CAROL], "{}", 400,
+                                  "BAD_REQUEST");
 }
 
 static guint
@@ -603,20 +617,15 @@ test_rest_invites (void)
   g_autofree char *role = NULL;
   g_autofree char *eve_role = NULL;
   g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s/invites", room_id);
-  g_autoptr(MeshTestResponse) outsider = NULL;
-  g_autoptr(MeshTestResponse) unknown_room = NULL;
   g_autoptr(MeshTestResponse) unknown_code = NULL;
   g_autoptr(MeshTestResponse) twice = NULL;
   g_autoptr(MeshTestResponse) full = NULL;
   g_autofree char *member_code = NULL;
 
   /* Only members may invite. */
-  outsider = mesh_test_request (server, "POST", path, shared.token[BOB], NULL);
-  mesh_test_response_assert_error (outsider, 403, "FORBIDDEN");
-  unknown_room = mesh_test_request (server, "POST",
-                                    "/api/v1/rooms/" UNKNOWN_ID "/invites",
-                                    shared.token[ALICE], NULL);
-  mesh_test_response_assert_error (unknown_room, 404, "ROOM_NOT_FOUND");
+  mesh_test_request_expect_error (server, "POST", path, shared.token[BOB], NULL, 403, "FORBIDDEN");
+  mesh_test_request_expect_error (server, "POST", "/api/v1/rooms/" UNKNOWN_ID "/invites",
+                                  shared.token[ALICE], NULL, 404, "ROOM_NOT_FOUND");
 
   for (int user = BOB; user <= DAVE; user++) {
     g_autoptr(MeshTestResponse) r = accept_invite (shared.token[user], code);
@@ -661,23 +670,14 @@ test_rest_messages (void)
   JsonArray *messages;
   static const char * const bad_limits[] = { "0", "201", "abc", "-1" };
 
-  for (guint i = 0; i < 5; i++) {
-    g_autofree char *content = g_strdup_printf ("message %u", i);
-    g_autoptr(JsonObject) created = ws_chat (alice, room_id, content, NULL);
+  ws_chat_many (alice, room_id, "message", 5, ids);
 
-    g_ptr_array_add (ids, g_strdup (get_str (created, "message_id")));
-  }
-
+  /* Oldest first, newest last. */
   messages = history (server, shared.token[BOB], room_id, "", &all);
-  g_assert_cmpuint (json_array_get_length (messages), ==, 5);
+  assert_chat_history (messages, ids, "message", "room_id", room_id);
   for (guint i = 0; i < 5; i++) {
     JsonObject *m = json_array_get_object_element (messages, i);
-    g_autofree char *content = g_strdup_printf ("message %u", i);
 
-    /* Oldest first, newest last. */
-    g_assert_cmpstr (get_str (m, "message_id"), ==, ids->pdata[i]);
-    g_assert_cmpstr (get_str (m, "content"), ==, content);
-    g_assert_cmpstr (get_str (m, "room_id"), ==, room_id);
     g_assert_cmpstr (get_str (m, "from"), ==, get_str (joined, "peer_id"));
     g_assert_true (mesh_timestamp_is_valid (get_str (m, "timestamp")));
   }
@@ -711,27 +711,18 @@ test_rest_messages (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (bad_limits); i++) {
     g_autofree char *bad = g_strdup_printf ("%s?limit=%s", path, bad_limits[i]);
-    g_autoptr(MeshTestResponse) r = mesh_test_request (server, "GET", bad, shared.token[BOB], NULL);
 
-    mesh_test_response_assert_error (r, 400, "BAD_REQUEST");
+    mesh_test_request_expect_error (server, "GET", bad, shared.token[BOB], NULL, 400,
+                                    "BAD_REQUEST");
   }
   {
     g_autofree char *bad = g_strdup_printf ("%s?before=" UNKNOWN_ID, path);
-    g_autoptr(MeshTestResponse) r = mesh_test_request (server, "GET", bad, shared.token[BOB], NULL);
 
-    mesh_test_response_assert_error (r, 404, "NOT_FOUND");
+    mesh_test_request_expect_error (server, "GET", bad, shared.token[BOB], NULL, 404, "NOT_FOUND");
   }
-  {
-    g_autoptr(MeshTestResponse) outsider = mesh_test_request (server, "GET", path,
-                                                              shared.token[EVE], NULL);
-    g_autoptr(MeshTestResponse) unknown = NULL;
-
-    mesh_test_response_assert_error (outsider, 403, "FORBIDDEN");
-    unknown = mesh_test_request (server, "GET",
-                                 "/api/v1/rooms/" UNKNOWN_ID "/messages",
-                                 shared.token[BOB], NULL);
-    mesh_test_response_assert_error (unknown, 404, "ROOM_NOT_FOUND");
-  }
+  mesh_test_request_expect_error (server, "GET", path, shared.token[EVE], NULL, 403, "FORBIDDEN");
+  mesh_test_request_expect_error (server, "GET", "/api/v1/rooms/" UNKNOWN_ID "/messages",
+                                  shared.token[BOB], NULL, 404, "ROOM_NOT_FOUND");
 }
 
 static void
@@ -769,8 +760,7 @@ test_rest_caps (void)
   g_assert_cmpint (json_object_get_int_member (obj, "expires_in"), ==, MESH_CAP_DEFAULT_TTL);
 
   /* The token verifies offline with the key GET /keys serves. */
-  keys = mesh_test_request (server, "GET", "/api/v1/keys", shared.token[EVE], NULL);
-  g_assert_cmpuint (keys->status, ==, 200);
+  keys = mesh_test_request_expect (server, "GET", "/api/v1/keys", shared.token[EVE], NULL, 200);
   g_assert_cmpstr (get_str (mesh_test_response_object (keys), "alg"), ==, "ES256");
   g_assert_true (g_str_has_prefix (get_str (mesh_test_response_object (keys), "public_key_pem"),
                                    "-----BEGIN PUBLIC KEY-----"));
@@ -835,11 +825,10 @@ test_rest_not_found (void)
   {
     g_autoptr(MeshTestResponse) r = mesh_test_request (server, "DELETE", "/api/v1/rooms",
                                                        shared.token[ALICE], NULL);
-    g_autoptr(MeshTestResponse) get_login = mesh_test_request (server, "GET", "/api/v1/auth/login",
-                                                               NULL, NULL);
 
     mesh_test_response_assert_error (r, 405, "BAD_REQUEST");
-    mesh_test_response_assert_error (get_login, 405, "BAD_REQUEST");
+    mesh_test_request_expect_error (server, "GET", "/api/v1/auth/login", NULL, NULL, 405,
+                                    "BAD_REQUEST");
   }
 }
 
@@ -881,8 +870,7 @@ test_rest_oversize (void)
   mesh_test_response_assert_error (r, 413, "PAYLOAD_TOO_LARGE");
 
   /* The server is fine afterwards. */
-  after = mesh_test_request (server, "GET", "/health", NULL, NULL);
-  g_assert_cmpuint (after->status, ==, 200);
+  after = mesh_test_request_expect (server, "GET", "/health", NULL, NULL, 200);
 }
 
 /* WebSocket */
@@ -901,8 +889,6 @@ test_ws_upgrade_refused (void)
     { "", MESH_TEST_AUTH_QUERY },
   };
   g_autoptr(MeshTestClient) by_query = NULL;
-  g_autoptr(MeshTestResponse) plain = NULL;
-  g_autoptr(MeshTestResponse) plain_ok = NULL;
   g_autoptr(JsonObject) welcome = NULL;
   g_autoptr(GError) error = NULL;
   guint status = 0;
@@ -919,11 +905,10 @@ test_ws_upgrade_refused (void)
   }
 
   /* The refusal carries the error body. */
-  plain = mesh_test_request (server, "GET", "/ws", NULL, NULL);
-  mesh_test_response_assert_error (plain, 401, "UNAUTHORIZED");
+  mesh_test_request_expect_error (server, "GET", "/ws", NULL, NULL, 401, "UNAUTHORIZED");
   /* A good token but no upgrade: not a WebSocket handshake. */
-  plain_ok = mesh_test_request (server, "GET", "/ws", shared.token[ALICE], NULL);
-  mesh_test_response_assert_error (plain_ok, 400, "BAD_REQUEST");
+  mesh_test_request_expect_error (server, "GET", "/ws", shared.token[ALICE], NULL, 400,
+                                  "BAD_REQUEST");
 
   /* Browsers put the token in the query. */
   by_query = mesh_test_client_connect (server, shared.token[ALICE], MESH_TEST_AUTH_QUERY, &status,
@@ -931,8 +916,7 @@ test_ws_upgrade_refused (void)
   g_assert_no_error (error);
   g_assert_cmpuint (status, ==, 101);
   mesh_test_client_send (by_query, "system.hello", HELLO_CLIENT);
-  welcome = mesh_test_client_wait_for_type (by_query, "system.welcome", MESH_TEST_TIMEOUT_MS);
-  g_assert_nonnull (welcome);
+  welcome = mesh_test_client_expect_type (by_query, "system.welcome");
   g_assert_cmpstr (get_str (mesh_test_frame_payload (welcome), "user_id"), ==,
                    shared.user_id[ALICE]);
 }
@@ -1013,8 +997,7 @@ test_ws_version (void)
   /* Another minor version of protocol 2 is welcome. */
   minor = raw_client (server, shared.token[ALICE]);
   mesh_test_client_send (minor, "system.hello", "{\"peer_type\":\"client\",\"version\":\"2.7.1\"}");
-  welcome = mesh_test_client_wait_for_type (minor, "system.welcome", MESH_TEST_TIMEOUT_MS);
-  g_assert_nonnull (welcome);
+  welcome = mesh_test_client_expect_type (minor, "system.welcome");
   g_assert_cmpstr (get_str (mesh_test_frame_payload (welcome), "protocol_version"), ==, "2.0.0");
 
   /* A second hello is refused, but the session goes on. */
@@ -1035,10 +1018,8 @@ test_ws_welcome (void)
   g_autoptr(MeshTestClient) client = client_for (ALICE, &welcome);
   g_autoptr(MeshTestClient) client2 = client_for (ALICE, &welcome2);
   g_autoptr(MeshTestClient) agent = NULL;
-  g_autoptr(MeshTestResponse) device = NULL;
   g_autofree char *device_id = NULL;
   g_autofree char *device_token = NULL;
-  JsonObject *obj;
 
   assert_uuid4 (get_str (welcome, "peer_id"));
   g_assert_cmpstr (get_str (welcome, "user_id"), ==, shared.user_id[ALICE]);
@@ -1048,12 +1029,7 @@ test_ws_welcome (void)
   /* One peer_id per connection. */
   g_assert_cmpstr (get_str (welcome2, "peer_id"), !=, get_str (welcome, "peer_id"));
 
-  device = mesh_test_request (server, "POST", "/api/v1/devices", shared.token[BOB],
-                              "{\"name\":\"bob-agent\",\"fingerprint\":\"" FINGERPRINT "\"}");
-  g_assert_cmpuint (device->status, ==, 201);
-  obj = mesh_test_response_object (device);
-  device_id = g_strdup (get_str (obj, "device_id"));
-  device_token = g_strdup (get_str (obj, "device_token"));
+  device_token = add_device (BOB, "bob-agent", FINGERPRINT, &device_id);
 
   agent = mesh_test_client_new_hello (server, device_token, "agent", QUIC_HELLO, &agent_welcome);
   assert_uuid4 (get_str (agent_welcome, "peer_id"));
@@ -1107,7 +1083,8 @@ test_ws_room_join (void)
   g_autoptr(MeshTestClient) b = client_for (BOB, &wb);
   g_autoptr(MeshTestClient) carol = client_for (CAROL, NULL);
   g_autoptr(MeshTestClient) agent = NULL;
-  g_autoptr(MeshTestResponse) device = NULL;
+  g_autofree char *device_id = NULL;
+  g_autofree char *device_token = NULL;
   g_autoptr(JsonObject) ja = NULL;
   g_autoptr(JsonObject) jb = NULL;
   g_autoptr(JsonObject) jagent = NULL;
@@ -1140,8 +1117,7 @@ test_ws_room_join (void)
   }
 
   /* The others get the short form: who joined, no members list. */
-  short_form = mesh_test_client_wait_for_type (a, "room.joined", MESH_TEST_TIMEOUT_MS);
-  g_assert_nonnull (short_form);
+  short_form = mesh_test_client_expect_type (a, "room.joined");
   g_assert_cmpstr (get_str (short_form, "from"), ==, "server");
   payload = mesh_test_frame_payload (short_form);
   g_assert_cmpstr (get_str (payload, "peer_id"), ==, get_str (wb, "peer_id"));
@@ -1151,12 +1127,8 @@ test_ws_room_join (void)
   g_assert_false (json_object_has_member (payload, "ref"));
 
   /* An agent in the list carries its device_id. */
-  device = mesh_test_request (server, "POST", "/api/v1/devices", shared.token[BOB],
-                              "{\"name\":\"bob-join-agent\",\"fingerprint\":\"" FINGERPRINT "\"}");
-  g_assert_cmpuint (device->status, ==, 201);
-  agent = mesh_test_client_new_hello (server,
-                                      get_str (mesh_test_response_object (device), "device_token"),
-                                      "agent", QUIC_HELLO, &wagent);
+  device_token = add_device (BOB, "bob-join-agent", FINGERPRINT, &device_id);
+  agent = mesh_test_client_new_hello (server, device_token, "agent", QUIC_HELLO, &wagent);
   jagent = ws_join (agent, room_id);
   members = json_object_get_array_member (jagent, "members");
   g_assert_cmpuint (json_array_get_length (members), ==, 3);
@@ -1165,8 +1137,7 @@ test_ws_room_join (void)
 
     if (g_strcmp0 (get_str (m, "peer_id"), get_str (wagent, "peer_id")) == 0) {
       g_assert_cmpstr (get_str (m, "peer_type"), ==, "agent");
-      g_assert_cmpstr (get_str (m, "device_id"), ==,
-                       get_str (mesh_test_response_object (device), "device_id"));
+      g_assert_cmpstr (get_str (m, "device_id"), ==, device_id);
       g_assert_cmpstr (get_str (m, "user_id"), ==, shared.user_id[BOB]);
     }
   }
@@ -1252,8 +1223,7 @@ test_ws_presence (void)
   const char *id;
 
   mesh_test_client_send (a, "presence.update", "{\"status\":\"busy\"}");
-  update = mesh_test_client_wait_for_type (b, "presence.update", MESH_TEST_TIMEOUT_MS);
-  g_assert_nonnull (update);
+  update = mesh_test_client_expect_type (b, "presence.update");
   g_assert_cmpstr (get_str (update, "from"), ==, get_str (wa, "peer_id"));
   payload = mesh_test_frame_payload (update);
   g_assert_cmpstr (get_str (payload, "peer_id"), ==, get_str (wa, "peer_id"));
@@ -1283,14 +1253,14 @@ test_ws_presence (void)
 
   mesh_test_client_send (a, "presence.update", "{\"status\":\"sharing\"}");
   g_clear_pointer (&update, json_object_unref);
-  update = mesh_test_client_wait_for_type (c, "presence.update", MESH_TEST_TIMEOUT_MS);
-  g_assert_nonnull (update);
+  update = mesh_test_client_expect_type (c, "presence.update");
   g_assert_cmpstr (get_str (mesh_test_frame_payload (update), "status"), ==, "sharing");
 }
 
 static void
 test_ws_chat (void)
 {
+  static const char * const bad_contents[] = { ",\"content\":\"\"", "", ",\"content\":7" };
   MeshTestServer *server = main_server ();
   g_autofree char *room_id = room_with (ALICE, "Chat", BOB, -1);
   g_autoptr(JsonObject) wa = NULL;
@@ -1326,8 +1296,7 @@ test_ws_chat (void)
   g_assert_cmpstr (get_str (json_array_get_object_element (messages, 0), "message_id"), ==,
                    get_str (mine, "message_id"));
 
-  theirs_frame = mesh_test_client_wait_for_type (b, "chat.message.created", MESH_TEST_TIMEOUT_MS);
-  g_assert_nonnull (theirs_frame);
+  theirs_frame = mesh_test_client_expect_type (b, "chat.message.created");
   g_assert_cmpstr (get_str (theirs_frame, "from"), ==, get_str (wa, "peer_id"));
   theirs = mesh_test_frame_payload (theirs_frame);
   g_assert_cmpstr (get_str (theirs, "message_id"), ==, get_str (mine, "message_id"));
@@ -1370,18 +1339,13 @@ test_ws_chat (void)
   payload_text = g_strdup_printf ("{\"room_id\":\"%s\",\"content\":\"%s\"}", room_id, too_long);
   id = mesh_test_client_send (a, "chat.message.send", payload_text);
   mesh_test_client_expect_error (a, "PAYLOAD_TOO_LARGE", id);
-  g_free (payload_text);
-  payload_text = g_strdup_printf ("{\"room_id\":\"%s\",\"content\":\"\"}", room_id);
-  id = mesh_test_client_send (a, "chat.message.send", payload_text);
-  mesh_test_client_expect_error (a, "BAD_REQUEST", id);
-  g_free (payload_text);
-  payload_text = g_strdup_printf ("{\"room_id\":\"%s\"}", room_id);
-  id = mesh_test_client_send (a, "chat.message.send", payload_text);
-  mesh_test_client_expect_error (a, "BAD_REQUEST", id);
-  g_free (payload_text);
-  payload_text = g_strdup_printf ("{\"room_id\":\"%s\",\"content\":7}", room_id);
-  id = mesh_test_client_send (a, "chat.message.send", payload_text);
-  mesh_test_client_expect_error (a, "BAD_REQUEST", id);
+  /* Empty, missing, not a string. */
+  for (guint i = 0; i < G_N_ELEMENTS (bad_contents); i++) {
+    g_free (payload_text);
+    payload_text = g_strdup_printf ("{\"room_id\":\"%s\"%s}", room_id, bad_contents[i]);
+    id = mesh_test_client_send (a, "chat.message.send", payload_text);
+    mesh_test_client_expect_error (a, "BAD_REQUEST", id);
+  }
   id = mesh_test_client_send (a, "chat.message.send",
                               "{\"room_id\":\"" UNKNOWN_ID "\",\"content\":\"hi\"}");
   mesh_test_client_expect_error (a, "ROOM_NOT_FOUND", id);
@@ -1499,8 +1463,7 @@ test_ws_rtc_relay (void)
   /* A forged `from` is overwritten with the sender's real peer_id. */
   offer = offer_payload (call.room_id, call.b_peer, "call", a_token);
   mesh_test_client_send_from (call.a, "rtc.offer", call.c_peer, offer);
-  got_offer = mesh_test_client_wait_for_type (call.b, "rtc.offer", MESH_TEST_TIMEOUT_MS);
-  g_assert_nonnull (got_offer);
+  got_offer = mesh_test_client_expect_type (call.b, "rtc.offer");
   g_assert_cmpstr (get_str (got_offer, "from"), ==, call.a_peer);
   g_assert_cmpstr (get_str (got_offer, "to"), ==, call.b_peer);
   payload = mesh_test_frame_payload (got_offer);
@@ -1513,8 +1476,7 @@ test_ws_rtc_relay (void)
   answer = g_strdup_printf ("{\"room_id\":\"%s\",\"target_peer_id\":\"%s\",\"sdp\":\"v=0\","
                             "\"cap_token\":\"%s\"}", call.room_id, call.a_peer, b_token);
   mesh_test_client_send_from (call.b, "rtc.answer", "server", answer);
-  got_answer = mesh_test_client_wait_for_type (call.a, "rtc.answer", MESH_TEST_TIMEOUT_MS);
-  g_assert_nonnull (got_answer);
+  got_answer = mesh_test_client_expect_type (call.a, "rtc.answer");
   g_assert_cmpstr (get_str (got_answer, "from"), ==, call.b_peer);
   g_assert_cmpstr (get_str (mesh_test_frame_payload (got_answer), "sdp"), ==, "v=0");
   g_assert_false (json_object_has_member (mesh_test_frame_payload (got_answer), "cap_token"));
@@ -1524,8 +1486,7 @@ test_ws_rtc_relay (void)
                          "\"sdpMid\":\"0\",\"sdpMLineIndex\":0},\"cap_token\":\"%s\"}",
                          call.room_id, call.b_peer, a_token);
   mesh_test_client_send (call.a, "rtc.ice", ice);
-  got_ice = mesh_test_client_wait_for_type (call.b, "rtc.ice", MESH_TEST_TIMEOUT_MS);
-  g_assert_nonnull (got_ice);
+  got_ice = mesh_test_client_expect_type (call.b, "rtc.ice");
   g_assert_cmpstr (get_str (got_ice, "from"), ==, call.a_peer);
   candidate = json_object_get_object_member (mesh_test_frame_payload (got_ice), "candidate");
   g_assert_cmpstr (get_str (candidate, "sdpMid"), ==, "0");
@@ -1536,8 +1497,7 @@ test_ws_rtc_relay (void)
   hangup = g_strdup_printf ("{\"room_id\":\"%s\",\"target_peer_id\":\"%s\",\"reason\":\"bye\"}",
                             call.room_id, call.a_peer);
   mesh_test_client_send (call.b, "rtc.hangup", hangup);
-  got_hangup = mesh_test_client_wait_for_type (call.a, "rtc.hangup", MESH_TEST_TIMEOUT_MS);
-  g_assert_nonnull (got_hangup);
+  got_hangup = mesh_test_client_expect_type (call.a, "rtc.hangup");
   g_assert_cmpstr (get_str (got_hangup, "from"), ==, call.b_peer);
   g_assert_cmpstr (get_str (mesh_test_frame_payload (got_hangup), "reason"), ==, "bye");
 
@@ -1548,8 +1508,7 @@ test_ws_rtc_relay (void)
     g_autoptr(JsonObject) got_share = NULL;
 
     mesh_test_client_send (call.a, "rtc.offer", share);
-    got_share = mesh_test_client_wait_for_type (call.b, "rtc.offer", MESH_TEST_TIMEOUT_MS);
-    g_assert_nonnull (got_share);
+    got_share = mesh_test_client_expect_type (call.b, "rtc.offer");
     g_assert_cmpstr (get_str (mesh_test_frame_payload (got_share), "media"), ==, "screenshare");
   }
   /* Carol, in another room, heard nothing of it. */
@@ -1652,8 +1611,7 @@ test_ws_rtc_refusals (void)
     g_autoptr(JsonObject) got = NULL;
 
     mesh_test_client_send (call.a, "rtc.offer", ok);
-    got = mesh_test_client_wait_for_type (call.b, "rtc.offer", MESH_TEST_TIMEOUT_MS);
-    g_assert_nonnull (got);
+    got = mesh_test_client_expect_type (call.b, "rtc.offer");
   }
 
   /* The 1-second token, once past its exp. */
@@ -2021,8 +1979,8 @@ test_ws_many_sockets_over_shards (void)
   g_free (mesh_test_server_add_user (server, "crowd", PASSWORD));
   mesh_test_server_start (server);
   token = mesh_test_login (server, "crowd", PASSWORD, NULL);
-  created = mesh_test_request (server, "POST", "/api/v1/rooms", token, "{\"name\":\"crowd 0\"}");
-  g_assert_cmpuint (created->status, ==, 201);
+  created = mesh_test_request_expect (server, "POST", "/api/v1/rooms", token,
+                                      "{\"name\":\"crowd 0\"}", 201);
   room_id = get_str (mesh_test_response_object (created), "room_id");
   path = g_strdup_printf ("/api/v1/rooms/%s", room_id);
   base = g_uri_parse (mesh_test_server_get_base_url (server), G_URI_FLAGS_NONE, NULL);
@@ -2097,8 +2055,7 @@ test_ws_rtc_ice_forms (void)
 #pragma GCC diagnostic pop
     g_test_message ("form %u", i);
     mesh_test_client_send (call.a, "rtc.ice", payload_text);
-    got = mesh_test_client_wait_for_type (call.b, "rtc.ice", MESH_TEST_TIMEOUT_MS);
-    g_assert_nonnull (got);
+    got = mesh_test_client_expect_type (call.b, "rtc.ice");
     g_assert_cmpstr (get_str (got, "from"), ==, call.a_peer);
     g_assert_cmpstr (get_str (got, "to"), ==, call.b_peer);
     g_assert_true (mesh_id_is_valid (get_str (got, "id")));
@@ -2131,14 +2088,12 @@ test_ws_close_notifies (void)
   mesh_test_client_clear (a);
   mesh_test_client_close (b);
 
-  offline = mesh_test_client_wait_for_type (a, "presence.update", MESH_TEST_TIMEOUT_MS);
-  g_assert_nonnull (offline);
+  offline = mesh_test_client_expect_type (a, "presence.update");
   payload = mesh_test_frame_payload (offline);
   g_assert_cmpstr (get_str (payload, "peer_id"), ==, get_str (wb, "peer_id"));
   g_assert_cmpstr (get_str (payload, "status"), ==, "offline");
 
-  left = mesh_test_client_wait_for_type (a, "room.left", MESH_TEST_TIMEOUT_MS);
-  g_assert_nonnull (left);
+  left = mesh_test_client_expect_type (a, "room.left");
   payload = mesh_test_frame_payload (left);
   g_assert_cmpstr (get_str (payload, "peer_id"), ==, get_str (wb, "peer_id"));
   g_assert_cmpstr (get_str (payload, "room_id"), ==, room_id);
@@ -2242,9 +2197,9 @@ test_rest_address_throttle (void)
 
   g_free (mesh_test_server_add_user (server, "frank", PASSWORD));
   mesh_test_server_start (server);
-  registered = mesh_test_request (server, "POST", "/api/v1/auth/register", NULL,
-                                  "{\"username\":\"gina\",\"password\":\"" PASSWORD "\"}");
-  g_assert_cmpuint (registered->status, ==, 201);
+  registered = mesh_test_request_expect (server, "POST", "/api/v1/auth/register", NULL,
+                                         "{\"username\":\"gina\",\"password\":\"" PASSWORD "\"}",
+                                         201);
   for (guint i = 0; i < 3; i++) {
     g_autoptr(MeshTestResponse) r = login_attempt (server, i == 0 ? "frank" : "gina",
                                                    i == 2 ? "guess" : PASSWORD);
@@ -2359,12 +2314,7 @@ static void
 test_rest_device_revoke (void)
 {
   MeshTestServer *server = main_server ();
-  g_autoptr(MeshTestResponse) created = NULL;
-  g_autoptr(MeshTestResponse) by_other = NULL;
-  g_autoptr(MeshTestResponse) by_device = NULL;
   g_autoptr(MeshTestResponse) revoked = NULL;
-  g_autoptr(MeshTestResponse) again = NULL;
-  g_autoptr(MeshTestResponse) with_token = NULL;
   g_autoptr(MeshTestResponse) list = NULL;
   g_autoptr(MeshTestClient) agent = NULL;
   g_autoptr(MeshTestClient) alice = NULL;
@@ -2376,35 +2326,29 @@ test_rest_device_revoke (void)
   JsonArray *devices;
   guint status = 0;
 
-  created = mesh_test_request (server, "POST", "/api/v1/devices", shared.token[ALICE],
-                               "{\"name\":\"alice-revoked\",\"fingerprint\":\"" FINGERPRINT "\"}");
-  g_assert_cmpuint (created->status, ==, 201);
-  device_id = g_strdup (get_str (mesh_test_response_object (created), "device_id"));
-  device_token = g_strdup (get_str (mesh_test_response_object (created), "device_token"));
+  device_token = add_device (ALICE, "alice-revoked", FINGERPRINT, &device_id);
   path = g_strdup_printf ("/api/v1/devices/%s", device_id);
 
   agent = mesh_test_client_new_hello (server, device_token, "agent", QUIC_HELLO, NULL);
   alice = mesh_test_client_new_hello (server, shared.token[ALICE], "client", NULL, NULL);
 
-  by_other = mesh_test_request (server, "DELETE", path, shared.token[EVE], NULL);
-  mesh_test_response_assert_error (by_other, 404, "NOT_FOUND");
-  by_device = mesh_test_request (server, "DELETE", path, device_token, NULL);
-  mesh_test_response_assert_error (by_device, 403, "FORBIDDEN");
+  mesh_test_request_expect_error (server, "DELETE", path, shared.token[EVE], NULL, 404,
+                                  "NOT_FOUND");
+  mesh_test_request_expect_error (server, "DELETE", path, device_token, NULL, 403, "FORBIDDEN");
   g_assert_true (mesh_test_client_is_open (agent));
 
-  revoked = mesh_test_request (server, "DELETE", path, shared.token[ALICE], NULL);
-  g_assert_cmpuint (revoked->status, ==, 204);
+  revoked = mesh_test_request_expect (server, "DELETE", path, shared.token[ALICE], NULL, 204);
   assert_closed_by_server (agent);
   /* Only that device's sockets. */
   g_assert_true (mesh_test_client_is_open (alice));
 
-  with_token = mesh_test_request (server, "GET", "/api/v1/rooms", device_token, NULL);
-  mesh_test_response_assert_error (with_token, 401, "UNAUTHORIZED");
+  mesh_test_request_expect_error (server, "GET", "/api/v1/rooms", device_token, NULL, 401,
+                                  "UNAUTHORIZED");
   late = mesh_test_client_connect (server, device_token, MESH_TEST_AUTH_HEADER, &status, &error);
   g_assert_null (late);
   g_assert_cmpuint (status, ==, 401);
-  again = mesh_test_request (server, "DELETE", path, shared.token[ALICE], NULL);
-  mesh_test_response_assert_error (again, 404, "NOT_FOUND");
+  mesh_test_request_expect_error (server, "DELETE", path, shared.token[ALICE], NULL, 404,
+                                  "NOT_FOUND");
 
   list = mesh_test_request (server, "GET", "/api/v1/devices", shared.token[ALICE], NULL);
   devices = mesh_test_response_array (list);
@@ -2436,19 +2380,14 @@ test_server_restart (void)
 
   mesh_test_server_start (server);
   token = mesh_test_login (server, "rita", PASSWORD, NULL);
-  room = mesh_test_request (server, "POST", "/api/v1/rooms", token, "{\"name\":\"Diary\"}");
-  g_assert_cmpuint (room->status, ==, 201);
+  room = mesh_test_request_expect (server, "POST", "/api/v1/rooms", token, "{\"name\":\"Diary\"}",
+                                   201);
   room_id = g_strdup (get_str (mesh_test_response_object (room), "room_id"));
   key1 = get_public_key (server, token);
 
   client = mesh_test_client_new_hello (server, token, "client", NULL, NULL);
   joined = ws_join (client, room_id);
-  for (guint i = 0; i < 3; i++) {
-    g_autofree char *content = g_strdup_printf ("entry %u", i);
-    g_autoptr(JsonObject) created = ws_chat (client, room_id, content, NULL);
-
-    g_ptr_array_add (ids, g_strdup (get_str (created, "message_id")));
-  }
+  ws_chat_many (client, room_id, "entry", 3, ids);
 
   /* SIGTERM with a client connected: a clean exit, and the client is told. */
   mesh_test_server_stop (server);
@@ -2459,20 +2398,11 @@ test_server_restart (void)
   mesh_test_server_start (server);
 
   /* The old session, a new login, the history and the signing key survive. */
-  old_token = mesh_test_request (server, "GET", "/api/v1/rooms", token, NULL);
-  g_assert_cmpuint (old_token->status, ==, 200);
+  old_token = mesh_test_request_expect (server, "GET", "/api/v1/rooms", token, NULL, 200);
   g_assert_cmpuint (json_array_get_length (mesh_test_response_array (old_token)), ==, 1);
   token2 = mesh_test_login (server, "rita", PASSWORD, NULL);
   messages = history (server, token2, room_id, "", &hist);
-  g_assert_cmpuint (json_array_get_length (messages), ==, 3);
-  for (guint i = 0; i < 3; i++) {
-    JsonObject *m = json_array_get_object_element (messages, i);
-    g_autofree char *content = g_strdup_printf ("entry %u", i);
-
-    g_assert_cmpstr (get_str (m, "message_id"), ==, ids->pdata[i]);
-    g_assert_cmpstr (get_str (m, "content"), ==, content);
-    g_assert_cmpstr (get_str (m, "user_id"), ==, user_id);
-  }
+  assert_chat_history (messages, ids, "entry", "user_id", user_id);
   key2 = get_public_key (server, token2);
   g_assert_cmpstr (key1, ==, key2);
 
@@ -2497,8 +2427,8 @@ test_server_shutdown (void)
   /* The shared servers end the run: SIGTERM, exit status 0. */
   mesh_test_server_stop (main_server ());
   g_assert_true (mesh_test_client_wait_closed (client, MESH_TEST_TIMEOUT_MS));
-  if (shared.strict != NULL)
-    mesh_test_server_stop (shared.strict);
+  if (strict.server != NULL)
+    mesh_test_server_stop (strict.server);
 }
 
 /* after=: a client catching up after a reconnect pages forward, oldest
@@ -2517,12 +2447,7 @@ test_rest_messages_after (void)
   guint seen = 0;
   JsonArray *messages;
 
-  for (guint i = 0; i < 7; i++) {
-    g_autofree char *content = g_strdup_printf ("message %u", i);
-    g_autoptr(JsonObject) created = ws_chat (carol, room_id, content, NULL);
-
-    g_ptr_array_add (ids, g_strdup (get_str (created, "message_id")));
-  }
+  ws_chat_many (carol, room_id, "message", 7, ids);
 
   /* Pages of 3 after the first message: 1–3, 4–6, then nothing. */
   cursor = ids->pdata[0];
@@ -2639,15 +2564,7 @@ main (int    argc,
   ret = g_test_run ();
 
   /* Runs of a single test (-p) leave the shared servers up. */
-  if (shared.server != NULL && mesh_test_server_is_running (shared.server))
-    mesh_test_server_stop (shared.server);
-  if (shared.strict != NULL && mesh_test_server_is_running (shared.strict))
-    mesh_test_server_stop (shared.strict);
-  g_clear_pointer (&shared.server, mesh_test_server_free);
-  g_clear_pointer (&shared.strict, mesh_test_server_free);
-  for (guint i = 0; i < N_USERS; i++) {
-    g_free (shared.user_id[i]);
-    g_free (shared.token[i]);
-  }
+  mesh_test_users_clear (&strict);
+  mesh_test_users_clear (&shared);
   return ret;
 }

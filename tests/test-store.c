@@ -7,6 +7,7 @@
 #include "mesh-ids.h"
 #include "mesh-password.h"
 #include "mesh-store.h"
+#include "mesh-test-server.h"
 
 #include <glib/gstdio.h>
 #include <gnutls/crypto.h>
@@ -21,6 +22,13 @@ typedef struct {
   char      *path;
   MeshStore *store;
 } Fixture;
+
+/* Asserts a MESH_ERROR of @code and clears it for the next call. */
+#define assert_mesh_error(error, code) \
+  G_STMT_START { \
+    g_assert_error ((error), MESH_ERROR, (code)); \
+    g_clear_error (&(error)); \
+  } G_STMT_END
 
 static void
 fixture_set_up (Fixture       *fixture,
@@ -40,17 +48,8 @@ static void
 fixture_tear_down (Fixture       *fixture,
                    gconstpointer  data)
 {
-  g_autoptr(GDir) dir = NULL;
-  const char *name;
-
   g_clear_object (&fixture->store);
-  dir = g_dir_open (fixture->dir, 0, NULL);
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-    g_autofree char *file = g_build_filename (fixture->dir, name, NULL);
-
-    g_unlink (file);
-  }
-  g_rmdir (fixture->dir);
+  mesh_test_remove_tree (fixture->dir);
   g_free (fixture->path);
   g_free (fixture->dir);
 }
@@ -225,8 +224,7 @@ test_users (Fixture       *fixture,
     g_clear_error (&error);
   }
   user_id = mesh_store_add_user (fixture->store, NULL, "correct horse", &error);
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_BAD_REQUEST);
   user_id = mesh_store_add_user (fixture->store, "carol", "short", &error);
   g_assert_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST);
   g_assert_nonnull (strstr (error->message, "password"));
@@ -253,8 +251,7 @@ test_users (Fixture       *fixture,
   g_clear_error (&error);
 
   user_id = mesh_store_check_password (fixture->store, "bad name!", "correct horse", &error);
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_UNAUTHORIZED);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_UNAUTHORIZED);
 
   lines = mesh_store_list_users (fixture->store, &error);
   g_assert_no_error (error);
@@ -344,8 +341,7 @@ test_users_async (Fixture       *fixture,
 
   mesh_store_add_user_async (fixture->store, "bad name", "correct horse", NULL, async_done, &bad);
   none = mesh_store_add_user_finish (fixture->store, wait_result (&bad), &error);
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_BAD_REQUEST);
 
   mesh_store_check_password_async (fixture->store, "alice", "correct horse", NULL,
                                    async_done, &right);
@@ -363,8 +359,7 @@ test_users_async (Fixture       *fixture,
   mesh_store_check_password_async (fixture->store, "nobody", "correct horse", NULL,
                                    async_done, &unknown);
   none = mesh_store_check_password_finish (fixture->store, wait_result (&unknown), &error);
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_UNAUTHORIZED);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_UNAUTHORIZED);
 }
 
 static void
@@ -413,21 +408,17 @@ test_tokens (Fixture       *fixture,
   g_assert_null (user_id);
   g_clear_error (&error);
   user_id = mesh_store_authenticate (fixture->store, "", NULL, &error);
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_UNAUTHORIZED);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_UNAUTHORIZED);
   user_id = mesh_store_authenticate (fixture->store, NULL, NULL, &error);
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_UNAUTHORIZED);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_UNAUTHORIZED);
   /* The stored hash is not a token. */
   user_id = mesh_store_authenticate (fixture->store, token_hash, NULL, &error);
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_UNAUTHORIZED);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_UNAUTHORIZED);
 
   /* Expired tokens no longer authenticate. */
   g_free (sql_query (fixture, "UPDATE access_tokens SET expires_usec = 1"));
   user_id = mesh_store_authenticate (fixture->store, token, NULL, &error);
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_UNAUTHORIZED);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_UNAUTHORIZED);
 
   user_id = mesh_store_create_access_token (fixture->store, "no-such-user", NULL, &error);
   g_assert_error (error, MESH_ERROR, MESH_ERROR_NOT_FOUND);
@@ -462,8 +453,7 @@ test_devices (Fixture       *fixture,
   g_assert_cmpstr (second_id, ==, first_id);
   g_assert_cmpstr (second_token, !=, first_token);
   g_assert_null (mesh_store_authenticate (fixture->store, first_token, NULL, &error));
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_UNAUTHORIZED);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_UNAUTHORIZED);
   user_id = mesh_store_authenticate (fixture->store, second_token, NULL, &error);
   g_assert_cmpstr (user_id, ==, alice);
 
@@ -497,8 +487,7 @@ test_devices (Fixture       *fixture,
   g_clear_error (&error);
   g_assert_false (mesh_store_add_device (fixture->store, alice, "tab\there", FINGERPRINT_A, &id,
                                          NULL, &error));
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_BAD_REQUEST);
   g_assert_false (mesh_store_add_device (fixture->store, "no-such-user", "pc", FINGERPRINT_A, &id,
                                          NULL, &error));
   g_assert_error (error, MESH_ERROR, MESH_ERROR_NOT_FOUND);
@@ -544,8 +533,7 @@ test_device_revoke_expiry (Fixture       *fixture,
   g_assert_no_error (error);
 
   g_assert_false (mesh_store_delete_device (fixture->store, bob, laptop, &error));
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_NOT_FOUND);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_NOT_FOUND);
   user_id = mesh_store_authenticate (fixture->store, laptop_token, &device_id, &error);
   g_assert_cmpstr (user_id, ==, alice);
   g_assert_cmpstr (device_id, ==, laptop);
@@ -555,11 +543,9 @@ test_device_revoke_expiry (Fixture       *fixture,
   g_assert_true (mesh_store_delete_device (fixture->store, alice, laptop, &error));
   g_assert_no_error (error);
   g_assert_null (mesh_store_authenticate (fixture->store, laptop_token, NULL, &error));
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_UNAUTHORIZED);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_UNAUTHORIZED);
   g_assert_false (mesh_store_delete_device (fixture->store, alice, laptop, &error));
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_NOT_FOUND);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_NOT_FOUND);
   devices = mesh_store_list_devices (fixture->store, alice, &error);
   g_assert_cmpuint (devices->len, ==, 1);
 
@@ -581,8 +567,7 @@ test_device_revoke_expiry (Fixture       *fixture,
                          (gint64) 91 * 86400 * G_USEC_PER_SEC);
   g_free (sql_query (fixture, sql));
   g_assert_null (mesh_store_authenticate (fixture->store, desk_token, NULL, &error));
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_UNAUTHORIZED);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_UNAUTHORIZED);
 
   /* Registering the device again gives a fresh token. */
   g_clear_pointer (&desk_token, g_free);
@@ -641,8 +626,7 @@ test_rooms (Fixture       *fixture,
   g_assert_cmpstr (((MeshStoreMember *) members->pdata[1])->username, ==, "bob");
   g_assert_cmpstr (((MeshStoreMember *) members->pdata[1])->role, ==, "member");
   g_assert_null (mesh_store_list_members (fixture->store, "nope", &error));
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_ROOM_NOT_FOUND);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_ROOM_NOT_FOUND);
 
   rooms = mesh_store_list_rooms_json (fixture->store, alice, &error);
   g_assert_no_error (error);
@@ -672,15 +656,12 @@ test_rooms (Fixture       *fixture,
   g_assert_null (none);
   g_clear_error (&error);
   none = mesh_store_create_room (fixture->store, alice, "   ", &error);
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_BAD_REQUEST);
   json = g_strnfill (101, 'x');
   none = mesh_store_create_room (fixture->store, alice, json, &error);
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_BAD_REQUEST);
   none = mesh_store_create_room (fixture->store, "no-such-user", "Room", &error);
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_NOT_FOUND);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_NOT_FOUND);
 }
 
 static void
@@ -715,11 +696,9 @@ test_invites (Fixture       *fixture,
 
   /* Only members invite. */
   g_assert_null (mesh_store_create_invite (fixture->store, room, users[1], NULL, &error));
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_FORBIDDEN);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_FORBIDDEN);
   g_assert_null (mesh_store_create_invite (fixture->store, "nope", users[0], NULL, &error));
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_ROOM_NOT_FOUND);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_ROOM_NOT_FOUND);
 
   /* One code serves several people, and accepting twice is harmless. */
   joined = mesh_store_accept_invite (fixture->store, code, users[1], &error);
@@ -757,14 +736,11 @@ test_invites (Fixture       *fixture,
   g_assert_cmpstr (((MeshStoreMember *) members->pdata[0])->role, ==, "owner");
 
   joined = mesh_store_accept_invite (fixture->store, "ZZZZZZZZZZZZ", users[4], &error);
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_NOT_FOUND);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_NOT_FOUND);
   joined = mesh_store_accept_invite (fixture->store, "", users[4], &error);
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_NOT_FOUND);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_NOT_FOUND);
   joined = mesh_store_accept_invite (fixture->store, "' OR 1=1 --", users[4], &error);
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_NOT_FOUND);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_NOT_FOUND);
 
   /* An expired code is unknown. */
   {
@@ -806,6 +782,30 @@ post (Fixture    *fixture,
   return message;
 }
 
+/* Lists up to @limit messages of @room before @before_id (NULL: the
+ * newest): @n of them, the first and last with these contents (NULL: not
+ * checked). */
+static void
+assert_page (Fixture    *fixture,
+             const char *room,
+             const char *before_id,
+             guint       limit,
+             guint       n,
+             const char *first,
+             const char *last)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) page = mesh_store_list_messages (fixture->store, room, before_id, limit,
+                                                        &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (page->len, ==, n);
+  if (first != NULL)
+    g_assert_cmpstr (((MeshStoreMessage *) page->pdata[0])->content, ==, first);
+  if (last != NULL)
+    g_assert_cmpstr (((MeshStoreMessage *) page->pdata[n - 1])->content, ==, last);
+}
+
 static void
 test_messages (Fixture       *fixture,
                gconstpointer  data)
@@ -842,42 +842,22 @@ test_messages (Fixture       *fixture,
   g_autoptr(MeshStoreMessage) elsewhere = post (fixture, other, alice, "elsewhere", NULL, NULL);
 
   /* The newest, newest last. */
-  page = mesh_store_list_messages (fixture->store, room, NULL, 3, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (page->len, ==, 3);
-  g_assert_cmpstr (((MeshStoreMessage *) page->pdata[0])->content, ==, "message 7");
-  g_assert_cmpstr (((MeshStoreMessage *) page->pdata[2])->content, ==, "message 9");
-  g_clear_pointer (&page, g_ptr_array_unref);
-
+  assert_page (fixture, room, NULL, 3, 3, "message 7", "message 9");
   /* Paging back from message 5. */
-  page = mesh_store_list_messages (fixture->store, room, fifth_id, 4, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (page->len, ==, 4);
-  g_assert_cmpstr (((MeshStoreMessage *) page->pdata[0])->content, ==, "message 1");
-  g_assert_cmpstr (((MeshStoreMessage *) page->pdata[3])->content, ==, "message 4");
-  g_clear_pointer (&page, g_ptr_array_unref);
-  page = mesh_store_list_messages (fixture->store, room, fifth_id, 200, &error);
-  g_assert_cmpuint (page->len, ==, 5);
-  g_clear_pointer (&page, g_ptr_array_unref);
-  page = mesh_store_list_messages (fixture->store, room, first_id, 10, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (page->len, ==, 0);
-  g_clear_pointer (&page, g_ptr_array_unref);
+  assert_page (fixture, room, fifth_id, 4, 4, "message 1", "message 4");
+  assert_page (fixture, room, fifth_id, 200, 5, NULL, NULL);
+  assert_page (fixture, room, first_id, 10, 0, NULL, NULL);
 
   g_assert_null (mesh_store_list_messages (fixture->store, room, NULL, 0, &error));
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_BAD_REQUEST);
   g_assert_null (mesh_store_list_messages (fixture->store, room, NULL, 201, &error));
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_BAD_REQUEST);
   g_assert_null (mesh_store_list_messages (fixture->store, "nope", NULL, 10, &error));
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_ROOM_NOT_FOUND);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_ROOM_NOT_FOUND);
   /* A message of another room is no paging anchor here. */
   g_assert_null (mesh_store_list_messages (fixture->store, room, elsewhere->message_id, 10,
                                            &error));
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_NOT_FOUND);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_NOT_FOUND);
 
   /* A retried client_msg_id gives back the first message. */
   once = post (fixture, room, alice, "retry me", "c-1", &duplicate);
@@ -887,9 +867,7 @@ test_messages (Fixture       *fixture,
   g_assert_cmpstr (twice->message_id, ==, once->message_id);
   g_assert_cmpstr (twice->content, ==, "retry me");
   g_assert_cmpstr (twice->client_msg_id, ==, "c-1");
-  page = mesh_store_list_messages (fixture->store, room, NULL, 200, &error);
-  g_assert_cmpuint (page->len, ==, 11);
-  g_clear_pointer (&page, g_ptr_array_unref);
+  assert_page (fixture, room, NULL, 200, 11, NULL, NULL);
 
   none = mesh_store_add_message (fixture->store, other, alice, "p", "x", "c-1", NULL, &error);
   g_assert_error (error, MESH_ERROR, MESH_ERROR_CONFLICT);
@@ -898,8 +876,7 @@ test_messages (Fixture       *fixture,
 
   /* Bob is not in the room yet; once in, his ids are his own. */
   none = mesh_store_add_message (fixture->store, room, bob, "p", "hi", NULL, NULL, &error);
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_FORBIDDEN);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_FORBIDDEN);
   {
     g_autofree char *code = mesh_store_create_invite (fixture->store, room, alice, NULL, NULL);
     g_autofree char *joined = mesh_store_accept_invite (fixture->store, code, bob, &error);
@@ -911,18 +888,14 @@ test_messages (Fixture       *fixture,
   }
 
   none = mesh_store_add_message (fixture->store, "nope", alice, "p", "hi", NULL, NULL, &error);
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_ROOM_NOT_FOUND);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_ROOM_NOT_FOUND);
   none = mesh_store_add_message (fixture->store, room, alice, "p", "", NULL, NULL, &error);
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_BAD_REQUEST);
   none = mesh_store_add_message (fixture->store, room, alice, "p", "\xff\xfe", NULL, NULL, &error);
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_BAD_REQUEST);
   big = g_strnfill (16385, 'x');
   none = mesh_store_add_message (fixture->store, room, alice, "p", big, NULL, NULL, &error);
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE);
-  g_clear_error (&error);
+  assert_mesh_error (error, MESH_ERROR_PAYLOAD_TOO_LARGE);
   big[16384] = '\0';
   g_clear_pointer (&once, mesh_store_message_free);
   once = post (fixture, room, alice, big, NULL, NULL);

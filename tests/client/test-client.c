@@ -160,6 +160,21 @@ accept_invite (MeshClientRest *rest,
   return error;
 }
 
+/* @owner invites @member to each of @room_ids (NULL-terminated) and
+ * @member accepts. */
+static void
+share_rooms (MeshClientRest     *owner,
+             MeshClientRest     *member,
+             const char * const *room_ids)
+{
+  for (guint i = 0; room_ids[i] != NULL; i++) {
+    g_autofree char *code = create_invite (owner, room_ids[i]);
+    g_autoptr(GError) accept_error = accept_invite (member, code, room_ids[i]);
+
+    g_assert_no_error (accept_error);
+  }
+}
+
 static MeshTestServer *
 server_with_users (const char * const *names)
 {
@@ -496,14 +511,18 @@ track_changes (gpointer model)
   return changes;
 }
 
-static MeshRoom *
-room_at (MeshRoomList *list,
-         guint         position)
+/* Item @position of a list model, which keeps it alive. */
+static gpointer
+item_at (gpointer model,
+         guint    position)
 {
-  g_autoptr(MeshRoom) room = g_list_model_get_item (G_LIST_MODEL (list), position);
+  g_autoptr(GObject) item = g_list_model_get_item (G_LIST_MODEL (model), position);
 
-  return room;   /* the list keeps it alive */
+  return item;
 }
+
+#define room_at(list, position) ((MeshRoom *) item_at ((list), (position)))
+#define message_at(chat, position) ((MeshChatMessage *) item_at ((chat), (position)))
 
 static void
 refresh_rooms (MeshRoomList *list)
@@ -717,15 +736,6 @@ test_models (void)
 
 /* Chat */
 
-static MeshChatMessage *
-message_at (MeshChatModel *chat,
-            guint          position)
-{
-  g_autoptr(MeshChatMessage) message = g_list_model_get_item (G_LIST_MODEL (chat), position);
-
-  return message;   /* the model keeps it alive */
-}
-
 static guint
 count_content (MeshChatModel *chat,
                const char    *content)
@@ -760,16 +770,12 @@ static void
 pair_setup (Pair *pair)
 {
   static const char * const users[] = { "alice", "bob", NULL };
-  g_autofree char *code = NULL;
-  GError *error;
 
   pair->server = server_with_users (users);
   pair->alice = login (pair->server, "alice");
   pair->bob = login (pair->server, "bob");
   pair->room_id = create_room (pair->alice, "Chat");
-  code = create_invite (pair->alice, pair->room_id);
-  error = accept_invite (pair->bob, code, pair->room_id);
-  g_assert_no_error (error);
+  share_rooms (pair->alice, pair->bob, (const char * const []) { pair->room_id, NULL });
   pair->alice_session = connect_session (pair->alice);
   pair->bob_session = connect_session (pair->bob);
   join_room (pair->alice_session, pair->room_id);
@@ -1094,13 +1100,7 @@ test_reconnect_catch_up (void)
   const guint n_quiet = 3;
   guint n_errors = 0;
 
-  for (guint i = 0; i < 2; i++) {
-    const char *room_id = i == 0 ? busy_id : quiet_id;
-    g_autofree char *code = create_invite (alice, room_id);
-    GError *accept_error = accept_invite (bob, code, room_id);
-
-    g_assert_no_error (accept_error);
-  }
+  share_rooms (alice, bob, (const char * const []) { busy_id, quiet_id, NULL });
 
   alice_session = connect_session (alice);
   bob_session = connect_session (bob);
@@ -1362,13 +1362,7 @@ test_room_changes (void)
   g_autoptr(GError) error = NULL;
   MeshRoom *bob_kept;
 
-  for (guint i = 0; i < 2; i++) {
-    const char *room_id = i == 0 ? kept_id : doomed_id;
-    g_autofree char *code = create_invite (alice, room_id);
-    GError *accept_error = accept_invite (bob, code, room_id);
-
-    g_assert_no_error (accept_error);
-  }
+  share_rooms (alice, bob, (const char * const []) { kept_id, doomed_id, NULL });
   alice_session = connect_session (alice);
   bob_session = connect_session (bob);
   alice_rooms = mesh_room_list_new (alice, alice_session);
@@ -1384,11 +1378,9 @@ test_room_changes (void)
 
   /* A new member: a "joined" line in the chat, a third member in the list. */
   {
-    g_autofree char *code = create_invite (alice, kept_id);
-    GError *accept_error = accept_invite (carol, code, kept_id);
     MeshChatMessage *line;
 
-    g_assert_no_error (accept_error);
+    share_rooms (alice, carol, (const char * const []) { kept_id, NULL });
     WAIT_UNTIL (g_list_model_get_n_items (G_LIST_MODEL (alice_chat)) == 1, WAIT_S);
     line = message_at (alice_chat, 0);
     g_assert_cmpstr (mesh_chat_message_get_event (line), ==, "joined");
