@@ -85,6 +85,20 @@ agent_test_archive_collect (struct archive *archive,
   return length;
 }
 
+struct archive *
+agent_test_zip_writer_new (GByteArray *zip)
+{
+  struct archive *archive = archive_write_new ();
+
+  archive_write_set_format_zip (archive);
+  archive_write_zip_set_compression_store (archive);
+  archive_write_set_format_option (archive, "zip", "experimental", "1");
+  archive_write_set_bytes_per_block (archive, 0);
+  g_assert_cmpint (archive_write_open2 (archive, zip, NULL, agent_test_archive_collect, NULL,
+                                        NULL), ==, ARCHIVE_OK);
+  return archive;
+}
+
 void
 agent_test_archive_add (struct archive *archive,
                         const char     *path,

@@ -30,6 +30,9 @@ la_ssize_t    agent_test_archive_collect (struct archive *archive,
                                           void           *user_data,
                                           const void     *buffer,
                                           size_t          length);
+/* A zip writer (entries stored, links as links) appending to @zip; close
+ * and free it with archive_write_close () and archive_write_free (). */
+struct archive *agent_test_zip_writer_new (GByteArray   *zip);
 /* Writes one entry as given, however hostile: @symlink_target for links,
  * @len bytes of @data for files. */
 void          agent_test_archive_add     (struct archive *archive,

@@ -320,6 +320,28 @@ fixture_connect (Fixture    *fixture,
   wait_for (&fixture->connect_done);
 }
 
+/* The server expects the client, which connects to it (pinning its fingerprint), on @host. */
+static void
+fixture_connect_expected (Fixture    *fixture,
+                          const char *host)
+{
+  mesh_quic_endpoint_expect_peer (fixture->server,
+                                  mesh_agent_identity_get_fingerprint (fixture->client_id));
+  fixture_connect (fixture, host, mesh_agent_identity_get_fingerprint (fixture->server_id));
+  g_assert_no_error (fixture->connect_error);
+}
+
+/* A new stream from the client. */
+static MeshQuicStream *
+fixture_open_stream (Fixture *fixture)
+{
+  g_autoptr(GError) error = NULL;
+  MeshQuicStream *stream = mesh_quic_connection_open_stream (fixture->client_connection, &error);
+
+  g_assert_no_error (error);
+  return stream;
+}
+
 /* Client-side helpers */
 
 typedef struct {
@@ -487,16 +509,12 @@ run_echo (Fixture    *fixture,
 {
   g_autoptr(MeshQuicStream) stream = NULL;
   g_autoptr(GByteArray) reply = NULL;
-  g_autoptr(GError) error = NULL;
   const char *message = "hello over mesh/2";
 
   if (!fixture_bind (fixture, host))
     return;
   fixture->echo = TRUE;
-  mesh_quic_endpoint_expect_peer (fixture->server,
-                                  mesh_agent_identity_get_fingerprint (fixture->client_id));
-  fixture_connect (fixture, host, mesh_agent_identity_get_fingerprint (fixture->server_id));
-  g_assert_no_error (fixture->connect_error);
+  fixture_connect_expected (fixture, host);
   g_assert_nonnull (fixture->client_connection);
 
   /* Both sides know who they talk to. */
@@ -504,8 +522,7 @@ run_echo (Fixture    *fixture,
                    mesh_agent_identity_get_fingerprint (fixture->server_id));
   g_assert_false (mesh_quic_connection_is_server (fixture->client_connection));
 
-  stream = mesh_quic_connection_open_stream (fixture->client_connection, &error);
-  g_assert_no_error (error);
+  stream = fixture_open_stream (fixture);
   g_assert_true (G_IS_IO_STREAM (stream));
   write_all (stream, message, strlen (message));
   close_output (stream);
@@ -594,7 +611,6 @@ test_bulk (Fixture       *fixture,
            gconstpointer  data)
 {
   g_autoptr(MeshQuicStream) stream = NULL;
-  g_autoptr(GError) error = NULL;
   gnutls_hash_hd_t sent_sum = NULL;
   g_autofree char *sent_hex = NULL;
   g_autofree char *received_hex = NULL;
@@ -603,13 +619,9 @@ test_bulk (Fixture       *fixture,
   gint64 start, elapsed;
 
   fixture_bind (fixture, "127.0.0.1");
-  mesh_quic_endpoint_expect_peer (fixture->server,
-                                  mesh_agent_identity_get_fingerprint (fixture->client_id));
-  fixture_connect (fixture, "127.0.0.1", mesh_agent_identity_get_fingerprint (fixture->server_id));
-  g_assert_no_error (fixture->connect_error);
+  fixture_connect_expected (fixture, "127.0.0.1");
 
-  stream = mesh_quic_connection_open_stream (fixture->client_connection, &error);
-  g_assert_no_error (error);
+  stream = fixture_open_stream (fixture);
   g_assert_cmpint (gnutls_hash_init (&sent_sum, GNUTLS_DIG_SHA256), ==, 0);
 
   writer.stream = stream;
@@ -654,7 +666,6 @@ test_writev (Fixture       *fixture,
 {
   const gsize part = 4 * 1024 * 1024;
   g_autoptr(MeshQuicStream) stream = NULL;
-  g_autoptr(GError) error = NULL;
   g_autofree guint8 *buffer = g_malloc (3 * part);
   g_autofree char *sent_hex = NULL;
   g_autofree char *received_hex = NULL;
@@ -670,12 +681,8 @@ test_writev (Fixture       *fixture,
   }
 
   fixture_bind (fixture, "127.0.0.1");
-  mesh_quic_endpoint_expect_peer (fixture->server,
-                                  mesh_agent_identity_get_fingerprint (fixture->client_id));
-  fixture_connect (fixture, "127.0.0.1", mesh_agent_identity_get_fingerprint (fixture->server_id));
-  g_assert_no_error (fixture->connect_error);
-  stream = mesh_quic_connection_open_stream (fixture->client_connection, &error);
-  g_assert_no_error (error);
+  fixture_connect_expected (fixture, "127.0.0.1");
+  stream = fixture_open_stream (fixture);
 
   g_output_stream_writev_all_async (g_io_stream_get_output_stream (G_IO_STREAM (stream)),
                                     vectors, G_N_ELEMENTS (vectors), G_PRIORITY_DEFAULT, NULL,
@@ -716,7 +723,6 @@ test_write_bytes (Fixture       *fixture,
 {
   static const gsize sizes[] = { 5, 1, 4096, 4095, 262152, 17, 300000, 65536, 3, 1048576 };
   g_autoptr(MeshQuicStream) stream = NULL;
-  g_autoptr(GError) error = NULL;
   g_autofree char *sent_hex = NULL;
   g_autofree char *received_hex = NULL;
   gnutls_hash_hd_t sent_sum = NULL;
@@ -725,12 +731,8 @@ test_write_bytes (Fixture       *fixture,
   guint64 state = 7, total = 0;
 
   fixture_bind (fixture, "127.0.0.1");
-  mesh_quic_endpoint_expect_peer (fixture->server,
-                                  mesh_agent_identity_get_fingerprint (fixture->client_id));
-  fixture_connect (fixture, "127.0.0.1", mesh_agent_identity_get_fingerprint (fixture->server_id));
-  g_assert_no_error (fixture->connect_error);
-  stream = mesh_quic_connection_open_stream (fixture->client_connection, &error);
-  g_assert_no_error (error);
+  fixture_connect_expected (fixture, "127.0.0.1");
+  stream = fixture_open_stream (fixture);
   output = g_io_stream_get_output_stream (G_IO_STREAM (stream));
   g_assert_true (mesh_quic_output_stream_is (output));
   g_assert_false (mesh_quic_output_stream_is (memory));
@@ -857,20 +859,15 @@ test_peer_destroyed (Fixture       *fixture,
                      gconstpointer  data)
 {
   g_autoptr(MeshQuicStream) stream = NULL;
-  g_autoptr(GError) error = NULL;
   g_autoptr(GError) closed = NULL;
   guint8 buffer[64];
   Op read = { 0 };
 
   fixture_bind (fixture, "127.0.0.1");
-  mesh_quic_endpoint_expect_peer (fixture->server,
-                                  mesh_agent_identity_get_fingerprint (fixture->client_id));
-  fixture_connect (fixture, "127.0.0.1", mesh_agent_identity_get_fingerprint (fixture->server_id));
-  g_assert_no_error (fixture->connect_error);
+  fixture_connect_expected (fixture, "127.0.0.1");
   g_signal_connect (fixture->client_connection, "closed", G_CALLBACK (on_closed), &closed);
 
-  stream = mesh_quic_connection_open_stream (fixture->client_connection, &error);
-  g_assert_no_error (error);
+  stream = fixture_open_stream (fixture);
   write_all (stream, "ping", 4);
   while (fixture->received < 4)
     g_main_context_iteration (NULL, TRUE);
@@ -1023,8 +1020,7 @@ test_peer_vanished (Fixture       *fixture,
   wait_for (&fixture->connect_done);
   g_assert_no_error (fixture->connect_error);
   g_signal_connect (fixture->client_connection, "closed", G_CALLBACK (on_closed), &closed);
-  stream = mesh_quic_connection_open_stream (fixture->client_connection, &error);
-  g_assert_no_error (error);
+  stream = fixture_open_stream (fixture);
   write_all (stream, "ping", 4);
 
   /* The server answered the handshake, so its loop runs: stop it. */
@@ -1072,21 +1068,16 @@ run_rate_transfer (Fixture  *fixture,
                    gboolean  limit_send)
 {
   g_autoptr(MeshQuicStream) stream = NULL;
-  g_autoptr(GError) error = NULL;
   g_autofree guint8 *data = g_malloc (RATE_SIZE);
   guint64 state = 42;
   gint64 start;
 
   fixture_bind (fixture, "127.0.0.1");
-  mesh_quic_endpoint_expect_peer (fixture->server,
-                                  mesh_agent_identity_get_fingerprint (fixture->client_id));
-  fixture_connect (fixture, "127.0.0.1", mesh_agent_identity_get_fingerprint (fixture->server_id));
-  g_assert_no_error (fixture->connect_error);
+  fixture_connect_expected (fixture, "127.0.0.1");
   fill_pattern (&state, data, RATE_SIZE);
 
   start = g_get_monotonic_time ();
-  stream = mesh_quic_connection_open_stream (fixture->client_connection, &error);
-  g_assert_no_error (error);
+  stream = fixture_open_stream (fixture);
   if (limit_send)
     mesh_quic_stream_set_send_rate (stream, RATE);
   write_all (stream, data, RATE_SIZE);
@@ -1332,10 +1323,7 @@ test_retry_flood (Fixture       *fixture,
   /* The real client goes through a Retry too. */
   retries_before = _mesh_quic_endpoint_get_n_retries (fixture->server);
   fixture->echo = TRUE;
-  mesh_quic_endpoint_expect_peer (fixture->server,
-                                  mesh_agent_identity_get_fingerprint (fixture->client_id));
-  fixture_connect (fixture, "127.0.0.1", mesh_agent_identity_get_fingerprint (fixture->server_id));
-  g_assert_no_error (fixture->connect_error);
+  fixture_connect_expected (fixture, "127.0.0.1");
   g_assert_cmpuint (_mesh_quic_endpoint_get_n_retries (fixture->server), ==, retries_before + 1);
   g_assert_cmpuint (_mesh_quic_endpoint_get_n_connections (fixture->server), ==, 1);
 }
@@ -1380,10 +1368,7 @@ test_handshake_limit (Fixture       *fixture,
     g_main_context_iteration (NULL, TRUE);
   mesh_quic_endpoint_set_idle_timeout (fixture->server, 30000);
   fixture->echo = TRUE;
-  mesh_quic_endpoint_expect_peer (fixture->server,
-                                  mesh_agent_identity_get_fingerprint (fixture->client_id));
-  fixture_connect (fixture, "127.0.0.1", mesh_agent_identity_get_fingerprint (fixture->server_id));
-  g_assert_no_error (fixture->connect_error);
+  fixture_connect_expected (fixture, "127.0.0.1");
 }
 
 
