@@ -6,6 +6,8 @@
 #include "mesh-agent-identity.h"
 #include "mesh-quic-endpoint-private.h"
 
+#include "quic-test-util.h"
+
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <gnutls/crypto.h>
@@ -19,36 +21,6 @@
 
 #define BULK_SIZE (256 * 1024 * 1024)
 #define CHUNK_SIZE (256 * 1024)
-
-/* Deterministic test data: xorshift64 from a seed, so both sides could regenerate it. */
-static void
-fill_pattern (guint64 *state,
-              guint8  *buffer,
-              gsize    length)
-{
-  for (gsize i = 0; i + 8 <= length; i += 8) {
-    guint64 x = *state;
-
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *state = x;
-    memcpy (buffer + i, &x, 8);
-  }
-}
-
-/* Lower-case hex SHA-256; consumes @hash. */
-static char *
-hash_finish (gnutls_hash_hd_t hash)
-{
-  guint8 digest[32];
-  GString *hex = g_string_new (NULL);
-
-  gnutls_hash_deinit (hash, digest);
-  for (gsize i = 0; i < sizeof digest; i++)
-    g_string_append_printf (hex, "%02x", digest[i]);
-  return g_string_free (hex, FALSE);
-}
 
 static void
 rm_rf (const char *path)
@@ -551,59 +523,15 @@ test_echo_ipv6 (Fixture       *fixture,
   run_echo (fixture, "::1");
 }
 
-typedef struct {
-  MeshQuicStream *stream;
-  gnutls_hash_hd_t sum;
-  guint64         state;
-  guint64         remaining;
-  guint8         *buffer;
-  Op              op;
-} Writer;
-
-static void writer_next (Writer *writer);
-
 static void
-on_writer_closed (GObject      *source,
-                  GAsyncResult *result,
-                  gpointer      user_data)
+on_pattern_written (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
 {
-  Writer *writer = user_data;
+  Op *op = user_data;
 
-  writer->op.ok = g_output_stream_close_finish (G_OUTPUT_STREAM (source), result,
-                                                &writer->op.error);
-  writer->op.done = TRUE;
-}
-
-static void
-on_writer_wrote (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  Writer *writer = user_data;
-
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL,
-                                         &writer->op.error)) {
-    writer->op.done = TRUE;
-    return;
-  }
-  writer_next (writer);
-}
-
-static void
-writer_next (Writer *writer)
-{
-  GOutputStream *output = g_io_stream_get_output_stream (G_IO_STREAM (writer->stream));
-  gsize n = (gsize) MIN (writer->remaining, CHUNK_SIZE);
-
-  if (n == 0) {
-    g_output_stream_close_async (output, G_PRIORITY_DEFAULT, NULL, on_writer_closed, writer);
-    return;
-  }
-  fill_pattern (&writer->state, writer->buffer, n);
-  gnutls_hash (writer->sum, writer->buffer, n);
-  writer->remaining -= n;
-  g_output_stream_write_all_async (output, writer->buffer, n, G_PRIORITY_DEFAULT, NULL,
-                                   on_writer_wrote, writer);
+  op->ok = quic_test_write_pattern_finish (G_IO_STREAM (source), result, &op->error);
+  op->done = TRUE;
 }
 
 static void
@@ -614,8 +542,7 @@ test_bulk (Fixture       *fixture,
   gnutls_hash_hd_t sent_sum = NULL;
   g_autofree char *sent_hex = NULL;
   g_autofree char *received_hex = NULL;
-  g_autofree guint8 *buffer = g_malloc (CHUNK_SIZE);
-  Writer writer = { 0 };
+  Op op = { 0 };
   gint64 start, elapsed;
 
   fixture_bind (fixture, "127.0.0.1");
@@ -624,23 +551,19 @@ test_bulk (Fixture       *fixture,
   stream = fixture_open_stream (fixture);
   g_assert_cmpint (gnutls_hash_init (&sent_sum, GNUTLS_DIG_SHA256), ==, 0);
 
-  writer.stream = stream;
-  writer.sum = sent_sum;
-  writer.state = 0x9e3779b97f4a7c15u;
-  writer.remaining = BULK_SIZE;
-  writer.buffer = buffer;
   start = g_get_monotonic_time ();
-  writer_next (&writer);
-  wait_for (&writer.op.done);
-  g_assert_no_error (writer.op.error);
-  g_assert_true (writer.op.ok);
+  quic_test_write_pattern_async (G_IO_STREAM (stream), BULK_SIZE, 0x9e3779b97f4a7c15u, sent_sum,
+                                 on_pattern_written, &op);
+  wait_for (&op.done);
+  g_assert_no_error (op.error);
+  g_assert_true (op.ok);
   wait_for (&fixture->received_eof);
   elapsed = g_get_monotonic_time () - start;
 
   g_assert_no_error (fixture->received_error);
   g_assert_cmpuint (fixture->received, ==, BULK_SIZE);
-  sent_hex = hash_finish (sent_sum);
-  received_hex = hash_finish (g_steal_pointer (&fixture->received_sum));
+  sent_hex = quic_test_hash_finish (sent_sum);
+  received_hex = quic_test_hash_finish (g_steal_pointer (&fixture->received_sum));
   g_assert_cmpstr (received_hex, ==, sent_hex);
   g_test_message ("%d MiB in %.2f s (%.2f Gbit/s, including SHA-256 on both sides)",
                   BULK_SIZE >> 20, elapsed / 1e6, BULK_SIZE * 8.0 / (elapsed * 1e3));
@@ -674,7 +597,7 @@ test_writev (Fixture       *fixture,
   guint64 state = 42;
   Op op = { 0 };
 
-  fill_pattern (&state, buffer, 3 * part);
+  quic_test_fill_pattern (&state, buffer, 3 * part);
   for (guint i = 0; i < 3; i++) {
     vectors[i].buffer = buffer + i * part;
     vectors[i].size = part;
@@ -697,8 +620,8 @@ test_writev (Fixture       *fixture,
   g_assert_cmpuint (fixture->received, ==, 3 * part);
   g_assert_cmpint (gnutls_hash_init (&sent_sum, GNUTLS_DIG_SHA256), ==, 0);
   gnutls_hash (sent_sum, buffer, 3 * part);
-  sent_hex = hash_finish (sent_sum);
-  received_hex = hash_finish (g_steal_pointer (&fixture->received_sum));
+  sent_hex = quic_test_hash_finish (sent_sum);
+  received_hex = quic_test_hash_finish (g_steal_pointer (&fixture->received_sum));
   g_assert_cmpstr (received_hex, ==, sent_hex);
 }
 
@@ -748,7 +671,7 @@ test_write_bytes (Fixture       *fixture,
       gsize size = sizes[(i + round) % G_N_ELEMENTS (sizes)];
       guint8 *bytes = g_malloc (size);
 
-      fill_pattern (&state, bytes, size);
+      quic_test_fill_pattern (&state, bytes, size);
       gnutls_hash (sent_sum, bytes, size);
       g_ptr_array_add (parts, g_bytes_new_take (bytes, size));
       total += size;
@@ -760,7 +683,7 @@ test_write_bytes (Fixture       *fixture,
     g_assert_no_error (op.error);
     g_assert_true (op.ok);
 
-    fill_pattern (&state, plain, plain_size);
+    quic_test_fill_pattern (&state, plain, plain_size);
     gnutls_hash (sent_sum, plain, plain_size);
     total += plain_size;
     g_output_stream_write_all_async (output, plain, plain_size, G_PRIORITY_DEFAULT, NULL,
@@ -773,8 +696,8 @@ test_write_bytes (Fixture       *fixture,
 
   g_assert_no_error (fixture->received_error);
   g_assert_cmpuint (fixture->received, ==, total);
-  sent_hex = hash_finish (sent_sum);
-  received_hex = hash_finish (g_steal_pointer (&fixture->received_sum));
+  sent_hex = quic_test_hash_finish (sent_sum);
+  received_hex = quic_test_hash_finish (g_steal_pointer (&fixture->received_sum));
   g_assert_cmpstr (received_hex, ==, sent_hex);
 }
 
@@ -1074,7 +997,7 @@ run_rate_transfer (Fixture  *fixture,
 
   fixture_bind (fixture, "127.0.0.1");
   fixture_connect_expected (fixture, "127.0.0.1");
-  fill_pattern (&state, data, RATE_SIZE);
+  quic_test_fill_pattern (&state, data, RATE_SIZE);
 
   start = g_get_monotonic_time ();
   stream = fixture_open_stream (fixture);
