@@ -170,6 +170,11 @@ char           *mesh_test_shared_room         (MeshTestServer *server,
 char           *mesh_test_make_certificate    (const char     *dir,
                                                char          **cert_path,
                                                char          **key_path);
+/* The same for @address (an IP address) and 127.0.0.1. */
+char           *mesh_test_make_certificate_for (const char    *dir,
+                                                const char    *address,
+                                                char         **cert_path,
+                                                char         **key_path);
 
 /* Iterates the main context until *@flag or @timeout_ms; returns *@flag. */
 gboolean        mesh_test_wait_flag           (const gboolean *flag,
