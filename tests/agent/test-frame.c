@@ -276,7 +276,8 @@ test_writer_reader (void)
       gboolean is_last = round == 2 && i == frames->len - 1;
 
       mesh_frame_writer_write_async (writer, sample->type, sample->payload, NULL,
-                                     is_last ? agent_test_store_result : NULL, is_last ? &last : NULL);
+                                     is_last ? agent_test_store_result : NULL,
+                                     is_last ? &last : NULL);
     }
   }
   g_assert_cmpuint (mesh_frame_writer_get_queued_bytes (writer), >, MESH_FRAME_MAX_PAYLOAD);

@@ -823,7 +823,8 @@ test_malformed_offer (void)
     WAIT_UNTIL (hangups >= 1, WAIT_S);
     g_assert_cmpuint (pair.bob->incoming->len, ==, 1);
     g_assert_cmpuint (g_list_model_get_n_items (mesh_call_get_peers (pair.incoming)), ==, 1);
-    g_assert_cmpuint (g_list_model_get_n_items (mesh_call_engine_get_calls (pair.bob->engine)), ==, 1);
+    g_assert_cmpuint (g_list_model_get_n_items (mesh_call_engine_get_calls (pair.bob->engine)), ==,
+                      1);
 
     /* What the server does not check, hostile: ignored, nothing rings. */
     send_raw (pair.alice, "rtc.offer", pair.room_id, pair.bob_id,
@@ -835,7 +836,8 @@ test_malformed_offer (void)
     send_raw (pair.alice, "rtc.ice", pair.room_id, pair.bob_id,
               "{\"call_id\": \"odd-call\", \"candidate\": {\"candidate\": \"candidate:1 1 UDP 1 10.0.0.1 9 typ host\", "
               "\"sdpMLineIndex\": 99}}");
-    send_raw (pair.alice, "rtc.hangup", pair.room_id, pair.bob_id, "{\"call_id\": [], \"reason\": {}}");
+    send_raw (pair.alice, "rtc.hangup", pair.room_id, pair.bob_id,
+              "{\"call_id\": [], \"reason\": {}}");
     pump (500);
     g_assert_cmpuint (pair.bob->incoming->len, ==, 1);
     g_assert_cmpint (mesh_call_get_state (pair.incoming), ==, MESH_CALL_STATE_RINGING);
@@ -1041,7 +1043,8 @@ test_screenshare (void)
   g_assert_no_error (error);
   g_assert_cmpint (mesh_call_get_kind (share), ==, MESH_MEDIA_KIND_SCREENSHARE);
   /* A share is its own connection: none for calls is in the way. */
-  g_assert_null (mesh_call_engine_find_call (pair.alice->engine, pair.room_id, MESH_MEDIA_KIND_CALL));
+  g_assert_null (mesh_call_engine_find_call (pair.alice->engine, pair.room_id,
+                                             MESH_MEDIA_KIND_CALL));
 
   watched = wait_incoming (pair.bob);
   g_assert_cmpint (mesh_call_get_kind (watched), ==, MESH_MEDIA_KIND_SCREENSHARE);
