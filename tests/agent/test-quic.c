@@ -323,6 +323,15 @@ typedef struct {
   GError   *error;
 } Op;
 
+/* Waits for @op, which must have succeeded. */
+static void
+op_wait_ok (Op *op)
+{
+  wait_for (&op->done);
+  g_assert_no_error (op->error);
+  g_assert_true (op->ok);
+}
+
 static void
 on_read (GObject      *source,
          GAsyncResult *result,
@@ -365,9 +374,7 @@ write_all (MeshQuicStream *stream,
 
   g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (stream)), data,
                                    length, G_PRIORITY_DEFAULT, NULL, on_write_all, &op);
-  wait_for (&op.done);
-  g_assert_no_error (op.error);
-  g_assert_true (op.ok);
+  op_wait_ok (&op);
 }
 
 static void
@@ -377,9 +384,7 @@ close_output (MeshQuicStream *stream)
 
   g_output_stream_close_async (g_io_stream_get_output_stream (G_IO_STREAM (stream)),
                                G_PRIORITY_DEFAULT, NULL, on_close, &op);
-  wait_for (&op.done);
-  g_assert_no_error (op.error);
-  g_assert_true (op.ok);
+  op_wait_ok (&op);
 }
 
 static GByteArray *
@@ -554,9 +559,7 @@ test_bulk (Fixture       *fixture,
   start = g_get_monotonic_time ();
   quic_test_write_pattern_async (G_IO_STREAM (stream), BULK_SIZE, 0x9e3779b97f4a7c15u, sent_sum,
                                  on_pattern_written, &op);
-  wait_for (&op.done);
-  g_assert_no_error (op.error);
-  g_assert_true (op.ok);
+  op_wait_ok (&op);
   wait_for (&fixture->received_eof);
   elapsed = g_get_monotonic_time () - start;
 
@@ -610,9 +613,7 @@ test_writev (Fixture       *fixture,
   g_output_stream_writev_all_async (g_io_stream_get_output_stream (G_IO_STREAM (stream)),
                                     vectors, G_N_ELEMENTS (vectors), G_PRIORITY_DEFAULT, NULL,
                                     on_writev_all, &op);
-  wait_for (&op.done);
-  g_assert_no_error (op.error);
-  g_assert_true (op.ok);
+  op_wait_ok (&op);
   close_output (stream);
   wait_for (&fixture->received_eof);
 
@@ -679,9 +680,7 @@ test_write_bytes (Fixture       *fixture,
     mesh_quic_output_stream_write_bytes_async (output, (GBytes *const *) parts->pdata,
                                                parts->len, G_PRIORITY_DEFAULT, NULL,
                                                on_bytes_written, &op);
-    wait_for (&op.done);
-    g_assert_no_error (op.error);
-    g_assert_true (op.ok);
+    op_wait_ok (&op);
 
     quic_test_fill_pattern (&state, plain, plain_size);
     gnutls_hash (sent_sum, plain, plain_size);

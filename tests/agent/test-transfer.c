@@ -804,6 +804,7 @@ test_part_per_session (Fixture       *fixture,
   g_autofree char *same_path = g_build_filename (dir, "copy", "same.bin", NULL);
   g_autofree char *copy_dir = g_path_get_dirname (same_path);
   const char *downloads = g_file_peek_path (fixture->downloads);
+  const char *second[] = { other_path, same_path };
   Halfway h = { 0 };
   Outcome outcome = { 0 };
   GError *error;
@@ -812,37 +813,23 @@ test_part_per_session (Fixture       *fixture,
   write_bytes (other_path, theirs, size);
   write_bytes (same_path, mine, size);
 
-  /* Other content under the same name, while the first is halfway. */
-  halfway_start (&h, fixture, "same.bin", mine, size, first);
-  run_file_transfer (fixture, other_path, NULL, 0, 0, &outcome);
-  g_assert_no_error (outcome.receive_error);
-  g_assert_cmpuint (outcome.resumed_receiver, ==, 0);
-  agent_test_assert_same_file (other_path, outcome.result_path);
-  outcome_clear (&outcome);
-  error = halfway_finish (&h, mine, size, first);
-  g_assert_no_error (error);
-  {
-    g_autofree char *got = g_file_get_path (mesh_file_receiver_get_file (h.receiver));
+  /* Other content under the same name, while the first is halfway; then the
+   * same content twice at once: each session has its own file. */
+  for (guint i = 0; i < G_N_ELEMENTS (second); i++) {
+    g_autofree char *got = NULL;
 
+    halfway_start (&h, fixture, "same.bin", mine, size, first);
+    run_file_transfer (fixture, second[i], NULL, 0, 0, &outcome);
+    g_assert_no_error (outcome.receive_error);
+    g_assert_cmpuint (outcome.resumed_receiver, ==, 0);
+    agent_test_assert_same_file (second[i], outcome.result_path);
+    outcome_clear (&outcome);
+    error = halfway_finish (&h, mine, size, first);
+    g_assert_no_error (error);
+    got = g_file_get_path (mesh_file_receiver_get_file (h.receiver));
     agent_test_assert_same_file (same_path, got);
+    halfway_clear (&h);
   }
-  halfway_clear (&h);
-
-  /* The same content twice at once: each session has its own file. */
-  halfway_start (&h, fixture, "same.bin", mine, size, first);
-  run_file_transfer (fixture, same_path, NULL, 0, 0, &outcome);
-  g_assert_no_error (outcome.receive_error);
-  g_assert_cmpuint (outcome.resumed_receiver, ==, 0);
-  agent_test_assert_same_file (same_path, outcome.result_path);
-  outcome_clear (&outcome);
-  error = halfway_finish (&h, mine, size, first);
-  g_assert_no_error (error);
-  {
-    g_autofree char *got = g_file_get_path (mesh_file_receiver_get_file (h.receiver));
-
-    agent_test_assert_same_file (same_path, got);
-  }
-  halfway_clear (&h);
 
   /* Four finished files, no .part or sidecar left. */
   g_assert_cmpuint (agent_test_count_entries (downloads), ==, 4);
