@@ -29,10 +29,7 @@ static gboolean opt_verify = FALSE;
 typedef struct {
   MeshAgentIdentity *identity;
   const char        *client_fingerprint;
-  GMutex             lock;
-  GCond              cond;
-  guint16            port;
-  GMainLoop         *loop;
+  QuicTestHandoff    handoff;
 } Server;
 
 typedef struct {
@@ -138,13 +135,8 @@ server_thread (gpointer data)
   mesh_quic_endpoint_expect_peer (endpoint, server->client_fingerprint);
   g_signal_connect (endpoint, "incoming-connection", G_CALLBACK (on_incoming), NULL);
 
-  g_mutex_lock (&server->lock);
-  server->loop = g_main_loop_new (context, FALSE);
-  server->port = mesh_quic_endpoint_get_port (endpoint);
-  g_cond_signal (&server->cond);
-  g_mutex_unlock (&server->lock);
-
-  g_main_loop_run (server->loop);
+  quic_test_handoff_publish (&server->handoff, endpoint, context);
+  g_main_loop_run (server->handoff.loop);
   g_clear_object (&endpoint);
   while (g_main_context_iteration (context, FALSE));
   g_main_context_pop_thread_default (context);
@@ -335,23 +327,19 @@ main (int   argc,
 
   server.identity = server_id;
   server.client_fingerprint = mesh_agent_identity_get_fingerprint (client_id);
-  g_mutex_init (&server.lock);
-  g_cond_init (&server.cond);
+  quic_test_handoff_init (&server.handoff);
   thread = g_thread_new ("quic-server", server_thread, &server);
-  g_mutex_lock (&server.lock);
-  while (server.port == 0)
-    g_cond_wait (&server.cond, &server.lock);
-  g_mutex_unlock (&server.lock);
+  quic_test_handoff_wait (&server.handoff);
 
   for (int i = 0; i < opt_runs; i++) {
-    double gbits = run_once (client_id, server_id, server.port);
+    double gbits = run_once (client_id, server_id, server.handoff.port);
 
     g_array_append_val (results, gbits);
   }
 
-  g_main_loop_quit (server.loop);
+  g_main_loop_quit (server.handoff.loop);
   g_thread_join (thread);
-  g_main_loop_unref (server.loop);
+  quic_test_handoff_clear (&server.handoff);
 
   g_array_sort (results, compare_doubles);
   getrusage (RUSAGE_SELF, &usage);

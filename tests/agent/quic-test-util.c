@@ -130,3 +130,44 @@ quic_test_write_pattern_finish (GIOStream     *stream,
 
   return g_task_propagate_boolean (G_TASK (result), error);
 }
+
+void
+quic_test_handoff_init (QuicTestHandoff *handoff)
+{
+  memset (handoff, 0, sizeof *handoff);
+  g_mutex_init (&handoff->lock);
+  g_cond_init (&handoff->cond);
+}
+
+void
+quic_test_handoff_publish (QuicTestHandoff  *handoff,
+                           MeshQuicEndpoint *endpoint,
+                           GMainContext     *context)
+{
+  g_mutex_lock (&handoff->lock);
+  handoff->loop = g_main_loop_new (context, FALSE);
+  handoff->port = mesh_quic_endpoint_get_port (endpoint);
+  g_cond_signal (&handoff->cond);
+  g_mutex_unlock (&handoff->lock);
+}
+
+guint16
+quic_test_handoff_wait (QuicTestHandoff *handoff)
+{
+  guint16 port;
+
+  g_mutex_lock (&handoff->lock);
+  while (handoff->port == 0)
+    g_cond_wait (&handoff->cond, &handoff->lock);
+  port = handoff->port;
+  g_mutex_unlock (&handoff->lock);
+  return port;
+}
+
+void
+quic_test_handoff_clear (QuicTestHandoff *handoff)
+{
+  g_clear_pointer (&handoff->loop, g_main_loop_unref);
+  g_mutex_clear (&handoff->lock);
+  g_cond_clear (&handoff->cond);
+}

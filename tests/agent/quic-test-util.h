@@ -4,6 +4,8 @@
 #include <gio/gio.h>
 #include <gnutls/crypto.h>
 
+#include "mesh-quic-endpoint.h"
+
 G_BEGIN_DECLS
 
 /* Fills @length bytes (a multiple of 8) of @buffer with xorshift64 from *@state and
@@ -25,5 +27,25 @@ void      quic_test_write_pattern_async   (GIOStream           *stream,
 gboolean  quic_test_write_pattern_finish  (GIOStream           *stream,
                                            GAsyncResult        *result,
                                            GError             **error);
+
+/* An endpoint running on a thread of its own hands its port and main loop
+ * to the thread that started it. */
+typedef struct {
+  GMutex     lock;
+  GCond      cond;
+  guint16    port;
+  GMainLoop *loop;
+} QuicTestHandoff;
+
+void      quic_test_handoff_init          (QuicTestHandoff     *handoff);
+/* In the endpoint's thread: a main loop on @context, published with
+ * @endpoint's port; run it next. */
+void      quic_test_handoff_publish       (QuicTestHandoff     *handoff,
+                                           MeshQuicEndpoint    *endpoint,
+                                           GMainContext        *context);
+/* In the starting thread: the port, once published. */
+guint16   quic_test_handoff_wait          (QuicTestHandoff     *handoff);
+/* Once the endpoint's thread is joined. */
+void      quic_test_handoff_clear         (QuicTestHandoff     *handoff);
 
 G_END_DECLS

@@ -825,11 +825,8 @@ test_peer_destroyed (Fixture       *fixture,
 typedef struct {
   MeshAgentIdentity *identity;
   const char        *client_fingerprint;
-  GMutex             lock;
-  GCond              cond;
-  guint16            port;
-  gboolean           released;
-  GMainLoop         *loop;
+  QuicTestHandoff    handoff;
+  gboolean           released;  /* under handoff.lock */
   GPtrArray         *streams;
   guint8             buffer[4096];
 } FrozenServer;
@@ -885,19 +882,14 @@ frozen_server_thread (gpointer data)
   mesh_quic_endpoint_expect_peer (endpoint, server->client_fingerprint);
   g_signal_connect (endpoint, "incoming-connection", G_CALLBACK (on_frozen_incoming), server);
 
-  g_mutex_lock (&server->lock);
-  server->loop = g_main_loop_new (context, FALSE);
-  server->port = mesh_quic_endpoint_get_port (endpoint);
-  g_cond_signal (&server->cond);
-  g_mutex_unlock (&server->lock);
-
-  g_main_loop_run (server->loop);
+  quic_test_handoff_publish (&server->handoff, endpoint, context);
+  g_main_loop_run (server->handoff.loop);
 
   /* Frozen: the socket stays open but nobody reads or answers. */
-  g_mutex_lock (&server->lock);
+  g_mutex_lock (&server->handoff.lock);
   while (!server->released)
-    g_cond_wait (&server->cond, &server->lock);
-  g_mutex_unlock (&server->lock);
+    g_cond_wait (&server->handoff.cond, &server->handoff.lock);
+  g_mutex_unlock (&server->handoff.lock);
 
   g_ptr_array_set_size (server->streams, 0);
   g_clear_object (&endpoint);
@@ -924,18 +916,14 @@ test_peer_vanished (Fixture       *fixture,
   server.identity = fixture->server_id;
   server.client_fingerprint = mesh_agent_identity_get_fingerprint (fixture->client_id);
   server.streams = g_ptr_array_new_with_free_func (g_object_unref);
-  g_mutex_init (&server.lock);
-  g_cond_init (&server.cond);
+  quic_test_handoff_init (&server.handoff);
   thread = g_thread_new ("frozen-server", frozen_server_thread, &server);
-  g_mutex_lock (&server.lock);
-  while (server.port == 0)
-    g_cond_wait (&server.cond, &server.lock);
-  g_mutex_unlock (&server.lock);
+  quic_test_handoff_wait (&server.handoff);
 
   fixture->client = mesh_quic_endpoint_new (fixture->client_id, address, &error);
   g_assert_no_error (error);
   mesh_quic_endpoint_set_idle_timeout (fixture->client, 1000);
-  server_address = loopback ("127.0.0.1", server.port);
+  server_address = loopback ("127.0.0.1", server.handoff.port);
   mesh_quic_endpoint_connect_async (fixture->client, G_SOCKET_ADDRESS (server_address),
                                     mesh_agent_identity_get_fingerprint (fixture->server_id),
                                     NULL, on_connected, fixture);
@@ -946,7 +934,7 @@ test_peer_vanished (Fixture       *fixture,
   write_all (stream, "ping", 4);
 
   /* The server answered the handshake, so its loop runs: stop it. */
-  g_main_loop_quit (server.loop);
+  g_main_loop_quit (server.handoff.loop);
 
   /* More than the send buffer, so the write has to wait for acknowledgements. */
   g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (stream)), buffer,
@@ -966,16 +954,14 @@ test_peer_vanished (Fixture       *fixture,
   g_clear_error (&read.error);
   g_clear_error (&write.error);
 
-  g_mutex_lock (&server.lock);
+  g_mutex_lock (&server.handoff.lock);
   server.released = TRUE;
-  g_cond_signal (&server.cond);
-  g_mutex_unlock (&server.lock);
+  g_cond_signal (&server.handoff.cond);
+  g_mutex_unlock (&server.handoff.lock);
   g_thread_join (thread);
 
-  g_main_loop_unref (server.loop);
   g_ptr_array_unref (server.streams);
-  g_mutex_clear (&server.lock);
-  g_cond_clear (&server.cond);
+  quic_test_handoff_clear (&server.handoff);
 }
 
 
