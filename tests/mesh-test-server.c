@@ -242,6 +242,14 @@ mesh_test_server_add_user (MeshTestServer *self,
                            const char     *username,
                            const char     *password)
 {
+  return mesh_test_add_user_in (self->data_dir, username, password);
+}
+
+char *
+mesh_test_add_user_in (const char *data_dir,
+                       const char *username,
+                       const char *password)
+{
   g_autoptr(GError) error = NULL;
   g_autoptr(GSubprocess) process = NULL;
   g_autofree char *input = g_strdup_printf ("%s\n", password);
@@ -251,7 +259,7 @@ mesh_test_server_add_user (MeshTestServer *self,
   const char *id_start;
   const char *id_end;
   const char *argv[] = {
-    server_binary (), "--data-dir", self->data_dir, "user", "add", username, NULL
+    server_binary (), "--data-dir", data_dir, "user", "add", username, NULL
   };
 
   process = spawn (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |

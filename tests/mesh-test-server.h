@@ -43,6 +43,10 @@ void            mesh_test_server_set_open_registration (MeshTestServer *self,
 char           *mesh_test_server_add_user     (MeshTestServer *self,
                                                const char     *username,
                                                const char     *password);
+/* The same for the server whose data folder is @data_dir. */
+char           *mesh_test_add_user_in         (const char     *data_dir,
+                                               const char     *username,
+                                               const char     *password);
 /* Starts the server (asserts it comes up and prints its REST URL).  The
  * first start takes a free port; a start after a stop reuses that port. */
 void            mesh_test_server_start        (MeshTestServer *self);

@@ -420,26 +420,7 @@ mesh_test_media_server_add_user (MeshTestMediaServer *self,
                                  const char          *username,
                                  const char          *password)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSubprocess) process = NULL;
-  g_autofree char *input = g_strconcat (password, "\n", NULL);
-  g_autofree char *out = NULL;
-  g_autofree char *err = NULL;
-  char *open_paren, *close_paren;
-
-  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                              G_SUBPROCESS_FLAGS_STDERR_PIPE, &error, server_binary (),
-                              "--data-dir", self->data_dir, "user", "add", username, NULL);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (process, input, NULL, &out, &err, &error);
-  g_assert_no_error (error);
-  if (!g_subprocess_get_successful (process))
-    g_error ("mesh-server user add %s failed: %s", username, err);
-  /* "Added user NAME (ID)" */
-  open_paren = strrchr (out, '(');
-  close_paren = strrchr (out, ')');
-  g_assert_true (open_paren != NULL && close_paren > open_paren);
-  return g_strndup (open_paren + 1, close_paren - open_paren - 1);
+  return mesh_test_add_user_in (self->data_dir, username, password);
 }
 
 static void
