@@ -642,6 +642,37 @@ raw_send_zip_done (Raw        *raw,
   raw_send_control (raw, done);
 }
 
+/* A file receiver on @raw's far end, receiving into the downloads folder. */
+static MeshFileReceiver *
+raw_file_receiver_start (Raw          *raw,
+                         Fixture      *fixture,
+                         GCancellable *cancellable)
+{
+  MeshFileReceiver *receiver;
+
+  raw_open (raw);
+  receiver = mesh_file_receiver_new (raw->b, fixture->downloads);
+  mesh_file_receiver_receive_async (receiver, cancellable, agent_test_store_result,
+                                    &raw->received);
+  return receiver;
+}
+
+/* The receiver answers ERROR @code and ends with that error. */
+static void
+raw_assert_file_refused (Raw              *raw,
+                         MeshFileReceiver *receiver,
+                         const char       *code,
+                         GQuark            domain,
+                         int               error_code)
+{
+  g_autoptr(JsonObject) answer = raw_read_control (raw, "ERROR");
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpstr (json_object_get_string_member (answer, "code"), ==, code);
+  mesh_file_receiver_receive_finish (receiver, agent_test_wait_result (&raw->received), &error);
+  g_assert_error (error, domain, error_code);
+}
+
 static char *
 sha256_hex (const void *data,
             gsize       len)
@@ -659,14 +690,8 @@ test_hash_mismatch (Fixture       *fixture,
   static const char content[] = "the real content of the file";
   g_autofree char *hash = sha256_hex (content, sizeof content);
   g_auto(Raw) raw = { 0 };
-  g_autoptr(MeshFileReceiver) receiver = NULL;
+  g_autoptr(MeshFileReceiver) receiver = raw_file_receiver_start (&raw, fixture, NULL);
   g_autoptr(JsonObject) ack = NULL;
-  g_autoptr(JsonObject) answer = NULL;
-  g_autoptr(GError) error = NULL;
-
-  raw_open (&raw);
-  receiver = mesh_file_receiver_new (raw.b, fixture->downloads);
-  mesh_file_receiver_receive_async (receiver, NULL, agent_test_store_result, &raw.received);
 
   raw_send_file_meta (&raw, "doc.txt", sizeof content, hash);
   ack = raw_read_control (&raw, "FILE_ACK");
@@ -676,10 +701,8 @@ test_hash_mismatch (Fixture       *fixture,
   raw_send_file_done (&raw, "00000000000000000000000000000000"
                             "00000000000000000000000000000000");
 
-  answer = raw_read_control (&raw, "ERROR");
-  g_assert_cmpstr (json_object_get_string_member (answer, "code"), ==, "HASH_MISMATCH");
-  mesh_file_receiver_receive_finish (receiver, agent_test_wait_result (&raw.received), &error);
-  g_assert_error (error, MESH_FRAME_ERROR, MESH_FRAME_ERROR_HASH_MISMATCH);
+  raw_assert_file_refused (&raw, receiver, "HASH_MISMATCH", MESH_FRAME_ERROR,
+                           MESH_FRAME_ERROR_HASH_MISMATCH);
   /* Nothing is kept: neither a final file nor a .part to resume. */
   g_assert_cmpuint (agent_test_count_entries (g_file_peek_path (fixture->downloads)), ==, 0);
 }
@@ -691,23 +714,14 @@ test_wrong_offset (Fixture       *fixture,
   static const char content[] = "0123456789";
   g_autofree char *hash = sha256_hex (content, 10);
   g_auto(Raw) raw = { 0 };
-  g_autoptr(MeshFileReceiver) receiver = NULL;
+  g_autoptr(MeshFileReceiver) receiver = raw_file_receiver_start (&raw, fixture, NULL);
   g_autoptr(JsonObject) ack = NULL;
-  g_autoptr(JsonObject) answer = NULL;
-  g_autoptr(GError) error = NULL;
-
-  raw_open (&raw);
-  receiver = mesh_file_receiver_new (raw.b, fixture->downloads);
-  mesh_file_receiver_receive_async (receiver, NULL, agent_test_store_result, &raw.received);
 
   raw_send_file_meta (&raw, "digits", 10, hash);
   ack = raw_read_control (&raw, "FILE_ACK");
   raw_send_chunk (&raw, 5, content + 5, 5);
 
-  answer = raw_read_control (&raw, "ERROR");
-  g_assert_cmpstr (json_object_get_string_member (answer, "code"), ==, "BAD_REQUEST");
-  mesh_file_receiver_receive_finish (receiver, agent_test_wait_result (&raw.received), &error);
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST);
+  raw_assert_file_refused (&raw, receiver, "BAD_REQUEST", MESH_ERROR, MESH_ERROR_BAD_REQUEST);
 }
 
 /* A receiver driven by hand, stopped halfway through a file. */
@@ -728,11 +742,8 @@ halfway_start (Halfway    *h,
   g_autofree char *hash = sha256_hex (content, size);
   g_autoptr(JsonObject) ack = NULL;
 
-  raw_open (&h->raw);
-  h->receiver = mesh_file_receiver_new (h->raw.b, fixture->downloads);
   h->cancellable = g_cancellable_new ();
-  mesh_file_receiver_receive_async (h->receiver, h->cancellable, agent_test_store_result,
-                                    &h->raw.received);
+  h->receiver = raw_file_receiver_start (&h->raw, fixture, h->cancellable);
   raw_send_file_meta (&h->raw, name, size, hash);
   ack = raw_read_control (&h->raw, "FILE_ACK");
   g_assert_cmpint (json_object_get_int_member (ack, "last_offset"), ==, 0);
