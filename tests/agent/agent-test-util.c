@@ -4,6 +4,7 @@
 #include "agent-test-util.h"
 
 #include <archive_entry.h>
+#include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -73,6 +74,39 @@ agent_test_assert_same_file (const char *a,
   }
   fclose (fa);
   fclose (fb);
+}
+
+void
+agent_test_assert_same_tree (const char *a,
+                             const char *b)
+{
+  g_autoptr(GDir) dir = g_dir_open (a, 0, NULL);
+  const char *name;
+
+  g_assert_nonnull (dir);
+  g_assert_true (g_file_test (b, G_FILE_TEST_IS_DIR));
+  g_assert_cmpuint (agent_test_count_entries (a), ==, agent_test_count_entries (b));
+  while ((name = g_dir_read_name (dir)) != NULL) {
+    g_autofree char *pa = g_build_filename (a, name, NULL);
+    g_autofree char *pb = g_build_filename (b, name, NULL);
+    GStatBuf sa, sb;
+
+    g_assert_no_errno (g_lstat (pa, &sa));
+    if (g_lstat (pb, &sb) != 0)
+      g_error ("%s is missing", pb);
+    g_assert_cmpuint (sa.st_mode & S_IFMT, ==, sb.st_mode & S_IFMT);
+    if (S_ISDIR (sa.st_mode)) {
+      agent_test_assert_same_tree (pa, pb);
+    } else if (S_ISLNK (sa.st_mode)) {
+      g_autofree char *ta = g_file_read_link (pa, NULL);
+      g_autofree char *tb = g_file_read_link (pb, NULL);
+
+      g_assert_cmpstr (ta, ==, tb);
+    } else {
+      g_assert_cmpuint (sa.st_size, ==, sb.st_size);
+      agent_test_assert_same_file (pa, pb);
+    }
+  }
 }
 
 la_ssize_t

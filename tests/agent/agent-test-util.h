@@ -24,6 +24,10 @@ guint         agent_test_count_entries   (const char     *path);
 /* Fails the test unless the files @a and @b hold the same bytes. */
 void          agent_test_assert_same_file (const char    *a,
                                            const char    *b);
+/* Fails the test unless the folders @a and @b hold the same names, with the
+ * same types, link targets and file bytes, all the way down. */
+void          agent_test_assert_same_tree (const char    *a,
+                                           const char    *b);
 
 /* An archive_write_open2 () writer appending to the GByteArray in @user_data. */
 la_ssize_t    agent_test_archive_collect (struct archive *archive,

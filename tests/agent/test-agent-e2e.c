@@ -581,48 +581,6 @@ test_rejected (void)
 /* Tests: folders */
 
 static void
-assert_same_tree (const char *a,
-                  const char *b)
-{
-  g_autoptr(GDir) dir = g_dir_open (a, 0, NULL);
-  g_autoptr(GDir) other = g_dir_open (b, 0, NULL);
-  guint n_a = 0, n_b = 0;
-  const char *name;
-
-  g_assert_nonnull (dir);
-  g_assert_nonnull (other);
-  while (g_dir_read_name (other) != NULL)
-    n_b++;
-  while ((name = g_dir_read_name (dir)) != NULL) {
-    g_autofree char *pa = g_build_filename (a, name, NULL);
-    g_autofree char *pb = g_build_filename (b, name, NULL);
-    struct stat sa, sb;
-
-    n_a++;
-    g_assert_cmpint (lstat (pa, &sa), ==, 0);
-    if (lstat (pb, &sb) != 0)
-      g_error ("%s is missing", pb);
-    g_assert_cmpuint (sa.st_mode & S_IFMT, ==, sb.st_mode & S_IFMT);
-    if (S_ISDIR (sa.st_mode)) {
-      assert_same_tree (pa, pb);
-    } else if (S_ISLNK (sa.st_mode)) {
-      g_autofree char *ta = g_file_read_link (pa, NULL);
-      g_autofree char *tb = g_file_read_link (pb, NULL);
-
-      g_assert_cmpstr (ta, ==, tb);
-    } else {
-      g_autofree char *ca = NULL, *cb = NULL;
-      gsize la, lb;
-
-      g_assert_true (g_file_get_contents (pa, &ca, &la, NULL));
-      g_assert_true (g_file_get_contents (pb, &cb, &lb, NULL));
-      g_assert_cmpmem (ca, la, cb, lb);
-    }
-  }
-  g_assert_cmpuint (n_a, ==, n_b);
-}
-
-static void
 test_folder (void)
 {
   g_autofree char *root = g_build_filename (shared.tmp, "tree", NULL);
@@ -651,7 +609,7 @@ test_folder (void)
   write_random_file (p, 3 * 1024 * 1024 + 17, 3);
 
   g_assert_cmpint (send_path (ALICE, root, NULL), ==, 0);
-  assert_same_tree (root, got);
+  agent_test_assert_same_tree (root, got);
 }
 
 /* Tests: the data plane against a forged client */

@@ -962,37 +962,6 @@ write_text (const char *dir,
 }
 
 static void
-assert_same_tree (const char *a,
-                  const char *b)
-{
-  g_autoptr(GDir) dir = g_dir_open (a, 0, NULL);
-  const char *name;
-
-  g_assert_nonnull (dir);
-  g_assert_cmpuint (agent_test_count_entries (a), ==, agent_test_count_entries (b));
-  while ((name = g_dir_read_name (dir)) != NULL) {
-    g_autofree char *pa = g_build_filename (a, name, NULL);
-    g_autofree char *pb = g_build_filename (b, name, NULL);
-    GStatBuf sa, sb;
-
-    g_assert_no_errno (g_lstat (pa, &sa));
-    g_assert_no_errno (g_lstat (pb, &sb));
-    g_assert_cmpuint (sa.st_mode & S_IFMT, ==, sb.st_mode & S_IFMT);
-    if (S_ISDIR (sa.st_mode)) {
-      assert_same_tree (pa, pb);
-    } else if (S_ISLNK (sa.st_mode)) {
-      g_autofree char *ta = g_file_read_link (pa, NULL);
-      g_autofree char *tb = g_file_read_link (pb, NULL);
-
-      g_assert_cmpstr (ta, ==, tb);
-    } else {
-      g_assert_cmpuint (sa.st_size, ==, sb.st_size);
-      agent_test_assert_same_file (pa, pb);
-    }
-  }
-}
-
-static void
 run_folder_transfer (Fixture    *fixture,
                      const char *path,
                      guint64     max_size,
@@ -1062,7 +1031,7 @@ test_folder (Fixture       *fixture,
   g_assert_no_error (receive_error);
   g_assert_no_error (send_error);
   g_assert_cmpstr (result, ==, expected);
-  assert_same_tree (tree, result);
+  agent_test_assert_same_tree (tree, result);
 }
 
 static void
