@@ -5,6 +5,7 @@
 
 #include "mesh-agent-identity.h"
 #include "mesh-quic-endpoint.h"
+#include "quic-test-util.h"
 
 #include <glib/gstdio.h>
 #include <gnutls/crypto.h>
@@ -28,10 +29,7 @@ static gboolean opt_verify = FALSE;
 typedef struct {
   MeshAgentIdentity *identity;
   const char        *client_fingerprint;
-  GMutex             lock;
-  GCond              cond;
-  guint16            port;
-  GMainLoop         *loop;
+  QuicTestHandoff    handoff;
 } Server;
 
 typedef struct {
@@ -53,8 +51,6 @@ on_reply_written (GObject      *source,
 
   g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL);
   g_output_stream_close (G_OUTPUT_STREAM (source), NULL, NULL);
-  if (sink->hash != NULL)
-    gnutls_hash_deinit (sink->hash, NULL);
   g_object_unref (sink->stream);
   g_free (sink);
 }
@@ -81,15 +77,9 @@ on_sink_read (GObject      *source,
   }
 
   {
-    guint8 digest[32];
-    g_autofree char *hex = NULL;
+    g_autofree char *hex = sink->hash != NULL ? quic_test_hash_finish (sink->hash) : NULL;
 
-    if (sink->hash != NULL) {
-      gnutls_hash_output (sink->hash, digest);
-      hex = g_malloc (65);
-      for (int i = 0; i < 32; i++)
-        g_snprintf (hex + 2 * i, 3, "%02x", digest[i]);
-    }
+    sink->hash = NULL;
     g_snprintf (sink->reply, sizeof sink->reply, "%" G_GUINT64_FORMAT " %s", sink->received,
                 hex != NULL ? hex : "-");
   }
@@ -145,13 +135,8 @@ server_thread (gpointer data)
   mesh_quic_endpoint_expect_peer (endpoint, server->client_fingerprint);
   g_signal_connect (endpoint, "incoming-connection", G_CALLBACK (on_incoming), NULL);
 
-  g_mutex_lock (&server->lock);
-  server->loop = g_main_loop_new (context, FALSE);
-  server->port = mesh_quic_endpoint_get_port (endpoint);
-  g_cond_signal (&server->cond);
-  g_mutex_unlock (&server->lock);
-
-  g_main_loop_run (server->loop);
+  quic_test_handoff_publish (&server->handoff, endpoint, context);
+  g_main_loop_run (server->handoff.loop);
   g_clear_object (&endpoint);
   while (g_main_context_iteration (context, FALSE));
   g_main_context_pop_thread_default (context);
@@ -163,17 +148,13 @@ typedef struct {
   MeshQuicConnection *connection;
   MeshQuicStream     *stream;
   GError             *error;
-  guint64             remaining;
-  guint64             state;
+  guint64             size;
   gnutls_hash_hd_t    hash;
-  guint8             *buffer;
   char                reply[128];
   gsize               reply_length;
   gint64              start;
   gint64              end;
 } Client;
-
-static void client_write (Client *client);
 
 static void
 on_reply (GObject      *source,
@@ -195,61 +176,19 @@ on_reply (GObject      *source,
 }
 
 static void
-on_closed (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
+on_sent (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
 {
   Client *client = user_data;
 
-  if (!g_output_stream_close_finish (G_OUTPUT_STREAM (source), result, &client->error)) {
+  if (!quic_test_write_pattern_finish (G_IO_STREAM (source), result, &client->error)) {
     g_main_loop_quit (client->loop);
     return;
   }
   g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (client->stream)),
                              client->reply, sizeof client->reply - 1, G_PRIORITY_DEFAULT, NULL,
                              on_reply, client);
-}
-
-static void
-on_written (GObject      *source,
-            GAsyncResult *result,
-            gpointer      user_data)
-{
-  Client *client = user_data;
-
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL,
-                                         &client->error)) {
-    g_main_loop_quit (client->loop);
-    return;
-  }
-  client_write (client);
-}
-
-static void
-client_write (Client *client)
-{
-  GOutputStream *output = g_io_stream_get_output_stream (G_IO_STREAM (client->stream));
-  gsize n = (gsize) MIN (client->remaining, CHUNK_SIZE);
-
-  if (n == 0) {
-    g_output_stream_close_async (output, G_PRIORITY_DEFAULT, NULL, on_closed, client);
-    return;
-  }
-  /* Cheap deterministic data: xorshift64. */
-  for (gsize i = 0; i < n; i += 8) {
-    guint64 x = client->state;
-
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    client->state = x;
-    memcpy (client->buffer + i, &x, 8);
-  }
-  if (client->hash != NULL)
-    gnutls_hash (client->hash, client->buffer, n);
-  client->remaining -= n;
-  g_output_stream_write_all_async (output, client->buffer, n, G_PRIORITY_DEFAULT, NULL,
-                                   on_written, client);
 }
 
 static void
@@ -271,7 +210,9 @@ on_connected (GObject      *source,
     return;
   }
   client->start = g_get_monotonic_time ();
-  client_write (client);
+  /* Cheap deterministic data: xorshift64. */
+  quic_test_write_pattern_async (G_IO_STREAM (client->stream), client->size, 0x9e3779b97f4a7c15u,
+                                 client->hash, on_sent, client);
 }
 
 static double
@@ -298,9 +239,7 @@ run_once (MeshAgentIdentity *client_id,
     g_error ("client: %s", error->message);
 
   client.loop = g_main_loop_new (context, FALSE);
-  client.remaining = size;
-  client.state = 0x9e3779b97f4a7c15u;
-  client.buffer = g_malloc (CHUNK_SIZE);
+  client.size = size;
   if (opt_verify)
     gnutls_hash_init (&client.hash, GNUTLS_DIG_SHA256);
   mesh_quic_endpoint_connect_async (endpoint, G_SOCKET_ADDRESS (remote),
@@ -315,12 +254,8 @@ run_once (MeshAgentIdentity *client_id,
       echoed != size)
     g_error ("the server echoed \"%s\", expected %" G_GUINT64_FORMAT " bytes", client.reply, size);
   if (client.hash != NULL) {
-    guint8 digest[32];
-    char hex[65];
+    g_autofree char *hex = quic_test_hash_finish (client.hash);
 
-    gnutls_hash_deinit (client.hash, digest);
-    for (int i = 0; i < 32; i++)
-      g_snprintf (hex + 2 * i, 3, "%02x", digest[i]);
     if (strcmp (hex, digest_hex) != 0)
       g_error ("SHA-256 mismatch: sent %s, server read %s", hex, digest_hex);
   }
@@ -336,7 +271,6 @@ run_once (MeshAgentIdentity *client_id,
   g_clear_object (&endpoint);
   while (g_main_context_iteration (context, FALSE));
   g_main_loop_unref (client.loop);
-  g_free (client.buffer);
   g_main_context_pop_thread_default (context);
   return gbits;
 }
@@ -393,23 +327,19 @@ main (int   argc,
 
   server.identity = server_id;
   server.client_fingerprint = mesh_agent_identity_get_fingerprint (client_id);
-  g_mutex_init (&server.lock);
-  g_cond_init (&server.cond);
+  quic_test_handoff_init (&server.handoff);
   thread = g_thread_new ("quic-server", server_thread, &server);
-  g_mutex_lock (&server.lock);
-  while (server.port == 0)
-    g_cond_wait (&server.cond, &server.lock);
-  g_mutex_unlock (&server.lock);
+  quic_test_handoff_wait (&server.handoff);
 
   for (int i = 0; i < opt_runs; i++) {
-    double gbits = run_once (client_id, server_id, server.port);
+    double gbits = run_once (client_id, server_id, server.handoff.port);
 
     g_array_append_val (results, gbits);
   }
 
-  g_main_loop_quit (server.loop);
+  g_main_loop_quit (server.handoff.loop);
   g_thread_join (thread);
-  g_main_loop_unref (server.loop);
+  quic_test_handoff_clear (&server.handoff);
 
   g_array_sort (results, compare_doubles);
   getrusage (RUSAGE_SELF, &usage);

@@ -111,6 +111,46 @@ run_fail (Run    *run,
   g_main_loop_quit (run->loop);
 }
 
+static void
+run_clear (Run *run)
+{
+  g_clear_object (&run->sender);
+  g_clear_object (&run->receiver);
+  g_clear_object (&run->stream);
+  g_clear_object (&run->connection);
+}
+
+/* The transfer is over, either way: the end of the data phase. */
+static void
+run_finished (Run *run)
+{
+  run->finished = TRUE;
+  run->done = g_get_monotonic_time ();
+  read_schedstat (run->sched_done);
+}
+
+/* The control message a read on the session's stream brought (@t: its type), or an error
+ * saying that @expected was expected. */
+static JsonObject *
+read_control_finish (GObject       *reader,
+                     GAsyncResult  *result,
+                     const char    *expected,
+                     const char   **t,
+                     GError       **error)
+{
+  g_autoptr(GBytes) payload = NULL;
+  MeshFrameType type;
+
+  if (!mesh_frame_reader_read_finish (MESH_FRAME_READER (reader), result, &type, &payload, error))
+    return NULL;
+  if (type != MESH_FRAME_CONTROL) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "expected %s, got a %s frame",
+                 expected, mesh_frame_type_to_string (type));
+    return NULL;
+  }
+  return mesh_frame_control_parse (payload, t, error);
+}
+
 static MeshAgentIdentity *
 load_identity (GError **error)
 {
@@ -122,14 +162,17 @@ load_identity (GError **error)
   return mesh_agent_identity_load_or_create (opt_state_dir, error);
 }
 
-/* Loopback unless --address / --bind name another address (bench/quic-throughput --mtu). */
+/* This agent's endpoint (the identity in --state-dir) on @ip: loopback unless --address /
+ * --bind name another address (bench/quic-throughput --mtu). */
 static MeshQuicEndpoint *
-new_endpoint (MeshAgentIdentity  *identity,
-              const char         *ip,
-              GError            **error)
+new_endpoint (const char  *ip,
+              GError     **error)
 {
+  g_autoptr(MeshAgentIdentity) identity = load_identity (error);
   g_autoptr(GSocketAddress) address = g_inet_socket_address_new_from_string (ip, 0);
 
+  if (identity == NULL)
+    return NULL;
   if (address == NULL) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "not an IP address: %s", ip);
     return NULL;
@@ -162,9 +205,7 @@ on_received (GObject      *source,
   Run *run = user_data;
   GError *error = NULL;
 
-  run->finished = TRUE;
-  run->done = g_get_monotonic_time ();
-  read_schedstat (run->sched_done);
+  run_finished (run);
   if (!mesh_file_receiver_receive_finish (MESH_FILE_RECEIVER (source), result, &error)) {
     run_fail (run, error);
     return;
@@ -201,25 +242,14 @@ on_hello (GObject      *source,
           gpointer      user_data)
 {
   Run *run = user_data;
-  g_autoptr(GBytes) payload = NULL;
   g_autoptr(JsonObject) control = NULL;
   g_autoptr(GFile) download_dir = NULL;
   g_autoptr(MeshFrameWriter) writer =
     mesh_frame_writer_get_for_stream (G_IO_STREAM (run->stream));
   const char *t = NULL, *session_id = NULL, *token = NULL, *device_id = NULL;
   GError *error = NULL;
-  MeshFrameType type;
 
-  if (!mesh_frame_reader_read_finish (MESH_FRAME_READER (source), result, &type, &payload,
-                                      &error)) {
-    run_fail (run, error);
-    return;
-  }
-  if (type == MESH_FRAME_CONTROL)
-    control = mesh_frame_control_parse (payload, &t, &error);
-  else
-    error = g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "expected P2P_HELLO, got a %s frame",
-                         mesh_frame_type_to_string (type));
+  control = read_control_finish (source, result, "P2P_HELLO", &t, &error);
   if (control != NULL && !g_str_equal (t, "P2P_HELLO"))
     error = g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "expected P2P_HELLO, got %s", t);
   else if (control != NULL)
@@ -290,7 +320,6 @@ on_incoming (MeshQuicEndpoint   *endpoint,
 static int
 command_receive (GError **error)
 {
-  g_autoptr(MeshAgentIdentity) identity = NULL;
   g_autoptr(MeshQuicEndpoint) endpoint = NULL;
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   Run run = { .loop = loop };
@@ -303,10 +332,7 @@ command_receive (GError **error)
                          "receive needs --peer, --token and --download-dir");
     return 2;
   }
-  identity = load_identity (error);
-  if (identity == NULL)
-    return 1;
-  endpoint = new_endpoint (identity, opt_address != NULL ? opt_address : "127.0.0.1", error);
+  endpoint = new_endpoint (opt_address != NULL ? opt_address : "127.0.0.1", error);
   if (endpoint == NULL)
     return 1;
   mesh_quic_endpoint_expect_peer (endpoint, opt_peer);
@@ -336,9 +362,7 @@ command_receive (GError **error)
     g_print (" path=%s\n", path);
   }
 
-  g_clear_object (&run.receiver);
-  g_clear_object (&run.stream);
-  g_clear_object (&run.connection);
+  run_clear (&run);
   g_clear_object (&endpoint);
   while (g_main_context_iteration (NULL, FALSE));
   return status;
@@ -393,9 +417,7 @@ on_sent (GObject      *source,
   Run *run = user_data;
   GError *error = NULL;
 
-  run->finished = TRUE;
-  run->done = g_get_monotonic_time ();
-  read_schedstat (run->sched_done);
+  run_finished (run);
   if (!mesh_file_sender_send_finish (MESH_FILE_SENDER (source), result, &error)) {
     run_fail (run, error);
     return;
@@ -410,22 +432,11 @@ on_reply (GObject      *source,
           gpointer      user_data)
 {
   Run *run = user_data;
-  g_autoptr(GBytes) payload = NULL;
   g_autoptr(JsonObject) control = NULL;
   const char *t = NULL;
   GError *error = NULL;
-  MeshFrameType type;
 
-  if (!mesh_frame_reader_read_finish (MESH_FRAME_READER (source), result, &type, &payload,
-                                      &error)) {
-    run_fail (run, error);
-    return;
-  }
-  if (type == MESH_FRAME_CONTROL)
-    control = mesh_frame_control_parse (payload, &t, &error);
-  else
-    error = g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "expected P2P_OK, got a %s frame",
-                         mesh_frame_type_to_string (type));
+  control = read_control_finish (source, result, "P2P_OK", &t, &error);
   if (control != NULL)
     mesh_frame_p2p_reply_parse (control, &error);
   if (error != NULL) {
@@ -473,7 +484,6 @@ static int
 command_send (const char  *path,
               GError     **error)
 {
-  g_autoptr(MeshAgentIdentity) identity = NULL;
   g_autoptr(MeshQuicEndpoint) endpoint = NULL;
   g_autoptr(GSocketAddress) remote = NULL;
   g_autoptr(GFile) file = NULL;
@@ -486,10 +496,7 @@ command_send (const char  *path,
                          "send needs --peer, --token and --port");
     return 2;
   }
-  identity = load_identity (error);
-  if (identity == NULL)
-    return 1;
-  endpoint = new_endpoint (identity, opt_bind != NULL ? opt_bind : "127.0.0.1", error);
+  endpoint = new_endpoint (opt_bind != NULL ? opt_bind : "127.0.0.1", error);
   if (endpoint == NULL)
     return 1;
 
@@ -529,9 +536,7 @@ command_send (const char  *path,
 
   if (run.connection != NULL)
     mesh_quic_connection_close (run.connection, 0, "done");
-  g_clear_object (&run.sender);
-  g_clear_object (&run.stream);
-  g_clear_object (&run.connection);
+  run_clear (&run);
   g_clear_object (&endpoint);
   while (g_main_context_iteration (NULL, FALSE));
   return status;

@@ -242,6 +242,14 @@ mesh_test_server_add_user (MeshTestServer *self,
                            const char     *username,
                            const char     *password)
 {
+  return mesh_test_add_user_in (self->data_dir, username, password);
+}
+
+char *
+mesh_test_add_user_in (const char *data_dir,
+                       const char *username,
+                       const char *password)
+{
   g_autoptr(GError) error = NULL;
   g_autoptr(GSubprocess) process = NULL;
   g_autofree char *input = g_strdup_printf ("%s\n", password);
@@ -251,7 +259,7 @@ mesh_test_server_add_user (MeshTestServer *self,
   const char *id_start;
   const char *id_end;
   const char *argv[] = {
-    server_binary (), "--data-dir", self->data_dir, "user", "add", username, NULL
+    server_binary (), "--data-dir", data_dir, "user", "add", username, NULL
   };
 
   process = spawn (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
@@ -453,15 +461,27 @@ mesh_test_make_certificate (const char  *dir,
                             char       **cert_path,
                             char       **key_path)
 {
+  return mesh_test_make_certificate_for (dir, "127.0.0.1", cert_path, key_path);
+}
+
+char *
+mesh_test_make_certificate_for (const char  *dir,
+                                const char  *address,
+                                char       **cert_path,
+                                char       **key_path)
+{
   gnutls_x509_privkey_t key;
   gnutls_x509_crt_t crt;
   gnutls_datum_t pem = { NULL, 0 };
   gnutls_datum_t der = { NULL, 0 };
   unsigned char serial[16];
   unsigned char loopback[4] = { 127, 0, 0, 1 };
+  g_autoptr(GInetAddress) inet = g_inet_address_new_from_string (address);
+  g_autofree char *dn = g_strdup_printf ("CN=%s", address);
   time_t now = time (NULL);
   char *fingerprint;
 
+  g_assert_nonnull (inet);
   check_tls (gnutls_x509_privkey_init (&key));
   check_tls (gnutls_x509_privkey_generate2 (key, GNUTLS_PK_ECDSA,
                                             GNUTLS_CURVE_TO_BITS (GNUTLS_ECC_CURVE_SECP256R1), 0,
@@ -473,9 +493,14 @@ mesh_test_make_certificate (const char  *dir,
   check_tls (gnutls_x509_crt_set_serial (crt, serial, sizeof serial));
   check_tls (gnutls_x509_crt_set_activation_time (crt, now - 3600));
   check_tls (gnutls_x509_crt_set_expiration_time (crt, now + 7 * 24 * 3600));
-  check_tls (gnutls_x509_crt_set_dn (crt, "CN=127.0.0.1", NULL));
-  check_tls (gnutls_x509_crt_set_subject_alt_name (crt, GNUTLS_SAN_IPADDRESS, loopback,
-                                                   sizeof loopback, GNUTLS_FSAN_SET));
+  check_tls (gnutls_x509_crt_set_dn (crt, dn, NULL));
+  check_tls (gnutls_x509_crt_set_subject_alt_name (crt, GNUTLS_SAN_IPADDRESS,
+                                                   g_inet_address_to_bytes (inet),
+                                                   g_inet_address_get_native_size (inet),
+                                                   GNUTLS_FSAN_SET));
+  if (!g_str_equal (address, "127.0.0.1"))
+    check_tls (gnutls_x509_crt_set_subject_alt_name (crt, GNUTLS_SAN_IPADDRESS, loopback,
+                                                     sizeof loopback, GNUTLS_FSAN_APPEND));
   check_tls (gnutls_x509_crt_set_key (crt, key));
   check_tls (gnutls_x509_crt_set_basic_constraints (crt, 0, -1));
   check_tls (gnutls_x509_crt_set_key_usage (crt, GNUTLS_KEY_DIGITAL_SIGNATURE));

@@ -43,6 +43,10 @@ void            mesh_test_server_set_open_registration (MeshTestServer *self,
 char           *mesh_test_server_add_user     (MeshTestServer *self,
                                                const char     *username,
                                                const char     *password);
+/* The same for the server whose data folder is @data_dir. */
+char           *mesh_test_add_user_in         (const char     *data_dir,
+                                               const char     *username,
+                                               const char     *password);
 /* Starts the server (asserts it comes up and prints its REST URL).  The
  * first start takes a free port; a start after a stop reuses that port. */
 void            mesh_test_server_start        (MeshTestServer *self);
@@ -192,6 +196,11 @@ char           *mesh_test_shared_room         (MeshTestServer *server,
 char           *mesh_test_make_certificate    (const char     *dir,
                                                char          **cert_path,
                                                char          **key_path);
+/* The same for @address (an IP address) and 127.0.0.1. */
+char           *mesh_test_make_certificate_for (const char    *dir,
+                                                const char    *address,
+                                                char         **cert_path,
+                                                char         **key_path);
 
 /* Iterates the main context until *@flag or @timeout_ms; returns *@flag. */
 gboolean        mesh_test_wait_flag           (const gboolean *flag,

@@ -16,6 +16,8 @@
 #include "mesh-test-server.h"
 #include "mesh-transfer-util.h"
 
+#include "agent-test-util.h"
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
@@ -579,48 +581,6 @@ test_rejected (void)
 /* Tests: folders */
 
 static void
-assert_same_tree (const char *a,
-                  const char *b)
-{
-  g_autoptr(GDir) dir = g_dir_open (a, 0, NULL);
-  g_autoptr(GDir) other = g_dir_open (b, 0, NULL);
-  guint n_a = 0, n_b = 0;
-  const char *name;
-
-  g_assert_nonnull (dir);
-  g_assert_nonnull (other);
-  while (g_dir_read_name (other) != NULL)
-    n_b++;
-  while ((name = g_dir_read_name (dir)) != NULL) {
-    g_autofree char *pa = g_build_filename (a, name, NULL);
-    g_autofree char *pb = g_build_filename (b, name, NULL);
-    struct stat sa, sb;
-
-    n_a++;
-    g_assert_cmpint (lstat (pa, &sa), ==, 0);
-    if (lstat (pb, &sb) != 0)
-      g_error ("%s is missing", pb);
-    g_assert_cmpuint (sa.st_mode & S_IFMT, ==, sb.st_mode & S_IFMT);
-    if (S_ISDIR (sa.st_mode)) {
-      assert_same_tree (pa, pb);
-    } else if (S_ISLNK (sa.st_mode)) {
-      g_autofree char *ta = g_file_read_link (pa, NULL);
-      g_autofree char *tb = g_file_read_link (pb, NULL);
-
-      g_assert_cmpstr (ta, ==, tb);
-    } else {
-      g_autofree char *ca = NULL, *cb = NULL;
-      gsize la, lb;
-
-      g_assert_true (g_file_get_contents (pa, &ca, &la, NULL));
-      g_assert_true (g_file_get_contents (pb, &cb, &lb, NULL));
-      g_assert_cmpmem (ca, la, cb, lb);
-    }
-  }
-  g_assert_cmpuint (n_a, ==, n_b);
-}
-
-static void
 test_folder (void)
 {
   g_autofree char *root = g_build_filename (shared.tmp, "tree", NULL);
@@ -649,7 +609,7 @@ test_folder (void)
   write_random_file (p, 3 * 1024 * 1024 + 17, 3);
 
   g_assert_cmpint (send_path (ALICE, root, NULL), ==, 0);
-  assert_same_tree (root, got);
+  agent_test_assert_same_tree (root, got);
 }
 
 /* Tests: the data plane against a forged client */
@@ -1110,17 +1070,6 @@ raw_send_file (GIOStream  *stream,
   return error;
 }
 
-static guint
-count_dir (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  guint n = 0;
-
-  while (dir != NULL && g_dir_read_name (dir) != NULL)
-    n++;
-  return n;
-}
-
 static void
 write_control (MeshFrameWriter *writer,
                JsonObject      *control)
@@ -1229,13 +1178,13 @@ test_consent (void)
     raw_send_file (sneaky, payload, "holiday.jpg");
   }
   assert_denied (g_steal_pointer (&error), "not accepted");
-  g_assert_cmpuint (count_dir (dir), ==, 1);
+  g_assert_cmpuint (agent_test_count_entries (dir), ==, 1);
 
   /* Declined: the token is dead. */
   g_assert_true (mesh_agent_controller_answer_offer (carol, offers->pdata[1], NULL));
   assert_denied (raw_hello (connection, json_object_get_string_member (second, "session_id"),
                             created_token (second), raw->device_id, NULL), "unknown");
-  g_assert_cmpuint (count_dir (dir), ==, 1);
+  g_assert_cmpuint (agent_test_count_entries (dir), ==, 1);
 
   /* Accepted for another device: not on this device's connection, even with
    * the same certificate and the right token. */
@@ -1245,7 +1194,7 @@ test_consent (void)
   wait_accepted (other, third);
   assert_denied (raw_hello (connection, json_object_get_string_member (third, "session_id"),
                             created_token (third), other->device_id, NULL), "another device");
-  g_assert_cmpuint (count_dir (dir), ==, 1);
+  g_assert_cmpuint (agent_test_count_entries (dir), ==, 1);
 
   /* Accepted and halfway, then the user cancels: the partial file goes. */
   {
@@ -1282,43 +1231,11 @@ test_consent (void)
     while (part_size (dir) >= 0 && g_get_monotonic_time () < end)
       mesh_test_pump (20);
     g_assert_cmpint (part_size (dir), ==, -1);
-    g_assert_cmpuint (count_dir (dir), ==, 1);
+    g_assert_cmpuint (agent_test_count_entries (dir), ==, 1);
   }
 
   mesh_quic_connection_close (connection, 0, NULL);
   mesh_agent_controller_stop (carol);
-}
-
-/* A zip made the way an attacker would (libarchive, links stored as links). */
-static la_ssize_t
-collect_zip (struct archive *archive,
-             void           *user_data,
-             const void     *buffer,
-             size_t          length)
-{
-  g_byte_array_append (user_data, buffer, length);
-  return length;
-}
-
-static void
-zip_add (struct archive *archive,
-         const char     *path,
-         mode_t          mode,
-         const char     *target,
-         const char     *data,
-         gsize           len)
-{
-  struct archive_entry *entry = archive_entry_new ();
-
-  archive_entry_set_pathname (entry, path);
-  archive_entry_set_mode (entry, mode);
-  if (target != NULL)
-    archive_entry_set_symlink (entry, target);
-  archive_entry_set_size (entry, len);
-  g_assert_cmpint (archive_write_header (archive, entry), ==, ARCHIVE_OK);
-  if (len > 0)
-    g_assert_cmpint (archive_write_data (archive, data, len), ==, len);
-  archive_entry_free (entry);
 }
 
 /* Sends FOLDER_MODE, ZIP_META and @zip; returns the receiver's answer
@@ -1401,30 +1318,25 @@ static GByteArray *
 hostile_zip (HostileZip kind)
 {
   GByteArray *zip = g_byte_array_new ();
-  struct archive *archive = archive_write_new ();
+  /* Made the way an attacker would (libarchive, links stored as links). */
+  struct archive *archive = agent_test_zip_writer_new (zip);
   g_autofree char *big = g_malloc0 (64 * 1024);
 
-  archive_write_set_format_zip (archive);
-  archive_write_zip_set_compression_store (archive);
-  archive_write_set_format_option (archive, "zip", "experimental", "1");
-  archive_write_set_bytes_per_block (archive, 0);
-  g_assert_cmpint (archive_write_open2 (archive, zip, NULL, collect_zip, NULL, NULL), ==,
-                   ARCHIVE_OK);
-  zip_add (archive, "ok.txt", AE_IFREG | 0644, NULL, "fine", 4);
+  agent_test_archive_add (archive, "ok.txt", AE_IFREG | 0644, NULL, "fine", 4);
   switch (kind) {
   case ZIP_LINK_CHAIN:
-    zip_add (archive, "a", AE_IFLNK | 0777, ".", NULL, 0);
-    zip_add (archive, "b", AE_IFLNK | 0777, "a/..", NULL, 0);
-    zip_add (archive, "c", AE_IFLNK | 0777, "b/..", NULL, 0);
+    agent_test_archive_add (archive, "a", AE_IFLNK | 0777, ".", NULL, 0);
+    agent_test_archive_add (archive, "b", AE_IFLNK | 0777, "a/..", NULL, 0);
+    agent_test_archive_add (archive, "c", AE_IFLNK | 0777, "b/..", NULL, 0);
     break;
   case ZIP_MORE_BYTES:
-    zip_add (archive, "big.bin", AE_IFREG | 0644, NULL, big, 64 * 1024);
+    agent_test_archive_add (archive, "big.bin", AE_IFREG | 0644, NULL, big, 64 * 1024);
     break;
   case ZIP_MORE_ENTRIES:
     for (guint i = 0; i < 50; i++) {
       g_autofree char *name = g_strdup_printf ("empty-%u", i);
 
-      zip_add (archive, name, AE_IFREG | 0644, NULL, NULL, 0);
+      agent_test_archive_add (archive, name, AE_IFREG | 0644, NULL, NULL, 0);
     }
     break;
   default:
@@ -1491,11 +1403,11 @@ test_accepted_meta (void)
     g_test_message ("case %u: %s", i, error != NULL ? error->message : "(accepted!)");
     g_assert_error (error, MESH_ERROR, cases[i].code);
     g_clear_error (&error);
-    g_assert_cmpuint (count_dir (dir), ==, 0);
+    g_assert_cmpuint (agent_test_count_entries (dir), ==, 0);
   }
 
   /* Folders: ZIP_META against the offer, the zip against ZIP_META, links. */
-  parent_before = g_strdup_printf ("%u", count_dir (shared.tmp));
+  parent_before = g_strdup_printf ("%u", agent_test_count_entries (shared.tmp));
   for (HostileZip kind = ZIP_LINK_CHAIN; kind <= ZIP_MORE_ENTRIES; kind++) {
     g_autoptr(JsonObject) created = raw_offer (raw, shared.device_id[CAROL], "folder",
                                                "{\"name\":\"album\",\"size\":100}");
@@ -1508,10 +1420,10 @@ test_accepted_meta (void)
                               created_token (created), raw->device_id, &stream));
     answer = raw_send_zip (stream, "album", 5, 8, zip);
     assert_zip_refused (answer);
-    g_assert_cmpuint (count_dir (dir), ==, 0);
+    g_assert_cmpuint (agent_test_count_entries (dir), ==, 0);
   }
   {
-    g_autofree char *parent_after = g_strdup_printf ("%u", count_dir (shared.tmp));
+    g_autofree char *parent_after = g_strdup_printf ("%u", agent_test_count_entries (shared.tmp));
 
     g_assert_cmpstr (parent_after, ==, parent_before);
   }
@@ -1528,7 +1440,7 @@ test_accepted_meta (void)
                               created_token (created), raw->device_id, &stream));
     answer = raw_send_zip (stream, "album", 2, 64 * 1024 + 4, zip);
     assert_zip_refused (answer);
-    g_assert_cmpuint (count_dir (dir), ==, 0);
+    g_assert_cmpuint (agent_test_count_entries (dir), ==, 0);
   }
 
   mesh_quic_connection_close (connection, 0, NULL);

@@ -9,41 +9,10 @@
 #include "mesh-frame-writer.h"
 #include "mesh-safe-path.h"
 
+#include "agent-test-util.h"
+
 #include <locale.h>
 #include <string.h>
-#include <sys/socket.h>
-
-static void
-make_pair (GIOStream **a,
-           GIOStream **b)
-{
-  g_autoptr(GError) error = NULL;
-  int fds[2];
-
-  g_assert_no_errno (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds));
-  for (guint i = 0; i < 2; i++) {
-    g_autoptr(GSocket) socket = g_socket_new_from_fd (fds[i], &error);
-
-    g_assert_no_error (error);
-    *(i == 0 ? a : b) = G_IO_STREAM (g_socket_connection_factory_create_connection (socket));
-  }
-}
-
-static void
-on_done (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
-
-static GAsyncResult *
-wait_for (GAsyncResult **slot)
-{
-  while (*slot == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  return *slot;
-}
 
 typedef struct {
   MeshFrameType  type;
@@ -226,8 +195,8 @@ read_one (MeshFrameReader  *reader,
 {
   g_autoptr(GAsyncResult) result = NULL;
 
-  mesh_frame_reader_read_async (reader, NULL, on_done, &result);
-  mesh_frame_reader_read_finish (reader, wait_for (&result), type, payload, error);
+  mesh_frame_reader_read_async (reader, NULL, agent_test_store_result, &result);
+  mesh_frame_reader_read_finish (reader, agent_test_wait_result (&result), type, payload, error);
 }
 
 static void
@@ -243,7 +212,7 @@ test_truncated (void)
   static const guint8 whole[] = { 0x03, 0, 0, 0, 2, 'o', 'k' };
   static const guint8 partial[] = { 0x03, 0, 0, 0, 10, 'c', 'u', 't' };
 
-  make_pair (&a, &b);
+  agent_test_stream_pair (&a, &b);
   out = g_io_stream_get_output_stream (a);
   g_output_stream_write_all (out, whole, sizeof whole, NULL, NULL, &error);
   g_assert_no_error (error);
@@ -274,7 +243,7 @@ test_clean_end (void)
   GBytes *payload = NULL;
   MeshFrameType type;
 
-  make_pair (&a, &b);
+  agent_test_stream_pair (&a, &b);
   g_io_stream_close (a, NULL, &error);
   g_assert_no_error (error);
   reader = mesh_frame_reader_get_for_stream (b);
@@ -294,7 +263,7 @@ test_writer_reader (void)
   g_autoptr(GAsyncResult) last = NULL;
   g_autoptr(GError) error = NULL;
 
-  make_pair (&a, &b);
+  agent_test_stream_pair (&a, &b);
   writer = mesh_frame_writer_get_for_stream (a);
   reader = mesh_frame_reader_get_for_stream (b);
   same = mesh_frame_reader_get_for_stream (b);
@@ -307,7 +276,8 @@ test_writer_reader (void)
       gboolean is_last = round == 2 && i == frames->len - 1;
 
       mesh_frame_writer_write_async (writer, sample->type, sample->payload, NULL,
-                                     is_last ? on_done : NULL, is_last ? &last : NULL);
+                                     is_last ? agent_test_store_result : NULL,
+                                     is_last ? &last : NULL);
     }
   }
   g_assert_cmpuint (mesh_frame_writer_get_queued_bytes (writer), >, MESH_FRAME_MAX_PAYLOAD);
@@ -324,7 +294,7 @@ test_writer_reader (void)
       g_assert_true (g_bytes_equal (payload, sample->payload));
     }
   }
-  mesh_frame_writer_write_finish (writer, wait_for (&last), &error);
+  mesh_frame_writer_write_finish (writer, agent_test_wait_result (&last), &error);
   g_assert_no_error (error);
   g_assert_cmpuint (mesh_frame_writer_get_queued_bytes (writer), ==, 0);
 }

@@ -6,6 +6,8 @@
 #include "mesh-agent-identity.h"
 #include "mesh-quic-endpoint-private.h"
 
+#include "quic-test-util.h"
+
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <gnutls/crypto.h>
@@ -19,36 +21,6 @@
 
 #define BULK_SIZE (256 * 1024 * 1024)
 #define CHUNK_SIZE (256 * 1024)
-
-/* Deterministic test data: xorshift64 from a seed, so both sides could regenerate it. */
-static void
-fill_pattern (guint64 *state,
-              guint8  *buffer,
-              gsize    length)
-{
-  for (gsize i = 0; i + 8 <= length; i += 8) {
-    guint64 x = *state;
-
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *state = x;
-    memcpy (buffer + i, &x, 8);
-  }
-}
-
-/* Lower-case hex SHA-256; consumes @hash. */
-static char *
-hash_finish (gnutls_hash_hd_t hash)
-{
-  guint8 digest[32];
-  GString *hex = g_string_new (NULL);
-
-  gnutls_hash_deinit (hash, digest);
-  for (gsize i = 0; i < sizeof digest; i++)
-    g_string_append_printf (hex, "%02x", digest[i]);
-  return g_string_free (hex, FALSE);
-}
 
 static void
 rm_rf (const char *path)
@@ -320,6 +292,28 @@ fixture_connect (Fixture    *fixture,
   wait_for (&fixture->connect_done);
 }
 
+/* The server expects the client, which connects to it (pinning its fingerprint), on @host. */
+static void
+fixture_connect_expected (Fixture    *fixture,
+                          const char *host)
+{
+  mesh_quic_endpoint_expect_peer (fixture->server,
+                                  mesh_agent_identity_get_fingerprint (fixture->client_id));
+  fixture_connect (fixture, host, mesh_agent_identity_get_fingerprint (fixture->server_id));
+  g_assert_no_error (fixture->connect_error);
+}
+
+/* A new stream from the client. */
+static MeshQuicStream *
+fixture_open_stream (Fixture *fixture)
+{
+  g_autoptr(GError) error = NULL;
+  MeshQuicStream *stream = mesh_quic_connection_open_stream (fixture->client_connection, &error);
+
+  g_assert_no_error (error);
+  return stream;
+}
+
 /* Client-side helpers */
 
 typedef struct {
@@ -328,6 +322,15 @@ typedef struct {
   gboolean  ok;
   GError   *error;
 } Op;
+
+/* Waits for @op, which must have succeeded. */
+static void
+op_wait_ok (Op *op)
+{
+  wait_for (&op->done);
+  g_assert_no_error (op->error);
+  g_assert_true (op->ok);
+}
 
 static void
 on_read (GObject      *source,
@@ -371,9 +374,7 @@ write_all (MeshQuicStream *stream,
 
   g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (stream)), data,
                                    length, G_PRIORITY_DEFAULT, NULL, on_write_all, &op);
-  wait_for (&op.done);
-  g_assert_no_error (op.error);
-  g_assert_true (op.ok);
+  op_wait_ok (&op);
 }
 
 static void
@@ -383,9 +384,7 @@ close_output (MeshQuicStream *stream)
 
   g_output_stream_close_async (g_io_stream_get_output_stream (G_IO_STREAM (stream)),
                                G_PRIORITY_DEFAULT, NULL, on_close, &op);
-  wait_for (&op.done);
-  g_assert_no_error (op.error);
-  g_assert_true (op.ok);
+  op_wait_ok (&op);
 }
 
 static GByteArray *
@@ -487,16 +486,12 @@ run_echo (Fixture    *fixture,
 {
   g_autoptr(MeshQuicStream) stream = NULL;
   g_autoptr(GByteArray) reply = NULL;
-  g_autoptr(GError) error = NULL;
   const char *message = "hello over mesh/2";
 
   if (!fixture_bind (fixture, host))
     return;
   fixture->echo = TRUE;
-  mesh_quic_endpoint_expect_peer (fixture->server,
-                                  mesh_agent_identity_get_fingerprint (fixture->client_id));
-  fixture_connect (fixture, host, mesh_agent_identity_get_fingerprint (fixture->server_id));
-  g_assert_no_error (fixture->connect_error);
+  fixture_connect_expected (fixture, host);
   g_assert_nonnull (fixture->client_connection);
 
   /* Both sides know who they talk to. */
@@ -504,8 +499,7 @@ run_echo (Fixture    *fixture,
                    mesh_agent_identity_get_fingerprint (fixture->server_id));
   g_assert_false (mesh_quic_connection_is_server (fixture->client_connection));
 
-  stream = mesh_quic_connection_open_stream (fixture->client_connection, &error);
-  g_assert_no_error (error);
+  stream = fixture_open_stream (fixture);
   g_assert_true (G_IS_IO_STREAM (stream));
   write_all (stream, message, strlen (message));
   close_output (stream);
@@ -534,59 +528,15 @@ test_echo_ipv6 (Fixture       *fixture,
   run_echo (fixture, "::1");
 }
 
-typedef struct {
-  MeshQuicStream *stream;
-  gnutls_hash_hd_t sum;
-  guint64         state;
-  guint64         remaining;
-  guint8         *buffer;
-  Op              op;
-} Writer;
-
-static void writer_next (Writer *writer);
-
 static void
-on_writer_closed (GObject      *source,
-                  GAsyncResult *result,
-                  gpointer      user_data)
+on_pattern_written (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
 {
-  Writer *writer = user_data;
+  Op *op = user_data;
 
-  writer->op.ok = g_output_stream_close_finish (G_OUTPUT_STREAM (source), result,
-                                                &writer->op.error);
-  writer->op.done = TRUE;
-}
-
-static void
-on_writer_wrote (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  Writer *writer = user_data;
-
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL,
-                                         &writer->op.error)) {
-    writer->op.done = TRUE;
-    return;
-  }
-  writer_next (writer);
-}
-
-static void
-writer_next (Writer *writer)
-{
-  GOutputStream *output = g_io_stream_get_output_stream (G_IO_STREAM (writer->stream));
-  gsize n = (gsize) MIN (writer->remaining, CHUNK_SIZE);
-
-  if (n == 0) {
-    g_output_stream_close_async (output, G_PRIORITY_DEFAULT, NULL, on_writer_closed, writer);
-    return;
-  }
-  fill_pattern (&writer->state, writer->buffer, n);
-  gnutls_hash (writer->sum, writer->buffer, n);
-  writer->remaining -= n;
-  g_output_stream_write_all_async (output, writer->buffer, n, G_PRIORITY_DEFAULT, NULL,
-                                   on_writer_wrote, writer);
+  op->ok = quic_test_write_pattern_finish (G_IO_STREAM (source), result, &op->error);
+  op->done = TRUE;
 }
 
 static void
@@ -594,41 +544,29 @@ test_bulk (Fixture       *fixture,
            gconstpointer  data)
 {
   g_autoptr(MeshQuicStream) stream = NULL;
-  g_autoptr(GError) error = NULL;
   gnutls_hash_hd_t sent_sum = NULL;
   g_autofree char *sent_hex = NULL;
   g_autofree char *received_hex = NULL;
-  g_autofree guint8 *buffer = g_malloc (CHUNK_SIZE);
-  Writer writer = { 0 };
+  Op op = { 0 };
   gint64 start, elapsed;
 
   fixture_bind (fixture, "127.0.0.1");
-  mesh_quic_endpoint_expect_peer (fixture->server,
-                                  mesh_agent_identity_get_fingerprint (fixture->client_id));
-  fixture_connect (fixture, "127.0.0.1", mesh_agent_identity_get_fingerprint (fixture->server_id));
-  g_assert_no_error (fixture->connect_error);
+  fixture_connect_expected (fixture, "127.0.0.1");
 
-  stream = mesh_quic_connection_open_stream (fixture->client_connection, &error);
-  g_assert_no_error (error);
+  stream = fixture_open_stream (fixture);
   g_assert_cmpint (gnutls_hash_init (&sent_sum, GNUTLS_DIG_SHA256), ==, 0);
 
-  writer.stream = stream;
-  writer.sum = sent_sum;
-  writer.state = 0x9e3779b97f4a7c15u;
-  writer.remaining = BULK_SIZE;
-  writer.buffer = buffer;
   start = g_get_monotonic_time ();
-  writer_next (&writer);
-  wait_for (&writer.op.done);
-  g_assert_no_error (writer.op.error);
-  g_assert_true (writer.op.ok);
+  quic_test_write_pattern_async (G_IO_STREAM (stream), BULK_SIZE, 0x9e3779b97f4a7c15u, sent_sum,
+                                 on_pattern_written, &op);
+  op_wait_ok (&op);
   wait_for (&fixture->received_eof);
   elapsed = g_get_monotonic_time () - start;
 
   g_assert_no_error (fixture->received_error);
   g_assert_cmpuint (fixture->received, ==, BULK_SIZE);
-  sent_hex = hash_finish (sent_sum);
-  received_hex = hash_finish (g_steal_pointer (&fixture->received_sum));
+  sent_hex = quic_test_hash_finish (sent_sum);
+  received_hex = quic_test_hash_finish (g_steal_pointer (&fixture->received_sum));
   g_assert_cmpstr (received_hex, ==, sent_hex);
   g_test_message ("%d MiB in %.2f s (%.2f Gbit/s, including SHA-256 on both sides)",
                   BULK_SIZE >> 20, elapsed / 1e6, BULK_SIZE * 8.0 / (elapsed * 1e3));
@@ -654,7 +592,6 @@ test_writev (Fixture       *fixture,
 {
   const gsize part = 4 * 1024 * 1024;
   g_autoptr(MeshQuicStream) stream = NULL;
-  g_autoptr(GError) error = NULL;
   g_autofree guint8 *buffer = g_malloc (3 * part);
   g_autofree char *sent_hex = NULL;
   g_autofree char *received_hex = NULL;
@@ -663,26 +600,20 @@ test_writev (Fixture       *fixture,
   guint64 state = 42;
   Op op = { 0 };
 
-  fill_pattern (&state, buffer, 3 * part);
+  quic_test_fill_pattern (&state, buffer, 3 * part);
   for (guint i = 0; i < 3; i++) {
     vectors[i].buffer = buffer + i * part;
     vectors[i].size = part;
   }
 
   fixture_bind (fixture, "127.0.0.1");
-  mesh_quic_endpoint_expect_peer (fixture->server,
-                                  mesh_agent_identity_get_fingerprint (fixture->client_id));
-  fixture_connect (fixture, "127.0.0.1", mesh_agent_identity_get_fingerprint (fixture->server_id));
-  g_assert_no_error (fixture->connect_error);
-  stream = mesh_quic_connection_open_stream (fixture->client_connection, &error);
-  g_assert_no_error (error);
+  fixture_connect_expected (fixture, "127.0.0.1");
+  stream = fixture_open_stream (fixture);
 
   g_output_stream_writev_all_async (g_io_stream_get_output_stream (G_IO_STREAM (stream)),
                                     vectors, G_N_ELEMENTS (vectors), G_PRIORITY_DEFAULT, NULL,
                                     on_writev_all, &op);
-  wait_for (&op.done);
-  g_assert_no_error (op.error);
-  g_assert_true (op.ok);
+  op_wait_ok (&op);
   close_output (stream);
   wait_for (&fixture->received_eof);
 
@@ -690,8 +621,8 @@ test_writev (Fixture       *fixture,
   g_assert_cmpuint (fixture->received, ==, 3 * part);
   g_assert_cmpint (gnutls_hash_init (&sent_sum, GNUTLS_DIG_SHA256), ==, 0);
   gnutls_hash (sent_sum, buffer, 3 * part);
-  sent_hex = hash_finish (sent_sum);
-  received_hex = hash_finish (g_steal_pointer (&fixture->received_sum));
+  sent_hex = quic_test_hash_finish (sent_sum);
+  received_hex = quic_test_hash_finish (g_steal_pointer (&fixture->received_sum));
   g_assert_cmpstr (received_hex, ==, sent_hex);
 }
 
@@ -716,7 +647,6 @@ test_write_bytes (Fixture       *fixture,
 {
   static const gsize sizes[] = { 5, 1, 4096, 4095, 262152, 17, 300000, 65536, 3, 1048576 };
   g_autoptr(MeshQuicStream) stream = NULL;
-  g_autoptr(GError) error = NULL;
   g_autofree char *sent_hex = NULL;
   g_autofree char *received_hex = NULL;
   gnutls_hash_hd_t sent_sum = NULL;
@@ -725,12 +655,8 @@ test_write_bytes (Fixture       *fixture,
   guint64 state = 7, total = 0;
 
   fixture_bind (fixture, "127.0.0.1");
-  mesh_quic_endpoint_expect_peer (fixture->server,
-                                  mesh_agent_identity_get_fingerprint (fixture->client_id));
-  fixture_connect (fixture, "127.0.0.1", mesh_agent_identity_get_fingerprint (fixture->server_id));
-  g_assert_no_error (fixture->connect_error);
-  stream = mesh_quic_connection_open_stream (fixture->client_connection, &error);
-  g_assert_no_error (error);
+  fixture_connect_expected (fixture, "127.0.0.1");
+  stream = fixture_open_stream (fixture);
   output = g_io_stream_get_output_stream (G_IO_STREAM (stream));
   g_assert_true (mesh_quic_output_stream_is (output));
   g_assert_false (mesh_quic_output_stream_is (memory));
@@ -746,7 +672,7 @@ test_write_bytes (Fixture       *fixture,
       gsize size = sizes[(i + round) % G_N_ELEMENTS (sizes)];
       guint8 *bytes = g_malloc (size);
 
-      fill_pattern (&state, bytes, size);
+      quic_test_fill_pattern (&state, bytes, size);
       gnutls_hash (sent_sum, bytes, size);
       g_ptr_array_add (parts, g_bytes_new_take (bytes, size));
       total += size;
@@ -754,11 +680,9 @@ test_write_bytes (Fixture       *fixture,
     mesh_quic_output_stream_write_bytes_async (output, (GBytes *const *) parts->pdata,
                                                parts->len, G_PRIORITY_DEFAULT, NULL,
                                                on_bytes_written, &op);
-    wait_for (&op.done);
-    g_assert_no_error (op.error);
-    g_assert_true (op.ok);
+    op_wait_ok (&op);
 
-    fill_pattern (&state, plain, plain_size);
+    quic_test_fill_pattern (&state, plain, plain_size);
     gnutls_hash (sent_sum, plain, plain_size);
     total += plain_size;
     g_output_stream_write_all_async (output, plain, plain_size, G_PRIORITY_DEFAULT, NULL,
@@ -771,8 +695,8 @@ test_write_bytes (Fixture       *fixture,
 
   g_assert_no_error (fixture->received_error);
   g_assert_cmpuint (fixture->received, ==, total);
-  sent_hex = hash_finish (sent_sum);
-  received_hex = hash_finish (g_steal_pointer (&fixture->received_sum));
+  sent_hex = quic_test_hash_finish (sent_sum);
+  received_hex = quic_test_hash_finish (g_steal_pointer (&fixture->received_sum));
   g_assert_cmpstr (received_hex, ==, sent_hex);
 }
 
@@ -857,20 +781,15 @@ test_peer_destroyed (Fixture       *fixture,
                      gconstpointer  data)
 {
   g_autoptr(MeshQuicStream) stream = NULL;
-  g_autoptr(GError) error = NULL;
   g_autoptr(GError) closed = NULL;
   guint8 buffer[64];
   Op read = { 0 };
 
   fixture_bind (fixture, "127.0.0.1");
-  mesh_quic_endpoint_expect_peer (fixture->server,
-                                  mesh_agent_identity_get_fingerprint (fixture->client_id));
-  fixture_connect (fixture, "127.0.0.1", mesh_agent_identity_get_fingerprint (fixture->server_id));
-  g_assert_no_error (fixture->connect_error);
+  fixture_connect_expected (fixture, "127.0.0.1");
   g_signal_connect (fixture->client_connection, "closed", G_CALLBACK (on_closed), &closed);
 
-  stream = mesh_quic_connection_open_stream (fixture->client_connection, &error);
-  g_assert_no_error (error);
+  stream = fixture_open_stream (fixture);
   write_all (stream, "ping", 4);
   while (fixture->received < 4)
     g_main_context_iteration (NULL, TRUE);
@@ -906,11 +825,8 @@ test_peer_destroyed (Fixture       *fixture,
 typedef struct {
   MeshAgentIdentity *identity;
   const char        *client_fingerprint;
-  GMutex             lock;
-  GCond              cond;
-  guint16            port;
-  gboolean           released;
-  GMainLoop         *loop;
+  QuicTestHandoff    handoff;
+  gboolean           released;  /* under handoff.lock */
   GPtrArray         *streams;
   guint8             buffer[4096];
 } FrozenServer;
@@ -966,19 +882,14 @@ frozen_server_thread (gpointer data)
   mesh_quic_endpoint_expect_peer (endpoint, server->client_fingerprint);
   g_signal_connect (endpoint, "incoming-connection", G_CALLBACK (on_frozen_incoming), server);
 
-  g_mutex_lock (&server->lock);
-  server->loop = g_main_loop_new (context, FALSE);
-  server->port = mesh_quic_endpoint_get_port (endpoint);
-  g_cond_signal (&server->cond);
-  g_mutex_unlock (&server->lock);
-
-  g_main_loop_run (server->loop);
+  quic_test_handoff_publish (&server->handoff, endpoint, context);
+  g_main_loop_run (server->handoff.loop);
 
   /* Frozen: the socket stays open but nobody reads or answers. */
-  g_mutex_lock (&server->lock);
+  g_mutex_lock (&server->handoff.lock);
   while (!server->released)
-    g_cond_wait (&server->cond, &server->lock);
-  g_mutex_unlock (&server->lock);
+    g_cond_wait (&server->handoff.cond, &server->handoff.lock);
+  g_mutex_unlock (&server->handoff.lock);
 
   g_ptr_array_set_size (server->streams, 0);
   g_clear_object (&endpoint);
@@ -1005,30 +916,25 @@ test_peer_vanished (Fixture       *fixture,
   server.identity = fixture->server_id;
   server.client_fingerprint = mesh_agent_identity_get_fingerprint (fixture->client_id);
   server.streams = g_ptr_array_new_with_free_func (g_object_unref);
-  g_mutex_init (&server.lock);
-  g_cond_init (&server.cond);
+  quic_test_handoff_init (&server.handoff);
   thread = g_thread_new ("frozen-server", frozen_server_thread, &server);
-  g_mutex_lock (&server.lock);
-  while (server.port == 0)
-    g_cond_wait (&server.cond, &server.lock);
-  g_mutex_unlock (&server.lock);
+  quic_test_handoff_wait (&server.handoff);
 
   fixture->client = mesh_quic_endpoint_new (fixture->client_id, address, &error);
   g_assert_no_error (error);
   mesh_quic_endpoint_set_idle_timeout (fixture->client, 1000);
-  server_address = loopback ("127.0.0.1", server.port);
+  server_address = loopback ("127.0.0.1", server.handoff.port);
   mesh_quic_endpoint_connect_async (fixture->client, G_SOCKET_ADDRESS (server_address),
                                     mesh_agent_identity_get_fingerprint (fixture->server_id),
                                     NULL, on_connected, fixture);
   wait_for (&fixture->connect_done);
   g_assert_no_error (fixture->connect_error);
   g_signal_connect (fixture->client_connection, "closed", G_CALLBACK (on_closed), &closed);
-  stream = mesh_quic_connection_open_stream (fixture->client_connection, &error);
-  g_assert_no_error (error);
+  stream = fixture_open_stream (fixture);
   write_all (stream, "ping", 4);
 
   /* The server answered the handshake, so its loop runs: stop it. */
-  g_main_loop_quit (server.loop);
+  g_main_loop_quit (server.handoff.loop);
 
   /* More than the send buffer, so the write has to wait for acknowledgements. */
   g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (stream)), buffer,
@@ -1048,16 +954,14 @@ test_peer_vanished (Fixture       *fixture,
   g_clear_error (&read.error);
   g_clear_error (&write.error);
 
-  g_mutex_lock (&server.lock);
+  g_mutex_lock (&server.handoff.lock);
   server.released = TRUE;
-  g_cond_signal (&server.cond);
-  g_mutex_unlock (&server.lock);
+  g_cond_signal (&server.handoff.cond);
+  g_mutex_unlock (&server.handoff.lock);
   g_thread_join (thread);
 
-  g_main_loop_unref (server.loop);
   g_ptr_array_unref (server.streams);
-  g_mutex_clear (&server.lock);
-  g_cond_clear (&server.cond);
+  quic_test_handoff_clear (&server.handoff);
 }
 
 
@@ -1072,21 +976,16 @@ run_rate_transfer (Fixture  *fixture,
                    gboolean  limit_send)
 {
   g_autoptr(MeshQuicStream) stream = NULL;
-  g_autoptr(GError) error = NULL;
   g_autofree guint8 *data = g_malloc (RATE_SIZE);
   guint64 state = 42;
   gint64 start;
 
   fixture_bind (fixture, "127.0.0.1");
-  mesh_quic_endpoint_expect_peer (fixture->server,
-                                  mesh_agent_identity_get_fingerprint (fixture->client_id));
-  fixture_connect (fixture, "127.0.0.1", mesh_agent_identity_get_fingerprint (fixture->server_id));
-  g_assert_no_error (fixture->connect_error);
-  fill_pattern (&state, data, RATE_SIZE);
+  fixture_connect_expected (fixture, "127.0.0.1");
+  quic_test_fill_pattern (&state, data, RATE_SIZE);
 
   start = g_get_monotonic_time ();
-  stream = mesh_quic_connection_open_stream (fixture->client_connection, &error);
-  g_assert_no_error (error);
+  stream = fixture_open_stream (fixture);
   if (limit_send)
     mesh_quic_stream_set_send_rate (stream, RATE);
   write_all (stream, data, RATE_SIZE);
@@ -1332,10 +1231,7 @@ test_retry_flood (Fixture       *fixture,
   /* The real client goes through a Retry too. */
   retries_before = _mesh_quic_endpoint_get_n_retries (fixture->server);
   fixture->echo = TRUE;
-  mesh_quic_endpoint_expect_peer (fixture->server,
-                                  mesh_agent_identity_get_fingerprint (fixture->client_id));
-  fixture_connect (fixture, "127.0.0.1", mesh_agent_identity_get_fingerprint (fixture->server_id));
-  g_assert_no_error (fixture->connect_error);
+  fixture_connect_expected (fixture, "127.0.0.1");
   g_assert_cmpuint (_mesh_quic_endpoint_get_n_retries (fixture->server), ==, retries_before + 1);
   g_assert_cmpuint (_mesh_quic_endpoint_get_n_connections (fixture->server), ==, 1);
 }
@@ -1380,10 +1276,7 @@ test_handshake_limit (Fixture       *fixture,
     g_main_context_iteration (NULL, TRUE);
   mesh_quic_endpoint_set_idle_timeout (fixture->server, 30000);
   fixture->echo = TRUE;
-  mesh_quic_endpoint_expect_peer (fixture->server,
-                                  mesh_agent_identity_get_fingerprint (fixture->client_id));
-  fixture_connect (fixture, "127.0.0.1", mesh_agent_identity_get_fingerprint (fixture->server_id));
-  g_assert_no_error (fixture->connect_error);
+  fixture_connect_expected (fixture, "127.0.0.1");
 }
 
 

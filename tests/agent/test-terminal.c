@@ -11,25 +11,10 @@
 #include "mesh-terminal-viewer.h"
 
 #include <errno.h>
+#include "agent-test-util.h"
+
 #include <locale.h>
 #include <string.h>
-#include <sys/socket.h>
-
-static void
-make_pair (GIOStream **a,
-           GIOStream **b)
-{
-  g_autoptr(GError) error = NULL;
-  int fds[2];
-
-  g_assert_no_errno (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds));
-  for (guint i = 0; i < 2; i++) {
-    g_autoptr(GSocket) socket = g_socket_new_from_fd (fds[i], &error);
-
-    g_assert_no_error (error);
-    *(i == 0 ? a : b) = G_IO_STREAM (g_socket_connection_factory_create_connection (socket));
-  }
-}
 
 /* One viewer on the far end of a socket pair, recording what it sees. */
 typedef struct {
@@ -91,7 +76,7 @@ watcher_attach (MeshTerminalHost *host,
   Watcher *watcher = g_new0 (Watcher, 1);
   g_autoptr(GIOStream) viewer_side = NULL;
 
-  make_pair (&watcher->host_side, &viewer_side);
+  agent_test_stream_pair (&watcher->host_side, &viewer_side);
   watcher->output = g_string_new (NULL);
   watcher->errors = g_ptr_array_new_with_free_func (g_free);
   watcher->viewer = mesh_terminal_viewer_new (viewer_side);
@@ -334,7 +319,7 @@ test_slow_viewer (void)
   g_autofree char *slow_id = NULL;
 
   /* This viewer's end is never read: its socket fills up, then its queue. */
-  make_pair (&slow_host_side, &slow_viewer_side);
+  agent_test_stream_pair (&slow_host_side, &slow_viewer_side);
   slow_id = mesh_terminal_host_add_viewer (host, slow_host_side, FALSE);
   g_signal_connect (host, "viewer-removed", G_CALLBACK (on_viewer_removed), removed);
 
@@ -417,7 +402,7 @@ test_hostile_viewer (void)
   gsize offset = 0, max_queued = 0;
   guint64 sent = 0;
 
-  make_pair (&bad_host_side, &bad_viewer_side);
+  agent_test_stream_pair (&bad_host_side, &bad_viewer_side);
   bad_id = mesh_terminal_host_add_viewer (host, bad_host_side, FALSE);
   g_signal_connect (host, "viewer-removed", G_CALLBACK (on_viewer_removed), removed);
   wait_for_output (good, "ready");
@@ -495,7 +480,7 @@ test_stalled_viewer (void)
   mesh_terminal_host_set_stall_timeout (host, 200);
   g_signal_connect (host, "viewer-removed", G_CALLBACK (on_viewer_removed), removed);
   g_signal_connect (host, "output", G_CALLBACK (on_host_output), seen);
-  make_pair (&host_side, &viewer_side);
+  agent_test_stream_pair (&host_side, &viewer_side);
   id = mesh_terminal_host_add_viewer (host, host_side, FALSE);
 
   while (strstr (seen->str, "done-marker") == NULL) {
@@ -543,7 +528,7 @@ test_control_flood (void)
   guint64 sent = 0;
   guint stalled = 0;
 
-  make_pair (&bad_host_side, &bad_viewer_side);
+  agent_test_stream_pair (&bad_host_side, &bad_viewer_side);
   /* The callback answers on the filtered stream, like the controller. */
   filtered = mesh_agent_session_stream_new (bad_host_side, intercept, on_term_control,
                                             &filtered, NULL);

@@ -12,13 +12,14 @@
 #include "mesh-safe-path.h"
 #include "mesh-transfer-util.h"
 
+#include "agent-test-util.h"
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <locale.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -74,38 +75,6 @@ fixture_tear_down (Fixture       *fixture,
   g_object_unref (fixture->downloads);
 }
 
-static void
-make_pair (GIOStream **a,
-           GIOStream **b)
-{
-  g_autoptr(GError) error = NULL;
-  int fds[2];
-
-  g_assert_no_errno (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds));
-  for (guint i = 0; i < 2; i++) {
-    g_autoptr(GSocket) socket = g_socket_new_from_fd (fds[i], &error);
-
-    g_assert_no_error (error);
-    *(i == 0 ? a : b) = G_IO_STREAM (g_socket_connection_factory_create_connection (socket));
-  }
-}
-
-static void
-on_done (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
-
-static GAsyncResult *
-wait_for (GAsyncResult **slot)
-{
-  while (*slot == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  return *slot;
-}
-
 /* Deterministic but not repetitive content, fast to generate. */
 static char *
 make_file (const char *dir,
@@ -131,43 +100,6 @@ make_file (const char *dir,
   }
   g_assert_cmpint (fclose (file), ==, 0);
   return g_steal_pointer (&path);
-}
-
-static void
-assert_same_file (const char *a,
-                  const char *b)
-{
-  FILE *fa = fopen (a, "rb");
-  FILE *fb = fopen (b, "rb");
-  g_autofree char *ba = g_malloc (1 << 20);
-  g_autofree char *bb = g_malloc (1 << 20);
-
-  g_assert_nonnull (fa);
-  g_assert_nonnull (fb);
-  for (;;) {
-    gsize na = fread (ba, 1, 1 << 20, fa);
-    gsize nb = fread (bb, 1, 1 << 20, fb);
-
-    g_assert_cmpuint (na, ==, nb);
-    if (na == 0)
-      break;
-    g_assert_true (memcmp (ba, bb, na) == 0);
-  }
-  fclose (fa);
-  fclose (fb);
-}
-
-static guint
-count_entries (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  guint n = 0;
-
-  if (dir == NULL)
-    return 0;
-  while (g_dir_read_name (dir) != NULL)
-    n++;
-  return n;
 }
 
 /* The .part file whose name starts with @name (the receiver adds a tag). */
@@ -255,7 +187,7 @@ run_file_transfer (Fixture    *fixture,
   g_autoptr(GAsyncResult) received = NULL;
   Interrupt interrupt = { NULL, interrupt_at };
 
-  make_pair (&a, &b);
+  agent_test_stream_pair (&a, &b);
   sender = mesh_file_sender_new (a, file);
   mesh_file_sender_set_hash_cache (sender, transfer_hash_cache);
   if (offered_name != NULL)
@@ -269,14 +201,15 @@ run_file_transfer (Fixture    *fixture,
                       &interrupt);
   }
 
-  mesh_file_receiver_receive_async (receiver, NULL, on_done, &received);
-  mesh_file_sender_send_async (sender, NULL, on_done, &sent);
+  mesh_file_receiver_receive_async (receiver, NULL, agent_test_store_result, &received);
+  mesh_file_sender_send_async (sender, NULL, agent_test_store_result, &sent);
 
-  mesh_file_receiver_receive_finish (receiver, wait_for (&received), &outcome->receive_error);
+  mesh_file_receiver_receive_finish (receiver, agent_test_wait_result (&received),
+                                     &outcome->receive_error);
   /* Once the receiver is done, a sender still waiting must learn it. */
   if (outcome->receive_error != NULL)
     g_io_stream_close (b, NULL, NULL);
-  mesh_file_sender_send_finish (sender, wait_for (&sent), &outcome->send_error);
+  mesh_file_sender_send_finish (sender, agent_test_wait_result (&sent), &outcome->send_error);
 
   outcome->hash_cached = mesh_file_sender_get_hash_cached (sender);
   outcome->resumed_sender = mesh_file_sender_get_resumed_from (sender);
@@ -305,7 +238,7 @@ test_small_file (Fixture       *fixture,
   g_assert_cmpstr (outcome.result_path, ==, expected);
   g_assert_cmpstr (outcome.hash_sender, ==, outcome.hash_receiver);
   g_assert_cmpuint (outcome.progress_events, >, 0);
-  assert_same_file (path, expected);
+  agent_test_assert_same_file (path, expected);
   outcome_clear (&outcome);
 
   /* The same name again lands next to the first, never over it. */
@@ -317,11 +250,11 @@ test_small_file (Fixture       *fixture,
   run_file_transfer (fixture, empty, NULL, 0, 0, &outcome);
   g_assert_no_error (outcome.send_error);
   g_assert_no_error (outcome.receive_error);
-  assert_same_file (empty, outcome.result_path);
+  agent_test_assert_same_file (empty, outcome.result_path);
   outcome_clear (&outcome);
 
   /* Only finished files remain: no .part, no sidecar. */
-  g_assert_cmpuint (count_entries (g_file_peek_path (fixture->downloads)), ==, 3);
+  g_assert_cmpuint (agent_test_count_entries (g_file_peek_path (fixture->downloads)), ==, 3);
 }
 
 static void
@@ -339,7 +272,7 @@ test_large_file (Fixture       *fixture,
                   (g_get_monotonic_time () - start) / 1e6);
   g_assert_true (mesh_sha256_hex_is_valid (outcome.hash_sender));
   g_assert_cmpstr (outcome.hash_sender, ==, outcome.hash_receiver);
-  assert_same_file (path, outcome.result_path);
+  agent_test_assert_same_file (path, outcome.result_path);
   outcome_clear (&outcome);
 }
 
@@ -371,9 +304,9 @@ test_resume (Fixture       *fixture,
   g_assert_no_error (outcome.receive_error);
   g_assert_cmpuint (outcome.resumed_receiver, ==, st.st_size);
   g_assert_cmpuint (outcome.resumed_sender, ==, st.st_size);
-  assert_same_file (path, outcome.result_path);
+  agent_test_assert_same_file (path, outcome.result_path);
   g_assert_false (g_file_test (part, G_FILE_TEST_EXISTS));
-  g_assert_cmpuint (count_entries (g_file_peek_path (fixture->downloads)), ==, 1);
+  g_assert_cmpuint (agent_test_count_entries (g_file_peek_path (fixture->downloads)), ==, 1);
   outcome_clear (&outcome);
 }
 
@@ -425,7 +358,7 @@ test_hash_cache (Fixture       *fixture,
   g_assert_no_error (outcome.send_error);
   g_assert_true (outcome.hash_cached);
   g_assert_cmpstr (outcome.hash_sender, ==, first_hash);
-  assert_same_file (path, outcome.result_path);
+  agent_test_assert_same_file (path, outcome.result_path);
   outcome_clear (&outcome);
 
   /* Other bytes, same size, and the old mtime put back: hashed again. */
@@ -440,7 +373,7 @@ test_hash_cache (Fixture       *fixture,
   g_assert_no_error (outcome.send_error);
   g_assert_false (outcome.hash_cached);
   g_assert_cmpstr (outcome.hash_sender, !=, first_hash);
-  assert_same_file (path, outcome.result_path);
+  agent_test_assert_same_file (path, outcome.result_path);
   outcome_clear (&outcome);
 
   /* A file written just now is hashed every time: its timestamps cannot vouch for it yet. */
@@ -452,7 +385,7 @@ test_hash_cache (Fixture       *fixture,
     run_file_transfer (fixture, path, NULL, 0, 0, &outcome);
     g_assert_no_error (outcome.receive_error);
     g_assert_false (outcome.hash_cached);
-    assert_same_file (path, outcome.result_path);
+    agent_test_assert_same_file (path, outcome.result_path);
     outcome_clear (&outcome);
   }
 
@@ -520,7 +453,7 @@ test_no_resume_for_other_file (Fixture       *fixture,
   g_assert_no_error (outcome.receive_error);
   g_assert_cmpuint (outcome.resumed_receiver, ==, 0);
   g_assert_cmpuint (outcome.resumed_sender, ==, 0);
-  assert_same_file (other, outcome.result_path);
+  agent_test_assert_same_file (other, outcome.result_path);
   outcome_clear (&outcome);
 }
 
@@ -547,12 +480,12 @@ test_hostile_names (Fixture       *fixture,
     g_assert_no_error (outcome.receive_error);
     parent = g_path_get_dirname (outcome.result_path);
     g_assert_cmpstr (parent, ==, downloads);
-    assert_same_file (path, outcome.result_path);
+    agent_test_assert_same_file (path, outcome.result_path);
     outcome_clear (&outcome);
   }
-  g_assert_cmpuint (count_entries (fixture->outside), ==, 0);
-  g_assert_cmpuint (count_entries (downloads), ==, G_N_ELEMENTS (names));
-  g_assert_cmpuint (count_entries (fixture->root), ==, 3);
+  g_assert_cmpuint (agent_test_count_entries (fixture->outside), ==, 0);
+  g_assert_cmpuint (agent_test_count_entries (downloads), ==, G_N_ELEMENTS (names));
+  g_assert_cmpuint (agent_test_count_entries (fixture->root), ==, 3);
 }
 
 static void
@@ -565,7 +498,7 @@ test_max_size (Fixture       *fixture,
   run_file_transfer (fixture, path, NULL, 1999, 0, &outcome);
   g_assert_error (outcome.receive_error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE);
   g_assert_error (outcome.send_error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE);
-  g_assert_cmpuint (count_entries (g_file_peek_path (fixture->downloads)), ==, 0);
+  g_assert_cmpuint (agent_test_count_entries (g_file_peek_path (fixture->downloads)), ==, 0);
   outcome_clear (&outcome);
 
   run_file_transfer (fixture, path, NULL, 2000, 0, &outcome);
@@ -574,37 +507,68 @@ test_max_size (Fixture       *fixture,
   outcome_clear (&outcome);
 }
 
-/* A hand-driven sender, to say what a real one never would. */
+/* A hand-driven sender, to say what a real one never would: its end of a
+ * socket pair, the receiver under test on the other. */
+typedef struct {
+  GIOStream       *a;         /* the sender's end */
+  GIOStream       *b;         /* the receiver's end */
+  MeshFrameReader *reader;
+  MeshFrameWriter *writer;
+  GAsyncResult    *received;  /* the receiver's, once it is done */
+} Raw;
+
 static void
-raw_send_control (MeshFrameWriter *writer,
-                  JsonObject      *control)
+raw_open (Raw *raw)
+{
+  agent_test_stream_pair (&raw->a, &raw->b);
+  raw->reader = mesh_frame_reader_get_for_stream (raw->a);
+  raw->writer = mesh_frame_writer_get_for_stream (raw->a);
+}
+
+static void
+raw_clear (Raw *raw)
+{
+  g_clear_object (&raw->received);
+  g_clear_object (&raw->writer);
+  g_clear_object (&raw->reader);
+  g_clear_object (&raw->b);
+  g_clear_object (&raw->a);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Raw, raw_clear)
+
+static void
+raw_send_control (Raw        *raw,
+                  JsonObject *control)
 {
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) error = NULL;
 
-  mesh_frame_writer_write_control_async (writer, control, NULL, on_done, &result);
-  mesh_frame_writer_write_finish (writer, wait_for (&result), &error);
+  mesh_frame_writer_write_control_async (raw->writer, control, NULL, agent_test_store_result,
+                                         &result);
+  mesh_frame_writer_write_finish (raw->writer, agent_test_wait_result (&result), &error);
   g_assert_no_error (error);
 }
 
 static void
-raw_send_chunk (MeshFrameWriter *writer,
-                guint64          offset,
-                const void      *data,
-                gsize            len)
+raw_send_chunk (Raw        *raw,
+                guint64     offset,
+                const void *data,
+                gsize       len)
 {
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GBytes) payload = mesh_frame_chunk_new (offset, data, len);
   g_autoptr(GError) error = NULL;
 
-  mesh_frame_writer_write_async (writer, MESH_FRAME_CHUNK, payload, NULL, on_done, &result);
-  mesh_frame_writer_write_finish (writer, wait_for (&result), &error);
+  mesh_frame_writer_write_async (raw->writer, MESH_FRAME_CHUNK, payload, NULL,
+                                 agent_test_store_result, &result);
+  mesh_frame_writer_write_finish (raw->writer, agent_test_wait_result (&result), &error);
   g_assert_no_error (error);
 }
 
 static JsonObject *
-raw_read_control (MeshFrameReader *reader,
-                  const char      *expected_t)
+raw_read_control (Raw        *raw,
+                  const char *expected_t)
 {
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GBytes) payload = NULL;
@@ -613,14 +577,100 @@ raw_read_control (MeshFrameReader *reader,
   MeshFrameType type;
   const char *t = NULL;
 
-  mesh_frame_reader_read_async (reader, NULL, on_done, &result);
-  mesh_frame_reader_read_finish (reader, wait_for (&result), &type, &payload, &error);
+  mesh_frame_reader_read_async (raw->reader, NULL, agent_test_store_result, &result);
+  mesh_frame_reader_read_finish (raw->reader, agent_test_wait_result (&result), &type, &payload,
+                                 &error);
   g_assert_no_error (error);
   g_assert_cmpint (type, ==, MESH_FRAME_CONTROL);
   control = mesh_frame_control_parse (payload, &t, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (t, ==, expected_t);
   return control;
+}
+
+static void
+raw_send_file_meta (Raw        *raw,
+                    const char *name,
+                    gint64      size,
+                    const char *hash)
+{
+  g_autoptr(JsonObject) meta = mesh_frame_control_new ("FILE_META");
+
+  json_object_set_string_member (meta, "name", name);
+  json_object_set_int_member (meta, "size", size);
+  json_object_set_string_member (meta, "hash", hash);
+  raw_send_control (raw, meta);
+}
+
+static void
+raw_send_file_done (Raw        *raw,
+                    const char *hash)
+{
+  g_autoptr(JsonObject) done = mesh_frame_control_new ("FILE_DONE");
+
+  json_object_set_string_member (done, "hash", hash);
+  raw_send_control (raw, done);
+}
+
+/* FOLDER_MODE "zip", then that ZIP_META. */
+static void
+raw_send_zip_meta (Raw        *raw,
+                   const char *name,
+                   gint64      entries,
+                   gint64      total_bytes)
+{
+  g_autoptr(JsonObject) mode = mesh_frame_control_new ("FOLDER_MODE");
+  g_autoptr(JsonObject) meta = mesh_frame_control_new ("ZIP_META");
+
+  json_object_set_string_member (mode, "mode", "zip");
+  raw_send_control (raw, mode);
+  json_object_set_string_member (meta, "name", name);
+  json_object_set_int_member (meta, "entries", entries);
+  json_object_set_int_member (meta, "total_bytes", total_bytes);
+  raw_send_control (raw, meta);
+}
+
+static void
+raw_send_zip_done (Raw        *raw,
+                   const char *hash,
+                   gint64      size)
+{
+  g_autoptr(JsonObject) done = mesh_frame_control_new ("ZIP_DONE");
+
+  json_object_set_string_member (done, "hash", hash);
+  json_object_set_int_member (done, "size", size);
+  raw_send_control (raw, done);
+}
+
+/* A file receiver on @raw's far end, receiving into the downloads folder. */
+static MeshFileReceiver *
+raw_file_receiver_start (Raw          *raw,
+                         Fixture      *fixture,
+                         GCancellable *cancellable)
+{
+  MeshFileReceiver *receiver;
+
+  raw_open (raw);
+  receiver = mesh_file_receiver_new (raw->b, fixture->downloads);
+  mesh_file_receiver_receive_async (receiver, cancellable, agent_test_store_result,
+                                    &raw->received);
+  return receiver;
+}
+
+/* The receiver answers ERROR @code and ends with that error. */
+static void
+raw_assert_file_refused (Raw              *raw,
+                         MeshFileReceiver *receiver,
+                         const char       *code,
+                         GQuark            domain,
+                         int               error_code)
+{
+  g_autoptr(JsonObject) answer = raw_read_control (raw, "ERROR");
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpstr (json_object_get_string_member (answer, "code"), ==, code);
+  mesh_file_receiver_receive_finish (receiver, agent_test_wait_result (&raw->received), &error);
+  g_assert_error (error, domain, error_code);
 }
 
 static char *
@@ -639,42 +689,22 @@ test_hash_mismatch (Fixture       *fixture,
 {
   static const char content[] = "the real content of the file";
   g_autofree char *hash = sha256_hex (content, sizeof content);
-  g_autoptr(GIOStream) a = NULL;
-  g_autoptr(GIOStream) b = NULL;
-  g_autoptr(MeshFrameReader) reader = NULL;
-  g_autoptr(MeshFrameWriter) writer = NULL;
-  g_autoptr(MeshFileReceiver) receiver = NULL;
-  g_autoptr(GAsyncResult) received = NULL;
-  g_autoptr(JsonObject) meta = mesh_frame_control_new ("FILE_META");
-  g_autoptr(JsonObject) done = mesh_frame_control_new ("FILE_DONE");
+  g_auto(Raw) raw = { 0 };
+  g_autoptr(MeshFileReceiver) receiver = raw_file_receiver_start (&raw, fixture, NULL);
   g_autoptr(JsonObject) ack = NULL;
-  g_autoptr(JsonObject) answer = NULL;
-  g_autoptr(GError) error = NULL;
 
-  make_pair (&a, &b);
-  reader = mesh_frame_reader_get_for_stream (a);
-  writer = mesh_frame_writer_get_for_stream (a);
-  receiver = mesh_file_receiver_new (b, fixture->downloads);
-  mesh_file_receiver_receive_async (receiver, NULL, on_done, &received);
-
-  json_object_set_string_member (meta, "name", "doc.txt");
-  json_object_set_int_member (meta, "size", sizeof content);
-  json_object_set_string_member (meta, "hash", hash);
-  raw_send_control (writer, meta);
-  ack = raw_read_control (reader, "FILE_ACK");
+  raw_send_file_meta (&raw, "doc.txt", sizeof content, hash);
+  ack = raw_read_control (&raw, "FILE_ACK");
   g_assert_cmpint (json_object_get_int_member (ack, "last_offset"), ==, 0);
 
-  raw_send_chunk (writer, 0, content, sizeof content);
-  json_object_set_string_member (done, "hash", "00000000000000000000000000000000"
-                                               "00000000000000000000000000000000");
-  raw_send_control (writer, done);
+  raw_send_chunk (&raw, 0, content, sizeof content);
+  raw_send_file_done (&raw, "00000000000000000000000000000000"
+                            "00000000000000000000000000000000");
 
-  answer = raw_read_control (reader, "ERROR");
-  g_assert_cmpstr (json_object_get_string_member (answer, "code"), ==, "HASH_MISMATCH");
-  mesh_file_receiver_receive_finish (receiver, wait_for (&received), &error);
-  g_assert_error (error, MESH_FRAME_ERROR, MESH_FRAME_ERROR_HASH_MISMATCH);
+  raw_assert_file_refused (&raw, receiver, "HASH_MISMATCH", MESH_FRAME_ERROR,
+                           MESH_FRAME_ERROR_HASH_MISMATCH);
   /* Nothing is kept: neither a final file nor a .part to resume. */
-  g_assert_cmpuint (count_entries (g_file_peek_path (fixture->downloads)), ==, 0);
+  g_assert_cmpuint (agent_test_count_entries (g_file_peek_path (fixture->downloads)), ==, 0);
 }
 
 static void
@@ -683,44 +713,21 @@ test_wrong_offset (Fixture       *fixture,
 {
   static const char content[] = "0123456789";
   g_autofree char *hash = sha256_hex (content, 10);
-  g_autoptr(GIOStream) a = NULL;
-  g_autoptr(GIOStream) b = NULL;
-  g_autoptr(MeshFrameReader) reader = NULL;
-  g_autoptr(MeshFrameWriter) writer = NULL;
-  g_autoptr(MeshFileReceiver) receiver = NULL;
-  g_autoptr(GAsyncResult) received = NULL;
-  g_autoptr(JsonObject) meta = mesh_frame_control_new ("FILE_META");
+  g_auto(Raw) raw = { 0 };
+  g_autoptr(MeshFileReceiver) receiver = raw_file_receiver_start (&raw, fixture, NULL);
   g_autoptr(JsonObject) ack = NULL;
-  g_autoptr(JsonObject) answer = NULL;
-  g_autoptr(GError) error = NULL;
 
-  make_pair (&a, &b);
-  reader = mesh_frame_reader_get_for_stream (a);
-  writer = mesh_frame_writer_get_for_stream (a);
-  receiver = mesh_file_receiver_new (b, fixture->downloads);
-  mesh_file_receiver_receive_async (receiver, NULL, on_done, &received);
+  raw_send_file_meta (&raw, "digits", 10, hash);
+  ack = raw_read_control (&raw, "FILE_ACK");
+  raw_send_chunk (&raw, 5, content + 5, 5);
 
-  json_object_set_string_member (meta, "name", "digits");
-  json_object_set_int_member (meta, "size", 10);
-  json_object_set_string_member (meta, "hash", hash);
-  raw_send_control (writer, meta);
-  ack = raw_read_control (reader, "FILE_ACK");
-  raw_send_chunk (writer, 5, content + 5, 5);
-
-  answer = raw_read_control (reader, "ERROR");
-  g_assert_cmpstr (json_object_get_string_member (answer, "code"), ==, "BAD_REQUEST");
-  mesh_file_receiver_receive_finish (receiver, wait_for (&received), &error);
-  g_assert_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST);
+  raw_assert_file_refused (&raw, receiver, "BAD_REQUEST", MESH_ERROR, MESH_ERROR_BAD_REQUEST);
 }
 
 /* A receiver driven by hand, stopped halfway through a file. */
 typedef struct {
-  GIOStream        *a;
-  GIOStream        *b;
-  MeshFrameReader  *reader;
-  MeshFrameWriter  *writer;
+  Raw               raw;
   MeshFileReceiver *receiver;
-  GAsyncResult     *received;
   GCancellable     *cancellable;
 } Halfway;
 
@@ -733,22 +740,14 @@ halfway_start (Halfway    *h,
                gsize       first)
 {
   g_autofree char *hash = sha256_hex (content, size);
-  g_autoptr(JsonObject) meta = mesh_frame_control_new ("FILE_META");
   g_autoptr(JsonObject) ack = NULL;
 
-  make_pair (&h->a, &h->b);
-  h->reader = mesh_frame_reader_get_for_stream (h->a);
-  h->writer = mesh_frame_writer_get_for_stream (h->a);
-  h->receiver = mesh_file_receiver_new (h->b, fixture->downloads);
   h->cancellable = g_cancellable_new ();
-  mesh_file_receiver_receive_async (h->receiver, h->cancellable, on_done, &h->received);
-  json_object_set_string_member (meta, "name", name);
-  json_object_set_int_member (meta, "size", size);
-  json_object_set_string_member (meta, "hash", hash);
-  raw_send_control (h->writer, meta);
-  ack = raw_read_control (h->reader, "FILE_ACK");
+  h->receiver = raw_file_receiver_start (&h->raw, fixture, h->cancellable);
+  raw_send_file_meta (&h->raw, name, size, hash);
+  ack = raw_read_control (&h->raw, "FILE_ACK");
   g_assert_cmpint (json_object_get_int_member (ack, "last_offset"), ==, 0);
-  raw_send_chunk (h->writer, 0, content, first);
+  raw_send_chunk (&h->raw, 0, content, first);
   while (mesh_file_receiver_get_bytes_done (h->receiver) < first)
     g_main_context_iteration (NULL, TRUE);
 }
@@ -761,26 +760,21 @@ halfway_finish (Halfway    *h,
                 gsize       first)
 {
   g_autofree char *hash = sha256_hex (content, size);
-  g_autoptr(JsonObject) done = mesh_frame_control_new ("FILE_DONE");
   GError *error = NULL;
 
-  raw_send_chunk (h->writer, first, (const guint8 *) content + first, size - first);
-  json_object_set_string_member (done, "hash", hash);
-  raw_send_control (h->writer, done);
-  mesh_file_receiver_receive_finish (h->receiver, wait_for (&h->received), &error);
+  raw_send_chunk (&h->raw, first, (const guint8 *) content + first, size - first);
+  raw_send_file_done (&h->raw, hash);
+  mesh_file_receiver_receive_finish (h->receiver, agent_test_wait_result (&h->raw.received),
+                                     &error);
   return error;
 }
 
 static void
 halfway_clear (Halfway *h)
 {
-  g_clear_object (&h->reader);
-  g_clear_object (&h->writer);
   g_clear_object (&h->receiver);
-  g_clear_object (&h->received);
   g_clear_object (&h->cancellable);
-  g_clear_object (&h->a);
-  g_clear_object (&h->b);
+  raw_clear (&h->raw);
 }
 
 static guint8 *
@@ -821,6 +815,7 @@ test_part_per_session (Fixture       *fixture,
   g_autofree char *same_path = g_build_filename (dir, "copy", "same.bin", NULL);
   g_autofree char *copy_dir = g_path_get_dirname (same_path);
   const char *downloads = g_file_peek_path (fixture->downloads);
+  const char *second[] = { other_path, same_path };
   Halfway h = { 0 };
   Outcome outcome = { 0 };
   GError *error;
@@ -829,40 +824,26 @@ test_part_per_session (Fixture       *fixture,
   write_bytes (other_path, theirs, size);
   write_bytes (same_path, mine, size);
 
-  /* Other content under the same name, while the first is halfway. */
-  halfway_start (&h, fixture, "same.bin", mine, size, first);
-  run_file_transfer (fixture, other_path, NULL, 0, 0, &outcome);
-  g_assert_no_error (outcome.receive_error);
-  g_assert_cmpuint (outcome.resumed_receiver, ==, 0);
-  assert_same_file (other_path, outcome.result_path);
-  outcome_clear (&outcome);
-  error = halfway_finish (&h, mine, size, first);
-  g_assert_no_error (error);
-  {
-    g_autofree char *got = g_file_get_path (mesh_file_receiver_get_file (h.receiver));
+  /* Other content under the same name, while the first is halfway; then the
+   * same content twice at once: each session has its own file. */
+  for (guint i = 0; i < G_N_ELEMENTS (second); i++) {
+    g_autofree char *got = NULL;
 
-    assert_same_file (same_path, got);
+    halfway_start (&h, fixture, "same.bin", mine, size, first);
+    run_file_transfer (fixture, second[i], NULL, 0, 0, &outcome);
+    g_assert_no_error (outcome.receive_error);
+    g_assert_cmpuint (outcome.resumed_receiver, ==, 0);
+    agent_test_assert_same_file (second[i], outcome.result_path);
+    outcome_clear (&outcome);
+    error = halfway_finish (&h, mine, size, first);
+    g_assert_no_error (error);
+    got = g_file_get_path (mesh_file_receiver_get_file (h.receiver));
+    agent_test_assert_same_file (same_path, got);
+    halfway_clear (&h);
   }
-  halfway_clear (&h);
-
-  /* The same content twice at once: each session has its own file. */
-  halfway_start (&h, fixture, "same.bin", mine, size, first);
-  run_file_transfer (fixture, same_path, NULL, 0, 0, &outcome);
-  g_assert_no_error (outcome.receive_error);
-  g_assert_cmpuint (outcome.resumed_receiver, ==, 0);
-  assert_same_file (same_path, outcome.result_path);
-  outcome_clear (&outcome);
-  error = halfway_finish (&h, mine, size, first);
-  g_assert_no_error (error);
-  {
-    g_autofree char *got = g_file_get_path (mesh_file_receiver_get_file (h.receiver));
-
-    assert_same_file (same_path, got);
-  }
-  halfway_clear (&h);
 
   /* Four finished files, no .part or sidecar left. */
-  g_assert_cmpuint (count_entries (downloads), ==, 4);
+  g_assert_cmpuint (agent_test_count_entries (downloads), ==, 4);
 }
 
 /* Our user cancels an incoming file: its partial data goes (a broken
@@ -877,12 +858,12 @@ test_discard (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
 
   halfway_start (&h, fixture, "cancelled.bin", content, size, first);
-  g_assert_cmpuint (count_entries (g_file_peek_path (fixture->downloads)), ==, 2);
+  g_assert_cmpuint (agent_test_count_entries (g_file_peek_path (fixture->downloads)), ==, 2);
   mesh_file_receiver_discard (h.receiver);
   g_cancellable_cancel (h.cancellable);
-  mesh_file_receiver_receive_finish (h.receiver, wait_for (&h.received), &error);
+  mesh_file_receiver_receive_finish (h.receiver, agent_test_wait_result (&h.raw.received), &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  g_assert_cmpuint (count_entries (g_file_peek_path (fixture->downloads)), ==, 0);
+  g_assert_cmpuint (agent_test_count_entries (g_file_peek_path (fixture->downloads)), ==, 0);
   halfway_clear (&h);
 }
 
@@ -906,33 +887,23 @@ test_file_offer (Fixture       *fixture,
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
-    g_autoptr(GIOStream) a = NULL;
-    g_autoptr(GIOStream) b = NULL;
-    g_autoptr(MeshFrameReader) reader = NULL;
-    g_autoptr(MeshFrameWriter) writer = NULL;
+    g_auto(Raw) raw = { 0 };
     g_autoptr(MeshFileReceiver) receiver = NULL;
-    g_autoptr(GAsyncResult) received = NULL;
-    g_autoptr(JsonObject) meta = mesh_frame_control_new ("FILE_META");
     g_autoptr(JsonObject) answer = NULL;
     g_autoptr(GError) error = NULL;
 
-    make_pair (&a, &b);
-    reader = mesh_frame_reader_get_for_stream (a);
-    writer = mesh_frame_writer_get_for_stream (a);
-    receiver = mesh_file_receiver_new (b, fixture->downloads);
+    raw_open (&raw);
+    receiver = mesh_file_receiver_new (raw.b, fixture->downloads);
     if (i < 2)
       mesh_file_receiver_set_offer (receiver, cases[i].name, cases[i].size, cases[i].hash);
-    mesh_file_receiver_receive_async (receiver, NULL, on_done, &received);
-    json_object_set_string_member (meta, "name", "payload.sh");
-    json_object_set_int_member (meta, "size", i < 2 ? (gint64) strlen (content) + 1
-                                                    : cases[i].size);
-    json_object_set_string_member (meta, "hash", hash);
-    raw_send_control (writer, meta);
-    answer = raw_read_control (reader, "ERROR");
+    mesh_file_receiver_receive_async (receiver, NULL, agent_test_store_result, &raw.received);
+    raw_send_file_meta (&raw, "payload.sh", i < 2 ? (gint64) strlen (content) + 1 : cases[i].size,
+                        hash);
+    answer = raw_read_control (&raw, "ERROR");
     g_test_message ("case %u: %s", i, json_object_get_string_member (answer, "message"));
-    mesh_file_receiver_receive_finish (receiver, wait_for (&received), &error);
+    mesh_file_receiver_receive_finish (receiver, agent_test_wait_result (&raw.received), &error);
     g_assert_error (error, MESH_ERROR, cases[i].code);
-    g_assert_cmpuint (count_entries (g_file_peek_path (fixture->downloads)), ==, 0);
+    g_assert_cmpuint (agent_test_count_entries (g_file_peek_path (fixture->downloads)), ==, 0);
   }
 
   /* Name and hash: FORBIDDEN; the right ones pass. */
@@ -953,22 +924,22 @@ test_file_offer (Fixture       *fixture,
 
     write_bytes (path, content, strlen (content));
     file = g_file_new_for_path (path);
-    make_pair (&a, &b);
+    agent_test_stream_pair (&a, &b);
     sender = mesh_file_sender_new (a, file);
     receiver = mesh_file_receiver_new (b, fixture->downloads);
     mesh_file_receiver_set_offer (receiver, "holiday.jpg", strlen (content), offered_hash);
-    mesh_file_receiver_receive_async (receiver, NULL, on_done, &received);
-    mesh_file_sender_send_async (sender, NULL, on_done, &sent);
-    mesh_file_receiver_receive_finish (receiver, wait_for (&received), &error);
+    mesh_file_receiver_receive_async (receiver, NULL, agent_test_store_result, &received);
+    mesh_file_sender_send_async (sender, NULL, agent_test_store_result, &sent);
+    mesh_file_receiver_receive_finish (receiver, agent_test_wait_result (&received), &error);
     g_io_stream_close (b, NULL, NULL);
-    mesh_file_sender_send_finish (sender, wait_for (&sent), &send_error);
+    mesh_file_sender_send_finish (sender, agent_test_wait_result (&sent), &send_error);
     if (i < 2) {
       g_assert_error (error, MESH_ERROR, MESH_ERROR_FORBIDDEN);
-      g_assert_cmpuint (count_entries (g_file_peek_path (fixture->downloads)), ==, 0);
+      g_assert_cmpuint (agent_test_count_entries (g_file_peek_path (fixture->downloads)), ==, 0);
     } else {
       g_assert_no_error (error);
       g_assert_no_error (send_error);
-      g_assert_cmpuint (count_entries (g_file_peek_path (fixture->downloads)), ==, 1);
+      g_assert_cmpuint (agent_test_count_entries (g_file_peek_path (fixture->downloads)), ==, 1);
     }
     g_unlink (path);
   }
@@ -991,37 +962,6 @@ write_text (const char *dir,
 }
 
 static void
-assert_same_tree (const char *a,
-                  const char *b)
-{
-  g_autoptr(GDir) dir = g_dir_open (a, 0, NULL);
-  const char *name;
-
-  g_assert_nonnull (dir);
-  g_assert_cmpuint (count_entries (a), ==, count_entries (b));
-  while ((name = g_dir_read_name (dir)) != NULL) {
-    g_autofree char *pa = g_build_filename (a, name, NULL);
-    g_autofree char *pb = g_build_filename (b, name, NULL);
-    GStatBuf sa, sb;
-
-    g_assert_no_errno (g_lstat (pa, &sa));
-    g_assert_no_errno (g_lstat (pb, &sb));
-    g_assert_cmpuint (sa.st_mode & S_IFMT, ==, sb.st_mode & S_IFMT);
-    if (S_ISDIR (sa.st_mode)) {
-      assert_same_tree (pa, pb);
-    } else if (S_ISLNK (sa.st_mode)) {
-      g_autofree char *ta = g_file_read_link (pa, NULL);
-      g_autofree char *tb = g_file_read_link (pb, NULL);
-
-      g_assert_cmpstr (ta, ==, tb);
-    } else {
-      g_assert_cmpuint (sa.st_size, ==, sb.st_size);
-      assert_same_file (pa, pb);
-    }
-  }
-}
-
-static void
 run_folder_transfer (Fixture    *fixture,
                      const char *path,
                      guint64     max_size,
@@ -1037,16 +977,16 @@ run_folder_transfer (Fixture    *fixture,
   g_autoptr(GAsyncResult) sent = NULL;
   g_autoptr(GAsyncResult) received = NULL;
 
-  make_pair (&a, &b);
+  agent_test_stream_pair (&a, &b);
   sender = mesh_folder_sender_new (a, folder);
   receiver = mesh_folder_receiver_new (b, fixture->downloads);
   mesh_folder_receiver_set_max_size (receiver, max_size);
-  mesh_folder_receiver_receive_async (receiver, NULL, on_done, &received);
-  mesh_folder_sender_send_async (sender, NULL, on_done, &sent);
+  mesh_folder_receiver_receive_async (receiver, NULL, agent_test_store_result, &received);
+  mesh_folder_sender_send_async (sender, NULL, agent_test_store_result, &sent);
 
-  mesh_folder_receiver_receive_finish (receiver, wait_for (&received), receive_error);
+  mesh_folder_receiver_receive_finish (receiver, agent_test_wait_result (&received), receive_error);
   g_io_stream_close (b, NULL, NULL);
-  mesh_folder_sender_send_finish (sender, wait_for (&sent), send_error);
+  mesh_folder_sender_send_finish (sender, agent_test_wait_result (&sent), send_error);
   if (result_path != NULL && mesh_folder_receiver_get_folder (receiver) != NULL)
     *result_path = g_file_get_path (mesh_folder_receiver_get_folder (receiver));
 }
@@ -1091,7 +1031,7 @@ test_folder (Fixture       *fixture,
   g_assert_no_error (receive_error);
   g_assert_no_error (send_error);
   g_assert_cmpstr (result, ==, expected);
-  assert_same_tree (tree, result);
+  agent_test_assert_same_tree (tree, result);
 }
 
 static void
@@ -1105,7 +1045,7 @@ test_folder_max_size (Fixture       *fixture,
   run_folder_transfer (fixture, tree, 1024, &send_error, &receive_error, NULL);
   g_assert_error (receive_error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE);
   g_assert_error (send_error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE);
-  g_assert_cmpuint (count_entries (g_file_peek_path (fixture->downloads)), ==, 0);
+  g_assert_cmpuint (agent_test_count_entries (g_file_peek_path (fixture->downloads)), ==, 0);
 }
 
 /* Hostile archives, written with libarchive the way an attacker could. */
@@ -1121,16 +1061,6 @@ typedef enum {
  * one (it writes the entry as an empty file); the receiver refuses them
  * anyway in case a future reader reports them. */
 
-static la_ssize_t
-collect_cb (struct archive *archive,
-            void           *user_data,
-            const void     *buffer,
-            size_t          length)
-{
-  g_byte_array_append (user_data, buffer, length);
-  return length;
-}
-
 static void
 add_entry (struct archive *archive,
            const char     *path,
@@ -1138,17 +1068,8 @@ add_entry (struct archive *archive,
            const char     *symlink_target,
            const char     *text)
 {
-  struct archive_entry *entry = archive_entry_new ();
-
-  archive_entry_set_pathname (entry, path);
-  archive_entry_set_mode (entry, mode);
-  if (symlink_target != NULL)
-    archive_entry_set_symlink (entry, symlink_target);
-  archive_entry_set_size (entry, text != NULL ? strlen (text) : 0);
-  g_assert_cmpint (archive_write_header (archive, entry), ==, ARCHIVE_OK);
-  if (text != NULL)
-    g_assert_cmpint (archive_write_data (archive, text, strlen (text)), ==, strlen (text));
-  archive_entry_free (entry);
+  agent_test_archive_add (archive, path, mode, symlink_target, text,
+                          text != NULL ? strlen (text) : 0);
 }
 
 /* libarchive will not write a device into a zip, so the test writes a file
@@ -1204,8 +1125,8 @@ make_evil_zip (Evil        evil,
   archive_write_set_format_zip (archive);
   archive_write_set_format_option (archive, "zip", "experimental", "1");
   archive_write_set_bytes_per_block (archive, 0);
-  g_assert_cmpint (archive_write_open2 (archive, zip, NULL, collect_cb, NULL, NULL), ==,
-                   ARCHIVE_OK);
+  g_assert_cmpint (archive_write_open2 (archive, zip, NULL, agent_test_archive_collect, NULL,
+                                        NULL), ==, ARCHIVE_OK);
   add_entry (archive, "harmless.txt", AE_IFREG | 0644, NULL, "fine\n");
   switch (evil) {
   case EVIL_DOTDOT:
@@ -1242,47 +1163,31 @@ test_hostile_archives (Fixture       *fixture,
   for (Evil evil = EVIL_DOTDOT; evil <= EVIL_DEVICE; evil++) {
     g_autoptr(GBytes) zip = make_evil_zip (evil, fixture->outside);
     g_autofree char *hash = sha256_hex (g_bytes_get_data (zip, NULL), g_bytes_get_size (zip));
-    g_autoptr(GIOStream) a = NULL;
-    g_autoptr(GIOStream) b = NULL;
-    g_autoptr(MeshFrameReader) reader = NULL;
-    g_autoptr(MeshFrameWriter) writer = NULL;
+    g_auto(Raw) raw = { 0 };
     g_autoptr(MeshFolderReceiver) receiver = NULL;
-    g_autoptr(GAsyncResult) received = NULL;
-    g_autoptr(JsonObject) mode = mesh_frame_control_new ("FOLDER_MODE");
-    g_autoptr(JsonObject) meta = mesh_frame_control_new ("ZIP_META");
-    g_autoptr(JsonObject) done = mesh_frame_control_new ("ZIP_DONE");
     g_autoptr(JsonObject) answer = NULL;
     g_autoptr(GError) error = NULL;
 
-    make_pair (&a, &b);
-    reader = mesh_frame_reader_get_for_stream (a);
-    writer = mesh_frame_writer_get_for_stream (a);
-    receiver = mesh_folder_receiver_new (b, fixture->downloads);
-    mesh_folder_receiver_receive_async (receiver, NULL, on_done, &received);
+    raw_open (&raw);
+    receiver = mesh_folder_receiver_new (raw.b, fixture->downloads);
+    mesh_folder_receiver_receive_async (receiver, NULL, agent_test_store_result, &raw.received);
 
-    json_object_set_string_member (mode, "mode", "zip");
-    raw_send_control (writer, mode);
-    json_object_set_string_member (meta, "name", "innocent");
-    json_object_set_int_member (meta, "entries", 3);
-    json_object_set_int_member (meta, "total_bytes", 10);
-    raw_send_control (writer, meta);
-    raw_send_chunk (writer, 0, g_bytes_get_data (zip, NULL), g_bytes_get_size (zip));
-    json_object_set_string_member (done, "hash", hash);
-    json_object_set_int_member (done, "size", g_bytes_get_size (zip));
+    raw_send_zip_meta (&raw, "innocent", 3, 10);
+    raw_send_chunk (&raw, 0, g_bytes_get_data (zip, NULL), g_bytes_get_size (zip));
     /* The receiver may already have refused and closed nothing: the write
      * still succeeds on a socket pair. */
-    raw_send_control (writer, done);
+    raw_send_zip_done (&raw, hash, g_bytes_get_size (zip));
 
-    answer = raw_read_control (reader, "ZIP_DONE");
+    answer = raw_read_control (&raw, "ZIP_DONE");
     g_assert_false (json_object_get_boolean_member (answer, "ok"));
     g_test_message ("case %d refused: %s", evil, json_object_get_string_member (answer, "error"));
-    mesh_folder_receiver_receive_finish (receiver, wait_for (&received), &error);
+    mesh_folder_receiver_receive_finish (receiver, agent_test_wait_result (&raw.received), &error);
     g_assert_nonnull (error);
     g_assert_null (mesh_folder_receiver_get_folder (receiver));
 
     /* Nothing outside, and the partial tree is gone. */
-    g_assert_cmpuint (count_entries (fixture->outside), ==, 0);
-    g_assert_cmpuint (count_entries (g_file_peek_path (fixture->downloads)), ==, 0);
+    g_assert_cmpuint (agent_test_count_entries (fixture->outside), ==, 0);
+    g_assert_cmpuint (agent_test_count_entries (g_file_peek_path (fixture->downloads)), ==, 0);
   }
 }
 
@@ -1292,48 +1197,32 @@ test_folder_hash_mismatch (Fixture       *fixture,
 {
   g_autoptr(GByteArray) zip = g_byte_array_new ();
   struct archive *archive = archive_write_new ();
-  g_autoptr(GIOStream) a = NULL;
-  g_autoptr(GIOStream) b = NULL;
-  g_autoptr(MeshFrameReader) reader = NULL;
-  g_autoptr(MeshFrameWriter) writer = NULL;
+  g_auto(Raw) raw = { 0 };
   g_autoptr(MeshFolderReceiver) receiver = NULL;
-  g_autoptr(GAsyncResult) received = NULL;
-  g_autoptr(JsonObject) mode = mesh_frame_control_new ("FOLDER_MODE");
-  g_autoptr(JsonObject) meta = mesh_frame_control_new ("ZIP_META");
-  g_autoptr(JsonObject) done = mesh_frame_control_new ("ZIP_DONE");
   g_autoptr(JsonObject) answer = NULL;
   g_autoptr(GError) error = NULL;
 
   archive_write_set_format_zip (archive);
   archive_write_set_bytes_per_block (archive, 0);
-  archive_write_open2 (archive, zip, NULL, collect_cb, NULL, NULL);
+  archive_write_open2 (archive, zip, NULL, agent_test_archive_collect, NULL, NULL);
   add_entry (archive, "a.txt", AE_IFREG | 0644, NULL, "content\n");
   archive_write_close (archive);
   archive_write_free (archive);
 
-  make_pair (&a, &b);
-  reader = mesh_frame_reader_get_for_stream (a);
-  writer = mesh_frame_writer_get_for_stream (a);
-  receiver = mesh_folder_receiver_new (b, fixture->downloads);
-  mesh_folder_receiver_receive_async (receiver, NULL, on_done, &received);
+  raw_open (&raw);
+  receiver = mesh_folder_receiver_new (raw.b, fixture->downloads);
+  mesh_folder_receiver_receive_async (receiver, NULL, agent_test_store_result, &raw.received);
 
-  json_object_set_string_member (mode, "mode", "zip");
-  raw_send_control (writer, mode);
-  json_object_set_string_member (meta, "name", "folder");
-  json_object_set_int_member (meta, "entries", 1);
-  json_object_set_int_member (meta, "total_bytes", 8);
-  raw_send_control (writer, meta);
-  raw_send_chunk (writer, 0, zip->data, zip->len);
-  json_object_set_string_member (done, "hash", "11111111111111111111111111111111"
-                                               "11111111111111111111111111111111");
-  json_object_set_int_member (done, "size", zip->len);
-  raw_send_control (writer, done);
+  raw_send_zip_meta (&raw, "folder", 1, 8);
+  raw_send_chunk (&raw, 0, zip->data, zip->len);
+  raw_send_zip_done (&raw, "11111111111111111111111111111111"
+                           "11111111111111111111111111111111", zip->len);
 
-  answer = raw_read_control (reader, "ZIP_DONE");
+  answer = raw_read_control (&raw, "ZIP_DONE");
   g_assert_false (json_object_get_boolean_member (answer, "ok"));
-  mesh_folder_receiver_receive_finish (receiver, wait_for (&received), &error);
+  mesh_folder_receiver_receive_finish (receiver, agent_test_wait_result (&raw.received), &error);
   g_assert_error (error, MESH_FRAME_ERROR, MESH_FRAME_ERROR_HASH_MISMATCH);
-  g_assert_cmpuint (count_entries (g_file_peek_path (fixture->downloads)), ==, 0);
+  g_assert_cmpuint (agent_test_count_entries (g_file_peek_path (fixture->downloads)), ==, 0);
 }
 
 /* A zip of entries written as given (links stored as links). */
@@ -1349,14 +1238,8 @@ make_zip (const Entry *entries,
           guint        n)
 {
   g_autoptr(GByteArray) zip = g_byte_array_new ();
-  struct archive *archive = archive_write_new ();
+  struct archive *archive = agent_test_zip_writer_new (zip);
 
-  archive_write_set_format_zip (archive);
-  archive_write_zip_set_compression_store (archive);
-  archive_write_set_format_option (archive, "zip", "experimental", "1");
-  archive_write_set_bytes_per_block (archive, 0);
-  g_assert_cmpint (archive_write_open2 (archive, zip, NULL, collect_cb, NULL, NULL), ==,
-                   ARCHIVE_OK);
   for (guint i = 0; i < n; i++)
     add_entry (archive, entries[i].path, entries[i].mode, entries[i].target, entries[i].text);
   g_assert_cmpint (archive_write_close (archive), ==, ARCHIVE_OK);
@@ -1377,15 +1260,8 @@ send_zip (Fixture    *fixture,
           gsize       pad)
 {
   g_autofree char *hash = NULL;
-  g_autoptr(GIOStream) a = NULL;
-  g_autoptr(GIOStream) b = NULL;
-  g_autoptr(MeshFrameReader) reader = NULL;
-  g_autoptr(MeshFrameWriter) writer = NULL;
+  g_auto(Raw) raw = { 0 };
   g_autoptr(MeshFolderReceiver) receiver = NULL;
-  g_autoptr(GAsyncResult) received = NULL;
-  g_autoptr(JsonObject) mode = mesh_frame_control_new ("FOLDER_MODE");
-  g_autoptr(JsonObject) meta = mesh_frame_control_new ("ZIP_META");
-  g_autoptr(JsonObject) done = mesh_frame_control_new ("ZIP_DONE");
   g_autoptr(JsonObject) answer = NULL;
   g_autoptr(MeshSha256) sha = mesh_sha256_new ();
   g_autofree guint8 *zeros = g_malloc0 (256 * 1024);
@@ -1393,70 +1269,63 @@ send_zip (Fixture    *fixture,
   guint64 offset = 0;
   const char *t;
 
-  make_pair (&a, &b);
-  reader = mesh_frame_reader_get_for_stream (a);
-  writer = mesh_frame_writer_get_for_stream (a);
-  receiver = mesh_folder_receiver_new (b, fixture->downloads);
+  raw_open (&raw);
+  receiver = mesh_folder_receiver_new (raw.b, fixture->downloads);
   if (offered_name != NULL)
     mesh_folder_receiver_set_offer (receiver, offered_name, offered_size);
-  mesh_folder_receiver_receive_async (receiver, NULL, on_done, &received);
+  mesh_folder_receiver_receive_async (receiver, NULL, agent_test_store_result, &raw.received);
 
-  json_object_set_string_member (mode, "mode", "zip");
-  raw_send_control (writer, mode);
-  json_object_set_string_member (meta, "name", name);
-  json_object_set_int_member (meta, "entries", entries);
-  json_object_set_int_member (meta, "total_bytes", total_bytes);
-  raw_send_control (writer, meta);
+  raw_send_zip_meta (&raw, name, entries, total_bytes);
   /* A socket pair takes the writes even after the receiver stopped reading
    * (up to its buffer): stop at the first refusal. */
-  if (received == NULL) {
-    raw_send_chunk (writer, 0, g_bytes_get_data (zip, NULL), g_bytes_get_size (zip));
+  if (raw.received == NULL) {
+    raw_send_chunk (&raw, 0, g_bytes_get_data (zip, NULL), g_bytes_get_size (zip));
     mesh_sha256_update (sha, g_bytes_get_data (zip, NULL), g_bytes_get_size (zip));
     offset = g_bytes_get_size (zip);
   }
   /* Bytes after the zip's end (hashed, never extracted). */
-  while (received == NULL && pad > 0) {
+  while (raw.received == NULL && pad > 0) {
     gsize n = MIN (pad, 256 * 1024);
     g_autoptr(GAsyncResult) result = NULL;
     g_autoptr(GBytes) payload = mesh_frame_chunk_new (offset, zeros, n);
 
-    mesh_frame_writer_write_async (writer, MESH_FRAME_CHUNK, payload, NULL, on_done, &result);
-    while (result == NULL && received == NULL)
+    mesh_frame_writer_write_async (raw.writer, MESH_FRAME_CHUNK, payload, NULL,
+                                   agent_test_store_result, &result);
+    while (result == NULL && raw.received == NULL)
       g_main_context_iteration (NULL, TRUE);
     /* Refused meanwhile: its answer is already on its way to us; closing
      * its end unblocks our write. */
     if (result == NULL)
-      g_io_stream_close (b, NULL, NULL);
-    if (!mesh_frame_writer_write_finish (writer, wait_for (&result), NULL))
+      g_io_stream_close (raw.b, NULL, NULL);
+    if (!mesh_frame_writer_write_finish (raw.writer, agent_test_wait_result (&result), NULL))
       break;
     mesh_sha256_update (sha, zeros, n);
     offset += n;
     pad -= n;
   }
   hash = mesh_sha256_free_to_hex (g_steal_pointer (&sha));
-  json_object_set_string_member (done, "hash", hash);
-  json_object_set_int_member (done, "size", offset);
-  if (received == NULL)
-    raw_send_control (writer, done);
+  if (raw.received == NULL)
+    raw_send_zip_done (&raw, hash, offset);
 
   {
     g_autoptr(GAsyncResult) result = NULL;
     g_autoptr(GBytes) payload = NULL;
     MeshFrameType type;
 
-    mesh_frame_reader_read_async (reader, NULL, on_done, &result);
-    mesh_frame_reader_read_finish (reader, wait_for (&result), &type, &payload, NULL);
+    mesh_frame_reader_read_async (raw.reader, NULL, agent_test_store_result, &result);
+    mesh_frame_reader_read_finish (raw.reader, agent_test_wait_result (&result), &type, &payload,
+                                   NULL);
     answer = payload != NULL ? mesh_frame_control_parse (payload, &t, NULL) : NULL;
   }
-  mesh_folder_receiver_receive_finish (receiver, wait_for (&received), &error);
+  mesh_folder_receiver_receive_finish (receiver, agent_test_wait_result (&raw.received), &error);
   g_test_message ("%s: %s", name, error != NULL ? error->message : "extracted");
   if (error != NULL) {
     /* The sender hears why, and nothing stays behind. */
     g_assert_nonnull (answer);
     g_assert_null (mesh_folder_receiver_get_folder (receiver));
-    g_assert_cmpuint (count_entries (g_file_peek_path (fixture->downloads)), ==, 0);
+    g_assert_cmpuint (agent_test_count_entries (g_file_peek_path (fixture->downloads)), ==, 0);
   }
-  g_assert_cmpuint (count_entries (fixture->outside), ==, 0);
+  g_assert_cmpuint (agent_test_count_entries (fixture->outside), ==, 0);
   return error;
 }
 
@@ -1555,7 +1424,8 @@ test_hard_links (Fixture       *fixture,
 
   write_text (fixture->outside, "secret", "secret\n");
   archive_write_set_format_pax_restricted (out);
-  g_assert_cmpint (archive_write_open2 (out, tar, NULL, collect_cb, NULL, NULL), ==, ARCHIVE_OK);
+  g_assert_cmpint (archive_write_open2 (out, tar, NULL, agent_test_archive_collect, NULL, NULL), ==,
+                   ARCHIVE_OK);
   add_entry (out, "inside.txt", AE_IFREG | 0644, NULL, "inside\n");
   for (guint i = 0; i < G_N_ELEMENTS (targets); i++) {
     g_autofree char *name = g_strdup_printf ("hard-%u", i);
@@ -1589,7 +1459,7 @@ test_hard_links (Fixture       *fixture,
   }
   archive_read_free (in);
   close (root_fd);
-  g_assert_cmpuint (count_entries (root), ==, 1);
+  g_assert_cmpuint (agent_test_count_entries (root), ==, 1);
   g_assert_cmpuint (limits.bytes, ==, strlen ("inside\n"));
   g_assert_cmpuint (limits.created, ==, 1);
 }

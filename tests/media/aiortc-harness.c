@@ -7,9 +7,6 @@
 #include "../mesh-test-server.h"
 
 #include <glib/gstdio.h>
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 #include <libsoup/soup.h>
 #include <signal.h>
 #include <string.h>
@@ -48,24 +45,35 @@ struct _MeshTestNetns {
   char *peer_address;
 };
 
+/* `ip` and the NULL-terminated arguments from @first on, as an argv. */
+static GPtrArray *
+ip_argv (const char *first,
+         va_list     args)
+{
+  GPtrArray *argv = g_ptr_array_new ();
+  const char *arg;
+
+  g_ptr_array_add (argv, (char *) "ip");
+  for (arg = first; arg != NULL; arg = va_arg (args, const char *))
+    g_ptr_array_add (argv, (char *) arg);
+  g_ptr_array_add (argv, NULL);
+  return argv;
+}
+
 /* Runs `ip ARGS…`; FALSE with @error (its stderr) when it fails. */
 static gboolean
 run_ip (GError **error,
         ...)
 {
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GPtrArray) argv = NULL;
   g_autofree char *err = NULL;
   g_autofree char *out = NULL;
   int status = 0;
-  const char *arg;
   va_list args;
 
-  g_ptr_array_add (argv, (char *) "ip");
   va_start (args, error);
-  while ((arg = va_arg (args, const char *)) != NULL)
-    g_ptr_array_add (argv, (char *) arg);
+  argv = ip_argv (va_arg (args, const char *), args);
   va_end (args);
-  g_ptr_array_add (argv, NULL);
 
   if (!g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out,
                      &err, &status, error))
@@ -84,19 +92,14 @@ static char *
 ip_output (const char *first,
            ...)
 {
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GPtrArray) argv = NULL;
   char *out = NULL;
   int status = 0;
-  const char *arg;
   va_list args;
 
-  g_ptr_array_add (argv, (char *) "ip");
-  g_ptr_array_add (argv, (char *) first);
   va_start (args, first);
-  while ((arg = va_arg (args, const char *)) != NULL)
-    g_ptr_array_add (argv, (char *) arg);
+  argv = ip_argv (first, args);
   va_end (args);
-  g_ptr_array_add (argv, NULL);
   if (!g_spawn_sync (NULL, (char **) argv->pdata, NULL,
                      G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out, NULL,
                      &status, NULL) ||
@@ -336,82 +339,14 @@ struct _MeshTestMediaServer {
   SoupSession     *session;
 };
 
-static void
-check_tls (int rv)
-{
-  if (rv < 0)
-    g_error ("GnuTLS: %s", gnutls_strerror (rv));
-}
-
-static void
-write_datum (const char           *path,
-             const gnutls_datum_t *datum)
-{
-  g_autoptr(GError) error = NULL;
-
-  g_file_set_contents (path, (const char *) datum->data, datum->size, &error);
-  g_assert_no_error (error);
-}
-
 /* A self-signed ECDSA certificate for @address and 127.0.0.1. */
 static void
 make_certificate (MeshTestMediaServer *self)
 {
-  gnutls_x509_privkey_t key;
-  gnutls_x509_crt_t crt;
-  gnutls_datum_t pem = { NULL, 0 };
-  gnutls_datum_t der = { NULL, 0 };
-  unsigned char serial[16];
-  unsigned char loopback[4] = { 127, 0, 0, 1 };
-  g_autoptr(GInetAddress) inet = g_inet_address_new_from_string (self->address);
-  g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
-  g_autofree char *dn = g_strdup_printf ("CN=%s", self->address);
   g_autoptr(GError) error = NULL;
-  time_t now = time (NULL);
 
-  g_assert_nonnull (inet);
-  check_tls (gnutls_x509_privkey_init (&key));
-  check_tls (gnutls_x509_privkey_generate2 (key, GNUTLS_PK_ECDSA,
-                                            GNUTLS_CURVE_TO_BITS (GNUTLS_ECC_CURVE_SECP256R1), 0,
-                                            NULL, 0));
-  check_tls (gnutls_rnd (GNUTLS_RND_NONCE, serial, sizeof serial));
-  serial[0] &= 0x7f;
-  check_tls (gnutls_x509_crt_init (&crt));
-  check_tls (gnutls_x509_crt_set_version (crt, 3));
-  check_tls (gnutls_x509_crt_set_serial (crt, serial, sizeof serial));
-  check_tls (gnutls_x509_crt_set_activation_time (crt, now - 3600));
-  check_tls (gnutls_x509_crt_set_expiration_time (crt, now + 7 * 24 * 3600));
-  check_tls (gnutls_x509_crt_set_dn (crt, dn, NULL));
-  check_tls (gnutls_x509_crt_set_subject_alt_name (crt, GNUTLS_SAN_IPADDRESS,
-                                                   g_inet_address_to_bytes (inet),
-                                                   g_inet_address_get_native_size (inet),
-                                                   GNUTLS_FSAN_SET));
-  check_tls (gnutls_x509_crt_set_subject_alt_name (crt, GNUTLS_SAN_IPADDRESS, loopback,
-                                                   sizeof loopback, GNUTLS_FSAN_APPEND));
-  check_tls (gnutls_x509_crt_set_key (crt, key));
-  check_tls (gnutls_x509_crt_set_basic_constraints (crt, 0, -1));
-  check_tls (gnutls_x509_crt_set_key_usage (crt, GNUTLS_KEY_DIGITAL_SIGNATURE));
-  check_tls (gnutls_x509_crt_set_key_purpose_oid (crt, GNUTLS_KP_TLS_WWW_SERVER, 0));
-  check_tls (gnutls_x509_crt_sign2 (crt, crt, key, GNUTLS_DIG_SHA256, 0));
-
-  self->cert_path = g_build_filename (self->dir, "server.crt", NULL);
-  self->key_path = g_build_filename (self->dir, "server.key", NULL);
-  check_tls (gnutls_x509_crt_export2 (crt, GNUTLS_X509_FMT_PEM, &pem));
-  write_datum (self->cert_path, &pem);
-  gnutls_free (pem.data);
-  check_tls (gnutls_x509_privkey_export2_pkcs8 (key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN,
-                                                &pem));
-  write_datum (self->key_path, &pem);
-  gnutls_free (pem.data);
-  g_chmod (self->key_path, 0600);
-
-  check_tls (gnutls_x509_crt_export2 (crt, GNUTLS_X509_FMT_DER, &der));
-  g_checksum_update (checksum, der.data, der.size);
-  self->fingerprint = g_strdup (g_checksum_get_string (checksum));
-  gnutls_free (der.data);
-  gnutls_x509_crt_deinit (crt);
-  gnutls_x509_privkey_deinit (key);
-
+  self->fingerprint = mesh_test_make_certificate_for (self->dir, self->address, &self->cert_path,
+                                                      &self->key_path);
   self->certificate = g_tls_certificate_new_from_file (self->cert_path, &error);
   g_assert_no_error (error);
 }
@@ -485,26 +420,7 @@ mesh_test_media_server_add_user (MeshTestMediaServer *self,
                                  const char          *username,
                                  const char          *password)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSubprocess) process = NULL;
-  g_autofree char *input = g_strconcat (password, "\n", NULL);
-  g_autofree char *out = NULL;
-  g_autofree char *err = NULL;
-  char *open_paren, *close_paren;
-
-  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                              G_SUBPROCESS_FLAGS_STDERR_PIPE, &error, server_binary (),
-                              "--data-dir", self->data_dir, "user", "add", username, NULL);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (process, input, NULL, &out, &err, &error);
-  g_assert_no_error (error);
-  if (!g_subprocess_get_successful (process))
-    g_error ("mesh-server user add %s failed: %s", username, err);
-  /* "Added user NAME (ID)" */
-  open_paren = strrchr (out, '(');
-  close_paren = strrchr (out, ')');
-  g_assert_true (open_paren != NULL && close_paren > open_paren);
-  return g_strndup (open_paren + 1, close_paren - open_paren - 1);
+  return mesh_test_add_user_in (self->data_dir, username, password);
 }
 
 static void

@@ -16,7 +16,21 @@ void       media_test_devices_install (void);
 GstDevice *media_test_device_new      (const char *klass,
                                        const char *name,
                                        const char *serial);
+/* The same with a desktop's properties: "is-default" (the system's default
+ * device) and, unless NULL, PulseAudio's "device.class" (e.g. "monitor"). */
+GstDevice *media_test_device_new_full (const char *klass,
+                                       const char *name,
+                                       const char *serial,
+                                       gboolean    is_default,
+                                       const char *pulse_class);
 void       media_test_device_plug     (GstDevice  *device);
 void       media_test_device_unplug   (GstDevice  *device);
+void       media_test_devices_unplug_all (void);
+/* Devices the provider announces as it starts, as PulseAudio does with
+ * those already there (@devices is not copied; NULL for none). */
+void       media_test_devices_set_startup (GList   *devices);
+/* With @by_serial, the elements devices make are named after the device's
+ * serial, so a test sees which device made one. */
+void       media_test_devices_name_by_serial (gboolean by_serial);
 
 G_END_DECLS

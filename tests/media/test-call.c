@@ -299,30 +299,108 @@ all_finalized (GPtrArray *watched)
   return TRUE;
 }
 
+/* --- Two people and a call between them ----------------------------------- */
+
+enum {
+  MEDIA_NONE   = 0,
+  MEDIA_CAMERA = 1 << 0,
+  MEDIA_MIC    = 1 << 1,
+  MEDIA_BOTH   = MEDIA_CAMERA | MEDIA_MIC,
+};
+
+/* Alice calls, Bob answers: the set-up most tests share. */
+typedef struct {
+  char       *room_id;
+  Party      *alice;
+  Party      *bob;
+  const char *alice_id;
+  const char *bob_id;
+  MeshCall   *call;      /* Alice's, owned */
+  MeshCall   *incoming;  /* Bob's, owned by bob->incoming */
+} CallPair;
+
+/* A new room of Alice and Bob, both connected with the media they have. */
+static void
+call_pair_set_up (CallPair *pair,
+                  guint     alice_media,
+                  guint     bob_media)
+{
+  const char *members[] = { "bob", NULL };
+
+  pair->room_id = create_room ("alice", members);
+  pair->alice = party_new ("alice", pair->room_id, alice_media & MEDIA_CAMERA,
+                           alice_media & MEDIA_MIC);
+  pair->bob = party_new ("bob", pair->room_id, bob_media & MEDIA_CAMERA, bob_media & MEDIA_MIC);
+  pair->alice_id = mesh_client_session_get_peer_id (pair->alice->session);
+  pair->bob_id = mesh_client_session_get_peer_id (pair->bob->session);
+}
+
+/* A call of the whole room from @from's engine (a reference). */
+static MeshCall *
+start_call (Party      *from,
+            const char *room_id)
+{
+  g_autoptr(GError) error = NULL;
+  MeshCall *call = mesh_call_engine_start_call (from->engine, room_id, NULL, &error);
+
+  g_assert_no_error (error);
+  return g_object_ref (call);
+}
+
+/* Alice calls the room once she sees Bob in it. */
+static MeshCall *
+call_pair_call (CallPair *pair)
+{
+  wait_room_peers (pair->alice, pair->room_id, 2);
+  pair->call = start_call (pair->alice, pair->room_id);
+  return pair->call;
+}
+
+/* Alice calls, Bob's engine rings and (with @accept) he picks up. */
+static MeshCall *
+call_pair_start (CallPair *pair,
+                 gboolean  accept)
+{
+  call_pair_call (pair);
+  pair->incoming = wait_incoming (pair->bob);
+  if (accept)
+    mesh_call_accept (pair->incoming);
+  return pair->incoming;
+}
+
+static void
+call_pair_clear (CallPair *pair)
+{
+  g_clear_object (&pair->call);
+  g_clear_pointer (&pair->bob, party_free);
+  g_clear_pointer (&pair->alice, party_free);
+  g_clear_pointer (&pair->room_id, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CallPair, call_pair_clear)
+
 /* --- Tests ------------------------------------------------------------------ */
 
 static void
 test_two_party (void)
 {
-  const char *members[] = { "bob", NULL };
-  g_autofree char *room_id = create_room ("alice", members);
-  g_autoptr(Party) alice = party_new ("alice", room_id, TRUE, TRUE);
-  g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, TRUE);
+  g_auto(CallPair) pair = { 0 };
   g_autoptr(GPtrArray) watched = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GError) error = NULL;
-  g_autoptr(MeshCall) call = NULL;
-  MeshCall *incoming;
+  Party *alice, *bob;
+  MeshCall *call, *incoming;
   MeshCallPeer *at_alice, *at_bob;
-  const char *alice_id = mesh_client_session_get_peer_id (alice->session);
-  const char *bob_id = mesh_client_session_get_peer_id (bob->session);
+  const char *room_id;
   guint64 frames;
 
+  call_pair_set_up (&pair, MEDIA_BOTH, MEDIA_BOTH);
+  alice = pair.alice;
+  bob = pair.bob;
+  room_id = pair.room_id;
   /* The default: echo cancellation on, with a microphone. */
   g_object_set (alice->engine, "echo-cancel", TRUE, NULL);
-  wait_room_peers (alice, room_id, 2);
 
-  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
-  g_assert_no_error (error);
+  call = call_pair_call (&pair);
   g_assert_cmpint (mesh_call_get_state (call), ==, MESH_CALL_STATE_CALLING);
   g_assert_cmpint (mesh_call_get_direction (call), ==, MESH_CALL_DIRECTION_OUTGOING);
   /* One call of a room at a time. */
@@ -345,8 +423,8 @@ test_two_party (void)
   g_assert_cmpint (mesh_call_get_state (incoming), ==, MESH_CALL_STATE_ACTIVE);
   WAIT_UNTIL (mesh_call_get_state (call) == MESH_CALL_STATE_ACTIVE, WAIT_S);
 
-  at_alice = peer_of (call, bob_id);
-  at_bob = peer_of (incoming, alice_id);
+  at_alice = peer_of (call, pair.bob_id);
+  at_bob = peer_of (incoming, pair.alice_id);
   g_assert_nonnull (at_alice);
   g_assert_nonnull (at_bob);
   for (guint i = 0; i < 12 && !(video_frames (at_alice) >= FRAMES && video_frames (at_bob) >= FRAMES &&
@@ -377,7 +455,7 @@ test_two_party (void)
     json_object_set_string_member (candidate, "candidate", "candidate:garbage \x01 typ");
     json_object_set_int_member (candidate, "sdpMLineIndex", 7);
     json_object_set_object_member (payload, "candidate", candidate);
-    mesh_call_engine_send_rtc (alice->engine, call, "rtc.ice", bob_id, payload);
+    mesh_call_engine_send_rtc (alice->engine, call, "rtc.ice", pair.bob_id, payload);
   }
   frames = video_frames (at_bob);
   WAIT_UNTIL (video_frames (at_bob) >= frames + 5, WAIT_S);
@@ -396,13 +474,14 @@ test_two_party (void)
   WAIT_UNTIL (all_finalized (watched), WAIT_S);
 
   /* The same engines call again (the sources were given back). */
-  g_clear_object (&call);
+  g_clear_object (&pair.call);
   g_ptr_array_set_size (bob->incoming, 0);
-  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, bob_id, &error));
+  call = pair.call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, pair.bob_id,
+                                                                &error));
   g_assert_no_error (error);
   incoming = wait_incoming (bob);
   mesh_call_accept (incoming);
-  WAIT_UNTIL (video_frames (peer_of (incoming, alice_id)) >= 5, WAIT_S);
+  WAIT_UNTIL (video_frames (peer_of (incoming, pair.alice_id)) >= 5, WAIT_S);
   mesh_call_engine_hang_up_all (bob->engine);
   WAIT_UNTIL (mesh_call_get_state (call) == MESH_CALL_STATE_ENDED, WAIT_S);
 }
@@ -415,7 +494,6 @@ test_room_of_three (void)
   g_autoptr(Party) alice = party_new ("alice", room_id, TRUE, TRUE);
   g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, TRUE);
   Party *carol = party_new ("carol", room_id, TRUE, TRUE);
-  g_autoptr(GError) error = NULL;
   g_autoptr(MeshCall) call = NULL;
   MeshCall *at_bob, *at_carol;
   const char *alice_id = mesh_client_session_get_peer_id (alice->session);
@@ -426,8 +504,7 @@ test_room_of_three (void)
   wait_room_peers (alice, room_id, 3);
   wait_room_peers (bob, room_id, 3);
   wait_room_peers (carol, room_id, 3);
-  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
-  g_assert_no_error (error);
+  call = start_call (alice, room_id);
   at_bob = wait_incoming (bob);
   at_carol = wait_incoming (carol);
   mesh_call_accept (at_bob);
@@ -486,18 +563,14 @@ dead_camera (void)
 static void
 test_dead_camera (void)
 {
-  const char *members[] = { "bob", NULL };
-  g_autofree char *room_id = create_room ("alice", members);
-  g_autoptr(Party) alice = party_new ("alice", room_id, FALSE, TRUE);
-  g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, TRUE);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MeshCall) call = NULL;
-  MeshCall *incoming;
+  g_auto(CallPair) pair = { 0 };
+  MeshCall *call;
+  Party *bob;
 
-  mesh_call_engine_set_camera (alice->engine, dead_camera ());
-  wait_room_peers (alice, room_id, 2);
-  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
-  g_assert_no_error (error);
+  call_pair_set_up (&pair, MEDIA_MIC, MEDIA_BOTH);
+  bob = pair.bob;
+  mesh_call_engine_set_camera (pair.alice->engine, dead_camera ());
+  call = call_pair_call (&pair);
   /* Bob rings once Alice's offer goes out, if ever; he picks up. */
   WAIT_UNTIL (mesh_call_get_state (call) == MESH_CALL_STATE_ENDED || bob->incoming->len > 0, WAIT_S * 2);
   if (bob->incoming->len > 0)
@@ -508,7 +581,8 @@ test_dead_camera (void)
   g_assert_nonnull (strstr (mesh_call_get_error_message (call), "sent nothing"));
   g_test_message ("dead camera: %s", mesh_call_get_error_message (call));
   for (guint i = 0; i < bob->incoming->len; i++) {
-    incoming = bob->incoming->pdata[i];
+    MeshCall *incoming = bob->incoming->pdata[i];
+
     WAIT_UNTIL (mesh_call_get_state (incoming) == MESH_CALL_STATE_ENDED, WAIT_S);
   }
 }
@@ -516,74 +590,50 @@ test_dead_camera (void)
 static void
 test_decline (void)
 {
-  const char *members[] = { "bob", NULL };
-  g_autofree char *room_id = create_room ("alice", members);
-  g_autoptr(Party) alice = party_new ("alice", room_id, TRUE, TRUE);
-  g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, TRUE);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MeshCall) call = NULL;
+  g_auto(CallPair) pair = { 0 };
   MeshCall *incoming;
 
-  wait_room_peers (alice, room_id, 2);
-  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
-  g_assert_no_error (error);
-  incoming = wait_incoming (bob);
+  call_pair_set_up (&pair, MEDIA_BOTH, MEDIA_BOTH);
+  incoming = call_pair_start (&pair, FALSE);
   mesh_call_decline (incoming);
   g_assert_cmpint (mesh_call_get_end_reason (incoming), ==, MESH_CALL_END_DECLINED);
   g_assert_null (mesh_call_get_pipeline (incoming));
-  WAIT_UNTIL (mesh_call_get_state (call) == MESH_CALL_STATE_ENDED, WAIT_S);
-  g_assert_cmpint (mesh_call_get_end_reason (call), ==, MESH_CALL_END_DECLINED);
-  g_assert_null (mesh_call_get_pipeline (call));
+  WAIT_UNTIL (mesh_call_get_state (pair.call) == MESH_CALL_STATE_ENDED, WAIT_S);
+  g_assert_cmpint (mesh_call_get_end_reason (pair.call), ==, MESH_CALL_END_DECLINED);
+  g_assert_null (mesh_call_get_pipeline (pair.call));
 }
 
 static void
 test_ring_timeout (void)
 {
-  const char *members[] = { "bob", NULL };
-  g_autofree char *room_id = create_room ("alice", members);
-  g_autoptr(Party) alice = party_new ("alice", room_id, TRUE, TRUE);
-  g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, TRUE);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MeshCall) call = NULL;
+  g_auto(CallPair) pair = { 0 };
   MeshCall *incoming;
 
-  g_object_set (alice->engine, "ring-timeout", 2, NULL);
-  g_object_set (bob->engine, "ring-timeout", 2, NULL);
-  wait_room_peers (alice, room_id, 2);
-  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
-  g_assert_no_error (error);
-  incoming = wait_incoming (bob);
-  WAIT_UNTIL (mesh_call_get_state (call) == MESH_CALL_STATE_ENDED &&
+  call_pair_set_up (&pair, MEDIA_BOTH, MEDIA_BOTH);
+  g_object_set (pair.alice->engine, "ring-timeout", 2, NULL);
+  g_object_set (pair.bob->engine, "ring-timeout", 2, NULL);
+  incoming = call_pair_start (&pair, FALSE);
+  WAIT_UNTIL (mesh_call_get_state (pair.call) == MESH_CALL_STATE_ENDED &&
               mesh_call_get_state (incoming) == MESH_CALL_STATE_ENDED, WAIT_S);
-  g_assert_cmpint (mesh_call_get_end_reason (call), ==, MESH_CALL_END_MISSED);
+  g_assert_cmpint (mesh_call_get_end_reason (pair.call), ==, MESH_CALL_END_MISSED);
   g_assert_cmpint (mesh_call_get_end_reason (incoming), ==, MESH_CALL_END_MISSED);
 }
 
 static void
 test_audio_only (void)
 {
-  const char *members[] = { "bob", NULL };
-  g_autofree char *room_id = create_room ("alice", members);
+  g_auto(CallPair) pair = { 0 };
+  MeshCall *incoming;
+
   /* Alice has no camera, Bob no microphone: each still gets what the
    * other sends. */
-  g_autoptr(Party) alice = party_new ("alice", room_id, FALSE, TRUE);
-  g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, FALSE);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MeshCall) call = NULL;
-  MeshCall *incoming;
-  const char *alice_id = mesh_client_session_get_peer_id (alice->session);
-  const char *bob_id = mesh_client_session_get_peer_id (bob->session);
-
-  wait_room_peers (alice, room_id, 2);
-  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
-  g_assert_no_error (error);
-  incoming = wait_incoming (bob);
-  mesh_call_accept (incoming);
-  WAIT_UNTIL (audio_buffers (peer_of (incoming, alice_id)) >= BUFFERS &&
-              video_frames (peer_of (call, bob_id)) >= FRAMES, WAIT_S);
-  g_assert_cmpuint (video_frames (peer_of (incoming, alice_id)), ==, 0);
-  g_assert_cmpuint (audio_buffers (peer_of (call, bob_id)), ==, 0);
-  mesh_call_hang_up (call);
+  call_pair_set_up (&pair, MEDIA_MIC, MEDIA_CAMERA);
+  incoming = call_pair_start (&pair, TRUE);
+  WAIT_UNTIL (audio_buffers (peer_of (incoming, pair.alice_id)) >= BUFFERS &&
+              video_frames (peer_of (pair.call, pair.bob_id)) >= FRAMES, WAIT_S);
+  g_assert_cmpuint (video_frames (peer_of (incoming, pair.alice_id)), ==, 0);
+  g_assert_cmpuint (audio_buffers (peer_of (pair.call, pair.bob_id)), ==, 0);
+  mesh_call_hang_up (pair.call);
   WAIT_UNTIL (mesh_call_get_state (incoming) == MESH_CALL_STATE_ENDED, WAIT_S);
 }
 
@@ -617,26 +667,29 @@ static void
 test_refused_caps (void)
 {
   const char *members[] = { "bob", NULL };
-  g_autofree char *room_id = create_room ("alice", members);
-  g_autofree char *other_room = create_room ("alice", members);
-  g_autoptr(Party) alice = party_new ("alice", room_id, FALSE, TRUE);
-  g_autoptr(Party) bob = party_new ("bob", room_id, FALSE, TRUE);
+  g_auto(CallPair) pair = { 0 };
+  g_autofree char *other_room = NULL;
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *foreign = NULL;
   g_autofree char *expired = NULL;
   const char *caps[] = { "call", NULL };
+  Party *alice, *bob;
   struct {
     const char *token;
     const char *what;
   } cases[3];
 
-  wait_room_peers (alice, room_id, 2);
+  call_pair_set_up (&pair, MEDIA_MIC, MEDIA_MIC);
+  other_room = create_room ("alice", members);
+  alice = pair.alice;
+  bob = pair.bob;
+  wait_room_peers (alice, pair.room_id, 2);
   mesh_client_rest_request_caps_async (alice->rest, other_room, caps, NULL, NULL, 0, NULL,
                                        result_cb, &result);
   foreign = mesh_client_rest_request_caps_finish (alice->rest, wait_result (&result), NULL, &error);
   g_assert_no_error (error);
-  expired = forge_token (mesh_client_rest_get_user_id (alice->rest), room_id,
+  expired = forge_token (mesh_client_rest_get_user_id (alice->rest), pair.room_id,
                          g_get_real_time () / G_USEC_PER_SEC - 60);
   cases[0].token = "";
   cases[0].what = "CAP_REQUIRED";
@@ -649,8 +702,7 @@ test_refused_caps (void)
     g_autoptr(MeshCall) call = NULL;
 
     mesh_call_engine_set_cap_token_override (alice->engine, cases[i].token);
-    call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
-    g_assert_no_error (error);
+    call = start_call (alice, pair.room_id);
     WAIT_UNTIL (mesh_call_get_state (call) == MESH_CALL_STATE_ENDED, WAIT_S);
     g_assert_cmpint (mesh_call_get_end_reason (call), ==, MESH_CALL_END_FAILED);
     g_assert_nonnull (mesh_call_get_error_message (call));
@@ -662,51 +714,21 @@ test_refused_caps (void)
   g_assert_cmpuint (g_list_model_get_n_items (mesh_call_engine_get_calls (bob->engine)), ==, 0);
 }
 
+/* Sends a @type event from @from to @target in @room_id: @payload with the
+ * room, the target, the media and a call token added. */
 static void
-send_offer (Party      *from,
-            const char *room_id,
-            const char *target,
-            const char *call_id,
-            const char *sdp)
+send_signal (Party      *from,
+             const char *type,
+             const char *room_id,
+             const char *target,
+             JsonObject *payload)
 {
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(JsonObject) payload = json_object_new ();
   g_autofree char *token = NULL;
   g_autofree char *id = NULL;
   const char *caps[] = { "call", NULL };
 
-  mesh_client_rest_request_caps_async (from->rest, room_id, caps, target, NULL, 0, NULL,
-                                       result_cb, &result);
-  token = mesh_client_rest_request_caps_finish (from->rest, wait_result (&result), NULL, &error);
-  g_assert_no_error (error);
-  json_object_set_string_member (payload, "room_id", room_id);
-  json_object_set_string_member (payload, "target_peer_id", target);
-  json_object_set_string_member (payload, "media", "call");
-  json_object_set_string_member (payload, "call_id", call_id);
-  json_object_set_string_member (payload, "sdp", sdp);
-  json_object_set_string_member (payload, "cap_token", token);
-  id = mesh_client_session_send_event (from->session, "rtc.offer", target, payload, &error);
-  g_assert_no_error (error);
-}
-
-/* An rtc event with @extra_json's members added (sdp, call_id...), and a token. */
-static void
-send_raw (Party      *from,
-          const char *type,
-          const char *room_id,
-          const char *target,
-          const char *extra_json)
-{
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) extra = json_from_string (extra_json, &error);
-  g_autoptr(JsonObject) payload = json_object_ref (json_node_get_object (extra));
-  g_autofree char *token = NULL;
-  g_autofree char *id = NULL;
-  const char *caps[] = { "call", NULL };
-
-  g_assert_no_error (error);
   mesh_client_rest_request_caps_async (from->rest, room_id, caps, target, NULL, 0, NULL,
                                        result_cb, &result);
   token = mesh_client_rest_request_caps_finish (from->rest, wait_result (&result), NULL, &error);
@@ -717,6 +739,37 @@ send_raw (Party      *from,
   json_object_set_string_member (payload, "cap_token", token);
   id = mesh_client_session_send_event (from->session, type, target, payload, &error);
   g_assert_no_error (error);
+}
+
+/* An offer or answer of @call_id with that @sdp. */
+static void
+send_sdp (Party      *from,
+          const char *type,
+          const char *room_id,
+          const char *target,
+          const char *call_id,
+          const char *sdp)
+{
+  g_autoptr(JsonObject) payload = json_object_new ();
+
+  json_object_set_string_member (payload, "call_id", call_id);
+  json_object_set_string_member (payload, "sdp", sdp);
+  send_signal (from, type, room_id, target, payload);
+}
+
+/* An rtc event with @extra_json's members added (sdp, call_id...), and a token. */
+static void
+send_raw (Party      *from,
+          const char *type,
+          const char *room_id,
+          const char *target,
+          const char *extra_json)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) extra = json_from_string (extra_json, &error);
+
+  g_assert_no_error (error);
+  send_signal (from, type, room_id, target, json_node_get_object (extra));
 }
 
 static void
@@ -732,12 +785,8 @@ count_hangup (MeshClientSession *session,
 static void
 test_malformed_offer (void)
 {
-  const char *members[] = { "bob", NULL };
-  g_autofree char *room_id = create_room ("alice", members);
   /* Alice speaks raw signaling: no engine of hers answers anything. */
-  g_autoptr(Party) alice = party_new ("alice", room_id, FALSE, FALSE);
-  g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, TRUE);
-  const char *bob_id = mesh_client_session_get_peer_id (bob->session);
+  g_auto(CallPair) pair = { 0 };
   const char *offers[] = {
     "not an sdp at all",
     "v=0\r\n",
@@ -750,51 +799,54 @@ test_malformed_offer (void)
   };
   guint hangups = 0;
 
-  g_clear_object (&alice->engine);
-  g_signal_connect (alice->session, "event::rtc.hangup", G_CALLBACK (count_hangup), &hangups);
-  wait_room_peers (alice, room_id, 2);
+  call_pair_set_up (&pair, MEDIA_NONE, MEDIA_BOTH);
+  g_clear_object (&pair.alice->engine);
+  g_signal_connect (pair.alice->session, "event::rtc.hangup", G_CALLBACK (count_hangup), &hangups);
+  wait_room_peers (pair.alice, pair.room_id, 2);
   for (guint i = 0; i < 4; i++)
-    send_offer (alice, room_id, bob_id, "bad-call", offers[i]);
+    send_sdp (pair.alice, "rtc.offer", pair.room_id, pair.bob_id, "bad-call", offers[i]);
   /* The first four are refused without ringing. */
   WAIT_UNTIL (hangups >= 4, WAIT_S);
-  g_assert_cmpuint (bob->incoming->len, ==, 0);
+  g_assert_cmpuint (pair.bob->incoming->len, ==, 0);
 
   /* The last one rings; accepting it fails cleanly (webrtcbin refuses the
    * description or ICE never completes), and Bob's engine survives. */
-  send_offer (alice, room_id, bob_id, "odd-call", offers[4]);
+  send_sdp (pair.alice, "rtc.offer", pair.room_id, pair.bob_id, "odd-call", offers[4]);
   {
-    MeshCall *incoming = wait_incoming (bob);
+    pair.incoming = wait_incoming (pair.bob);
 
     /* The same offer again while ringing replaces the first: one call, one
      * peer.  An offer for another call of that room is answered "busy". */
     hangups = 0;
-    send_offer (alice, room_id, bob_id, "odd-call", offers[4]);
-    send_offer (alice, room_id, bob_id, "other-call", offers[4]);
+    send_sdp (pair.alice, "rtc.offer", pair.room_id, pair.bob_id, "odd-call", offers[4]);
+    send_sdp (pair.alice, "rtc.offer", pair.room_id, pair.bob_id, "other-call", offers[4]);
     WAIT_UNTIL (hangups >= 1, WAIT_S);
-    g_assert_cmpuint (bob->incoming->len, ==, 1);
-    g_assert_cmpuint (g_list_model_get_n_items (mesh_call_get_peers (incoming)), ==, 1);
-    g_assert_cmpuint (g_list_model_get_n_items (mesh_call_engine_get_calls (bob->engine)), ==, 1);
+    g_assert_cmpuint (pair.bob->incoming->len, ==, 1);
+    g_assert_cmpuint (g_list_model_get_n_items (mesh_call_get_peers (pair.incoming)), ==, 1);
+    g_assert_cmpuint (g_list_model_get_n_items (mesh_call_engine_get_calls (pair.bob->engine)), ==,
+                      1);
 
     /* What the server does not check, hostile: ignored, nothing rings. */
-    send_raw (alice, "rtc.offer", room_id, bob_id,
+    send_raw (pair.alice, "rtc.offer", pair.room_id, pair.bob_id,
               "{\"call_id\": {\"x\": 1}, \"scope\": [1], \"sdp\": \"v=0\"}");
-    send_raw (alice, "rtc.offer", room_id, bob_id,
+    send_raw (pair.alice, "rtc.offer", pair.room_id, pair.bob_id,
               "{\"call_id\": \"bad id with spaces\", \"sdp\": \"v=0\"}");
-    send_raw (alice, "rtc.ice", room_id, bob_id,
+    send_raw (pair.alice, "rtc.ice", pair.room_id, pair.bob_id,
               "{\"call_id\": \"odd-call\", \"candidate\": {\"candidate\": {}, \"sdpMLineIndex\": \"x\"}}");
-    send_raw (alice, "rtc.ice", room_id, bob_id,
+    send_raw (pair.alice, "rtc.ice", pair.room_id, pair.bob_id,
               "{\"call_id\": \"odd-call\", \"candidate\": {\"candidate\": \"candidate:1 1 UDP 1 10.0.0.1 9 typ host\", "
               "\"sdpMLineIndex\": 99}}");
-    send_raw (alice, "rtc.hangup", room_id, bob_id, "{\"call_id\": [], \"reason\": {}}");
+    send_raw (pair.alice, "rtc.hangup", pair.room_id, pair.bob_id,
+              "{\"call_id\": [], \"reason\": {}}");
     pump (500);
-    g_assert_cmpuint (bob->incoming->len, ==, 1);
-    g_assert_cmpint (mesh_call_get_state (incoming), ==, MESH_CALL_STATE_RINGING);
+    g_assert_cmpuint (pair.bob->incoming->len, ==, 1);
+    g_assert_cmpint (mesh_call_get_state (pair.incoming), ==, MESH_CALL_STATE_RINGING);
 
-    mesh_call_accept (incoming);
+    mesh_call_accept (pair.incoming);
     pump (500);
-    mesh_call_hang_up (incoming);
-    g_assert_cmpint (mesh_call_get_state (incoming), ==, MESH_CALL_STATE_ENDED);
-    g_assert_null (mesh_call_get_pipeline (incoming));
+    mesh_call_hang_up (pair.incoming);
+    g_assert_cmpint (mesh_call_get_state (pair.incoming), ==, MESH_CALL_STATE_ENDED);
+    g_assert_null (mesh_call_get_pipeline (pair.incoming));
   }
 }
 
@@ -814,33 +866,24 @@ keep_sdp (MeshClientSession *session,
 static void
 test_offer_payload_types (void)
 {
-  const char *members[] = { "bob", NULL };
-  g_autofree char *room_id = create_room ("alice", members);
-  g_autoptr(Party) alice = party_new ("alice", room_id, TRUE, TRUE);
-  g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, TRUE);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MeshCall) call = NULL;
+  g_auto(CallPair) pair = { 0 };
   g_autofree char *answer = NULL;
-  MeshCall *incoming;
-  const char *alice_id = mesh_client_session_get_peer_id (alice->session);
-  const char *bob_id = mesh_client_session_get_peer_id (bob->session);
+  MeshCall *call, *incoming;
 
-  mesh_call_engine_set_offer_payload_types (alice->engine, 120, 109);
-  g_signal_connect (alice->session, "event::rtc.answer", G_CALLBACK (keep_sdp), &answer);
-  wait_room_peers (alice, room_id, 2);
-  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
-  g_assert_no_error (error);
-  incoming = wait_incoming (bob);
-  mesh_call_accept (incoming);
+  call_pair_set_up (&pair, MEDIA_BOTH, MEDIA_BOTH);
+  mesh_call_engine_set_offer_payload_types (pair.alice->engine, 120, 109);
+  g_signal_connect (pair.alice->session, "event::rtc.answer", G_CALLBACK (keep_sdp), &answer);
+  incoming = call_pair_start (&pair, TRUE);
+  call = pair.call;
   WAIT_UNTIL (answer != NULL, WAIT_S);
   g_assert_nonnull (strstr (answer, "a=rtpmap:120 VP8/90000"));
   g_assert_nonnull (g_strrstr (answer, "a=rtpmap:109 OPUS/48000") ?: strstr (answer, "a=rtpmap:109 opus/48000"));
   g_assert_null (strstr (answer, "a=rtpmap:96 "));
   g_assert_null (strstr (answer, "a=rtpmap:97 "));
-  WAIT_UNTIL (video_frames (peer_of (call, bob_id)) >= FRAMES &&
-              video_frames (peer_of (incoming, alice_id)) >= FRAMES &&
-              audio_buffers (peer_of (call, bob_id)) >= BUFFERS &&
-              audio_buffers (peer_of (incoming, alice_id)) >= BUFFERS, WAIT_S);
+  WAIT_UNTIL (video_frames (peer_of (call, pair.bob_id)) >= FRAMES &&
+              video_frames (peer_of (incoming, pair.alice_id)) >= FRAMES &&
+              audio_buffers (peer_of (call, pair.bob_id)) >= BUFFERS &&
+              audio_buffers (peer_of (incoming, pair.alice_id)) >= BUFFERS, WAIT_S);
   mesh_call_hang_up (incoming);
   WAIT_UNTIL (mesh_call_get_state (call) == MESH_CALL_STATE_ENDED, WAIT_S);
 }
@@ -850,25 +893,19 @@ test_offer_payload_types (void)
 static void
 test_reconnect (void)
 {
-  const char *members[] = { "bob", NULL };
-  g_autofree char *room_id = create_room ("alice", members);
-  g_autoptr(Party) alice = party_new ("alice", room_id, TRUE, TRUE);
-  g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, TRUE);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MeshCall) call = NULL;
-  MeshCall *incoming, *lower_call, *higher_call;
+  g_auto(CallPair) pair = { 0 };
+  MeshCall *call, *incoming, *lower_call, *higher_call;
   MeshCallPeer *at_lower, *at_higher;
   GstElement *old_webrtc, *old_other;
-  const char *alice_id = mesh_client_session_get_peer_id (alice->session);
-  const char *bob_id = mesh_client_session_get_peer_id (bob->session);
+  const char *alice_id, *bob_id;
   gboolean saw_reconnecting = FALSE;
   guint64 frames_lower, frames_higher;
 
-  wait_room_peers (alice, room_id, 2);
-  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
-  g_assert_no_error (error);
-  incoming = wait_incoming (bob);
-  mesh_call_accept (incoming);
+  call_pair_set_up (&pair, MEDIA_BOTH, MEDIA_BOTH);
+  incoming = call_pair_start (&pair, TRUE);
+  call = pair.call;
+  alice_id = pair.alice_id;
+  bob_id = pair.bob_id;
   WAIT_UNTIL (video_frames (peer_of (call, bob_id)) >= 5 &&
               video_frames (peer_of (incoming, alice_id)) >= 5, WAIT_S);
 
@@ -910,24 +947,18 @@ test_reconnect (void)
 static void
 test_controls (void)
 {
-  const char *members[] = { "bob", NULL };
-  g_autofree char *room_id = create_room ("alice", members);
-  g_autoptr(Party) alice = party_new ("alice", room_id, TRUE, TRUE);
-  g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, TRUE);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MeshCall) call = NULL;
+  g_auto(CallPair) pair = { 0 };
   g_autoptr(GError) parse_error = NULL;
-  MeshCall *incoming;
+  MeshCall *call, *incoming;
   MeshCallPeer *alice_at_bob;
-  const char *alice_id = mesh_client_session_get_peer_id (alice->session);
+  Party *alice;
   guint64 audio;
 
-  wait_room_peers (alice, room_id, 2);
-  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
-  g_assert_no_error (error);
-  incoming = wait_incoming (bob);
-  mesh_call_accept (incoming);
-  alice_at_bob = peer_of (incoming, alice_id);
+  call_pair_set_up (&pair, MEDIA_BOTH, MEDIA_BOTH);
+  alice = pair.alice;
+  incoming = call_pair_start (&pair, TRUE);
+  call = pair.call;
+  alice_at_bob = peer_of (incoming, pair.alice_id);
   WAIT_UNTIL (video_frames (alice_at_bob) >= 5 && audio_buffers (alice_at_bob) >= 5, WAIT_S);
   g_assert_false (mesh_call_peer_get_camera_off (alice_at_bob));
 
@@ -938,7 +969,7 @@ test_controls (void)
   mesh_video_output_set_size_hint (mesh_call_peer_get_video (alice_at_bob), 0, 0);
 
   /* A clean link: the sender raises that peer's bitrate from its start. */
-  WAIT_UNTIL (mesh_call_peer_get_bitrate (peer_of (call, mesh_client_session_get_peer_id (bob->session)))
+  WAIT_UNTIL (mesh_call_peer_get_bitrate (peer_of (call, pair.bob_id))
               > 600000, WAIT_S);
   g_assert_false (mesh_call_peer_get_poor_connection (alice_at_bob));
 
@@ -977,60 +1008,50 @@ test_controls (void)
 static void
 test_vanishing_peer (void)
 {
-  const char *members[] = { "bob", NULL };
-  g_autofree char *room_id = create_room ("alice", members);
-  Party *alice = party_new ("alice", room_id, TRUE, TRUE);
-  g_autoptr(Party) bob = party_new ("bob", room_id, TRUE, TRUE);
   g_autoptr(GPtrArray) watched = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MeshCall) call = NULL;
-  MeshCall *incoming;
+  g_auto(CallPair) pair = { 0 };
+  MeshCall *call, *incoming;
 
-  wait_room_peers (alice, room_id, 2);
-  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
-  g_assert_no_error (error);
-  incoming = wait_incoming (bob);
-  mesh_call_accept (incoming);
-  WAIT_UNTIL (mesh_call_peer_get_webrtcbin (peer_of (incoming, mesh_client_session_get_peer_id (
-                alice->session))) != NULL, WAIT_S);
+  call_pair_set_up (&pair, MEDIA_BOTH, MEDIA_BOTH);
+  incoming = call_pair_start (&pair, TRUE);
+  call = pair.call;
+  WAIT_UNTIL (mesh_call_peer_get_webrtcbin (peer_of (incoming, pair.alice_id)) != NULL, WAIT_S);
   watch_elements (incoming, watched);
   /* Gone at once, before ICE could complete. */
-  mesh_client_session_disconnect (alice->session);
+  mesh_client_session_disconnect (pair.alice->session);
   WAIT_UNTIL (mesh_call_get_state (incoming) == MESH_CALL_STATE_ENDED, WAIT_S);
   g_assert_cmpint (mesh_call_get_end_reason (incoming), ==, MESH_CALL_END_REMOTE_HUNG_UP);
   WAIT_UNTIL (mesh_call_get_state (call) == MESH_CALL_STATE_ENDED, WAIT_S);
   g_assert_cmpint (mesh_call_get_end_reason (call), ==, MESH_CALL_END_FAILED);
-  party_free (alice);
+  g_clear_pointer (&pair.alice, party_free);
   WAIT_UNTIL (all_finalized (watched), WAIT_S);
 }
 
 static void
 test_screenshare (void)
 {
-  const char *members[] = { "bob", NULL };
-  g_autofree char *room_id = create_room ("alice", members);
-  g_autoptr(Party) alice = party_new ("alice", room_id, FALSE, FALSE);
-  g_autoptr(Party) bob = party_new ("bob", room_id, FALSE, FALSE);
+  g_auto(CallPair) pair = { 0 };
   g_autoptr(GError) error = NULL;
   g_autoptr(MeshCall) share = NULL;
   MeshCall *watched;
   MeshCallPeer *sharer;
-  const char *alice_id = mesh_client_session_get_peer_id (alice->session);
 
-  wait_room_peers (alice, room_id, 2);
-  share = g_object_ref (mesh_call_engine_start_screenshare (alice->engine, room_id, test_camera (),
-                                                            &error));
+  call_pair_set_up (&pair, MEDIA_NONE, MEDIA_NONE);
+  wait_room_peers (pair.alice, pair.room_id, 2);
+  share = g_object_ref (mesh_call_engine_start_screenshare (pair.alice->engine, pair.room_id,
+                                                            test_camera (), &error));
   g_assert_no_error (error);
   g_assert_cmpint (mesh_call_get_kind (share), ==, MESH_MEDIA_KIND_SCREENSHARE);
   /* A share is its own connection: none for calls is in the way. */
-  g_assert_null (mesh_call_engine_find_call (alice->engine, room_id, MESH_MEDIA_KIND_CALL));
+  g_assert_null (mesh_call_engine_find_call (pair.alice->engine, pair.room_id,
+                                             MESH_MEDIA_KIND_CALL));
 
-  watched = wait_incoming (bob);
+  watched = wait_incoming (pair.bob);
   g_assert_cmpint (mesh_call_get_kind (watched), ==, MESH_MEDIA_KIND_SCREENSHARE);
   g_assert_cmpint (mesh_call_get_state (watched), ==, MESH_CALL_STATE_RINGING);
   g_assert_cmpstr (mesh_call_get_caller_name (watched), ==, "alice");
   mesh_call_accept (watched);
-  sharer = peer_of (watched, alice_id);
+  sharer = peer_of (watched, pair.alice_id);
   WAIT_UNTIL (video_frames (sharer) >= FRAMES, WAIT_S);
   g_test_message ("screenshare: bob decoded %" G_GUINT64_FORMAT " frames of alice's screen",
                   video_frames (sharer));
@@ -1079,40 +1100,19 @@ keep_from (MeshClientSession *session,
 static void
 test_malformed_answer (void)
 {
-  const char *members[] = { "bob", NULL };
-  g_autofree char *room_id = create_room ("alice", members);
-  g_autoptr(Party) alice = party_new ("alice", room_id, FALSE, TRUE);
-  g_autoptr(Party) bob = party_new ("bob", room_id, FALSE, FALSE);
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MeshCall) call = NULL;
-  g_autoptr(JsonObject) payload = json_object_new ();
+  g_auto(CallPair) pair = { 0 };
   g_autofree char *call_id = NULL;
-  g_autofree char *token = NULL;
-  g_autofree char *id = NULL;
-  const char *caps[] = { "call", NULL };
-  const char *alice_id = mesh_client_session_get_peer_id (alice->session);
+  MeshCall *call;
 
+  call_pair_set_up (&pair, MEDIA_MIC, MEDIA_NONE);
   /* Bob speaks raw signaling. */
-  g_clear_object (&bob->engine);
-  g_signal_connect (bob->session, "event::rtc.offer", G_CALLBACK (keep_from), &call_id);
-  wait_room_peers (alice, room_id, 2);
-  call = g_object_ref (mesh_call_engine_start_call (alice->engine, room_id, NULL, &error));
-  g_assert_no_error (error);
+  g_clear_object (&pair.bob->engine);
+  g_signal_connect (pair.bob->session, "event::rtc.offer", G_CALLBACK (keep_from), &call_id);
+  call = call_pair_call (&pair);
   WAIT_UNTIL (call_id != NULL, WAIT_S);
 
-  mesh_client_rest_request_caps_async (bob->rest, room_id, caps, alice_id, NULL, 0, NULL,
-                                       result_cb, &result);
-  token = mesh_client_rest_request_caps_finish (bob->rest, wait_result (&result), NULL, &error);
-  g_assert_no_error (error);
-  json_object_set_string_member (payload, "room_id", room_id);
-  json_object_set_string_member (payload, "target_peer_id", alice_id);
-  json_object_set_string_member (payload, "media", "call");
-  json_object_set_string_member (payload, "call_id", call_id);
-  json_object_set_string_member (payload, "sdp", "v=0\r\nthis is not an answer\r\n");
-  json_object_set_string_member (payload, "cap_token", token);
-  id = mesh_client_session_send_event (bob->session, "rtc.answer", alice_id, payload, &error);
-  g_assert_no_error (error);
+  send_sdp (pair.bob, "rtc.answer", pair.room_id, pair.alice_id, call_id,
+            "v=0\r\nthis is not an answer\r\n");
 
   WAIT_UNTIL (mesh_call_get_state (call) == MESH_CALL_STATE_ENDED, WAIT_S);
   g_assert_cmpint (mesh_call_get_end_reason (call), ==, MESH_CALL_END_FAILED);

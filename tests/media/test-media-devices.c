@@ -3,70 +3,11 @@
 
 #include "mesh-media-devices.h"
 
-/* A device provider of our own, registered in this process and the only one
- * the monitor sees (the machine's providers are ranked out), so the test
- * plugs cameras, microphones and speakers in and out at will. */
+#include "media-test-devices.h"
 
-#define TEST_TYPE_DEVICE (test_device_get_type ())
-G_DECLARE_FINAL_TYPE (TestDevice, test_device, TEST, DEVICE, GstDevice)
-
-struct _TestDevice {
-  GstDevice parent_instance;
-};
-
-G_DEFINE_FINAL_TYPE (TestDevice, test_device, GST_TYPE_DEVICE)
-
-static GstElement *
-test_device_create_element (GstDevice  *device,
-                            const char *name)
-{
-  g_autoptr(GstStructure) props = gst_device_get_properties (device);
-  const char *serial = gst_structure_get_string (props, "device.serial");
-
-  /* Named after the device, so a test sees which device made it. */
-  if (gst_device_has_classes (device, "Video/Source"))
-    return gst_element_factory_make ("videotestsrc", serial);
-  if (gst_device_has_classes (device, "Audio/Source"))
-    return gst_element_factory_make ("audiotestsrc", serial);
-  return gst_element_factory_make ("fakesink", serial);
-}
-
-static void
-test_device_class_init (TestDeviceClass *klass)
-{
-  GST_DEVICE_CLASS (klass)->create_element = test_device_create_element;
-}
-
-static void
-test_device_init (TestDevice *self)
-{
-}
-
-static GstDevice *
-test_device_new_full (const char *klass,
-                      const char *name,
-                      const char *serial,
-                      gboolean    is_default,
-                      const char *pulse_class)
-{
-  g_autoptr(GstCaps) caps = gst_caps_new_empty_simple (g_str_has_prefix (klass, "Video") ?
-                                                       "video/x-raw" : "audio/x-raw");
-  g_autoptr(GstStructure) props = gst_structure_new ("test-device-props",
-                                                     "device.serial", G_TYPE_STRING, serial,
-                                                     "is-default", G_TYPE_BOOLEAN, is_default,
-                                                     NULL);
-
-  if (pulse_class != NULL)
-    gst_structure_set (props, "device.class", G_TYPE_STRING, pulse_class, NULL);
-
-  /* Not floating: the provider takes its own reference. */
-  return gst_object_ref_sink (g_object_new (TEST_TYPE_DEVICE,
-                                            "display-name", name,
-                                            "device-class", klass,
-                                            "caps", caps,
-                                            "properties", props,
-                                            NULL));
-}
+/* The test's own device provider (media-test-devices.c), the only one the
+ * monitor sees, so the test plugs cameras, microphones and speakers in and
+ * out at will. */
 
 static GstDevice *
 test_device_new (const char *klass,
@@ -74,44 +15,7 @@ test_device_new (const char *klass,
                  const char *serial,
                  gboolean    is_default)
 {
-  return test_device_new_full (klass, name, serial, is_default, NULL);
-}
-
-#define TEST_TYPE_PROVIDER (test_provider_get_type ())
-G_DECLARE_FINAL_TYPE (TestProvider, test_provider, TEST, PROVIDER, GstDeviceProvider)
-
-struct _TestProvider {
-  GstDeviceProvider parent_instance;
-};
-
-G_DEFINE_FINAL_TYPE (TestProvider, test_provider, GST_TYPE_DEVICE_PROVIDER)
-
-/* Devices already there when the provider starts: like PulseAudio's, it
- * announces them as it starts. */
-static GList *startup_devices;
-
-static gboolean
-test_provider_start (GstDeviceProvider *provider)
-{
-  for (GList *l = startup_devices; l != NULL; l = l->next)
-    gst_device_provider_device_add (provider, l->data);
-  return TRUE;
-}
-
-static void
-test_provider_class_init (TestProviderClass *klass)
-{
-  GstDeviceProviderClass *provider_class = GST_DEVICE_PROVIDER_CLASS (klass);
-
-  provider_class->start = test_provider_start;
-  gst_device_provider_class_set_static_metadata (provider_class, "Mesh test devices",
-                                                 "Audio/Video/Source/Sink",
-                                                 "Devices plugged by the test", "Mesh");
-}
-
-static void
-test_provider_init (TestProvider *self)
-{
+  return media_test_device_new_full (klass, name, serial, is_default, NULL);
 }
 
 static GstDeviceProvider *
@@ -120,38 +24,11 @@ get_provider (void)
   return gst_device_provider_factory_get_by_name ("meshtestprovider");
 }
 
-static void
-plug (GstDevice *device)
-{
-  g_autoptr(GstDeviceProvider) provider = get_provider ();
-
-  gst_device_provider_device_add (provider, device);
-}
-
 static gpointer
 plug_thread (gpointer data)
 {
-  plug (GST_DEVICE (data));
+  media_test_device_plug (GST_DEVICE (data));
   return NULL;
-}
-
-static void
-unplug (GstDevice *device)
-{
-  g_autoptr(GstDeviceProvider) provider = get_provider ();
-
-  gst_device_provider_device_remove (provider, device);
-}
-
-static void
-unplug_all (void)
-{
-  g_autoptr(GstDeviceProvider) provider = get_provider ();
-  GList *devices = gst_device_provider_get_devices (provider);
-
-  for (GList *l = devices; l != NULL; l = l->next)
-    gst_device_provider_device_remove (provider, l->data);
-  g_list_free_full (devices, gst_object_unref);
 }
 
 static gboolean
@@ -235,8 +112,8 @@ test_hotplug (void)
   g_autoptr(GstDevice) camera2 = test_device_new ("Video/Source", "Other Webcam", "cam-2", FALSE);
   g_autoptr(GstDevice) mic = test_device_new ("Audio/Source", "Headset Mic", "mic-1", FALSE);
   /* What PulseAudio lists for each speaker: not a microphone. */
-  g_autoptr(GstDevice) monitor = test_device_new_full ("Audio/Source", "Monitor of Speakers", "mon",
-                                                       FALSE, "monitor");
+  g_autoptr(GstDevice) monitor = media_test_device_new_full ("Audio/Source", "Monitor of Speakers",
+                                                             "mon", FALSE, "monitor");
   g_autoptr(GstElement) element = NULL;
 
   /* Plugged from another thread, as providers do: the model changes on
@@ -248,11 +125,11 @@ test_hotplug (void)
   g_assert_cmpuint (g_list_model_get_n_items (microphones), ==, 0);
   g_assert_cmpuint (g_list_model_get_n_items (speakers), ==, 0);
 
-  plug (monitor);
-  plug (mic);
+  media_test_device_plug (monitor);
+  media_test_device_plug (mic);
   wait_for_n_items (microphones, 1);
   g_assert_true (item (microphones, 0) == mic);
-  plug (camera2);
+  media_test_device_plug (camera2);
   wait_for_n_items (cameras, 2);
   g_assert_true (item (cameras, 1) == camera2);
 
@@ -270,14 +147,14 @@ test_hotplug (void)
   g_assert_cmpstr (GST_OBJECT_NAME (element), ==, "mic-1");
   gst_clear_object (&element);
 
-  unplug (camera);
+  media_test_device_unplug (camera);
   wait_for_n_items (cameras, 1);
   g_assert_true (item (cameras, 0) == camera2);
-  unplug (mic);
+  media_test_device_unplug (mic);
   wait_for_n_items (microphones, 0);
   g_assert_null (mesh_media_devices_create_element (devices, NULL, MESH_MEDIA_CLASS_MICROPHONE));
 
-  unplug_all ();
+  media_test_devices_unplug_all ();
   wait_for_n_items (cameras, 0);
 }
 
@@ -285,15 +162,16 @@ static void
 test_present_at_start (void)
 {
   g_autoptr(GstDevice) camera = test_device_new ("Video/Source", "Webcam", "cam-1", FALSE);
+  g_autoptr(GList) startup = g_list_append (NULL, camera);
   g_autoptr(MeshMediaDevices) devices = NULL;
 
-  startup_devices = g_list_append (NULL, camera);
+  media_test_devices_set_startup (startup);
   devices = mesh_media_devices_new ();
-  g_clear_pointer (&startup_devices, g_list_free);
+  media_test_devices_set_startup (NULL);
   /* Listed once, although the provider also announces it. */
   drain ();
   g_assert_cmpuint (g_list_model_get_n_items (mesh_media_devices_get_cameras (devices)), ==, 1);
-  unplug_all ();
+  media_test_devices_unplug_all ();
   wait_for_n_items (mesh_media_devices_get_cameras (devices), 0);
 }
 
@@ -305,14 +183,14 @@ test_default_speaker (void)
   g_autoptr(GstDevice) speakers = test_device_new ("Audio/Sink", "Speakers", "analog", TRUE);
   g_autoptr(GstElement) element = NULL;
 
-  plug (hdmi);
-  plug (speakers);
+  media_test_device_plug (hdmi);
+  media_test_device_plug (speakers);
   wait_for_n_items (mesh_media_devices_get_speakers (devices), 2);
   /* The sound server's default, not merely the first listed. */
   element = gst_object_ref_sink (mesh_media_devices_create_element (devices, NULL,
                                                                     MESH_MEDIA_CLASS_SPEAKER));
   g_assert_cmpstr (GST_OBJECT_NAME (element), ==, "analog");
-  unplug_all ();
+  media_test_devices_unplug_all ();
   wait_for_n_items (mesh_media_devices_get_speakers (devices), 0);
 }
 
@@ -330,8 +208,8 @@ test_ids (void)
   g_autofree char *saved = NULL;
   g_autofree char *saved_other = NULL;
 
-  plug (camera);
-  plug (other);
+  media_test_device_plug (camera);
+  media_test_device_plug (other);
   wait_for_n_items (cameras, 2);
   saved = g_strdup (mesh_media_device_get_id (camera));
   saved_other = g_strdup (mesh_media_device_get_id (other));
@@ -345,10 +223,10 @@ test_ids (void)
   g_assert_null (mesh_media_devices_find (devices, MESH_MEDIA_CLASS_MICROPHONE, saved));
 
   /* Unplugged: gone; plugged again (a new object): the same id finds it. */
-  unplug (camera);
+  media_test_device_unplug (camera);
   wait_for_n_items (cameras, 1);
   g_assert_null (mesh_media_devices_find (devices, MESH_MEDIA_CLASS_CAMERA, saved));
-  plug (replugged);
+  media_test_device_plug (replugged);
   wait_for_n_items (cameras, 2);
   g_assert_cmpstr (mesh_media_device_get_id (replugged), ==, saved);
   found = mesh_media_devices_find (devices, MESH_MEDIA_CLASS_CAMERA, saved);
@@ -357,18 +235,18 @@ test_ids (void)
 
   /* Same camera on another port (another key): found by its name while it is
    * the only one with that name, not when two are. */
-  unplug (other);
+  media_test_device_unplug (other);
   wait_for_n_items (cameras, 1);
-  plug (moved);
+  media_test_device_plug (moved);
   wait_for_n_items (cameras, 2);
   found = mesh_media_devices_find (devices, MESH_MEDIA_CLASS_CAMERA, saved_other);
   g_assert_true (found == moved);
   g_clear_object (&found);
-  plug (twin);
+  media_test_device_plug (twin);
   wait_for_n_items (cameras, 3);
   g_assert_null (mesh_media_devices_find (devices, MESH_MEDIA_CLASS_CAMERA, saved_other));
 
-  unplug_all ();
+  media_test_devices_unplug_all ();
   wait_for_n_items (cameras, 0);
 }
 
@@ -385,8 +263,8 @@ test_changed (void)
   gboolean timed_out = FALSE;
   guint id;
 
-  plug (first);
-  plug (second);
+  media_test_device_plug (first);
+  media_test_device_plug (second);
   wait_for_n_items (microphones, 2);
   gst_device_provider_device_changed (provider, renamed, first);
 
@@ -403,7 +281,7 @@ test_changed (void)
                                    mesh_media_device_get_id (renamed));
   g_assert_true (found == renamed);
 
-  unplug_all ();
+  media_test_devices_unplug_all ();
   wait_for_n_items (microphones, 0);
 }
 
@@ -444,8 +322,6 @@ int
 main (int   argc,
       char *argv[])
 {
-  GList *factories;
-
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
 
@@ -454,12 +330,8 @@ main (int   argc,
     return g_test_run ();
 
   /* Only our provider: the machine's cameras and sound server stay out. */
-  factories = gst_device_provider_factory_list_get_device_providers (GST_RANK_NONE);
-  for (GList *l = factories; l != NULL; l = l->next)
-    gst_plugin_feature_set_rank (l->data, GST_RANK_NONE);
-  gst_plugin_feature_list_free (factories);
-  g_assert_true (gst_device_provider_register (NULL, "meshtestprovider", GST_RANK_PRIMARY,
-                                               TEST_TYPE_PROVIDER));
+  media_test_devices_install ();
+  media_test_devices_name_by_serial (TRUE);
 
   g_test_add_func ("/mesh/media/devices/no-devices", test_no_devices);
   g_test_add_func ("/mesh/media/devices/hotplug", test_hotplug);

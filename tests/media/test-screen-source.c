@@ -373,14 +373,21 @@ fixture_tear_down (Fixture       *fixture,
   g_unsetenv ("MESH_SCREEN_SOURCE");
 }
 
+/* An X screen of @width × @height on $DISPLAY; FALSE (the test skips) without Xvfb. */
 static gboolean
-have_xvfb (void)
+fixture_use_xvfb (Fixture *fixture,
+                  int      width,
+                  int      height)
 {
   g_autofree char *path = g_find_program_in_path ("Xvfb");
 
-  if (path == NULL)
+  if (path == NULL) {
     g_test_skip ("Xvfb is not installed");
-  return path != NULL;
+    return FALSE;
+  }
+  fixture->xvfb = xvfb_start (width, height);
+  g_setenv ("DISPLAY", fixture->xvfb->display, TRUE);
+  return TRUE;
 }
 
 static void
@@ -402,6 +409,18 @@ new_source (GError **error)
     g_main_context_iteration (NULL, TRUE);
   source = mesh_screen_source_new_finish (result, error);
   g_object_unref (result);
+  return source;
+}
+
+/* A source that must come from @backend. */
+static MeshScreenSource *
+new_source_from (const char *backend)
+{
+  g_autoptr(GError) error = NULL;
+  MeshScreenSource *source = new_source (&error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (mesh_screen_source_get_backend (source), ==, backend);
   return source;
 }
 
@@ -577,17 +596,12 @@ test_no_portal (Fixture       *fixture,
                 gconstpointer  data)
 {
   g_autoptr(MeshScreenSource) source = NULL;
-  g_autoptr(GError) error = NULL;
 
-  if (!have_xvfb ())
+  if (!fixture_use_xvfb (fixture, 1280, 1024))
     return;
-  fixture->xvfb = xvfb_start (1280, 1024);
-  g_setenv ("DISPLAY", fixture->xvfb->display, TRUE);
 
   /* Nothing on the session bus: the whole X screen. */
-  source = new_source (&error);
-  g_assert_no_error (error);
-  g_assert_cmpstr (mesh_screen_source_get_backend (source), ==, "x11");
+  source = new_source_from ("x11");
   check_frames (source, 1280, 1024, 1280, 1024);
   g_assert_false (mesh_screen_source_is_closed (source));
 }
@@ -597,17 +611,12 @@ test_x11_wide (Fixture       *fixture,
                gconstpointer  data)
 {
   g_autoptr(MeshScreenSource) source = NULL;
-  g_autoptr(GError) error = NULL;
 
-  if (!have_xvfb ())
+  if (!fixture_use_xvfb (fixture, 4000, 1200))
     return;
-  fixture->xvfb = xvfb_start (4000, 1200);
-  g_setenv ("DISPLAY", fixture->xvfb->display, TRUE);
   g_setenv ("MESH_SCREEN_SOURCE", "x11", TRUE);
 
-  source = new_source (&error);
-  g_assert_no_error (error);
-  g_assert_cmpstr (mesh_screen_source_get_backend (source), ==, "x11");
+  source = new_source_from ("x11");
   check_frames (source, 4000, 1200, 2000, 600);
 }
 
@@ -647,10 +656,8 @@ test_portal_cancelled (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
   FakePortal *portal;
 
-  if (!have_xvfb ())
+  if (!fixture_use_xvfb (fixture, 1280, 1024))
     return;
-  fixture->xvfb = xvfb_start (1280, 1024);
-  g_setenv ("DISPLAY", fixture->xvfb->display, TRUE);
   portal = fake_portal_start (1);
 
   /* The user cancels the portal's dialog: nothing is shared, not even the
@@ -708,20 +715,15 @@ test_portal_failed (Fixture       *fixture,
                     gconstpointer  data)
 {
   g_autoptr(MeshScreenSource) source = NULL;
-  g_autoptr(GError) error = NULL;
   FakePortal *portal;
 
-  if (!have_xvfb ())
+  if (!fixture_use_xvfb (fixture, 1280, 1024))
     return;
-  fixture->xvfb = xvfb_start (1280, 1024);
-  g_setenv ("DISPLAY", fixture->xvfb->display, TRUE);
   portal = fake_portal_start (2);
 
   /* A portal that fails (no backend for this desktop): the X screen. */
-  source = new_source (&error);
-  g_assert_no_error (error);
+  source = new_source_from ("x11");
   g_assert_cmpint (g_atomic_int_get (&portal->n_start), ==, 1);
-  g_assert_cmpstr (mesh_screen_source_get_backend (source), ==, "x11");
   fake_portal_free (portal);
 }
 
@@ -756,7 +758,6 @@ test_portal_stream (Fixture       *fixture,
                     gconstpointer  data)
 {
   g_autoptr(MeshScreenSource) source = NULL;
-  g_autoptr(GError) error = NULL;
   g_autofree char *path = NULL;
   GstElement *pipewiresrc;
   FakePortal *portal;
@@ -766,9 +767,7 @@ test_portal_stream (Fixture       *fixture,
   portal = fake_portal_start (0);
 
   /* The user picks a screen: its PipeWire node, through the portal's fd. */
-  source = new_source (&error);
-  g_assert_no_error (error);
-  g_assert_cmpstr (mesh_screen_source_get_backend (source), ==, "portal");
+  source = new_source_from ("portal");
   pipewiresrc = find_pipewiresrc (source);
   g_assert_nonnull (pipewiresrc);
   g_object_get (pipewiresrc, "path", &path, "fd", &fd, NULL);
@@ -818,16 +817,13 @@ test_test_source (Fixture       *fixture,
                   gconstpointer  data)
 {
   g_autoptr(MeshScreenSource) source = NULL;
-  g_autoptr(GError) error = NULL;
   GstElement *bin;
   g_autoptr(GstIterator) it = NULL;
   GValue value = G_VALUE_INIT;
   int n_closed = 0;
 
   g_setenv ("MESH_SCREEN_SOURCE", "test:2560x1440", TRUE);
-  source = new_source (&error);
-  g_assert_no_error (error);
-  g_assert_cmpstr (mesh_screen_source_get_backend (source), ==, "test");
+  source = new_source_from ("test");
   check_frames (source, 2560, 1440, 1920, 1080);
 
   /* A source that fails ends the share. */

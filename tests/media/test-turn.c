@@ -17,14 +17,39 @@
 
 #define SECRET "turn-test-secret-2c9f"
 
+/* coturn with our secret on @address, and the [turn] section of a mesh-server
+ * configuration for it (with its STUN URI first if @with_stun); NULL when
+ * coturn is not installed (the test skips). */
+static MeshTestCoturn *
+coturn_start (const char  *address,
+              gboolean     with_stun,
+              char       **uri,
+              char       **config)
+{
+  g_autoptr(GError) error = NULL;
+  MeshTestCoturn *coturn = mesh_test_coturn_start (address, SECRET, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
+    g_test_skip (error->message);
+    return NULL;
+  }
+  g_assert_no_error (error);
+  *uri = mesh_test_coturn_get_uri (coturn);
+  if (with_stun)
+    *config = g_strdup_printf ("[turn]\nuris=stun:%s:%u;%s\nsecret=" SECRET "\nttl=600\n",
+                               address, mesh_test_coturn_get_port (coturn), *uri);
+  else
+    *config = g_strdup_printf ("[turn]\nuris=%s\nsecret=" SECRET "\nttl=600\n", *uri);
+  return coturn;
+}
+
 /* mesh-server's GET /api/v1/turn credentials are accepted by a real coturn
  * with use-auth-secret (the HMAC and the username format are what coturn
  * checks); tampered or expired ones are not. */
 static void
 test_coturn_accepts_credentials (void)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MeshTestCoturn) coturn = mesh_test_coturn_start ("127.0.0.1", SECRET, &error);
+  g_autoptr(MeshTestCoturn) coturn = NULL;
   g_autoptr(MeshTestServer) server = NULL;
   g_autoptr(MeshTestResponse) r = NULL;
   g_autofree char *uri = NULL;
@@ -38,14 +63,9 @@ test_coturn_accepts_credentials (void)
   JsonObject *obj;
   const char *username, *password;
 
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
-    g_test_skip (error->message);
+  coturn = coturn_start ("127.0.0.1", TRUE, &uri, &config);
+  if (coturn == NULL)
     return;
-  }
-  g_assert_no_error (error);
-  uri = mesh_test_coturn_get_uri (coturn);
-  config = g_strdup_printf ("[turn]\nuris=stun:127.0.0.1:%u;%s\nsecret=" SECRET "\nttl=600\n",
-                            mesh_test_coturn_get_port (coturn), uri);
   server = mesh_test_server_new (config);
   g_free (mesh_test_server_add_user (server, "alice", "correct horse"));
   mesh_test_server_start (server);
@@ -120,14 +140,9 @@ test_aiortc_through_coturn (void)
     g_test_skip (error->message);
     return;
   }
-  coturn = mesh_test_coturn_start (mesh_test_netns_get_host_address (netns), SECRET, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
-    g_test_skip (error->message);
+  coturn = coturn_start (mesh_test_netns_get_host_address (netns), FALSE, &uri, &config);
+  if (coturn == NULL)
     return;
-  }
-  g_assert_no_error (error);
-  uri = mesh_test_coturn_get_uri (coturn);
-  config = g_strdup_printf ("[turn]\nuris=%s\nsecret=" SECRET "\nttl=600\n", uri);
   server = mesh_test_media_server_new (mesh_test_netns_get_host_address (netns), config);
   g_free (mesh_test_media_server_add_user (server, "alice", "correct horse"));
   bob_id = mesh_test_media_server_add_user (server, "bob", "correct horse");
@@ -220,7 +235,7 @@ static void
 test_relay_only_call (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(MeshTestCoturn) coturn = mesh_test_coturn_start ("127.0.0.1", SECRET, &error);
+  g_autoptr(MeshTestCoturn) coturn = NULL;
   g_autoptr(MeshTestMediaServer) server = NULL;
   g_autoptr(MeshTestEngine) alice = NULL;
   g_autoptr(MeshTestEngine) bob = NULL;
@@ -234,13 +249,9 @@ test_relay_only_call (void)
   Closing closing = { 0, };
   guint refreshes;
 
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
-    g_test_skip (error->message);
+  coturn = coturn_start ("127.0.0.1", FALSE, &uri, &config);
+  if (coturn == NULL)
     return;
-  }
-  g_assert_no_error (error);
-  uri = mesh_test_coturn_get_uri (coturn);
-  config = g_strdup_printf ("[turn]\nuris=%s\nsecret=" SECRET "\nttl=600\n", uri);
   server = mesh_test_media_server_new ("127.0.0.1", config);
   g_free (mesh_test_media_server_add_user (server, "alice", "correct horse"));
   g_free (mesh_test_media_server_add_user (server, "bob", "correct horse"));
