@@ -90,9 +90,7 @@ mesh_rest_handle_delete_device (MeshRestRequest *request)
   }
   if (request->rest->device_revoked != NULL)
     request->rest->device_revoked (request->rest->hook_data, device_id);
-  soup_server_message_set_status (request->msg, SOUP_STATUS_NO_CONTENT, NULL);
-  soup_message_headers_replace (soup_server_message_get_response_headers (request->msg),
-                                "Connection", "close");
+  mesh_rest_reply_no_content (request->msg);
 }
 
 void
@@ -291,9 +289,7 @@ mesh_rest_handle_delete_gotify (MeshRestRequest *request)
   }
   mesh_gotify_target_changed (mesh_notifier_get_gotify (request->rest->notifier),
                               request->user_id);
-  soup_server_message_set_status (request->msg, SOUP_STATUS_NO_CONTENT, NULL);
-  soup_message_headers_replace (soup_server_message_get_response_headers (request->msg),
-                                "Connection", "close");
+  mesh_rest_reply_no_content (request->msg);
 }
 
 static void
