@@ -300,72 +300,92 @@ finish_object (MeshClientRest  *self,
   return json_node_get_object (node);
 }
 
+/* The string member @field of the answer; with @int_field, that integer
+ * member is required too and goes to @int_value (when not NULL). */
 static char *
 finish_string (MeshClientRest  *self,
                GAsyncResult    *result,
                gpointer         source_tag,
                const char      *field,
-               gint64          *int_value,
                const char      *int_field,
+               gint64          *int_value,
                GError         **error)
 {
   g_autoptr(JsonNode) node = NULL;
   g_autoptr(GError) local_error = NULL;
   JsonObject *object = finish_object (self, result, source_tag, &node, error);
   const char *value;
+  gint64 number = 0;
 
   if (object == NULL)
     return NULL;
   if (!mesh_json_get_string (object, field, TRUE, &value, &local_error) ||
-      (int_value != NULL &&
-       !mesh_json_get_int (object, int_field, TRUE, int_value, &local_error))) {
+      (int_field != NULL &&
+       !mesh_json_get_int (object, int_field, TRUE, &number, &local_error))) {
     malformed (error, local_error->message);
     return NULL;
   }
+  if (int_value != NULL)
+    *int_value = number;
   return g_strdup (value);
 }
 
-static JsonArray *
-finish_array (MeshClientRest  *self,
-              GAsyncResult    *result,
-              gpointer         source_tag,
-              JsonNode       **node_out,
-              GError         **error)
+typedef gpointer (*ItemFromJson) (MeshClientRest  *self,
+                                  JsonObject      *object,
+                                  GError         **error);
+
+/* The answer as a list of objects, each made into an item by @from_json. */
+static GPtrArray *
+finish_list (MeshClientRest  *self,
+             GAsyncResult    *result,
+             gpointer         source_tag,
+             ItemFromJson     from_json,
+             GDestroyNotify   free_item,
+             GError         **error)
 {
-  JsonNode *node = rest_finish (self, result, source_tag, error);
+  g_autoptr(JsonNode) node = rest_finish (self, result, source_tag, error);
+  g_autoptr(GPtrArray) items = NULL;
+  JsonArray *array;
 
   if (node == NULL)
     return NULL;
-  *node_out = node;
   if (!JSON_NODE_HOLDS_ARRAY (node)) {
     malformed (error, "expected an array");
     return NULL;
   }
-  return json_node_get_array (node);
-}
+  array = json_node_get_array (node);
+  items = g_ptr_array_new_with_free_func (free_item);
+  for (guint i = 0; i < json_array_get_length (array); i++) {
+    g_autoptr(GError) local_error = NULL;
+    JsonNode *element = json_array_get_element (array, i);
+    gpointer item;
 
-static JsonObject *
-array_object (JsonArray  *array,
-              guint       index,
-              GError    **error)
-{
-  JsonNode *element = json_array_get_element (array, index);
-
-  if (!JSON_NODE_HOLDS_OBJECT (element)) {
-    malformed (error, "an element of the list is not an object");
-    return NULL;
+    if (!JSON_NODE_HOLDS_OBJECT (element)) {
+      malformed (error, "an element of the list is not an object");
+      return NULL;
+    }
+    item = from_json (self, json_node_get_object (element), &local_error);
+    if (item == NULL) {
+      malformed (error, local_error->message);
+      return NULL;
+    }
+    g_ptr_array_add (items, item);
   }
-  return json_node_get_object (element);
+  return g_steal_pointer (&items);
 }
 
+/* A body of string members: name, value, …, NULL. */
 static JsonNode *
-credentials_body (const char *username,
-                  const char *password)
+strings_body (const char *first_member,
+              ...)
 {
   g_autoptr(JsonObject) body = json_object_new ();
+  va_list args;
 
-  json_object_set_string_member (body, "username", username);
-  json_object_set_string_member (body, "password", password);
+  va_start (args, first_member);
+  for (const char *member = first_member; member != NULL; member = va_arg (args, const char *))
+    json_object_set_string_member (body, member, va_arg (args, const char *));
+  va_end (args);
   return json_node_init_object (json_node_alloc (), body);
 }
 
@@ -378,6 +398,24 @@ segment_path (const char *prefix,
   g_autofree char *escaped = g_uri_escape_string (segment, NULL, FALSE);
 
   return g_strconcat (prefix, escaped, after, NULL);
+}
+
+/* A request to @prefix{segment}@after, as "rooms/{id}/leave". */
+static void
+segment_send (MeshClientRest      *self,
+              const char          *method,
+              const char          *prefix,
+              const char          *segment,
+              const char          *after,
+              JsonNode            *body,
+              gpointer             source_tag,
+              GCancellable        *cancellable,
+              GAsyncReadyCallback  callback,
+              gpointer             user_data)
+{
+  g_autofree char *path = segment_path (prefix, segment, after);
+
+  rest_send (self, method, path, body, source_tag, cancellable, callback, user_data);
 }
 
 static void
@@ -633,7 +671,7 @@ mesh_client_rest_login_async (MeshClientRest      *self,
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
   g_return_if_fail (username != NULL && password != NULL);
 
-  body = credentials_body (username, password);
+  body = strings_body ("username", username, "password", password, NULL);
   rest_send (self, "POST", "auth/login", body, mesh_client_rest_login_async, cancellable,
              callback, user_data);
 }
@@ -671,7 +709,7 @@ mesh_client_rest_register_async (MeshClientRest      *self,
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
   g_return_if_fail (username != NULL && password != NULL);
 
-  body = credentials_body (username, password);
+  body = strings_body ("username", username, "password", password, NULL);
   rest_send (self, "POST", "auth/register", body, mesh_client_rest_register_async, cancellable,
              callback, user_data);
 }
@@ -697,33 +735,21 @@ mesh_client_rest_list_rooms_async (MeshClientRest      *self,
              callback, user_data);
 }
 
+static gpointer
+room_from_json (MeshClientRest  *self,
+                JsonObject      *object,
+                GError         **error)
+{
+  return mesh_room_new_from_json (object, error);
+}
+
 GPtrArray *
 mesh_client_rest_list_rooms_finish (MeshClientRest  *self,
                                     GAsyncResult    *result,
                                     GError         **error)
 {
-  g_autoptr(JsonNode) node = NULL;
-  g_autoptr(GPtrArray) rooms = NULL;
-  JsonArray *array = finish_array (self, result, mesh_client_rest_list_rooms_async, &node, error);
-
-  if (array == NULL)
-    return NULL;
-  rooms = g_ptr_array_new_with_free_func (g_object_unref);
-  for (guint i = 0; i < json_array_get_length (array); i++) {
-    g_autoptr(GError) local_error = NULL;
-    JsonObject *object = array_object (array, i, error);
-    MeshRoom *room;
-
-    if (object == NULL)
-      return NULL;
-    room = mesh_room_new_from_json (object, &local_error);
-    if (room == NULL) {
-      malformed (error, local_error->message);
-      return NULL;
-    }
-    g_ptr_array_add (rooms, room);
-  }
-  return g_steal_pointer (&rooms);
+  return finish_list (self, result, mesh_client_rest_list_rooms_async, room_from_json,
+                      g_object_unref, error);
 }
 
 void
@@ -733,15 +759,13 @@ mesh_client_rest_create_room_async (MeshClientRest      *self,
                                     GAsyncReadyCallback  callback,
                                     gpointer             user_data)
 {
-  g_autoptr(JsonObject) body = json_object_new ();
-  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(JsonNode) body = NULL;
 
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
   g_return_if_fail (name != NULL);
 
-  json_object_set_string_member (body, "name", name);
-  node = json_node_init_object (json_node_alloc (), body);
-  rest_send (self, "POST", "rooms", node, mesh_client_rest_create_room_async, cancellable,
+  body = strings_body ("name", name, NULL);
+  rest_send (self, "POST", "rooms", body, mesh_client_rest_create_room_async, cancellable,
              callback, user_data);
 }
 
@@ -764,18 +788,14 @@ mesh_client_rest_rename_room_async (MeshClientRest      *self,
                                     GAsyncReadyCallback  callback,
                                     gpointer             user_data)
 {
-  g_autoptr(JsonObject) body = json_object_new ();
-  g_autoptr(JsonNode) node = NULL;
-  g_autofree char *path = NULL;
+  g_autoptr(JsonNode) body = NULL;
 
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
   g_return_if_fail (room_id != NULL && name != NULL);
 
-  json_object_set_string_member (body, "name", name);
-  node = json_node_init_object (json_node_alloc (), body);
-  path = segment_path ("rooms/", room_id, "");
-  rest_send (self, "PATCH", path, node, mesh_client_rest_rename_room_async, cancellable,
-             callback, user_data);
+  body = strings_body ("name", name, NULL);
+  segment_send (self, "PATCH", "rooms/", room_id, "", body,
+                mesh_client_rest_rename_room_async, cancellable, callback, user_data);
 }
 
 void
@@ -785,14 +805,11 @@ mesh_client_rest_delete_room_async (MeshClientRest      *self,
                                     GAsyncReadyCallback  callback,
                                     gpointer             user_data)
 {
-  g_autofree char *path = NULL;
-
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
   g_return_if_fail (room_id != NULL);
 
-  path = segment_path ("rooms/", room_id, "");
-  rest_send (self, "DELETE", path, NULL, mesh_client_rest_delete_room_async, cancellable,
-             callback, user_data);
+  segment_send (self, "DELETE", "rooms/", room_id, "", NULL,
+                mesh_client_rest_delete_room_async, cancellable, callback, user_data);
 }
 
 void
@@ -802,14 +819,11 @@ mesh_client_rest_leave_room_async (MeshClientRest      *self,
                                    GAsyncReadyCallback  callback,
                                    gpointer             user_data)
 {
-  g_autofree char *path = NULL;
-
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
   g_return_if_fail (room_id != NULL);
 
-  path = segment_path ("rooms/", room_id, "/leave");
-  rest_send (self, "POST", path, NULL, mesh_client_rest_leave_room_async, cancellable,
-             callback, user_data);
+  segment_send (self, "POST", "rooms/", room_id, "/leave", NULL,
+                mesh_client_rest_leave_room_async, cancellable, callback, user_data);
 }
 
 gboolean
@@ -834,14 +848,11 @@ mesh_client_rest_create_invite_async (MeshClientRest      *self,
                                       GAsyncReadyCallback  callback,
                                       gpointer             user_data)
 {
-  g_autofree char *path = NULL;
-
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
   g_return_if_fail (room_id != NULL);
 
-  path = segment_path ("rooms/", room_id, "/invites");
-  rest_send (self, "POST", path, NULL, mesh_client_rest_create_invite_async, cancellable,
-             callback, user_data);
+  segment_send (self, "POST", "rooms/", room_id, "/invites", NULL,
+                mesh_client_rest_create_invite_async, cancellable, callback, user_data);
 }
 
 char *
@@ -850,13 +861,8 @@ mesh_client_rest_create_invite_finish (MeshClientRest  *self,
                                        gint64          *expires_in,
                                        GError         **error)
 {
-  gint64 expires = 0;
-  char *code = finish_string (self, result, mesh_client_rest_create_invite_async, "code",
-                              &expires, "expires_in", error);
-
-  if (code != NULL && expires_in != NULL)
-    *expires_in = expires;
-  return code;
+  return finish_string (self, result, mesh_client_rest_create_invite_async, "code",
+                        "expires_in", expires_in, error);
 }
 
 void
@@ -866,14 +872,11 @@ mesh_client_rest_accept_invite_async (MeshClientRest      *self,
                                       GAsyncReadyCallback  callback,
                                       gpointer             user_data)
 {
-  g_autofree char *path = NULL;
-
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
   g_return_if_fail (code != NULL);
 
-  path = segment_path ("invites/", code, "/accept");
-  rest_send (self, "POST", path, NULL, mesh_client_rest_accept_invite_async, cancellable,
-             callback, user_data);
+  segment_send (self, "POST", "invites/", code, "/accept", NULL,
+                mesh_client_rest_accept_invite_async, cancellable, callback, user_data);
 }
 
 char *
@@ -940,34 +943,21 @@ mesh_client_rest_list_messages_after_async (MeshClientRest      *self,
   list_messages (self, room_id, "after", after, limit, cancellable, callback, user_data);
 }
 
+static gpointer
+message_from_json (MeshClientRest  *self,
+                   JsonObject      *object,
+                   GError         **error)
+{
+  return mesh_chat_message_new_from_json (object, self->user_id, error);
+}
+
 GPtrArray *
 mesh_client_rest_list_messages_finish (MeshClientRest  *self,
                                        GAsyncResult    *result,
                                        GError         **error)
 {
-  g_autoptr(JsonNode) node = NULL;
-  g_autoptr(GPtrArray) messages = NULL;
-  JsonArray *array = finish_array (self, result, mesh_client_rest_list_messages_async, &node,
-                                   error);
-
-  if (array == NULL)
-    return NULL;
-  messages = g_ptr_array_new_with_free_func (g_object_unref);
-  for (guint i = 0; i < json_array_get_length (array); i++) {
-    g_autoptr(GError) local_error = NULL;
-    JsonObject *object = array_object (array, i, error);
-    MeshChatMessage *message;
-
-    if (object == NULL)
-      return NULL;
-    message = mesh_chat_message_new_from_json (object, self->user_id, &local_error);
-    if (message == NULL) {
-      malformed (error, local_error->message);
-      return NULL;
-    }
-    g_ptr_array_add (messages, message);
-  }
-  return g_steal_pointer (&messages);
+  return finish_list (self, result, mesh_client_rest_list_messages_async, message_from_json,
+                      g_object_unref, error);
 }
 
 void
@@ -983,7 +973,6 @@ mesh_client_rest_request_caps_async (MeshClientRest      *self,
 {
   g_autoptr(JsonObject) body = json_object_new ();
   g_autoptr(JsonNode) node = NULL;
-  g_autofree char *path = NULL;
   JsonArray *array = json_array_new ();
 
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
@@ -999,9 +988,8 @@ mesh_client_rest_request_caps_async (MeshClientRest      *self,
   if (max_size > 0)
     json_object_set_int_member (body, "max_size", (gint64) MIN (max_size, (guint64) G_MAXINT64));
   node = json_node_init_object (json_node_alloc (), body);
-  path = segment_path ("rooms/", room_id, "/caps");
-  rest_send (self, "POST", path, node, mesh_client_rest_request_caps_async, cancellable,
-             callback, user_data);
+  segment_send (self, "POST", "rooms/", room_id, "/caps", node,
+                mesh_client_rest_request_caps_async, cancellable, callback, user_data);
 }
 
 char *
@@ -1010,13 +998,8 @@ mesh_client_rest_request_caps_finish (MeshClientRest  *self,
                                       gint64          *expires_in,
                                       GError         **error)
 {
-  gint64 expires = 0;
-  char *token = finish_string (self, result, mesh_client_rest_request_caps_async, "cap_token",
-                               &expires, "expires_in", error);
-
-  if (token != NULL && expires_in != NULL)
-    *expires_in = expires;
-  return token;
+  return finish_string (self, result, mesh_client_rest_request_caps_async, "cap_token",
+                        "expires_in", expires_in, error);
 }
 
 void
@@ -1031,40 +1014,32 @@ mesh_client_rest_list_devices_async (MeshClientRest      *self,
              callback, user_data);
 }
 
+static gpointer
+device_from_json (MeshClientRest  *self,
+                  JsonObject      *object,
+                  GError         **error)
+{
+  const char *device_id, *name, *fingerprint;
+  MeshClientDevice *device;
+
+  if (!mesh_json_get_string (object, "device_id", TRUE, &device_id, error) ||
+      !mesh_json_get_string (object, "name", TRUE, &name, error) ||
+      !mesh_json_get_string (object, "fingerprint", TRUE, &fingerprint, error))
+    return NULL;
+  device = g_new0 (MeshClientDevice, 1);
+  device->device_id = g_strdup (device_id);
+  device->name = g_strdup (name);
+  device->fingerprint = g_strdup (fingerprint);
+  return device;
+}
+
 GPtrArray *
 mesh_client_rest_list_devices_finish (MeshClientRest  *self,
                                       GAsyncResult    *result,
                                       GError         **error)
 {
-  g_autoptr(JsonNode) node = NULL;
-  g_autoptr(GPtrArray) devices = NULL;
-  JsonArray *array = finish_array (self, result, mesh_client_rest_list_devices_async, &node,
-                                   error);
-
-  if (array == NULL)
-    return NULL;
-  devices = g_ptr_array_new_with_free_func ((GDestroyNotify) mesh_client_device_free);
-  for (guint i = 0; i < json_array_get_length (array); i++) {
-    g_autoptr(GError) local_error = NULL;
-    JsonObject *object = array_object (array, i, error);
-    const char *device_id, *name, *fingerprint;
-    MeshClientDevice *device;
-
-    if (object == NULL)
-      return NULL;
-    if (!mesh_json_get_string (object, "device_id", TRUE, &device_id, &local_error) ||
-        !mesh_json_get_string (object, "name", TRUE, &name, &local_error) ||
-        !mesh_json_get_string (object, "fingerprint", TRUE, &fingerprint, &local_error)) {
-      malformed (error, local_error->message);
-      return NULL;
-    }
-    device = g_new0 (MeshClientDevice, 1);
-    device->device_id = g_strdup (device_id);
-    device->name = g_strdup (name);
-    device->fingerprint = g_strdup (fingerprint);
-    g_ptr_array_add (devices, device);
-  }
-  return g_steal_pointer (&devices);
+  return finish_list (self, result, mesh_client_rest_list_devices_async, device_from_json,
+                      (GDestroyNotify) mesh_client_device_free, error);
 }
 
 void
@@ -1074,14 +1049,11 @@ mesh_client_rest_delete_device_async (MeshClientRest      *self,
                                       GAsyncReadyCallback  callback,
                                       gpointer             user_data)
 {
-  g_autofree char *path = NULL;
-
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
   g_return_if_fail (device_id != NULL);
 
-  path = segment_path ("devices/", device_id, "");
-  rest_send (self, "DELETE", path, NULL, mesh_client_rest_delete_device_async, cancellable,
-             callback, user_data);
+  segment_send (self, "DELETE", "devices/", device_id, "", NULL,
+                mesh_client_rest_delete_device_async, cancellable, callback, user_data);
 }
 
 gboolean
@@ -1103,16 +1075,13 @@ mesh_client_rest_register_device_async (MeshClientRest      *self,
                                         GAsyncReadyCallback  callback,
                                         gpointer             user_data)
 {
-  g_autoptr(JsonObject) body = json_object_new ();
-  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(JsonNode) body = NULL;
 
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
   g_return_if_fail (name != NULL && fingerprint != NULL);
 
-  json_object_set_string_member (body, "name", name);
-  json_object_set_string_member (body, "fingerprint", fingerprint);
-  node = json_node_init_object (json_node_alloc (), body);
-  rest_send (self, "POST", "devices", node, mesh_client_rest_register_device_async, cancellable,
+  body = strings_body ("name", name, "fingerprint", fingerprint, NULL);
+  rest_send (self, "POST", "devices", body, mesh_client_rest_register_device_async, cancellable,
              callback, user_data);
 }
 
