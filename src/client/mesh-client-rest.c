@@ -11,6 +11,7 @@
 #include "mesh-error.h"
 #include "mesh-ids.h"
 #include "mesh-json.h"
+#include "mesh-property.h"
 
 #include <string.h>
 
@@ -90,17 +91,6 @@ certificate_fingerprint (GTlsCertificate *certificate)
   return mesh_sha256_hex (der->data, der->len);
 }
 
-static void
-set_presented_fingerprint (MeshClientRest *self,
-                           const char     *fingerprint)
-{
-  if (g_strcmp0 (self->presented_fingerprint, fingerprint) == 0)
-    return;
-  g_free (self->presented_fingerprint);
-  self->presented_fingerprint = g_strdup (fingerprint);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PRESENTED_FINGERPRINT]);
-}
-
 /* Only for certificates the system does not trust (self-signed): accepted
  * when they are exactly the pinned one. */
 static gboolean
@@ -113,7 +103,8 @@ accept_certificate_cb (SoupMessage          *msg,
 
   if (fingerprint == NULL)
     return FALSE;
-  set_presented_fingerprint (self, fingerprint);
+  mesh_property_set_string (G_OBJECT (self), &self->presented_fingerprint, fingerprint,
+                            properties[PROP_PRESENTED_FINGERPRINT]);
   if (self->pinned_fingerprint != NULL && g_str_equal (fingerprint, self->pinned_fingerprint))
     return TRUE;
   g_object_set_data_full (G_OBJECT (msg), "mesh-refused-fingerprint",
@@ -328,6 +319,37 @@ finish_string (MeshClientRest  *self,
   if (int_value != NULL)
     *int_value = number;
   return g_strdup (value);
+}
+
+/* The answer, an object with the required string members named in the
+ * pairs (name, const char **value), NULL-terminated; the values live as long
+ * as the returned node. */
+static JsonNode *
+finish_strings (MeshClientRest  *self,
+                GAsyncResult    *result,
+                gpointer         source_tag,
+                GError         **error,
+                const char      *first_member,
+                ...)
+{
+  g_autoptr(JsonNode) node = NULL;
+  JsonObject *object = finish_object (self, result, source_tag, &node, error);
+  va_list args;
+
+  if (object == NULL)
+    return NULL;
+  va_start (args, first_member);
+  for (const char *member = first_member; member != NULL; member = va_arg (args, const char *)) {
+    g_autoptr(GError) local_error = NULL;
+
+    if (!mesh_json_get_string (object, member, TRUE, va_arg (args, const char **), &local_error)) {
+      va_end (args);
+      malformed (error, local_error->message);
+      return NULL;
+    }
+  }
+  va_end (args);
+  return g_steal_pointer (&node);
 }
 
 typedef gpointer (*ItemFromJson) (MeshClientRest  *self,
@@ -576,11 +598,8 @@ mesh_client_rest_set_access_token (MeshClientRest *self,
 {
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
 
-  if (g_strcmp0 (self->access_token, access_token) == 0)
-    return;
-  g_free (self->access_token);
-  self->access_token = g_strdup (access_token);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ACCESS_TOKEN]);
+  mesh_property_set_string (G_OBJECT (self), &self->access_token, access_token,
+                            properties[PROP_ACCESS_TOKEN]);
 }
 
 const char *
@@ -596,11 +615,8 @@ mesh_client_rest_set_user_id (MeshClientRest *self,
 {
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
 
-  if (g_strcmp0 (self->user_id, user_id) == 0)
-    return;
-  g_free (self->user_id);
-  self->user_id = g_strdup (user_id);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_USER_ID]);
+  mesh_property_set_string (G_OBJECT (self), &self->user_id, user_id,
+                            properties[PROP_USER_ID]);
 }
 
 void
@@ -613,11 +629,8 @@ mesh_client_rest_set_pinned_fingerprint (MeshClientRest *self,
 
   if (fingerprint != NULL && fingerprint[0] != '\0')
     normalized = normalize_fingerprint (fingerprint);
-  if (g_strcmp0 (self->pinned_fingerprint, normalized) == 0)
-    return;
-  g_free (self->pinned_fingerprint);
-  self->pinned_fingerprint = g_steal_pointer (&normalized);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PINNED_FINGERPRINT]);
+  mesh_property_set_string (G_OBJECT (self), &self->pinned_fingerprint, normalized,
+                            properties[PROP_PINNED_FINGERPRINT]);
 }
 
 const char *
@@ -681,16 +694,12 @@ mesh_client_rest_login_finish (MeshClientRest  *self,
                                GAsyncResult    *result,
                                GError         **error)
 {
-  g_autoptr(JsonNode) node = NULL;
-  g_autoptr(GError) local_error = NULL;
-  JsonObject *object = finish_object (self, result, mesh_client_rest_login_async, &node, error);
   const char *token, *user_id;
+  g_autoptr(JsonNode) node = finish_strings (self, result, mesh_client_rest_login_async, error,
+                                             "access_token", &token, "user_id", &user_id, NULL);
 
-  if (object == NULL)
+  if (node == NULL)
     return FALSE;
-  if (!mesh_json_get_string (object, "access_token", TRUE, &token, &local_error) ||
-      !mesh_json_get_string (object, "user_id", TRUE, &user_id, &local_error))
-    return malformed (error, local_error->message);
   mesh_client_rest_set_access_token (self, token);
   mesh_client_rest_set_user_id (self, user_id);
   return TRUE;
@@ -1091,19 +1100,13 @@ mesh_client_rest_register_device_finish (MeshClientRest  *self,
                                          char           **device_token,
                                          GError         **error)
 {
-  g_autoptr(JsonNode) node = NULL;
-  g_autoptr(GError) local_error = NULL;
-  JsonObject *object = finish_object (self, result, mesh_client_rest_register_device_async,
-                                      &node, error);
   const char *device_id, *token;
+  g_autoptr(JsonNode) node = finish_strings (self, result, mesh_client_rest_register_device_async,
+                                             error, "device_id", &device_id, "device_token", &token,
+                                             NULL);
 
-  if (object == NULL)
+  if (node == NULL)
     return NULL;
-  if (!mesh_json_get_string (object, "device_id", TRUE, &device_id, &local_error) ||
-      !mesh_json_get_string (object, "device_token", TRUE, &token, &local_error)) {
-    malformed (error, local_error->message);
-    return NULL;
-  }
   if (device_token != NULL)
     *device_token = g_strdup (token);
   return g_strdup (device_id);
