@@ -90,9 +90,7 @@ mesh_rest_handle_delete_device (MeshRestRequest *request)
   }
   if (request->rest->device_revoked != NULL)
     request->rest->device_revoked (request->rest->hook_data, device_id);
-  soup_server_message_set_status (request->msg, SOUP_STATUS_NO_CONTENT, NULL);
-  soup_message_headers_replace (soup_server_message_get_response_headers (request->msg),
-                                "Connection", "close");
+  mesh_rest_reply_no_content (request->msg);
 }
 
 void
@@ -161,21 +159,34 @@ gotify_view (MeshRest              *rest,
   return view;
 }
 
+/* The user's Gotify target; without one, the reply is the store's error or
+ * @code with @message. */
+static MeshStoreGotify *
+get_gotify_or_reply (MeshRestRequest *request,
+                     MeshErrorCode    code,
+                     const char      *message)
+{
+  g_autoptr(GError) error = NULL;
+  MeshStoreGotify *gotify = mesh_store_get_gotify (request->rest->store, request->user_id, &error);
+
+  if (gotify != NULL)
+    return gotify;
+  if (error != NULL)
+    mesh_rest_reply_error (request->msg, error);
+  else
+    mesh_rest_reply_error_code (request->msg, code, "%s", message);
+  return NULL;
+}
+
 static void
 reply_gotify_view (MeshRestRequest *request)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MeshStoreGotify) gotify = mesh_store_get_gotify (request->rest->store,
-                                                            request->user_id, &error);
+  g_autoptr(MeshStoreGotify) gotify = get_gotify_or_reply (request, MESH_ERROR_NOT_FOUND,
+                                                           "no Gotify target is set");
   g_autoptr(JsonObject) view = NULL;
 
-  if (gotify == NULL) {
-    if (error != NULL)
-      mesh_rest_reply_error (request->msg, error);
-    else
-      mesh_rest_reply_error_code (request->msg, MESH_ERROR_NOT_FOUND, "no Gotify target is set");
+  if (gotify == NULL)
     return;
-  }
   view = gotify_view (request->rest, gotify);
   mesh_rest_reply_object (request->msg, SOUP_STATUS_OK, view);
 }
@@ -229,14 +240,9 @@ mesh_rest_handle_put_gotify (MeshRestRequest *request)
   } else {
     /* GET never shows the token: a client changing other settings may
      * leave it out and keep the stored one. */
-    previous = mesh_store_get_gotify (request->rest->store, request->user_id, &error);
-    if (previous == NULL) {
-      if (error != NULL)
-        mesh_rest_reply_error (request->msg, error);
-      else
-        mesh_rest_reply_error_code (request->msg, MESH_ERROR_BAD_REQUEST, "missing field 'token'");
+    previous = get_gotify_or_reply (request, MESH_ERROR_BAD_REQUEST, "missing field 'token'");
+    if (previous == NULL)
       return;
-    }
     /* The stored token goes only where it went before: a new scheme, host
      * or port needs it again (else a stolen session could redirect it). */
     if (!mesh_gotify_same_origin (previous->url, url)) {
@@ -291,9 +297,7 @@ mesh_rest_handle_delete_gotify (MeshRestRequest *request)
   }
   mesh_gotify_target_changed (mesh_notifier_get_gotify (request->rest->notifier),
                               request->user_id);
-  soup_server_message_set_status (request->msg, SOUP_STATUS_NO_CONTENT, NULL);
-  soup_message_headers_replace (soup_server_message_get_response_headers (request->msg),
-                                "Connection", "close");
+  mesh_rest_reply_no_content (request->msg);
 }
 
 static void
@@ -319,20 +323,14 @@ gotify_tested (GObject      *source,
 void
 mesh_rest_handle_test_gotify (MeshRestRequest *request)
 {
-  g_autoptr(GError) error = NULL;
   g_autoptr(MeshStoreGotify) gotify = NULL;
   MeshNotifier *notifier = request->rest->notifier;
 
   if (!request_check_gotify (request))
     return;
-  gotify = mesh_store_get_gotify (request->rest->store, request->user_id, &error);
-  if (gotify == NULL) {
-    if (error != NULL)
-      mesh_rest_reply_error (request->msg, error);
-    else
-      mesh_rest_reply_error_code (request->msg, MESH_ERROR_NOT_FOUND, "no Gotify target is set");
+  gotify = get_gotify_or_reply (request, MESH_ERROR_NOT_FOUND, "no Gotify target is set");
+  if (gotify == NULL)
     return;
-  }
   mesh_gotify_test_async (mesh_notifier_get_gotify (notifier), gotify->url, gotify->token,
                           gotify->priority >= 0 ? gotify->priority
                                                 : mesh_notifier_get_priority (notifier,

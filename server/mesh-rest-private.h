@@ -64,6 +64,7 @@ void                mesh_rest_reply_object              (SoupServerMessage  *msg
                                                          JsonObject         *object);
 void                mesh_rest_reply_array               (SoupServerMessage  *msg,
                                                          JsonArray          *array);
+void                mesh_rest_reply_no_content          (SoupServerMessage  *msg);
 
 PendingReply       *mesh_rest_pending_reply_new         (MeshRestRequest    *request);
 void                mesh_rest_pending_reply_free        (PendingReply       *pending);

@@ -68,34 +68,33 @@ mesh_rest_handle_rename_room (MeshRestRequest *request)
   mesh_rest_reply_object (request->msg, SOUP_STATUS_OK, reply);
 }
 
-void
-mesh_rest_handle_delete_room (MeshRestRequest *request)
+/* DELETE /rooms/{id} and POST /rooms/{id}/leave: the store checks who may. */
+static void
+reply_room_change (MeshRestRequest *request,
+                   gboolean (*change) (MeshStore   *store,
+                                       const char  *room_id,
+                                       const char  *user_id,
+                                       GError     **error))
 {
   g_autoptr(GError) error = NULL;
 
-  if (!mesh_store_delete_room (request->rest->store, request->params[0], request->user_id,
-                               &error)) {
+  if (!change (request->rest->store, request->params[0], request->user_id, &error)) {
     mesh_rest_reply_error (request->msg, error);
     return;
   }
-  soup_server_message_set_status (request->msg, SOUP_STATUS_NO_CONTENT, NULL);
-  soup_message_headers_replace (soup_server_message_get_response_headers (request->msg),
-                                "Connection", "close");
+  mesh_rest_reply_no_content (request->msg);
+}
+
+void
+mesh_rest_handle_delete_room (MeshRestRequest *request)
+{
+  reply_room_change (request, mesh_store_delete_room);
 }
 
 void
 mesh_rest_handle_leave_room (MeshRestRequest *request)
 {
-  g_autoptr(GError) error = NULL;
-
-  if (!mesh_store_leave_room (request->rest->store, request->params[0], request->user_id,
-                              &error)) {
-    mesh_rest_reply_error (request->msg, error);
-    return;
-  }
-  soup_server_message_set_status (request->msg, SOUP_STATUS_NO_CONTENT, NULL);
-  soup_message_headers_replace (soup_server_message_get_response_headers (request->msg),
-                                "Connection", "close");
+  reply_room_change (request, mesh_store_leave_room);
 }
 
 void

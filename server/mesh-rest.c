@@ -105,6 +105,15 @@ mesh_rest_reply_array (SoupServerMessage *msg,
   reply_node (msg, SOUP_STATUS_OK, node);
 }
 
+/* 204 for a deletion or a leave; the connection closes after it. */
+void
+mesh_rest_reply_no_content (SoupServerMessage *msg)
+{
+  soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Connection", "close");
+}
+
 static void
 on_pending_disconnected (SoupServerMessage *msg,
                          PendingReply      *pending)

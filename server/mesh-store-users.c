@@ -237,23 +237,51 @@ check_password_end (MeshStore    *self,
   return g_steal_pointer (&job->user_id);
 }
 
+/* One password operation: its database step before the PBKDF2 work, the
+ * work (in a worker thread for the async variants), the step after. */
+typedef struct {
+  PasswordJob * (*begin) (MeshStore   *self,
+                          const char  *username,
+                          const char  *password,
+                          GError     **error);
+  void          (*work)  (PasswordJob *job);
+  char *        (*end)   (MeshStore    *self,
+                          PasswordJob  *job,
+                          GError      **error);
+} PasswordOp;
+
+static const PasswordOp add_user_op = { add_user_begin, add_user_work, add_user_end };
+static const PasswordOp check_password_op = {
+  check_password_begin, check_password_work, check_password_end
+};
+
+static char *
+password_op_run (MeshStore         *self,
+                 const PasswordOp  *op,
+                 const char        *username,
+                 const char        *password,
+                 GError           **error)
+{
+  g_autoptr(PasswordJob) job = NULL;
+
+  g_return_val_if_fail (MESH_IS_STORE (self), NULL);
+
+  job = op->begin (self, username, password, error);
+  if (job == NULL)
+    return NULL;
+  op->work (job);
+  return op->end (self, job, error);
+}
+
 static void
-add_user_thread (GTask        *task,
+password_thread (GTask        *task,
                  gpointer      source_object,
                  gpointer      task_data,
                  GCancellable *cancellable)
 {
-  add_user_work (task_data);
-  g_task_return_boolean (task, TRUE);
-}
+  const PasswordOp *op = g_task_get_source_tag (task);
 
-static void
-check_password_thread (GTask        *task,
-                       gpointer      source_object,
-                       gpointer      task_data,
-                       GCancellable *cancellable)
-{
-  check_password_work (task_data);
+  op->work (task_data);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -265,15 +293,10 @@ password_work_done (GObject      *source,
                     gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
-  MeshStore *self = MESH_STORE (source);
+  const PasswordOp *op = g_task_get_source_tag (G_TASK (result));
   PasswordJob *job = g_task_get_task_data (G_TASK (result));
   GError *error = NULL;
-  char *user_id;
-
-  if (g_task_get_source_tag (G_TASK (result)) == add_user_thread)
-    user_id = add_user_end (self, job, &error);
-  else
-    user_id = check_password_end (self, job, &error);
+  char *user_id = op->end (MESH_STORE (source), job, &error);
 
   if (user_id != NULL)
     g_task_return_pointer (task, user_id, g_free);
@@ -282,16 +305,45 @@ password_work_done (GObject      *source,
 }
 
 static void
-run_password_job (MeshStore           *self,
-                  PasswordJob         *job,
-                  GTaskThreadFunc      thread_func,
-                  GTask               *task)
+password_op_async (MeshStore           *self,
+                   const PasswordOp    *op,
+                   const char          *username,
+                   const char          *password,
+                   gpointer             source_tag,
+                   GCancellable        *cancellable,
+                   GAsyncReadyCallback  callback,
+                   gpointer             user_data)
 {
-  g_autoptr(GTask) worker = g_task_new (self, NULL, password_work_done, g_object_ref (task));
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GTask) worker = NULL;
+  GError *error = NULL;
+  PasswordJob *job;
 
-  g_task_set_source_tag (worker, thread_func);
+  g_return_if_fail (MESH_IS_STORE (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, source_tag);
+  job = op->begin (self, username, password, &error);
+  if (job == NULL) {
+    g_task_return_error (task, error);
+    return;
+  }
+  worker = g_task_new (self, NULL, password_work_done, g_object_ref (task));
+  g_task_set_source_tag (worker, (gpointer) op);
   g_task_set_task_data (worker, job, (GDestroyNotify) password_job_free);
-  g_task_run_in_thread (worker, thread_func);
+  g_task_run_in_thread (worker, password_thread);
+}
+
+static char *
+password_op_finish (MeshStore     *self,
+                    GAsyncResult  *result,
+                    gpointer       source_tag,
+                    GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 char *
@@ -300,15 +352,7 @@ mesh_store_add_user (MeshStore   *self,
                      const char  *password,
                      GError     **error)
 {
-  g_autoptr(PasswordJob) job = NULL;
-
-  g_return_val_if_fail (MESH_IS_STORE (self), NULL);
-
-  job = add_user_begin (self, username, password, error);
-  if (job == NULL)
-    return NULL;
-  add_user_work (job);
-  return add_user_end (self, job, error);
+  return password_op_run (self, &add_user_op, username, password, error);
 }
 
 void
@@ -319,20 +363,8 @@ mesh_store_add_user_async (MeshStore           *self,
                            GAsyncReadyCallback  callback,
                            gpointer             user_data)
 {
-  g_autoptr(GTask) task = NULL;
-  GError *error = NULL;
-  PasswordJob *job;
-
-  g_return_if_fail (MESH_IS_STORE (self));
-
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, mesh_store_add_user_async);
-  job = add_user_begin (self, username, password, &error);
-  if (job == NULL) {
-    g_task_return_error (task, error);
-    return;
-  }
-  run_password_job (self, job, add_user_thread, task);
+  password_op_async (self, &add_user_op, username, password, mesh_store_add_user_async,
+                     cancellable, callback, user_data);
 }
 
 char *
@@ -340,11 +372,7 @@ mesh_store_add_user_finish (MeshStore     *self,
                             GAsyncResult  *result,
                             GError       **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == mesh_store_add_user_async,
-                        NULL);
-
-  return g_task_propagate_pointer (G_TASK (result), error);
+  return password_op_finish (self, result, mesh_store_add_user_async, error);
 }
 
 char *
@@ -353,15 +381,7 @@ mesh_store_check_password (MeshStore   *self,
                            const char  *password,
                            GError     **error)
 {
-  g_autoptr(PasswordJob) job = NULL;
-
-  g_return_val_if_fail (MESH_IS_STORE (self), NULL);
-
-  job = check_password_begin (self, username, password, error);
-  if (job == NULL)
-    return NULL;
-  check_password_work (job);
-  return check_password_end (self, job, error);
+  return password_op_run (self, &check_password_op, username, password, error);
 }
 
 void
@@ -372,20 +392,8 @@ mesh_store_check_password_async (MeshStore           *self,
                                  GAsyncReadyCallback  callback,
                                  gpointer             user_data)
 {
-  g_autoptr(GTask) task = NULL;
-  GError *error = NULL;
-  PasswordJob *job;
-
-  g_return_if_fail (MESH_IS_STORE (self));
-
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, mesh_store_check_password_async);
-  job = check_password_begin (self, username, password, &error);
-  if (job == NULL) {
-    g_task_return_error (task, error);
-    return;
-  }
-  run_password_job (self, job, check_password_thread, task);
+  password_op_async (self, &check_password_op, username, password,
+                     mesh_store_check_password_async, cancellable, callback, user_data);
 }
 
 char *
@@ -393,11 +401,7 @@ mesh_store_check_password_finish (MeshStore     *self,
                                   GAsyncResult  *result,
                                   GError       **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
-                        mesh_store_check_password_async, NULL);
-
-  return g_task_propagate_pointer (G_TASK (result), error);
+  return password_op_finish (self, result, mesh_store_check_password_async, error);
 }
 
 GPtrArray *

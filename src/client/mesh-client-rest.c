@@ -11,6 +11,7 @@
 #include "mesh-error.h"
 #include "mesh-ids.h"
 #include "mesh-json.h"
+#include "mesh-property.h"
 
 #include <string.h>
 
@@ -90,17 +91,6 @@ certificate_fingerprint (GTlsCertificate *certificate)
   return mesh_sha256_hex (der->data, der->len);
 }
 
-static void
-set_presented_fingerprint (MeshClientRest *self,
-                           const char     *fingerprint)
-{
-  if (g_strcmp0 (self->presented_fingerprint, fingerprint) == 0)
-    return;
-  g_free (self->presented_fingerprint);
-  self->presented_fingerprint = g_strdup (fingerprint);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PRESENTED_FINGERPRINT]);
-}
-
 /* Only for certificates the system does not trust (self-signed): accepted
  * when they are exactly the pinned one. */
 static gboolean
@@ -113,7 +103,8 @@ accept_certificate_cb (SoupMessage          *msg,
 
   if (fingerprint == NULL)
     return FALSE;
-  set_presented_fingerprint (self, fingerprint);
+  mesh_property_set_string (G_OBJECT (self), &self->presented_fingerprint, fingerprint,
+                            properties[PROP_PRESENTED_FINGERPRINT]);
   if (self->pinned_fingerprint != NULL && g_str_equal (fingerprint, self->pinned_fingerprint))
     return TRUE;
   g_object_set_data_full (G_OBJECT (msg), "mesh-refused-fingerprint",
@@ -300,72 +291,123 @@ finish_object (MeshClientRest  *self,
   return json_node_get_object (node);
 }
 
+/* The string member @field of the answer; with @int_field, that integer
+ * member is required too and goes to @int_value (when not NULL). */
 static char *
 finish_string (MeshClientRest  *self,
                GAsyncResult    *result,
                gpointer         source_tag,
                const char      *field,
-               gint64          *int_value,
                const char      *int_field,
+               gint64          *int_value,
                GError         **error)
 {
   g_autoptr(JsonNode) node = NULL;
   g_autoptr(GError) local_error = NULL;
   JsonObject *object = finish_object (self, result, source_tag, &node, error);
   const char *value;
+  gint64 number = 0;
 
   if (object == NULL)
     return NULL;
   if (!mesh_json_get_string (object, field, TRUE, &value, &local_error) ||
-      (int_value != NULL &&
-       !mesh_json_get_int (object, int_field, TRUE, int_value, &local_error))) {
+      (int_field != NULL &&
+       !mesh_json_get_int (object, int_field, TRUE, &number, &local_error))) {
     malformed (error, local_error->message);
     return NULL;
   }
+  if (int_value != NULL)
+    *int_value = number;
   return g_strdup (value);
 }
 
-static JsonArray *
-finish_array (MeshClientRest  *self,
-              GAsyncResult    *result,
-              gpointer         source_tag,
-              JsonNode       **node_out,
-              GError         **error)
+/* The answer, an object with the required string members named in the
+ * pairs (name, const char **value), NULL-terminated; the values live as long
+ * as the returned node. */
+static JsonNode *
+finish_strings (MeshClientRest  *self,
+                GAsyncResult    *result,
+                gpointer         source_tag,
+                GError         **error,
+                const char      *first_member,
+                ...)
 {
-  JsonNode *node = rest_finish (self, result, source_tag, error);
+  g_autoptr(JsonNode) node = NULL;
+  JsonObject *object = finish_object (self, result, source_tag, &node, error);
+  va_list args;
+
+  if (object == NULL)
+    return NULL;
+  va_start (args, first_member);
+  for (const char *member = first_member; member != NULL; member = va_arg (args, const char *)) {
+    g_autoptr(GError) local_error = NULL;
+
+    if (!mesh_json_get_string (object, member, TRUE, va_arg (args, const char **), &local_error)) {
+      va_end (args);
+      malformed (error, local_error->message);
+      return NULL;
+    }
+  }
+  va_end (args);
+  return g_steal_pointer (&node);
+}
+
+typedef gpointer (*ItemFromJson) (MeshClientRest  *self,
+                                  JsonObject      *object,
+                                  GError         **error);
+
+/* The answer as a list of objects, each made into an item by @from_json. */
+static GPtrArray *
+finish_list (MeshClientRest  *self,
+             GAsyncResult    *result,
+             gpointer         source_tag,
+             ItemFromJson     from_json,
+             GDestroyNotify   free_item,
+             GError         **error)
+{
+  g_autoptr(JsonNode) node = rest_finish (self, result, source_tag, error);
+  g_autoptr(GPtrArray) items = NULL;
+  JsonArray *array;
 
   if (node == NULL)
     return NULL;
-  *node_out = node;
   if (!JSON_NODE_HOLDS_ARRAY (node)) {
     malformed (error, "expected an array");
     return NULL;
   }
-  return json_node_get_array (node);
-}
+  array = json_node_get_array (node);
+  items = g_ptr_array_new_with_free_func (free_item);
+  for (guint i = 0; i < json_array_get_length (array); i++) {
+    g_autoptr(GError) local_error = NULL;
+    JsonNode *element = json_array_get_element (array, i);
+    gpointer item;
 
-static JsonObject *
-array_object (JsonArray  *array,
-              guint       index,
-              GError    **error)
-{
-  JsonNode *element = json_array_get_element (array, index);
-
-  if (!JSON_NODE_HOLDS_OBJECT (element)) {
-    malformed (error, "an element of the list is not an object");
-    return NULL;
+    if (!JSON_NODE_HOLDS_OBJECT (element)) {
+      malformed (error, "an element of the list is not an object");
+      return NULL;
+    }
+    item = from_json (self, json_node_get_object (element), &local_error);
+    if (item == NULL) {
+      malformed (error, local_error->message);
+      return NULL;
+    }
+    g_ptr_array_add (items, item);
   }
-  return json_node_get_object (element);
+  return g_steal_pointer (&items);
 }
 
+/* A body of string members: name, value, …, NULL. */
 static JsonNode *
-credentials_body (const char *username,
-                  const char *password)
+strings_body (const char *first_member,
+              ...)
 {
   g_autoptr(JsonObject) body = json_object_new ();
+  va_list args;
 
-  json_object_set_string_member (body, "username", username);
-  json_object_set_string_member (body, "password", password);
+  va_start (args, first_member);
+  for (const char *member = first_member; member != NULL; member = va_arg (args, const char *))
+    json_object_set_string_member (body, member, va_arg (args, const char *));
+  va_end (args);
   return json_node_init_object (json_node_alloc (), body);
 }
 
@@ -378,6 +420,24 @@ segment_path (const char *prefix,
   g_autofree char *escaped = g_uri_escape_string (segment, NULL, FALSE);
 
   return g_strconcat (prefix, escaped, after, NULL);
+}
+
+/* A request to @prefix{segment}@after, as "rooms/{id}/leave". */
+static void
+segment_send (MeshClientRest      *self,
+              const char          *method,
+              const char          *prefix,
+              const char          *segment,
+              const char          *after,
+              JsonNode            *body,
+              gpointer             source_tag,
+              GCancellable        *cancellable,
+              GAsyncReadyCallback  callback,
+              gpointer             user_data)
+{
+  g_autofree char *path = segment_path (prefix, segment, after);
+
+  rest_send (self, method, path, body, source_tag, cancellable, callback, user_data);
 }
 
 static void
@@ -538,11 +598,8 @@ mesh_client_rest_set_access_token (MeshClientRest *self,
 {
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
 
-  if (g_strcmp0 (self->access_token, access_token) == 0)
-    return;
-  g_free (self->access_token);
-  self->access_token = g_strdup (access_token);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ACCESS_TOKEN]);
+  mesh_property_set_string (G_OBJECT (self), &self->access_token, access_token,
+                            properties[PROP_ACCESS_TOKEN]);
 }
 
 const char *
@@ -558,11 +615,8 @@ mesh_client_rest_set_user_id (MeshClientRest *self,
 {
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
 
-  if (g_strcmp0 (self->user_id, user_id) == 0)
-    return;
-  g_free (self->user_id);
-  self->user_id = g_strdup (user_id);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_USER_ID]);
+  mesh_property_set_string (G_OBJECT (self), &self->user_id, user_id,
+                            properties[PROP_USER_ID]);
 }
 
 void
@@ -575,11 +629,8 @@ mesh_client_rest_set_pinned_fingerprint (MeshClientRest *self,
 
   if (fingerprint != NULL && fingerprint[0] != '\0')
     normalized = normalize_fingerprint (fingerprint);
-  if (g_strcmp0 (self->pinned_fingerprint, normalized) == 0)
-    return;
-  g_free (self->pinned_fingerprint);
-  self->pinned_fingerprint = g_steal_pointer (&normalized);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PINNED_FINGERPRINT]);
+  mesh_property_set_string (G_OBJECT (self), &self->pinned_fingerprint, normalized,
+                            properties[PROP_PINNED_FINGERPRINT]);
 }
 
 const char *
@@ -633,7 +684,7 @@ mesh_client_rest_login_async (MeshClientRest      *self,
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
   g_return_if_fail (username != NULL && password != NULL);
 
-  body = credentials_body (username, password);
+  body = strings_body ("username", username, "password", password, NULL);
   rest_send (self, "POST", "auth/login", body, mesh_client_rest_login_async, cancellable,
              callback, user_data);
 }
@@ -643,16 +694,12 @@ mesh_client_rest_login_finish (MeshClientRest  *self,
                                GAsyncResult    *result,
                                GError         **error)
 {
-  g_autoptr(JsonNode) node = NULL;
-  g_autoptr(GError) local_error = NULL;
-  JsonObject *object = finish_object (self, result, mesh_client_rest_login_async, &node, error);
   const char *token, *user_id;
+  g_autoptr(JsonNode) node = finish_strings (self, result, mesh_client_rest_login_async, error,
+                                             "access_token", &token, "user_id", &user_id, NULL);
 
-  if (object == NULL)
+  if (node == NULL)
     return FALSE;
-  if (!mesh_json_get_string (object, "access_token", TRUE, &token, &local_error) ||
-      !mesh_json_get_string (object, "user_id", TRUE, &user_id, &local_error))
-    return malformed (error, local_error->message);
   mesh_client_rest_set_access_token (self, token);
   mesh_client_rest_set_user_id (self, user_id);
   return TRUE;
@@ -671,7 +718,7 @@ mesh_client_rest_register_async (MeshClientRest      *self,
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
   g_return_if_fail (username != NULL && password != NULL);
 
-  body = credentials_body (username, password);
+  body = strings_body ("username", username, "password", password, NULL);
   rest_send (self, "POST", "auth/register", body, mesh_client_rest_register_async, cancellable,
              callback, user_data);
 }
@@ -697,33 +744,21 @@ mesh_client_rest_list_rooms_async (MeshClientRest      *self,
              callback, user_data);
 }
 
+static gpointer
+room_from_json (MeshClientRest  *self,
+                JsonObject      *object,
+                GError         **error)
+{
+  return mesh_room_new_from_json (object, error);
+}
+
 GPtrArray *
 mesh_client_rest_list_rooms_finish (MeshClientRest  *self,
                                     GAsyncResult    *result,
                                     GError         **error)
 {
-  g_autoptr(JsonNode) node = NULL;
-  g_autoptr(GPtrArray) rooms = NULL;
-  JsonArray *array = finish_array (self, result, mesh_client_rest_list_rooms_async, &node, error);
-
-  if (array == NULL)
-    return NULL;
-  rooms = g_ptr_array_new_with_free_func (g_object_unref);
-  for (guint i = 0; i < json_array_get_length (array); i++) {
-    g_autoptr(GError) local_error = NULL;
-    JsonObject *object = array_object (array, i, error);
-    MeshRoom *room;
-
-    if (object == NULL)
-      return NULL;
-    room = mesh_room_new_from_json (object, &local_error);
-    if (room == NULL) {
-      malformed (error, local_error->message);
-      return NULL;
-    }
-    g_ptr_array_add (rooms, room);
-  }
-  return g_steal_pointer (&rooms);
+  return finish_list (self, result, mesh_client_rest_list_rooms_async, room_from_json,
+                      g_object_unref, error);
 }
 
 void
@@ -733,15 +768,13 @@ mesh_client_rest_create_room_async (MeshClientRest      *self,
                                     GAsyncReadyCallback  callback,
                                     gpointer             user_data)
 {
-  g_autoptr(JsonObject) body = json_object_new ();
-  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(JsonNode) body = NULL;
 
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
   g_return_if_fail (name != NULL);
 
-  json_object_set_string_member (body, "name", name);
-  node = json_node_init_object (json_node_alloc (), body);
-  rest_send (self, "POST", "rooms", node, mesh_client_rest_create_room_async, cancellable,
+  body = strings_body ("name", name, NULL);
+  rest_send (self, "POST", "rooms", body, mesh_client_rest_create_room_async, cancellable,
              callback, user_data);
 }
 
@@ -764,18 +797,14 @@ mesh_client_rest_rename_room_async (MeshClientRest      *self,
                                     GAsyncReadyCallback  callback,
                                     gpointer             user_data)
 {
-  g_autoptr(JsonObject) body = json_object_new ();
-  g_autoptr(JsonNode) node = NULL;
-  g_autofree char *path = NULL;
+  g_autoptr(JsonNode) body = NULL;
 
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
   g_return_if_fail (room_id != NULL && name != NULL);
 
-  json_object_set_string_member (body, "name", name);
-  node = json_node_init_object (json_node_alloc (), body);
-  path = segment_path ("rooms/", room_id, "");
-  rest_send (self, "PATCH", path, node, mesh_client_rest_rename_room_async, cancellable,
-             callback, user_data);
+  body = strings_body ("name", name, NULL);
+  segment_send (self, "PATCH", "rooms/", room_id, "", body,
+                mesh_client_rest_rename_room_async, cancellable, callback, user_data);
 }
 
 void
@@ -785,14 +814,11 @@ mesh_client_rest_delete_room_async (MeshClientRest      *self,
                                     GAsyncReadyCallback  callback,
                                     gpointer             user_data)
 {
-  g_autofree char *path = NULL;
-
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
   g_return_if_fail (room_id != NULL);
 
-  path = segment_path ("rooms/", room_id, "");
-  rest_send (self, "DELETE", path, NULL, mesh_client_rest_delete_room_async, cancellable,
-             callback, user_data);
+  segment_send (self, "DELETE", "rooms/", room_id, "", NULL,
+                mesh_client_rest_delete_room_async, cancellable, callback, user_data);
 }
 
 void
@@ -802,14 +828,11 @@ mesh_client_rest_leave_room_async (MeshClientRest      *self,
                                    GAsyncReadyCallback  callback,
                                    gpointer             user_data)
 {
-  g_autofree char *path = NULL;
-
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
   g_return_if_fail (room_id != NULL);
 
-  path = segment_path ("rooms/", room_id, "/leave");
-  rest_send (self, "POST", path, NULL, mesh_client_rest_leave_room_async, cancellable,
-             callback, user_data);
+  segment_send (self, "POST", "rooms/", room_id, "/leave", NULL,
+                mesh_client_rest_leave_room_async, cancellable, callback, user_data);
 }
 
 gboolean
@@ -834,14 +857,11 @@ mesh_client_rest_create_invite_async (MeshClientRest      *self,
                                       GAsyncReadyCallback  callback,
                                       gpointer             user_data)
 {
-  g_autofree char *path = NULL;
-
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
   g_return_if_fail (room_id != NULL);
 
-  path = segment_path ("rooms/", room_id, "/invites");
-  rest_send (self, "POST", path, NULL, mesh_client_rest_create_invite_async, cancellable,
-             callback, user_data);
+  segment_send (self, "POST", "rooms/", room_id, "/invites", NULL,
+                mesh_client_rest_create_invite_async, cancellable, callback, user_data);
 }
 
 char *
@@ -850,13 +870,8 @@ mesh_client_rest_create_invite_finish (MeshClientRest  *self,
                                        gint64          *expires_in,
                                        GError         **error)
 {
-  gint64 expires = 0;
-  char *code = finish_string (self, result, mesh_client_rest_create_invite_async, "code",
-                              &expires, "expires_in", error);
-
-  if (code != NULL && expires_in != NULL)
-    *expires_in = expires;
-  return code;
+  return finish_string (self, result, mesh_client_rest_create_invite_async, "code",
+                        "expires_in", expires_in, error);
 }
 
 void
@@ -866,14 +881,11 @@ mesh_client_rest_accept_invite_async (MeshClientRest      *self,
                                       GAsyncReadyCallback  callback,
                                       gpointer             user_data)
 {
-  g_autofree char *path = NULL;
-
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
   g_return_if_fail (code != NULL);
 
-  path = segment_path ("invites/", code, "/accept");
-  rest_send (self, "POST", path, NULL, mesh_client_rest_accept_invite_async, cancellable,
-             callback, user_data);
+  segment_send (self, "POST", "invites/", code, "/accept", NULL,
+                mesh_client_rest_accept_invite_async, cancellable, callback, user_data);
 }
 
 char *
@@ -940,34 +952,21 @@ mesh_client_rest_list_messages_after_async (MeshClientRest      *self,
   list_messages (self, room_id, "after", after, limit, cancellable, callback, user_data);
 }
 
+static gpointer
+message_from_json (MeshClientRest  *self,
+                   JsonObject      *object,
+                   GError         **error)
+{
+  return mesh_chat_message_new_from_json (object, self->user_id, error);
+}
+
 GPtrArray *
 mesh_client_rest_list_messages_finish (MeshClientRest  *self,
                                        GAsyncResult    *result,
                                        GError         **error)
 {
-  g_autoptr(JsonNode) node = NULL;
-  g_autoptr(GPtrArray) messages = NULL;
-  JsonArray *array = finish_array (self, result, mesh_client_rest_list_messages_async, &node,
-                                   error);
-
-  if (array == NULL)
-    return NULL;
-  messages = g_ptr_array_new_with_free_func (g_object_unref);
-  for (guint i = 0; i < json_array_get_length (array); i++) {
-    g_autoptr(GError) local_error = NULL;
-    JsonObject *object = array_object (array, i, error);
-    MeshChatMessage *message;
-
-    if (object == NULL)
-      return NULL;
-    message = mesh_chat_message_new_from_json (object, self->user_id, &local_error);
-    if (message == NULL) {
-      malformed (error, local_error->message);
-      return NULL;
-    }
-    g_ptr_array_add (messages, message);
-  }
-  return g_steal_pointer (&messages);
+  return finish_list (self, result, mesh_client_rest_list_messages_async, message_from_json,
+                      g_object_unref, error);
 }
 
 void
@@ -983,7 +982,6 @@ mesh_client_rest_request_caps_async (MeshClientRest      *self,
 {
   g_autoptr(JsonObject) body = json_object_new ();
   g_autoptr(JsonNode) node = NULL;
-  g_autofree char *path = NULL;
   JsonArray *array = json_array_new ();
 
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
@@ -999,9 +997,8 @@ mesh_client_rest_request_caps_async (MeshClientRest      *self,
   if (max_size > 0)
     json_object_set_int_member (body, "max_size", (gint64) MIN (max_size, (guint64) G_MAXINT64));
   node = json_node_init_object (json_node_alloc (), body);
-  path = segment_path ("rooms/", room_id, "/caps");
-  rest_send (self, "POST", path, node, mesh_client_rest_request_caps_async, cancellable,
-             callback, user_data);
+  segment_send (self, "POST", "rooms/", room_id, "/caps", node,
+                mesh_client_rest_request_caps_async, cancellable, callback, user_data);
 }
 
 char *
@@ -1010,13 +1007,8 @@ mesh_client_rest_request_caps_finish (MeshClientRest  *self,
                                       gint64          *expires_in,
                                       GError         **error)
 {
-  gint64 expires = 0;
-  char *token = finish_string (self, result, mesh_client_rest_request_caps_async, "cap_token",
-                               &expires, "expires_in", error);
-
-  if (token != NULL && expires_in != NULL)
-    *expires_in = expires;
-  return token;
+  return finish_string (self, result, mesh_client_rest_request_caps_async, "cap_token",
+                        "expires_in", expires_in, error);
 }
 
 void
@@ -1031,40 +1023,32 @@ mesh_client_rest_list_devices_async (MeshClientRest      *self,
              callback, user_data);
 }
 
+static gpointer
+device_from_json (MeshClientRest  *self,
+                  JsonObject      *object,
+                  GError         **error)
+{
+  const char *device_id, *name, *fingerprint;
+  MeshClientDevice *device;
+
+  if (!mesh_json_get_string (object, "device_id", TRUE, &device_id, error) ||
+      !mesh_json_get_string (object, "name", TRUE, &name, error) ||
+      !mesh_json_get_string (object, "fingerprint", TRUE, &fingerprint, error))
+    return NULL;
+  device = g_new0 (MeshClientDevice, 1);
+  device->device_id = g_strdup (device_id);
+  device->name = g_strdup (name);
+  device->fingerprint = g_strdup (fingerprint);
+  return device;
+}
+
 GPtrArray *
 mesh_client_rest_list_devices_finish (MeshClientRest  *self,
                                       GAsyncResult    *result,
                                       GError         **error)
 {
-  g_autoptr(JsonNode) node = NULL;
-  g_autoptr(GPtrArray) devices = NULL;
-  JsonArray *array = finish_array (self, result, mesh_client_rest_list_devices_async, &node,
-                                   error);
-
-  if (array == NULL)
-    return NULL;
-  devices = g_ptr_array_new_with_free_func ((GDestroyNotify) mesh_client_device_free);
-  for (guint i = 0; i < json_array_get_length (array); i++) {
-    g_autoptr(GError) local_error = NULL;
-    JsonObject *object = array_object (array, i, error);
-    const char *device_id, *name, *fingerprint;
-    MeshClientDevice *device;
-
-    if (object == NULL)
-      return NULL;
-    if (!mesh_json_get_string (object, "device_id", TRUE, &device_id, &local_error) ||
-        !mesh_json_get_string (object, "name", TRUE, &name, &local_error) ||
-        !mesh_json_get_string (object, "fingerprint", TRUE, &fingerprint, &local_error)) {
-      malformed (error, local_error->message);
-      return NULL;
-    }
-    device = g_new0 (MeshClientDevice, 1);
-    device->device_id = g_strdup (device_id);
-    device->name = g_strdup (name);
-    device->fingerprint = g_strdup (fingerprint);
-    g_ptr_array_add (devices, device);
-  }
-  return g_steal_pointer (&devices);
+  return finish_list (self, result, mesh_client_rest_list_devices_async, device_from_json,
+                      (GDestroyNotify) mesh_client_device_free, error);
 }
 
 void
@@ -1074,14 +1058,11 @@ mesh_client_rest_delete_device_async (MeshClientRest      *self,
                                       GAsyncReadyCallback  callback,
                                       gpointer             user_data)
 {
-  g_autofree char *path = NULL;
-
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
   g_return_if_fail (device_id != NULL);
 
-  path = segment_path ("devices/", device_id, "");
-  rest_send (self, "DELETE", path, NULL, mesh_client_rest_delete_device_async, cancellable,
-             callback, user_data);
+  segment_send (self, "DELETE", "devices/", device_id, "", NULL,
+                mesh_client_rest_delete_device_async, cancellable, callback, user_data);
 }
 
 gboolean
@@ -1103,16 +1084,13 @@ mesh_client_rest_register_device_async (MeshClientRest      *self,
                                         GAsyncReadyCallback  callback,
                                         gpointer             user_data)
 {
-  g_autoptr(JsonObject) body = json_object_new ();
-  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(JsonNode) body = NULL;
 
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
   g_return_if_fail (name != NULL && fingerprint != NULL);
 
-  json_object_set_string_member (body, "name", name);
-  json_object_set_string_member (body, "fingerprint", fingerprint);
-  node = json_node_init_object (json_node_alloc (), body);
-  rest_send (self, "POST", "devices", node, mesh_client_rest_register_device_async, cancellable,
+  body = strings_body ("name", name, "fingerprint", fingerprint, NULL);
+  rest_send (self, "POST", "devices", body, mesh_client_rest_register_device_async, cancellable,
              callback, user_data);
 }
 
@@ -1122,19 +1100,13 @@ mesh_client_rest_register_device_finish (MeshClientRest  *self,
                                          char           **device_token,
                                          GError         **error)
 {
-  g_autoptr(JsonNode) node = NULL;
-  g_autoptr(GError) local_error = NULL;
-  JsonObject *object = finish_object (self, result, mesh_client_rest_register_device_async,
-                                      &node, error);
   const char *device_id, *token;
+  g_autoptr(JsonNode) node = finish_strings (self, result, mesh_client_rest_register_device_async,
+                                             error, "device_id", &device_id, "device_token", &token,
+                                             NULL);
 
-  if (object == NULL)
+  if (node == NULL)
     return NULL;
-  if (!mesh_json_get_string (object, "device_id", TRUE, &device_id, &local_error) ||
-      !mesh_json_get_string (object, "device_token", TRUE, &token, &local_error)) {
-    malformed (error, local_error->message);
-    return NULL;
-  }
   if (device_token != NULL)
     *device_token = g_strdup (token);
   return g_strdup (device_id);

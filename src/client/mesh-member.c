@@ -5,6 +5,7 @@
 
 #include "mesh-member.h"
 #include "mesh-client-private.h"
+#include "mesh-property.h"
 
 enum {
   PROP_0,
@@ -108,25 +109,13 @@ mesh_member_new (const char *user_id,
   return self;
 }
 
-static void
-set_string (MeshMember  *self,
-            char       **field,
-            const char  *value,
-            guint        prop)
-{
-  if (g_strcmp0 (*field, value) == 0)
-    return;
-  g_free (*field);
-  *field = g_strdup (value);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
-}
-
 void
 mesh_member_set_username (MeshMember *self,
                           const char *username)
 {
   g_return_if_fail (MESH_IS_MEMBER (self));
-  set_string (self, &self->username, username, PROP_USERNAME);
+  mesh_property_set_string (G_OBJECT (self), &self->username, username,
+                            properties[PROP_USERNAME]);
 }
 
 void
@@ -134,7 +123,7 @@ mesh_member_set_role (MeshMember *self,
                       const char *role)
 {
   g_return_if_fail (MESH_IS_MEMBER (self));
-  set_string (self, &self->role, role, PROP_ROLE);
+  mesh_property_set_string (G_OBJECT (self), &self->role, role, properties[PROP_ROLE]);
 }
 
 void

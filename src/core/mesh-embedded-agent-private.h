@@ -160,17 +160,7 @@ Msg * embedded_msg_new (MsgType type,
 void embedded_post (MeshEmbeddedAgent *self,
                     Msg *msg);
 guint embedded_take_id (MeshEmbeddedAgent *self);
-void embedded_term_started_on_main (MeshEmbeddedAgent *self,
-                                    Msg *msg);
-void embedded_term_output_on_main (MeshEmbeddedAgent *self,
-                                   Msg *msg);
-void embedded_term_size_on_main (MeshEmbeddedAgent *self,
-                                 Msg *msg);
-void embedded_term_control_on_main (MeshEmbeddedAgent *self,
-                                    Msg *msg);
-void embedded_term_ask_on_main (MeshEmbeddedAgent *self,
-                                Msg *msg);
-void embedded_term_denied_on_main (MeshEmbeddedAgent *self,
+void embedded_term_update_on_main (MeshEmbeddedAgent *self,
                                    Msg *msg);
 void embedded_term_ended_on_main (MeshEmbeddedAgent *self,
                                   Msg *msg);
@@ -198,12 +188,8 @@ void embedded_term_input_in_thread (MeshEmbeddedAgent *self,
                                     Msg *msg);
 void embedded_term_resize_in_thread (MeshEmbeddedAgent *self,
                                      Msg *msg);
-void embedded_term_take_in_thread (MeshEmbeddedAgent *self,
-                                   Msg *msg);
-void embedded_term_release_in_thread (MeshEmbeddedAgent *self,
+void embedded_term_control_in_thread (MeshEmbeddedAgent *self,
                                       Msg *msg);
-void embedded_term_answer_in_thread (MeshEmbeddedAgent *self,
-                                     Msg *msg);
 void embedded_term_stop_in_thread (MeshEmbeddedAgent *self,
                                    Msg *msg);
 MeshSharedTerminal * embedded_open_terminal (MeshEmbeddedAgent *self,

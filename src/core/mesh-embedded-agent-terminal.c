@@ -12,68 +12,41 @@ lookup_terminal (MeshEmbeddedAgent *self,
   return g_hash_table_lookup (self->terminals, GUINT_TO_POINTER (id));
 }
 
+/* What the agent thread tells about a running terminal, applied to its
+ * model. */
 void
-embedded_term_started_on_main (MeshEmbeddedAgent *self,
-                               Msg               *msg)
+embedded_term_update_on_main (MeshEmbeddedAgent *self,
+                              Msg               *msg)
 {
   MeshSharedTerminal *terminal = lookup_terminal (self, msg->id);
 
   if (terminal == NULL)
     return;
-  mesh_shared_terminal_set_share_id (terminal, msg->started.share_id);
-  mesh_shared_terminal_set_size (terminal, msg->started.cols, msg->started.rows);
-  mesh_shared_terminal_set_state (terminal, MESH_SHARED_TERMINAL_RUNNING, NULL);
-}
-
-void
-embedded_term_output_on_main (MeshEmbeddedAgent *self,
-                              Msg               *msg)
-{
-  MeshSharedTerminal *terminal = lookup_terminal (self, msg->id);
-
-  if (terminal != NULL)
+  switch (msg->type) {
+  case MSG_TERM_STARTED:
+    mesh_shared_terminal_set_share_id (terminal, msg->started.share_id);
+    mesh_shared_terminal_set_size (terminal, msg->started.cols, msg->started.rows);
+    mesh_shared_terminal_set_state (terminal, MESH_SHARED_TERMINAL_RUNNING, NULL);
+    break;
+  case MSG_TERM_OUTPUT:
     mesh_shared_terminal_push_output (terminal, msg->output.data);
-}
-
-void
-embedded_term_size_on_main (MeshEmbeddedAgent *self,
-                            Msg               *msg)
-{
-  MeshSharedTerminal *terminal = lookup_terminal (self, msg->id);
-
-  if (terminal != NULL)
+    break;
+  case MSG_TERM_SIZE:
     mesh_shared_terminal_set_size (terminal, msg->size.cols, msg->size.rows);
-}
-
-void
-embedded_term_control_on_main (MeshEmbeddedAgent *self,
-                               Msg               *msg)
-{
-  MeshSharedTerminal *terminal = lookup_terminal (self, msg->id);
-
-  if (terminal != NULL)
+    break;
+  case MSG_TERM_CONTROL:
     mesh_shared_terminal_set_controller (terminal, msg->control.peer_id, msg->control.name,
                                          msg->control.is_us);
-}
-
-void
-embedded_term_ask_on_main (MeshEmbeddedAgent *self,
-                           Msg               *msg)
-{
-  MeshSharedTerminal *terminal = lookup_terminal (self, msg->id);
-
-  if (terminal != NULL)
+    break;
+  case MSG_TERM_ASK:
     mesh_shared_terminal_ask_control (terminal, msg->ask.peer_id, msg->ask.username);
-}
-
-void
-embedded_term_denied_on_main (MeshEmbeddedAgent *self,
-                              Msg               *msg)
-{
-  MeshSharedTerminal *terminal = lookup_terminal (self, msg->id);
-
-  if (terminal != NULL)
+    break;
+  case MSG_TERM_DENIED:
     mesh_shared_terminal_report_denied (terminal, msg->denied.reason);
+    break;
+  default:
+    g_assert_not_reached ();
+  }
 }
 
 void
@@ -322,17 +295,25 @@ shared_cb (GObject      *source,
 }
 
 static void
-viewer_resize_cb (MeshTerminalViewer *viewer,
-                  guint               cols,
-                  guint               rows,
-                  Term               *term)
+post_size (MeshEmbeddedAgent *self,
+           Term              *term,
+           guint              cols,
+           guint              rows)
 {
-  MeshEmbeddedAgent *self = g_object_get_data (G_OBJECT (viewer), "mesh-embedded-agent");
   Msg *msg = embedded_msg_new (MSG_TERM_SIZE, term->id);
 
   msg->size.cols = cols;
   msg->size.rows = rows;
   embedded_post (self, msg);
+}
+
+static void
+viewer_resize_cb (MeshTerminalViewer *viewer,
+                  guint               cols,
+                  guint               rows,
+                  Term               *term)
+{
+  post_size (g_object_get_data (G_OBJECT (viewer), "mesh-embedded-agent"), term, cols, rows);
 }
 
 static void
@@ -434,47 +415,37 @@ embedded_term_resize_in_thread (MeshEmbeddedAgent *self,
                                 Msg               *msg)
 {
   Term *term = term_lookup (self, msg->id);
-  Msg *answer;
 
   /* The host's window sets the shell's size; viewers follow it. */
   if (term == NULL || term->host == NULL)
     return;
   mesh_terminal_host_resize (term->host, msg->resize.cols, msg->resize.rows);
-  answer = embedded_msg_new (MSG_TERM_SIZE, term->id);
-  answer->size.cols = msg->resize.cols;
-  answer->size.rows = msg->resize.rows;
-  embedded_post (self, answer);
+  post_size (self, term, msg->resize.cols, msg->resize.rows);
 }
 
+/* Take, release or answer control of a terminal we view or host. */
 void
-embedded_term_take_in_thread (MeshEmbeddedAgent *self,
-                              Msg               *msg)
-{
-  Term *term = term_lookup (self, msg->id);
-
-  if (term != NULL && term->share_id != NULL && self->controller != NULL)
-    mesh_agent_controller_take_control (self->controller, term->share_id);
-}
-
-void
-embedded_term_release_in_thread (MeshEmbeddedAgent *self,
+embedded_term_control_in_thread (MeshEmbeddedAgent *self,
                                  Msg               *msg)
 {
   Term *term = term_lookup (self, msg->id);
 
-  if (term != NULL && term->share_id != NULL && self->controller != NULL)
+  if (term == NULL || term->share_id == NULL || self->controller == NULL)
+    return;
+  switch (msg->type) {
+  case MSG_TERM_TAKE:
+    mesh_agent_controller_take_control (self->controller, term->share_id);
+    break;
+  case MSG_TERM_RELEASE:
     mesh_agent_controller_release_control (self->controller, term->share_id);
-}
-
-void
-embedded_term_answer_in_thread (MeshEmbeddedAgent *self,
-                                Msg               *msg)
-{
-  Term *term = term_lookup (self, msg->id);
-
-  if (term != NULL && term->share_id != NULL && self->controller != NULL)
+    break;
+  case MSG_TERM_GRANT:
     mesh_agent_controller_answer_control (self->controller, term->share_id,
                                           msg->grant.peer_id, msg->grant.grant);
+    break;
+  default:
+    g_assert_not_reached ();
+  }
 }
 
 void

@@ -5,6 +5,8 @@
 
 #include "mesh-shared-terminal.h"
 
+#include "mesh-property.h"
+
 enum {
   PROP_0,
   PROP_SHARE_ID,
@@ -51,17 +53,6 @@ struct _MeshSharedTerminal {
 };
 
 G_DEFINE_FINAL_TYPE (MeshSharedTerminal, mesh_shared_terminal, G_TYPE_OBJECT)
-
-static gboolean
-set_string (char       **field,
-            const char  *value)
-{
-  if (g_strcmp0 (*field, value) == 0)
-    return FALSE;
-  g_free (*field);
-  *field = g_strdup (value);
-  return TRUE;
-}
 
 static void
 mesh_shared_terminal_get_property (GObject    *object,
@@ -296,8 +287,7 @@ mesh_shared_terminal_set_share_id (MeshSharedTerminal *self,
 {
   g_return_if_fail (MESH_IS_SHARED_TERMINAL (self));
 
-  if (set_string (&self->share_id, share_id))
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SHARE_ID]);
+  mesh_property_set_string (G_OBJECT (self), &self->share_id, share_id, properties[PROP_SHARE_ID]);
 }
 
 void
@@ -311,8 +301,7 @@ mesh_shared_terminal_set_state (MeshSharedTerminal      *self,
   if (self->state == MESH_SHARED_TERMINAL_ENDED)
     return;
   g_object_freeze_notify (G_OBJECT (self));
-  if (set_string (&self->error, error))
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ERROR]);
+  mesh_property_set_string (G_OBJECT (self), &self->error, error, properties[PROP_ERROR]);
   if (state == MESH_SHARED_TERMINAL_ENDED) {
     mesh_shared_terminal_set_controller (self, NULL, NULL, FALSE);
     if (self->has_control) {
@@ -361,10 +350,10 @@ mesh_shared_terminal_set_controller (MeshSharedTerminal *self,
   if (self->state == MESH_SHARED_TERMINAL_ENDED && peer_id != NULL)
     return;
   g_object_freeze_notify (G_OBJECT (self));
-  if (set_string (&self->controller_peer_id, peer_id))
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONTROLLER_PEER_ID]);
-  if (set_string (&self->controller_name, peer_id != NULL ? name : NULL))
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONTROLLER_NAME]);
+  mesh_property_set_string (G_OBJECT (self), &self->controller_peer_id, peer_id,
+                            properties[PROP_CONTROLLER_PEER_ID]);
+  mesh_property_set_string (G_OBJECT (self), &self->controller_name, peer_id != NULL ? name : NULL,
+                            properties[PROP_CONTROLLER_NAME]);
   /* The host always types into its own shell. */
   has_control = self->role == MESH_SHARED_TERMINAL_HOST
                 ? self->state != MESH_SHARED_TERMINAL_ENDED

@@ -7,6 +7,7 @@
 
 #include "mesh-error.h"
 #include "mesh-frame.h"
+#include "mesh-property.h"
 
 #include <glib/gi18n.h>
 #include <string.h>
@@ -419,11 +420,7 @@ mesh_transfer_set_state (MeshTransfer      *self,
   if (mesh_transfer_is_finished (self))
     return;
   g_object_freeze_notify (G_OBJECT (self));
-  if (g_strcmp0 (self->error, error) != 0) {
-    g_free (self->error);
-    self->error = g_strdup (error);
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ERROR]);
-  }
+  mesh_property_set_string (G_OBJECT (self), &self->error, error, properties[PROP_ERROR]);
   if (state == MESH_TRANSFER_DONE && self->done != self->size) {
     self->done = self->size;
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DONE]);
@@ -595,19 +592,6 @@ sentence_for (MeshTransfer *self,
   return g_strdup (_("The transfer failed. The details say why."));
 }
 
-static void
-set_string (MeshTransfer  *self,
-            char         **field,
-            const char    *value,
-            guint          prop)
-{
-  if (g_strcmp0 (*field, value) == 0)
-    return;
-  g_free (*field);
-  *field = g_strdup (value);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
-}
-
 /**
  * mesh_transfer_end_with_error:
  * @error: how the transfer ended: G_IO_ERROR_CANCELLED when this user
@@ -628,13 +612,14 @@ mesh_transfer_end_with_error (MeshTransfer *self,
   if (mesh_transfer_is_finished (self))
     return;
   g_object_freeze_notify (G_OBJECT (self));
-  set_string (self, &self->details, error->message, PROP_DETAILS);
+  mesh_property_set_string (G_OBJECT (self), &self->details, error->message,
+                            properties[PROP_DETAILS]);
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
     mesh_transfer_set_state (self, MESH_TRANSFER_CANCELLED, NULL);
   } else if (g_error_matches (error, MESH_FRAME_ERROR, MESH_FRAME_ERROR_CANCELLED)) {
-    set_string (self, &self->cancelled_by,
-                self->peer_name != NULL ? self->peer_name : _("the other side"),
-                PROP_CANCELLED_BY);
+    mesh_property_set_string (G_OBJECT (self), &self->cancelled_by,
+                              self->peer_name != NULL ? self->peer_name : _("the other side"),
+                              properties[PROP_CANCELLED_BY]);
     mesh_transfer_set_state (self, MESH_TRANSFER_CANCELLED, NULL);
   } else if (g_error_matches (error, MESH_ERROR, MESH_ERROR_P2P_SESSION_DENIED) &&
              strstr (error->message, "expired") == NULL) {
@@ -665,8 +650,8 @@ mesh_transfer_retry (MeshTransfer *self)
   g_object_freeze_notify (G_OBJECT (self));
   self->retryable = FALSE;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RETRYABLE]);
-  set_string (self, &self->error, NULL, PROP_ERROR);
-  set_string (self, &self->details, NULL, PROP_DETAILS);
+  mesh_property_set_string (G_OBJECT (self), &self->error, NULL, properties[PROP_ERROR]);
+  mesh_property_set_string (G_OBJECT (self), &self->details, NULL, properties[PROP_DETAILS]);
   self->state = MESH_TRANSFER_WAITING;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
   g_object_thaw_notify (G_OBJECT (self));

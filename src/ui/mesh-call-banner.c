@@ -155,20 +155,6 @@ update (MeshCallBanner *self)
 }
 
 static void
-calls_changed_cb (MeshCallBanner *self,
-                  guint           position,
-                  guint           removed,
-                  guint           added)
-{
-  for (guint i = position; i < position + added; i++) {
-    g_autoptr(MeshCall) call = g_list_model_get_item (self->calls, i);
-
-    g_signal_connect_object (call, "notify::state", G_CALLBACK (update), self, G_CONNECT_SWAPPED);
-  }
-  update (self);
-}
-
-static void
 mesh_call_banner_dispose (GObject *object)
 {
   MeshCallBanner *self = MESH_CALL_BANNER (object);
@@ -221,24 +207,12 @@ void
 mesh_call_banner_set_controller (MeshCallBanner     *self,
                                  MeshCallController *controller)
 {
-  MeshCallEngine *engine;
-
   g_return_if_fail (MESH_IS_CALL_BANNER (self));
   g_return_if_fail (controller == NULL || MESH_IS_CALL_CONTROLLER (controller));
 
-  if (self->calls != NULL)
-    g_signal_handlers_disconnect_by_data (self->calls, self);
-  g_clear_object (&self->calls);
   g_set_object (&self->controller, controller);
-  engine = controller != NULL ? mesh_call_controller_get_engine (controller) : NULL;
-  if (engine != NULL) {
-    self->calls = g_object_ref (mesh_call_engine_get_calls (engine));
-    g_signal_connect_object (self->calls, "items-changed", G_CALLBACK (calls_changed_cb), self,
-                             G_CONNECT_SWAPPED);
-    calls_changed_cb (self, 0, 0, g_list_model_get_n_items (self->calls));
-    return;
-  }
-  if (self->box != NULL)
+  if (!mesh_call_controller_follow_calls (controller, &self->calls, self, G_CALLBACK (update)) &&
+      self->box != NULL)
     update (self);
 }
 

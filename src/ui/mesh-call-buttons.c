@@ -60,20 +60,6 @@ update (MeshCallButtons *self)
 }
 
 static void
-calls_changed_cb (MeshCallButtons *self,
-                  guint            position,
-                  guint            removed,
-                  guint            added)
-{
-  for (guint i = position; i < position + added; i++) {
-    g_autoptr(MeshCall) call = g_list_model_get_item (self->calls, i);
-
-    g_signal_connect_object (call, "notify::state", G_CALLBACK (update), self, G_CONNECT_SWAPPED);
-  }
-  update (self);
-}
-
-static void
 mesh_call_buttons_dispose (GObject *object)
 {
   MeshCallButtons *self = MESH_CALL_BUTTONS (object);
@@ -133,24 +119,12 @@ void
 mesh_call_buttons_set_controller (MeshCallButtons    *self,
                                   MeshCallController *controller)
 {
-  MeshCallEngine *engine;
-
   g_return_if_fail (MESH_IS_CALL_BUTTONS (self));
   g_return_if_fail (controller == NULL || MESH_IS_CALL_CONTROLLER (controller));
 
-  if (self->calls != NULL)
-    g_signal_handlers_disconnect_by_data (self->calls, self);
-  g_clear_object (&self->calls);
   g_set_object (&self->controller, controller);
-  engine = controller != NULL ? mesh_call_controller_get_engine (controller) : NULL;
-  if (engine != NULL) {
-    self->calls = g_object_ref (mesh_call_engine_get_calls (engine));
-    g_signal_connect_object (self->calls, "items-changed", G_CALLBACK (calls_changed_cb), self,
-                             G_CONNECT_SWAPPED);
-    calls_changed_cb (self, 0, 0, g_list_model_get_n_items (self->calls));
-    return;
-  }
-  update (self);
+  if (!mesh_call_controller_follow_calls (controller, &self->calls, self, G_CALLBACK (update)))
+    update (self);
 }
 
 void

@@ -200,12 +200,19 @@ end_other_calls (MeshCallController *self,
     mesh_call_hang_up (ending->pdata[i]);
 }
 
+typedef enum {
+  RINGING_HERE,   /* offered to us, not answered yet */
+  LIVE,           /* not ended, either direction */
+  LIVE_OURS,      /* one we started, not ended */
+} CallFilter;
+
+/* The first call of @kind in @room_id (any room for NULL) that @filter lets
+ * through. */
 static MeshCall *
 find_call (MeshCallController *self,
            const char         *room_id,
            MeshMediaKind       kind,
-           MeshCallDirection   direction,
-           MeshCallState       state)
+           CallFilter          filter)
 {
   GListModel *calls;
 
@@ -214,10 +221,15 @@ find_call (MeshCallController *self,
   calls = mesh_call_engine_get_calls (self->engine);
   for (guint i = 0; i < g_list_model_get_n_items (calls); i++) {
     g_autoptr(MeshCall) call = g_list_model_get_item (calls, i);
+    MeshCallDirection direction = mesh_call_get_direction (call);
+    gboolean passes = filter == RINGING_HERE
+                      ? direction == MESH_CALL_DIRECTION_INCOMING &&
+                        mesh_call_get_state (call) == MESH_CALL_STATE_RINGING
+                      : call_is_live (call) &&
+                        (filter == LIVE || direction == MESH_CALL_DIRECTION_OUTGOING);
 
     if ((room_id == NULL || g_strcmp0 (mesh_call_get_room_id (call), room_id) == 0) &&
-        mesh_call_get_kind (call) == kind && mesh_call_get_direction (call) == direction &&
-        mesh_call_get_state (call) == state)
+        mesh_call_get_kind (call) == kind && passes)
       return call;
   }
   return NULL;
@@ -350,6 +362,49 @@ mesh_call_controller_get_engine (MeshCallController *self)
   return self->engine;
 }
 
+static void
+followed_calls_changed_cb (GListModel *calls,
+                           guint       position,
+                           guint       removed,
+                           guint       added,
+                           gpointer    widget)
+{
+  /* Set by mesh_call_controller_follow_calls(): the widget's own update. */
+  GCallback update = g_object_get_data (G_OBJECT (widget), "mesh-calls-update");
+
+  for (guint i = position; i < position + added; i++) {
+    g_autoptr(MeshCall) call = g_list_model_get_item (calls, i);
+
+    g_signal_connect_object (call, "notify::state", update, widget, G_CONNECT_SWAPPED);
+  }
+  ((void (*) (gpointer)) update) (widget);
+}
+
+gboolean
+mesh_call_controller_follow_calls (MeshCallController  *controller,
+                                   GListModel         **calls,
+                                   gpointer             widget,
+                                   GCallback            update)
+{
+  MeshCallEngine *engine;
+
+  g_return_val_if_fail (controller == NULL || MESH_IS_CALL_CONTROLLER (controller), FALSE);
+  g_return_val_if_fail (G_IS_OBJECT (widget) && update != NULL, FALSE);
+
+  if (*calls != NULL)
+    g_signal_handlers_disconnect_by_data (*calls, widget);
+  g_clear_object (calls);
+  engine = controller != NULL ? controller->engine : NULL;
+  if (engine == NULL)
+    return FALSE;
+  *calls = g_object_ref (mesh_call_engine_get_calls (engine));
+  g_object_set_data (G_OBJECT (widget), "mesh-calls-update", update);
+  g_signal_connect_object (*calls, "items-changed", G_CALLBACK (followed_calls_changed_cb),
+                           widget, 0);
+  followed_calls_changed_cb (*calls, 0, 0, g_list_model_get_n_items (*calls), widget);
+  return TRUE;
+}
+
 char *
 mesh_call_controller_dup_room_name (MeshCallController *self,
                                     const char         *room_id)
@@ -382,21 +437,9 @@ MeshCall *
 mesh_call_controller_get_call (MeshCallController *self,
                                const char         *room_id)
 {
-  GListModel *calls;
-
   g_return_val_if_fail (MESH_IS_CALL_CONTROLLER (self), NULL);
 
-  if (self->engine == NULL)
-    return NULL;
-  calls = mesh_call_engine_get_calls (self->engine);
-  for (guint i = 0; i < g_list_model_get_n_items (calls); i++) {
-    g_autoptr(MeshCall) call = g_list_model_get_item (calls, i);
-
-    if ((room_id == NULL || g_strcmp0 (mesh_call_get_room_id (call), room_id) == 0) &&
-        mesh_call_get_kind (call) == MESH_MEDIA_KIND_CALL && call_is_live (call))
-      return call;
-  }
-  return NULL;
+  return find_call (self, room_id, MESH_MEDIA_KIND_CALL, LIVE);
 }
 
 gboolean
@@ -415,8 +458,7 @@ mesh_call_controller_call (MeshCallController  *self,
     return FALSE;
   }
   /* Calling the room whose call rings here is answering it. */
-  call = find_call (self, room_id, MESH_MEDIA_KIND_CALL, MESH_CALL_DIRECTION_INCOMING,
-                    MESH_CALL_STATE_RINGING);
+  call = find_call (self, room_id, MESH_MEDIA_KIND_CALL, RINGING_HERE);
   if (call != NULL && peer_id == NULL)
     return mesh_call_controller_accept (self, room_id, error);
   end_other_calls (self, NULL);
@@ -434,8 +476,7 @@ mesh_call_controller_accept (MeshCallController  *self,
   g_return_val_if_fail (MESH_IS_CALL_CONTROLLER (self), FALSE);
   g_return_val_if_fail (room_id != NULL, FALSE);
 
-  call = find_call (self, room_id, MESH_MEDIA_KIND_CALL, MESH_CALL_DIRECTION_INCOMING,
-                    MESH_CALL_STATE_RINGING);
+  call = find_call (self, room_id, MESH_MEDIA_KIND_CALL, RINGING_HERE);
   if (call == NULL)
     return mesh_call_controller_watch (self, room_id, error);
   end_other_calls (self, call);
@@ -453,8 +494,7 @@ mesh_call_controller_watch (MeshCallController  *self,
   g_return_val_if_fail (MESH_IS_CALL_CONTROLLER (self), FALSE);
   g_return_val_if_fail (room_id != NULL, FALSE);
 
-  call = find_call (self, room_id, MESH_MEDIA_KIND_SCREENSHARE, MESH_CALL_DIRECTION_INCOMING,
-                    MESH_CALL_STATE_RINGING);
+  call = find_call (self, room_id, MESH_MEDIA_KIND_SCREENSHARE, RINGING_HERE);
   if (call == NULL) {
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
                          _("Nobody is calling or sharing a screen in this room any more"));
@@ -474,11 +514,9 @@ mesh_call_controller_decline (MeshCallController *self,
   g_return_if_fail (MESH_IS_CALL_CONTROLLER (self));
   g_return_if_fail (room_id != NULL);
 
-  call = find_call (self, room_id, MESH_MEDIA_KIND_CALL, MESH_CALL_DIRECTION_INCOMING,
-                    MESH_CALL_STATE_RINGING);
+  call = find_call (self, room_id, MESH_MEDIA_KIND_CALL, RINGING_HERE);
   if (call == NULL)
-    call = find_call (self, room_id, MESH_MEDIA_KIND_SCREENSHARE, MESH_CALL_DIRECTION_INCOMING,
-                      MESH_CALL_STATE_RINGING);
+    call = find_call (self, room_id, MESH_MEDIA_KIND_SCREENSHARE, RINGING_HERE);
   if (call != NULL)
     mesh_call_decline (call);
 }
@@ -575,22 +613,9 @@ MeshCall *
 mesh_call_controller_get_own_share (MeshCallController *self,
                                     const char         *room_id)
 {
-  GListModel *calls;
-
   g_return_val_if_fail (MESH_IS_CALL_CONTROLLER (self), NULL);
 
-  if (self->engine == NULL)
-    return NULL;
-  calls = mesh_call_engine_get_calls (self->engine);
-  for (guint i = 0; i < g_list_model_get_n_items (calls); i++) {
-    g_autoptr(MeshCall) call = g_list_model_get_item (calls, i);
-
-    if ((room_id == NULL || g_strcmp0 (mesh_call_get_room_id (call), room_id) == 0) &&
-        mesh_call_get_kind (call) == MESH_MEDIA_KIND_SCREENSHARE &&
-        mesh_call_get_direction (call) == MESH_CALL_DIRECTION_OUTGOING && call_is_live (call))
-      return call;
-  }
-  return NULL;
+  return find_call (self, room_id, MESH_MEDIA_KIND_SCREENSHARE, LIVE_OURS);
 }
 
 void

@@ -34,6 +34,13 @@ MeshCallController *mesh_call_controller_new            (GSettings          *set
                                                          MeshRoomList       *room_list,
                                                          MeshNotifier       *notifier);
 MeshCallEngine     *mesh_call_controller_get_engine     (MeshCallController *self);
+/* For widgets that show calls: sets *@calls to @controller's list of calls
+ * (NULL without a controller or engine, FALSE then) and calls @update with
+ * @widget now and on every change of the list or of a call's state. */
+gboolean            mesh_call_controller_follow_calls   (MeshCallController  *controller,
+                                                         GListModel         **calls,
+                                                         gpointer             widget,
+                                                         GCallback            update);
 /* The name of one of the user's rooms, escaped for display; NULL if unknown. */
 char               *mesh_call_controller_dup_room_name  (MeshCallController *self,
                                                          const char         *room_id);

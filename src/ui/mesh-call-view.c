@@ -322,21 +322,6 @@ calls_changed_cb (MeshCallView *self)
 }
 
 static void
-calls_items_changed_cb (MeshCallView *self,
-                        guint         position,
-                        guint         removed,
-                        guint         added)
-{
-  for (guint i = position; i < position + added; i++) {
-    g_autoptr(MeshCall) call = g_list_model_get_item (self->calls, i);
-
-    g_signal_connect_object (call, "notify::state", G_CALLBACK (calls_changed_cb), self,
-                             G_CONNECT_SWAPPED);
-  }
-  calls_changed_cb (self);
-}
-
-static void
 mesh_call_view_get_property (GObject    *object,
                              guint       prop_id,
                              GValue     *value,
@@ -423,25 +408,14 @@ void
 mesh_call_view_set_controller (MeshCallView       *self,
                                MeshCallController *controller)
 {
-  MeshCallEngine *engine;
-
   g_return_if_fail (MESH_IS_CALL_VIEW (self));
   g_return_if_fail (controller == NULL || MESH_IS_CALL_CONTROLLER (controller));
 
   if (self->controller == controller)
     return;
   set_call (self, NULL);
-  if (self->calls != NULL)
-    g_signal_handlers_disconnect_by_data (self->calls, self);
-  g_clear_object (&self->calls);
   g_set_object (&self->controller, controller);
-  engine = controller != NULL ? mesh_call_controller_get_engine (controller) : NULL;
-  if (engine == NULL)
-    return;
-  self->calls = g_object_ref (mesh_call_engine_get_calls (engine));
-  g_signal_connect_object (self->calls, "items-changed", G_CALLBACK (calls_items_changed_cb),
-                           self, G_CONNECT_SWAPPED);
-  calls_items_changed_cb (self, 0, 0, g_list_model_get_n_items (self->calls));
+  mesh_call_controller_follow_calls (controller, &self->calls, self, G_CALLBACK (calls_changed_cb));
 }
 
 void

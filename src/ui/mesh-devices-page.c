@@ -111,17 +111,13 @@ remove_clicked_cb (GtkButton       *button,
   GtkWidget *window = gtk_widget_get_ancestor (GTK_WIDGET (self), GTK_TYPE_WINDOW);
   AdwMessageDialog *dialog;
 
-  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (window), NULL, NULL));
+  dialog = mesh_ui_question_new (GTK_WINDOW (window), NULL,
+                                 own ? _("This computer will be signed out of file transfers and "
+                                         "terminal sharing until you sign in again.")
+                                     : _("It is signed out at once and can no longer send or "
+                                         "receive files as you. Sign in on it again to use it."),
+                                 "remove", _("_Remove"), ADW_RESPONSE_DESTRUCTIVE, "cancel");
   adw_message_dialog_format_heading (dialog, _("Remove “%s”?"), name);
-  adw_message_dialog_set_body (dialog,
-                               own ? _("This computer will be signed out of file transfers and "
-                                       "terminal sharing until you sign in again.")
-                                   : _("It is signed out at once and can no longer send or receive "
-                                       "files as you. Sign in on it again to use it."));
-  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "remove", _("_Remove"), NULL);
-  adw_message_dialog_set_response_appearance (dialog, "remove", ADW_RESPONSE_DESTRUCTIVE);
-  adw_message_dialog_set_default_response (dialog, "cancel");
-  adw_message_dialog_set_close_response (dialog, "cancel");
   g_object_set_data_full (G_OBJECT (dialog), "mesh-device-id", g_strdup (device_id), g_free);
   g_signal_connect_object (dialog, "response", G_CALLBACK (remove_response_cb), self, 0);
   gtk_window_present (GTK_WINDOW (dialog));

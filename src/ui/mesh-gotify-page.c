@@ -208,25 +208,67 @@ apply_view (MeshGotifyPage *self,
   return TRUE;
 }
 
+/* What to do with the server's answer (@node) or failure (@error) to a
+ * request of the page. */
+typedef void (*Answered) (MeshGotifyPage *self,
+                          JsonNode       *node,
+                          const GError   *error);
+
+typedef struct {
+  MeshGotifyPage *self;
+  Answered        answered;
+} Request;
+
 static void
-load_cb (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
+request_done (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
 {
-  g_autoptr(MeshGotifyPage) self = user_data;
+  Request *request = user_data;
+  g_autoptr(MeshGotifyPage) self = request->self;
+  Answered answered = request->answered;
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) node = mesh_client_rest_call_finish (MESH_CLIENT_REST (source), result,
                                                           &error);
 
+  g_free (request);
+  /* Cancelled: the page is going away. */
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
   set_busy (self, FALSE);
+  answered (self, node, error);
+}
+
+/* The page is busy from a request to its answer. */
+static void
+request (MeshGotifyPage *self,
+         const char     *method,
+         const char     *path,
+         JsonNode       *body,
+         Answered        answered)
+{
+  Request *request = g_new0 (Request, 1);
+
+  request->self = g_object_ref (self);
+  request->answered = answered;
+  set_busy (self, TRUE);
+  mesh_client_rest_call_async (self->rest, method, path, body, self->cancellable, request_done,
+                               request);
+}
+
+static void
+load_cb (MeshGotifyPage *self,
+         JsonNode       *node,
+         const GError   *error)
+{
+  g_autoptr(GError) local_error = NULL;
+
   if (g_error_matches (error, MESH_ERROR, MESH_ERROR_NOT_FOUND)) {
     clear_form (self);
     return;
   }
-  if (error == NULL)
-    apply_view (self, node, &error);
+  if (error == NULL && !apply_view (self, node, &local_error))
+    error = local_error;
   if (error != NULL) {
     g_autofree char *details = NULL;
     g_autofree char *text = mesh_error_text_describe (error, &details);
@@ -240,25 +282,19 @@ load_cb (GObject      *source,
 static void
 load (MeshGotifyPage *self)
 {
-  set_busy (self, TRUE);
-  mesh_client_rest_call_async (self->rest, "GET", GOTIFY_PATH, NULL, self->cancellable, load_cb,
-                               g_object_ref (self));
+  request (self, "GET", GOTIFY_PATH, NULL, load_cb);
 }
 
 static void
-save_cb (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
+save_cb (MeshGotifyPage *self,
+         JsonNode       *node,
+         const GError   *error)
 {
-  g_autoptr(MeshGotifyPage) self = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) node = mesh_client_rest_call_finish (MESH_CLIENT_REST (source), result,
-                                                          &error);
+  g_autoptr(GError) local_error = NULL;
 
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-  set_busy (self, FALSE);
-  if (error == NULL && apply_view (self, node, &error)) {
+  if (error == NULL && !apply_view (self, node, &local_error))
+    error = local_error;
+  if (error == NULL) {
     mesh_ui_toast (GTK_WIDGET (self), _("Gotify settings saved"));
   } else {
     g_autofree char *details = NULL;
@@ -306,39 +342,32 @@ save_clicked_cb (MeshGotifyPage *self)
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
 
-  set_busy (self, TRUE);
-  mesh_client_rest_call_async (self->rest, "PUT", GOTIFY_PATH, body, self->cancellable, save_cb,
-                               g_object_ref (self));
+  request (self, "PUT", GOTIFY_PATH, body, save_cb);
 }
 
 static void
-test_cb (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
+test_cb (MeshGotifyPage *self,
+         JsonNode       *node,
+         const GError   *error)
 {
-  g_autoptr(MeshGotifyPage) self = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) node = mesh_client_rest_call_finish (MESH_CLIENT_REST (source), result,
-                                                          &error);
   JsonObject *answer = NULL;
   gboolean ok = FALSE;
   gint64 status = 0;
   const char *reason = NULL;
   g_autofree char *text = NULL;
+  g_autoptr(GError) local_error = NULL;
 
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-  set_busy (self, FALSE);
   if (error == NULL) {
     answer = node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
     if (answer == NULL)
-      g_set_error_literal (&error, MESH_ERROR, MESH_ERROR_INTERNAL,
+      g_set_error_literal (&local_error, MESH_ERROR, MESH_ERROR_INTERNAL,
                            _("The server sent a test result that is not an object"));
-    else if (mesh_json_get_bool (answer, "ok", TRUE, &ok, &error)) {
+    else if (mesh_json_get_bool (answer, "ok", TRUE, &ok, &local_error)) {
       /* Both are optional: a wrong type only loses detail in the toast. */
       mesh_json_get_int (answer, "status", FALSE, &status, NULL);
       mesh_json_get_string (answer, "error", FALSE, &reason, NULL);
     }
+    error = local_error;
   }
   if (error != NULL) {
     g_autofree char *details = NULL;
@@ -388,24 +417,14 @@ test_clicked_cb (MeshGotifyPage *self)
 {
   if (self->busy)
     return;
-  set_busy (self, TRUE);
-  mesh_client_rest_call_async (self->rest, "POST", GOTIFY_PATH "/test", NULL, self->cancellable,
-                               test_cb, g_object_ref (self));
+  request (self, "POST", GOTIFY_PATH "/test", NULL, test_cb);
 }
 
 static void
-remove_cb (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
+remove_cb (MeshGotifyPage *self,
+           JsonNode       *node,
+           const GError   *error)
 {
-  g_autoptr(MeshGotifyPage) self = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) node = mesh_client_rest_call_finish (MESH_CLIENT_REST (source), result,
-                                                          &error);
-
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-  set_busy (self, FALSE);
   if (error != NULL) {
     mesh_ui_toast (GTK_WIDGET (self), error->message);
     return;
@@ -419,9 +438,7 @@ remove_clicked_cb (MeshGotifyPage *self)
 {
   if (self->busy)
     return;
-  set_busy (self, TRUE);
-  mesh_client_rest_call_async (self->rest, "DELETE", GOTIFY_PATH, NULL, self->cancellable,
-                               remove_cb, g_object_ref (self));
+  request (self, "DELETE", GOTIFY_PATH, NULL, remove_cb);
 }
 
 /* The lowest value reads "Default": the server's priority for each kind. */

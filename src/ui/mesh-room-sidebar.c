@@ -175,21 +175,14 @@ ask_name (MeshRoomSidebar *self,
   GtkWidget *entry;
 
   if (joining)
-    dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (parent, _("Join a Room"),
-                                                         _("Type the invite code a member of "
-                                                           "the room gave you.")));
+    dialog = mesh_ui_question_new (parent, _("Join a Room"),
+                                   _("Type the invite code a member of the room gave you."),
+                                   "ok", _("_Join"), ADW_RESPONSE_SUGGESTED, "ok");
   else
-    dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (parent, _("New Room"),
-                                                         _("Give the room a name its members "
-                                                           "will recognize.")));
-  adw_message_dialog_add_responses (dialog,
-                                    "cancel", _("_Cancel"),
-                                    "ok", joining ? _("_Join") : _("_Create"),
-                                    NULL);
-  adw_message_dialog_set_response_appearance (dialog, "ok", ADW_RESPONSE_SUGGESTED);
+    dialog = mesh_ui_question_new (parent, _("New Room"),
+                                   _("Give the room a name its members will recognize."),
+                                   "ok", _("_Create"), ADW_RESPONSE_SUGGESTED, "ok");
   adw_message_dialog_set_response_enabled (dialog, "ok", FALSE);
-  adw_message_dialog_set_default_response (dialog, "ok");
-  adw_message_dialog_set_close_response (dialog, "cancel");
 
   entry = gtk_entry_new ();
   gtk_entry_set_activates_default (GTK_ENTRY (entry), TRUE);
@@ -207,20 +200,13 @@ ask_name (MeshRoomSidebar *self,
   gtk_widget_grab_focus (entry);
 }
 
+/* rooms.create and rooms.join */
 static void
-create_activated (GtkWidget  *widget,
-                  const char *action_name,
-                  GVariant   *parameter)
+ask_name_activated (GtkWidget  *widget,
+                    const char *action_name,
+                    GVariant   *parameter)
 {
-  mesh_room_sidebar_create_room (MESH_ROOM_SIDEBAR (widget));
-}
-
-static void
-join_activated (GtkWidget  *widget,
-                const char *action_name,
-                GVariant   *parameter)
-{
-  mesh_room_sidebar_join_room (MESH_ROOM_SIDEBAR (widget));
+  ask_name (MESH_ROOM_SIDEBAR (widget), g_str_equal (action_name, "rooms.join"), NULL);
 }
 
 static void
@@ -301,8 +287,8 @@ mesh_room_sidebar_class_init (MeshRoomSidebarClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MeshRoomSidebar, list_box);
   gtk_widget_class_bind_template_callback (widget_class, row_activated_cb);
 
-  gtk_widget_class_install_action (widget_class, "rooms.create", NULL, create_activated);
-  gtk_widget_class_install_action (widget_class, "rooms.join", NULL, join_activated);
+  gtk_widget_class_install_action (widget_class, "rooms.create", NULL, ask_name_activated);
+  gtk_widget_class_install_action (widget_class, "rooms.join", NULL, ask_name_activated);
 }
 
 static void

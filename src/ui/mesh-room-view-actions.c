@@ -28,10 +28,10 @@ create_invite_cb (GObject      *source,
   mesh_ui_toast (GTK_WIDGET (self), message);
 }
 
-void
-room_view_copy_invite_activated (GtkWidget  *widget,
-                                 const char *action_name,
-                                 GVariant   *parameter)
+static void
+copy_invite_activated (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
 {
   MeshRoomView *self = MESH_ROOM_VIEW (widget);
 
@@ -154,10 +154,10 @@ rename_response_cb (AdwMessageDialog *dialog,
                                     change_task (self, NULL));
 }
 
-void
-room_view_rename_activated (GtkWidget  *widget,
-                            const char *action_name,
-                            GVariant   *parameter)
+static void
+rename_activated (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
 {
   MeshRoomView *self = MESH_ROOM_VIEW (widget);
   GtkRoot *root = gtk_widget_get_root (widget);
@@ -166,12 +166,9 @@ room_view_rename_activated (GtkWidget  *widget,
 
   if (self->room == NULL)
     return;
-  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (root), _("Rename Room"),
-                                                       _("Every member sees the new name.")));
-  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "rename", _("_Rename"), NULL);
-  adw_message_dialog_set_response_appearance (dialog, "rename", ADW_RESPONSE_SUGGESTED);
-  adw_message_dialog_set_default_response (dialog, "rename");
-  adw_message_dialog_set_close_response (dialog, "cancel");
+  dialog = mesh_ui_question_new (GTK_WINDOW (root), _("Rename Room"),
+                                 _("Every member sees the new name."), "rename", _("_Rename"),
+                                 ADW_RESPONSE_SUGGESTED, "rename");
   entry = gtk_entry_new ();
   gtk_entry_set_activates_default (GTK_ENTRY (entry), TRUE);
   gtk_editable_set_text (GTK_EDITABLE (entry), mesh_room_get_name (self->room));
@@ -207,10 +204,10 @@ leave_or_delete_response_cb (AdwMessageDialog *dialog,
                                                                           safe)));
 }
 
-void
-room_view_leave_or_delete_activated (GtkWidget  *widget,
-                                     const char *action_name,
-                                     GVariant   *parameter)
+static void
+leave_or_delete_activated (GtkWidget  *widget,
+                           const char *action_name,
+                           GVariant   *parameter)
 {
   MeshRoomView *self = MESH_ROOM_VIEW (widget);
   gboolean delete = g_str_equal (action_name, "room.delete");
@@ -222,14 +219,14 @@ room_view_leave_or_delete_activated (GtkWidget  *widget,
   if (self->room == NULL)
     return;
   safe = mesh_escape_for_display (mesh_room_get_name (self->room), -1);
-  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (root), NULL, NULL));
   if (delete) {
+    dialog = mesh_ui_question_new (GTK_WINDOW (root), NULL, NULL, "delete", _("_Delete"),
+                                   ADW_RESPONSE_DESTRUCTIVE, "cancel");
     adw_message_dialog_format_heading (dialog, _("Delete “%s”?"), safe);
     body = _("The room and its messages are deleted for every member. This cannot be undone.");
-    adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "delete", _("_Delete"),
-                                      NULL);
-    adw_message_dialog_set_response_appearance (dialog, "delete", ADW_RESPONSE_DESTRUCTIVE);
   } else {
+    dialog = mesh_ui_question_new (GTK_WINDOW (root), NULL, NULL, "leave", _("_Leave"),
+                                   ADW_RESPONSE_DESTRUCTIVE, "cancel");
     adw_message_dialog_format_heading (dialog, _("Leave “%s”?"), safe);
     body = mesh_room_get_n_members (self->room) <= 1
            ? _("You are its last member: the room and its messages are deleted.")
@@ -238,16 +235,21 @@ room_view_leave_or_delete_activated (GtkWidget  *widget,
                "To come back, ask a member for an invite code.")
            : _("You will no longer see its messages. To come back, ask a member for an invite "
                "code.");
-    adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "leave", _("_Leave"), NULL);
-    adw_message_dialog_set_response_appearance (dialog, "leave", ADW_RESPONSE_DESTRUCTIVE);
   }
   adw_message_dialog_set_body (dialog, body);
-  adw_message_dialog_set_default_response (dialog, "cancel");
-  adw_message_dialog_set_close_response (dialog, "cancel");
   g_object_set_data_full (G_OBJECT (dialog), "mesh-room-id",
                           g_strdup (mesh_room_get_room_id (self->room)), g_free);
   g_object_set_data_full (G_OBJECT (dialog), "mesh-room-name",
                           g_strdup (mesh_room_get_name (self->room)), g_free);
   g_signal_connect_object (dialog, "response", G_CALLBACK (leave_or_delete_response_cb), self, 0);
   gtk_window_present (GTK_WINDOW (dialog));
+}
+
+void
+room_view_actions_class_init (GtkWidgetClass *widget_class)
+{
+  gtk_widget_class_install_action (widget_class, "room.copy-invite", NULL, copy_invite_activated);
+  gtk_widget_class_install_action (widget_class, "room.rename", NULL, rename_activated);
+  gtk_widget_class_install_action (widget_class, "room.leave", NULL, leave_or_delete_activated);
+  gtk_widget_class_install_action (widget_class, "room.delete", NULL, leave_or_delete_activated);
 }

@@ -207,10 +207,16 @@ room_view_entry_activate_cb (MeshRoomView *self)
   room_view_send (self);
 }
 
-void
-room_view_send_activated (GtkWidget  *widget,
-                          const char *action_name,
-                          GVariant   *parameter)
+static void
+send_activated (GtkWidget  *widget,
+                const char *action_name,
+                GVariant   *parameter)
 {
   room_view_send (MESH_ROOM_VIEW (widget));
+}
+
+void
+room_view_composer_class_init (GtkWidgetClass *widget_class)
+{
+  gtk_widget_class_install_action (widget_class, "room.send", NULL, send_activated);
 }

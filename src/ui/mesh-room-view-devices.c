@@ -237,10 +237,10 @@ chooser_response_cb (GtkNativeDialog *chooser,
   chooser_data_free (data);
 }
 
-void
-room_view_send_files_activated (GtkWidget  *widget,
-                                const char *action_name,
-                                GVariant   *parameter)
+static void
+send_files_activated (GtkWidget  *widget,
+                      const char *action_name,
+                      GVariant   *parameter)
 {
   MeshRoomView *self = MESH_ROOM_VIEW (widget);
   GtkFileChooserNative *chooser;
@@ -262,10 +262,10 @@ room_view_send_files_activated (GtkWidget  *widget,
 
 /* The composer's attach button: files, or a folder, to whoever is in the
  * room (mesh_room_view_send_files () asks whom when there is a choice). */
-void
-room_view_attach_activated (GtkWidget  *widget,
-                            const char *action_name,
-                            GVariant   *parameter)
+static void
+attach_activated (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
 {
   MeshRoomView *self = MESH_ROOM_VIEW (widget);
   gboolean folder = g_str_equal (action_name, "room.attach-folder");
@@ -314,10 +314,10 @@ show_terminal (MeshRoomView       *self,
   gtk_window_present (GTK_WINDOW (mesh_terminal_window_new (app, terminal)));
 }
 
-void
-room_view_share_terminal_activated (GtkWidget  *widget,
-                                    const char *action_name,
-                                    GVariant   *parameter)
+static void
+share_terminal_activated (GtkWidget  *widget,
+                          const char *action_name,
+                          GVariant   *parameter)
 {
   MeshRoomView *self = MESH_ROOM_VIEW (widget);
   g_autoptr(MeshSharedTerminal) terminal = NULL;
@@ -533,4 +533,14 @@ mesh_room_view_watch_transfer (MeshRoomView *self,
     return;
   g_signal_connect_object (transfer, "notify::state", G_CALLBACK (transfer_to_chat_cb), self,
                            G_CONNECT_SWAPPED);
+}
+
+void
+room_view_devices_class_init (GtkWidgetClass *widget_class)
+{
+  gtk_widget_class_install_action (widget_class, "room.send-files", "s", send_files_activated);
+  gtk_widget_class_install_action (widget_class, "room.attach-files", NULL, attach_activated);
+  gtk_widget_class_install_action (widget_class, "room.attach-folder", NULL, attach_activated);
+  gtk_widget_class_install_action (widget_class, "room.share-terminal", NULL,
+                                   share_terminal_activated);
 }

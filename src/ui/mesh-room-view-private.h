@@ -90,32 +90,14 @@ void          room_view_update_send_action        (MeshRoomView  *self);
 void          room_view_entry_changed_cb          (MeshRoomView  *self);
 void          room_view_send                      (MeshRoomView  *self);
 void          room_view_entry_activate_cb         (MeshRoomView  *self);
-void          room_view_send_activated            (GtkWidget     *widget,
-                                                   const char    *action_name,
-                                                   GVariant      *parameter);
+void          room_view_composer_class_init      (GtkWidgetClass *widget_class);
 
 /* -actions.c */
-void          room_view_copy_invite_activated     (GtkWidget     *widget,
-                                                   const char    *action_name,
-                                                   GVariant      *parameter);
+void          room_view_actions_class_init       (GtkWidgetClass *widget_class);
 void          room_view_update_room_actions       (MeshRoomView  *self);
-void          room_view_rename_activated          (GtkWidget     *widget,
-                                                   const char    *action_name,
-                                                   GVariant      *parameter);
-void          room_view_leave_or_delete_activated (GtkWidget     *widget,
-                                                   const char    *action_name,
-                                                   GVariant      *parameter);
 
 /* -devices.c */
-void          room_view_send_files_activated      (GtkWidget     *widget,
-                                                   const char    *action_name,
-                                                   GVariant      *parameter);
-void          room_view_attach_activated          (GtkWidget     *widget,
-                                                   const char    *action_name,
-                                                   GVariant      *parameter);
-void          room_view_share_terminal_activated  (GtkWidget     *widget,
-                                                   const char    *action_name,
-                                                   GVariant      *parameter);
+void          room_view_devices_class_init       (GtkWidgetClass *widget_class);
 void          room_view_share_watch_cb            (MeshRoomView  *self,
                                                    const char    *room_id,
                                                    const char    *share_id,

@@ -414,22 +414,9 @@ mesh_room_view_class_init (MeshRoomViewClass *klass)
   gtk_widget_class_bind_template_callback_full (widget_class, "clear_finished_cb",
                                                 G_CALLBACK (room_view_clear_finished_cb));
 
-  gtk_widget_class_install_action (widget_class, "room.send", NULL, room_view_send_activated);
-  gtk_widget_class_install_action (widget_class, "room.copy-invite", NULL,
-                                   room_view_copy_invite_activated);
-  gtk_widget_class_install_action (widget_class, "room.rename", NULL, room_view_rename_activated);
-  gtk_widget_class_install_action (widget_class, "room.leave", NULL,
-                                   room_view_leave_or_delete_activated);
-  gtk_widget_class_install_action (widget_class, "room.delete", NULL,
-                                   room_view_leave_or_delete_activated);
-  gtk_widget_class_install_action (widget_class, "room.send-files", "s",
-                                   room_view_send_files_activated);
-  gtk_widget_class_install_action (widget_class, "room.attach-files", NULL,
-                                   room_view_attach_activated);
-  gtk_widget_class_install_action (widget_class, "room.attach-folder", NULL,
-                                   room_view_attach_activated);
-  gtk_widget_class_install_action (widget_class, "room.share-terminal", NULL,
-                                   room_view_share_terminal_activated);
+  room_view_composer_class_init (widget_class);
+  room_view_actions_class_init (widget_class);
+  room_view_devices_class_init (widget_class);
   gtk_widget_class_install_action (widget_class, "room.call-member", "s", call_member_activated);
 }
 

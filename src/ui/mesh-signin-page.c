@@ -230,17 +230,11 @@ ask_trust (MeshSigninPage *self)
   body = g_strdup_printf (_("The server at %s uses a certificate that this computer does not "
                             "know. Trust it only if its fingerprint is the one your server’s "
                             "administrator gave you:\n\n<tt>%s</tt>"), escaped, formatted);
-  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))),
-                                                       _("Trust This Server?"), NULL));
+  dialog = mesh_ui_question_new (GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))),
+                                 _("Trust This Server?"), NULL, "trust", _("_Trust and Sign In"),
+                                 ADW_RESPONSE_SUGGESTED, "cancel");
   adw_message_dialog_set_body_use_markup (dialog, TRUE);
   adw_message_dialog_set_body (dialog, body);
-  adw_message_dialog_add_responses (dialog,
-                                    "cancel", _("_Cancel"),
-                                    "trust", _("_Trust and Sign In"),
-                                    NULL);
-  adw_message_dialog_set_response_appearance (dialog, "trust", ADW_RESPONSE_SUGGESTED);
-  adw_message_dialog_set_default_response (dialog, "cancel");
-  adw_message_dialog_set_close_response (dialog, "cancel");
   g_object_set_data_full (G_OBJECT (dialog), "fingerprint", g_strdup (fingerprint), g_free);
   g_signal_connect_object (dialog, "response", G_CALLBACK (trust_response_cb), self, 0);
   gtk_window_present (GTK_WINDOW (dialog));

@@ -916,16 +916,9 @@ mesh_terminal_view_ask_stop (MeshTerminalView *self,
     return;
   }
 
-  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (parent_window (self),
-                                                       _("Stop Sharing Your Terminal?"), NULL));
-  adw_message_dialog_set_body (dialog, _("Your shell closes and members no longer see it."));
-  adw_message_dialog_add_responses (dialog,
-                                    "cancel", _("_Cancel"),
-                                    "stop", _("_Stop Sharing"),
-                                    NULL);
-  adw_message_dialog_set_response_appearance (dialog, "stop", ADW_RESPONSE_DESTRUCTIVE);
-  adw_message_dialog_set_default_response (dialog, "cancel");
-  adw_message_dialog_set_close_response (dialog, "cancel");
+  dialog = mesh_ui_question_new (parent_window (self), _("Stop Sharing Your Terminal?"),
+                                 _("Your shell closes and members no longer see it."), "stop",
+                                 _("_Stop Sharing"), ADW_RESPONSE_DESTRUCTIVE, "cancel");
   if (close_window)
     g_object_set_data (G_OBJECT (dialog), "close-window", GINT_TO_POINTER (TRUE));
   g_signal_connect_object (dialog, "response", G_CALLBACK (stop_response_cb), self, 0);

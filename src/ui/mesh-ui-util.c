@@ -69,6 +69,24 @@ mesh_ui_toast_error (GtkWidget    *widget,
   mesh_ui_toast (widget, message);
 }
 
+AdwMessageDialog *
+mesh_ui_question_new (GtkWindow             *parent,
+                      const char            *heading,
+                      const char            *body,
+                      const char            *response,
+                      const char            *label,
+                      AdwResponseAppearance  appearance,
+                      const char            *default_response)
+{
+  AdwMessageDialog *dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (parent, heading, body));
+
+  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), response, label, NULL);
+  adw_message_dialog_set_response_appearance (dialog, response, appearance);
+  adw_message_dialog_set_default_response (dialog, default_response);
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  return dialog;
+}
+
 guint
 mesh_ui_name_color (const char *name)
 {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-#include <gtk/gtk.h>
+#include <adwaita.h>
 
 G_BEGIN_DECLS
 
@@ -16,6 +16,16 @@ void      mesh_ui_toast              (GtkWidget    *widget,
                                       const char   *message);
 void      mesh_ui_toast_error        (GtkWidget    *widget,
                                       const GError *error);
+/* A question over @parent with two answers: "cancel" (also what closing it
+ * gives) and @response, labelled @label and shown with @appearance; Enter
+ * gives @default_response. */
+AdwMessageDialog *mesh_ui_question_new (GtkWindow             *parent,
+                                        const char            *heading,
+                                        const char            *body,
+                                        const char            *response,
+                                        const char            *label,
+                                        AdwResponseAppearance  appearance,
+                                        const char            *default_response);
 /* A stable colour 1..8 for a user name (the .name-color-N style classes),
  * so that the same person always has the same colour. */
 guint     mesh_ui_name_color         (const char   *name);

@@ -84,6 +84,22 @@ room_activated_cb (MeshWindow *self,
   focus_changed_cb (self);
 }
 
+/* A failed call to the server: an expired sign-in signs out; when cancelled,
+ * the window may be gone. */
+static void
+report_server_error (MeshWindow   *self,
+                     const GError *error)
+{
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (g_error_matches (error, MESH_ERROR, MESH_ERROR_UNAUTHORIZED)) {
+    mesh_window_sign_out (self);
+    mesh_ui_toast (GTK_WIDGET (self), _("Your sign-in has expired; sign in again"));
+    return;
+  }
+  mesh_ui_toast_error (GTK_WIDGET (self), error);
+}
+
 static void
 refresh_cb (GObject      *source,
             GAsyncResult *result,
@@ -91,22 +107,13 @@ refresh_cb (GObject      *source,
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(MeshRoom) first = NULL;
-  MeshWindow *self;
+  MeshWindow *self = user_data;
 
   if (!mesh_room_list_refresh_finish (MESH_ROOM_LIST (source), result, &error)) {
-    if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-      return;
-    self = user_data;
-    if (g_error_matches (error, MESH_ERROR, MESH_ERROR_UNAUTHORIZED)) {
-      mesh_window_sign_out (self);
-      mesh_ui_toast (GTK_WIDGET (self), _("Your sign-in has expired; sign in again"));
-      return;
-    }
-    mesh_ui_toast_error (GTK_WIDGET (self), error);
+    report_server_error (self, error);
     return;
   }
 
-  self = user_data;
   /* Side by side, an empty room view would waste half the window. */
   first = g_list_model_get_item (G_LIST_MODEL (self->room_list), 0);
   if (first != NULL && mesh_room_view_get_room (self->room_view) == NULL &&
@@ -120,21 +127,10 @@ connect_cb (GObject      *source,
             gpointer      user_data)
 {
   g_autoptr(GError) error = NULL;
-  MeshWindow *self;
 
-  if (mesh_client_session_connect_finish (MESH_CLIENT_SESSION (source), result, &error))
-    return;
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-
-  self = user_data;
-  if (g_error_matches (error, MESH_ERROR, MESH_ERROR_UNAUTHORIZED)) {
-    mesh_window_sign_out (self);
-    mesh_ui_toast (GTK_WIDGET (self), _("Your sign-in has expired; sign in again"));
-    return;
-  }
   /* Transient failures are retried by the session; the banner says so. */
-  mesh_ui_toast_error (GTK_WIDGET (self), error);
+  if (!mesh_client_session_connect_finish (MESH_CLIENT_SESSION (source), result, &error))
+    report_server_error (user_data, error);
 }
 
 static void
@@ -345,26 +341,20 @@ sign_out_activated (GtkWidget  *widget,
   mesh_window_sign_out (MESH_WINDOW (widget));
 }
 
+/* win.new-room and win.join-room, once signed in. */
 static void
-new_room_activated (GtkWidget  *widget,
-                    const char *action_name,
-                    GVariant   *parameter)
+new_or_join_room_activated (GtkWidget  *widget,
+                            const char *action_name,
+                            GVariant   *parameter)
 {
   MeshWindow *self = MESH_WINDOW (widget);
 
-  if (self->room_list != NULL)
-    mesh_room_sidebar_create_room (self->sidebar);
-}
-
-static void
-join_room_activated (GtkWidget  *widget,
-                     const char *action_name,
-                     GVariant   *parameter)
-{
-  MeshWindow *self = MESH_WINDOW (widget);
-
-  if (self->room_list != NULL)
+  if (self->room_list == NULL)
+    return;
+  if (g_str_equal (action_name, "win.join-room"))
     mesh_room_sidebar_join_room (self->sidebar);
+  else
+    mesh_room_sidebar_create_room (self->sidebar);
 }
 
 static void
@@ -587,8 +577,10 @@ mesh_window_class_init (MeshWindowClass *klass)
 
   gtk_widget_class_install_action (widget_class, "win.toast", "s", toast_activated);
   gtk_widget_class_install_action (widget_class, "win.sign-out", NULL, sign_out_activated);
-  gtk_widget_class_install_action (widget_class, "win.new-room", NULL, new_room_activated);
-  gtk_widget_class_install_action (widget_class, "win.join-room", NULL, join_room_activated);
+  gtk_widget_class_install_action (widget_class, "win.new-room", NULL,
+                                   new_or_join_room_activated);
+  gtk_widget_class_install_action (widget_class, "win.join-room", NULL,
+                                   new_or_join_room_activated);
   gtk_widget_class_install_action (widget_class, "win.focus-rooms", NULL, focus_rooms_activated);
   gtk_widget_class_install_action (widget_class, "win.show-rooms", NULL, show_rooms_activated);
   gtk_widget_class_install_action (widget_class, "win.open-room", "s", open_room_activated);
