@@ -32,9 +32,8 @@
  * of bounded size.  The sender's thread blocks when the network is slower
  * than the disk; the receiver stops reading frames while its pipe is full,
  * which pushes back on the sender through the transport's flow control.
- * Nothing is staged on disk and memory stays at about PIPE_CAPACITY plus a
+ * Nothing is staged on disk and memory stays at about the pipe's capacity plus a
  * few frames per transfer. */
-#define PIPE_CAPACITY    (1024 * 1024)
 #define MAX_UNIQUE_TRIES 10000
 /* The zip around the files: headers, names, link targets and the central
  * directory, per entry and once.  Generous (a path may be 4 KiB, twice). */
@@ -47,7 +46,6 @@
 struct _MeshFolderReceiver {
   MeshTransferEngine engine;  /* file: the download folder; name: the folder's, as offered */
 
-  MeshChunkPipe   *pipe;
   char            *safe_name;
   guint64          entries;
   guint64          total_bytes;
@@ -75,12 +73,6 @@ struct _MeshFolderReceiver {
 };
 
 G_DEFINE_FINAL_TYPE (MeshFolderReceiver, mesh_folder_receiver, MESH_TYPE_TRANSFER_ENGINE)
-
-static guint64
-atomic_get (guint64 *value)
-{
-  return __atomic_load_n (value, __ATOMIC_RELAXED);
-}
 
 /* Deletes a tree without ever following a symbolic link out of it. */
 static void
@@ -127,7 +119,7 @@ static GBytes *
 receiver_pull (MeshFolderReceiver  *self,
                GError             **error)
 {
-  GBytes *chunk = mesh_chunk_pipe_pop_blocking (self->pipe, error);
+  GBytes *chunk = mesh_chunk_pipe_pop_blocking (self->engine.pipe, error);
   gsize len;
   const void *data;
 
@@ -287,23 +279,13 @@ receiver_extract_thread (GTask        *task,
     ok = FALSE;
   }
   if (!ok) {
-    mesh_chunk_pipe_abort (self->pipe, error);
+    mesh_chunk_pipe_abort (self->engine.pipe, error);
     if (self->root_path != NULL)
       remove_tree (self->root_path);
     g_task_return_error (task, error);
     return;
   }
   g_task_return_boolean (task, TRUE);
-}
-
-static void
-receiver_completing (MeshTransferEngine *engine,
-                     const GError       *error)
-{
-  MeshFolderReceiver *self = MESH_FOLDER_RECEIVER (engine);
-
-  if (self->pipe != NULL)
-    mesh_chunk_pipe_clear_notify (self->pipe);
 }
 
 /* A failure seen by the main context: the extraction thread stops, removes
@@ -316,7 +298,7 @@ receiver_fail (MeshFolderReceiver *self,
   if (self->main_error == NULL) {
     self->main_error = error;
     self->tell_peer = tell_peer;
-    mesh_chunk_pipe_abort (self->pipe, error);
+    mesh_chunk_pipe_abort (self->engine.pipe, error);
   } else {
     g_error_free (error);
   }
@@ -376,9 +358,9 @@ on_receiver_pipe_notify (gpointer user_data)
 {
   MeshFolderReceiver *self = user_data;
 
-  mesh_transfer_engine_progress (&self->engine, atomic_get (&self->limits.bytes),
+  mesh_transfer_engine_progress (&self->engine, mesh_transfer_counter_get (&self->limits.bytes),
                                  self->total_bytes);
-  if (self->paused && !mesh_chunk_pipe_is_full (self->pipe)) {
+  if (self->paused && !mesh_chunk_pipe_is_full (self->engine.pipe)) {
     self->paused = FALSE;
     receiver_read_next (self);
   }
@@ -418,9 +400,9 @@ receiver_handle_frame (MeshFolderReceiver  *self,
     }
     self->received += g_bytes_get_size (data);
     /* A refused push means the extraction already failed; it reports. */
-    if (!mesh_chunk_pipe_push (self->pipe, data))
+    if (!mesh_chunk_pipe_push (self->engine.pipe, data))
       return FALSE;
-    self->paused = mesh_chunk_pipe_is_full (self->pipe);
+    self->paused = mesh_chunk_pipe_is_full (self->engine.pipe);
     return !self->paused;
   }
   control = mesh_transfer_engine_parse_control (type, payload, NULL, "during a folder transfer",
@@ -438,7 +420,7 @@ receiver_handle_frame (MeshFolderReceiver  *self,
     self->expected_hash = g_strdup (hash);
     self->expected_size = size;
     self->done_received = TRUE;
-    mesh_chunk_pipe_close (self->pipe);
+    mesh_chunk_pipe_close (self->engine.pipe);
     return FALSE;
   }
   g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
@@ -549,18 +531,14 @@ on_receiver_meta (MeshTransferEngine *engine,
                   GError             *error)
 {
   MeshFolderReceiver *self = MESH_FOLDER_RECEIVER (engine);
-  g_autoptr(GTask) job = NULL;
 
   if (error != NULL || !receiver_parse_meta (self, type, payload, "ZIP_META", &error)) {
     receiver_refuse (self, error);
     return;
   }
 
-  self->pipe = mesh_chunk_pipe_new (PIPE_CAPACITY);
-  mesh_chunk_pipe_set_notify (self->pipe, on_receiver_pipe_notify, g_object_ref (self),
-                              g_object_unref);
-  job = g_task_new (self, NULL, on_receiver_extracted, NULL);
-  g_task_run_in_thread (job, receiver_extract_thread);
+  mesh_transfer_engine_start_worker (&self->engine, receiver_extract_thread,
+                                     on_receiver_extracted, on_receiver_pipe_notify);
   receiver_read_next (self);
 }
 
@@ -584,7 +562,6 @@ mesh_folder_receiver_finalize (GObject *object)
 {
   MeshFolderReceiver *self = MESH_FOLDER_RECEIVER (object);
 
-  g_clear_pointer (&self->pipe, mesh_chunk_pipe_free);
   g_clear_object (&self->result_folder);
   g_clear_pointer (&self->safe_name, g_free);
   g_clear_pointer (&self->root_path, g_free);
@@ -602,11 +579,9 @@ static void
 mesh_folder_receiver_class_init (MeshFolderReceiverClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
-  MeshTransferEngineClass *engine_class = MESH_TRANSFER_ENGINE_CLASS (klass);
 
-  object_class->finalize = mesh_folder_receiver_finalize;
   /* Its progress: file bytes extracted so far, of ZIP_META's total_bytes. */
-  engine_class->completing = receiver_completing;
+  object_class->finalize = mesh_folder_receiver_finalize;
 }
 
 static void
@@ -662,7 +637,7 @@ mesh_folder_receiver_receive_async (MeshFolderReceiver  *self,
                                     gpointer             user_data)
 {
   g_return_if_fail (MESH_IS_FOLDER_RECEIVER (self));
-  g_return_if_fail (self->engine.task == NULL && self->pipe == NULL);
+  g_return_if_fail (self->engine.task == NULL && self->engine.pipe == NULL);
 
   mesh_transfer_engine_start (&self->engine, cancellable, callback, user_data,
                               mesh_folder_receiver_receive_async);

@@ -32,10 +32,9 @@
  * of bounded size.  The sender's thread blocks when the network is slower
  * than the disk; the receiver stops reading frames while its pipe is full,
  * which pushes back on the sender through the transport's flow control.
- * Nothing is staged on disk and memory stays at about PIPE_CAPACITY plus a
+ * Nothing is staged on disk and memory stays at about the pipe's capacity plus a
  * few frames per transfer. */
 #define CHUNK_SIZE       (256 * 1024)
-#define PIPE_CAPACITY    (1024 * 1024)
 #define SENDER_IN_FLIGHT 4
 /* The zip around the files: headers, names, link targets and the central
  * directory, per entry and once.  Generous (a path may be 4 KiB, twice). */
@@ -47,7 +46,6 @@ struct _MeshFolderSender {
   MeshTransferEngine engine;  /* file: the folder to send; name: its name */
 
   char            *root_path;
-  MeshChunkPipe   *pipe;
 
   /* Set by the scan thread. */
   GPtrArray       *paths;
@@ -70,19 +68,6 @@ struct _MeshFolderSender {
 
 G_DEFINE_FINAL_TYPE (MeshFolderSender, mesh_folder_sender, MESH_TYPE_TRANSFER_ENGINE)
 
-static guint64
-atomic_get (guint64 *value)
-{
-  return __atomic_load_n (value, __ATOMIC_RELAXED);
-}
-
-static void
-atomic_add (guint64 *value,
-            guint64  n)
-{
-  __atomic_add_fetch (value, n, __ATOMIC_RELAXED);
-}
-
 /* Stops the archive thread if it still runs. */
 static void
 sender_completing (MeshTransferEngine *engine,
@@ -91,10 +76,8 @@ sender_completing (MeshTransferEngine *engine,
   MeshFolderSender *self = MESH_FOLDER_SENDER (engine);
   g_autoptr(GError) stop = mesh_transfer_engine_cancelled_error ();
 
-  if (self->pipe == NULL)
-    return;
-  mesh_chunk_pipe_abort (self->pipe, error != NULL ? error : stop);
-  mesh_chunk_pipe_clear_notify (self->pipe);
+  if (self->engine.pipe != NULL)
+    mesh_chunk_pipe_abort (self->engine.pipe, error != NULL ? error : stop);
 }
 
 static int
@@ -189,7 +172,7 @@ sender_flush_pending (MeshFolderSender *self,
   g_byte_array_set_size (self->pending, MESH_FRAME_CHUNK_HEADER_SIZE);
   self->zip_offset += len;
 
-  if (!mesh_chunk_pipe_push_blocking (self->pipe, payload, &error)) {
+  if (!mesh_chunk_pipe_push_blocking (self->engine.pipe, payload, &error)) {
     archive_set_error (archive, ECANCELED, "%s", error->message);
     return FALSE;
   }
@@ -305,7 +288,7 @@ sender_add_entry (MeshFolderSender  *self,
         goto out;
       }
       left -= n;
-      atomic_add (&self->data_bytes, n);
+      mesh_transfer_counter_add (&self->data_bytes, n);
     }
   }
   ok = archive_write_finish_entry (archive) >= ARCHIVE_WARN ||
@@ -355,12 +338,12 @@ out:
   archive_write_free (archive);
   g_clear_pointer (&self->pending, g_byte_array_unref);
   if (error != NULL) {
-    mesh_chunk_pipe_abort (self->pipe, error);
+    mesh_chunk_pipe_abort (self->engine.pipe, error);
     g_task_return_error (task, error);
     return;
   }
   self->hash = mesh_sha256_free_to_hex (g_steal_pointer (&self->sha));
-  mesh_chunk_pipe_close (self->pipe);
+  mesh_chunk_pipe_close (self->engine.pipe);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -373,7 +356,7 @@ sender_chunk_sent (MeshTransferEngine *engine,
   MeshFolderSender *self = MESH_FOLDER_SENDER (engine);
 
   self->zip_sent += len;
-  mesh_transfer_engine_progress (engine, atomic_get (&self->data_bytes), self->total_bytes);
+  mesh_transfer_engine_progress (engine, mesh_transfer_counter_get (&self->data_bytes), self->total_bytes);
   sender_pump (self);
 }
 
@@ -390,7 +373,7 @@ sender_pump (MeshFolderSender *self)
     g_autoptr(GError) error = NULL;
     gboolean eof = FALSE;
 
-    payload = mesh_chunk_pipe_try_pop (self->pipe, &eof, &error);
+    payload = mesh_chunk_pipe_try_pop (self->engine.pipe, &eof, &error);
     if (payload == NULL) {
       /* A failed archive thread reports through its own task. */
       self->pipe_eof = eof;
@@ -492,7 +475,6 @@ on_sender_scanned (GObject      *source,
   MeshFolderSender *self = MESH_FOLDER_SENDER (source);
   g_autoptr(JsonObject) mode = NULL;
   g_autoptr(JsonObject) meta = NULL;
-  g_autoptr(GTask) job = NULL;
 
   if (!mesh_transfer_engine_job_finish (&self->engine, result))
     return;
@@ -506,11 +488,8 @@ on_sender_scanned (GObject      *source,
   json_object_set_int_member (meta, "total_bytes", self->total_bytes);
   mesh_frame_writer_write_control_async (self->engine.writer, meta, NULL, NULL, NULL);
 
-  self->pipe = mesh_chunk_pipe_new (PIPE_CAPACITY);
-  mesh_chunk_pipe_set_notify (self->pipe, on_sender_pipe_notify, g_object_ref (self),
-                              g_object_unref);
-  job = g_task_new (self, NULL, on_sender_archived, NULL);
-  g_task_run_in_thread (job, sender_archive_thread);
+  mesh_transfer_engine_start_worker (&self->engine, sender_archive_thread, on_sender_archived,
+                                     on_sender_pipe_notify);
 
   mesh_transfer_engine_read (&self->engine, on_sender_frame);
 }
@@ -520,7 +499,6 @@ mesh_folder_sender_finalize (GObject *object)
 {
   MeshFolderSender *self = MESH_FOLDER_SENDER (object);
 
-  g_clear_pointer (&self->pipe, mesh_chunk_pipe_free);
   g_clear_pointer (&self->root_path, g_free);
   g_clear_pointer (&self->paths, g_ptr_array_unref);
   g_clear_pointer (&self->pending, g_byte_array_unref);
@@ -576,7 +554,7 @@ mesh_folder_sender_send_async (MeshFolderSender    *self,
   g_autoptr(GTask) job = NULL;
 
   g_return_if_fail (MESH_IS_FOLDER_SENDER (self));
-  g_return_if_fail (self->engine.task == NULL && self->pipe == NULL);
+  g_return_if_fail (self->engine.task == NULL && self->engine.pipe == NULL);
 
   mesh_transfer_engine_start (&self->engine, cancellable, callback, user_data,
                               mesh_folder_sender_send_async);

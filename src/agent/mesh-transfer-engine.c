@@ -8,6 +8,10 @@
 #include "mesh-error.h"
 #include "mesh-escape.h"
 
+/* What a folder engine's archive thread and the main context hold between
+ * them: a few chunks, so memory stays bounded and a slow side holds back the other. */
+#define PIPE_CAPACITY (1024 * 1024)
+
 enum {
   PROGRESS,
   N_SIGNALS
@@ -30,6 +34,7 @@ mesh_transfer_engine_finalize (GObject *object)
   g_clear_pointer (&self->name, g_free);
   g_clear_pointer (&self->offered_name, g_free);
   g_queue_clear (&self->in_flight);
+  g_clear_pointer (&self->pipe, mesh_chunk_pipe_free);
 
   G_OBJECT_CLASS (mesh_transfer_engine_parent_class)->finalize (object);
 }
@@ -125,6 +130,9 @@ mesh_transfer_engine_complete (MeshTransferEngine *self,
   }
   if (klass->completing != NULL)
     klass->completing (self, error);
+  /* A worker thread may still run: it no longer wakes us. */
+  if (self->pipe != NULL)
+    mesh_chunk_pipe_clear_notify (self->pipe);
   if (error != NULL)
     g_task_return_error (task, error);
   else
@@ -194,6 +202,31 @@ mesh_transfer_engine_read (MeshTransferEngine    *self,
   self->on_frame = func;
   mesh_frame_reader_read_async (self->reader, g_task_get_cancellable (self->task), on_frame_read,
                                 g_object_ref (self));
+}
+
+/**
+ * mesh_transfer_engine_start_worker:
+ * @thread: runs in a thread of its own, trading chunks through self->pipe
+ * @done: (scope async): called in this context once @thread returned
+ * @notify: called in this context whenever @thread pushed, popped or
+ *   finished, until the transfer completes
+ *
+ * For the folder engines, whose libarchive side runs synchronously.
+ */
+void
+mesh_transfer_engine_start_worker (MeshTransferEngine  *self,
+                                   GTaskThreadFunc      thread,
+                                   GAsyncReadyCallback  done,
+                                   GSourceFunc          notify)
+{
+  g_autoptr(GTask) job = NULL;
+
+  g_return_if_fail (self->pipe == NULL);
+
+  self->pipe = mesh_chunk_pipe_new (PIPE_CAPACITY);
+  mesh_chunk_pipe_set_notify (self->pipe, notify, g_object_ref (self), g_object_unref);
+  job = g_task_new (self, NULL, done, NULL);
+  g_task_run_in_thread (job, thread);
 }
 
 static void

@@ -7,6 +7,7 @@
 #include "mesh-frame.h"
 #include "mesh-frame-reader.h"
 #include "mesh-frame-writer.h"
+#include "mesh-transfer-util.h"
 
 G_BEGIN_DECLS
 
@@ -44,6 +45,7 @@ struct _MeshTransferEngine {
   char            *offered_name;  /* receivers: what our user accepted; NULL: no offer to hold to */
   guint64          offered_size;
   GQueue           in_flight;     /* senders: data lengths of the chunks queued in the writer */
+  MeshChunkPipe   *pipe;          /* folders: the chunks to or from the archive thread */
 
   /*< private >*/
   MeshTransferFrameFunc on_frame; /* of the read under way */
@@ -88,6 +90,10 @@ gboolean    mesh_transfer_engine_job_finish      (MeshTransferEngine   *self,
                                                   GAsyncResult         *result);
 void        mesh_transfer_engine_read            (MeshTransferEngine   *self,
                                                   MeshTransferFrameFunc func);
+void        mesh_transfer_engine_start_worker    (MeshTransferEngine   *self,
+                                                  GTaskThreadFunc       thread,
+                                                  GAsyncReadyCallback   done,
+                                                  GSourceFunc           notify);
 void        mesh_transfer_engine_write_chunk     (MeshTransferEngine   *self,
                                                   GBytes               *payload);
 void        mesh_transfer_engine_write_done      (MeshTransferEngine   *self,

@@ -311,3 +311,16 @@ mesh_transfer_archive_failed (struct archive  *archive,
                                                       : "unknown error");
   return FALSE;
 }
+
+guint64
+mesh_transfer_counter_get (guint64 *counter)
+{
+  return __atomic_load_n (counter, __ATOMIC_RELAXED);
+}
+
+void
+mesh_transfer_counter_add (guint64 *counter,
+                           guint64  n)
+{
+  __atomic_add_fetch (counter, n, __ATOMIC_RELAXED);
+}

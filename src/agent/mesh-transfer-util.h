@@ -51,6 +51,11 @@ void           mesh_chunk_pipe_abort        (MeshChunkPipe  *pipe,
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MeshChunkPipe, mesh_chunk_pipe_free)
 
+/* A byte count a worker thread adds to while the main context reads it for progress. */
+guint64        mesh_transfer_counter_get    (guint64        *counter);
+void           mesh_transfer_counter_add    (guint64        *counter,
+                                             guint64         n);
+
 /* What the engines' worker threads report: "@what “@name”: strerror". Always FALSE. */
 gboolean       mesh_transfer_error_from_errno  (GError        **error,
                                                 int             saved_errno,
