@@ -38,7 +38,6 @@
 struct _MeshFileReceiver {
   MeshTransferEngine engine;  /* file: the download folder; name: the file's, as offered */
 
-  char            *offered_hash;  /* the accepted offer's, when it gave one */
   gboolean         discard;       /* our user gave up: the .part goes on failure */
   int              dir_fd;
   int              fd;
@@ -746,14 +745,9 @@ receiver_parse_meta (MeshFileReceiver  *self,
                          "hash must be 64 lower-case hex digits (SHA-256)");
     return FALSE;
   }
-  if (!mesh_transfer_engine_check_offer (&self->engine, "FILE_META", "file", name, size, error))
+  if (!mesh_transfer_engine_check_offer (&self->engine, "FILE_META", "file", name, size, hash,
+                                         error))
     return FALSE;
-  if (self->engine.offered_name != NULL && self->offered_hash != NULL &&
-      g_ascii_strcasecmp (hash, self->offered_hash) != 0) {
-    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_FORBIDDEN,
-                         "FILE_META's hash is not the accepted offer's");
-    return FALSE;
-  }
 
   self->engine.name = g_strdup (name);
   self->size = size;
@@ -803,7 +797,6 @@ mesh_file_receiver_finalize (GObject *object)
   g_clear_pointer (&self->meta_name, g_free);
   g_clear_pointer (&self->hash, g_free);
   g_clear_pointer (&self->done_hash, g_free);
-  g_clear_pointer (&self->offered_hash, g_free);
   g_clear_error (&self->error);
 
   G_OBJECT_CLASS (mesh_file_receiver_parent_class)->finalize (object);
@@ -857,11 +850,7 @@ mesh_file_receiver_set_offer (MeshFileReceiver *self,
                               guint64           size,
                               const char       *hash)
 {
-  g_return_if_fail (MESH_IS_FILE_RECEIVER (self));
-
-  mesh_transfer_engine_set_offer (&self->engine, name, size);
-  g_free (self->offered_hash);
-  self->offered_hash = g_strdup (hash);
+  mesh_transfer_engine_set_offer (MESH_TRANSFER_ENGINE (self), name, size, hash);
 }
 
 /* Our user gave the transfer up: when it ends without a file, its .part

@@ -495,7 +495,8 @@ receiver_parse_meta (MeshFolderReceiver  *self,
                          "entries and total_bytes must not be negative");
     return FALSE;
   }
-  if (!mesh_transfer_engine_check_offer (&self->engine, "ZIP_META", "folder", value, total, error))
+  if (!mesh_transfer_engine_check_offer (&self->engine, "ZIP_META", "folder", value, total, NULL,
+                                         error))
     return FALSE;
   self->engine.name = g_strdup (value);
   self->safe_name = mesh_safe_path_sanitize_name (value);
@@ -620,7 +621,7 @@ mesh_folder_receiver_set_offer (MeshFolderReceiver *self,
                                 const char         *name,
                                 guint64             size)
 {
-  mesh_transfer_engine_set_offer (MESH_TRANSFER_ENGINE (self), name, size);
+  mesh_transfer_engine_set_offer (MESH_TRANSFER_ENGINE (self), name, size, NULL);
 }
 
 /**

@@ -33,6 +33,7 @@ mesh_transfer_engine_finalize (GObject *object)
   g_clear_object (&self->task);
   g_clear_pointer (&self->name, g_free);
   g_clear_pointer (&self->offered_name, g_free);
+  g_clear_pointer (&self->offered_hash, g_free);
   g_queue_clear (&self->in_flight);
   g_clear_pointer (&self->pipe, mesh_chunk_pipe_free);
 
@@ -352,9 +353,10 @@ mesh_transfer_engine_parse_control (MeshFrameType   type,
  * @what: what is offered, for the message ("file")
  * @name: the name the meta frame announces
  * @size: the size it announces
+ * @hash: (nullable): the hash it announces, if any
  *
  * What arrives is what the session allows and our user accepted: no more
- * bytes than either, and the accepted name.
+ * bytes than either, the accepted name and, when the offer had one, hash.
  */
 gboolean
 mesh_transfer_engine_check_offer (MeshTransferEngine  *self,
@@ -362,6 +364,7 @@ mesh_transfer_engine_check_offer (MeshTransferEngine  *self,
                                   const char          *what,
                                   const char          *name,
                                   guint64              size,
+                                  const char          *hash,
                                   GError             **error)
 {
   if (self->max_size > 0 && size > self->max_size) {
@@ -385,6 +388,12 @@ mesh_transfer_engine_check_offer (MeshTransferEngine  *self,
                    "%s names “%s”, the accepted offer “%s”", frame, shown, offered);
       return FALSE;
     }
+    if (self->offered_hash != NULL && hash != NULL &&
+        g_ascii_strcasecmp (hash, self->offered_hash) != 0) {
+      g_set_error (error, MESH_ERROR, MESH_ERROR_FORBIDDEN,
+                   "%s's hash is not the accepted offer's", frame);
+      return FALSE;
+    }
   }
   return TRUE;
 }
@@ -400,12 +409,19 @@ mesh_transfer_engine_set_max_size (MeshTransferEngine *self,
   self->max_size = max_size;
 }
 
-/* Binds a receiver to the offer our user accepted: the meta frame may
- * announce fewer bytes, never more, and only this name. */
+/**
+ * mesh_transfer_engine_set_offer:
+ * @name: the name of the offer our user accepted
+ * @size: its size: the meta frame may announce fewer bytes, never more
+ * @hash: (nullable): its SHA-256 hex, when the offer gave one (files)
+ *
+ * Binds a receiver to the offer our user accepted, before anything is written.
+ */
 void
 mesh_transfer_engine_set_offer (MeshTransferEngine *self,
                                 const char         *name,
-                                guint64             size)
+                                guint64             size,
+                                const char         *hash)
 {
   g_return_if_fail (MESH_IS_TRANSFER_ENGINE (self));
   g_return_if_fail (name != NULL);
@@ -413,6 +429,8 @@ mesh_transfer_engine_set_offer (MeshTransferEngine *self,
   g_free (self->offered_name);
   self->offered_name = g_strdup (name);
   self->offered_size = size;
+  g_free (self->offered_hash);
+  self->offered_hash = g_strdup (hash);
 }
 
 const char *

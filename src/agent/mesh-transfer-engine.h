@@ -44,6 +44,7 @@ struct _MeshTransferEngine {
   guint64          max_size;      /* receivers: the cap token's limit; 0: none */
   char            *offered_name;  /* receivers: what our user accepted; NULL: no offer to hold to */
   guint64          offered_size;
+  char            *offered_hash;  /* receivers: the accepted offer's, when it gave one */
   GQueue           in_flight;     /* senders: data lengths of the chunks queued in the writer */
   MeshChunkPipe   *pipe;          /* folders: the chunks to or from the archive thread */
 
@@ -113,12 +114,14 @@ gboolean    mesh_transfer_engine_check_offer     (MeshTransferEngine   *self,
                                                   const char           *what,
                                                   const char           *name,
                                                   guint64               size,
+                                                  const char           *hash,
                                                   GError              **error);
 void        mesh_transfer_engine_set_max_size    (MeshTransferEngine   *self,
                                                   guint64               max_size);
 void        mesh_transfer_engine_set_offer       (MeshTransferEngine   *self,
                                                   const char           *name,
-                                                  guint64               size);
+                                                  guint64               size,
+                                                  const char           *hash);
 const char *mesh_transfer_engine_get_name        (MeshTransferEngine   *self);
 
 G_END_DECLS
