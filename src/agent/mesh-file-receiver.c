@@ -721,6 +721,7 @@ static gboolean
 receiver_parse_meta (MeshFileReceiver  *self,
                      MeshFrameType      type,
                      GBytes            *payload,
+                     gboolean          *peer_error,
                      GError           **error)
 {
   g_autoptr(JsonObject) control = NULL;
@@ -728,8 +729,8 @@ receiver_parse_meta (MeshFileReceiver  *self,
   const char *hash = NULL;
   gint64 size = 0;
 
-  control = mesh_transfer_engine_parse_control (type, payload, "FILE_META", NULL, NULL, NULL,
-                                                error);
+  control = mesh_transfer_engine_parse_control (type, payload, "FILE_META", NULL, NULL,
+                                                peer_error, error);
   if (control == NULL)
     return FALSE;
   if (!mesh_json_get_string (control, "name", TRUE, &name, error) ||
@@ -764,13 +765,16 @@ on_receiver_meta (MeshTransferEngine *engine,
 {
   MeshFileReceiver *self = MESH_FILE_RECEIVER (engine);
   g_autoptr(GTask) job = NULL;
+  gboolean peer_error = FALSE;
 
-  if (error != NULL) {
-    receiver_complete (self, error);
+  if (error == NULL && !receiver_parse_meta (self, type, payload, &peer_error, &error) &&
+      !peer_error) {
+    receiver_fail_and_tell (self, error);
     return;
   }
-  if (!receiver_parse_meta (self, type, payload, &error)) {
-    receiver_fail_and_tell (self, error);
+  /* A broken stream, or the sender's own ERROR: nothing to tell it. */
+  if (error != NULL) {
+    receiver_complete (self, error);
     return;
   }
 

@@ -464,6 +464,7 @@ receiver_parse_meta (MeshFolderReceiver  *self,
                      MeshFrameType        type,
                      GBytes              *payload,
                      const char          *expected,
+                     gboolean            *peer_error,
                      GError             **error)
 {
   g_autoptr(JsonObject) control = NULL;
@@ -471,7 +472,8 @@ receiver_parse_meta (MeshFolderReceiver  *self,
   gint64 entries = 0;
   gint64 total = 0;
 
-  control = mesh_transfer_engine_parse_control (type, payload, expected, NULL, NULL, NULL, error);
+  control = mesh_transfer_engine_parse_control (type, payload, expected, NULL, NULL, peer_error,
+                                                error);
   if (control == NULL)
     return FALSE;
 
@@ -512,12 +514,14 @@ receiver_parse_meta (MeshFolderReceiver  *self,
   return TRUE;
 }
 
-/* Refuses the transfer before any zip: the sender learns why from ERROR. */
+/* Refuses the transfer before any zip: the sender learns why from ERROR,
+ * unless that is what it sent. */
 static void
 receiver_refuse (MeshFolderReceiver *self,
-                 GError             *error)
+                 GError             *error,
+                 gboolean            peer_error)
 {
-  if (error->domain != MESH_ERROR) {
+  if (peer_error || error->domain != MESH_ERROR) {
     mesh_transfer_engine_complete (&self->engine, error);
     return;
   }
@@ -532,9 +536,11 @@ on_receiver_meta (MeshTransferEngine *engine,
                   GError             *error)
 {
   MeshFolderReceiver *self = MESH_FOLDER_RECEIVER (engine);
+  gboolean peer_error = FALSE;
 
-  if (error != NULL || !receiver_parse_meta (self, type, payload, "ZIP_META", &error)) {
-    receiver_refuse (self, error);
+  if (error != NULL ||
+      !receiver_parse_meta (self, type, payload, "ZIP_META", &peer_error, &error)) {
+    receiver_refuse (self, error, peer_error);
     return;
   }
 
@@ -550,9 +556,11 @@ on_receiver_mode (MeshTransferEngine *engine,
                   GError             *error)
 {
   MeshFolderReceiver *self = MESH_FOLDER_RECEIVER (engine);
+  gboolean peer_error = FALSE;
 
-  if (error != NULL || !receiver_parse_meta (self, type, payload, "FOLDER_MODE", &error)) {
-    receiver_refuse (self, error);
+  if (error != NULL ||
+      !receiver_parse_meta (self, type, payload, "FOLDER_MODE", &peer_error, &error)) {
+    receiver_refuse (self, error, peer_error);
     return;
   }
   mesh_transfer_engine_read (engine, on_receiver_meta);
