@@ -514,19 +514,27 @@ receiver_parse_meta (MeshFolderReceiver  *self,
   return TRUE;
 }
 
-/* Refuses the transfer before any zip: the sender learns why from ERROR,
- * unless that is what it sent. */
-static void
-receiver_refuse (MeshFolderReceiver *self,
-                 GError             *error,
-                 gboolean            peer_error)
+/* Takes FOLDER_MODE or ZIP_META (@expected), or refuses the transfer before
+ * any zip: the sender learns why from ERROR, unless that is what it sent or
+ * the stream broke. */
+static gboolean
+receiver_take_meta (MeshFolderReceiver *self,
+                    MeshFrameType       type,
+                    GBytes             *payload,
+                    GError             *error,
+                    const char         *expected)
 {
+  gboolean peer_error = FALSE;
+
+  if (error == NULL && receiver_parse_meta (self, type, payload, expected, &peer_error, &error))
+    return TRUE;
   if (peer_error || error->domain != MESH_ERROR) {
     mesh_transfer_engine_complete (&self->engine, error);
-    return;
+    return FALSE;
   }
   self->main_error = error;
   mesh_transfer_engine_tell (&self->engine, error, on_receiver_reply_sent);
+  return FALSE;
 }
 
 static void
@@ -535,18 +543,11 @@ on_receiver_meta (MeshTransferEngine *engine,
                   GBytes             *payload,
                   GError             *error)
 {
-  MeshFolderReceiver *self = MESH_FOLDER_RECEIVER (engine);
-  gboolean peer_error = FALSE;
-
-  if (error != NULL ||
-      !receiver_parse_meta (self, type, payload, "ZIP_META", &peer_error, &error)) {
-    receiver_refuse (self, error, peer_error);
+  if (!receiver_take_meta (MESH_FOLDER_RECEIVER (engine), type, payload, error, "ZIP_META"))
     return;
-  }
-
-  mesh_transfer_engine_start_worker (&self->engine, receiver_extract_thread,
-                                     on_receiver_extracted, on_receiver_pipe_notify);
-  receiver_read_next (self);
+  mesh_transfer_engine_start_worker (engine, receiver_extract_thread, on_receiver_extracted,
+                                     on_receiver_pipe_notify);
+  receiver_read_next (MESH_FOLDER_RECEIVER (engine));
 }
 
 static void
@@ -555,15 +556,8 @@ on_receiver_mode (MeshTransferEngine *engine,
                   GBytes             *payload,
                   GError             *error)
 {
-  MeshFolderReceiver *self = MESH_FOLDER_RECEIVER (engine);
-  gboolean peer_error = FALSE;
-
-  if (error != NULL ||
-      !receiver_parse_meta (self, type, payload, "FOLDER_MODE", &peer_error, &error)) {
-    receiver_refuse (self, error, peer_error);
-    return;
-  }
-  mesh_transfer_engine_read (engine, on_receiver_meta);
+  if (receiver_take_meta (MESH_FOLDER_RECEIVER (engine), type, payload, error, "FOLDER_MODE"))
+    mesh_transfer_engine_read (engine, on_receiver_meta);
 }
 
 static void

@@ -13,14 +13,20 @@ G_BEGIN_DECLS
 
 /* What the file and folder engines (senders and receivers) share: the session
  * stream with its frame reader and writer, the caller's task and how it
- * completes, the "progress" signal, and on the receiving side the offer our
- * user accepted.  Each engine subclasses it and keeps only its own protocol. */
+ * completes, the "progress" signal, reading and checking frames, the offer
+ * our user accepted (receivers), the chunks in flight (senders) and the
+ * archive thread (folders).  Each engine subclasses it and keeps only its
+ * own protocol and disk or zip work. */
 
-#define MESH_TYPE_TRANSFER_ENGINE            (mesh_transfer_engine_get_type ())
-#define MESH_TRANSFER_ENGINE(obj)            (G_TYPE_CHECK_INSTANCE_CAST ((obj), MESH_TYPE_TRANSFER_ENGINE, MeshTransferEngine))
-#define MESH_TRANSFER_ENGINE_CLASS(klass)    (G_TYPE_CHECK_CLASS_CAST ((klass), MESH_TYPE_TRANSFER_ENGINE, MeshTransferEngineClass))
-#define MESH_IS_TRANSFER_ENGINE(obj)         (G_TYPE_CHECK_INSTANCE_TYPE ((obj), MESH_TYPE_TRANSFER_ENGINE))
-#define MESH_TRANSFER_ENGINE_GET_CLASS(obj)  (G_TYPE_INSTANCE_GET_CLASS ((obj), MESH_TYPE_TRANSFER_ENGINE, MeshTransferEngineClass))
+#define MESH_TYPE_TRANSFER_ENGINE (mesh_transfer_engine_get_type ())
+#define MESH_TRANSFER_ENGINE(obj) \
+  (G_TYPE_CHECK_INSTANCE_CAST ((obj), MESH_TYPE_TRANSFER_ENGINE, MeshTransferEngine))
+#define MESH_TRANSFER_ENGINE_CLASS(klass) \
+  (G_TYPE_CHECK_CLASS_CAST ((klass), MESH_TYPE_TRANSFER_ENGINE, MeshTransferEngineClass))
+#define MESH_IS_TRANSFER_ENGINE(obj) \
+  (G_TYPE_CHECK_INSTANCE_TYPE ((obj), MESH_TYPE_TRANSFER_ENGINE))
+#define MESH_TRANSFER_ENGINE_GET_CLASS(obj) \
+  (G_TYPE_INSTANCE_GET_CLASS ((obj), MESH_TYPE_TRANSFER_ENGINE, MeshTransferEngineClass))
 
 typedef struct _MeshTransferEngine      MeshTransferEngine;
 typedef struct _MeshTransferEngineClass MeshTransferEngineClass;
