@@ -94,19 +94,85 @@ received (MeshP2pSession  *session,
   return shown (name);
 }
 
+/* What a file or folder session keeps of its engine's end: the bytes it
+ * counts, and where a received file or folder now is. */
+typedef void (*TransferEndFunc) (MeshP2pSession *session,
+                                 GObject        *engine,
+                                 const GError   *error);
+
 /* file, client: FILE_META, FILE_DATA… until the receiver's FILE_DONE. */
+static void
+file_sent (MeshP2pSession *session,
+           GObject        *engine,
+           const GError   *error)
+{
+  session->bytes = mesh_file_sender_get_bytes_done (MESH_FILE_SENDER (engine));
+}
+
+/* file, server */
+static void
+file_received (MeshP2pSession *session,
+               GObject        *engine,
+               const GError   *error)
+{
+  MeshFileReceiver *receiver = MESH_FILE_RECEIVER (engine);
+  g_autofree char *user = NULL, *path = NULL, *name = NULL;
+
+  session->bytes = mesh_file_receiver_get_bytes_done (receiver);
+  if (error != NULL)
+    return;
+  name = received (session, mesh_file_receiver_get_file (receiver),
+                   mesh_file_receiver_get_name (receiver), &user, &path);
+  g_message ("Received “%s” from %s into %s (%" G_GUINT64_FORMAT " bytes, resumed at %"
+             G_GUINT64_FORMAT ")", name, user, path, session->bytes,
+             mesh_file_receiver_get_resumed_from (receiver));
+}
+
+/* folder, client: ZIP_META and the zip stream. */
+static void
+folder_sent (MeshP2pSession *session,
+             GObject        *engine,
+             const GError   *error)
+{
+  if (error == NULL)
+    session->bytes = mesh_folder_sender_get_zip_size (MESH_FOLDER_SENDER (engine));
+}
+
+/* folder, server */
+static void
+folder_received (MeshP2pSession *session,
+                 GObject        *engine,
+                 const GError   *error)
+{
+  MeshFolderReceiver *receiver = MESH_FOLDER_RECEIVER (engine);
+  g_autofree char *user = NULL, *path = NULL, *name = NULL;
+
+  if (error != NULL)
+    return;
+  name = received (session, mesh_folder_receiver_get_folder (receiver),
+                   mesh_folder_receiver_get_name (receiver), &user, &path);
+  g_message ("Received folder “%s” from %s into %s", name, user, path);
+}
+
+static const TransferEndFunc transfer_ends[2][2] = {
+  [MESH_P2P_KIND_FILE] = {
+    [MESH_P2P_ROLE_CLIENT] = file_sent, [MESH_P2P_ROLE_SERVER] = file_received,
+  },
+  [MESH_P2P_KIND_FOLDER] = {
+    [MESH_P2P_ROLE_CLIENT] = folder_sent, [MESH_P2P_ROLE_SERVER] = folder_received,
+  },
+};
 
 static void
-file_sent (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
+transfer_ended (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
 {
   g_autoptr(MeshP2pSession) session = user_data;
-  MeshFileSender *sender = MESH_FILE_SENDER (source);
   g_autoptr(GError) error = NULL;
 
-  mesh_file_sender_send_finish (sender, result, &error);
-  session->bytes = mesh_file_sender_get_bytes_done (sender);
+  mesh_transfer_engine_finish (MESH_TRANSFER_ENGINE (source), result, &error);
+  transfer_ends[session->kind][session->role] (session, source, error);
   session->done (session, error);
 }
 
@@ -117,32 +183,7 @@ file_send_start (MeshP2pSession *session)
 
   mesh_file_sender_set_hash_cache (sender, session->hash_cache);
   mesh_file_sender_send_async (engine_watch (session, MESH_TRANSFER_ENGINE (sender)),
-                               session->cancellable, file_sent, g_object_ref (session));
-}
-
-/* file, server */
-
-static void
-file_received (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  g_autoptr(MeshP2pSession) session = user_data;
-  MeshFileReceiver *receiver = MESH_FILE_RECEIVER (source);
-  g_autoptr(GError) error = NULL;
-
-  mesh_file_receiver_receive_finish (receiver, result, &error);
-  session->bytes = mesh_file_receiver_get_bytes_done (receiver);
-  if (error == NULL) {
-    g_autofree char *user = NULL, *path = NULL;
-    g_autofree char *name = received (session, mesh_file_receiver_get_file (receiver),
-                                      mesh_file_receiver_get_name (receiver), &user, &path);
-
-    g_message ("Received “%s” from %s into %s (%" G_GUINT64_FORMAT " bytes, resumed at %"
-               G_GUINT64_FORMAT ")", name, user, path, session->bytes,
-               mesh_file_receiver_get_resumed_from (receiver));
-  }
-  session->done (session, error);
+                               session->cancellable, transfer_ended, g_object_ref (session));
 }
 
 static void
@@ -151,7 +192,7 @@ file_receive_start (MeshP2pSession *session)
   MeshFileReceiver *receiver = receiver_new (session, MESH_TYPE_FILE_RECEIVER);
 
   if (receiver != NULL)
-    mesh_file_receiver_receive_async (receiver, session->cancellable, file_received,
+    mesh_file_receiver_receive_async (receiver, session->cancellable, transfer_ended,
                                       g_object_ref (session));
 }
 
@@ -163,52 +204,13 @@ file_receive_discard (MeshP2pSession *session)
     mesh_file_receiver_discard (MESH_FILE_RECEIVER (session->engine));
 }
 
-/* folder, client: ZIP_META and the zip stream. */
-
-static void
-folder_sent (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  g_autoptr(MeshP2pSession) session = user_data;
-  MeshFolderSender *sender = MESH_FOLDER_SENDER (source);
-  g_autoptr(GError) error = NULL;
-
-  mesh_folder_sender_send_finish (sender, result, &error);
-  if (error == NULL)
-    session->bytes = mesh_folder_sender_get_zip_size (sender);
-  session->done (session, error);
-}
-
 static void
 folder_send_start (MeshP2pSession *session)
 {
   MeshFolderSender *sender = mesh_folder_sender_new (session->stream, session->path);
 
   mesh_folder_sender_send_async (engine_watch (session, MESH_TRANSFER_ENGINE (sender)),
-                                 session->cancellable, folder_sent, g_object_ref (session));
-}
-
-/* folder, server */
-
-static void
-folder_received (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  g_autoptr(MeshP2pSession) session = user_data;
-  MeshFolderReceiver *receiver = MESH_FOLDER_RECEIVER (source);
-  g_autoptr(GError) error = NULL;
-
-  mesh_folder_receiver_receive_finish (receiver, result, &error);
-  if (error == NULL) {
-    g_autofree char *user = NULL, *path = NULL;
-    g_autofree char *name = received (session, mesh_folder_receiver_get_folder (receiver),
-                                      mesh_folder_receiver_get_name (receiver), &user, &path);
-
-    g_message ("Received folder “%s” from %s into %s", name, user, path);
-  }
-  session->done (session, error);
+                                 session->cancellable, transfer_ended, g_object_ref (session));
 }
 
 static void
@@ -217,7 +219,7 @@ folder_receive_start (MeshP2pSession *session)
   MeshFolderReceiver *receiver = receiver_new (session, MESH_TYPE_FOLDER_RECEIVER);
 
   if (receiver != NULL)
-    mesh_folder_receiver_receive_async (receiver, session->cancellable, folder_received,
+    mesh_folder_receiver_receive_async (receiver, session->cancellable, transfer_ended,
                                         g_object_ref (session));
 }
 
