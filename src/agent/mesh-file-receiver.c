@@ -13,6 +13,7 @@
 #include "mesh-io-worker.h"
 #include "mesh-json.h"
 #include "mesh-safe-path.h"
+#include "mesh-transfer-engine.h"
 #include "mesh-transfer-util.h"
 
 #include <errno.h>
@@ -34,28 +35,13 @@
 #define MAX_UNIQUE_TRIES   10000
 #define PART_LOCK_WAIT_MS  2000
 
-enum {
-  PROGRESS,
-  N_SIGNALS
-};
-
-static guint receiver_signals[N_SIGNALS];
-
 struct _MeshFileReceiver {
-  GObject          parent_instance;
+  MeshTransferEngine engine;  /* file: the download folder; name: the file's, as offered */
 
-  MeshTransferStream io;  /* the session stream, its frame reader and writer */
-  GFile           *download_dir;
-  guint64          max_size;
-  char            *offered_name;  /* what the user accepted; NULL: no offer to hold to */
-  guint64          offered_size;
-  char            *offered_hash;
   gboolean         discard;       /* our user gave up: the .part goes on failure */
-  GTask           *task;
   int              dir_fd;
   int              fd;
   MeshSha256      *sha;
-  char            *name;
   char            *safe_name;
   char            *part_name;
   char            *meta_name;
@@ -73,10 +59,9 @@ struct _MeshFileReceiver {
   GError          *error;        /* the failure, once decided */
   gboolean         telling;      /* an ERROR frame is on its way to the peer */
   gboolean         writing;      /* the disk worker has chunks */
-  gboolean         reading;
 };
 
-G_DEFINE_FINAL_TYPE (MeshFileReceiver, mesh_file_receiver, G_TYPE_OBJECT)
+G_DEFINE_FINAL_TYPE (MeshFileReceiver, mesh_file_receiver, MESH_TYPE_TRANSFER_ENGINE)
 
 /* After mesh_file_receiver_discard(): a failed transfer leaves no .part to
  * resume.  Only while we still hold the .part open (and locked): once let go,
@@ -98,9 +83,7 @@ receiver_remove_discarded (MeshFileReceiver *self)
 static void
 receiver_maybe_fail (MeshFileReceiver *self)
 {
-  g_autoptr(GTask) task = NULL;
-
-  if (self->task == NULL || self->error == NULL || self->telling || self->writing)
+  if (self->engine.task == NULL || self->error == NULL || self->telling || self->writing)
     return;
   receiver_remove_discarded (self);
   /* Closing drops the lock: a new session may resume the .part at once. */
@@ -108,22 +91,19 @@ receiver_maybe_fail (MeshFileReceiver *self)
     close (self->fd);
     self->fd = -1;
   }
-  task = g_steal_pointer (&self->task);
-  g_task_return_error (task, g_steal_pointer (&self->error));
+  mesh_transfer_engine_complete (&self->engine, g_steal_pointer (&self->error));
 }
 
 static void
 receiver_complete (MeshFileReceiver *self,
                    GError           *error)
 {
-  if (self->task == NULL || self->error != NULL) {
+  if (self->engine.task == NULL || self->error != NULL) {
     g_clear_error (&error);
     return;
   }
   if (error == NULL) {
-    g_autoptr(GTask) task = g_steal_pointer (&self->task);
-
-    g_task_return_boolean (task, TRUE);
+    mesh_transfer_engine_complete (&self->engine, NULL);
     return;
   }
   /* The sender's user gave up: nobody will resume this .part. */
@@ -151,23 +131,19 @@ static void
 receiver_fail_and_tell (MeshFileReceiver *self,
                         GError           *error)
 {
-  g_autoptr(JsonObject) control = NULL;
-
-  if (self->task == NULL || self->error != NULL) {
+  if (self->engine.task == NULL || self->error != NULL) {
     g_error_free (error);
     return;
   }
-  control = mesh_frame_error_new_from_gerror (error);
   self->telling = TRUE;
-  mesh_frame_writer_write_control_async (self->io.writer, control, NULL,
-                                         on_receiver_error_sent, g_object_ref (self));
+  mesh_transfer_engine_tell (&self->engine, error, on_receiver_error_sent);
   receiver_complete (self, error);
 }
 
 static void
 receiver_emit_progress (MeshFileReceiver *self)
 {
-  g_signal_emit (self, receiver_signals[PROGRESS], 0, self->bytes_done, self->size);
+  mesh_transfer_engine_progress (&self->engine, self->bytes_done, self->size);
 }
 
 static gboolean
@@ -319,7 +295,7 @@ receiver_prepare_thread (GTask        *task,
                          GCancellable *cancellable)
 {
   MeshFileReceiver *self = source_object;
-  const char *dir = g_file_peek_path (self->download_dir);
+  const char *dir = g_file_peek_path (self->engine.file);
   GError *error = NULL;
   struct statvfs vfs;
   struct stat st;
@@ -473,7 +449,7 @@ receiver_finish_thread (GTask        *task,
         g_task_return_error (task, error);
         return;
       }
-      self->result_file = g_file_get_child (self->download_dir, target);
+      self->result_file = g_file_get_child (self->engine.file, target);
       g_task_return_boolean (task, TRUE);
       return;
     }
@@ -518,7 +494,7 @@ on_receiver_finished (GObject      *source,
   done = mesh_frame_control_new ("FILE_DONE");
   json_object_set_string_member (done, "hash", self->hash);
   json_object_set_boolean_member (done, "ok", TRUE);
-  mesh_frame_writer_write_control_async (self->io.writer, done, NULL, on_receiver_done_sent,
+  mesh_frame_writer_write_control_async (self->engine.writer, done, NULL, on_receiver_done_sent,
                                          g_object_ref (self));
 }
 
@@ -548,13 +524,12 @@ on_receiver_written (gpointer user_data)
     receiver_fail_and_tell (self, error);
     return;
   }
-  if (self->task == NULL || self->error != NULL) {
+  if (self->engine.task == NULL || self->error != NULL) {
     receiver_maybe_fail (self);
     return;
   }
-  if (mesh_transfer_task_is_cancelled (self->task)) {
-    receiver_complete (self, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                                  "the transfer was cancelled"));
+  if (mesh_transfer_engine_is_cancelled (&self->engine)) {
+    receiver_complete (self, mesh_transfer_engine_cancelled_error ());
     return;
   }
   receiver_emit_progress (self);
@@ -563,7 +538,7 @@ on_receiver_written (gpointer user_data)
     g_autoptr(JsonObject) ack = mesh_frame_control_new ("FILE_ACK");
 
     json_object_set_int_member (ack, "last_offset", self->bytes_done);
-    mesh_frame_writer_write_control_async (self->io.writer, ack, NULL, NULL, NULL);
+    mesh_frame_writer_write_control_async (self->engine.writer, ack, NULL, NULL, NULL);
     self->last_ack = self->bytes_done;
   }
 
@@ -642,6 +617,7 @@ receiver_handle_frame (MeshFileReceiver  *self,
   g_autoptr(JsonObject) control = NULL;
   const char *t = NULL;
   const char *hash = NULL;
+  gboolean peer_error = FALSE;
 
   *read_more = FALSE;
   *tell_peer = TRUE;
@@ -651,20 +627,11 @@ receiver_handle_frame (MeshFileReceiver  *self,
     *read_more = self->held_chunk == NULL;
     return TRUE;
   }
-  if (type != MESH_FRAME_CONTROL) {
-    g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
-                 "unexpected %s frame during a file transfer", mesh_frame_type_to_string (type));
-    return FALSE;
-  }
-
-  control = mesh_frame_control_parse (payload, &t, error);
+  control = mesh_transfer_engine_parse_control (type, payload, NULL, "during a file transfer",
+                                                &t, &peer_error, error);
+  *tell_peer = !peer_error;
   if (control == NULL)
     return FALSE;
-  if (g_str_equal (t, "ERROR")) {
-    *tell_peer = FALSE;
-    mesh_frame_error_to_gerror (control, error);
-    return FALSE;
-  }
   if (!g_str_equal (t, "FILE_DONE")) {
     g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
                  "unexpected %s during a file transfer", t);
@@ -685,20 +652,16 @@ receiver_handle_frame (MeshFileReceiver  *self,
 }
 
 static void
-on_receiver_frame (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      user_data)
+on_receiver_frame (MeshTransferEngine *engine,
+                   MeshFrameType       type,
+                   GBytes             *payload,
+                   GError             *error)
 {
-  g_autoptr(MeshFileReceiver) self = user_data;
-  g_autoptr(GBytes) payload = NULL;
-  GError *error = NULL;
-  MeshFrameType type;
+  MeshFileReceiver *self = MESH_FILE_RECEIVER (engine);
   gboolean read_more = FALSE;
   gboolean tell_peer = FALSE;
 
-  self->reading = FALSE;
-  if (!mesh_frame_reader_read_finish (MESH_FRAME_READER (source), result, &type, &payload,
-                                      &error)) {
+  if (error != NULL) {
     if (error->domain == G_IO_ERROR && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
       GError *lost = g_error_new (G_IO_ERROR, error->code,
                                   "the sender went away after %" G_GUINT64_FORMAT " of %"
@@ -727,11 +690,8 @@ on_receiver_frame (GObject      *source,
 static void
 receiver_read_next (MeshFileReceiver *self)
 {
-  if (self->task == NULL || self->error != NULL || self->reading)
-    return;
-  self->reading = TRUE;
-  mesh_frame_reader_read_async (self->io.reader, g_task_get_cancellable (self->task),
-                                on_receiver_frame, g_object_ref (self));
+  if (self->error == NULL)
+    mesh_transfer_engine_read (&self->engine, on_receiver_frame);
 }
 
 static void
@@ -747,12 +707,12 @@ on_receiver_prepared (GObject      *source,
     receiver_fail_and_tell (self, error);
     return;
   }
-  if (self->task == NULL || self->error != NULL)
+  if (self->engine.task == NULL || self->error != NULL)
     return;
 
   ack = mesh_frame_control_new ("FILE_ACK");
   json_object_set_int_member (ack, "last_offset", self->resumed_from);
-  mesh_frame_writer_write_control_async (self->io.writer, ack, NULL, NULL, NULL);
+  mesh_frame_writer_write_control_async (self->engine.writer, ack, NULL, NULL, NULL);
   receiver_emit_progress (self);
   receiver_read_next (self);
 }
@@ -761,25 +721,18 @@ static gboolean
 receiver_parse_meta (MeshFileReceiver  *self,
                      MeshFrameType      type,
                      GBytes            *payload,
+                     gboolean          *peer_error,
                      GError           **error)
 {
   g_autoptr(JsonObject) control = NULL;
-  const char *t = NULL;
   const char *name = NULL;
   const char *hash = NULL;
   gint64 size = 0;
 
-  if (type != MESH_FRAME_CONTROL) {
-    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "expected FILE_META");
-    return FALSE;
-  }
-  control = mesh_frame_control_parse (payload, &t, error);
+  control = mesh_transfer_engine_parse_control (type, payload, "FILE_META", NULL, NULL,
+                                                peer_error, error);
   if (control == NULL)
     return FALSE;
-  if (!g_str_equal (t, "FILE_META")) {
-    g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "expected FILE_META, got %s", t);
-    return FALSE;
-  }
   if (!mesh_json_get_string (control, "name", TRUE, &name, error) ||
       !mesh_json_get_int (control, "size", TRUE, &size, error) ||
       !mesh_json_get_string (control, "hash", TRUE, &hash, error))
@@ -793,36 +746,11 @@ receiver_parse_meta (MeshFileReceiver  *self,
                          "hash must be 64 lower-case hex digits (SHA-256)");
     return FALSE;
   }
-  if (self->max_size > 0 && (guint64) size > self->max_size) {
-    g_set_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE,
-                 "the file has %" G_GINT64_FORMAT " bytes, this session allows %"
-                 G_GUINT64_FORMAT, size, self->max_size);
+  if (!mesh_transfer_engine_check_offer (&self->engine, "FILE_META", "file", name, size, hash,
+                                         error))
     return FALSE;
-  }
-  /* What arrives is what our user accepted. */
-  if (self->offered_name != NULL) {
-    if ((guint64) size > self->offered_size) {
-      g_set_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE,
-                   "the file has %" G_GINT64_FORMAT " bytes, the accepted offer %"
-                   G_GUINT64_FORMAT, size, self->offered_size);
-      return FALSE;
-    }
-    if (!g_str_equal (name, self->offered_name)) {
-      g_autofree char *shown = mesh_escape_for_display (name, -1);
-      g_autofree char *offered = mesh_escape_for_display (self->offered_name, -1);
 
-      g_set_error (error, MESH_ERROR, MESH_ERROR_FORBIDDEN,
-                   "FILE_META names “%s”, the accepted offer “%s”", shown, offered);
-      return FALSE;
-    }
-    if (self->offered_hash != NULL && g_ascii_strcasecmp (hash, self->offered_hash) != 0) {
-      g_set_error_literal (error, MESH_ERROR, MESH_ERROR_FORBIDDEN,
-                           "FILE_META's hash is not the accepted offer's");
-      return FALSE;
-    }
-  }
-
-  self->name = g_strdup (name);
+  self->engine.name = g_strdup (name);
   self->size = size;
   self->hash = g_strdup (hash);
   self->safe_name = mesh_safe_path_sanitize_name (name);
@@ -830,28 +758,27 @@ receiver_parse_meta (MeshFileReceiver  *self,
 }
 
 static void
-on_receiver_meta (GObject      *source,
-                  GAsyncResult *result,
-                  gpointer      user_data)
+on_receiver_meta (MeshTransferEngine *engine,
+                  MeshFrameType       type,
+                  GBytes             *payload,
+                  GError             *error)
 {
-  g_autoptr(MeshFileReceiver) self = user_data;
-  g_autoptr(GBytes) payload = NULL;
+  MeshFileReceiver *self = MESH_FILE_RECEIVER (engine);
   g_autoptr(GTask) job = NULL;
-  GError *error = NULL;
-  MeshFrameType type;
+  gboolean peer_error = FALSE;
 
-  self->reading = FALSE;
-  if (!mesh_frame_reader_read_finish (MESH_FRAME_READER (source), result, &type, &payload,
-                                      &error)) {
-    receiver_complete (self, error);
-    return;
-  }
-  if (!receiver_parse_meta (self, type, payload, &error)) {
+  if (error == NULL && !receiver_parse_meta (self, type, payload, &peer_error, &error) &&
+      !peer_error) {
     receiver_fail_and_tell (self, error);
     return;
   }
+  /* A broken stream, or the sender's own ERROR: nothing to tell it. */
+  if (error != NULL) {
+    receiver_complete (self, error);
+    return;
+  }
 
-  job = g_task_new (self, g_task_get_cancellable (self->task), on_receiver_prepared, NULL);
+  job = g_task_new (self, g_task_get_cancellable (self->engine.task), on_receiver_prepared, NULL);
   g_task_run_in_thread (job, receiver_prepare_thread);
 }
 
@@ -867,18 +794,13 @@ mesh_file_receiver_finalize (GObject *object)
   if (self->dir_fd >= 0)
     close (self->dir_fd);
   g_clear_pointer (&self->sha, mesh_sha256_free);
-  mesh_transfer_stream_clear (&self->io);
-  g_clear_object (&self->download_dir);
   g_clear_object (&self->result_file);
   g_clear_pointer (&self->held_chunk, g_bytes_unref);
-  g_clear_pointer (&self->name, g_free);
   g_clear_pointer (&self->safe_name, g_free);
   g_clear_pointer (&self->part_name, g_free);
   g_clear_pointer (&self->meta_name, g_free);
   g_clear_pointer (&self->hash, g_free);
   g_clear_pointer (&self->done_hash, g_free);
-  g_clear_pointer (&self->offered_name, g_free);
-  g_clear_pointer (&self->offered_hash, g_free);
   g_clear_error (&self->error);
 
   G_OBJECT_CLASS (mesh_file_receiver_parent_class)->finalize (object);
@@ -889,14 +811,8 @@ mesh_file_receiver_class_init (MeshFileReceiverClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  /* Its progress: bytes written to disk (with a resumed prefix), of the announced size. */
   object_class->finalize = mesh_file_receiver_finalize;
-
-  /**
-   * MeshFileReceiver::progress:
-   * @done: bytes written to disk (including a resumed prefix)
-   * @total: the announced size
-   */
-  receiver_signals[PROGRESS] = mesh_transfer_progress_signal_new (G_TYPE_FROM_CLASS (klass));
 }
 
 static void
@@ -910,15 +826,7 @@ MeshFileReceiver *
 mesh_file_receiver_new (GIOStream *stream,
                         GFile     *download_dir)
 {
-  MeshFileReceiver *self;
-
-  g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
-  g_return_val_if_fail (G_IS_FILE (download_dir), NULL);
-
-  self = g_object_new (MESH_TYPE_FILE_RECEIVER, NULL);
-  mesh_transfer_stream_init (&self->io, stream);
-  self->download_dir = g_object_ref (download_dir);
-  return self;
+  return mesh_transfer_engine_new (MESH_TYPE_FILE_RECEIVER, stream, download_dir);
 }
 
 /* The cap token's max_size: a larger FILE_META is refused with
@@ -927,9 +835,7 @@ void
 mesh_file_receiver_set_max_size (MeshFileReceiver *self,
                                  guint64           max_size)
 {
-  g_return_if_fail (MESH_IS_FILE_RECEIVER (self));
-
-  self->max_size = max_size;
+  mesh_transfer_engine_set_max_size (MESH_TRANSFER_ENGINE (self), max_size);
 }
 
 /**
@@ -948,14 +854,7 @@ mesh_file_receiver_set_offer (MeshFileReceiver *self,
                               guint64           size,
                               const char       *hash)
 {
-  g_return_if_fail (MESH_IS_FILE_RECEIVER (self));
-  g_return_if_fail (name != NULL);
-
-  g_free (self->offered_name);
-  self->offered_name = g_strdup (name);
-  self->offered_size = size;
-  g_free (self->offered_hash);
-  self->offered_hash = g_strdup (hash);
+  mesh_transfer_engine_set_offer (MESH_TRANSFER_ENGINE (self), name, size, hash);
 }
 
 /* Our user gave the transfer up: when it ends without a file, its .part
@@ -966,7 +865,7 @@ mesh_file_receiver_discard (MeshFileReceiver *self)
   g_return_if_fail (MESH_IS_FILE_RECEIVER (self));
 
   self->discard = TRUE;
-  if (self->task == NULL && !self->writing)
+  if (self->engine.task == NULL && !self->writing)
     receiver_remove_discarded (self);
 }
 
@@ -984,14 +883,11 @@ mesh_file_receiver_receive_async (MeshFileReceiver    *self,
                                   gpointer             user_data)
 {
   g_return_if_fail (MESH_IS_FILE_RECEIVER (self));
-  g_return_if_fail (self->task == NULL && self->name == NULL);
+  g_return_if_fail (self->engine.task == NULL && self->engine.name == NULL);
 
-  self->task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (self->task, mesh_file_receiver_receive_async);
-
-  self->reading = TRUE;
-  mesh_frame_reader_read_async (self->io.reader, cancellable, on_receiver_meta,
-                                g_object_ref (self));
+  mesh_transfer_engine_start (&self->engine, cancellable, callback, user_data,
+                              mesh_file_receiver_receive_async);
+  mesh_transfer_engine_read (&self->engine, on_receiver_meta);
 }
 
 gboolean
@@ -999,18 +895,14 @@ mesh_file_receiver_receive_finish (MeshFileReceiver  *self,
                                    GAsyncResult      *result,
                                    GError           **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-
-  return g_task_propagate_boolean (G_TASK (result), error);
+  return mesh_transfer_engine_finish (MESH_TRANSFER_ENGINE (self), result, error);
 }
 
 /* The name the sender offered (not sanitised), or NULL before FILE_META. */
 const char *
 mesh_file_receiver_get_name (MeshFileReceiver *self)
 {
-  g_return_val_if_fail (MESH_IS_FILE_RECEIVER (self), NULL);
-
-  return self->name;
+  return mesh_transfer_engine_get_name (MESH_TRANSFER_ENGINE (self));
 }
 
 /**

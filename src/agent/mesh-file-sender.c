@@ -14,6 +14,7 @@
 #include "mesh-io-worker.h"
 #include "mesh-json.h"
 #include "mesh-safe-path.h"
+#include "mesh-transfer-engine.h"
 #include "mesh-transfer-util.h"
 
 #include <errno.h>
@@ -33,27 +34,15 @@
 #define SENDER_IN_FLIGHT   4
 #define SENDER_READ_AHEAD  (4 * CHUNK_SIZE)
 
-enum {
-  PROGRESS,
-  N_SIGNALS
-};
-
-static guint sender_signals[N_SIGNALS];
-
 struct _MeshFileSender {
-  GObject          parent_instance;
+  MeshTransferEngine engine;  /* file: the file to send; name: what the receiver is offered */
 
-  MeshTransferStream io;  /* the session stream, its frame reader and writer */
-  GFile           *file;
-  char            *name;
-  GTask           *task;
   int              fd;
   guint64          size;
   char            *hash;
   guint64          resumed_from;
   guint64          next_offset;  /* next byte to read from disk */
   guint64          bytes_done;   /* bytes the stream accepted */
-  GQueue           in_flight;    /* data lengths of chunks queued in the writer */
   MeshIoWorker    *disk;         /* reads ahead, in order */
   gsize            reading;      /* bytes asked of the disk worker, not taken back yet */
   gboolean         done_sent;
@@ -62,32 +51,24 @@ struct _MeshFileSender {
   gboolean         hash_cached;  /* the hash came from hash_cache */
 };
 
-G_DEFINE_FINAL_TYPE (MeshFileSender, mesh_file_sender, G_TYPE_OBJECT)
+G_DEFINE_FINAL_TYPE (MeshFileSender, mesh_file_sender, MESH_TYPE_TRANSFER_ENGINE)
 
 static void
-sender_complete (MeshFileSender *self,
-                 GError         *error)
+sender_completing (MeshTransferEngine *engine,
+                   const GError       *error)
 {
-  g_autoptr(GTask) task = g_steal_pointer (&self->task);
+  MeshFileSender *self = MESH_FILE_SENDER (engine);
 
-  if (task == NULL) {
-    g_clear_error (&error);
-    return;
-  }
   /* The receiver saw other bytes than the hash we announced: never offer that hash again. */
   if (g_error_matches (error, MESH_FRAME_ERROR, MESH_FRAME_ERROR_HASH_MISMATCH) &&
       self->hash_cache != NULL && self->hash != NULL)
     mesh_hash_cache_store (self->hash_cache, &self->hashed_stat, 0, NULL);
-  if (error != NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
 }
 
 static void
 sender_emit_progress (MeshFileSender *self)
 {
-  g_signal_emit (self, sender_signals[PROGRESS], 0, self->bytes_done, self->size);
+  mesh_transfer_engine_progress (&self->engine, self->bytes_done, self->size);
 }
 
 static void
@@ -100,7 +81,7 @@ sender_open_thread (GTask        *task,
   g_autoptr(MeshSha256) sha = NULL;
   g_autofree guint8 *buffer = NULL;
   GError *error = NULL;
-  const char *path = g_file_peek_path (self->file);
+  const char *path = g_file_peek_path (self->engine.file);
   struct stat st, after;
   guint64 offset = 0;
   gint64 started;
@@ -186,12 +167,12 @@ sender_read_job (gpointer   job,
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0) {
-      mesh_transfer_error_from_errno (error, errno, "Cannot read", self->name);
+      mesh_transfer_error_from_errno (error, errno, "Cannot read", self->engine.name);
       return NULL;
     }
     if (n == 0) {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                   "“%s” shrank while it was being sent", self->name);
+                   "“%s” shrank while it was being sent", self->engine.name);
       return NULL;
     }
     have += n;
@@ -202,31 +183,11 @@ sender_read_job (gpointer   job,
 static void sender_pump (MeshFileSender *self);
 
 static void
-on_sender_done_written (GObject      *source,
-                        GAsyncResult *result,
-                        gpointer      user_data)
+sender_chunk_sent (MeshTransferEngine *engine,
+                   gsize               len)
 {
-  g_autoptr(MeshFileSender) self = user_data;
-  GError *error = NULL;
+  MeshFileSender *self = MESH_FILE_SENDER (engine);
 
-  if (!mesh_frame_writer_write_finish (MESH_FRAME_WRITER (source), result, &error))
-    sender_complete (self, error);
-}
-
-static void
-on_sender_chunk_written (GObject      *source,
-                         GAsyncResult *result,
-                         gpointer      user_data)
-{
-  g_autoptr(MeshFileSender) self = user_data;
-  GError *error = NULL;
-  /* The writer completes frames in the order they were queued. */
-  gsize len = GPOINTER_TO_SIZE (g_queue_pop_head (&self->in_flight));
-
-  if (!mesh_frame_writer_write_finish (MESH_FRAME_WRITER (source), result, &error)) {
-    sender_complete (self, error);
-    return;
-  }
   self->bytes_done += len;
   sender_emit_progress (self);
   sender_pump (self);
@@ -242,18 +203,14 @@ on_sender_chunks_read (gpointer user_data)
   gsize weight;
 
   if (error != NULL) {
-    sender_complete (self, error);
+    mesh_transfer_engine_complete (&self->engine, error);
     return;
   }
-  if (self->task == NULL)
+  if (self->engine.task == NULL)
     return;
   while ((payload = mesh_io_worker_pop_result (self->disk, &weight)) != NULL) {
-    gsize len = g_bytes_get_size (payload) - MESH_FRAME_CHUNK_HEADER_SIZE;
-
     self->reading -= weight;
-    g_queue_push_tail (&self->in_flight, GSIZE_TO_POINTER (len));
-    mesh_frame_writer_write_async (self->io.writer, MESH_FRAME_CHUNK, payload, NULL,
-                                   on_sender_chunk_written, g_object_ref (self));
+    mesh_transfer_engine_write_chunk (&self->engine, payload);
     g_bytes_unref (payload);
   }
   sender_pump (self);
@@ -265,11 +222,10 @@ on_sender_chunks_read (gpointer user_data)
 static void
 sender_pump (MeshFileSender *self)
 {
-  if (self->task == NULL)
+  if (self->engine.task == NULL)
     return;
-  if (mesh_transfer_task_is_cancelled (self->task)) {
-    sender_complete (self, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                                "the transfer was cancelled"));
+  if (mesh_transfer_engine_is_cancelled (&self->engine)) {
+    mesh_transfer_engine_complete (&self->engine, mesh_transfer_engine_cancelled_error ());
     return;
   }
 
@@ -278,7 +234,7 @@ sender_pump (MeshFileSender *self)
                                      (GDestroyNotify) g_bytes_unref, on_sender_chunks_read,
                                      self);
   while (self->next_offset < self->size && self->reading < SENDER_READ_AHEAD &&
-         self->in_flight.length < SENDER_IN_FLIGHT) {
+         self->engine.in_flight.length < SENDER_IN_FLIGHT) {
     gsize want = MIN (CHUNK_SIZE, self->size - self->next_offset);
 
     mesh_io_worker_push (self->disk, g_memdup2 (&self->next_offset, sizeof (guint64)), want);
@@ -288,17 +244,33 @@ sender_pump (MeshFileSender *self)
   if (self->next_offset < self->size || self->reading > 0)
     return;
 
-  if (g_queue_is_empty (&self->in_flight) && self->reading == 0 && !self->done_sent) {
+  if (g_queue_is_empty (&self->engine.in_flight) && self->reading == 0 && !self->done_sent) {
     g_autoptr(JsonObject) done = mesh_frame_control_new ("FILE_DONE");
 
     self->done_sent = TRUE;
     json_object_set_string_member (done, "hash", self->hash);
-    mesh_frame_writer_write_control_async (self->io.writer, done, NULL,
-                                           on_sender_done_written, g_object_ref (self));
+    mesh_transfer_engine_write_done (&self->engine, done);
   }
 }
 
 static void sender_read_next (MeshFileSender *self);
+
+/* FILE_ACK {last_offset}: the bytes the receiver holds, never past the file. */
+static gboolean
+sender_check_ack (MeshFileSender  *self,
+                  JsonObject      *ack,
+                  gint64          *last_offset,
+                  GError         **error)
+{
+  if (!mesh_json_get_int (ack, "last_offset", TRUE, last_offset, error))
+    return FALSE;
+  if (*last_offset < 0 || (guint64) *last_offset > self->size) {
+    g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                 "FILE_ACK offset %" G_GINT64_FORMAT " is outside the file", *last_offset);
+    return FALSE;
+  }
+  return TRUE;
+}
 
 static gboolean
 sender_handle_frame (MeshFileSender  *self,
@@ -307,33 +279,17 @@ sender_handle_frame (MeshFileSender  *self,
                      GError         **error)
 {
   g_autoptr(JsonObject) control = NULL;
-  const char *t = NULL;
+  const char *t;
 
-  if (type != MESH_FRAME_CONTROL) {
-    g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
-                 "unexpected %s frame from the receiver", mesh_frame_type_to_string (type));
-    return FALSE;
-  }
-  control = mesh_frame_control_parse (payload, &t, error);
+  control = mesh_transfer_engine_parse_control (type, payload, NULL, "from the receiver", &t,
+                                                NULL, error);
   if (control == NULL)
     return FALSE;
-
-  if (g_str_equal (t, "ERROR")) {
-    mesh_frame_error_to_gerror (control, error);
-    return FALSE;
-  }
 
   if (g_str_equal (t, "FILE_ACK")) {
     gint64 last_offset = 0;
 
-    if (!mesh_json_get_int (control, "last_offset", TRUE, &last_offset, error))
-      return FALSE;
-    if (last_offset < 0 || (guint64) last_offset > self->size) {
-      g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
-                   "FILE_ACK offset %" G_GINT64_FORMAT " is outside the file", last_offset);
-      return FALSE;
-    }
-    return TRUE;
+    return sender_check_ack (self, control, &last_offset, error);
   }
 
   if (g_str_equal (t, "FILE_DONE") && self->done_sent) {
@@ -348,7 +304,7 @@ sender_handle_frame (MeshFileSender  *self,
                    "the receiver did not confirm the file's hash");
       return FALSE;
     }
-    sender_complete (self, NULL);
+    mesh_transfer_engine_complete (&self->engine, NULL);
     return TRUE;
   }
 
@@ -358,28 +314,21 @@ sender_handle_frame (MeshFileSender  *self,
 }
 
 static void
-on_sender_frame (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
+on_sender_frame (MeshTransferEngine *engine,
+                 MeshFrameType       type,
+                 GBytes             *payload,
+                 GError             *error)
 {
-  g_autoptr(MeshFileSender) self = user_data;
-  g_autoptr(GBytes) payload = NULL;
-  GError *error = NULL;
-  MeshFrameType type;
+  MeshFileSender *self = MESH_FILE_SENDER (engine);
 
-  if (!mesh_frame_reader_read_finish (MESH_FRAME_READER (source), result, &type, &payload,
-                                      &error)) {
-    if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED)) {
-      g_clear_error (&error);
-      g_set_error (&error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                   "the receiver closed the stream after %" G_GUINT64_FORMAT " of %"
-                   G_GUINT64_FORMAT " bytes", self->bytes_done, self->size);
-    }
-    sender_complete (self, error);
-    return;
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED)) {
+    g_clear_error (&error);
+    g_set_error (&error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                 "the receiver closed the stream after %" G_GUINT64_FORMAT " of %"
+                 G_GUINT64_FORMAT " bytes", self->bytes_done, self->size);
   }
-  if (!sender_handle_frame (self, type, payload, &error)) {
-    sender_complete (self, error);
+  if (error != NULL || !sender_handle_frame (self, type, payload, &error)) {
+    mesh_transfer_engine_complete (engine, error);
     return;
   }
   sender_read_next (self);
@@ -388,45 +337,24 @@ on_sender_frame (GObject      *source,
 static void
 sender_read_next (MeshFileSender *self)
 {
-  if (self->task == NULL)
-    return;
-  mesh_frame_reader_read_async (self->io.reader, g_task_get_cancellable (self->task),
-                                on_sender_frame, g_object_ref (self));
+  mesh_transfer_engine_read (&self->engine, on_sender_frame);
 }
 
 static void
-on_sender_first_ack (GObject      *source,
-                     GAsyncResult *result,
-                     gpointer      user_data)
+on_sender_first_ack (MeshTransferEngine *engine,
+                     MeshFrameType       type,
+                     GBytes             *payload,
+                     GError             *error)
 {
-  g_autoptr(MeshFileSender) self = user_data;
-  g_autoptr(GBytes) payload = NULL;
+  MeshFileSender *self = MESH_FILE_SENDER (engine);
   g_autoptr(JsonObject) control = NULL;
-  GError *error = NULL;
-  MeshFrameType type;
-  const char *t = NULL;
   gint64 last_offset = 0;
 
-  if (!mesh_frame_reader_read_finish (MESH_FRAME_READER (source), result, &type, &payload,
-                                      &error)) {
-    sender_complete (self, error);
-    return;
-  }
-  if (type == MESH_FRAME_CONTROL)
-    control = mesh_frame_control_parse (payload, &t, &error);
-  else
-    g_set_error (&error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "expected FILE_ACK");
-  if (control != NULL && g_str_equal (t, "ERROR"))
-    mesh_frame_error_to_gerror (control, &error);
-  else if (control != NULL && !g_str_equal (t, "FILE_ACK"))
-    g_set_error (&error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "expected FILE_ACK, got %s", t);
-  else if (control != NULL &&
-           mesh_json_get_int (control, "last_offset", TRUE, &last_offset, &error) &&
-           (last_offset < 0 || (guint64) last_offset > self->size))
-    g_set_error (&error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
-                 "FILE_ACK offset %" G_GINT64_FORMAT " is outside the file", last_offset);
-  if (error != NULL) {
-    sender_complete (self, error);
+  if (error != NULL ||
+      (control = mesh_transfer_engine_parse_control (type, payload, "FILE_ACK", NULL, NULL,
+                                                     NULL, &error)) == NULL ||
+      !sender_check_ack (self, control, &last_offset, &error)) {
+    mesh_transfer_engine_complete (engine, error);
     return;
   }
 
@@ -435,7 +363,7 @@ on_sender_first_ack (GObject      *source,
   self->bytes_done = last_offset;
   if (last_offset > 0)
     g_debug ("resuming “%s” at %" G_GINT64_FORMAT " of %" G_GUINT64_FORMAT,
-             self->name, last_offset, self->size);
+             self->engine.name, last_offset, self->size);
   sender_emit_progress (self);
   sender_read_next (self);
   sender_pump (self);
@@ -448,22 +376,16 @@ on_sender_opened (GObject      *source,
 {
   MeshFileSender *self = MESH_FILE_SENDER (source);
   g_autoptr(JsonObject) meta = NULL;
-  GError *error = NULL;
 
-  if (!g_task_propagate_boolean (G_TASK (result), &error)) {
-    sender_complete (self, error);
-    return;
-  }
-  if (self->task == NULL)
+  if (!mesh_transfer_engine_job_finish (&self->engine, result))
     return;
 
   meta = mesh_frame_control_new ("FILE_META");
-  json_object_set_string_member (meta, "name", self->name);
+  json_object_set_string_member (meta, "name", self->engine.name);
   json_object_set_int_member (meta, "size", self->size);
   json_object_set_string_member (meta, "hash", self->hash);
-  mesh_frame_writer_write_control_async (self->io.writer, meta, NULL, NULL, NULL);
-  mesh_frame_reader_read_async (self->io.reader, g_task_get_cancellable (self->task),
-                                on_sender_first_ack, g_object_ref (self));
+  mesh_frame_writer_write_control_async (self->engine.writer, meta, NULL, NULL, NULL);
+  mesh_transfer_engine_read (&self->engine, on_sender_first_ack);
 }
 
 static void
@@ -475,12 +397,8 @@ mesh_file_sender_finalize (GObject *object)
   g_clear_pointer (&self->disk, mesh_io_worker_free);
   if (self->fd >= 0)
     close (self->fd);
-  mesh_transfer_stream_clear (&self->io);
-  g_clear_object (&self->file);
-  g_clear_pointer (&self->name, g_free);
   g_clear_pointer (&self->hash, g_free);
   g_clear_pointer (&self->hash_cache, mesh_hash_cache_unref);
-  g_queue_clear (&self->in_flight);
 
   G_OBJECT_CLASS (mesh_file_sender_parent_class)->finalize (object);
 }
@@ -489,37 +407,28 @@ static void
 mesh_file_sender_class_init (MeshFileSenderClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  MeshTransferEngineClass *engine_class = MESH_TRANSFER_ENGINE_CLASS (klass);
 
   object_class->finalize = mesh_file_sender_finalize;
-
-  /**
-   * MeshFileSender::progress:
-   * @done: bytes the receiver holds or the stream accepted
-   * @total: the file's size
-   */
-  sender_signals[PROGRESS] = mesh_transfer_progress_signal_new (G_TYPE_FROM_CLASS (klass));
+  /* Its progress: bytes the receiver holds or the stream accepted, of the file's size. */
+  engine_class->completing = sender_completing;
+  engine_class->chunk_sent = sender_chunk_sent;
 }
 
 static void
 mesh_file_sender_init (MeshFileSender *self)
 {
   self->fd = -1;
-  g_queue_init (&self->in_flight);
 }
 
 MeshFileSender *
 mesh_file_sender_new (GIOStream *stream,
                       GFile     *file)
 {
-  MeshFileSender *self;
+  MeshFileSender *self = mesh_transfer_engine_new (MESH_TYPE_FILE_SENDER, stream, file);
 
-  g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
-  g_return_val_if_fail (G_IS_FILE (file), NULL);
-
-  self = g_object_new (MESH_TYPE_FILE_SENDER, NULL);
-  mesh_transfer_stream_init (&self->io, stream);
-  self->file = g_object_ref (file);
-  self->name = g_file_get_basename (file);
+  if (self != NULL)
+    self->engine.name = g_file_get_basename (file);
   return self;
 }
 
@@ -531,16 +440,14 @@ mesh_file_sender_set_name (MeshFileSender *self,
   g_return_if_fail (MESH_IS_FILE_SENDER (self));
   g_return_if_fail (name != NULL);
 
-  g_free (self->name);
-  self->name = g_strdup (name);
+  g_free (self->engine.name);
+  self->engine.name = g_strdup (name);
 }
 
 const char *
 mesh_file_sender_get_name (MeshFileSender *self)
 {
-  g_return_val_if_fail (MESH_IS_FILE_SENDER (self), NULL);
-
-  return self->name;
+  return mesh_transfer_engine_get_name (MESH_TRANSFER_ENGINE (self));
 }
 
 /**
@@ -555,7 +462,7 @@ mesh_file_sender_set_hash_cache (MeshFileSender *self,
                                  MeshHashCache  *cache)
 {
   g_return_if_fail (MESH_IS_FILE_SENDER (self));
-  g_return_if_fail (self->task == NULL);
+  g_return_if_fail (self->engine.task == NULL);
 
   g_clear_pointer (&self->hash_cache, mesh_hash_cache_unref);
   self->hash_cache = cache != NULL ? mesh_hash_cache_ref (cache) : NULL;
@@ -586,11 +493,10 @@ mesh_file_sender_send_async (MeshFileSender      *self,
   g_autoptr(GTask) job = NULL;
 
   g_return_if_fail (MESH_IS_FILE_SENDER (self));
-  g_return_if_fail (self->task == NULL && self->hash == NULL);
+  g_return_if_fail (self->engine.task == NULL && self->hash == NULL);
 
-  self->task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (self->task, mesh_file_sender_send_async);
-
+  mesh_transfer_engine_start (&self->engine, cancellable, callback, user_data,
+                              mesh_file_sender_send_async);
   job = g_task_new (self, cancellable, on_sender_opened, NULL);
   g_task_run_in_thread (job, sender_open_thread);
 }
@@ -600,9 +506,7 @@ mesh_file_sender_send_finish (MeshFileSender  *self,
                               GAsyncResult    *result,
                               GError         **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-
-  return g_task_propagate_boolean (G_TASK (result), error);
+  return mesh_transfer_engine_finish (MESH_TRANSFER_ENGINE (self), result, error);
 }
 
 guint64

@@ -3,13 +3,15 @@
 
 #include <gio/gio.h>
 
+#include "mesh-transfer-engine.h"
+
 #include "mesh-hash-cache.h"
 
 G_BEGIN_DECLS
 
 #define MESH_TYPE_FILE_SENDER (mesh_file_sender_get_type ())
 
-G_DECLARE_FINAL_TYPE (MeshFileSender, mesh_file_sender, MESH, FILE_SENDER, GObject)
+G_DECLARE_FINAL_TYPE (MeshFileSender, mesh_file_sender, MESH, FILE_SENDER, MeshTransferEngine)
 
 MeshFileSender *mesh_file_sender_new              (GIOStream            *stream,
                                                    GFile                *file);
@@ -33,7 +35,7 @@ gboolean        mesh_file_sender_get_hash_cached  (MeshFileSender       *self);
 
 #define MESH_TYPE_FILE_RECEIVER (mesh_file_receiver_get_type ())
 
-G_DECLARE_FINAL_TYPE (MeshFileReceiver, mesh_file_receiver, MESH, FILE_RECEIVER, GObject)
+G_DECLARE_FINAL_TYPE (MeshFileReceiver, mesh_file_receiver, MESH, FILE_RECEIVER, MeshTransferEngine)
 
 MeshFileReceiver *mesh_file_receiver_new              (GIOStream            *stream,
                                                        GFile                *download_dir);

@@ -11,6 +11,7 @@
 #include "mesh-frame-writer.h"
 #include "mesh-json.h"
 #include "mesh-safe-path.h"
+#include "mesh-transfer-engine.h"
 #include "mesh-transfer-util.h"
 
 #include <archive.h>
@@ -31,9 +32,8 @@
  * of bounded size.  The sender's thread blocks when the network is slower
  * than the disk; the receiver stops reading frames while its pipe is full,
  * which pushes back on the sender through the transport's flow control.
- * Nothing is staged on disk and memory stays at about PIPE_CAPACITY plus a
+ * Nothing is staged on disk and memory stays at about the pipe's capacity plus a
  * few frames per transfer. */
-#define PIPE_CAPACITY    (1024 * 1024)
 #define MAX_UNIQUE_TRIES 10000
 /* The zip around the files: headers, names, link targets and the central
  * directory, per entry and once.  Generous (a path may be 4 KiB, twice). */
@@ -43,24 +43,9 @@
 /* Entries are stored, not deflated: on a LAN the CPU is the bottleneck and
  * most large files (media, archives) do not shrink anyway. */
 
-enum {
-  PROGRESS,
-  N_SIGNALS
-};
-
-static guint receiver_signals[N_SIGNALS];
-
 struct _MeshFolderReceiver {
-  GObject          parent_instance;
+  MeshTransferEngine engine;  /* file: the download folder; name: the folder's, as offered */
 
-  MeshTransferStream io;  /* the session stream, its frame reader and writer */
-  GFile           *download_dir;
-  guint64          max_size;
-  char            *offered_name;  /* what the user accepted; NULL: no offer to hold to */
-  guint64          offered_size;
-  GTask           *task;
-  MeshChunkPipe   *pipe;
-  char            *name;
   char            *safe_name;
   guint64          entries;
   guint64          total_bytes;
@@ -87,13 +72,7 @@ struct _MeshFolderReceiver {
   gboolean         done_received;
 };
 
-G_DEFINE_FINAL_TYPE (MeshFolderReceiver, mesh_folder_receiver, G_TYPE_OBJECT)
-
-static guint64
-atomic_get (guint64 *value)
-{
-  return __atomic_load_n (value, __ATOMIC_RELAXED);
-}
+G_DEFINE_FINAL_TYPE (MeshFolderReceiver, mesh_folder_receiver, MESH_TYPE_TRANSFER_ENGINE)
 
 /* Deletes a tree without ever following a symbolic link out of it. */
 static void
@@ -140,7 +119,7 @@ static GBytes *
 receiver_pull (MeshFolderReceiver  *self,
                GError             **error)
 {
-  GBytes *chunk = mesh_chunk_pipe_pop_blocking (self->pipe, error);
+  GBytes *chunk = mesh_chunk_pipe_pop_blocking (self->engine.pipe, error);
   gsize len;
   const void *data;
 
@@ -177,7 +156,7 @@ static gboolean
 receiver_make_root (MeshFolderReceiver  *self,
                     GError             **error)
 {
-  g_autofree char *dir = g_file_get_path (self->download_dir);
+  g_autofree char *dir = g_file_get_path (self->engine.file);
   g_autofree char *real = NULL;
   int saved_errno;
 
@@ -242,8 +221,8 @@ receiver_extract (MeshFolderReceiver  *self,
   }
   self->limits.max_created = self->entries;
   self->limits.max_bytes = self->total_bytes;
-  if (self->max_size > 0)
-    self->limits.max_bytes = MIN (self->limits.max_bytes, self->max_size);
+  if (self->engine.max_size > 0)
+    self->limits.max_bytes = MIN (self->limits.max_bytes, self->engine.max_size);
 
   archive_read_support_format_zip_streamable (in);
   if (archive_read_open (in, self, NULL, zip_read_cb, NULL) != ARCHIVE_OK)
@@ -300,32 +279,13 @@ receiver_extract_thread (GTask        *task,
     ok = FALSE;
   }
   if (!ok) {
-    mesh_chunk_pipe_abort (self->pipe, error);
+    mesh_chunk_pipe_abort (self->engine.pipe, error);
     if (self->root_path != NULL)
       remove_tree (self->root_path);
     g_task_return_error (task, error);
     return;
   }
   g_task_return_boolean (task, TRUE);
-}
-
-static void
-receiver_complete (MeshFolderReceiver *self,
-                   GError             *error)
-{
-  g_autoptr(MeshFolderReceiver) keep = g_object_ref (self);
-  g_autoptr(GTask) task = g_steal_pointer (&self->task);
-
-  if (task == NULL) {
-    g_clear_error (&error);
-    return;
-  }
-  if (self->pipe != NULL)
-    mesh_chunk_pipe_clear_notify (self->pipe);
-  if (error != NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
 }
 
 /* A failure seen by the main context: the extraction thread stops, removes
@@ -338,7 +298,7 @@ receiver_fail (MeshFolderReceiver *self,
   if (self->main_error == NULL) {
     self->main_error = error;
     self->tell_peer = tell_peer;
-    mesh_chunk_pipe_abort (self->pipe, error);
+    mesh_chunk_pipe_abort (self->engine.pipe, error);
   } else {
     g_error_free (error);
   }
@@ -353,7 +313,7 @@ on_receiver_reply_sent (GObject      *source,
   GError *error = g_steal_pointer (&self->main_error);
 
   mesh_frame_writer_write_finish (MESH_FRAME_WRITER (source), result, NULL);
-  receiver_complete (self, error);
+  mesh_transfer_engine_complete (&self->engine, error);
 }
 
 static void
@@ -376,7 +336,7 @@ on_receiver_extracted (GObject      *source,
   }
 
   if (self->main_error != NULL && !self->tell_peer) {
-    receiver_complete (self, g_steal_pointer (&self->main_error));
+    mesh_transfer_engine_complete (&self->engine, g_steal_pointer (&self->main_error));
     return;
   }
 
@@ -387,7 +347,7 @@ on_receiver_extracted (GObject      *source,
     json_object_set_string_member (done, "hash", self->expected_hash);
     self->result_folder = g_file_new_for_path (self->root_path);
   }
-  mesh_frame_writer_write_control_async (self->io.writer, done, NULL, on_receiver_reply_sent,
+  mesh_frame_writer_write_control_async (self->engine.writer, done, NULL, on_receiver_reply_sent,
                                          g_object_ref (self));
 }
 
@@ -398,9 +358,9 @@ on_receiver_pipe_notify (gpointer user_data)
 {
   MeshFolderReceiver *self = user_data;
 
-  g_signal_emit (self, receiver_signals[PROGRESS], 0,
-                 atomic_get (&self->limits.bytes), self->total_bytes);
-  if (self->paused && !mesh_chunk_pipe_is_full (self->pipe)) {
+  mesh_transfer_engine_progress (&self->engine, mesh_transfer_counter_get (&self->limits.bytes),
+                                 self->total_bytes);
+  if (self->paused && !mesh_chunk_pipe_is_full (self->engine.pipe)) {
     self->paused = FALSE;
     receiver_read_next (self);
   }
@@ -417,6 +377,7 @@ receiver_handle_frame (MeshFolderReceiver  *self,
 {
   g_autoptr(JsonObject) control = NULL;
   const char *t = NULL;
+  gboolean peer_error = FALSE;
 
   *tell_peer = TRUE;
   if (type == MESH_FRAME_CHUNK) {
@@ -439,26 +400,16 @@ receiver_handle_frame (MeshFolderReceiver  *self,
     }
     self->received += g_bytes_get_size (data);
     /* A refused push means the extraction already failed; it reports. */
-    if (!mesh_chunk_pipe_push (self->pipe, data))
+    if (!mesh_chunk_pipe_push (self->engine.pipe, data))
       return FALSE;
-    self->paused = mesh_chunk_pipe_is_full (self->pipe);
+    self->paused = mesh_chunk_pipe_is_full (self->engine.pipe);
     return !self->paused;
   }
-  if (type != MESH_FRAME_CONTROL) {
-    g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
-                 "unexpected %s frame during a folder transfer",
-                 mesh_frame_type_to_string (type));
-    return FALSE;
-  }
-
-  control = mesh_frame_control_parse (payload, &t, error);
+  control = mesh_transfer_engine_parse_control (type, payload, NULL, "during a folder transfer",
+                                                &t, &peer_error, error);
+  *tell_peer = !peer_error;
   if (control == NULL)
     return FALSE;
-  if (g_str_equal (t, "ERROR")) {
-    mesh_frame_error_to_gerror (control, error);
-    *tell_peer = FALSE;
-    return FALSE;
-  }
   if (g_str_equal (t, "ZIP_DONE")) {
     const char *hash = NULL;
     gint64 size = 0;
@@ -469,7 +420,7 @@ receiver_handle_frame (MeshFolderReceiver  *self,
     self->expected_hash = g_strdup (hash);
     self->expected_size = size;
     self->done_received = TRUE;
-    mesh_chunk_pipe_close (self->pipe);
+    mesh_chunk_pipe_close (self->engine.pipe);
     return FALSE;
   }
   g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
@@ -478,18 +429,15 @@ receiver_handle_frame (MeshFolderReceiver  *self,
 }
 
 static void
-on_receiver_frame (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      user_data)
+on_receiver_frame (MeshTransferEngine *engine,
+                   MeshFrameType       type,
+                   GBytes             *payload,
+                   GError             *error)
 {
-  g_autoptr(MeshFolderReceiver) self = user_data;
-  g_autoptr(GBytes) payload = NULL;
-  GError *error = NULL;
-  MeshFrameType type;
+  MeshFolderReceiver *self = MESH_FOLDER_RECEIVER (engine);
   gboolean tell_peer = FALSE;
 
-  if (!mesh_frame_reader_read_finish (MESH_FRAME_READER (source), result, &type, &payload,
-                                      &error)) {
+  if (error != NULL) {
     if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) ||
         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT))
       g_prefix_error (&error, "the sender went away after %" G_GUINT64_FORMAT " bytes: ",
@@ -507,10 +455,8 @@ on_receiver_frame (GObject      *source,
 static void
 receiver_read_next (MeshFolderReceiver *self)
 {
-  if (self->task == NULL || self->main_error != NULL)
-    return;
-  mesh_frame_reader_read_async (self->io.reader, g_task_get_cancellable (self->task),
-                                on_receiver_frame, g_object_ref (self));
+  if (self->main_error == NULL)
+    mesh_transfer_engine_read (&self->engine, on_receiver_frame);
 }
 
 static gboolean
@@ -518,24 +464,18 @@ receiver_parse_meta (MeshFolderReceiver  *self,
                      MeshFrameType        type,
                      GBytes              *payload,
                      const char          *expected,
+                     gboolean            *peer_error,
                      GError             **error)
 {
   g_autoptr(JsonObject) control = NULL;
-  const char *t = NULL;
   const char *value = NULL;
   gint64 entries = 0;
   gint64 total = 0;
 
-  if (type == MESH_FRAME_CONTROL)
-    control = mesh_frame_control_parse (payload, &t, error);
-  else
-    g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "expected %s", expected);
+  control = mesh_transfer_engine_parse_control (type, payload, expected, NULL, NULL, peer_error,
+                                                error);
   if (control == NULL)
     return FALSE;
-  if (!g_str_equal (t, expected)) {
-    g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "expected %s, got %s", expected, t);
-    return FALSE;
-  }
 
   if (g_str_equal (expected, "FOLDER_MODE")) {
     if (!mesh_json_get_string (control, "mode", TRUE, &value, error))
@@ -557,30 +497,10 @@ receiver_parse_meta (MeshFolderReceiver  *self,
                          "entries and total_bytes must not be negative");
     return FALSE;
   }
-  if (self->max_size > 0 && (guint64) total > self->max_size) {
-    g_set_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE,
-                 "the folder has %" G_GINT64_FORMAT " bytes, this session allows %"
-                 G_GUINT64_FORMAT, total, self->max_size);
+  if (!mesh_transfer_engine_check_offer (&self->engine, "ZIP_META", "folder", value, total, NULL,
+                                         error))
     return FALSE;
-  }
-  /* What arrives is what our user accepted. */
-  if (self->offered_name != NULL) {
-    if ((guint64) total > self->offered_size) {
-      g_set_error (error, MESH_ERROR, MESH_ERROR_PAYLOAD_TOO_LARGE,
-                   "the folder has %" G_GINT64_FORMAT " bytes, the accepted offer %"
-                   G_GUINT64_FORMAT, total, self->offered_size);
-      return FALSE;
-    }
-    if (!g_str_equal (value, self->offered_name)) {
-      g_autofree char *shown = mesh_escape_for_display (value, -1);
-      g_autofree char *offered = mesh_escape_for_display (self->offered_name, -1);
-
-      g_set_error (error, MESH_ERROR, MESH_ERROR_FORBIDDEN,
-                   "ZIP_META names “%s”, the accepted offer “%s”", shown, offered);
-      return FALSE;
-    }
-  }
-  self->name = g_strdup (value);
+  self->engine.name = g_strdup (value);
   self->safe_name = mesh_safe_path_sanitize_name (value);
   self->entries = entries;
   self->total_bytes = total;
@@ -594,77 +514,50 @@ receiver_parse_meta (MeshFolderReceiver  *self,
   return TRUE;
 }
 
-static void
-on_receiver_error_sent (GObject      *source,
-                        GAsyncResult *result,
-                        gpointer      user_data)
+/* Takes FOLDER_MODE or ZIP_META (@expected), or refuses the transfer before
+ * any zip: the sender learns why from ERROR, unless that is what it sent or
+ * the stream broke. */
+static gboolean
+receiver_take_meta (MeshFolderReceiver *self,
+                    MeshFrameType       type,
+                    GBytes             *payload,
+                    GError             *error,
+                    const char         *expected)
 {
-  g_autoptr(MeshFolderReceiver) self = user_data;
+  gboolean peer_error = FALSE;
 
-  mesh_frame_writer_write_finish (MESH_FRAME_WRITER (source), result, NULL);
-  receiver_complete (self, g_steal_pointer (&self->main_error));
-}
-
-static void
-receiver_refuse (MeshFolderReceiver *self,
-                 GError             *error)
-{
-  g_autoptr(JsonObject) control = NULL;
-
-  if (error->domain != MESH_ERROR) {
-    receiver_complete (self, error);
-    return;
+  if (error == NULL && receiver_parse_meta (self, type, payload, expected, &peer_error, &error))
+    return TRUE;
+  if (peer_error || error->domain != MESH_ERROR) {
+    mesh_transfer_engine_complete (&self->engine, error);
+    return FALSE;
   }
-  control = mesh_frame_error_new_from_gerror (error);
   self->main_error = error;
-  mesh_frame_writer_write_control_async (self->io.writer, control, NULL, on_receiver_error_sent,
-                                         g_object_ref (self));
+  mesh_transfer_engine_tell (&self->engine, error, on_receiver_reply_sent);
+  return FALSE;
 }
 
 static void
-on_receiver_meta (GObject      *source,
-                  GAsyncResult *result,
-                  gpointer      user_data)
+on_receiver_meta (MeshTransferEngine *engine,
+                  MeshFrameType       type,
+                  GBytes             *payload,
+                  GError             *error)
 {
-  g_autoptr(MeshFolderReceiver) self = user_data;
-  g_autoptr(GBytes) payload = NULL;
-  g_autoptr(GTask) job = NULL;
-  GError *error = NULL;
-  MeshFrameType type;
-
-  if (!mesh_frame_reader_read_finish (MESH_FRAME_READER (source), result, &type, &payload,
-                                      &error) ||
-      !receiver_parse_meta (self, type, payload, "ZIP_META", &error)) {
-    receiver_refuse (self, error);
+  if (!receiver_take_meta (MESH_FOLDER_RECEIVER (engine), type, payload, error, "ZIP_META"))
     return;
-  }
-
-  self->pipe = mesh_chunk_pipe_new (PIPE_CAPACITY);
-  mesh_chunk_pipe_set_notify (self->pipe, on_receiver_pipe_notify, g_object_ref (self),
-                              g_object_unref);
-  job = g_task_new (self, NULL, on_receiver_extracted, NULL);
-  g_task_run_in_thread (job, receiver_extract_thread);
-  receiver_read_next (self);
+  mesh_transfer_engine_start_worker (engine, receiver_extract_thread, on_receiver_extracted,
+                                     on_receiver_pipe_notify);
+  receiver_read_next (MESH_FOLDER_RECEIVER (engine));
 }
 
 static void
-on_receiver_mode (GObject      *source,
-                  GAsyncResult *result,
-                  gpointer      user_data)
+on_receiver_mode (MeshTransferEngine *engine,
+                  MeshFrameType       type,
+                  GBytes             *payload,
+                  GError             *error)
 {
-  g_autoptr(MeshFolderReceiver) self = user_data;
-  g_autoptr(GBytes) payload = NULL;
-  GError *error = NULL;
-  MeshFrameType type;
-
-  if (!mesh_frame_reader_read_finish (MESH_FRAME_READER (source), result, &type, &payload,
-                                      &error) ||
-      !receiver_parse_meta (self, type, payload, "FOLDER_MODE", &error)) {
-    receiver_refuse (self, error);
-    return;
-  }
-  mesh_frame_reader_read_async (self->io.reader, g_task_get_cancellable (self->task),
-                                on_receiver_meta, g_object_ref (self));
+  if (receiver_take_meta (MESH_FOLDER_RECEIVER (engine), type, payload, error, "FOLDER_MODE"))
+    mesh_transfer_engine_read (engine, on_receiver_meta);
 }
 
 static void
@@ -672,17 +565,12 @@ mesh_folder_receiver_finalize (GObject *object)
 {
   MeshFolderReceiver *self = MESH_FOLDER_RECEIVER (object);
 
-  g_clear_pointer (&self->pipe, mesh_chunk_pipe_free);
-  mesh_transfer_stream_clear (&self->io);
-  g_clear_object (&self->download_dir);
   g_clear_object (&self->result_folder);
-  g_clear_pointer (&self->name, g_free);
   g_clear_pointer (&self->safe_name, g_free);
   g_clear_pointer (&self->root_path, g_free);
   g_clear_pointer (&self->current, g_bytes_unref);
   g_clear_pointer (&self->sha, mesh_sha256_free);
   g_clear_pointer (&self->expected_hash, g_free);
-  g_clear_pointer (&self->offered_name, g_free);
   g_clear_error (&self->main_error);
   if (self->root_fd >= 0)
     close (self->root_fd);
@@ -695,14 +583,8 @@ mesh_folder_receiver_class_init (MeshFolderReceiverClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  /* Its progress: file bytes extracted so far, of ZIP_META's total_bytes. */
   object_class->finalize = mesh_folder_receiver_finalize;
-
-  /**
-   * MeshFolderReceiver::progress:
-   * @done: file bytes extracted so far
-   * @total: ZIP_META total_bytes
-   */
-  receiver_signals[PROGRESS] = mesh_transfer_progress_signal_new (G_TYPE_FROM_CLASS (klass));
 }
 
 static void
@@ -715,15 +597,7 @@ MeshFolderReceiver *
 mesh_folder_receiver_new (GIOStream *stream,
                           GFile     *download_dir)
 {
-  MeshFolderReceiver *self;
-
-  g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
-  g_return_val_if_fail (G_IS_FILE (download_dir), NULL);
-
-  self = g_object_new (MESH_TYPE_FOLDER_RECEIVER, NULL);
-  mesh_transfer_stream_init (&self->io, stream);
-  self->download_dir = g_object_ref (download_dir);
-  return self;
+  return mesh_transfer_engine_new (MESH_TYPE_FOLDER_RECEIVER, stream, download_dir);
 }
 
 /* The cap token's max_size, checked against ZIP_META and against the bytes
@@ -732,9 +606,7 @@ void
 mesh_folder_receiver_set_max_size (MeshFolderReceiver *self,
                                    guint64             max_size)
 {
-  g_return_if_fail (MESH_IS_FOLDER_RECEIVER (self));
-
-  self->max_size = max_size;
+  mesh_transfer_engine_set_max_size (MESH_TRANSFER_ENGINE (self), max_size);
 }
 
 /**
@@ -751,12 +623,7 @@ mesh_folder_receiver_set_offer (MeshFolderReceiver *self,
                                 const char         *name,
                                 guint64             size)
 {
-  g_return_if_fail (MESH_IS_FOLDER_RECEIVER (self));
-  g_return_if_fail (name != NULL);
-
-  g_free (self->offered_name);
-  self->offered_name = g_strdup (name);
-  self->offered_size = size;
+  mesh_transfer_engine_set_offer (MESH_TRANSFER_ENGINE (self), name, size, NULL);
 }
 
 /**
@@ -773,12 +640,11 @@ mesh_folder_receiver_receive_async (MeshFolderReceiver  *self,
                                     gpointer             user_data)
 {
   g_return_if_fail (MESH_IS_FOLDER_RECEIVER (self));
-  g_return_if_fail (self->task == NULL && self->pipe == NULL);
+  g_return_if_fail (self->engine.task == NULL && self->engine.pipe == NULL);
 
-  self->task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (self->task, mesh_folder_receiver_receive_async);
-  mesh_frame_reader_read_async (self->io.reader, cancellable, on_receiver_mode,
-                                g_object_ref (self));
+  mesh_transfer_engine_start (&self->engine, cancellable, callback, user_data,
+                              mesh_folder_receiver_receive_async);
+  mesh_transfer_engine_read (&self->engine, on_receiver_mode);
 }
 
 gboolean
@@ -786,18 +652,14 @@ mesh_folder_receiver_receive_finish (MeshFolderReceiver  *self,
                                      GAsyncResult        *result,
                                      GError             **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-
-  return g_task_propagate_boolean (G_TASK (result), error);
+  return mesh_transfer_engine_finish (MESH_TRANSFER_ENGINE (self), result, error);
 }
 
 /* The folder name the sender offered (not sanitised). */
 const char *
 mesh_folder_receiver_get_name (MeshFolderReceiver *self)
 {
-  g_return_val_if_fail (MESH_IS_FOLDER_RECEIVER (self), NULL);
-
-  return self->name;
+  return mesh_transfer_engine_get_name (MESH_TRANSFER_ENGINE (self));
 }
 
 /**

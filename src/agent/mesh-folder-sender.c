@@ -11,6 +11,7 @@
 #include "mesh-frame-writer.h"
 #include "mesh-json.h"
 #include "mesh-safe-path.h"
+#include "mesh-transfer-engine.h"
 #include "mesh-transfer-util.h"
 
 #include <archive.h>
@@ -31,10 +32,9 @@
  * of bounded size.  The sender's thread blocks when the network is slower
  * than the disk; the receiver stops reading frames while its pipe is full,
  * which pushes back on the sender through the transport's flow control.
- * Nothing is staged on disk and memory stays at about PIPE_CAPACITY plus a
+ * Nothing is staged on disk and memory stays at about the pipe's capacity plus a
  * few frames per transfer. */
 #define CHUNK_SIZE       (256 * 1024)
-#define PIPE_CAPACITY    (1024 * 1024)
 #define SENDER_IN_FLIGHT 4
 /* The zip around the files: headers, names, link targets and the central
  * directory, per entry and once.  Generous (a path may be 4 KiB, twice). */
@@ -42,22 +42,10 @@
 /* Entries are stored, not deflated: on a LAN the CPU is the bottleneck and
  * most large files (media, archives) do not shrink anyway. */
 
-enum {
-  PROGRESS,
-  N_SIGNALS
-};
-
-static guint sender_signals[N_SIGNALS];
-
 struct _MeshFolderSender {
-  GObject          parent_instance;
+  MeshTransferEngine engine;  /* file: the folder to send; name: its name */
 
-  MeshTransferStream io;  /* the session stream, its frame reader and writer */
-  GFile           *folder;
   char            *root_path;
-  char            *name;
-  GTask           *task;
-  MeshChunkPipe   *pipe;
 
   /* Set by the scan thread. */
   GPtrArray       *paths;
@@ -72,56 +60,24 @@ struct _MeshFolderSender {
   guint64          data_bytes;   /* atomic: file bytes archived so far */
 
   /* Main context. */
-  GQueue           in_flight;
   guint64          zip_sent;
   gboolean         worker_done;
   gboolean         pipe_eof;
   gboolean         done_sent;
 };
 
-G_DEFINE_FINAL_TYPE (MeshFolderSender, mesh_folder_sender, G_TYPE_OBJECT)
+G_DEFINE_FINAL_TYPE (MeshFolderSender, mesh_folder_sender, MESH_TYPE_TRANSFER_ENGINE)
 
-static guint64
-atomic_get (guint64 *value)
-{
-  return __atomic_load_n (value, __ATOMIC_RELAXED);
-}
-
+/* Stops the archive thread if it still runs. */
 static void
-atomic_add (guint64 *value,
-            guint64  n)
+sender_completing (MeshTransferEngine *engine,
+                   const GError       *error)
 {
-  __atomic_add_fetch (value, n, __ATOMIC_RELAXED);
-}
+  MeshFolderSender *self = MESH_FOLDER_SENDER (engine);
+  g_autoptr(GError) stop = mesh_transfer_engine_cancelled_error ();
 
-static GError *
-cancelled_error (void)
-{
-  return g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "the transfer was cancelled");
-}
-
-static void
-sender_complete (MeshFolderSender *self,
-                 GError           *error)
-{
-  g_autoptr(MeshFolderSender) keep = g_object_ref (self);
-  g_autoptr(GTask) task = g_steal_pointer (&self->task);
-
-  if (task == NULL) {
-    g_clear_error (&error);
-    return;
-  }
-  /* Stops the archive thread if it still runs. */
-  if (self->pipe != NULL) {
-    g_autoptr(GError) stop = cancelled_error ();
-
-    mesh_chunk_pipe_abort (self->pipe, error != NULL ? error : stop);
-    mesh_chunk_pipe_clear_notify (self->pipe);
-  }
-  if (error != NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
+  if (self->engine.pipe != NULL)
+    mesh_chunk_pipe_abort (self->engine.pipe, error != NULL ? error : stop);
 }
 
 static int
@@ -216,7 +172,7 @@ sender_flush_pending (MeshFolderSender *self,
   g_byte_array_set_size (self->pending, MESH_FRAME_CHUNK_HEADER_SIZE);
   self->zip_offset += len;
 
-  if (!mesh_chunk_pipe_push_blocking (self->pipe, payload, &error)) {
+  if (!mesh_chunk_pipe_push_blocking (self->engine.pipe, payload, &error)) {
     archive_set_error (archive, ECANCELED, "%s", error->message);
     return FALSE;
   }
@@ -332,7 +288,7 @@ sender_add_entry (MeshFolderSender  *self,
         goto out;
       }
       left -= n;
-      atomic_add (&self->data_bytes, n);
+      mesh_transfer_counter_add (&self->data_bytes, n);
     }
   }
   ok = archive_write_finish_entry (archive) >= ARCHIVE_WARN ||
@@ -382,46 +338,26 @@ out:
   archive_write_free (archive);
   g_clear_pointer (&self->pending, g_byte_array_unref);
   if (error != NULL) {
-    mesh_chunk_pipe_abort (self->pipe, error);
+    mesh_chunk_pipe_abort (self->engine.pipe, error);
     g_task_return_error (task, error);
     return;
   }
   self->hash = mesh_sha256_free_to_hex (g_steal_pointer (&self->sha));
-  mesh_chunk_pipe_close (self->pipe);
+  mesh_chunk_pipe_close (self->engine.pipe);
   g_task_return_boolean (task, TRUE);
 }
 
 static void sender_pump (MeshFolderSender *self);
 
 static void
-on_sender_chunk_written (GObject      *source,
-                         GAsyncResult *result,
-                         gpointer      user_data)
+sender_chunk_sent (MeshTransferEngine *engine,
+                   gsize               len)
 {
-  g_autoptr(MeshFolderSender) self = user_data;
-  gsize len = GPOINTER_TO_SIZE (g_queue_pop_head (&self->in_flight));
-  GError *error = NULL;
+  MeshFolderSender *self = MESH_FOLDER_SENDER (engine);
 
-  if (!mesh_frame_writer_write_finish (MESH_FRAME_WRITER (source), result, &error)) {
-    sender_complete (self, error);
-    return;
-  }
   self->zip_sent += len;
-  g_signal_emit (self, sender_signals[PROGRESS], 0,
-                 atomic_get (&self->data_bytes), self->total_bytes);
+  mesh_transfer_engine_progress (engine, mesh_transfer_counter_get (&self->data_bytes), self->total_bytes);
   sender_pump (self);
-}
-
-static void
-on_sender_done_written (GObject      *source,
-                        GAsyncResult *result,
-                        gpointer      user_data)
-{
-  g_autoptr(MeshFolderSender) self = user_data;
-  GError *error = NULL;
-
-  if (!mesh_frame_writer_write_finish (MESH_FRAME_WRITER (source), result, &error))
-    sender_complete (self, error);
 }
 
 /* Frames what the archive thread produced, a few chunks at a time, and
@@ -429,36 +365,31 @@ on_sender_done_written (GObject      *source,
 static void
 sender_pump (MeshFolderSender *self)
 {
-  if (self->task == NULL)
+  if (self->engine.task == NULL)
     return;
 
-  while (!self->pipe_eof && self->in_flight.length < SENDER_IN_FLIGHT) {
+  while (!self->pipe_eof && self->engine.in_flight.length < SENDER_IN_FLIGHT) {
     g_autoptr(GBytes) payload = NULL;
     g_autoptr(GError) error = NULL;
     gboolean eof = FALSE;
 
-    payload = mesh_chunk_pipe_try_pop (self->pipe, &eof, &error);
+    payload = mesh_chunk_pipe_try_pop (self->engine.pipe, &eof, &error);
     if (payload == NULL) {
       /* A failed archive thread reports through its own task. */
       self->pipe_eof = eof;
       break;
     }
-    g_queue_push_tail (&self->in_flight,
-                       GSIZE_TO_POINTER (g_bytes_get_size (payload) -
-                                         MESH_FRAME_CHUNK_HEADER_SIZE));
-    mesh_frame_writer_write_async (self->io.writer, MESH_FRAME_CHUNK, payload, NULL,
-                                   on_sender_chunk_written, g_object_ref (self));
+    mesh_transfer_engine_write_chunk (&self->engine, payload);
   }
 
-  if (self->pipe_eof && self->worker_done && g_queue_is_empty (&self->in_flight) &&
+  if (self->pipe_eof && self->worker_done && g_queue_is_empty (&self->engine.in_flight) &&
       !self->done_sent) {
     g_autoptr(JsonObject) done = mesh_frame_control_new ("ZIP_DONE");
 
     self->done_sent = TRUE;
     json_object_set_string_member (done, "hash", self->hash);
     json_object_set_int_member (done, "size", self->zip_sent);
-    mesh_frame_writer_write_control_async (self->io.writer, done, NULL, on_sender_done_written,
-                                           g_object_ref (self));
+    mesh_transfer_engine_write_done (&self->engine, done);
   }
 }
 
@@ -467,8 +398,8 @@ on_sender_pipe_notify (gpointer user_data)
 {
   MeshFolderSender *self = user_data;
 
-  if (self->task != NULL && g_cancellable_is_cancelled (g_task_get_cancellable (self->task)))
-    sender_complete (self, cancelled_error ());
+  if (mesh_transfer_engine_is_cancelled (&self->engine))
+    mesh_transfer_engine_complete (&self->engine, mesh_transfer_engine_cancelled_error ());
   else
     sender_pump (self);
   return G_SOURCE_CONTINUE;
@@ -480,14 +411,10 @@ on_sender_archived (GObject      *source,
                     gpointer      user_data)
 {
   MeshFolderSender *self = MESH_FOLDER_SENDER (source);
-  GError *error = NULL;
 
   self->worker_done = TRUE;
-  if (!g_task_propagate_boolean (G_TASK (result), &error)) {
-    sender_complete (self, error);
-    return;
-  }
-  sender_pump (self);
+  if (mesh_transfer_engine_job_finish (&self->engine, result))
+    sender_pump (self);
 }
 
 static gboolean
@@ -501,18 +428,10 @@ sender_handle_frame (MeshFolderSender  *self,
   const char *message = NULL;
   gboolean ok = FALSE;
 
-  if (type != MESH_FRAME_CONTROL) {
-    g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
-                 "unexpected %s frame from the receiver", mesh_frame_type_to_string (type));
-    return FALSE;
-  }
-  control = mesh_frame_control_parse (payload, &t, error);
+  control = mesh_transfer_engine_parse_control (type, payload, NULL, "from the receiver", &t,
+                                                NULL, error);
   if (control == NULL)
     return FALSE;
-  if (g_str_equal (t, "ERROR")) {
-    mesh_frame_error_to_gerror (control, error);
-    return FALSE;
-  }
   if (!g_str_equal (t, "ZIP_DONE")) {
     g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "unexpected %s from the receiver", t);
     return FALSE;
@@ -531,29 +450,21 @@ sender_handle_frame (MeshFolderSender  *self,
                          "the receiver confirmed a folder that was not complete");
     return FALSE;
   }
-  sender_complete (self, NULL);
+  mesh_transfer_engine_complete (&self->engine, NULL);
   return TRUE;
 }
 
 static void
-on_sender_frame (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
+on_sender_frame (MeshTransferEngine *engine,
+                 MeshFrameType       type,
+                 GBytes             *payload,
+                 GError             *error)
 {
-  g_autoptr(MeshFolderSender) self = user_data;
-  g_autoptr(GBytes) payload = NULL;
-  GError *error = NULL;
-  MeshFrameType type;
-
-  if (!mesh_frame_reader_read_finish (MESH_FRAME_READER (source), result, &type, &payload,
-                                      &error) ||
-      !sender_handle_frame (self, type, payload, &error)) {
-    sender_complete (self, error);
+  if (error != NULL || !sender_handle_frame (MESH_FOLDER_SENDER (engine), type, payload, &error)) {
+    mesh_transfer_engine_complete (engine, error);
     return;
   }
-  if (self->task != NULL)
-    mesh_frame_reader_read_async (self->io.reader, g_task_get_cancellable (self->task),
-                                  on_sender_frame, g_object_ref (self));
+  mesh_transfer_engine_read (engine, on_sender_frame);
 }
 
 static void
@@ -564,33 +475,23 @@ on_sender_scanned (GObject      *source,
   MeshFolderSender *self = MESH_FOLDER_SENDER (source);
   g_autoptr(JsonObject) mode = NULL;
   g_autoptr(JsonObject) meta = NULL;
-  g_autoptr(GTask) job = NULL;
-  GError *error = NULL;
 
-  if (!g_task_propagate_boolean (G_TASK (result), &error)) {
-    sender_complete (self, error);
-    return;
-  }
-  if (self->task == NULL)
+  if (!mesh_transfer_engine_job_finish (&self->engine, result))
     return;
 
   mode = mesh_frame_control_new ("FOLDER_MODE");
   json_object_set_string_member (mode, "mode", "zip");
-  mesh_frame_writer_write_control_async (self->io.writer, mode, NULL, NULL, NULL);
+  mesh_frame_writer_write_control_async (self->engine.writer, mode, NULL, NULL, NULL);
   meta = mesh_frame_control_new ("ZIP_META");
-  json_object_set_string_member (meta, "name", self->name);
+  json_object_set_string_member (meta, "name", self->engine.name);
   json_object_set_int_member (meta, "entries", self->entries);
   json_object_set_int_member (meta, "total_bytes", self->total_bytes);
-  mesh_frame_writer_write_control_async (self->io.writer, meta, NULL, NULL, NULL);
+  mesh_frame_writer_write_control_async (self->engine.writer, meta, NULL, NULL, NULL);
 
-  self->pipe = mesh_chunk_pipe_new (PIPE_CAPACITY);
-  mesh_chunk_pipe_set_notify (self->pipe, on_sender_pipe_notify, g_object_ref (self),
-                              g_object_unref);
-  job = g_task_new (self, NULL, on_sender_archived, NULL);
-  g_task_run_in_thread (job, sender_archive_thread);
+  mesh_transfer_engine_start_worker (&self->engine, sender_archive_thread, on_sender_archived,
+                                     on_sender_pipe_notify);
 
-  mesh_frame_reader_read_async (self->io.reader, g_task_get_cancellable (self->task),
-                                on_sender_frame, g_object_ref (self));
+  mesh_transfer_engine_read (&self->engine, on_sender_frame);
 }
 
 static void
@@ -598,16 +499,11 @@ mesh_folder_sender_finalize (GObject *object)
 {
   MeshFolderSender *self = MESH_FOLDER_SENDER (object);
 
-  g_clear_pointer (&self->pipe, mesh_chunk_pipe_free);
-  mesh_transfer_stream_clear (&self->io);
-  g_clear_object (&self->folder);
   g_clear_pointer (&self->root_path, g_free);
-  g_clear_pointer (&self->name, g_free);
   g_clear_pointer (&self->paths, g_ptr_array_unref);
   g_clear_pointer (&self->pending, g_byte_array_unref);
   g_clear_pointer (&self->sha, mesh_sha256_free);
   g_clear_pointer (&self->hash, g_free);
-  g_queue_clear (&self->in_flight);
 
   G_OBJECT_CLASS (mesh_folder_sender_parent_class)->finalize (object);
 }
@@ -616,37 +512,28 @@ static void
 mesh_folder_sender_class_init (MeshFolderSenderClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  MeshTransferEngineClass *engine_class = MESH_TRANSFER_ENGINE_CLASS (klass);
 
   object_class->finalize = mesh_folder_sender_finalize;
-
-  /**
-   * MeshFolderSender::progress:
-   * @done: file bytes archived and queued so far
-   * @total: the sum of the folder's file sizes (ZIP_META total_bytes)
-   */
-  sender_signals[PROGRESS] = mesh_transfer_progress_signal_new (G_TYPE_FROM_CLASS (klass));
+  /* Its progress: file bytes archived and queued so far, of ZIP_META's total_bytes. */
+  engine_class->completing = sender_completing;
+  engine_class->chunk_sent = sender_chunk_sent;
 }
 
 static void
 mesh_folder_sender_init (MeshFolderSender *self)
 {
   self->paths = g_ptr_array_new_with_free_func (g_free);
-  g_queue_init (&self->in_flight);
 }
 
 MeshFolderSender *
 mesh_folder_sender_new (GIOStream *stream,
                         GFile     *folder)
 {
-  MeshFolderSender *self;
+  MeshFolderSender *self = mesh_transfer_engine_new (MESH_TYPE_FOLDER_SENDER, stream, folder);
 
-  g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
-  g_return_val_if_fail (G_IS_FILE (folder), NULL);
-
-  self = g_object_new (MESH_TYPE_FOLDER_SENDER, NULL);
-  mesh_transfer_stream_init (&self->io, stream);
-  self->folder = g_object_ref (folder);
-  self->name = g_file_get_basename (folder);
+  if (self != NULL)
+    self->engine.name = g_file_get_basename (folder);
   return self;
 }
 
@@ -667,15 +554,15 @@ mesh_folder_sender_send_async (MeshFolderSender    *self,
   g_autoptr(GTask) job = NULL;
 
   g_return_if_fail (MESH_IS_FOLDER_SENDER (self));
-  g_return_if_fail (self->task == NULL && self->pipe == NULL);
+  g_return_if_fail (self->engine.task == NULL && self->engine.pipe == NULL);
 
-  self->task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (self->task, mesh_folder_sender_send_async);
-
-  self->root_path = g_file_get_path (self->folder);
+  mesh_transfer_engine_start (&self->engine, cancellable, callback, user_data,
+                              mesh_folder_sender_send_async);
+  self->root_path = g_file_get_path (self->engine.file);
   if (self->root_path == NULL) {
-    sender_complete (self, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                                                "only local folders can be sent"));
+    mesh_transfer_engine_complete (&self->engine,
+                                   g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                                                        "only local folders can be sent"));
     return;
   }
   job = g_task_new (self, cancellable, on_sender_scanned, NULL);
@@ -687,9 +574,7 @@ mesh_folder_sender_send_finish (MeshFolderSender  *self,
                                 GAsyncResult      *result,
                                 GError           **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-
-  return g_task_propagate_boolean (G_TASK (result), error);
+  return mesh_transfer_engine_finish (MESH_TRANSFER_ENGINE (self), result, error);
 }
 
 /* Bytes of zip sent so far. */

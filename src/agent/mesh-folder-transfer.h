@@ -3,11 +3,13 @@
 
 #include <gio/gio.h>
 
+#include "mesh-transfer-engine.h"
+
 G_BEGIN_DECLS
 
 #define MESH_TYPE_FOLDER_SENDER (mesh_folder_sender_get_type ())
 
-G_DECLARE_FINAL_TYPE (MeshFolderSender, mesh_folder_sender, MESH, FOLDER_SENDER, GObject)
+G_DECLARE_FINAL_TYPE (MeshFolderSender, mesh_folder_sender, MESH, FOLDER_SENDER, MeshTransferEngine)
 
 MeshFolderSender *mesh_folder_sender_new            (GIOStream            *stream,
                                                      GFile                *folder);
@@ -23,7 +25,7 @@ const char       *mesh_folder_sender_get_hash       (MeshFolderSender     *self)
 
 #define MESH_TYPE_FOLDER_RECEIVER (mesh_folder_receiver_get_type ())
 
-G_DECLARE_FINAL_TYPE (MeshFolderReceiver, mesh_folder_receiver, MESH, FOLDER_RECEIVER, GObject)
+G_DECLARE_FINAL_TYPE (MeshFolderReceiver, mesh_folder_receiver, MESH, FOLDER_RECEIVER, MeshTransferEngine)
 
 MeshFolderReceiver *mesh_folder_receiver_new            (GIOStream            *stream,
                                                          GFile                *download_dir);

@@ -35,39 +35,47 @@ engine_fail (MeshP2pSession *session,
   session->done (session, error);
 }
 
-/* The receivers hold the data to the meta our user (or policy) accepted. */
-static gboolean
-offer_get (MeshP2pSession  *session,
-           const char     **name,
-           guint64         *size,
-           const char     **hash)
+/* The session follows a file or folder engine: its progress, and it is the
+ * one session->discard and the controller reach. */
+static gpointer
+engine_watch (MeshP2pSession     *session,
+              MeshTransferEngine *engine)
 {
-  gint64 offered_size = -1;
-
-  *hash = NULL;
-  if (!mesh_json_get_string (session->meta, "name", TRUE, name, NULL) ||
-      !mesh_json_get_int (session->meta, "size", TRUE, &offered_size, NULL) ||
-      offered_size < 0 ||
-      !mesh_json_get_string (session->meta, "hash", FALSE, hash, NULL)) {
-    engine_fail (session, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
-                 "the offer had no valid name and size");
-    return FALSE;
-  }
-  *size = (guint64) offered_size;
-  return TRUE;
+  session->engine = G_OBJECT (engine);
+  g_signal_connect (engine, "progress", G_CALLBACK (mesh_p2p_session_on_progress), session);
+  return engine;
 }
 
-/* A receiver reads, and so returns flow-control credit, no faster than the
- * offer's max_rate. */
-static void
-pace_receive (MeshP2pSession *session)
+/* A file or folder receiver of @type, held to the meta our user (or policy)
+ * accepted and to the session's size limit.  It reads, and so returns
+ * flow-control credit, no faster than the offer's max_rate.  NULL when the
+ * offer cannot be held to (the session is done). */
+static gpointer
+receiver_new (MeshP2pSession *session,
+              GType           type)
 {
+  MeshTransferEngine *receiver;
   GIOStream *base = session->stream;
+  const char *name = NULL, *hash = NULL;
+  gint64 size = -1;
 
+  if (!mesh_json_get_string (session->meta, "name", TRUE, &name, NULL) ||
+      !mesh_json_get_int (session->meta, "size", TRUE, &size, NULL) || size < 0 ||
+      !mesh_json_get_string (session->meta, "hash", FALSE, &hash, NULL)) {
+    engine_fail (session, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
+                 "the offer had no valid name and size");
+    return NULL;
+  }
   if (MESH_IS_AGENT_SESSION_STREAM (base))
     base = mesh_agent_session_stream_get_base (MESH_AGENT_SESSION_STREAM (base));
   if (session->max_rate > 0 && MESH_IS_QUIC_STREAM (base))
     mesh_quic_stream_set_receive_rate (MESH_QUIC_STREAM (base), session->max_rate);
+
+  receiver = mesh_transfer_engine_new (type, session->stream, session->download_dir);
+  if (session->max_size > 0)
+    mesh_transfer_engine_set_max_size (receiver, session->max_size);
+  mesh_transfer_engine_set_offer (receiver, name, size, hash);
+  return engine_watch (session, receiver);
 }
 
 /* Where a received file or folder now is, for the log and the session. */
@@ -86,19 +94,85 @@ received (MeshP2pSession  *session,
   return shown (name);
 }
 
+/* What a file or folder session keeps of its engine's end: the bytes it
+ * counts, and where a received file or folder now is. */
+typedef void (*TransferEndFunc) (MeshP2pSession *session,
+                                 GObject        *engine,
+                                 const GError   *error);
+
 /* file, client: FILE_META, FILE_DATA… until the receiver's FILE_DONE. */
+static void
+file_sent (MeshP2pSession *session,
+           GObject        *engine,
+           const GError   *error)
+{
+  session->bytes = mesh_file_sender_get_bytes_done (MESH_FILE_SENDER (engine));
+}
+
+/* file, server */
+static void
+file_received (MeshP2pSession *session,
+               GObject        *engine,
+               const GError   *error)
+{
+  MeshFileReceiver *receiver = MESH_FILE_RECEIVER (engine);
+  g_autofree char *user = NULL, *path = NULL, *name = NULL;
+
+  session->bytes = mesh_file_receiver_get_bytes_done (receiver);
+  if (error != NULL)
+    return;
+  name = received (session, mesh_file_receiver_get_file (receiver),
+                   mesh_file_receiver_get_name (receiver), &user, &path);
+  g_message ("Received “%s” from %s into %s (%" G_GUINT64_FORMAT " bytes, resumed at %"
+             G_GUINT64_FORMAT ")", name, user, path, session->bytes,
+             mesh_file_receiver_get_resumed_from (receiver));
+}
+
+/* folder, client: ZIP_META and the zip stream. */
+static void
+folder_sent (MeshP2pSession *session,
+             GObject        *engine,
+             const GError   *error)
+{
+  if (error == NULL)
+    session->bytes = mesh_folder_sender_get_zip_size (MESH_FOLDER_SENDER (engine));
+}
+
+/* folder, server */
+static void
+folder_received (MeshP2pSession *session,
+                 GObject        *engine,
+                 const GError   *error)
+{
+  MeshFolderReceiver *receiver = MESH_FOLDER_RECEIVER (engine);
+  g_autofree char *user = NULL, *path = NULL, *name = NULL;
+
+  if (error != NULL)
+    return;
+  name = received (session, mesh_folder_receiver_get_folder (receiver),
+                   mesh_folder_receiver_get_name (receiver), &user, &path);
+  g_message ("Received folder “%s” from %s into %s", name, user, path);
+}
+
+static const TransferEndFunc transfer_ends[2][2] = {
+  [MESH_P2P_KIND_FILE] = {
+    [MESH_P2P_ROLE_CLIENT] = file_sent, [MESH_P2P_ROLE_SERVER] = file_received,
+  },
+  [MESH_P2P_KIND_FOLDER] = {
+    [MESH_P2P_ROLE_CLIENT] = folder_sent, [MESH_P2P_ROLE_SERVER] = folder_received,
+  },
+};
 
 static void
-file_sent (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
+transfer_ended (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
 {
   g_autoptr(MeshP2pSession) session = user_data;
-  MeshFileSender *sender = MESH_FILE_SENDER (source);
   g_autoptr(GError) error = NULL;
 
-  mesh_file_sender_send_finish (sender, result, &error);
-  session->bytes = mesh_file_sender_get_bytes_done (sender);
+  mesh_transfer_engine_finish (MESH_TRANSFER_ENGINE (source), result, &error);
+  transfer_ends[session->kind][session->role] (session, source, error);
   session->done (session, error);
 }
 
@@ -108,54 +182,18 @@ file_send_start (MeshP2pSession *session)
   MeshFileSender *sender = mesh_file_sender_new (session->stream, session->path);
 
   mesh_file_sender_set_hash_cache (sender, session->hash_cache);
-  session->engine = G_OBJECT (sender);
-  g_signal_connect (sender, "progress", G_CALLBACK (mesh_p2p_session_on_progress), session);
-  mesh_file_sender_send_async (sender, session->cancellable, file_sent, g_object_ref (session));
-}
-
-/* file, server */
-
-static void
-file_received (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  g_autoptr(MeshP2pSession) session = user_data;
-  MeshFileReceiver *receiver = MESH_FILE_RECEIVER (source);
-  g_autoptr(GError) error = NULL;
-
-  mesh_file_receiver_receive_finish (receiver, result, &error);
-  session->bytes = mesh_file_receiver_get_bytes_done (receiver);
-  if (error == NULL) {
-    g_autofree char *user = NULL, *path = NULL;
-    g_autofree char *name = received (session, mesh_file_receiver_get_file (receiver),
-                                      mesh_file_receiver_get_name (receiver), &user, &path);
-
-    g_message ("Received “%s” from %s into %s (%" G_GUINT64_FORMAT " bytes, resumed at %"
-               G_GUINT64_FORMAT ")", name, user, path, session->bytes,
-               mesh_file_receiver_get_resumed_from (receiver));
-  }
-  session->done (session, error);
+  mesh_file_sender_send_async (engine_watch (session, MESH_TRANSFER_ENGINE (sender)),
+                               session->cancellable, transfer_ended, g_object_ref (session));
 }
 
 static void
 file_receive_start (MeshP2pSession *session)
 {
-  MeshFileReceiver *receiver;
-  const char *name, *hash;
-  guint64 size;
+  MeshFileReceiver *receiver = receiver_new (session, MESH_TYPE_FILE_RECEIVER);
 
-  if (!offer_get (session, &name, &size, &hash))
-    return;
-  pace_receive (session);
-  receiver = mesh_file_receiver_new (session->stream, session->download_dir);
-  if (session->max_size > 0)
-    mesh_file_receiver_set_max_size (receiver, session->max_size);
-  mesh_file_receiver_set_offer (receiver, name, size, hash);
-  session->engine = G_OBJECT (receiver);
-  g_signal_connect (receiver, "progress", G_CALLBACK (mesh_p2p_session_on_progress), session);
-  mesh_file_receiver_receive_async (receiver, session->cancellable, file_received,
-                                    g_object_ref (session));
+  if (receiver != NULL)
+    mesh_file_receiver_receive_async (receiver, session->cancellable, transfer_ended,
+                                      g_object_ref (session));
 }
 
 /* A receiver stopped by its user, or withdrawn, keeps no .part. */
@@ -166,74 +204,23 @@ file_receive_discard (MeshP2pSession *session)
     mesh_file_receiver_discard (MESH_FILE_RECEIVER (session->engine));
 }
 
-/* folder, client: ZIP_META and the zip stream. */
-
-static void
-folder_sent (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  g_autoptr(MeshP2pSession) session = user_data;
-  MeshFolderSender *sender = MESH_FOLDER_SENDER (source);
-  g_autoptr(GError) error = NULL;
-
-  mesh_folder_sender_send_finish (sender, result, &error);
-  if (error == NULL)
-    session->bytes = mesh_folder_sender_get_zip_size (sender);
-  session->done (session, error);
-}
-
 static void
 folder_send_start (MeshP2pSession *session)
 {
   MeshFolderSender *sender = mesh_folder_sender_new (session->stream, session->path);
 
-  session->engine = G_OBJECT (sender);
-  g_signal_connect (sender, "progress", G_CALLBACK (mesh_p2p_session_on_progress), session);
-  mesh_folder_sender_send_async (sender, session->cancellable, folder_sent,
-                                 g_object_ref (session));
-}
-
-/* folder, server */
-
-static void
-folder_received (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  g_autoptr(MeshP2pSession) session = user_data;
-  MeshFolderReceiver *receiver = MESH_FOLDER_RECEIVER (source);
-  g_autoptr(GError) error = NULL;
-
-  mesh_folder_receiver_receive_finish (receiver, result, &error);
-  if (error == NULL) {
-    g_autofree char *user = NULL, *path = NULL;
-    g_autofree char *name = received (session, mesh_folder_receiver_get_folder (receiver),
-                                      mesh_folder_receiver_get_name (receiver), &user, &path);
-
-    g_message ("Received folder “%s” from %s into %s", name, user, path);
-  }
-  session->done (session, error);
+  mesh_folder_sender_send_async (engine_watch (session, MESH_TRANSFER_ENGINE (sender)),
+                                 session->cancellable, transfer_ended, g_object_ref (session));
 }
 
 static void
 folder_receive_start (MeshP2pSession *session)
 {
-  MeshFolderReceiver *receiver;
-  const char *name, *hash;
-  guint64 size;
+  MeshFolderReceiver *receiver = receiver_new (session, MESH_TYPE_FOLDER_RECEIVER);
 
-  if (!offer_get (session, &name, &size, &hash))
-    return;
-  pace_receive (session);
-  receiver = mesh_folder_receiver_new (session->stream, session->download_dir);
-  if (session->max_size > 0)
-    mesh_folder_receiver_set_max_size (receiver, session->max_size);
-  mesh_folder_receiver_set_offer (receiver, name, size);
-  session->engine = G_OBJECT (receiver);
-  g_signal_connect (receiver, "progress", G_CALLBACK (mesh_p2p_session_on_progress), session);
-  mesh_folder_receiver_receive_async (receiver, session->cancellable, folder_received,
-                                      g_object_ref (session));
+  if (receiver != NULL)
+    mesh_folder_receiver_receive_async (receiver, session->cancellable, transfer_ended,
+                                        g_object_ref (session));
 }
 
 /* terminal, client: a viewer of the host's PTY. */

@@ -320,6 +320,31 @@ gone_error (void)
   return g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, "The QUIC stream was disposed");
 }
 
+/* The task of an asynchronous call on @stream (its MeshQuicStream: @owner),
+ * or NULL when the call is already over: the stream is gone, or the call
+ * was cancelled. */
+static GTask *
+io_task_new (gpointer             stream,
+             MeshQuicStream      *owner,
+             int                  io_priority,
+             GCancellable        *cancellable,
+             GAsyncReadyCallback  callback,
+             gpointer             user_data,
+             gpointer             source_tag)
+{
+  g_autoptr(GTask) task = g_task_new (stream, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, source_tag);
+  g_task_set_priority (task, io_priority);
+  if (owner == NULL) {
+    g_task_return_error (task, gone_error ());
+    return NULL;
+  }
+  if (g_task_return_error_if_cancelled (task))
+    return NULL;
+  return g_steal_pointer (&task);
+}
+
 static void
 pending_clear (Pending *pending)
 {
@@ -615,19 +640,12 @@ mesh_quic_input_stream_read_async (GInputStream        *stream,
                                    gpointer             user_data)
 {
   MeshQuicStream *owner = MESH_QUIC_INPUT_STREAM (stream)->owner;
-  g_autoptr(GTask) task = g_task_new (stream, cancellable, callback, user_data);
+  g_autoptr(GTask) task = io_task_new (stream, owner, io_priority, cancellable, callback,
+                                       user_data, mesh_quic_input_stream_read_async);
 
-  g_task_set_source_tag (task, mesh_quic_input_stream_read_async);
-  g_task_set_priority (task, io_priority);
-
-  if (owner == NULL) {
-    g_task_return_error (task, gone_error ());
+  if (task == NULL)
     return;
-  }
   g_return_if_fail (owner->read.task == NULL);
-
-  if (g_task_return_error_if_cancelled (task))
-    return;
   if (count == 0) {
     g_task_return_int (task, 0);
     return;
@@ -759,19 +777,12 @@ mesh_quic_output_stream_write_async (GOutputStream       *stream,
                                      gpointer             user_data)
 {
   MeshQuicStream *owner = MESH_QUIC_OUTPUT_STREAM (stream)->owner;
-  g_autoptr(GTask) task = g_task_new (stream, cancellable, callback, user_data);
+  g_autoptr(GTask) task = io_task_new (stream, owner, io_priority, cancellable, callback,
+                                       user_data, mesh_quic_output_stream_write_async);
 
-  g_task_set_source_tag (task, mesh_quic_output_stream_write_async);
-  g_task_set_priority (task, io_priority);
-
-  if (owner == NULL) {
-    g_task_return_error (task, gone_error ());
+  if (task == NULL)
     return;
-  }
   g_return_if_fail (owner->write.task == NULL);
-
-  if (g_task_return_error_if_cancelled (task))
-    return;
   if (count == 0) {
     g_task_return_int (task, 0);
     return;
@@ -846,20 +857,16 @@ mesh_quic_output_stream_write_bytes_async (GOutputStream       *stream,
                                            gpointer             user_data)
 {
   MeshQuicStream *owner;
-  g_autoptr(GTask) task = g_task_new (stream, cancellable, callback, user_data);
+  g_autoptr(GTask) task = NULL;
 
   g_return_if_fail (MESH_IS_QUIC_OUTPUT_STREAM (stream));
 
   owner = MESH_QUIC_OUTPUT_STREAM (stream)->owner;
-  g_task_set_source_tag (task, mesh_quic_output_stream_write_bytes_async);
-  g_task_set_priority (task, io_priority);
-  if (owner == NULL) {
-    g_task_return_error (task, gone_error ());
+  task = io_task_new (stream, owner, io_priority, cancellable, callback, user_data,
+                      mesh_quic_output_stream_write_bytes_async);
+  if (task == NULL)
     return;
-  }
   g_return_if_fail (owner->write.task == NULL);
-  if (g_task_return_error_if_cancelled (task))
-    return;
 
   owner->write_buffer = NULL;
   owner->write_count = 0;
@@ -1265,36 +1272,34 @@ _mesh_quic_stream_received (MeshQuicStream *self,
   return TRUE;
 }
 
+/* What one direction of the stream fails with once the peer cut it short. */
+static GError *
+peer_abort_error (guint64      app_error_code,
+                  GIOErrorEnum code,
+                  const char  *what)
+{
+  if (app_error_code == MESH_QUIC_STREAM_CANCELLED)
+    return g_error_new_literal (MESH_FRAME_ERROR, MESH_FRAME_ERROR_CANCELLED,
+                                "the peer cancelled the transfer");
+  return g_error_new (G_IO_ERROR, code, "The peer %s the QUIC stream (application error %"
+                      G_GUINT64_FORMAT ")", what, app_error_code);
+}
+
 void
 _mesh_quic_stream_peer_reset (MeshQuicStream *self,
                               guint64         app_error_code)
 {
-  if (self->recv_fin || self->recv_error != NULL)
-    return;
-  if (app_error_code == MESH_QUIC_STREAM_CANCELLED) {
-    self->recv_error = g_error_new_literal (MESH_FRAME_ERROR, MESH_FRAME_ERROR_CANCELLED,
-                                            "the peer cancelled the transfer");
-    return;
-  }
-  self->recv_error = g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                                  "The peer reset the QUIC stream (application error %"
-                                  G_GUINT64_FORMAT ")", app_error_code);
+  if (!self->recv_fin && self->recv_error == NULL)
+    self->recv_error = peer_abort_error (app_error_code, G_IO_ERROR_CONNECTION_CLOSED, "reset");
 }
 
 void
 _mesh_quic_stream_peer_stop_sending (MeshQuicStream *self,
                                      guint64         app_error_code)
 {
-  if (self->send_error != NULL || stream_send_done (self))
-    return;
-  if (app_error_code == MESH_QUIC_STREAM_CANCELLED) {
-    self->send_error = g_error_new_literal (MESH_FRAME_ERROR, MESH_FRAME_ERROR_CANCELLED,
-                                            "the peer cancelled the transfer");
-    return;
-  }
-  self->send_error = g_error_new (G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE,
-                                  "The peer stopped reading the QUIC stream (application error %"
-                                  G_GUINT64_FORMAT ")", app_error_code);
+  if (self->send_error == NULL && !stream_send_done (self))
+    self->send_error = peer_abort_error (app_error_code, G_IO_ERROR_BROKEN_PIPE,
+                                         "stopped reading");
 }
 
 void

@@ -303,12 +303,6 @@ mesh_transfer_error_from_errno (GError     **error,
 }
 
 gboolean
-mesh_transfer_task_is_cancelled (GTask *task)
-{
-  return g_cancellable_is_cancelled (g_task_get_cancellable (task));
-}
-
-gboolean
 mesh_transfer_archive_failed (struct archive  *archive,
                               GError         **error)
 {
@@ -318,26 +312,15 @@ mesh_transfer_archive_failed (struct archive  *archive,
   return FALSE;
 }
 
-void
-mesh_transfer_stream_init (MeshTransferStream *io,
-                           GIOStream          *stream)
+guint64
+mesh_transfer_counter_get (guint64 *counter)
 {
-  io->stream = g_object_ref (stream);
-  io->reader = mesh_frame_reader_get_for_stream (stream);
-  io->writer = mesh_frame_writer_get_for_stream (stream);
+  return __atomic_load_n (counter, __ATOMIC_RELAXED);
 }
 
 void
-mesh_transfer_stream_clear (MeshTransferStream *io)
+mesh_transfer_counter_add (guint64 *counter,
+                           guint64  n)
 {
-  g_clear_object (&io->stream);
-  g_clear_object (&io->reader);
-  g_clear_object (&io->writer);
-}
-
-guint
-mesh_transfer_progress_signal_new (GType type)
-{
-  return g_signal_new ("progress", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 2,
-                       G_TYPE_UINT64, G_TYPE_UINT64);
+  __atomic_add_fetch (counter, n, __ATOMIC_RELAXED);
 }

@@ -51,26 +51,16 @@ void           mesh_chunk_pipe_abort        (MeshChunkPipe  *pipe,
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MeshChunkPipe, mesh_chunk_pipe_free)
 
-/* The stream plumbing every engine has: the session stream and the one
- * frame reader and writer of that stream. */
-typedef struct {
-  GIOStream       *stream;
-  MeshFrameReader *reader;
-  MeshFrameWriter *writer;
-} MeshTransferStream;
-
-void           mesh_transfer_stream_init       (MeshTransferStream *io,
-                                                GIOStream          *stream);
-void           mesh_transfer_stream_clear      (MeshTransferStream *io);
-/* The engines' "progress" signal (done, total: guint64), on @type. */
-guint          mesh_transfer_progress_signal_new (GType             type);
+/* A byte count a worker thread adds to while the main context reads it for progress. */
+guint64        mesh_transfer_counter_get    (guint64        *counter);
+void           mesh_transfer_counter_add    (guint64        *counter,
+                                             guint64         n);
 
 /* What the engines' worker threads report: "@what “@name”: strerror". Always FALSE. */
 gboolean       mesh_transfer_error_from_errno  (GError        **error,
                                                 int             saved_errno,
                                                 const char     *what,
                                                 const char     *name);
-gboolean       mesh_transfer_task_is_cancelled (GTask          *task);
 /* libarchive's last error as "zip: …".  Always FALSE. */
 struct archive;
 gboolean       mesh_transfer_archive_failed    (struct archive  *archive,

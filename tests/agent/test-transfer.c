@@ -724,6 +724,45 @@ test_wrong_offset (Fixture       *fixture,
   raw_assert_file_refused (&raw, receiver, "BAD_REQUEST", MESH_ERROR, MESH_ERROR_BAD_REQUEST);
 }
 
+/* A sender that fails before it offers anything says why with ERROR: both
+ * receivers end with that reason (not with a complaint about the frame) and
+ * write nothing. */
+static void
+test_sender_error_first (Fixture       *fixture,
+                         gconstpointer  data)
+{
+  for (guint folder = 0; folder <= 1; folder++) {
+    g_autoptr(GIOStream) a = NULL;
+    g_autoptr(GIOStream) b = NULL;
+    g_autoptr(MeshFrameWriter) writer = NULL;
+    g_autoptr(MeshFileReceiver) file_receiver = NULL;
+    g_autoptr(MeshFolderReceiver) folder_receiver = NULL;
+    g_autoptr(GAsyncResult) received = NULL;
+    g_autoptr(JsonObject) refusal = mesh_frame_error_new ("FORBIDDEN",
+                                                          "the sender may not share that");
+    g_autoptr(GError) error = NULL;
+
+    make_pair (&a, &b);
+    writer = mesh_frame_writer_get_for_stream (a);
+    if (folder) {
+      folder_receiver = mesh_folder_receiver_new (b, fixture->downloads);
+      mesh_folder_receiver_receive_async (folder_receiver, NULL, on_done, &received);
+    } else {
+      file_receiver = mesh_file_receiver_new (b, fixture->downloads);
+      mesh_file_receiver_receive_async (file_receiver, NULL, on_done, &received);
+    }
+    raw_send_control (writer, refusal);
+
+    if (folder)
+      mesh_folder_receiver_receive_finish (folder_receiver, wait_for (&received), &error);
+    else
+      mesh_file_receiver_receive_finish (file_receiver, wait_for (&received), &error);
+    g_assert_error (error, MESH_ERROR, MESH_ERROR_FORBIDDEN);
+    g_assert_nonnull (strstr (error->message, "the sender may not share that"));
+    g_assert_cmpuint (count_entries (g_file_peek_path (fixture->downloads)), ==, 0);
+  }
+}
+
 /* A receiver driven by hand, stopped halfway through a file. */
 typedef struct {
   Raw               raw;
@@ -1555,6 +1594,7 @@ main (int   argc,
   ADD ("/mesh/transfer/file/max-size", test_max_size);
   ADD ("/mesh/transfer/file/hash-mismatch", test_hash_mismatch);
   ADD ("/mesh/transfer/file/wrong-offset", test_wrong_offset);
+  ADD ("/mesh/transfer/sender-error-first", test_sender_error_first);
   ADD ("/mesh/transfer/file/part-per-session", test_part_per_session);
   ADD ("/mesh/transfer/file/discard", test_discard);
   ADD ("/mesh/transfer/file/offer", test_file_offer);
