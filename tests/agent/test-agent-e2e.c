@@ -1730,7 +1730,8 @@ test_identity_changed (void)
   g_autofree char *moved = g_build_filename (shared.tmp, "carol-moved", NULL);
   g_autofree char *from = g_build_filename (shared.state_dir[CAROL], "agent.json", NULL);
   g_autofree char *to = g_build_filename (moved, "agent.json", NULL);
-  g_autofree char *json = NULL, *err = NULL;
+  g_autofree char *json = NULL, *err = NULL, *line = NULL;
+  const char *reason;
 
   /* agent.json without its key: a new identity, not the registered one. */
   g_assert_cmpint (g_mkdir_with_parents (moved, 0700), ==, 0);
@@ -1739,7 +1740,11 @@ test_identity_changed (void)
                                            NULL));
   g_assert_cmpint (agent_run (NULL, NULL, &err, "run", "--state-dir", moved, "--listen",
                               "127.0.0.1", NULL), ==, 3);
-  g_assert_nonnull (strstr (err, "register the device again"));
+  /* The error it exits with says why, not only a log line before it. */
+  reason = strstr (err, "refused this agent: ");
+  g_assert_nonnull (reason);
+  line = g_strndup (reason, strcspn (reason, "\n"));
+  g_assert_nonnull (strstr (line, "register the device again"));
 }
 
 static void
