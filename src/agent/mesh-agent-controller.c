@@ -222,8 +222,6 @@ on_rooms_listed (GObject      *source,
     return;
   }
   g_hash_table_remove_all (self->rooms);
-  /* Our room.joined copies say again which shares run. */
-  g_hash_table_remove_all (self->share_hosts);
   g_hash_table_remove_all (self->joining);
   for (guint i = 0; i < rooms->len; i++) {
     MeshRoom *listed = g_ptr_array_index (rooms, i);
@@ -235,7 +233,7 @@ on_rooms_listed (GObject      *source,
    * or joined now. */
   for (guint i = 0; i < rooms->len; i++)
     join_room (self, mesh_room_get_room_id (g_ptr_array_index (rooms, i)));
-  if (g_hash_table_size (self->joining) == 0)
+  if (g_hash_table_size (self->joining) == 0 && self->peer_id != NULL)
     set_ready (self);
 }
 
@@ -415,6 +413,9 @@ on_connection_error (MeshClientSession   *session,
 {
   self->ready = FALSE;
   g_clear_pointer (&self->peer_id, g_free);
+  /* Our room.joined copies on the next connection say again which shares
+   * run (the session joins its rooms again before the rooms are listed). */
+  g_hash_table_remove_all (self->share_hosts);
   fail_pending (self, error);
   g_signal_emit (self, controller_signals[SIGNAL_DISCONNECTED], 0, error);
 }
