@@ -2,7 +2,8 @@
 #pragma once
 
 /* What the parts of MeshAgentController share: mesh-agent-controller.c (the
- * server connection, rooms, the event table, the public API's core),
+ * server connection through MeshClientSession, rooms, the event table, the
+ * public API's core),
  * -sessions.c (P2P sessions in both roles over the QUIC endpoint) and
  * -terminal.c (terminal shares hosted or viewed here). */
 
@@ -10,6 +11,7 @@
 #include "mesh-agent-session.h"
 #include "mesh-cap-token.h"
 #include "mesh-client-rest.h"
+#include "mesh-client-session.h"
 #include "mesh-room.h"
 #include "mesh-envelope.h"
 #include "mesh-error.h"
@@ -33,8 +35,6 @@
 
 G_BEGIN_DECLS
 
-#define RECONNECT_FIRST_MS   500
-#define RECONNECT_MAX_MS     (60 * 1000)
 #define HELLO_TIMEOUT_S      10
 #define CONNECT_TIMEOUT_S    10
 #define TERM_COLS            80
@@ -60,19 +60,6 @@ enum {
 };
 
 extern guint controller_signals[N_SIGNALS];
-
-typedef struct {
-  char *peer_id;
-  char *user_id;
-  char *username;
-  char *device_id;  /* NULL for clients */
-} Member;
-
-typedef struct {
-  char       *room_id;
-  char       *name;
-  GHashTable *members;  /* peer_id → Member */
-} Room;
 
 typedef struct {
   char             *share_id;
@@ -106,24 +93,21 @@ struct _MeshAgentController {
   GMainContext            *context;
   MeshAgentState          *state;
   MeshAgentIdentity       *identity;
-  SoupSession             *soup;           /* the WebSocket's */
   MeshClientRest          *rest;           /* REST with the device token */
+  MeshClientSession       *session;        /* the WebSocket: rooms, members, reconnecting */
   MeshQuicEndpoint        *endpoint;
   GInetSocketAddress      *quic_address;
-  SoupWebsocketConnection *ws;
-  GCancellable            *cancellable;   /* everything of the current connection */
-  char                    *peer_id;
+  GCancellable            *cancellable;    /* everything until stop */
+  char                    *peer_id;        /* of the current connection, once welcomed */
   char                    *user_id;
   char                    *username;
-  GHashTable              *rooms;          /* room_id → Room */
+  GHashTable              *rooms;          /* room_id → name (NULL: not listed) */
+  GHashTable              *joining;        /* room_ids not joined yet: "ready" waits */
   GPtrArray               *own_devices;    /* MeshClientDevice* from GET /devices */
-  guint                    joins_pending;
   gboolean                 running;
   gboolean                 ready;
-  gboolean                 reconnect;
+  gboolean                 reconnect;      /* the session's retry-first */
   gboolean                 transient;      /* a one-off command: said in the hello */
-  guint                    backoff_step;
-  GSource                 *reconnect_source;
   GHashTable              *pending;        /* envelope id → GTask */
   GHashTable              *reports;        /* ids of p2p.session.completed we sent */
   GHashTable              *sessions;       /* session_id → MeshP2pSession */
@@ -147,6 +131,11 @@ struct _MeshAgentController {
 #define PENDING_TIMEOUT_S 30
 
 char * controller_shown (const char *text);
+const MeshPeerInfo * controller_room_peer (MeshAgentController *self,
+                                           const char *room_id,
+                                           const char *peer_id);
+GPtrArray * controller_room_peers (MeshAgentController *self,
+                                   const char *room_id);
 void controller_op_free (Op *op);
 void controller_share_free (Share *share);
 GSource * controller_add_timeout (MeshAgentController *self,

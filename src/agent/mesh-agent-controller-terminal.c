@@ -31,9 +31,7 @@ peer_is_session_device (MeshAgentController *self,
                         const char          *peer_id,
                         MeshP2pSession             *session)
 {
-  Room *room = g_hash_table_lookup (self->rooms, share->room_id);
-  Member *member = room != NULL && peer_id != NULL ? g_hash_table_lookup (room->members, peer_id)
-                                                   : NULL;
+  const MeshPeerInfo *member = controller_room_peer (self, share->room_id, peer_id);
 
   return member != NULL && g_strcmp0 (member->device_id, session->peer_device_id) == 0;
 }
@@ -287,8 +285,7 @@ controller_handle_control_granted (MeshAgentController *self,
     share->controller_peer_id = g_strdup (controller);
     /* A grant to someone else ends the previous controller's input at once. */
     if (share->controller != NULL) {
-      Room *room = g_hash_table_lookup (self->rooms, share->room_id);
-      Member *member = room ? g_hash_table_lookup (room->members, controller) : NULL;
+      const MeshPeerInfo *member = controller_room_peer (self, share->room_id, controller);
 
       if (member == NULL || g_strcmp0 (member->device_id, share->controller->peer_device_id) != 0)
         share_revoke (share);
@@ -466,10 +463,7 @@ mesh_agent_controller_view_terminal_async (MeshAgentController *self,
                                            gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  GHashTableIter iter;
   const char *host;
-  Member *member;
-  Room *room;
   Op *op;
 
   g_return_if_fail (MESH_IS_AGENT_CONTROLLER (self));
@@ -490,12 +484,14 @@ mesh_agent_controller_view_terminal_async (MeshAgentController *self,
   /* Ask the share's host; a share we have not heard of is asked of each
    * agent of the room in turn, and the wrong ones answer UNROUTABLE. */
   host = g_hash_table_lookup (self->share_hosts, share_id);
-  room = g_hash_table_lookup (self->rooms, room_id);
   if (host != NULL) {
     g_ptr_array_add (op->devices, g_strdup (host));
-  } else if (room != NULL) {
-    g_hash_table_iter_init (&iter, room->members);
-    while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &member)) {
+  } else if (g_hash_table_contains (self->rooms, room_id)) {
+    g_autoptr(GPtrArray) peers = controller_room_peers (self, room_id);
+
+    for (guint i = 0; i < peers->len; i++) {
+      const MeshPeerInfo *member = peers->pdata[i];
+
       if (member->device_id != NULL &&
           g_strcmp0 (member->device_id, mesh_agent_state_get_device_id (self->state)) != 0)
         g_ptr_array_add (op->devices, g_strdup (member->device_id));

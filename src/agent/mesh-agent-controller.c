@@ -10,8 +10,6 @@ guint controller_signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (MeshAgentController, mesh_agent_controller, G_TYPE_OBJECT)
 
-static void connect_ws (MeshAgentController *self);
-
 
 /* What a peer or another user chose (names, messages), made harmless for a
  * terminal or a log line. */
@@ -22,25 +20,6 @@ controller_shown (const char *text)
 }
 
 /* Small records */
-
-static void
-member_free (Member *member)
-{
-  g_free (member->peer_id);
-  g_free (member->user_id);
-  g_free (member->username);
-  g_free (member->device_id);
-  g_free (member);
-}
-
-static void
-room_free (Room *room)
-{
-  g_free (room->room_id);
-  g_free (room->name);
-  g_hash_table_unref (room->members);
-  g_free (room);
-}
 
 void
 controller_op_free (Op *op)
@@ -75,24 +54,24 @@ controller_add_timeout (MeshAgentController *self,
   return source;
 }
 
-/* WebSocket output */
+/* WebSocket output, through the session */
 
 char *
 controller_send_event (MeshAgentController *self,
                        const char          *type,
                        JsonObject          *payload)
 {
-  g_autoptr(MeshEnvelope) env = mesh_envelope_new (type, NULL, NULL, payload);
-  g_autofree char *text = NULL;
-  gsize len;
+  g_autoptr(GError) error = NULL;
+  char *id;
 
-  if (self->ws == NULL || soup_websocket_connection_get_state (self->ws) != SOUP_WEBSOCKET_STATE_OPEN) {
+  if (self->session == NULL) {
     g_debug ("not connected: %s dropped", type);
     return NULL;
   }
-  text = mesh_envelope_to_string (env, &len);
-  soup_websocket_connection_send_text (self->ws, text);
-  return g_strdup (env->id);
+  id = mesh_client_session_send_event (self->session, type, NULL, payload, &error);
+  if (id == NULL)
+    g_debug ("%s dropped: %s", type, error->message);
+  return id;
 }
 
 void
@@ -108,40 +87,27 @@ controller_send_simple (MeshAgentController *self,
   id = controller_send_event (self, type, payload);
 }
 
-/* Rooms and members */
+/* Rooms and members: the session's model; the controller keeps the names
+ * of the rooms it listed, to resolve a room given by name. */
 
-static Member *
-member_from_json (JsonObject *obj)
+const MeshPeerInfo *
+controller_room_peer (MeshAgentController *self,
+                      const char          *room_id,
+                      const char          *peer_id)
 {
-  const char *peer_id = NULL, *user_id = NULL, *username = NULL, *device_id = NULL;
-  Member *member;
-
-  if (!mesh_json_get_string (obj, "peer_id", TRUE, &peer_id, NULL))
+  if (self->session == NULL || room_id == NULL || peer_id == NULL)
     return NULL;
-  mesh_json_get_string (obj, "user_id", FALSE, &user_id, NULL);
-  mesh_json_get_string (obj, "username", FALSE, &username, NULL);
-  mesh_json_get_string (obj, "device_id", FALSE, &device_id, NULL);
-  member = g_new0 (Member, 1);
-  member->peer_id = g_strdup (peer_id);
-  member->user_id = g_strdup (user_id);
-  member->username = g_strdup (username);
-  member->device_id = g_strdup (device_id);
-  return member;
+  return mesh_client_session_lookup_room_peer (self->session, room_id, peer_id);
 }
 
-static Member *
-room_find_device (Room       *room,
-                  const char *device_id)
+/* Copies of the room's connected peers (MeshPeerInfo), maybe empty. */
+GPtrArray *
+controller_room_peers (MeshAgentController *self,
+                       const char          *room_id)
 {
-  GHashTableIter iter;
-  Member *member;
-
-  g_hash_table_iter_init (&iter, room->members);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &member)) {
-    if (g_strcmp0 (member->device_id, device_id) == 0)
-      return member;
-  }
-  return NULL;
+  if (self->session == NULL)
+    return g_ptr_array_new ();
+  return mesh_client_session_dup_room_peers (self->session, room_id);
 }
 
 static void
@@ -193,50 +159,47 @@ note_share_hosts (MeshAgentController *self,
   }
 }
 
+/* Our own room.joined names the shares running in the room; the
+ * session keeps the members. */
 static void
 handle_room_joined (MeshAgentController *self,
                     JsonObject          *payload)
 {
-  const char *room_id = NULL;
-  JsonArray *members = NULL;
-  Member *member;
-  Room *room;
-
-  if (!mesh_json_get_string (payload, "room_id", TRUE, &room_id, NULL) ||
-      (room = g_hash_table_lookup (self->rooms, room_id)) == NULL)
-    return;
-  mesh_json_get_array (payload, "members", FALSE, &members, NULL);
-  note_share_hosts (self, payload);
-  if (members != NULL) {
-    g_hash_table_remove_all (room->members);
-    for (guint i = 0; i < json_array_get_length (members); i++) {
-      JsonNode *node = json_array_get_element (members, i);
-
-      if (JSON_NODE_HOLDS_OBJECT (node) &&
-          (member = member_from_json (json_node_get_object (node))) != NULL)
-        g_hash_table_replace (room->members, member->peer_id, member);
-    }
-    if (self->joins_pending > 0 && --self->joins_pending == 0)
-      set_ready (self);
-    return;
-  }
-  member = member_from_json (payload);
-  if (member != NULL)
-    g_hash_table_replace (room->members, member->peer_id, member);
+  if (g_strcmp0 (controller_payload_string (payload, "peer_id"), self->peer_id) == 0)
+    note_share_hosts (self, payload);
 }
 
 static void
-handle_room_left (MeshAgentController *self,
-                  JsonObject          *payload)
+on_room_joined (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
 {
-  const char *room_id = NULL, *peer_id = NULL;
-  Room *room;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *room_id = user_data;
+  /* NULL once the controller stopped (it may be gone). */
+  MeshAgentController *self = g_object_get_data (source, "mesh-agent-controller");
 
-  if (!mesh_json_get_string (payload, "room_id", TRUE, &room_id, NULL) ||
-      !mesh_json_get_string (payload, "peer_id", TRUE, &peer_id, NULL) ||
-      (room = g_hash_table_lookup (self->rooms, room_id)) == NULL)
+  if (!mesh_client_session_join_room_finish (MESH_CLIENT_SESSION (source), result, &error) &&
+      self != NULL) {
+    g_autofree char *shown = controller_shown (error->message);
+
+    g_message ("Cannot join room %s: %s", room_id, shown);
+  }
+  if (self == NULL)
     return;
-  g_hash_table_remove (room->members, peer_id);
+  /* Each room counts once, whichever connection answered. */
+  if (g_hash_table_remove (self->joining, room_id) && g_hash_table_size (self->joining) == 0 &&
+      self->peer_id != NULL)
+    set_ready (self);
+}
+
+static void
+join_room (MeshAgentController *self,
+           const char          *room_id)
+{
+  g_hash_table_add (self->joining, g_strdup (room_id));
+  mesh_client_session_join_room_async (self->session, room_id, self->cancellable, on_room_joined,
+                                       g_strdup (room_id));
 }
 
 static void
@@ -252,28 +215,25 @@ on_rooms_listed (GObject      *source,
   if (rooms == NULL) {
     if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
       g_warning ("Cannot list the rooms: %s", error->message);
-      if (self->ws != NULL)
-        soup_websocket_connection_close (self->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
+      /* Not ready without the rooms: try again with a new connection. */
+      if (self->session != NULL)
+        mesh_client_session_drop (self->session, error);
     }
     return;
   }
   g_hash_table_remove_all (self->rooms);
-  /* Our room.joined copies say again which shares run. */
-  g_hash_table_remove_all (self->share_hosts);
-  self->joins_pending = 0;
+  g_hash_table_remove_all (self->joining);
   for (guint i = 0; i < rooms->len; i++) {
     MeshRoom *listed = g_ptr_array_index (rooms, i);
-    Room *room = g_new0 (Room, 1);
 
-    room->room_id = g_strdup (mesh_room_get_room_id (listed));
-    room->name = g_strdup (mesh_room_get_name (listed));
-    room->members = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                           (GDestroyNotify) member_free);
-    g_hash_table_replace (self->rooms, room->room_id, room);
-    self->joins_pending++;
-    controller_send_simple (self, MESH_EVENT_ROOM_JOIN, "room_id", room->room_id);
+    g_hash_table_replace (self->rooms, g_strdup (mesh_room_get_room_id (listed)),
+                          g_strdup (mesh_room_get_name (listed)));
   }
-  if (self->joins_pending == 0)
+  /* Joined already (the session joins its rooms again after a reconnect)
+   * or joined now. */
+  for (guint i = 0; i < rooms->len; i++)
+    join_room (self, mesh_room_get_room_id (g_ptr_array_index (rooms, i)));
+  if (g_hash_table_size (self->joining) == 0 && self->peer_id != NULL)
     set_ready (self);
 }
 
@@ -399,7 +359,7 @@ handle_error (MeshAgentController *self,
   }
 }
 
-/* The WebSocket */
+/* The connection: MeshClientSession's, with its reconnect policy */
 
 static void
 fail_pending (MeshAgentController *self,
@@ -419,75 +379,67 @@ fail_pending (MeshAgentController *self,
     g_task_return_error (g_ptr_array_index (tasks, i), g_error_copy (error));
 }
 
+/* Welcomed, on the first connection or after a reconnect: the session
+ * joins the rooms it knows again by itself; the rooms and devices are
+ * listed again (they may have changed while we were away) and every room
+ * is joined before "ready". */
 static void
-emit_fatal (MeshAgentController *self,
-            const GError        *error)
+on_welcomed (MeshAgentController *self)
 {
-  self->running = FALSE;
-  fail_pending (self, error);
-  g_signal_emit (self, controller_signals[SIGNAL_FATAL], 0, error);
-}
-
-static gboolean
-on_reconnect (gpointer user_data)
-{
-  MeshAgentController *self = user_data;
-
-  g_clear_pointer (&self->reconnect_source, g_source_unref);
-  if (self->running)
-    connect_ws (self);
-  return G_SOURCE_REMOVE;
-}
-
-/* Exponential backoff with jitter: half of each wait fixed, half random. */
-static void
-schedule_reconnect (MeshAgentController *self)
-{
-  guint delay = RECONNECT_FIRST_MS << MIN (self->backoff_step, 10);
-
-  delay = MIN (delay, RECONNECT_MAX_MS);
-  self->backoff_step++;
-  delay = delay / 2 + g_random_int_range (0, delay / 2 + 1);
-  g_debug ("reconnecting in %u ms", delay);
-  self->reconnect_source = controller_add_timeout (self, delay, on_reconnect, self, NULL);
-}
-
-static void
-connection_lost (MeshAgentController *self,
-                 const GError        *error)
-{
-  gboolean was_welcomed = self->peer_id != NULL;
-
-  self->ready = FALSE;
-  g_clear_pointer (&self->peer_id, g_free);
-  fail_pending (self, error);
-  g_signal_emit (self, controller_signals[SIGNAL_DISCONNECTED], 0, error);
-  if (!self->running)
-    return;
-  /* A first connection that fails is fatal unless told to retry. */
-  if (!self->reconnect && !was_welcomed && !self->backoff_step) {
-    emit_fatal (self, error);
-    return;
-  }
-  schedule_reconnect (self);
-}
-
-static void
-handle_welcome (MeshAgentController *self,
-                JsonObject          *payload)
-{
-  const char *peer_id = controller_payload_string (payload, "peer_id");
-
-  if (peer_id == NULL)
-    return;
   g_free (self->peer_id);
-  self->peer_id = g_strdup (peer_id);
+  self->peer_id = g_strdup (mesh_client_session_get_peer_id (self->session));
   g_free (self->user_id);
-  self->user_id = g_strdup (controller_payload_string (payload, "user_id"));
-  self->backoff_step = 1;
+  self->user_id = g_strdup (mesh_client_session_get_user_id (self->session));
   g_hash_table_remove_all (self->reports);
   mesh_client_rest_list_devices_async (self->rest, self->cancellable, on_devices_listed, self);
   mesh_client_rest_list_rooms_async (self->rest, self->cancellable, on_rooms_listed, self);
+}
+
+static void
+on_session_state (MeshClientSession   *session,
+                  GParamSpec          *pspec,
+                  MeshAgentController *self)
+{
+  if (mesh_client_session_get_state (session) == MESH_CLIENT_SESSION_CONNECTED)
+    on_welcomed (self);
+}
+
+/* An attempt failed or the connection dropped; the session retries unless
+ * "fatal-error" follows. */
+static void
+on_connection_error (MeshClientSession   *session,
+                     GError              *error,
+                     MeshAgentController *self)
+{
+  self->ready = FALSE;
+  g_clear_pointer (&self->peer_id, g_free);
+  /* Our room.joined copies on the next connection say again which shares
+   * run (the session joins its rooms again before the rooms are listed). */
+  g_hash_table_remove_all (self->share_hosts);
+  fail_pending (self, error);
+  g_signal_emit (self, controller_signals[SIGNAL_DISCONNECTED], 0, error);
+}
+
+static void
+on_fatal_error (MeshClientSession   *session,
+                GError              *error,
+                MeshAgentController *self)
+{
+  g_autoptr(GError) fatal = NULL;
+
+  /* Said in the agent's words: its token is a device token. */
+  if (g_error_matches (error, MESH_ERROR, MESH_ERROR_UNAUTHORIZED))
+    fatal = g_error_new (MESH_ERROR, MESH_ERROR_UNAUTHORIZED,
+                         "The server refused the device token: log in again (%s)",
+                         error->message);
+  else if (error->domain == MESH_ERROR)
+    fatal = g_error_new (MESH_ERROR, error->code, "The server refused this agent: %s",
+                         error->message);
+  else
+    fatal = g_error_copy (error);
+  self->running = FALSE;
+  fail_pending (self, fatal);
+  g_signal_emit (self, controller_signals[SIGNAL_FATAL], 0, fatal);
 }
 
 /* What the agent hears on its WebSocket; other events are not for it. */
@@ -496,9 +448,7 @@ static const struct {
   void      (*handle) (MeshAgentController *self,
                        JsonObject          *payload);
 } agent_handlers[] = {
-  { MESH_EVENT_SYSTEM_WELCOME,            handle_welcome },
   { MESH_EVENT_ROOM_JOINED,               handle_room_joined },
-  { MESH_EVENT_ROOM_LEFT,                 handle_room_left },
   { MESH_EVENT_P2P_SESSION_CREATED,       controller_handle_session_created },
   { MESH_EVENT_P2P_SESSION_ACCEPT,        controller_handle_session_accept },
   { MESH_EVENT_ERROR,                     handle_error },
@@ -511,58 +461,18 @@ static const struct {
 };
 
 static void
-on_ws_message (SoupWebsocketConnection *ws,
-               gint                     type,
-               GBytes                  *message,
-               gpointer                 user_data)
+on_session_event (MeshClientSession   *session,
+                  const char          *type,
+                  const char          *from,
+                  JsonObject          *payload,
+                  MeshAgentController *self)
 {
-  MeshAgentController *self = user_data;
-  g_autoptr(MeshEnvelope) env = NULL;
-  g_autoptr(GError) error = NULL;
-  const char *data;
-  gsize len;
-
-  if (type != SOUP_WEBSOCKET_DATA_TEXT)
-    return;
-  data = g_bytes_get_data (message, &len);
-  env = mesh_envelope_parse (data, len, &error);
-  if (env == NULL) {
-    g_warning ("Ignoring a malformed message from the server: %s", error->message);
-    return;
-  }
-
   for (guint i = 0; i < G_N_ELEMENTS (agent_handlers); i++) {
-    if (g_str_equal (env->type, agent_handlers[i].type)) {
-      agent_handlers[i].handle (self, env->payload);
+    if (g_str_equal (type, agent_handlers[i].type)) {
+      agent_handlers[i].handle (self, payload);
       return;
     }
   }
-}
-
-static void
-on_ws_closed (SoupWebsocketConnection *ws,
-              gpointer                 user_data)
-{
-  MeshAgentController *self = user_data;
-  g_autoptr(GError) error = NULL;
-  const char *reason = soup_websocket_connection_get_close_data (ws);
-  gushort code = soup_websocket_connection_get_close_code (ws);
-
-  g_signal_handlers_disconnect_by_data (ws, self);
-  g_clear_object (&self->ws);
-  /* The server closes a hello it refuses (version, device token, fingerprint). */
-  if (self->peer_id == NULL && code == SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION)
-    error = g_error_new (MESH_ERROR, MESH_ERROR_FORBIDDEN, "The server refused this agent: %s",
-                         reason != NULL ? reason : "no reason");
-  else
-    error = g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                         "The server closed the connection (%u %s)", code,
-                         reason != NULL ? reason : "");
-  if (self->peer_id == NULL && error->domain == MESH_ERROR) {
-    emit_fatal (self, error);
-    return;
-  }
-  connection_lost (self, error);
 }
 
 static GStrv
@@ -590,71 +500,64 @@ local_addresses (MeshAgentController *self)
   return g_strv_builder_end (builder);
 }
 
+/* The agent's part of each hello (protocol §3.1): where its QUIC endpoint
+ * listens, as it is at this attempt, and whether it runs for one command. */
 static void
-on_ws_connected (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
+on_prepare_hello (MeshClientSession   *session,
+                  JsonObject          *hello,
+                  MeshAgentController *self)
 {
-  g_autoptr(MeshAgentController) self = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonObject) hello = json_object_new ();
   g_autoptr(JsonObject) quic = json_object_new ();
   g_autoptr(JsonArray) addrs = json_array_new ();
-  g_auto(GStrv) local = NULL;
-  g_autofree char *id = NULL;
-  SoupWebsocketConnection *ws;
-  SoupMessage *msg = g_object_get_data (G_OBJECT (self), "mesh-ws-message");
-  guint status = msg != NULL ? soup_message_get_status (msg) : 0;
+  g_auto(GStrv) local = local_addresses (self);
 
-  ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
-  g_object_set_data (G_OBJECT (self), "mesh-ws-message", NULL);
-  if (ws == NULL) {
-    if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-      return;
-    if (status == SOUP_STATUS_UNAUTHORIZED || status == SOUP_STATUS_FORBIDDEN) {
-      g_autoptr(GError) refused = g_error_new (MESH_ERROR, MESH_ERROR_UNAUTHORIZED,
-                                               "The server refused the device token (%u): "
-                                               "log in again", status);
-      emit_fatal (self, refused);
-      return;
-    }
-    connection_lost (self, error);
-    return;
-  }
-  self->ws = ws;
-  g_signal_connect (ws, "message", G_CALLBACK (on_ws_message), self);
-  g_signal_connect (ws, "closed", G_CALLBACK (on_ws_closed), self);
-
-  local = local_addresses (self);
   for (guint i = 0; local[i] != NULL; i++)
     json_array_add_string_element (addrs, local[i]);
   json_object_set_int_member (quic, "port", mesh_quic_endpoint_get_port (self->endpoint));
   json_object_set_string_member (quic, "fingerprint",
                                  mesh_agent_identity_get_fingerprint (self->identity));
   json_object_set_array_member (quic, "addrs", g_steal_pointer (&addrs));
-  json_object_set_string_member (hello, "peer_type", "agent");
-  json_object_set_string_member (hello, "version", MESH_PROTOCOL_VERSION);
   json_object_set_object_member (hello, "quic", g_steal_pointer (&quic));
   if (self->transient)
     json_object_set_boolean_member (hello, "transient", TRUE);
-  id = controller_send_event (self, MESH_EVENT_SYSTEM_HELLO, hello);
 }
 
 static void
-connect_ws (MeshAgentController *self)
+on_connected (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
 {
-  g_autofree char *url = g_strconcat (mesh_agent_state_get_server_url (self->state), "/ws", NULL);
-  g_autofree char *auth = g_strconcat ("Bearer ", mesh_agent_state_get_device_token (self->state),
-                                       NULL);
-  SoupMessage *msg = soup_message_new ("GET", url);
+  g_autoptr(GError) error = NULL;
 
-  g_return_if_fail (msg != NULL);
-  mesh_agent_state_pin_message (self->state, msg);
-  soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", auth);
-  g_object_set_data_full (G_OBJECT (self), "mesh-ws-message", g_object_ref (msg), g_object_unref);
-  soup_session_websocket_connect_async (self->soup, msg, NULL, NULL, G_PRIORITY_DEFAULT,
-                                        self->cancellable, on_ws_connected, g_object_ref (self));
-  g_object_unref (msg);
+  /* Failures went to "connection-error" (and "fatal-error") already. */
+  if (!mesh_client_session_connect_finish (MESH_CLIENT_SESSION (source), result, &error))
+    g_debug ("first attempt: %s", error->message);
+}
+
+static void
+connect_session (MeshAgentController *self)
+{
+  self->session = mesh_client_session_new_agent (self->rest);
+  mesh_client_session_set_retry_first (self->session, self->reconnect);
+  g_object_set_data (G_OBJECT (self->session), "mesh-agent-controller", self);
+  g_signal_connect (self->session, "prepare-hello", G_CALLBACK (on_prepare_hello), self);
+  g_signal_connect (self->session, "notify::state", G_CALLBACK (on_session_state), self);
+  g_signal_connect (self->session, "connection-error", G_CALLBACK (on_connection_error), self);
+  g_signal_connect (self->session, "fatal-error", G_CALLBACK (on_fatal_error), self);
+  g_signal_connect (self->session, "event", G_CALLBACK (on_session_event), self);
+  mesh_client_session_connect_async (self->session, NULL, on_connected, NULL);
+}
+
+static void
+disconnect_session (MeshAgentController *self)
+{
+  g_autoptr(MeshClientSession) session = g_steal_pointer (&self->session);
+
+  if (session == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (session, self);
+  g_object_set_data (G_OBJECT (session), "mesh-agent-controller", NULL);
+  mesh_client_session_disconnect (session);
 }
 
 gboolean
@@ -686,7 +589,6 @@ mesh_agent_controller_dispose (GObject *object)
   g_clear_pointer (&self->share_hosts, g_hash_table_unref);
   g_clear_pointer (&self->sessions, g_hash_table_unref);
   g_clear_pointer (&self->connections, g_ptr_array_unref);
-  g_clear_object (&self->soup);
   g_clear_object (&self->rest);
 
   G_OBJECT_CLASS (mesh_agent_controller_parent_class)->dispose (object);
@@ -700,6 +602,7 @@ mesh_agent_controller_finalize (GObject *object)
   g_clear_pointer (&self->pending, g_hash_table_unref);
   g_clear_pointer (&self->reports, g_hash_table_unref);
   g_clear_pointer (&self->rooms, g_hash_table_unref);
+  g_clear_pointer (&self->joining, g_hash_table_unref);
   g_clear_pointer (&self->own_devices, g_ptr_array_unref);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->cap_key);
@@ -794,7 +697,8 @@ mesh_agent_controller_init (MeshAgentController *self)
 {
   self->context = g_main_context_ref_thread_default ();
   self->reconnect = TRUE;
-  self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) room_free);
+  self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->joining = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->own_devices = g_ptr_array_new_with_free_func ((GDestroyNotify) mesh_client_device_free);
   self->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->reports = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -825,7 +729,6 @@ mesh_agent_controller_new (MeshAgentState    *state,
   self = g_object_new (MESH_TYPE_AGENT_CONTROLLER, NULL);
   self->state = g_object_ref (state);
   self->identity = g_object_ref (identity);
-  self->soup = soup_session_new ();
   xdg = g_get_user_special_dir (G_USER_DIRECTORY_DOWNLOAD);
   download = xdg != NULL ? g_strdup (xdg) : g_build_filename (g_get_home_dir (), "Downloads", NULL);
   self->download_dir = g_file_new_for_path (download);
@@ -950,8 +853,7 @@ mesh_agent_controller_start (MeshAgentController  *self,
   mesh_client_rest_set_pinned_fingerprint (self->rest,
                                            mesh_agent_state_get_server_fingerprint (self->state));
   self->running = TRUE;
-  self->backoff_step = 0;
-  connect_ws (self);
+  connect_session (self);
   return TRUE;
 }
 
@@ -966,10 +868,6 @@ mesh_agent_controller_stop (MeshAgentController *self)
 
   self->running = FALSE;
   self->ready = FALSE;
-  if (self->reconnect_source != NULL) {
-    g_source_destroy (self->reconnect_source);
-    g_clear_pointer (&self->reconnect_source, g_source_unref);
-  }
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   self->cancellable = g_cancellable_new ();
@@ -1003,12 +901,9 @@ mesh_agent_controller_stop (MeshAgentController *self)
     }
     g_hash_table_remove_all (self->shares);
   }
-  if (self->ws != NULL) {
-    g_signal_handlers_disconnect_by_data (self->ws, self);
-    if (soup_websocket_connection_get_state (self->ws) == SOUP_WEBSOCKET_STATE_OPEN)
-      soup_websocket_connection_close (self->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "agent stopped");
-    g_clear_object (&self->ws);
-  }
+  disconnect_session (self);
+  if (self->joining != NULL)
+    g_hash_table_remove_all (self->joining);
   g_clear_pointer (&self->peer_id, g_free);
 }
 
@@ -1053,7 +948,7 @@ mesh_agent_controller_resolve_room (MeshAgentController  *self,
                                     GError              **error)
 {
   GHashTableIter iter;
-  Room *candidate, *found = NULL;
+  const char *room_id, *name, *found = NULL;
 
   g_return_val_if_fail (MESH_IS_AGENT_CONTROLLER (self), NULL);
   g_return_val_if_fail (room != NULL, NULL);
@@ -1061,21 +956,21 @@ mesh_agent_controller_resolve_room (MeshAgentController  *self,
   if (g_hash_table_contains (self->rooms, room))
     return g_strdup (room);
   g_hash_table_iter_init (&iter, self->rooms);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &candidate)) {
-    if (g_strcmp0 (candidate->name, room) != 0)
+  while (g_hash_table_iter_next (&iter, (gpointer *) &room_id, (gpointer *) &name)) {
+    if (g_strcmp0 (name, room) != 0)
       continue;
     if (found != NULL) {
       g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
                    "several rooms are named “%s”: use the room id", room);
       return NULL;
     }
-    found = candidate;
+    found = room_id;
   }
   if (found == NULL) {
     g_set_error (error, MESH_ERROR, MESH_ERROR_ROOM_NOT_FOUND, "no room “%s” of yours", room);
     return NULL;
   }
-  return g_strdup (found->room_id);
+  return g_strdup (found);
 }
 
 /**
@@ -1094,15 +989,14 @@ mesh_agent_controller_resolve_device (MeshAgentController  *self,
                                       const char           *device,
                                       GError              **error)
 {
-  Room *room;
+  g_autoptr(GPtrArray) peers = NULL;
   const char *slash;
   const char *device_id = device;
 
   g_return_val_if_fail (MESH_IS_AGENT_CONTROLLER (self), NULL);
   g_return_val_if_fail (room_id != NULL && device != NULL, NULL);
 
-  room = g_hash_table_lookup (self->rooms, room_id);
-  if (room == NULL) {
+  if (!g_hash_table_contains (self->rooms, room_id)) {
     g_set_error (error, MESH_ERROR, MESH_ERROR_ROOM_NOT_FOUND, "no room “%s” of yours", room_id);
     return NULL;
   }
@@ -1135,12 +1029,16 @@ mesh_agent_controller_resolve_device (MeshAgentController  *self,
       return NULL;
     }
   }
-  if (room_find_device (room, device_id) == NULL) {
-    g_set_error (error, MESH_ERROR, MESH_ERROR_UNROUTABLE,
-                 "device “%s” is not connected to this room", device);
-    return NULL;
+  peers = controller_room_peers (self, room_id);
+  for (guint i = 0; i < peers->len; i++) {
+    const MeshPeerInfo *peer = peers->pdata[i];
+
+    if (g_strcmp0 (peer->device_id, device_id) == 0)
+      return g_strdup (device_id);
   }
-  return g_strdup (device_id);
+  g_set_error (error, MESH_ERROR, MESH_ERROR_UNROUTABLE,
+               "device “%s” is not connected to this room", device);
+  return NULL;
 }
 
 /* Joins a room the user entered after the agent connected. */
@@ -1148,19 +1046,13 @@ void
 mesh_agent_controller_join_room (MeshAgentController *self,
                                  const char          *room_id)
 {
-  Room *room;
-
   g_return_if_fail (MESH_IS_AGENT_CONTROLLER (self));
   g_return_if_fail (room_id != NULL);
 
   if (!self->ready || g_hash_table_contains (self->rooms, room_id))
     return;
-  room = g_new0 (Room, 1);
-  room->room_id = g_strdup (room_id);
-  room->members = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                         (GDestroyNotify) member_free);
-  g_hash_table_replace (self->rooms, room->room_id, room);
-  controller_send_simple (self, MESH_EVENT_ROOM_JOIN, "room_id", room_id);
+  g_hash_table_replace (self->rooms, g_strdup (room_id), NULL);
+  join_room (self, room_id);
 }
 
 /* A member's user name as the server told us, or NULL. */
@@ -1169,13 +1061,11 @@ mesh_agent_controller_get_peer_username (MeshAgentController *self,
                                          const char          *room_id,
                                          const char          *peer_id)
 {
-  Member *member;
-  Room *room;
+  const MeshPeerInfo *peer;
 
   g_return_val_if_fail (MESH_IS_AGENT_CONTROLLER (self), NULL);
   g_return_val_if_fail (room_id != NULL && peer_id != NULL, NULL);
 
-  room = g_hash_table_lookup (self->rooms, room_id);
-  member = room != NULL ? g_hash_table_lookup (room->members, peer_id) : NULL;
-  return member != NULL ? member->username : NULL;
+  peer = controller_room_peer (self, room_id, peer_id);
+  return peer != NULL ? peer->username : NULL;
 }

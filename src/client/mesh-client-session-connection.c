@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "mesh-client-session-private.h"
+#include "mesh-events.h"
 
 #define BACKOFF_FIRST_MS     1000
 #define BACKOFF_MAX_MS       30000
@@ -68,8 +69,8 @@ forget_connection (MeshClientSession *self,
   GHashTableIter iter;
   SessionRoom *room;
 
-  g_clear_handle_id (&self->hello_timeout_id, g_source_remove);
-  g_clear_handle_id (&self->liveness_id, g_source_remove);
+  client_session_clear_source (self, &self->hello_timeout_id);
+  client_session_clear_source (self, &self->liveness_id);
   g_clear_error (&self->hello_error);
   client_session_close_ws (self);
   self->welcomed = FALSE;
@@ -77,6 +78,7 @@ forget_connection (MeshClientSession *self,
   g_hash_table_iter_init (&iter, self->rooms);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &room)) {
     room->joined = FALSE;
+    room->join_sent = FALSE;
     g_hash_table_remove_all (room->peers);
   }
   client_session_complete_waiters (self, WAIT_REQUEST, NULL, NULL, error);
@@ -104,8 +106,8 @@ schedule_retry (MeshClientSession *self)
 
   delay = (guint) g_random_int_range ((gint32) delay / 2, (gint32) delay + 1);
   self->failures++;
-  g_clear_handle_id (&self->retry_id, g_source_remove);
-  self->retry_id = g_timeout_add (delay, retry_cb, self);
+  client_session_clear_source (self, &self->retry_id);
+  self->retry_id = client_session_add_timeout (self, delay, retry_cb);
   client_session_set_state (self, MESH_CLIENT_SESSION_RECONNECTING);
 }
 
@@ -132,9 +134,10 @@ connection_lost (MeshClientSession *self,
   client_session_complete_waiters (self, WAIT_CONNECT, NULL, NULL, error);
   if (!self->running)
     return;
-  if (error_is_fatal (error)) {
+  if (error_is_fatal (error) || (!self->retry_first && !self->ever_connected)) {
     self->running = FALSE;
     client_session_set_state (self, MESH_CLIENT_SESSION_DISCONNECTED);
+    g_signal_emit (self, client_session_signals[FATAL_ERROR], 0, error);
     return;
   }
   schedule_retry (self);
@@ -194,7 +197,7 @@ ws_connect_cb (GObject      *source,
 
   if (ws == NULL) {
     status = soup_message_get_status (msg);
-    if (status == SOUP_STATUS_UNAUTHORIZED) {
+    if (status == SOUP_STATUS_UNAUTHORIZED || status == SOUP_STATUS_FORBIDDEN) {
       g_clear_error (&error);
       g_set_error_literal (&error, MESH_ERROR, MESH_ERROR_UNAUTHORIZED,
                            "the server refused the access token: sign in again");
@@ -214,14 +217,17 @@ ws_connect_cb (GObject      *source,
   g_signal_connect (ws, "closed", G_CALLBACK (ws_closed_cb), self);
   g_signal_connect (ws, "pong", G_CALLBACK (ws_pong_cb), self);
   self->last_activity = g_get_monotonic_time ();
-  self->liveness_id = g_timeout_add_seconds (KEEPALIVE_S, liveness_cb, self);
-  self->hello_timeout_id = g_timeout_add_seconds (HELLO_TIMEOUT_S, hello_timeout_cb, self);
+  self->liveness_id = client_session_add_timeout (self, KEEPALIVE_S * 1000, liveness_cb);
+  self->hello_timeout_id = client_session_add_timeout (self, HELLO_TIMEOUT_S * 1000,
+                                                       hello_timeout_cb);
 
   hello = json_object_new ();
-  json_object_set_string_member (hello, "peer_type", "client");
+  json_object_set_string_member (hello, "peer_type", self->peer_type);
   json_object_set_string_member (hello, "version", MESH_PROTOCOL_VERSION);
+  /* An agent adds its QUIC endpoint, as it is at each attempt. */
+  g_signal_emit (self, client_session_signals[PREPARE_HELLO], 0, hello);
   hello_id = mesh_id_new ();
-  client_session_send_frame (self, "system.hello", hello_id, NULL, hello);
+  client_session_send_frame (self, MESH_EVENT_SYSTEM_HELLO, hello_id, NULL, hello);
 }
 
 static void
@@ -229,7 +235,7 @@ start_attempt (MeshClientSession *self)
 {
   g_autoptr(GError) error = NULL;
 
-  g_clear_handle_id (&self->retry_id, g_source_remove);
+  client_session_clear_source (self, &self->retry_id);
   if (self->attempt_msg != NULL || self->ws != NULL)
     return;
 
@@ -306,7 +312,7 @@ handle_welcome (MeshClientSession *self,
     return;
   }
 
-  g_clear_handle_id (&self->hello_timeout_id, g_source_remove);
+  client_session_clear_source (self, &self->hello_timeout_id);
   self->welcomed = TRUE;
   self->failures = 0;
   self->ever_connected = TRUE;
@@ -365,19 +371,19 @@ static const struct {
   void      (*handle) (MeshClientSession *self,
                        MeshEnvelope      *env);
 } event_handlers[] = {
-  { "room.joined",               client_session_handle_room_joined },
-  { "room.left",                 client_session_handle_room_left },
-  { "room.deleted",              client_session_handle_room_gone },
-  { "room.member.left",          client_session_handle_room_gone },
-  { "presence.update",           client_session_handle_presence },
-  { "chat.message.created",      client_session_handle_chat_created },
-  { "error",                     handle_error },
-  { "terminal.share.started",    client_session_handle_terminal },
-  { "terminal.share.stopped",    client_session_handle_terminal },
-  { "terminal.control.request",  client_session_handle_terminal },
-  { "terminal.control.granted",  client_session_handle_terminal },
-  { "terminal.control.released", client_session_handle_terminal },
-  { "terminal.control.denied",   client_session_handle_terminal },
+  { MESH_EVENT_ROOM_JOINED,               client_session_handle_room_joined },
+  { MESH_EVENT_ROOM_LEFT,                 client_session_handle_room_left },
+  { MESH_EVENT_ROOM_DELETED,              client_session_handle_room_gone },
+  { MESH_EVENT_ROOM_MEMBER_LEFT,          client_session_handle_room_gone },
+  { MESH_EVENT_PRESENCE_UPDATE,           client_session_handle_presence },
+  { MESH_EVENT_CHAT_MESSAGE_CREATED,      client_session_handle_chat_created },
+  { MESH_EVENT_ERROR,                     handle_error },
+  { MESH_EVENT_TERMINAL_SHARE_STARTED,    client_session_handle_terminal },
+  { MESH_EVENT_TERMINAL_SHARE_STOPPED,    client_session_handle_terminal },
+  { MESH_EVENT_TERMINAL_CONTROL_REQUEST,  client_session_handle_terminal },
+  { MESH_EVENT_TERMINAL_CONTROL_GRANTED,  client_session_handle_terminal },
+  { MESH_EVENT_TERMINAL_CONTROL_RELEASED, client_session_handle_terminal },
+  { MESH_EVENT_TERMINAL_CONTROL_DENIED,   client_session_handle_terminal },
 };
 
 static void
@@ -406,9 +412,9 @@ ws_message_cb (SoupWebsocketConnection *ws,
   }
 
   if (!self->welcomed) {
-    if (g_str_equal (env->type, "system.welcome")) {
+    if (g_str_equal (env->type, MESH_EVENT_SYSTEM_WELCOME)) {
       handle_welcome (self, env);
-    } else if (g_str_equal (env->type, "error")) {
+    } else if (g_str_equal (env->type, MESH_EVENT_ERROR)) {
       /* The close that follows reports it. */
       g_clear_error (&self->hello_error);
       self->hello_error = error_from_payload (env->payload, &ref);
@@ -423,7 +429,7 @@ ws_message_cb (SoupWebsocketConnection *ws,
     }
   }
   /* Answers to request_async. */
-  if (!g_str_equal (env->type, "error") &&
+  if (!g_str_equal (env->type, MESH_EVENT_ERROR) &&
       mesh_json_get_string (env->payload, "ref", FALSE, &ref, NULL) && ref != NULL)
     client_session_complete_waiters (self, WAIT_REQUEST, ref, env->payload, NULL);
 
@@ -470,7 +476,7 @@ mesh_client_session_disconnect (MeshClientSession *self)
   g_return_if_fail (MESH_IS_CLIENT_SESSION (self));
 
   self->running = FALSE;
-  g_clear_handle_id (&self->retry_id, g_source_remove);
+  client_session_clear_source (self, &self->retry_id);
   if (self->attempt_cancellable != NULL)
     g_cancellable_cancel (self->attempt_cancellable);
   g_clear_object (&self->attempt_cancellable);
@@ -481,6 +487,25 @@ mesh_client_session_disconnect (MeshClientSession *self)
   client_session_complete_waiters (self, WAIT_CONNECT, NULL, NULL, error);
   client_session_complete_waiters (self, WAIT_JOIN, NULL, NULL, error);
   client_session_set_state (self, MESH_CLIENT_SESSION_DISCONNECTED);
+}
+
+/* Takes the connection for lost (@reason goes to "connection-error") and
+ * reconnects under the usual backoff: for an owner that cannot go on with
+ * this connection (an agent that could not list its rooms). */
+void
+mesh_client_session_drop (MeshClientSession *self,
+                          const GError      *reason)
+{
+  g_return_if_fail (MESH_IS_CLIENT_SESSION (self));
+  g_return_if_fail (reason != NULL);
+
+  if (self->running && (self->ws != NULL || self->attempt_msg != NULL)) {
+    if (self->attempt_cancellable != NULL)
+      g_cancellable_cancel (self->attempt_cancellable);
+    g_clear_object (&self->attempt_cancellable);
+    g_clear_object (&self->attempt_msg);
+    connection_lost (self, reason);
+  }
 }
 
 void

@@ -23,6 +23,8 @@ enum {
   PROP_STATE,
   PROP_PEER_ID,
   PROP_USER_ID,
+  PROP_PEER_TYPE,
+  PROP_RETRY_FIRST,
   N_PROPS
 };
 
@@ -43,6 +45,8 @@ enum {
   TERMINAL_CONTROL_DENIED,
   SERVER_ERROR,
   EVENT,
+  PREPARE_HELLO,
+  FATAL_ERROR,
   N_SIGNALS
 };
 
@@ -52,6 +56,7 @@ extern guint client_session_signals[N_SIGNALS];
 typedef struct {
   char       *room_id;
   char       *join_id;   /* id of the last room.join sent */
+  gboolean    join_sent; /* on this socket, not answered yet */
   gboolean    joined;
   GHashTable *peers;     /* peer_id → MeshPeerInfo */
 
@@ -75,7 +80,10 @@ typedef enum {
 struct _MeshClientSession {
   GObject                  parent_instance;
 
+  GMainContext            *context;       /* thread-default at creation: every source goes there */
   MeshClientRest          *rest;
+  char                    *peer_type;     /* "client" or "agent" */
+  gboolean                 retry_first;   /* a failed first attempt is retried */
   MeshClientSessionState   state;
   gboolean                 running;       /* wants to be connected */
   gboolean                 ever_connected;
@@ -101,6 +109,12 @@ struct _MeshClientSession {
 };
 
 /* mesh-client-session.c */
+guint    client_session_add_timeout             (MeshClientSession      *self,
+                                                 guint                   ms,
+                                                 GSourceFunc             func);
+void     client_session_clear_source            (MeshClientSession      *self,
+                                                 guint                  *id);
+gboolean client_session_is_agent                (MeshClientSession      *self);
 void     client_session_set_state               (MeshClientSession      *self,
                                                  MeshClientSessionState  state);
 void     client_session_set_string_prop         (MeshClientSession      *self,
@@ -127,9 +141,6 @@ void     client_session_complete_waiters        (MeshClientSession      *self,
                                                  const char             *key,
                                                  JsonObject             *payload,
                                                  const GError           *error);
-gboolean client_session_has_waiter              (MeshClientSession      *self,
-                                                 WaitKind                kind,
-                                                 const char             *key);
 
 /* -connection.c */
 void     client_session_close_ws                (MeshClientSession      *self);

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "mesh-client-session-private.h"
+#include "mesh-events.h"
 
 /* A peer as room.joined names it (the event itself or one of `members`). */
 static MeshPeerInfo *
@@ -108,6 +109,7 @@ client_session_handle_room_joined (MeshClientSession *self,
     if (!g_hash_table_contains (room->peers, info->peer_id))
       room_add_peer (room, mesh_peer_info_copy (info));
     room->joined = TRUE;
+    room->join_sent = FALSE;
   } else if (room != NULL && room->joined) {
     room_add_peer (room, mesh_peer_info_copy (info));
   }
@@ -118,7 +120,7 @@ client_session_handle_room_joined (MeshClientSession *self,
     client_session_complete_waiters (self, WAIT_JOIN, room_id, NULL, NULL);
     /* The handlers may have left the room. */
     room = g_hash_table_lookup (self->rooms, room_id);
-    if (room != NULL)
+    if (room != NULL && !client_session_is_agent (self))
       client_session_catch_up (self, room);
   }
 }
@@ -156,7 +158,7 @@ client_session_handle_room_gone (MeshClientSession *self,
     g_debug ("ignoring a malformed %s", env->type);
     return;
   }
-  if (g_str_equal (env->type, "room.member.left") && g_strcmp0 (user_id, self->user_id) != 0)
+  if (g_str_equal (env->type, MESH_EVENT_ROOM_MEMBER_LEFT) && g_strcmp0 (user_id, self->user_id) != 0)
     return;
   if (!g_hash_table_contains (self->rooms, room_id))
     return;
@@ -215,8 +217,9 @@ mesh_client_session_join_room_async (MeshClientSession   *self,
     room = session_room_new (room_id);
     g_hash_table_insert (self->rooms, room->room_id, room);
   }
-  /* One room.join in flight per room is enough. */
-  if (self->welcomed && !client_session_has_waiter (self, WAIT_JOIN, room_id))
+  /* One room.join in flight per room is enough (the one sent at the
+   * welcome, for instance). */
+  if (self->welcomed && !room->join_sent)
     client_session_send_join (self, room);
   client_session_add_waiter (self, WAIT_JOIN, room_id, task);
 }
@@ -248,7 +251,7 @@ mesh_client_session_leave_room (MeshClientSession *self,
     g_autofree char *id = mesh_id_new ();
 
     json_object_set_string_member (payload, "room_id", room_id);
-    client_session_send_frame (self, "room.leave", id, NULL, payload);
+    client_session_send_frame (self, MESH_EVENT_ROOM_LEAVE, id, NULL, payload);
   }
   error = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "left room '%s'", room_id);
   client_session_complete_waiters (self, WAIT_JOIN, room_id, NULL, error);
@@ -279,6 +282,22 @@ mesh_client_session_is_catching_up (MeshClientSession *self,
 
   room = g_hash_table_lookup (self->rooms, room_id);
   return room != NULL && room->catching_up;
+}
+
+/* Returns: (transfer none) (nullable): @peer_id as the room knows it, valid
+ * until the next event. */
+const MeshPeerInfo *
+mesh_client_session_lookup_room_peer (MeshClientSession *self,
+                                      const char        *room_id,
+                                      const char        *peer_id)
+{
+  SessionRoom *room;
+
+  g_return_val_if_fail (MESH_IS_CLIENT_SESSION (self), NULL);
+  g_return_val_if_fail (room_id != NULL, NULL);
+
+  room = g_hash_table_lookup (self->rooms, room_id);
+  return room != NULL && peer_id != NULL ? g_hash_table_lookup (room->peers, peer_id) : NULL;
 }
 
 GPtrArray *

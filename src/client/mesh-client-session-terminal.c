@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "mesh-client-session-private.h"
+#include "mesh-events.h"
 
 /* Our copy of room.joined lists the shares already running (the joiner
  * missed their terminal.share.started). */
@@ -61,15 +62,16 @@ client_session_handle_terminal (MeshClientSession *self,
     guint       n_required;
     const char *fields[6];
   } events[] = {
-    { "terminal.share.started", TERMINAL_SHARE_STARTED, 3,
+    { MESH_EVENT_TERMINAL_SHARE_STARTED, TERMINAL_SHARE_STARTED, 3,
       { "room_id", "share_id", "host_device_id", "host_peer_id", "user_id", "username" } },
-    { "terminal.share.stopped", TERMINAL_SHARE_STOPPED, 1, { "share_id", "room_id" } },
-    { "terminal.control.request", TERMINAL_CONTROL_REQUEST, 2,
+    { MESH_EVENT_TERMINAL_SHARE_STOPPED, TERMINAL_SHARE_STOPPED, 1, { "share_id", "room_id" } },
+    { MESH_EVENT_TERMINAL_CONTROL_REQUEST, TERMINAL_CONTROL_REQUEST, 2,
       { "share_id", "peer_id", "user_id", "username" } },
-    { "terminal.control.granted", TERMINAL_CONTROL_GRANTED, 2,
+    { MESH_EVENT_TERMINAL_CONTROL_GRANTED, TERMINAL_CONTROL_GRANTED, 2,
       { "share_id", "controller_peer_id", "room_id" } },
-    { "terminal.control.released", TERMINAL_CONTROL_RELEASED, 1, { "share_id", "room_id" } },
-    { "terminal.control.denied", TERMINAL_CONTROL_DENIED, 1, { "share_id", "reason" } },
+    { MESH_EVENT_TERMINAL_CONTROL_RELEASED, TERMINAL_CONTROL_RELEASED, 1,
+      { "share_id", "room_id" } },
+    { MESH_EVENT_TERMINAL_CONTROL_DENIED, TERMINAL_CONTROL_DENIED, 1, { "share_id", "reason" } },
   };
   const char *v[6] = { NULL };
 
@@ -153,8 +155,8 @@ mesh_client_session_terminal_share_start_async (MeshClientSession   *self,
   g_task_set_source_tag (task, mesh_client_session_terminal_share_start_async);
   json_object_set_string_member (payload, "room_id", room_id);
   json_object_set_string_member (payload, "device_id", device_id);
-  mesh_client_session_request_async (self, "terminal.share.start", NULL, payload, cancellable,
-                                     share_start_cb, task);
+  mesh_client_session_request_async (self, MESH_EVENT_TERMINAL_SHARE_START, NULL, payload,
+                                     cancellable, share_start_cb, task);
 }
 
 char *
@@ -178,6 +180,6 @@ mesh_client_session_terminal_share_stop (MeshClientSession  *self,
   g_return_val_if_fail (share_id != NULL, FALSE);
 
   json_object_set_string_member (payload, "share_id", share_id);
-  id = mesh_client_session_send_event (self, "terminal.share.stop", NULL, payload, error);
+  id = mesh_client_session_send_event (self, MESH_EVENT_TERMINAL_SHARE_STOP, NULL, payload, error);
   return id != NULL;
 }

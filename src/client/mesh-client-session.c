@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "mesh-client-session-private.h"
+#include "mesh-events.h"
 
 static GParamSpec *properties[N_PROPS];
 guint client_session_signals[N_SIGNALS];
@@ -141,18 +142,38 @@ client_session_complete_waiters (MeshClientSession *self,
   }
 }
 
-gboolean
-client_session_has_waiter (MeshClientSession *self,
-                           WaitKind           kind,
-                           const char        *key)
+/* Sources go to the context the session was made in, which need not be
+ * the global default one (the agent runs on a thread of its own). */
+guint
+client_session_add_timeout (MeshClientSession *self,
+                            guint              ms,
+                            GSourceFunc        func)
 {
-  for (guint i = 0; i < self->waiters->len; i++) {
-    Waiter *waiter = self->waiters->pdata[i];
+  g_autoptr(GSource) source = ms % 1000 == 0 ? g_timeout_source_new_seconds (ms / 1000)
+                                             : g_timeout_source_new (ms);
 
-    if (waiter->kind == kind && g_strcmp0 (waiter->key, key) == 0)
-      return TRUE;
-  }
-  return FALSE;
+  g_source_set_callback (source, func, self, NULL);
+  return g_source_attach (source, self->context);
+}
+
+void
+client_session_clear_source (MeshClientSession *self,
+                             guint             *id)
+{
+  GSource *source;
+
+  if (*id == 0)
+    return;
+  source = g_main_context_find_source_by_id (self->context, *id);
+  if (source != NULL)
+    g_source_destroy (source);
+  *id = 0;
+}
+
+gboolean
+client_session_is_agent (MeshClientSession *self)
+{
+  return g_strcmp0 (self->peer_type, "agent") == 0;
 }
 
 void
@@ -222,7 +243,7 @@ client_session_send_join (MeshClientSession *self,
   g_free (room->join_id);
   room->join_id = mesh_id_new ();
   json_object_set_string_member (payload, "room_id", room->room_id);
-  client_session_send_frame (self, "room.join", room->join_id, NULL, payload);
+  room->join_sent = client_session_send_frame (self, MESH_EVENT_ROOM_JOIN, room->join_id, NULL, payload);
 }
 
 void
@@ -232,7 +253,7 @@ client_session_send_presence (MeshClientSession *self)
   g_autofree char *id = mesh_id_new ();
 
   json_object_set_string_member (payload, "status", mesh_presence_to_string (self->presence));
-  client_session_send_frame (self, "presence.update", id, NULL, payload);
+  client_session_send_frame (self, MESH_EVENT_PRESENCE_UPDATE, id, NULL, payload);
 }
 
 /* The request id of a chat message is its client_msg_id, so that an error
@@ -247,7 +268,7 @@ client_session_send_chat_frame (MeshClientSession *self,
   json_object_set_string_member (payload, "room_id", mesh_chat_message_get_room_id (message));
   json_object_set_string_member (payload, "content", mesh_chat_message_get_content (message));
   json_object_set_string_member (payload, "client_msg_id", client_msg_id);
-  client_session_send_frame (self, "chat.message.send", client_msg_id, NULL, payload);
+  client_session_send_frame (self, MESH_EVENT_CHAT_MESSAGE_SEND, client_msg_id, NULL, payload);
 }
 
 static void
@@ -271,6 +292,12 @@ mesh_client_session_get_property (GObject    *object,
   case PROP_USER_ID:
     g_value_set_string (value, self->user_id);
     break;
+  case PROP_PEER_TYPE:
+    g_value_set_string (value, self->peer_type);
+    break;
+  case PROP_RETRY_FIRST:
+    g_value_set_boolean (value, self->retry_first);
+    break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -288,6 +315,15 @@ mesh_client_session_set_property (GObject      *object,
   case PROP_REST:
     self->rest = g_value_dup_object (value);
     break;
+  case PROP_PEER_TYPE:
+    g_free (self->peer_type);
+    self->peer_type = g_value_dup_string (value);
+    if (self->peer_type == NULL)
+      self->peer_type = g_strdup ("client");
+    break;
+  case PROP_RETRY_FIRST:
+    mesh_client_session_set_retry_first (self, g_value_get_boolean (value));
+    break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -299,13 +335,13 @@ mesh_client_session_dispose (GObject *object)
   MeshClientSession *self = MESH_CLIENT_SESSION (object);
 
   self->running = FALSE;
-  g_clear_handle_id (&self->retry_id, g_source_remove);
+  client_session_clear_source (self, &self->retry_id);
   if (self->attempt_cancellable != NULL)
     g_cancellable_cancel (self->attempt_cancellable);
   g_clear_object (&self->attempt_cancellable);
   g_clear_object (&self->attempt_msg);
-  g_clear_handle_id (&self->hello_timeout_id, g_source_remove);
-  g_clear_handle_id (&self->liveness_id, g_source_remove);
+  client_session_clear_source (self, &self->hello_timeout_id);
+  client_session_clear_source (self, &self->liveness_id);
   client_session_close_ws (self);
   if (self->history_cancellable != NULL)
     g_cancellable_cancel (self->history_cancellable);
@@ -327,6 +363,8 @@ mesh_client_session_finalize (GObject *object)
   g_hash_table_unref (self->rooms);
   g_free (self->peer_id);
   g_free (self->user_id);
+  g_free (self->peer_type);
+  g_main_context_unref (self->context);
   G_OBJECT_CLASS (mesh_client_session_parent_class)->finalize (object);
 }
 
@@ -350,6 +388,12 @@ mesh_client_session_class_init (MeshClientSessionClass *klass)
                        MESH_CLIENT_SESSION_DISCONNECTED, ro);
   properties[PROP_PEER_ID] = g_param_spec_string ("peer-id", NULL, NULL, NULL, ro);
   properties[PROP_USER_ID] = g_param_spec_string ("user-id", NULL, NULL, NULL, ro);
+  properties[PROP_PEER_TYPE] =
+    g_param_spec_string ("peer-type", NULL, NULL, "client",
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_RETRY_FIRST] =
+    g_param_spec_boolean ("retry-first", NULL, NULL, TRUE,
+                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
 #define STR G_TYPE_STRING
@@ -401,12 +445,21 @@ mesh_client_session_class_init (MeshClientSessionClass *klass)
   client_session_signals[EVENT] =
     g_signal_new ("event", type, G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 3, STR, STR, JSON_TYPE_OBJECT);
+  client_session_signals[PREPARE_HELLO] =
+    g_signal_new ("prepare-hello", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, JSON_TYPE_OBJECT);
+  client_session_signals[FATAL_ERROR] =
+    g_signal_new ("fatal-error", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_ERROR);
 #undef STR
 }
 
 static void
 mesh_client_session_init (MeshClientSession *self)
 {
+  self->context = g_main_context_ref_thread_default ();
+  self->peer_type = g_strdup ("client");
+  self->retry_first = TRUE;
   self->presence = MESH_PRESENCE_ONLINE;
   self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                        (GDestroyNotify) client_session_room_free);
@@ -421,6 +474,35 @@ mesh_client_session_new (MeshClientRest *rest)
   g_return_val_if_fail (MESH_IS_CLIENT_REST (rest), NULL);
 
   return g_object_new (MESH_TYPE_CLIENT_SESSION, "rest", rest, NULL);
+}
+
+/* The session of an agent: `peer_type: "agent"` in its hello, with the
+ * device token as the REST object's access token; its owner adds `quic`
+ * (and `transient`) to each hello in "prepare-hello".  An agent does not
+ * follow chat: no history is fetched when it joins a room. */
+MeshClientSession *
+mesh_client_session_new_agent (MeshClientRest *rest)
+{
+  g_return_val_if_fail (MESH_IS_CLIENT_REST (rest), NULL);
+
+  return g_object_new (MESH_TYPE_CLIENT_SESSION, "rest", rest, "peer-type", "agent", NULL);
+}
+
+/* Whether a first attempt that fails is retried (default TRUE); when not,
+ * the session stops with "fatal-error" (a one-off command such as
+ * `mesh-agent send` exits instead of waiting for a server).  Once welcomed,
+ * a lost connection is always retried. */
+void
+mesh_client_session_set_retry_first (MeshClientSession *self,
+                                     gboolean           retry)
+{
+  g_return_if_fail (MESH_IS_CLIENT_SESSION (self));
+
+  retry = !!retry;
+  if (self->retry_first == retry)
+    return;
+  self->retry_first = retry;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RETRY_FIRST]);
 }
 
 MeshClientRest *

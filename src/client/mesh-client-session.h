@@ -35,15 +35,21 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MeshPeerInfo, mesh_peer_info_free)
 
 G_DECLARE_FINAL_TYPE (MeshClientSession, mesh_client_session, MESH, CLIENT_SESSION, GObject)
 
-/* The app's WebSocket to mesh-server (protocol §3, §7), on the thread-default
- * main context of its creation.  Once connected it stays connected: after
+/* The app's and the agents' WebSocket to mesh-server (protocol §3, §5, §7),
+ * on the thread-default main context of its creation: every source and
+ * callback goes there.  Once connected it stays connected: after
  * a drop it reconnects with exponential backoff and jitter (1 s doubling to
  * 30 s), joins its rooms again, restores its presence and re-sends every
  * chat message not yet confirmed, with the same client_msg_id.
  *
- * Properties: "state" (MeshClientSessionState), "peer-id", "user-id".
+ * Properties: "state" (MeshClientSessionState), "peer-id", "user-id",
+ *   "peer-type" ("client" or "agent", construct-only), "retry-first".
  * Signals:
  *   connection-error (GError *error): an attempt failed or the socket dropped.
+ *   fatal-error (GError *error): after connection-error, the session stopped
+ *     trying by itself (see connect_async and set_retry_first).
+ *   prepare-hello (JsonObject *hello): before each system.hello is sent;
+ *     an agent adds `quic` and `transient` to it.
  *   room-joined (const char *room_id, MeshPeerInfo *peer): a peer (maybe this
  *     session) joined a room.
  *   room-left (const char *room_id, const char *peer_id)
@@ -62,9 +68,13 @@ G_DECLARE_FINAL_TYPE (MeshClientSession, mesh_client_session, MESH, CLIENT_SESSI
  *   terminal-control-denied (share_id, reason): strings, some may be NULL.
  *   server-error (GError *error, const char *ref): every `error` event.
  *   event::TYPE (const char *type, const char *from, JsonObject *payload): every
- *     event, for what has no signal of its own (rtc.*, p2p.*). */
+ *     event after the welcome, `error` included, once the session's own
+ *     handling is done, for what has no signal of its own (rtc.*, p2p.*). */
 
 MeshClientSession      *mesh_client_session_new            (MeshClientRest      *rest);
+MeshClientSession      *mesh_client_session_new_agent      (MeshClientRest      *rest);
+void                    mesh_client_session_set_retry_first (MeshClientSession  *self,
+                                                            gboolean             retry);
 MeshClientRest         *mesh_client_session_get_rest       (MeshClientSession   *self);
 MeshClientSessionState  mesh_client_session_get_state      (MeshClientSession   *self);
 /* Known once connected (system.welcome). */
@@ -75,7 +85,8 @@ const char             *mesh_client_session_get_user_id    (MeshClientSession   
  * with the first attempt: TRUE once welcomed.  On a transient failure it
  * returns the error and keeps trying in the background; an unusable token
  * (MESH_ERROR_UNAUTHORIZED), an untrusted certificate
- * (G_TLS_ERROR_BAD_CERTIFICATE) or an incompatible server stop it. */
+ * (G_TLS_ERROR_BAD_CERTIFICATE), a hello the server refused (its error) or
+ * an incompatible server stop it, with "fatal-error". */
 void                    mesh_client_session_connect_async  (MeshClientSession   *self,
                                                             GCancellable        *cancellable,
                                                             GAsyncReadyCallback  callback,
@@ -88,6 +99,8 @@ gboolean                mesh_client_session_connect_finish (MeshClientSession   
 void                    mesh_client_session_disconnect     (MeshClientSession   *self);
 /* Skips the backoff wait (e.g. the network came back). */
 void                    mesh_client_session_reconnect_now  (MeshClientSession   *self);
+void                    mesh_client_session_drop           (MeshClientSession   *self,
+                                                            const GError        *reason);
 
 /* Joins now or as soon as connected, and after every reconnect.  Completes
  * on the server's room.joined, or with its error (ROOM_NOT_FOUND,
@@ -108,6 +121,9 @@ gboolean                mesh_client_session_is_room_joined (MeshClientSession   
  * delivered ("chat-message") right now: a burst that is not live. */
 gboolean                mesh_client_session_is_catching_up (MeshClientSession   *self,
                                                             const char          *room_id);
+const MeshPeerInfo     *mesh_client_session_lookup_room_peer (MeshClientSession *self,
+                                                              const char        *room_id,
+                                                              const char        *peer_id);
 /* Copies of the room's connected peers (MeshPeerInfo), this one included. */
 GPtrArray              *mesh_client_session_dup_room_peers (MeshClientSession   *self,
                                                             const char          *room_id);

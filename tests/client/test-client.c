@@ -1430,6 +1430,100 @@ test_room_changes (void)
   g_assert_cmpstr (mesh_chat_message_get_username (message_at (alice_chat, 1)), ==, "bob");
 }
 
+/* The agent's control plane */
+
+/* A session made on another thread lives on that thread's context: its
+ * retries are that context's sources (the agent runs its session so). */
+typedef struct {
+  char *url;
+  char *token;
+  gint  n_errors;
+  gint  state;
+} ThreadRun;
+
+static void
+thread_error_cb (MeshClientSession *session,
+                 GError            *error,
+                 ThreadRun         *run)
+{
+  g_atomic_int_inc (&run->n_errors);
+}
+
+static void
+thread_state_cb (MeshClientSession *session,
+                 GParamSpec        *pspec,
+                 ThreadRun         *run)
+{
+  g_atomic_int_set (&run->state, mesh_client_session_get_state (session));
+}
+
+static gpointer
+session_thread (gpointer data)
+{
+  ThreadRun *run = data;
+  GMainContext *context = g_main_context_new ();
+  GSource *timeout = g_timeout_source_new_seconds (RECONNECT_S);
+  MeshClientRest *rest;
+  MeshClientSession *session;
+  gboolean timed_out = FALSE;
+
+  g_main_context_push_thread_default (context);
+  g_source_set_callback (timeout, flag_cb, &timed_out, NULL);
+  g_source_attach (timeout, context);
+  rest = mesh_client_rest_new (run->url);
+  mesh_client_rest_set_access_token (rest, run->token);
+  session = mesh_client_session_new (rest);
+  g_signal_connect (session, "connection-error", G_CALLBACK (thread_error_cb), run);
+  g_signal_connect (session, "notify::state", G_CALLBACK (thread_state_cb), run);
+  mesh_client_session_connect_async (session, NULL, NULL, NULL);
+  while (g_atomic_int_get (&run->state) != MESH_CLIENT_SESSION_CONNECTED && !timed_out)
+    g_main_context_iteration (context, TRUE);
+  g_source_destroy (timeout);
+  g_source_unref (timeout);
+  g_signal_handlers_disconnect_by_data (session, run);
+  mesh_client_session_disconnect (session);
+  g_object_unref (session);
+  g_object_unref (rest);
+  while (g_main_context_iteration (context, FALSE))
+    ;
+  g_main_context_pop_thread_default (context);
+  g_main_context_unref (context);
+  return NULL;
+}
+
+static void
+test_session_on_thread (void)
+{
+  static const char * const names[] = { "alice", NULL };
+  g_autoptr(MeshClientRest) alice = NULL;
+  ThreadRun run = { NULL };
+  MeshTestServer *server = server_with_users (names);
+  GThread *thread;
+  gint64 end;
+
+  alice = login (server, "alice");
+  run.url = g_strdup (mesh_test_server_get_base_url (server));
+  run.token = g_strdup (mesh_client_rest_get_access_token (alice));
+  mesh_test_server_stop (server);
+
+  /* Refused, then tried again on the thread's context alone. */
+  thread = g_thread_new ("session", session_thread, &run);
+  end = g_get_monotonic_time () + WAIT_S * G_USEC_PER_SEC;
+  while (g_atomic_int_get (&run.n_errors) < 2 && g_get_monotonic_time () < end)
+    g_usleep (50 * 1000);
+  g_assert_cmpint (g_atomic_int_get (&run.n_errors), >=, 2);
+
+  /* Same port: the session comes back by itself. */
+  mesh_test_server_start (server);
+  g_thread_join (thread);
+  g_assert_cmpint (run.state, ==, MESH_CLIENT_SESSION_CONNECTED);
+
+  mesh_test_server_stop (server);
+  mesh_test_server_free (server);
+  g_free (run.url);
+  g_free (run.token);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1447,5 +1541,6 @@ main (int    argc,
   g_test_add_func ("/mesh/client/chat/reconnect-catch-up", test_reconnect_catch_up);
   g_test_add_func ("/mesh/client/session/transient-agent", test_transient_agent);
   g_test_add_func ("/mesh/client/models/room-changes", test_room_changes);
+  g_test_add_func ("/mesh/client/session/on-thread", test_session_on_thread);
   return g_test_run ();
 }
