@@ -614,13 +614,13 @@ int
 main (int   argc,
       char *argv[])
 {
-  char *home = ui_test_use_tmp_home ("mesh-app-test-XXXXXX");
+  char *home;
 
   /* The accessibility tree is built only when accessibility is on; the test
    * backend keeps it in the process, with no accessibility bus to find. */
   g_setenv ("GTK_A11Y", "test", TRUE);
 
-  ui_test_init (&argc, &argv);
+  home = ui_test_init_with_home (&argc, &argv, "mesh-app-test-XXXXXX");
   /* The app's locale setup (main.c): the tests that want French set
    * LANGUAGE. */
   mesh_application_bind_text_domain ();

@@ -497,6 +497,18 @@ viewer_shows (gpointer user_data)
   return paintable != NULL && gdk_paintable_get_intrinsic_width (paintable) > 0;
 }
 
+/* @call's first peer has handed over a few frames of its video. */
+static gboolean
+watch_shows_frames (gpointer call)
+{
+  g_autoptr(MeshCallPeer) peer = g_list_model_get_item (mesh_call_get_peers (call), 0);
+
+  /* Frames are counted on the streaming thread, the size is set on this
+   * one when the newest frame is handed over: wait for both. */
+  return peer != NULL && mesh_video_output_get_frames (mesh_call_peer_get_video (peer)) > 3 &&
+         mesh_video_output_get_width (mesh_call_peer_get_video (peer)) > 0;
+}
+
 /* Alice shares her screen from the bus and Bob watches it; Bob shares his
  * and Alice watches it from the banner, full screen and back, then closes
  * the viewer, which hangs that share up at her end only. */
@@ -520,20 +532,10 @@ test_screen_share (void)
   bob_watch = g_object_ref (fixture.bob_incoming);
   g_assert_cmpint (mesh_call_get_kind (bob_watch), ==, MESH_MEDIA_KIND_SCREENSHARE);
   mesh_call_accept (bob_watch);
+  ui_test_wait_until (watch_shows_frames, bob_watch, UI_TEST_WAIT_S, "Alice's screen at Bob's");
   {
-    g_autoptr(MeshCallPeer) peer = NULL;
-    gboolean frames = FALSE;
+    g_autoptr(MeshCallPeer) peer = g_list_model_get_item (mesh_call_get_peers (bob_watch), 0);
 
-    while (!frames) {
-      g_clear_object (&peer);
-      peer = g_list_model_get_item (mesh_call_get_peers (bob_watch), 0);
-      /* Frames are counted on the streaming thread, the size is set on
-       * this one when the newest frame is handed over: wait for both. */
-      frames = peer != NULL && mesh_video_output_get_frames (mesh_call_peer_get_video (peer)) > 3 &&
-               mesh_video_output_get_width (mesh_call_peer_get_video (peer)) > 0;
-      if (!frames)
-        g_main_context_iteration (NULL, TRUE);
-    }
     /* The X screen of the test's Xvfb, its aspect ratio kept. */
     g_assert_cmpint (mesh_video_output_get_width (mesh_call_peer_get_video (peer)), >, 0);
   }

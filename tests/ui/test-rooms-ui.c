@@ -248,9 +248,8 @@ int
 main (int   argc,
       char *argv[])
 {
-  char *home = ui_test_use_tmp_home ("mesh-rooms-ui-test-XXXXXX");
+  char *home = ui_test_init_with_home (&argc, &argv, "mesh-rooms-ui-test-XXXXXX");
 
-  ui_test_init (&argc, &argv);
   mesh_application_bind_text_domain ();
   textdomain (GETTEXT_PACKAGE);
   app = ui_test_app_new ("test");

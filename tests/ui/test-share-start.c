@@ -84,9 +84,8 @@ int
 main (int   argc,
       char *argv[])
 {
-  char *home = ui_test_use_tmp_home ("mesh-share-start-XXXXXX");
+  char *home = ui_test_init_with_home (&argc, &argv, "mesh-share-start-XXXXXX");
 
-  ui_test_init (&argc, &argv);
   app = ui_test_app_new ("test");
 
   g_test_add_func ("/mesh/share-start/while-animating", test_share_while_animating);

@@ -1990,9 +1990,8 @@ int
 main (int   argc,
       char *argv[])
 {
-  char *home = ui_test_use_tmp_home ("mesh-ui-test-XXXXXX");
+  char *home = ui_test_init_with_home (&argc, &argv, "mesh-ui-test-XXXXXX");
 
-  ui_test_init (&argc, &argv);
   app = ui_test_app_new ("test");
 
   g_test_add_func ("/mesh/ui/sign-in", test_sign_in);

@@ -28,7 +28,9 @@ ui_test_wait_result (GAsyncResult **result,
 }
 
 char *
-ui_test_use_tmp_home (const char *template)
+ui_test_init_with_home (int         *argc,
+                        char      ***argv,
+                        const char  *template)
 {
   g_autoptr(GError) error = NULL;
   char *home = g_dir_make_tmp (template, &error);
@@ -36,6 +38,7 @@ ui_test_use_tmp_home (const char *template)
   g_assert_no_error (error);
   g_setenv ("XDG_CONFIG_HOME", home, TRUE);
   g_setenv ("XDG_STATE_HOME", home, TRUE);
+  ui_test_init (argc, argv);
   return home;
 }
 

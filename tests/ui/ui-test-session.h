@@ -24,10 +24,12 @@ void         ui_test_store_result_cb  (GObject           *source,
 void         ui_test_wait_result      (GAsyncResult     **result,
                                        const char        *what);
 
-/* Points XDG_CONFIG_HOME and XDG_STATE_HOME (the saved sign-in, the
- * embedded agent's state) at a new throwaway folder made from @template
- * (as g_dir_make_tmp () takes it) and returns it.  Before ui_test_init (). */
-char        *ui_test_use_tmp_home     (const char        *template);
+/* ui_test_init (), with XDG_CONFIG_HOME and XDG_STATE_HOME (the saved
+ * sign-in, the embedded agent's state) in a new throwaway folder made from
+ * @template (as g_dir_make_tmp () takes it); returns the folder. */
+char        *ui_test_init_with_home   (int               *argc,
+                                       char            ***argv,
+                                       const char        *template);
 
 /* g_test_run (), then releases and drops @app (from ui_test_app_new ())
  * and deletes the folder @tmp_dir (may be NULL) with all it holds; frees
