@@ -27,16 +27,6 @@
 
 static MeshApplication *app;
 
-static MeshWindow *
-new_window (int width,
-            int height)
-{
-  MeshWindow *window = mesh_window_new (app);
-
-  ui_test_present (GTK_WINDOW (window), width, height);
-  return window;
-}
-
 /* --- Accessibility ------------------------------------------------------ */
 
 static gboolean
@@ -62,13 +52,11 @@ test_accessible_names (void)
   AdwMessageDialog *dialog;
   GtkWidget *members;
 
-  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
-  g_free (mesh_test_server_add_user (server, "bob", "bob-password"));
-  mesh_test_server_start (server);
+  ui_test_start_server (server, "alice", "bob", NULL);
   ui_test_peer_start (&bob, mesh_test_server_get_base_url (server), "bob", "bob-password");
   bob.room_id = ui_test_peer_create_room (&bob, "Kitchen", &invite);
 
-  window = new_window (1280, 800);
+  window = ui_test_window_new (app, 1280, 800);
   ui_test_assert_all_named (GTK_WIDGET (window), "sign-in page", faults);
 
   ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
@@ -208,6 +196,19 @@ click_sign_in (MeshSigninPage *page)
   ui_test_click (ui_test_find_button_for_action (GTK_WIDGET (page), "signin.sign-in"));
 }
 
+/* Signs in to a port of 127.0.0.1 where nothing listens and waits until
+ * the page has told so. */
+static void
+sign_in_refused (MeshWindow *window)
+{
+  MeshSigninPage *page = mesh_window_get_signin_page (window);
+  g_autofree char *refused = g_strdup_printf ("127.0.0.1:%u", closed_port ());
+
+  ui_test_fill_sign_in (window, refused, "alice", "alice-password");
+  click_sign_in (page);
+  ui_test_wait_until (page_idle, page, UI_TEST_WAIT_S, "the refused connection to be told");
+}
+
 static void
 test_sign_in_without_scheme (void)
 {
@@ -219,26 +220,21 @@ test_sign_in_without_scheme (void)
   g_autofree char *typed = NULL;
   g_autofree char *status = NULL;
   g_autofree char *saved = NULL;
-  g_autofree char *refused = NULL;
   GSettings *settings = mesh_application_get_settings (app);
   const char *url;
   MeshWindow *window;
   MeshSigninPage *page;
   GtkWidget *cancel;
 
-  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
-  mesh_test_server_start (server);
+  ui_test_start_server (server, "alice", NULL);
   url = mesh_test_server_get_base_url (server);
   g_assert_true (g_str_has_prefix (url, "http://127.0.0.1:"));
 
-  window = new_window (1280, 800);
+  window = ui_test_window_new (app, 1280, 800);
   page = mesh_window_get_signin_page (window);
 
   /* Nothing listens: a sentence, soon, with the details folded away. */
-  refused = g_strdup_printf ("127.0.0.1:%u", closed_port ());
-  ui_test_fill_sign_in (window, refused, "alice", "alice-password");
-  click_sign_in (page);
-  ui_test_wait_until (page_idle, page, UI_TEST_WAIT_S, "the refused connection to be told");
+  sign_in_refused (window);
   g_assert_true (label_shown (GTK_WIDGET (page),
                               "Nothing answers at that address. Check the server address and that the server is running."));
   g_assert_true (gtk_widget_is_visible (ui_test_find_widget (GTK_WIDGET (page), GTK_TYPE_EXPANDER,
@@ -307,7 +303,6 @@ set_language (const char *language)
 static void
 test_error_in_french (void)
 {
-  g_autofree char *refused = NULL;
   g_autofree char *shot = NULL;
   MeshWindow *window;
   MeshSigninPage *page;
@@ -316,15 +311,12 @@ test_error_in_french (void)
   /* What the test's locale setup gives LANGUAGE=fr: the translations
    * compiled in the build folder, bound as the app binds them. */
   set_language ("fr");
-  window = new_window (1000, 760);
+  window = ui_test_window_new (app, 1000, 760);
   page = mesh_window_get_signin_page (window);
   /* The page itself is French. */
   g_assert_nonnull (ui_test_find_label (GTK_WIDGET (page), "_Se connecter"));
 
-  refused = g_strdup_printf ("127.0.0.1:%u", closed_port ());
-  ui_test_fill_sign_in (window, refused, "alice", "alice-password");
-  click_sign_in (page);
-  ui_test_wait_until (page_idle, page, UI_TEST_WAIT_S, "the refused connection to be told");
+  sign_in_refused (window);
   g_assert_true (label_shown (GTK_WIDGET (page),
                               "Rien ne répond à cette adresse. Vérifiez l’adresse du serveur et que le serveur fonctionne."));
   /* The library's English stays in the details, folded away. */
@@ -338,12 +330,6 @@ test_error_in_french (void)
 
   ui_test_destroy_window (GTK_WINDOW (window));
   set_language (NULL);
-}
-
-static gboolean
-gotify_idle (gpointer page)
-{
-  return !mesh_gotify_page_get_busy (page);
 }
 
 typedef struct {
@@ -368,16 +354,6 @@ wait_label (GtkWidget  *widget,
   ui_test_wait_until (has_label, &wait, UI_TEST_WAIT_S, text);
 }
 
-/* Clicks a button of the Gotify page and waits for the server's answer. */
-static void
-click_gotify (GtkWidget  *page,
-              const char *label)
-{
-  ui_test_click_labelled (page, label);
-  g_assert_true (mesh_gotify_page_get_busy (MESH_GOTIFY_PAGE (page)));
-  ui_test_wait_until (gotify_idle, page, UI_TEST_WAIT_S, label);
-}
-
 /* The Gotify page's errors, in French: a refused address and a test that
  * cannot be delivered are told in sentences, never the server's English. */
 static void
@@ -388,27 +364,17 @@ test_gotify_errors_in_french (void)
   MeshWindow *window;
   GtkWidget *page, *url_row, *token_row;
 
-  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
-  mesh_test_server_start (server);
+  ui_test_start_server (server, "alice", NULL);
   set_language ("fr");
-  window = new_window (1000, 700);
-  if (g_strcmp0 (mesh_window_get_page (window), "signin") != 0)
-    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
+  window = ui_test_window_signed_in (app, 1000, 700, mesh_test_server_get_base_url (server),
+                                     "alice", "alice-password");
 
-  g_action_group_activate_action (G_ACTION_GROUP (app), "preferences", NULL);
-  preferences = ui_test_wait_toplevel (MESH_TYPE_PREFERENCES_WINDOW, "the preferences");
-  page = mesh_preferences_window_get_gotify_page (MESH_PREFERENCES_WINDOW (preferences));
-  adw_preferences_window_set_visible_page (ADW_PREFERENCES_WINDOW (preferences),
-                                           ADW_PREFERENCES_PAGE (page));
-  ui_test_wait_until (gotify_idle, page, UI_TEST_WAIT_S, "the Gotify settings");
-  url_row = ui_test_find_widget (page, ADW_TYPE_ENTRY_ROW, NULL, NULL);
-  token_row = ui_test_find_widget (page, ADW_TYPE_PASSWORD_ENTRY_ROW, NULL, NULL);
+  preferences = ui_test_open_gotify (app, &page, &url_row, &token_row);
 
   /* Not an address the server takes. */
   gtk_editable_set_text (GTK_EDITABLE (url_row), "ftp://gotify.example.org");
   gtk_editable_set_text (GTK_EDITABLE (token_row), "AbCdEf.123");
-  click_gotify (page, "_Enregistrer");
+  ui_test_click_gotify (page, "_Enregistrer");
   g_assert_nonnull (ui_test_find_label (GTK_WIDGET (preferences),
                                         "L’adresse ou le jeton Gotify a été refusé. Saisissez l’adresse de votre serveur Gotify, comme https://gotify.example.org, et un jeton d’application."));
 
@@ -416,17 +382,16 @@ test_gotify_errors_in_french (void)
    * allows it): the test cannot be delivered. */
   gtk_editable_set_text (GTK_EDITABLE (url_row), "http://127.0.0.1:9/");
   gtk_editable_set_text (GTK_EDITABLE (token_row), "AbCdEf.123");
-  click_gotify (page, "_Enregistrer");
+  ui_test_click_gotify (page, "_Enregistrer");
   /* Toasts take turns: each shows when the one before has gone. */
   wait_label (GTK_WIDGET (preferences), "Réglages Gotify enregistrés");
-  click_gotify (page, "Envoyer un _test");
+  ui_test_click_gotify (page, "Envoyer un _test");
   wait_label (GTK_WIDGET (preferences),
               "Le serveur Mesh n’envoie pas vers des adresses d’un réseau privé, sauf si son administrateur l’autorise. Utilisez l’adresse publique de votre serveur Gotify.");
   g_free (ui_test_screenshot (GTK_WIDGET (preferences), "gotify-error-in-french"));
 
   gtk_window_destroy (preferences);
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  ui_test_destroy_window (GTK_WINDOW (window));
+  ui_test_sign_out_and_close (window);
   set_language (NULL);
 }
 
@@ -479,12 +444,6 @@ member_has_devices (gpointer user_data)
   return row != NULL &&
          g_strv_length ((GStrv) mesh_member_get_devices (mesh_member_row_get_member (row))) ==
            wait->n_devices;
-}
-
-static gboolean
-room_opened (gpointer user_data)
-{
-  return mesh_window_open_room (((gpointer *) user_data)[0], ((gpointer *) user_data)[1]);
 }
 
 static void
@@ -546,7 +505,6 @@ test_send_from_composer (void)
   char *states[2] = { NULL, NULL };
   char *downloads[2] = { NULL, NULL };
   g_autoptr(GFile) file = NULL;
-  GAsyncResult *result = NULL;
   UiTestPeer bob = { NULL };
   GList files = { NULL };
   MeshWindow *window;
@@ -565,49 +523,25 @@ test_send_from_composer (void)
 
   /* Bob's two computers, each with its agent. */
   for (guint i = 0; i < 2; i++) {
-    const char *state;
-    g_autoptr(GSubprocess) login = NULL;
-
     states[i] = g_strdup_printf ("%s/bob-agent-%u", tmp, i);
-    state = states[i];
-
     downloads[i] = g_strdup_printf ("%s/bob-downloads-%u", tmp, i);
     received[i] = g_build_filename (downloads[i], "plan.txt", NULL);
-    login = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "login", "--state-dir", state,
-                                 "--server", mesh_test_server_get_base_url (server), "--user", BOB,
-                                 "--device-name", i == 0 ? "laptop" : "desktop", NULL);
-    g_assert_true (g_subprocess_communicate_utf8 (login, "bob-password\n", NULL, NULL, NULL,
-                                                  &error));
-    g_assert_no_error (error);
-    g_assert_true (g_subprocess_get_successful (login));
-    g_assert_cmpint (g_mkdir_with_parents (downloads[i], 0700), ==, 0);
-    runs[i] = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_NONE, "run", "--state-dir", state,
-                                   "--download-dir", downloads[i], "--accept-from", "alice",
-                                   "--listen", "127.0.0.1", NULL);
+    ui_test_agent_login (mesh_test_server_get_base_url (server), states[i], BOB, "bob-password",
+                         i == 0 ? "laptop" : "desktop");
+    runs[i] = ui_test_agent_run (states[i], downloads[i], "alice");
   }
 
-  alice_rest = mesh_client_rest_new (mesh_test_server_get_base_url (server));
-  mesh_client_rest_login_async (alice_rest, "alice", "alice-password", NULL,
-                                ui_test_store_result_cb, &result);
-  ui_test_wait_result (&result, "alice's login");
-  g_assert_true (mesh_client_rest_login_finish (alice_rest, result, &error));
-  g_clear_object (&result);
-  mesh_client_rest_accept_invite_async (alice_rest, invite, NULL, ui_test_store_result_cb,
-                                        &result);
-  ui_test_wait_result (&result, "alice to join");
-  g_free (mesh_client_rest_accept_invite_finish (alice_rest, result, &error));
-  g_assert_no_error (error);
-  g_clear_object (&result);
+  alice_rest = ui_test_rest_login (mesh_test_server_get_base_url (server), NULL, "alice",
+                                   "alice-password");
+  ui_test_rest_accept_invite (alice_rest, invite);
 
-  window = new_window (1000, 700);
-  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
-  ui_test_wait_agent_ready (window, "alice's embedded agent");
+  window = ui_test_window_new (app, 1000, 700);
+  ui_test_sign_in_to_room (window, mesh_test_server_get_base_url (server), "alice",
+                           "alice-password", bob.room_id);
   {
-    gpointer room_data[2] = { window, bob.room_id };
     DeviceWait bob_wait = { window, BOB, 2 };
     DeviceWait alice_wait = { window, "alice", 1 };
 
-    ui_test_wait_until (room_opened, room_data, UI_TEST_WAIT_S, "the room to open");
     ui_test_wait_until (member_has_devices, &bob_wait, UI_TEST_WAIT_S, "bob's two devices");
     ui_test_wait_until (member_has_devices, &alice_wait, UI_TEST_WAIT_S, "alice's device");
   }
@@ -673,32 +607,20 @@ test_send_from_composer (void)
   }
   ui_test_destroy_window (GTK_WINDOW (window));
   ui_test_peer_clear (&bob);
-  {
-    g_autofree char *rm = g_strdup_printf ("rm -rf %s", tmp);
-
-    g_spawn_command_line_sync (rm, NULL, NULL, NULL, NULL);
-  }
+  mesh_test_remove_tree (tmp);
 }
 
 int
 main (int   argc,
       char *argv[])
 {
-  g_autofree char *config = NULL;
-  g_autoptr(GError) error = NULL;
-  int ret;
+  char *home;
 
-  /* The saved sign-in and the embedded agent's state go to a throwaway
-   * folder, not the user's. */
-  config = g_dir_make_tmp ("mesh-app-test-XXXXXX", &error);
-  g_assert_no_error (error);
-  g_setenv ("XDG_CONFIG_HOME", config, TRUE);
-  g_setenv ("XDG_STATE_HOME", config, TRUE);
   /* The accessibility tree is built only when accessibility is on; the test
    * backend keeps it in the process, with no accessibility bus to find. */
   g_setenv ("GTK_A11Y", "test", TRUE);
 
-  ui_test_init (&argc, &argv);
+  home = ui_test_init_with_home (&argc, &argv, "mesh-app-test-XXXXXX");
   /* The app's locale setup (main.c): the tests that want French set
    * LANGUAGE. */
   mesh_application_bind_text_domain ();
@@ -712,9 +634,5 @@ main (int   argc,
   g_test_add_func ("/mesh/app/build-translations", test_build_translations);
   g_test_add_func ("/mesh/app/error-in-french", test_error_in_french);
   g_test_add_func ("/mesh/app/gotify-errors-in-french", test_gotify_errors_in_french);
-  ret = g_test_run ();
-
-  g_application_release (G_APPLICATION (app));
-  g_clear_object (&app);
-  return ret;
+  return ui_test_run (&app, home);
 }

@@ -27,220 +27,13 @@
 #include <gst/gst.h>
 #include <string.h>
 
-#define NOTIFY_PATH "/org/freedesktop/Notifications"
-#define NOTIFY_IFACE "org.freedesktop.Notifications"
-
 static MeshApplication *app;
 
-/* A notification server on the test's bus, in a thread of its own
- * (libnotify calls it synchronously from the main thread): what was shown
- * with which actions, and what was closed. */
-static const char notify_xml[] =
-  "<node><interface name='org.freedesktop.Notifications'>"
-  "  <method name='Notify'>"
-  "    <arg type='s' direction='in'/><arg type='u' direction='in'/>"
-  "    <arg type='s' direction='in'/><arg type='s' direction='in'/>"
-  "    <arg type='s' direction='in'/><arg type='as' direction='in'/>"
-  "    <arg type='a{sv}' direction='in'/><arg type='i' direction='in'/>"
-  "    <arg type='u' direction='out'/>"
-  "  </method>"
-  "  <method name='CloseNotification'><arg type='u' direction='in'/></method>"
-  "  <method name='GetCapabilities'><arg type='as' direction='out'/></method>"
-  "  <method name='GetServerInformation'>"
-  "    <arg type='s' direction='out'/><arg type='s' direction='out'/>"
-  "    <arg type='s' direction='out'/><arg type='s' direction='out'/>"
-  "  </method>"
-  "  <signal name='NotificationClosed'><arg type='u'/><arg type='u'/></signal>"
-  "  <signal name='ActionInvoked'><arg type='u'/><arg type='s'/></signal>"
-  "</interface></node>";
-
 typedef struct {
-  guint32  id;
-  char    *summary;
-  char   **actions;
-} Notified;
-
-static struct {
-  GMutex           lock;
-  GCond            cond;
-  GThread         *thread;
-  GMainContext    *context;
-  GMainLoop       *loop;
-  GDBusConnection *connection;
-  gboolean         owned;
-  guint32          last_id;
-  GPtrArray       *notified;
-  GArray          *closed;
-} bus;
-
-static void
-notified_free (Notified *notified)
-{
-  g_free (notified->summary);
-  g_strfreev (notified->actions);
-  g_free (notified);
-}
-
-static void
-bus_method_cb (GDBusConnection       *connection,
-               const char            *sender,
-               const char            *path,
-               const char            *interface,
-               const char            *method,
-               GVariant              *parameters,
-               GDBusMethodInvocation *invocation,
-               gpointer               user_data)
-{
-  if (g_str_equal (method, "Notify")) {
-    Notified *notified = g_new0 (Notified, 1);
-    g_autoptr(GVariant) hints = NULL;
-    const char *app_name, *icon, *summary, *body;
-    g_autofree const char **actions = NULL;
-    guint32 replaces;
-    gint32 timeout;
-
-    g_variant_get (parameters, "(&su&s&s&s^a&s@a{sv}i)", &app_name, &replaces, &icon, &summary,
-                   &body, &actions, &hints, &timeout);
-    notified->summary = g_strdup (summary);
-    notified->actions = g_strdupv ((char **) actions);
-    g_mutex_lock (&bus.lock);
-    notified->id = replaces != 0 ? replaces : ++bus.last_id;
-    g_ptr_array_add (bus.notified, notified);
-    g_mutex_unlock (&bus.lock);
-    g_dbus_method_invocation_return_value (invocation, g_variant_new ("(u)", notified->id));
-  } else if (g_str_equal (method, "CloseNotification")) {
-    guint32 id;
-
-    g_variant_get (parameters, "(u)", &id);
-    g_mutex_lock (&bus.lock);
-    g_array_append_val (bus.closed, id);
-    g_mutex_unlock (&bus.lock);
-    g_dbus_connection_emit_signal (connection, NULL, NOTIFY_PATH, NOTIFY_IFACE,
-                                   "NotificationClosed", g_variant_new ("(uu)", id, 3), NULL);
-    g_dbus_method_invocation_return_value (invocation, NULL);
-  } else if (g_str_equal (method, "GetCapabilities")) {
-    const char *caps[] = { "actions", "body", NULL };
-
-    g_dbus_method_invocation_return_value (invocation, g_variant_new ("(^as)", caps));
-  } else {
-    g_dbus_method_invocation_return_value (invocation,
-                                           g_variant_new ("(ssss)", "test-calls", "Mesh", "1.0",
-                                                          "1.2"));
-  }
-}
-
-static void
-name_owned_cb (GDBusConnection *connection,
-               const char      *name,
-               gpointer         user_data)
-{
-  g_mutex_lock (&bus.lock);
-  bus.owned = TRUE;
-  g_cond_signal (&bus.cond);
-  g_mutex_unlock (&bus.lock);
-}
-
-static gpointer
-bus_thread (gpointer user_data)
-{
-  static const GDBusInterfaceVTable vtable = { bus_method_cb, NULL, NULL, { NULL } };
-
-  g_main_context_push_thread_default (bus.context);
-  bus.connection = ui_test_bus_serve (notify_xml, NOTIFY_PATH, NOTIFY_IFACE, &vtable,
-                                      g_cclosure_new (G_CALLBACK (name_owned_cb), NULL, NULL),
-                                      NULL);
-  g_main_loop_run (bus.loop);
-  g_main_context_pop_thread_default (bus.context);
-  return NULL;
-}
-
-static void
-bus_start (void)
-{
-  g_mutex_init (&bus.lock);
-  g_cond_init (&bus.cond);
-  bus.notified = g_ptr_array_new_with_free_func ((GDestroyNotify) notified_free);
-  bus.closed = g_array_new (FALSE, FALSE, sizeof (guint32));
-  bus.context = g_main_context_new ();
-  bus.loop = g_main_loop_new (bus.context, FALSE);
-  bus.thread = g_thread_new ("notification-server", bus_thread, NULL);
-  g_mutex_lock (&bus.lock);
-  while (!bus.owned)
-    g_cond_wait (&bus.cond, &bus.lock);
-  g_mutex_unlock (&bus.lock);
-}
-
-static void
-bus_stop (void)
-{
-  g_main_loop_quit (bus.loop);
-  g_thread_join (bus.thread);
-  g_clear_object (&bus.connection);
-  g_main_loop_unref (bus.loop);
-  g_main_context_unref (bus.context);
-  g_ptr_array_unref (bus.notified);
-  g_array_unref (bus.closed);
-}
-
-/* The newest notification whose summary is @summary, or 0. */
-static guint32
-find_notified (const char *summary,
-               char     ***actions)
-{
-  guint32 id = 0;
-
-  g_mutex_lock (&bus.lock);
-  for (guint i = bus.notified->len; i > 0 && id == 0; i--) {
-    Notified *notified = bus.notified->pdata[i - 1];
-
-    if (g_strcmp0 (notified->summary, summary) == 0) {
-      id = notified->id;
-      if (actions != NULL)
-        *actions = g_strdupv (notified->actions);
-    }
-  }
-  g_mutex_unlock (&bus.lock);
-  return id;
-}
-
-static gboolean
-notified_cb (gpointer summary)
-{
-  return find_notified (summary, NULL) != 0;
-}
-
-static gboolean
-closed_cb (gpointer user_data)
-{
-  guint32 id = GPOINTER_TO_UINT (user_data);
-  gboolean found = FALSE;
-
-  g_mutex_lock (&bus.lock);
-  for (guint i = 0; i < bus.closed->len && !found; i++)
-    found = g_array_index (bus.closed, guint32, i) == id;
-  g_mutex_unlock (&bus.lock);
-  return found;
-}
-
-/* The desktop's answer to a click on a notification's button. */
-static void
-invoke (guint32     id,
-        const char *action)
-{
-  g_autoptr(GError) error = NULL;
-
-  g_dbus_connection_emit_signal (bus.connection, NULL, NOTIFY_PATH, NOTIFY_IFACE, "ActionInvoked",
-                                 g_variant_new ("(us)", id, action), &error);
-  g_assert_no_error (error);
-}
-
-typedef struct {
-  MeshTestServer *server;
-  UiTestPeer        bob;
+  UiTestScene       scene;
   MeshCallEngine   *bob_engine;
   MeshCall         *bob_incoming;  /* the last call that rang at Bob's */
   char             *kitchen_id;
-  MeshWindow       *window;
   MeshRoomView     *view;
   MeshCallEngine   *engine;        /* Alice's, the window's */
   GDBusActionGroup *actions;       /* the app's, over the bus */
@@ -280,19 +73,11 @@ actions_known (gpointer user_data)
 static void
 fixture_set_up (Fixture *fixture)
 {
-  g_autofree char *invite = NULL;
   GDBusConnection *connection;
   g_auto(GStrv) names = NULL;
 
-  fixture->server = mesh_test_server_new (NULL);
-  g_free (mesh_test_server_add_user (fixture->server, "alice", "alice-password"));
-  g_free (mesh_test_server_add_user (fixture->server, "bob", "bob-password"));
-  mesh_test_server_start (fixture->server);
-
-  ui_test_peer_start (&fixture->bob, mesh_test_server_get_base_url (fixture->server), "bob",
-                      "bob-password");
-  fixture->kitchen_id = ui_test_peer_create_room (&fixture->bob, "Kitchen", &invite);
-  fixture->bob_engine = mesh_call_engine_new (fixture->bob.session);
+  ui_test_scene_start (&fixture->scene, app, 1280, 800);
+  fixture->bob_engine = mesh_call_engine_new (fixture->scene.bob.session);
   g_object_set (fixture->bob_engine, "local-address", "127.0.0.1", NULL);
   mesh_call_engine_set_camera (fixture->bob_engine,
                                test_bin ("videotestsrc is-live=true pattern=smpte ! capsfilter caps="
@@ -302,15 +87,12 @@ fixture_set_up (Fixture *fixture)
   g_signal_connect_swapped (fixture->bob_engine, "incoming-call", G_CALLBACK (bob_incoming_cb),
                             fixture);
 
-  fixture->window = mesh_window_new (app);
-  ui_test_present (GTK_WINDOW (fixture->window), 1280, 800);
-  ui_test_sign_in (fixture->window, mesh_test_server_get_base_url (fixture->server), "alice",
-                   "alice-password");
-  ui_test_accept_invite (fixture->window, invite, fixture->kitchen_id);
-  g_assert_true (mesh_window_open_room (fixture->window, fixture->kitchen_id));
-  ui_test_wait_room_open (fixture->window, fixture->kitchen_id, "the kitchen to open");
-  fixture->view = mesh_window_get_room_view (fixture->window);
-  fixture->engine = mesh_call_controller_get_engine (mesh_window_get_call_controller (fixture->window));
+  fixture->kitchen_id = ui_test_scene_add_room (&fixture->scene, "Kitchen");
+  g_assert_true (mesh_window_open_room (fixture->scene.window, fixture->kitchen_id));
+  ui_test_wait_room_open (fixture->scene.window, fixture->kitchen_id, "the kitchen to open");
+  fixture->view = mesh_window_get_room_view (fixture->scene.window);
+  fixture->engine = mesh_call_controller_get_engine (
+    mesh_window_get_call_controller (fixture->scene.window));
   g_assert_nonnull (fixture->engine);
   g_object_set (fixture->engine, "local-address", "127.0.0.1", NULL);
 
@@ -337,11 +119,8 @@ fixture_tear_down (Fixture *fixture)
   mesh_call_engine_hang_up_all (fixture->bob_engine);
   g_clear_object (&fixture->bob_incoming);
   g_clear_object (&fixture->actions);
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fixture->window), "win.sign-out", NULL));
-  ui_test_destroy_window (GTK_WINDOW (fixture->window));
   g_clear_object (&fixture->bob_engine);
-  ui_test_peer_clear (&fixture->bob);
-  g_clear_pointer (&fixture->server, mesh_test_server_free);
+  ui_test_scene_stop (&fixture->scene);
   g_free (fixture->kitchen_id);
 }
 
@@ -484,7 +263,7 @@ test_call_room (void)
     g_assert_cmpint (gdk_paintable_get_intrinsic_width (mesh_call_tile_get_paintable (tiles->pdata[0])),
                      <=, gtk_widget_get_width (tiles->pdata[0]));
   }
-  shot = ui_test_screenshot (GTK_WIDGET (fixture.window), "call-view");
+  shot = ui_test_screenshot (GTK_WIDGET (fixture.scene.window), "call-view");
   g_assert_cmpstr (faults->str, ==, "");
 
   /* Mute and camera off from the call's buttons; the test microphone's
@@ -503,7 +282,7 @@ test_call_room (void)
     g_assert_false (mesh_call_get_camera_enabled (call));
     g_assert_false (mesh_call_tile_get_showing_video (MESH_CALL_TILE (self_tile)));
     g_assert_cmpstr (mesh_call_tile_get_status (MESH_CALL_TILE (self_tile)), ==, "Camera off");
-    g_free (ui_test_screenshot (GTK_WIDGET (fixture.window), "call-muted"));
+    g_free (ui_test_screenshot (GTK_WIDGET (fixture.scene.window), "call-muted"));
   }
 
   /* The call view's Share Screen, during the call; Hang Up ends both. */
@@ -529,15 +308,14 @@ test_incoming_accept (void)
 {
   Fixture fixture = { NULL };
   g_autoptr(GError) error = NULL;
-  g_auto(GStrv) actions = NULL;
   g_autoptr(GString) faults = g_string_new (NULL);
+  UiTestNotified *notified;
   MeshCall *call;
-  guint32 id;
 
   fixture_set_up (&fixture);
   /* Not looking at the room: the notification is for a room off screen. */
-  gtk_widget_activate_action (GTK_WIDGET (fixture.window), "win.show-rooms", NULL);
-  mesh_notifier_set_focused_room_id (mesh_window_get_notifier (fixture.window), NULL);
+  gtk_widget_activate_action (GTK_WIDGET (fixture.scene.window), "win.show-rooms", NULL);
+  mesh_notifier_set_focused_room_id (mesh_window_get_notifier (fixture.scene.window), NULL);
   call = mesh_call_engine_start_call (fixture.bob_engine, fixture.kitchen_id, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (call);
@@ -546,17 +324,15 @@ test_incoming_accept (void)
                                          "_Accept"));
   ui_test_assert_all_named (mesh_room_view_get_call_banner (fixture.view), "ringing", faults);
   g_assert_cmpstr (faults->str, ==, "");
-  g_free (ui_test_screenshot (GTK_WIDGET (fixture.window), "call-ringing"));
-  ui_test_wait_until (notified_cb, "bob is calling", UI_TEST_WAIT_S, "the ringing notification");
-  id = find_notified ("bob is calling", &actions);
-  g_assert_true (g_strv_contains ((const char * const *) actions, "accept"));
-  g_assert_true (g_strv_contains ((const char * const *) actions, "decline"));
+  g_free (ui_test_screenshot (GTK_WIDGET (fixture.scene.window), "call-ringing"));
+  notified = ui_test_notify_wait_summary ("bob is calling", "the ringing notification");
+  g_assert_true (g_strv_contains ((const char * const *) notified->actions, "accept"));
+  g_assert_true (g_strv_contains ((const char * const *) notified->actions, "decline"));
 
-  invoke (id, "accept");
+  ui_test_notify_invoke (notified, "accept");
   ui_test_wait_until (view_active, call_view (&fixture), UI_TEST_WAIT_S,
                       "the call view once answered");
-  ui_test_wait_until (closed_cb, GUINT_TO_POINTER (id), UI_TEST_WAIT_S,
-                      "the notification to be withdrawn");
+  ui_test_notify_wait_closed (notified->id, "the notification to be withdrawn");
   ui_test_wait_until (tile_shows_video, call_view (&fixture), UI_TEST_WAIT_S,
                       "Bob's video in Alice's call view");
   ui_test_wait_until (bob_receives, call, UI_TEST_WAIT_S, "Alice's media at Bob's");
@@ -574,7 +350,7 @@ bob_gone (gpointer user_data)
 {
   Fixture *fixture = user_data;
   g_autoptr(GPtrArray) peers = mesh_client_session_dup_room_peers (
-    mesh_window_get_session (fixture->window), fixture->kitchen_id);
+    mesh_window_get_session (fixture->scene.window), fixture->kitchen_id);
 
   for (guint i = 0; i < peers->len; i++) {
     if (g_strcmp0 (((MeshPeerInfo *) peers->pdata[i])->username, "bob") == 0)
@@ -604,10 +380,10 @@ test_incoming_decline (void)
   g_assert_false (mesh_call_view_get_active (call_view (&fixture)));
 
   /* Nobody left to call: said in words, nothing rings. */
-  mesh_client_session_leave_room (fixture.bob.session, fixture.kitchen_id);
+  mesh_client_session_leave_room (fixture.scene.bob.session, fixture.kitchen_id);
   ui_test_wait_until (bob_gone, &fixture, UI_TEST_WAIT_S, "Bob to leave the kitchen");
   activate (&fixture, "call-room", g_variant_new_string (fixture.kitchen_id));
-  ui_test_wait_label_shown (GTK_WIDGET (fixture.window),
+  ui_test_wait_label_shown (GTK_WIDGET (fixture.scene.window),
                             "Nobody else in this room is online right now.",
                             "the toast saying nobody can answer");
   g_assert_false (mesh_call_view_get_active (call_view (&fixture)));
@@ -647,9 +423,10 @@ test_call_member_and_sign_out (void)
   ui_test_wait_until (tile_shows_video, call_view (&fixture), UI_TEST_WAIT_S,
                       "Bob's video in Alice's call view");
 
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fixture.window), "win.sign-out", NULL));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fixture.scene.window), "win.sign-out",
+                                             NULL));
   ui_test_wait_until (call_ended, bob_call, UI_TEST_WAIT_S, "Bob's call to end at sign-out");
-  g_assert_null (mesh_window_get_call_controller (fixture.window));
+  g_assert_null (mesh_window_get_call_controller (fixture.scene.window));
   fixture_tear_down (&fixture);
 }
 
@@ -671,14 +448,12 @@ test_other_room (void)
   Fixture fixture = { NULL };
   g_autoptr(GError) error = NULL;
   g_autofree char *garden_id = NULL;
-  g_autofree char *invite = NULL;
   gpointer kitchen_shown[2], garden_shown[2];
   MeshCall *call;
 
   fixture_set_up (&fixture);
-  garden_id = ui_test_peer_create_room (&fixture.bob, "Garden", &invite);
-  ui_test_accept_invite (fixture.window, invite, garden_id);
-  g_assert_true (mesh_window_open_room (fixture.window, fixture.kitchen_id));
+  garden_id = ui_test_scene_add_room (&fixture.scene, "Garden");
+  g_assert_true (mesh_window_open_room (fixture.scene.window, fixture.kitchen_id));
   kitchen_shown[0] = garden_shown[0] = &fixture;
   kitchen_shown[1] = fixture.kitchen_id;
   garden_shown[1] = garden_id;
@@ -692,7 +467,7 @@ test_other_room (void)
   ui_test_wait_until (room_shown, garden_shown, UI_TEST_WAIT_S, "the garden once answered");
   ui_test_wait_until (view_active, call_view (&fixture), UI_TEST_WAIT_S, "the garden's call");
 
-  g_assert_true (mesh_window_open_room (fixture.window, fixture.kitchen_id));
+  g_assert_true (mesh_window_open_room (fixture.scene.window, fixture.kitchen_id));
   ui_test_wait_until (room_shown, kitchen_shown, UI_TEST_WAIT_S, "back in the kitchen");
   g_assert_false (mesh_call_view_get_active (call_view (&fixture)));
   wait_banner (&fixture, "You are in a call in “Garden”", "the way back to the call");
@@ -722,6 +497,18 @@ viewer_shows (gpointer user_data)
   return paintable != NULL && gdk_paintable_get_intrinsic_width (paintable) > 0;
 }
 
+/* @call's first peer has handed over a few frames of its video. */
+static gboolean
+watch_shows_frames (gpointer call)
+{
+  g_autoptr(MeshCallPeer) peer = g_list_model_get_item (mesh_call_get_peers (call), 0);
+
+  /* Frames are counted on the streaming thread, the size is set on this
+   * one when the newest frame is handed over: wait for both. */
+  return peer != NULL && mesh_video_output_get_frames (mesh_call_peer_get_video (peer)) > 3 &&
+         mesh_video_output_get_width (mesh_call_peer_get_video (peer)) > 0;
+}
+
 /* Alice shares her screen from the bus and Bob watches it; Bob shares his
  * and Alice watches it from the banner, full screen and back, then closes
  * the viewer, which hangs that share up at her end only. */
@@ -745,20 +532,10 @@ test_screen_share (void)
   bob_watch = g_object_ref (fixture.bob_incoming);
   g_assert_cmpint (mesh_call_get_kind (bob_watch), ==, MESH_MEDIA_KIND_SCREENSHARE);
   mesh_call_accept (bob_watch);
+  ui_test_wait_until (watch_shows_frames, bob_watch, UI_TEST_WAIT_S, "Alice's screen at Bob's");
   {
-    g_autoptr(MeshCallPeer) peer = NULL;
-    gboolean frames = FALSE;
+    g_autoptr(MeshCallPeer) peer = g_list_model_get_item (mesh_call_get_peers (bob_watch), 0);
 
-    while (!frames) {
-      g_clear_object (&peer);
-      peer = g_list_model_get_item (mesh_call_get_peers (bob_watch), 0);
-      /* Frames are counted on the streaming thread, the size is set on
-       * this one when the newest frame is handed over: wait for both. */
-      frames = peer != NULL && mesh_video_output_get_frames (mesh_call_peer_get_video (peer)) > 3 &&
-               mesh_video_output_get_width (mesh_call_peer_get_video (peer)) > 0;
-      if (!frames)
-        g_main_context_iteration (NULL, TRUE);
-    }
     /* The X screen of the test's Xvfb, its aspect ratio kept. */
     g_assert_cmpint (mesh_video_output_get_width (mesh_call_peer_get_video (peer)), >, 0);
   }
@@ -883,7 +660,7 @@ main (int   argc,
   gst_init (&argc, &argv);
   /* The devices are the test's: none unless it plugs some. */
   media_test_devices_install ();
-  bus_start ();
+  ui_test_notify_start ();
   app = ui_test_app_new ("test-calls");
 
   g_test_add_func ("/mesh/calls/call-room", test_call_room);
@@ -893,10 +670,7 @@ main (int   argc,
   g_test_add_func ("/mesh/calls/other-room", test_other_room);
   g_test_add_func ("/mesh/calls/screen-share", test_screen_share);
   g_test_add_func ("/mesh/calls/calls-page", test_calls_page);
-  status = g_test_run ();
-
-  g_application_release (G_APPLICATION (app));
-  g_clear_object (&app);
-  bus_stop ();
+  status = ui_test_run (&app, NULL);
+  ui_test_notify_stop ();
   return status;
 }

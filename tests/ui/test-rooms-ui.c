@@ -115,17 +115,15 @@ respond (AdwMessageDialog *dialog,
 static void
 test_room_menu (void)
 {
-  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
+  UiTestScene scene = { NULL };
   g_autoptr(MeshRoom) attic = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *kitchen_invite = NULL;
-  g_autofree char *garden_invite = NULL;
   g_autofree char *kitchen_id = NULL;
   g_autofree char *garden_id = NULL;
   g_autofree char *attic_invite = NULL;
   g_autofree char *name = NULL;
   g_autofree char *shot = NULL;
-  UiTestPeer bob = { NULL };
+  UiTestPeer *bob;
   GAsyncResult *result = NULL;
   AdwMessageDialog *dialog;
   MeshClientRest *alice_rest;
@@ -133,18 +131,11 @@ test_room_menu (void)
   RoomWait wait;
   guint n_members = 0;
 
-  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
-  g_free (mesh_test_server_add_user (server, "bob", "bob-password"));
-  mesh_test_server_start (server);
-  ui_test_peer_start (&bob, mesh_test_server_get_base_url (server), "bob", "bob-password");
-  kitchen_id = ui_test_peer_create_room (&bob, "Kitchen", &kitchen_invite);
-  garden_id = ui_test_peer_create_room (&bob, "Garden", &garden_invite);
-
-  window = mesh_window_new (app);
-  ui_test_present (GTK_WINDOW (window), 1000, 700);
-  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
-  ui_test_accept_invite (window, kitchen_invite, kitchen_id);
-  ui_test_accept_invite (window, garden_invite, garden_id);
+  ui_test_scene_start (&scene, app, 1000, 700);
+  window = scene.window;
+  bob = &scene.bob;
+  kitchen_id = ui_test_scene_add_room (&scene, "Kitchen");
+  garden_id = ui_test_scene_add_room (&scene, "Garden");
 
   /* A member may leave but neither rename nor delete bob's room. */
   open_room (window, kitchen_id);
@@ -163,7 +154,7 @@ test_room_menu (void)
   wait = (RoomWait) { window, kitchen_id, NULL };
   ui_test_wait_until (room_in_list, &wait, UI_TEST_WAIT_S, "the left room to leave the list");
   ui_test_wait_until (view_is_empty, window, UI_TEST_WAIT_S, "the room view to let it go");
-  name = peer_room_name (&bob, kitchen_id, &n_members);
+  name = peer_room_name (bob, kitchen_id, &n_members);
   g_assert_cmpstr (name, ==, "Kitchen");
   g_assert_cmpuint (n_members, ==, 1);
   g_clear_pointer (&name, g_free);
@@ -184,12 +175,7 @@ test_room_menu (void)
   g_clear_object (&result);
   open_room (window, mesh_room_get_room_id (attic));
   /* Bob joins while alice has the room open: a line says so. */
-  mesh_client_rest_accept_invite_async (bob.rest, attic_invite, NULL, ui_test_store_result_cb,
-                                        &result);
-  ui_test_wait_result (&result, "bob to join alice's room");
-  g_free (mesh_client_rest_accept_invite_finish (bob.rest, result, &error));
-  g_assert_no_error (error);
-  g_clear_object (&result);
+  ui_test_rest_accept_invite (bob->rest, attic_invite);
   ui_test_wait_until (joined_line_shown, window, UI_TEST_WAIT_S, "the line about bob");
   ui_test_wait_drawn (GTK_WIDGET (window));
   shot = ui_test_screenshot (GTK_WIDGET (window), "room-member-joined");
@@ -204,7 +190,7 @@ test_room_menu (void)
   respond (dialog, "rename");
   wait = (RoomWait) { window, mesh_room_get_room_id (attic), "Loft" };
   ui_test_wait_until (room_in_list, &wait, UI_TEST_WAIT_S, "the new name in the list");
-  name = peer_room_name (&bob, mesh_room_get_room_id (attic), NULL);
+  name = peer_room_name (bob, mesh_room_get_room_id (attic), NULL);
   g_assert_cmpstr (name, ==, "Loft");
   g_clear_pointer (&name, g_free);
 
@@ -220,15 +206,15 @@ test_room_menu (void)
   wait = (RoomWait) { window, mesh_room_get_room_id (attic), NULL };
   ui_test_wait_until (room_in_list, &wait, UI_TEST_WAIT_S, "the deleted room to leave the list");
   ui_test_wait_until (view_is_empty, window, UI_TEST_WAIT_S, "the room view to let it go");
-  name = peer_room_name (&bob, mesh_room_get_room_id (attic), NULL);
+  name = peer_room_name (bob, mesh_room_get_room_id (attic), NULL);
   g_assert_null (name);
 
   /* Bob deletes the room alice has open: it closes, and she is told. */
   open_room (window, garden_id);
-  mesh_client_rest_delete_room_async (bob.rest, garden_id, NULL, ui_test_store_result_cb,
+  mesh_client_rest_delete_room_async (bob->rest, garden_id, NULL, ui_test_store_result_cb,
                                       &result);
   ui_test_wait_result (&result, "bob to delete his room");
-  g_assert_true (mesh_client_rest_change_room_finish (bob.rest, result, &error));
+  g_assert_true (mesh_client_rest_change_room_finish (bob->rest, result, &error));
   g_assert_no_error (error);
   g_clear_object (&result);
   wait = (RoomWait) { window, garden_id, NULL };
@@ -237,8 +223,7 @@ test_room_menu (void)
   ui_test_wait_label_shown (GTK_WIDGET (window), "“Garden” was deleted by its owner",
                             "the toast about the deleted room");
 
-  ui_test_destroy_window (GTK_WINDOW (window));
-  ui_test_peer_clear (&bob);
+  ui_test_scene_stop (&scene);
 }
 
 /* The Room Menu and its dialogs in French, from the build's translations. */
@@ -263,27 +248,13 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_autofree char *config = NULL;
-  g_autoptr(GError) error = NULL;
-  int ret;
+  char *home = ui_test_init_with_home (&argc, &argv, "mesh-rooms-ui-test-XXXXXX");
 
-  /* The saved sign-in and the embedded agent's state go to a throwaway
-   * folder, not the user's. */
-  config = g_dir_make_tmp ("mesh-rooms-ui-test-XXXXXX", &error);
-  g_assert_no_error (error);
-  g_setenv ("XDG_CONFIG_HOME", config, TRUE);
-  g_setenv ("XDG_STATE_HOME", config, TRUE);
-
-  ui_test_init (&argc, &argv);
   mesh_application_bind_text_domain ();
   textdomain (GETTEXT_PACKAGE);
   app = ui_test_app_new ("test");
 
   g_test_add_func ("/mesh/rooms-ui/room-menu", test_room_menu);
   g_test_add_func ("/mesh/rooms-ui/room-menu-french", test_room_menu_french);
-  ret = g_test_run ();
-
-  g_application_release (G_APPLICATION (app));
-  g_clear_object (&app);
-  return ret;
+  return ui_test_run (&app, home);
 }

@@ -279,9 +279,8 @@ test_row_outgoing (void)
 
 /* A stand-in file manager on the session bus, as Files offers it. */
 typedef struct {
-  guint  owner_id;
-  guint  object_id;
-  char **uris;
+  GDBusConnection *connection;
+  char           **uris;
 } FileManager;
 
 static const char file_manager_xml[] =
@@ -295,11 +294,7 @@ static const char file_manager_xml[] =
   "</node>";
 
 static void
-file_manager_method_cb (GDBusConnection       *connection,
-                        const char            *sender,
-                        const char            *path,
-                        const char            *interface,
-                        const char            *method,
+file_manager_method_cb (const char            *method,
                         GVariant              *parameters,
                         GDBusMethodInvocation *invocation,
                         gpointer               user_data)
@@ -313,43 +308,26 @@ file_manager_method_cb (GDBusConnection       *connection,
 }
 
 static void
-name_acquired_cb (GDBusConnection *connection,
-                  const char      *name,
-                  gpointer         user_data)
-{
-  *(gboolean *) user_data = TRUE;
-}
-
-static void
 file_manager_start (FileManager *fm)
 {
-  static const GDBusInterfaceVTable vtable = { file_manager_method_cb, NULL, NULL, { 0 } };
-  g_autoptr(GDBusConnection) bus = NULL;
-  g_autoptr(GDBusNodeInfo) info = NULL;
-  g_autoptr(GError) error = NULL;
   gboolean acquired = FALSE;
 
-  bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
-  g_assert_no_error (error);
-  info = g_dbus_node_info_new_for_xml (file_manager_xml, &error);
-  g_assert_no_error (error);
-  fm->object_id = g_dbus_connection_register_object (bus, "/org/freedesktop/FileManager1",
-                                                     info->interfaces[0], &vtable, fm, NULL,
-                                                     &error);
-  g_assert_no_error (error);
-  fm->owner_id = g_bus_own_name_on_connection (bus, "org.freedesktop.FileManager1",
-                                               G_BUS_NAME_OWNER_FLAGS_NONE, name_acquired_cb,
-                                               NULL, &acquired, NULL);
+  fm->connection = ui_test_bus_serve (file_manager_xml, "/org/freedesktop/FileManager1",
+                                      "org.freedesktop.FileManager1", file_manager_method_cb, fm,
+                                      g_cclosure_new_swap (G_CALLBACK (ui_test_set_flag),
+                                                           &acquired, NULL),
+                                      NULL);
   ui_test_wait_until (ui_test_flag_is_set, &acquired, UI_TEST_WAIT_S, "the file manager's name");
 }
 
 static void
 file_manager_stop (FileManager *fm)
 {
-  g_autoptr(GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  g_autoptr(GError) error = NULL;
 
-  g_bus_unown_name (fm->owner_id);
-  g_dbus_connection_unregister_object (bus, fm->object_id);
+  g_assert_true (g_dbus_connection_close_sync (fm->connection, NULL, &error));
+  g_assert_no_error (error);
+  g_clear_object (&fm->connection);
   g_clear_pointer (&fm->uris, g_strfreev);
 }
 

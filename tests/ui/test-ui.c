@@ -55,16 +55,6 @@ is_busy (gpointer user_data)
   return mesh_signin_page_get_busy (user_data);
 }
 
-static MeshWindow *
-new_window (int width,
-            int height)
-{
-  MeshWindow *window = mesh_window_new (app);
-
-  ui_test_present (GTK_WINDOW (window), width, height);
-  return window;
-}
-
 static void
 test_sign_in (void)
 {
@@ -81,7 +71,7 @@ test_sign_in (void)
   alice_id = mesh_test_server_add_user (server, "alice", "alice-password");
   mesh_test_server_start (server);
 
-  window = new_window (1280, 800);
+  window = ui_test_window_new (app, 1280, 800);
   g_assert_cmpstr (mesh_window_get_page (window), ==, "signin");
   shot = ui_test_screenshot (GTK_WIDGET (window), "signin-1280x800");
 
@@ -115,7 +105,7 @@ test_sign_in (void)
   ui_test_destroy_window (GTK_WINDOW (window));
 
   /* A new window starts signed in. */
-  window = new_window (1280, 800);
+  window = ui_test_window_new (app, 1280, 800);
   g_assert_cmpstr (mesh_window_get_page (window), ==, "rooms");
   ui_test_wait_connected (window, "the restored session");
 
@@ -145,7 +135,7 @@ test_certificate (void)
   mesh_test_server_start (server);
   g_assert_true (g_str_has_prefix (mesh_test_server_get_base_url (server), "https://"));
 
-  window = new_window (1280, 800);
+  window = ui_test_window_new (app, 1280, 800);
   ui_test_fill_sign_in (window, mesh_test_server_get_base_url (server), "carol", "carol-password");
   ui_test_click_sign_in (window);
 
@@ -165,8 +155,7 @@ test_certificate (void)
   /* The embedded agent trusts the same certificate: it signs in and connects. */
   ui_test_wait_agent_ready (window, "the embedded agent over TLS");
 
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  ui_test_destroy_window (GTK_WINDOW (window));
+  ui_test_sign_out_and_close (window);
   g_settings_reset (settings, "pinned-fingerprint");
 }
 
@@ -194,21 +183,47 @@ peer_received_n (gpointer user_data)
                                                                      "expect"));
 }
 
-static gboolean
-last_own_sent (gpointer user_data)
+/* The delivery state of the last message in the window's room when it is
+ * the user's own; -1 when it is not. */
+static int
+last_own_state (MeshWindow *window)
 {
-  MeshChatModel *chat = mesh_room_view_get_chat (mesh_window_get_room_view (user_data));
+  MeshChatModel *chat = mesh_room_view_get_chat (mesh_window_get_room_view (window));
   guint n = g_list_model_get_n_items (G_LIST_MODEL (chat));
   g_autoptr(MeshChatMessage) last = n ? g_list_model_get_item (G_LIST_MODEL (chat), n - 1) : NULL;
 
-  return last != NULL && mesh_chat_message_get_is_own (last) &&
-         mesh_chat_message_get_delivery_state (last) == MESH_DELIVERY_SENT;
+  if (last == NULL || !mesh_chat_message_get_is_own (last))
+    return -1;
+  return mesh_chat_message_get_delivery_state (last);
 }
 
 static gboolean
-unread_is_one (gpointer user_data)
+last_own_sent (gpointer window)
 {
-  return mesh_room_get_unread_count (user_data) == 1;
+  return last_own_state (window) == MESH_DELIVERY_SENT;
+}
+
+typedef struct {
+  MeshRoom *room;
+  guint     n;
+} UnreadWait;
+
+static gboolean
+unread_is (gpointer user_data)
+{
+  UnreadWait *wait = user_data;
+
+  return mesh_room_get_unread_count (wait->room) == wait->n;
+}
+
+static void
+wait_unread (MeshRoom   *room,
+             guint       n,
+             const char *what)
+{
+  UnreadWait wait = { room, n };
+
+  ui_test_wait_until (unread_is, &wait, UI_TEST_WAIT_S, what);
 }
 
 static gboolean
@@ -225,22 +240,10 @@ banner_hidden (gpointer user_data)
   return !banner_revealed (user_data);
 }
 
-static gboolean
-last_own_pending (gpointer user_data)
-{
-  MeshChatModel *chat = mesh_room_view_get_chat (mesh_window_get_room_view (user_data));
-  guint n = g_list_model_get_n_items (G_LIST_MODEL (chat));
-  g_autoptr(MeshChatMessage) last = n ? g_list_model_get_item (G_LIST_MODEL (chat), n - 1) : NULL;
-
-  return last != NULL && mesh_chat_message_get_is_own (last) &&
-         mesh_chat_message_get_delivery_state (last) == MESH_DELIVERY_PENDING;
-}
-
 static void
 test_room_chat (void)
 {
-  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
-  UiTestPeer bob = { NULL };
+  UiTestScene scene = { NULL };
   g_autofree char *invite = NULL;
   g_autofree char *garden_invite = NULL;
   g_autofree char *garden_id = NULL;
@@ -254,22 +257,17 @@ test_room_chat (void)
   ChatWait wait;
   guint shown;
 
-  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
-  g_free (mesh_test_server_add_user (server, "bob", "bob-password"));
-  mesh_test_server_start (server);
+  ui_test_scene_start (&scene, app, 1280, 800);
+  window = scene.window;
 
   /* Bob has a room with more history than one page. */
-  ui_test_peer_start (&bob, mesh_test_server_get_base_url (server), "bob", "bob-password");
-  bob.room_id = ui_test_peer_create_room (&bob, "Kitchen", &invite);
+  scene.bob.room_id = ui_test_peer_create_room (&scene.bob, "Kitchen", &invite);
   for (guint i = 1; i <= 60; i++) {
     g_autofree char *text = g_strdup_printf ("Message number %u", i);
 
-    ui_test_peer_chat (&bob, bob.room_id, text);
+    ui_test_peer_chat (&scene.bob, scene.bob.room_id, text);
   }
-  ui_test_wait_outbox_empty (bob.session, "bob's messages to be stored");
-
-  window = new_window (1280, 800);
-  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
+  ui_test_wait_outbox_empty (scene.bob.session, "bob's messages to be stored");
 
   /* No rooms yet: the empty state offers to create or join one. */
   g_assert_nonnull (ui_test_find_label (GTK_WIDGET (window), "No Rooms"));
@@ -281,7 +279,7 @@ test_room_chat (void)
   entry = adw_message_dialog_get_extra_child (dialog);
   gtk_editable_set_text (GTK_EDITABLE (entry), invite);
   adw_message_dialog_response (dialog, "ok");
-  ui_test_wait_room_open (window, bob.room_id, "the joined room to open");
+  ui_test_wait_room_open (window, scene.bob.room_id, "the joined room to open");
 
   /* The newest page is shown, the newest message on screen. */
   wait = (ChatWait) { window, MESH_CHAT_MODEL_PAGE_SIZE };
@@ -313,14 +311,16 @@ test_room_chat (void)
   /* What Enter in the entry emits. */
   g_signal_emit_by_name (entry, "activate");
   g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (entry)), ==, "");
-  g_object_set_data (G_OBJECT (bob.session), "expect", GUINT_TO_POINTER (1));
-  ui_test_wait_until (peer_received_n, &bob, UI_TEST_WAIT_S, "bob to receive alice's message");
-  g_assert_cmpstr (g_ptr_array_index (bob.received, 0), ==, "Hello from Alice");
+  g_object_set_data (G_OBJECT (scene.bob.session), "expect", GUINT_TO_POINTER (1));
+  ui_test_wait_until (peer_received_n, &scene.bob, UI_TEST_WAIT_S,
+                      "bob to receive alice's message");
+  g_assert_cmpstr (g_ptr_array_index (scene.bob.received, 0), ==, "Hello from Alice");
   ui_test_wait_until (last_own_sent, window, UI_TEST_WAIT_S, "the delivery confirmation");
   ui_test_wait_label_shown (GTK_WIDGET (window), "Hello from Alice", "alice's message on screen");
 
   /* A reply, and an answer to it: runs of messages with their senders. */
-  ui_test_peer_chat (&bob, bob.room_id, "Hi Alice! The coffee machine is fixed, by the way.");
+  ui_test_peer_chat (&scene.bob, scene.bob.room_id,
+                     "Hi Alice! The coffee machine is fixed, by the way.");
   ui_test_wait_label_shown (GTK_WIDGET (window),
                             "Hi Alice! The coffee machine is fixed, by the way.", "bob's reply");
   gtk_editable_set_text (GTK_EDITABLE (entry), "Great news. See you at lunch?");
@@ -330,21 +330,21 @@ test_room_chat (void)
 
   /* A message in a room alice is not looking at: unread badge and a
    * notification; her own message there notifies nobody. */
-  garden_id = ui_test_peer_create_room (&bob, "Garden", &garden_invite);
+  garden_id = ui_test_peer_create_room (&scene.bob, "Garden", &garden_invite);
   ui_test_accept_invite (window, garden_invite, garden_id);
   garden = mesh_room_list_find (mesh_window_get_room_list (window), garden_id, NULL);
   g_assert_nonnull (garden);
   notifier = mesh_window_get_notifier (window);
   shown = mesh_notifier_get_n_shown (notifier);
-  ui_test_peer_chat (&bob, garden_id, "Tomatoes are ripe");
-  ui_test_wait_until (unread_is_one, garden, UI_TEST_WAIT_S, "the unread count");
+  ui_test_peer_chat (&scene.bob, garden_id, "Tomatoes are ripe");
+  wait_unread (garden, 1, "the unread count");
   g_assert_cmpuint (mesh_notifier_get_n_shown (notifier), ==, shown + 1);
 
   /* Opening it (what activating the notification does) shows it. */
   g_assert_true (mesh_window_open_room (window, garden_id));
   ui_test_wait_room_open (window, garden_id, "the garden");
   ui_test_wait_label_shown (GTK_WIDGET (window), "Tomatoes are ripe", "bob's garden message");
-  g_assert_true (mesh_window_open_room (window, bob.room_id));
+  g_assert_true (mesh_window_open_room (window, scene.bob.room_id));
 
   /* "Copy Invite Code" puts a fresh code on the clipboard. */
   {
@@ -366,34 +366,32 @@ test_room_chat (void)
 
   /* Offline: the banner says so, and a message waits (pending) until the
    * server is back, then is delivered once. */
-  mesh_test_server_stop (server);
+  mesh_test_server_stop (scene.server);
   ui_test_wait_until (banner_revealed, mesh_window_get_room_view (window), UI_TEST_WAIT_S,
                       "the disconnected banner");
   g_free (ui_test_screenshot (GTK_WIDGET (window), "offline-1280x800"));
   gtk_editable_set_text (GTK_EDITABLE (entry), "Sent while offline");
   g_signal_emit_by_name (entry, "activate");
-  g_assert_true (last_own_pending (window));
-  mesh_test_server_start (server);
+  g_assert_cmpint (last_own_state (window), ==, MESH_DELIVERY_PENDING);
+  mesh_test_server_start (scene.server);
   mesh_client_session_reconnect_now (mesh_window_get_session (window));
-  mesh_client_session_reconnect_now (bob.session);
+  mesh_client_session_reconnect_now (scene.bob.session);
   ui_test_wait_until (last_own_sent, window, UI_TEST_WAIT_S, "the waiting message to be delivered");
   ui_test_wait_until (banner_hidden, mesh_window_get_room_view (window), UI_TEST_WAIT_S,
                       "the banner to go");
 
   /* The same account in a phone-sized window: the list, then the room. */
-  narrow = new_window (360, 720);
+  narrow = ui_test_window_new (app, 360, 720);
   g_assert_cmpstr (mesh_window_get_page (narrow), ==, "rooms");
   ui_test_wait_connected (narrow, "the narrow window's session");
   g_free (ui_test_screenshot (GTK_WIDGET (narrow), "rooms-360x720"));
-  g_assert_true (mesh_window_open_room (narrow, bob.room_id));
+  g_assert_true (mesh_window_open_room (narrow, scene.bob.room_id));
   wait = (ChatWait) { narrow, MESH_CHAT_MODEL_PAGE_SIZE };
   ui_test_wait_until (chat_has_n, &wait, UI_TEST_WAIT_S, "the narrow window's chat");
   g_free (ui_test_screenshot (GTK_WIDGET (narrow), "room-360x720"));
   ui_test_destroy_window (GTK_WINDOW (narrow));
 
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  ui_test_destroy_window (GTK_WINDOW (window));
-  ui_test_peer_clear (&bob);
+  ui_test_scene_stop (&scene);
 }
 
 static void
@@ -401,7 +399,7 @@ test_preferences (void)
 {
   GSettings *settings = mesh_application_get_settings (app);
   AdwStyleManager *style = adw_style_manager_get_default ();
-  MeshWindow *window = new_window (1280, 800);
+  MeshWindow *window = ui_test_window_new (app, 1280, 800);
   GtkWindow *preferences, *shortcuts;
   AdwComboRow *style_row;
   GtkWidget *notify_switch;
@@ -438,39 +436,6 @@ test_preferences (void)
   ui_test_destroy_window (GTK_WINDOW (window));
 }
 
-static gboolean
-gotify_idle (gpointer user_data)
-{
-  return !mesh_gotify_page_get_busy (user_data);
-}
-
-/* Clicks a button of the Gotify page and waits for the server's answer. */
-static void
-click_gotify (GtkWidget  *page,
-              const char *label)
-{
-  ui_test_click_labelled (page, label);
-  g_assert_true (mesh_gotify_page_get_busy (MESH_GOTIFY_PAGE (page)));
-  ui_test_wait_until (gotify_idle, page, UI_TEST_WAIT_S, label);
-}
-
-/* Opens the preferences through the application, on the Gotify page once
- * it has loaded what the server holds. */
-static GtkWindow *
-open_gotify (GtkWidget **page)
-{
-  GtkWindow *preferences;
-
-  g_action_group_activate_action (G_ACTION_GROUP (app), "preferences", NULL);
-  preferences = ui_test_wait_toplevel (MESH_TYPE_PREFERENCES_WINDOW, "the preferences");
-  *page = mesh_preferences_window_get_gotify_page (MESH_PREFERENCES_WINDOW (preferences));
-  g_assert_nonnull (*page);
-  adw_preferences_window_set_visible_page (ADW_PREFERENCES_WINDOW (preferences),
-                                           ADW_PREFERENCES_PAGE (*page));
-  ui_test_wait_until (gotify_idle, *page, UI_TEST_WAIT_S, "the Gotify settings");
-  return preferences;
-}
-
 static JsonNode *
 get_gotify (MeshClientRest *rest,
             GError        **error)
@@ -493,7 +458,6 @@ test_gotify (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) stored = NULL;
   g_autoptr(JsonNode) gone = NULL;
-  g_autofree char *alice_id = NULL;
   UiTestPeer alice = { NULL };
   GtkWindow *preferences;
   GtkWidget *page;
@@ -504,19 +468,12 @@ test_gotify (void)
   JsonArray *events;
   MeshWindow *window;
 
-  alice_id = mesh_test_server_add_user (server, "alice", "alice-password");
-  mesh_test_server_start (server);
-  window = new_window (1280, 800);
-  if (g_strcmp0 (mesh_window_get_page (window), "signin") != 0)
-    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  ui_test_fill_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
-  ui_test_click_sign_in (window);
-  ui_test_wait_page (window, "rooms");
+  ui_test_start_server (server, "alice", NULL);
+  window = ui_test_window_signed_in (app, 1280, 800, mesh_test_server_get_base_url (server),
+                                     "alice", "alice-password");
 
   /* Nothing set yet: an empty form that can only be saved. */
-  preferences = open_gotify (&page);
-  url_row = ui_test_find_widget (page, ADW_TYPE_ENTRY_ROW, NULL, NULL);
-  token_row = ui_test_find_widget (page, ADW_TYPE_PASSWORD_ENTRY_ROW, NULL, NULL);
+  preferences = ui_test_open_gotify (app, &page, &url_row, &token_row);
   g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (url_row)), ==, "");
   g_assert_false (gtk_widget_is_sensitive (ui_test_find_button (page, "_Remove")));
 
@@ -526,7 +483,7 @@ test_gotify (void)
   calls_row = ui_test_find_action_row (page, "_Missed Calls");
   gtk_switch_set_active (GTK_SWITCH (ui_test_find_widget (calls_row, GTK_TYPE_SWITCH, NULL, NULL)),
                          FALSE);
-  click_gotify (page, "_Save");
+  ui_test_click_gotify (page, "_Save");
   g_assert_nonnull (ui_test_find_label (GTK_WIDGET (preferences), "Gotify settings saved"));
   g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (token_row)), ==, "");
 
@@ -544,13 +501,12 @@ test_gotify (void)
     g_assert_cmpstr (json_array_get_string_element (events, i), !=, "call.missed");
 
   /* The test message cannot be delivered: the reason is shown, not "delivered". */
-  click_gotify (page, "Send _Test");
+  ui_test_click_gotify (page, "Send _Test");
   g_assert_null (ui_test_find_label (GTK_WIDGET (preferences), "Gotify answered: delivered"));
   gtk_window_destroy (preferences);
 
   /* Opened again, the page shows what the server holds. */
-  preferences = open_gotify (&page);
-  url_row = ui_test_find_widget (page, ADW_TYPE_ENTRY_ROW, NULL, NULL);
+  preferences = ui_test_open_gotify (app, &page, &url_row, NULL);
   calls_row = ui_test_find_action_row (page, "_Missed Calls");
   g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (url_row)), ==, "http://127.0.0.1:9/");
   g_assert_false (gtk_switch_get_active (GTK_SWITCH (ui_test_find_widget (calls_row,
@@ -558,34 +514,36 @@ test_gotify (void)
                                                                            NULL, NULL))));
   g_free (ui_test_screenshot (GTK_WIDGET (preferences), "preferences-gotify"));
 
-  click_gotify (page, "_Remove");
+  ui_test_click_gotify (page, "_Remove");
   g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (url_row)), ==, "");
   gone = get_gotify (alice.rest, &error);
   g_assert_error (error, MESH_ERROR, MESH_ERROR_NOT_FOUND);
   gtk_window_destroy (preferences);
 
   ui_test_peer_clear (&alice);
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  ui_test_destroy_window (GTK_WINDOW (window));
+  ui_test_sign_out_and_close (window);
 }
 
+/* Bob's member row, listing the device @device_id (NULL: any device). */
 static gboolean
-row_with_device (GtkWidget     *widget,
-                 gconstpointer  username)
+is_bobs_row_with (GtkWidget     *widget,
+                  gconstpointer  device_id)
 {
   MeshMember *member = mesh_member_row_get_member (MESH_MEMBER_ROW (widget));
+  const char * const *devices = mesh_member_get_devices (member);
 
-  return g_strcmp0 (mesh_member_get_username (member), username) == 0 &&
-         mesh_member_get_devices (member)[0] != NULL;
+  return g_strcmp0 (mesh_member_get_username (member), "bob") == 0 &&
+         (device_id == NULL ? devices[0] != NULL : g_strv_contains (devices, device_id));
 }
 
+/* The room on screen shows bob's device (so it is connected and in the room). */
 static gboolean
-member_has_device (gpointer user_data)
+bob_device_shown (gpointer user_data)
 {
   MeshWindow *window = ((gpointer *) user_data)[0];
 
   return ui_test_find_widget (GTK_WIDGET (mesh_window_get_room_view (window)),
-                              MESH_TYPE_MEMBER_ROW, row_with_device,
+                              MESH_TYPE_MEMBER_ROW, is_bobs_row_with,
                               ((gpointer *) user_data)[1]) != NULL;
 }
 
@@ -627,21 +585,9 @@ terminal_shows (gpointer user_data)
 }
 
 static gboolean
-terminal_running (gpointer user_data)
-{
-  return mesh_shared_terminal_get_state (user_data) == MESH_SHARED_TERMINAL_RUNNING;
-}
-
-static gboolean
 controlled_by_bob (gpointer user_data)
 {
   return g_strcmp0 (mesh_shared_terminal_get_controller_name (user_data), "bob") == 0;
-}
-
-static gboolean
-terminal_ended (gpointer user_data)
-{
-  return mesh_shared_terminal_get_state (user_data) == MESH_SHARED_TERMINAL_ENDED;
 }
 
 static gboolean
@@ -650,10 +596,88 @@ process_exited (gpointer user_data)
   return g_subprocess_get_identifier (user_data) == NULL;
 }
 
-static gboolean
-room_opened (gpointer user_data)
+/* Bob's room "Lab" on a server of its own, and a throwaway folder for the
+ * test's files and agents.  Alice joins the Lab before she signs in (her
+ * embedded agent joins the rooms it finds when it connects), so that bob's
+ * agents can be started in between. */
+typedef struct {
+  MeshTestServer *server;
+  const char     *url;
+  UiTestPeer      bob;              /* bob.room_id: the Lab */
+  char           *invite;
+  char           *tmp;
+  char           *bob_state;        /* TMP/bob-agent */
+  char           *bob_downloads;    /* TMP/bob-downloads */
+  char           *alice_downloads;  /* TMP/alice-downloads, alice's download folder */
+  MeshClientRest *alice_rest;
+  MeshWindow     *window;
+} Lab;
+
+static void
+lab_start (Lab        *lab,
+           const char *tmp_template)
 {
-  return mesh_window_open_room (((gpointer *) user_data)[0], ((gpointer *) user_data)[1]);
+  lab->tmp = g_dir_make_tmp (tmp_template, NULL);
+  g_assert_nonnull (lab->tmp);
+  lab->bob_state = g_build_filename (lab->tmp, "bob-agent", NULL);
+  lab->bob_downloads = g_build_filename (lab->tmp, "bob-downloads", NULL);
+  lab->alice_downloads = g_build_filename (lab->tmp, "alice-downloads", NULL);
+  lab->server = mesh_test_server_new (NULL);
+  ui_test_start_server (lab->server, "alice", "bob", NULL);
+  lab->url = mesh_test_server_get_base_url (lab->server);
+  ui_test_peer_start (&lab->bob, lab->url, "bob", "bob-password");
+  lab->bob.room_id = ui_test_peer_create_room (&lab->bob, "Lab", &lab->invite);
+}
+
+/* Bob's `mesh-agent login` into @state_dir, as @device_name (may be NULL). */
+static void
+lab_login_bob (Lab        *lab,
+               const char *state_dir,
+               const char *device_name)
+{
+  ui_test_agent_login (lab->url, state_dir, "bob", "bob-password", device_name);
+}
+
+/* Alice joins the Lab, signs in in a new window and opens it once her
+ * embedded agent is there; returns her agent.  Files offered to her go to
+ * TMP/alice-downloads: set while signed in, the preference applies at once. */
+static MeshEmbeddedAgent *
+lab_enter (Lab *lab)
+{
+  lab->alice_rest = ui_test_rest_login (lab->url, NULL, "alice", "alice-password");
+  ui_test_rest_accept_invite (lab->alice_rest, lab->invite);
+  lab->window = ui_test_window_new (app, 1280, 800);
+  ui_test_sign_in_to_room (lab->window, lab->url, "alice", "alice-password", lab->bob.room_id);
+  g_assert_cmpint (g_mkdir_with_parents (lab->alice_downloads, 0700), ==, 0);
+  g_settings_set_string (mesh_application_get_settings (app), "download-folder",
+                         lab->alice_downloads);
+  return mesh_window_get_agent (lab->window);
+}
+
+/* Waits until bob's member row in the open room lists @device_id (NULL:
+ * a device). */
+static void
+lab_wait_bob_device (Lab        *lab,
+                     const char *device_id)
+{
+  gpointer member_data[2] = { lab->window, (gpointer) device_id };
+
+  ui_test_wait_until (bob_device_shown, member_data, UI_TEST_WAIT_S, "bob's device in the room");
+}
+
+static void
+lab_stop (Lab *lab)
+{
+  ui_test_sign_out_and_close (lab->window);
+  ui_test_peer_clear (&lab->bob);
+  g_clear_object (&lab->alice_rest);
+  g_clear_pointer (&lab->server, mesh_test_server_free);
+  g_free (lab->invite);
+  mesh_test_remove_tree (lab->tmp);
+  g_free (lab->tmp);
+  g_free (lab->bob_state);
+  g_free (lab->bob_downloads);
+  g_free (lab->alice_downloads);
 }
 
 /* Alice drops a file on the room: her embedded agent sends it to Bob's.
@@ -662,24 +686,16 @@ room_opened (gpointer user_data)
 static void
 test_send_files (void)
 {
-  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
   g_autoptr(GError) error = NULL;
-  g_autoptr(GSubprocess) login = NULL;
   g_autoptr(GSubprocess) run = NULL;
   g_autoptr(GFile) file = NULL;
-  g_autofree char *tmp = g_dir_make_tmp ("mesh-ui-send-XXXXXX", NULL);
-  g_autofree char *bob_state = g_build_filename (tmp, "bob-agent", NULL);
-  g_autofree char *bob_downloads = g_build_filename (tmp, "bob-downloads", NULL);
-  g_autofree char *path = g_build_filename (tmp, "report.bin", NULL);
-  g_autofree char *received_path = g_build_filename (bob_downloads, "report.bin", NULL);
-  g_autofree char *invite = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *received_path = NULL;
   g_autofree char *received = NULL;
   g_autofree char *toast = NULL;
   g_autoptr(GBytes) content = NULL;
   gsize received_len;
-  g_autoptr(MeshClientRest) alice_rest = NULL;
-  GAsyncResult *result = NULL;
-  UiTestPeer bob = { NULL };
+  Lab lab = { NULL };
   MeshWindow *window;
   GList files = { NULL };
   GListModel *transfers;
@@ -690,9 +706,8 @@ test_send_files (void)
   g_autoptr(GSubprocess) share = NULL;
   g_autoptr(GSubprocess) view = NULL;
   GtkWindow *control_dialog;
-  g_autofree char *notes_path = g_build_filename (tmp, "notes.txt", NULL);
-  g_autofree char *alice_downloads = g_build_filename (tmp, "alice-downloads", NULL);
-  g_autofree char *alice_saved = g_build_filename (alice_downloads, "notes.txt", NULL);
+  g_autofree char *notes_path = NULL;
+  g_autofree char *alice_saved = NULL;
   g_autofree char *saved_path = NULL;
   g_autofree char *received_back = NULL;
   GtkWindow *dialog, *terminal_window;
@@ -700,55 +715,17 @@ test_send_files (void)
   gsize size = 300 * 1024;
 
   g_assert_nonnull (g_getenv ("MESH_AGENT_BIN"));
-  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
-  g_free (mesh_test_server_add_user (server, "bob", "bob-password"));
-  mesh_test_server_start (server);
-
-  ui_test_peer_start (&bob, mesh_test_server_get_base_url (server), "bob", "bob-password");
-  bob.room_id = ui_test_peer_create_room (&bob, "Lab", &invite);
-
+  lab_start (&lab, "mesh-ui-send-XXXXXX");
+  path = g_build_filename (lab.tmp, "report.bin", NULL);
+  received_path = g_build_filename (lab.bob_downloads, "report.bin", NULL);
+  notes_path = g_build_filename (lab.tmp, "notes.txt", NULL);
+  alice_saved = g_build_filename (lab.alice_downloads, "notes.txt", NULL);
   /* Bob's agent, logged in and running as a user would start it. */
-  login = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "login", "--state-dir", bob_state,
-                               "--server", mesh_test_server_get_base_url (server), "--user", "bob",
-                               NULL);
-  g_assert_true (g_subprocess_communicate_utf8 (login, "bob-password\n", NULL, NULL, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_successful (login));
-  g_assert_cmpint (g_mkdir_with_parents (bob_downloads, 0700), ==, 0);
-  run = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_NONE, "run", "--state-dir", bob_state,
-                             "--download-dir", bob_downloads, "--accept-from", "alice",
-                             "--listen", "127.0.0.1", NULL);
-
-  /* Alice is in the room before she signs in: the agent joins the rooms it
-   * finds when it connects. */
-  alice_rest = mesh_client_rest_new (mesh_test_server_get_base_url (server));
-  mesh_client_rest_login_async (alice_rest, "alice", "alice-password", NULL,
-                                ui_test_store_result_cb, &result);
-  ui_test_wait_result (&result, "alice's login");
-  g_assert_true (mesh_client_rest_login_finish (alice_rest, result, &error));
-  g_clear_object (&result);
-  mesh_client_rest_accept_invite_async (alice_rest, invite, NULL, ui_test_store_result_cb,
-                                        &result);
-  ui_test_wait_result (&result, "alice to join");
-  g_free (mesh_client_rest_accept_invite_finish (alice_rest, result, &error));
-  g_assert_no_error (error);
-  g_clear_object (&result);
-
-  window = new_window (1280, 800);
-  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
-  ui_test_wait_agent_ready (window, "alice's embedded agent");
-  /* Files offered to Alice's computer go there unless she picks another
-   * folder; set while signed in, the preference applies at once. */
-  g_assert_cmpint (g_mkdir_with_parents (alice_downloads, 0700), ==, 0);
-  g_settings_set_string (mesh_application_get_settings (app), "download-folder", alice_downloads);
-
-  {
-    gpointer room_data[2] = { window, bob.room_id };
-    gpointer member_data[2] = { window, "bob" };
-
-    ui_test_wait_until (room_opened, room_data, UI_TEST_WAIT_S, "the room to open");
-    ui_test_wait_until (member_has_device, member_data, UI_TEST_WAIT_S, "bob's device in the room");
-  }
+  lab_login_bob (&lab, lab.bob_state, NULL);
+  run = ui_test_agent_run (lab.bob_state, lab.bob_downloads, "alice");
+  lab_enter (&lab);
+  window = lab.window;
+  lab_wait_bob_device (&lab, NULL);
 
   /* Not a multiple of any buffer size, and not text. */
   data = g_malloc (size);
@@ -785,7 +762,7 @@ test_send_files (void)
   /* Bob sends a file back: Alice is asked (with who, what and where) and accepts. */
   g_assert_true (g_file_set_contents (notes_path, "from bob\n", -1, &error));
   g_signal_connect (mesh_window_get_agent (window), "offer", G_CALLBACK (offer_cb), &offered);
-  send = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_NONE, "send", "--state-dir", bob_state,
+  send = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_NONE, "send", "--state-dir", lab.bob_state,
                               "--room", "Lab", "--to",
                               mesh_embedded_agent_get_device_id (mesh_window_get_agent (window)),
                               notes_path, NULL);
@@ -812,8 +789,8 @@ test_send_files (void)
   g_assert_true (g_subprocess_get_successful (send));
 
   /* Bob shares a terminal: Alice sees it in the room, watches, and sees its output. */
-  share = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_NONE, "share-terminal", "--state-dir", bob_state,
-                               "--room", "Lab", "--", "sh", "-c",
+  share = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_NONE, "share-terminal", "--state-dir",
+                               lab.bob_state, "--room", "Lab", "--", "sh", "-c",
                                "echo hello-from-bob; exec sleep 60", NULL);
   ui_test_wait_until (share_shown, mesh_window_get_room_view (window), UI_TEST_WAIT_S,
                       "bob's share in the room");
@@ -829,22 +806,18 @@ test_send_files (void)
 
   /* Bob stops sharing: Alice's view says so. */
   g_subprocess_send_signal (share, SIGTERM);
-  ui_test_wait_until (terminal_ended, terminal, UI_TEST_WAIT_S, "the share to end");
+  ui_test_wait_terminal_state (terminal, MESH_SHARED_TERMINAL_ENDED, "the share to end");
   ui_test_wait_until (process_exited, share, UI_TEST_WAIT_S, "bob's share to end");
   gtk_window_destroy (terminal_window);
   g_clear_object (&terminal);
 
   /* Alice shares her shell; Bob watches, asks for control, Alice allows it
    * in a dialog, and what Bob types runs in Alice's shell. */
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (mesh_window_get_room_view (window)),
-                                             "room.share-terminal", NULL));
-  terminal_window = ui_test_find_toplevel (MESH_TYPE_TERMINAL_WINDOW);
-  g_assert_nonnull (terminal_window);
-  terminal = g_object_ref (mesh_terminal_window_get_terminal (MESH_TERMINAL_WINDOW (terminal_window)));
+  terminal = ui_test_share_terminal (window, &terminal_window);
   g_assert_cmpint (mesh_shared_terminal_get_role (terminal), ==, MESH_SHARED_TERMINAL_HOST);
-  ui_test_wait_until (terminal_running, terminal, UI_TEST_WAIT_S, "alice's share to start");
+  ui_test_wait_terminal_state (terminal, MESH_SHARED_TERMINAL_RUNNING, "alice's share to start");
   view = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "view-terminal", "--state-dir",
-                              bob_state, "--room", "Lab", "--share",
+                              lab.bob_state, "--room", "Lab", "--share",
                               mesh_shared_terminal_get_share_id (terminal), "--control", NULL);
   control_dialog = ui_test_wait_toplevel (ADW_TYPE_MESSAGE_DIALOG, "bob's request for control");
   g_assert_cmpstr (adw_message_dialog_get_heading (ADW_MESSAGE_DIALOG (control_dialog)), ==,
@@ -869,55 +842,24 @@ test_send_files (void)
 
   /* Alice stops sharing: Bob's viewer ends normally. */
   mesh_shared_terminal_stop (terminal);
-  ui_test_wait_until (terminal_ended, terminal, UI_TEST_WAIT_S, "alice's share to end");
+  ui_test_wait_terminal_state (terminal, MESH_SHARED_TERMINAL_ENDED, "alice's share to end");
   ui_test_wait_until (process_exited, view, UI_TEST_WAIT_S, "bob's viewer to end");
   g_assert_true (g_subprocess_get_successful (view));
   gtk_window_destroy (terminal_window);
 
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
   g_assert_null (mesh_window_get_agent (window));
-  ui_test_destroy_window (GTK_WINDOW (window));
-  ui_test_peer_clear (&bob);
-  {
-    g_autofree char *rm = g_strdup_printf ("rm -rf %s", tmp);
-
-    g_spawn_command_line_sync (rm, NULL, NULL, NULL, NULL);
-  }
+  lab_stop (&lab);
 }
 
 /* Drafts, limits: a half-typed message stays in its room, across a new
  * window; text over the limits is refused with a sentence, never cut. */
-
-typedef struct {
-  MeshWindow *window;
-  const char *room_id;
-} DraftWait;
-
-static gboolean
-room_listed (gpointer user_data)
-{
-  DraftWait *wait = user_data;
-
-  return mesh_room_list_find (mesh_window_get_room_list (wait->window), wait->room_id,
-                              NULL) != NULL;
-}
 
 static GtkEditable *
 composer_of (MeshWindow *window)
 {
   return GTK_EDITABLE (ui_test_find_widget (GTK_WIDGET (mesh_window_get_room_view (window)),
                                             GTK_TYPE_ENTRY, NULL, NULL));
-}
-
-static void
-open_room (MeshWindow *window,
-           const char *room_id)
-{
-  DraftWait wait = { window, room_id };
-
-  ui_test_wait_until (room_listed, &wait, UI_TEST_WAIT_S, "the room in the list");
-  g_assert_true (mesh_window_open_room (window, room_id));
-  ui_test_wait_room_open (window, room_id, "the room to open");
 }
 
 static gboolean
@@ -940,10 +882,7 @@ send_enabled (MeshWindow *window)
 static void
 test_drafts_and_limits (void)
 {
-  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
-  UiTestPeer bob = { NULL };
-  g_autofree char *kitchen_invite = NULL;
-  g_autofree char *garden_invite = NULL;
+  UiTestScene scene = { NULL };
   g_autofree char *kitchen_id = NULL;
   g_autofree char *garden_id = NULL;
   g_autofree char *long_text = NULL;
@@ -955,26 +894,19 @@ test_drafts_and_limits (void)
   GtkWidget *label;
   const char *draft = "Half a thought for the kitchen,\nwith a second line";
 
-  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
-  g_free (mesh_test_server_add_user (server, "bob", "bob-password"));
-  mesh_test_server_start (server);
-  ui_test_peer_start (&bob, mesh_test_server_get_base_url (server), "bob", "bob-password");
-  kitchen_id = ui_test_peer_create_room (&bob, "Kitchen", &kitchen_invite);
-  garden_id = ui_test_peer_create_room (&bob, "Garden", &garden_invite);
-
-  window = new_window (1280, 800);
-  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
-  ui_test_accept_invite (window, kitchen_invite, kitchen_id);
-  ui_test_accept_invite (window, garden_invite, garden_id);
+  ui_test_scene_start (&scene, app, 1280, 800);
+  window = scene.window;
+  kitchen_id = ui_test_scene_add_room (&scene, "Kitchen");
+  garden_id = ui_test_scene_add_room (&scene, "Garden");
 
   /* Typed in one room, not there in the next, back when returning. */
-  open_room (window, kitchen_id);
+  ui_test_open_room (window, kitchen_id);
   entry = composer_of (window);
   gtk_editable_set_text (entry, draft);
-  open_room (window, garden_id);
+  ui_test_open_room (window, garden_id);
   g_assert_cmpstr (gtk_editable_get_text (entry), ==, "");
   gtk_editable_set_text (entry, "For the garden");
-  open_room (window, kitchen_id);
+  ui_test_open_room (window, kitchen_id);
   g_assert_cmpstr (gtk_editable_get_text (entry), ==, draft);
 
   /* A new window (as after a restart) finds both drafts, kept private. */
@@ -987,12 +919,12 @@ test_drafts_and_limits (void)
     g_assert_cmpint (g_stat (path, &st), ==, 0);
     g_assert_cmpint (st.st_mode & 0777, ==, 0600);
   }
-  window = new_window (1280, 800);
+  window = ui_test_window_new (app, 1280, 800);
   ui_test_wait_connected (window, "the restored session");
-  open_room (window, garden_id);
+  ui_test_open_room (window, garden_id);
   entry = composer_of (window);
   g_assert_cmpstr (gtk_editable_get_text (entry), ==, "For the garden");
-  open_room (window, kitchen_id);
+  ui_test_open_room (window, kitchen_id);
   g_assert_cmpstr (gtk_editable_get_text (entry), ==, draft);
 
   /* Sending empties the draft for good. */
@@ -1000,9 +932,9 @@ test_drafts_and_limits (void)
   g_signal_emit_by_name (entry, "activate");
   g_assert_cmpstr (gtk_editable_get_text (entry), ==, "");
   ui_test_destroy_window (GTK_WINDOW (window));
-  window = new_window (1280, 800);
+  window = ui_test_window_new (app, 1280, 800);
   ui_test_wait_connected (window, "the restored session");
-  open_room (window, kitchen_id);
+  ui_test_open_room (window, kitchen_id);
   entry = composer_of (window);
   g_assert_cmpstr (gtk_editable_get_text (entry), ==, "");
 
@@ -1052,9 +984,8 @@ test_drafts_and_limits (void)
   g_assert_true (adw_message_dialog_get_response_enabled (dialog, "ok"));
   adw_message_dialog_response (dialog, "cancel");
 
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  ui_test_destroy_window (GTK_WINDOW (window));
-  ui_test_peer_clear (&bob);
+  scene.window = window;
+  ui_test_scene_stop (&scene);
 }
 
 /* After a failed test the Gotify page says so, not "Delivering, nothing
@@ -1068,34 +999,28 @@ test_gotify_failed_test (void)
   MeshWindow *window;
   const char *subtitle;
 
-  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
-  mesh_test_server_start (server);
-  window = new_window (1280, 800);
-  if (g_strcmp0 (mesh_window_get_page (window), "signin") != 0)
-    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
+  ui_test_start_server (server, "alice", NULL);
+  window = ui_test_window_signed_in (app, 1280, 800, mesh_test_server_get_base_url (server),
+                                     "alice", "alice-password");
 
-  preferences = open_gotify (&page);
-  url_row = ui_test_find_widget (page, ADW_TYPE_ENTRY_ROW, NULL, NULL);
-  token_row = ui_test_find_widget (page, ADW_TYPE_PASSWORD_ENTRY_ROW, NULL, NULL);
+  preferences = ui_test_open_gotify (app, &page, &url_row, &token_row);
   /* Nothing listens on port 9 (and a private address is refused). */
   gtk_editable_set_text (GTK_EDITABLE (url_row), "http://127.0.0.1:9/");
   gtk_editable_set_text (GTK_EDITABLE (token_row), "AbCdEf.123");
-  click_gotify (page, "_Save");
+  ui_test_click_gotify (page, "_Save");
   status_row = ui_test_find_action_row (page, "Delivery");
   g_assert_nonnull (status_row);
   g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (status_row)), ==,
                    "Delivering, nothing waiting");
 
-  click_gotify (page, "Send _Test");
+  ui_test_click_gotify (page, "Send _Test");
   subtitle = adw_action_row_get_subtitle (ADW_ACTION_ROW (status_row));
   g_assert_true (g_str_has_prefix (subtitle, "The test message was not delivered: "));
   g_assert_true (gtk_widget_has_css_class (status_row, "error"));
 
-  click_gotify (page, "_Remove");
+  ui_test_click_gotify (page, "_Remove");
   gtk_window_destroy (preferences);
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  ui_test_destroy_window (GTK_WINDOW (window));
+  ui_test_sign_out_and_close (window);
 }
 
 /* Web addresses become links; nothing else in a message is markup. */
@@ -1154,8 +1079,7 @@ label_present (gpointer user_data)
 static void
 test_room_list_preview (void)
 {
-  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
-  UiTestPeer bob = { NULL };
+  UiTestScene scene = { NULL };
   g_autofree char *invite = NULL;
   g_autofree char *room_id = NULL;
   g_autofree char *shot = NULL;
@@ -1164,25 +1088,18 @@ test_room_list_preview (void)
   LabelWait wait;
   const char *link_text = "Plans: https://example.org/plan?a=1&b=2.";
 
-  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
-  g_free (mesh_test_server_add_user (server, "bob", "bob-password"));
-  mesh_test_server_start (server);
-  ui_test_peer_start (&bob, mesh_test_server_get_base_url (server), "bob", "bob-password");
-  room_id = ui_test_peer_create_room (&bob, "Workshop", &invite);
-  ui_test_peer_chat (&bob, room_id, "Said before alice came");
-  ui_test_wait_outbox_empty (bob.session, "bob's first message");
-
-  window = new_window (1280, 800);
-  if (g_strcmp0 (mesh_window_get_page (window), "signin") != 0)
-    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
+  ui_test_scene_start (&scene, app, 1280, 800);
+  window = scene.window;
+  room_id = ui_test_peer_create_room (&scene.bob, "Workshop", &invite);
+  ui_test_peer_chat (&scene.bob, room_id, "Said before alice came");
+  ui_test_wait_outbox_empty (scene.bob.session, "bob's first message");
   ui_test_accept_invite (window, invite, room_id);
   sidebar = GTK_WIDGET (mesh_window_get_sidebar (window));
 
   /* The newest message from history, then live ones. */
   wait = (LabelWait) { sidebar, "bob: Said before alice came" };
   ui_test_wait_until (label_present, &wait, UI_TEST_WAIT_S, "the history preview");
-  ui_test_peer_chat (&bob, room_id, link_text);
+  ui_test_peer_chat (&scene.bob, room_id, link_text);
   wait.text = "bob: Plans: https://example.org/plan?a=1&b=2.";
   ui_test_wait_until (label_present, &wait, UI_TEST_WAIT_S, "the live preview");
   {
@@ -1206,9 +1123,7 @@ test_room_list_preview (void)
                             "<a href=\"https://example.org/plan?a=1&amp;b=2\">"));
   shot = ui_test_screenshot (GTK_WIDGET (window), "room-list-preview-1280x800");
 
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  ui_test_destroy_window (GTK_WINDOW (window));
-  ui_test_peer_clear (&bob);
+  ui_test_scene_stop (&scene);
 }
 
 static void
@@ -1218,49 +1133,25 @@ weak_flag_cb (gpointer  data,
   *(gboolean *) data = TRUE;
 }
 
-typedef struct {
-  MeshRoom *room;
-  guint     n;
-} UnreadWait;
-
-static gboolean
-unread_is (gpointer user_data)
-{
-  UnreadWait *wait = user_data;
-
-  return mesh_room_get_unread_count (wait->room) == wait->n;
-}
-
 /* With "run in background", closing the window hides it: the user stays
  * online (messages still arrive); opening the app shows it again.  Off (the
  * default), closing ends the window. */
 static void
 test_run_in_background (void)
 {
-  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
   GSettings *settings = mesh_application_get_settings (app);
-  UiTestPeer bob = { NULL };
-  g_autofree char *invite = NULL;
+  UiTestScene scene = { NULL };
   g_autofree char *room_id = NULL;
   MeshWindow *window;
   MeshRoom *room;
-  UnreadWait wait;
   gboolean gone = FALSE;
-
-  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
-  g_free (mesh_test_server_add_user (server, "bob", "bob-password"));
-  mesh_test_server_start (server);
-  ui_test_peer_start (&bob, mesh_test_server_get_base_url (server), "bob", "bob-password");
-  room_id = ui_test_peer_create_room (&bob, "Night shift", &invite);
 
   g_assert_false (g_settings_get_boolean (settings, "run-in-background"));
   g_settings_set_boolean (settings, "run-in-background", TRUE);
 
-  window = new_window (1280, 800);
-  if (g_strcmp0 (mesh_window_get_page (window), "signin") != 0)
-    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
-  ui_test_accept_invite (window, invite, room_id);
+  ui_test_scene_start (&scene, app, 1280, 800);
+  window = scene.window;
+  room_id = ui_test_scene_add_room (&scene, "Night shift");
   room = mesh_room_list_find (mesh_window_get_room_list (window), room_id, NULL);
   g_assert_nonnull (room);
 
@@ -1272,9 +1163,8 @@ test_run_in_background (void)
   g_assert_false (gone);
   g_assert_false (gtk_widget_get_visible (GTK_WIDGET (window)));
   g_assert_nonnull (g_list_find (gtk_application_get_windows (GTK_APPLICATION (app)), window));
-  ui_test_peer_chat (&bob, room_id, "Are you still there?");
-  wait = (UnreadWait) { room, 1 };
-  ui_test_wait_until (unread_is, &wait, UI_TEST_WAIT_S, "the message while the window is hidden");
+  ui_test_peer_chat (&scene.bob, room_id, "Are you still there?");
+  wait_unread (room, 1, "the message while the window is hidden");
   g_assert_cmpint (mesh_client_session_get_state (mesh_window_get_session (window)), ==,
                    MESH_CLIENT_SESSION_CONNECTED);
 
@@ -1289,7 +1179,8 @@ test_run_in_background (void)
   while (!gone && g_main_context_iteration (NULL, FALSE))
     ;
   g_assert_true (gone);
-  ui_test_peer_clear (&bob);
+  scene.window = NULL;
+  ui_test_scene_stop (&scene);
 }
 
 static gboolean
@@ -1330,12 +1221,9 @@ test_devices (void)
   GtkWidget *page, *row, *own_row = NULL;
   MeshWindow *window;
 
-  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
-  mesh_test_server_start (server);
-  window = new_window (1280, 800);
-  if (g_strcmp0 (mesh_window_get_page (window), "signin") != 0)
-    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
+  ui_test_start_server (server, "alice", NULL);
+  window = ui_test_window_signed_in (app, 1280, 800, mesh_test_server_get_base_url (server),
+                                     "alice", "alice-password");
   ui_test_wait_agent_ready (window, "alice's agent");
   rest = mesh_client_session_get_rest (mesh_window_get_session (window));
 
@@ -1496,26 +1384,6 @@ shoot_row (MeshTransfer *transfer,
   ui_test_destroy_window (GTK_WINDOW (window));
 }
 
-static gboolean
-row_with_device_id (GtkWidget     *widget,
-                    gconstpointer  device_id)
-{
-  MeshMember *member = mesh_member_row_get_member (MESH_MEMBER_ROW (widget));
-
-  return g_strv_contains (mesh_member_get_devices (member), device_id);
-}
-
-/* The room shows this device (so it is connected and in the room). */
-static gboolean
-device_in_room (gpointer user_data)
-{
-  MeshWindow *window = ((gpointer *) user_data)[0];
-
-  return ui_test_find_widget (GTK_WIDGET (mesh_window_get_room_view (window)),
-                              MESH_TYPE_MEMBER_ROW, row_with_device_id,
-                              ((gpointer *) user_data)[1]) != NULL;
-}
-
 /* Bob's agent, in this process: the test cancels its send as a user would. */
 static MeshAgentController *
 start_agent_here (const char *state_dir)
@@ -1548,73 +1416,37 @@ agent_here_ready (gpointer controller)
 static void
 test_transfer_cancel (void)
 {
-  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
   g_autoptr(GError) error = NULL;
-  g_autoptr(GSubprocess) login = NULL;
   g_autoptr(GSubprocess) run = NULL;
   g_autoptr(MeshAgentController) bob_agent = NULL;
   g_autoptr(GCancellable) bob_cancel = NULL;
-  g_autofree char *tmp = g_dir_make_tmp ("mesh-ui-cancel-XXXXXX", NULL);
-  g_autofree char *bob_state = g_build_filename (tmp, "bob-agent", NULL);
-  g_autofree char *bob_downloads = g_build_filename (tmp, "bob-downloads", NULL);
-  g_autofree char *bob_state2 = g_build_filename (tmp, "bob-agent-2", NULL);
-  g_autofree char *alice_downloads = g_build_filename (tmp, "alice-downloads", NULL);
-  g_autofree char *big = g_build_filename (tmp, "big.bin", NULL);
-  g_autofree char *invite = NULL;
-  g_autoptr(MeshClientRest) alice_rest = NULL;
+  g_autofree char *bob_state2 = NULL;
+  g_autofree char *big = NULL;
   g_autoptr(MeshTransfer) offered = NULL;
   g_autoptr(MeshTransfer) sent = NULL;
   g_autoptr(GFile) file = NULL;
   GAsyncResult *result = NULL;
-  UiTestPeer bob = { NULL };
+  Lab lab = { NULL };
   MeshEmbeddedAgent *agent;
-  MeshWindow *window;
   GtkWindow *dialog;
   guint n_received = 0;
 
-  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
-  g_free (mesh_test_server_add_user (server, "bob", "bob-password"));
-  mesh_test_server_start (server);
-  ui_test_peer_start (&bob, mesh_test_server_get_base_url (server), "bob", "bob-password");
-  bob.room_id = ui_test_peer_create_room (&bob, "Lab", &invite);
-  login = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "login", "--state-dir", bob_state,
-                               "--server", mesh_test_server_get_base_url (server), "--user", "bob",
-                               NULL);
-  g_assert_true (g_subprocess_communicate_utf8 (login, "bob-password\n", NULL, NULL, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_successful (login));
-  g_assert_cmpint (g_mkdir_with_parents (bob_downloads, 0700), ==, 0);
-  g_assert_cmpint (g_mkdir_with_parents (alice_downloads, 0700), ==, 0);
-
-  alice_rest = mesh_client_rest_new (mesh_test_server_get_base_url (server));
-  mesh_client_rest_login_async (alice_rest, "alice", "alice-password", NULL,
-                                ui_test_store_result_cb, &result);
-  ui_test_wait_result (&result, "alice's login");
-  g_assert_true (mesh_client_rest_login_finish (alice_rest, result, &error));
-  g_clear_object (&result);
-  mesh_client_rest_accept_invite_async (alice_rest, invite, NULL, ui_test_store_result_cb,
-                                        &result);
-  ui_test_wait_result (&result, "alice to join");
-  g_free (mesh_client_rest_accept_invite_finish (alice_rest, result, &error));
-  g_assert_no_error (error);
-  g_clear_object (&result);
-
-  window = new_window (1280, 800);
-  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
-  ui_test_wait_agent_ready (window, "alice's embedded agent");
-  g_settings_set_string (mesh_application_get_settings (app), "download-folder", alice_downloads);
-  agent = mesh_window_get_agent (window);
+  lab_start (&lab, "mesh-ui-cancel-XXXXXX");
+  bob_state2 = g_build_filename (lab.tmp, "bob-agent-2", NULL);
+  big = g_build_filename (lab.tmp, "big.bin", NULL);
+  lab_login_bob (&lab, lab.bob_state, NULL);
+  agent = lab_enter (&lab);
   g_signal_connect (agent, "received", G_CALLBACK (count_received_cb), &n_received);
   make_big_file (big);
 
   /* 1. Bob sends, Alice accepts, Bob cancels: Alice keeps nothing, is not
    * told a file arrived, and sees who cancelled. */
-  bob_agent = start_agent_here (bob_state);
+  bob_agent = start_agent_here (lab.bob_state);
   ui_test_wait_until (agent_here_ready, bob_agent, UI_TEST_WAIT_S, "bob's agent");
   file = g_file_new_for_path (big);
   g_signal_connect (agent, "offer", G_CALLBACK (offer_cb), &offered);
   bob_cancel = g_cancellable_new ();
-  mesh_agent_controller_send_async (bob_agent, bob.room_id,
+  mesh_agent_controller_send_async (bob_agent, lab.bob.room_id,
                                     mesh_embedded_agent_get_device_id (agent), file, bob_cancel,
                                     ui_test_store_result_cb, &result);
   ui_test_wait_until (ui_test_pointer_is_set, &offered, UI_TEST_WAIT_S, "bob's offer");
@@ -1631,8 +1463,8 @@ test_transfer_cancel (void)
   ui_test_wait_until (transfer_finished, offered, UI_TEST_WAIT_S, "bob's cancel to arrive");
   g_assert_cmpint (mesh_transfer_get_state (offered), ==, MESH_TRANSFER_CANCELLED);
   g_assert_cmpstr (mesh_transfer_get_cancelled_by (offered), ==, "bob");
-  ui_test_wait_until (no_part_in, alice_downloads, UI_TEST_WAIT_S, "alice's .part to go");
-  g_assert_false (dir_has (alice_downloads, "big.bin", NULL));
+  ui_test_wait_until (no_part_in, lab.alice_downloads, UI_TEST_WAIT_S, "alice's .part to go");
+  g_assert_false (dir_has (lab.alice_downloads, "big.bin", NULL));
   g_assert_cmpuint (n_received, ==, 0);
   shoot_row (offered, "transfer-cancelled-by-sender-receiver-side");
   g_clear_object (&offered);
@@ -1640,7 +1472,7 @@ test_transfer_cancel (void)
   /* 2. Bob sends again, Alice (the receiver) cancels: her .part goes, and
    * Bob's side hears that she cancelled (which his window shows as
    * "Cancelled by alice"). */
-  mesh_agent_controller_send_async (bob_agent, bob.room_id,
+  mesh_agent_controller_send_async (bob_agent, lab.bob.room_id,
                                     mesh_embedded_agent_get_device_id (agent), file, NULL,
                                     ui_test_store_result_cb, &result);
   ui_test_wait_until (ui_test_pointer_is_set, &offered, UI_TEST_WAIT_S, "bob's second offer");
@@ -1649,14 +1481,14 @@ test_transfer_cancel (void)
   g_assert_nonnull (dialog);
   ui_test_click_labelled (GTK_WIDGET (dialog), "_Accept");
   ui_test_wait_until (transfer_moving, offered, HASH_WAIT_S, "bob's file to flow again");
-  ui_test_wait_until (part_in, alice_downloads, UI_TEST_WAIT_S, "alice's .part");
+  ui_test_wait_until (part_in, lab.alice_downloads, UI_TEST_WAIT_S, "alice's .part");
   mesh_transfer_cancel (offered);
   ui_test_wait_result (&result, "bob's second send to end");
   g_assert_false (mesh_agent_controller_send_finish (bob_agent, result, &error));
   g_assert_error (error, MESH_FRAME_ERROR, MESH_FRAME_ERROR_CANCELLED);
   g_clear_object (&result);
   {
-    g_autoptr(MeshTransfer) bobs = mesh_transfer_new (1, MESH_TRANSFER_OUTGOING, bob.room_id,
+    g_autoptr(MeshTransfer) bobs = mesh_transfer_new (1, MESH_TRANSFER_OUTGOING, lab.bob.room_id,
                                                       "alice", "big.bin", FALSE, 0);
 
     mesh_transfer_set_progress (bobs, 1, 8589934595);
@@ -1665,8 +1497,8 @@ test_transfer_cancel (void)
     shoot_row (bobs, "transfer-cancelled-by-receiver-sender-side");
   }
   g_clear_error (&error);
-  ui_test_wait_until (no_part_in, alice_downloads, UI_TEST_WAIT_S, "alice's .part to go");
-  g_assert_false (dir_has (alice_downloads, "big.bin", NULL));
+  ui_test_wait_until (no_part_in, lab.alice_downloads, UI_TEST_WAIT_S, "alice's .part to go");
+  g_assert_false (dir_has (lab.alice_downloads, "big.bin", NULL));
   g_assert_cmpuint (n_received, ==, 0);
   g_assert_cmpint (mesh_transfer_get_state (offered), ==, MESH_TRANSFER_CANCELLED);
   g_assert_null (mesh_transfer_get_cancelled_by (offered));
@@ -1678,48 +1510,30 @@ test_transfer_cancel (void)
   /* 3. Alice sends to Bob's other computer and cancels: Bob keeps neither
    * the file nor a .part. */
   {
-    g_autoptr(GSubprocess) login2 =
-      ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "login", "--state-dir", bob_state2,
-                           "--server", mesh_test_server_get_base_url (server), "--user", "bob",
-                           "--device-name", "bob-server", NULL);
     g_autoptr(MeshAgentState) state2 = mesh_agent_state_new (bob_state2);
-    gpointer device_data[2] = { window, NULL };
-    gpointer room_data[2] = { window, bob.room_id };
 
-    g_assert_true (g_subprocess_communicate_utf8 (login2, "bob-password\n", NULL, NULL, NULL,
-                                                  &error));
-    g_assert_no_error (error);
-    g_assert_true (g_subprocess_get_successful (login2));
-    run = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_NONE, "run", "--state-dir", bob_state2,
-                               "--download-dir", bob_downloads, "--accept-from", "alice",
-                               "--listen", "127.0.0.1", NULL);
+    lab_login_bob (&lab, bob_state2, "bob-server");
+    run = ui_test_agent_run (bob_state2, lab.bob_downloads, "alice");
     g_assert_true (mesh_agent_state_load (state2, &error));
-    device_data[1] = (gpointer) mesh_agent_state_get_device_id (state2);
-    ui_test_wait_until (room_opened, room_data, UI_TEST_WAIT_S, "the room to open");
-    ui_test_wait_until (device_in_room, device_data, UI_TEST_WAIT_S, "bob's other computer");
+    /* Bob's other computer. */
+    lab_wait_bob_device (&lab, mesh_agent_state_get_device_id (state2));
     file = g_file_new_for_path (big);
-    sent = g_object_ref (mesh_embedded_agent_send (agent, bob.room_id, device_data[1], "bob",
+    sent = g_object_ref (mesh_embedded_agent_send (agent, lab.bob.room_id,
+                                                   mesh_agent_state_get_device_id (state2), "bob",
                                                    file));
   }
   g_assert_cmpint (mesh_transfer_get_direction (sent), ==, MESH_TRANSFER_OUTGOING);
   ui_test_wait_until (transfer_moving, sent, HASH_WAIT_S, "alice's file to flow");
-  ui_test_wait_until (part_in, bob_downloads, UI_TEST_WAIT_S, "bob's .part");
+  ui_test_wait_until (part_in, lab.bob_downloads, UI_TEST_WAIT_S, "bob's .part");
   mesh_transfer_cancel (sent);
-  ui_test_wait_until (no_part_in, bob_downloads, UI_TEST_WAIT_S, "bob's .part to go");
-  g_assert_false (dir_has (bob_downloads, "big.bin", NULL));
+  ui_test_wait_until (no_part_in, lab.bob_downloads, UI_TEST_WAIT_S, "bob's .part to go");
+  g_assert_false (dir_has (lab.bob_downloads, "big.bin", NULL));
   g_assert_cmpint (mesh_transfer_get_state (sent), ==, MESH_TRANSFER_CANCELLED);
   shoot_row (sent, "transfer-cancelled-sender-side");
   ui_test_stop_agent (run);
 
   g_signal_handlers_disconnect_by_data (agent, &n_received);
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  ui_test_destroy_window (GTK_WINDOW (window));
-  ui_test_peer_clear (&bob);
-  {
-    g_autofree char *rm = g_strdup_printf ("rm -rf %s", tmp);
-
-    g_spawn_command_line_sync (rm, NULL, NULL, NULL, NULL);
-  }
+  lab_stop (&lab);
 }
 
 /* Issue #11 item 4: the first terminal share after signing in gets its
@@ -1753,8 +1567,6 @@ static void
 first_share (gboolean tls)
 {
   g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSubprocess) login = NULL;
   g_autoptr(GSubprocess) view = NULL;
   g_autoptr(MeshClientRest) alice_rest = NULL;
   g_autoptr(MeshSharedTerminal) terminal = NULL;
@@ -1762,10 +1574,11 @@ first_share (gboolean tls)
   g_autofree char *bob_state = g_build_filename (tmp, "bob-agent", NULL);
   g_autofree char *invite = NULL;
   g_autofree char *fingerprint = NULL;
-  GAsyncResult *result = NULL;
+  g_autofree char *room_id = NULL;
   UiTestPeer bob = { NULL };
   GtkWindow *terminal_window;
   MeshWindow *window;
+  const char *url;
 
   if (tls) {
     g_autofree char *cert = NULL;
@@ -1775,70 +1588,39 @@ first_share (gboolean tls)
                                                 &key);
     mesh_test_server_set_tls (server, cert, key);
   }
-  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
-  g_free (mesh_test_server_add_user (server, "bob", "bob-password"));
-  mesh_test_server_start (server);
-  alice_rest = mesh_client_rest_new (mesh_test_server_get_base_url (server));
-  mesh_client_rest_set_pinned_fingerprint (alice_rest, fingerprint);
+  ui_test_start_server (server, "alice", "bob", NULL);
+  url = mesh_test_server_get_base_url (server);
   if (!tls) {
-    ui_test_peer_start (&bob, mesh_test_server_get_base_url (server), "bob", "bob-password");
-    bob.room_id = ui_test_peer_create_room (&bob, "Lab", &invite);
-    login = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "login", "--state-dir", bob_state,
-                                 "--server", mesh_test_server_get_base_url (server),
-                                 "--user", "bob",
-                                 NULL);
-    g_assert_true (g_subprocess_communicate_utf8 (login, "bob-password\n", NULL, NULL, NULL,
-                                                  &error));
-    g_assert_no_error (error);
-    g_assert_true (g_subprocess_get_successful (login));
+    ui_test_peer_start (&bob, url, "bob", "bob-password");
+    room_id = ui_test_peer_create_room (&bob, "Lab", &invite);
+    ui_test_agent_login (url, bob_state, "bob", "bob-password", NULL);
   }
 
-  mesh_client_rest_login_async (alice_rest, "alice", "alice-password", NULL,
-                                ui_test_store_result_cb, &result);
-  ui_test_wait_result (&result, "alice's login");
-  g_assert_true (mesh_client_rest_login_finish (alice_rest, result, &error));
-  g_clear_object (&result);
+  alice_rest = ui_test_rest_login (url, fingerprint, "alice", "alice-password");
   if (tls) {
     /* Alice's own room (the CLI peers do not pin certificates). */
-    mesh_client_rest_create_room_async (alice_rest, "Lab", NULL, ui_test_store_result_cb, &result);
-    ui_test_wait_result (&result, "alice's room");
-    bob.room_id = mesh_client_rest_create_room_finish (alice_rest, result, &error);
-    g_assert_no_error (error);
-    g_clear_object (&result);
+    room_id = ui_test_rest_create_room (alice_rest, "Lab");
   } else {
-  mesh_client_rest_accept_invite_async (alice_rest, invite, NULL, ui_test_store_result_cb,
-                                        &result);
-  ui_test_wait_result (&result, "alice to join");
-  g_free (mesh_client_rest_accept_invite_finish (alice_rest, result, &error));
-  g_assert_no_error (error);
-  g_clear_object (&result);
+    ui_test_rest_accept_invite (alice_rest, invite);
   }
 
-  window = new_window (1280, 800);
+  window = ui_test_window_new (app, 1280, 800);
   if (tls) {
-    ui_test_fill_sign_in (window, mesh_test_server_get_base_url (server), "alice",
-                          "alice-password");
+    ui_test_fill_sign_in (window, url, "alice", "alice-password");
     ui_test_click_sign_in (window);
     adw_message_dialog_response (ADW_MESSAGE_DIALOG (ui_test_wait_toplevel (
                                    ADW_TYPE_MESSAGE_DIALOG, "the trust question")), "trust");
     ui_test_wait_page (window, "rooms");
   } else {
-    ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
+    ui_test_sign_in (window, url, "alice", "alice-password");
   }
   ui_test_wait_agent_ready (window, "alice's embedded agent");
-  {
-    gpointer room_data[2] = { window, bob.room_id };
-
-    ui_test_wait_until (room_opened, room_data, UI_TEST_WAIT_S, "the room to open");
-  }
+  ui_test_open_room (window, room_id);
 
   /* The first thing Alice does: share her shell. */
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (mesh_window_get_room_view (window)),
-                                             "room.share-terminal", NULL));
-  terminal_window = ui_test_find_toplevel (MESH_TYPE_TERMINAL_WINDOW);
-  g_assert_nonnull (terminal_window);
-  terminal = g_object_ref (mesh_terminal_window_get_terminal (MESH_TERMINAL_WINDOW (terminal_window)));
-  ui_test_wait_until (terminal_running, terminal, UI_TEST_WAIT_S, "alice's first share to start");
+  terminal = ui_test_share_terminal (window, &terminal_window);
+  ui_test_wait_terminal_state (terminal, MESH_SHARED_TERMINAL_RUNNING,
+                               "alice's first share to start");
   g_assert_null (mesh_shared_terminal_get_error (terminal));
 
   /* Bob watches it and sees what Alice's shell prints. */
@@ -1856,33 +1638,20 @@ first_share (gboolean tls)
   g_free (ui_test_screenshot (GTK_WIDGET (terminal_window), "terminal-first-share"));
 
   mesh_shared_terminal_stop (terminal);
-  ui_test_wait_until (terminal_ended, terminal, UI_TEST_WAIT_S, "alice's share to end");
+  ui_test_wait_terminal_state (terminal, MESH_SHARED_TERMINAL_ENDED, "alice's share to end");
   if (view != NULL)
     ui_test_wait_until (process_exited, view, UI_TEST_WAIT_S, "bob's viewer to end");
   gtk_window_destroy (terminal_window);
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  ui_test_destroy_window (GTK_WINDOW (window));
+  ui_test_sign_out_and_close (window);
   if (!tls)
     ui_test_peer_clear (&bob);
-  else
-    g_free (bob.room_id);
-  {
-    g_autofree char *rm = g_strdup_printf ("rm -rf %s", tmp);
-
-    g_spawn_command_line_sync (rm, NULL, NULL, NULL, NULL);
-  }
+  mesh_test_remove_tree (tmp);
 }
 
 static void
 test_first_share (void)
 {
   first_share (FALSE);
-}
-
-static gboolean
-terminal_failed (gpointer user_data)
-{
-  return mesh_shared_terminal_get_state (user_data) == MESH_SHARED_TERMINAL_ENDED;
 }
 
 /* Every step of starting a share has a time limit: with a server that
@@ -1892,46 +1661,18 @@ static void
 test_share_server_silent (void)
 {
   g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MeshClientRest) alice_rest = NULL;
   g_autoptr(MeshSharedTerminal) terminal = NULL;
-  GAsyncResult *result = NULL;
   g_autofree char *room_id = NULL;
   GtkWindow *terminal_window;
   MeshWindow *window;
   GPid pid;
 
-  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
-  mesh_test_server_start (server);
-  alice_rest = mesh_client_rest_new (mesh_test_server_get_base_url (server));
-  mesh_client_rest_login_async (alice_rest, "alice", "alice-password", NULL,
-                                ui_test_store_result_cb, &result);
-  ui_test_wait_result (&result, "alice's login");
-  g_assert_true (mesh_client_rest_login_finish (alice_rest, result, &error));
-  g_clear_object (&result);
-  mesh_client_rest_create_room_async (alice_rest, "Lab", NULL, ui_test_store_result_cb, &result);
-  ui_test_wait_result (&result, "alice's room");
-  room_id = mesh_client_rest_create_room_finish (alice_rest, result, &error);
-  g_assert_no_error (error);
-  g_clear_object (&result);
-
-  window = new_window (1280, 800);
-  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
-  ui_test_wait_agent_ready (window, "alice's embedded agent");
-  {
-    gpointer room_data[2] = { window, room_id };
-
-    ui_test_wait_until (room_opened, room_data, UI_TEST_WAIT_S, "the room to open");
-  }
+  window = ui_test_alone_in_room (app, server, "Lab", &room_id);
 
   pid = server_pid ();
   g_assert_cmpint (kill (pid, SIGSTOP), ==, 0);
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (mesh_window_get_room_view (window)),
-                                             "room.share-terminal", NULL));
-  terminal_window = ui_test_find_toplevel (MESH_TYPE_TERMINAL_WINDOW);
-  g_assert_nonnull (terminal_window);
-  terminal = g_object_ref (mesh_terminal_window_get_terminal (MESH_TERMINAL_WINDOW (terminal_window)));
-  ui_test_wait_until (terminal_failed, terminal, UI_TEST_WAIT_S, "the share to give up");
+  terminal = ui_test_share_terminal (window, &terminal_window);
+  ui_test_wait_terminal_state (terminal, MESH_SHARED_TERMINAL_ENDED, "the share to give up");
   g_assert_cmpstr (mesh_shared_terminal_get_error (terminal), ==,
                    "The server did not answer in time. Check the connection and try again.");
   ui_test_wait_drawn (GTK_WIDGET (terminal_window));
@@ -1940,16 +1681,12 @@ test_share_server_silent (void)
   gtk_window_destroy (terminal_window);
   g_clear_object (&terminal);
 
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (mesh_window_get_room_view (window)),
-                                             "room.share-terminal", NULL));
-  terminal_window = ui_test_find_toplevel (MESH_TYPE_TERMINAL_WINDOW);
-  terminal = g_object_ref (mesh_terminal_window_get_terminal (MESH_TERMINAL_WINDOW (terminal_window)));
-  ui_test_wait_until (terminal_running, terminal, UI_TEST_WAIT_S, "the next share to start");
+  terminal = ui_test_share_terminal (window, &terminal_window);
+  ui_test_wait_terminal_state (terminal, MESH_SHARED_TERMINAL_RUNNING, "the next share to start");
   mesh_shared_terminal_stop (terminal);
-  ui_test_wait_until (terminal_ended, terminal, UI_TEST_WAIT_S, "the share to end");
+  ui_test_wait_terminal_state (terminal, MESH_SHARED_TERMINAL_ENDED, "the share to end");
   gtk_window_destroy (terminal_window);
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  ui_test_destroy_window (GTK_WINDOW (window));
+  ui_test_sign_out_and_close (window);
 }
 
 /* The same over TLS, as most servers are. */
@@ -1965,18 +1702,109 @@ transfer_done (gpointer user_data)
   return mesh_transfer_get_state (user_data) == MESH_TRANSFER_DONE;
 }
 
+/* Keeps the session id of the offer bob's asking device was asked about. */
 static void
-offered_cb (MeshAgentController *controller,
-            const char          *session_id,
-            const char          *kind,
-            const char          *room_id,
-            const char          *sender,
-            const char          *device_id,
-            const char          *name,
-            guint64              size,
-            gboolean            *flag)
+offer_id_cb (MeshAgentController *controller,
+             const char          *session_id,
+             const char          *kind,
+             const char          *room_id,
+             const char          *sender,
+             const char          *device_id,
+             const char          *name,
+             guint64              size,
+             char               **out)
 {
-  *flag = TRUE;
+  g_free (*out);
+  *out = g_strdup (session_id);
+}
+
+static gboolean
+string_is_set (gpointer user_data)
+{
+  return *(char **) user_data != NULL;
+}
+
+
+/* Bob in the Lab with two devices: one in this process that asks its user
+ * before it takes a file (the test follows its "session-offered"), one
+ * that takes alice's files at once into TMP/bob-downloads; alice's window
+ * in the Lab; a file named same.bin in TMP/one and another in TMP/two. */
+typedef struct {
+  Lab                  lab;
+  MeshAgentController *asker;
+  MeshAgentState      *taker;
+  GSubprocess         *run;
+  MeshEmbeddedAgent   *agent;
+  GFile               *files[2];
+} SameNames;
+
+static void
+same_names_start (SameNames  *t,
+                  const char *tmp_template,
+                  const char *first,
+                  gssize      first_len,
+                  const char *second,
+                  GCallback   offered,
+                  gpointer    offered_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *asker_state = NULL;
+  g_autofree char *taker_dir = NULL;
+  const char *contents[2] = { first, second };
+  gssize lengths[2] = { first_len, -1 };
+
+  lab_start (&t->lab, tmp_template);
+  asker_state = g_build_filename (t->lab.tmp, "bob-asks", NULL);
+  taker_dir = g_build_filename (t->lab.tmp, "bob-takes", NULL);
+  lab_login_bob (&t->lab, asker_state, "asks");
+  lab_login_bob (&t->lab, taker_dir, "takes");
+  for (guint i = 0; i < 2; i++) {
+    g_autofree char *dir = g_build_filename (t->lab.tmp, i == 0 ? "one" : "two", NULL);
+    g_autofree char *path = g_build_filename (dir, "same.bin", NULL);
+
+    g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+    g_assert_true (g_file_set_contents (path, contents[i], lengths[i], &error));
+    g_assert_no_error (error);
+    t->files[i] = g_file_new_for_path (path);
+  }
+
+  t->asker = start_agent_here (asker_state);
+  mesh_agent_controller_set_ask_offers (t->asker, TRUE);
+  g_signal_connect (t->asker, "session-offered", offered, offered_data);
+  ui_test_wait_until (agent_here_ready, t->asker, UI_TEST_WAIT_S, "bob's asking agent");
+  t->run = ui_test_agent_run (taker_dir, t->lab.bob_downloads, "alice");
+  t->taker = mesh_agent_state_new (taker_dir);
+  g_assert_true (mesh_agent_state_load (t->taker, &error));
+  g_assert_no_error (error);
+
+  t->agent = lab_enter (&t->lab);
+  lab_wait_bob_device (&t->lab, NULL);
+}
+
+/* Alice sends TMP/one/same.bin to bob's asking device (@i = 0) or
+ * TMP/two/same.bin to his taking one (@i = 1). */
+static MeshTransfer *
+same_names_send (SameNames *t,
+                 guint      i)
+{
+  const char *device_id = i == 0 ? mesh_agent_controller_get_device_id (t->asker)
+                                 : mesh_agent_state_get_device_id (t->taker);
+
+  return g_object_ref (mesh_embedded_agent_send (t->agent, t->lab.bob.room_id, device_id, "bob",
+                                                 t->files[i]));
+}
+
+static void
+same_names_stop (SameNames *t)
+{
+  ui_test_stop_agent (t->run);
+  mesh_agent_controller_stop (t->asker);
+  lab_stop (&t->lab);
+  g_clear_object (&t->run);
+  g_clear_object (&t->asker);
+  g_clear_object (&t->taker);
+  g_clear_object (&t->files[0]);
+  g_clear_object (&t->files[1]);
 }
 
 /* Two sends of files with the same name: each row shows its own progress
@@ -1984,120 +1812,27 @@ offered_cb (MeshAgentController *controller,
 static void
 test_same_name_progress (void)
 {
-  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MeshClientRest) alice_rest = NULL;
-  g_autoptr(MeshAgentController) asker = NULL;
-  g_autoptr(MeshAgentState) taker_state = NULL;
-  g_autoptr(GSubprocess) run = NULL;
+  const char *data2 = "the second one, longer than the first";
   g_autoptr(MeshTransfer) first = NULL;
   g_autoptr(MeshTransfer) second = NULL;
-  g_autoptr(GFile) first_file = NULL;
-  g_autoptr(GFile) second_file = NULL;
-  g_autofree char *tmp = g_dir_make_tmp ("mesh-ui-names-XXXXXX", NULL);
-  g_autofree char *asker_state = g_build_filename (tmp, "bob-asks", NULL);
-  g_autofree char *taker_dir = g_build_filename (tmp, "bob-takes", NULL);
-  g_autofree char *downloads = g_build_filename (tmp, "bob-downloads", NULL);
-  g_autofree char *dir1 = g_build_filename (tmp, "one", NULL);
-  g_autofree char *dir2 = g_build_filename (tmp, "two", NULL);
-  g_autofree char *path1 = g_build_filename (dir1, "same.bin", NULL);
-  g_autofree char *path2 = g_build_filename (dir2, "same.bin", NULL);
-  g_autofree char *invite = NULL;
-  GAsyncResult *result = NULL;
-  UiTestPeer bob = { NULL };
-  MeshEmbeddedAgent *agent;
-  MeshWindow *window;
-  gboolean asked = FALSE;
-  const char *states[2] = { asker_state, taker_dir };
+  g_autofree char *offer = NULL;
+  SameNames t = { { NULL } };
 
-  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
-  g_free (mesh_test_server_add_user (server, "bob", "bob-password"));
-  mesh_test_server_start (server);
-  ui_test_peer_start (&bob, mesh_test_server_get_base_url (server), "bob", "bob-password");
-  bob.room_id = ui_test_peer_create_room (&bob, "Lab", &invite);
-  for (guint i = 0; i < 2; i++) {
-    g_autoptr(GSubprocess) login =
-      ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "login", "--state-dir", states[i],
-                           "--server", mesh_test_server_get_base_url (server), "--user", "bob",
-                           "--device-name", i == 0 ? "asks" : "takes", NULL);
-
-    g_assert_true (g_subprocess_communicate_utf8 (login, "bob-password\n", NULL, NULL, NULL,
-                                                  &error));
-    g_assert_no_error (error);
-    g_assert_true (g_subprocess_get_successful (login));
-  }
-  g_assert_cmpint (g_mkdir_with_parents (downloads, 0700), ==, 0);
-  g_assert_cmpint (g_mkdir_with_parents (dir1, 0700), ==, 0);
-  g_assert_cmpint (g_mkdir_with_parents (dir2, 0700), ==, 0);
-  g_assert_true (g_file_set_contents (path1, "the first one", -1, &error));
-  g_assert_true (g_file_set_contents (path2, "the second one, longer than the first", -1, &error));
-
-  /* Bob's first device asks its user (who never answers); the second takes
-   * Alice's files at once. */
-  asker = start_agent_here (asker_state);
-  mesh_agent_controller_set_ask_offers (asker, TRUE);
-  g_signal_connect (asker, "session-offered", G_CALLBACK (offered_cb), &asked);
-  ui_test_wait_until (agent_here_ready, asker, UI_TEST_WAIT_S, "bob's asking agent");
-  run = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_NONE, "run", "--state-dir", taker_dir,
-                             "--download-dir", downloads, "--accept-from", "alice",
-                             "--listen", "127.0.0.1", NULL);
-  taker_state = mesh_agent_state_new (taker_dir);
-  g_assert_true (mesh_agent_state_load (taker_state, &error));
-
-  alice_rest = mesh_client_rest_new (mesh_test_server_get_base_url (server));
-  mesh_client_rest_login_async (alice_rest, "alice", "alice-password", NULL,
-                                ui_test_store_result_cb, &result);
-  ui_test_wait_result (&result, "alice's login");
-  g_assert_true (mesh_client_rest_login_finish (alice_rest, result, &error));
-  g_clear_object (&result);
-  mesh_client_rest_accept_invite_async (alice_rest, invite, NULL, ui_test_store_result_cb,
-                                        &result);
-  ui_test_wait_result (&result, "alice to join");
-  g_free (mesh_client_rest_accept_invite_finish (alice_rest, result, &error));
-  g_assert_no_error (error);
-  g_clear_object (&result);
-
-  window = new_window (1280, 800);
-  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
-  ui_test_wait_agent_ready (window, "alice's embedded agent");
-  agent = mesh_window_get_agent (window);
-  {
-    gpointer room_data[2] = { window, bob.room_id };
-    gpointer member_data[2] = { window, "bob" };
-
-    ui_test_wait_until (room_opened, room_data, UI_TEST_WAIT_S, "the room to open");
-    ui_test_wait_until (member_has_device, member_data, UI_TEST_WAIT_S, "bob's devices");
-  }
-
-  first_file = g_file_new_for_path (path1);
-  second_file = g_file_new_for_path (path2);
-  first = g_object_ref (mesh_embedded_agent_send (agent, bob.room_id,
-                                                  mesh_agent_controller_get_device_id (asker),
-                                                  "bob", first_file));
-  ui_test_wait_until (ui_test_flag_is_set, &asked, UI_TEST_WAIT_S, "bob to be asked");
-  second = g_object_ref (mesh_embedded_agent_send (agent, bob.room_id,
-                                                   mesh_agent_state_get_device_id (taker_state),
-                                                   "bob", second_file));
+  /* Bob's asking device asks its user, who never answers. */
+  same_names_start (&t, "mesh-ui-names-XXXXXX", "the first one", -1, data2,
+                    G_CALLBACK (offer_id_cb), &offer);
+  first = same_names_send (&t, 0);
+  ui_test_wait_until (string_is_set, &offer, UI_TEST_WAIT_S, "bob to be asked");
+  second = same_names_send (&t, 1);
   ui_test_wait_until (transfer_done, second, UI_TEST_WAIT_S, "the second file");
-  g_assert_cmpuint (mesh_transfer_get_size (second), ==,
-                    strlen ("the second one, longer than the first"));
-  g_assert_cmpuint (mesh_transfer_get_done (second), ==,
-                    strlen ("the second one, longer than the first"));
+  g_assert_cmpuint (mesh_transfer_get_size (second), ==, strlen (data2));
+  g_assert_cmpuint (mesh_transfer_get_done (second), ==, strlen (data2));
   /* The first still waits for bob's answer, untouched by the second's progress. */
   g_assert_cmpint (mesh_transfer_get_state (first), ==, MESH_TRANSFER_WAITING);
   g_assert_cmpuint (mesh_transfer_get_done (first), ==, 0);
 
   mesh_transfer_cancel (first);
-  ui_test_stop_agent (run);
-  mesh_agent_controller_stop (asker);
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  ui_test_destroy_window (GTK_WINDOW (window));
-  ui_test_peer_clear (&bob);
-  {
-    g_autofree char *rm = g_strdup_printf ("rm -rf %s", tmp);
-
-    g_spawn_command_line_sync (rm, NULL, NULL, NULL, NULL);
-  }
+  same_names_stop (&t);
 }
 
 static gboolean
@@ -2114,9 +1849,7 @@ is_open_button_for (GtkWidget     *widget,
 static void
 test_transfer_in_conversation (void)
 {
-  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
-  UiTestPeer bob = { NULL };
-  g_autofree char *invite = NULL;
+  UiTestScene scene = { NULL };
   g_autofree char *room_id = NULL;
   g_autofree char *dir = NULL;
   g_autofree char *path = NULL;
@@ -2132,17 +1865,9 @@ test_transfer_in_conversation (void)
   GListStore *transfers;
   LabelWait wait;
 
-  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
-  g_free (mesh_test_server_add_user (server, "bob", "bob-password"));
-  mesh_test_server_start (server);
-  ui_test_peer_start (&bob, mesh_test_server_get_base_url (server), "bob", "bob-password");
-  room_id = ui_test_peer_create_room (&bob, "Desk", &invite);
-
-  window = new_window (1280, 800);
-  if (g_strcmp0 (mesh_window_get_page (window), "signin") != 0)
-    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
-  ui_test_accept_invite (window, invite, room_id);
+  ui_test_scene_start (&scene, app, 1280, 800);
+  window = scene.window;
+  room_id = ui_test_scene_add_room (&scene, "Desk");
   g_assert_true (mesh_window_open_room (window, room_id));
   ui_test_wait_room_open (window, room_id, "the room to open");
   view = GTK_WIDGET (mesh_window_get_room_view (window));
@@ -2182,9 +1907,7 @@ test_transfer_in_conversation (void)
   shot = ui_test_screenshot (GTK_WIDGET (window), "room-file-items-1280x800");
   g_test_message ("screenshot: %s", shot);
 
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  ui_test_destroy_window (GTK_WINDOW (window));
-  ui_test_peer_clear (&bob);
+  ui_test_scene_stop (&scene);
   g_unlink (path);
   g_rmdir (dir);
 }
@@ -2199,27 +1922,6 @@ record_done_cb (MeshTransfer *transfer,
   *most = MAX (*most, mesh_transfer_get_done (transfer));
 }
 
-static void
-offer_id_cb (MeshAgentController *controller,
-             const char          *session_id,
-             const char          *kind,
-             const char          *room_id,
-             const char          *sender,
-             const char          *device_id,
-             const char          *name,
-             guint64              size,
-             char               **out)
-{
-  g_free (*out);
-  *out = g_strdup (session_id);
-}
-
-static gboolean
-string_is_set (gpointer user_data)
-{
-  return *(char **) user_data != NULL;
-}
-
 /* Two files of the same name sent at once, to two devices: the second
  * finishes while the first still waits for its receiver, then the first
  * runs.  Each row shows its own file's progress and ends with its own
@@ -2228,111 +1930,33 @@ string_is_set (gpointer user_data)
 static void
 test_same_name_both_complete (void)
 {
-  g_autoptr(MeshTestServer) server = mesh_test_server_new (NULL);
   g_autoptr(GError) error = NULL;
-  g_autoptr(MeshClientRest) alice_rest = NULL;
-  g_autoptr(MeshAgentController) asker = NULL;
-  g_autoptr(MeshAgentState) taker_state = NULL;
-  g_autoptr(GSubprocess) run = NULL;
   g_autoptr(MeshTransfer) first = NULL;
   g_autoptr(MeshTransfer) second = NULL;
-  g_autoptr(GFile) first_file = NULL;
-  g_autoptr(GFile) second_file = NULL;
   g_autoptr(GFile) asker_downloads = NULL;
-  g_autofree char *tmp = g_dir_make_tmp ("mesh-ui-names2-XXXXXX", NULL);
-  g_autofree char *asker_state = g_build_filename (tmp, "bob-asks", NULL);
-  g_autofree char *taker_dir = g_build_filename (tmp, "bob-takes", NULL);
-  g_autofree char *downloads = g_build_filename (tmp, "bob-downloads", NULL);
-  g_autofree char *asked_downloads = g_build_filename (tmp, "bob-asked-downloads", NULL);
-  g_autofree char *dir1 = g_build_filename (tmp, "one", NULL);
-  g_autofree char *dir2 = g_build_filename (tmp, "two", NULL);
-  g_autofree char *path1 = g_build_filename (dir1, "same.bin", NULL);
-  g_autofree char *path2 = g_build_filename (dir2, "same.bin", NULL);
-  g_autofree char *got1 = g_build_filename (asked_downloads, "same.bin", NULL);
-  g_autofree char *got2 = g_build_filename (downloads, "same.bin", NULL);
-  g_autofree char *contents1 = NULL, *contents2 = NULL, *invite = NULL, *offer = NULL;
+  g_autofree char *asked_downloads = NULL;
+  g_autofree char *got1 = NULL, *got2 = NULL;
+  g_autofree char *contents1 = NULL, *contents2 = NULL, *offer = NULL;
   g_autofree char *data1 = NULL;
   const char *data2 = "the second one, shorter";
   gsize size1 = 256 * 1024, len = 0;
   guint64 most1 = 0, most2 = 0;
-  GAsyncResult *result = NULL;
-  UiTestPeer bob = { NULL };
-  MeshEmbeddedAgent *agent;
-  MeshWindow *window;
-  const char *states[2] = { asker_state, taker_dir };
+  SameNames t = { { NULL } };
 
-  g_free (mesh_test_server_add_user (server, "alice", "alice-password"));
-  g_free (mesh_test_server_add_user (server, "bob", "bob-password"));
-  mesh_test_server_start (server);
-  ui_test_peer_start (&bob, mesh_test_server_get_base_url (server), "bob", "bob-password");
-  bob.room_id = ui_test_peer_create_room (&bob, "Lab", &invite);
-  for (guint i = 0; i < 2; i++) {
-    g_autoptr(GSubprocess) login =
-      ui_test_spawn_agent (G_SUBPROCESS_FLAGS_STDIN_PIPE, "login", "--state-dir", states[i],
-                           "--server", mesh_test_server_get_base_url (server), "--user", "bob",
-                           "--device-name", i == 0 ? "asks" : "takes", NULL);
-
-    g_assert_true (g_subprocess_communicate_utf8 (login, "bob-password\n", NULL, NULL, NULL,
-                                                  &error));
-    g_assert_no_error (error);
-    g_assert_true (g_subprocess_get_successful (login));
-  }
-  g_assert_cmpint (g_mkdir_with_parents (downloads, 0700), ==, 0);
-  g_assert_cmpint (g_mkdir_with_parents (asked_downloads, 0700), ==, 0);
-  g_assert_cmpint (g_mkdir_with_parents (dir1, 0700), ==, 0);
-  g_assert_cmpint (g_mkdir_with_parents (dir2, 0700), ==, 0);
   data1 = g_malloc (size1);
   for (gsize i = 0; i < size1; i++)
     data1[i] = (char) ('a' + i % 26);
-  g_assert_true (g_file_set_contents (path1, data1, size1, &error));
-  g_assert_true (g_file_set_contents (path2, data2, -1, &error));
-
-  /* Bob's first device asks (the test answers it late); the second takes
-   * Alice's files at once. */
-  asker = start_agent_here (asker_state);
-  mesh_agent_controller_set_ask_offers (asker, TRUE);
-  g_signal_connect (asker, "session-offered", G_CALLBACK (offer_id_cb), &offer);
-  ui_test_wait_until (agent_here_ready, asker, UI_TEST_WAIT_S, "bob's asking agent");
-  run = ui_test_spawn_agent (G_SUBPROCESS_FLAGS_NONE, "run", "--state-dir", taker_dir,
-                             "--download-dir", downloads, "--accept-from", "alice",
-                             "--listen", "127.0.0.1", NULL);
-  taker_state = mesh_agent_state_new (taker_dir);
-  g_assert_true (mesh_agent_state_load (taker_state, &error));
-
-  alice_rest = mesh_client_rest_new (mesh_test_server_get_base_url (server));
-  mesh_client_rest_login_async (alice_rest, "alice", "alice-password", NULL,
-                                ui_test_store_result_cb, &result);
-  ui_test_wait_result (&result, "alice's login");
-  g_assert_true (mesh_client_rest_login_finish (alice_rest, result, &error));
-  g_clear_object (&result);
-  mesh_client_rest_accept_invite_async (alice_rest, invite, NULL, ui_test_store_result_cb,
-                                        &result);
-  ui_test_wait_result (&result, "alice to join");
-  g_free (mesh_client_rest_accept_invite_finish (alice_rest, result, &error));
-  g_assert_no_error (error);
-  g_clear_object (&result);
-
-  window = new_window (1280, 800);
-  ui_test_sign_in (window, mesh_test_server_get_base_url (server), "alice", "alice-password");
-  ui_test_wait_agent_ready (window, "alice's embedded agent");
-  agent = mesh_window_get_agent (window);
-  {
-    gpointer room_data[2] = { window, bob.room_id };
-    gpointer member_data[2] = { window, "bob" };
-
-    ui_test_wait_until (room_opened, room_data, UI_TEST_WAIT_S, "the room to open");
-    ui_test_wait_until (member_has_device, member_data, UI_TEST_WAIT_S, "bob's devices");
-  }
+  /* Bob's asking device is answered late, by the test. */
+  same_names_start (&t, "mesh-ui-names2-XXXXXX", data1, size1, data2,
+                    G_CALLBACK (offer_id_cb), &offer);
+  asked_downloads = g_build_filename (t.lab.tmp, "bob-asked-downloads", NULL);
+  got1 = g_build_filename (asked_downloads, "same.bin", NULL);
+  got2 = g_build_filename (t.lab.bob_downloads, "same.bin", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (asked_downloads, 0700), ==, 0);
 
   /* Both at once: nothing happens in between. */
-  first_file = g_file_new_for_path (path1);
-  second_file = g_file_new_for_path (path2);
-  first = g_object_ref (mesh_embedded_agent_send (agent, bob.room_id,
-                                                  mesh_agent_controller_get_device_id (asker),
-                                                  "bob", first_file));
-  second = g_object_ref (mesh_embedded_agent_send (agent, bob.room_id,
-                                                   mesh_agent_state_get_device_id (taker_state),
-                                                   "bob", second_file));
+  first = same_names_send (&t, 0);
+  second = same_names_send (&t, 1);
   g_signal_connect (first, "notify::done", G_CALLBACK (record_done_cb), &most1);
   g_signal_connect (second, "notify::done", G_CALLBACK (record_done_cb), &most2);
 
@@ -2342,7 +1966,7 @@ test_same_name_both_complete (void)
   g_assert_cmpuint (mesh_transfer_get_done (first), ==, 0);
 
   asker_downloads = g_file_new_for_path (asked_downloads);
-  g_assert_true (mesh_agent_controller_answer_offer (asker, offer, asker_downloads));
+  g_assert_true (mesh_agent_controller_answer_offer (t.asker, offer, asker_downloads));
   ui_test_wait_until (transfer_done, first, UI_TEST_WAIT_S, "the first file");
 
   g_assert_cmpuint (mesh_transfer_get_size (first), ==, size1);
@@ -2359,34 +1983,15 @@ test_same_name_both_complete (void)
   g_assert_true (g_file_get_contents (got2, &contents2, &len, &error));
   g_assert_cmpmem (contents2, len, data2, strlen (data2));
 
-  ui_test_stop_agent (run);
-  mesh_agent_controller_stop (asker);
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-out", NULL));
-  ui_test_destroy_window (GTK_WINDOW (window));
-  ui_test_peer_clear (&bob);
-  {
-    g_autofree char *rm = g_strdup_printf ("rm -rf %s", tmp);
-
-    g_spawn_command_line_sync (rm, NULL, NULL, NULL, NULL);
-  }
+  same_names_stop (&t);
 }
 
 int
 main (int   argc,
       char *argv[])
 {
-  g_autofree char *config = NULL;
-  g_autoptr(GError) error = NULL;
-  int ret;
+  char *home = ui_test_init_with_home (&argc, &argv, "mesh-ui-test-XXXXXX");
 
-  /* The saved sign-in goes to a throwaway folder, not the user's. */
-  config = g_dir_make_tmp ("mesh-ui-test-XXXXXX", &error);
-  g_assert_no_error (error);
-  g_setenv ("XDG_CONFIG_HOME", config, TRUE);
-  /* So is the embedded agent's state. */
-  g_setenv ("XDG_STATE_HOME", config, TRUE);
-
-  ui_test_init (&argc, &argv);
   app = ui_test_app_new ("test");
 
   g_test_add_func ("/mesh/ui/sign-in", test_sign_in);
@@ -2408,9 +2013,5 @@ main (int   argc,
   g_test_add_func ("/mesh/ui/room-list-preview", test_room_list_preview);
   g_test_add_func ("/mesh/ui/run-in-background", test_run_in_background);
   g_test_add_func ("/mesh/ui/transfer-in-conversation", test_transfer_in_conversation);
-  ret = g_test_run ();
-
-  g_application_release (G_APPLICATION (app));
-  g_clear_object (&app);
-  return ret;
+  return ui_test_run (&app, home);
 }

@@ -497,18 +497,41 @@ ui_test_assert_all_named (GtkWidget  *root,
     g_string_truncate (faults, before);
 }
 
-GDBusConnection *
-ui_test_bus_serve (const char                 *xml,
-                   const char                 *path,
-                   const char                 *name,
-                   const GDBusInterfaceVTable *vtable,
-                   GClosure                   *acquired,
-                   GClosure                   *lost)
+typedef struct {
+  UiTestBusMethod method;
+  gpointer        user_data;
+} BusService;
+
+static void
+bus_method_cb (GDBusConnection       *connection,
+               const char            *sender,
+               const char            *path,
+               const char            *interface,
+               const char            *method,
+               GVariant              *parameters,
+               GDBusMethodInvocation *invocation,
+               gpointer               user_data)
 {
+  BusService *service = user_data;
+
+  service->method (method, parameters, invocation, service->user_data);
+}
+
+GDBusConnection *
+ui_test_bus_serve (const char      *xml,
+                   const char      *path,
+                   const char      *name,
+                   UiTestBusMethod  method,
+                   gpointer         user_data,
+                   GClosure        *acquired,
+                   GClosure        *lost)
+{
+  static const GDBusInterfaceVTable vtable = { bus_method_cb, NULL, NULL, { NULL } };
   g_autoptr(GDBusNodeInfo) node = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *address = NULL;
   GDBusConnection *connection;
+  BusService *service = g_new0 (BusService, 1);
 
   address = g_dbus_address_get_for_bus_sync (G_BUS_TYPE_SESSION, NULL, &error);
   g_assert_no_error (error);
@@ -518,10 +541,288 @@ ui_test_bus_serve (const char                 *xml,
   g_assert_no_error (error);
   node = g_dbus_node_info_new_for_xml (xml, &error);
   g_assert_no_error (error);
-  g_dbus_connection_register_object (connection, path, node->interfaces[0], vtable,
-                                     NULL, NULL, &error);
+  service->method = method;
+  service->user_data = user_data;
+  g_dbus_connection_register_object (connection, path, node->interfaces[0], &vtable, service,
+                                     g_free, &error);
   g_assert_no_error (error);
   g_bus_own_name_on_connection_with_closures (connection, name, G_BUS_NAME_OWNER_FLAGS_NONE,
                                               acquired, lost);
   return connection;
+}
+
+/* --- A notification server ---------------------------------------------- */
+
+#define NOTIFY_PATH "/org/freedesktop/Notifications"
+#define NOTIFY_IFACE "org.freedesktop.Notifications"
+
+static const char notify_xml[] =
+  "<node>"
+  "  <interface name='org.freedesktop.Notifications'>"
+  "    <method name='Notify'>"
+  "      <arg type='s' direction='in'/><arg type='u' direction='in'/>"
+  "      <arg type='s' direction='in'/><arg type='s' direction='in'/>"
+  "      <arg type='s' direction='in'/><arg type='as' direction='in'/>"
+  "      <arg type='a{sv}' direction='in'/><arg type='i' direction='in'/>"
+  "      <arg type='u' direction='out'/>"
+  "    </method>"
+  "    <method name='CloseNotification'><arg type='u' direction='in'/></method>"
+  "    <method name='GetCapabilities'><arg type='as' direction='out'/></method>"
+  "    <method name='GetServerInformation'>"
+  "      <arg type='s' direction='out'/><arg type='s' direction='out'/>"
+  "      <arg type='s' direction='out'/><arg type='s' direction='out'/>"
+  "    </method>"
+  "    <signal name='NotificationClosed'><arg type='u'/><arg type='u'/></signal>"
+  "    <signal name='ActionInvoked'><arg type='u'/><arg type='s'/></signal>"
+  "  </interface>"
+  "</node>";
+
+static struct {
+  GMutex           lock;
+  GCond            cond;
+  GThread         *thread;
+  GMainContext    *context;
+  GMainLoop       *loop;
+  GDBusConnection *connection;
+  gboolean         owned;
+  gboolean         lost;
+  guint32          last_id;
+  GPtrArray       *notified;  /* UiTestNotified, never freed during the run */
+  GArray          *closed;    /* guint32 ids */
+} notify;
+
+static void
+notified_free (UiTestNotified *notified)
+{
+  g_free (notified->summary);
+  g_free (notified->body);
+  g_strfreev (notified->actions);
+  g_free (notified->category);
+  g_free (notified->desktop_entry);
+  g_free (notified);
+}
+
+static void
+notify_method_cb (const char            *method,
+                  GVariant              *parameters,
+                  GDBusMethodInvocation *invocation,
+                  gpointer               user_data)
+{
+  if (g_str_equal (method, "Notify")) {
+    UiTestNotified *notified = g_new0 (UiTestNotified, 1);
+    g_autoptr(GVariant) hints = NULL;
+    const char *app_name, *icon, *summary, *body;
+    g_autofree const char **actions = NULL;
+    gint32 timeout;
+
+    g_variant_get (parameters, "(&su&s&s&s^a&s@a{sv}i)", &app_name, &notified->replaces_id, &icon,
+                   &summary, &body, &actions, &hints, &timeout);
+    notified->summary = g_strdup (summary);
+    notified->body = g_strdup (body);
+    notified->actions = g_strdupv ((char **) actions);
+    g_variant_lookup (hints, "category", "s", &notified->category);
+    g_variant_lookup (hints, "desktop-entry", "s", &notified->desktop_entry);
+    g_mutex_lock (&notify.lock);
+    notified->id = notified->replaces_id != 0 ? notified->replaces_id : ++notify.last_id;
+    g_ptr_array_add (notify.notified, notified);
+    g_mutex_unlock (&notify.lock);
+    g_dbus_method_invocation_return_value (invocation, g_variant_new ("(u)", notified->id));
+  } else if (g_str_equal (method, "CloseNotification")) {
+    guint32 id;
+
+    g_variant_get (parameters, "(u)", &id);
+    g_mutex_lock (&notify.lock);
+    g_array_append_val (notify.closed, id);
+    g_mutex_unlock (&notify.lock);
+    /* 3: closed by a call to CloseNotification. */
+    g_dbus_connection_emit_signal (g_dbus_method_invocation_get_connection (invocation), NULL,
+                                   NOTIFY_PATH, NOTIFY_IFACE, "NotificationClosed",
+                                   g_variant_new ("(uu)", id, 3), NULL);
+    g_dbus_method_invocation_return_value (invocation, NULL);
+  } else if (g_str_equal (method, "GetCapabilities")) {
+    const char *caps[] = { "actions", "body", NULL };
+
+    g_dbus_method_invocation_return_value (invocation, g_variant_new ("(^as)", caps));
+  } else if (g_str_equal (method, "GetServerInformation")) {
+    g_dbus_method_invocation_return_value (invocation,
+                                           g_variant_new ("(ssss)", g_get_prgname (), "Mesh",
+                                                          "1.0", "1.2"));
+  } else {
+    g_dbus_method_invocation_return_dbus_error (invocation,
+                                                "org.freedesktop.DBus.Error.UnknownMethod",
+                                                method);
+  }
+}
+
+/* Sets @flag (notify.owned or notify.lost) and wakes ui_test_notify_start (). */
+static void
+notify_name_cb (GDBusConnection *connection,
+                const char      *name,
+                gboolean        *flag)
+{
+  g_mutex_lock (&notify.lock);
+  *flag = TRUE;
+  g_cond_signal (&notify.cond);
+  g_mutex_unlock (&notify.lock);
+}
+
+static gpointer
+notify_thread (gpointer user_data)
+{
+  g_main_context_push_thread_default (notify.context);
+  /* Its own connection, as a real notification daemon has. */
+  notify.connection = ui_test_bus_serve (notify_xml, NOTIFY_PATH, NOTIFY_IFACE, notify_method_cb,
+                                         NULL, g_cclosure_new (G_CALLBACK (notify_name_cb),
+                                                         &notify.owned, NULL),
+                                         g_cclosure_new (G_CALLBACK (notify_name_cb),
+                                                         &notify.lost, NULL));
+  g_main_loop_run (notify.loop);
+  g_main_context_pop_thread_default (notify.context);
+  return NULL;
+}
+
+void
+ui_test_notify_start (void)
+{
+  g_mutex_init (&notify.lock);
+  g_cond_init (&notify.cond);
+  notify.notified = g_ptr_array_new_with_free_func ((GDestroyNotify) notified_free);
+  notify.closed = g_array_new (FALSE, FALSE, sizeof (guint32));
+  notify.context = g_main_context_new ();
+  notify.loop = g_main_loop_new (notify.context, FALSE);
+  notify.thread = g_thread_new ("notification-server", notify_thread, NULL);
+
+  g_mutex_lock (&notify.lock);
+  while (!notify.owned && !notify.lost)
+    g_cond_wait (&notify.cond, &notify.lock);
+  g_mutex_unlock (&notify.lock);
+  /* The test's own bus (ui_test_init ()): nobody else may hold the name. */
+  g_assert_true (notify.owned);
+}
+
+void
+ui_test_notify_stop (void)
+{
+  g_main_loop_quit (notify.loop);
+  g_thread_join (notify.thread);
+  g_clear_object (&notify.connection);
+  g_main_loop_unref (notify.loop);
+  g_main_context_unref (notify.context);
+  g_ptr_array_unref (notify.notified);
+  g_array_unref (notify.closed);
+}
+
+guint
+ui_test_notify_count (void)
+{
+  guint n;
+
+  g_mutex_lock (&notify.lock);
+  n = notify.notified->len;
+  g_mutex_unlock (&notify.lock);
+  return n;
+}
+
+static gboolean
+more_than (gpointer user_data)
+{
+  return ui_test_notify_count () > GPOINTER_TO_UINT (user_data);
+}
+
+UiTestNotified *
+ui_test_notify_wait (guint       index,
+                     const char *what)
+{
+  UiTestNotified *notified;
+
+  ui_test_wait_until (more_than, GUINT_TO_POINTER (index), UI_TEST_WAIT_S, what);
+  g_mutex_lock (&notify.lock);
+  notified = notify.notified->pdata[index];
+  g_mutex_unlock (&notify.lock);
+  return notified;
+}
+
+UiTestNotified *
+ui_test_notify_last (void)
+{
+  UiTestNotified *notified = NULL;
+
+  g_mutex_lock (&notify.lock);
+  if (notify.notified->len > 0)
+    notified = notify.notified->pdata[notify.notified->len - 1];
+  g_mutex_unlock (&notify.lock);
+  return notified;
+}
+
+static UiTestNotified *
+find_summary (const char *summary)
+{
+  UiTestNotified *found = NULL;
+
+  g_mutex_lock (&notify.lock);
+  for (guint i = notify.notified->len; i > 0 && found == NULL; i--) {
+    UiTestNotified *notified = notify.notified->pdata[i - 1];
+
+    if (g_strcmp0 (notified->summary, summary) == 0)
+      found = notified;
+  }
+  g_mutex_unlock (&notify.lock);
+  return found;
+}
+
+static gboolean
+summary_notified (gpointer summary)
+{
+  return find_summary (summary) != NULL;
+}
+
+UiTestNotified *
+ui_test_notify_wait_summary (const char *summary,
+                             const char *what)
+{
+  ui_test_wait_until (summary_notified, (gpointer) summary, UI_TEST_WAIT_S, what);
+  return find_summary (summary);
+}
+
+static gboolean
+is_closed (gpointer user_data)
+{
+  guint32 id = GPOINTER_TO_UINT (user_data);
+  gboolean found = FALSE;
+
+  g_mutex_lock (&notify.lock);
+  for (guint i = 0; i < notify.closed->len && !found; i++)
+    found = g_array_index (notify.closed, guint32, i) == id;
+  g_mutex_unlock (&notify.lock);
+  return found;
+}
+
+void
+ui_test_notify_wait_closed (guint32     id,
+                            const char *what)
+{
+  ui_test_wait_until (is_closed, GUINT_TO_POINTER (id), UI_TEST_WAIT_S, what);
+}
+
+void
+ui_test_notify_invoke (UiTestNotified *notified,
+                       const char     *action)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_dbus_connection_emit_signal (notify.connection, NULL, NOTIFY_PATH, NOTIFY_IFACE,
+                                 "ActionInvoked", g_variant_new ("(us)", notified->id, action),
+                                 &error);
+  g_assert_no_error (error);
+}
+
+const char *
+ui_test_notify_action_label (UiTestNotified *notified,
+                             const char     *key)
+{
+  for (guint i = 0; notified->actions[i] != NULL && notified->actions[i + 1] != NULL; i += 2) {
+    if (g_str_equal (notified->actions[i], key))
+      return notified->actions[i + 1];
+  }
+  return NULL;
 }

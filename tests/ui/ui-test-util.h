@@ -94,15 +94,61 @@ void       ui_test_assert_all_named  (GtkWidget       *root,
                                       const char      *page,
                                       GString         *faults);
 
-/* Serves @vtable at @path on a connection of its own to the session bus (as
- * a real service has), owning @name; @acquired and @lost (may be NULL) run
- * when the name is owned or lost.  Call it from the thread whose default
- * context should dispatch the calls. */
-GDBusConnection *ui_test_bus_serve   (const char                 *xml,
-                                      const char                 *path,
-                                      const char                 *name,
-                                      const GDBusInterfaceVTable *vtable,
-                                      GClosure                   *acquired,
-                                      GClosure                   *lost);
+/* A call of a method (by its name) to a service of ui_test_bus_serve (). */
+typedef void (*UiTestBusMethod) (const char            *method,
+                                 GVariant              *parameters,
+                                 GDBusMethodInvocation *invocation,
+                                 gpointer               user_data);
+
+/* Serves the first interface of @xml at @path on a connection of its own to
+ * the session bus (as a real service has), owning @name: @method answers
+ * its calls.  @acquired and @lost (may be NULL) run when the name is owned
+ * or lost.  Call it from the thread whose default context should dispatch
+ * the calls; closing the connection ends the service. */
+GDBusConnection *ui_test_bus_serve   (const char      *xml,
+                                      const char      *path,
+                                      const char      *name,
+                                      UiTestBusMethod  method,
+                                      gpointer         user_data,
+                                      GClosure        *acquired,
+                                      GClosure        *lost);
+
+/* A notification server (org.freedesktop.Notifications) on the test's bus,
+ * in a thread of its own: libnotify calls it synchronously from the main
+ * thread.  It keeps every Notify call of the run and the ids it was asked
+ * to close. */
+typedef struct {
+  guint32  id;
+  guint32  replaces_id;
+  char    *summary;
+  char    *body;
+  char   **actions;        /* key, label, key, label… */
+  char    *category;
+  char    *desktop_entry;
+} UiTestNotified;
+
+/* Starts it, after ui_test_init (): nobody else may hold its name. */
+void            ui_test_notify_start        (void);
+void            ui_test_notify_stop         (void);
+/* How many Notify calls it has had. */
+guint           ui_test_notify_count        (void);
+/* Notify call number @index (from 0) of the run, once it is there; valid
+ * until ui_test_notify_stop (). */
+UiTestNotified *ui_test_notify_wait         (guint            index,
+                                             const char      *what);
+/* The newest one, or NULL. */
+UiTestNotified *ui_test_notify_last         (void);
+/* The newest one whose summary is @summary, once there is one. */
+UiTestNotified *ui_test_notify_wait_summary (const char      *summary,
+                                             const char      *what);
+/* Waits until it was asked to close @id. */
+void            ui_test_notify_wait_closed  (guint32          id,
+                                             const char      *what);
+/* The desktop's answer to a click: ActionInvoked to every listener. */
+void            ui_test_notify_invoke       (UiTestNotified  *notified,
+                                             const char      *action);
+/* The label of the action @key, or NULL. */
+const char     *ui_test_notify_action_label (UiTestNotified  *notified,
+                                             const char      *key);
 
 G_END_DECLS
