@@ -5,7 +5,6 @@
 #include "config.h"
 
 #include "mesh-ws-shard.h"
-#include "mesh-source.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -410,7 +409,10 @@ shard_new (MeshWsShards *shards,
   tag[1] = g_source_add_unix_fd (shard->epoll_source, shard->epfd, G_IO_IN);
   g_source_set_callback (shard->epoll_source, NULL, shard, NULL);
   g_source_set_static_name (shard->epoll_source, "[mesh] shard epoll");
-  mesh_source_keep_polled (shard->epoll_source);
+  /* Not mesh_source_keep_polled(): GLib's own wake-up after a dispatch
+   * makes the next poll() return at once and take what came meanwhile;
+   * without it the shard sleeps and is woken more often: 33 µs of CPU per
+   * relayed message at 30 000/s against 25-28 (bench/relay). */
   g_source_attach (shard->epoll_source, shard->context);
 
   shard->thread = g_thread_new (name, shard_thread, shard);
