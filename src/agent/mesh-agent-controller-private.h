@@ -4,8 +4,10 @@
 /* What the parts of MeshAgentController share: mesh-agent-controller.c (the
  * server connection through MeshClientSession, rooms, the event table, the
  * public API's core),
- * -sessions.c (P2P sessions in both roles over the QUIC endpoint) and
- * -terminal.c (terminal shares hosted or viewed here). */
+ * -sessions.c (P2P sessions: offers, requests, sends, cancels), -hello.c (the
+ * server role: an incoming connection and its P2P_HELLO), -connect.c (the
+ * client role: connecting to the peer) and -terminal.c (terminal shares
+ * hosted or viewed here). */
 
 #include "mesh-agent-controller.h"
 #include "mesh-agent-session.h"
@@ -191,5 +193,11 @@ void controller_request_cap (MeshAgentController *self,
                              const char *target_device_id);
 gboolean controller_require_ready (MeshAgentController *self,
                                    GTask *task);
+
+/* mesh-agent-controller-sessions.c, for the two roles' files (-hello.c, -connect.c) */
+const char * session_kind (MeshP2pSession *session);
+void session_forget_peer (MeshP2pSession *session);
+/* mesh-agent-controller-connect.c */
+void session_accepted (MeshP2pSession *session);
 
 G_END_DECLS

@@ -2,9 +2,10 @@
 #pragma once
 
 /* What the QUIC endpoint (mesh-quic-endpoint.c: the socket, address
- * validation, routing packets), its connections (mesh-quic-connection.c:
- * ngtcp2 and GnuTLS) and its streams (mesh-quic-stream.c) share and call in
- * each other, and two counters for tests.  Nothing else includes this. */
+ * validation, routing packets), its connections (mesh-quic-connection.c;
+ * mesh-quic-callbacks.c: the ngtcp2 callbacks and the GnuTLS session) and its
+ * streams (mesh-quic-stream*.c) share and call in each other, and two
+ * counters for tests.  Nothing else includes this. */
 
 #include <ngtcp2/ngtcp2.h>
 
@@ -228,7 +229,20 @@ void quic_connection_close_with (MeshQuicConnection *self,
                                  GError *error);
 void quic_connection_write (MeshQuicConnection *self);
 void quic_connection_process (MeshQuicConnection *self);
+/* mesh-quic-callbacks.c */
 int quic_verify_peer (gnutls_session_t session);
+void connection_callbacks (ngtcp2_callbacks *callbacks,
+                           gboolean is_server);
+void connection_settings (MeshQuicConnection *self,
+                          ngtcp2_settings *settings,
+                          ngtcp2_transport_params *params);
+gboolean connection_setup_tls (MeshQuicConnection *self,
+                               GError **error);
+/* mesh-quic-connection.c */
+void connection_register_cid (MeshQuicConnection *self,
+                              const ngtcp2_cid *cid);
+void connection_unregister_cid (MeshQuicConnection *self,
+                                const ngtcp2_cid *cid);
 MeshQuicConnection * quic_connection_new (MeshQuicEndpoint *endpoint,
                                           gboolean is_server,
                                           const struct sockaddr *remote,

@@ -3,7 +3,7 @@
 
 #include "config.h"
 
-#include "mesh-quic-endpoint-private.h"
+#include "mesh-quic-stream-private.h"
 
 #include "mesh-frame.h"
 
@@ -36,313 +36,15 @@
  * reads, the peer cannot run ahead by more than its window either.  A bucket that ran dry wakes
  * the stream again once it holds a packet's worth. */
 
-#define SEND_BUFFER_SIZE (8 * 1024 * 1024)
-#define RECV_BUFFER_MIN (64 * 1024)
-
-/* A pending write is resumed once this much room is free (or its whole request fits), so a
- * trickle of acknowledgements does not turn into a trickle of tiny writes. */
-#define SEND_LOW_WATER (SEND_BUFFER_SIZE / 4)
-
-/* Plain writes are copied into blocks of our own (COPY_BELOW to 4 × COPY_BLOCK bytes, filled
- * before the next one is made); GBytes smaller than COPY_BELOW are copied too (a frame header
- * is not worth a segment of its own). */
-#define COPY_BLOCK (64 * 1024)
-#define COPY_BELOW (4 * 1024)
-
-typedef struct {
-  GBytes       *bytes;     /* referenced data, or NULL for our own block */
-  guint8       *own;       /* our own block (capacity bytes), or NULL */
-  gsize         capacity;
-  const guint8 *data;
-  gsize         len;
-  guint64       offset;    /* of data[0] in the stream */
-} Segment;
-
-static void
-segment_free (Segment *segment)
-{
-  g_clear_pointer (&segment->bytes, g_bytes_unref);
-  g_free (segment->own);
-  g_free (segment);
-}
-
 /* Application error code sent with STOP_SENDING / RESET_STREAM when the application gives up. */
 #define APP_ERROR_CANCELLED 0x1
 
-typedef struct {
-  guint8  *data;
-  gsize    capacity;  /* a power of two */
-  guint64  head;      /* absolute stream offset of the first held byte */
-  guint64  tail;      /* absolute stream offset one past the last held byte */
-} Ring;
-
-static inline gsize
-ring_length (const Ring *ring)
-{
-  return (gsize) (ring->tail - ring->head);
-}
-
-/* Up to two pointers covering [from, ring->tail). */
-static gsize
-ring_vectors (const Ring *ring,
-              guint64     from,
-              ngtcp2_vec  vec[2])
-{
-  gsize length = (gsize) (ring->tail - from);
-  gsize start = (gsize) (from & (ring->capacity - 1));
-  gsize first = MIN (length, ring->capacity - start);
-
-  if (length == 0)
-    return 0;
-  vec[0].base = ring->data + start;
-  vec[0].len = first;
-  if (first == length)
-    return 1;
-  vec[1].base = ring->data;
-  vec[1].len = length - first;
-  return 2;
-}
-
-static void
-ring_grow (Ring  *ring,
-           gsize  needed)
-{
-  gsize capacity = MAX (ring->capacity, RECV_BUFFER_MIN);
-  guint8 *data;
-  ngtcp2_vec vec[2];
-  gsize n, copied = 0;
-
-  while (capacity < needed)
-    capacity *= 2;
-  if (capacity == ring->capacity)
-    return;
-
-  /* Keep absolute offsets: re-place the held bytes where the new mask puts them. */
-  data = g_malloc (capacity);
-  n = ring->data != NULL ? ring_vectors (ring, ring->head, vec) : 0;
-  for (gsize i = 0; i < n; i++) {
-    for (gsize done = 0; done < vec[i].len;) {
-      guint64 offset = ring->head + copied;
-      gsize at = (gsize) (offset & (capacity - 1));
-      gsize chunk = MIN (vec[i].len - done, capacity - at);
-
-      memcpy (data + at, vec[i].base + done, chunk);
-      done += chunk;
-      copied += chunk;
-    }
-  }
-  g_free (ring->data);
-  ring->data = data;
-  ring->capacity = capacity;
-}
-
-static void
-ring_push (Ring         *ring,
-           const guint8 *src,
-           gsize         length)
-{
-  while (length > 0) {
-    gsize at = (gsize) (ring->tail & (ring->capacity - 1));
-    gsize chunk = MIN (length, ring->capacity - at);
-
-    memcpy (ring->data + at, src, chunk);
-    ring->tail += chunk;
-    src += chunk;
-    length -= chunk;
-  }
-}
-
-static gsize
-ring_pop (Ring   *ring,
-          guint8 *dst,
-          gsize   length)
-{
-  gsize total = MIN (length, ring_length (ring));
-
-  for (gsize done = 0; done < total;) {
-    gsize at = (gsize) (ring->head & (ring->capacity - 1));
-    gsize chunk = MIN (total - done, ring->capacity - at);
-
-    memcpy (dst + done, ring->data + at, chunk);
-    ring->head += chunk;
-    done += chunk;
-  }
-  return total;
-}
-
-static void
-ring_clear (Ring *ring)
-{
-  g_clear_pointer (&ring->data, g_free);
-  ring->capacity = 0;
-}
-
-/* A token bucket in bytes; rate 0 means no limit.  It starts empty, so a stream limited from
- * its start never runs ahead of rate × time. */
-typedef struct {
-  guint64  rate;      /* bytes per second */
-  double   tokens;
-  gint64   refilled;  /* g_get_monotonic_time() of the last refill */
-} Bucket;
-
-#define BUCKET_WAKE_BYTES 1452
-
-static double
-bucket_burst (const Bucket *bucket)
-{
-  /* An eighth of a second's worth, but never less than 16 KiB (or one second's worth). */
-  return MAX ((double) bucket->rate / 8, (double) MIN (bucket->rate, 16 * 1024));
-}
-
-static void
-bucket_set_rate (Bucket  *bucket,
-                 guint64  rate)
-{
-  bucket->rate = rate;
-  bucket->tokens = 0;
-  bucket->refilled = g_get_monotonic_time ();
-}
-
-/* How many of @wanted bytes may go now. */
-static gsize
-bucket_allow (Bucket *bucket,
-              gsize   wanted)
-{
-  gint64 now;
-
-  if (bucket->rate == 0)
-    return wanted;
-  now = g_get_monotonic_time ();
-  bucket->tokens = MIN (bucket_burst (bucket),
-                        bucket->tokens +
-                        (double) (now - bucket->refilled) * (double) bucket->rate / G_USEC_PER_SEC);
-  bucket->refilled = now;
-  return bucket->tokens >= 1 ? MIN (wanted, (gsize) bucket->tokens) : 0;
-}
-
-static void
-bucket_take (Bucket *bucket,
-             gsize   n)
-{
-  if (bucket->rate > 0)
-    bucket->tokens -= (double) n;
-}
-
-/* Milliseconds until the bucket holds a packet's worth (or a full burst, if smaller). */
-static guint
-bucket_wait_ms (const Bucket *bucket)
-{
-  double target = MIN ((double) BUCKET_WAKE_BYTES, bucket_burst (bucket));
-  double missing = MAX (target - bucket->tokens, 1.0);
-
-  return (guint) MAX (1.0, missing * 1000 / (double) bucket->rate + 0.999);
-}
-
-/* A pending operation with the cancellable watch that may end it early. */
-typedef struct {
-  GTask   *task;
-  GSource *cancel_source;
-} Pending;
-
-struct _MeshQuicStream {
-  GIOStream           parent_instance;
-
-  MeshQuicConnection *connection;  /* not owned; NULL once the connection went away */
-  gint64              id;
-  GInputStream       *input;
-  GOutputStream      *output;
-
-  /* Send side: the segments hold [send_head, send_tail) (not acknowledged yet);
-   * [send_sent, send_tail) is still unsent. */
-  GQueue              send_segments;  /* Segment*, in stream order */
-  GList              *send_cursor;    /* a segment at or before the one holding send_sent */
-  guint64             send_head;
-  guint64             send_tail;
-  guint64             send_sent;
-  gboolean            fin_requested;
-  gboolean            fin_sent;
-  gboolean            fin_alone;   /* FIN went in a frame of its own */
-  gboolean            fin_acked;
-  GError             *send_error;
-  Pending             write;
-  const guint8       *write_buffer;
-  gsize               write_count;
-  GPtrArray          *write_parts;  /* GBytes*: a pending write_bytes_async(), or NULL */
-  Pending             close_output;
-
-  Bucket              send_bucket;
-
-  /* Receive side. */
-  Ring                recv;
-  gboolean            recv_fin;
-  gboolean            input_closed;
-  GError             *recv_error;
-  Pending             read;
-  guint8             *read_buffer;
-  gsize               read_count;
-  gsize               read_filled;  /* bytes ngtcp2 handed straight to the pending read */
-  Bucket              recv_bucket;
-
-  GMainContext       *context;      /* where the rate timers run */
-  GSource            *send_timer;   /* a dry send bucket refills */
-  GSource            *recv_timer;   /* a dry receive bucket refills */
-};
-
 G_DEFINE_FINAL_TYPE (MeshQuicStream, mesh_quic_stream, G_TYPE_IO_STREAM)
 
-/* The input and output halves: thin views that forward to their MeshQuicStream. */
-
-#define MESH_TYPE_QUIC_INPUT_STREAM (mesh_quic_input_stream_get_type ())
-G_DECLARE_FINAL_TYPE (MeshQuicInputStream, mesh_quic_input_stream, MESH, QUIC_INPUT_STREAM,
-                      GInputStream)
-
-struct _MeshQuicInputStream {
-  GInputStream    parent_instance;
-  MeshQuicStream *owner;  /* not owned: the owner owns us and clears this in dispose */
-};
-
-G_DEFINE_FINAL_TYPE (MeshQuicInputStream, mesh_quic_input_stream, G_TYPE_INPUT_STREAM)
-
-#define MESH_TYPE_QUIC_OUTPUT_STREAM (mesh_quic_output_stream_get_type ())
-G_DECLARE_FINAL_TYPE (MeshQuicOutputStream, mesh_quic_output_stream, MESH, QUIC_OUTPUT_STREAM,
-                      GOutputStream)
-
-struct _MeshQuicOutputStream {
-  GOutputStream   parent_instance;
-  MeshQuicStream *owner;
-};
-
-G_DEFINE_FINAL_TYPE (MeshQuicOutputStream, mesh_quic_output_stream, G_TYPE_OUTPUT_STREAM)
-
-static GError *
+GError *
 gone_error (void)
 {
   return g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, "The QUIC stream was disposed");
-}
-
-/* The task of an asynchronous call on @stream (its MeshQuicStream: @owner),
- * or NULL when the call is already over: the stream is gone, or the call
- * was cancelled. */
-static GTask *
-io_task_new (gpointer             stream,
-             MeshQuicStream      *owner,
-             int                  io_priority,
-             GCancellable        *cancellable,
-             GAsyncReadyCallback  callback,
-             gpointer             user_data,
-             gpointer             source_tag)
-{
-  g_autoptr(GTask) task = g_task_new (stream, cancellable, callback, user_data);
-
-  g_task_set_source_tag (task, source_tag);
-  g_task_set_priority (task, io_priority);
-  if (owner == NULL) {
-    g_task_return_error (task, gone_error ());
-    return NULL;
-  }
-  if (g_task_return_error_if_cancelled (task))
-    return NULL;
-  return g_steal_pointer (&task);
 }
 
 static void
@@ -399,7 +101,7 @@ on_pending_cancelled (GCancellable *cancellable,
 }
 
 /* Parks @task in @pending; a cancellation finishes it from this thread's main context. */
-static void
+void
 pending_set (Pending      *pending,
              GTask        *task,
              GCancellable *cancellable)
@@ -459,7 +161,7 @@ clear_timer (GSource **timer)
   g_clear_pointer (timer, g_source_unref);
 }
 
-static gboolean
+gboolean
 stream_check_writable (MeshQuicStream  *self,
                        GError         **error)
 {
@@ -531,7 +233,7 @@ stream_add_bytes (MeshQuicStream *self,
 }
 
 /* Copies what fits of a write into the send queue; 0 when it is full. */
-static gsize
+gsize
 stream_accept_write (MeshQuicStream *self,
                      const guint8   *buffer,
                      gsize           count)
@@ -573,7 +275,7 @@ parts_size (GPtrArray *parts)
 }
 
 /* Copies buffered bytes out and gives the peer that much flow-control credit back. */
-static gsize
+gsize
 stream_consume (MeshQuicStream *self,
                 guint8         *buffer,
                 gsize           count)
@@ -593,79 +295,7 @@ stream_send_done (MeshQuicStream *self)
          (self->fin_sent && self->send_head == self->send_tail && !self->fin_alone);
 }
 
-/* GInputStream */
-
-static gssize
-mesh_quic_input_stream_read (GInputStream  *stream,
-                             void          *buffer,
-                             gsize          count,
-                             GCancellable  *cancellable,
-                             GError       **error)
-{
-  MeshQuicStream *owner = MESH_QUIC_INPUT_STREAM (stream)->owner;
-
-  if (owner == NULL) {
-    g_propagate_error (error, gone_error ());
-    return -1;
-  }
-  if (ring_length (&owner->recv) > 0) {
-    gsize allowed = bucket_allow (&owner->recv_bucket, MIN (count, ring_length (&owner->recv)));
-
-    if (allowed > 0)
-      return (gssize) stream_consume (owner, buffer, allowed);
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
-                         "The stream's receive rate is exhausted for now");
-    return -1;
-  }
-  if (owner->recv_fin)
-    return 0;
-  if (owner->recv_error != NULL) {
-    g_propagate_error (error, g_error_copy (owner->recv_error));
-    return -1;
-  }
-  /* Everything runs on the agent's main context: blocking here would stall the very loop that
-   * feeds the stream. */
-  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
-                       "No QUIC stream data yet; use g_input_stream_read_async()");
-  return -1;
-}
-
-static void
-mesh_quic_input_stream_read_async (GInputStream        *stream,
-                                   void                *buffer,
-                                   gsize                count,
-                                   int                  io_priority,
-                                   GCancellable        *cancellable,
-                                   GAsyncReadyCallback  callback,
-                                   gpointer             user_data)
-{
-  MeshQuicStream *owner = MESH_QUIC_INPUT_STREAM (stream)->owner;
-  g_autoptr(GTask) task = io_task_new (stream, owner, io_priority, cancellable, callback,
-                                       user_data, mesh_quic_input_stream_read_async);
-
-  if (task == NULL)
-    return;
-  g_return_if_fail (owner->read.task == NULL);
-  if (count == 0) {
-    g_task_return_int (task, 0);
-    return;
-  }
-  owner->read_buffer = buffer;
-  owner->read_count = count;
-  owner->read_filled = 0;
-  pending_set (&owner->read, task, cancellable);
-  _mesh_quic_stream_dispatch (owner);
-}
-
-static gssize
-mesh_quic_input_stream_read_finish (GInputStream  *stream,
-                                    GAsyncResult  *result,
-                                    GError       **error)
-{
-  return g_task_propagate_int (G_TASK (result), error);
-}
-
-static void
+void
 stream_close_input (MeshQuicStream *self)
 {
   gsize unread;
@@ -686,310 +316,13 @@ stream_close_input (MeshQuicStream *self)
   }
 }
 
-static gboolean
-mesh_quic_input_stream_close (GInputStream  *stream,
-                              GCancellable  *cancellable,
-                              GError       **error)
-{
-  MeshQuicStream *owner = MESH_QUIC_INPUT_STREAM (stream)->owner;
-
-  if (owner != NULL)
-    stream_close_input (owner);
-  return TRUE;
-}
-
-static void
-mesh_quic_input_stream_close_async (GInputStream        *stream,
-                                    int                  io_priority,
-                                    GCancellable        *cancellable,
-                                    GAsyncReadyCallback  callback,
-                                    gpointer             user_data)
-{
-  g_autoptr(GTask) task = g_task_new (stream, cancellable, callback, user_data);
-
-  g_task_set_source_tag (task, mesh_quic_input_stream_close_async);
-  mesh_quic_input_stream_close (stream, cancellable, NULL);
-  g_task_return_boolean (task, TRUE);
-}
-
-static gboolean
-mesh_quic_input_stream_close_finish (GInputStream  *stream,
-                                     GAsyncResult  *result,
-                                     GError       **error)
-{
-  return g_task_propagate_boolean (G_TASK (result), error);
-}
-
-static void
-mesh_quic_input_stream_class_init (MeshQuicInputStreamClass *klass)
-{
-  GInputStreamClass *input_class = G_INPUT_STREAM_CLASS (klass);
-
-  input_class->read_fn = mesh_quic_input_stream_read;
-  input_class->read_async = mesh_quic_input_stream_read_async;
-  input_class->read_finish = mesh_quic_input_stream_read_finish;
-  input_class->close_fn = mesh_quic_input_stream_close;
-  input_class->close_async = mesh_quic_input_stream_close_async;
-  input_class->close_finish = mesh_quic_input_stream_close_finish;
-}
-
-static void
-mesh_quic_input_stream_init (MeshQuicInputStream *self)
-{
-}
-
-/* GOutputStream */
-
-static gssize
-mesh_quic_output_stream_write (GOutputStream  *stream,
-                               const void     *buffer,
-                               gsize           count,
-                               GCancellable   *cancellable,
-                               GError        **error)
-{
-  MeshQuicStream *owner = MESH_QUIC_OUTPUT_STREAM (stream)->owner;
-  gsize n;
-
-  if (owner == NULL) {
-    g_propagate_error (error, gone_error ());
-    return -1;
-  }
-  if (!stream_check_writable (owner, error))
-    return -1;
-  if (count == 0)
-    return 0;
-  n = stream_accept_write (owner, buffer, count);
-  if (n == 0) {
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
-                         "The QUIC send buffer is full; use g_output_stream_write_async()");
-    return -1;
-  }
-  return (gssize) n;
-}
-
-static void
-mesh_quic_output_stream_write_async (GOutputStream       *stream,
-                                     const void          *buffer,
-                                     gsize                count,
-                                     int                  io_priority,
-                                     GCancellable        *cancellable,
-                                     GAsyncReadyCallback  callback,
-                                     gpointer             user_data)
-{
-  MeshQuicStream *owner = MESH_QUIC_OUTPUT_STREAM (stream)->owner;
-  g_autoptr(GTask) task = io_task_new (stream, owner, io_priority, cancellable, callback,
-                                       user_data, mesh_quic_output_stream_write_async);
-
-  if (task == NULL)
-    return;
-  g_return_if_fail (owner->write.task == NULL);
-  if (count == 0) {
-    g_task_return_int (task, 0);
-    return;
-  }
-  owner->write_buffer = buffer;
-  owner->write_count = count;
-  g_clear_pointer (&owner->write_parts, g_ptr_array_unref);
-  pending_set (&owner->write, task, cancellable);
-  _mesh_quic_stream_dispatch (owner);
-}
-
-static gssize
-mesh_quic_output_stream_write_finish (GOutputStream  *stream,
-                                      GAsyncResult   *result,
-                                      GError        **error)
-{
-  return g_task_propagate_int (G_TASK (result), error);
-}
-
-/* Without writev_async GIO runs a writev in a worker thread, off the
- * endpoint's context, where the sync write only answers WOULD_BLOCK.  A
- * partial writev is allowed: writev_all comes back for the rest. */
-static void
-mesh_quic_output_stream_writev_async (GOutputStream        *stream,
-                                      const GOutputVector  *vectors,
-                                      gsize                 n_vectors,
-                                      int                   io_priority,
-                                      GCancellable         *cancellable,
-                                      GAsyncReadyCallback   callback,
-                                      gpointer              user_data)
-{
-  for (gsize i = 0; i < n_vectors; i++) {
-    if (vectors[i].size > 0) {
-      mesh_quic_output_stream_write_async (stream, vectors[i].buffer, vectors[i].size,
-                                           io_priority, cancellable, callback, user_data);
-      return;
-    }
-  }
-  mesh_quic_output_stream_write_async (stream, NULL, 0, io_priority, cancellable, callback,
-                                       user_data);
-}
-
-static gboolean
-mesh_quic_output_stream_writev_finish (GOutputStream  *stream,
-                                       GAsyncResult   *result,
-                                       gsize          *bytes_written,
-                                       GError        **error)
-{
-  gssize n = g_task_propagate_int (G_TASK (result), error);
-
-  if (bytes_written != NULL)
-    *bytes_written = n > 0 ? (gsize) n : 0;
-  return n >= 0;
-}
-
-/**
- * mesh_quic_output_stream_write_bytes_async:
- * @stream: a MeshQuicStream's output stream (see mesh_quic_output_stream_is())
- * @parts: (array length=n_parts): bytes to send, in order
- *
- * Like g_output_stream_writev_all_async(), but the stream keeps references to @parts instead
- * of copying them (up to acknowledgement): the caller must not change their bytes.  Completes
- * with all of them accepted (mesh_quic_output_stream_write_bytes_finish()).
- */
 void
-mesh_quic_output_stream_write_bytes_async (GOutputStream       *stream,
-                                           GBytes       *const *parts,
-                                           guint                n_parts,
-                                           int                  io_priority,
-                                           GCancellable        *cancellable,
-                                           GAsyncReadyCallback  callback,
-                                           gpointer             user_data)
-{
-  MeshQuicStream *owner;
-  g_autoptr(GTask) task = NULL;
-
-  g_return_if_fail (MESH_IS_QUIC_OUTPUT_STREAM (stream));
-
-  owner = MESH_QUIC_OUTPUT_STREAM (stream)->owner;
-  task = io_task_new (stream, owner, io_priority, cancellable, callback, user_data,
-                      mesh_quic_output_stream_write_bytes_async);
-  if (task == NULL)
-    return;
-  g_return_if_fail (owner->write.task == NULL);
-
-  owner->write_buffer = NULL;
-  owner->write_count = 0;
-  g_clear_pointer (&owner->write_parts, g_ptr_array_unref);
-  owner->write_parts = g_ptr_array_new_full (n_parts, (GDestroyNotify) g_bytes_unref);
-  for (guint i = 0; i < n_parts; i++)
-    g_ptr_array_add (owner->write_parts, g_bytes_ref (parts[i]));
-  pending_set (&owner->write, task, cancellable);
-  _mesh_quic_stream_dispatch (owner);
-}
-
-gboolean
-mesh_quic_output_stream_write_bytes_finish (GOutputStream  *stream,
-                                            GAsyncResult   *result,
-                                            GError        **error)
-{
-  return g_task_propagate_int (G_TASK (result), error) >= 0;
-}
-
-/* Whether @stream is a MeshQuicStream's output (takes write_bytes_async()). */
-gboolean
-mesh_quic_output_stream_is (GOutputStream *stream)
-{
-  return MESH_IS_QUIC_OUTPUT_STREAM (stream);
-}
-
-static void
-mesh_quic_output_stream_flush_async (GOutputStream       *stream,
-                                     int                  io_priority,
-                                     GCancellable        *cancellable,
-                                     GAsyncReadyCallback  callback,
-                                     gpointer             user_data)
-{
-  g_autoptr(GTask) task = g_task_new (stream, cancellable, callback, user_data);
-
-  /* Data in the send ring is already the stream's: nothing to flush. */
-  g_task_set_source_tag (task, mesh_quic_output_stream_flush_async);
-  g_task_return_boolean (task, TRUE);
-}
-
-static gboolean
-mesh_quic_output_stream_flush_finish (GOutputStream  *stream,
-                                      GAsyncResult   *result,
-                                      GError        **error)
-{
-  return g_task_propagate_boolean (G_TASK (result), error);
-}
-
-static void
 stream_request_fin (MeshQuicStream *self)
 {
   if (self->fin_requested || self->send_error != NULL)
     return;
   self->fin_requested = TRUE;
   stream_send_ready (self);
-}
-
-static gboolean
-mesh_quic_output_stream_close (GOutputStream  *stream,
-                               GCancellable   *cancellable,
-                               GError        **error)
-{
-  MeshQuicStream *owner = MESH_QUIC_OUTPUT_STREAM (stream)->owner;
-
-  if (owner != NULL)
-    stream_request_fin (owner);
-  return TRUE;
-}
-
-/* Completes once the peer acknowledged every byte, so the caller may then close the
- * connection without losing the tail of the stream. */
-static void
-mesh_quic_output_stream_close_async (GOutputStream       *stream,
-                                     int                  io_priority,
-                                     GCancellable        *cancellable,
-                                     GAsyncReadyCallback  callback,
-                                     gpointer             user_data)
-{
-  MeshQuicStream *owner = MESH_QUIC_OUTPUT_STREAM (stream)->owner;
-  g_autoptr(GTask) task = g_task_new (stream, cancellable, callback, user_data);
-
-  g_task_set_source_tag (task, mesh_quic_output_stream_close_async);
-  g_task_set_priority (task, io_priority);
-
-  if (owner == NULL) {
-    g_task_return_boolean (task, TRUE);
-    return;
-  }
-  g_return_if_fail (owner->close_output.task == NULL);
-
-  stream_request_fin (owner);
-  pending_set (&owner->close_output, task, cancellable);
-  _mesh_quic_stream_dispatch (owner);
-}
-
-static gboolean
-mesh_quic_output_stream_close_finish (GOutputStream  *stream,
-                                      GAsyncResult   *result,
-                                      GError        **error)
-{
-  return g_task_propagate_boolean (G_TASK (result), error);
-}
-
-static void
-mesh_quic_output_stream_class_init (MeshQuicOutputStreamClass *klass)
-{
-  GOutputStreamClass *output_class = G_OUTPUT_STREAM_CLASS (klass);
-
-  output_class->write_fn = mesh_quic_output_stream_write;
-  output_class->write_async = mesh_quic_output_stream_write_async;
-  output_class->write_finish = mesh_quic_output_stream_write_finish;
-  output_class->writev_async = mesh_quic_output_stream_writev_async;
-  output_class->writev_finish = mesh_quic_output_stream_writev_finish;
-  output_class->flush_async = mesh_quic_output_stream_flush_async;
-  output_class->flush_finish = mesh_quic_output_stream_flush_finish;
-  output_class->close_fn = mesh_quic_output_stream_close;
-  output_class->close_async = mesh_quic_output_stream_close_async;
-  output_class->close_finish = mesh_quic_output_stream_close_finish;
-}
-
-static void
-mesh_quic_output_stream_init (MeshQuicOutputStream *self)
-{
 }
 
 /* GIOStream */

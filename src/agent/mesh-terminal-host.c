@@ -3,318 +3,11 @@
 
 #include "config.h"
 
-#include "mesh-terminal-host.h"
+#include "mesh-terminal-host-private.h"
 
-#include "mesh-error.h"
-#include "mesh-escape.h"
-#include "mesh-frame-reader.h"
-#include "mesh-frame-writer.h"
-
-#include <errno.h>
-#include <fcntl.h>
-#include <glib-unix.h>
-#include <pty.h>
-#include <pwd.h>
-#include <signal.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#define SCROLLBACK_SIZE    (64 * 1024)
-#define READ_SIZE          (256 * 1024)
-/* Flow control: the PTY is read only while the quickest viewer has less
- * than PAUSE_BACKLOG unsent, so a fast producer (cat of a big file) is
- * paced by the viewers instead of piling up output.  A viewer that lags
- * more than MAX_VIEWER_BACKLOG behind while others keep up is cut off;
- * it can reattach and gets the scrollback. */
-#define PAUSE_BACKLOG      (256 * 1024)
-#define MAX_VIEWER_BACKLOG (2 * 1024 * 1024)
-#define MAX_PENDING_INPUT  (256 * 1024)
-/* A viewer's frames are read only while less than READ_BACKLOG is queued
- * for it: whatever it sends (input, resizes) cannot make us queue answers
- * it does not read.  Below MAX_VIEWER_BACKLOG, so a controller that pauses
- * is slowed down, not cut off. */
-#define READ_BACKLOG       (1024 * 1024)
-/* Refused frames (input or resizes without control, bad frames) draw on a
- * budget that refills slowly: a person typing into a view-only terminal
- * stays far below it, a flood empties it and the viewer is closed. */
-#define REFUSAL_BURST      256.0
-#define REFUSALS_PER_SEC   16.0
-/* How long a dropped viewer may take to read its last frames (the shell's
- * final output, the reason it was closed) before its stream is cut. */
-#define DRAIN_TIMEOUT_MS   5000
-/* The PTY is paused while every viewer is behind; a viewer that takes
- * nothing at all for this long is cut off, so a single viewer that never
- * reads cannot freeze the host's shell. */
-#define DEFAULT_STALL_TIMEOUT_MS 15000
-
-enum {
-  OUTPUT,
-  VIEWER_REMOVED,
-  EXITED,
-  N_SIGNALS
-};
-
-static guint signals[N_SIGNALS];
-
-typedef struct {
-  MeshTerminalHost *host;         /* NULL once removed */
-  char             *id;
-  GIOStream        *stream;
-  MeshFrameReader  *reader;
-  MeshFrameWriter  *writer;
-  GCancellable     *cancellable;
-  GSource          *drain_timeout;
-  gboolean          may_control;
-  gboolean          draining;       /* a flush is pending to resume the PTY */
-  gboolean          reading;
-  gboolean          read_paused;    /* too much queued for it: not reading its frames */
-  gboolean          flushing;
-  gboolean          closed;
-  gboolean          overflowed;     /* over MAX_VIEWER_BACKLOG: being dropped */
-  gboolean          refusal_pending; /* an ERROR is queued: later refusals are not answered */
-  double            refusal_budget;
-  gint64            refusal_time;
-  gsize             stall_mark;     /* queued bytes at the last stall check */
-} Viewer;
-
-struct _MeshTerminalHost {
-  GObject     parent_instance;
-
-  GStrv       argv;
-  GPid        pid;
-  int         master;
-  /* On the context that was thread-default at creation: the app hosts
-   * shells on its agent thread, not the main one. */
-  GMainContext *context;
-  GSource    *read_source;
-  GSource    *write_source;
-  GSource    *child_watch;
-  guint       cols;
-  guint       rows;
-  GByteArray *scrollback;
-  GByteArray *pending_input;
-  GHashTable *viewers;            /* id → Viewer */
-  char       *controller;
-  guint       next_viewer;
-  GSource    *stall_source;
-  guint       stall_timeout_ms;
-  gboolean    running;
-  gboolean    paused;
-};
+guint host_signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (MeshTerminalHost, mesh_terminal_host, G_TYPE_OBJECT)
-
-static Viewer *
-viewer_ref (Viewer *viewer)
-{
-  return g_rc_box_acquire (viewer);
-}
-
-static void
-viewer_clear (Viewer *viewer)
-{
-  if (viewer->drain_timeout != NULL) {
-    g_source_destroy (viewer->drain_timeout);
-    g_source_unref (viewer->drain_timeout);
-  }
-  g_free (viewer->id);
-  g_clear_object (&viewer->stream);
-  g_clear_object (&viewer->reader);
-  g_clear_object (&viewer->writer);
-  g_clear_object (&viewer->cancellable);
-}
-
-static void
-viewer_unref (Viewer *viewer)
-{
-  g_rc_box_release_full (viewer, (GDestroyNotify) viewer_clear);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Viewer, viewer_unref)
-
-static void host_update_gate (MeshTerminalHost *self);
-
-static void
-on_viewer_closed (GObject      *source,
-                  GAsyncResult *result,
-                  gpointer      user_data)
-{
-  g_autoptr(Viewer) viewer = user_data;
-
-  g_io_stream_close_finish (G_IO_STREAM (source), result, NULL);
-}
-
-/* Closes the stream once the last frame is out and the read came back, so
- * that no operation is pending on it. */
-static void
-viewer_maybe_close (Viewer *viewer)
-{
-  if (viewer->host != NULL || viewer->reading || viewer->read_paused || viewer->flushing ||
-      viewer->closed)
-    return;
-  viewer->closed = TRUE;
-  g_io_stream_close_async (viewer->stream, G_PRIORITY_DEFAULT, NULL, on_viewer_closed,
-                           viewer_ref (viewer));
-}
-
-static void
-on_viewer_flushed (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      user_data)
-{
-  g_autoptr(Viewer) viewer = user_data;
-
-  mesh_frame_writer_write_finish (MESH_FRAME_WRITER (source), result, NULL);
-  viewer->flushing = FALSE;
-  if (viewer->drain_timeout != NULL) {
-    g_source_destroy (viewer->drain_timeout);
-    g_clear_pointer (&viewer->drain_timeout, g_source_unref);
-  }
-  viewer_maybe_close (viewer);
-}
-
-/* The viewer did not take its last frames in time: cut the stream. */
-static gboolean
-on_drain_timeout (gpointer user_data)
-{
-  Viewer *viewer = user_data;
-
-  g_clear_pointer (&viewer->drain_timeout, g_source_unref);
-  g_debug ("viewer %s did not read its last output; closing it", viewer->id);
-  mesh_frame_writer_abort (viewer->writer);
-  return G_SOURCE_REMOVE;
-}
-
-/* Detaches @viewer.  @graceful lets queued output reach it first (the shell
- * ended); otherwise whatever is queued is dropped (a viewer too slow to
- * keep up, or one whose stream already failed). */
-static void
-host_drop_viewer (MeshTerminalHost *self,
-                  Viewer           *viewer,
-                  gboolean          graceful)
-{
-  g_autoptr(Viewer) keep = viewer_ref (viewer);
-
-  if (viewer->host == NULL)
-    return;
-  viewer->host = NULL;
-  if (g_strcmp0 (self->controller, viewer->id) == 0)
-    g_clear_pointer (&self->controller, g_free);
-  g_hash_table_remove (self->viewers, viewer->id);
-
-  g_cancellable_cancel (viewer->cancellable);
-  if (graceful) {
-    viewer->flushing = TRUE;
-    mesh_frame_writer_flush_async (viewer->writer, NULL, on_viewer_flushed, viewer_ref (viewer));
-    /* A viewer that does not read must not keep its stream (and what is
-     * queued for it) alive. */
-    if (viewer->flushing && viewer->drain_timeout == NULL) {
-      viewer->drain_timeout = g_timeout_source_new (DRAIN_TIMEOUT_MS);
-      g_source_set_callback (viewer->drain_timeout, on_drain_timeout, viewer_ref (viewer),
-                             (GDestroyNotify) viewer_unref);
-      g_source_attach (viewer->drain_timeout, self->context);
-    }
-  } else {
-    mesh_frame_writer_abort (viewer->writer);
-  }
-  viewer_maybe_close (viewer);
-  host_update_gate (self);
-  g_signal_emit (self, signals[VIEWER_REMOVED], 0, viewer->id);
-}
-
-static gboolean
-on_overflow_drop (gpointer user_data)
-{
-  Viewer *viewer = user_data;
-
-  if (viewer->host != NULL) {
-    g_debug ("viewer %s fell too far behind; disconnecting it", viewer->id);
-    host_drop_viewer (viewer->host, viewer, FALSE);
-  }
-  return G_SOURCE_REMOVE;
-}
-
-/* Every frame for a viewer goes through here, so nothing it does or fails
- * to do makes its queue grow past MAX_VIEWER_BACKLOG: a viewer that falls
- * that far behind is dropped (from an idle callback, as callers may be
- * walking the viewers) and gets nothing more meanwhile.  It can reattach
- * and gets the scrollback. */
-static void
-viewer_queue (Viewer              *viewer,
-              MeshFrameType        type,
-              GBytes              *payload,
-              GAsyncReadyCallback  callback,
-              gpointer             user_data)
-{
-  if (viewer->host != NULL && !viewer->overflowed &&
-      mesh_frame_writer_get_queued_bytes (viewer->writer) + g_bytes_get_size (payload) >
-      MAX_VIEWER_BACKLOG) {
-    GSource *source = g_idle_source_new ();
-
-    viewer->overflowed = TRUE;
-    g_source_set_priority (source, G_PRIORITY_HIGH);
-    g_source_set_callback (source, on_overflow_drop, viewer_ref (viewer),
-                           (GDestroyNotify) viewer_unref);
-    g_source_attach (source, viewer->host->context);
-    g_source_unref (source);
-  }
-  if (viewer->host != NULL && !viewer->overflowed) {
-    mesh_frame_writer_write_async (viewer->writer, type, payload, NULL, callback, user_data);
-    return;
-  }
-  /* Not queued: the callback still runs, as the frame's fate is known. */
-  if (callback != NULL) {
-    g_autoptr(GTask) task = g_task_new (viewer->writer, NULL, callback, user_data);
-
-    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                             "the viewer is too far behind");
-  }
-}
-
-static void
-host_send (Viewer        *viewer,
-           MeshFrameType  type,
-           GBytes        *payload)
-{
-  viewer_queue (viewer, type, payload, NULL, NULL);
-}
-
-static void
-host_send_control (Viewer     *viewer,
-                   JsonObject *control)
-{
-  g_autoptr(GBytes) payload = mesh_frame_control_to_bytes (control);
-
-  viewer_queue (viewer, MESH_FRAME_CONTROL, payload, NULL, NULL);
-}
-
-static void
-host_broadcast_output (MeshTerminalHost *self,
-                       GBytes           *output)
-{
-  GHashTableIter iter;
-  Viewer *viewer;
-  gsize len;
-  const guint8 *data = g_bytes_get_data (output, &len);
-
-  g_byte_array_append (self->scrollback, data, len);
-  if (self->scrollback->len > SCROLLBACK_SIZE) {
-    gsize cut = self->scrollback->len - SCROLLBACK_SIZE;
-
-    /* Start the kept part on a character, not inside a UTF-8 sequence. */
-    while (cut < self->scrollback->len && (self->scrollback->data[cut] & 0xc0) == 0x80)
-      cut++;
-    g_byte_array_remove_range (self->scrollback, 0, cut);
-  }
-
-  g_signal_emit (self, signals[OUTPUT], 0, output);
-
-  g_hash_table_iter_init (&iter, self->viewers);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &viewer))
-    host_send (viewer, MESH_FRAME_TERM_OUT, output);
-}
 
 /* Reads what the PTY holds now, up to READ_SIZE, as one TERM_OUT frame;
  * FALSE once it is closed (EIO on Linux when the last process holding the
@@ -388,7 +81,7 @@ host_finish (MeshTerminalHost *self,
   for (GList *l = viewers; l != NULL; l = l->next)
     host_drop_viewer (self, l->data, TRUE);
 
-  g_signal_emit (self, signals[EXITED], 0, status);
+  g_signal_emit (self, host_signals[EXITED], 0, status);
 }
 
 static gboolean
@@ -472,7 +165,7 @@ host_arm_stall_check (MeshTerminalHost *self,
 
 /* Pauses reading the PTY while even the quickest viewer is behind, and
  * resumes as soon as one of them has caught up. */
-static void
+void
 host_update_gate (MeshTerminalHost *self)
 {
   gsize least = G_MAXSIZE;
@@ -542,7 +235,7 @@ on_pty_writable (int          fd,
   return G_SOURCE_REMOVE;
 }
 
-static void
+void
 host_write_input (MeshTerminalHost *self,
                   const guint8     *data,
                   gsize             len)
@@ -558,7 +251,7 @@ host_write_input (MeshTerminalHost *self,
     self->write_source = add_fd_source (self, G_IO_OUT, on_pty_writable);
 }
 
-static void
+void
 host_apply_size (MeshTerminalHost *self,
                  guint             cols,
                  guint             rows)
@@ -577,185 +270,6 @@ host_apply_size (MeshTerminalHost *self,
   g_hash_table_iter_init (&iter, self->viewers);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &viewer))
     host_send_control (viewer, resize);
-}
-
-static void
-on_refusal_written (GObject      *source,
-                    GAsyncResult *result,
-                    gpointer      user_data)
-{
-  g_autoptr(Viewer) viewer = user_data;
-
-  mesh_frame_writer_write_finish (MESH_FRAME_WRITER (source), result, NULL);
-  viewer->refusal_pending = FALSE;
-}
-
-/* Closes a viewer that abuses the host, telling it why first (if it reads
- * within DRAIN_TIMEOUT_MS). */
-static void
-host_expel (MeshTerminalHost *self,
-            Viewer           *viewer,
-            const char       *code,
-            const char       *message)
-{
-  g_autoptr(JsonObject) control = mesh_frame_error_new (code, message);
-
-  g_debug ("closing viewer %s: %s", viewer->id, message);
-  host_send_control (viewer, control);
-  host_drop_viewer (self, viewer, !viewer->overflowed);
-}
-
-/* Answers a frame the viewer may not send.  At most one ERROR is queued at
- * a time (the others are dropped until the viewer took it), so a viewer
- * that floods refused frames and never reads costs no memory; one that
- * keeps doing it is closed. */
-static void
-host_refuse (MeshTerminalHost *self,
-             Viewer           *viewer,
-             const char       *code,
-             const char       *message)
-{
-  g_autoptr(JsonObject) control = NULL;
-  g_autoptr(GBytes) payload = NULL;
-  gint64 now = g_get_monotonic_time ();
-
-  viewer->refusal_budget = MIN (REFUSAL_BURST,
-                                viewer->refusal_budget +
-                                (now - viewer->refusal_time) * REFUSALS_PER_SEC / G_USEC_PER_SEC);
-  viewer->refusal_time = now;
-  if (viewer->refusal_budget < 1.0) {
-    host_expel (self, viewer, "RATE_LIMITED",
-                "too many refused frames (terminal input needs terminal control); "
-                "closing this viewer");
-    return;
-  }
-  viewer->refusal_budget -= 1.0;
-
-  if (viewer->refusal_pending)
-    return;
-  viewer->refusal_pending = TRUE;
-  control = mesh_frame_error_new (code, message);
-  payload = mesh_frame_control_to_bytes (control);
-  viewer_queue (viewer, MESH_FRAME_CONTROL, payload, on_refusal_written, viewer_ref (viewer));
-}
-
-static void
-host_handle_frame (MeshTerminalHost *self,
-                   Viewer           *viewer,
-                   MeshFrameType     type,
-                   GBytes           *payload)
-{
-  g_autoptr(JsonObject) control = NULL;
-  g_autoptr(GError) error = NULL;
-  gboolean in_control = g_strcmp0 (self->controller, viewer->id) == 0;
-  const char *t = NULL;
-  guint cols, rows;
-
-  switch (type) {
-  case MESH_FRAME_TERM_IN:
-    if (!in_control) {
-      host_refuse (self, viewer, "CAP_REQUIRED", "terminal input needs terminal control");
-      return;
-    }
-    host_write_input (self, g_bytes_get_data (payload, NULL), g_bytes_get_size (payload));
-    return;
-
-  case MESH_FRAME_CONTROL:
-    control = mesh_frame_control_parse (payload, &t, &error);
-    if (control == NULL) {
-      host_refuse (self, viewer, "BAD_REQUEST", error->message);
-      return;
-    }
-    if (g_str_equal (t, "ERROR")) {
-      g_debug ("viewer %s reported an error", viewer->id);
-      return;
-    }
-    if (!g_str_equal (t, "TERM_RESIZE")) {
-      host_refuse (self, viewer, "BAD_REQUEST", "a terminal viewer may only send TERM_RESIZE");
-      return;
-    }
-    if (!in_control) {
-      host_refuse (self, viewer, "CAP_REQUIRED", "resizing the terminal needs terminal control");
-      return;
-    }
-    if (!mesh_frame_term_resize_parse (control, &cols, &rows, &error)) {
-      host_refuse (self, viewer, "BAD_REQUEST", error->message);
-      return;
-    }
-    host_apply_size (self, cols, rows);
-    return;
-
-  default:
-    host_refuse (self, viewer, "BAD_REQUEST", "unexpected frame type on a terminal stream");
-    return;
-  }
-}
-
-static void viewer_read_next (Viewer *viewer);
-
-static void
-on_viewer_frame (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  g_autoptr(Viewer) viewer = user_data;
-  g_autoptr(GBytes) payload = NULL;
-  g_autoptr(GError) error = NULL;
-  MeshFrameType type;
-
-  viewer->reading = FALSE;
-  if (!mesh_frame_reader_read_finish (MESH_FRAME_READER (source), result, &type, &payload,
-                                      &error)) {
-    if (viewer->host != NULL) {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED)) {
-        g_autofree char *message = mesh_escape_for_display (error->message, -1);
-
-        g_debug ("viewer %s: %s", viewer->id, message);
-      }
-      host_drop_viewer (viewer->host, viewer, FALSE);
-    }
-    viewer_maybe_close (viewer);
-    return;
-  }
-  if (viewer->host == NULL) {
-    viewer_maybe_close (viewer);
-    return;
-  }
-  host_handle_frame (viewer->host, viewer, type, payload);
-  viewer_read_next (viewer);
-}
-
-static void
-on_viewer_caught_up (GObject      *source,
-                     GAsyncResult *result,
-                     gpointer      user_data)
-{
-  g_autoptr(Viewer) viewer = user_data;
-
-  mesh_frame_writer_write_finish (MESH_FRAME_WRITER (source), result, NULL);
-  viewer->read_paused = FALSE;
-  if (viewer->host != NULL)
-    viewer_read_next (viewer);
-  else
-    viewer_maybe_close (viewer);
-}
-
-static void
-viewer_read_next (Viewer *viewer)
-{
-  if (viewer->host == NULL || viewer->read_paused)
-    return;
-  /* Back-pressure: what it sends waits in its stream (and QUIC flow control
-   * stops it) until it took what we already queued for it. */
-  if (mesh_frame_writer_get_queued_bytes (viewer->writer) > READ_BACKLOG) {
-    viewer->read_paused = TRUE;
-    mesh_frame_writer_flush_async (viewer->writer, NULL, on_viewer_caught_up,
-                                   viewer_ref (viewer));
-    return;
-  }
-  viewer->reading = TRUE;
-  mesh_frame_reader_read_async (viewer->reader, viewer->cancellable, on_viewer_frame,
-                                viewer_ref (viewer));
 }
 
 static char *
@@ -824,7 +338,7 @@ mesh_terminal_host_class_init (MeshTerminalHostClass *klass)
    * MeshTerminalHost::output:
    * @output: bytes the shell wrote, also sent to every viewer
    */
-  signals[OUTPUT] =
+  host_signals[OUTPUT] =
     g_signal_new ("output", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_BYTES);
 
@@ -832,7 +346,7 @@ mesh_terminal_host_class_init (MeshTerminalHostClass *klass)
    * MeshTerminalHost::viewer-removed:
    * @viewer_id: the viewer that left, failed or was too slow
    */
-  signals[VIEWER_REMOVED] =
+  host_signals[VIEWER_REMOVED] =
     g_signal_new ("viewer-removed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 
@@ -842,7 +356,7 @@ mesh_terminal_host_class_init (MeshTerminalHostClass *klass)
    *
    * The shell ended: every viewer stream has been closed after its output.
    */
-  signals[EXITED] =
+  host_signals[EXITED] =
     g_signal_new ("exited", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_INT);
 }
