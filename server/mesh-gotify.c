@@ -3,307 +3,10 @@
 
 #include "config.h"
 
-#include "mesh-gotify.h"
+#include "mesh-gotify-private.h"
 
-#include "mesh-error.h"
-#include "mesh-escape.h"
-#include "mesh-json.h"
-
-#include <string.h>
-
-#define MAX_URL_BYTES         2048
 #define TEST_TITLE            "Mesh: test notification"
 #define TEST_MESSAGE          "If you can read this, your Mesh server can reach this Gotify."
-
-/* Address checks (SSRF).  A target's name is resolved once per connection
- * by the connectable below, every address it resolves to is judged, and the
- * socket client connects only to those addresses: there is no second
- * lookup a DNS answer could change in between. */
-
-static const char *
-ipv4_refusal (const guint8 *a)
-{
-  if (a[0] == 0)
-    return "an unspecified (\"this network\") address";
-  if (a[0] == 127)
-    return "a loopback address";
-  if (a[0] == 10 || (a[0] == 172 && (a[1] & 0xF0) == 16) || (a[0] == 192 && a[1] == 168))
-    return "a private (RFC 1918) address";
-  if (a[0] == 100 && (a[1] & 0xC0) == 64)
-    return "a shared (carrier-grade NAT) address";
-  if (a[0] == 169 && a[1] == 254)
-    return "a link-local address";
-  if (a[0] == 192 && a[1] == 0 && (a[2] == 0 || a[2] == 2))
-    return "a reserved address";
-  if (a[0] == 192 && a[1] == 88 && a[2] == 99)
-    return "a reserved address";
-  if (a[0] == 198 && (a[1] & 0xFE) == 18)
-    return "a reserved (benchmarking) address";
-  if ((a[0] == 198 && a[1] == 51 && a[2] == 100) || (a[0] == 203 && a[1] == 0 && a[2] == 113))
-    return "a reserved (documentation) address";
-  if ((a[0] & 0xF0) == 224)
-    return "a multicast address";
-  if ((a[0] & 0xF0) == 240)
-    return "a reserved or broadcast address";
-  return NULL;
-}
-
-const char *
-mesh_gotify_address_refusal (GInetAddress *address)
-{
-  const guint8 *a;
-  static const guint8 zeros[12] = { 0 };
-
-  g_return_val_if_fail (G_IS_INET_ADDRESS (address), "not an address");
-
-  a = g_inet_address_to_bytes (address);
-  if (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV4)
-    return ipv4_refusal (a);
-  if (g_inet_address_get_family (address) != G_SOCKET_FAMILY_IPV6)
-    return "not an IP address";
-
-  /* Forms that carry an IPv4 address reach that address. */
-  if (memcmp (a, zeros, 10) == 0 && a[10] == 0xFF && a[11] == 0xFF)   /* ::ffff:a.b.c.d */
-    return ipv4_refusal (a + 12);
-  if (a[0] == 0x00 && a[1] == 0x64 && a[2] == 0xFF && a[3] == 0x9B &&  /* 64:ff9b::/96 */
-      memcmp (a + 4, zeros, 8) == 0)
-    return ipv4_refusal (a + 12);
-  if (a[0] == 0x20 && a[1] == 0x02)                                   /* 2002::/16, 6to4 */
-    return ipv4_refusal (a + 2);
-  if (memcmp (a, zeros, 12) == 0) {                                   /* ::a.b.c.d, ::, ::1 */
-    if (a[12] == 0 && a[13] == 0 && a[14] == 0 && a[15] <= 1)
-      return a[15] == 1 ? "a loopback address" : "an unspecified address";
-    return ipv4_refusal (a + 12) ? ipv4_refusal (a + 12) : "a deprecated IPv4-compatible address";
-  }
-  if (a[0] == 0xFF)
-    return "a multicast address";
-  if ((a[0] & 0xFE) == 0xFC)
-    return "a unique local (private) address";
-  if (a[0] == 0xFE && (a[1] & 0xC0) == 0x80)
-    return "a link-local address";
-  if (a[0] == 0xFE && (a[1] & 0xC0) == 0xC0)
-    return "a site-local address";
-  /* Outside 2000::/3 nothing is global unicast (64:ff9b:1::/48, 100::/64, ...). */
-  if ((a[0] & 0xE0) != 0x20)
-    return "a reserved address";
-  /* 2001::/23 (Teredo, benchmarking, ORCHID...) and 2001:db8::/32. */
-  if (a[0] == 0x20 && a[1] == 0x01 && (a[2] & 0xFE) == 0x00)
-    return "a reserved address";
-  if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0D && a[3] == 0xB8)
-    return "a reserved (documentation) address";
-  return NULL;
-}
-
-/* A GNetworkAddress (so that TLS still checks the certificate against the
- * URL's host name) whose enumerators yield only checked addresses, and never
- * a proxy: a proxy would resolve the name itself. */
-#define MESH_TYPE_CHECKED_ADDRESS (mesh_checked_address_get_type ())
-G_DECLARE_FINAL_TYPE (MeshCheckedAddress, mesh_checked_address, MESH, CHECKED_ADDRESS,
-                      GNetworkAddress)
-
-struct _MeshCheckedAddress {
-  GNetworkAddress  parent_instance;
-  gboolean         allow_private;
-  char            *refusal;       /* why the last lookup was refused, or NULL */
-};
-
-#define MESH_TYPE_CHECKED_ENUMERATOR (mesh_checked_enumerator_get_type ())
-G_DECLARE_FINAL_TYPE (MeshCheckedEnumerator, mesh_checked_enumerator, MESH, CHECKED_ENUMERATOR,
-                      GSocketAddressEnumerator)
-
-struct _MeshCheckedEnumerator {
-  GSocketAddressEnumerator  parent_instance;
-  MeshCheckedAddress       *address;
-  GList                    *addresses;    /* GInetAddress, checked */
-  GList                    *next;
-  gboolean                  resolved;
-};
-
-G_DEFINE_FINAL_TYPE (MeshCheckedEnumerator, mesh_checked_enumerator,
-                     G_TYPE_SOCKET_ADDRESS_ENUMERATOR)
-
-static void mesh_checked_address_connectable_init (GSocketConnectableIface *iface);
-
-G_DEFINE_FINAL_TYPE_WITH_CODE (MeshCheckedAddress, mesh_checked_address, G_TYPE_NETWORK_ADDRESS,
-                               G_IMPLEMENT_INTERFACE (G_TYPE_SOCKET_CONNECTABLE,
-                                                      mesh_checked_address_connectable_init))
-
-static GSocketConnectableIface *checked_address_parent_iface;
-
-/* Keeps the lookup's addresses if every one of them may be reached. */
-static gboolean
-checked_enumerator_take (MeshCheckedEnumerator  *self,
-                         GList                  *addresses,
-                         GError                **error)
-{
-  MeshCheckedAddress *address = self->address;
-  const char *host = g_network_address_get_hostname (G_NETWORK_ADDRESS (address));
-
-  self->resolved = TRUE;
-  g_clear_pointer (&address->refusal, g_free);
-  for (GList *l = addresses; l != NULL && !address->allow_private; l = l->next) {
-    const char *why = mesh_gotify_address_refusal (l->data);
-
-    if (why != NULL) {
-      g_autofree char *text = g_inet_address_to_string (l->data);
-
-      address->refusal = g_strdup_printf ("the Gotify host %s resolves to %s, %s: refused "
-                                          "(only the server's operator can allow private "
-                                          "targets)", host, text, why);
-      g_resolver_free_addresses (addresses);
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED, address->refusal);
-      return FALSE;
-    }
-  }
-  self->addresses = addresses;
-  self->next = addresses;
-  return TRUE;
-}
-
-static GSocketAddress *
-checked_enumerator_pop (MeshCheckedEnumerator *self)
-{
-  GInetAddress *inet;
-
-  if (self->next == NULL)
-    return NULL;
-  inet = self->next->data;
-  self->next = self->next->next;
-  return g_inet_socket_address_new (inet,
-                                    g_network_address_get_port (G_NETWORK_ADDRESS (self->address)));
-}
-
-static GSocketAddress *
-checked_enumerator_next (GSocketAddressEnumerator  *enumerator,
-                         GCancellable              *cancellable,
-                         GError                   **error)
-{
-  MeshCheckedEnumerator *self = MESH_CHECKED_ENUMERATOR (enumerator);
-
-  if (!self->resolved) {
-    g_autoptr(GResolver) resolver = g_resolver_get_default ();
-    const char *host = g_network_address_get_hostname (G_NETWORK_ADDRESS (self->address));
-    GList *addresses = g_resolver_lookup_by_name (resolver, host, cancellable, error);
-
-    if (addresses == NULL || !checked_enumerator_take (self, addresses, error))
-      return NULL;
-  }
-  return checked_enumerator_pop (self);
-}
-
-static void
-checked_enumerator_resolved_cb (GObject      *source,
-                                GAsyncResult *result,
-                                gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  MeshCheckedEnumerator *self = g_task_get_source_object (task);
-  GError *error = NULL;
-  GList *addresses = g_resolver_lookup_by_name_finish (G_RESOLVER (source), result, &error);
-
-  if (addresses == NULL || !checked_enumerator_take (self, addresses, &error)) {
-    g_task_return_error (task, error);
-    return;
-  }
-  g_task_return_pointer (task, checked_enumerator_pop (self), g_object_unref);
-}
-
-static void
-checked_enumerator_next_async (GSocketAddressEnumerator *enumerator,
-                               GCancellable             *cancellable,
-                               GAsyncReadyCallback       callback,
-                               gpointer                  user_data)
-{
-  MeshCheckedEnumerator *self = MESH_CHECKED_ENUMERATOR (enumerator);
-  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-
-  g_task_set_source_tag (task, checked_enumerator_next_async);
-  if (!self->resolved) {
-    g_autoptr(GResolver) resolver = g_resolver_get_default ();
-    const char *host = g_network_address_get_hostname (G_NETWORK_ADDRESS (self->address));
-
-    g_resolver_lookup_by_name_async (resolver, host, cancellable, checked_enumerator_resolved_cb,
-                                     g_steal_pointer (&task));
-    return;
-  }
-  g_task_return_pointer (task, checked_enumerator_pop (self), g_object_unref);
-}
-
-static GSocketAddress *
-checked_enumerator_next_finish (GSocketAddressEnumerator  *enumerator,
-                                GAsyncResult              *result,
-                                GError                   **error)
-{
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
-
-static void
-mesh_checked_enumerator_finalize (GObject *object)
-{
-  MeshCheckedEnumerator *self = MESH_CHECKED_ENUMERATOR (object);
-
-  g_resolver_free_addresses (self->addresses);
-  g_clear_object (&self->address);
-  G_OBJECT_CLASS (mesh_checked_enumerator_parent_class)->finalize (object);
-}
-
-static void
-mesh_checked_enumerator_class_init (MeshCheckedEnumeratorClass *klass)
-{
-  GSocketAddressEnumeratorClass *enumerator_class = G_SOCKET_ADDRESS_ENUMERATOR_CLASS (klass);
-
-  G_OBJECT_CLASS (klass)->finalize = mesh_checked_enumerator_finalize;
-  enumerator_class->next = checked_enumerator_next;
-  enumerator_class->next_async = checked_enumerator_next_async;
-  enumerator_class->next_finish = checked_enumerator_next_finish;
-}
-
-static void
-mesh_checked_enumerator_init (MeshCheckedEnumerator *self)
-{
-}
-
-static GSocketAddressEnumerator *
-checked_address_enumerate (GSocketConnectable *connectable)
-{
-  MeshCheckedEnumerator *enumerator = g_object_new (MESH_TYPE_CHECKED_ENUMERATOR, NULL);
-
-  enumerator->address = g_object_ref (MESH_CHECKED_ADDRESS (connectable));
-  return G_SOCKET_ADDRESS_ENUMERATOR (enumerator);
-}
-
-static char *
-checked_address_to_string (GSocketConnectable *connectable)
-{
-  return checked_address_parent_iface->to_string (connectable);
-}
-
-static void
-mesh_checked_address_connectable_init (GSocketConnectableIface *iface)
-{
-  checked_address_parent_iface = g_type_interface_peek_parent (iface);
-  iface->enumerate = checked_address_enumerate;
-  iface->proxy_enumerate = checked_address_enumerate;
-  iface->to_string = checked_address_to_string;
-}
-
-static void
-mesh_checked_address_finalize (GObject *object)
-{
-  g_free (MESH_CHECKED_ADDRESS (object)->refusal);
-  G_OBJECT_CLASS (mesh_checked_address_parent_class)->finalize (object);
-}
-
-static void
-mesh_checked_address_class_init (MeshCheckedAddressClass *klass)
-{
-  G_OBJECT_CLASS (klass)->finalize = mesh_checked_address_finalize;
-}
-
-static void
-mesh_checked_address_init (MeshCheckedAddress *self)
-{
-}
 
 typedef enum {
   OUTCOME_DELIVERED,
@@ -456,191 +159,6 @@ mesh_gotify_config_init_default (MeshGotifyConfig *config)
   config->allow_private_targets = FALSE;
 }
 
-char *
-mesh_gotify_message_url (const char  *base,
-                         GError     **error)
-{
-  g_autoptr(GUri) uri = NULL;
-  g_autoptr(GError) local_error = NULL;
-  const char *scheme;
-  gsize len;
-
-  if (base == NULL || base[0] == '\0' || strlen (base) > MAX_URL_BYTES) {
-    g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
-                 "field 'url' must be an http or https URL of at most %d bytes", MAX_URL_BYTES);
-    return NULL;
-  }
-  uri = g_uri_parse (base, G_URI_FLAGS_ENCODED, &local_error);
-  if (uri == NULL) {
-    g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "field 'url' is not a URL: %s",
-                 local_error->message);
-    return NULL;
-  }
-  scheme = g_uri_get_scheme (uri);
-  if (g_ascii_strcasecmp (scheme, "http") != 0 && g_ascii_strcasecmp (scheme, "https") != 0) {
-    g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
-                 "field 'url' must use http or https, not '%s'", scheme);
-    return NULL;
-  }
-  if (g_uri_get_host (uri) == NULL || g_uri_get_host (uri)[0] == '\0') {
-    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "field 'url' has no host");
-    return NULL;
-  }
-  /* Credentials in a URL end up in logs; the token goes in X-Gotify-Key. */
-  if (g_uri_get_userinfo (uri) != NULL) {
-    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
-                         "field 'url' must not hold a user name or password");
-    return NULL;
-  }
-  /* A `?token=` would also win over the header in Gotify's lookup order. */
-  if (g_uri_get_query (uri) != NULL || g_uri_get_fragment (uri) != NULL) {
-    g_set_error_literal (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST,
-                         "field 'url' must not have a query or a fragment "
-                         "(the token goes in the 'token' field)");
-    return NULL;
-  }
-
-  len = strlen (base);
-  while (len > 0 && base[len - 1] == '/')
-    len--;
-  return g_strdup_printf ("%.*s/message", (int) len, base);
-}
-
-static char *
-url_origin (const char *url)
-{
-  g_autoptr(GUri) uri = url ? g_uri_parse (url, G_URI_FLAGS_ENCODED, NULL) : NULL;
-  g_autofree char *scheme = NULL;
-  g_autofree char *host = NULL;
-  int port;
-
-  if (uri == NULL || g_uri_get_host (uri) == NULL)
-    return NULL;
-  scheme = g_ascii_strdown (g_uri_get_scheme (uri), -1);
-  host = g_ascii_strdown (g_uri_get_host (uri), -1);
-  /* "example.org." and "example.org" are the same host. */
-  if (host[0] != '\0' && host[strlen (host) - 1] == '.')
-    host[strlen (host) - 1] = '\0';
-  port = g_uri_get_port (uri);
-  if (port <= 0)
-    port = g_str_equal (scheme, "https") ? 443 : 80;
-  return g_strdup_printf ("%s://[%s]:%d", scheme, host, port);
-}
-
-gboolean
-mesh_gotify_same_origin (const char *a,
-                         const char *b)
-{
-  g_autofree char *origin_a = url_origin (a);
-  g_autofree char *origin_b = url_origin (b);
-
-  return origin_a != NULL && origin_b != NULL && g_str_equal (origin_a, origin_b);
-}
-
-/* At most @max_bytes of UTF-8, cut at a character boundary, with "…" when
- * something was cut. */
-static char *
-truncate_utf8 (const char *text,
-               gsize       max_bytes)
-{
-  const char *end;
-
-  if (strlen (text) <= max_bytes)
-    return g_strdup (text);
-  max_bytes -= strlen ("…");
-  end = text + max_bytes;
-  while (end > text && (*end & 0xC0) == 0x80)
-    end--;
-  return g_strdup_printf ("%.*s…", (int) (end - text), text);
-}
-
-static SoupMessage *
-build_request (const char  *url,
-               const char  *token,
-               const char  *title,
-               const char  *message,
-               gint64       priority,
-               const char  *extras_json,
-               GError     **error)
-{
-  g_autoptr(JsonBuilder) builder = json_builder_new ();
-  g_autoptr(JsonNode) root = NULL;
-  g_autoptr(GBytes) body = NULL;
-  SoupMessage *msg;
-  char *text;
-  gsize len;
-
-  msg = soup_message_new (SOUP_METHOD_POST, url);
-  if (msg == NULL) {
-    g_set_error (error, MESH_ERROR, MESH_ERROR_BAD_REQUEST, "cannot post to '%s'", url);
-    return NULL;
-  }
-
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "title");
-  json_builder_add_string_value (builder, title);
-  json_builder_set_member_name (builder, "message");
-  json_builder_add_string_value (builder, message);
-  /* Always explicit: a new Gotify app defaults to 0, which Android hides. */
-  json_builder_set_member_name (builder, "priority");
-  json_builder_add_int_value (builder, priority);
-  if (extras_json != NULL) {
-    g_autoptr(JsonNode) extras = mesh_json_parse (extras_json, -1, NULL);
-
-    if (extras != NULL && JSON_NODE_HOLDS_OBJECT (extras)) {
-      json_builder_set_member_name (builder, "extras");
-      json_builder_add_value (builder, g_steal_pointer (&extras));
-    }
-  }
-  json_builder_end_object (builder);
-  root = json_builder_get_root (builder);
-  text = mesh_json_to_string (root, &len);
-  body = g_bytes_new_take (text, len);
-
-  /* JSON, or Gotify parses a form and silently drops the extras. */
-  soup_message_set_request_body_from_bytes (msg, "application/json", body);
-  soup_message_headers_replace (soup_message_get_request_headers (msg), "X-Gotify-Key", token);
-  /* libsoup turns a POST answered with 301/302 into a GET: see them instead. */
-  soup_message_add_flags (msg, SOUP_MESSAGE_NO_REDIRECT);
-  return msg;
-}
-
-/* What Gotify said, in a sentence for the user: the status line and our
- * own hint, never anything of the body (a user could otherwise read what
- * some other service answers).  The phrase is libsoup's for the code, not
- * the one the server sent. */
-static char *
-describe_answer (SoupMessage *msg)
-{
-  guint status = soup_message_get_status (msg);
-  const char *phrase = soup_status_get_phrase (status);
-
-  if (phrase == NULL)
-    phrase = "";
-  if (status == SOUP_STATUS_UNAUTHORIZED)
-    return g_strdup_printf ("Gotify answered %u %s (check the application token; a client "
-                            "token is refused)", status, phrase);
-  if (SOUP_STATUS_IS_REDIRECTION (status)) {
-    const char *location = soup_message_headers_get_one (soup_message_get_response_headers (msg),
-                                                         "Location");
-    g_autoptr(GUri) target = NULL;
-    g_autofree char *origin = NULL;
-
-    /* Only the origin of an http(s) Location: enough to see "use https". */
-    if (location != NULL && strlen (location) <= MAX_URL_BYTES)
-      target = g_uri_parse (location, G_URI_FLAGS_ENCODED, NULL);
-    if (target != NULL && g_uri_get_host (target) != NULL &&
-        (g_str_equal (g_uri_get_scheme (target), "http") ||
-         g_str_equal (g_uri_get_scheme (target), "https")))
-      origin = g_uri_join (G_URI_FLAGS_ENCODED, g_uri_get_scheme (target), NULL,
-                           g_uri_get_host (target), g_uri_get_port (target), "", NULL, NULL);
-    return g_strdup_printf ("Gotify answered %u %s, pointing to %s: store that address as the "
-                            "URL (a redirected POST would arrive as a GET)", status, phrase,
-                            origin ? origin : "another address");
-  }
-  return g_strdup_printf ("Gotify answered %u %s", status, phrase);
-}
-
 static Outcome
 classify (MeshGotify          *self,
           SoupMessage         *msg,
@@ -669,7 +187,7 @@ classify (MeshGotify          *self,
     *reason = NULL;
     return OUTCOME_DELIVERED;
   }
-  *reason = describe_answer (msg);
+  *reason = gotify_describe_answer (msg);
   /* Timeouts and rate limits of a proxy in front pass by themselves. */
   if (status == SOUP_STATUS_REQUEST_TIMEOUT || status == 425 ||
       status == 429)
@@ -852,8 +370,9 @@ target_try (Target *target)
   url = mesh_gotify_message_url (settings->url, &error);
   delivery = g_new0 (Delivery, 1);
   if (url != NULL)
-    delivery->post.msg = build_request (url, settings->token, item->title, item->message,
-                                        item->priority, item->extras, &error);
+    delivery->post.msg = gotify_build_request (url, settings->token, item->title,
+                                               item->message, item->priority, item->extras,
+                                               &error);
   if (delivery->post.msg == NULL) {
     g_autofree char *reason = g_strdup_printf ("the stored URL cannot be used: %s",
                                                error->message);
@@ -1072,9 +591,9 @@ mesh_gotify_push (MeshGotify *self,
     priority = settings->priority;
 
   /* Gotify has no size limit of its own; huge bodies have crashed it. */
-  short_title = truncate_utf8 (title, MESH_GOTIFY_MAX_TITLE_BYTES);
-  short_message = truncate_utf8 (message[0] != '\0' ? message : title,
-                                 MESH_GOTIFY_MAX_MESSAGE_BYTES);
+  short_title = gotify_truncate_utf8 (title, MESH_GOTIFY_MAX_TITLE_BYTES);
+  short_message = gotify_truncate_utf8 (message[0] != '\0' ? message : title,
+                                        MESH_GOTIFY_MAX_MESSAGE_BYTES);
   if (extras != NULL)
     extras_json = mesh_json_object_to_string (extras, NULL);
   if (mesh_store_outbox_add (self->store, user_id, kind, short_title, short_message, priority,
@@ -1144,9 +663,10 @@ mesh_gotify_test_async (MeshGotify          *self,
   data = g_new0 (TestData, 1);
   data->self = g_object_ref (self);
   g_task_set_task_data (task, data, (GDestroyNotify) test_data_free);
-  data->post.msg = build_request (message_url, token, TEST_TITLE, TEST_MESSAGE, priority,
-                                  "{\"client::display\":{\"contentType\":\"text/plain\"}}",
-                                  &error);
+  data->post.msg = gotify_build_request (message_url, token, TEST_TITLE, TEST_MESSAGE,
+                                         priority,
+                                         "{\"client::display\":{\"contentType\":\"text/plain\"}}",
+                                         &error);
   if (data->post.msg == NULL) {
     g_task_return_error (task, g_steal_pointer (&error));
     return;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-/* What the hub's modules share: mesh-hub.c (connections, hello, frames,
- * the handler table), mesh-hub-rooms.c (§3.2 rooms and presence, §3.3 chat),
+/* What the hub's modules share: mesh-hub.c (connections, hello, the
+ * handler table), mesh-hub-frames.c (frames built, cut and sent, errors),
+ * mesh-hub-rooms.c (§3.2 rooms and presence, §3.3 chat),
  * mesh-hub-rtc.c (§3.4 call signalling), mesh-hub-p2p.c (§5 sessions) and
  * mesh-hub-terminal.c (§7 shares). */
 
@@ -68,7 +69,21 @@ typedef gboolean (*HubHandlerFunc) (MeshHub      *self,
                                     MeshEnvelope *env,
                                     GError      **error);
 
+/* mesh-hub.c */
 const char *hub_peer_wire_id        (HubPeer       *peer);
+void        hub_room_send           (HubRoom       *room,
+                                     GBytes        *frame,
+                                     HubPeer       *except);
+HubRoom    *hub_peer_find_room      (HubPeer       *peer,
+                                     const char    *room_id);
+HubRoom    *hub_require_joined_room (MeshHub       *self,
+                                     HubPeer       *peer,
+                                     JsonObject    *payload,
+                                     const char   **room_id_out,
+                                     GError       **error);
+JsonObject *hub_member_json         (HubPeer       *member);
+
+/* mesh-hub-frames.c: frames built and sent, errors */
 GBytes     *hub_build_frame         (const char    *type,
                                      const char    *from,
                                      const char    *to,
@@ -83,20 +98,8 @@ void        hub_send_error          (HubPeer       *peer,
 void        hub_send_gerror         (HubPeer       *peer,
                                      const GError  *error,
                                      const char    *ref);
-void        hub_room_send           (HubRoom       *room,
-                                     GBytes        *frame,
-                                     HubPeer       *except);
-HubRoom    *hub_peer_find_room      (HubPeer       *peer,
-                                     const char    *room_id);
-HubRoom    *hub_require_joined_room (MeshHub       *self,
-                                     HubPeer       *peer,
-                                     JsonObject    *payload,
-                                     const char   **room_id_out,
-                                     GError       **error);
-HubPeer    *hub_room_find_peer      (HubRoom       *room,
-                                     const char    *peer_id);
 
-/* mesh-hub.c: frames cut from the incoming text */
+/* mesh-hub-frames.c: frames cut from the incoming text */
 GBytes     *hub_build_frame_raw       (const char *type,
                                        const char *from,
                                        const char *to,
@@ -106,9 +109,9 @@ const char *hub_object_end            (const char *open,
                                        const char *limit);
 GString    *hub_payload_without_token (const char *data,
                                        gsize       len);
-JsonObject *hub_member_json           (HubPeer    *member);
 
 /* mesh-hub-rooms.c: §3.2 rooms and presence, §3.3 chat */
+HubPeer    *hub_room_find_peer          (HubRoom *room, const char *peer_id);
 void        hub_room_remove_peer        (MeshHub *self, HubRoom *room, HubPeer *peer);
 GBytes     *hub_left_frame              (HubPeer *peer, HubRoom *room);
 void        hub_send_to_room_mates      (HubPeer *peer, GBytes *frame);

@@ -3,17 +3,7 @@
 
 #include "config.h"
 
-#include "mesh-client-rest.h"
-#include "mesh-client-private.h"
-#include "mesh-chat-message.h"
-#include "mesh-room.h"
-
-#include "mesh-error.h"
-#include "mesh-ids.h"
-#include "mesh-json.h"
-#include "mesh-property.h"
-
-#include <string.h>
+#include "mesh-client-rest-private.h"
 
 #define API_PREFIX "/api/v1/"
 
@@ -29,43 +19,7 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
-struct _MeshClientRest {
-  GObject      parent_instance;
-
-  char        *base_url;
-  SoupSession *session;
-  char        *access_token;
-  char        *user_id;
-  char        *pinned_fingerprint;
-  char        *presented_fingerprint;
-};
-
 G_DEFINE_FINAL_TYPE (MeshClientRest, mesh_client_rest, G_TYPE_OBJECT)
-
-G_DEFINE_BOXED_TYPE (MeshClientDevice, mesh_client_device, mesh_client_device_copy,
-                     mesh_client_device_free)
-
-MeshClientDevice *
-mesh_client_device_copy (const MeshClientDevice *device)
-{
-  MeshClientDevice *copy = g_new0 (MeshClientDevice, 1);
-
-  copy->device_id = g_strdup (device->device_id);
-  copy->name = g_strdup (device->name);
-  copy->fingerprint = g_strdup (device->fingerprint);
-  return copy;
-}
-
-void
-mesh_client_device_free (MeshClientDevice *device)
-{
-  if (device == NULL)
-    return;
-  g_free (device->device_id);
-  g_free (device->name);
-  g_free (device->fingerprint);
-  g_free (device);
-}
 
 /* Lower case, without colons or spaces: "AB:CD…" as a user may paste it. */
 static char *
@@ -215,7 +169,7 @@ send_done (GObject      *source,
                                                                 : "");
 }
 
-static void
+void
 rest_send (MeshClientRest      *self,
            const char          *method,
            const char          *path,
@@ -249,7 +203,7 @@ rest_send (MeshClientRest      *self,
                                     send_done, g_steal_pointer (&task));
 }
 
-static JsonNode *
+JsonNode *
 rest_finish (MeshClientRest  *self,
              GAsyncResult    *result,
              gpointer         source_tag,
@@ -293,14 +247,14 @@ finish_object (MeshClientRest  *self,
 
 /* The string member @field of the answer; with @int_field, that integer
  * member is required too and goes to @int_value (when not NULL). */
-static char *
-finish_string (MeshClientRest  *self,
-               GAsyncResult    *result,
-               gpointer         source_tag,
-               const char      *field,
-               const char      *int_field,
-               gint64          *int_value,
-               GError         **error)
+char *
+rest_finish_string (MeshClientRest  *self,
+                    GAsyncResult    *result,
+                    gpointer         source_tag,
+                    const char      *field,
+                    const char      *int_field,
+                    gint64          *int_value,
+                    GError         **error)
 {
   g_autoptr(JsonNode) node = NULL;
   g_autoptr(GError) local_error = NULL;
@@ -324,13 +278,13 @@ finish_string (MeshClientRest  *self,
 /* The answer, an object with the required string members named in the
  * pairs (name, const char **value), NULL-terminated; the values live as long
  * as the returned node. */
-static JsonNode *
-finish_strings (MeshClientRest  *self,
-                GAsyncResult    *result,
-                gpointer         source_tag,
-                GError         **error,
-                const char      *first_member,
-                ...)
+JsonNode *
+rest_finish_strings (MeshClientRest  *self,
+                     GAsyncResult    *result,
+                     gpointer         source_tag,
+                     GError         **error,
+                     const char      *first_member,
+                     ...)
 {
   g_autoptr(JsonNode) node = NULL;
   JsonObject *object = finish_object (self, result, source_tag, &node, error);
@@ -352,18 +306,14 @@ finish_strings (MeshClientRest  *self,
   return g_steal_pointer (&node);
 }
 
-typedef gpointer (*ItemFromJson) (MeshClientRest  *self,
-                                  JsonObject      *object,
-                                  GError         **error);
-
 /* The answer as a list of objects, each made into an item by @from_json. */
-static GPtrArray *
-finish_list (MeshClientRest  *self,
-             GAsyncResult    *result,
-             gpointer         source_tag,
-             ItemFromJson     from_json,
-             GDestroyNotify   free_item,
-             GError         **error)
+GPtrArray *
+rest_finish_list (MeshClientRest  *self,
+                  GAsyncResult    *result,
+                  gpointer         source_tag,
+                  ItemFromJson     from_json,
+                  GDestroyNotify   free_item,
+                  GError         **error)
 {
   g_autoptr(JsonNode) node = rest_finish (self, result, source_tag, error);
   g_autoptr(GPtrArray) items = NULL;
@@ -397,9 +347,9 @@ finish_list (MeshClientRest  *self,
 }
 
 /* A body of string members: name, value, …, NULL. */
-static JsonNode *
-strings_body (const char *first_member,
-              ...)
+JsonNode *
+rest_strings_body (const char *first_member,
+                   ...)
 {
   g_autoptr(JsonObject) body = json_object_new ();
   va_list args;
@@ -412,10 +362,10 @@ strings_body (const char *first_member,
 }
 
 /* A path segment taken from a caller (ids, codes) is escaped. */
-static char *
-segment_path (const char *prefix,
-              const char *segment,
-              const char *after)
+char *
+rest_segment_path (const char *prefix,
+                   const char *segment,
+                   const char *after)
 {
   g_autofree char *escaped = g_uri_escape_string (segment, NULL, FALSE);
 
@@ -423,19 +373,19 @@ segment_path (const char *prefix,
 }
 
 /* A request to @prefix{segment}@after, as "rooms/{id}/leave". */
-static void
-segment_send (MeshClientRest      *self,
-              const char          *method,
-              const char          *prefix,
-              const char          *segment,
-              const char          *after,
-              JsonNode            *body,
-              gpointer             source_tag,
-              GCancellable        *cancellable,
-              GAsyncReadyCallback  callback,
-              gpointer             user_data)
+void
+rest_segment_send (MeshClientRest      *self,
+                   const char          *method,
+                   const char          *prefix,
+                   const char          *segment,
+                   const char          *after,
+                   JsonNode            *body,
+                   gpointer             source_tag,
+                   GCancellable        *cancellable,
+                   GAsyncReadyCallback  callback,
+                   gpointer             user_data)
 {
-  g_autofree char *path = segment_path (prefix, segment, after);
+  g_autofree char *path = rest_segment_path (prefix, segment, after);
 
   rest_send (self, method, path, body, source_tag, cancellable, callback, user_data);
 }
@@ -684,7 +634,7 @@ mesh_client_rest_login_async (MeshClientRest      *self,
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
   g_return_if_fail (username != NULL && password != NULL);
 
-  body = strings_body ("username", username, "password", password, NULL);
+  body = rest_strings_body ("username", username, "password", password, NULL);
   rest_send (self, "POST", "auth/login", body, mesh_client_rest_login_async, cancellable,
              callback, user_data);
 }
@@ -695,8 +645,9 @@ mesh_client_rest_login_finish (MeshClientRest  *self,
                                GError         **error)
 {
   const char *token, *user_id;
-  g_autoptr(JsonNode) node = finish_strings (self, result, mesh_client_rest_login_async, error,
-                                             "access_token", &token, "user_id", &user_id, NULL);
+  g_autoptr(JsonNode) node = rest_finish_strings (self, result, mesh_client_rest_login_async, error,
+                                                  "access_token", &token, "user_id", &user_id,
+                                                  NULL);
 
   if (node == NULL)
     return FALSE;
@@ -718,7 +669,7 @@ mesh_client_rest_register_async (MeshClientRest      *self,
   g_return_if_fail (MESH_IS_CLIENT_REST (self));
   g_return_if_fail (username != NULL && password != NULL);
 
-  body = strings_body ("username", username, "password", password, NULL);
+  body = rest_strings_body ("username", username, "password", password, NULL);
   rest_send (self, "POST", "auth/register", body, mesh_client_rest_register_async, cancellable,
              callback, user_data);
 }
@@ -728,407 +679,7 @@ mesh_client_rest_register_finish (MeshClientRest  *self,
                                   GAsyncResult    *result,
                                   GError         **error)
 {
-  return finish_string (self, result, mesh_client_rest_register_async, "user_id", NULL, NULL,
-                        error);
+  return rest_finish_string (self, result, mesh_client_rest_register_async, "user_id", NULL, NULL,
+                             error);
 }
 
-void
-mesh_client_rest_list_rooms_async (MeshClientRest      *self,
-                                   GCancellable        *cancellable,
-                                   GAsyncReadyCallback  callback,
-                                   gpointer             user_data)
-{
-  g_return_if_fail (MESH_IS_CLIENT_REST (self));
-
-  rest_send (self, "GET", "rooms", NULL, mesh_client_rest_list_rooms_async, cancellable,
-             callback, user_data);
-}
-
-static gpointer
-room_from_json (MeshClientRest  *self,
-                JsonObject      *object,
-                GError         **error)
-{
-  return mesh_room_new_from_json (object, error);
-}
-
-GPtrArray *
-mesh_client_rest_list_rooms_finish (MeshClientRest  *self,
-                                    GAsyncResult    *result,
-                                    GError         **error)
-{
-  return finish_list (self, result, mesh_client_rest_list_rooms_async, room_from_json,
-                      g_object_unref, error);
-}
-
-void
-mesh_client_rest_create_room_async (MeshClientRest      *self,
-                                    const char          *name,
-                                    GCancellable        *cancellable,
-                                    GAsyncReadyCallback  callback,
-                                    gpointer             user_data)
-{
-  g_autoptr(JsonNode) body = NULL;
-
-  g_return_if_fail (MESH_IS_CLIENT_REST (self));
-  g_return_if_fail (name != NULL);
-
-  body = strings_body ("name", name, NULL);
-  rest_send (self, "POST", "rooms", body, mesh_client_rest_create_room_async, cancellable,
-             callback, user_data);
-}
-
-char *
-mesh_client_rest_create_room_finish (MeshClientRest  *self,
-                                     GAsyncResult    *result,
-                                     GError         **error)
-{
-  return finish_string (self, result, mesh_client_rest_create_room_async, "room_id", NULL, NULL,
-                        error);
-}
-
-/* PATCH /rooms/{id} {name}, DELETE /rooms/{id}, POST /rooms/{id}/leave:
- * one source tag each, one finish for the three. */
-void
-mesh_client_rest_rename_room_async (MeshClientRest      *self,
-                                    const char          *room_id,
-                                    const char          *name,
-                                    GCancellable        *cancellable,
-                                    GAsyncReadyCallback  callback,
-                                    gpointer             user_data)
-{
-  g_autoptr(JsonNode) body = NULL;
-
-  g_return_if_fail (MESH_IS_CLIENT_REST (self));
-  g_return_if_fail (room_id != NULL && name != NULL);
-
-  body = strings_body ("name", name, NULL);
-  segment_send (self, "PATCH", "rooms/", room_id, "", body,
-                mesh_client_rest_rename_room_async, cancellable, callback, user_data);
-}
-
-void
-mesh_client_rest_delete_room_async (MeshClientRest      *self,
-                                    const char          *room_id,
-                                    GCancellable        *cancellable,
-                                    GAsyncReadyCallback  callback,
-                                    gpointer             user_data)
-{
-  g_return_if_fail (MESH_IS_CLIENT_REST (self));
-  g_return_if_fail (room_id != NULL);
-
-  segment_send (self, "DELETE", "rooms/", room_id, "", NULL,
-                mesh_client_rest_delete_room_async, cancellable, callback, user_data);
-}
-
-void
-mesh_client_rest_leave_room_async (MeshClientRest      *self,
-                                   const char          *room_id,
-                                   GCancellable        *cancellable,
-                                   GAsyncReadyCallback  callback,
-                                   gpointer             user_data)
-{
-  g_return_if_fail (MESH_IS_CLIENT_REST (self));
-  g_return_if_fail (room_id != NULL);
-
-  segment_send (self, "POST", "rooms/", room_id, "/leave", NULL,
-                mesh_client_rest_leave_room_async, cancellable, callback, user_data);
-}
-
-gboolean
-mesh_client_rest_change_room_finish (MeshClientRest  *self,
-                                     GAsyncResult    *result,
-                                     GError         **error)
-{
-  gpointer tag = g_task_get_source_tag (G_TASK (result));
-  g_autoptr(JsonNode) node = NULL;
-
-  g_return_val_if_fail (tag == mesh_client_rest_rename_room_async ||
-                        tag == mesh_client_rest_delete_room_async ||
-                        tag == mesh_client_rest_leave_room_async, FALSE);
-  node = rest_finish (self, result, tag, error);
-  return node != NULL;
-}
-
-void
-mesh_client_rest_create_invite_async (MeshClientRest      *self,
-                                      const char          *room_id,
-                                      GCancellable        *cancellable,
-                                      GAsyncReadyCallback  callback,
-                                      gpointer             user_data)
-{
-  g_return_if_fail (MESH_IS_CLIENT_REST (self));
-  g_return_if_fail (room_id != NULL);
-
-  segment_send (self, "POST", "rooms/", room_id, "/invites", NULL,
-                mesh_client_rest_create_invite_async, cancellable, callback, user_data);
-}
-
-char *
-mesh_client_rest_create_invite_finish (MeshClientRest  *self,
-                                       GAsyncResult    *result,
-                                       gint64          *expires_in,
-                                       GError         **error)
-{
-  return finish_string (self, result, mesh_client_rest_create_invite_async, "code",
-                        "expires_in", expires_in, error);
-}
-
-void
-mesh_client_rest_accept_invite_async (MeshClientRest      *self,
-                                      const char          *code,
-                                      GCancellable        *cancellable,
-                                      GAsyncReadyCallback  callback,
-                                      gpointer             user_data)
-{
-  g_return_if_fail (MESH_IS_CLIENT_REST (self));
-  g_return_if_fail (code != NULL);
-
-  segment_send (self, "POST", "invites/", code, "/accept", NULL,
-                mesh_client_rest_accept_invite_async, cancellable, callback, user_data);
-}
-
-char *
-mesh_client_rest_accept_invite_finish (MeshClientRest  *self,
-                                       GAsyncResult    *result,
-                                       GError         **error)
-{
-  return finish_string (self, result, mesh_client_rest_accept_invite_async, "room_id", NULL,
-                        NULL, error);
-}
-
-static void
-list_messages (MeshClientRest      *self,
-               const char          *room_id,
-               const char          *cursor_name,
-               const char          *cursor,
-               guint                limit,
-               GCancellable        *cancellable,
-               GAsyncReadyCallback  callback,
-               gpointer             user_data)
-{
-  g_autofree char *base = segment_path ("rooms/", room_id, "/messages");
-  g_autoptr(GString) path = g_string_new (base);
-
-  g_string_append_printf (path, "?limit=%u", limit);
-  if (cursor != NULL) {
-    g_autofree char *escaped = g_uri_escape_string (cursor, NULL, FALSE);
-
-    g_string_append_printf (path, "&%s=%s", cursor_name, escaped);
-  }
-  /* One source tag: both directions end with list_messages_finish. */
-  rest_send (self, "GET", path->str, NULL, mesh_client_rest_list_messages_async, cancellable,
-             callback, user_data);
-}
-
-void
-mesh_client_rest_list_messages_async (MeshClientRest      *self,
-                                      const char          *room_id,
-                                      const char          *before,
-                                      guint                limit,
-                                      GCancellable        *cancellable,
-                                      GAsyncReadyCallback  callback,
-                                      gpointer             user_data)
-{
-  g_return_if_fail (MESH_IS_CLIENT_REST (self));
-  g_return_if_fail (room_id != NULL);
-
-  list_messages (self, room_id, "before", before, limit, cancellable, callback, user_data);
-}
-
-void
-mesh_client_rest_list_messages_after_async (MeshClientRest      *self,
-                                            const char          *room_id,
-                                            const char          *after,
-                                            guint                limit,
-                                            GCancellable        *cancellable,
-                                            GAsyncReadyCallback  callback,
-                                            gpointer             user_data)
-{
-  g_return_if_fail (MESH_IS_CLIENT_REST (self));
-  g_return_if_fail (room_id != NULL);
-  g_return_if_fail (after != NULL);
-
-  list_messages (self, room_id, "after", after, limit, cancellable, callback, user_data);
-}
-
-static gpointer
-message_from_json (MeshClientRest  *self,
-                   JsonObject      *object,
-                   GError         **error)
-{
-  return mesh_chat_message_new_from_json (object, self->user_id, error);
-}
-
-GPtrArray *
-mesh_client_rest_list_messages_finish (MeshClientRest  *self,
-                                       GAsyncResult    *result,
-                                       GError         **error)
-{
-  return finish_list (self, result, mesh_client_rest_list_messages_async, message_from_json,
-                      g_object_unref, error);
-}
-
-void
-mesh_client_rest_request_caps_async (MeshClientRest      *self,
-                                     const char          *room_id,
-                                     const char * const  *caps,
-                                     const char          *target_peer_id,
-                                     const char          *target_device_id,
-                                     guint64              max_size,
-                                     GCancellable        *cancellable,
-                                     GAsyncReadyCallback  callback,
-                                     gpointer             user_data)
-{
-  g_autoptr(JsonObject) body = json_object_new ();
-  g_autoptr(JsonNode) node = NULL;
-  JsonArray *array = json_array_new ();
-
-  g_return_if_fail (MESH_IS_CLIENT_REST (self));
-  g_return_if_fail (room_id != NULL && caps != NULL);
-
-  for (guint i = 0; caps[i] != NULL; i++)
-    json_array_add_string_element (array, caps[i]);
-  json_object_set_array_member (body, "caps", array);
-  if (target_peer_id != NULL)
-    json_object_set_string_member (body, "target_peer_id", target_peer_id);
-  if (target_device_id != NULL)
-    json_object_set_string_member (body, "target_device_id", target_device_id);
-  if (max_size > 0)
-    json_object_set_int_member (body, "max_size", (gint64) MIN (max_size, (guint64) G_MAXINT64));
-  node = json_node_init_object (json_node_alloc (), body);
-  segment_send (self, "POST", "rooms/", room_id, "/caps", node,
-                mesh_client_rest_request_caps_async, cancellable, callback, user_data);
-}
-
-char *
-mesh_client_rest_request_caps_finish (MeshClientRest  *self,
-                                      GAsyncResult    *result,
-                                      gint64          *expires_in,
-                                      GError         **error)
-{
-  return finish_string (self, result, mesh_client_rest_request_caps_async, "cap_token",
-                        "expires_in", expires_in, error);
-}
-
-void
-mesh_client_rest_list_devices_async (MeshClientRest      *self,
-                                     GCancellable        *cancellable,
-                                     GAsyncReadyCallback  callback,
-                                     gpointer             user_data)
-{
-  g_return_if_fail (MESH_IS_CLIENT_REST (self));
-
-  rest_send (self, "GET", "devices", NULL, mesh_client_rest_list_devices_async, cancellable,
-             callback, user_data);
-}
-
-static gpointer
-device_from_json (MeshClientRest  *self,
-                  JsonObject      *object,
-                  GError         **error)
-{
-  const char *device_id, *name, *fingerprint;
-  MeshClientDevice *device;
-
-  if (!mesh_json_get_string (object, "device_id", TRUE, &device_id, error) ||
-      !mesh_json_get_string (object, "name", TRUE, &name, error) ||
-      !mesh_json_get_string (object, "fingerprint", TRUE, &fingerprint, error))
-    return NULL;
-  device = g_new0 (MeshClientDevice, 1);
-  device->device_id = g_strdup (device_id);
-  device->name = g_strdup (name);
-  device->fingerprint = g_strdup (fingerprint);
-  return device;
-}
-
-GPtrArray *
-mesh_client_rest_list_devices_finish (MeshClientRest  *self,
-                                      GAsyncResult    *result,
-                                      GError         **error)
-{
-  return finish_list (self, result, mesh_client_rest_list_devices_async, device_from_json,
-                      (GDestroyNotify) mesh_client_device_free, error);
-}
-
-void
-mesh_client_rest_delete_device_async (MeshClientRest      *self,
-                                      const char          *device_id,
-                                      GCancellable        *cancellable,
-                                      GAsyncReadyCallback  callback,
-                                      gpointer             user_data)
-{
-  g_return_if_fail (MESH_IS_CLIENT_REST (self));
-  g_return_if_fail (device_id != NULL);
-
-  segment_send (self, "DELETE", "devices/", device_id, "", NULL,
-                mesh_client_rest_delete_device_async, cancellable, callback, user_data);
-}
-
-gboolean
-mesh_client_rest_delete_device_finish (MeshClientRest  *self,
-                                       GAsyncResult    *result,
-                                       GError         **error)
-{
-  g_autoptr(JsonNode) node = rest_finish (self, result, mesh_client_rest_delete_device_async,
-                                          error);
-
-  return node != NULL;
-}
-
-void
-mesh_client_rest_register_device_async (MeshClientRest      *self,
-                                        const char          *name,
-                                        const char          *fingerprint,
-                                        GCancellable        *cancellable,
-                                        GAsyncReadyCallback  callback,
-                                        gpointer             user_data)
-{
-  g_autoptr(JsonNode) body = NULL;
-
-  g_return_if_fail (MESH_IS_CLIENT_REST (self));
-  g_return_if_fail (name != NULL && fingerprint != NULL);
-
-  body = strings_body ("name", name, "fingerprint", fingerprint, NULL);
-  rest_send (self, "POST", "devices", body, mesh_client_rest_register_device_async, cancellable,
-             callback, user_data);
-}
-
-char *
-mesh_client_rest_register_device_finish (MeshClientRest  *self,
-                                         GAsyncResult    *result,
-                                         char           **device_token,
-                                         GError         **error)
-{
-  const char *device_id, *token;
-  g_autoptr(JsonNode) node = finish_strings (self, result, mesh_client_rest_register_device_async,
-                                             error, "device_id", &device_id, "device_token", &token,
-                                             NULL);
-
-  if (node == NULL)
-    return NULL;
-  if (device_token != NULL)
-    *device_token = g_strdup (token);
-  return g_strdup (device_id);
-}
-
-void
-mesh_client_rest_get_keys_async (MeshClientRest      *self,
-                                 GCancellable        *cancellable,
-                                 GAsyncReadyCallback  callback,
-                                 gpointer             user_data)
-{
-  g_return_if_fail (MESH_IS_CLIENT_REST (self));
-
-  rest_send (self, "GET", "keys", NULL, mesh_client_rest_get_keys_async, cancellable, callback,
-             user_data);
-}
-
-char *
-mesh_client_rest_get_keys_finish (MeshClientRest  *self,
-                                  GAsyncResult    *result,
-                                  GError         **error)
-{
-  return finish_string (self, result, mesh_client_rest_get_keys_async, "public_key_pem", NULL,
-                        NULL, error);
-}

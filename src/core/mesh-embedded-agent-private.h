@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-/* What the two files of MeshEmbeddedAgent share: mesh-embedded-agent.c (the
- * mailboxes, transfers, sign-in of the device, the thread, the API) and
- * mesh-embedded-agent-terminal.c (terminals hosted or viewed). */
+/* What the files of MeshEmbeddedAgent share: mesh-embedded-agent.c (sign-in
+ * of the device, the thread, the API), mesh-embedded-agent-mailbox.c (the
+ * messages between the threads), mesh-embedded-agent-transfer.c (files and
+ * folders sent or received) and mesh-embedded-agent-terminal.c (terminals
+ * hosted or viewed). */
 
 #include "mesh-embedded-agent.h"
 
@@ -79,6 +81,9 @@ struct _MeshEmbeddedAgent {
 
 /* A terminal, hosted or viewed (mesh-embedded-agent-terminal.c). */
 typedef struct _Term Term;
+
+/* A transfer as the agent thread follows it (mesh-embedded-agent-transfer.c). */
+typedef struct _Link Link;
 
 /* What the threads tell each other.  Each message is about one transfer or
  * terminal (its id; 0 for the agent as a whole) and carries the fields of
@@ -160,6 +165,31 @@ Msg * embedded_msg_new (MsgType type,
 void embedded_post (MeshEmbeddedAgent *self,
                     Msg *msg);
 guint embedded_take_id (MeshEmbeddedAgent *self);
+void embedded_mailbox_init (Mailbox *box,
+                            GMainContext *context,
+                            gint quiet);
+void embedded_mailbox_clear (Mailbox *box);
+void embedded_mailbox_destroy (Mailbox *box);
+/* Runs @msg in the thread it was posted to (mesh-embedded-agent.c). */
+void embedded_msg_dispatch (Msg *msg);
+void embedded_transfer_offered_on_main (MeshEmbeddedAgent *self,
+                                        Msg *msg);
+void embedded_transfer_progress_on_main (MeshEmbeddedAgent *self,
+                                         Msg *msg);
+void embedded_transfer_saved_on_main (MeshEmbeddedAgent *self,
+                                      Msg *msg);
+void embedded_transfer_ended_on_main (MeshEmbeddedAgent *self,
+                                      Msg *msg);
+void embedded_link_free (Link *link);
+void embedded_session_added_cb (MeshAgentController *controller,
+                                MeshP2pSession *session,
+                                MeshEmbeddedAgent *self);
+void embedded_send_in_thread (MeshEmbeddedAgent *self,
+                              Msg *msg);
+void embedded_cancel_in_thread (MeshEmbeddedAgent *self,
+                                Msg *msg);
+void embedded_answer_in_thread (MeshEmbeddedAgent *self,
+                                Msg *msg);
 void embedded_term_update_on_main (MeshEmbeddedAgent *self,
                                    Msg *msg);
 void embedded_term_ended_on_main (MeshEmbeddedAgent *self,
