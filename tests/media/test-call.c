@@ -587,6 +587,38 @@ test_dead_camera (void)
   }
 }
 
+/* The answerer's camera sends nothing.  It applies the offer after its
+ * first wait for its senders and waits again: a connection rebuilt then
+ * has no offer left to answer (once seen as "bad offer: not an SDP
+ * description", the peer dropped and the other side left waiting).  It
+ * answers without its video instead and fails with the reason the user
+ * sees. */
+static void
+test_dead_camera_answerer (void)
+{
+  g_auto(CallPair) pair = { 0 };
+  MeshCall *incoming;
+  const char *error;
+
+  call_pair_set_up (&pair, MEDIA_BOTH, MEDIA_MIC);
+  mesh_call_engine_set_camera (pair.bob->engine, dead_camera ());
+  /* Waiting for Bob's senders outlasts the default ring. */
+  g_object_set (pair.alice->engine, "ring-timeout", 300, NULL);
+  incoming = call_pair_start (&pair, TRUE);
+  /* 10 s for the senders, the offer applied and 10 s more, the answer
+   * without video, 10 s more. */
+  WAIT_UNTIL (mesh_call_get_state (incoming) == MESH_CALL_STATE_ENDED, WAIT_S * 3);
+  error = mesh_call_get_error_message (incoming);
+  g_test_message ("dead camera at the answerer: %s", error ? error : "(none)");
+  g_assert_cmpint (mesh_call_get_end_reason (incoming), ==, MESH_CALL_END_FAILED);
+  g_assert_nonnull (error);
+  g_assert_null (strstr (error, "bad offer"));
+  g_assert_nonnull (strstr (error, "sent nothing"));
+  /* Alice heard of it. */
+  WAIT_UNTIL (mesh_call_get_state (pair.call) == MESH_CALL_STATE_ENDED, WAIT_S);
+  g_assert_cmpint (mesh_call_get_end_reason (pair.call), ==, MESH_CALL_END_FAILED);
+}
+
 static void
 test_decline (void)
 {
@@ -1140,6 +1172,7 @@ main (int   argc,
   g_test_add_func ("/media/call/two-party", test_two_party);
   g_test_add_func ("/media/call/decline", test_decline);
   g_test_add_func ("/media/call/dead-camera", test_dead_camera);
+  g_test_add_func ("/media/call/dead-camera-answerer", test_dead_camera_answerer);
   g_test_add_func ("/media/call/ring-timeout", test_ring_timeout);
   g_test_add_func ("/media/call/audio-only", test_audio_only);
   g_test_add_func ("/media/call/refused-caps", test_refused_caps);
