@@ -53,6 +53,7 @@ struct _MeshWsPeer {
   gint64                   last_heard;
   gint64                   last_ping;
   gint64                   ping_period;  /* µs; 0: no pings (ping_period_for) */
+  guint                    sweep_slot;   /* its set in the shard */
   double                   tokens;
   gint64                   tokens_at;
   guint                    refused_in_a_row;
@@ -329,7 +330,7 @@ deliver_closed (gpointer a,
 
 /* ------------------------------------------------ the shard's thread -- */
 
-static void shard_sweep (MeshWsShard *shard, gint64 now, gpointer user_data);
+static void shard_sweep (MeshWsShard *shard, gint64 now, guint slot, gpointer user_data);
 
 static void
 message_cb (SoupWebsocketConnection *connection,
@@ -384,7 +385,7 @@ shard_forget (MeshWsPeer *self)
   }
   g_clear_object (&self->counting);
   /* The shard's reference, taken at attach. */
-  if (g_hash_table_remove (mesh_ws_shard_get_peers (self->shard), self))
+  if (g_hash_table_remove (mesh_ws_shard_get_peers (self->shard, self->sweep_slot), self))
     g_object_unref (self);
 }
 
@@ -449,10 +450,11 @@ attach_call (gpointer a,
 {
   g_autoptr(MeshWsPeer) self = a;
   g_autoptr(Handoff) handoff = b;
-  GHashTable *peers = mesh_ws_shard_get_peers (self->shard);
+  GHashTable *peers;
 
-  if (g_hash_table_size (peers) == 0)
-    mesh_ws_shard_set_sweep (self->shard, shard_sweep, NULL);
+  mesh_ws_shard_set_sweep (self->shard, shard_sweep, NULL);
+  self->sweep_slot = mesh_ws_shard_next_slot (self->shard);
+  peers = mesh_ws_shard_get_peers (self->shard, self->sweep_slot);
 
   if (!mesh_counting_stream_attach_shard (handoff->counting, self->shard)) {
     g_warning ("Cannot move a WebSocket from %s to its shard: no socket under it",
@@ -621,18 +623,21 @@ shard_check_silence (MeshWsPeer *self,
   return TRUE;
 }
 
-/* Once a second per shard: one timer for all of its sockets.  Pings go out
- * in place; closing may call back into the set, so not while walking it. */
+/* Each socket once a second, a twentieth of a shard's sockets each tick:
+ * one timer for all of them, and what is due goes out a few at a time.
+ * Pings go out in place; closing may call back into the set, so not while
+ * walking it. */
 static void
 shard_sweep (MeshWsShard *shard,
              gint64       now,
+             guint        slot,
              gpointer     user_data)
 {
   g_autoptr(GPtrArray) doomed = NULL;
   GHashTableIter iter;
   MeshWsPeer *peer;
 
-  g_hash_table_iter_init (&iter, mesh_ws_shard_get_peers (shard));
+  g_hash_table_iter_init (&iter, mesh_ws_shard_get_peers (shard, slot));
   while (g_hash_table_iter_next (&iter, (gpointer *) &peer, NULL)) {
     gint64 silent = now - peer->last_heard;
 

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #define MAX_EVENTS        256
-#define SWEEP_INTERVAL_MS 250   /* pings are due at any time (ping_period_for) */
+#define SWEEP_INTERVAL_MS (1000 / MESH_WS_SHARD_SWEEP_SLOTS)
 /* Sources libsoup makes while a shard reads (the 5 s close timeout) land in
  * the parking context: it is run this often.  A run walks every parked
  * source, so not more often than needed. */
@@ -217,7 +217,9 @@ struct _MeshWsShard {
   gboolean            dispatching;
   MeshShardSweepFunc  sweep;
   gpointer            sweep_data;
-  GHashTable         *peers;
+  GHashTable         *peers[MESH_WS_SHARD_SWEEP_SLOTS];
+  guint               next_slot;
+  guint               sweep_slot;
 };
 
 struct _MeshWsShards {
@@ -322,8 +324,9 @@ sweep_cb (gpointer user_data)
 {
   MeshWsShard *shard = user_data;
 
-  if (shard->sweep != NULL)
-    shard->sweep (shard, g_get_monotonic_time (), shard->sweep_data);
+  shard->sweep_slot = (shard->sweep_slot + 1) % MESH_WS_SHARD_SWEEP_SLOTS;
+  if (shard->sweep != NULL && g_hash_table_size (shard->peers[shard->sweep_slot]) > 0)
+    shard->sweep (shard, g_get_monotonic_time (), shard->sweep_slot, shard->sweep_data);
   return G_SOURCE_CONTINUE;
 }
 
@@ -397,7 +400,8 @@ shard_new (MeshWsShards *shards,
   shard->loop = g_main_loop_new (shard->context, FALSE);
   shard->inbox = mesh_inbox_new (shard->context);
   shard->kicked = g_ptr_array_new ();
-  shard->peers = g_hash_table_new (NULL, NULL);
+  for (guint i = 0; i < MESH_WS_SHARD_SWEEP_SLOTS; i++)
+    shard->peers[i] = g_hash_table_new (NULL, NULL);
   shard->graveyard = g_ptr_array_new_with_free_func (g_free);
   shard->epfd = epoll_create1 (EPOLL_CLOEXEC);
   if (shard->epfd < 0)
@@ -434,7 +438,8 @@ shard_free (MeshWsShard *shard)
   g_main_context_unref (shard->context);
   g_ptr_array_unref (shard->kicked);
   g_ptr_array_unref (shard->graveyard);
-  g_hash_table_unref (shard->peers);
+  for (guint i = 0; i < MESH_WS_SHARD_SWEEP_SLOTS; i++)
+    g_hash_table_unref (shard->peers[i]);
   g_free (shard);
 }
 
@@ -545,9 +550,18 @@ mesh_ws_shard_is_current (MeshWsShard *shard)
 }
 
 GHashTable *
-mesh_ws_shard_get_peers (MeshWsShard *shard)
+mesh_ws_shard_get_peers (MeshWsShard *shard,
+                         guint        slot)
 {
-  return shard->peers;
+  g_return_val_if_fail (slot < MESH_WS_SHARD_SWEEP_SLOTS, NULL);
+  return shard->peers[slot];
+}
+
+guint
+mesh_ws_shard_next_slot (MeshWsShard *shard)
+{
+  shard->next_slot = (shard->next_slot + 1) % MESH_WS_SHARD_SWEEP_SLOTS;
+  return shard->next_slot;
 }
 
 void

@@ -70,14 +70,22 @@ void          mesh_shard_watch_free        (MeshShardWatch     *watch);
  * shard runs them: never polled, so they cost nothing per iteration. */
 GMainContext *mesh_ws_shard_get_parking    (MeshWsShard        *shard);
 
-/* A set of pointers that only the shard's own thread touches (the
- * sockets mesh-ws-peer.c has there). */
-GHashTable   *mesh_ws_shard_get_peers      (MeshWsShard        *shard);
+/* The shard's sockets fall into MESH_WS_SHARD_SWEEP_SLOTS sets that only
+ * the shard's own thread touches (the sockets mesh-ws-peer.c has there);
+ * the sweep visits one set each tick, so each socket once a second. */
+#define MESH_WS_SHARD_SWEEP_SLOTS 20
+GHashTable   *mesh_ws_shard_get_peers      (MeshWsShard        *shard,
+                                            guint               slot);
+/* The set for a new socket: each in turn. */
+guint         mesh_ws_shard_next_slot      (MeshWsShard        *shard);
 
-/* Called every second on each shard's thread (one timer per shard, not one
- * per socket). */
+/* Called every 1000 / MESH_WS_SHARD_SWEEP_SLOTS ms on each shard's thread
+ * with the set to visit (one timer per shard, not one per socket): what is
+ * due — pings, above all — goes out a few at a time, not all in one
+ * stall of the shard. */
 typedef void (*MeshShardSweepFunc) (MeshWsShard *shard,
                                     gint64       now_usec,
+                                    guint        slot,
                                     gpointer     user_data);
 void          mesh_ws_shard_set_sweep      (MeshWsShard        *shard,
                                             MeshShardSweepFunc  func,
