@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "mesh-client-session-private.h"
+#include "mesh-property.h"
 #include "mesh-events.h"
 
 static GParamSpec *properties[N_PROPS];
@@ -192,11 +193,7 @@ client_session_set_string_prop (MeshClientSession  *self,
                                 const char         *value,
                                 guint               prop)
 {
-  if (g_strcmp0 (*field, value) == 0)
-    return;
-  g_free (*field);
-  *field = g_strdup (value);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+  mesh_property_set_string (G_OBJECT (self), field, value, properties[prop]);
 }
 
 gboolean
